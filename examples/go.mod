@@ -1,0 +1,3 @@
+module rrgo.dev/examples
+
+go 1.24

@@ -1,0 +1,143 @@
+//! Command-line interface: the clap definitions, and nothing else.
+//!
+//! The subcommands are the final ones; what is not built yet reports a clear
+//! "not implemented yet" error (exit code 2) from its command module.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// rrgo records a Go program once and replays it exactly, as often as you like.
+///
+/// Traces are directories under $RRGO_TRACE_DIR, or ~/.local/share/rrgo
+/// (XDG_DATA_HOME) by default, named <program>-<n>; `latest-trace` links to
+/// the newest one. Where a TRACE argument is optional, the latest trace is used.
+///
+/// Logs: RRGO_LOG=debug (or any tracing filter, e.g. RRGO_LOG=rrgo::record=trace).
+#[derive(Debug, Parser)]
+#[command(name = "rrgo", version, about, long_about, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Silence rrgo's own messages on stderr (the program's output still passes through).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  record, replay -a   the recorded program's exit status (128+N if it died from signal N)
+  0                   success (other commands)
+  1                   an operational error (I/O, ptrace refused, program not found, ...)
+  2                   usage error, or a feature that is not implemented yet
+  3                   the trace cannot be read (missing, not a trace, corrupt, other format version)
+  4                   replay diverged from the recording
+  101                 internal error (a bug in rrgo)";
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a program under rrgo and record everything nondeterministic it does.
+    ///
+    /// Example: rrgo record ./server -port 8080
+    /// The program's stdout/stderr pass through; rrgo exits with its status.
+    Record(RecordArgs),
+    /// Re-execute a recorded program deterministically.
+    ///
+    /// Examples:
+    ///   rrgo replay -a                      replay the latest trace to the end
+    ///   rrgo replay --dap 127.0.0.1:2345    serve VS Code (Debug Adapter Protocol)
+    ///   rrgo replay --goroutine 17 --reverse   goroutine 17's history, newest first
+    Replay(ReplayArgs),
+    /// List recorded traces (newest last).
+    Ls(LsArgs),
+    /// Describe a trace: header, event counts per kind and thread, sizes.
+    Info(InfoArgs),
+    /// Print a trace's events (like `rr dump`).
+    Dump(DumpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Write the trace to this directory instead of the trace directory.
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: Option<PathBuf>,
+
+    /// The program to record, then its arguments (use `--` before arguments that start with `-`).
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "PROG ARGS"
+    )]
+    pub program: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Trace directory (default: the latest trace).
+    #[arg(value_name = "TRACE")]
+    pub trace: Option<PathBuf>,
+
+    /// Autopilot: replay to the end without a debugger, reproducing the program's output and exit status.
+    #[arg(short = 'a', long = "autopilot")]
+    pub autopilot: bool,
+
+    /// Serve the Debug Adapter Protocol on ADDR (e.g. 127.0.0.1:2345 or :2345) for VS Code and other editors.
+    #[arg(long, value_name = "ADDR")]
+    pub dap: Option<String>,
+
+    /// Print the history of goroutine N (creation, every state change, with event numbers).
+    #[arg(long, value_name = "N")]
+    pub goroutine: Option<u64>,
+
+    /// With --goroutine: list newest first.
+    #[arg(long)]
+    pub reverse: bool,
+
+    /// Print a goroutine dump (like Go's SIGQUIT output) at --at EVENT (default: the end).
+    #[arg(long)]
+    pub goroutines: bool,
+
+    /// The event at which --goroutines is taken.
+    #[arg(long, value_name = "EVENT")]
+    pub at: Option<u64>,
+
+    /// Print the signal timeline: arrival, handler, sigsend, os/signal loop, receiving goroutine.
+    #[arg(long)]
+    pub signals: bool,
+
+    /// Machine-readable output for --goroutines, --goroutine and --signals.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// Trace directory (default: the latest trace).
+    #[arg(value_name = "TRACE")]
+    pub trace: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DumpArgs {
+    /// Trace directory (default: the latest trace).
+    #[arg(value_name = "TRACE")]
+    pub trace: Option<PathBuf>,
+
+    /// One JSON object per line instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    /// First event to print.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub from: u64,
+
+    /// How many events to print (default: all).
+    #[arg(long, value_name = "K")]
+    pub count: Option<u64>,
+}

@@ -1,0 +1,130 @@
+//! `rrgo info [TRACE]`: what a trace holds.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use trace_format::{Completeness, EventKind, TraceReader};
+
+use crate::cli::InfoArgs;
+use crate::error::Result;
+use crate::{describe, progress::Progress, trace_dir};
+
+pub fn run(args: &InfoArgs) -> Result<i32> {
+    let dir = trace_dir::resolve(args.trace.as_deref())?;
+    let reader = TraceReader::open(&dir)?;
+    let h = reader.header();
+    let shown_dir = dir.canonicalize().unwrap_or_else(|_| dir.clone());
+    println!("trace:        {}", shown_dir.display());
+    println!(
+        "format:       {} (recorded by rrgo {})",
+        trace_format::FORMAT_VERSION,
+        h.rrgo_version
+    );
+    println!("recorded:     {}", describe::unix_ms(h.created_unix_ms));
+    println!("command:      {}", describe::argv(&h.argv));
+    println!("cwd:          {}", String::from_utf8_lossy(&h.cwd));
+    println!(
+        "executable:   {} ({} bytes{}; copy: files/{})",
+        String::from_utf8_lossy(&h.exe.original_path),
+        h.exe.size,
+        h.exe
+            .build_id
+            .as_ref()
+            .map(|b| format!(", build-id {}", describe::hex(b)))
+            .unwrap_or_default(),
+        h.exe.stored_name
+    );
+    println!(
+        "go version:   {}",
+        h.go_version.as_deref().unwrap_or("unknown")
+    );
+    println!("AT_RANDOM:    {}", describe::hex(&h.auxv_random));
+    println!(
+        "host:         {} ({}), {} CPUs, {}",
+        h.host.hostname, h.host.kernel_release, h.host.ncpus, h.host.cpu_model
+    );
+    match reader.completeness() {
+        Completeness::Complete => println!("status:       complete"),
+        Completeness::Truncated {
+            events_readable,
+            reason,
+        } => {
+            println!("status:       INCOMPLETE: {events_readable} events readable ({reason})")
+        }
+    }
+
+    let mut per_kind: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut per_tid: BTreeMap<i32, u64> = BTreeMap::new();
+    let mut preemptions = 0u64;
+    let mut exit = None;
+    let total = reader.event_count();
+    let mut progress = Progress::new("reading events", total);
+    let mut read = 0u64;
+    let mut error = None;
+    for event in reader.events_from(trace_format::EventTime(0)) {
+        match event {
+            Ok(event) => {
+                *per_kind.entry(event.kind.name()).or_default() += 1;
+                *per_tid.entry(event.tid.0).or_default() += 1;
+                match &event.kind {
+                    EventKind::Preempt { .. } => preemptions += 1,
+                    EventKind::ProcessExit { status } => exit = Some(status.clone()),
+                    _ => {}
+                }
+                read += 1;
+                progress.set(read);
+            }
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    progress.finish();
+
+    let (compressed, uncompressed) = reader.chunks().iter().fold((0u64, 0u64), |(c, u), ch| {
+        (c + ch.compressed_len as u64, u + ch.uncompressed_len as u64)
+    });
+    println!("events:       {read} in {} chunks", reader.chunks().len());
+    for (kind, n) in &per_kind {
+        println!("  {kind:<16} {n}");
+    }
+    println!("threads:      {}", per_tid.len());
+    for (tid, n) in &per_tid {
+        println!("  tid {tid:<12} {n} events");
+    }
+    println!("preemptions:  {preemptions}");
+    if let Some(status) = exit {
+        println!("exit:         {}", describe::exit_status(&status));
+    }
+    println!(
+        "size:         {} compressed event bytes ({} uncompressed{}), {} in stored files, {} on disk",
+        compressed,
+        uncompressed,
+        if read > 0 {
+            format!(", {:.1} B/event compressed", compressed as f64 / read as f64)
+        } else {
+            String::new()
+        },
+        dir_size(&dir.join("files")),
+        dir_size(&dir)
+    );
+    if let Some(e) = error {
+        return Err(e.into());
+    }
+    Ok(0)
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}

@@ -1,0 +1,8 @@
+//! One module per subcommand; each exposes `run(args) -> Result<i32>`
+//! returning the process exit code.
+
+pub mod dump;
+pub mod info;
+pub mod ls;
+pub mod record;
+pub mod replay;

@@ -1,0 +1,181 @@
+//! Human-readable one-line descriptions of trace contents (for `dump`, `info`).
+
+use std::fmt::Write;
+
+use trace_format::{DeliveryPoint, Event, EventKind, ExitStatus, SyscallExtra, SyscallMode};
+
+pub fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+pub fn argv(argv: &[Vec<u8>]) -> String {
+    argv.iter()
+        .map(|a| {
+            let a = String::from_utf8_lossy(a);
+            if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "'\"$\\".contains(c)) {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            } else {
+                a.into_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn exit_status(status: &ExitStatus) -> String {
+    match status {
+        ExitStatus::Code(c) => format!("exit code {c}"),
+        ExitStatus::Signal { signo, core_dumped } => format!(
+            "killed by signal {signo}{}",
+            if *core_dumped { " (core dumped)" } else { "" }
+        ),
+    }
+}
+
+/// UTC date and time of a Unix timestamp in milliseconds (no time-zone database needed).
+pub fn unix_ms(ms: u64) -> String {
+    let secs = ms / 1000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil-from-days (Howard Hinnant's algorithm), proleptic Gregorian calendar.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+pub fn event(e: &Event) -> String {
+    let mut s = format!("#{:<8} tid {:<7} {:<14}", e.time.0, e.tid.0, e.kind.name());
+    match &e.kind {
+        EventKind::Exec { exe_path, regs, .. } => {
+            let _ = write!(
+                s,
+                " {} rip={:#x}",
+                String::from_utf8_lossy(exe_path),
+                regs.rip
+            );
+        }
+        EventKind::SyscallEntry { nr, args, regs } => {
+            let _ = write!(
+                s,
+                " {}({:#x}, {:#x}, {:#x}, {:#x}, {:#x}, {:#x}) rip={:#x}",
+                crate::syscall_names::name(*nr),
+                args[0],
+                args[1],
+                args[2],
+                args[3],
+                args[4],
+                args[5],
+                regs.rip
+            );
+        }
+        EventKind::SyscallExit {
+            nr,
+            result,
+            writes,
+            mode,
+            extra,
+        } => {
+            let bytes: usize = writes.iter().map(|w| w.data.len()).sum();
+            let _ = write!(
+                s,
+                " {} = {}{}{}",
+                crate::syscall_names::name(*nr),
+                result,
+                if writes.is_empty() {
+                    String::new()
+                } else {
+                    format!(" wrote {bytes} bytes in {} ranges", writes.len())
+                },
+                match mode {
+                    SyscallMode::Emulated => "",
+                    SyscallMode::Executed => " (re-executed on replay)",
+                }
+            );
+            match extra {
+                SyscallExtra::None => {}
+                SyscallExtra::MappedFile { file } => {
+                    let _ = write!(s, " maps file {}", file.0);
+                }
+                SyscallExtra::Output(stream) => {
+                    let _ = write!(s, " to {stream:?}");
+                }
+            }
+        }
+        EventKind::Signal { signo, point, .. } => {
+            let _ = write!(s, " signal {signo}");
+            match point {
+                DeliveryPoint::AtLastStop => s.push_str(" at last stop"),
+                DeliveryPoint::Fault => s.push_str(" (fault)"),
+            }
+        }
+        EventKind::TaskCreate {
+            parent,
+            child,
+            kind,
+            clone_flags,
+        } => {
+            let _ = write!(
+                s,
+                " {kind:?} {} from {} flags={clone_flags:#x}",
+                child.0, parent.0
+            );
+        }
+        EventKind::TaskExit { status } => {
+            let _ = write!(s, " status={status:#x}");
+        }
+        EventKind::Preempt { regs, .. } => {
+            let _ = write!(s, " rip={:#x}", regs.rip);
+        }
+        EventKind::Pages { pages } => {
+            let bytes: usize = pages.iter().map(|p| p.data.len()).sum();
+            let _ = write!(s, " {bytes} bytes in {} runs", pages.len());
+        }
+        EventKind::Rdtsc { rip, value, aux } => {
+            let _ = write!(s, " at {rip} = {value}");
+            if let Some(aux) = aux {
+                let _ = write!(s, " aux={aux}");
+            }
+        }
+        EventKind::FileStored {
+            file,
+            original_path,
+        } => {
+            let _ = write!(
+                s,
+                " file {} = {}",
+                file.0,
+                String::from_utf8_lossy(original_path)
+            );
+        }
+        EventKind::ProcessExit { status } => {
+            let _ = write!(s, " {}", exit_status(status));
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates() {
+        assert_eq!(super::unix_ms(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(super::unix_ms(1_795_865_163_000), "2026-11-28 11:26:03 UTC");
+        assert_eq!(super::unix_ms(951_782_400_000), "2000-02-29 00:00:00 UTC");
+    }
+}

@@ -1,0 +1,622 @@
+//! The recording session: spawn, the stop loop, and the end of the recording.
+
+use std::ffi::{CString, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+use trace_format::{
+    EventKind, ExitStatus, Header, HostInfo, RecTid, TraceSummary, TraceWriter, WriterOptions,
+};
+
+use super::snapshot::PageHashes;
+use super::threads::{InSyscall, Process, State, Threads};
+use crate::tracee::wait::{self, Stop, Waited};
+use crate::tracee::{auxv, mem::ProcMem, ptrace, spawn, Tid};
+
+pub struct RecordOptions {
+    /// The program as the user named it, resolved to a path.
+    pub program: PathBuf,
+    /// argv, with argv[0] as the user typed it.
+    pub argv: Vec<OsString>,
+    pub trace_dir: PathBuf,
+    /// Signal mask rrgo started with (the program gets it back).
+    pub sigmask: libc::sigset_t,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RecordStats {
+    pub syscalls: u64,
+    pub signals: u64,
+    pub preemptions: u64,
+    pub preempt_bytes: u64,
+    pub rdtsc: u64,
+    pub threads: u64,
+    pub processes: u64,
+}
+
+pub struct RecordOutcome {
+    pub exit: ExitStatus,
+    pub summary: TraceSummary,
+    pub stats: RecordStats,
+    pub wall: Duration,
+}
+
+/// How long the running thread may go without any stop before it is
+/// interrupted at an arbitrary instruction (a costly `Preempt`).
+fn preempt_after() -> Duration {
+    Duration::from_millis(env_ms("RRGO_PREEMPT_MS", 100))
+}
+
+/// How long a thread keeps the CPU before rrgo switches at its next syscall stop.
+fn slice() -> Duration {
+    Duration::from_millis(env_ms("RRGO_SLICE_MS", 20))
+}
+
+fn env_ms(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+pub(super) struct Recorder {
+    pub(super) writer: TraceWriter,
+    pub(super) t: Threads,
+    pub(super) stats: RecordStats,
+    /// The first process: its exit status is the recording's.
+    pub(super) main_tgid: i32,
+    pub(super) main_exit: Option<ExitStatus>,
+    /// The CPU mask the program would have had without pinning.
+    pub(super) orig_affinity: Vec<u8>,
+    /// (dev, ino) of rrgo's stdout and stderr, to tell which writes to replay as output.
+    pub(super) std_streams: [Option<(u64, u64)>; 2],
+    pub(super) warned: std::collections::HashSet<i64>,
+    /// Files already copied, by (dev, inode, mtime, size): libraries are mapped many times.
+    pub(super) file_cache: std::collections::HashMap<(u64, u64, i64, u64), trace_format::FileId>,
+    pub(super) announced: std::collections::HashSet<trace_format::FileId>,
+    pub(super) slice: Duration,
+    pub(super) preempt_after: Duration,
+}
+
+pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
+    let started = Instant::now();
+    let program = opts
+        .program
+        .canonicalize()
+        .with_context(|| format!("cannot find {}", opts.program.display()))?;
+    let (orig_affinity, cpu) = pin_self()?;
+
+    let argv: Vec<Vec<u8>> = opts.argv.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let env: Vec<Vec<u8>> = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut kv = k.as_bytes().to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            kv
+        })
+        .collect();
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let exe_path_bytes = program.as_os_str().as_bytes().to_vec();
+
+    let go_version = crate::elf::go_version(&program);
+    let spec = spawn::SpawnSpec {
+        path: cstring(&exe_path_bytes)?,
+        argv: argv
+            .iter()
+            .map(|a| cstring(a))
+            .collect::<anyhow::Result<_>>()?,
+        env: env
+            .iter()
+            .map(|a| cstring(a))
+            .collect::<anyhow::Result<_>>()?,
+        cwd: None,
+        cpu: Some(cpu),
+        sigmask: opts.sigmask,
+        reset_signals: vec![libc::SIGPIPE],
+    };
+    let tid = spawn::spawn(&spec)?;
+    // The header carries AT_RANDOM, so it is written once the program is
+    // stopped at its exec (on_exec reads the same bytes again).
+    let auxv_random = ProcMem::open(tid.0)
+        .and_then(|mem| auxv::fix_at_exec(&mem, ptrace::get_regs(tid)?.rsp))
+        .map(|a| a.random);
+    let writer = auxv_random
+        .map_err(anyhow::Error::from)
+        .and_then(|auxv_random| {
+            TraceWriter::create_with(&opts.trace_dir, WriterOptions::default(), |files| {
+                let exe = files.store(&program, crate::elf::build_id(&program))?;
+                Ok::<_, anyhow::Error>(Header {
+                    rrgo_version: env!("CARGO_PKG_VERSION").to_string(),
+                    created_unix_ms: std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_millis() as u64)
+                        .unwrap_or(0),
+                    argv: argv.clone(),
+                    env: env.clone(),
+                    cwd: cwd.as_os_str().as_bytes().to_vec(),
+                    exe,
+                    go_version,
+                    auxv_random,
+                    host: host_info(),
+                })
+            })
+        });
+    let writer = match writer {
+        Ok(w) => w,
+        Err(e) => {
+            // SAFETY: killing our own stopped child.
+            unsafe { libc::kill(tid.0, libc::SIGKILL) };
+            return Err(e);
+        }
+    };
+    let mut rec = Recorder {
+        writer,
+        t: Threads::default(),
+        stats: RecordStats::default(),
+        main_tgid: tid.0,
+        main_exit: None,
+        orig_affinity,
+        std_streams: [stat_fd(1), stat_fd(2)],
+        warned: Default::default(),
+        file_cache: Default::default(),
+        announced: Default::default(),
+        slice: slice(),
+        preempt_after: preempt_after(),
+    };
+    rec.t.add(tid, tid.0, State::Stopped);
+    rec.stats.threads += 1;
+    rec.stats.processes += 1;
+    rec.on_exec(tid, Some(exe_path_bytes))?;
+    if let Some(th) = rec.t.get(tid) {
+        // We attached before execve but asked for no syscall stops, so the
+        // execve's exit stop is the first one we see.
+        th.syscall = Some(InSyscall {
+            nr: libc::SYS_execve,
+            args: [0; 6],
+            spec: None,
+            lens: Default::default(),
+            refused: None,
+            exec_path: None,
+            initial_exec: true,
+        });
+    }
+    let result = rec.run();
+    if let Err(e) = result {
+        // Leave a readable prefix: drop the writer without an index.
+        kill_all(&rec.t);
+        drop(rec.writer);
+        return Err(e);
+    }
+    let exit = rec.main_exit.clone().unwrap_or(ExitStatus::Code(0));
+    let summary = rec.writer.finish()?;
+    Ok(RecordOutcome {
+        exit,
+        summary,
+        stats: rec.stats,
+        wall: started.elapsed(),
+    })
+}
+
+fn kill_all(t: &Threads) {
+    for tgid in t.procs.keys() {
+        // SAFETY: killing our own tracees.
+        unsafe { libc::kill(*tgid, libc::SIGKILL) };
+    }
+}
+
+impl Recorder {
+    fn run(&mut self) -> anyhow::Result<()> {
+        while !self.t.threads.is_empty() {
+            if self.t.running.is_none() {
+                self.schedule()?;
+            }
+            let timeout = match (self.t.running, self.t.slice_start) {
+                (Some(_), Some(start)) => Some(self.preempt_after.saturating_sub(start.elapsed())),
+                _ => None,
+            };
+            match wait::wait_any(timeout).context("waiting for the program")? {
+                Some(w) => self.handle(w)?,
+                None => self.preempt_running()?,
+            }
+            let sig = wait::take_forwarded();
+            if sig != 0 {
+                tracing::debug!(sig, "passing a signal rrgo received on to the program");
+                // SAFETY: sending a signal to our own tracee.
+                unsafe { libc::kill(self.main_tgid, sig) };
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives the CPU to the next runnable thread.
+    fn schedule(&mut self) -> anyhow::Result<()> {
+        while let Some(tid) = self.t.pop_runnable() {
+            if self.resume(tid)? {
+                self.t.running = Some(tid);
+                self.t.slice_start = Some(Instant::now());
+                return Ok(());
+            }
+        }
+        self.t.slice_start = None;
+        Ok(())
+    }
+
+    /// Resumes a stopped thread with its pending signal; false if it is gone.
+    pub(super) fn resume(&mut self, tid: Tid) -> anyhow::Result<bool> {
+        let Some(th) = self.t.get(tid) else {
+            return Ok(false);
+        };
+        let sig = std::mem::take(&mut th.inject);
+        th.state = State::Running;
+        match ptrace::resume(tid, ptrace::Resume::Syscall, sig) {
+            Ok(()) => Ok(true),
+            // Killed meanwhile (exit_group of another thread): its death stop follows.
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
+                if let Some(th) = self.t.get(tid) {
+                    th.state = State::Exiting;
+                }
+                Ok(false)
+            }
+            Err(e) => Err(anyhow!(e).context(format!("cannot resume thread {tid}"))),
+        }
+    }
+
+    /// After a stop of the running thread: keep running it, or switch.
+    pub(super) fn continue_or_switch(&mut self, tid: Tid) -> anyhow::Result<()> {
+        let expired = self
+            .t
+            .slice_start
+            .is_some_and(|s| s.elapsed() >= self.slice);
+        if self.t.running == Some(tid) && !(expired && self.t.any_runnable_besides(tid)) {
+            if !self.resume(tid)? {
+                self.t.running = None;
+            }
+        } else {
+            self.t.set_stopped(tid);
+        }
+        Ok(())
+    }
+
+    pub(super) fn handle(&mut self, w: Waited) -> anyhow::Result<()> {
+        let tid = w.tid;
+        if !self.t.threads.contains_key(&tid) {
+            // A new thread's first stop can arrive before its parent's clone event.
+            self.t.add(tid, -1, State::Starting);
+        }
+        match w.stop {
+            Stop::Syscall => {
+                let in_syscall = self.t.get(tid).is_some_and(|t| t.syscall.is_some());
+                if in_syscall {
+                    self.on_syscall_exit(tid)
+                } else {
+                    self.on_syscall_entry(tid)
+                }
+            }
+            Stop::Signal(sig) => self.on_signal(tid, sig),
+            Stop::Event { event, sig } => match event {
+                libc::PTRACE_EVENT_CLONE | libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK => {
+                    self.on_clone(tid, event)
+                }
+                libc::PTRACE_EVENT_EXEC => {
+                    self.on_exec(tid, None)?;
+                    // On to the execve's exit stop.
+                    self.resume_in_kernel(tid)
+                }
+                libc::PTRACE_EVENT_EXIT => self.on_exit_event(tid),
+                libc::PTRACE_EVENT_STOP => self.on_stop_event(tid, sig),
+                _ => self.resume_in_kernel(tid),
+            },
+            Stop::Exited(code) => self.on_death(tid, ExitStatus::Code(code)),
+            Stop::Killed { sig, core_dumped } => self.on_death(
+                tid,
+                ExitStatus::Signal {
+                    signo: sig,
+                    core_dumped,
+                },
+            ),
+        }
+    }
+
+    /// Resumes a thread that is inside a syscall (after an event stop there).
+    pub(super) fn resume_in_kernel(&mut self, tid: Tid) -> anyhow::Result<()> {
+        let running = self.t.running == Some(tid);
+        if let Err(e) = ptrace::resume(tid, ptrace::Resume::Syscall, 0) {
+            if e.raw_os_error() != Some(libc::ESRCH) {
+                return Err(anyhow!(e).context(format!("cannot resume thread {tid}")));
+            }
+        }
+        if let Some(th) = self.t.get(tid) {
+            if th.state != State::Exiting {
+                th.state = if running {
+                    State::Running
+                } else {
+                    State::InKernel
+                };
+            }
+        }
+        Ok(())
+    }
+
+    /// The first stop of a new thread, a PTRACE_INTERRUPT stop, or a group-stop.
+    fn on_stop_event(&mut self, tid: Tid, _sig: i32) -> anyhow::Result<()> {
+        let state = self.t.get(tid).map(|t| t.state);
+        if state == Some(State::Starting) {
+            let regs = ptrace::get_regs(tid)?;
+            if let Some(th) = self.t.get(tid) {
+                th.last_regs = Some(regs);
+            }
+            self.t.set_stopped(tid);
+            return Ok(());
+        }
+        // An interrupt: record the point only if the thread ran since its last stop.
+        let regs = ptrace::get_regs(tid)?;
+        let ran = self.t.get(tid).is_some_and(|t| t.last_regs != Some(regs));
+        if ran {
+            self.record_preempt(tid, regs)?;
+        }
+        self.t.set_stopped(tid);
+        Ok(())
+    }
+
+    /// The running thread used its whole slice without a stop: interrupt it.
+    fn preempt_running(&mut self) -> anyhow::Result<()> {
+        let Some(tid) = self.t.running else {
+            return Ok(());
+        };
+        if !self.t.any_runnable_besides(tid) {
+            // Nobody is waiting: let it run another slice.
+            self.t.slice_start = Some(Instant::now());
+            return Ok(());
+        }
+        tracing::debug!(%tid, "preempting");
+        if let Err(e) = ptrace::interrupt(tid) {
+            if e.raw_os_error() == Some(libc::ESRCH) {
+                return Ok(());
+            }
+            return Err(anyhow!(e).context(format!("cannot interrupt thread {tid}")));
+        }
+        self.t.slice_start = Some(Instant::now() - self.slice);
+        // Until it stops, no other thread may run.
+        while self.t.running == Some(tid) {
+            let w = wait::wait_tid(tid).context("waiting for a preempted thread")?;
+            self.handle(w)?;
+        }
+        Ok(())
+    }
+
+    /// Records the current state of `tid` as a preemption point.
+    pub(super) fn record_preempt(
+        &mut self,
+        tid: Tid,
+        regs: trace_format::Regs,
+    ) -> anyhow::Result<()> {
+        let xstate = ptrace::get_xstate(tid)?;
+        let tgid = self.t.get(tid).map(|t| t.tgid).unwrap_or(tid.0);
+        let pages = match self.t.procs.get_mut(&tgid) {
+            Some(p) => p
+                .pages
+                .update(&p.mem)
+                .context("cannot snapshot memory at a preemption")?,
+            None => Vec::new(),
+        };
+        self.stats.preemptions += 1;
+        self.stats.preempt_bytes += pages.iter().map(|p| p.data.len() as u64).sum::<u64>();
+        // Several Pages events keep each event far below the format's size cap.
+        let mut batch = Vec::new();
+        let mut batch_bytes = 0;
+        for page in pages {
+            batch_bytes += page.data.len();
+            batch.push(page);
+            if batch_bytes >= 8 << 20 {
+                self.append(
+                    tid,
+                    EventKind::Pages {
+                        pages: std::mem::take(&mut batch),
+                    },
+                )?;
+                batch_bytes = 0;
+            }
+        }
+        if !batch.is_empty() {
+            self.append(tid, EventKind::Pages { pages: batch })?;
+        }
+        self.append(tid, EventKind::Preempt { regs, xstate })?;
+        if let Some(th) = self.t.get(tid) {
+            th.last_regs = Some(regs);
+        }
+        Ok(())
+    }
+
+    fn on_exit_event(&mut self, tid: Tid) -> anyhow::Result<()> {
+        let status = ptrace::event_msg(tid).unwrap_or(0) as i32;
+        self.append(tid, EventKind::TaskExit { status })?;
+        if self.t.running == Some(tid) {
+            self.t.running = None;
+        }
+        if let Some(th) = self.t.get(tid) {
+            th.state = State::Exiting;
+        }
+        let _ = ptrace::resume(tid, ptrace::Resume::Cont, 0);
+        Ok(())
+    }
+
+    fn on_death(&mut self, tid: Tid, status: ExitStatus) -> anyhow::Result<()> {
+        if self.t.running == Some(tid) {
+            self.t.running = None;
+        }
+        let Some(th) = self.t.threads.remove(&tid) else {
+            return Ok(());
+        };
+        if th.tgid == tid.0 {
+            // The thread-group leader is reaped last: the process is gone.
+            self.t.procs.remove(&th.tgid);
+            self.append(
+                tid,
+                EventKind::ProcessExit {
+                    status: status.clone(),
+                },
+            )?;
+            if th.tgid == self.main_tgid {
+                self.main_exit = Some(status);
+            }
+        }
+        Ok(())
+    }
+
+    /// A new program image in `tid`'s process (the first one included).
+    pub(super) fn on_exec(&mut self, tid: Tid, path: Option<Vec<u8>>) -> anyhow::Result<()> {
+        let path = path
+            .or_else(|| {
+                self.t
+                    .get(tid)
+                    .and_then(|t| t.syscall.as_mut())
+                    .and_then(|s| s.exec_path.take())
+            })
+            .unwrap_or_default();
+        let tgid = tid.0;
+        let mem = ProcMem::open(tgid).context("cannot open the new program's memory")?;
+        let regs = ptrace::get_regs(tid)?;
+        let aux =
+            auxv::fix_at_exec(&mem, regs.rsp).context("cannot adjust the new program's auxv")?;
+        let exe = std::fs::read_link(format!("/proc/{tgid}/exe")).ok();
+        let exe_file = match exe {
+            Some(exe) => Some(self.store_file(tid, &exe)?),
+            None => None,
+        };
+        let mut pages = PageHashes::default();
+        pages.update(&mem)?;
+        self.t.procs.insert(tgid, Process { mem, pages });
+        if let Some(th) = self.t.get(tid) {
+            th.tgid = tgid;
+            th.last_regs = Some(regs);
+        }
+        self.append(
+            tid,
+            EventKind::Exec {
+                exe_path: path,
+                exe_file,
+                auxv_random: aux.random,
+                regs,
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Copies a file into the trace (once) and records that it was stored.
+    pub(super) fn store_file(
+        &mut self,
+        tid: Tid,
+        path: &Path,
+    ) -> anyhow::Result<trace_format::FileId> {
+        let key = std::fs::metadata(path)
+            .map(|m| {
+                use std::os::unix::fs::MetadataExt;
+                (
+                    m.dev(),
+                    m.ino(),
+                    m.mtime_nsec() + m.mtime() * 1_000_000_000,
+                    m.size(),
+                )
+            })
+            .ok();
+        if let Some(id) = key.and_then(|k| self.file_cache.get(&k)) {
+            return Ok(*id);
+        }
+        let stored = self.writer.store_file(path, crate::elf::build_id(path))?;
+        if let Some(k) = key {
+            self.file_cache.insert(k, stored.id);
+        }
+        if self.announced.insert(stored.id) {
+            self.append(
+                tid,
+                EventKind::FileStored {
+                    file: stored.id,
+                    original_path: path.as_os_str().as_bytes().to_vec(),
+                },
+            )?;
+        }
+        Ok(stored.id)
+    }
+
+    pub(super) fn append(&mut self, tid: Tid, kind: EventKind) -> anyhow::Result<()> {
+        tracing::trace!(%tid, kind = kind.name(), "event");
+        self.writer.append(kind, RecTid(tid.0))?;
+        Ok(())
+    }
+
+    pub(super) fn warn_once(&mut self, nr: i64, what: &str) {
+        if self.warned.insert(nr) {
+            crate::say!("warning: {} {what}", crate::syscall_names::name(nr));
+        }
+    }
+}
+
+/// Pins the calling (engine) thread to one CPU and returns the original
+/// mask (what the program would have seen) and the chosen CPU.
+fn pin_self() -> anyhow::Result<(Vec<u8>, usize)> {
+    // SAFETY: sched_{get,set}affinity on this thread with a valid cpu_set_t.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return Err(anyhow!(std::io::Error::last_os_error()).context("sched_getaffinity"));
+        }
+        let allowed: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| libc::CPU_ISSET(c, &set))
+            .collect();
+        let raw = std::slice::from_raw_parts(
+            (&set as *const libc::cpu_set_t).cast::<u8>(),
+            std::mem::size_of::<libc::cpu_set_t>(),
+        )
+        .to_vec();
+        // Spread concurrent recordings over the CPUs.
+        let cpu = allowed
+            .get(std::process::id() as usize % allowed.len().max(1))
+            .copied()
+            .unwrap_or(0);
+        let mut one: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut one);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one);
+        Ok((raw, cpu))
+    }
+}
+
+fn stat_fd(fd: i32) -> Option<(u64, u64)> {
+    // SAFETY: fstat into a zeroed stat buffer.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        (libc::fstat(fd, &mut st) == 0).then_some((st.st_dev, st.st_ino))
+    }
+}
+
+fn cstring(b: &[u8]) -> anyhow::Result<CString> {
+    CString::new(b.to_vec()).map_err(|_| anyhow!("argument or environment contains a NUL byte"))
+}
+
+fn host_info() -> HostInfo {
+    let uts = nix::sys::utsname::uname().ok();
+    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_default();
+    HostInfo {
+        kernel_release: uts
+            .as_ref()
+            .map(|u| u.release().to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        hostname: uts
+            .as_ref()
+            .map(|u| u.nodename().to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        cpu_model,
+        ncpus: std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(1),
+    }
+}

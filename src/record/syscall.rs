@@ -1,0 +1,256 @@
+//! Syscall stops: what the recorder does at entry and exit, driven by the
+//! syscall table (`crate::syscalls`) and its hooks.
+
+use std::os::unix::fs::MetadataExt;
+
+use anyhow::Context;
+use trace_format::{
+    EventKind, MemWrite, RemoteAddr, StdStream, SyscallExtra, SyscallMode, TaskKind,
+};
+
+use super::session::Recorder;
+use super::threads::{InSyscall, Process, State};
+use crate::syscalls::{self, Hook, Replay};
+use crate::tracee::{ptrace, regs::syscall_args, wait, Tid};
+
+impl Recorder {
+    pub(super) fn on_syscall_entry(&mut self, tid: Tid) -> anyhow::Result<()> {
+        let mut regs = ptrace::get_regs(tid)?;
+        let nr = regs.orig_rax as i64;
+        let args = syscall_args(&regs);
+        let spec = syscalls::lookup(nr);
+        if spec.is_none() {
+            self.warn_once(
+                nr,
+                "is not known to rrgo: recorded without its memory effects; replay may diverge",
+            );
+        }
+        self.append(tid, EventKind::SyscallEntry { nr, args, regs })?;
+        self.stats.syscalls += 1;
+
+        let mem = self.t.proc_of(tid).map(|p| &p.mem);
+        let lens = match (spec, mem) {
+            (Some(spec), Some(mem)) => syscalls::entry_lens(spec, &args, mem),
+            _ => Default::default(),
+        };
+        let exec_path = match (spec.map(|s| s.hook), mem) {
+            (Some(Hook::Exec), Some(mem)) => {
+                let ptr = if nr == libc::SYS_execveat {
+                    args[1]
+                } else {
+                    args[0]
+                };
+                mem.read_cstr(RemoteAddr(ptr), 4096).ok()
+            }
+            _ => None,
+        };
+        let refused = match spec.map(|s| s.hook) {
+            Some(Hook::Refuse(errno)) => {
+                // An invalid number makes the kernel skip the call.
+                regs.orig_rax = u64::MAX;
+                ptrace::set_regs(tid, &regs)?;
+                Some(errno)
+            }
+            _ => None,
+        };
+        let blocks = spec.is_none_or(|s| s.blocking.may_block(&args));
+        if let Some(th) = self.t.get(tid) {
+            th.syscall = Some(InSyscall {
+                nr,
+                args,
+                spec,
+                lens,
+                refused,
+                exec_path,
+                initial_exec: false,
+            });
+        }
+        self.resume_in_kernel(tid)?;
+        if blocks {
+            // Let it sleep in the kernel; others run meanwhile.
+            if self.t.running == Some(tid) {
+                self.t.running = None;
+            }
+            if let Some(th) = self.t.get(tid) {
+                if th.state == State::Running {
+                    th.state = State::InKernel;
+                }
+            }
+        } else {
+            // A quick call: wait for its exit and keep this thread on the CPU.
+            while self
+                .t
+                .get(tid)
+                .is_some_and(|t| t.syscall.is_some() && t.state == State::Running)
+            {
+                let w = wait::wait_tid(tid).context("waiting for a syscall to return")?;
+                self.handle(w)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn on_syscall_exit(&mut self, tid: Tid) -> anyhow::Result<()> {
+        let mut regs = ptrace::get_regs(tid)?;
+        let Some(sc) = self.t.get(tid).and_then(|t| t.syscall.take()) else {
+            return Ok(());
+        };
+        if sc.initial_exec {
+            if let Some(th) = self.t.get(tid) {
+                th.last_regs = Some(regs);
+            }
+            return self.continue_or_switch(tid);
+        }
+        if let Some(errno) = sc.refused {
+            regs.rax = errno as u64;
+            ptrace::set_regs(tid, &regs)?;
+        }
+        let result = regs.rax as i64;
+        let mut writes = Vec::new();
+        let mut extra = SyscallExtra::None;
+        if let Some(spec) = sc.spec {
+            if let Some(mem) = self.t.proc_of(tid).map(|p| &p.mem) {
+                // A failing read of an output range (unmapped by another thread) records nothing for it.
+                for (addr, len) in
+                    syscalls::ranges(spec, &sc.args, result, &sc.lens, mem).unwrap_or_default()
+                {
+                    let data = mem.read_prefix(addr, len as usize);
+                    if !data.is_empty() {
+                        writes.push(MemWrite { addr, data });
+                    }
+                }
+            }
+            match spec.hook {
+                Hook::SchedGetaffinity if result > 0 => {
+                    // The program sees the CPUs it would have had without rrgo's pinning.
+                    let n = (result as usize).min(self.orig_affinity.len());
+                    let mask = self.orig_affinity[..n].to_vec();
+                    if let Some(mem) = self.t.proc_of(tid).map(|p| &p.mem) {
+                        mem.write(RemoteAddr(sc.args[2]), &mask)
+                            .context("cannot adjust sched_getaffinity")?;
+                    }
+                    writes = vec![MemWrite {
+                        addr: RemoteAddr(sc.args[2]),
+                        data: mask,
+                    }];
+                }
+                Hook::Mmap
+                    if result >= 0
+                        && sc.args[4] as i32 >= 0
+                        && sc.args[3] & libc::MAP_ANONYMOUS as u64 == 0 =>
+                {
+                    let tgid = self.t.get(tid).map(|t| t.tgid).unwrap_or(tid.0);
+                    let link = std::fs::read_link(format!("/proc/{tgid}/fd/{}", sc.args[4] as i32));
+                    if let Ok(path) = link {
+                        let file = self.store_file(tid, &path)?;
+                        extra = SyscallExtra::MappedFile { file };
+                    }
+                }
+                Hook::Output if result > 0 => {
+                    extra = self
+                        .output_stream(tid, sc.args[0] as i32)
+                        .map_or(SyscallExtra::None, SyscallExtra::Output);
+                }
+                Hook::Clone if result > 0 => {
+                    // The child's SETTID writes are process memory the program reads.
+                }
+                _ => {}
+            }
+        }
+        let mode = match sc.spec {
+            Some(spec) if spec.replay == Replay::Execute && sc.refused.is_none() => {
+                SyscallMode::Executed
+            }
+            _ => SyscallMode::Emulated,
+        };
+        self.append(
+            tid,
+            EventKind::SyscallExit {
+                nr: sc.nr,
+                result,
+                writes,
+                mode,
+                extra,
+            },
+        )?;
+        if let Some(th) = self.t.get(tid) {
+            th.last_regs = Some(regs);
+        }
+        self.continue_or_switch(tid)
+    }
+
+    /// Which of rrgo's own output streams `fd` of the writing process is.
+    fn output_stream(&self, tid: Tid, fd: i32) -> Option<StdStream> {
+        let tgid = self.t.threads.get(&tid).map(|t| t.tgid).unwrap_or(tid.0);
+        let meta = std::fs::metadata(format!("/proc/{tgid}/fd/{fd}")).ok()?;
+        let id = Some((meta.dev(), meta.ino()));
+        // A terminal shared by stdout and stderr is told apart by the fd number.
+        match (fd, id == self.std_streams[0], id == self.std_streams[1]) {
+            (1, true, _) => Some(StdStream::Stdout),
+            (2, _, true) => Some(StdStream::Stderr),
+            (_, true, _) => Some(StdStream::Stdout),
+            (_, _, true) => Some(StdStream::Stderr),
+            _ => None,
+        }
+    }
+
+    /// PTRACE_EVENT_CLONE/FORK/VFORK in the parent `tid`.
+    pub(super) fn on_clone(&mut self, tid: Tid, event: i32) -> anyhow::Result<()> {
+        let child = Tid(ptrace::event_msg(tid)? as i32);
+        let (nr, args, parent_tgid) = match self.t.get(tid) {
+            Some(th) => (
+                th.syscall.as_ref().map(|s| s.nr).unwrap_or(0),
+                th.syscall.as_ref().map(|s| s.args).unwrap_or([0; 6]),
+                th.tgid,
+            ),
+            None => (0, [0; 6], tid.0),
+        };
+        let flags = match (event, nr) {
+            (libc::PTRACE_EVENT_FORK, _) => libc::SIGCHLD as u64,
+            (libc::PTRACE_EVENT_VFORK, n) if n != libc::SYS_clone && n != libc::SYS_clone3 => {
+                (libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD) as u64
+            }
+            (_, n) if n == libc::SYS_clone3 => self
+                .t
+                .proc_of(tid)
+                .and_then(|p| p.mem.read_u64(RemoteAddr(args[0])).ok())
+                .unwrap_or(0),
+            _ => args[0],
+        };
+        let thread = flags & libc::CLONE_THREAD as u64 != 0;
+        let tgid = if thread { parent_tgid } else { child.0 };
+        match self.t.get(child) {
+            Some(th) => th.tgid = tgid,
+            None => self.t.add(child, tgid, State::Starting),
+        }
+        if !thread {
+            let mem = crate::tracee::mem::ProcMem::open(child.0)
+                .context("cannot open a child process's memory")?;
+            let pages = self
+                .t
+                .procs
+                .get(&parent_tgid)
+                .map(|p| p.pages.clone())
+                .unwrap_or_default();
+            self.t.procs.insert(child.0, Process { mem, pages });
+            self.stats.processes += 1;
+        }
+        self.stats.threads += 1;
+        let kind = if thread {
+            TaskKind::Thread
+        } else {
+            TaskKind::Process
+        };
+        self.append(
+            child,
+            EventKind::TaskCreate {
+                parent: trace_format::RecTid(tid.0),
+                child: trace_format::RecTid(child.0),
+                kind,
+                clone_flags: flags,
+            },
+        )?;
+        // The parent goes on to its syscall exit (for vfork: once the child execs or exits).
+        self.resume_in_kernel(tid)
+    }
+}

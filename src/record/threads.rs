@@ -1,0 +1,130 @@
+//! The recorder's view of tracee threads and processes, and the run queue.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+use trace_format::Regs;
+
+use super::snapshot::PageHashes;
+use crate::syscalls::{EntryLens, Spec};
+use crate::tracee::mem::ProcMem;
+use crate::tracee::Tid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Stopped by ptrace and ready to run (a syscall, signal or event stop).
+    Stopped,
+    /// Resumed into a syscall that may block; its next stop is the syscall exit.
+    InKernel,
+    /// The one thread running user code.
+    Running,
+    /// Past its exit event; only its death remains to be reaped.
+    Exiting,
+    /// Created, but its first stop has not been seen yet.
+    Starting,
+}
+
+/// A syscall between its entry and exit stops.
+#[derive(Debug, Clone)]
+pub struct InSyscall {
+    pub nr: i64,
+    pub args: [u64; 6],
+    pub spec: Option<&'static Spec>,
+    pub lens: EntryLens,
+    /// Not executed: the program gets this errno (`Hook::Refuse`).
+    pub refused: Option<i64>,
+    /// execve's path, read at entry (the old memory is gone at the exec stop).
+    pub exec_path: Option<Vec<u8>>,
+    /// The exec that started the recording: its exit is not an event.
+    pub initial_exec: bool,
+}
+
+#[derive(Debug)]
+pub struct Thread {
+    pub tid: Tid,
+    pub tgid: i32,
+    pub state: State,
+    pub syscall: Option<InSyscall>,
+    /// Signal to deliver when the thread is next resumed.
+    pub inject: i32,
+    /// Registers at the thread's last stop, to tell whether it ran since.
+    pub last_regs: Option<Regs>,
+}
+
+#[derive(Debug)]
+pub struct Process {
+    pub mem: ProcMem,
+    pub pages: PageHashes,
+}
+
+#[derive(Debug, Default)]
+pub struct Threads {
+    pub threads: HashMap<Tid, Thread>,
+    pub procs: HashMap<i32, Process>,
+    /// Round-robin order of runnable threads (may hold stale entries; checked on pop).
+    queue: VecDeque<Tid>,
+    pub running: Option<Tid>,
+    pub slice_start: Option<Instant>,
+}
+
+impl Threads {
+    pub fn add(&mut self, tid: Tid, tgid: i32, state: State) {
+        self.threads.insert(
+            tid,
+            Thread {
+                tid,
+                tgid,
+                state,
+                syscall: None,
+                inject: 0,
+                last_regs: None,
+            },
+        );
+        if state == State::Stopped {
+            self.queue.push_back(tid);
+        }
+    }
+
+    pub fn get(&mut self, tid: Tid) -> Option<&mut Thread> {
+        self.threads.get_mut(&tid)
+    }
+
+    /// Marks a thread ready to run (appends it to the run queue).
+    pub fn set_stopped(&mut self, tid: Tid) {
+        if let Some(t) = self.threads.get_mut(&tid) {
+            t.state = State::Stopped;
+            self.queue.push_back(tid);
+        }
+        if self.running == Some(tid) {
+            self.running = None;
+        }
+    }
+
+    pub fn proc_of(&self, tid: Tid) -> Option<&Process> {
+        self.threads.get(&tid).and_then(|t| self.procs.get(&t.tgid))
+    }
+
+    /// The next thread to run, round robin.
+    pub fn pop_runnable(&mut self) -> Option<Tid> {
+        while let Some(tid) = self.queue.pop_front() {
+            if self
+                .threads
+                .get(&tid)
+                .is_some_and(|t| t.state == State::Stopped)
+            {
+                return Some(tid);
+            }
+        }
+        None
+    }
+
+    pub fn any_runnable_besides(&self, tid: Tid) -> bool {
+        self.queue.iter().any(|&t| {
+            t != tid
+                && self
+                    .threads
+                    .get(&t)
+                    .is_some_and(|t| t.state == State::Stopped)
+        })
+    }
+}

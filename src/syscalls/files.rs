@@ -1,0 +1,103 @@
+//! Files and descriptors: all emulated at replay (replay opens no real files).
+
+use super::{emu, emu_blocking, Hook, Out::*, Spec};
+use libc::*;
+
+const STAT: usize = 144;
+
+pub(crate) const ROWS: &[Spec] = &[
+    emu_blocking(SYS_read, &[ResultLen(1)]),
+    emu_blocking(SYS_write, &[]).hook(Hook::Output),
+    emu_blocking(SYS_pread64, &[ResultLen(1)]),
+    emu_blocking(SYS_pwrite64, &[]),
+    emu_blocking(SYS_readv, &[IovResult(1, 2)]),
+    emu_blocking(SYS_writev, &[]).hook(Hook::Output),
+    emu_blocking(SYS_preadv, &[IovResult(1, 2)]),
+    emu_blocking(SYS_preadv2, &[IovResult(1, 2)]),
+    emu_blocking(SYS_pwritev, &[]),
+    emu_blocking(SYS_pwritev2, &[]),
+    emu_blocking(SYS_open, &[]),
+    emu_blocking(SYS_openat, &[]),
+    emu_blocking(SYS_openat2, &[]),
+    emu(SYS_creat, &[]),
+    emu(SYS_close, &[]),
+    emu(SYS_close_range, &[]),
+    emu(SYS_lseek, &[]),
+    emu(SYS_fstat, &[Fixed(1, STAT)]),
+    emu(SYS_stat, &[Fixed(1, STAT)]),
+    emu(SYS_lstat, &[Fixed(1, STAT)]),
+    emu(SYS_newfstatat, &[Fixed(2, STAT)]),
+    emu(SYS_statx, &[Fixed(4, 256)]),
+    emu(SYS_statfs, &[Fixed(1, 120)]),
+    emu(SYS_fstatfs, &[Fixed(1, 120)]),
+    emu(SYS_getdents64, &[ResultLen(1)]),
+    emu(SYS_getdents, &[ResultLen(1)]),
+    emu(SYS_readlink, &[ResultLen(1)]),
+    emu(SYS_readlinkat, &[ResultLen(2)]),
+    emu(SYS_getcwd, &[ResultLen(0)]),
+    emu(SYS_access, &[]),
+    emu(SYS_faccessat, &[]),
+    emu(SYS_faccessat2, &[]),
+    emu(SYS_fcntl, &[]),
+    emu(SYS_flock, &[]).blocking(),
+    emu(SYS_dup, &[]),
+    emu(SYS_dup2, &[]),
+    emu(SYS_dup3, &[]),
+    emu(SYS_pipe, &[Fixed(0, 8)]),
+    emu(SYS_pipe2, &[Fixed(0, 8)]),
+    emu(SYS_mkdir, &[]),
+    emu(SYS_mkdirat, &[]),
+    emu(SYS_rmdir, &[]),
+    emu(SYS_unlink, &[]),
+    emu(SYS_unlinkat, &[]),
+    emu(SYS_rename, &[]),
+    emu(SYS_renameat, &[]),
+    emu(SYS_renameat2, &[]),
+    emu(SYS_link, &[]),
+    emu(SYS_linkat, &[]),
+    emu(SYS_symlink, &[]),
+    emu(SYS_symlinkat, &[]),
+    emu(SYS_chdir, &[]),
+    emu(SYS_fchdir, &[]),
+    emu(SYS_chmod, &[]),
+    emu(SYS_fchmod, &[]),
+    emu(SYS_fchmodat, &[]),
+    emu(SYS_chown, &[]),
+    emu(SYS_fchown, &[]),
+    emu(SYS_lchown, &[]),
+    emu(SYS_fchownat, &[]),
+    emu(SYS_umask, &[]),
+    emu(SYS_utimensat, &[]),
+    emu(SYS_truncate, &[]),
+    emu(SYS_ftruncate, &[]),
+    emu(SYS_fallocate, &[]),
+    emu(SYS_fadvise64, &[]),
+    emu_blocking(SYS_fsync, &[]),
+    emu_blocking(SYS_fdatasync, &[]),
+    emu_blocking(SYS_sync, &[]),
+    emu_blocking(SYS_copy_file_range, &[Fixed(1, 8), Fixed(3, 8)]),
+    emu_blocking(SYS_splice, &[Fixed(1, 8), Fixed(3, 8)]),
+    emu_blocking(SYS_sendfile, &[Fixed(2, 8)]),
+    emu(SYS_memfd_create, &[]),
+    emu(SYS_inotify_init1, &[]),
+    emu(SYS_inotify_add_watch, &[]),
+    emu(SYS_inotify_rm_watch, &[]),
+    emu(SYS_getxattr, &[ResultLen(2)]),
+    emu(SYS_lgetxattr, &[ResultLen(2)]),
+    emu(SYS_fgetxattr, &[ResultLen(2)]),
+    emu(SYS_listxattr, &[ResultLen(1)]),
+    emu(SYS_flistxattr, &[ResultLen(1)]),
+    emu(SYS_ioctl, &[]).hook(Hook::Ioctl),
+];
+
+/// ioctl requests whose third argument points to an object the kernel
+/// fills, with its size; other requests write nothing rrgo knows of.
+pub(crate) const IOCTL_OUTPUTS: &[(u64, usize)] = &[
+    (0x5401, 36),     // TCGETS: struct termios (kernel layout)
+    (0x802c542a, 44), // TCGETS2: struct termios2
+    (0x5413, 8),      // TIOCGWINSZ: struct winsize
+    (0x541b, 4),      // FIONREAD
+    (0x540f, 4),      // TIOCGPGRP
+    (0x5429, 4),      // TIOCGSID
+    (0x80045430, 4),  // TIOCGPTN
+];

@@ -1,0 +1,171 @@
+//! What rrgo knows about each syscall, as data: how replay reproduces it,
+//! whether it may block, and which tracee memory the kernel writes.
+//!
+//! One file per syscall family holds that family's rows; `table` merges
+//! them into a lookup by number. The record and replay engines read the
+//! rows and never match on syscall numbers themselves; the few syscalls that
+//! need code (mmap of a file, clone, exec, …) name a `Hook` that the engines
+//! implement once.
+
+mod files;
+mod memory;
+mod net;
+mod poll;
+mod process;
+mod random;
+mod signals;
+mod sync;
+mod table;
+mod time;
+
+mod written;
+
+pub use table::lookup;
+pub use written::{entry_lens, ranges, EntryLens};
+
+/// How replay reproduces a syscall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replay {
+    /// Not executed: replay sets the recorded result and writes the recorded bytes.
+    Emulate,
+    /// Executed for real (it shapes the process: memory map, threads, signal
+    /// state); replay checks the result equals the recorded one.
+    Execute,
+}
+
+/// Whether the calling thread may sleep in the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blocking {
+    /// Returns promptly: the recorder waits for the exit stop before switching threads.
+    Never,
+    /// May wait for another thread or the outside world: the recorder runs other threads meanwhile.
+    Maybe,
+    /// futex: blocks for the wait operations only (decided from the op in arg 1).
+    FutexOp,
+}
+
+impl Blocking {
+    pub fn may_block(self, args: &[u64; 6]) -> bool {
+        match self {
+            Blocking::Never => false,
+            Blocking::Maybe => true,
+            Blocking::FutexOp => {
+                // FUTEX_CMD_MASK strips PRIVATE and CLOCK_REALTIME flags.
+                let cmd = args[1] & 0x7f;
+                // WAIT, WAIT_BITSET, LOCK_PI, WAIT_REQUEUE_PI, LOCK_PI2
+                matches!(cmd, 0 | 9 | 6 | 11 | 13)
+            }
+        }
+    }
+}
+
+/// A piece of tracee memory the kernel may write, located through the
+/// syscall's arguments (by index 0..6) and result. Written only when the
+/// result is not an error and the pointer is not null.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Out {
+    /// `arg[p]` points to `result` bytes (read, getrandom, readlink, …).
+    ResultLen(u8),
+    /// `arg[p]` points to a fixed-size object.
+    Fixed(u8, usize),
+    /// `arg[p]` points to `arg[q]` bytes.
+    ArgLen(u8, u8),
+    /// `arg[p]` points to `result` records of `size` bytes (epoll events).
+    ResultCount(u8, usize),
+    /// `arg[p]` points to `arg[q]` records of `size` bytes (poll fds).
+    ArgCount(u8, u8, usize),
+    /// A socket address: `arg[addr]` buffer whose in/out length is the u32 at `arg[len]`.
+    SockAddr { addr: u8, len: u8 },
+    /// `arg[p]` is an iovec array of `arg[q]` entries, filled with `result` bytes in order.
+    IovResult(u8, u8),
+    /// `arg[p]` is a `struct msghdr` (recvmsg): name, iovecs, control data, flags.
+    MsgHdr(u8),
+    /// `arg[p]` is an array of `struct mmsghdr` with `result` entries (recvmmsg).
+    MmsgHdr(u8),
+    /// `arg[p]` is an fd_set sized for `arg[n]` descriptors (select).
+    FdSet(u8, u8),
+    /// `arg[p]` gets one byte per page of the `arg[len]`-byte range (mincore).
+    PageVec(u8, u8),
+}
+
+/// Behaviour that needs code in the engines, named here so it stays tied to
+/// the syscall's row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hook {
+    None,
+    /// mmap: a file mapping is replayed as an anonymous one filled from the stored file.
+    Mmap,
+    /// clone/clone3/fork/vfork: a new task; the result is a tid to map.
+    Clone,
+    /// execve/execveat: a new program image.
+    Exec,
+    /// sched_getaffinity: the program sees the mask it would have had without rrgo's CPU pinning.
+    SchedGetaffinity,
+    /// write family: bytes to the original stdout/stderr are shown again by `replay -a`.
+    Output,
+    /// ioctl: the output size depends on the request.
+    Ioctl,
+    /// exit/exit_group: the thread or process ends inside the syscall.
+    Exit,
+    /// rt_sigreturn: restores registers from the signal frame; it has no exit stop result to set.
+    Sigreturn,
+    /// The result is a live tid or pid (set_tid_address): executed, then given the recorded value.
+    TidResult,
+    /// Not executed at record or replay: the program gets this negative errno,
+    /// as if the kernel lacked the call (rseq: its per-CPU writes would be
+    /// nondeterministic).
+    Refuse(i64),
+}
+
+/// One syscall's row.
+#[derive(Debug, Clone, Copy)]
+pub struct Spec {
+    pub nr: i64,
+    pub replay: Replay,
+    pub blocking: Blocking,
+    pub outputs: &'static [Out],
+    pub hook: Hook,
+}
+
+/// Shorthands that keep the family tables to one line per syscall.
+pub(crate) const fn emu(nr: i64, outputs: &'static [Out]) -> Spec {
+    Spec {
+        nr,
+        replay: Replay::Emulate,
+        blocking: Blocking::Never,
+        outputs,
+        hook: Hook::None,
+    }
+}
+
+pub(crate) const fn emu_blocking(nr: i64, outputs: &'static [Out]) -> Spec {
+    Spec {
+        nr,
+        replay: Replay::Emulate,
+        blocking: Blocking::Maybe,
+        outputs,
+        hook: Hook::None,
+    }
+}
+
+pub(crate) const fn exec(nr: i64, outputs: &'static [Out]) -> Spec {
+    Spec {
+        nr,
+        replay: Replay::Execute,
+        blocking: Blocking::Never,
+        outputs,
+        hook: Hook::None,
+    }
+}
+
+impl Spec {
+    pub(crate) const fn hook(mut self, hook: Hook) -> Spec {
+        self.hook = hook;
+        self
+    }
+
+    pub(crate) const fn blocking(mut self) -> Spec {
+        self.blocking = Blocking::Maybe;
+        self
+    }
+}

@@ -1,0 +1,29 @@
+//! Clocks, sleeps and timers: all emulated (recorded time is replayed;
+//! sleeps are not waited out; timer signals arrive as recorded signals).
+
+use super::{emu, emu_blocking, Out::*, Spec};
+use libc::*;
+
+const TIMESPEC: usize = 16;
+const ITIMER: usize = 32;
+
+pub(crate) const ROWS: &[Spec] = &[
+    emu(SYS_clock_gettime, &[Fixed(1, TIMESPEC)]),
+    emu(SYS_clock_getres, &[Fixed(1, TIMESPEC)]),
+    emu(SYS_gettimeofday, &[Fixed(0, 16), Fixed(1, 8)]),
+    emu(SYS_time, &[Fixed(0, 8)]),
+    emu_blocking(SYS_nanosleep, &[Fixed(1, TIMESPEC)]),
+    emu_blocking(SYS_clock_nanosleep, &[Fixed(3, TIMESPEC)]),
+    emu(SYS_timer_create, &[Fixed(2, 4)]),
+    emu(SYS_timer_settime, &[Fixed(3, ITIMER)]),
+    emu(SYS_timer_gettime, &[Fixed(1, ITIMER)]),
+    emu(SYS_timer_getoverrun, &[]),
+    emu(SYS_timer_delete, &[]),
+    emu(SYS_setitimer, &[Fixed(2, ITIMER)]),
+    emu(SYS_getitimer, &[Fixed(1, ITIMER)]),
+    emu(SYS_timerfd_create, &[]),
+    emu(SYS_timerfd_settime, &[Fixed(3, ITIMER)]),
+    emu(SYS_timerfd_gettime, &[Fixed(1, ITIMER)]),
+    emu(SYS_adjtimex, &[Fixed(0, 208)]),
+    emu(SYS_clock_adjtime, &[Fixed(1, 208)]),
+];

@@ -1,0 +1,148 @@
+//! Turns a syscall's `Out` descriptions into concrete tracee ranges.
+//!
+//! Some lengths are only known at entry (a socket address buffer's size is
+//! overwritten by the kernel with the address's size), so recording reads
+//! those at the entry stop (`EntryLens`) and the ranges at the exit stop.
+
+use std::io;
+
+use trace_format::RemoteAddr;
+
+use super::{files::IOCTL_OUTPUTS, Hook, Out, Spec};
+use crate::tracee::mem::ProcMem;
+
+/// Caps what one syscall may make rrgo copy, so a bogus length cannot
+/// exhaust memory (the kernel would have failed such a call anyway).
+const MAX_RANGE: u64 = 1 << 30;
+
+/// Input lengths captured at syscall entry, one per `Out` (None where unused).
+#[derive(Debug, Clone, Default)]
+pub struct EntryLens(pub Vec<Option<u64>>);
+
+pub fn entry_lens(spec: &Spec, args: &[u64; 6], mem: &ProcMem) -> EntryLens {
+    EntryLens(
+        spec.outputs
+            .iter()
+            .map(|out| match *out {
+                Out::SockAddr { len, .. } if args[len as usize] != 0 => {
+                    let mut b = [0u8; 4];
+                    mem.read_exact(RemoteAddr(args[len as usize]), &mut b)
+                        .ok()
+                        .map(|_| u32::from_le_bytes(b) as u64)
+                }
+                _ => None,
+            })
+            .collect(),
+    )
+}
+
+/// The ranges the kernel wrote for this call, in order.
+pub fn ranges(
+    spec: &Spec,
+    args: &[u64; 6],
+    result: i64,
+    entry: &EntryLens,
+    mem: &ProcMem,
+) -> io::Result<Vec<(RemoteAddr, u64)>> {
+    let mut out = Vec::new();
+    if result < 0 {
+        return Ok(out);
+    }
+    let res = result as u64;
+    let a = |i: u8| args[i as usize];
+    for (i, o) in spec.outputs.iter().enumerate() {
+        match *o {
+            Out::ResultLen(p) => push(&mut out, a(p), res),
+            Out::Fixed(p, size) => push(&mut out, a(p), size as u64),
+            Out::ArgLen(p, q) => push(&mut out, a(p), a(q)),
+            Out::ResultCount(p, size) => push(&mut out, a(p), res.saturating_mul(size as u64)),
+            Out::ArgCount(p, q, size) => push(&mut out, a(p), a(q).saturating_mul(size as u64)),
+            Out::FdSet(p, n) => push(&mut out, a(p), a(n).div_ceil(64) * 8),
+            Out::PageVec(p, len) => push(&mut out, a(p), a(len).div_ceil(4096)),
+            Out::SockAddr { addr, len } => {
+                if a(len) != 0 {
+                    let cap = entry.0.get(i).copied().flatten().unwrap_or(0);
+                    let actual = mem.read_prefix(RemoteAddr(a(len)), 4);
+                    let actual = if actual.len() == 4 {
+                        u32::from_le_bytes([actual[0], actual[1], actual[2], actual[3]]) as u64
+                    } else {
+                        0
+                    };
+                    push(&mut out, a(addr), actual.min(cap));
+                    push(&mut out, a(len), 4);
+                }
+            }
+            Out::IovResult(p, q) => iov_ranges(mem, a(p), a(q), res, &mut out)?,
+            Out::MsgHdr(p) => msghdr_ranges(mem, a(p), res, &mut out)?,
+            Out::MmsgHdr(p) => {
+                for k in 0..res.min(1024) {
+                    let hdr = a(p) + k * 64;
+                    let len = u32::from_le_bytes(read4(mem, hdr + 56)?) as u64;
+                    msghdr_ranges(mem, hdr, len, &mut out)?;
+                    push(&mut out, hdr + 56, 4);
+                }
+            }
+        }
+    }
+    if spec.hook == Hook::Ioctl {
+        if let Some(&(_, size)) = IOCTL_OUTPUTS
+            .iter()
+            .find(|(req, _)| *req == (args[1] & 0xffff_ffff))
+        {
+            push(&mut out, args[2], size as u64);
+        }
+    }
+    Ok(out)
+}
+
+fn push(out: &mut Vec<(RemoteAddr, u64)>, addr: u64, len: u64) {
+    if addr != 0 && len != 0 {
+        out.push((RemoteAddr(addr), len.min(MAX_RANGE)));
+    }
+}
+
+fn read4(mem: &ProcMem, addr: u64) -> io::Result<[u8; 4]> {
+    let mut b = [0u8; 4];
+    mem.read_exact(RemoteAddr(addr), &mut b)?;
+    Ok(b)
+}
+
+fn iov_ranges(
+    mem: &ProcMem,
+    iov: u64,
+    count: u64,
+    mut bytes: u64,
+    out: &mut Vec<(RemoteAddr, u64)>,
+) -> io::Result<()> {
+    for k in 0..count.min(1024) {
+        if bytes == 0 {
+            break;
+        }
+        let base = mem.read_u64(RemoteAddr(iov + k * 16))?;
+        let len = mem.read_u64(RemoteAddr(iov + k * 16 + 8))?;
+        let n = len.min(bytes);
+        push(out, base, n);
+        bytes -= n;
+    }
+    Ok(())
+}
+
+/// struct msghdr: name@0 namelen@8 iov@16 iovlen@24 control@32 controllen@40 flags@48.
+fn msghdr_ranges(
+    mem: &ProcMem,
+    hdr: u64,
+    bytes: u64,
+    out: &mut Vec<(RemoteAddr, u64)>,
+) -> io::Result<()> {
+    let name = mem.read_u64(RemoteAddr(hdr))?;
+    let namelen = u32::from_le_bytes(read4(mem, hdr + 8)?) as u64;
+    let iov = mem.read_u64(RemoteAddr(hdr + 16))?;
+    let iovlen = mem.read_u64(RemoteAddr(hdr + 24))?;
+    let control = mem.read_u64(RemoteAddr(hdr + 32))?;
+    let controllen = mem.read_u64(RemoteAddr(hdr + 40))?;
+    push(out, name, namelen.min(128));
+    iov_ranges(mem, iov, iovlen, bytes, out)?;
+    push(out, control, controllen.min(1 << 16));
+    push(out, hdr, 56);
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! The exec-time fixups of the initial stack's auxiliary vector.
+//!
+//! - AT_SYSINFO_EHDR is rewritten to AT_IGNORE so the program does not find
+//!   the vDSO: the Go runtime (and glibc) then make real clock_gettime,
+//!   gettimeofday and getrandom syscalls, which rrgo records.
+//! - AT_RANDOM points at 16 kernel-chosen bytes that seed Go's runtime
+//!   randomness (map order, select order, math/rand, heap base): recorded
+//!   at record time, written back at replay.
+
+use std::io;
+
+use trace_format::RemoteAddr;
+
+use super::mem::ProcMem;
+
+const AT_NULL: u64 = 0;
+const AT_IGNORE: u64 = 1;
+const AT_RANDOM: u64 = 25;
+const AT_SYSINFO_EHDR: u64 = 33;
+
+#[derive(Debug, Clone)]
+pub struct ExecAuxv {
+    pub random_addr: RemoteAddr,
+    pub random: [u8; 16],
+    pub vdso_hidden: bool,
+}
+
+/// Applies the fixups to a process stopped at its exec event; `rsp` is its
+/// stack pointer there (pointing at argc).
+pub fn fix_at_exec(mem: &ProcMem, rsp: u64) -> io::Result<ExecAuxv> {
+    let argc = mem.read_u64(RemoteAddr(rsp))?;
+    if argc > 1 << 20 {
+        return Err(io::Error::other(format!("implausible argc {argc} at exec")));
+    }
+    // Skip argc, argv[] and its NULL, then envp[] up to its NULL.
+    let mut p = rsp + 8 + 8 * (argc + 1);
+    for _ in 0..(1 << 20) {
+        let v = mem.read_u64(RemoteAddr(p))?;
+        p += 8;
+        if v == 0 {
+            break;
+        }
+    }
+    let mut random_addr = None;
+    let mut vdso_hidden = false;
+    for _ in 0..512 {
+        let key = mem.read_u64(RemoteAddr(p))?;
+        let val = mem.read_u64(RemoteAddr(p + 8))?;
+        match key {
+            AT_NULL => break,
+            AT_SYSINFO_EHDR => {
+                mem.write_u64(RemoteAddr(p), AT_IGNORE)?;
+                vdso_hidden = true;
+            }
+            AT_RANDOM => random_addr = Some(RemoteAddr(val)),
+            _ => {}
+        }
+        p += 16;
+    }
+    let random_addr =
+        random_addr.ok_or_else(|| io::Error::other("the new program's auxv has no AT_RANDOM"))?;
+    let mut random = [0u8; 16];
+    mem.read_exact(random_addr, &mut random)?;
+    Ok(ExecAuxv {
+        random_addr,
+        random,
+        vdso_hidden,
+    })
+}

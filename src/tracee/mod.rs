@@ -1,0 +1,32 @@
+//! The thread-level view of a traced process: ptrace requests, waiting for
+//! stops, registers, memory, spawning and the exec-time auxv fixups.
+//!
+//! Everything here runs on the engine thread (ptrace is per tracing thread).
+//! Nothing here knows about traces, recording policy or Go.
+
+pub mod auxv;
+pub mod maps;
+pub mod mem;
+pub mod ptrace;
+pub mod regs;
+pub mod spawn;
+pub mod wait;
+
+use std::fmt;
+
+/// A live thread id (as the kernel knows it now). Recorded tids are
+/// `trace_format::RecTid`; replay maps between the two.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct Tid(pub i32);
+
+impl Tid {
+    pub fn pid(self) -> nix::unistd::Pid {
+        nix::unistd::Pid::from_raw(self.0)
+    }
+}
+
+impl fmt::Display for Tid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}

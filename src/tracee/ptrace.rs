@@ -1,0 +1,167 @@
+//! Thin, typed ptrace requests. nix covers most; resumes take a raw signal
+//! number because Go uses real-time signals (e.g. 33) that nix's `Signal`
+//! enum cannot represent.
+
+use std::io;
+
+use nix::sys::ptrace as np;
+
+use super::Tid;
+use trace_format::Regs;
+
+/// Options every tracee gets: syscall stops marked, all children and
+/// threads traced, exec/exit reported, tracees killed if rrgo dies.
+pub fn options() -> np::Options {
+    np::Options::PTRACE_O_TRACESYSGOOD
+        | np::Options::PTRACE_O_TRACECLONE
+        | np::Options::PTRACE_O_TRACEFORK
+        | np::Options::PTRACE_O_TRACEVFORK
+        | np::Options::PTRACE_O_TRACEEXEC
+        | np::Options::PTRACE_O_TRACEEXIT
+        | np::Options::PTRACE_O_EXITKILL
+}
+
+fn errno(e: nix::Error) -> io::Error {
+    io::Error::from_raw_os_error(e as i32)
+}
+
+pub fn seize(tid: Tid) -> io::Result<()> {
+    np::seize(tid.pid(), options()).map_err(errno)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    /// Run to the next syscall entry/exit (or other stop).
+    Syscall,
+    /// Run without syscall stops.
+    Cont,
+    /// Execute one instruction.
+    Step,
+}
+
+/// Resumes a stopped thread, delivering `sig` (0 for none).
+pub fn resume(tid: Tid, how: Resume, sig: i32) -> io::Result<()> {
+    let req = match how {
+        Resume::Syscall => libc::PTRACE_SYSCALL,
+        Resume::Cont => libc::PTRACE_CONT,
+        Resume::Step => libc::PTRACE_SINGLESTEP,
+    };
+    // SAFETY: resume requests take no pointers; `data` is the signal number.
+    let r = unsafe { libc::ptrace(req, tid.0, 0usize, sig as usize) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Asks a running thread to stop (PTRACE_EVENT_STOP); seized tracees only.
+pub fn interrupt(tid: Tid) -> io::Result<()> {
+    np::interrupt(tid.pid()).map_err(errno)
+}
+
+pub fn get_regs(tid: Tid) -> io::Result<Regs> {
+    np::getregs(tid.pid())
+        .map(|r| super::regs::from_user(&r))
+        .map_err(errno)
+}
+
+pub fn set_regs(tid: Tid, regs: &Regs) -> io::Result<()> {
+    np::setregs(tid.pid(), super::regs::to_user(regs)).map_err(errno)
+}
+
+pub fn get_siginfo(tid: Tid) -> io::Result<[u8; 128]> {
+    let info = np::getsiginfo(tid.pid()).map_err(errno)?;
+    let mut raw = [0u8; 128];
+    // SAFETY: siginfo_t is 128 plain bytes on x86-64.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            &info as *const libc::siginfo_t as *const u8,
+            raw.as_mut_ptr(),
+            raw.len().min(std::mem::size_of::<libc::siginfo_t>()),
+        );
+    }
+    Ok(raw)
+}
+
+pub fn set_siginfo(tid: Tid, raw: &[u8; 128]) -> io::Result<()> {
+    // SAFETY: as above; siginfo_t is plain data.
+    let info: libc::siginfo_t = unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        std::ptr::copy_nonoverlapping(
+            raw.as_ptr(),
+            &mut info as *mut libc::siginfo_t as *mut u8,
+            raw.len().min(std::mem::size_of::<libc::siginfo_t>()),
+        );
+        info
+    };
+    np::setsiginfo(tid.pid(), &info).map_err(errno)
+}
+
+/// PTRACE_GETEVENTMSG: the new tid at a clone event, the exit status at an exit event.
+pub fn event_msg(tid: Tid) -> io::Result<u64> {
+    np::getevent(tid.pid()).map(|v| v as u64).map_err(errno)
+}
+
+/// The extended FPU/vector state (XSAVE area), as raw bytes.
+pub fn get_xstate(tid: Tid) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; 4096];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: iov describes a live, writable buffer; NT_X86_XSTATE = 0x202.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETREGSET,
+            tid.0,
+            0x202usize,
+            &mut iov as *mut libc::iovec,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    buf.truncate(iov.iov_len);
+    Ok(buf)
+}
+
+pub fn set_xstate(tid: Tid, xstate: &[u8]) -> io::Result<()> {
+    let mut buf = xstate.to_vec();
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: as in get_xstate.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_SETREGSET,
+            tid.0,
+            0x202usize,
+            &mut iov as *mut libc::iovec,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Offset of debug register `n` in `struct user` (u_debugreg).
+fn debugreg_offset(n: usize) -> usize {
+    std::mem::offset_of!(libc::user, u_debugreg) + n * 8
+}
+
+pub fn set_debugreg(tid: Tid, n: usize, value: u64) -> io::Result<()> {
+    np::write_user(
+        tid.pid(),
+        debugreg_offset(n) as np::AddressType,
+        value as libc::c_long,
+    )
+    .map_err(errno)
+}
+
+pub fn get_debugreg(tid: Tid, n: usize) -> io::Result<u64> {
+    np::read_user(tid.pid(), debugreg_offset(n) as np::AddressType)
+        .map(|v| v as u64)
+        .map_err(errno)
+}

@@ -1,0 +1,155 @@
+//! Starting a program under ptrace in the conditions recording and replay
+//! both need: ASLR off, RDTSC trapping, CPU pinning, a clean signal state.
+//!
+//! The child waits on a pipe until the tracer has seized it, so the tracer
+//! sees everything from the exec on; an exec failure comes back through a
+//! close-on-exec pipe as an errno.
+
+use std::ffi::CString;
+use std::io;
+
+use super::wait::{self, Stop};
+use super::{ptrace, Tid};
+
+pub struct SpawnSpec {
+    /// What to execve (a path; no PATH search here).
+    pub path: CString,
+    pub argv: Vec<CString>,
+    pub env: Vec<CString>,
+    pub cwd: Option<CString>,
+    /// Pin the tracee to this CPU (the tracer pins itself to the same one).
+    pub cpu: Option<usize>,
+    /// Signal mask the program starts with (rrgo itself blocks SIGCHLD).
+    pub sigmask: libc::sigset_t,
+    /// Signals whose disposition rrgo changed and the program must get back as default.
+    pub reset_signals: Vec<i32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    #[error("cannot execute {path}: {source}")]
+    Exec { path: String, source: io::Error },
+    #[error("cannot start the program under ptrace: {0}")]
+    Setup(#[source] io::Error),
+}
+
+fn os_err() -> io::Error {
+    io::Error::last_os_error()
+}
+
+/// Forks and execs the program; returns its tid, stopped at the exec event.
+pub fn spawn(spec: &SpawnSpec) -> Result<Tid, SpawnError> {
+    // Everything the child touches is prepared before fork: after fork it
+    // may only make async-signal-safe calls (no allocation).
+    let mut argv: Vec<*const libc::c_char> = spec.argv.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = spec.env.iter().map(|a| a.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    let mut cpuset: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    if let Some(cpu) = spec.cpu {
+        // SAFETY: cpuset is a valid cpu_set_t.
+        unsafe { libc::CPU_SET(cpu, &mut cpuset) };
+    }
+    let (go_r, go_w) = pipe(0)?;
+    let (err_r, err_w) = pipe(libc::O_CLOEXEC)?;
+
+    // SAFETY: fork in a process whose other threads hold no locks the child
+    // needs: the child only makes raw syscalls below.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        return Err(SpawnError::Setup(os_err()));
+    }
+    if child == 0 {
+        // SAFETY: async-signal-safe calls only, then execve or _exit.
+        unsafe {
+            libc::close(go_w);
+            libc::close(err_r);
+            child_setup(spec, &cpuset);
+            let mut b = 0u8;
+            while libc::read(go_r, (&mut b as *mut u8).cast(), 1) < 0 {}
+            libc::execve(spec.path.as_ptr(), argv.as_ptr(), envp.as_ptr());
+            let e = *libc::__errno_location();
+            libc::write(err_w, (&e as *const i32).cast(), 4);
+            libc::_exit(127);
+        }
+    }
+    // SAFETY: closing our copies of the child's pipe ends.
+    unsafe {
+        libc::close(go_r);
+        libc::close(err_w);
+    }
+    let tid = Tid(child);
+    let seized = ptrace::seize(tid);
+    // SAFETY: writing one byte to our pipe end, then closing it.
+    unsafe {
+        libc::write(go_w, [1u8].as_ptr().cast(), 1);
+        libc::close(go_w);
+    }
+    let result = (|| {
+        seized.map_err(SpawnError::Setup)?;
+        loop {
+            let w = wait::wait_tid(tid).map_err(SpawnError::Setup)?;
+            match w.stop {
+                Stop::Event { event, .. } if event == libc::PTRACE_EVENT_EXEC => return Ok(tid),
+                Stop::Exited(_) | Stop::Killed { .. } => {
+                    let mut e = 0i32;
+                    // SAFETY: reading 4 bytes into an i32.
+                    let n = unsafe { libc::read(err_r, (&mut e as *mut i32).cast(), 4) };
+                    let source = if n == 4 {
+                        io::Error::from_raw_os_error(e)
+                    } else {
+                        io::Error::other("the child exited before exec")
+                    };
+                    return Err(SpawnError::Exec {
+                        path: spec.path.to_string_lossy().into_owned(),
+                        source,
+                    });
+                }
+                // Anything before the exec (a stray signal) is passed on.
+                Stop::Signal(sig) => {
+                    ptrace::resume(tid, ptrace::Resume::Cont, sig).map_err(SpawnError::Setup)?
+                }
+                _ => ptrace::resume(tid, ptrace::Resume::Cont, 0).map_err(SpawnError::Setup)?,
+            }
+        }
+    })();
+    // SAFETY: closing our pipe end.
+    unsafe { libc::close(err_r) };
+    if result.is_err() {
+        // SAFETY: killing and reaping our own child.
+        unsafe {
+            libc::kill(child, libc::SIGKILL);
+            libc::waitpid(child, std::ptr::null_mut(), libc::__WALL);
+        }
+    }
+    result
+}
+
+/// Runs in the forked child before exec.
+unsafe fn child_setup(spec: &SpawnSpec, cpuset: &libc::cpu_set_t) {
+    // Same addresses in every run: no ASLR (survives exec).
+    libc::personality(libc::ADDR_NO_RANDOMIZE as libc::c_ulong);
+    // RDTSC/RDTSCP fault with SIGSEGV so they can be recorded (survives exec).
+    libc::prctl(libc::PR_SET_TSC, libc::PR_TSC_SIGSEGV, 0, 0, 0);
+    if spec.cpu.is_some() {
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), cpuset);
+    }
+    // The program must start as it would natively: Rust's runtime ignores
+    // SIGPIPE, rrgo blocks SIGCHLD, and the caller may have changed others.
+    for &sig in &spec.reset_signals {
+        libc::signal(sig, libc::SIG_DFL);
+    }
+    libc::sigprocmask(libc::SIG_SETMASK, &spec.sigmask, std::ptr::null_mut());
+    if let Some(cwd) = &spec.cwd {
+        libc::chdir(cwd.as_ptr());
+    }
+}
+
+fn pipe(flags: i32) -> Result<(i32, i32), SpawnError> {
+    let mut fds = [0i32; 2];
+    // SAFETY: fds is a valid two-int array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), flags) } < 0 {
+        return Err(SpawnError::Setup(os_err()));
+    }
+    Ok((fds[0], fds[1]))
+}

@@ -1,0 +1,188 @@
+//! Waiting for tracee stops, with an optional timeout.
+//!
+//! waitpid has no timeout, so the engine thread keeps SIGCHLD blocked and
+//! sleeps in sigtimedwait: the kernel sends the tracer SIGCHLD for every
+//! tracee stop, and a pending SIGCHLD makes the wait return at once, so no
+//! stop is ever missed between the WNOHANG poll and the sleep.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::time::Duration;
+
+use super::Tid;
+
+/// Why a thread stopped (or ended), decoded from the raw wait status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Syscall entry or exit (PTRACE_O_TRACESYSGOOD); the caller knows which.
+    Syscall,
+    /// Signal-delivery-stop: the signal is about to be delivered.
+    Signal(i32),
+    /// A PTRACE_EVENT_* stop (`sig` is the stop signal, e.g. SIGTRAP, or
+    /// the group-stop signal for PTRACE_EVENT_STOP).
+    Event { event: i32, sig: i32 },
+    /// The thread exited with this code (the whole process if it was the last).
+    Exited(i32),
+    /// The thread was killed by a signal.
+    Killed { sig: i32, core_dumped: bool },
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Waited {
+    pub tid: Tid,
+    pub stop: Stop,
+}
+
+/// Blocks SIGCHLD in the calling thread; call it in `main` before any thread
+/// is spawned so every thread inherits the mask and SIGCHLD stays pending
+/// for `wait_any`. Returns the previous mask, which spawned tracees restore.
+pub fn block_sigchld() -> libc::sigset_t {
+    // SAFETY: plain libc calls on properly initialised sigset_t values.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+        old
+    }
+}
+
+/// Signals that `rrgo record` passes on to the program instead of dying from them.
+const FORWARDED: [i32; 2] = [libc::SIGTERM, libc::SIGHUP];
+static FORWARDING: AtomicBool = AtomicBool::new(false);
+static PENDING: AtomicI32 = AtomicI32::new(0);
+
+/// From now on SIGTERM and SIGHUP sent to rrgo are caught by the waits and
+/// handed out by `take_forwarded`; SIGINT is ignored, since the terminal
+/// sends it to the program too. Call before spawning threads.
+pub fn start_forwarding() {
+    // SAFETY: signal mask and disposition changes with valid arguments.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in FORWARDED {
+            libc::sigaddset(&mut set, sig);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+    }
+    FORWARDING.store(true, Ordering::Relaxed);
+}
+
+/// A signal rrgo received that should go to the program (0 if none).
+pub fn take_forwarded() -> i32 {
+    PENDING.swap(0, Ordering::Relaxed)
+}
+
+pub fn decode(tid: i32, status: i32) -> Waited {
+    let stop = if libc::WIFEXITED(status) {
+        Stop::Exited(libc::WEXITSTATUS(status))
+    } else if libc::WIFSIGNALED(status) {
+        Stop::Killed {
+            sig: libc::WTERMSIG(status),
+            core_dumped: libc::WCOREDUMP(status),
+        }
+    } else {
+        let sig = libc::WSTOPSIG(status);
+        let event = status >> 16;
+        if sig == libc::SIGTRAP | 0x80 {
+            Stop::Syscall
+        } else if event != 0 {
+            Stop::Event { event, sig }
+        } else {
+            Stop::Signal(sig)
+        }
+    };
+    Waited {
+        tid: Tid(tid),
+        stop,
+    }
+}
+
+fn waitpid(pid: i32, flags: i32) -> io::Result<Option<Waited>> {
+    let mut status = 0;
+    loop {
+        // SAFETY: status is a valid out-pointer.
+        let r = unsafe { libc::waitpid(pid, &mut status, flags | libc::__WALL) };
+        if r > 0 {
+            return Ok(Some(decode(r, status)));
+        }
+        if r == 0 {
+            return Ok(None);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Waits for the next stop of any tracee. `None` timeout waits forever;
+/// returns `Ok(None)` when the timeout passed with no stop.
+pub fn wait_any(timeout: Option<Duration>) -> io::Result<Option<Waited>> {
+    loop {
+        if let Some(w) = waitpid(-1, libc::WNOHANG)? {
+            return Ok(Some(w));
+        }
+        match timeout {
+            Some(t) if t.is_zero() => return Ok(None),
+            Some(t) => {
+                if !sigtimedwait_chld(Some(t))? {
+                    return waitpid(-1, libc::WNOHANG);
+                }
+            }
+            None => {
+                sigtimedwait_chld(None)?;
+            }
+        }
+    }
+}
+
+/// Waits for the next stop of one thread, forever.
+pub fn wait_tid(tid: Tid) -> io::Result<Waited> {
+    loop {
+        if let Some(w) = waitpid(tid.0, 0)? {
+            return Ok(w);
+        }
+    }
+}
+
+/// Sleeps until SIGCHLD is pending (true) or the timeout passes (false).
+fn sigtimedwait_chld(timeout: Option<Duration>) -> io::Result<bool> {
+    // SAFETY: libc calls with valid pointers; SIGCHLD is blocked (block_sigchld).
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        if FORWARDING.load(Ordering::Relaxed) {
+            for sig in FORWARDED {
+                libc::sigaddset(&mut set, sig);
+            }
+        }
+        let ts;
+        let tsp = match timeout {
+            Some(t) => {
+                ts = libc::timespec {
+                    tv_sec: t.as_secs() as libc::time_t,
+                    tv_nsec: t.subsec_nanos() as libc::c_long,
+                };
+                &ts as *const libc::timespec
+            }
+            None => std::ptr::null(),
+        };
+        let r = libc::sigtimedwait(&set, std::ptr::null_mut(), tsp);
+        if r >= 0 {
+            if r != libc::SIGCHLD {
+                PENDING.store(r, Ordering::Relaxed);
+            }
+            return Ok(true);
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EAGAIN) => Ok(false),
+            Some(libc::EINTR) => Ok(true),
+            _ => Err(e),
+        }
+    }
+}

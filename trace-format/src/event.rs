@@ -1,0 +1,277 @@
+//! The events a trace is made of. SPEC.md explains each variant's meaning
+//! and ordering invariants; this file is the authoritative type definition.
+//! Any change here changes the on-disk format: bump `FORMAT_VERSION`.
+
+use crate::ids::{EventTime, FileId, RecTid, RemoteAddr};
+use crate::regs::Regs;
+use crate::serde_bytes;
+use serde::{Deserialize, Serialize};
+
+/// One recorded event. `time` is its position in the trace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Global sequence number: event N has time N.
+    pub time: EventTime,
+    /// The recorded thread the event belongs to.
+    pub tid: RecTid,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// What happened at an event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum EventKind {
+    /// execve completed (also the first event of a trace). Replay restores
+    /// AT_RANDOM and hides the vDSO at this point.
+    Exec {
+        /// The path execve was given, raw bytes.
+        #[serde(with = "serde_bytes::vec")]
+        exe_path: Vec<u8>,
+        /// The copy of the executable in `files/`, if one was stored.
+        exe_file: Option<FileId>,
+        /// The 16 bytes the kernel put at AT_RANDOM.
+        auxv_random: [u8; 16],
+        /// Registers right after execve returned.
+        regs: Regs,
+    },
+    /// A thread stopped at syscall entry (registers hold nr and args).
+    SyscallEntry {
+        /// Syscall number (orig_rax).
+        nr: i64,
+        /// rdi, rsi, rdx, r10, r8, r9.
+        args: [u64; 6],
+        /// Full registers at the entry stop.
+        regs: Regs,
+    },
+    /// The same thread's syscall returned; `writes` are the bytes the kernel
+    /// wrote into tracee memory.
+    SyscallExit {
+        /// Syscall number, equal to the matching entry's.
+        nr: i64,
+        /// Return value (rax), negative errno on failure.
+        result: i64,
+        /// Tracee memory written by the kernel, in the order to apply them.
+        writes: Vec<MemWrite>,
+        /// How replay reproduces the syscall.
+        mode: SyscallMode,
+        /// What else replay needs to know about this call.
+        extra: SyscallExtra,
+    },
+    /// A signal delivered to the thread (handler runs / default action) at
+    /// `point`.
+    Signal {
+        /// Signal number.
+        signo: i32,
+        /// The raw siginfo_t the kernel reported.
+        siginfo: SigInfo,
+        /// Where in the thread's execution the signal was delivered.
+        point: DeliveryPoint,
+    },
+    /// Thread or process creation (clone/clone3/fork/vfork), emitted for the
+    /// child (the event's tid is the child's).
+    TaskCreate {
+        /// The creating thread.
+        parent: RecTid,
+        /// The new thread (same as the event's tid).
+        child: RecTid,
+        /// Thread in the same process, or a new process.
+        kind: TaskKind,
+        /// clone flags (`CLONE_*`), 0 for fork.
+        clone_flags: u64,
+    },
+    /// A thread exited (exit status as the kernel reports it, i.e. the raw
+    /// wait status).
+    TaskExit {
+        /// Raw wait status.
+        status: i32,
+    },
+    /// The recorder stopped a thread at an arbitrary instruction (timeslice
+    /// end, or where an asynchronous signal landed). Replay jumps there: it
+    /// applies the `Pages` events just before, then these registers.
+    Preempt {
+        /// General-purpose registers at the point.
+        regs: Regs,
+        /// The XSAVE area (FPU/SSE/AVX state), raw as PTRACE_GETREGSET gives it.
+        #[serde(with = "serde_bytes::vec")]
+        xstate: Vec<u8>,
+    },
+    /// Memory contents of the event's process at this point (pages that
+    /// changed since the recorder's previous snapshot); replay writes them.
+    Pages {
+        /// Page-aligned runs of bytes.
+        pages: Vec<MemWrite>,
+    },
+    /// An emulated RDTSC/RDTSCP: values returned in eax/edx (and ecx for
+    /// rdtscp).
+    Rdtsc {
+        /// Address of the instruction.
+        rip: RemoteAddr,
+        /// The 64-bit counter value (edx:eax).
+        value: u64,
+        /// ecx for RDTSCP (TSC_AUX), `None` for RDTSC.
+        aux: Option<u32>,
+    },
+    /// A file the tracee mapped or executed, copied into the trace.
+    FileStored {
+        /// Which copy in `files/`.
+        file: FileId,
+        /// The path the tracee used, raw bytes.
+        #[serde(with = "serde_bytes::vec")]
+        original_path: Vec<u8>,
+    },
+    /// The whole process (thread group) exited.
+    ProcessExit {
+        /// How it ended.
+        status: ExitStatus,
+    },
+}
+
+impl EventKind {
+    /// Every value [`EventKind::name`] can return, in variant order.
+    pub const NAMES: [&'static str; 11] = [
+        "exec",
+        "syscall-entry",
+        "syscall-exit",
+        "signal",
+        "task-create",
+        "task-exit",
+        "preempt",
+        "rdtsc",
+        "file-stored",
+        "process-exit",
+        "pages",
+    ];
+
+    /// Short kebab-case name of the variant, for per-kind counts and dumps.
+    pub fn name(&self) -> &'static str {
+        Self::NAMES[self.index()]
+    }
+
+    /// Position of the variant in [`EventKind::NAMES`] (handy for counting
+    /// into an array).
+    pub fn index(&self) -> usize {
+        match self {
+            EventKind::Exec { .. } => 0,
+            EventKind::SyscallEntry { .. } => 1,
+            EventKind::SyscallExit { .. } => 2,
+            EventKind::Signal { .. } => 3,
+            EventKind::TaskCreate { .. } => 4,
+            EventKind::TaskExit { .. } => 5,
+            EventKind::Preempt { .. } => 6,
+            EventKind::Rdtsc { .. } => 7,
+            EventKind::FileStored { .. } => 8,
+            EventKind::ProcessExit { .. } => 9,
+            EventKind::Pages { .. } => 10,
+        }
+    }
+}
+
+/// Bytes the kernel wrote into tracee memory during a syscall.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemWrite {
+    /// Start address in the tracee.
+    pub addr: RemoteAddr,
+    /// The bytes, in address order.
+    #[serde(with = "serde_bytes::vec")]
+    pub data: Vec<u8>,
+}
+
+/// How replay reproduces a syscall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SyscallMode {
+    /// Replay skips the syscall and injects `result` and `writes`.
+    Emulated,
+    /// Replay really executes the syscall (e.g. mmap, munmap, brk), and may
+    /// check its result against the recorded one.
+    Executed,
+}
+
+/// A raw `siginfo_t` (128 bytes on x86-64).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SigInfo(#[serde(with = "serde_bytes::array")] pub [u8; 128]);
+
+impl Default for SigInfo {
+    fn default() -> Self {
+        SigInfo([0; 128])
+    }
+}
+
+impl SigInfo {
+    fn i32_at(&self, off: usize) -> i32 {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(&self.0[off..off + 4]);
+        i32::from_le_bytes(b)
+    }
+
+    /// `si_signo` (bytes 0..4).
+    pub fn signo(&self) -> i32 {
+        self.i32_at(0)
+    }
+
+    /// `si_errno` (bytes 4..8).
+    pub fn errno(&self) -> i32 {
+        self.i32_at(4)
+    }
+
+    /// `si_code` (bytes 8..12).
+    pub fn code(&self) -> i32 {
+        self.i32_at(8)
+    }
+}
+
+/// Where a signal was delivered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum DeliveryPoint {
+    /// At the thread's previous recorded stop (e.g. right after a syscall
+    /// exit or a preempt), so replay delivers it when reaching that stop.
+    AtLastStop,
+    /// Raised by the thread's own next instruction (a fault: SIGSEGV, SIGBUS,
+    /// SIGFPE, SIGILL, SIGTRAP), so replay runs the thread until it faults.
+    Fault,
+}
+
+/// Extra facts about a syscall that replay needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SyscallExtra {
+    /// Nothing more.
+    None,
+    /// An mmap of this stored file: replay maps anonymous memory and fills it from the copy.
+    MappedFile {
+        /// The stored copy.
+        file: FileId,
+    },
+    /// A write whose bytes went to rrgo's own stdout or stderr while recording.
+    Output(StdStream),
+}
+
+/// One of the recorder's standard output streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum StdStream {
+    /// File descriptor 1 of rrgo.
+    Stdout,
+    /// File descriptor 2 of rrgo.
+    Stderr,
+}
+
+/// What a clone created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TaskKind {
+    /// A thread of the same process (CLONE_THREAD).
+    Thread,
+    /// A new process (fork, vfork, clone without CLONE_THREAD).
+    Process,
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ExitStatus {
+    /// Normal exit with this code.
+    Code(i32),
+    /// Killed by a signal.
+    Signal {
+        /// The signal.
+        signo: i32,
+        /// Whether a core dump was written.
+        core_dumped: bool,
+    },
+}

@@ -1,0 +1,491 @@
+//! `TraceWriter`: appends events from the recorder's thread, compresses and
+//! writes them on a background thread.
+//!
+//! The calling side only encodes each event (a few hundred nanoseconds) and
+//! hands the bytes to a bounded channel. The background thread owns the
+//! open chunk, so it can close it on a timer even when the recorder sends
+//! nothing: that is what bounds data loss on SIGKILL to about
+//! `chunk_max_age`.
+
+use crate::chunk::{build_chunk, encode_event, events_preamble, CHUNK_HEADER_LEN};
+use crate::codec::MAX_CHUNK_UNCOMPRESSED;
+use crate::error::TraceError;
+use crate::event::EventKind;
+use crate::files::FileStore;
+use crate::header::{encode_header_file, Header, StoredFile};
+use crate::ids::{EventTime, RecTid};
+use crate::index::{Index, IndexEntry};
+use crate::layout::{EVENTS_FILE, HEADER_FILE, INDEX_FILE};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Tuning knobs of a [`TraceWriter`]. The defaults suit recording; tests use
+/// small values to get many chunks quickly.
+#[derive(Debug, Clone)]
+pub struct WriterOptions {
+    /// Close a chunk once its uncompressed payload reaches this many bytes
+    /// (clamped to 1..=[`crate::MAX_CHUNK_UNCOMPRESSED`]). Default 1 MiB.
+    pub chunk_bytes: usize,
+    /// Close a chunk this long after its first event arrived, even if no
+    /// more events come. Default 1 s.
+    pub chunk_max_age: Duration,
+    /// zstd level. Default 3 (fast; events compress well anyway).
+    pub compression_level: i32,
+    /// Events that may wait for the background thread before `append`
+    /// blocks (back-pressure instead of unbounded memory). Default 16384.
+    pub queue_len: usize,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            chunk_bytes: 1 << 20,
+            chunk_max_age: Duration::from_secs(1),
+            compression_level: 3,
+            queue_len: 16384,
+        }
+    }
+}
+
+/// What `finish` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TraceSummary {
+    /// Events written.
+    pub events: u64,
+    /// Chunks written.
+    pub chunks: u32,
+    /// Sum of the chunks' uncompressed payload sizes.
+    pub bytes_uncompressed: u64,
+    /// Sum of the chunks' compressed payload sizes (chunk headers excluded).
+    pub bytes_compressed: u64,
+}
+
+/// What the background thread hands back when it is done.
+struct Finished {
+    events_file: File,
+    index: Index,
+    summary: TraceSummary,
+}
+
+/// Writes one trace directory. See the crate docs for the life cycle.
+///
+/// Dropping a writer without [`TraceWriter::finish`] writes out buffered
+/// events but no `index`, so readers report the trace as truncated.
+pub struct TraceWriter {
+    dir: PathBuf,
+    files: FileStore,
+    next_time: u64,
+    tx: Option<SyncSender<Vec<u8>>>,
+    thread: Option<JoinHandle<Result<Finished, TraceError>>>,
+    /// Set once a background failure was reported, so later calls fail fast.
+    failed: Option<String>,
+}
+
+impl std::fmt::Debug for TraceWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TraceWriter")
+            .field("dir", &self.dir)
+            .field("next_time", &self.next_time)
+            .finish()
+    }
+}
+
+impl TraceWriter {
+    /// Creates a trace in `dir` with a header known in advance and default
+    /// options. `dir` must not exist or be empty.
+    pub fn create(dir: &Path, header: &Header) -> Result<TraceWriter, TraceError> {
+        Self::create_with(dir, WriterOptions::default(), |_| {
+            Ok::<_, TraceError>(header.clone())
+        })
+    }
+
+    /// Creates a trace in `dir` (which must not exist or be empty), calls
+    /// `make_header` with the trace's [`FileStore`] so the executable can be
+    /// copied in and its [`StoredFile`] put into the header, then writes the
+    /// header and starts the background writer.
+    ///
+    /// If `make_header` or writing fails and this call created `dir`, the
+    /// directory is removed again.
+    pub fn create_with<E: From<TraceError>>(
+        dir: &Path,
+        options: WriterOptions,
+        make_header: impl FnOnce(&mut FileStore) -> Result<Header, E>,
+    ) -> Result<TraceWriter, E> {
+        let created = prepare_dir(dir)?;
+        let cleanup = |e| {
+            if created {
+                let _ = fs::remove_dir_all(dir);
+            }
+            e
+        };
+        let mut files = FileStore::new(dir);
+        let header = make_header(&mut files).map_err(cleanup)?;
+        Self::start(dir, files, &header, options).map_err(|e| cleanup(E::from(e)))
+    }
+
+    fn start(
+        dir: &Path,
+        files: FileStore,
+        header: &Header,
+        options: WriterOptions,
+    ) -> Result<TraceWriter, TraceError> {
+        let bytes = encode_header_file(header)?;
+        write_synced(&dir.join(HEADER_FILE), &bytes)?;
+
+        let events_path = dir.join(EVENTS_FILE);
+        let mut events = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&events_path)
+            .map_err(|e| TraceError::io(&events_path, e))?;
+        events
+            .write_all(&events_preamble())
+            .map_err(|e| TraceError::io(&events_path, e))?;
+        sync_dir(dir)?;
+
+        let options = WriterOptions {
+            chunk_bytes: options.chunk_bytes.clamp(1, MAX_CHUNK_UNCOMPRESSED),
+            queue_len: options.queue_len.max(1),
+            ..options
+        };
+        let (tx, rx) = sync_channel(options.queue_len);
+        let thread = std::thread::Builder::new()
+            .name("rrgo-trace-writer".into())
+            .spawn(move || ChunkSink::new(events, events_path, options).run(rx))
+            .map_err(|e| TraceError::io(dir, e))?;
+        Ok(TraceWriter {
+            dir: dir.to_path_buf(),
+            files,
+            next_time: 0,
+            tx: Some(tx),
+            thread: Some(thread),
+            failed: None,
+        })
+    }
+
+    /// The trace directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The time the next appended event will get (= events appended so far).
+    pub fn next_time(&self) -> EventTime {
+        EventTime(self.next_time)
+    }
+
+    /// Copies a file into the trace (deduplicated by content); see
+    /// [`FileStore::store`]. Synchronous: it runs on the caller's thread.
+    pub fn store_file(
+        &mut self,
+        src: &Path,
+        build_id: Option<Vec<u8>>,
+    ) -> Result<StoredFile, TraceError> {
+        self.files.store(src, build_id)
+    }
+
+    /// Appends an event and returns its time. Encoding happens here;
+    /// compression and I/O on the background thread. An error from the
+    /// background thread is returned by the next `append` (or `finish`).
+    pub fn append(&mut self, kind: EventKind, tid: RecTid) -> Result<EventTime, TraceError> {
+        if let Some(msg) = &self.failed {
+            return Err(TraceError::WriterFailed(msg.clone()));
+        }
+        let bytes = encode_event(tid, &kind)?;
+        if bytes.len() > MAX_CHUNK_UNCOMPRESSED {
+            return Err(TraceError::EventTooLarge {
+                size: bytes.len(),
+                max: MAX_CHUNK_UNCOMPRESSED,
+            });
+        }
+        let sent = match &self.tx {
+            Some(tx) => tx.send(bytes).is_ok(),
+            None => false,
+        };
+        if !sent {
+            // The receiver only goes away when the thread has stopped.
+            return Err(self.collect_failure());
+        }
+        let time = EventTime(self.next_time);
+        self.next_time += 1;
+        Ok(time)
+    }
+
+    /// Writes out all events, waits for the background thread, writes
+    /// `index` and syncs everything to disk.
+    pub fn finish(mut self) -> Result<TraceSummary, TraceError> {
+        if let Some(msg) = &self.failed {
+            return Err(TraceError::WriterFailed(msg.clone()));
+        }
+        self.tx = None;
+        let finished = match self.thread.take().map(|t| t.join()) {
+            Some(Ok(Ok(f))) => f,
+            Some(Ok(Err(e))) => return Err(e),
+            Some(Err(_)) => return Err(TraceError::WriterFailed("writer thread panicked".into())),
+            None => return Err(TraceError::WriterFailed("writer already stopped".into())),
+        };
+        let events_path = self.dir.join(EVENTS_FILE);
+        // Events must be durable before an index vouches for them.
+        finished
+            .events_file
+            .sync_all()
+            .map_err(|e| TraceError::io(&events_path, e))?;
+        write_synced(&self.dir.join(INDEX_FILE), &finished.index.encode())?;
+        sync_dir(&self.dir)?;
+        Ok(finished.summary)
+    }
+
+    /// Joins the stopped background thread and turns its outcome into the
+    /// error to report now; later calls get `WriterFailed`.
+    fn collect_failure(&mut self) -> TraceError {
+        self.tx = None;
+        let err = match self.thread.take().map(|t| t.join()) {
+            Some(Ok(Err(e))) => e,
+            Some(Ok(Ok(_))) => {
+                TraceError::WriterFailed("writer thread stopped unexpectedly".into())
+            }
+            Some(Err(_)) => TraceError::WriterFailed("writer thread panicked".into()),
+            None => TraceError::WriterFailed("writer already stopped".into()),
+        };
+        self.failed = Some(err.to_string());
+        err
+    }
+}
+
+impl Drop for TraceWriter {
+    fn drop(&mut self) {
+        // Closing the channel makes the thread write what it holds and stop;
+        // its result (and any panic) is deliberately ignored here.
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Creates `dir` or checks that it is empty. Returns whether it was created.
+fn prepare_dir(dir: &Path) -> Result<bool, TraceError> {
+    match fs::read_dir(dir) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                return Err(TraceError::AlreadyExists {
+                    path: dir.to_path_buf(),
+                });
+            }
+            Ok(false)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::create_dir_all(dir).map_err(|e| TraceError::io(dir, e))?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => Err(TraceError::AlreadyExists {
+            path: dir.to_path_buf(),
+        }),
+        Err(e) => Err(TraceError::io(dir, e)),
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file renamed into place, so
+/// `path` is either absent or complete.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), TraceError> {
+    let mut tmp_name = path.as_os_str().to_owned();
+    tmp_name.push(".tmp");
+    let tmp = PathBuf::from(tmp_name);
+    let mut f = File::create(&tmp).map_err(|e| TraceError::io(&tmp, e))?;
+    f.write_all(bytes).map_err(|e| TraceError::io(&tmp, e))?;
+    f.sync_all().map_err(|e| TraceError::io(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| TraceError::io(path, e))
+}
+
+fn sync_dir(dir: &Path) -> Result<(), TraceError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| TraceError::io(dir, e))
+}
+
+/// The background thread's state: the open chunk and the file.
+struct ChunkSink {
+    file: File,
+    path: PathBuf,
+    options: WriterOptions,
+    buf: Vec<u8>,
+    count: u32,
+    opened_at: Option<Instant>,
+    next_first: u64,
+    offset: u64,
+    entries: Vec<IndexEntry>,
+    summary: TraceSummary,
+}
+
+impl ChunkSink {
+    fn new(file: File, path: PathBuf, options: WriterOptions) -> ChunkSink {
+        ChunkSink {
+            file,
+            path,
+            buf: Vec::with_capacity(options.chunk_bytes.min(4 << 20)),
+            options,
+            count: 0,
+            opened_at: None,
+            next_first: 0,
+            offset: crate::chunk::EVENTS_PREAMBLE_LEN,
+            entries: Vec::new(),
+            summary: TraceSummary::default(),
+        }
+    }
+
+    fn run(mut self, rx: Receiver<Vec<u8>>) -> Result<Finished, TraceError> {
+        loop {
+            let msg = match self.opened_at {
+                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                Some(t0) => {
+                    let deadline = t0 + self.options.chunk_max_age;
+                    match deadline.checked_duration_since(Instant::now()) {
+                        Some(left) if !left.is_zero() => rx.recv_timeout(left),
+                        _ => Err(RecvTimeoutError::Timeout),
+                    }
+                }
+            };
+            match msg {
+                Ok(ev) => self.add(ev)?,
+                Err(RecvTimeoutError::Timeout) => self.close_chunk()?,
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.close_chunk()?;
+                    break;
+                }
+            }
+        }
+        let index = Index {
+            entries: self.entries,
+            total_events: self.summary.events,
+            events_len: self.offset,
+        };
+        Ok(Finished {
+            events_file: self.file,
+            index,
+            summary: self.summary,
+        })
+    }
+
+    fn add(&mut self, ev: Vec<u8>) -> Result<(), TraceError> {
+        if self.buf.len() + ev.len() > MAX_CHUNK_UNCOMPRESSED {
+            self.close_chunk()?;
+        }
+        if self.count == 0 {
+            self.opened_at = Some(Instant::now());
+        }
+        self.buf.extend_from_slice(&ev);
+        self.count += 1;
+        if self.buf.len() >= self.options.chunk_bytes || self.count == u32::MAX {
+            self.close_chunk()?;
+        }
+        Ok(())
+    }
+
+    fn close_chunk(&mut self) -> Result<(), TraceError> {
+        if self.count == 0 {
+            return Ok(());
+        }
+        let io = |e| TraceError::io(&self.path, e);
+        let (header, bytes) = build_chunk(
+            self.next_first,
+            self.count,
+            &self.buf,
+            self.options.compression_level,
+        )
+        .map_err(io)?;
+        // One write per chunk: a crash leaves at worst a partial last chunk,
+        // which readers detect and drop.
+        self.file.write_all(&bytes).map_err(io)?;
+        self.entries.push(IndexEntry {
+            first_event: self.next_first,
+            offset: self.offset,
+            event_count: self.count,
+        });
+        self.offset += header.disk_len();
+        debug_assert_eq!(
+            bytes.len(),
+            CHUNK_HEADER_LEN + header.compressed_len as usize
+        );
+        self.next_first += self.count as u64;
+        self.summary.events += self.count as u64;
+        self.summary.chunks += 1;
+        self.summary.bytes_uncompressed += header.uncompressed_len as u64;
+        self.summary.bytes_compressed += header.compressed_len as u64;
+        self.buf.clear();
+        // A single huge event must not keep its buffer alive for the rest
+        // of the recording.
+        if self.buf.capacity() > 2 * self.options.chunk_bytes.max(1 << 20) {
+            self.buf = Vec::with_capacity(self.options.chunk_bytes.min(4 << 20));
+        }
+        self.count = 0;
+        self.opened_at = None;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer whose events file is /dev/full: every chunk write fails
+    /// with ENOSPC, as on a full disk.
+    fn writer_on_dev_full(dir: &Path) -> TraceWriter {
+        let file = OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let options = WriterOptions {
+            chunk_bytes: 1,
+            queue_len: 1,
+            ..WriterOptions::default()
+        };
+        let (tx, rx) = sync_channel(options.queue_len);
+        let sink = ChunkSink::new(file, PathBuf::from("/dev/full"), options);
+        let thread = std::thread::spawn(move || sink.run(rx));
+        TraceWriter {
+            dir: dir.to_path_buf(),
+            files: FileStore::new(dir),
+            next_time: 0,
+            tx: Some(tx),
+            thread: Some(thread),
+            failed: None,
+        }
+    }
+
+    #[test]
+    fn background_write_errors_surface_on_append_then_stick() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut w = writer_on_dev_full(tmp.path());
+        let kind = EventKind::TaskExit { status: 0 };
+        let mut first_err = None;
+        for _ in 0..1000 {
+            match w.append(kind.clone(), RecTid(1)) {
+                Ok(_) => std::thread::sleep(Duration::from_millis(1)),
+                Err(e) => {
+                    first_err = Some(e);
+                    break;
+                }
+            }
+        }
+        let err = first_err.expect("write error never surfaced");
+        assert!(
+            matches!(&err, TraceError::Io { path, .. } if path == Path::new("/dev/full")),
+            "{err}"
+        );
+        let again = w.append(kind, RecTid(1)).unwrap_err();
+        assert!(
+            matches!(&again, TraceError::WriterFailed(m) if m.contains("/dev/full")),
+            "{again}"
+        );
+        assert!(matches!(w.finish(), Err(TraceError::WriterFailed(_))));
+    }
+
+    #[test]
+    fn background_write_errors_surface_on_finish() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut w = writer_on_dev_full(tmp.path());
+        w.append(EventKind::TaskExit { status: 0 }, RecTid(1))
+            .unwrap();
+        assert!(matches!(w.finish(), Err(TraceError::Io { .. })));
+    }
+}
