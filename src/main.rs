@@ -11,6 +11,7 @@ mod error;
 mod exit_status;
 mod progress;
 mod record;
+mod replay;
 mod syscall_names;
 mod syscalls;
 mod trace_dir;
@@ -38,7 +39,7 @@ fn main() {
 
     let result = match &cli.command {
         Command::Record(args) => commands::record::run(args, sigmask),
-        Command::Replay(args) => commands::replay::run(args),
+        Command::Replay(args) => commands::replay::run(args, sigmask),
         Command::Ls(args) => commands::ls::run(args),
         Command::Info(args) => commands::info::run(args),
         Command::Dump(args) => commands::dump::run(args),

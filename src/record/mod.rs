@@ -14,4 +14,5 @@ mod snapshot;
 mod syscall;
 mod threads;
 
-pub use session::{record, RecordOptions, RecordOutcome};
+pub use rdtsc::apply as rdtsc_apply;
+pub use session::{record, RecordOptions};

@@ -481,8 +481,8 @@ impl Recorder {
         let aux =
             auxv::fix_at_exec(&mem, regs.rsp).context("cannot adjust the new program's auxv")?;
         let exe = std::fs::read_link(format!("/proc/{tgid}/exe")).ok();
-        let exe_file = match exe {
-            Some(exe) => Some(self.store_file(tid, &exe)?),
+        let exe_file = match &exe {
+            Some(exe) => Some(self.store_file_quietly(exe)?),
             None => None,
         };
         let mut pages = PageHashes::default();
@@ -492,15 +492,24 @@ impl Recorder {
             th.tgid = tgid;
             th.last_regs = Some(regs);
         }
-        self.append(
-            tid,
-            EventKind::Exec {
-                exe_path: path,
-                exe_file,
-                auxv_random: aux.random,
-                regs,
-            },
-        )?;
+        let exec = EventKind::Exec {
+            exe_path: path,
+            exe_file: exe_file.map(|f| f.0),
+            auxv_random: aux.random,
+            regs,
+        };
+        self.append(tid, exec)?;
+        // Announced after the Exec: a trace starts with its exec.
+        if let (Some((file, true)), Some(exe)) = (exe_file, exe) {
+            let original_path = exe.as_os_str().as_bytes().to_vec();
+            self.append(
+                tid,
+                EventKind::FileStored {
+                    file,
+                    original_path,
+                },
+            )?;
+        }
         Ok(())
     }
 
@@ -510,9 +519,25 @@ impl Recorder {
         tid: Tid,
         path: &Path,
     ) -> anyhow::Result<trace_format::FileId> {
+        let (file, new) = self.store_file_quietly(path)?;
+        if new {
+            let original_path = path.as_os_str().as_bytes().to_vec();
+            self.append(
+                tid,
+                EventKind::FileStored {
+                    file,
+                    original_path,
+                },
+            )?;
+        }
+        Ok(file)
+    }
+
+    /// Copies a file into the trace once; true if it still has to be announced.
+    fn store_file_quietly(&mut self, path: &Path) -> anyhow::Result<(trace_format::FileId, bool)> {
+        use std::os::unix::fs::MetadataExt;
         let key = std::fs::metadata(path)
             .map(|m| {
-                use std::os::unix::fs::MetadataExt;
                 (
                     m.dev(),
                     m.ino(),
@@ -522,22 +547,13 @@ impl Recorder {
             })
             .ok();
         if let Some(id) = key.and_then(|k| self.file_cache.get(&k)) {
-            return Ok(*id);
+            return Ok((*id, false));
         }
         let stored = self.writer.store_file(path, crate::elf::build_id(path))?;
         if let Some(k) = key {
             self.file_cache.insert(k, stored.id);
         }
-        if self.announced.insert(stored.id) {
-            self.append(
-                tid,
-                EventKind::FileStored {
-                    file: stored.id,
-                    original_path: path.as_os_str().as_bytes().to_vec(),
-                },
-            )?;
-        }
-        Ok(stored.id)
+        Ok((stored.id, self.announced.insert(stored.id)))
     }
 
     pub(super) fn append(&mut self, tid: Tid, kind: EventKind) -> anyhow::Result<()> {

@@ -152,7 +152,17 @@ impl Recorder {
                         .map_or(SyscallExtra::None, SyscallExtra::Output);
                 }
                 Hook::Clone if result > 0 => {
-                    // The child's SETTID writes are process memory the program reads.
+                    // The kernel stores the child's tid (and a pidfd number) in
+                    // parent memory; replay's live values differ, so the
+                    // recorded ones are written back over them.
+                    if let Some(mem) = self.t.proc_of(tid).map(|p| &p.mem) {
+                        for addr in clone_parent_writes(sc.nr, &sc.args, mem) {
+                            let data = mem.read_prefix(addr, 4);
+                            if data.len() == 4 {
+                                writes.push(MemWrite { addr, data });
+                            }
+                        }
+                    }
                 }
                 _ => {}
             }
@@ -253,4 +263,30 @@ impl Recorder {
         // The parent goes on to its syscall exit (for vfork: once the child execs or exits).
         self.resume_in_kernel(tid)
     }
+}
+
+/// Parent-memory words a clone call makes the kernel write (CLONE_PARENT_SETTID, CLONE_PIDFD).
+pub(crate) fn clone_parent_writes(
+    nr: i64,
+    args: &[u64; 6],
+    mem: &crate::tracee::mem::ProcMem,
+) -> Vec<RemoteAddr> {
+    let settid = libc::CLONE_PARENT_SETTID as u64;
+    let pidfd = libc::CLONE_PIDFD as u64;
+    let mut out = Vec::new();
+    if nr == libc::SYS_clone3 {
+        // struct clone_args: flags@0 pidfd@8 child_tid@16 parent_tid@24.
+        let flags = mem.read_u64(RemoteAddr(args[0])).unwrap_or(0);
+        for (flag, off) in [(pidfd, 8), (settid, 24)] {
+            if flags & flag != 0 {
+                if let Ok(ptr) = mem.read_u64(RemoteAddr(args[0] + off)) {
+                    out.push(RemoteAddr(ptr));
+                }
+            }
+        }
+    } else if nr == libc::SYS_clone && args[0] & (settid | pidfd) != 0 && args[2] != 0 {
+        // clone(flags, stack, parent_tid, child_tid, tls): both use parent_tid.
+        out.push(RemoteAddr(args[2]));
+    }
+    out
 }

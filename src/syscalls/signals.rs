@@ -18,4 +18,6 @@ pub(crate) const ROWS: &[Spec] = &[
     emu(SYS_rt_tgsigqueueinfo, &[]),
     emu(SYS_signalfd4, &[]),
     emu(SYS_alarm, &[]),
+    // What a nanosleep/clock_nanosleep interrupted by a signal continues as.
+    emu_blocking(SYS_restart_syscall, &[]),
 ];

@@ -1,0 +1,135 @@
+//! Starting the replayed program from the trace's copy of the executable,
+//! with the initial stack laid out exactly as when recording.
+//!
+//! The kernel copies the execve path onto the new stack (AT_EXECFN), so a
+//! path of a different length would shift every stack address. Replay
+//! therefore execs a symlink to the stored copy whose relative path has the
+//! recorded path's length, from a private temporary directory.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context};
+
+use crate::tracee::{spawn, Tid};
+
+pub struct Launch {
+    pub tid: Tid,
+    /// Removed when replay ends.
+    pub tmp: TempDir,
+}
+
+pub struct TempDir(pub PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A relative path of exactly `len` bytes (components of at most 255 bytes).
+fn path_of_len(len: usize) -> Option<PathBuf> {
+    if len == 0 {
+        return None;
+    }
+    let mut p = String::new();
+    let mut left = len;
+    while left > 0 {
+        if !p.is_empty() {
+            // A separator plus at least one character.
+            if left < 2 {
+                return None;
+            }
+            p.push('/');
+            left -= 1;
+        }
+        let n = left.min(200);
+        // Do not leave a remainder of 1, which cannot hold "/x".
+        let n = if left - n == 1 { n - 1 } else { n };
+        p.push_str(&"x".repeat(n));
+        left -= n;
+    }
+    Some(PathBuf::from(p))
+}
+
+pub fn launch(
+    exe_copy: &Path,
+    recorded_path: &[u8],
+    argv: &[Vec<u8>],
+    env: &[Vec<u8>],
+    cpu: Option<usize>,
+    sigmask: libc::sigset_t,
+) -> anyhow::Result<Launch> {
+    let tmp = std::env::temp_dir().join(format!("rrgo-replay-{}-{}", std::process::id(), unique()));
+    std::fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let tmp = TempDir(tmp);
+    let rel = path_of_len(recorded_path.len())
+        .ok_or_else(|| anyhow!("the recorded program path is too short to reproduce"))?;
+    let link = tmp.0.join(&rel);
+    if let Some(parent) = link.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let target = exe_copy.canonicalize().with_context(|| {
+        format!(
+            "the trace's copy of the program is missing: {}",
+            exe_copy.display()
+        )
+    })?;
+    if !is_executable(&target) {
+        // Copies in a trace are plain files; prefer making ours executable,
+        // and fall back to a private copy for a read-only trace.
+        use std::os::unix::fs::PermissionsExt;
+        let made = std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755));
+        if made.is_err() {
+            std::fs::copy(&target, &link)
+                .with_context(|| format!("cannot copy {}", target.display()))?;
+            std::fs::set_permissions(&link, std::fs::Permissions::from_mode(0o755))?;
+        }
+    }
+    if !link.exists() {
+        std::os::unix::fs::symlink(&target, &link)
+            .with_context(|| format!("cannot create {}", link.display()))?;
+    }
+    let cstr = |b: &[u8]| {
+        CString::new(b.to_vec()).map_err(|_| anyhow!("recorded argument contains a NUL byte"))
+    };
+    let spec = spawn::SpawnSpec {
+        path: cstr(rel.as_os_str().as_bytes())?,
+        argv: argv
+            .iter()
+            .map(|a| cstr(a))
+            .collect::<anyhow::Result<_>>()?,
+        env: env.iter().map(|a| cstr(a)).collect::<anyhow::Result<_>>()?,
+        cwd: Some(cstr(tmp.0.as_os_str().as_bytes())?),
+        cpu,
+        sigmask,
+        reset_signals: vec![libc::SIGPIPE],
+    };
+    let tid = spawn::spawn(&spec)?;
+    Ok(Launch { tid, tmp })
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o100 != 0)
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn paths_have_the_asked_length() {
+        for len in 1..2000 {
+            let p = super::path_of_len(len).unwrap();
+            assert_eq!(p.as_os_str().len(), len, "{len}");
+            assert!(p.components().all(|c| c.as_os_str().len() <= 255));
+        }
+    }
+}

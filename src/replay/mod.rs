@@ -1,0 +1,15 @@
+//! Replay: re-execute the recorded program under ptrace, one event at a
+//! time, in the recorded order, feeding recorded syscall results and
+//! checking every event against the recording.
+//!
+//! `ReplaySession` is the stepping API later layers (goroutines, DAP) build
+//! on: `step()` applies one event; `threads()`, `regs()` and `mem()` inspect
+//! the stopped process between events.
+
+mod divergence;
+mod launch;
+mod session;
+mod step;
+
+pub use divergence::Divergence;
+pub use session::{Output, ReplaySession};

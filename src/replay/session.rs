@@ -1,0 +1,282 @@
+//! The replay session: the event queue, the live threads, and the stepping API.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+
+use anyhow::{anyhow, Context};
+use trace_format::{Event, EventTime, ExitStatus, RecTid, Regs, StdStream, TraceReader};
+
+use super::divergence::Divergence;
+use super::launch::{launch, TempDir};
+use crate::tracee::mem::ProcMem;
+use crate::tracee::{ptrace, Tid};
+
+/// Where a replayed program's output goes.
+pub enum Output {
+    /// `replay -a`: to rrgo's own stdout/stderr, as the program wrote it.
+    Passthrough,
+    /// Collected (tests, debugger front ends).
+    Capture(Vec<(StdStream, Vec<u8>)>),
+    Discard,
+}
+
+#[derive(Debug)]
+pub(super) struct LiveThread {
+    pub live: Tid,
+    pub tgid: i32,
+    /// Signal to deliver when the thread is next resumed.
+    pub inject: i32,
+    /// The syscall between its entry and exit events: (nr, args at entry, regs at entry).
+    pub syscall: Option<(i64, [u64; 6], Regs)>,
+    /// The first stop after launch is the initial execve's exit, which is not an event.
+    pub skip_exec_exit: bool,
+    /// Inside the kernel with a stop still to collect (resumed at a syscall entry).
+    pub in_kernel: bool,
+    /// Past its exit event.
+    pub exited: bool,
+}
+
+pub struct ReplaySession {
+    pub(super) reader: TraceReader,
+    pub(super) queue: VecDeque<Event>,
+    /// Time of the next event to apply.
+    pub(super) next: EventTime,
+    pub(super) threads: HashMap<RecTid, LiveThread>,
+    pub(super) mems: HashMap<i32, ProcMem>,
+    /// Recorded tgid → live tgid.
+    pub(super) pids: HashMap<i32, i32>,
+    /// New live tids from clone events, by recorded parent, awaiting their TaskCreate.
+    pub(super) cloned: HashMap<RecTid, VecDeque<Tid>>,
+    pub(super) exit: Option<ExitStatus>,
+    pub(super) main_pid: RecTid,
+    pub(super) output: Output,
+    _tmp: TempDir,
+}
+
+impl ReplaySession {
+    /// Opens a trace and starts its program, stopped at the first event (its exec).
+    pub fn start(
+        dir: &Path,
+        output: Output,
+        sigmask: libc::sigset_t,
+    ) -> anyhow::Result<ReplaySession> {
+        let reader = TraceReader::open(dir)?;
+        let header = reader.header().clone();
+        let exe_copy = reader.stored_file_path(&header.exe);
+        reader
+            .verify_stored_file(&header.exe)
+            .with_context(|| "the trace's copy of the program is damaged")?;
+        let first = reader
+            .events()
+            .next()
+            .ok_or_else(|| anyhow!("the trace has no events"))??;
+        let trace_format::EventKind::Exec { exe_path, .. } = &first.kind else {
+            return Err(anyhow!("the trace does not start with an exec event"));
+        };
+        let cpu = pick_cpu();
+        let l = launch(&exe_copy, exe_path, &header.argv, &header.env, cpu, sigmask)?;
+        let mut s = ReplaySession {
+            reader,
+            queue: VecDeque::new(),
+            next: EventTime(0),
+            threads: HashMap::new(),
+            mems: HashMap::new(),
+            pids: HashMap::new(),
+            cloned: HashMap::new(),
+            exit: None,
+            main_pid: first.tid,
+            output,
+            _tmp: l.tmp,
+        };
+        s.pids.insert(first.tid.0, l.tid.0);
+        s.threads.insert(
+            first.tid,
+            LiveThread {
+                live: l.tid,
+                tgid: first.tid.0,
+                inject: 0,
+                syscall: None,
+                skip_exec_exit: true,
+                in_kernel: false,
+                exited: false,
+            },
+        );
+        s.mems.insert(first.tid.0, ProcMem::open(l.tid.0)?);
+        Ok(s)
+    }
+
+    /// The time of the next event `step` will apply.
+    pub fn next_event(&self) -> EventTime {
+        self.next
+    }
+
+    pub fn event_count(&self) -> u64 {
+        self.reader.event_count()
+    }
+
+    pub fn reader(&self) -> &TraceReader {
+        &self.reader
+    }
+
+    /// How the main process ended, once its exit event was replayed.
+    pub fn exit_status(&self) -> Option<&ExitStatus> {
+        self.exit.as_ref()
+    }
+
+    pub fn take_output(&mut self) -> Vec<(StdStream, Vec<u8>)> {
+        match &mut self.output {
+            Output::Capture(v) => std::mem::take(v),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The recorded tids of threads alive now.
+    pub fn threads(&self) -> Vec<RecTid> {
+        let mut v: Vec<RecTid> = self
+            .threads
+            .iter()
+            .filter(|(_, t)| !t.exited)
+            .map(|(r, _)| *r)
+            .collect();
+        v.sort();
+        v
+    }
+
+    pub fn regs(&self, tid: RecTid) -> anyhow::Result<Regs> {
+        let t = self
+            .threads
+            .get(&tid)
+            .ok_or_else(|| anyhow!("no thread {}", tid.0))?;
+        Ok(ptrace::get_regs(t.live)?)
+    }
+
+    /// The memory of the process `tid` belongs to.
+    pub fn mem(&self, tid: RecTid) -> anyhow::Result<&ProcMem> {
+        let t = self
+            .threads
+            .get(&tid)
+            .ok_or_else(|| anyhow!("no thread {}", tid.0))?;
+        self.mems
+            .get(&t.tgid)
+            .ok_or_else(|| anyhow!("no process for thread {}", tid.0))
+    }
+
+    /// The next event, without applying it.
+    pub(super) fn peek(&mut self) -> anyhow::Result<Option<&Event>> {
+        if self.queue.is_empty() {
+            self.refill()?;
+        }
+        Ok(self.queue.front())
+    }
+
+    /// Loads the rest of the chunk holding the next unqueued event.
+    fn refill(&mut self) -> anyhow::Result<()> {
+        let from = EventTime(self.next.0 + self.queue.len() as u64);
+        if from.0 >= self.reader.event_count() {
+            return Ok(());
+        }
+        let chunk_end = self
+            .reader
+            .chunks()
+            .iter()
+            .find(|c| c.first_event.0 <= from.0 && from.0 < c.end_event().0)
+            .map(|c| c.end_event().0)
+            .unwrap_or(from.0 + 1);
+        for e in self
+            .reader
+            .events_from(from)
+            .take((chunk_end - from.0) as usize)
+        {
+            self.queue.push_back(e?);
+        }
+        Ok(())
+    }
+
+    /// The next queued event of `tid` satisfying `pred`, looking ahead at most `limit` events.
+    pub(super) fn find_ahead(
+        &mut self,
+        limit: usize,
+        pred: impl Fn(&Event) -> bool,
+    ) -> anyhow::Result<Option<Event>> {
+        let mut i = 0;
+        while i < limit {
+            if i >= self.queue.len() {
+                let before = self.queue.len();
+                self.refill_more()?;
+                if self.queue.len() == before {
+                    return Ok(None);
+                }
+            }
+            if pred(&self.queue[i]) {
+                return Ok(Some(self.queue[i].clone()));
+            }
+            i += 1;
+        }
+        Ok(None)
+    }
+
+    fn refill_more(&mut self) -> anyhow::Result<()> {
+        self.refill()
+    }
+
+    /// Applies the next event. Returns it, or `None` at the end of the trace.
+    pub fn step(&mut self) -> anyhow::Result<Option<Event>> {
+        if self.peek()?.is_none() {
+            return Ok(None);
+        }
+        let Some(event) = self.queue.pop_front() else {
+            return Ok(None);
+        };
+        self.apply(&event)?;
+        self.next = EventTime(event.time.0 + 1);
+        Ok(Some(event))
+    }
+
+    /// Replays up to (not including) event `n`.
+    pub fn run_to(&mut self, n: EventTime) -> anyhow::Result<()> {
+        while self.next < n {
+            if self.step()?.is_none() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn live(&self, event: &Event) -> anyhow::Result<Tid> {
+        self.threads.get(&event.tid).map(|t| t.live).ok_or_else(|| {
+            anyhow!(Divergence::new(
+                event.time,
+                event.tid,
+                "a known thread",
+                "an event for an unknown thread"
+            ))
+        })
+    }
+}
+
+impl Drop for ReplaySession {
+    fn drop(&mut self) {
+        for pid in self.pids.values() {
+            // SAFETY: killing our own tracees; EXITKILL would too, once we exit.
+            unsafe { libc::kill(*pid, libc::SIGKILL) };
+        }
+    }
+}
+
+fn pick_cpu() -> Option<usize> {
+    // SAFETY: sched_getaffinity/setaffinity on this thread with valid sets.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return None;
+        }
+        let allowed: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| libc::CPU_ISSET(c, &set))
+            .collect();
+        let cpu = *allowed.get(std::process::id() as usize % allowed.len().max(1))?;
+        let mut one: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut one);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one);
+        Some(cpu)
+    }
+}

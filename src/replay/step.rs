@@ -1,0 +1,559 @@
+//! Applying one recorded event to the replayed process.
+
+use std::io::Write;
+
+use anyhow::{anyhow, Context};
+use trace_format::{
+    DeliveryPoint, Event, EventKind, ExitStatus, RecTid, RemoteAddr, StdStream, SyscallExtra,
+};
+
+use super::divergence::Divergence;
+use super::session::{LiveThread, Output, ReplaySession};
+use crate::syscalls::{self, Hook, Replay};
+use crate::tracee::wait::{self, Stop, Waited};
+use crate::tracee::{auxv, mem::ProcMem, ptrace, Tid};
+
+fn diverged(e: &Event, expected: impl Into<String>, got: impl Into<String>) -> anyhow::Error {
+    anyhow!(Divergence::new(e.time, e.tid, expected, got))
+}
+
+fn describe(w: &Waited) -> String {
+    match w.stop {
+        Stop::Syscall => "a syscall stop".into(),
+        Stop::Signal(s) => format!("signal {s}"),
+        Stop::Event { event, .. } => format!("ptrace event {event}"),
+        Stop::Exited(c) => format!("thread exit with code {c}"),
+        Stop::Killed { sig, .. } => format!("thread killed by signal {sig}"),
+    }
+}
+
+impl ReplaySession {
+    fn thread(&mut self, e: &Event) -> anyhow::Result<&mut LiveThread> {
+        self.threads
+            .get_mut(&e.tid)
+            .ok_or_else(|| diverged(e, "a known thread", "an event for an unknown thread"))
+    }
+
+    /// Runs the thread to its next stop (collecting it if it is already in the kernel).
+    fn advance(&mut self, e: &Event) -> anyhow::Result<Waited> {
+        loop {
+            let t = self.thread(e)?;
+            let live = t.live;
+            if t.in_kernel {
+                t.in_kernel = false;
+            } else {
+                let sig = std::mem::take(&mut t.inject);
+                ptrace::resume(live, ptrace::Resume::Syscall, sig)
+                    .with_context(|| format!("cannot resume thread {live}"))?;
+            }
+            let w = wait::wait_tid(live)?;
+            let t = self.thread(e)?;
+            if t.skip_exec_exit && w.stop == Stop::Syscall {
+                t.skip_exec_exit = false;
+                continue;
+            }
+            t.skip_exec_exit = false;
+            return Ok(w);
+        }
+    }
+
+    pub(super) fn apply(&mut self, e: &Event) -> anyhow::Result<()> {
+        match &e.kind {
+            EventKind::Exec {
+                auxv_random, regs, ..
+            } => self.on_exec(e, auxv_random, regs),
+            EventKind::SyscallEntry { nr, args, regs } => self.on_entry(e, *nr, args, regs),
+            EventKind::SyscallExit {
+                nr,
+                result,
+                writes,
+                extra,
+                ..
+            } => self.on_exit(e, *nr, *result, writes, extra),
+            EventKind::Signal {
+                signo,
+                siginfo,
+                point,
+            } => self.on_signal(e, *signo, &siginfo.0, point),
+            EventKind::TaskCreate {
+                parent,
+                child,
+                kind,
+                ..
+            } => self.on_task_create(e, *parent, *child, *kind),
+            EventKind::TaskExit { .. } => self.on_task_exit(e),
+            EventKind::Pages { pages } => {
+                let mem = self.mem(e.tid)?;
+                for p in pages {
+                    mem.write(p.addr, &p.data)
+                        .context("cannot restore memory at a preemption point")?;
+                }
+                Ok(())
+            }
+            EventKind::Preempt { regs, xstate } => self.on_preempt(e, regs, xstate),
+            EventKind::Rdtsc { rip, value, aux } => self.on_rdtsc(e, *rip, *value, *aux),
+            EventKind::FileStored { .. } => Ok(()),
+            EventKind::ProcessExit { status } => self.on_process_exit(e, status),
+        }
+    }
+
+    fn on_exec(
+        &mut self,
+        e: &Event,
+        random: &[u8; 16],
+        regs: &trace_format::Regs,
+    ) -> anyhow::Result<()> {
+        let live = self.live(e)?;
+        if e.time.0 != 0 {
+            // A later exec (a child process): the thread reaches its exec stop now.
+            let w = self.advance(e)?;
+            if !matches!(w.stop, Stop::Event { event, .. } if event == libc::PTRACE_EVENT_EXEC) {
+                return Err(diverged(e, "an exec", describe(&w)));
+            }
+            let t = self.thread(e)?;
+            t.in_kernel = false;
+            let tgid = t.tgid;
+            self.mems.insert(tgid, ProcMem::open(live.0)?);
+        }
+        let mem = self.mem(e.tid)?;
+        let got = ptrace::get_regs(live)?;
+        let aux =
+            auxv::fix_at_exec(mem, got.rsp).context("cannot adjust the replayed program's auxv")?;
+        mem.write(aux.random_addr, random)?;
+        if let Some(d) = Divergence::regs(e.time, e.tid, "exec", regs, &got) {
+            return Err(d.into());
+        }
+        if e.time.0 != 0 {
+            // On to the execve's exit stop, collected at its SyscallExit event.
+            ptrace::resume(live, ptrace::Resume::Syscall, 0)?;
+            self.thread(e)?.in_kernel = true;
+        }
+        Ok(())
+    }
+
+    fn on_entry(
+        &mut self,
+        e: &Event,
+        nr: i64,
+        args: &[u64; 6],
+        regs: &trace_format::Regs,
+    ) -> anyhow::Result<()> {
+        let w = self.advance(e)?;
+        if w.stop != Stop::Syscall {
+            return Err(diverged(
+                e,
+                format!("syscall {}", crate::syscall_names::name(nr)),
+                describe(&w),
+            ));
+        }
+        let live = w.tid;
+        let mut got = ptrace::get_regs(live)?;
+        if let Some(d) = Divergence::regs(
+            e.time,
+            e.tid,
+            &format!("syscall {}", crate::syscall_names::name(nr)),
+            regs,
+            &got,
+        ) {
+            return Err(d.into());
+        }
+        self.thread(e)?.syscall = Some((nr, *args, *regs));
+        let spec = syscalls::lookup(nr);
+        let execute = spec.is_some_and(|s| s.replay == Replay::Execute);
+        if execute && spec.is_some_and(|s| s.hook == Hook::Mmap) {
+            self.prepare_file_mmap(e, live, args, &mut got)?;
+        } else if !execute {
+            // An invalid number makes the kernel skip the call; the exit event sets the result.
+            got.orig_rax = u64::MAX;
+            ptrace::set_regs(live, &got)?;
+        }
+        ptrace::resume(live, ptrace::Resume::Syscall, 0)?;
+        self.thread(e)?.in_kernel = true;
+        Ok(())
+    }
+
+    /// A file mapping becomes an anonymous one at the recorded address
+    /// (filled at the exit event): replay has no real file descriptors.
+    fn prepare_file_mmap(
+        &mut self,
+        e: &Event,
+        live: Tid,
+        args: &[u64; 6],
+        regs: &mut trace_format::Regs,
+    ) -> anyhow::Result<()> {
+        let anon = args[3] & libc::MAP_ANONYMOUS as u64 != 0;
+        if anon || args[4] as i32 == -1 {
+            return Ok(());
+        }
+        let tid = e.tid;
+        let exit = self.find_ahead(10_000, |x| {
+            x.tid == tid && matches!(x.kind, EventKind::SyscallExit { .. })
+        })?;
+        let Some(Event {
+            kind: EventKind::SyscallExit { result, .. },
+            ..
+        }) = exit
+        else {
+            return Err(diverged(
+                e,
+                "the recorded result of this mmap",
+                "none in the trace",
+            ));
+        };
+        if result < 0 {
+            // It failed when recorded: fail it the same way without executing.
+            regs.orig_rax = u64::MAX;
+        } else {
+            regs.rdi = result as u64;
+            regs.r10 = ((args[3] & !(libc::MAP_SHARED as u64 | libc::MAP_SHARED_VALIDATE as u64))
+                | (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED) as u64)
+                & !(libc::MAP_FIXED_NOREPLACE as u64);
+            regs.r8 = u64::MAX;
+            regs.r9 = 0;
+        }
+        ptrace::set_regs(live, regs)?;
+        Ok(())
+    }
+
+    fn on_exit(
+        &mut self,
+        e: &Event,
+        nr: i64,
+        result: i64,
+        writes: &[trace_format::MemWrite],
+        extra: &SyscallExtra,
+    ) -> anyhow::Result<()> {
+        let w = self.advance(e)?;
+        if w.stop != Stop::Syscall {
+            return Err(diverged(
+                e,
+                format!("the exit of syscall {}", crate::syscall_names::name(nr)),
+                describe(&w),
+            ));
+        }
+        let live = w.tid;
+        let (entry_nr, args, entry_regs) =
+            self.thread(e)?
+                .syscall
+                .take()
+                .unwrap_or((nr, [0; 6], ptrace::get_regs(live)?));
+        let spec = syscalls::lookup(nr);
+        let mut regs = ptrace::get_regs(live)?;
+        let executed =
+            spec.is_some_and(|s| s.replay == Replay::Execute) && regs.orig_rax != u64::MAX;
+        if executed {
+            let hook = spec.map(|s| s.hook).unwrap_or(Hook::None);
+            let live_result = regs.rax as i64;
+            let tolerated = matches!(
+                hook,
+                Hook::Clone | Hook::TidResult | Hook::Sigreturn | Hook::Exec
+            );
+            if live_result != result && !tolerated {
+                return Err(diverged(
+                    e,
+                    format!("{} to return {result}", crate::syscall_names::name(nr)),
+                    format!("{live_result}"),
+                ));
+            }
+        }
+        if spec.map(|s| s.hook) != Some(Hook::Sigreturn) {
+            // Registers as the program saw them: arguments untouched, the recorded
+            // result, and the real syscall number (so a signal can restart it).
+            regs.rdi = entry_regs.rdi;
+            regs.rsi = entry_regs.rsi;
+            regs.rdx = entry_regs.rdx;
+            regs.r10 = entry_regs.r10;
+            regs.r8 = entry_regs.r8;
+            regs.r9 = entry_regs.r9;
+            regs.orig_rax = entry_nr as u64;
+            regs.rax = result as u64;
+            ptrace::set_regs(live, &regs)?;
+        }
+        let mem = self.mem(e.tid)?;
+        for w in writes {
+            mem.write(w.addr, &w.data)
+                .with_context(|| format!("cannot write syscall results at {}", w.addr))?;
+        }
+        match extra {
+            SyscallExtra::MappedFile { file } if result >= 0 => {
+                let stored = self.reader.stored_file(*file)?.clone();
+                let path = self.reader.stored_file_path(&stored);
+                let data = std::fs::read(&path)
+                    .with_context(|| format!("cannot read the trace's copy {}", path.display()))?;
+                let off = args[5] as usize;
+                let len = (args[1] as usize).min(data.len().saturating_sub(off));
+                if len > 0 {
+                    self.mem(e.tid)?
+                        .write(RemoteAddr(result as u64), &data[off..off + len])?;
+                }
+            }
+            SyscallExtra::Output(stream) if result > 0 => {
+                let bytes = self.written_bytes(e.tid, nr, &args, result as u64)?;
+                self.emit(*stream, bytes);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The bytes a write-family call wrote, read from the replayed process.
+    fn written_bytes(
+        &self,
+        tid: RecTid,
+        nr: i64,
+        args: &[u64; 6],
+        len: u64,
+    ) -> anyhow::Result<Vec<u8>> {
+        let mem = self.mem(tid)?;
+        if nr == libc::SYS_writev {
+            let mut out = Vec::new();
+            for k in 0..args[2].min(1024) {
+                let base = mem.read_u64(RemoteAddr(args[1] + k * 16))?;
+                let n = mem
+                    .read_u64(RemoteAddr(args[1] + k * 16 + 8))?
+                    .min(len - out.len() as u64);
+                out.extend(mem.read(RemoteAddr(base), n as usize)?);
+                if out.len() as u64 >= len {
+                    break;
+                }
+            }
+            Ok(out)
+        } else {
+            Ok(mem.read(RemoteAddr(args[1]), len as usize)?)
+        }
+    }
+
+    fn emit(&mut self, stream: StdStream, bytes: Vec<u8>) {
+        match &mut self.output {
+            Output::Passthrough => {
+                // A closed stdout (`| head`) must not stop the replay.
+                let _ = match stream {
+                    StdStream::Stdout => std::io::stdout()
+                        .write_all(&bytes)
+                        .and_then(|_| std::io::stdout().flush()),
+                    StdStream::Stderr => std::io::stderr().write_all(&bytes),
+                };
+            }
+            Output::Capture(v) => v.push((stream, bytes)),
+            Output::Discard => {}
+        }
+    }
+
+    fn on_signal(
+        &mut self,
+        e: &Event,
+        signo: i32,
+        siginfo: &[u8; 128],
+        point: &DeliveryPoint,
+    ) -> anyhow::Result<()> {
+        let live = self.live(e)?;
+        if *point == DeliveryPoint::AtLastStop {
+            let rec_tgid = self.thread(e)?.tgid;
+            let tgid = *self.pids.get(&rec_tgid).unwrap_or(&live.0);
+            // SAFETY: a signal to our own tracee thread.
+            unsafe { libc::syscall(libc::SYS_tgkill, tgid, live.0, signo) };
+        }
+        let w = self.advance(e)?;
+        if w.stop != Stop::Signal(signo) {
+            return Err(diverged(e, format!("signal {signo}"), describe(&w)));
+        }
+        ptrace::set_siginfo(live, siginfo)?;
+        self.thread(e)?.inject = signo;
+        Ok(())
+    }
+
+    fn on_task_create(
+        &mut self,
+        e: &Event,
+        parent: RecTid,
+        child: RecTid,
+        kind: trace_format::TaskKind,
+    ) -> anyhow::Result<()> {
+        let p = self
+            .threads
+            .get(&parent)
+            .ok_or_else(|| diverged(e, "a known parent thread", "an unknown one"))?;
+        let (plive, ptgid) = (p.live, p.tgid);
+        let live_child = match self.cloned.get_mut(&parent).and_then(|q| q.pop_front()) {
+            Some(c) => c,
+            None => {
+                // The parent is in its clone syscall: its next stop is the clone event.
+                let w = wait::wait_tid(plive)?;
+                if !matches!(w.stop, Stop::Event { event, .. } if matches!(event, libc::PTRACE_EVENT_CLONE | libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK))
+                {
+                    return Err(diverged(e, "the parent to create a task", describe(&w)));
+                }
+                let c = Tid(ptrace::event_msg(plive)? as i32);
+                ptrace::resume(plive, ptrace::Resume::Syscall, 0)?;
+                c
+            }
+        };
+        // The child's first stop.
+        let w = wait::wait_tid(live_child)?;
+        if !matches!(w.stop, Stop::Event { .. }) {
+            return Err(diverged(e, "a new task's first stop", describe(&w)));
+        }
+        let tgid = match kind {
+            trace_format::TaskKind::Thread => ptgid,
+            trace_format::TaskKind::Process => {
+                self.pids.insert(child.0, live_child.0);
+                self.mems.insert(child.0, ProcMem::open(live_child.0)?);
+                child.0
+            }
+        };
+        self.threads.insert(
+            child,
+            LiveThread {
+                live: live_child,
+                tgid,
+                inject: 0,
+                syscall: None,
+                skip_exec_exit: false,
+                in_kernel: false,
+                exited: false,
+            },
+        );
+        Ok(())
+    }
+
+    fn on_task_exit(&mut self, e: &Event) -> anyhow::Result<()> {
+        let t = self.thread(e)?;
+        let live = t.live;
+        let waited = if t.in_kernel {
+            t.in_kernel = false;
+            wait::wait_tid(live)?
+        } else {
+            match ptrace::resume(live, ptrace::Resume::Syscall, std::mem::take(&mut t.inject)) {
+                Ok(()) => wait::wait_tid(live)?,
+                // Already on its way out (killed by an exit_group): collect that.
+                Err(_) => wait::wait_tid(live)?,
+            }
+        };
+        match waited.stop {
+            Stop::Event { event, .. } if event == libc::PTRACE_EVENT_EXIT => {
+                let _ = ptrace::resume(live, ptrace::Resume::Cont, 0);
+            }
+            Stop::Exited(_) | Stop::Killed { .. } => {}
+            _ => return Err(diverged(e, "the thread to exit", describe(&waited))),
+        }
+        self.thread(e)?.exited = true;
+        Ok(())
+    }
+
+    fn on_process_exit(&mut self, e: &Event, status: &ExitStatus) -> anyhow::Result<()> {
+        let t = self.thread(e)?;
+        let tgid = t.tgid;
+        // Reap every thread of the process (the leader last, as the kernel reports it).
+        let mut tids: Vec<(RecTid, Tid)> = self
+            .threads
+            .iter()
+            .filter(|(_, t)| t.tgid == tgid)
+            .map(|(r, t)| (*r, t.live))
+            .collect();
+        tids.sort_by_key(|(r, _)| r.0 == tgid);
+        let mut leader_status = None;
+        for (rec, live) in tids {
+            loop {
+                match wait::wait_tid(live) {
+                    Ok(w) => match w.stop {
+                        Stop::Exited(c) => {
+                            leader_status = Some(ExitStatus::Code(c));
+                            break;
+                        }
+                        Stop::Killed { sig, core_dumped } => {
+                            leader_status = Some(ExitStatus::Signal {
+                                signo: sig,
+                                core_dumped,
+                            });
+                            break;
+                        }
+                        _ => {
+                            let _ = ptrace::resume(live, ptrace::Resume::Cont, 0);
+                        }
+                    },
+                    Err(_) => break,
+                }
+            }
+            self.threads.remove(&rec);
+        }
+        if leader_status.as_ref() != Some(status) {
+            return Err(diverged(
+                e,
+                format!(
+                    "the process to end with {}",
+                    crate::describe::exit_status(status)
+                ),
+                leader_status
+                    .map(|s| crate::describe::exit_status(&s))
+                    .unwrap_or_else(|| "no exit".into()),
+            ));
+        }
+        self.mems.remove(&tgid);
+        self.pids.remove(&tgid);
+        if e.tid.0 == self.main_pid.0 {
+            self.exit = Some(status.clone());
+        }
+        Ok(())
+    }
+
+    fn on_preempt(
+        &mut self,
+        e: &Event,
+        regs: &trace_format::Regs,
+        xstate: &[u8],
+    ) -> anyhow::Result<()> {
+        let t = self.thread(e)?;
+        let live = t.live;
+        let sig = std::mem::take(&mut t.inject);
+        if sig != 0 && signal_caught(live, sig) {
+            // Let the kernel build the handler frame (and switch masks) first:
+            // a single step with the signal stops at the handler's first instruction.
+            ptrace::resume(live, ptrace::Resume::Step, sig)?;
+            let w = wait::wait_tid(live)?;
+            if !matches!(w.stop, Stop::Signal(libc::SIGTRAP)) {
+                return Err(diverged(e, "to enter a signal handler", describe(&w)));
+            }
+        }
+        if !xstate.is_empty() {
+            ptrace::set_xstate(live, xstate)
+                .context("cannot restore FPU state at a preemption point")?;
+        }
+        ptrace::set_regs(live, regs)?;
+        Ok(())
+    }
+
+    fn on_rdtsc(
+        &mut self,
+        e: &Event,
+        rip: RemoteAddr,
+        value: u64,
+        aux: Option<u32>,
+    ) -> anyhow::Result<()> {
+        let w = self.advance(e)?;
+        let live = w.tid;
+        let mut regs = ptrace::get_regs(live)?;
+        if w.stop != Stop::Signal(libc::SIGSEGV) || regs.rip != rip.0 {
+            return Err(diverged(
+                e,
+                format!("RDTSC at {rip}"),
+                format!("{} at {:#x}", describe(&w), regs.rip),
+            ));
+        }
+        let len = if aux.is_some() { 3 } else { 2 };
+        crate::record::rdtsc_apply(&mut regs, len, value, aux);
+        ptrace::set_regs(live, &regs)?;
+        Ok(())
+    }
+}
+
+/// Whether the thread's process has a handler installed for `sig` (SigCgt).
+fn signal_caught(tid: Tid, sig: i32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", tid.0)) else {
+        return false;
+    };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1u64 << (sig - 1)) != 0)
+}
