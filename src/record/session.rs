@@ -139,7 +139,10 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
                     exe,
                     go_version,
                     auxv_random,
-                    host: host_info(),
+                    host: HostInfo {
+                        pinned_cpu: cpu as u32,
+                        ..host_info()
+                    },
                 })
             })
         });
@@ -631,6 +634,7 @@ fn host_info() -> HostInfo {
             .map(|u| u.nodename().to_string_lossy().into_owned())
             .unwrap_or_default(),
         cpu_model,
+        pinned_cpu: 0,
         ncpus: std::thread::available_parallelism()
             .map(|n| n.get() as u32)
             .unwrap_or(1),

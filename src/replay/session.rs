@@ -73,7 +73,7 @@ impl ReplaySession {
         let trace_format::EventKind::Exec { exe_path, .. } = &first.kind else {
             return Err(anyhow!("the trace does not start with an exec event"));
         };
-        let cpu = pick_cpu();
+        let cpu = pin_to(header.host.pinned_cpu as usize);
         let l = launch(&exe_copy, exe_path, &header.argv, &header.env, cpu, sigmask)?;
         let mut s = ReplaySession {
             reader,
@@ -263,17 +263,18 @@ impl Drop for ReplaySession {
     }
 }
 
-fn pick_cpu() -> Option<usize> {
+/// Pins the engine thread (and so the tracee) to the CPU the recording used.
+fn pin_to(cpu: usize) -> Option<usize> {
     // SAFETY: sched_getaffinity/setaffinity on this thread with valid sets.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
             return None;
         }
-        let allowed: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
-            .filter(|&c| libc::CPU_ISSET(c, &set))
-            .collect();
-        let cpu = *allowed.get(std::process::id() as usize % allowed.len().max(1))?;
+        if cpu >= libc::CPU_SETSIZE as usize || !libc::CPU_ISSET(cpu, &set) {
+            crate::say!("warning: CPU {cpu}, which the recording ran on, is not available: a program that reads CPUID may diverge");
+            return None;
+        }
         let mut one: libc::cpu_set_t = std::mem::zeroed();
         libc::CPU_SET(cpu, &mut one);
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one);

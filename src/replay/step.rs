@@ -34,15 +34,21 @@ impl ReplaySession {
             .ok_or_else(|| diverged(e, "a known thread", "an event for an unknown thread"))
     }
 
-    /// Runs the thread to its next stop (collecting it if it is already in the kernel).
-    fn advance(&mut self, e: &Event) -> anyhow::Result<Waited> {
+    /// Runs the thread to its next stop (collecting it if it is already in
+    /// the kernel). Signals the real kernel sends that the recording does not
+    /// expect here — e.g. SIGCHLD when a replayed child really exits — are
+    /// dropped: recorded signals are delivered by their own events.
+    fn advance(&mut self, e: &Event, expect_signal: Option<i32>) -> anyhow::Result<Waited> {
+        let mut resume_sig = None;
         loop {
             let t = self.thread(e)?;
             let live = t.live;
             if t.in_kernel {
                 t.in_kernel = false;
             } else {
-                let sig = std::mem::take(&mut t.inject);
+                let sig = resume_sig
+                    .take()
+                    .unwrap_or_else(|| std::mem::take(&mut t.inject));
                 ptrace::resume(live, ptrace::Resume::Syscall, sig)
                     .with_context(|| format!("cannot resume thread {live}"))?;
             }
@@ -53,6 +59,17 @@ impl ReplaySession {
                 continue;
             }
             t.skip_exec_exit = false;
+            if let Stop::Signal(sig) = w.stop {
+                if Some(sig) != expect_signal && !is_fault(live, sig) {
+                    tracing::debug!(
+                        sig,
+                        tid = live.0,
+                        "dropping a signal the recording delivers elsewhere"
+                    );
+                    resume_sig = Some(0);
+                    continue;
+                }
+            }
             return Ok(w);
         }
     }
@@ -106,7 +123,7 @@ impl ReplaySession {
         let live = self.live(e)?;
         if e.time.0 != 0 {
             // A later exec (a child process): the thread reaches its exec stop now.
-            let w = self.advance(e)?;
+            let w = self.advance(e, None)?;
             if !matches!(w.stop, Stop::Event { event, .. } if event == libc::PTRACE_EVENT_EXEC) {
                 return Err(diverged(e, "an exec", describe(&w)));
             }
@@ -138,7 +155,7 @@ impl ReplaySession {
         args: &[u64; 6],
         regs: &trace_format::Regs,
     ) -> anyhow::Result<()> {
-        let w = self.advance(e)?;
+        let w = self.advance(e, None)?;
         if w.stop != Stop::Syscall {
             return Err(diverged(
                 e,
@@ -223,7 +240,7 @@ impl ReplaySession {
         writes: &[trace_format::MemWrite],
         extra: &SyscallExtra,
     ) -> anyhow::Result<()> {
-        let w = self.advance(e)?;
+        let w = self.advance(e, None)?;
         if w.stop != Stop::Syscall {
             return Err(diverged(
                 e,
@@ -353,7 +370,7 @@ impl ReplaySession {
             // SAFETY: a signal to our own tracee thread.
             unsafe { libc::syscall(libc::SYS_tgkill, tgid, live.0, signo) };
         }
-        let w = self.advance(e)?;
+        let w = self.advance(e, Some(signo))?;
         if w.stop != Stop::Signal(signo) {
             return Err(diverged(e, format!("signal {signo}"), describe(&w)));
         }
@@ -529,7 +546,7 @@ impl ReplaySession {
         value: u64,
         aux: Option<u32>,
     ) -> anyhow::Result<()> {
-        let w = self.advance(e)?;
+        let w = self.advance(e, Some(libc::SIGSEGV))?;
         let live = w.tid;
         let mut regs = ptrace::get_regs(live)?;
         if w.stop != Stop::Signal(libc::SIGSEGV) || regs.rip != rip.0 {
@@ -544,6 +561,14 @@ impl ReplaySession {
         ptrace::set_regs(live, &regs)?;
         Ok(())
     }
+}
+
+/// A signal the thread raised itself by faulting (or a trapped RDTSC).
+fn is_fault(tid: Tid, sig: i32) -> bool {
+    matches!(
+        sig,
+        libc::SIGSEGV | libc::SIGBUS | libc::SIGFPE | libc::SIGILL | libc::SIGTRAP
+    ) && ptrace::get_siginfo(tid).is_ok_and(|i| trace_format::SigInfo(i).code() > 0)
 }
 
 /// Whether the thread's process has a handler installed for `sig` (SigCgt).

@@ -47,6 +47,10 @@ pub struct HostInfo {
     pub cpu_model: String,
     /// Online CPUs.
     pub ncpus: u32,
+    /// The CPU the tracee was pinned to. CPUID results (the APIC id in
+    /// leaf 1, which Go's startup code leaves in a register) depend on it, so
+    /// replay pins to the same CPU.
+    pub pinned_cpu: u32,
 }
 
 /// A file copied into the trace's `files/` directory.

@@ -344,6 +344,7 @@ pub fn test_header(exe: StoredFile) -> Header {
             hostname: "box".into(),
             cpu_model: "Test CPU".into(),
             ncpus: 2,
+            pinned_cpu: 1,
         },
     }
 }
