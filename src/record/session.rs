@@ -347,10 +347,17 @@ impl Recorder {
         let state = self.t.get(tid).map(|t| t.state);
         if state == Some(State::Starting) {
             let regs = ptrace::get_regs(tid)?;
-            if let Some(th) = self.t.get(tid) {
-                th.last_regs = Some(regs);
+            let announced = match self.t.get(tid) {
+                Some(th) => {
+                    th.last_regs = Some(regs);
+                    th.state = State::Born;
+                    th.announced
+                }
+                None => false,
+            };
+            if announced {
+                self.t.set_stopped(tid);
             }
-            self.t.set_stopped(tid);
             return Ok(());
         }
         // An interrupt: record the point only if the thread ran since its last stop.

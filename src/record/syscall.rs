@@ -260,6 +260,16 @@ impl Recorder {
                 clone_flags: flags,
             },
         )?;
+        let born = match self.t.get(child) {
+            Some(th) => {
+                th.announced = true;
+                th.state == State::Born
+            }
+            None => false,
+        };
+        if born {
+            self.t.set_stopped(child);
+        }
         // The parent goes on to its syscall exit (for vfork: once the child execs or exits).
         self.resume_in_kernel(tid)
     }

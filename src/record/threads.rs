@@ -22,6 +22,9 @@ pub enum State {
     Exiting,
     /// Created, but its first stop has not been seen yet.
     Starting,
+    /// First stop seen, but its parent's clone event (and so its TaskCreate)
+    /// not yet: it must not run before it exists in the trace.
+    Born,
 }
 
 /// A syscall between its entry and exit stops.
@@ -49,6 +52,8 @@ pub struct Thread {
     pub inject: i32,
     /// Registers at the thread's last stop, to tell whether it ran since.
     pub last_regs: Option<Regs>,
+    /// Its TaskCreate is in the trace (the initial thread counts as announced).
+    pub announced: bool,
 }
 
 #[derive(Debug)]
@@ -78,6 +83,7 @@ impl Threads {
                 syscall: None,
                 inject: 0,
                 last_regs: None,
+                announced: state == State::Stopped,
             },
         );
         if state == State::Stopped {
