@@ -100,9 +100,13 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub goroutines: bool,
 
-    /// The event at which --goroutines is taken.
+    /// The event at which --goroutines or --print is taken (the state just before it).
     #[arg(long, value_name = "EVENT")]
     pub at: Option<u64>,
+
+    /// Print the value of a package-level variable (e.g. main.counter) at --at EVENT.
+    #[arg(long, value_name = "SYMBOL")]
+    pub print: Option<String>,
 
     /// Print the signal timeline: arrival, handler, sigsend, os/signal loop, receiving goroutine.
     #[arg(long)]

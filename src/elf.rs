@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use object::{Object, ObjectSection};
+use object::{Object, ObjectSection, ObjectSymbol};
 
 fn with_file<T>(path: &Path, f: impl FnOnce(&object::File) -> Option<T>) -> Option<T> {
     let data = std::fs::read(path).ok()?;
@@ -47,4 +47,13 @@ fn go_version_from_buildinfo(data: &[u8]) -> Option<String> {
     }
     let s = data.get(i..i.checked_add(len)?)?;
     String::from_utf8(s.to_vec()).ok()
+}
+
+/// A data symbol's address and size (e.g. a Go package variable `main.counter`).
+pub fn data_symbol(path: &Path, name: &str) -> Option<(u64, u64)> {
+    with_file(path, |f| {
+        f.symbols()
+            .find(|s| s.name() == Ok(name) && s.kind() == object::SymbolKind::Data)
+            .map(|s| (s.address(), s.size()))
+    })
 }

@@ -24,6 +24,10 @@ pub fn run(args: &ReplayArgs, sigmask: libc::sigset_t) -> Result<i32> {
     if let Some(what) = what {
         return Err(RrgoError::not_implemented(what));
     }
+    if let Some(symbol) = &args.print {
+        drop(reader);
+        return print_symbol(&dir, symbol, args.at, sigmask);
+    }
     if !args.autopilot {
         return Err(RrgoError::new(
             Failure::Usage,
@@ -72,4 +76,54 @@ fn autopilot(dir: &std::path::Path, sigmask: libc::sigset_t) -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// `--print SYMBOL [--at EVENT]`: replays to the event and reads the variable
+/// from the replayed process's memory.
+fn print_symbol(
+    dir: &std::path::Path,
+    symbol: &str,
+    at: Option<u64>,
+    sigmask: libc::sigset_t,
+) -> Result<i32> {
+    let mut session = ReplaySession::start(dir, Output::Discard, sigmask).map_err(classify)?;
+    let exe = session
+        .reader()
+        .stored_file_path(&session.reader().header().exe.clone());
+    let (addr, size) = crate::elf::data_symbol(&exe, symbol).ok_or_else(|| {
+        RrgoError::new(
+            Failure::Usage,
+            anyhow::anyhow!("no variable named {symbol} in the recorded program"),
+        )
+    })?;
+    // Default: the last moment the main process is still alive.
+    let end = session.event_count().saturating_sub(1);
+    let at = at.unwrap_or(end).min(end);
+    let mut progress = Progress::new("replaying events", at);
+    while session.next_event().0 < at {
+        match session.step().map_err(classify)? {
+            Some(ev) => progress.set(ev.time.0),
+            None => break,
+        }
+    }
+    progress.finish();
+    let main = session.threads().into_iter().next().ok_or_else(|| {
+        RrgoError::new(
+            Failure::Usage,
+            anyhow::anyhow!("no live process at event {at}"),
+        )
+    })?;
+    let bytes = session
+        .mem(main)
+        .and_then(|m| Ok(m.read(trace_format::RemoteAddr(addr), size.clamp(1, 4096) as usize)?))
+        .map_err(classify)?;
+    let value = match bytes.len() {
+        1 => (bytes[0] as i8).to_string(),
+        2 => i16::from_le_bytes([bytes[0], bytes[1]]).to_string(),
+        4 => i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]).to_string(),
+        8 => i64::from_le_bytes(bytes[..8].try_into().unwrap_or([0; 8])).to_string(),
+        _ => crate::describe::hex(&bytes),
+    };
+    println!("{symbol} = {value}");
+    Ok(0)
 }

@@ -1,0 +1,150 @@
+//! Shared helpers for the integration tests: they drive the real `rrgo`
+//! binary on the Go programs in examples/, built by scripts/setup.sh with
+//! every toolchain in scripts/go-versions.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn rrgo() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_rrgo"))
+}
+
+/// The pinned Go versions, newest first.
+pub fn go_versions() -> Vec<String> {
+    std::fs::read_to_string(repo().join("scripts/go-versions"))
+        .expect("scripts/go-versions")
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// A built example; panics with a hint when scripts/setup.sh has not run.
+pub fn example(version: &str, name: &str) -> PathBuf {
+    let p = repo()
+        .join(".build")
+        .join(format!("go{version}"))
+        .join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/setup.sh (or scripts/build-examples.sh)",
+        p.display()
+    );
+    p
+}
+
+/// The line number of `// #BP <marker>` in examples/<name>/main.go.
+pub fn marker_line(name: &str, marker: &str) -> usize {
+    let src = std::fs::read_to_string(repo().join("examples").join(name).join("main.go")).unwrap();
+    let tag = format!("// #BP {marker}");
+    src.lines()
+        .position(|l| l.contains(&tag))
+        .map(|i| i + 1)
+        .unwrap_or_else(|| panic!("no marker {marker} in examples/{name}"))
+}
+
+/// A scratch trace root; `RRGO_TRACE_DIR` points there for every command.
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        Scratch {
+            dir: tempfile::Builder::new()
+                .prefix("rrgo-test-")
+                .tempdir()
+                .unwrap(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(rrgo());
+        c.env("RRGO_TRACE_DIR", self.path())
+            .env_remove("RRGO_LOG")
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    /// Records `prog args` into `<scratch>/<trace>`.
+    pub fn record(&self, trace: &str, prog: &Path, args: &[&str]) -> (Output, PathBuf) {
+        let dir = self.path().join(trace);
+        let out = self
+            .cmd()
+            .arg("record")
+            .arg("-o")
+            .arg(&dir)
+            .arg("--")
+            .arg(prog)
+            .args(args)
+            .output()
+            .unwrap();
+        (out, dir)
+    }
+
+    pub fn replay(&self, trace: &Path) -> Output {
+        self.cmd()
+            .arg("replay")
+            .arg("-a")
+            .arg(trace)
+            .output()
+            .unwrap()
+    }
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// rrgo's own messages (`rrgo: …`) removed, leaving the program's stderr.
+pub fn program_stderr(out: &Output) -> String {
+    text(&out.stderr)
+        .lines()
+        .filter(|l| !l.starts_with("rrgo: "))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// Asserts a replay reproduced the recording: same stdout, stderr, exit status.
+pub fn assert_same(what: &str, recorded: &Output, replayed: &Output) {
+    assert!(
+        !text(&replayed.stderr).contains("diverged"),
+        "{what}: replay diverged:\n{}",
+        text(&replayed.stderr)
+    );
+    assert_eq!(
+        text(&recorded.stdout),
+        text(&replayed.stdout),
+        "{what}: stdout differs; replay's stderr:\n{}",
+        text(&replayed.stderr)
+    );
+    assert_eq!(
+        program_stderr(recorded),
+        program_stderr(replayed),
+        "{what}: stderr differs"
+    );
+    assert_eq!(
+        recorded.status.code(),
+        replayed.status.code(),
+        "{what}: exit code differs"
+    );
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        recorded.status.signal(),
+        replayed.status.signal(),
+        "{what}: exit signal differs"
+    );
+}

@@ -1,0 +1,293 @@
+//! Tests that pin down individual record/replay mechanisms: each would fail
+//! if the mechanism it names were missing.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+use trace_format::{EventKind, TraceReader, TraceWriter, WriterOptions};
+
+fn newest() -> String {
+    go_versions()[0].clone()
+}
+
+/// Replay re-executes the program: a variable read from the replayed
+/// process's memory at the moment it printed equals what it printed.
+#[test]
+fn replayed_memory_holds_what_the_program_printed() {
+    let s = Scratch::new();
+    let (rec, trace) = s.record("t", &example(&newest(), "racecounter"), &[]);
+    let printed = text(&rec.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("counter = ").map(|v| v.trim().to_string()))
+        .expect("racecounter prints `counter = N`");
+    // The event at which the program's last stdout write returned.
+    let dump = s.run(&["dump", trace.to_str().unwrap()]);
+    let at = text(&dump.stdout)
+        .lines()
+        .filter(|l| l.contains("to Stdout"))
+        .last()
+        .and_then(|l| {
+            l.trim_start_matches('#')
+                .split_whitespace()
+                .next()
+                .map(str::to_string)
+        })
+        .expect("a write to stdout in the trace");
+    let out = s.run(&[
+        "replay",
+        trace.to_str().unwrap(),
+        "--at",
+        &at,
+        "--print",
+        "main.counter",
+    ]);
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!("main.counter = {printed}"),
+        "{}",
+        text(&out.stderr)
+    );
+    // And at the start the variable is still zero: the value is computed by the replay.
+    let out = s.run(&[
+        "replay",
+        trace.to_str().unwrap(),
+        "--at",
+        "3",
+        "--print",
+        "main.counter",
+    ]);
+    assert_eq!(text(&out.stdout).trim(), "main.counter = 0");
+}
+
+/// Copies a trace, letting `edit` change events on the way.
+fn rewrite_trace(
+    from: &std::path::Path,
+    to: &std::path::Path,
+    mut edit: impl FnMut(&mut EventKind) -> bool,
+) -> bool {
+    let r = TraceReader::open(from).unwrap();
+    let header = r.header().clone();
+    let exe = r.stored_file_path(&header.exe);
+    let mut files: Vec<_> = r.stored_files().to_vec();
+    files.sort_by_key(|f| f.id);
+    let staging = tempfile::tempdir().unwrap();
+    let mut w = TraceWriter::create_with(to, WriterOptions::default(), |store| {
+        for f in &files {
+            // Stored names are <hash>-<original basename>: store from a file of that name.
+            let base = String::from_utf8_lossy(&f.original_path)
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string();
+            let src = staging.path().join(format!("{}-{base}", f.id.0));
+            std::fs::create_dir_all(&src).unwrap();
+            let src = src.join(base);
+            std::fs::copy(r.stored_file_path(f), &src).unwrap();
+            let stored = store.store(&src, f.build_id.clone())?;
+            assert_eq!((stored.id, &stored.stored_name), (f.id, &f.stored_name));
+        }
+        let _ = &exe;
+        Ok::<_, trace_format::TraceError>(header.clone())
+    })
+    .unwrap();
+    let mut edited = false;
+    for e in r.events() {
+        let mut e = e.unwrap();
+        if !edited && edit(&mut e.kind) {
+            edited = true;
+        }
+        w.append(e.kind, e.tid).unwrap();
+    }
+    w.finish().unwrap();
+    edited
+}
+
+/// A changed syscall result must make replay diverge or differ, never pass silently.
+#[test]
+fn corrupted_syscall_result_is_not_replayed_silently() {
+    let s = Scratch::new();
+    let (rec, trace) = s.record("t", &example(&newest(), "nondet"), &[]);
+    let bad = s.path().join("bad");
+    let edited = rewrite_trace(&trace, &bad, |k| match k {
+        EventKind::SyscallExit { nr, writes, .. }
+            if *nr == libc::SYS_getrandom && !writes.is_empty() =>
+        {
+            for b in writes[0].data.iter_mut() {
+                *b ^= 0x5a;
+            }
+            true
+        }
+        _ => false,
+    });
+    assert!(
+        edited,
+        "nondet made no getrandom syscall (is the vDSO hidden?)"
+    );
+    // The untouched copy still replays exactly (the rewrite itself is faithful)...
+    let good = s.path().join("good");
+    rewrite_trace(&trace, &good, |_| false);
+    assert_same("unchanged copy", &rec, &s.replay(&good));
+    // ...the corrupted one does not.
+    let rep = s.replay(&bad);
+    let diverged = rep.status.code() == Some(4) && text(&rep.stderr).contains("replay diverged");
+    assert!(
+        diverged || rep.stdout != rec.stdout,
+        "a corrupted getrandom result replayed unnoticed"
+    );
+}
+
+/// The vDSO is hidden, so the clock and randomness are syscalls the trace holds.
+#[test]
+fn time_and_randomness_come_from_syscalls() {
+    let s = Scratch::new();
+    let (_, trace) = s.record("t", &example(&newest(), "nondet"), &[]);
+    let r = TraceReader::open(&trace).unwrap();
+    let nrs: Vec<i64> = r
+        .events()
+        .filter_map(|e| match e.unwrap().kind {
+            EventKind::SyscallEntry { nr, .. } => Some(nr),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        nrs.contains(&libc::SYS_clock_gettime),
+        "no clock_gettime syscall: the vDSO was used"
+    );
+    assert!(
+        nrs.contains(&libc::SYS_getrandom),
+        "no getrandom syscall: the vDSO was used"
+    );
+    // AT_RANDOM is recorded in the header and the first event.
+    let first = r.events().next().unwrap().unwrap();
+    match first.kind {
+        EventKind::Exec { auxv_random, .. } => assert_eq!(auxv_random, r.header().auxv_random),
+        k => panic!("first event is {}", k.name()),
+    }
+    assert_ne!(r.header().auxv_random, [0; 16]);
+}
+
+/// The program sees the CPU mask it would have had natively, not rrgo's pinning.
+#[test]
+fn cpu_count_is_not_changed_by_pinning() {
+    let s = Scratch::new();
+    let native = std::process::Command::new(example(&newest(), "cpuworkers"))
+        .output()
+        .unwrap();
+    let (rec, _) = s.record("t", &example(&newest(), "cpuworkers"), &[]);
+    let line = |o: &std::process::Output| {
+        text(&o.stdout)
+            .lines()
+            .find(|l| l.starts_with("NumCPU="))
+            .map(str::to_string)
+    };
+    assert_eq!(line(&native), line(&rec));
+}
+
+/// SIGTERM from outside, while recording, is delivered where it landed and replays identically.
+#[test]
+fn sigterm_from_outside_while_recording() {
+    let s = Scratch::new();
+    let trace = s.path().join("t");
+    let mut child = s
+        .cmd()
+        .args(["record", "-o"])
+        .arg(&trace)
+        .arg("--")
+        .arg(example(&newest(), "sigterm-delay"))
+        .args(["-timeout", "60s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let pid = loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "sigterm-delay never said ready"
+        );
+        if let Some(p) = line.trim().strip_prefix("ready pid=") {
+            break p.parse::<i32>().unwrap();
+        }
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: signalling the recorded program.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let rec = child.wait_with_output().unwrap();
+    assert_eq!(rec.status.code(), Some(0), "{rest}");
+    let out = text(&rec.stdout);
+    assert!(out.contains("SIGTERM received"), "{out}");
+    let recorded_stdout = rec.stdout.clone();
+    for _ in 0..2 {
+        let rep = s.replay(&trace);
+        assert_eq!(text(&rep.stdout), text(&recorded_stdout));
+        assert_eq!(rep.status.code(), Some(0), "{}", text(&rep.stderr));
+    }
+    let r = TraceReader::open(&trace).unwrap();
+    let sigterms = r
+        .events()
+        .filter(|e| matches!(e.as_ref().unwrap().kind, EventKind::Signal { signo, .. } if signo == libc::SIGTERM))
+        .count();
+    assert_eq!(sigterms, 1);
+}
+
+/// kill -9 of rrgo while recording: the program dies too, and the trace's
+/// prefix (complete chunks) replays without divergence.
+#[test]
+fn recording_killed_with_sigkill_leaves_a_replayable_prefix() {
+    let s = Scratch::new();
+    let trace = s.path().join("t");
+    let mut child = s
+        .cmd()
+        .args(["record", "-q", "-o"])
+        .arg(&trace)
+        .arg("--")
+        .arg(example(&newest(), "sigterm-delay"))
+        .args(["-timeout", "60s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let pid: i32 = line
+        .trim()
+        .strip_prefix("ready pid=")
+        .expect("ready line")
+        .parse()
+        .unwrap();
+    // More than a chunk's maximum age, so at least one chunk is on disk.
+    std::thread::sleep(Duration::from_millis(1800));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    // SAFETY: probing whether the tracee still exists.
+    while unsafe { libc::kill(pid, 0) } == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the recorded program outlived rrgo"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let info = s.run(&["info", trace.to_str().unwrap()]);
+    assert!(
+        text(&info.stdout).contains("INCOMPLETE"),
+        "{}",
+        text(&info.stdout)
+    );
+    let rep = s.replay(&trace);
+    assert_eq!(rep.status.code(), Some(0), "{}", text(&rep.stderr));
+    assert!(
+        text(&rep.stderr).contains("incomplete trace"),
+        "{}",
+        text(&rep.stderr)
+    );
+}

@@ -1,0 +1,82 @@
+//! Record each example with every pinned Go version, replay it three times,
+//! and require byte-identical output and exit status with no divergence.
+
+mod common;
+
+use common::*;
+
+fn round_trip(name: &str, args: &[&str]) {
+    for version in go_versions() {
+        let s = Scratch::new();
+        let prog = example(&version, name);
+        let (rec, trace) = s.record("t", &prog, args);
+        assert!(
+            !text(&rec.stderr).contains("rrgo: error"),
+            "{name} (go{version}): recording failed:\n{}",
+            text(&rec.stderr)
+        );
+        assert!(
+            trace.join("index").exists(),
+            "{name}: the recording did not finish its trace"
+        );
+        for i in 0..3 {
+            let rep = s.replay(&trace);
+            assert_same(&format!("{name} (go{version}) replay {i}"), &rec, &rep);
+        }
+    }
+}
+
+#[test]
+fn hello() {
+    round_trip("hello", &["one", "two words"]);
+}
+
+#[test]
+fn goroutines_channels_mutexes_timers() {
+    round_trip("goroutines", &[]);
+}
+
+#[test]
+fn cpu_bound_workers_on_all_ps() {
+    round_trip("cpuworkers", &[]);
+}
+
+#[test]
+fn busy_poller_needs_preemption() {
+    round_trip("busypoll", &[]);
+}
+
+#[test]
+fn http_server_and_client_on_loopback() {
+    round_trip("httpserver", &[]);
+}
+
+#[test]
+fn os_exec_child_processes() {
+    round_trip("osexec", &[]);
+}
+
+#[test]
+fn time_random_and_map_order() {
+    round_trip("nondet", &[]);
+}
+
+#[test]
+fn racy_counter() {
+    round_trip("racecounter", &[]);
+}
+
+#[test]
+fn goroutine_panic_exits_2_with_traceback() {
+    round_trip("panicker", &[]);
+}
+
+#[test]
+fn cgo_with_glibc() {
+    round_trip("cgo", &[]);
+}
+
+#[test]
+fn sigterm_delay_self_signal() {
+    round_trip("sigterm-delay", &["-self-term", "300ms"]);
+}
