@@ -284,6 +284,17 @@ impl ReplaySession {
             regs.r9 = entry_regs.r9;
             regs.orig_rax = entry_nr as u64;
             regs.rax = result as u64;
+            if is_restart_code(result) && !self.signal_follows(e)? {
+                // The kernel restarted the call because a signal woke the
+                // thread but was taken by another one. Replay has no signal
+                // pending here, so it does the restart the kernel did.
+                regs.rax = if result == ERESTART_RESTARTBLOCK {
+                    libc::SYS_restart_syscall as u64
+                } else {
+                    entry_nr as u64
+                };
+                regs.rip -= 2;
+            }
             ptrace::set_regs(live, &regs)?;
         }
         let mem = self.mem(e.tid)?;
@@ -560,6 +571,31 @@ impl ReplaySession {
         crate::record::rdtsc_apply(&mut regs, len, value, aux);
         ptrace::set_regs(live, &regs)?;
         Ok(())
+    }
+}
+
+const ERESTART_RESTARTBLOCK: i64 = -516;
+
+/// The kernel-internal results that ask for a syscall restart (never seen by the program).
+fn is_restart_code(result: i64) -> bool {
+    matches!(result, -512 | -513 | -514 | ERESTART_RESTARTBLOCK)
+}
+
+impl ReplaySession {
+    /// Whether the thread's next event is a signal delivered where it stands.
+    fn signal_follows(&mut self, e: &Event) -> anyhow::Result<bool> {
+        let tid = e.tid;
+        let next = self.find_ahead(1_000_000, |x| x.tid == tid)?;
+        Ok(matches!(
+            next,
+            Some(Event {
+                kind: EventKind::Signal {
+                    point: DeliveryPoint::AtLastStop,
+                    ..
+                },
+                ..
+            })
+        ))
     }
 }
 
