@@ -73,6 +73,7 @@ pub(super) struct Recorder {
     /// (dev, ino) of rrgo's stdout and stderr, to tell which writes to replay as output.
     pub(super) std_streams: [Option<(u64, u64)>; 2],
     pub(super) warned: std::collections::HashSet<i64>,
+    pub(super) warned_dirty: bool,
     /// Files already copied, by (dev, inode, mtime, size): libraries are mapped many times.
     pub(super) file_cache: std::collections::HashMap<(u64, u64, i64, u64), trace_format::FileId>,
     pub(super) announced: std::collections::HashSet<trace_format::FileId>,
@@ -163,6 +164,7 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         orig_affinity,
         std_streams: [stat_fd(1), stat_fd(2)],
         warned: Default::default(),
+        warned_dirty: false,
         file_cache: Default::default(),
         announced: Default::default(),
         slice: slice(),
@@ -405,10 +407,15 @@ impl Recorder {
         let xstate = ptrace::get_xstate(tid)?;
         let tgid = self.t.get(tid).map(|t| t.tgid).unwrap_or(tid.0);
         let pages = match self.t.procs.get_mut(&tgid) {
-            Some(p) => p
-                .pages
-                .update(&p.mem)
-                .context("cannot snapshot memory at a preemption")?,
+            Some(p) => match &p.dirty {
+                Some(d) => {
+                    written_pages(d, &p.mem).context("cannot read written pages at a preemption")?
+                }
+                None => p
+                    .pages
+                    .update(&p.mem)
+                    .context("cannot snapshot memory at a preemption")?,
+            },
             None => Vec::new(),
         };
         self.stats.preemptions += 1;
@@ -441,7 +448,10 @@ impl Recorder {
 
     fn on_exit_event(&mut self, tid: Tid) -> anyhow::Result<()> {
         let status = ptrace::event_msg(tid).unwrap_or(0) as i32;
-        self.append(tid, EventKind::TaskExit { status })?;
+        // A thread killed before its parent's clone event never entered the trace.
+        if self.t.get(tid).is_some_and(|t| t.announced) {
+            self.append(tid, EventKind::TaskExit { status })?;
+        }
         if self.t.running == Some(tid) {
             self.t.running = None;
         }
@@ -497,7 +507,14 @@ impl Recorder {
         };
         let mut pages = PageHashes::default();
         pages.update(&mem)?;
-        self.t.procs.insert(tgid, Process { mem, pages });
+        self.t.procs.insert(
+            tgid,
+            Process {
+                mem,
+                pages,
+                dirty: None,
+            },
+        );
         if let Some(th) = self.t.get(tid) {
             th.tgid = tgid;
             th.last_regs = Some(regs);
@@ -575,6 +592,53 @@ impl Recorder {
     pub(super) fn warn_once(&mut self, nr: i64, what: &str) {
         if self.warned.insert(nr) {
             crate::say!("warning: {} {what}", crate::syscall_names::name(nr));
+        }
+    }
+}
+
+/// The contents of the pages written since the last preemption.
+fn written_pages(
+    d: &super::dirty::DirtyTracker,
+    mem: &ProcMem,
+) -> anyhow::Result<Vec<trace_format::MemWrite>> {
+    let mut out = Vec::new();
+    for (addr, len) in d.take_written()? {
+        // A range unmapped meanwhile reads short; what is gone needs no restoring.
+        let data = mem.read_prefix(addr, len as usize);
+        if !data.is_empty() {
+            out.push(trace_format::MemWrite { addr, data });
+        }
+    }
+    Ok(out)
+}
+
+impl Recorder {
+    /// Starts write tracking for `tid`'s process, at the exit of its execve.
+    pub(super) fn start_dirty_tracking(&mut self, tid: Tid) {
+        let tgid = self.t.get(tid).map(|t| t.tgid).unwrap_or(tid.0);
+        let Some(p) = self.t.procs.get_mut(&tgid) else {
+            return;
+        };
+        match super::dirty::DirtyTracker::attach(tid, tgid, &p.mem) {
+            Ok(d) => p.dirty = Some(d),
+            Err(e) => {
+                if !self.warned_dirty {
+                    self.warned_dirty = true;
+                    crate::say!("warning: no userfaultfd write tracking ({e}); preemption points fall back to comparing page contents");
+                }
+            }
+        }
+    }
+
+    /// Extends write tracking to memory the program just mapped.
+    pub(super) fn track_new_memory(&mut self, tid: Tid, start: u64, len: u64) {
+        let tgid = self.t.get(tid).map(|t| t.tgid).unwrap_or(tid.0);
+        if let Some(d) = self.t.procs.get(&tgid).and_then(|p| p.dirty.as_ref()) {
+            if len == 0 {
+                let _ = d.track_all(tgid);
+            } else {
+                d.track(start, start + len);
+            }
         }
     }
 }

@@ -61,7 +61,7 @@ impl PageHashes {
                 for (k, page) in data.chunks_exact(PAGE as usize).enumerate() {
                     let page_addr = addr + k as u64 * PAGE;
                     let h = xxh3_64(page);
-                    if self.hashes.insert(page_addr, h) != Some(h) {
+                    if self.hashes.insert(page_addr, h) != Some(h) || full_snapshots() {
                         push_page(&mut changed, page_addr, page);
                     }
                 }
@@ -83,4 +83,9 @@ fn push_page(out: &mut Vec<MemWrite>, addr: u64, page: &[u8]) {
         addr: RemoteAddr(addr),
         data: page.to_vec(),
     });
+}
+
+fn full_snapshots() -> bool {
+    static FULL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FULL.get_or_init(|| std::env::var_os("RRGO_FULL_SNAPSHOT").is_some())
 }

@@ -96,6 +96,7 @@ impl Recorder {
             return Ok(());
         };
         if sc.initial_exec {
+            self.start_dirty_tracking(tid);
             if let Some(th) = self.t.get(tid) {
                 th.last_regs = Some(regs);
             }
@@ -166,6 +167,16 @@ impl Recorder {
                 }
                 _ => {}
             }
+        }
+        match sc.spec.map(|s| s.hook) {
+            Some(Hook::Exec) if result == 0 => self.start_dirty_tracking(tid),
+            Some(Hook::Mmap) if result >= 0 => {
+                self.track_new_memory(tid, result as u64, sc.args[1])
+            }
+            _ if (sc.nr == libc::SYS_brk || sc.nr == libc::SYS_mremap) && result > 0 => {
+                self.track_new_memory(tid, 0, 0)
+            }
+            _ => {}
         }
         let mode = match sc.spec {
             Some(spec) if spec.replay == Replay::Execute && sc.refused.is_none() => {
@@ -242,7 +253,14 @@ impl Recorder {
                 .get(&parent_tgid)
                 .map(|p| p.pages.clone())
                 .unwrap_or_default();
-            self.t.procs.insert(child.0, Process { mem, pages });
+            self.t.procs.insert(
+                child.0,
+                Process {
+                    mem,
+                    pages,
+                    dirty: None,
+                },
+            );
             self.stats.processes += 1;
         }
         self.stats.threads += 1;

@@ -59,7 +59,10 @@ pub struct Thread {
 #[derive(Debug)]
 pub struct Process {
     pub mem: ProcMem,
+    /// Content hashes: the fallback where write tracking is unavailable.
     pub pages: PageHashes,
+    /// Write tracking (userfaultfd), set up at the exec's syscall exit.
+    pub dirty: Option<super::dirty::DirtyTracker>,
 }
 
 #[derive(Debug, Default)]

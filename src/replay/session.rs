@@ -50,6 +50,10 @@ pub struct ReplaySession {
     pub(super) exit: Option<ExitStatus>,
     pub(super) main_pid: RecTid,
     pub(super) output: Output,
+    /// Stops collected while waiting for another thread, by live tid.
+    pub(super) stashed: HashMap<Tid, VecDeque<crate::tracee::wait::Waited>>,
+    /// A process is being reaped: threads the trace never announced are let go.
+    pub(super) reaping: bool,
     _tmp: TempDir,
 }
 
@@ -86,6 +90,8 @@ impl ReplaySession {
             exit: None,
             main_pid: first.tid,
             output,
+            stashed: HashMap::new(),
+            reaping: false,
             _tmp: l.tmp,
         };
         s.pids.insert(first.tid.0, l.tid.0);
@@ -227,6 +233,12 @@ impl ReplaySession {
         let Some(event) = self.queue.pop_front() else {
             return Ok(None);
         };
+        tracing::trace!(
+            time = event.time.0,
+            tid = event.tid.0,
+            kind = event.kind.name(),
+            "replaying"
+        );
         self.apply(&event)?;
         self.next = EventTime(event.time.0 + 1);
         Ok(Some(event))
@@ -240,6 +252,35 @@ impl ReplaySession {
             }
         }
         Ok(())
+    }
+
+    /// The next stop of one live thread. While a thread-group leader waits
+    /// for its other threads to be reaped, stops of threads the trace never
+    /// announced (created by a clone that exit_group cut short) are
+    /// released, and stops of other known threads are kept for later.
+    pub(super) fn wait_for(&mut self, tid: Tid) -> anyhow::Result<crate::tracee::wait::Waited> {
+        use crate::tracee::wait::{self, Stop};
+        if let Some(w) = self.stashed.get_mut(&tid).and_then(|q| q.pop_front()) {
+            return Ok(w);
+        }
+        loop {
+            if let Some(w) = wait::wait_tid_nohang(tid)? {
+                return Ok(w);
+            }
+            match wait::wait_any(Some(std::time::Duration::from_millis(50)))? {
+                None => {}
+                Some(w) if w.tid == tid => return Ok(w),
+                Some(w) => {
+                    let known = self.threads.values().any(|t| t.live == w.tid);
+                    if known || !self.reaping {
+                        // A new thread's first stop comes before its TaskCreate: keep it too.
+                        self.stashed.entry(w.tid).or_default().push_back(w);
+                    } else if !matches!(w.stop, Stop::Exited(_) | Stop::Killed { .. }) {
+                        let _ = ptrace::resume(w.tid, ptrace::Resume::Cont, 0);
+                    }
+                }
+            }
+        }
     }
 
     pub(super) fn live(&self, event: &Event) -> anyhow::Result<Tid> {

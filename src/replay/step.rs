@@ -52,7 +52,7 @@ impl ReplaySession {
                 ptrace::resume(live, ptrace::Resume::Syscall, sig)
                     .with_context(|| format!("cannot resume thread {live}"))?;
             }
-            let w = wait::wait_tid(live)?;
+            let w = self.wait_for(live)?;
             let t = self.thread(e)?;
             if t.skip_exec_exit && w.stop == Stop::Syscall {
                 t.skip_exec_exit = false;
@@ -406,7 +406,7 @@ impl ReplaySession {
             Some(c) => c,
             None => {
                 // The parent is in its clone syscall: its next stop is the clone event.
-                let w = wait::wait_tid(plive)?;
+                let w = self.wait_for(plive)?;
                 if !matches!(w.stop, Stop::Event { event, .. } if matches!(event, libc::PTRACE_EVENT_CLONE | libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK))
                 {
                     return Err(diverged(e, "the parent to create a task", describe(&w)));
@@ -417,7 +417,7 @@ impl ReplaySession {
             }
         };
         // The child's first stop.
-        let w = wait::wait_tid(live_child)?;
+        let w = self.wait_for(live_child)?;
         if !matches!(w.stop, Stop::Event { .. }) {
             return Err(diverged(e, "a new task's first stop", describe(&w)));
         }
@@ -449,20 +449,36 @@ impl ReplaySession {
         let live = t.live;
         let waited = if t.in_kernel {
             t.in_kernel = false;
-            wait::wait_tid(live)?
+            self.wait_for(live)?
         } else {
             match ptrace::resume(live, ptrace::Resume::Syscall, std::mem::take(&mut t.inject)) {
-                Ok(()) => wait::wait_tid(live)?,
+                Ok(()) => self.wait_for(live)?,
                 // Already on its way out (killed by an exit_group): collect that.
-                Err(_) => wait::wait_tid(live)?,
+                Err(_) => self.wait_for(live)?,
             }
         };
-        match waited.stop {
-            Stop::Event { event, .. } if event == libc::PTRACE_EVENT_EXIT => {
-                let _ = ptrace::resume(live, ptrace::Resume::Cont, 0);
+        // A thread killed by another's exit_group may first report the exit
+        // stop of the (emulated) call it was in: let it go on to its death.
+        let mut waited = waited;
+        for _ in 0..4 {
+            match waited.stop {
+                Stop::Event { event, .. } if event == libc::PTRACE_EVENT_EXIT => {
+                    let _ = ptrace::resume(live, ptrace::Resume::Cont, 0);
+                    break;
+                }
+                Stop::Exited(_) | Stop::Killed { .. } => break,
+                Stop::Syscall | Stop::Signal(_) => {
+                    let _ = ptrace::resume(live, ptrace::Resume::Cont, 0);
+                    waited = self.wait_for(live)?;
+                }
+                _ => return Err(diverged(e, "the thread to exit", describe(&waited))),
             }
-            Stop::Exited(_) | Stop::Killed { .. } => {}
-            _ => return Err(diverged(e, "the thread to exit", describe(&waited))),
+        }
+        if !matches!(
+            waited.stop,
+            Stop::Exited(_) | Stop::Killed { .. } | Stop::Event { .. }
+        ) {
+            return Err(diverged(e, "the thread to exit", describe(&waited)));
         }
         self.thread(e)?.exited = true;
         Ok(())
@@ -480,9 +496,22 @@ impl ReplaySession {
             .collect();
         tids.sort_by_key(|(r, _)| r.0 == tgid);
         let mut leader_status = None;
+        // Threads the trace never announced (cut short by exit_group) die now too.
+        self.reaping = true;
+        let known: Vec<Tid> = self.threads.values().map(|t| t.live).collect();
+        let strays: Vec<Tid> = self
+            .stashed
+            .keys()
+            .copied()
+            .filter(|t| !known.contains(t))
+            .collect();
+        for stray in strays {
+            self.stashed.remove(&stray);
+            let _ = ptrace::resume(stray, ptrace::Resume::Cont, 0);
+        }
         for (rec, live) in tids {
             loop {
-                match wait::wait_tid(live) {
+                match self.wait_for(live) {
                     Ok(w) => match w.stop {
                         Stop::Exited(c) => {
                             leader_status = Some(ExitStatus::Code(c));
@@ -516,6 +545,7 @@ impl ReplaySession {
                     .unwrap_or_else(|| "no exit".into()),
             ));
         }
+        self.reaping = false;
         self.mems.remove(&tgid);
         self.pids.remove(&tgid);
         if e.tid.0 == self.main_pid.0 {
@@ -537,7 +567,7 @@ impl ReplaySession {
             // Let the kernel build the handler frame (and switch masks) first:
             // a single step with the signal stops at the handler's first instruction.
             ptrace::resume(live, ptrace::Resume::Step, sig)?;
-            let w = wait::wait_tid(live)?;
+            let w = self.wait_for(live)?;
             if !matches!(w.stop, Stop::Signal(libc::SIGTRAP)) {
                 return Err(diverged(e, "to enter a signal handler", describe(&w)));
             }

@@ -5,6 +5,7 @@
 //! Nothing here knows about traces, recording policy or Go.
 
 pub mod auxv;
+pub mod inject;
 pub mod maps;
 pub mod mem;
 pub mod ptrace;

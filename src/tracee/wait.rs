@@ -148,6 +148,11 @@ pub fn wait_tid(tid: Tid) -> io::Result<Waited> {
     }
 }
 
+/// The next stop of one thread if there is one already.
+pub fn wait_tid_nohang(tid: Tid) -> io::Result<Option<Waited>> {
+    waitpid(tid.0, libc::WNOHANG)
+}
+
 /// Sleeps until SIGCHLD is pending (true) or the timeout passes (false).
 fn sigtimedwait_chld(timeout: Option<Duration>) -> io::Result<bool> {
     // SAFETY: libc calls with valid pointers; SIGCHLD is blocked (block_sigchld).

@@ -1,0 +1,63 @@
+//! Running a syscall inside a stopped tracee thread on rrgo's behalf.
+//!
+//! Only at a syscall-exit stop (the thread is about to return to user
+//! space): the registers are saved, the thread is sent to a `syscall`
+//! instruction with the call set up, and restored afterwards, so the program
+//! never sees it.
+
+use std::io;
+
+use trace_format::RemoteAddr;
+
+use super::maps::read_maps;
+use super::mem::ProcMem;
+use super::wait::{self, Stop};
+use super::{ptrace, Tid};
+
+/// The address of a `syscall` instruction (0f 05) in the process's code:
+/// the vDSO has some (its fallback paths) even when the program cannot find it.
+pub fn find_syscall_insn(mem: &ProcMem) -> io::Result<Option<RemoteAddr>> {
+    let maps = read_maps(mem.pid())?;
+    let mut regions: Vec<_> = maps.iter().filter(|r| r.perms[2] == b'x').collect();
+    // The vDSO first: small, always there.
+    regions.sort_by_key(|r| !r.path.starts_with("[vdso]"));
+    for r in regions {
+        let len = (r.end - r.start).min(1 << 20) as usize;
+        let code = mem.read_prefix(RemoteAddr(r.start), len);
+        if let Some(i) = code.windows(2).position(|w| w == [0x0f, 0x05]) {
+            return Ok(Some(RemoteAddr(r.start + i as u64)));
+        }
+    }
+    Ok(None)
+}
+
+/// Runs `nr(args…)` in `tid`, which must be at a syscall-exit stop; returns the result.
+pub fn syscall(tid: Tid, insn: RemoteAddr, nr: i64, args: &[u64]) -> io::Result<i64> {
+    let saved = ptrace::get_regs(tid)?;
+    let mut r = saved;
+    r.rip = insn.0;
+    r.rax = nr as u64;
+    r.orig_rax = u64::MAX;
+    let slots = [
+        &mut r.rdi, &mut r.rsi, &mut r.rdx, &mut r.r10, &mut r.r8, &mut r.r9,
+    ];
+    for (slot, v) in slots.into_iter().zip(args) {
+        *slot = *v;
+    }
+    ptrace::set_regs(tid, &r)?;
+    let result = (|| {
+        for _ in 0..2 {
+            ptrace::resume(tid, ptrace::Resume::Syscall, 0)?;
+            let w = wait::wait_tid(tid)?;
+            if w.stop != Stop::Syscall {
+                return Err(io::Error::other(format!(
+                    "unexpected stop while injecting a syscall: {:?}",
+                    w.stop
+                )));
+            }
+        }
+        Ok(ptrace::get_regs(tid)?.rax as i64)
+    })();
+    ptrace::set_regs(tid, &saved)?;
+    result
+}
