@@ -52,8 +52,9 @@ pub struct ReplaySession {
     pub(super) output: Output,
     /// Stops collected while waiting for another thread, by live tid.
     pub(super) stashed: HashMap<Tid, VecDeque<crate::tracee::wait::Waited>>,
-    /// A process is being reaped: threads the trace never announced are let go.
-    pub(super) reaping: bool,
+    /// The (recorded) process being reaped: its threads, and threads the
+    /// trace never announced, are let run to their deaths.
+    pub(super) reaping: Option<i32>,
     _tmp: TempDir,
 }
 
@@ -91,7 +92,7 @@ impl ReplaySession {
             main_pid: first.tid,
             output,
             stashed: HashMap::new(),
-            reaping: false,
+            reaping: None,
             _tmp: l.tmp,
         };
         s.pids.insert(first.tid.0, l.tid.0);
@@ -261,22 +262,36 @@ impl ReplaySession {
     pub(super) fn wait_for(&mut self, tid: Tid) -> anyhow::Result<crate::tracee::wait::Waited> {
         use crate::tracee::wait::{self, Stop};
         if let Some(w) = self.stashed.get_mut(&tid).and_then(|q| q.pop_front()) {
+            tracing::trace!(tid = tid.0, stop = ?w.stop, "stashed stop");
             return Ok(w);
         }
         loop {
             if let Some(w) = wait::wait_tid_nohang(tid)? {
+                tracing::trace!(tid = tid.0, stop = ?w.stop, "stop");
                 return Ok(w);
             }
             match wait::wait_any(Some(std::time::Duration::from_millis(50)))? {
                 None => {}
-                Some(w) if w.tid == tid => return Ok(w),
+                Some(w) if w.tid == tid => {
+                    tracing::trace!(tid = tid.0, stop = ?w.stop, "stop");
+                    return Ok(w);
+                }
                 Some(w) => {
-                    let known = self.threads.values().any(|t| t.live == w.tid);
-                    if known || !self.reaping {
+                    tracing::trace!(tid = w.tid.0, stop = ?w.stop, "stashing");
+                    let owner = self
+                        .threads
+                        .values()
+                        .find(|t| t.live == w.tid)
+                        .map(|t| t.tgid);
+                    let dying =
+                        self.reaping.is_some() && (owner.is_none() || owner == self.reaping);
+                    let death = matches!(w.stop, Stop::Exited(_) | Stop::Killed { .. });
+                    if dying && !death {
+                        // A thread of the process being reaped: let it run to its death.
+                        let _ = ptrace::resume(w.tid, ptrace::Resume::Cont, 0);
+                    } else if owner.is_some() || self.reaping.is_none() {
                         // A new thread's first stop comes before its TaskCreate: keep it too.
                         self.stashed.entry(w.tid).or_default().push_back(w);
-                    } else if !matches!(w.stop, Stop::Exited(_) | Stop::Killed { .. }) {
-                        let _ = ptrace::resume(w.tid, ptrace::Resume::Cont, 0);
                     }
                 }
             }

@@ -497,7 +497,7 @@ impl ReplaySession {
         tids.sort_by_key(|(r, _)| r.0 == tgid);
         let mut leader_status = None;
         // Threads the trace never announced (cut short by exit_group) die now too.
-        self.reaping = true;
+        self.reaping = Some(tgid);
         let known: Vec<Tid> = self.threads.values().map(|t| t.live).collect();
         let strays: Vec<Tid> = self
             .stashed
@@ -508,6 +508,16 @@ impl ReplaySession {
         for stray in strays {
             self.stashed.remove(&stray);
             let _ = ptrace::resume(stray, ptrace::Resume::Cont, 0);
+        }
+        // Stops of its own threads collected earlier: all that is left is dying.
+        for (_, live) in &tids {
+            if let Some(q) = self.stashed.get_mut(live) {
+                let before = q.len();
+                q.retain(|w| matches!(w.stop, Stop::Exited(_) | Stop::Killed { .. }));
+                if q.len() != before {
+                    let _ = ptrace::resume(*live, ptrace::Resume::Cont, 0);
+                }
+            }
         }
         for (rec, live) in tids {
             loop {
@@ -545,7 +555,7 @@ impl ReplaySession {
                     .unwrap_or_else(|| "no exit".into()),
             ));
         }
-        self.reaping = false;
+        self.reaping = None;
         self.mems.remove(&tgid);
         self.pids.remove(&tgid);
         if e.tid.0 == self.main_pid.0 {
