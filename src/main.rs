@@ -24,6 +24,10 @@ use crate::cli::{Cli, Command};
 
 fn main() {
     install_panic_hook();
+    // Like other Unix tools, `rrgo dump | head` ends quietly when the pipe closes
+    // (Rust ignores SIGPIPE by default, which would turn it into a panic).
+    // SAFETY: restoring a default signal disposition at startup.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     // Before any thread exists, so every thread inherits it (see tracee::wait).
     let sigmask = tracee::wait::block_sigchld();
     let cli = match Cli::try_parse() {

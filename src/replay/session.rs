@@ -271,7 +271,16 @@ impl ReplaySession {
                 return Ok(w);
             }
             match wait::wait_any(Some(std::time::Duration::from_millis(50)))? {
-                None => {}
+                None => {
+                    if let Some(tgid) = self.reaping {
+                        // The process is dying (exit_group's SIGKILL is pending):
+                        // a thread still held in a ptrace stop we did not see
+                        // keeps the leader from being reaped. Let them all go.
+                        for t in self.threads.values().filter(|t| t.tgid == tgid) {
+                            let _ = ptrace::resume(t.live, ptrace::Resume::Cont, 0);
+                        }
+                    }
+                }
                 Some(w) if w.tid == tid => {
                     tracing::trace!(tid = tid.0, stop = ?w.stop, "stop");
                     return Ok(w);
