@@ -36,11 +36,7 @@ impl Progress {
         }
         self.last = Instant::now();
         self.shown = true;
-        let pct = if self.total > 0 {
-            done * 100 / self.total
-        } else {
-            0
-        };
+        let pct = (done * 100).checked_div(self.total).unwrap_or(0);
         let mut err = std::io::stderr().lock();
         let _ = write!(
             err,

@@ -28,8 +28,7 @@ fn replayed_memory_holds_what_the_program_printed() {
     let dump = s.run(&["dump", trace.to_str().unwrap()]);
     let at = text(&dump.stdout)
         .lines()
-        .filter(|l| l.contains("to Stdout"))
-        .last()
+        .rfind(|l| l.contains("to Stdout"))
         .and_then(|l| {
             l.trim_start_matches('#')
                 .split_whitespace()

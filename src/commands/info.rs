@@ -68,7 +68,7 @@ pub fn run(args: &InfoArgs) -> Result<i32> {
                 *per_tid.entry(event.tid.0).or_default() += 1;
                 match &event.kind {
                     EventKind::Preempt { .. } => preemptions += 1,
-                    EventKind::ProcessExit { status } => exit = Some(status.clone()),
+                    EventKind::ProcessExit { status } => exit = Some(*status),
                     _ => {}
                 }
                 read += 1;

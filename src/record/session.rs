@@ -194,7 +194,7 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         drop(rec.writer);
         return Err(e);
     }
-    let exit = rec.main_exit.clone().unwrap_or(ExitStatus::Code(0));
+    let exit = rec.main_exit.unwrap_or(ExitStatus::Code(0));
     let summary = rec.writer.finish()?;
     Ok(RecordOutcome {
         exit,
@@ -472,12 +472,7 @@ impl Recorder {
         if th.tgid == tid.0 {
             // The thread-group leader is reaped last: the process is gone.
             self.t.procs.remove(&th.tgid);
-            self.append(
-                tid,
-                EventKind::ProcessExit {
-                    status: status.clone(),
-                },
-            )?;
+            self.append(tid, EventKind::ProcessExit { status })?;
             if th.tgid == self.main_tgid {
                 self.main_exit = Some(status);
             }

@@ -44,7 +44,6 @@ pub struct InSyscall {
 
 #[derive(Debug)]
 pub struct Thread {
-    pub tid: Tid,
     pub tgid: i32,
     pub state: State,
     pub syscall: Option<InSyscall>,
@@ -80,7 +79,6 @@ impl Threads {
         self.threads.insert(
             tid,
             Thread {
-                tid,
                 tgid,
                 state,
                 syscall: None,

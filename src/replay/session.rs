@@ -12,6 +12,7 @@ use crate::tracee::mem::ProcMem;
 use crate::tracee::{ptrace, Tid};
 
 /// Where a replayed program's output goes.
+#[allow(dead_code)] // Capture serves the debugger front ends (issues 4 and 5).
 pub enum Output {
     /// `replay -a`: to rrgo's own stdout/stderr, as the program wrote it.
     Passthrough,
@@ -58,6 +59,9 @@ pub struct ReplaySession {
     _tmp: TempDir,
 }
 
+// Parts of this stepping API (registers, run_to, captured output) serve the
+// debugger front ends that build on it (issues 4 and 5).
+#[allow(dead_code)]
 impl ReplaySession {
     /// Opens a trace and starts its program, stopped at the first event (its exec).
     pub fn start(

@@ -10,7 +10,7 @@ use trace_format::{
 use super::divergence::Divergence;
 use super::session::{LiveThread, Output, ReplaySession};
 use crate::syscalls::{self, Hook, Replay};
-use crate::tracee::wait::{self, Stop, Waited};
+use crate::tracee::wait::{Stop, Waited};
 use crate::tracee::{auxv, mem::ProcMem, ptrace, Tid};
 
 fn diverged(e: &Event, expected: impl Into<String>, got: impl Into<String>) -> anyhow::Error {
@@ -520,25 +520,22 @@ impl ReplaySession {
             }
         }
         for (rec, live) in tids {
-            loop {
-                match self.wait_for(live) {
-                    Ok(w) => match w.stop {
-                        Stop::Exited(c) => {
-                            leader_status = Some(ExitStatus::Code(c));
-                            break;
-                        }
-                        Stop::Killed { sig, core_dumped } => {
-                            leader_status = Some(ExitStatus::Signal {
-                                signo: sig,
-                                core_dumped,
-                            });
-                            break;
-                        }
-                        _ => {
-                            let _ = ptrace::resume(live, ptrace::Resume::Cont, 0);
-                        }
-                    },
-                    Err(_) => break,
+            while let Ok(w) = self.wait_for(live) {
+                match w.stop {
+                    Stop::Exited(c) => {
+                        leader_status = Some(ExitStatus::Code(c));
+                        break;
+                    }
+                    Stop::Killed { sig, core_dumped } => {
+                        leader_status = Some(ExitStatus::Signal {
+                            signo: sig,
+                            core_dumped,
+                        });
+                        break;
+                    }
+                    _ => {
+                        let _ = ptrace::resume(live, ptrace::Resume::Cont, 0);
+                    }
                 }
             }
             self.threads.remove(&rec);
@@ -559,7 +556,7 @@ impl ReplaySession {
         self.mems.remove(&tgid);
         self.pids.remove(&tgid);
         if e.tid.0 == self.main_pid.0 {
-            self.exit = Some(status.clone());
+            self.exit = Some(*status);
         }
         Ok(())
     }

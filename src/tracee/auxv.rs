@@ -22,7 +22,6 @@ const AT_SYSINFO_EHDR: u64 = 33;
 pub struct ExecAuxv {
     pub random_addr: RemoteAddr,
     pub random: [u8; 16],
-    pub vdso_hidden: bool,
 }
 
 /// Applies the fixups to a process stopped at its exec event; `rsp` is its
@@ -42,7 +41,6 @@ pub fn fix_at_exec(mem: &ProcMem, rsp: u64) -> io::Result<ExecAuxv> {
         }
     }
     let mut random_addr = None;
-    let mut vdso_hidden = false;
     for _ in 0..512 {
         let key = mem.read_u64(RemoteAddr(p))?;
         let val = mem.read_u64(RemoteAddr(p + 8))?;
@@ -50,7 +48,6 @@ pub fn fix_at_exec(mem: &ProcMem, rsp: u64) -> io::Result<ExecAuxv> {
             AT_NULL => break,
             AT_SYSINFO_EHDR => {
                 mem.write_u64(RemoteAddr(p), AT_IGNORE)?;
-                vdso_hidden = true;
             }
             AT_RANDOM => random_addr = Some(RemoteAddr(val)),
             _ => {}
@@ -64,6 +61,5 @@ pub fn fix_at_exec(mem: &ProcMem, rsp: u64) -> io::Result<ExecAuxv> {
     Ok(ExecAuxv {
         random_addr,
         random,
-        vdso_hidden,
     })
 }

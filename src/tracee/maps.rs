@@ -12,7 +12,6 @@ pub struct Region {
     pub start: u64,
     pub end: u64,
     pub perms: [u8; 4],
-    pub offset: u64,
     pub path: String,
 }
 
@@ -27,22 +26,17 @@ pub fn read_maps(pid: i32) -> io::Result<Vec<Region>> {
     let mut out = Vec::new();
     for line in text.lines() {
         let mut fields = line.split_ascii_whitespace();
-        let (Some(range), Some(perms), Some(offset)) =
-            (fields.next(), fields.next(), fields.next())
-        else {
+        let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
             continue;
         };
+        let _offset = fields.next();
         let _dev = fields.next();
         let _inode = fields.next();
         let path = fields.collect::<Vec<_>>().join(" ");
         let Some((s, e)) = range.split_once('-') else {
             continue;
         };
-        let (Ok(start), Ok(end), Ok(offset)) = (
-            u64::from_str_radix(s, 16),
-            u64::from_str_radix(e, 16),
-            u64::from_str_radix(offset, 16),
-        ) else {
+        let (Ok(start), Ok(end)) = (u64::from_str_radix(s, 16), u64::from_str_radix(e, 16)) else {
             continue;
         };
         let p = perms.as_bytes();
@@ -53,7 +47,6 @@ pub fn read_maps(pid: i32) -> io::Result<Vec<Region>> {
             start,
             end,
             perms: [p[0], p[1], p[2], p[3]],
-            offset,
             path,
         });
     }

@@ -145,23 +145,3 @@ pub fn set_xstate(tid: Tid, xstate: &[u8]) -> io::Result<()> {
     }
     Ok(())
 }
-
-/// Offset of debug register `n` in `struct user` (u_debugreg).
-fn debugreg_offset(n: usize) -> usize {
-    std::mem::offset_of!(libc::user, u_debugreg) + n * 8
-}
-
-pub fn set_debugreg(tid: Tid, n: usize, value: u64) -> io::Result<()> {
-    np::write_user(
-        tid.pid(),
-        debugreg_offset(n) as np::AddressType,
-        value as libc::c_long,
-    )
-    .map_err(errno)
-}
-
-pub fn get_debugreg(tid: Tid, n: usize) -> io::Result<u64> {
-    np::read_user(tid.pid(), debugreg_offset(n) as np::AddressType)
-        .map(|v| v as u64)
-        .map_err(errno)
-}
