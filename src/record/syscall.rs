@@ -173,9 +173,7 @@ impl Recorder {
             Some(Hook::Mmap) if result >= 0 => {
                 self.track_new_memory(tid, result as u64, sc.args[1])
             }
-            _ if (sc.nr == libc::SYS_brk || sc.nr == libc::SYS_mremap) && result > 0 => {
-                self.track_new_memory(tid, 0, 0)
-            }
+            Some(Hook::NewMemory) if result > 0 => self.track_new_memory(tid, 0, 0),
             _ => {}
         }
         let mode = match sc.spec {

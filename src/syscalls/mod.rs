@@ -95,6 +95,8 @@ pub enum Hook {
     None,
     /// mmap: a file mapping is replayed as an anonymous one filled from the stored file.
     Mmap,
+    /// brk/mremap: the program has new memory (write tracking must cover it).
+    NewMemory,
     /// clone/clone3/fork/vfork: a new task; the result is a tid to map.
     Clone,
     /// execve/execveat: a new program image.
