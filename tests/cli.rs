@@ -247,7 +247,7 @@ fn traces_go_to_the_trace_dir_with_a_latest_link() {
     let s = Scratch::new();
     let prog = example(&go_versions()[0], "hello");
     for _ in 0..2 {
-        let out = s.cmd().arg("record").arg(&prog).output().unwrap();
+        let out = output_within(s.cmd().arg("record").arg(&prog), DEADLINE);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         assert!(text(&out.stderr).contains("rrgo: trace saved to"));
     }
@@ -261,7 +261,7 @@ fn traces_go_to_the_trace_dir_with_a_latest_link() {
         "{ls}"
     );
     // -q silences rrgo, not the program.
-    let out = s.cmd().args(["record", "-q"]).arg(&prog).output().unwrap();
+    let out = output_within(s.cmd().args(["record", "-q"]).arg(&prog), DEADLINE);
     assert!(text(&out.stderr).is_empty(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("hello, gopher"));
     // Replaying by name, the latest by default.

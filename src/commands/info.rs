@@ -21,6 +21,18 @@ pub fn run(args: &InfoArgs) -> Result<i32> {
         h.rrgo_version
     );
     println!("recorded:     {}", describe::unix_ms(h.created_unix_ms));
+    // The events file was last written when the recording ended.
+    let ended_ms = std::fs::metadata(dir.join("events"))
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_millis() as u64);
+    if let Some(end) = ended_ms.filter(|&e| e >= h.created_unix_ms) {
+        println!(
+            "duration:     {:.2}s (wall clock, while recording)",
+            (end - h.created_unix_ms) as f64 / 1000.0
+        );
+    }
     println!("command:      {}", describe::argv(&h.argv));
     println!("cwd:          {}", String::from_utf8_lossy(&h.cwd));
     println!(

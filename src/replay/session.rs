@@ -35,6 +35,8 @@ pub(super) struct LiveThread {
     pub in_kernel: bool,
     /// Past its exit event.
     pub exited: bool,
+    /// How the thread died, if its death was already collected.
+    pub death: Option<ExitStatus>,
 }
 
 pub struct ReplaySession {
@@ -110,6 +112,7 @@ impl ReplaySession {
                 skip_exec_exit: true,
                 in_kernel: false,
                 exited: false,
+                death: None,
             },
         );
         s.mems.insert(first.tid.0, ProcMem::open(l.tid.0)?);
@@ -291,6 +294,12 @@ impl ReplaySession {
                 }
                 Some(w) => {
                     tracing::trace!(tid = w.tid.0, stop = ?w.stop, "stashing");
+                    if matches!(w.stop, Stop::Event { event, .. } if event == libc::PTRACE_EVENT_EXIT)
+                    {
+                        // Past its exit event a thread can only die; holding it
+                        // would keep its leader from ever being reaped.
+                        let _ = ptrace::resume(w.tid, ptrace::Resume::Cont, 0);
+                    }
                     let owner = self
                         .threads
                         .values()

@@ -439,6 +439,7 @@ impl ReplaySession {
                 skip_exec_exit: false,
                 in_kernel: false,
                 exited: false,
+                death: None,
             },
         );
         Ok(())
@@ -466,7 +467,17 @@ impl ReplaySession {
                     let _ = ptrace::resume(live, ptrace::Resume::Cont, 0);
                     break;
                 }
-                Stop::Exited(_) | Stop::Killed { .. } => break,
+                Stop::Exited(c) => {
+                    self.thread(e)?.death = Some(ExitStatus::Code(c));
+                    break;
+                }
+                Stop::Killed { sig, core_dumped } => {
+                    self.thread(e)?.death = Some(ExitStatus::Signal {
+                        signo: sig,
+                        core_dumped,
+                    });
+                    break;
+                }
                 Stop::Syscall | Stop::Signal(_) => {
                     let _ = ptrace::resume(live, ptrace::Resume::Cont, 0);
                     waited = self.wait_for(live)?;
@@ -520,6 +531,11 @@ impl ReplaySession {
             }
         }
         for (rec, live) in tids {
+            if let Some(death) = self.threads.get(&rec).and_then(|t| t.death) {
+                leader_status = Some(death);
+                self.threads.remove(&rec);
+                continue;
+            }
             while let Ok(w) = self.wait_for(live) {
                 match w.stop {
                     Stop::Exited(c) => {

@@ -76,23 +76,20 @@ impl Scratch {
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
-        self.cmd().args(args).output().unwrap()
+        output_within(self.cmd().args(args), DEADLINE)
     }
 
     /// Records `prog args` into `<scratch>/<trace>`.
     pub fn record(&self, trace: &str, prog: &Path, args: &[&str]) -> (Output, PathBuf) {
         let dir = self.path().join(trace);
-        let out = self
-            .cmd()
-            .arg("record")
+        let mut cmd = self.cmd();
+        cmd.arg("record")
             .arg("-o")
             .arg(&dir)
             .arg("--")
             .arg(prog)
-            .args(args)
-            .output()
-            .unwrap();
-        (out, dir)
+            .args(args);
+        (output_within(&mut cmd, DEADLINE), dir)
     }
 
     pub fn replay(&self, trace: &Path) -> Output {
@@ -102,6 +99,48 @@ impl Scratch {
             .arg(trace)
             .output()
             .unwrap()
+    }
+}
+
+/// No single rrgo run in the tests takes near this long; a hang must fail, not stall CI.
+pub const DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Like `Command::output`, but kills the process (and fails) past `limit`.
+pub fn output_within(cmd: &mut Command, limit: std::time::Duration) -> Output {
+    use std::io::Read;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out.read_to_end(&mut b);
+        b
+    });
+    let ereader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err.read_to_end(&mut b);
+        b
+    });
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: reader.join().unwrap(),
+        stderr: ereader.join().unwrap(),
     }
 }
 
