@@ -226,7 +226,12 @@ fn sigterm_from_outside_while_recording() {
     let recorded_stdout = rec.stdout.clone();
     for _ in 0..2 {
         let rep = s.replay(&trace);
-        assert_eq!(text(&rep.stdout), text(&recorded_stdout));
+        assert_eq!(
+            text(&rep.stdout),
+            text(&recorded_stdout),
+            "replay's stderr: {}",
+            text(&rep.stderr)
+        );
         assert_eq!(rep.status.code(), Some(0), "{}", text(&rep.stderr));
     }
     let r = TraceReader::open(&trace).unwrap();

@@ -46,7 +46,7 @@ pub struct RecordOutcome {
 /// How long the running thread may go without any stop before it is
 /// interrupted at an arbitrary instruction (a costly `Preempt`).
 fn preempt_after() -> Duration {
-    Duration::from_millis(env_ms("RRGO_PREEMPT_MS", 100))
+    Duration::from_millis(env_ms("RRGO_PREEMPT_MS", 50))
 }
 
 /// How long a thread keeps the CPU before rrgo switches at its next syscall stop.
