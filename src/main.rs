@@ -9,6 +9,8 @@ mod describe;
 mod elf;
 mod error;
 mod exit_status;
+mod gobin;
+mod goruntime;
 mod progress;
 mod record;
 mod replay;

@@ -2,6 +2,7 @@
 //! returning the process exit code.
 
 pub mod dump;
+pub mod goroutines;
 pub mod info;
 pub mod ls;
 pub mod record;

@@ -15,7 +15,8 @@ pub fn run(args: &ReplayArgs, sigmask: libc::sigset_t) -> Result<i32> {
     } else if args.goroutine.is_some() {
         Some("replay --goroutine")
     } else if args.goroutines {
-        Some("replay --goroutines")
+        drop(reader);
+        return super::goroutines::run(&dir, args.at, args.json, sigmask);
     } else if args.signals {
         Some("replay --signals")
     } else {
@@ -49,7 +50,7 @@ pub fn run(args: &ReplayArgs, sigmask: libc::sigset_t) -> Result<i32> {
     autopilot(&dir, sigmask)
 }
 
-fn classify(e: anyhow::Error) -> RrgoError {
+pub(super) fn classify(e: anyhow::Error) -> RrgoError {
     if e.downcast_ref::<Divergence>().is_some() {
         RrgoError::new(Failure::Divergence, e)
     } else {

@@ -1,0 +1,164 @@
+//! `rrgo replay --goroutines [--at EVENT] [--json]`: a goroutine dump at any
+//! point of the recording, shaped like Go's own (SIGQUIT / panic) output.
+
+use std::fmt::Write;
+
+use anyhow::anyhow;
+use serde::Serialize;
+use trace_format::{EventKind, RecTid};
+
+use crate::error::{Failure, Result, RrgoError};
+use crate::gobin::GoBinary;
+use crate::goruntime::{self, stack, Goroutine};
+use crate::progress::Progress;
+use crate::replay::{Output, ReplaySession};
+
+/// Functions that switch from a goroutine's stack to the thread's g0 stack.
+const SWITCHES: &[&str] = &[
+    "runtime.systemstack",
+    "runtime.mcall",
+    "runtime.mstart",
+    "runtime.asmcgocall",
+];
+
+#[derive(Serialize)]
+struct Dumped {
+    #[serde(flatten)]
+    g: Goroutine,
+    frames: Vec<stack::Frame>,
+    created_by: Option<stack::Frame>,
+}
+
+/// The default point: just before the main process's exit_group, while
+/// everything is still alive; else the last event.
+fn default_point(session: &ReplaySession) -> u64 {
+    let mut main = std::collections::HashSet::new();
+    let mut at = session.event_count().saturating_sub(1);
+    for e in session.reader().events().flatten() {
+        if main.is_empty() {
+            main.insert(e.tid);
+        }
+        match e.kind {
+            EventKind::TaskCreate {
+                parent,
+                child,
+                kind: trace_format::TaskKind::Thread,
+                ..
+            } if main.contains(&parent) => {
+                main.insert(child);
+            }
+            EventKind::SyscallEntry { nr, .. }
+                if nr == libc::SYS_exit_group && main.contains(&e.tid) =>
+            {
+                at = e.time.0;
+            }
+            _ => {}
+        }
+    }
+    at
+}
+
+pub fn run(
+    dir: &std::path::Path,
+    at: Option<u64>,
+    json: bool,
+    sigmask: libc::sigset_t,
+) -> Result<i32> {
+    let mut session =
+        ReplaySession::start(dir, Output::Discard, sigmask).map_err(super::replay::classify)?;
+    let exe = session
+        .reader()
+        .stored_file_path(&session.reader().header().exe.clone());
+    let bin = GoBinary::load(&exe)?;
+    let at = at
+        .unwrap_or_else(|| default_point(&session))
+        .min(session.event_count().saturating_sub(1));
+    let mut progress = Progress::new("replaying to the event", at);
+    while session.next_event().0 < at {
+        match session.step().map_err(super::replay::classify)? {
+            Some(ev) => progress.set(ev.time.0),
+            None => break,
+        }
+    }
+    progress.finish();
+    let main = *session
+        .threads()
+        .first()
+        .ok_or_else(|| RrgoError::new(Failure::Usage, anyhow!("no live process at event {at}")))?;
+    let mem = session.mem(main).map_err(super::replay::classify)?;
+    let gs = goruntime::goroutines(&bin, mem)?;
+    let mut dumped = Vec::new();
+    for g in gs {
+        let (pc, bp, exact) = match g.thread.and_then(|t| session.regs(RecTid(t)).ok()) {
+            Some(r) if g.status == "running" => (r.rip, r.rbp, true),
+            _ => (g.saved.0, g.saved.2, false),
+        };
+        let mut frames = stack::walk(&bin, mem, pc, bp, exact, 100);
+        if exact {
+            // A running goroutine may be on the system stack (g0): the walk
+            // ends at the switch, and the goroutine's own frames continue
+            // from the registers systemstack saved in g.sched.
+            if let Some(i) = frames
+                .iter()
+                .position(|f| SWITCHES.contains(&f.function.as_str()))
+            {
+                frames.truncate(i + 1);
+                frames.extend(stack::walk(&bin, mem, g.saved.0, g.saved.2, false, 100));
+            }
+        }
+        let created_by = bin.function_at(g.gopc).map(|f| {
+            let (file, line) = bin
+                .line_at(g.gopc.saturating_sub(1))
+                .map(|(f, l)| (f.to_string(), l))
+                .unwrap_or_default();
+            stack::Frame {
+                pc: g.gopc,
+                function: f.name.clone(),
+                file,
+                line,
+                offset: g.gopc - f.entry,
+            }
+        });
+        dumped.push(Dumped {
+            g,
+            frames,
+            created_by,
+        });
+    }
+    if json {
+        let s =
+            serde_json::to_string_pretty(&serde_json::json!({ "event": at, "goroutines": dumped }))
+                .map_err(|e| RrgoError::new(Failure::Operational, e))?;
+        println!("{s}");
+        return Ok(0);
+    }
+    let mut out = String::new();
+    let _ = writeln!(out, "goroutines at event {at}:");
+    for d in dumped.iter().filter(|d| !d.g.system) {
+        let state =
+            d.g.wait_reason
+                .clone()
+                .unwrap_or_else(|| d.g.status.to_string());
+        let _ = writeln!(out, "\ngoroutine {} [{}]:", d.g.goid, state);
+        for f in &d.frames {
+            let _ = writeln!(
+                out,
+                "{}(...)\n\t{}:{} +{:#x}",
+                f.function, f.file, f.line, f.offset
+            );
+        }
+        if let (Some(c), true) = (&d.created_by, d.g.goid != 1) {
+            let parent =
+                d.g.parent_goid
+                    .map(|p| format!(" in goroutine {p}"))
+                    .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "created by {}{}\n\t{}:{} +{:#x}",
+                c.function, parent, c.file, c.line, c.offset
+            );
+        }
+    }
+    print!("{out}");
+    Ok(0)
+}

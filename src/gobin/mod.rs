@@ -1,0 +1,135 @@
+//! Reading a Go executable: symbols, DWARF line tables and runtime type
+//! layouts (object + gimli). Knows nothing about a live process.
+
+mod dwarf;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::Context;
+use object::{Object, ObjectSymbol};
+
+pub use dwarf::StructLayout;
+
+#[derive(Debug, Clone)]
+pub struct Function {
+    pub name: String,
+    pub entry: u64,
+    pub size: u64,
+}
+
+pub struct GoBinary {
+    functions: Vec<Function>,
+    symbols: HashMap<String, (u64, u64)>,
+    lines: dwarf::LineTable,
+    structs: HashMap<String, StructLayout>,
+    pub has_dwarf: bool,
+}
+
+impl GoBinary {
+    pub fn load(path: &Path) -> anyhow::Result<GoBinary> {
+        let data =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let file = object::File::parse(&*data)
+            .with_context(|| format!("{} is not an ELF executable", path.display()))?;
+        let mut functions = Vec::new();
+        let mut symbols = HashMap::new();
+        for s in file.symbols() {
+            let Ok(name) = s.name() else { continue };
+            if s.kind() == object::SymbolKind::Text && s.address() != 0 {
+                functions.push(Function {
+                    name: name.trim_end_matches(".abi0").to_string(),
+                    entry: s.address(),
+                    size: s.size(),
+                });
+            }
+            symbols.insert(name.to_string(), (s.address(), s.size()));
+        }
+        functions.sort_by_key(|f| f.entry);
+        let (lines, structs, has_dwarf) = match dwarf::load(&file) {
+            Ok((l, s)) => (l, s, true),
+            Err(e) => {
+                tracing::debug!("no usable DWARF: {e:#}");
+                (dwarf::LineTable::default(), HashMap::new(), false)
+            }
+        };
+        Ok(GoBinary {
+            functions,
+            symbols,
+            lines,
+            structs,
+            has_dwarf,
+        })
+    }
+
+    /// Address and size of a symbol (e.g. `runtime.allgs`).
+    pub fn symbol(&self, name: &str) -> Option<(u64, u64)> {
+        self.symbols.get(name).copied()
+    }
+
+    pub fn function_at(&self, pc: u64) -> Option<&Function> {
+        let i = self
+            .functions
+            .partition_point(|f| f.entry <= pc)
+            .checked_sub(1)?;
+        let f = &self.functions[i];
+        (f.size == 0 || pc < f.entry + f.size).then_some(f)
+    }
+
+    /// Source file and line of the instruction at `pc`.
+    pub fn line_at(&self, pc: u64) -> Option<(&str, u64)> {
+        self.lines.lookup(pc)
+    }
+
+    pub fn struct_layout(&self, name: &str) -> Option<&StructLayout> {
+        self.structs.get(name)
+    }
+
+    /// Offset of a (possibly nested) field, e.g. `("runtime.g", "sched.pc")`.
+    pub fn field_offset(&self, ty: &str, path: &str) -> Option<u64> {
+        let mut layout = self.structs.get(ty)?;
+        let mut offset = 0;
+        let mut parts = path.split('.').peekable();
+        while let Some(part) = parts.next() {
+            let f = layout.fields.iter().find(|f| f.name == part)?;
+            offset += f.offset;
+            if parts.peek().is_some() {
+                layout = self.structs.get(&f.type_name)?;
+            }
+        }
+        Some(offset)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Offsets differ across Go versions (notes: gobuf lost `ret` in 1.25);
+    /// DWARF must give each version's own.
+    #[test]
+    fn runtime_g_fields_come_from_each_binarys_dwarf() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".build");
+        for (version, sched_bp, goid) in [("1.27.3", 0x60, 0x98), ("1.24.11", 0x68, 0xa0)] {
+            let p = root.join(format!("go{version}/hello"));
+            let b = super::GoBinary::load(&p)
+                .unwrap_or_else(|e| panic!("{}: {e} (run scripts/setup.sh)", p.display()));
+            assert_eq!(
+                b.field_offset("runtime.g", "sched.pc"),
+                Some(0x40),
+                "go{version}"
+            );
+            assert_eq!(
+                b.field_offset("runtime.g", "sched.bp"),
+                Some(sched_bp),
+                "go{version}"
+            );
+            assert_eq!(
+                b.field_offset("runtime.g", "goid"),
+                Some(goid),
+                "go{version}"
+            );
+            assert!(b
+                .function_at(b.symbol("main.main").unwrap().0 + 1)
+                .is_some_and(|f| f.name == "main.main"));
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! Offsets of the `runtime.g` / `runtime.m` fields rrgo reads, from DWARF.
+
+use anyhow::anyhow;
+
+use crate::gobin::GoBinary;
+
+#[derive(Debug, Clone)]
+pub struct GLayout {
+    pub size: u64,
+    pub goid: u64,
+    pub status: u64,
+    pub waitreason: u64,
+    pub sched_pc: u64,
+    pub sched_sp: u64,
+    pub sched_bp: u64,
+    pub syscallpc: u64,
+    pub syscallsp: u64,
+    pub syscallbp: u64,
+    pub gopc: u64,
+    pub startpc: u64,
+    pub parent_goid: Option<u64>,
+    pub m: u64,
+    pub m_procid: u64,
+}
+
+impl GLayout {
+    pub fn from_binary(bin: &GoBinary) -> anyhow::Result<GLayout> {
+        if !bin.has_dwarf {
+            return Err(anyhow!(
+                "the program was built without DWARF (-ldflags=-w or -s): goroutines cannot be read yet"
+            ));
+        }
+        let g = |f: &str| {
+            bin.field_offset("runtime.g", f)
+                .ok_or_else(|| anyhow!("runtime.g has no field {f} in this binary's DWARF"))
+        };
+        let size = bin
+            .struct_layout("runtime.g")
+            .map(|l| l.size)
+            .ok_or_else(|| anyhow!("no runtime.g type in DWARF"))?;
+        Ok(GLayout {
+            size,
+            goid: g("goid")?,
+            // atomicstatus is an atomic.Uint32 struct; its value is at offset 0.
+            status: g("atomicstatus")?,
+            waitreason: g("waitreason")?,
+            sched_pc: g("sched.pc")?,
+            sched_sp: g("sched.sp")?,
+            sched_bp: g("sched.bp")?,
+            syscallpc: g("syscallpc")?,
+            syscallsp: g("syscallsp")?,
+            syscallbp: g("syscallbp")?,
+            gopc: g("gopc")?,
+            startpc: g("startpc")?,
+            parent_goid: g("parentGoid").ok(),
+            m: g("m")?,
+            m_procid: bin
+                .field_offset("runtime.m", "procid")
+                .ok_or_else(|| anyhow!("runtime.m has no procid"))?,
+        })
+    }
+}

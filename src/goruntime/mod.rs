@@ -1,0 +1,157 @@
+//! Goroutines, read from a (replayed) process's memory: the layer above
+//! threads. Field offsets come from the binary's DWARF, never constants,
+//! since they differ between Go versions.
+
+mod layout;
+pub mod stack;
+
+use anyhow::{anyhow, Context};
+use serde::Serialize;
+use trace_format::RemoteAddr;
+
+use crate::gobin::GoBinary;
+use crate::tracee::mem::ProcMem;
+pub use layout::GLayout;
+
+/// `_Gscan` is OR-ed into a status while the GC scans the stack.
+const G_SCAN: u32 = 0x1000;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Goroutine {
+    pub goid: u64,
+    /// The g's address in the process.
+    pub addr: u64,
+    pub status: &'static str,
+    /// For waiting goroutines: why (e.g. "chan receive").
+    pub wait_reason: Option<String>,
+    pub parent_goid: Option<u64>,
+    /// Where it was created (the `go` statement) and its entry function.
+    pub gopc: u64,
+    pub startpc: u64,
+    /// The OS thread (recorded tid) running it, if any.
+    pub thread: Option<i32>,
+    /// Saved registers for a goroutine that is not running.
+    #[serde(skip)]
+    pub saved: (u64, u64, u64),
+    /// Runtime goroutines (GC workers, finalizers…) Go hides from tracebacks.
+    pub system: bool,
+}
+
+pub fn status_name(raw: u32) -> &'static str {
+    match raw & !G_SCAN {
+        0 => "idle",
+        1 => "runnable",
+        2 => "running",
+        3 => "syscall",
+        4 => "waiting",
+        6 => "dead",
+        8 => "copystack",
+        9 => "preempted",
+        10 => "leaked",
+        11 => "dead",
+        _ => "unknown",
+    }
+}
+
+/// All live goroutines, in `runtime.allgs` order.
+pub fn goroutines(bin: &GoBinary, mem: &ProcMem) -> anyhow::Result<Vec<Goroutine>> {
+    let l = GLayout::from_binary(bin)?;
+    let (allgs, _) = bin
+        .symbol("runtime.allgs")
+        .ok_or_else(|| anyhow!("no runtime.allgs symbol"))?;
+    let (allglen, _) = bin
+        .symbol("runtime.allglen")
+        .ok_or_else(|| anyhow!("no runtime.allglen symbol"))?;
+    // allgadd appends: read the length first, then the pointer (proc.go).
+    let n = mem
+        .read_u64(RemoteAddr(allglen))
+        .context("cannot read runtime.allglen")?
+        .min(1 << 20);
+    let base = mem
+        .read_u64(RemoteAddr(allgs))
+        .context("cannot read runtime.allgs")?;
+    let ptrs = mem.read(RemoteAddr(base), (n * 8) as usize)?;
+    let reasons = wait_reasons(bin, mem);
+    let mut out = Vec::new();
+    for p in ptrs.chunks_exact(8) {
+        let g = u64::from_le_bytes(p.try_into().unwrap_or([0; 8]));
+        if g == 0 {
+            continue;
+        }
+        let raw = mem.read(RemoteAddr(g), l.size as usize)?;
+        let u64_at = |off: u64| {
+            raw.get(off as usize..off as usize + 8)
+                .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+                .unwrap_or(0)
+        };
+        let u32_at = |off: u64| {
+            raw.get(off as usize..off as usize + 4)
+                .map(|b| u32::from_le_bytes(b.try_into().unwrap_or([0; 4])))
+                .unwrap_or(0)
+        };
+        let status_raw = u32_at(l.status);
+        let status = status_name(status_raw);
+        if status == "dead" {
+            continue;
+        }
+        let wait_reason = (status == "waiting")
+            .then(|| raw.get(l.waitreason as usize).copied())
+            .flatten()
+            .and_then(|r| reasons.get(r as usize).cloned())
+            .filter(|s| !s.is_empty());
+        let m = u64_at(l.m);
+        let thread = if m != 0 && matches!(status, "running" | "syscall") {
+            mem.read(RemoteAddr(m + l.m_procid), 8)
+                .ok()
+                .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as i32)
+        } else {
+            None
+        };
+        let (pc, sp, bp) = if status == "syscall" && u64_at(l.syscallpc) != 0 {
+            (
+                u64_at(l.syscallpc),
+                u64_at(l.syscallsp),
+                u64_at(l.syscallbp),
+            )
+        } else {
+            (u64_at(l.sched_pc), u64_at(l.sched_sp), u64_at(l.sched_bp))
+        };
+        let startpc = u64_at(l.startpc);
+        let system = bin
+            .function_at(startpc)
+            .is_some_and(|f| f.name.starts_with("runtime.") && f.name != "runtime.main");
+        out.push(Goroutine {
+            goid: u64_at(l.goid),
+            addr: g,
+            status,
+            wait_reason,
+            parent_goid: l.parent_goid.map(u64_at),
+            gopc: u64_at(l.gopc),
+            startpc,
+            thread,
+            saved: (pc, sp, bp),
+            system,
+        });
+    }
+    Ok(out)
+}
+
+/// `runtime.waitReasonStrings` read from memory: the numbering changes
+/// between Go versions, the table in the binary is always right.
+fn wait_reasons(bin: &GoBinary, mem: &ProcMem) -> Vec<String> {
+    let Some((addr, size)) = bin.symbol("runtime.waitReasonStrings") else {
+        return Vec::new();
+    };
+    let Ok(raw) = mem.read(RemoteAddr(addr), size.min(64 * 1024) as usize) else {
+        return Vec::new();
+    };
+    raw.chunks_exact(16)
+        .map(|s| {
+            let ptr = u64::from_le_bytes(s[..8].try_into().unwrap_or([0; 8]));
+            let len = u64::from_le_bytes(s[8..].try_into().unwrap_or([0; 8])).min(256);
+            mem.read(RemoteAddr(ptr), len as usize)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default()
+        })
+        .collect()
+}

@@ -1,0 +1,74 @@
+//! Goroutine stacks by frame-pointer walking: Go keeps RBP as a frame
+//! pointer on amd64 (caller's RBP at [RBP], return address at [RBP+8]).
+//! Inlined frames and the CFI-based first-frame fixups come later.
+
+use serde::Serialize;
+use trace_format::RemoteAddr;
+
+use crate::gobin::GoBinary;
+use crate::tracee::mem::ProcMem;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Frame {
+    pub pc: u64,
+    pub function: String,
+    pub file: String,
+    pub line: u64,
+    /// pc − function entry, as Go prints it (+0x…).
+    pub offset: u64,
+}
+
+/// Frames from (pc, bp). `exact_pc`: the first pc is the instruction being
+/// executed (a running thread), not a return address.
+pub fn walk(
+    bin: &GoBinary,
+    mem: &ProcMem,
+    pc: u64,
+    bp: u64,
+    exact_pc: bool,
+    max: usize,
+) -> Vec<Frame> {
+    let mut frames = Vec::new();
+    let (mut pc, mut bp) = (pc, bp);
+    let mut first = true;
+    while pc != 0 && frames.len() < max {
+        let Some(f) = bin.function_at(pc) else { break };
+        // A return address points after the call: its line is the call's.
+        let lookup = if first && exact_pc {
+            pc
+        } else {
+            pc.saturating_sub(1)
+        };
+        let (file, line) = bin
+            .line_at(lookup)
+            .map(|(f, l)| (f.to_string(), l))
+            .unwrap_or_default();
+        frames.push(Frame {
+            pc,
+            function: f.name.clone(),
+            file,
+            line,
+            offset: pc - f.entry,
+        });
+        if f.name == "runtime.goexit"
+            || f.name == "runtime.mstart"
+            || f.name == "runtime.rt0_go"
+            || bp == 0
+        {
+            break;
+        }
+        let (Ok(next_bp), Ok(ret)) = (
+            mem.read_u64(RemoteAddr(bp)),
+            mem.read_u64(RemoteAddr(bp + 8)),
+        ) else {
+            break;
+        };
+        if next_bp != 0 && next_bp <= bp {
+            break;
+        }
+        pc = ret;
+        bp = next_bp;
+        first = false;
+    }
+    frames
+}

@@ -1,0 +1,98 @@
+//! Go-aware replay: goroutine dumps read from the replayed process.
+
+mod common;
+
+use common::*;
+
+/// The first frame of user code (`main.`) in a Go traceback section.
+fn first_main_frame(text: &str, goid: &str) -> Option<(String, String)> {
+    let start = text.find(&format!("goroutine {goid} ["))?;
+    let mut lines = text[start..].lines().skip(1);
+    while let Some(l) = lines.next() {
+        if l.starts_with("main.") {
+            let func = l.split('(').next()?.to_string();
+            let loc = lines.next()?.trim().split(' ').next()?.to_string();
+            return Some((func, loc));
+        }
+        if l.is_empty() {
+            break;
+        }
+    }
+    None
+}
+
+/// At the moment the panic message is written, the dump names the same
+/// goroutine, function and file:line as Go's own traceback.
+#[test]
+fn dump_at_the_panic_matches_gos_traceback() {
+    for version in go_versions() {
+        let s = Scratch::new();
+        let (rec, trace) = s.record("t", &example(&version, "panicker"), &[]);
+        let go_says = program_stderr(&rec);
+        let goid = go_says
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("goroutine ")
+                    .and_then(|r| r.split(' ').next())
+            })
+            .expect("a goroutine header in the traceback")
+            .to_string();
+        let expected = first_main_frame(&go_says, &goid).expect("a main.* frame in Go's traceback");
+        let dump = s.run(&["dump", trace.to_str().unwrap()]);
+        let at = text(&dump.stdout)
+            .lines()
+            .find(|l| l.contains("to Stderr"))
+            .and_then(|l| {
+                l.trim_start_matches('#')
+                    .split_whitespace()
+                    .next()
+                    .map(str::to_string)
+            })
+            .expect("a write to stderr");
+        let out = s.run(&[
+            "replay",
+            trace.to_str().unwrap(),
+            "--goroutines",
+            "--at",
+            &at,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let ours = text(&out.stdout);
+        assert!(
+            ours.contains(&format!("goroutine {goid} [running]:")),
+            "go{version}: goroutine {goid} not running in:\n{ours}"
+        );
+        let got = first_main_frame(&ours, &goid);
+        assert_eq!(
+            got,
+            Some(expected.clone()),
+            "go{version}: Go said {expected:?}; rrgo printed:\n{ours}"
+        );
+        assert!(
+            expected
+                .1
+                .ends_with(&format!(":{}", marker_line("panicker", "panic"))),
+            "{expected:?}"
+        );
+    }
+}
+
+#[test]
+fn json_dump_lists_goroutines_with_states() {
+    let s = Scratch::new();
+    let (_, trace) = s.record("t", &example(&go_versions()[0], "goroutines"), &[]);
+    let out = s.run(&["replay", trace.to_str().unwrap(), "--goroutines", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let gs = v["goroutines"].as_array().unwrap();
+    let main = gs.iter().find(|g| g["goid"] == 1).expect("goroutine 1");
+    assert!(
+        main["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["function"] == "main.main"),
+        "{main}"
+    );
+    assert!(gs.iter().all(|g| g["status"] != "dead"));
+}
