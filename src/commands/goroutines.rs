@@ -117,6 +117,7 @@ pub fn run(
                 file,
                 line,
                 offset: g.gopc - f.entry,
+                inlined: false,
             }
         });
         dumped.push(Dumped {
@@ -141,11 +142,13 @@ pub fn run(
                 .unwrap_or_else(|| d.g.status.to_string());
         let _ = writeln!(out, "\ngoroutine {} [{}]:", d.g.goid, state);
         for f in &d.frames {
-            let _ = writeln!(
-                out,
-                "{}(...)\n\t{}:{} +{:#x}",
-                f.function, f.file, f.line, f.offset
-            );
+            // Like Go: inlined frames carry no pc offset.
+            let off = if f.inlined {
+                String::new()
+            } else {
+                format!(" +{:#x}", f.offset)
+            };
+            let _ = writeln!(out, "{}(...)\n\t{}:{}{}", f.function, f.file, f.line, off);
         }
         if let (Some(c), true) = (&d.created_by, d.g.goid != 1) {
             let parent =

@@ -41,12 +41,64 @@ impl LineTable {
     }
 }
 
+/// Inlined calls: for each address range of an inlined body, the inlined
+/// function and the call site it was inlined at.
+#[derive(Debug, Default)]
+pub struct InlineTable {
+    /// (begin, end, nesting depth, function, call file, call line), sorted by begin.
+    ranges: Vec<(u64, u64, u32, u32, u32, u32)>,
+    /// Function names by index (resolved from abstract origins after loading).
+    pub names: Vec<String>,
+    pub files: Vec<String>,
+}
+
+/// One level of inlining at an address.
+#[derive(Debug, Clone)]
+pub struct Inlined<'a> {
+    pub function: &'a str,
+    pub call_file: &'a str,
+    pub call_line: u64,
+}
+
+impl InlineTable {
+    /// Inlined calls containing `pc`, innermost first.
+    pub fn at(&self, pc: u64) -> Vec<Inlined<'_>> {
+        // Inlined bodies are short: scan the ranges starting before pc, nearest first.
+        let end = self.ranges.partition_point(|r| r.0 <= pc);
+        let mut hits: Vec<_> = self.ranges[..end]
+            .iter()
+            .rev()
+            .take(4096)
+            .filter(|r| pc < r.1)
+            .collect();
+        hits.sort_by_key(|r| std::cmp::Reverse(r.2));
+        hits.dedup_by_key(|r| r.2);
+        hits.iter()
+            .map(|r| Inlined {
+                function: self
+                    .names
+                    .get(r.3 as usize)
+                    .map(String::as_str)
+                    .unwrap_or("?"),
+                call_file: self
+                    .files
+                    .get(r.4 as usize)
+                    .map(String::as_str)
+                    .unwrap_or("?"),
+                call_line: r.5 as u64,
+            })
+            .collect()
+    }
+}
+
 /// Only these structs are kept: the runtime's, which the goroutine layer reads.
 fn wanted(name: &str) -> bool {
     name.starts_with("runtime.") || name.starts_with("internal/runtime/")
 }
 
-pub fn load(file: &object::File) -> anyhow::Result<(LineTable, HashMap<String, StructLayout>)> {
+pub fn load(
+    file: &object::File,
+) -> anyhow::Result<(LineTable, HashMap<String, StructLayout>, InlineTable)> {
     if file.section_by_name(".debug_info").is_none() {
         anyhow::bail!("no .debug_info (built with -ldflags=-w?)");
     }
@@ -66,12 +118,28 @@ pub fn load(file: &object::File) -> anyhow::Result<(LineTable, HashMap<String, S
     // Go refers to types across units (DW_FORM_ref_addr): member types are
     // kept as global offsets and named once every struct is known.
     let mut names: HashMap<usize, String> = HashMap::new();
+    let mut inlines = InlineTable::default();
+    let mut origins: Vec<usize> = Vec::new();
+    let mut fn_names: HashMap<usize, String> = HashMap::new();
     let mut units = dwarf.units();
     while let Some(header) = units.next()? {
         let unit = dwarf.unit(header)?;
         read_lines(&dwarf, &unit, &mut lines, &mut file_ids)?;
         read_structs(&dwarf, &unit, &mut structs, &mut names)?;
+        read_inlines(&dwarf, &unit, &mut inlines, &mut origins, &mut fn_names)?;
     }
+    // Abstract origins may live in other units: name them now.
+    let mut name_ids: HashMap<String, u32> = HashMap::new();
+    for (i, origin) in origins.iter().enumerate() {
+        let name = fn_names.get(origin).cloned().unwrap_or_else(|| "?".into());
+        let next = inlines.names.len() as u32;
+        let id = *name_ids.entry(name.clone()).or_insert_with(|| {
+            inlines.names.push(name);
+            next
+        });
+        inlines.ranges[i].3 = id;
+    }
+    inlines.ranges.sort_by_key(|r| r.0);
     for layout in structs.values_mut() {
         for f in &mut layout.fields {
             if let Some(off) = f
@@ -84,7 +152,7 @@ pub fn load(file: &object::File) -> anyhow::Result<(LineTable, HashMap<String, S
         }
     }
     lines.rows.sort_by_key(|r| (r.0, r.2 != 0));
-    Ok((lines, structs))
+    Ok((lines, structs, inlines))
 }
 
 fn attr_str(
@@ -231,6 +299,91 @@ fn read_structs(
     }
     if let Some((name, _, layout)) = current {
         out.insert(name, layout);
+    }
+    Ok(())
+}
+
+fn unit_file(dwarf: &gimli::Dwarf<R>, unit: &gimli::Unit<R>, idx: u64) -> String {
+    let Some(program) = &unit.line_program else {
+        return String::new();
+    };
+    let header = program.header();
+    let Some(f) = header.file(idx) else {
+        return String::new();
+    };
+    let mut path = String::new();
+    if let Some(dir) = f.directory(header).and_then(|d| attr_str(dwarf, unit, d)) {
+        if !dir.is_empty() {
+            path.push_str(&dir);
+            path.push('/');
+        }
+    }
+    path.push_str(&attr_str(dwarf, unit, f.path_name()).unwrap_or_default());
+    path
+}
+
+fn global(unit: &gimli::Unit<R>, v: Option<AttributeValue<R>>) -> Option<usize> {
+    match v? {
+        AttributeValue::UnitRef(off) => off.to_debug_info_offset(&unit.header).map(|g| g.0),
+        AttributeValue::DebugInfoRef(off) => Some(off.0),
+        _ => None,
+    }
+}
+
+fn read_inlines(
+    dwarf: &gimli::Dwarf<R>,
+    unit: &gimli::Unit<R>,
+    table: &mut InlineTable,
+    origins: &mut Vec<usize>,
+    fn_names: &mut HashMap<usize, String>,
+) -> anyhow::Result<()> {
+    let mut files: HashMap<u64, u32> = HashMap::new();
+    let mut cursor = unit.entries();
+    let mut base_depth = None;
+    while let Some(die) = cursor.next_dfs()? {
+        match die.tag() {
+            gimli::DW_TAG_subprogram => {
+                base_depth = Some(die.depth());
+                if let (Some(name), Some(g)) = (
+                    die.attr_value(gimli::DW_AT_name)
+                        .and_then(|v| attr_str(dwarf, unit, v)),
+                    die.offset().to_debug_info_offset(&unit.header),
+                ) {
+                    fn_names.insert(g.0, name);
+                }
+            }
+            gimli::DW_TAG_inlined_subroutine => {
+                let Some(origin) = global(unit, die.attr_value(gimli::DW_AT_abstract_origin))
+                else {
+                    continue;
+                };
+                // gimli hands DW_AT_call_file out as a FileIndex.
+                let call_file = match die.attr_value(gimli::DW_AT_call_file) {
+                    Some(AttributeValue::FileIndex(i)) => i,
+                    Some(v) => v.udata_value().unwrap_or(0),
+                    None => 0,
+                };
+                let call_line = die
+                    .attr_value(gimli::DW_AT_call_line)
+                    .and_then(|v| v.udata_value())
+                    .unwrap_or(0);
+                let file_id = *files.entry(call_file).or_insert_with(|| {
+                    table.files.push(unit_file(dwarf, unit, call_file));
+                    (table.files.len() - 1) as u32
+                });
+                let depth = (die.depth() - base_depth.unwrap_or(0)).max(0) as u32;
+                let mut ranges = dwarf.die_ranges(unit, die)?;
+                while let Some(r) = ranges.next()? {
+                    if r.begin < r.end {
+                        table
+                            .ranges
+                            .push((r.begin, r.end, depth, 0, file_id, call_line as u32));
+                        origins.push(origin);
+                    }
+                }
+            }
+            _ => {}
+        }
     }
     Ok(())
 }

@@ -23,6 +23,7 @@ pub struct GoBinary {
     symbols: HashMap<String, (u64, u64)>,
     lines: dwarf::LineTable,
     structs: HashMap<String, StructLayout>,
+    inlines: dwarf::InlineTable,
     pub has_dwarf: bool,
 }
 
@@ -46,11 +47,16 @@ impl GoBinary {
             symbols.insert(name.to_string(), (s.address(), s.size()));
         }
         functions.sort_by_key(|f| f.entry);
-        let (lines, structs, has_dwarf) = match dwarf::load(&file) {
-            Ok((l, s)) => (l, s, true),
+        let (lines, structs, inlines, has_dwarf) = match dwarf::load(&file) {
+            Ok((l, s, i)) => (l, s, i, true),
             Err(e) => {
                 tracing::debug!("no usable DWARF: {e:#}");
-                (dwarf::LineTable::default(), HashMap::new(), false)
+                (
+                    dwarf::LineTable::default(),
+                    HashMap::new(),
+                    dwarf::InlineTable::default(),
+                    false,
+                )
             }
         };
         Ok(GoBinary {
@@ -58,6 +64,7 @@ impl GoBinary {
             symbols,
             lines,
             structs,
+            inlines,
             has_dwarf,
         })
     }
@@ -79,6 +86,26 @@ impl GoBinary {
     /// Source file and line of the instruction at `pc`.
     pub fn line_at(&self, pc: u64) -> Option<(&str, u64)> {
         self.lines.lookup(pc)
+    }
+
+    /// The source-level frames of one machine frame at `lookup_pc`,
+    /// innermost first: inlined calls, then the physical function.
+    pub fn source_frames(&self, lookup_pc: u64) -> Vec<(String, String, u64)> {
+        let Some(f) = self.function_at(lookup_pc) else {
+            return Vec::new();
+        };
+        let (mut file, mut line) = self
+            .line_at(lookup_pc)
+            .map(|(f, l)| (f.to_string(), l))
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for inl in self.inlines.at(lookup_pc) {
+            out.push((inl.function.to_string(), file, line));
+            file = inl.call_file.to_string();
+            line = inl.call_line;
+        }
+        out.push((f.name.clone(), file, line));
+        out
     }
 
     pub fn struct_layout(&self, name: &str) -> Option<&StructLayout> {

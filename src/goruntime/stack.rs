@@ -16,6 +16,8 @@ pub struct Frame {
     pub line: u64,
     /// pc − function entry, as Go prints it (+0x…).
     pub offset: u64,
+    /// A call inlined into the next frame (same machine frame).
+    pub inlined: bool,
 }
 
 /// Frames from (pc, bp). `exact_pc`: the first pc is the instruction being
@@ -39,17 +41,17 @@ pub fn walk(
         } else {
             pc.saturating_sub(1)
         };
-        let (file, line) = bin
-            .line_at(lookup)
-            .map(|(f, l)| (f.to_string(), l))
-            .unwrap_or_default();
-        frames.push(Frame {
-            pc,
-            function: f.name.clone(),
-            file,
-            line,
-            offset: pc - f.entry,
-        });
+        for (function, file, line) in bin.source_frames(lookup) {
+            let inlined = function != f.name;
+            frames.push(Frame {
+                pc,
+                function,
+                file,
+                line,
+                offset: pc - f.entry,
+                inlined,
+            });
+        }
         if f.name == "runtime.goexit"
             || f.name == "runtime.mstart"
             || f.name == "runtime.rt0_go"
