@@ -96,3 +96,65 @@ fn json_dump_lists_goroutines_with_states() {
     );
     assert!(gs.iter().all(|g| g["status"] != "dead"));
 }
+
+/// `(goid, state)` of every goroutine header in a dump, except `skip`.
+fn headers(dump: &str, skip: &str) -> std::collections::BTreeSet<(u64, String)> {
+    dump.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("goroutine ")?;
+            let (id, state) = rest.split_once(" [")?;
+            let state = state.strip_suffix("]:")?;
+            (id != skip)
+                .then(|| (id.parse().ok(), state.to_string()))
+                .and_then(|(id, s)| Some((id?, s)))
+        })
+        .collect()
+}
+
+/// The dump at the moment the program printed `runtime.Stack(all)` lists the
+/// same goroutines in the same wait states (reasons read from the binary's
+/// own table, so version differences in their numbering do not matter).
+#[test]
+fn dump_matches_runtime_stack_all() {
+    for version in go_versions() {
+        let s = Scratch::new();
+        let (rec, trace) = s.record("t", &example(&version, "stackdump"), &[]);
+        let go_says = headers(&text(&rec.stdout), "1");
+        assert!(go_says.len() >= 16, "go{version}: {go_says:?}");
+        let dump = s.run(&["dump", trace.to_str().unwrap()]);
+        let at = text(&dump.stdout)
+            .lines()
+            .find(|l| l.contains("to Stdout"))
+            .and_then(|l| {
+                l.trim_start_matches('#')
+                    .split_whitespace()
+                    .next()
+                    .map(str::to_string)
+            })
+            .expect("a write to stdout");
+        let out = s.run(&[
+            "replay",
+            trace.to_str().unwrap(),
+            "--goroutines",
+            "--at",
+            &at,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let ours = headers(&text(&out.stdout), "1");
+        assert_eq!(ours, go_says, "go{version}: rrgo's dump differs from Go's");
+        // Each one is blocked at its marked line in main.
+        let dump_text = text(&out.stdout);
+        for marker in [
+            "recv", "send", "select", "lock", "rlock", "cond", "wait", "sleep",
+        ] {
+            let line = format!(
+                "examples/stackdump/main.go:{}",
+                marker_line("stackdump", marker)
+            );
+            assert!(
+                dump_text.contains(&line),
+                "go{version}: no frame at {line} in:\n{dump_text}"
+            );
+        }
+    }
+}

@@ -80,3 +80,8 @@ fn cgo_with_glibc() {
 fn sigterm_delay_self_signal() {
     round_trip("sigterm-delay", &["-self-term", "300ms"]);
 }
+
+#[test]
+fn goroutines_parked_in_every_wait_state() {
+    round_trip("stackdump", &[]);
+}
