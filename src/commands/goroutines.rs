@@ -89,23 +89,30 @@ pub fn run(
     let gs = goruntime::goroutines(&bin, mem)?;
     let mut dumped = Vec::new();
     for g in gs {
-        let (pc, bp, exact) = match g.thread.and_then(|t| session.regs(RecTid(t)).ok()) {
-            Some(r) if g.status == "running" => (r.rip, r.rbp, true),
-            _ => (g.saved.0, g.saved.2, false),
-        };
-        let mut frames = stack::walk(&bin, mem, pc, bp, exact, 100);
-        if exact {
-            // A running goroutine may be on the system stack (g0): the walk
-            // ends at the switch, and the goroutine's own frames continue
-            // from the registers systemstack saved in g.sched.
-            if let Some(i) = frames
-                .iter()
-                .position(|f| SWITCHES.contains(&f.function.as_str()))
-            {
-                frames.truncate(i + 1);
-                frames.extend(stack::walk(&bin, mem, g.saved.0, g.saved.2, false, 100));
+        let regs = g
+            .thread
+            .and_then(|t| session.regs(RecTid(t)).ok())
+            .filter(|_| g.status == "running");
+        let mut frames = match regs {
+            Some(r) => {
+                let mut frames = stack::walk(&bin, mem, r.rip, r.rbp, true, 100);
+                let on_own_stack = g.stack.0 <= r.rsp && r.rsp < g.stack.1;
+                if !on_own_stack && g.saved.0 != 0 {
+                    // On the system stack (g0): the goroutine's own frames
+                    // continue from the registers saved at the switch.
+                    if let Some(i) = frames
+                        .iter()
+                        .position(|f| SWITCHES.contains(&f.function.as_str()))
+                    {
+                        frames.truncate(i + 1);
+                    }
+                    frames.extend(stack::walk(&bin, mem, g.saved.0, g.saved.2, false, 100));
+                }
+                frames
             }
-        }
+            None => stack::walk(&bin, mem, g.saved.0, g.saved.2, false, 100),
+        };
+        frames.truncate(100);
         let created_by = bin.function_at(g.gopc).map(|f| {
             let (file, line) = bin
                 .line_at(g.gopc.saturating_sub(1))

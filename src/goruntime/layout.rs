@@ -7,6 +7,8 @@ use crate::gobin::GoBinary;
 #[derive(Debug, Clone)]
 pub struct GLayout {
     pub size: u64,
+    pub stack_lo: u64,
+    pub stack_hi: u64,
     pub goid: u64,
     pub status: u64,
     pub waitreason: u64,
@@ -40,6 +42,8 @@ impl GLayout {
             .ok_or_else(|| anyhow!("no runtime.g type in DWARF"))?;
         Ok(GLayout {
             size,
+            stack_lo: g("stack.lo")?,
+            stack_hi: g("stack.hi")?,
             goid: g("goid")?,
             // atomicstatus is an atomic.Uint32 struct; its value is at offset 0.
             status: g("atomicstatus")?,

@@ -33,6 +33,10 @@ pub struct Goroutine {
     /// Saved registers for a goroutine that is not running.
     #[serde(skip)]
     pub saved: (u64, u64, u64),
+    /// Its stack bounds [lo, hi): a running thread whose rsp is outside is on
+    /// the system stack (g0), so its own frames continue from `saved`.
+    #[serde(skip)]
+    pub stack: (u64, u64),
     /// Runtime goroutines (GC workers, finalizers…) Go hides from tracebacks.
     pub system: bool,
 }
@@ -130,6 +134,7 @@ pub fn goroutines(bin: &GoBinary, mem: &ProcMem) -> anyhow::Result<Vec<Goroutine
             startpc,
             thread,
             saved: (pc, sp, bp),
+            stack: (u64_at(l.stack_lo), u64_at(l.stack_hi)),
             system,
         });
     }

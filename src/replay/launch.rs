@@ -61,9 +61,7 @@ pub fn launch(
     cpu: Option<usize>,
     sigmask: libc::sigset_t,
 ) -> anyhow::Result<Launch> {
-    let tmp = std::env::temp_dir().join(format!("rrgo-replay-{}-{}", std::process::id(), unique()));
-    std::fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let tmp = TempDir(tmp);
+    let tmp = TempDir(private_dir()?);
     let rel = path_of_len(recorded_path.len())
         .ok_or_else(|| anyhow!("the recorded program path is too short to reproduce"))?;
     let link = tmp.0.join(&rel);
@@ -116,10 +114,32 @@ fn is_executable(p: &Path) -> bool {
     std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o100 != 0)
 }
 
-fn unique() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
+/// A fresh directory under the temp dir (a killed replay may have left one
+/// with a recycled pid's name behind, so names are retried).
+fn private_dir() -> anyhow::Result<PathBuf> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    for attempt in 0..100u32 {
+        let dir = std::env::temp_dir().join(format!(
+            "rrgo-replay-{}-{nanos:x}-{attempt}",
+            std::process::id()
+        ));
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(
+                    anyhow::Error::from(e).context(format!("cannot create {}", dir.display()))
+                )
+            }
+        }
+    }
+    Err(anyhow!(
+        "cannot create a private directory in {}",
+        std::env::temp_dir().display()
+    ))
 }
 
 #[cfg(test)]
