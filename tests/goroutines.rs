@@ -158,3 +158,90 @@ fn dump_matches_runtime_stack_all() {
         }
     }
 }
+
+/// The demo's question: the SIGTERM handler goroutine waits in chan receive,
+/// is woken after the SIGTERM arrives, then waits for the mutex, then runs.
+#[test]
+fn sigterm_handler_history() {
+    let s = Scratch::new();
+    let (_, trace) = s.record(
+        "t",
+        &example(&go_versions()[0], "sigterm-delay"),
+        &["-self-term", "300ms"],
+    );
+    let t = trace.to_str().unwrap();
+    let dump = text(&s.run(&["dump", t]).stdout);
+    let sigterm: u64 = dump
+        .lines()
+        .find(|l| l.contains("signal 15 "))
+        .and_then(|l| {
+            l.trim_start_matches('#')
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .expect("a SIGTERM event");
+    let out = s.run(&[
+        "replay",
+        t,
+        "--goroutines",
+        "--json",
+        "--at",
+        &sigterm.to_string(),
+    ]);
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out.stderr)));
+    let handler = v["goroutines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| {
+            g["frames"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["function"] == "main.handleSignals")
+        })
+        .expect("the handler goroutine")["goid"]
+        .as_u64()
+        .unwrap();
+    let out = s.run(&["replay", t, "--goroutine", &handler.to_string(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let h: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let entries = h["history"].as_array().unwrap();
+    let events: Vec<u64> = entries
+        .iter()
+        .map(|e| e["event"].as_u64().unwrap())
+        .collect();
+    assert!(events.windows(2).all(|w| w[0] < w[1]), "{events:?}");
+    let find = |state: &str, after: u64| {
+        entries
+            .iter()
+            .find(|e| e["state"] == state && e["event"].as_u64().unwrap() > after)
+            .map(|e| e["event"].as_u64().unwrap())
+    };
+    let recv = find("waiting: chan receive", 0).unwrap_or_else(|| panic!("no chan receive: {h}"));
+    assert!(recv < sigterm, "{h}");
+    let lock = find("waiting: sync.Mutex.Lock", sigterm)
+        .unwrap_or_else(|| panic!("no mutex wait after the SIGTERM: {h}"));
+    find("running", lock).unwrap_or_else(|| panic!("never ran after the mutex: {h}"));
+    // --reverse lists the same entries newest first.
+    let out = s.run(&[
+        "replay",
+        t,
+        "--goroutine",
+        &handler.to_string(),
+        "--json",
+        "--reverse",
+    ]);
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut rev: Vec<u64> = r["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_u64().unwrap())
+        .collect();
+    rev.reverse();
+    assert_eq!(rev, events);
+}

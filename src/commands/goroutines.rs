@@ -13,14 +13,6 @@ use crate::goruntime::{self, stack, Goroutine};
 use crate::progress::Progress;
 use crate::replay::{Output, ReplaySession};
 
-/// Functions that switch from a goroutine's stack to the thread's g0 stack.
-const SWITCHES: &[&str] = &[
-    "runtime.systemstack",
-    "runtime.mcall",
-    "runtime.mstart",
-    "runtime.asmcgocall",
-];
-
 #[derive(Serialize)]
 struct Dumped {
     #[serde(flatten)]
@@ -93,26 +85,7 @@ pub fn run(
             .thread
             .and_then(|t| session.regs(RecTid(t)).ok())
             .filter(|_| g.status == "running");
-        let mut frames = match regs {
-            Some(r) => {
-                let mut frames = stack::walk(&bin, mem, r.rip, r.rbp, true, 100);
-                let on_own_stack = g.stack.0 <= r.rsp && r.rsp < g.stack.1;
-                if !on_own_stack && g.saved.0 != 0 {
-                    // On the system stack (g0): the goroutine's own frames
-                    // continue from the registers saved at the switch.
-                    if let Some(i) = frames
-                        .iter()
-                        .position(|f| SWITCHES.contains(&f.function.as_str()))
-                    {
-                        frames.truncate(i + 1);
-                    }
-                    frames.extend(stack::walk(&bin, mem, g.saved.0, g.saved.2, false, 100));
-                }
-                frames
-            }
-            None => stack::walk(&bin, mem, g.saved.0, g.saved.2, false, 100),
-        };
-        frames.truncate(100);
+        let frames = stack::goroutine_frames(&bin, mem, &g, regs.as_ref());
         let created_by = bin.function_at(g.gopc).map(|f| {
             let (file, line) = bin
                 .line_at(g.gopc.saturating_sub(1))

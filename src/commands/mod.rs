@@ -3,6 +3,7 @@
 
 pub mod dump;
 pub mod goroutines;
+pub mod history;
 pub mod info;
 pub mod ls;
 pub mod record;

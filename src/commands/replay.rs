@@ -12,8 +12,9 @@ pub fn run(args: &ReplayArgs, sigmask: libc::sigset_t) -> Result<i32> {
     let reader = trace_format::TraceReader::open(&dir)?;
     let what = if args.dap.is_some() {
         Some("replay --dap")
-    } else if args.goroutine.is_some() {
-        Some("replay --goroutine")
+    } else if let Some(goid) = args.goroutine {
+        drop(reader);
+        return super::history::run(&dir, goid, args.reverse, args.json, sigmask);
     } else if args.goroutines {
         drop(reader);
         return super::goroutines::run(&dir, args.at, args.json, sigmask);

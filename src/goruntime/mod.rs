@@ -57,31 +57,66 @@ pub fn status_name(raw: u32) -> &'static str {
     }
 }
 
-/// All live goroutines, in `runtime.allgs` order.
-pub fn goroutines(bin: &GoBinary, mem: &ProcMem) -> anyhow::Result<Vec<Goroutine>> {
-    let l = GLayout::from_binary(bin)?;
-    let (allgs, _) = bin
-        .symbol("runtime.allgs")
-        .ok_or_else(|| anyhow!("no runtime.allgs symbol"))?;
-    let (allglen, _) = bin
-        .symbol("runtime.allglen")
-        .ok_or_else(|| anyhow!("no runtime.allglen symbol"))?;
-    // allgadd appends: read the length first, then the pointer (proc.go).
-    let n = mem
-        .read_u64(RemoteAddr(allglen))
-        .context("cannot read runtime.allglen")?
-        .min(1 << 20);
-    let base = mem
-        .read_u64(RemoteAddr(allgs))
-        .context("cannot read runtime.allgs")?;
-    let ptrs = mem.read(RemoteAddr(base), (n * 8) as usize)?;
-    let reasons = wait_reasons(bin, mem);
-    let mut out = Vec::new();
-    for p in ptrs.chunks_exact(8) {
-        let g = u64::from_le_bytes(p.try_into().unwrap_or([0; 8]));
-        if g == 0 {
-            continue;
+/// Reads goroutines out of one process, with the layout and tables resolved once.
+pub struct GoReader<'a> {
+    bin: &'a GoBinary,
+    l: GLayout,
+    reasons: Vec<String>,
+    allgs: u64,
+    allglen: u64,
+}
+
+impl<'a> GoReader<'a> {
+    pub fn new(bin: &'a GoBinary, mem: &ProcMem) -> anyhow::Result<GoReader<'a>> {
+        let l = GLayout::from_binary(bin)?;
+        let (allgs, _) = bin
+            .symbol("runtime.allgs")
+            .ok_or_else(|| anyhow!("no runtime.allgs symbol"))?;
+        let (allglen, _) = bin
+            .symbol("runtime.allglen")
+            .ok_or_else(|| anyhow!("no runtime.allglen symbol"))?;
+        Ok(GoReader {
+            bin,
+            l,
+            reasons: wait_reasons(bin, mem),
+            allgs,
+            allglen,
+        })
+    }
+
+    /// The g structs' addresses, in `runtime.allgs` order.
+    pub fn all_g(&self, mem: &ProcMem) -> anyhow::Result<Vec<u64>> {
+        // allgadd appends: read the length first, then the pointer (proc.go).
+        let n = mem
+            .read_u64(RemoteAddr(self.allglen))
+            .context("cannot read runtime.allglen")?
+            .min(1 << 20);
+        let base = mem
+            .read_u64(RemoteAddr(self.allgs))
+            .context("cannot read runtime.allgs")?;
+        let ptrs = mem.read(RemoteAddr(base), (n * 8) as usize)?;
+        Ok(ptrs
+            .chunks_exact(8)
+            .map(|p| u64::from_le_bytes(p.try_into().unwrap_or([0; 8])))
+            .filter(|&g| g != 0)
+            .collect())
+    }
+
+    /// All live goroutines, in `runtime.allgs` order.
+    pub fn goroutines(&self, mem: &ProcMem) -> anyhow::Result<Vec<Goroutine>> {
+        let mut out = Vec::new();
+        for g in self.all_g(mem)? {
+            let g = self.read_g(mem, g)?;
+            if g.status != "dead" {
+                out.push(g);
+            }
         }
+        Ok(out)
+    }
+
+    /// The goroutine whose g struct is at `g` (possibly dead).
+    pub fn read_g(&self, mem: &ProcMem, g: u64) -> anyhow::Result<Goroutine> {
+        let l = &self.l;
         let raw = mem.read(RemoteAddr(g), l.size as usize)?;
         let u64_at = |off: u64| {
             raw.get(off as usize..off as usize + 8)
@@ -93,21 +128,17 @@ pub fn goroutines(bin: &GoBinary, mem: &ProcMem) -> anyhow::Result<Vec<Goroutine
                 .map(|b| u32::from_le_bytes(b.try_into().unwrap_or([0; 4])))
                 .unwrap_or(0)
         };
-        let status_raw = u32_at(l.status);
-        let status = status_name(status_raw);
-        if status == "dead" {
-            continue;
-        }
+        let status = status_name(u32_at(l.status));
         let wait_reason = (status == "waiting")
             .then(|| raw.get(l.waitreason as usize).copied())
             .flatten()
-            .and_then(|r| reasons.get(r as usize).cloned())
+            .and_then(|r| self.reasons.get(r as usize).cloned())
             .filter(|s| !s.is_empty());
         let m = u64_at(l.m);
         let thread = if m != 0 && matches!(status, "running" | "syscall") {
-            mem.read(RemoteAddr(m + l.m_procid), 8)
+            mem.read_u64(RemoteAddr(m + l.m_procid))
                 .ok()
-                .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as i32)
+                .map(|v| v as i32)
         } else {
             None
         };
@@ -121,10 +152,11 @@ pub fn goroutines(bin: &GoBinary, mem: &ProcMem) -> anyhow::Result<Vec<Goroutine
             (u64_at(l.sched_pc), u64_at(l.sched_sp), u64_at(l.sched_bp))
         };
         let startpc = u64_at(l.startpc);
-        let system = bin
+        let system = self
+            .bin
             .function_at(startpc)
             .is_some_and(|f| f.name.starts_with("runtime.") && f.name != "runtime.main");
-        out.push(Goroutine {
+        Ok(Goroutine {
             goid: u64_at(l.goid),
             addr: g,
             status,
@@ -136,9 +168,13 @@ pub fn goroutines(bin: &GoBinary, mem: &ProcMem) -> anyhow::Result<Vec<Goroutine
             saved: (pc, sp, bp),
             stack: (u64_at(l.stack_lo), u64_at(l.stack_hi)),
             system,
-        });
+        })
     }
-    Ok(out)
+}
+
+/// All live goroutines, in `runtime.allgs` order.
+pub fn goroutines(bin: &GoBinary, mem: &ProcMem) -> anyhow::Result<Vec<Goroutine>> {
+    GoReader::new(bin, mem)?.goroutines(mem)
 }
 
 /// `runtime.waitReasonStrings` read from memory: the numbering changes

@@ -74,3 +74,51 @@ pub fn walk(
     }
     frames
 }
+
+/// Functions that switch from a goroutine's stack to the thread's g0 stack.
+const SWITCHES: &[&str] = &[
+    "runtime.systemstack",
+    "runtime.mcall",
+    "runtime.mstart",
+    "runtime.asmcgocall",
+];
+
+/// A goroutine's frames: from the thread's registers if it is running
+/// (`regs`), else from the registers saved in the g.
+pub fn goroutine_frames(
+    bin: &GoBinary,
+    mem: &ProcMem,
+    g: &super::Goroutine,
+    regs: Option<&trace_format::Regs>,
+) -> Vec<Frame> {
+    let mut frames = match regs {
+        Some(r) => {
+            let mut frames = walk(bin, mem, r.rip, r.rbp, true, 100);
+            let on_own_stack = g.stack.0 <= r.rsp && r.rsp < g.stack.1;
+            if !on_own_stack && g.saved.0 != 0 {
+                // On the system stack (g0): the goroutine's own frames
+                // continue from the registers saved at the switch.
+                if let Some(i) = frames
+                    .iter()
+                    .position(|f| SWITCHES.contains(&f.function.as_str()))
+                {
+                    frames.truncate(i + 1);
+                }
+                frames.extend(walk(bin, mem, g.saved.0, g.saved.2, false, 100));
+            }
+            frames
+        }
+        None => walk(bin, mem, g.saved.0, g.saved.2, false, 100),
+    };
+    frames.truncate(100);
+    frames
+}
+
+/// The innermost frame of the program's own code (not the runtime's).
+pub fn user_frame(frames: &[Frame]) -> Option<&Frame> {
+    frames.iter().find(|f| {
+        !f.function.starts_with("runtime.")
+            && !f.function.starts_with("internal/")
+            && !f.function.starts_with("syscall.")
+    })
+}
