@@ -32,10 +32,14 @@ echo
 echo "== replaying the recording (the same instructions run again; output must match)"
 "$rrgo" replay -a "$trace"
 echo
-echo "== where the signal landed"
-"$rrgo" dump "$trace" | grep -E "signal (15|23) " | head -5
-echo
-"$rrgo" info "$trace" | sed -n '/^events:/,$p'
+echo "== why did SIGTERM take so long? (rrgo replay --signals)"
+"$rrgo" replay --signals "$trace"
+handler=$("$rrgo" replay --signals "$trace" | grep -o 'goroutine [0-9]* received it' | head -1 | awk '{print $2}')
+if [[ -n "$handler" ]]; then
+    echo
+    echo "== the handler goroutine's history (rrgo replay --goroutine $handler)"
+    "$rrgo" replay --goroutine "$handler" "$trace"
+fi
 echo
 echo "trace kept in $trace (rrgo replay -a $trace to replay it again)"
 rm -f "$log"

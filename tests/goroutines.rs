@@ -245,3 +245,30 @@ fn sigterm_handler_history() {
     rev.reverse();
     assert_eq!(rev, events);
 }
+
+/// The signal timeline explains sigterm-delay: the handler goroutine gets
+/// the signal, then waits for the mutex while the worker runs.
+#[test]
+fn signal_timeline_explains_the_delay() {
+    let s = Scratch::new();
+    let (_, trace) = s.record(
+        "t",
+        &example(&go_versions()[0], "sigterm-delay"),
+        &["-self-term", "300ms"],
+    );
+    let out = s.run(&["replay", trace.to_str().unwrap(), "--signals"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let t = text(&out.stdout);
+    assert!(t.starts_with("SIGTERM at event "), "{t}");
+    assert!(
+        t.contains("received it") && t.contains("main.handleSignals"),
+        "{t}"
+    );
+    assert!(
+        t.contains("waited: sync.Mutex.Lock") && t.contains("meanwhile running"),
+        "{t}"
+    );
+    assert!(t.contains("finished"), "{t}");
+    // The index is cached next to the trace for the next query.
+    assert!(trace.join("goindex").exists());
+}

@@ -19,7 +19,8 @@ pub fn run(args: &ReplayArgs, sigmask: libc::sigset_t) -> Result<i32> {
         drop(reader);
         return super::goroutines::run(&dir, args.at, args.json, sigmask);
     } else if args.signals {
-        Some("replay --signals")
+        drop(reader);
+        return super::signals::run(&dir, args.json, sigmask);
     } else {
         None
     };

@@ -23,6 +23,7 @@ pub struct GLayout {
     pub parent_goid: Option<u64>,
     pub m: u64,
     pub m_procid: u64,
+    pub m_curg: u64,
 }
 
 impl GLayout {
@@ -61,6 +62,9 @@ impl GLayout {
             m_procid: bin
                 .field_offset("runtime.m", "procid")
                 .ok_or_else(|| anyhow!("runtime.m has no procid"))?,
+            m_curg: bin
+                .field_offset("runtime.m", "curg")
+                .ok_or_else(|| anyhow!("runtime.m has no curg"))?,
         })
     }
 }

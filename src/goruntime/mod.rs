@@ -114,6 +114,17 @@ impl<'a> GoReader<'a> {
         Ok(out)
     }
 
+    /// `g.m.curg`: the user goroutine of the thread whose g (g0, gsignal) is at `g`.
+    pub fn curg(&self, mem: &ProcMem, g: u64) -> Option<u64> {
+        let m = mem
+            .read_u64(RemoteAddr(g + self.l.m))
+            .ok()
+            .filter(|&m| m != 0)?;
+        mem.read_u64(RemoteAddr(m + self.l.m_curg))
+            .ok()
+            .filter(|&c| c != 0)
+    }
+
     /// The goroutine whose g struct is at `g` (possibly dead).
     pub fn read_g(&self, mem: &ProcMem, g: u64) -> anyhow::Result<Goroutine> {
         let l = &self.l;

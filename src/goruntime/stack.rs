@@ -114,8 +114,12 @@ pub fn goroutine_frames(
     frames
 }
 
-/// The innermost frame of the program's own code (not the runtime's).
+/// The innermost frame of the program's own code: package main first, else
+/// anything outside the runtime.
 pub fn user_frame(frames: &[Frame]) -> Option<&Frame> {
+    if let Some(f) = frames.iter().find(|f| f.function.starts_with("main.")) {
+        return Some(f);
+    }
     frames.iter().find(|f| {
         !f.function.starts_with("runtime.")
             && !f.function.starts_with("internal/")

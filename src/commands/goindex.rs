@@ -1,0 +1,236 @@
+//! The goroutine index of a trace: every goroutine state change seen after
+//! each replayed event, plus where each signal landed. Built in one replay
+//! pass and cached next to the trace (`goindex`), so later history and
+//! signal queries do not replay again.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use trace_format::{EventKind, RecTid};
+
+use crate::error::{Failure, Result, RrgoError};
+use crate::gobin::GoBinary;
+use crate::goruntime::{stack, GoReader};
+use crate::progress::Progress;
+use crate::replay::{Output, ReplaySession};
+
+/// Bump when the cached layout changes; a stale cache is rebuilt.
+const INDEX_VERSION: u32 = 2;
+const INDEX_FILE: &str = "goindex";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Transition {
+    pub event: u64,
+    /// The program's CLOCK_MONOTONIC at that point, if it had read it yet.
+    pub time_ns: Option<u64>,
+    pub goid: u64,
+    /// "runnable", "running", "syscall", "waiting: chan receive", "dead", …
+    pub state: String,
+    pub thread: Option<i32>,
+    pub function: Option<String>,
+    pub location: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Created {
+    pub goid: u64,
+    /// The function the goroutine started in.
+    pub entry: String,
+    pub event: u64,
+    pub parent: Option<u64>,
+    pub by: String,
+    pub system: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignalSeen {
+    pub event: u64,
+    pub time_ns: Option<u64>,
+    pub signo: i32,
+    pub si_code: i32,
+    pub sender_pid: i32,
+    pub thread: i32,
+    /// The goroutine that was running on the thread when the signal was delivered.
+    pub goroutine: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GoIndex {
+    pub version: u32,
+    pub transitions: Vec<Transition>,
+    pub created: Vec<Created>,
+    pub signals: Vec<SignalSeen>,
+}
+
+impl GoIndex {
+    pub fn history(&self, goid: u64) -> Vec<&Transition> {
+        self.transitions.iter().filter(|t| t.goid == goid).collect()
+    }
+}
+
+/// The cached index, or a new one built by replaying the trace.
+pub fn load_or_build(dir: &Path, sigmask: libc::sigset_t) -> Result<GoIndex> {
+    let path = dir.join(INDEX_FILE);
+    if let Ok(bytes) = std::fs::read(&path) {
+        if let Ok((idx, _)) =
+            bincode::serde::decode_from_slice::<GoIndex, _>(&bytes, bincode::config::standard())
+        {
+            if idx.version == INDEX_VERSION {
+                return Ok(idx);
+            }
+        }
+    }
+    let idx = build(dir, sigmask)?;
+    // A read-only trace just means no cache.
+    if let Ok(bytes) = bincode::serde::encode_to_vec(&idx, bincode::config::standard()) {
+        let tmp = dir.join(format!(".{INDEX_FILE}.tmp"));
+        if std::fs::write(&tmp, bytes).is_ok() {
+            let _ = std::fs::rename(&tmp, &path);
+        }
+    }
+    Ok(idx)
+}
+
+fn build(dir: &Path, sigmask: libc::sigset_t) -> Result<GoIndex> {
+    let classify = super::replay::classify;
+    let mut session = ReplaySession::start(dir, Output::Discard, sigmask).map_err(classify)?;
+    let exe = session
+        .reader()
+        .stored_file_path(&session.reader().header().exe.clone());
+    let bin = GoBinary::load(&exe)?;
+    let main = session.threads().first().copied().ok_or_else(|| {
+        RrgoError::new(Failure::Usage, anyhow::anyhow!("the trace has no process"))
+    })?;
+    let mut idx = GoIndex {
+        version: INDEX_VERSION,
+        ..Default::default()
+    };
+    let mut reader: Option<GoReader> = None;
+    let mut last: HashMap<u64, String> = HashMap::new();
+    let mut clock: Option<u64> = None;
+    let mut entry_args: HashMap<RecTid, [u64; 6]> = HashMap::new();
+    let mut progress = Progress::new("indexing goroutines", session.event_count());
+    loop {
+        let Some(ev) = session.step().map_err(classify)? else {
+            break;
+        };
+        progress.set(ev.time.0);
+        match &ev.kind {
+            EventKind::SyscallEntry { args, .. } => {
+                entry_args.insert(ev.tid, *args);
+            }
+            EventKind::SyscallExit { nr, writes, .. } if *nr == libc::SYS_clock_gettime => {
+                let monotonic = entry_args
+                    .get(&ev.tid)
+                    .is_some_and(|a| a[0] == libc::CLOCK_MONOTONIC as u64);
+                if let (true, Some(w)) = (monotonic, writes.first().filter(|w| w.data.len() >= 16))
+                {
+                    let sec = u64::from_le_bytes(w.data[..8].try_into().unwrap_or([0; 8]));
+                    let nsec = u64::from_le_bytes(w.data[8..16].try_into().unwrap_or([0; 8]));
+                    clock = Some(sec * 1_000_000_000 + nsec);
+                }
+            }
+            EventKind::ProcessExit { .. } if ev.tid == main => break,
+            _ => {}
+        }
+        if !session.threads().contains(&main) {
+            break;
+        }
+        let Ok(mem) = session.mem(main) else { break };
+        if reader.is_none() {
+            reader = GoReader::new(&bin, mem).ok();
+        }
+        let Some(r) = &reader else { continue };
+        if let EventKind::Signal { signo, siginfo, .. } = &ev.kind {
+            // The goroutine on the thread: g from TLS (fs_base-8); on g0 or gsignal, m.curg.
+            let goroutine = session
+                .regs(ev.tid)
+                .ok()
+                .and_then(|regs| current_goid(r, mem, regs.fs_base));
+            let sender_pid = i32::from_le_bytes(siginfo.0[16..20].try_into().unwrap_or([0; 4]));
+            idx.signals.push(SignalSeen {
+                event: ev.time.0,
+                time_ns: clock,
+                signo: *signo,
+                si_code: siginfo.code(),
+                sender_pid,
+                thread: ev.tid.0,
+                goroutine,
+            });
+        }
+        let Ok(gs) = r.all_g(mem) else { continue };
+        for addr in gs {
+            let Ok(g) = r.read_g(mem, addr) else { continue };
+            let state = g
+                .wait_reason
+                .clone()
+                .map(|w| format!("waiting: {w}"))
+                .unwrap_or_else(|| g.status.to_string());
+            let prev = last.get(&g.goid);
+            if prev == Some(&state) || (prev.is_none() && state == "dead") {
+                continue;
+            }
+            if prev.is_none() {
+                let by = bin
+                    .function_at(g.gopc)
+                    .map(|f| f.name.clone())
+                    .unwrap_or_default();
+                let at = bin
+                    .line_at(g.gopc.saturating_sub(1))
+                    .map(|(f, l)| format!("{f}:{l}"))
+                    .unwrap_or_default();
+                idx.created.push(Created {
+                    goid: g.goid,
+                    entry: bin
+                        .function_at(g.startpc)
+                        .map(|f| f.name.clone())
+                        .unwrap_or_default(),
+                    event: ev.time.0,
+                    parent: g.parent_goid,
+                    by: format!("{by} at {at}"),
+                    system: g.system,
+                });
+            }
+            let regs = g
+                .thread
+                .and_then(|t| session.regs(RecTid(t)).ok())
+                .filter(|_| g.status == "running");
+            let frames = if state == "dead" {
+                Vec::new()
+            } else {
+                stack::goroutine_frames(&bin, mem, &g, regs.as_ref())
+            };
+            let user = stack::user_frame(&frames);
+            idx.transitions.push(Transition {
+                event: ev.time.0,
+                time_ns: clock,
+                goid: g.goid,
+                state: state.clone(),
+                thread: g.thread,
+                function: user.map(|f| f.function.clone()),
+                location: user.map(|f| format!("{}:{}", f.file, f.line)),
+            });
+            last.insert(g.goid, state);
+        }
+    }
+    progress.finish();
+    Ok(idx)
+}
+
+/// The goroutine running on a thread, from its TLS (g at fs_base−8).
+fn current_goid(r: &GoReader, mem: &crate::tracee::mem::ProcMem, fs_base: u64) -> Option<u64> {
+    let g = mem
+        .read_u64(trace_format::RemoteAddr(fs_base.checked_sub(8)?))
+        .ok()?;
+    let gr = r.read_g(mem, g).ok()?;
+    if gr.goid != 0 {
+        return Some(gr.goid);
+    }
+    // g0 or gsignal: the user goroutine is m.curg.
+    let curg = r.curg(mem, g)?;
+    r.read_g(mem, curg)
+        .ok()
+        .map(|c| c.goid)
+        .filter(|&id| id != 0)
+}

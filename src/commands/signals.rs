@@ -1,0 +1,269 @@
+//! `rrgo replay --signals [--json]`: for each signal, when it arrived, which
+//! thread and goroutine took it, when the os/signal loop woke, which
+//! goroutine received it, and what that goroutine then waited for — with
+//! the goroutines that ran meanwhile.
+
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use crate::error::{Failure, Result, RrgoError};
+
+use super::goindex::{GoIndex, Transition};
+
+fn name(signo: i32) -> String {
+    let n = match signo {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        6 => "SIGABRT",
+        9 => "SIGKILL",
+        10 => "SIGUSR1",
+        12 => "SIGUSR2",
+        13 => "SIGPIPE",
+        14 => "SIGALRM",
+        15 => "SIGTERM",
+        17 => "SIGCHLD",
+        23 => "SIGURG",
+        27 => "SIGPROF",
+        28 => "SIGWINCH",
+        _ => return format!("signal {signo}"),
+    };
+    n.to_string()
+}
+
+fn sender(si_code: i32, pid: i32) -> String {
+    match si_code {
+        0 => format!("kill() from pid {pid}"),
+        -6 => format!("tgkill() from pid {pid}"),
+        -1 => format!("sigqueue() from pid {pid}"),
+        c if c > 0 => "the kernel".to_string(),
+        c => format!("si_code {c}"),
+    }
+}
+
+#[derive(Serialize)]
+struct Step {
+    event: u64,
+    time_ns: Option<u64>,
+    what: String,
+}
+
+#[derive(Serialize)]
+struct Story {
+    signal: String,
+    event: u64,
+    time_ns: Option<u64>,
+    thread: i32,
+    goroutine: Option<u64>,
+    steps: Vec<Step>,
+}
+
+fn is_user(t: &Transition) -> bool {
+    t.function.as_deref().is_some_and(|f| {
+        !f.starts_with("os/signal.") && !f.starts_with("runtime.") && !f.starts_with("sync.")
+    }) || t
+        .function
+        .as_deref()
+        .is_some_and(|f| f.starts_with("sync."))
+}
+
+fn delta(a: Option<u64>, b: Option<u64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) => format!(" (+{:.3}s)", b.saturating_sub(a) as f64 / 1e9),
+        _ => String::new(),
+    }
+}
+
+fn story(idx: &GoIndex, s: &super::goindex::SignalSeen) -> Story {
+    let mut steps = Vec::new();
+    let after: Vec<&Transition> = idx
+        .transitions
+        .iter()
+        .filter(|t| t.event >= s.event)
+        .collect();
+    // The os/signal loop goroutine leaves its syscall (notetsleepg) when sigsend wakes it.
+    if let Some(l) = after.iter().find(|t| {
+        t.function
+            .as_deref()
+            .is_some_and(|f| f.starts_with("os/signal."))
+            && t.state != "syscall"
+    }) {
+        steps.push(Step {
+            event: l.event,
+            time_ns: l.time_ns,
+            what: format!(
+                "os/signal loop (goroutine {}) woke{}",
+                l.goid,
+                delta(s.time_ns, l.time_ns)
+            ),
+        });
+    }
+    // The receiver: a goroutine leaving a channel wait into the runnable state.
+    let receiver = after.iter().find(|t| {
+        t.state == "runnable"
+            && is_user(t)
+            && idx
+                .transitions
+                .iter()
+                .rev()
+                .find(|p| p.goid == t.goid && p.event < t.event)
+                .is_some_and(|p| {
+                    p.state.starts_with("waiting: chan receive")
+                        || p.state.starts_with("waiting: select")
+                })
+    });
+    if let Some(r) = receiver {
+        steps.push(Step {
+            event: r.event,
+            time_ns: r.time_ns,
+            what: format!(
+                "goroutine {} received it{} in {} at {}",
+                r.goid,
+                delta(s.time_ns, r.time_ns),
+                r.function.clone().unwrap_or_default(),
+                r.location.clone().unwrap_or_default()
+            ),
+        });
+        let mine: Vec<&&Transition> = after
+            .iter()
+            .filter(|t| t.goid == r.goid && t.event > r.event)
+            .collect();
+        for (i, t) in mine.iter().enumerate() {
+            if let Some(reason) = t.state.strip_prefix("waiting: ") {
+                let end = mine.get(i + 1);
+                let until = end.map(|e| e.event).unwrap_or(u64::MAX);
+                let mut others: Vec<String> = idx
+                    .transitions
+                    .iter()
+                    .filter(|o| {
+                        o.goid != r.goid
+                            && o.state == "running"
+                            && o.event >= t.event
+                            && o.event <= until
+                    })
+                    .map(|o| match (&o.function, &o.location) {
+                        (Some(f), Some(l)) => format!("goroutine {} in {f} at {l}", o.goid),
+                        _ => {
+                            let entry = idx
+                                .created
+                                .iter()
+                                .find(|c| c.goid == o.goid)
+                                .map(|c| c.entry.clone())
+                                .unwrap_or_default();
+                            format!("goroutine {} (started in {entry})", o.goid)
+                        }
+                    })
+                    .collect();
+                others.sort();
+                others.dedup();
+                let held = end.map(|e| delta(t.time_ns, e.time_ns)).unwrap_or_default();
+                let mut what = format!(
+                    "goroutine {} waited: {reason} in {} at {}{held}",
+                    r.goid,
+                    t.function.clone().unwrap_or_default(),
+                    t.location.clone().unwrap_or_default()
+                );
+                if !others.is_empty() {
+                    let _ = write!(what, "; meanwhile running: {}", others.join("; "));
+                }
+                steps.push(Step {
+                    event: t.event,
+                    time_ns: t.time_ns,
+                    what,
+                });
+            } else if t.state == "dead" {
+                steps.push(Step {
+                    event: t.event,
+                    time_ns: t.time_ns,
+                    what: format!(
+                        "goroutine {} finished, {} after the signal",
+                        r.goid,
+                        delta(s.time_ns, t.time_ns)
+                            .trim()
+                            .trim_start_matches("(+")
+                            .trim_end_matches(')')
+                    ),
+                });
+            }
+        }
+    }
+    Story {
+        signal: name(s.signo),
+        event: s.event,
+        time_ns: s.time_ns,
+        thread: s.thread,
+        goroutine: s.goroutine,
+        steps,
+    }
+}
+
+pub fn run(dir: &std::path::Path, json: bool, sigmask: libc::sigset_t) -> Result<i32> {
+    let idx = super::goindex::load_or_build(dir, sigmask)?;
+    let stories: Vec<Story> = idx
+        .signals
+        .iter()
+        .filter(|s| s.signo != 23)
+        .map(|s| story(&idx, s))
+        .collect();
+    let preemptions = idx.signals.iter().filter(|s| s.signo == 23).count();
+    if json {
+        let v = serde_json::json!({ "signals": stories, "sigurg_preemptions": preemptions });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v)
+                .map_err(|e| RrgoError::new(Failure::Operational, e))?
+        );
+        return Ok(0);
+    }
+    let mut out = String::new();
+    let t0 = idx
+        .transitions
+        .iter()
+        .filter_map(|t| t.time_ns)
+        .min()
+        .unwrap_or(0);
+    let at = |t: Option<u64>| {
+        t.map(|t| format!("+{:.3}s", t.saturating_sub(t0) as f64 / 1e9))
+            .unwrap_or_default()
+    };
+    for (st, s) in stories
+        .iter()
+        .zip(idx.signals.iter().filter(|s| s.signo != 23))
+    {
+        let g = st
+            .goroutine
+            .map(|g| format!(" while goroutine {g} was running"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{} at event {} ({}), sent by {}, taken by thread {}{g}",
+            st.signal,
+            st.event,
+            at(st.time_ns),
+            sender(s.si_code, s.sender_pid),
+            st.thread
+        );
+        for step in &st.steps {
+            let _ = writeln!(
+                out,
+                "  #{:<8} {:>9}  {}",
+                step.event,
+                at(step.time_ns),
+                step.what
+            );
+        }
+    }
+    if stories.is_empty() {
+        let _ = writeln!(
+            out,
+            "no signals other than the Go runtime's own preemption requests"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "(and {preemptions} SIGURG: the Go runtime preempting goroutines)"
+    );
+    print!("{out}");
+    Ok(0)
+}
