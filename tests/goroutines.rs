@@ -38,17 +38,7 @@ fn dump_at_the_panic_matches_gos_traceback() {
             .expect("a goroutine header in the traceback")
             .to_string();
         let expected = first_main_frame(&go_says, &goid).expect("a main.* frame in Go's traceback");
-        let dump = s.run(&["dump", trace.to_str().unwrap()]);
-        let at = text(&dump.stdout)
-            .lines()
-            .find(|l| l.contains("to Stderr"))
-            .and_then(|l| {
-                l.trim_start_matches('#')
-                    .split_whitespace()
-                    .next()
-                    .map(str::to_string)
-            })
-            .expect("a write to stderr");
+        let at = event_with(&s, &trace, "to Stderr", false);
         let out = s.run(&[
             "replay",
             trace.to_str().unwrap(),
@@ -121,17 +111,7 @@ fn dump_matches_runtime_stack_all() {
         let (rec, trace) = s.record("t", &example(&version, "stackdump"), &[]);
         let go_says = headers(&text(&rec.stdout), "1");
         assert!(go_says.len() >= 16, "go{version}: {go_says:?}");
-        let dump = s.run(&["dump", trace.to_str().unwrap()]);
-        let at = text(&dump.stdout)
-            .lines()
-            .find(|l| l.contains("to Stdout"))
-            .and_then(|l| {
-                l.trim_start_matches('#')
-                    .split_whitespace()
-                    .next()
-                    .map(str::to_string)
-            })
-            .expect("a write to stdout");
+        let at = event_with(&s, &trace, "to Stdout", false);
         let out = s.run(&[
             "replay",
             trace.to_str().unwrap(),

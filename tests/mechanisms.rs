@@ -25,17 +25,7 @@ fn replayed_memory_holds_what_the_program_printed() {
         .find_map(|l| l.strip_prefix("counter = ").map(|v| v.trim().to_string()))
         .expect("racecounter prints `counter = N`");
     // The event at which the program's last stdout write returned.
-    let dump = s.run(&["dump", trace.to_str().unwrap()]);
-    let at = text(&dump.stdout)
-        .lines()
-        .rfind(|l| l.contains("to Stdout"))
-        .and_then(|l| {
-            l.trim_start_matches('#')
-                .split_whitespace()
-                .next()
-                .map(str::to_string)
-        })
-        .expect("a write to stdout in the trace");
+    let at = event_with(&s, &trace, "to Stdout", true);
     let out = s.run(&[
         "replay",
         trace.to_str().unwrap(),

@@ -523,16 +523,25 @@ impl Recorder {
         self.append(tid, exec)?;
         // Announced after the Exec: a trace starts with its exec.
         if let (Some((file, true)), Some(exe)) = (exe_file, exe) {
-            let original_path = exe.as_os_str().as_bytes().to_vec();
-            self.append(
-                tid,
-                EventKind::FileStored {
-                    file,
-                    original_path,
-                },
-            )?;
+            self.announce_file(tid, file, &exe)?;
         }
         Ok(())
+    }
+
+    fn announce_file(
+        &mut self,
+        tid: Tid,
+        file: trace_format::FileId,
+        path: &Path,
+    ) -> anyhow::Result<()> {
+        let original_path = path.as_os_str().as_bytes().to_vec();
+        self.append(
+            tid,
+            EventKind::FileStored {
+                file,
+                original_path,
+            },
+        )
     }
 
     /// Copies a file into the trace (once) and records that it was stored.
@@ -543,14 +552,7 @@ impl Recorder {
     ) -> anyhow::Result<trace_format::FileId> {
         let (file, new) = self.store_file_quietly(path)?;
         if new {
-            let original_path = path.as_os_str().as_bytes().to_vec();
-            self.append(
-                tid,
-                EventKind::FileStored {
-                    file,
-                    original_path,
-                },
-            )?;
+            self.announce_file(tid, file, path)?;
         }
         Ok(file)
     }

@@ -187,3 +187,22 @@ pub fn assert_same(what: &str, recorded: &Output, replayed: &Output) {
         "{what}: exit signal differs"
     );
 }
+
+/// The number of the first (or last) event whose `rrgo dump` line contains `needle`.
+pub fn event_with(s: &Scratch, trace: &Path, needle: &str, last: bool) -> String {
+    let dump = s.run(&["dump", trace.to_str().unwrap()]);
+    let out = text(&dump.stdout);
+    let mut lines = out.lines().filter(|l| l.contains(needle));
+    let line = if last {
+        lines.next_back()
+    } else {
+        lines.next()
+    };
+    line.and_then(|l| {
+        l.trim_start_matches('#')
+            .split_whitespace()
+            .next()
+            .map(str::to_string)
+    })
+    .unwrap_or_else(|| panic!("no event with {needle:?} in the trace"))
+}
