@@ -10,6 +10,7 @@ PROGRAMS = {
     "busypoll": [],
     "goroutines": [],
     "httpserver": [],
+    "httpserver -load 2000": ["-load", "2000"],
     "osexec": [],
     "cgo": [],
     "sigterm-delay": ["-self-term", "300ms"],
@@ -48,16 +49,16 @@ def main():
     tmp = tempfile.mkdtemp(prefix="rrgo-bench-")
     env = dict(os.environ, RRGO_TRACE_DIR=tmp)
     print(f"rrgo bench: go{version}, median of {a.n} runs, {os.cpu_count()} CPUs")
-    hdr = f"{'program':<14}{'native':>9}{'nat.cpu':>9}{'record':>9}{'rec/nat':>8}{'rec/cpu':>8}{'replay':>9}{'rep/rec':>8}{'events':>8}{'preempt':>8}{'trace':>10}{'B/event':>8}"
+    hdr = f"{'program':<22}{'native':>9}{'nat.cpu':>9}{'record':>9}{'rec/nat':>8}{'rec/cpu':>8}{'replay':>9}{'rep/rec':>8}{'events':>8}{'preempt':>8}{'trace':>10}{'B/event':>8}"
     print(hdr)
     for name in progs:
-        exe = os.path.join(REPO, ".build", f"go{version}", name)
+        exe = os.path.join(REPO, ".build", f"go{version}", name.split()[0])
         args = PROGRAMS.get(name, [])
         nat, natcpu, rec, rep, evs, pres, sizes = [], [], [], [], [], [], []
         for i in range(a.n):
             w, c, _ = timed([exe] + args)
             nat.append(w); natcpu.append(c)
-            trace = os.path.join(tmp, f"{name}-{i}")
+            trace = os.path.join(tmp, f"{name.replace(' ', '_')}-{i}")
             w, _, _ = timed([RRGO, "record", "-q", "-o", trace, "--", exe] + args, env)
             rec.append(w)
             w, _, rc = timed([RRGO, "replay", "-a", trace], env)
@@ -66,7 +67,7 @@ def main():
             evs.append(e); pres.append(p); sizes.append(s)
             shutil.rmtree(trace, ignore_errors=True)
         m = statistics.median
-        print(f"{name:<14}{m(nat):>8.3f}s{m(natcpu):>8.3f}s{m(rec):>8.3f}s{m(rec)/m(nat):>7.1f}x{m(rec)/max(m(natcpu),1e-3):>7.1f}x"
+        print(f"{name:<22}{m(nat):>8.3f}s{m(natcpu):>8.3f}s{m(rec):>8.3f}s{m(rec)/m(nat):>7.1f}x{m(rec)/max(m(natcpu),1e-3):>7.1f}x"
               f"{m(rep):>8.3f}s{m(rep)/m(rec):>7.2f}x{int(m(evs)):>8}{int(m(pres)):>8}{int(m(sizes)):>10}{m(sizes)/max(m(evs),1):>8.1f}")
     # Go-aware queries: a goroutine dump and goroutine 1's history, vs plain replay.
     print()

@@ -1,6 +1,8 @@
 // Command httpserver starts an HTTP server on 127.0.0.1:0 (a random port),
 // makes 20 requests to it with a client (10 one after another, 10 at once),
 // prints every response body and shuts the server down gracefully.
+// With -load N it then makes N more requests from 4 goroutines (a
+// syscall-heavy workload for benchmarks) and prints only a digest of them.
 //
 // Nondeterminism exercised: the kernel-chosen port, socket I/O through the
 // netpoller (epoll), the arrival order of concurrent requests (each response
@@ -9,6 +11,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -40,6 +43,8 @@ func get(client *http.Client, base, path string) string {
 }
 
 func main() {
+	load := flag.Int("load", 0, "extra requests to make after the printed ones")
+	flag.Parse()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "listen:", err)
@@ -71,6 +76,23 @@ func main() {
 	wg.Wait()
 	for i, b := range bodies {
 		fmt.Printf("par %02d: %s\n", i, b)
+	}
+	if *load > 0 {
+		var digest atomic.Uint64
+		var lw sync.WaitGroup
+		for w := range 4 {
+			lw.Add(1)
+			go func() {
+				defer lw.Done()
+				for i := w; i < *load; i += 4 {
+					for _, c := range get(client, base, fmt.Sprintf("/load/%d", i)) {
+						digest.Add(uint64(c))
+					}
+				}
+			}()
+		}
+		lw.Wait()
+		fmt.Printf("load: %d requests, digest %d\n", *load, digest.Load())
 	}
 
 	// A connection the client dialed but never used looks "new" to the server,
