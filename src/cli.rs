@@ -46,9 +46,13 @@ pub enum Command {
     /// Re-execute a recorded program deterministically.
     ///
     /// Examples:
-    ///   rrgo replay -a                      replay the latest trace to the end
-    ///   rrgo replay --dap 127.0.0.1:2345    serve VS Code (Debug Adapter Protocol)
-    ///   rrgo replay --goroutine 17 --reverse   goroutine 17's history, newest first
+    ///   rrgo replay -a                           replay the latest trace to the end
+    ///   rrgo replay --goroutines --at 1200       goroutine dump just before event 1200
+    ///   rrgo replay --goroutine 17 --reverse     goroutine 17's history, newest first
+    ///   rrgo replay --signals                    where each signal went and what delayed it
+    ///   rrgo replay --at 900 --print main.count  a package variable's value at event 900
+    ///   rrgo replay --dap 127.0.0.1:2345         serve VS Code (Debug Adapter Protocol)
+    #[command(verbatim_doc_comment)]
     Replay(ReplayArgs),
     /// List recorded traces (newest last).
     Ls(LsArgs),
@@ -96,7 +100,7 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub reverse: bool,
 
-    /// Print a goroutine dump (like Go's SIGQUIT output) at --at EVENT (default: the end).
+    /// Print a goroutine dump (like Go's SIGQUIT output) at --at EVENT (default: just before the program exits).
     #[arg(long)]
     pub goroutines: bool,
 
@@ -108,7 +112,7 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "SYMBOL")]
     pub print: Option<String>,
 
-    /// Print the signal timeline: arrival, handler, sigsend, os/signal loop, receiving goroutine.
+    /// Print the signal timeline: arrival and sender, the thread and goroutine that took it, the os/signal loop waking, the goroutine that received it and what it then waited for.
     #[arg(long)]
     pub signals: bool,
 
