@@ -39,14 +39,7 @@ fn dump_at_the_panic_matches_gos_traceback() {
             .to_string();
         let expected = first_main_frame(&go_says, &goid).expect("a main.* frame in Go's traceback");
         let at = event_with(&s, &trace, "to Stderr", false);
-        let out = s.run(&[
-            "replay",
-            trace.to_str().unwrap(),
-            "--goroutines",
-            "--at",
-            &at,
-        ]);
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let out = dump_at(&s, &trace, &at);
         let ours = text(&out.stdout);
         assert!(
             ours.contains(&format!("goroutine {goid} [running]:")),
@@ -87,6 +80,19 @@ fn json_dump_lists_goroutines_with_states() {
     assert!(gs.iter().all(|g| g["status"] != "dead"));
 }
 
+/// `rrgo replay --goroutines --at EVENT`, which must succeed.
+fn dump_at(s: &Scratch, trace: &std::path::Path, at: &str) -> std::process::Output {
+    let out = s.run(&[
+        "replay",
+        trace.to_str().unwrap(),
+        "--goroutines",
+        "--at",
+        at,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    out
+}
+
 /// `(goid, state)` of every goroutine header in a dump, except `skip`.
 fn headers(dump: &str, skip: &str) -> std::collections::BTreeSet<(u64, String)> {
     dump.lines()
@@ -112,14 +118,7 @@ fn dump_matches_runtime_stack_all() {
         let go_says = headers(&text(&rec.stdout), "1");
         assert!(go_says.len() >= 16, "go{version}: {go_says:?}");
         let at = event_with(&s, &trace, "to Stdout", false);
-        let out = s.run(&[
-            "replay",
-            trace.to_str().unwrap(),
-            "--goroutines",
-            "--at",
-            &at,
-        ]);
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let out = dump_at(&s, &trace, &at);
         let ours = headers(&text(&out.stdout), "1");
         assert_eq!(ours, go_says, "go{version}: rrgo's dump differs from Go's");
         // Each one is blocked at its marked line in main.

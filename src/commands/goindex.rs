@@ -64,6 +64,15 @@ pub struct GoIndex {
 }
 
 impl GoIndex {
+    /// The earliest program time seen: times are printed relative to it.
+    pub fn start_ns(&self) -> u64 {
+        self.transitions
+            .iter()
+            .filter_map(|t| t.time_ns)
+            .min()
+            .unwrap_or(0)
+    }
+
     pub fn history(&self, goid: u64) -> Vec<&Transition> {
         self.transitions.iter().filter(|t| t.goid == goid).collect()
     }

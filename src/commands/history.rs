@@ -38,19 +38,10 @@ pub fn run(
             "created_by": created.by,
             "history": entries,
         });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&v)
-                .map_err(|e| RrgoError::new(Failure::Operational, e))?
-        );
+        super::print_json(&v)?;
         return Ok(0);
     }
-    let t0 = idx
-        .transitions
-        .iter()
-        .filter_map(|t| t.time_ns)
-        .min()
-        .unwrap_or(0);
+    let t0 = idx.start_ns();
     let mut out = String::new();
     let parent = created
         .parent

@@ -10,3 +10,11 @@ pub mod ls;
 pub mod record;
 pub mod replay;
 pub mod signals;
+
+/// `--json` output of the history commands.
+pub fn print_json(v: &serde_json::Value) -> crate::error::Result<()> {
+    let text = serde_json::to_string_pretty(v)
+        .map_err(|e| crate::error::RrgoError::new(crate::error::Failure::Operational, e))?;
+    println!("{text}");
+    Ok(())
+}

@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::error::{Failure, Result, RrgoError};
+use crate::error::Result;
 
 use super::goindex::{GoIndex, Transition};
 
@@ -209,20 +209,11 @@ pub fn run(dir: &std::path::Path, json: bool, sigmask: libc::sigset_t) -> Result
     let preemptions = idx.signals.iter().filter(|s| s.signo == 23).count();
     if json {
         let v = serde_json::json!({ "signals": stories, "sigurg_preemptions": preemptions });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&v)
-                .map_err(|e| RrgoError::new(Failure::Operational, e))?
-        );
+        super::print_json(&v)?;
         return Ok(0);
     }
     let mut out = String::new();
-    let t0 = idx
-        .transitions
-        .iter()
-        .filter_map(|t| t.time_ns)
-        .min()
-        .unwrap_or(0);
+    let t0 = idx.start_ns();
     let at = |t: Option<u64>| {
         t.map(|t| format!("+{:.3}s", t.saturating_sub(t0) as f64 / 1e9))
             .unwrap_or_default()
