@@ -192,6 +192,7 @@ fn sigterm_from_outside_while_recording() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let _watchdog = Watchdog::new(child.id());
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     let pid = loop {
@@ -249,6 +250,7 @@ fn recording_killed_with_sigkill_leaves_a_replayable_prefix() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let _watchdog = Watchdog::new(child.id());
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     stderr.read_line(&mut line).unwrap();

@@ -206,3 +206,32 @@ pub fn event_with(s: &Scratch, trace: &Path, needle: &str, last: bool) -> String
     })
     .unwrap_or_else(|| panic!("no event with {needle:?} in the trace"))
 }
+
+/// Kills a spawned rrgo after `DEADLINE` unless dropped first, so a hang
+/// fails the test instead of stalling CI.
+pub struct Watchdog(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Watchdog {
+    pub fn new(pid: u32) -> Watchdog {
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = done.clone();
+        std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            while start.elapsed() < DEADLINE {
+                if flag.load(std::sync::atomic::Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            // SAFETY: killing the test's own child process.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        });
+        Watchdog(done)
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
