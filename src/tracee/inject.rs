@@ -46,14 +46,20 @@ pub fn syscall(tid: Tid, insn: RemoteAddr, nr: i64, args: &[u64]) -> io::Result<
     }
     ptrace::set_regs(tid, &r)?;
     let result = (|| {
-        for _ in 0..2 {
+        // Its entry and exit stops; a seccomp stop (if the tracee runs under a
+        // SECCOMP_RET_TRACE filter) between them is passed over.
+        let mut syscall_stops = 0;
+        while syscall_stops < 2 {
             ptrace::resume(tid, ptrace::Resume::Syscall, 0)?;
             let w = wait::wait_tid(tid)?;
-            if w.stop != Stop::Syscall {
-                return Err(io::Error::other(format!(
-                    "unexpected stop while injecting a syscall: {:?}",
-                    w.stop
-                )));
+            match w.stop {
+                Stop::Syscall => syscall_stops += 1,
+                Stop::Event { event, .. } if event == libc::PTRACE_EVENT_SECCOMP => {}
+                other => {
+                    return Err(io::Error::other(format!(
+                        "unexpected stop while injecting a syscall: {other:?}"
+                    )));
+                }
             }
         }
         Ok(ptrace::get_regs(tid)?.rax as i64)
