@@ -56,10 +56,21 @@ fn replayed_memory_holds_what_the_program_printed() {
 fn rewrite_trace(
     from: &std::path::Path,
     to: &std::path::Path,
+    edit: impl FnMut(&mut EventKind) -> bool,
+) -> bool {
+    rewrite_trace_with(from, to, |_| {}, edit)
+}
+
+/// `rewrite_trace`, also letting `edit_header` change the header.
+fn rewrite_trace_with(
+    from: &std::path::Path,
+    to: &std::path::Path,
+    edit_header: impl FnOnce(&mut trace_format::Header),
     mut edit: impl FnMut(&mut EventKind) -> bool,
 ) -> bool {
     let r = TraceReader::open(from).unwrap();
-    let header = r.header().clone();
+    let mut header = r.header().clone();
+    edit_header(&mut header);
     let exe = r.stored_file_path(&header.exe);
     let mut files: Vec<_> = r.stored_files().to_vec();
     files.sort_by_key(|f| f.id);
@@ -129,6 +140,45 @@ fn corrupted_syscall_result_is_not_replayed_silently() {
     );
 }
 
+/// Replay runs on the CPU the recording ran on: CPUID (which these VMs
+/// cannot trap) reports a per-CPU APIC id that Go's startup code leaves in a
+/// register, so replaying on another CPU must be caught as a divergence.
+#[test]
+fn replay_pins_to_the_recorded_cpu() {
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    if cpus < 2 {
+        eprintln!("skipped: needs two CPUs");
+        return;
+    }
+    let s = Scratch::new();
+    let (rec, trace) = s.record("t", &example(&newest(), "hello"), &[]);
+    let recorded_cpu = TraceReader::open(&trace).unwrap().header().host.pinned_cpu;
+    let same = s.path().join("same");
+    rewrite_trace_with(&trace, &same, |_| {}, |_| false);
+    assert_same("same CPU", &rec, &s.replay(&same));
+    let other = s.path().join("other");
+    rewrite_trace_with(
+        &trace,
+        &other,
+        |h| h.host.pinned_cpu = 1 - recorded_cpu.min(1),
+        |_| false,
+    );
+    let rep = s.replay(&other);
+    assert_eq!(
+        rep.status.code(),
+        Some(4),
+        "replay on another CPU was not caught: {}",
+        text(&rep.stderr)
+    );
+    assert!(
+        text(&rep.stderr).contains("replay diverged"),
+        "{}",
+        text(&rep.stderr)
+    );
+}
+
 /// The vDSO is hidden, so the clock and randomness are syscalls the trace holds.
 #[test]
 fn time_and_randomness_come_from_syscalls() {
@@ -176,15 +226,21 @@ fn cpu_count_is_not_changed_by_pinning() {
     assert_eq!(line(&native), line(&rec));
 }
 
-/// SIGTERM from outside, while recording, is delivered where it landed and replays identically.
-#[test]
-fn sigterm_from_outside_while_recording() {
-    let s = Scratch::new();
-    let trace = s.path().join("t");
+/// Starts `rrgo record` of sigterm-delay (which waits up to 60 s for SIGTERM)
+/// and returns it once the program said it is ready, with the program's pid.
+fn record_sigterm_delay(
+    s: &Scratch,
+    trace: &std::path::Path,
+) -> (
+    std::process::Child,
+    BufReader<std::process::ChildStderr>,
+    i32,
+    Watchdog,
+) {
     let mut child = s
         .cmd()
-        .args(["record", "-o"])
-        .arg(&trace)
+        .args(["record", "-q", "-o"])
+        .arg(trace)
         .arg("--")
         .arg(example(&newest(), "sigterm-delay"))
         .args(["-timeout", "60s"])
@@ -192,7 +248,7 @@ fn sigterm_from_outside_while_recording() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let _watchdog = Watchdog::new(child.id());
+    let watchdog = Watchdog::new(child.id());
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     let pid = loop {
@@ -205,6 +261,15 @@ fn sigterm_from_outside_while_recording() {
             break p.parse::<i32>().unwrap();
         }
     };
+    (child, stderr, pid, watchdog)
+}
+
+/// SIGTERM from outside, while recording, is delivered where it landed and replays identically.
+#[test]
+fn sigterm_from_outside_while_recording() {
+    let s = Scratch::new();
+    let trace = s.path().join("t");
+    let (child, mut stderr, pid, _watchdog) = record_sigterm_delay(&s, &trace);
     std::thread::sleep(Duration::from_millis(300));
     // SAFETY: signalling the recorded program.
     unsafe { libc::kill(pid, libc::SIGTERM) };
@@ -239,27 +304,7 @@ fn sigterm_from_outside_while_recording() {
 fn recording_killed_with_sigkill_leaves_a_replayable_prefix() {
     let s = Scratch::new();
     let trace = s.path().join("t");
-    let mut child = s
-        .cmd()
-        .args(["record", "-q", "-o"])
-        .arg(&trace)
-        .arg("--")
-        .arg(example(&newest(), "sigterm-delay"))
-        .args(["-timeout", "60s"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _watchdog = Watchdog::new(child.id());
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    let pid: i32 = line
-        .trim()
-        .strip_prefix("ready pid=")
-        .expect("ready line")
-        .parse()
-        .unwrap();
+    let (mut child, _stderr, pid, _watchdog) = record_sigterm_delay(&s, &trace);
     // More than a chunk's maximum age, so at least one chunk is on disk.
     std::thread::sleep(Duration::from_millis(1800));
     child.kill().unwrap();

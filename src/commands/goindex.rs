@@ -181,13 +181,8 @@ fn build(dir: &Path, sigmask: libc::sigset_t) -> Result<GoIndex> {
                 continue;
             }
             if prev.is_none() {
-                let by = bin
-                    .function_at(g.gopc)
-                    .map(|f| f.name.clone())
-                    .unwrap_or_default();
-                let at = bin
-                    .line_at(g.gopc.saturating_sub(1))
-                    .map(|(f, l)| format!("{f}:{l}"))
+                let by = stack::created_by(&bin, g.gopc)
+                    .map(|c| format!("{} at {}:{}", c.function, c.file, c.line))
                     .unwrap_or_default();
                 idx.created.push(Created {
                     goid: g.goid,
@@ -197,7 +192,7 @@ fn build(dir: &Path, sigmask: libc::sigset_t) -> Result<GoIndex> {
                         .unwrap_or_default(),
                     event: ev.time.0,
                     parent: g.parent_goid,
-                    by: format!("{by} at {at}"),
+                    by,
                     system: g.system,
                 });
             }

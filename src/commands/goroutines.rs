@@ -86,20 +86,7 @@ pub fn run(
             .and_then(|t| session.regs(RecTid(t)).ok())
             .filter(|_| g.status == "running");
         let frames = stack::goroutine_frames(&bin, mem, &g, regs.as_ref());
-        let created_by = bin.function_at(g.gopc).map(|f| {
-            let (file, line) = bin
-                .line_at(g.gopc.saturating_sub(1))
-                .map(|(f, l)| (f.to_string(), l))
-                .unwrap_or_default();
-            stack::Frame {
-                pc: g.gopc,
-                function: f.name.clone(),
-                file,
-                line,
-                offset: g.gopc - f.entry,
-                inlined: false,
-            }
-        });
+        let created_by = stack::created_by(&bin, g.gopc);
         dumped.push(Dumped {
             g,
             frames,

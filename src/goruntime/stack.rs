@@ -126,3 +126,21 @@ pub fn user_frame(frames: &[Frame]) -> Option<&Frame> {
             && !f.function.starts_with("syscall.")
     })
 }
+
+/// The `go` statement that created a goroutine (its `gopc`), as Go prints
+/// "created by": the call's line, the offset from the creating function.
+pub fn created_by(bin: &GoBinary, gopc: u64) -> Option<Frame> {
+    let f = bin.function_at(gopc)?;
+    let (file, line) = bin
+        .line_at(gopc.saturating_sub(1))
+        .map(|(f, l)| (f.to_string(), l))
+        .unwrap_or_default();
+    Some(Frame {
+        pc: gopc,
+        function: f.name.clone(),
+        file,
+        line,
+        offset: gopc - f.entry,
+        inlined: false,
+    })
+}
