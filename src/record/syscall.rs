@@ -147,7 +147,7 @@ impl Recorder {
                         extra = SyscallExtra::MappedFile { file };
                     }
                 }
-                Hook::Output if result > 0 => {
+                Hook::Output | Hook::OutputIov if result > 0 => {
                     extra = self
                         .output_stream(tid, sc.args[0] as i32)
                         .map_or(SyscallExtra::None, SyscallExtra::Output);

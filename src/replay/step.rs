@@ -333,7 +333,7 @@ impl ReplaySession {
         len: u64,
     ) -> anyhow::Result<Vec<u8>> {
         let mem = self.mem(tid)?;
-        if nr == libc::SYS_writev {
+        if syscalls::lookup(nr).is_some_and(|s| s.hook == Hook::OutputIov) {
             let mut out = Vec::new();
             for k in 0..args[2].min(1024) {
                 let base = mem.read_u64(RemoteAddr(args[1] + k * 16))?;

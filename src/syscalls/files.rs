@@ -11,7 +11,7 @@ pub(crate) const ROWS: &[Spec] = &[
     emu_blocking(SYS_pread64, &[ResultLen(1)]),
     emu_blocking(SYS_pwrite64, &[]),
     emu_blocking(SYS_readv, &[IovResult(1, 2)]),
-    emu_blocking(SYS_writev, &[]).hook(Hook::Output),
+    emu_blocking(SYS_writev, &[]).hook(Hook::OutputIov),
     emu_blocking(SYS_preadv, &[IovResult(1, 2)]),
     emu_blocking(SYS_preadv2, &[IovResult(1, 2)]),
     emu_blocking(SYS_pwritev, &[]),

@@ -103,8 +103,11 @@ pub enum Hook {
     Exec,
     /// sched_getaffinity: the program sees the mask it would have had without rrgo's CPU pinning.
     SchedGetaffinity,
-    /// write family: bytes to the original stdout/stderr are shown again by `replay -a`.
+    /// write: bytes to the original stdout/stderr (from `arg[1]`, `result`
+    /// long) are shown again by `replay -a`.
     Output,
+    /// writev: the same, gathered from the iovec array at `arg[1]` (`arg[2]` entries).
+    OutputIov,
     /// ioctl: the output size depends on the request.
     Ioctl,
     /// exit/exit_group: the thread or process ends inside the syscall.
