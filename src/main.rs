@@ -4,6 +4,9 @@
 //! the documented exit codes; the work lives in `commands`.
 
 mod cli;
+mod dap;
+mod debugger;
+mod govalue;
 mod commands;
 mod describe;
 mod elf;

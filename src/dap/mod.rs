@@ -1,0 +1,1 @@
+//! Debug Adapter Protocol server (the only module that knows JSON).

@@ -1,0 +1,250 @@
+//! What a debugger front end (the DAP server, a later CLI) can ask of the
+//! replay engine. The engine lives on the one ptrace thread; front ends
+//! reach it through `EngineHandle` (see `handle.rs`), never directly.
+//!
+//! Everything here is plain data: no JSON (only `dap` knows JSON), no
+//! ptrace types.
+
+use std::fmt;
+
+/// A goroutine id as Go prints it (`goroutine 17`).
+pub type Goid = u64;
+
+/// A line breakpoint as the user set it.
+#[derive(Debug, Clone, Default)]
+pub struct LineBreakpoint {
+    pub line: u64,
+    /// A Go boolean expression (`i == 3`); the stop happens only when it is true.
+    pub condition: Option<String>,
+    /// Delve syntax: `5` or `== 5`, `>= 5`, `% 5`, …
+    pub hit_condition: Option<String>,
+    /// A log point: print this (with `{expr}` interpolated) instead of stopping.
+    pub log_message: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FunctionBreakpoint {
+    /// `main.worker`, or a suffix such as `worker` when unambiguous.
+    pub name: String,
+    pub condition: Option<String>,
+    pub hit_condition: Option<String>,
+}
+
+/// What the engine made of one requested breakpoint.
+#[derive(Debug, Clone)]
+pub struct BreakpointStatus {
+    pub id: u32,
+    pub verified: bool,
+    /// Where it really is (the line may move to the next line with code).
+    pub file: Option<String>,
+    pub line: Option<u64>,
+    /// Why it is not verified.
+    pub message: Option<String>,
+}
+
+/// How to move through the recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Motion {
+    Continue,
+    /// Source-line step over calls, staying on the goroutine.
+    Next,
+    StepIn,
+    StepOut,
+    /// Back to the previous breakpoint hit, or the start of the recording.
+    ReverseContinue,
+    /// Reverse `Next`: the previous line executed by this goroutine in this
+    /// frame (or its caller).
+    StepBack,
+    /// Back to the call of the current function.
+    ReverseStepOut,
+}
+
+/// Granularity for steps (DAP `SteppingGranularity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Granularity {
+    #[default]
+    Line,
+    Instruction,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    /// Stopped at the first instruction of the program (`stopOnEntry`) or
+    /// at the start of the recording after reversing past every breakpoint.
+    Entry,
+    Breakpoint {
+        ids: Vec<u32>,
+    },
+    FunctionBreakpoint {
+        ids: Vec<u32>,
+    },
+    Step,
+    Pause,
+    /// A Go panic (`panic`) or a fatal runtime error (`fatal error`).
+    Exception {
+        kind: ExceptionKind,
+        text: String,
+    },
+    /// The end of the recording: still stopped, the user can reverse.
+    EndOfRecording,
+    /// Reversed to the start of the recording.
+    StartOfRecording,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExceptionKind {
+    Panic,
+    FatalError,
+}
+
+/// Where a motion ended.
+#[derive(Debug, Clone)]
+pub struct Stop {
+    pub reason: StopReason,
+    /// The goroutine to focus (the one that hit the breakpoint or stepped).
+    pub goid: Option<Goid>,
+    /// One line for humans, e.g. "breakpoint at main.go:42" or
+    /// "end of recording (event 4210 of 4210)".
+    pub description: String,
+}
+
+/// One goroutine as a "thread" of the debugger.
+#[derive(Debug, Clone)]
+pub struct GoroutineSummary {
+    pub goid: Goid,
+    /// The function shown in its name: the innermost user frame, as Delve does.
+    pub function: String,
+    /// The OS thread (recorded tid) running it, if it is running.
+    pub thread: Option<i32>,
+    /// pprof labels (`k:v`).
+    pub labels: Vec<(String, String)>,
+    /// Runtime goroutines (GC workers…) that `hideSystemGoroutines` hides.
+    pub system: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct FrameInfo {
+    pub function: String,
+    pub file: String,
+    pub line: u64,
+    pub pc: u64,
+    /// Runtime-internal frames (shown subtly).
+    pub runtime: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeKind {
+    Arguments,
+    Locals,
+    /// The package globals of the frame's function.
+    Globals,
+}
+
+/// An opaque handle to a value's children, valid until the next motion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChildrenRef(pub u64);
+
+/// A Go value rendered as Delve renders it.
+#[derive(Debug, Clone, Default)]
+pub struct Value {
+    pub name: String,
+    /// Go type name (`[]int`, `map[string]int`, `*main.node`).
+    pub type_name: String,
+    /// e.g. `"hello"`, `[]int len: 3, cap: 4, [1,2,3]`, `(optimized away)`.
+    pub value: String,
+    /// Expandable (structs, slices, maps, pointers, interfaces…).
+    pub children: Option<ChildrenRef>,
+    /// Number of indexed children (slices, arrays, maps) for paging.
+    pub indexed: Option<u64>,
+    /// Number of named children (struct fields).
+    pub named: Option<u64>,
+    /// The value's address, for memory views.
+    pub address: Option<u64>,
+    /// An expression that evaluates to this value (watch "copy as expression").
+    pub evaluate_name: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExceptionDetails {
+    /// "panic" or "fatal error".
+    pub id: String,
+    /// The panic value as Go prints it, e.g. `runtime error: index out of range [5] with length 3`.
+    pub description: String,
+    /// Go type of the panic value, when known.
+    pub type_name: Option<String>,
+    /// The goroutine's stack as text.
+    pub stack: String,
+}
+
+/// Where the replay stands.
+#[derive(Debug, Clone, Copy)]
+pub struct Position {
+    /// The next recorded event to replay.
+    pub event: u64,
+    pub total_events: u64,
+}
+
+/// A failed request: the message is shown to the user as is.
+#[derive(Debug, Clone)]
+pub struct EngineError(pub String);
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for EngineError {}
+
+impl From<anyhow::Error> for EngineError {
+    fn from(e: anyhow::Error) -> Self {
+        EngineError(format!("{e:#}"))
+    }
+}
+
+pub type EResult<T> = Result<T, EngineError>;
+
+/// Output the replayed program wrote, to forward to the client.
+#[derive(Debug, Clone)]
+pub enum OutputChunk {
+    Stdout(Vec<u8>),
+    Stderr(Vec<u8>),
+    /// A log point's message.
+    Log(String),
+}
+
+/// The engine as front ends see it. Implemented by `debugger::Engine`; all
+/// calls run on the ptrace thread, one at a time.
+pub trait DebugTarget {
+    /// Where the recording's program is: for `stopOnEntry` and progress.
+    fn position(&self) -> Position;
+    /// The source file paths the program was built from (as DWARF names them).
+    fn source_files(&self) -> Vec<String>;
+    /// Replaces all line breakpoints of `file` (a path as DWARF names it).
+    fn set_line_breakpoints(&mut self, file: &str, bps: &[LineBreakpoint])
+        -> Vec<BreakpointStatus>;
+    /// Replaces all function breakpoints.
+    fn set_function_breakpoints(&mut self, bps: &[FunctionBreakpoint]) -> Vec<BreakpointStatus>;
+    /// Which exceptions stop: Go panics, fatal runtime errors.
+    fn set_exception_filters(&mut self, panics: bool, fatal: bool);
+    /// Moves through the recording; returns where it stopped. A pause
+    /// request (`EngineHandle::interrupt`) makes it stop early with `Pause`.
+    fn resume(&mut self, motion: Motion, goid: Option<Goid>, granularity: Granularity)
+        -> EResult<Stop>;
+    /// Live goroutines at the current stop, in goid order.
+    fn goroutines(&mut self) -> EResult<Vec<GoroutineSummary>>;
+    /// The goroutine selected by the last stop.
+    fn selected_goroutine(&self) -> Option<Goid>;
+    /// Frames `start..start+levels` of a goroutine's stack, and whether more exist.
+    fn stack(&mut self, goid: Goid, start: usize, levels: usize) -> EResult<(Vec<FrameInfo>, bool)>;
+    /// Variables of one scope of frame `frame` (0 = innermost) of a goroutine.
+    fn scope(&mut self, goid: Goid, frame: usize, kind: ScopeKind) -> EResult<Vec<Value>>;
+    /// Children of an expandable value: `start..start+count` (count 0 = all).
+    fn children(&mut self, of: ChildrenRef, start: u64, count: u64) -> EResult<Vec<Value>>;
+    /// A Go expression (variable, field, index, `*p`, `len(x)`) in a frame.
+    fn evaluate(&mut self, expr: &str, goid: Option<Goid>, frame: usize) -> EResult<Value>;
+    /// The panic or fatal error the last stop was for.
+    fn exception(&mut self, goid: Goid) -> EResult<ExceptionDetails>;
+    /// Program output produced since the last call.
+    fn take_output(&mut self) -> Vec<OutputChunk>;
+}

@@ -1,0 +1,6 @@
+//! The debugger engine over a replay: breakpoints, stepping forwards and
+//! backwards, goroutines, frames and Go values at a stop. Front ends (DAP)
+//! talk to it through `EngineHandle`, on its own ptrace thread.
+
+pub mod api;
+pub mod handle;

@@ -1,0 +1,1 @@
+//! Go values from DWARF: variables in scope, types, rendering as Delve does.
