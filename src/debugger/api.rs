@@ -202,6 +202,12 @@ impl From<anyhow::Error> for EngineError {
     }
 }
 
+impl From<std::io::Error> for EngineError {
+    fn from(e: std::io::Error) -> Self {
+        EngineError(e.to_string())
+    }
+}
+
 pub type EResult<T> = Result<T, EngineError>;
 
 /// Output the replayed program wrote, to forward to the client.

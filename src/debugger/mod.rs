@@ -3,4 +3,16 @@
 //! talk to it through `EngineHandle`, on its own ptrace thread.
 
 pub mod api;
+mod breakpoints;
+mod engine;
+mod exception;
+mod forward;
 pub mod handle;
+mod inspect;
+mod reverse;
+mod target;
+
+pub use engine::open_target;
+
+#[cfg(test)]
+mod tests;

@@ -23,21 +23,57 @@ pub struct StructLayout {
     pub fields: Vec<Field>,
 }
 
+/// Row flags: the row starts a statement (a place to stop for a line).
+pub const IS_STMT: u8 = 1;
+/// The row is where the function's prologue (stack check, frame setup) ends.
+pub const PROLOGUE_END: u8 = 2;
+
 /// Rows sorted by address; a row with `line == 0` ends a sequence.
 #[derive(Debug, Default)]
 pub struct LineTable {
-    rows: Vec<(u64, u32, u32)>,
+    rows: Vec<(u64, u32, u32, u8)>,
     files: Vec<String>,
 }
 
 impl LineTable {
     pub fn lookup(&self, pc: u64) -> Option<(&str, u64)> {
         let i = self.rows.partition_point(|r| r.0 <= pc).checked_sub(1)?;
-        let (_, file, line) = self.rows[i];
+        let (_, file, line, _) = self.rows[i];
         if line == 0 {
             return None;
         }
         Some((self.files.get(file as usize)?.as_str(), line as u64))
+    }
+
+    /// Every source file named by the line table.
+    pub fn files(&self) -> &[String] {
+        &self.files
+    }
+
+    /// Statement-start addresses of `line` in `file`, ascending.
+    pub fn stmt_addrs(&self, file: &str, line: u64) -> Vec<u64> {
+        let Some(fid) = self.files.iter().position(|f| f == file) else {
+            return Vec::new();
+        };
+        let mut v: Vec<u64> = self
+            .rows
+            .iter()
+            .filter(|r| r.1 == fid as u32 && r.2 as u64 == line && r.3 & IS_STMT != 0)
+            .map(|r| r.0)
+            .collect();
+        v.dedup();
+        v
+    }
+
+    /// Statement starts in [lo, hi) with their lines and flags, ascending.
+    pub fn rows_in(&self, lo: u64, hi: u64) -> Vec<(u64, u64, u8)> {
+        let i = self.rows.partition_point(|r| r.0 < lo);
+        self.rows[i..]
+            .iter()
+            .take_while(|r| r.0 < hi)
+            .filter(|r| r.2 != 0)
+            .map(|r| (r.0, r.2 as u64, r.3))
+            .collect()
     }
 }
 
@@ -93,7 +129,9 @@ impl InlineTable {
 
 /// Only these structs are kept: the runtime's, which the goroutine layer reads.
 fn wanted(name: &str) -> bool {
-    name.starts_with("runtime.") || name.starts_with("internal/runtime/")
+    name.starts_with("runtime.")
+        || name.starts_with("internal/runtime/")
+        || name.starts_with("internal/abi.")
 }
 
 pub fn load(
@@ -179,7 +217,7 @@ fn read_lines(
     let mut cache: HashMap<u64, u32> = HashMap::new();
     while let Some((header, row)) = rows.next_row()? {
         if row.end_sequence() {
-            table.rows.push((row.address(), 0, 0));
+            table.rows.push((row.address(), 0, 0, 0));
             continue;
         }
         let idx = row.file_index();
@@ -206,7 +244,9 @@ fn read_lines(
             }
         };
         let line = row.line().map(|l| l.get()).unwrap_or(0) as u32;
-        table.rows.push((row.address(), id, line.max(1)));
+        let flags = if row.is_stmt() { IS_STMT } else { 0 }
+            | if row.prologue_end() { PROLOGUE_END } else { 0 };
+        table.rows.push((row.address(), id, line.max(1), flags));
     }
     Ok(())
 }

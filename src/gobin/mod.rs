@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::Context;
 use object::{Object, ObjectSymbol};
 
-pub use dwarf::StructLayout;
+pub use dwarf::{StructLayout, IS_STMT};
 
 #[derive(Debug, Clone)]
 pub struct Function {
@@ -106,6 +106,63 @@ impl GoBinary {
         }
         out.push((f.name.clone(), file, line));
         out
+    }
+
+    /// Source files of the program, as DWARF names them.
+    pub fn source_files(&self) -> &[String] {
+        self.lines.files()
+    }
+
+    /// Addresses where `file:line` starts a statement: the first one of each
+    /// function (a line split by the compiler is entered at its start).
+    pub fn line_addrs(&self, file: &str, line: u64) -> Vec<u64> {
+        let mut out: Vec<u64> = Vec::new();
+        let mut last_fn = None;
+        for a in self.lines.stmt_addrs(file, line) {
+            let f = self.function_at(a).map(|f| f.entry);
+            if f.is_none() || f != last_fn {
+                out.push(a);
+                last_fn = f;
+            }
+        }
+        out
+    }
+
+    /// Statement starts of the function containing `pc`: (address, line, flags).
+    pub fn function_rows(&self, pc: u64) -> Vec<(u64, u64, u8)> {
+        match self.function_at(pc) {
+            Some(f) => self.lines.rows_in(f.entry, f.entry + f.size.max(1)),
+            None => Vec::new(),
+        }
+    }
+
+    /// Where a function breakpoint goes: after the prologue (stack check and
+    /// frame setup), so arguments are in place, as Delve does.
+    pub fn after_prologue(&self, entry: u64) -> u64 {
+        let Some(f) = self.function_at(entry) else {
+            return entry;
+        };
+        let rows = self.lines.rows_in(f.entry, f.entry + f.size.max(1));
+        rows.iter()
+            .find(|r| r.2 & dwarf::PROLOGUE_END != 0)
+            .map(|r| r.0)
+            .unwrap_or(entry)
+    }
+
+    /// Functions whose name is `name` or ends with `.name` / `/name`.
+    pub fn functions_named(&self, name: &str) -> Vec<&Function> {
+        let exact: Vec<&Function> = self.functions.iter().filter(|f| f.name == name).collect();
+        if !exact.is_empty() {
+            return exact;
+        }
+        self.functions
+            .iter()
+            .filter(|f| {
+                f.name
+                    .strip_suffix(name)
+                    .is_some_and(|p| p.ends_with('.') || p.ends_with('/'))
+            })
+            .collect()
     }
 
     pub fn struct_layout(&self, name: &str) -> Option<&StructLayout> {

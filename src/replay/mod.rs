@@ -12,4 +12,4 @@ mod session;
 mod step;
 
 pub use divergence::Divergence;
-pub use session::{Output, ReplaySession};
+pub use session::{BreakpointHit, Output, ReplaySession, Stepped};

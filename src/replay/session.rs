@@ -9,6 +9,7 @@ use trace_format::{Event, EventTime, ExitStatus, RecTid, Regs, StdStream, TraceR
 use super::divergence::Divergence;
 use super::launch::{launch, TempDir};
 use crate::tracee::mem::ProcMem;
+use trace_format::RemoteAddr;
 use crate::tracee::{ptrace, Tid};
 
 /// Where a replayed program's output goes.
@@ -37,6 +38,8 @@ pub(super) struct LiveThread {
     pub exited: bool,
     /// How the thread died, if its death was already collected.
     pub death: Option<ExitStatus>,
+    /// The signal event already sent (an event re-applied after a breakpoint must not send it twice).
+    pub signalled: Option<EventTime>,
 }
 
 pub struct ReplaySession {
@@ -58,7 +61,40 @@ pub struct ReplaySession {
     /// The (recorded) process being reaped: its threads, and threads the
     /// trace never announced, are let run to their deaths.
     pub(super) reaping: Option<i32>,
+    /// Software breakpoints (int3) in the main process: address → original byte.
+    pub(super) breakpoints: HashMap<u64, u8>,
+    /// Where the last `step_debug` stopped at a breakpoint.
+    pub(super) hit: Option<BreakpointHit>,
     _tmp: TempDir,
+}
+
+/// A thread trapped on a breakpoint while running towards its next event;
+/// its rip is already moved back to the breakpoint's address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakpointHit {
+    pub tid: RecTid,
+    pub addr: u64,
+}
+
+impl std::fmt::Display for BreakpointHit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "breakpoint at {:#x} hit by thread {}", self.addr, self.tid.0)
+    }
+}
+
+impl std::error::Error for BreakpointHit {}
+
+/// What one `step_debug` did.
+#[derive(Debug)]
+pub enum Stepped {
+    /// Applied this event.
+    Event(Event),
+    /// A thread hit a breakpoint before reaching the next event (not applied yet).
+    Breakpoint(BreakpointHit),
+    /// Executed one instruction of the running thread (`single_step`).
+    Instruction(RecTid),
+    /// No events left.
+    End,
 }
 
 // Parts of this stepping API (registers, run_to, captured output) serve the
@@ -99,6 +135,8 @@ impl ReplaySession {
             output,
             stashed: HashMap::new(),
             reaping: None,
+            breakpoints: HashMap::new(),
+            hit: None,
             _tmp: l.tmp,
         };
         s.pids.insert(first.tid.0, l.tid.0);
@@ -113,6 +151,7 @@ impl ReplaySession {
                 in_kernel: false,
                 exited: false,
                 death: None,
+                signalled: None,
             },
         );
         s.mems.insert(first.tid.0, ProcMem::open(l.tid.0)?);
@@ -235,11 +274,23 @@ impl ReplaySession {
 
     /// Applies the next event. Returns it, or `None` at the end of the trace.
     pub fn step(&mut self) -> anyhow::Result<Option<Event>> {
+        match self.step_debug()? {
+            Stepped::Event(e) => Ok(Some(e)),
+            Stepped::End => Ok(None),
+            Stepped::Breakpoint(h) => Err(anyhow!("unexpected {h}")),
+            Stepped::Instruction(_) => Err(anyhow!("unexpected single step")),
+        }
+    }
+
+    /// Applies the next event, unless its thread hits a breakpoint on the way
+    /// there: then the event stays next, and applying it later resumes the
+    /// thread from the breakpoint.
+    pub fn step_debug(&mut self) -> anyhow::Result<Stepped> {
         if self.peek()?.is_none() {
-            return Ok(None);
+            return Ok(Stepped::End);
         }
         let Some(event) = self.queue.pop_front() else {
-            return Ok(None);
+            return Ok(Stepped::End);
         };
         tracing::trace!(
             time = event.time.0,
@@ -247,9 +298,132 @@ impl ReplaySession {
             kind = event.kind.name(),
             "replaying"
         );
-        self.apply(&event)?;
+        self.hit = None;
+        if let Err(e) = self.apply(&event) {
+            if let Some(hit) = e.downcast_ref::<BreakpointHit>() {
+                let hit = *hit;
+                self.queue.push_front(event);
+                self.hit = Some(hit);
+                return Ok(Stepped::Breakpoint(hit));
+            }
+            return Err(e);
+        }
         self.next = EventTime(event.time.0 + 1);
-        Ok(Some(event))
+        Ok(Stepped::Event(event))
+    }
+
+    /// The next event, if any (without applying it).
+    pub fn peek_event(&mut self) -> anyhow::Result<Option<Event>> {
+        Ok(self.peek()?.cloned())
+    }
+
+    /// Whether a thread belongs to the main process (not a child it started).
+    pub fn in_main_process(&self, tid: RecTid) -> bool {
+        self.threads
+            .get(&tid)
+            .is_some_and(|t| t.tgid == self.main_pid.0)
+    }
+
+    pub fn set_output(&mut self, output: Output) {
+        self.output = output;
+    }
+
+    /// The recorded tid of the main process (its first thread).
+    pub fn main_pid(&self) -> RecTid {
+        self.main_pid
+    }
+
+    /// Inserts a software breakpoint in the main process. Refuses a
+    /// `syscall` instruction: stepping over it would run the call for real.
+    pub fn insert_breakpoint(&mut self, addr: u64) -> anyhow::Result<()> {
+        if self.breakpoints.contains_key(&addr) {
+            return Ok(());
+        }
+        let mem = self.main_mem()?;
+        let orig = mem.read(RemoteAddr(addr), 2)?;
+        if orig == [0x0f, 0x05] {
+            return Err(anyhow!("cannot break on a syscall instruction at {addr:#x}"));
+        }
+        mem.write(RemoteAddr(addr), &[0xcc])?;
+        self.breakpoints.insert(addr, orig[0]);
+        Ok(())
+    }
+
+    pub fn remove_breakpoint(&mut self, addr: u64) -> anyhow::Result<()> {
+        if let Some(orig) = self.breakpoints.remove(&addr) {
+            // The process may be gone (end of the recording).
+            if let Ok(mem) = self.main_mem() {
+                let _ = mem.write(RemoteAddr(addr), &[orig]);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn breakpoint_addrs(&self) -> Vec<u64> {
+        self.breakpoints.keys().copied().collect()
+    }
+
+    fn main_mem(&self) -> anyhow::Result<&ProcMem> {
+        self.mems
+            .get(&self.main_pid.0)
+            .ok_or_else(|| anyhow!("the program is not running"))
+    }
+
+    /// The thread that runs next (towards the next event), if it is
+    /// stopped in user code where it could execute an instruction.
+    pub fn running_thread(&mut self) -> anyhow::Result<Option<RecTid>> {
+        let Some(e) = self.peek()?.cloned() else {
+            return Ok(None);
+        };
+        let runs_user_code = matches!(
+            e.kind,
+            trace_format::EventKind::SyscallEntry { .. }
+                | trace_format::EventKind::Rdtsc { .. }
+                | trace_format::EventKind::Signal {
+                    point: trace_format::DeliveryPoint::Fault,
+                    ..
+                }
+        );
+        let Some(t) = self.threads.get(&e.tid) else {
+            return Ok(None);
+        };
+        Ok((runs_user_code && !t.in_kernel && !t.skip_exec_exit && !t.exited).then_some(e.tid))
+    }
+
+    /// Executes one instruction of the thread running towards the next
+    /// event; an instruction that is the event itself (a syscall, a fault)
+    /// applies the event instead.
+    pub fn single_step(&mut self) -> anyhow::Result<Stepped> {
+        use crate::tracee::wait::Stop;
+        let Some(tid) = self.running_thread()? else {
+            return self.step_debug();
+        };
+        let t = &self.threads[&tid];
+        let (live, inject) = (t.live, t.inject);
+        let regs = ptrace::get_regs(live)?;
+        let insn = self.mem(tid)?.read_prefix(RemoteAddr(regs.rip), 2);
+        if insn == [0x0f, 0x05] || inject != 0 {
+            return self.step_debug();
+        }
+        let stepped_over = self.breakpoints.get(&regs.rip).copied();
+        if let Some(orig) = stepped_over {
+            self.main_mem()?.write(RemoteAddr(regs.rip), &[orig])?;
+        }
+        ptrace::resume(live, ptrace::Resume::Step, 0)?;
+        let w = self.wait_for(live);
+        if stepped_over.is_some() {
+            self.main_mem()?.write(RemoteAddr(regs.rip), &[0xcc])?;
+        }
+        let w = w?;
+        if w.stop == Stop::Signal(libc::SIGTRAP) {
+            return Ok(Stepped::Instruction(tid));
+        }
+        // A fault (or RDTSC trap): the event's own stop, collected when it is applied.
+        self.stashed.entry(live).or_default().push_front(w);
+        if let Some(t) = self.threads.get_mut(&tid) {
+            t.in_kernel = true;
+        }
+        self.step_debug()
     }
 
     /// Replays up to (not including) event `n`.

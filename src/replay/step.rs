@@ -43,16 +43,30 @@ impl ReplaySession {
         loop {
             let t = self.thread(e)?;
             let live = t.live;
+            let mut collected = None;
             if t.in_kernel {
                 t.in_kernel = false;
             } else {
                 let sig = resume_sig
                     .take()
                     .unwrap_or_else(|| std::mem::take(&mut t.inject));
-                ptrace::resume(live, ptrace::Resume::Syscall, sig)
-                    .with_context(|| format!("cannot resume thread {live}"))?;
+                if sig == 0 {
+                    collected = self.step_over_breakpoint(live)?;
+                }
+                if collected.is_none() {
+                    ptrace::resume(live, ptrace::Resume::Syscall, sig)
+                        .with_context(|| format!("cannot resume thread {live}"))?;
+                }
             }
-            let w = self.wait_for(live)?;
+            let w = match collected {
+                Some(w) => w,
+                None => self.wait_for(live)?,
+            };
+            if w.stop == Stop::Signal(libc::SIGTRAP) {
+                if let Some(addr) = self.breakpoint_trap(live)? {
+                    return Err(anyhow!(super::session::BreakpointHit { tid: e.tid, addr }));
+                }
+            }
             let t = self.thread(e)?;
             if t.skip_exec_exit && w.stop == Stop::Syscall {
                 t.skip_exec_exit = false;
@@ -72,6 +86,56 @@ impl ReplaySession {
             }
             return Ok(w);
         }
+    }
+
+    /// A thread resting on one of our breakpoints executes the original
+    /// instruction first. Returns a stop that is not the step's own trap.
+    fn step_over_breakpoint(&mut self, live: Tid) -> anyhow::Result<Option<Waited>> {
+        if self.breakpoints.is_empty() {
+            return Ok(None);
+        }
+        let mut regs = ptrace::get_regs(live)?;
+        let Some(&orig) = self.breakpoints.get(&regs.rip) else {
+            return Ok(None);
+        };
+        let addr = regs.rip;
+        let Some(mem) = self.mems.get(&self.main_pid.0) else {
+            return Ok(None);
+        };
+        mem.write(RemoteAddr(addr), &[orig])?;
+        ptrace::resume(live, ptrace::Resume::Step, 0)?;
+        let w = self.wait_for(live);
+        if let Some(mem) = self.mems.get(&self.main_pid.0) {
+            let _ = mem.write(RemoteAddr(addr), &[0xcc]);
+        }
+        let w = w?;
+        if w.stop == Stop::Signal(libc::SIGTRAP) {
+            regs = ptrace::get_regs(live)?;
+            if regs.rip != addr {
+                return Ok(None);
+            }
+        }
+        Ok(Some(w))
+    }
+
+    /// The breakpoint a SIGTRAP came from (int3 reports SI_KERNEL with rip
+    /// just past it); rip is moved back onto the breakpoint.
+    fn breakpoint_trap(&mut self, live: Tid) -> anyhow::Result<Option<u64>> {
+        if self.breakpoints.is_empty() {
+            return Ok(None);
+        }
+        let mut regs = ptrace::get_regs(live)?;
+        let addr = regs.rip.wrapping_sub(1);
+        if !self.breakpoints.contains_key(&addr) {
+            return Ok(None);
+        }
+        let info = ptrace::get_siginfo(live)?;
+        if trace_format::SigInfo(info).code() != 0x80 {
+            return Ok(None);
+        }
+        regs.rip = addr;
+        ptrace::set_regs(live, &regs)?;
+        Ok(Some(addr))
     }
 
     pub(super) fn apply(&mut self, e: &Event) -> anyhow::Result<()> {
@@ -375,7 +439,8 @@ impl ReplaySession {
         point: &DeliveryPoint,
     ) -> anyhow::Result<()> {
         let live = self.live(e)?;
-        if *point == DeliveryPoint::AtLastStop {
+        if *point == DeliveryPoint::AtLastStop && self.thread(e)?.signalled != Some(e.time) {
+            self.thread(e)?.signalled = Some(e.time);
             let rec_tgid = self.thread(e)?.tgid;
             let tgid = *self.pids.get(&rec_tgid).unwrap_or(&live.0);
             // SAFETY: a signal to our own tracee thread.
@@ -440,6 +505,7 @@ impl ReplaySession {
                 in_kernel: false,
                 exited: false,
                 death: None,
+                signalled: None,
             },
         );
         Ok(())

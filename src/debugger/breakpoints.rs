@@ -1,0 +1,217 @@
+//! The user's breakpoints: where they resolve to, and whether a hit stops.
+
+use super::api::{BreakpointStatus, FunctionBreakpoint, LineBreakpoint};
+use crate::gobin::GoBinary;
+
+#[derive(Debug, Clone)]
+pub enum Place {
+    Line { file: String, line: u64 },
+    Function { name: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct UserBreakpoint {
+    pub id: u32,
+    pub place: Place,
+    pub addrs: Vec<u64>,
+    pub condition: Option<String>,
+    pub hit_condition: Option<String>,
+    pub log_message: Option<String>,
+    /// Hits whose condition held, counted forwards only.
+    pub hits: u64,
+}
+
+#[derive(Default)]
+pub struct Breakpoints {
+    pub list: Vec<UserBreakpoint>,
+    next_id: u32,
+}
+
+impl Breakpoints {
+    pub fn set_lines(
+        &mut self,
+        bin: &GoBinary,
+        file: &str,
+        bps: &[LineBreakpoint],
+    ) -> Vec<BreakpointStatus> {
+        self.list
+            .retain(|b| !matches!(&b.place, Place::Line { file: f, .. } if f == file));
+        let mut out = Vec::new();
+        for bp in bps {
+            // A line without code moves to the next line that has some (as Delve does, within a few lines).
+            let found = (bp.line..bp.line + 5)
+                .map(|l| (l, bin.line_addrs(file, l)))
+                .find(|(_, a)| !a.is_empty());
+            self.next_id += 1;
+            let id = self.next_id;
+            match found {
+                Some((line, addrs)) => {
+                    self.list.push(UserBreakpoint {
+                        id,
+                        place: Place::Line {
+                            file: file.to_string(),
+                            line,
+                        },
+                        addrs,
+                        condition: nonempty(&bp.condition),
+                        hit_condition: nonempty(&bp.hit_condition),
+                        log_message: nonempty(&bp.log_message),
+                        hits: 0,
+                    });
+                    out.push(BreakpointStatus {
+                        id,
+                        verified: true,
+                        file: Some(file.to_string()),
+                        line: Some(line),
+                        message: None,
+                    });
+                }
+                None => out.push(BreakpointStatus {
+                    id,
+                    verified: false,
+                    file: Some(file.to_string()),
+                    line: Some(bp.line),
+                    message: Some(if bin.source_files().iter().any(|f| f == file) {
+                        format!("no code at {}:{}", short(file), bp.line)
+                    } else {
+                        format!("{} is not a source file of this program", file)
+                    }),
+                }),
+            }
+        }
+        out
+    }
+
+    pub fn set_functions(
+        &mut self,
+        bin: &GoBinary,
+        bps: &[FunctionBreakpoint],
+    ) -> Vec<BreakpointStatus> {
+        self.list
+            .retain(|b| !matches!(b.place, Place::Function { .. }));
+        let mut out = Vec::new();
+        for bp in bps {
+            self.next_id += 1;
+            let id = self.next_id;
+            let fns = bin.functions_named(bp.name.trim());
+            if fns.is_empty() {
+                out.push(BreakpointStatus {
+                    id,
+                    verified: false,
+                    file: None,
+                    line: None,
+                    message: Some(format!("could not find function {}", bp.name)),
+                });
+                continue;
+            }
+            let addrs: Vec<u64> = fns.iter().map(|f| bin.after_prologue(f.entry)).collect();
+            let (file, line) = bin
+                .line_at(addrs[0])
+                .map(|(f, l)| (Some(f.to_string()), Some(l)))
+                .unwrap_or((None, None));
+            self.list.push(UserBreakpoint {
+                id,
+                place: Place::Function {
+                    name: bp.name.clone(),
+                },
+                addrs,
+                condition: nonempty(&bp.condition),
+                hit_condition: nonempty(&bp.hit_condition),
+                log_message: None,
+                hits: 0,
+            });
+            out.push(BreakpointStatus {
+                id,
+                verified: true,
+                file,
+                line,
+                message: None,
+            });
+        }
+        out
+    }
+
+    pub fn addrs(&self) -> impl Iterator<Item = u64> + '_ {
+        self.list.iter().flat_map(|b| b.addrs.iter().copied())
+    }
+
+    pub fn at(&self, addr: u64) -> Vec<usize> {
+        (0..self.list.len())
+            .filter(|&i| self.list[i].addrs.contains(&addr))
+            .collect()
+    }
+}
+
+fn nonempty(s: &Option<String>) -> Option<String> {
+    s.as_ref()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+fn short(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// Delve's hit conditions: `N` or `== N`, `!= N`, `> N`, `>= N`, `< N`, `<= N`, `% N`.
+pub fn hit_condition_met(cond: &str, hits: u64) -> Result<bool, String> {
+    let c = cond.trim();
+    let (op, num) = ["==", "!=", ">=", "<=", ">", "<", "%"]
+        .iter()
+        .find_map(|op| c.strip_prefix(op).map(|rest| (*op, rest.trim())))
+        .unwrap_or(("==", c));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid hit condition {cond:?}: expected e.g. `5`, `>= 5` or `% 5`"))?;
+    Ok(match op {
+        "==" => hits == n,
+        "!=" => hits != n,
+        ">=" => hits >= n,
+        "<=" => hits <= n,
+        ">" => hits > n,
+        "<" => hits < n,
+        _ => n != 0 && hits % n == 0,
+    })
+}
+
+/// A log point's message with each `{expr}` replaced by `eval(expr)`.
+pub fn interpolate(msg: &str, mut eval: impl FnMut(&str) -> String) -> String {
+    let mut out = String::new();
+    let mut rest = msg;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        match rest[open + 1..].find('}') {
+            Some(close) => {
+                out.push_str(&eval(&rest[open + 1..open + 1 + close]));
+                rest = &rest[open + close + 2..];
+            }
+            None => {
+                out.push_str(&rest[open..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hit_conditions_follow_delve() {
+        assert_eq!(hit_condition_met("2", 2), Ok(true));
+        assert_eq!(hit_condition_met("2", 3), Ok(false));
+        assert_eq!(hit_condition_met(">= 3", 3), Ok(true));
+        assert_eq!(hit_condition_met("% 2", 4), Ok(true));
+        assert_eq!(hit_condition_met("% 2", 3), Ok(false));
+        assert!(hit_condition_met("lots", 1).is_err());
+    }
+
+    #[test]
+    fn log_messages_interpolate_expressions() {
+        let s = interpolate("i is {i}, t={total}!", |e| format!("<{e}>"));
+        assert_eq!(s, "i is <i>, t=<total>!");
+        assert_eq!(interpolate("open {brace", |_| "x".into()), "open {brace");
+    }
+}

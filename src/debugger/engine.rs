@@ -1,0 +1,305 @@
+//! The engine: one replay of the recording, the user's breakpoints, and
+//! where the replay stands. Positions inside the replay are `Pos`es; going
+//! backwards replays from the start to a `Pos` (replay is deterministic, so
+//! the state there is the state reached forwards).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::Context;
+use trace_format::{EventKind, RecTid, Regs, StdStream};
+
+use super::api::*;
+use super::breakpoints::Breakpoints;
+use super::inspect::StopCache;
+use crate::gobin::GoBinary;
+use crate::govalue::DebugInfo;
+use crate::replay::{BreakpointHit, Output, ReplaySession, Stepped};
+
+/// A moment of the replay: before event `event` is applied, and, if `at`
+/// is set, inside the run of thread `at.0` towards it, at the instruction
+/// where its registers were `at.1` (the first such moment: equal registers
+/// at the same place in one run are equal states for the debugger).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pos {
+    pub event: u64,
+    pub at: Option<(RecTid, Regs)>,
+}
+
+/// What one replay step did, as the motions see it.
+pub enum Tick {
+    Event,
+    Hit(BreakpointHit),
+    Instruction(RecTid),
+    /// The end of the recording: the program is about to exit (still
+    /// inspectable), or the trace has no more events.
+    End,
+}
+
+pub struct Engine {
+    pub(super) dir: PathBuf,
+    pub(super) bin: GoBinary,
+    pub(super) info: DebugInfo,
+    pub(super) session: ReplaySession,
+    sigmask: libc::sigset_t,
+    pub(super) bps: Breakpoints,
+    /// Exception breakpoints: address → kind.
+    pub(super) exceptions: Vec<(u64, ExceptionKind)>,
+    pub(super) stop_panics: bool,
+    pub(super) stop_fatal: bool,
+    pub(super) interrupt: Arc<AtomicBool>,
+    /// The thread the current stop is in (a breakpoint hit or a step).
+    pub(super) stop_tid: Option<RecTid>,
+    pub(super) selected: Option<Goid>,
+    pub(super) last_reason: Option<StopReason>,
+    pub(super) output: Vec<OutputChunk>,
+    /// The main process entered exit_group: the recording ends here.
+    exiting: bool,
+    /// The thread of the last applied event (the focus at the end).
+    last_tid: Option<RecTid>,
+    pub(super) cache: StopCache,
+}
+
+/// Opens a recording for debugging (the `EngineHandle` factory).
+pub fn open_target(
+    trace: Option<PathBuf>,
+    progress: &dyn Fn(u64, u64),
+    interrupt: Arc<AtomicBool>,
+) -> anyhow::Result<Box<dyn DebugTarget>> {
+    let dir = crate::trace_dir::resolve(trace.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Box::new(Engine::open(&dir, progress, interrupt)?))
+}
+
+impl Engine {
+    pub fn open(
+        dir: &Path,
+        progress: &dyn Fn(u64, u64),
+        interrupt: Arc<AtomicBool>,
+    ) -> anyhow::Result<Engine> {
+        let sigmask = crate::tracee::wait::original_sigmask();
+        let session = ReplaySession::start(dir, Output::Capture(Vec::new()), sigmask)?;
+        let exe = session.reader().stored_file_path(&session.reader().header().exe);
+        progress(0, 2);
+        let bin = GoBinary::load(&exe).context("cannot read the recorded program")?;
+        let info = DebugInfo::load(&exe).context("cannot read the recorded program's DWARF")?;
+        progress(1, 2);
+        let mut exceptions = Vec::new();
+        for (name, kind) in [
+            ("runtime.fatalpanic", ExceptionKind::Panic),
+            ("runtime.throw", ExceptionKind::FatalError),
+            ("runtime.fatal", ExceptionKind::FatalError),
+        ] {
+            if let Some(f) = bin.functions_named(name).first() {
+                exceptions.push((f.entry, kind));
+            }
+        }
+        let mut e = Engine {
+            dir: dir.to_path_buf(),
+            bin,
+            info,
+            session,
+            sigmask,
+            bps: Breakpoints::default(),
+            exceptions,
+            stop_panics: true,
+            stop_fatal: true,
+            interrupt,
+            stop_tid: None,
+            selected: None,
+            last_reason: None,
+            output: Vec::new(),
+            exiting: false,
+            last_tid: None,
+            cache: StopCache::default(),
+        };
+        // Past the exec: the program's memory exists, breakpoints can go in.
+        e.session.step()?;
+        progress(2, 2);
+        Ok(e)
+    }
+
+    /// Where the replay stands now.
+    pub(super) fn here(&mut self) -> anyhow::Result<Pos> {
+        let event = self.session.next_event().0;
+        Ok(match self.stop_tid {
+            Some(tid) => Pos {
+                event,
+                at: Some((tid, self.session.regs(tid)?)),
+            },
+            None => Pos { event, at: None },
+        })
+    }
+
+    /// The addresses that must hold breakpoints: the user's, the enabled
+    /// exception ones, and `temp` (a motion's own).
+    pub(super) fn sync_breakpoints(&mut self, temp: &[u64]) -> anyhow::Result<()> {
+        let mut want: Vec<u64> = self.bps.addrs().collect();
+        for (addr, kind) in &self.exceptions {
+            let on = match kind {
+                ExceptionKind::Panic => self.stop_panics,
+                ExceptionKind::FatalError => self.stop_fatal,
+            };
+            if on {
+                want.push(*addr);
+            }
+        }
+        want.extend_from_slice(temp);
+        want.sort_unstable();
+        want.dedup();
+        for a in self.session.breakpoint_addrs() {
+            if want.binary_search(&a).is_err() {
+                self.session.remove_breakpoint(a)?;
+            }
+        }
+        for a in want {
+            if let Err(e) = self.session.insert_breakpoint(a) {
+                tracing::debug!("breakpoint at {a:#x} not inserted: {e:#}");
+            }
+        }
+        Ok(())
+    }
+
+    /// One step of the replay: an event, a breakpoint hit, or (with
+    /// `instruction`) one instruction of the running thread.
+    pub(super) fn tick(&mut self, instruction: bool) -> anyhow::Result<Tick> {
+        if self.exiting || self.at_exit()? {
+            self.exiting = true;
+            self.stop_tid = None;
+            return Ok(Tick::End);
+        }
+        let stepped = if instruction {
+            self.session.single_step()?
+        } else {
+            self.session.step_debug()?
+        };
+        self.cache.clear();
+        Ok(match stepped {
+            Stepped::Event(e) => {
+                self.stop_tid = None;
+                self.last_tid = Some(e.tid);
+                for (stream, bytes) in self.session.take_output() {
+                    self.output.push(match stream {
+                        StdStream::Stdout => OutputChunk::Stdout(bytes),
+                        StdStream::Stderr => OutputChunk::Stderr(bytes),
+                    });
+                }
+                if let EventKind::SyscallEntry { nr, .. } = e.kind {
+                    if nr == libc::SYS_exit_group && self.session.in_main_process(e.tid) {
+                        self.exiting = true;
+                    }
+                }
+                Tick::Event
+            }
+            Stepped::Breakpoint(h) => {
+                self.stop_tid = Some(h.tid);
+                Tick::Hit(h)
+            }
+            Stepped::Instruction(t) => {
+                self.stop_tid = Some(t);
+                Tick::Instruction(t)
+            }
+            Stepped::End => {
+                self.exiting = true;
+                self.stop_tid = None;
+                Tick::End
+            }
+        })
+    }
+
+    /// The main process is about to be torn down (the next event is its
+    /// exit): stopping here keeps it inspectable.
+    fn at_exit(&mut self) -> anyhow::Result<bool> {
+        let main = self.session.main_pid();
+        Ok(match self.session.peek_event()? {
+            Some(e) => matches!(e.kind, EventKind::ProcessExit { .. }) && e.tid == main,
+            None => true,
+        })
+    }
+
+    /// The thread to show at a stop between events.
+    pub(super) fn focus_thread(&self) -> Option<RecTid> {
+        self.stop_tid
+            .or(self.last_tid)
+            .filter(|t| self.session.threads().contains(t))
+    }
+
+    pub(super) fn interrupted(&self) -> bool {
+        self.interrupt.swap(false, Ordering::SeqCst)
+    }
+
+    /// Starts the replay over, stopped just after the program's exec.
+    pub(super) fn restart(&mut self) -> anyhow::Result<()> {
+        let mut s = ReplaySession::start(&self.dir, Output::Discard, self.sigmask)?;
+        s.step()?;
+        self.session = s;
+        self.exiting = false;
+        self.stop_tid = None;
+        self.cache.clear();
+        Ok(())
+    }
+
+    /// Replays from the start to `pos` (output already shown is not repeated).
+    pub(super) fn seek(&mut self, pos: &Pos) -> anyhow::Result<()> {
+        self.restart()?;
+        self.session
+            .run_to(trace_format::EventTime(pos.event))
+            .with_context(|| format!("cannot replay to event {}", pos.event))?;
+        if let Some((tid, regs)) = &pos.at {
+            self.sync_breakpoints_only(&[regs.rip])?;
+            loop {
+                match self.tick(false)? {
+                    Tick::Hit(h) if h.tid == *tid && same_regs(&self.session.regs(h.tid)?, regs) => {
+                        break
+                    }
+                    Tick::Hit(_) | Tick::Instruction(_) => {}
+                    Tick::Event | Tick::End => {
+                        anyhow::bail!(
+                            "replay did not reach the same place again (event {}): please report this",
+                            pos.event
+                        )
+                    }
+                }
+            }
+        }
+        self.sync_breakpoints(&[])?;
+        self.session.set_output(Output::Capture(Vec::new()));
+        Ok(())
+    }
+
+    /// Only these breakpoints (none of the user's): for seeking.
+    fn sync_breakpoints_only(&mut self, addrs: &[u64]) -> anyhow::Result<()> {
+        for a in self.session.breakpoint_addrs() {
+            if !addrs.contains(&a) {
+                self.session.remove_breakpoint(a)?;
+            }
+        }
+        for a in addrs {
+            self.session.insert_breakpoint(*a)?;
+        }
+        Ok(())
+    }
+}
+
+/// Registers that identify a moment at one address (flags and the syscall
+/// number are bookkeeping, not program state).
+pub(super) fn same_regs(a: &Regs, b: &Regs) -> bool {
+    a.rip == b.rip
+        && a.rsp == b.rsp
+        && a.rbp == b.rbp
+        && a.rax == b.rax
+        && a.rbx == b.rbx
+        && a.rcx == b.rcx
+        && a.rdx == b.rdx
+        && a.rsi == b.rsi
+        && a.rdi == b.rdi
+        && a.r8 == b.r8
+        && a.r9 == b.r9
+        && a.r10 == b.r10
+        && a.r11 == b.r11
+        && a.r12 == b.r12
+        && a.r13 == b.r13
+        && a.r14 == b.r14
+        && a.r15 == b.r15
+        && a.fs_base == b.fs_base
+}

@@ -1,0 +1,384 @@
+//! Moving forwards: continue, next, step in, step out, one instruction.
+
+use trace_format::RecTid;
+
+use super::api::*;
+use super::breakpoints::{hit_condition_met, interpolate};
+use super::engine::{Engine, Tick};
+use super::inspect::is_runtime;
+use crate::replay::BreakpointHit;
+
+/// The frame a source-level step starts from.
+#[derive(Debug, Clone)]
+pub(super) struct StepFrame {
+    pub g: u64,
+    pub goid: Goid,
+    pub tid: Option<RecTid>,
+    pub pc: u64,
+    pub entry: u64,
+    pub cfa: u64,
+    pub line: u64,
+    /// Statement starts of the function.
+    pub stmts: Vec<u64>,
+    /// Where the function returns to, and the caller's frame.
+    pub ret: Option<u64>,
+    pub caller_entry: Option<u64>,
+    pub caller_cfa: Option<u64>,
+}
+
+impl Engine {
+    /// The CFA of the frame executing `pc` with stack pointer `sp` (frame
+    /// pointer `bp` as the fallback where there is no CFI).
+    pub(super) fn cfa_at(&self, pc: u64, sp: u64, bp: u64) -> u64 {
+        if let Some(c) = self.info.cfa(pc, sp) {
+            return c;
+        }
+        match self.bin.function_at(pc) {
+            Some(f) if f.entry == pc => sp + 8,
+            _ => bp + 16,
+        }
+    }
+
+    pub(super) fn step_frame(&mut self, goid: Goid) -> EResult<StepFrame> {
+        let frames = self.frames(goid)?;
+        let f0 = frames
+            .first()
+            .ok_or_else(|| EngineError(format!("goroutine {goid} has no frames")))?
+            .clone();
+        let func = self
+            .bin
+            .function_at(f0.regs.pc)
+            .ok_or_else(|| EngineError("no function at the current pc".into()))?
+            .clone();
+        let caller = frames.iter().find(|f| f.regs.pc != f0.regs.pc || f.regs.cfa != f0.regs.cfa);
+        let cfa = if f0.regs.cfa != 0 {
+            f0.regs.cfa
+        } else {
+            let r = f0.regs.regs.unwrap_or_default();
+            self.cfa_at(f0.regs.pc, r.rsp, r.rbp)
+        };
+        let g = self.goroutine_addr(goid)?;
+        let tid = self
+            .stop_tid
+            .filter(|t| self.g_of_thread(*t) == Some(g));
+        Ok(StepFrame {
+            g,
+            goid,
+            tid,
+            pc: f0.regs.pc,
+            entry: func.entry,
+            cfa,
+            line: f0.line,
+            stmts: self
+                .bin
+                .function_rows(f0.regs.pc)
+                .into_iter()
+                .filter(|r| r.2 & crate::gobin::IS_STMT != 0)
+                .map(|r| r.0)
+                .collect(),
+            ret: caller.map(|c| c.regs.pc),
+            caller_entry: caller
+                .and_then(|c| self.bin.function_at(c.regs.pc))
+                .map(|f| f.entry),
+            caller_cfa: caller.map(|c| c.regs.cfa).filter(|c| *c != 0),
+        })
+    }
+
+    fn goroutine_addr(&mut self, goid: Goid) -> EResult<u64> {
+        self.all_goroutines()?
+            .into_iter()
+            .find(|g| g.goid == goid)
+            .map(|g| g.addr)
+            .ok_or_else(|| EngineError(format!("there is no goroutine {goid} at this point")))
+    }
+
+    pub(super) fn stop(&mut self, reason: StopReason, tid: Option<RecTid>) -> Stop {
+        let goid = tid.and_then(|t| self.goid_of_thread(t)).or(self.selected);
+        let at = tid
+            .and_then(|t| self.session.regs(t).ok())
+            .and_then(|r| self.bin.line_at(r.rip).map(|(f, l)| (f.to_string(), l)));
+        let place = at
+            .map(|(f, l)| format!(" at {}:{l}", f.rsplit('/').next().unwrap_or(&f)))
+            .unwrap_or_default();
+        let pos = self.session.next_event().0;
+        let total = self.session.event_count();
+        let description = match &reason {
+            StopReason::Entry => format!("entry{place}"),
+            StopReason::Breakpoint { .. } => format!("breakpoint{place}"),
+            StopReason::FunctionBreakpoint { .. } => format!("function breakpoint{place}"),
+            StopReason::Step => format!("step{place}"),
+            StopReason::Pause => format!("paused{place} (event {pos} of {total})"),
+            StopReason::Exception { kind, .. } => match kind {
+                ExceptionKind::Panic => "panic".into(),
+                ExceptionKind::FatalError => "fatal error".into(),
+            },
+            StopReason::EndOfRecording => format!("end of recording (event {pos} of {total})"),
+            StopReason::StartOfRecording => "start of recording".into(),
+        };
+        Stop {
+            reason,
+            goid,
+            description,
+        }
+    }
+
+    /// Whether a hit stops a forward motion: an exception, or a user
+    /// breakpoint whose condition and hit count say so (log points print).
+    pub(super) fn hit_stops(&mut self, h: BreakpointHit) -> EResult<Option<Stop>> {
+        if let Some(kind) = self
+            .exceptions
+            .iter()
+            .find(|(a, _)| *a == h.addr)
+            .map(|(_, k)| *k)
+        {
+            let on = match kind {
+                ExceptionKind::Panic => self.stop_panics,
+                ExceptionKind::FatalError => self.stop_fatal,
+            };
+            if on {
+                let text = self.exception_text(h.tid, kind);
+                let reason = StopReason::Exception { kind, text };
+                return Ok(Some(self.stop(reason, Some(h.tid))));
+            }
+        }
+        let mut ids = Vec::new();
+        let mut function = false;
+        for i in self.bps.at(h.addr) {
+            let bp = self.bps.list[i].clone();
+            if !self.condition_holds(&bp.condition, h.tid)? {
+                continue;
+            }
+            self.bps.list[i].hits += 1;
+            let hits = self.bps.list[i].hits;
+            if let Some(hc) = &bp.hit_condition {
+                if !hit_condition_met(hc, hits).map_err(EngineError)? {
+                    continue;
+                }
+            }
+            if let Some(msg) = &bp.log_message {
+                let goid = self.goid_of_thread(h.tid);
+                let text = interpolate(msg, |e| match self.eval_var(e, goid, 0) {
+                    Ok(v) => v.value.value,
+                    Err(err) => format!("<{err}>"),
+                });
+                self.output.push(OutputChunk::Log(text + "\n"));
+                continue;
+            }
+            function |= matches!(bp.place, super::breakpoints::Place::Function { .. });
+            ids.push(bp.id);
+        }
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        let reason = if function {
+            StopReason::FunctionBreakpoint { ids }
+        } else {
+            StopReason::Breakpoint { ids }
+        };
+        Ok(Some(self.stop(reason, Some(h.tid))))
+    }
+
+    /// A breakpoint condition, evaluated in the hitting goroutine's innermost
+    /// frame. One that cannot be evaluated stops (and says why), as Delve does.
+    pub(super) fn condition_holds(&mut self, cond: &Option<String>, tid: RecTid) -> EResult<bool> {
+        let Some(cond) = cond else { return Ok(true) };
+        let goid = self.goid_of_thread(tid);
+        self.cache.clear();
+        match self.eval_var(cond, goid, 0) {
+            Ok(v) => Ok(v.as_bool().unwrap_or(true)),
+            Err(e) => {
+                self.output.push(OutputChunk::Log(format!(
+                    "error evaluating breakpoint condition {cond:?}: {e}\n"
+                )));
+                Ok(true)
+            }
+        }
+    }
+
+    pub(super) fn run_continue(&mut self) -> EResult<Stop> {
+        self.sync_breakpoints(&[])?;
+        loop {
+            match self.tick(false)? {
+                Tick::Hit(h) => {
+                    if let Some(s) = self.hit_stops(h)? {
+                        return Ok(s);
+                    }
+                }
+                Tick::Event | Tick::Instruction(_) => {
+                    if self.interrupted() {
+                        return Ok(self.stop(StopReason::Pause, None));
+                    }
+                }
+                Tick::End => return Ok(self.end_stop()),
+            }
+        }
+    }
+
+    pub(super) fn end_stop(&mut self) -> Stop {
+        let tid = self.focus_thread();
+        let mut s = self.stop(StopReason::EndOfRecording, tid);
+        if s.goid.is_none() {
+            s.goid = self.selected;
+        }
+        s
+    }
+
+    /// Next or step out: temporary breakpoints on the function's statements
+    /// and its return address, honoured only for the stepping goroutine.
+    pub(super) fn run_next(&mut self, f: &StepFrame, out: bool) -> EResult<Stop> {
+        let mut temp: Vec<u64> = if out { Vec::new() } else { f.stmts.clone() };
+        temp.extend(f.ret);
+        self.sync_breakpoints(&temp)?;
+        let result = loop {
+            match self.tick(false)? {
+                Tick::Hit(h) => {
+                    if let Some(s) = self.hit_stops(h)? {
+                        break s;
+                    }
+                    if self.step_lands(f, h, out)? {
+                        break self.stop(StopReason::Step, Some(h.tid));
+                    }
+                }
+                Tick::Event | Tick::Instruction(_) => {
+                    if self.interrupted() {
+                        break self.stop(StopReason::Pause, None);
+                    }
+                }
+                Tick::End => break self.end_stop(),
+            }
+        };
+        self.sync_breakpoints(&[])?;
+        Ok(result)
+    }
+
+    /// Whether a hit of a temporary breakpoint ends a next/step out.
+    fn step_lands(&mut self, f: &StepFrame, h: BreakpointHit, out: bool) -> EResult<bool> {
+        if self.g_of_thread(h.tid) != Some(f.g) {
+            return Ok(false);
+        }
+        let r = self.session.regs(h.tid)?;
+        if Some(h.addr) == f.ret && r.rsp >= f.cfa {
+            return Ok(true);
+        }
+        if out || !f.stmts.contains(&h.addr) {
+            return Ok(false);
+        }
+        let cfa = self.cfa_at(h.addr, r.rsp, r.rbp);
+        let line = self.bin.line_at(h.addr).map(|(_, l)| l);
+        Ok((cfa == f.cfa && line != Some(f.line)) || cfa > f.cfa)
+    }
+
+    /// Step in: single instructions until a new line of this function, the
+    /// first line of a called (non-runtime) function, or the return.
+    pub(super) fn run_step_in(&mut self, f: &StepFrame) -> EResult<Stop> {
+        let Some(tid) = f.tid else {
+            return self.run_next(f, false);
+        };
+        self.sync_breakpoints(&[])?;
+        for _ in 0..200_000 {
+            if self.session.running_thread()? != Some(tid) {
+                // The goroutine's thread is not the next to run (a syscall
+                // intervenes): finish like next.
+                return self.run_next(f, false);
+            }
+            match self.tick(true)? {
+                Tick::Instruction(_) => {}
+                Tick::Hit(h) => {
+                    if let Some(s) = self.hit_stops(h)? {
+                        return Ok(s);
+                    }
+                    continue;
+                }
+                Tick::Event => continue,
+                Tick::End => return Ok(self.end_stop()),
+            }
+            let r = self.session.regs(tid)?;
+            let pc = r.rip;
+            let Some(func) = self.bin.function_at(pc).cloned() else {
+                continue;
+            };
+            if r.rsp >= f.cfa {
+                // Returned to the caller.
+                return Ok(self.stop(StopReason::Step, Some(tid)));
+            }
+            if func.entry == f.entry && self.cfa_at(pc, r.rsp, r.rbp) == f.cfa {
+                let line = self.bin.line_at(pc).map(|(_, l)| l);
+                if line != Some(f.line) && f.stmts.contains(&pc) {
+                    return Ok(self.stop(StopReason::Step, Some(tid)));
+                }
+                continue;
+            }
+            if pc != func.entry {
+                continue;
+            }
+            // Just called `func`.
+            let ret_sp = r.rsp + 8;
+            let ret = self.mem()?.read_u64(trace_format::RemoteAddr(r.rsp))?;
+            if is_runtime(&func.name) || self.bin.line_at(pc).is_none() {
+                self.run_until_return(tid, ret, ret_sp)?;
+                continue;
+            }
+            let target = self.bin.after_prologue(func.entry);
+            if target == pc {
+                return Ok(self.stop(StopReason::Step, Some(tid)));
+            }
+            self.sync_breakpoints(&[target])?;
+            loop {
+                match self.tick(false)? {
+                    Tick::Hit(h) if h.addr == target && h.tid == tid => {
+                        self.sync_breakpoints(&[])?;
+                        return Ok(self.stop(StopReason::Step, Some(tid)));
+                    }
+                    Tick::Hit(h) => {
+                        if let Some(s) = self.hit_stops(h)? {
+                            return Ok(s);
+                        }
+                    }
+                    Tick::End => return Ok(self.end_stop()),
+                    _ => {}
+                }
+            }
+        }
+        Ok(self.stop(StopReason::Step, Some(tid)))
+    }
+
+    /// Runs a called runtime function to its return (stepping through it
+    /// instruction by instruction would take long and show nothing).
+    fn run_until_return(&mut self, tid: RecTid, ret: u64, ret_sp: u64) -> EResult<()> {
+        self.sync_breakpoints(&[ret])?;
+        loop {
+            match self.tick(false)? {
+                Tick::Hit(h) if h.addr == ret && h.tid == tid => {
+                    if self.session.regs(tid)?.rsp >= ret_sp {
+                        break;
+                    }
+                }
+                Tick::End => break,
+                _ => {}
+            }
+        }
+        self.sync_breakpoints(&[])?;
+        Ok(())
+    }
+
+    pub(super) fn run_instruction(&mut self) -> EResult<Stop> {
+        self.sync_breakpoints(&[])?;
+        loop {
+            match self.tick(true)? {
+                Tick::Instruction(t) => return Ok(self.stop(StopReason::Step, Some(t))),
+                Tick::Hit(h) => {
+                    if let Some(s) = self.hit_stops(h)? {
+                        return Ok(s);
+                    }
+                    return Ok(self.stop(StopReason::Step, Some(h.tid)));
+                }
+                Tick::Event => {
+                    if self.stop_tid.is_some() {
+                        return Ok(self.stop(StopReason::Step, self.stop_tid));
+                    }
+                }
+                Tick::End => return Ok(self.end_stop()),
+            }
+        }
+    }
+}

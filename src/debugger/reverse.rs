@@ -1,0 +1,184 @@
+//! Moving backwards. Replay is deterministic, so going back is replaying
+//! from the start: one pass notes every candidate moment before the
+//! current one, a second pass stops at the chosen one (`Engine::seek`).
+
+use super::api::*;
+use super::engine::{same_regs, Engine, Pos, Tick};
+use super::forward::StepFrame;
+use crate::replay::BreakpointHit;
+
+impl Engine {
+    /// Replays from the start up to `until` with breakpoints at `addrs`,
+    /// returning the moments where `keep` accepted a hit, in order.
+    fn scan(
+        &mut self,
+        until: &Pos,
+        addrs: &[u64],
+        keep: &mut dyn FnMut(&mut Engine, BreakpointHit) -> EResult<bool>,
+    ) -> EResult<Vec<Pos>> {
+        self.restart()?;
+        self.session.set_output(crate::replay::Output::Discard);
+        let mut want = addrs.to_vec();
+        if let Some((_, r)) = &until.at {
+            want.push(r.rip);
+        }
+        want.sort_unstable();
+        want.dedup();
+        for a in self.session.breakpoint_addrs() {
+            self.session.remove_breakpoint(a)?;
+        }
+        for a in &want {
+            if let Err(e) = self.session.insert_breakpoint(*a) {
+                tracing::debug!("breakpoint at {a:#x} not inserted: {e:#}");
+            }
+        }
+        let mut found = Vec::new();
+        loop {
+            let event = self.session.next_event().0;
+            if event > until.event || (until.at.is_none() && event >= until.event) {
+                break;
+            }
+            match self.tick(false)? {
+                Tick::Hit(h) => {
+                    let regs = self.session.regs(h.tid)?;
+                    if let Some((tid, r)) = &until.at {
+                        if event == until.event && h.tid == *tid && same_regs(&regs, r) {
+                            break;
+                        }
+                    }
+                    if addrs.contains(&h.addr) && keep(self, h)? {
+                        found.push(Pos {
+                            event,
+                            at: Some((h.tid, regs)),
+                        });
+                    }
+                }
+                Tick::Event | Tick::Instruction(_) => {}
+                Tick::End => break,
+            }
+        }
+        Ok(found)
+    }
+
+    fn seek_stop(&mut self, pos: &Pos, reason: StopReason) -> EResult<Stop> {
+        self.seek(pos)?;
+        let tid = pos.at.as_ref().map(|(t, _)| *t);
+        Ok(self.stop(reason, tid))
+    }
+
+    fn start_pos() -> Pos {
+        // Just after the exec: the first moment the program exists.
+        Pos {
+            event: 1,
+            at: None,
+        }
+    }
+
+    pub(super) fn reverse_continue(&mut self) -> EResult<Stop> {
+        let here = self.here()?;
+        let addrs: Vec<u64> = self.bps.addrs().collect();
+        let hits = self.scan(&here, &addrs, &mut |e, h| {
+            let mut stops = false;
+            for i in e.bps.at(h.addr) {
+                let bp = e.bps.list[i].clone();
+                if bp.log_message.is_none() && e.condition_holds(&bp.condition, h.tid)? {
+                    stops = true;
+                }
+            }
+            Ok(stops)
+        })?;
+        match hits.last() {
+            Some(p) => {
+                let addr = p.at.as_ref().map(|(_, r)| r.rip).unwrap_or(0);
+                let ids: Vec<u32> = self.bps.at(addr).iter().map(|&i| self.bps.list[i].id).collect();
+                self.seek_stop(p, StopReason::Breakpoint { ids })
+            }
+            None => {
+                let s = self.seek_stop(&Self::start_pos(), StopReason::StartOfRecording)?;
+                Ok(s)
+            }
+        }
+    }
+
+    /// Moments of frame `f`'s goroutine at statement starts of its function
+    /// (same activation) and of its caller, plus the activation's entry.
+    fn frame_history(&mut self, f: &StepFrame, here: &Pos) -> EResult<Vec<(Pos, u64, u64)>> {
+        let caller_stmts: Vec<u64> = match f.ret {
+            Some(ret) => self
+                .bin
+                .function_rows(ret)
+                .into_iter()
+                .filter(|r| r.2 & crate::gobin::IS_STMT != 0)
+                .map(|r| r.0)
+                .collect(),
+            None => Vec::new(),
+        };
+        let mut addrs = f.stmts.clone();
+        addrs.extend(&caller_stmts);
+        addrs.push(f.entry);
+        let g = f.g;
+        let hits = self.scan(here, &addrs, &mut |e, h| Ok(e.g_of_thread(h.tid) == Some(g)))?;
+        Ok(hits
+            .into_iter()
+            .map(|p| {
+                let r = p.at.as_ref().map(|(_, r)| r.clone()).unwrap_or_default();
+                let cfa = self.cfa_at(r.rip, r.rsp, r.rbp);
+                (p, r.rip, cfa)
+            })
+            .collect())
+    }
+
+    /// Reverse next: the previous line this goroutine executed in this
+    /// function activation, or in its caller before the call.
+    pub(super) fn step_back(&mut self, f: &StepFrame) -> EResult<Stop> {
+        let here = self.here()?;
+        let history = self.frame_history(f, &here)?;
+        let caller_cfa = f.caller_cfa;
+        let mut candidates: Vec<(Pos, u64, u64)> = Vec::new();
+        for (p, pc, cfa) in history {
+            if pc == f.entry && cfa == f.cfa {
+                // A new activation at the same depth begins: older ones do not count.
+                candidates.retain(|c| c.2 != f.cfa);
+                continue;
+            }
+            let mine = cfa == f.cfa && f.stmts.contains(&pc);
+            let callers = caller_cfa.is_some_and(|c| c == cfa) && !f.stmts.contains(&pc);
+            if mine || callers {
+                candidates.push((p, pc, cfa));
+            }
+        }
+        let target = candidates.iter().rev().find(|(_, pc, cfa)| {
+            let line = self.bin.line_at(*pc).map(|(_, l)| l);
+            !(*cfa == f.cfa && line == Some(f.line))
+        });
+        match target {
+            Some((p, _, _)) => {
+                let p = p.clone();
+                self.seek_stop(&p, StopReason::Step)
+            }
+            None => {
+                // Nothing earlier in this frame: stay where we are.
+                self.seek_stop(&here, StopReason::Step)
+            }
+        }
+    }
+
+    /// Reverse step out: the caller's line, before it made this call.
+    pub(super) fn reverse_step_out(&mut self, f: &StepFrame) -> EResult<Stop> {
+        let here = self.here()?;
+        let history = self.frame_history(f, &here)?;
+        let mut last_caller: Option<Pos> = None;
+        let mut target: Option<Pos> = None;
+        for (p, pc, cfa) in history {
+            if pc == f.entry && cfa == f.cfa {
+                target = last_caller.clone();
+            } else if f.caller_cfa == Some(cfa) && !f.stmts.contains(&pc) {
+                last_caller = Some(p);
+            }
+        }
+        match target {
+            Some(p) => self.seek_stop(&p, StopReason::Step),
+            None => self.seek_stop(&here, StopReason::Step),
+        }
+    }
+}

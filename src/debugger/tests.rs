@@ -1,0 +1,145 @@
+//! The engine on real recordings of examples/dapdemo: breakpoints, steps
+//! and reverse motions, checked against the source lines (markers) and the
+//! replayed registers.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use super::api::*;
+use super::engine::Engine;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn marker(name: &str) -> u64 {
+    let src = std::fs::read_to_string(repo().join("examples/dapdemo/main.go")).unwrap();
+    src.lines()
+        .position(|l| l.contains(&format!("// #BP {name}")))
+        .map(|i| i as u64 + 1)
+        .unwrap_or_else(|| panic!("no marker {name}"))
+}
+
+fn record(version: &str, args: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    let rrgo = repo().join("target/release/rrgo");
+    let prog = repo().join(format!(".build/go{version}/dapdemo.debug"));
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("trace");
+    let st = std::process::Command::new(&rrgo)
+        .arg("-q")
+        .arg("record")
+        .arg("-o")
+        .arg(&out)
+        .arg(&prog)
+        .args(args)
+        .env("RRGO_TRACE_DIR", tmp.path())
+        .env_remove("RRGO_LOG")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run scripts/setup.sh first (needs target/release/rrgo)");
+    assert!(st.code().is_some(), "recording failed");
+    (tmp, out)
+}
+
+fn open(dir: &Path) -> Engine {
+    crate::tracee::wait::block_sigchld();
+    Engine::open(dir, &|_, _| {}, Arc::new(AtomicBool::new(false))).unwrap()
+}
+
+fn src() -> String {
+    repo()
+        .join("examples/dapdemo/main.go")
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn top(e: &mut Engine) -> FrameInfo {
+    let g = e.selected_goroutine().expect("a selected goroutine");
+    e.stack(g, 0, 3).unwrap().0.remove(0)
+}
+
+fn bp(e: &mut Engine, name: &str) {
+    let st = e.set_line_breakpoints(
+        &src(),
+        &[LineBreakpoint {
+            line: marker(name),
+            ..Default::default()
+        }],
+    );
+    assert!(st[0].verified, "{:?}", st[0]);
+}
+
+#[test]
+fn breakpoints_steps_and_reverse() {
+    for version in ["1.27.3", "1.24.11"] {
+        let (_tmp, dir) = record(version, &[]);
+        let mut e = open(&dir);
+        bp(&mut e, "square-body");
+        let s = e.resume(Motion::Continue, None, Granularity::Line).unwrap();
+        assert!(matches!(s.reason, StopReason::Breakpoint { .. }), "{s:?}");
+        let f = top(&mut e);
+        assert_eq!((f.function.as_str(), f.line), ("main.square", marker("square-body")));
+        let g = e.selected_goroutine().unwrap();
+        let frames = e.stack(g, 0, 3).unwrap().0;
+        assert_eq!(frames[1].function, "main.accumulate");
+        assert_eq!(frames[1].line, marker("call-square"));
+        assert_eq!(frames[2].line, marker("loop-body"));
+        // The second hit, then back to the first: the same registers as forwards.
+        let first_rsp = e.session.regs(e.stop_tid.unwrap()).unwrap();
+        e.resume(Motion::Continue, None, Granularity::Line).unwrap();
+        assert_eq!(top(&mut e).line, marker("square-body"));
+        let s = e.resume(Motion::ReverseContinue, None, Granularity::Line).unwrap();
+        assert!(matches!(s.reason, StopReason::Breakpoint { .. }), "{s:?}");
+        let back = e.session.regs(e.stop_tid.unwrap()).unwrap();
+        assert_eq!(first_rsp, back, "go{version}: state after reverse-continue");
+        // Before the first hit there is none: the start of the recording.
+        let s = e.resume(Motion::ReverseContinue, None, Granularity::Line).unwrap();
+        assert_eq!(s.reason, StopReason::StartOfRecording);
+        // Steps.
+        e.set_line_breakpoints(&src(), &[]);
+        bp(&mut e, "call-square");
+        e.resume(Motion::Continue, None, Granularity::Line).unwrap();
+        assert_eq!(top(&mut e).line, marker("call-square"));
+        e.set_line_breakpoints(&src(), &[]);
+        let s = e.resume(Motion::StepIn, None, Granularity::Line).unwrap();
+        let f = top(&mut e);
+        assert_eq!(f.function, "main.square", "go{version}: step in: {s:?} {f:?}");
+        let s = e.resume(Motion::StepOut, None, Granularity::Line).unwrap();
+        let f = top(&mut e);
+        assert_eq!((f.function.as_str(), f.line), ("main.accumulate", marker("call-square")), "{s:?}");
+        e.resume(Motion::Next, None, Granularity::Line).unwrap();
+        let f = top(&mut e);
+        assert_eq!((f.function.as_str(), f.line), ("main.accumulate", marker("after-square")));
+        e.resume(Motion::StepBack, None, Granularity::Line).unwrap();
+        let f = top(&mut e);
+        assert_eq!((f.function.as_str(), f.line), ("main.accumulate", marker("call-square")), "go{version}: step back");
+        // To the end, and back from there.
+        let s = e.resume(Motion::Continue, None, Granularity::Line).unwrap();
+        assert_eq!(s.reason, StopReason::EndOfRecording, "{s:?}");
+        bp(&mut e, "final-print");
+        let s = e.resume(Motion::ReverseContinue, None, Granularity::Line).unwrap();
+        assert!(matches!(s.reason, StopReason::Breakpoint { .. }), "{s:?}");
+        assert_eq!(top(&mut e).line, marker("final-print"));
+    }
+}
+
+#[test]
+fn unrecovered_panic_stops_with_its_message() {
+    let (_tmp, dir) = record("1.27.3", &["-panic"]);
+    let mut e = open(&dir);
+    let s = e.resume(Motion::Continue, None, Granularity::Line).unwrap();
+    match &s.reason {
+        StopReason::Exception { kind, text } => {
+            assert_eq!(*kind, ExceptionKind::Panic);
+            assert!(text.contains("index out of range [2] with length 0"), "{text}");
+        }
+        r => panic!("expected a panic stop, got {r:?}"),
+    }
+    let g = s.goid.unwrap();
+    let (frames, _) = e.stack(g, 0, 20).unwrap();
+    assert!(
+        frames.iter().any(|f| f.function == "main.main" && f.line == marker("panic-line")),
+        "{frames:?}"
+    );
+}
