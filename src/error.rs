@@ -43,13 +43,6 @@ impl RrgoError {
             error: error.into(),
         }
     }
-
-    pub fn not_implemented(what: &str) -> Self {
-        RrgoError::new(
-            Failure::Usage,
-            anyhow::anyhow!("{what} is not implemented yet"),
-        )
-    }
 }
 
 impl fmt::Display for RrgoError {

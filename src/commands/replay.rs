@@ -10,22 +10,21 @@ pub fn run(args: &ReplayArgs, sigmask: libc::sigset_t) -> Result<i32> {
     // Resolve and open the trace first so a bad trace is reported as such.
     let dir = trace_dir::resolve(args.trace.as_deref())?;
     let reader = trace_format::TraceReader::open(&dir)?;
-    let what = if args.dap.is_some() {
-        Some("replay --dap")
-    } else if let Some(goid) = args.goroutine {
+    if let Some(addr) = &args.dap {
+        drop(reader);
+        return serve_dap(addr, args.trace.clone());
+    }
+    if let Some(goid) = args.goroutine {
         drop(reader);
         return super::history::run(&dir, goid, args.reverse, args.json, sigmask);
-    } else if args.goroutines {
+    }
+    if args.goroutines {
         drop(reader);
         return super::goroutines::run(&dir, args.at, args.json, sigmask);
-    } else if args.signals {
+    }
+    if args.signals {
         drop(reader);
         return super::signals::run(&dir, args.json, sigmask);
-    } else {
-        None
-    };
-    if let Some(what) = what {
-        return Err(RrgoError::not_implemented(what));
     }
     if let Some(symbol) = &args.print {
         drop(reader);
@@ -50,6 +49,17 @@ pub fn run(args: &ReplayArgs, sigmask: libc::sigset_t) -> Result<i32> {
     }
     drop(reader);
     autopilot(&dir, sigmask)
+}
+
+/// `--dap ADDR`: serves debug adapter clients until SIGINT/SIGTERM (exit 0).
+fn serve_dap(addr: &str, trace: Option<std::path::PathBuf>) -> Result<i32> {
+    let addr = crate::dap::parse_addr(addr).map_err(|e| RrgoError::new(Failure::Usage, e))?;
+    // Before the engine thread exists, so it inherits the mask.
+    crate::dap::block_termination_signals();
+    let handle =
+        crate::debugger::handle::EngineHandle::spawn(Box::new(crate::debugger::open_target));
+    crate::dap::serve(&addr, trace, handle).map_err(RrgoError::from)?;
+    Ok(0)
 }
 
 pub(super) fn classify(e: anyhow::Error) -> RrgoError {

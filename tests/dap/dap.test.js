@@ -1,0 +1,306 @@
+'use strict';
+// End-to-end tests of `rrgo replay --dap`: each scenario starts its own server on a
+// recording and drives it over TCP with @vscode/debugadapter-testsupport's DebugClient,
+// the way VS Code + vscode-go do. Every message the server sends is validated against
+// the DAP schema (lib/schema.js); any violation fails the scenario.
+//
+// Run by tests/dap.rs (`cargo test --release --test dap`), which records the programs
+// and sets:
+//   RRGO                 the rrgo binary
+//   DAPDEMO_TRACE        examples/dapdemo (.debug build) recorded plainly
+//   DAPDEMO_PANIC_TRACE  the same recorded with -panic (exit status 2)
+//   RACE_TRACE           examples/racecounter recorded
+//   RACE_OUTPUT          racecounter's recorded stdout
+//   EXAMPLES_DIR         absolute path of examples/ (DWARF names sources under it)
+//   GO_VERSION           the Go version the programs were built with
+// Optional: DAP_TIMEOUT_SCALE multiplies every time limit.
+
+const assert = require('node:assert/strict');
+const path = require('node:path');
+const { scenario, RawConnection, isAlive, TIMEOUTS } = require('./lib/dap');
+const h = require('./lib/helpers');
+
+const NEEDED = ['RRGO', 'DAPDEMO_TRACE', 'DAPDEMO_PANIC_TRACE', 'RACE_TRACE', 'RACE_OUTPUT', 'EXAMPLES_DIR', 'GO_VERSION'];
+const missing = NEEDED.filter((k) => !process.env[k]);
+if (missing.length) {
+    throw new Error(`dap.test.js needs the environment variables ${missing.join(', ')}, ` +
+        'which tests/dap.rs sets: run `cargo test --release --test dap`');
+}
+const E = process.env;
+const RRGO = E.RRGO;
+const V = `go${E.GO_VERSION}`;
+const DEMO = path.join(E.EXAMPLES_DIR, 'dapdemo', 'main.go');
+const RACE = path.join(E.EXAMPLES_DIR, 'racecounter', 'main.go');
+
+const L = {};
+for (const m of ['square-body', 'call-square', 'after-square', 'loop-body', 'loop-print', 'final-print', 'panic-line']) {
+    L[m] = h.marker(DEMO, m);
+}
+const PRINT_COUNTER = h.marker(RACE, 'print-counter');
+// `func square(n int) int {`: Delve's stepIn into an unoptimized function stops on its
+// declaration line (the prologue) before the first statement.
+const SQUARE_DECL = h.lineMatching(DEMO, /^func square\(/);
+
+const demo = { rrgo: RRGO, trace: E.DAPDEMO_TRACE };
+const END_OF_RECORDING = /end of (the )?recording/i;
+
+// Sets one breakpoint (with optional condition/hitCondition/logMessage) on dapdemo's
+// `marker` line during the handshake, and returns the verified breakpoint.
+async function attachWithBreakpoint(client, port, markerName, extra = {}) {
+    let bp;
+    await h.handshake(client, port, {
+        configure: async () => {
+            [bp] = await h.setBreakpoints(client, DEMO, [{ line: L[markerName], ...extra }]);
+        },
+    });
+    return bp;
+}
+
+// Stopped at loop-print: asserts the location and the locals i and total.
+async function assertLoopPrint(client, stop, i, total, what) {
+    const tid = await h.stoppedThread(client, stop);
+    const frames = await h.stack(client, tid);
+    h.assertFrame(frames[0], 'main.main', DEMO, L['loop-print'], frames);
+    await h.assertValues(client, frames[0].id, { i: String(i), total: String(total) }, what);
+    return tid;
+}
+
+// ------------------------------------------------------------------------------------
+
+scenario(`${V} handshake: initialize and attach as VS Code + vscode-go send them`, demo, async ({ client, port }) => {
+    const caps = await h.handshake(client, port);
+    assert.equal(caps.supportsStepBack, true, 'supportsStepBack');
+    assert.equal(caps.supportsConfigurationDoneRequest, true, 'supportsConfigurationDoneRequest');
+    assert.equal(caps.supportsConditionalBreakpoints, true, 'supportsConditionalBreakpoints');
+    assert.equal(caps.supportsHitConditionalBreakpoints, true, 'supportsHitConditionalBreakpoints');
+    assert.equal(caps.supportsFunctionBreakpoints, true, 'supportsFunctionBreakpoints');
+    assert.equal(caps.supportsLogPoints, true, 'supportsLogPoints');
+    const filters = (caps.exceptionBreakpointFilters || []).map((f) => f.filter);
+    assert.ok(filters.includes('unrecovered-panic'), `exceptionBreakpointFilters: ${JSON.stringify(filters)}`);
+    assert.ok(filters.includes('runtime-fatal-throw'), `exceptionBreakpointFilters: ${JSON.stringify(filters)}`);
+});
+
+scenario(`${V} breakpoint, threads, stack and variables (dapdemo square-body)`, demo, async ({ client, port }) => {
+    const bp = await attachWithBreakpoint(client, port, 'square-body');
+    const stop = await h.waitStopped(client, 'breakpoint');
+    assert.equal(stop.allThreadsStopped, true, `allThreadsStopped: ${JSON.stringify(stop)}`);
+    assert.ok(Array.isArray(stop.hitBreakpointIds) && stop.hitBreakpointIds.length > 0,
+        `hitBreakpointIds: ${JSON.stringify(stop)}`);
+    if (bp.id !== undefined) assert.ok(stop.hitBreakpointIds.includes(bp.id), `hitBreakpointIds lacks ${bp.id}`);
+
+    const ts = await h.threads(client);
+    for (const t of ts) assert.match(t.name, /^(\* )?\[Go \d+\] /, `thread name ${JSON.stringify(t)}`);
+    const selected = ts.filter((t) => t.name.startsWith('* '));
+    assert.equal(selected.length, 1, `one selected thread: ${JSON.stringify(ts)}`);
+    assert.match(selected[0].name, /^\* \[Go 1\] main\.square/, 'selected thread');
+    const tid = await h.stoppedThread(client, stop);
+    assert.equal(tid, selected[0].id, 'the stopped thread is the selected one');
+
+    let frames = await h.stack(client, tid);
+    h.assertFrame(frames[0], 'main.square', DEMO, L['square-body'], frames);
+    h.assertFrame(frames[1], 'main.accumulate', DEMO, L['call-square'], frames);
+    h.assertFrame(frames[2], 'main.main', DEMO, L['loop-body'], frames);
+
+    // n is an argument: it must be in the Arguments or Locals scope.
+    const scopes = await h.scopes(client, frames[0].id);
+    let holder = null;
+    for (const s of scopes.filter((x) => /^(Arguments|Locals)$/.test(x.name))) {
+        const vars = await h.children(client, s.variablesReference);
+        const n = vars.find((v) => v.name === 'n');
+        if (n) {
+            holder = s.name;
+            assert.equal(n.value, '0', 'n on the first hit');
+            break;
+        }
+    }
+    assert.ok(holder, `n not in Arguments/Locals; scopes: ${scopes.map((s) => s.name).join(', ')}`);
+
+    const again = await h.resume(client, 'continue', { threadId: tid }, 'breakpoint');
+    const tid2 = await h.stoppedThread(client, again);
+    frames = await h.stack(client, tid2);
+    h.assertFrame(frames[0], 'main.square', DEMO, L['square-body'], frames);
+    await h.assertValues(client, frames[0].id, { n: '1' }, 'on the second hit');
+});
+
+scenario(`${V} stepping: next, stepBack, stepIn, stepOut`, demo, async ({ client, port }) => {
+    await attachWithBreakpoint(client, port, 'call-square');
+    const stop = await h.waitStopped(client, 'breakpoint');
+    const tid = await h.stoppedThread(client, stop);
+    let frames = await h.stack(client, tid);
+    h.assertFrame(frames[0], 'main.accumulate', DEMO, L['call-square'], frames);
+    // No breakpoints while stepping, so every stop below is a step's own.
+    await client.setBreakpointsRequest({ source: { path: DEMO }, breakpoints: [], lines: [] });
+
+    await h.resume(client, 'next', { threadId: tid }, 'step');
+    frames = await h.stack(client, tid);
+    h.assertFrame(frames[0], 'main.accumulate', DEMO, L['after-square'], frames);
+
+    await h.resume(client, 'stepBack', { threadId: tid }, 'step');
+    frames = await h.stack(client, tid);
+    h.assertFrame(frames[0], 'main.accumulate', DEMO, L['call-square'], frames);
+
+    await h.resume(client, 'stepIn', { threadId: tid }, 'step');
+    frames = await h.stack(client, tid);
+    h.assertFrame(frames[0], 'main.square', DEMO, [SQUARE_DECL, L['square-body']], frames);
+    h.assertFrame(frames[1], 'main.accumulate', DEMO, L['call-square'], frames);
+
+    await h.resume(client, 'stepOut', { threadId: tid }, 'step');
+    frames = await h.stack(client, tid);
+    // Delve lands at the return address, which is still on the call's line.
+    h.assertFrame(frames[0], 'main.accumulate', DEMO, [L['call-square'], L['after-square']], frames);
+});
+
+scenario(`${V} reverse: reverseContinue to earlier hits, then to the start of the recording`, demo, async ({ client, port }) => {
+    await attachWithBreakpoint(client, port, 'loop-print');
+    let stop = await h.waitStopped(client, 'breakpoint');
+    const tid = await assertLoopPrint(client, stop, 0, 0, 'on hit 1');
+    stop = await h.resume(client, 'continue', { threadId: tid }, 'breakpoint');
+    await assertLoopPrint(client, stop, 1, 1, 'on hit 2');
+    stop = await h.resume(client, 'continue', { threadId: tid }, 'breakpoint');
+    await assertLoopPrint(client, stop, 2, 5, 'on hit 3');
+
+    stop = await h.resume(client, 'reverseContinue', { threadId: tid }, 'breakpoint');
+    await assertLoopPrint(client, stop, 1, 1, 'after reverseContinue from hit 3');
+    stop = await h.resume(client, 'reverseContinue', { threadId: tid }, 'breakpoint');
+    await assertLoopPrint(client, stop, 0, 0, 'after reverseContinue from hit 2');
+
+    stop = await h.resume(client, 'reverseContinue', { threadId: tid }, 'entry');
+    assert.match(stop.description || '', /start of (the )?recording/i, `stop at the start: ${JSON.stringify(stop)}`);
+
+    // Forwards again: the same state as found going backwards.
+    const tid0 = typeof stop.threadId === 'number' ? stop.threadId : tid;
+    stop = await h.resume(client, 'continue', { threadId: tid0 }, 'breakpoint');
+    await assertLoopPrint(client, stop, 0, 0, 'continuing from the start');
+});
+
+scenario(`${V} watch expressions (evaluate context watch) at loop-print`, demo, async ({ client, port }) => {
+    await attachWithBreakpoint(client, port, 'loop-print');
+    let stop = await h.waitStopped(client, 'breakpoint');
+    const tid = await h.stoppedThread(client, stop);
+    for (let n = 0; n < 2; n++) stop = await h.resume(client, 'continue', { threadId: tid }, 'breakpoint');
+    const frames = await h.stack(client, await h.stoppedThread(client, stop));
+    const frameId = frames[0].id;
+    await h.assertValues(client, frameId, { i: '2' });
+
+    const total = await client.evaluateRequest({ expression: 'total', context: 'watch', frameId });
+    assert.equal(total.body.result, '5', 'total');
+    const times = await client.evaluateRequest({ expression: 'i*10', context: 'watch', frameId });
+    assert.equal(times.body.result, '20', 'i*10');
+
+    // p is declared after the loop: not in scope here.
+    const p = await client.request('evaluate', { expression: 'p', context: 'watch', frameId });
+    assert.equal(p.success, false, `evaluate p (out of scope) should fail: ${JSON.stringify(p)}`);
+
+    // The session keeps working.
+    const ts = await h.threads(client);
+    assert.ok(ts.length > 0, 'threads after a failed evaluate');
+    const again = await client.evaluateRequest({ expression: 'total', context: 'watch', frameId });
+    assert.equal(again.body.result, '5', 'total after a failed evaluate');
+});
+
+scenario(`${V} conditional breakpoint (i == 3)`, demo, async ({ client, port }) => {
+    await attachWithBreakpoint(client, port, 'loop-print', { condition: 'i == 3' });
+    const stop = await h.waitStopped(client, 'breakpoint');
+    await assertLoopPrint(client, stop, 3, 14, 'on the first stop');
+});
+
+scenario(`${V} hit-count breakpoint (hitCondition 2)`, demo, async ({ client, port }) => {
+    await attachWithBreakpoint(client, port, 'loop-print', { hitCondition: '2' });
+    const stop = await h.waitStopped(client, 'breakpoint');
+    await assertLoopPrint(client, stop, 1, 1, 'on the first stop (2nd hit)');
+});
+
+scenario(`${V} log point (logMessage "i is {i}") logs without stopping`, demo, async ({ client, port }) => {
+    await attachWithBreakpoint(client, port, 'loop-print', { logMessage: 'i is {i}' });
+    // The only stop is the one at the end of the recording.
+    const stop = await h.waitStopped(client);
+    assert.match(stop.description || '', END_OF_RECORDING, `the first stop should be the end of the recording: ${JSON.stringify(stop)}`);
+    const out = client.events.filter((e) => e.event === 'output').map((e) => e.body.output).join('');
+    let at = 0;
+    for (let i = 0; i < 5; i++) {
+        const k = out.indexOf(`i is ${i}`, at);
+        assert.ok(k >= 0, `no log point output "i is ${i}" (in order) in the output events:\n${out}`);
+        at = k + 1;
+    }
+});
+
+scenario(`${V} end of recording is a stop (not terminated), then reverse to final-print`, demo, async ({ client, port }) => {
+    await h.handshake(client, port);
+    const end = await h.waitStopped(client);
+    assert.match(end.description || '', END_OF_RECORDING, `stop at the end: ${JSON.stringify(end)}`);
+    assert.equal(client.events.filter((e) => e.event === 'terminated').length, 0, 'no terminated event');
+
+    let tid = end.threadId;
+    if (typeof tid !== 'number') {
+        const ts = await h.threads(client);
+        tid = (ts.find((t) => t.name.startsWith('* ')) || ts[0] || { id: 1 }).id;
+    }
+    await h.setBreakpoints(client, DEMO, [{ line: L['final-print'] }]);
+    const stop = await h.resume(client, 'reverseContinue', { threadId: tid }, 'breakpoint');
+    const frames = await h.stack(client, await h.stoppedThread(client, stop));
+    h.assertFrame(frames[0], 'main.main', DEMO, L['final-print'], frames);
+    const f = frames[0].id;
+    await h.assertValues(client, f, { sum: '60', 'p.X': '30', 'p.Y': '60' });
+    const p = await h.findVariable(client, f, 'p');
+    assert.ok(p.variablesReference > 0, `p is a struct with children: ${JSON.stringify(p)}`);
+    assert.match(await h.value(client, f, 'p.Label'), /^"?end"?$/, 'p.Label');
+});
+
+scenario(`${V} unrecovered panic stops with exception info (dapdemo -panic)`,
+    { rrgo: RRGO, trace: E.DAPDEMO_PANIC_TRACE }, async ({ client, port }) => {
+        await h.handshake(client, port, {
+            configure: () => client.setExceptionBreakpointsRequest({ filters: ['unrecovered-panic'] }),
+        });
+        const stop = await h.waitStopped(client, 'exception');
+        assert.match(stop.description || '', /\bpanic\b/i, `stop description: ${JSON.stringify(stop)}`);
+        const tid = await h.stoppedThread(client, stop);
+        const info = await client.exceptionInfoRequest({ threadId: tid });
+        assert.equal(info.body.exceptionId, 'panic', `exceptionInfo: ${JSON.stringify(info.body)}`);
+        assert.match(info.body.description || '', /index out of range/, `exceptionInfo: ${JSON.stringify(info.body)}`);
+        const frames = await h.stack(client, tid, 50);
+        assert.ok(frames.some((f) => f.name === 'main.main' && f.line === L['panic-line'] &&
+            f.source && f.source.path === DEMO),
+        `no main.main frame at ${DEMO}:${L['panic-line']}:\n${h.describeFrames(frames)}`);
+    });
+
+scenario(`${V} racecounter: counter at print-counter equals the recorded output`,
+    { rrgo: RRGO, trace: E.RACE_TRACE, timeout: 2 * TIMEOUTS.test }, async ({ client, port }) => {
+        const m = /^counter = (\d+)$/m.exec(E.RACE_OUTPUT);
+        assert.ok(m, `no "counter = N" line in the recorded output:\n${E.RACE_OUTPUT}`);
+        await h.handshake(client, port, {
+            configure: () => h.setBreakpoints(client, RACE, [{ line: PRINT_COUNTER }]),
+        });
+        const stop = await h.waitStopped(client, 'breakpoint');
+        const frames = await h.stack(client, await h.stoppedThread(client, stop));
+        h.assertFrame(frames[0], 'main.main', RACE, PRINT_COUNTER, frames);
+        const r = await client.evaluateRequest({ expression: 'counter', context: 'watch', frameId: frames[0].id });
+        assert.equal(r.body.result, m[1], 'counter as replayed vs as recorded');
+    });
+
+scenario(`${V} robustness: malformed input gets error responses, the server survives`,
+    { ...demo, raw: true }, async (ctx) => {
+        const raw = new RawConnection(ctx.recorder);
+        ctx.raw = raw;
+        await raw.connect(ctx.port);
+
+        const bad = '{"seq": 1, "type": "request", "command": "initialize", "arguments": {';
+        raw.sendRaw(`Content-Length: ${Buffer.byteLength(bad)}\r\n\r\n${bad}`, 'invalid JSON');
+        const err = await raw.next((m) => m.type === 'response', {
+            what: 'an error response to a body that is not JSON',
+            // The server cannot know the seq of an unparsable request.
+            check: { anyRequestSeq: true, ignoreError: (e) => e.instancePath === '/request_seq' },
+        });
+        assert.equal(err.success, false, `response to invalid JSON: ${JSON.stringify(err)}`);
+
+        raw.send({ seq: 2, type: 'request', command: 'initialize', arguments: { ...h.VSCODE_INITIALIZE } });
+        const init = await raw.next((m) => m.type === 'response' && m.request_seq === 2, { what: 'the initialize response' });
+        assert.equal(init.success, true, `initialize after invalid JSON: ${JSON.stringify(init)}`);
+        assert.equal(init.command, 'initialize');
+
+        raw.send({ seq: 3, type: 'request', command: 'noSuchCommand', arguments: {} });
+        const unk = await raw.next((m) => m.type === 'response' && m.request_seq === 3, { what: 'the response to an unknown command' });
+        assert.equal(unk.success, false, `unknown command: ${JSON.stringify(unk)}`);
+
+        raw.flush();
+        assert.ok(isAlive(ctx.server), `the server exited (${ctx.server.exitStatus})`);
+    });
