@@ -42,6 +42,10 @@ fn record(version: &str, args: &[&str]) -> (tempfile::TempDir, PathBuf) {
     (tmp, out)
 }
 
+/// Tracees of concurrent sessions in one process would collect each
+/// other's stops (any thread may wait for them): one engine test at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn open(dir: &Path) -> Engine {
     crate::tracee::wait::block_sigchld();
     Engine::open(dir, &|_, _| {}, Arc::new(AtomicBool::new(false))).unwrap()
@@ -72,6 +76,7 @@ fn bp(e: &mut Engine, name: &str) {
 
 #[test]
 fn breakpoints_steps_and_reverse() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     for version in ["1.27.3", "1.24.11"] {
         let (_tmp, dir) = record(version, &[]);
         let mut e = open(&dir);
@@ -126,6 +131,7 @@ fn breakpoints_steps_and_reverse() {
 
 #[test]
 fn unrecovered_panic_stops_with_its_message() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let (_tmp, dir) = record("1.27.3", &["-panic"]);
     let mut e = open(&dir);
     let s = e.resume(Motion::Continue, None, Granularity::Line).unwrap();

@@ -1,19 +1,57 @@
 //! Go values from DWARF: variables in scope, types, rendering as Delve does.
-//! (Placeholder until the real module lands: same API, nothing resolved.)
-#![allow(dead_code, unused_variables)]
+//!
+//! `DebugInfo` is loaded once per executable (gimli over owned section
+//! data). It unwinds physical frames with `.debug_frame`, lists the
+//! variables in scope at a pc (inlined calls are frames of their own),
+//! evaluates their DWARF locations in a frame, and renders values the way
+//! Delve's DAP server does, so a Go developer sees familiar text. Memory is
+//! read through the `Memory` trait: a live process, or a replayed one.
+//!
+//! Nothing here trusts the process's memory: lengths and counts read from
+//! it are bounded, and a value that cannot be known is shown as
+//! "(optimized away)" or "(unreadable …)", never guessed.
+
+// The debugger engine that calls this is being written alongside.
+#![allow(dead_code)]
+
+mod eval;
+mod expand;
+mod info;
+mod location;
+mod maps;
+mod parse;
+mod render;
+mod scope;
+#[cfg(test)]
+mod tests;
+mod types;
+mod unwind;
+mod value;
+
+use std::cell::Cell;
+use std::path::Path;
+
+use anyhow::Context;
+use trace_format::RemoteAddr;
 
 use crate::debugger::api::Value;
+use location::Place;
+use types::TypeId;
+use value::{Ctx, Loc, Val};
 
+/// Read access to a process's memory.
 pub trait Memory {
     fn read(&self, addr: u64, len: usize) -> std::io::Result<Vec<u8>>;
 }
 
 impl Memory for crate::tracee::mem::ProcMem {
     fn read(&self, addr: u64, len: usize) -> std::io::Result<Vec<u8>> {
-        crate::tracee::mem::ProcMem::read(self, trace_format::RemoteAddr(addr), len)
+        crate::tracee::mem::ProcMem::read(self, RemoteAddr(addr), len)
     }
 }
 
+/// Registers of one physical frame. For the innermost frame `regs` is Some
+/// (all GPRs); outer frames have only pc/sp/bp/cfa.
 #[derive(Debug, Clone)]
 pub struct FrameRegs {
     pub pc: u64,
@@ -23,49 +61,206 @@ pub struct FrameRegs {
     pub regs: Option<trace_format::Regs>,
 }
 
-pub struct DebugInfo;
+/// A variable in scope (argument, local or package variable), ready to be
+/// read in a frame.
+#[derive(Debug, Clone)]
 pub struct Variable {
     pub name: String,
     pub is_arg: bool,
+    pub(crate) ty: TypeId,
+    pub(crate) loc: VarLoc,
+    /// How an expression names it (`x`, or `main.counter` for globals).
+    pub(crate) eval_name: String,
+    /// Go's `&x` variables: the DIE describes a pointer to the real value
+    /// (a variable moved to the heap).
+    pub(crate) escaped: bool,
 }
-#[derive(Clone, Debug)]
-pub struct Expand;
+
+/// A variable's location at the pc it was looked up for.
+#[derive(Debug, Clone)]
+pub(crate) enum VarLoc {
+    Expr {
+        unit: usize,
+        expr: gimli::Expression<info::R>,
+    },
+    Addr(u64),
+    /// No location at this pc: optimized away.
+    None,
+}
+
+/// What is needed to list a value's children later, independently of the
+/// frame it came from (register pieces are already copied in).
+#[derive(Debug, Clone)]
+pub struct Expand {
+    pub(crate) val: Val,
+    pub(crate) eval_name: String,
+    /// Delve's load depth the value was rendered at.
+    pub(crate) level: u32,
+}
+
+/// A rendered value and, if it has children, how to list them.
+#[derive(Debug, Clone)]
 pub struct Var {
+    /// `children` is always None: the engine hands out references.
     pub value: Value,
     pub expand: Option<Expand>,
 }
 
 impl Var {
     pub fn as_bool(&self) -> Option<bool> {
-        None
+        match self.value.value.as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        }
     }
+
+    /// Integers (unsigned ones are rendered `N = 0x…`).
     pub fn as_i64(&self) -> Option<i64> {
-        self.value.value.parse().ok()
+        let v = &self.value.value;
+        v.split(" = ")
+            .next()
+            .unwrap_or(v)
+            .parse::<i64>()
+            .ok()
+            .or_else(|| {
+                v.split(" = ")
+                    .next()
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .map(|u| u as i64)
+            })
     }
 }
 
+/// A Go executable's debug information.
+pub struct DebugInfo {
+    info: info::Info,
+    /// `moduledata.types`, read once from a process (static executables
+    /// keep it at the same address in every run).
+    types_base: Cell<Option<u64>>,
+}
+
 impl DebugInfo {
-    pub fn load(path: &std::path::Path) -> anyhow::Result<DebugInfo> {
-        Ok(DebugInfo)
+    pub fn load(path: &Path) -> anyhow::Result<DebugInfo> {
+        let data =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let info = info::load(&data)
+            .with_context(|| format!("cannot load DWARF of {}", path.display()))?;
+        Ok(DebugInfo {
+            info,
+            types_base: Cell::new(None),
+        })
     }
+
+    /// CFA at `pc` given that frame's rsp, from .debug_frame (Go emits
+    /// CFA=rsp+N rules; there is no RBP rule).
     pub fn cfa(&self, pc: u64, sp: u64) -> Option<u64> {
-        None
+        self.info.cfa_at(pc, sp, 0).map(|(cfa, _)| cfa)
     }
-    pub fn unwind(&self, mem: &dyn Memory, pc: u64, sp: u64, bp: u64, max: usize) -> Vec<FrameRegs> {
-        Vec::new()
+
+    /// Physical frames from the innermost registers: CFA from .debug_frame;
+    /// return address at CFA-8; caller sp = CFA; caller bp = [CFA-16] once
+    /// the function has pushed BP. Falls back to the frame-pointer chain
+    /// where there is no CFI. Stops at runtime.goexit/mstart/rt0_go, pc 0,
+    /// or `max` frames. Every frame's `regs` is None: the caller sets the
+    /// innermost frame's when it has a thread's full register set.
+    pub fn unwind(
+        &self,
+        mem: &dyn Memory,
+        pc: u64,
+        sp: u64,
+        bp: u64,
+        max: usize,
+    ) -> Vec<FrameRegs> {
+        self.info.unwind(mem, pc, sp, bp, max)
     }
+
+    /// Arguments and locals in scope at `lookup_pc` (the exact pc for the
+    /// innermost frame, return address - 1 for outer ones), for inline level
+    /// `depth`: 0 = the innermost inlined function at that pc, …, last =
+    /// the physical function (the order of `GoBinary::source_frames`).
     pub fn variables(&self, lookup_pc: u64, depth: usize) -> Vec<Variable> {
-        Vec::new()
+        self.info.scope_variables(lookup_pc, depth)
     }
+
+    /// Package-level variables of a package (e.g. "main"), sorted by name.
     pub fn globals(&self, package: &str) -> Vec<Variable> {
-        Vec::new()
+        let prefix = format!("{package}.");
+        self.info
+            .globals
+            .iter()
+            .filter_map(|g| {
+                let short = g.name.strip_prefix(&prefix)?;
+                // Compiler-made package symbols (`main..stmp_0`, `main.init.0…`).
+                if short.is_empty() || short.contains('.') {
+                    return None;
+                }
+                Some(Variable {
+                    name: short.to_string(),
+                    is_arg: false,
+                    ty: g.ty,
+                    loc: VarLoc::Addr(g.addr),
+                    eval_name: g.name.clone(),
+                    escaped: false,
+                })
+            })
+            .collect()
     }
+
+    fn ctx<'a>(&'a self, mem: &'a dyn Memory) -> Ctx<'a> {
+        if self.types_base.get().is_none() {
+            self.types_base.set(self.read_types_base(mem));
+        }
+        Ctx {
+            info: &self.info,
+            mem,
+            types_base: self.types_base.get(),
+        }
+    }
+
+    /// `runtime.firstmoduledata.types`; the `runtime.types` symbol if the
+    /// process cannot tell.
+    fn read_types_base(&self, mem: &dyn Memory) -> Option<u64> {
+        let info = &self.info;
+        let from_process = (|| {
+            let md = *info.data_symbols.get("runtime.firstmoduledata")?;
+            let t = info.types.by_name("runtime.moduledata")?;
+            let off = info.types.field(t, "types")?.offset;
+            let b = mem.read(md.wrapping_add(off), 8).ok()?;
+            let v = u64::from_le_bytes(b.get(..8)?.try_into().ok()?);
+            (v != 0).then_some(v)
+        })();
+        from_process.or_else(|| info.data_symbols.get("runtime.types").copied())
+    }
+
+    /// Renders a variable in a frame. Never a wrong value: without a
+    /// location at the pc, or with a piece missing, the value is
+    /// "(optimized away)" (the type is still shown).
     pub fn read_var(&self, mem: &dyn Memory, frame: &FrameRegs, v: &Variable) -> Var {
-        Var { value: Value::default(), expand: None }
+        let ctx = self.ctx(mem);
+        match read_value(&ctx, frame, v) {
+            Some(val) => render::to_var(&ctx, &val, &v.name, &v.eval_name, 0),
+            None => render::optimized_var(ctx.type_name(v.ty), &v.name, &v.eval_name),
+        }
     }
+
+    /// Children of an expandable value, `start..start+count` (count 0 = all,
+    /// capped at 1000).
     pub fn expand(&self, mem: &dyn Memory, e: &Expand, start: u64, count: u64) -> Vec<Var> {
-        Vec::new()
+        let ctx = self.ctx(mem);
+        match expand::children(&ctx, e, start, count) {
+            Ok(v) => v,
+            Err(err) => {
+                tracing::debug!("govalue: expanding {}: {err:#}", e.eval_name);
+                Vec::new()
+            }
+        }
     }
+
+    /// Evaluates a Go expression in a frame: identifiers (arguments and
+    /// locals at `lookup_pc`/`depth`, then the frame package's globals,
+    /// then `pkg.Name`), literals, `x.f`, `x[i]`, `*p`, `&x`, `len`, `cap`,
+    /// unary and binary operators.
     pub fn evaluate(
         &self,
         mem: &dyn Memory,
@@ -74,6 +269,49 @@ impl DebugInfo {
         depth: usize,
         expr: &str,
     ) -> anyhow::Result<Var> {
-        anyhow::bail!("not implemented")
+        let scope = eval::Scope {
+            ctx: self.ctx(mem),
+            frame,
+            lookup_pc,
+            depth,
+            vars: Default::default(),
+        };
+        scope.evaluate(expr)
     }
+}
+
+/// A variable's value in a frame; None when it is not available there.
+pub(crate) fn read_value(ctx: &Ctx, frame: &FrameRegs, v: &Variable) -> Option<Val> {
+    let size = if v.escaped {
+        8
+    } else {
+        ctx.info.types.size(v.ty)
+    };
+    let place = match &v.loc {
+        VarLoc::None => return None,
+        VarLoc::Addr(a) => Place::Mem(*a),
+        VarLoc::Expr { unit, expr } => {
+            location::evaluate(ctx.info, *unit, expr, frame, ctx.mem, size)
+        }
+    };
+    let val = match place {
+        Place::Mem(a) => Val {
+            ty: v.ty,
+            loc: Loc::Mem(a),
+        },
+        Place::Bytes(b) => Val {
+            ty: v.ty,
+            loc: Loc::Bytes(b.into()),
+        },
+        Place::Missing => return None,
+    };
+    if v.escaped {
+        // `&x`: the location holds the address of x.
+        let addr = ctx.uint(&val, 0, 8).ok()?;
+        return (addr != 0).then_some(Val {
+            ty: v.ty,
+            loc: Loc::Mem(addr),
+        });
+    }
+    Some(val)
 }

@@ -8,8 +8,10 @@
 
 mod divergence;
 mod launch;
+mod preempt;
 mod session;
 mod step;
 
 pub use divergence::Divergence;
+pub use preempt::PreemptStats;
 pub use session::{BreakpointHit, Output, ReplaySession, Stepped};

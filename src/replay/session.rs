@@ -65,6 +65,9 @@ pub struct ReplaySession {
     pub(super) breakpoints: HashMap<u64, u8>,
     /// Where the last `step_debug` stopped at a breakpoint.
     pub(super) hit: Option<BreakpointHit>,
+    /// Pages recorded with a preemption, written once the thread reached the point.
+    pub(super) pending_pages: HashMap<RecTid, Vec<trace_format::MemWrite>>,
+    pub(super) preempt_stats: super::PreemptStats,
     _tmp: TempDir,
 }
 
@@ -137,6 +140,8 @@ impl ReplaySession {
             reaping: None,
             breakpoints: HashMap::new(),
             hit: None,
+            pending_pages: HashMap::new(),
+            preempt_stats: Default::default(),
             _tmp: l.tmp,
         };
         s.pids.insert(first.tid.0, l.tid.0);
@@ -328,6 +333,11 @@ impl ReplaySession {
         self.output = output;
     }
 
+    /// How preemption points were reached so far.
+    pub fn preempt_stats(&self) -> super::PreemptStats {
+        self.preempt_stats
+    }
+
     /// The recorded tid of the main process (its first thread).
     pub fn main_pid(&self) -> RecTid {
         self.main_pid
@@ -511,6 +521,31 @@ impl Drop for ReplaySession {
         for pid in self.pids.values() {
             // SAFETY: killing our own tracees; EXITKILL would too, once we exit.
             unsafe { libc::kill(*pid, libc::SIGKILL) };
+        }
+        // Collect their deaths now, so a later session in this process (a
+        // debugger going backwards) never sees stops of this one. A leader
+        // is reported only after its other threads: poll them all.
+        use crate::tracee::wait::{self, Stop};
+        let mut left: Vec<Tid> = self
+            .threads
+            .values()
+            .filter(|t| t.death.is_none())
+            .map(|t| t.live)
+            .collect();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while !left.is_empty() && std::time::Instant::now() < deadline {
+            left.retain(|&tid| match wait::wait_tid_nohang(tid) {
+                Ok(Some(w)) if matches!(w.stop, Stop::Exited(_) | Stop::Killed { .. }) => false,
+                Ok(Some(_)) => {
+                    let _ = ptrace::resume(tid, ptrace::Resume::Cont, 0);
+                    true
+                }
+                Ok(None) => true,
+                Err(_) => false,
+            });
+            if !left.is_empty() {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
         }
     }
 }

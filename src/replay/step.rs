@@ -90,7 +90,7 @@ impl ReplaySession {
 
     /// A thread resting on one of our breakpoints executes the original
     /// instruction first. Returns a stop that is not the step's own trap.
-    fn step_over_breakpoint(&mut self, live: Tid) -> anyhow::Result<Option<Waited>> {
+    pub(super) fn step_over_breakpoint(&mut self, live: Tid) -> anyhow::Result<Option<Waited>> {
         if self.breakpoints.is_empty() {
             return Ok(None);
         }
@@ -120,7 +120,7 @@ impl ReplaySession {
 
     /// The breakpoint a SIGTRAP came from (int3 reports SI_KERNEL with rip
     /// just past it); rip is moved back onto the breakpoint.
-    fn breakpoint_trap(&mut self, live: Tid) -> anyhow::Result<Option<u64>> {
+    pub(super) fn breakpoint_trap(&mut self, live: Tid) -> anyhow::Result<Option<u64>> {
         if self.breakpoints.is_empty() {
             return Ok(None);
         }
@@ -164,6 +164,21 @@ impl ReplaySession {
             } => self.on_task_create(e, *parent, *child, *kind),
             EventKind::TaskExit { .. } => self.on_task_exit(e),
             EventKind::Pages { pages } => {
+                // Written after the thread re-executed its slice up to the preemption.
+                let tid = e.tid;
+                let before_preempt = self
+                    .find_ahead(1, |x| {
+                        x.tid == tid
+                            && matches!(x.kind, EventKind::Pages { .. } | EventKind::Preempt { .. })
+                    })?
+                    .is_some();
+                if before_preempt {
+                    self.pending_pages
+                        .entry(tid)
+                        .or_default()
+                        .extend(pages.iter().cloned());
+                    return Ok(());
+                }
                 let mem = self.mem(e.tid)?;
                 for p in pages {
                     mem.write(p.addr, &p.data)
@@ -662,11 +677,20 @@ impl ReplaySession {
                 return Err(diverged(e, "to enter a signal handler", describe(&w)));
             }
         }
+        // Re-execute the slice when possible; jump to the point otherwise.
+        self.run_to_point(e, live, regs)?;
         if !xstate.is_empty() {
             ptrace::set_xstate(live, xstate)
                 .context("cannot restore FPU state at a preemption point")?;
         }
         ptrace::set_regs(live, regs)?;
+        if let Some(pages) = self.pending_pages.remove(&e.tid) {
+            let mem = self.mem(e.tid)?;
+            for p in pages {
+                mem.write(p.addr, &p.data)
+                    .context("cannot restore memory at a preemption point")?;
+            }
+        }
         Ok(())
     }
 

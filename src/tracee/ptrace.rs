@@ -145,3 +145,28 @@ pub fn set_xstate(tid: Tid, xstate: &[u8]) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Reads hardware debug register `n` (DR0–DR3 addresses, DR6 status, DR7 control).
+pub fn get_debugreg(tid: Tid, n: usize) -> io::Result<u64> {
+    let off = std::mem::offset_of!(libc::user, u_debugreg) + n * 8;
+    // SAFETY: PEEKUSER at a valid offset into `struct user`; errors come back through errno.
+    unsafe {
+        *libc::__errno_location() = 0;
+        let v = libc::ptrace(libc::PTRACE_PEEKUSER, tid.0, off, 0usize);
+        if v == -1 && *libc::__errno_location() != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(v as u64)
+    }
+}
+
+/// Writes hardware debug register `n`.
+pub fn set_debugreg(tid: Tid, n: usize, value: u64) -> io::Result<()> {
+    let off = std::mem::offset_of!(libc::user, u_debugreg) + n * 8;
+    // SAFETY: POKEUSER at a valid offset into `struct user`; `data` is the value.
+    let r = unsafe { libc::ptrace(libc::PTRACE_POKEUSER, tid.0, off, value as usize) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

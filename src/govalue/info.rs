@@ -1,0 +1,406 @@
+//! Loading a Go executable's DWARF once: every type, an index of
+//! subprograms by pc (their variables are read on demand), package-level
+//! variables, the line table and the ELF symbols the value layer needs.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use anyhow::Context;
+use gimli::{AttributeValue, DwAt, EndianRcSlice, LittleEndian};
+use object::{Object, ObjectSection, ObjectSymbol};
+
+use super::types::{go_kind, Field, Kind, Type, TypeId, Types};
+use super::unwind::FrameTable;
+
+/// Owned DWARF data: `DebugInfo` keeps it after the file is read.
+pub(crate) type R = EndianRcSlice<LittleEndian>;
+
+pub(crate) const DW_AT_GO_KIND: DwAt = DwAt(0x2900);
+pub(crate) const DW_AT_GO_KEY: DwAt = DwAt(0x2901);
+pub(crate) const DW_AT_GO_ELEM: DwAt = DwAt(0x2902);
+pub(crate) const DW_AT_GO_EMBEDDED_FIELD: DwAt = DwAt(0x2903);
+pub(crate) const DW_AT_GO_RUNTIME_TYPE: DwAt = DwAt(0x2904);
+
+/// A function with code: its pc range and where its DIE is.
+#[derive(Debug, Clone)]
+pub(crate) struct Subprogram {
+    pub low: u64,
+    pub high: u64,
+    pub unit: usize,
+    pub offset: gimli::UnitOffset<usize>,
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Global {
+    /// Fully qualified, e.g. `main.counter`.
+    pub name: String,
+    pub ty: TypeId,
+    pub addr: u64,
+}
+
+pub(crate) struct Info {
+    pub dwarf: gimli::Dwarf<R>,
+    pub units: Vec<gimli::Unit<R>>,
+    pub types: Types,
+    /// Sorted by `low`.
+    pub subprograms: Vec<Subprogram>,
+    pub globals: Vec<Global>,
+    /// (address, line); line 0 ends a sequence. Sorted by address.
+    pub lines: Vec<(u64, u32)>,
+    /// Text symbols (entry, size, name), sorted by entry.
+    pub functions: Vec<(u64, u64, String)>,
+    pub data_symbols: HashMap<String, u64>,
+    pub frames: FrameTable,
+}
+
+fn section_data(file: &object::File, name: &str) -> anyhow::Result<Rc<[u8]>> {
+    Ok(match file.section_by_name(name) {
+        // Go compresses its DWARF (SHF_COMPRESSED, zlib): object inflates it.
+        Some(s) => Rc::from(
+            &*s.uncompressed_data()
+                .with_context(|| format!("cannot decompress {name}"))?,
+        ),
+        None => Rc::from(&[][..]),
+    })
+}
+
+pub(crate) fn load(data: &[u8]) -> anyhow::Result<Info> {
+    let file = object::File::parse(data).context("not an ELF executable")?;
+    if file.section_by_name(".debug_info").is_none() {
+        anyhow::bail!("no .debug_info (built with -ldflags=-w?)");
+    }
+    let dwarf = gimli::Dwarf::load(|id| -> anyhow::Result<R> {
+        Ok(EndianRcSlice::new(
+            section_data(&file, id.name())?,
+            LittleEndian,
+        ))
+    })?;
+    let frame_data = EndianRcSlice::new(section_data(&file, ".debug_frame")?, LittleEndian);
+    let frames = FrameTable::load(frame_data);
+
+    let mut functions = Vec::new();
+    let mut data_symbols = HashMap::new();
+    for s in file.symbols() {
+        let Ok(name) = s.name() else { continue };
+        if s.kind() == object::SymbolKind::Text && s.address() != 0 {
+            functions.push((
+                s.address(),
+                s.size(),
+                name.trim_end_matches(".abi0").to_string(),
+            ));
+        } else if matches!(
+            name,
+            "runtime.types" | "runtime.etypes" | "runtime.firstmoduledata"
+        ) {
+            data_symbols.insert(name.to_string(), s.address());
+        }
+    }
+    functions.sort_by_key(|f| f.0);
+
+    let mut units = Vec::new();
+    let mut headers = dwarf.units();
+    while let Some(h) = headers.next()? {
+        units.push(dwarf.unit(h)?);
+    }
+    let mut info = Info {
+        dwarf,
+        units: Vec::new(),
+        types: Types::default(),
+        subprograms: Vec::new(),
+        globals: Vec::new(),
+        lines: Vec::new(),
+        functions,
+        data_symbols,
+        frames,
+    };
+    for (i, unit) in units.iter().enumerate() {
+        // One bad unit should not cost the others.
+        if let Err(e) = info.load_unit(i, unit) {
+            tracing::debug!("govalue: skipping part of unit {i}: {e}");
+        }
+        let _ = info.load_lines(unit);
+    }
+    info.units = units;
+    info.subprograms.sort_by_key(|s| s.low);
+    info.lines.sort_by_key(|r| (r.0, r.1 != 0));
+    info.globals.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(info)
+}
+
+/// A reference attribute as a global .debug_info offset (Go refers to
+/// types across units).
+pub(crate) fn global_ref(unit: &gimli::Unit<R>, v: Option<AttributeValue<R>>) -> Option<usize> {
+    match v? {
+        AttributeValue::UnitRef(off) => off.to_debug_info_offset(&unit.header).map(|g| g.0),
+        AttributeValue::DebugInfoRef(off) => Some(off.0),
+        _ => None,
+    }
+}
+
+pub(crate) fn attr_u64(v: Option<AttributeValue<R>>) -> Option<u64> {
+    match v? {
+        AttributeValue::Addr(a) => Some(a),
+        v => v.udata_value(),
+    }
+}
+
+impl Info {
+    pub fn attr_string(
+        &self,
+        unit: &gimli::Unit<R>,
+        v: Option<AttributeValue<R>>,
+    ) -> Option<String> {
+        use gimli::Reader;
+        let r = self.dwarf.attr_string(unit, v?).ok()?;
+        r.to_string_lossy().ok().map(|s| s.into_owned())
+    }
+
+    /// The unit holding a global .debug_info offset, and the offset in it.
+    pub fn locate(&self, global: usize) -> Option<(usize, gimli::UnitOffset<usize>)> {
+        let i = self
+            .units
+            .partition_point(|u| u.header.offset().0 <= global)
+            .checked_sub(1)?;
+        let off = gimli::DebugInfoOffset(global).to_unit_offset(&self.units[i].header)?;
+        Some((i, off))
+    }
+
+    pub fn subprogram_at(&self, pc: u64) -> Option<&Subprogram> {
+        // Ranges do not overlap; scan back a little for a covering one.
+        let end = self.subprograms.partition_point(|s| s.low <= pc);
+        self.subprograms[..end]
+            .iter()
+            .rev()
+            .take(8)
+            .find(|s| pc < s.high)
+    }
+
+    pub fn function_name(&self, pc: u64) -> Option<&str> {
+        let i = self
+            .functions
+            .partition_point(|f| f.0 <= pc)
+            .checked_sub(1)?;
+        let (entry, size, name) = &self.functions[i];
+        (*size == 0 || pc < entry.saturating_add(*size)).then_some(name.as_str())
+    }
+
+    pub fn line_at(&self, pc: u64) -> Option<u32> {
+        let i = self.lines.partition_point(|r| r.0 <= pc).checked_sub(1)?;
+        let line = self.lines[i].1;
+        (line != 0).then_some(line)
+    }
+
+    fn load_lines(&mut self, unit: &gimli::Unit<R>) -> anyhow::Result<()> {
+        let Some(program) = unit.line_program.clone() else {
+            return Ok(());
+        };
+        let mut rows = program.rows();
+        while let Some((_, row)) = rows.next_row()? {
+            if row.end_sequence() {
+                self.lines.push((row.address(), 0));
+            } else {
+                let line = row.line().map(|l| l.get()).unwrap_or(0) as u32;
+                self.lines.push((row.address(), line.max(1)));
+            }
+        }
+        Ok(())
+    }
+
+    fn load_unit(&mut self, index: usize, unit: &gimli::Unit<R>) -> anyhow::Result<()> {
+        let mut tree = unit.entries_tree(None)?;
+        let root = tree.root()?;
+        let mut children = root.children();
+        while let Some(node) = children.next()? {
+            let e = node.entry();
+            let tag = e.tag();
+            let Some(global) = e.offset().to_debug_info_offset(&unit.header) else {
+                continue;
+            };
+            match tag {
+                gimli::DW_TAG_subprogram => {
+                    let name = self
+                        .attr_string(unit, e.attr_value(gimli::DW_AT_name))
+                        .unwrap_or_default();
+                    let offset = e.offset();
+                    let mut ranges = self.dwarf.die_ranges(unit, e)?;
+                    while let Some(r) = ranges.next()? {
+                        if r.begin < r.end {
+                            self.subprograms.push(Subprogram {
+                                low: r.begin,
+                                high: r.end,
+                                unit: index,
+                                offset,
+                                name: name.clone(),
+                            });
+                        }
+                    }
+                }
+                gimli::DW_TAG_variable => {
+                    let name = self.attr_string(unit, e.attr_value(gimli::DW_AT_name));
+                    let ty = global_ref(unit, e.attr_value(gimli::DW_AT_type));
+                    let addr = match e.attr_value(gimli::DW_AT_location) {
+                        Some(AttributeValue::Exprloc(expr)) => {
+                            static_address(&expr, unit.encoding())
+                        }
+                        _ => None,
+                    };
+                    if let (Some(name), Some(ty), Some(addr)) = (name, ty, addr) {
+                        self.globals.push(Global { name, ty, addr });
+                    }
+                }
+                _ => {
+                    let (name, attrs) = self.type_attrs(unit, e);
+                    if let Some(t) = self.parse_type(unit, node, name, attrs)? {
+                        self.types.insert(global.0, t);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn type_attrs(
+        &self,
+        unit: &gimli::Unit<R>,
+        e: &gimli::DebuggingInformationEntry<R>,
+    ) -> (String, TypeAttrs) {
+        let name = self
+            .attr_string(unit, e.attr_value(gimli::DW_AT_name))
+            .unwrap_or_default();
+        let attrs = TypeAttrs {
+            tag: e.tag(),
+            size: attr_u64(e.attr_value(gimli::DW_AT_byte_size)),
+            target: global_ref(unit, e.attr_value(gimli::DW_AT_type)),
+            go_kind: attr_u64(e.attr_value(DW_AT_GO_KIND)),
+            key: global_ref(unit, e.attr_value(DW_AT_GO_KEY)),
+            elem: global_ref(unit, e.attr_value(DW_AT_GO_ELEM)),
+            rtype: attr_u64(e.attr_value(DW_AT_GO_RUNTIME_TYPE)).unwrap_or(0),
+            encoding: match e.attr_value(gimli::DW_AT_encoding) {
+                Some(AttributeValue::Encoding(enc)) => Some(enc),
+                _ => None,
+            },
+        };
+        (name, attrs)
+    }
+
+    fn parse_type(
+        &self,
+        unit: &gimli::Unit<R>,
+        node: gimli::EntriesTreeNode<R>,
+        name: String,
+        a: TypeAttrs,
+    ) -> anyhow::Result<Option<Type>> {
+        let size = a.size.unwrap_or(0);
+        let (kind, size) = match a.tag {
+            gimli::DW_TAG_base_type => {
+                let kind = match a.encoding {
+                    Some(gimli::DW_ATE_boolean) => Kind::Bool,
+                    Some(gimli::DW_ATE_signed) | Some(gimli::DW_ATE_signed_char) => Kind::Int,
+                    Some(gimli::DW_ATE_unsigned) | Some(gimli::DW_ATE_unsigned_char) => Kind::Uint,
+                    Some(gimli::DW_ATE_float) => Kind::Float,
+                    Some(gimli::DW_ATE_complex_float) => Kind::Complex,
+                    _ => Kind::Unknown,
+                };
+                (kind, size)
+            }
+            gimli::DW_TAG_pointer_type => (Kind::Ptr(a.target), 8),
+            gimli::DW_TAG_subroutine_type => (Kind::Func, 8),
+            gimli::DW_TAG_structure_type => {
+                let mut fields = Vec::new();
+                let mut children = node.children();
+                while let Some(child) = children.next()? {
+                    let m = child.entry();
+                    if m.tag() != gimli::DW_TAG_member {
+                        continue;
+                    }
+                    let Some(ty) = global_ref(unit, m.attr_value(gimli::DW_AT_type)) else {
+                        continue;
+                    };
+                    fields.push(Field {
+                        name: self
+                            .attr_string(unit, m.attr_value(gimli::DW_AT_name))
+                            .unwrap_or_default(),
+                        offset: attr_u64(m.attr_value(gimli::DW_AT_data_member_location))
+                            .unwrap_or(0),
+                        ty,
+                        embedded: matches!(
+                            m.attr_value(DW_AT_GO_EMBEDDED_FIELD),
+                            Some(AttributeValue::Flag(true))
+                        ) || attr_u64(m.attr_value(DW_AT_GO_EMBEDDED_FIELD))
+                            .is_some_and(|v| v != 0),
+                    });
+                }
+                let kind = match a.go_kind {
+                    Some(go_kind::STRING) => Kind::String,
+                    Some(go_kind::SLICE) => match a.elem {
+                        Some(e) => Kind::Slice(e),
+                        None => Kind::Struct(fields),
+                    },
+                    _ => Kind::Struct(fields),
+                };
+                (kind, size)
+            }
+            gimli::DW_TAG_array_type => {
+                let mut count = None;
+                let mut children = node.children();
+                while let Some(child) = children.next()? {
+                    let s = child.entry();
+                    if s.tag() == gimli::DW_TAG_subrange_type {
+                        count = attr_u64(s.attr_value(gimli::DW_AT_count)).or_else(|| {
+                            attr_u64(s.attr_value(gimli::DW_AT_upper_bound))
+                                .map(|u| u.saturating_add(1))
+                        });
+                        break;
+                    }
+                }
+                match a.target {
+                    Some(elem) => (Kind::Array(elem, count.unwrap_or(0)), size),
+                    None => (Kind::Unknown, size),
+                }
+            }
+            gimli::DW_TAG_typedef => match (a.go_kind, a.target) {
+                (Some(go_kind::MAP), hdr) => match (a.key, a.elem) {
+                    (Some(key), Some(elem)) => (Kind::Map { key, elem, hdr }, 8),
+                    _ => (Kind::Unknown, 8),
+                },
+                (Some(go_kind::CHAN), hdr) => match a.elem {
+                    Some(elem) => (Kind::Chan { elem, hdr }, 8),
+                    None => (Kind::Unknown, 8),
+                },
+                (Some(go_kind::INTERFACE), hdr) => (Kind::Iface { hdr }, 16),
+                (Some(go_kind::FUNC), _) => (Kind::Func, 8),
+                (_, Some(target)) => (Kind::Alias(target), 0),
+                (_, None) => (Kind::Unknown, 0),
+            },
+            gimli::DW_TAG_unspecified_type => (Kind::Unknown, 0),
+            _ => return Ok(None),
+        };
+        Ok(Some(Type {
+            name,
+            size,
+            kind,
+            rtype: a.rtype,
+        }))
+    }
+}
+
+struct TypeAttrs {
+    tag: gimli::DwTag,
+    size: Option<u64>,
+    target: Option<usize>,
+    go_kind: Option<u64>,
+    key: Option<usize>,
+    elem: Option<usize>,
+    rtype: u64,
+    encoding: Option<gimli::DwAte>,
+}
+
+/// The address of a package variable: its location is `DW_OP_addr A`.
+fn static_address(expr: &gimli::Expression<R>, encoding: gimli::Encoding) -> Option<u64> {
+    let mut ops = expr.clone().operations(encoding);
+    match ops.next().ok()?? {
+        gimli::Operation::Address { address } => Some(address),
+        _ => None,
+    }
+}

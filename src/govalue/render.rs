@@ -1,0 +1,529 @@
+//! One-line renderings as Delve's DAP server shows them (Delve's
+//! `api.Variable.SinglelineString` over a value loaded with the DAP load
+//! config, plus `convertVariable`'s touches): `[]int len: 3, cap: 5, [1,2,3]`,
+//! `main.point {X: 1, Y: 2, Label: "end"}`, `map[string]int ["a": 1, ]`,
+//! `error(*errors.errorString) *{s: "boom"}`, `chan int 2/3`.
+//!
+//! Delve loads nested values to a depth (MaxVariableRecurse = 1): the
+//! children of a value at level <= 1 are loaded at level + 1, pointers and
+//! interfaces keep their level; deeper structs show as `(*T)(0xaddr)` and
+//! deeper slices and maps as `[...]`.
+
+use super::types::Kind;
+use super::value::{Ctx, Val};
+use super::{maps, Expand, Var};
+use crate::debugger::api::Value;
+
+pub(crate) const MAX_STRING: u64 = 512;
+pub(crate) const MAX_ARRAY: u64 = 64;
+pub(crate) const MAX_RECURSE: u32 = 1;
+/// DAP shows at most this much of an expandable value's one-line rendering.
+const MAX_VALUE_LEN: usize = 256;
+/// Rendering stops adding to a value past this (bounds work on huge values).
+const MAX_RENDER: usize = 64 << 10;
+const MAX_NESTING: u32 = 32;
+
+pub(crate) const OPTIMIZED: &str = "(optimized away)";
+
+#[derive(Clone, Copy)]
+pub(crate) struct Flags {
+    pub top: bool,
+    pub include_type: bool,
+}
+
+const TOP: Flags = Flags {
+    top: true,
+    include_type: true,
+};
+
+/// Go's `strconv.Quote`.
+pub(crate) fn go_quote(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 2);
+    out.push('"');
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let (valid, bad) = match std::str::from_utf8(rest) {
+            Ok(s) => (s, None),
+            Err(e) => {
+                let (ok, tail) = rest.split_at(e.valid_up_to());
+                (std::str::from_utf8(ok).unwrap_or(""), tail.first().copied())
+            }
+        };
+        for c in valid.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\x07' => out.push_str("\\a"),
+                '\x08' => out.push_str("\\b"),
+                '\x0c' => out.push_str("\\f"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\x0b' => out.push_str("\\v"),
+                c if (c as u32) < 0x20 || c == '\x7f' => {
+                    out.push_str(&format!("\\x{:02x}", c as u32))
+                }
+                c if c.is_control() || (c.is_whitespace() && c != ' ') => {
+                    if (c as u32) < 0x10000 {
+                        out.push_str(&format!("\\u{:04x}", c as u32));
+                    } else {
+                        out.push_str(&format!("\\U{:08x}", c as u32));
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        rest = &rest[valid.len()..];
+        if let Some(b) = bad {
+            out.push_str(&format!("\\x{b:02x}"));
+            rest = &rest[1..];
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Go's `strconv.FormatFloat(f, 'f', -1, bits)`.
+pub(crate) fn go_float(f: f64, bits32: bool) -> String {
+    if f.is_nan() {
+        "NaN".into()
+    } else if f.is_infinite() {
+        if f > 0.0 { "+Inf" } else { "-Inf" }.into()
+    } else if bits32 {
+        format!("{}", f as f32)
+    } else {
+        format!("{f}")
+    }
+}
+
+fn unreadable(out: &mut String, e: anyhow::Error) {
+    out.push_str(&format!("(unreadable {e})"));
+}
+
+/// Renders a scalar (bool, number) or `None` for other kinds.
+pub(crate) fn scalar(ctx: &Ctx, v: &Val) -> anyhow::Result<Option<String>> {
+    let t = ctx.ty(v.ty)?;
+    let size = t.size.clamp(1, 8);
+    Ok(Some(match t.kind {
+        Kind::Bool => (ctx.uint(v, 0, 1)? != 0).to_string(),
+        Kind::Int => ctx.int(v, 0, size)?.to_string(),
+        Kind::Uint => ctx.uint(v, 0, size)?.to_string(),
+        Kind::Float if t.size == 4 => {
+            go_float(f32::from_bits(ctx.uint(v, 0, 4)? as u32) as f64, true)
+        }
+        Kind::Float => go_float(f64::from_bits(ctx.uint(v, 0, 8)?), false),
+        Kind::Complex if t.size == 8 => {
+            let re = f32::from_bits(ctx.uint(v, 0, 4)? as u32) as f64;
+            let im = f32::from_bits(ctx.uint(v, 4, 4)? as u32) as f64;
+            format!("({} + {}i)", go_float(re, true), go_float(im, true))
+        }
+        Kind::Complex => {
+            let re = f64::from_bits(ctx.uint(v, 0, 8)?);
+            let im = f64::from_bits(ctx.uint(v, 8, 8)?);
+            format!("({} + {}i)", go_float(re, false), go_float(im, false))
+        }
+        _ => return Ok(None),
+    }))
+}
+
+/// A string as Delve shows it: at most 512 bytes, then `...+N more`.
+pub(crate) fn string(ctx: &Ctx, v: &Val, max: u64) -> anyhow::Result<String> {
+    let (mut bytes, len) = ctx.string(v, max)?;
+    if (bytes.len() as u64) < len {
+        bytes.extend_from_slice(format!("...+{} more", len - bytes.len() as u64).as_bytes());
+    }
+    Ok(go_quote(&bytes))
+}
+
+pub(crate) fn write(ctx: &Ctx, v: &Val, level: u32, f: Flags, out: &mut String) {
+    write_nested(ctx, v, level, f, out, 0)
+}
+
+/// `nesting` bounds the recursion (pointers do not raise the level, so a
+/// pointer cycle would not stop otherwise).
+fn write_nested(ctx: &Ctx, v: &Val, level: u32, f: Flags, out: &mut String, nesting: u32) {
+    if out.len() > MAX_RENDER || nesting > MAX_NESTING {
+        out.push_str("...");
+        return;
+    }
+    if let Err(e) = write_inner(ctx, v, level, f, out, nesting + 1) {
+        unreadable(out, e);
+    }
+}
+
+fn write_inner(
+    ctx: &Ctx,
+    v: &Val,
+    level: u32,
+    f: Flags,
+    out: &mut String,
+    nesting: u32,
+) -> anyhow::Result<()> {
+    let t = ctx.ty(v.ty)?;
+    let name = ctx.type_name(v.ty);
+    if let Some(s) = scalar(ctx, v)? {
+        out.push_str(&s);
+        return Ok(());
+    }
+    let inner = Flags {
+        top: false,
+        include_type: f.include_type,
+    };
+    match &t.kind {
+        Kind::String => out.push_str(&string(ctx, v, MAX_STRING)?),
+        Kind::Ptr(None) => match ctx.uint(v, 0, 8)? {
+            0 => out.push_str("unsafe.Pointer(nil)"),
+            a => out.push_str(&format!("unsafe.Pointer({a:#x})")),
+        },
+        Kind::Ptr(Some(target)) => {
+            out.push('*');
+            match ctx.deref(v)? {
+                None => {
+                    if f.include_type {
+                        out.push_str(&format!("{} nil", ctx.type_name(*target)));
+                    } else {
+                        out.push_str("nil");
+                    }
+                }
+                Some(p) => {
+                    // Pointers do not count as a level, except to interfaces
+                    // (which could loop).
+                    let is_iface = matches!(
+                        ctx.ty(*target).map(|t| t.kind.clone()),
+                        Ok(Kind::Iface { .. })
+                    );
+                    write_nested(ctx, &p, level + u32::from(is_iface), inner, out, nesting);
+                }
+            }
+        }
+        Kind::Slice(elem) => {
+            let (base, len, cap) = ctx.slice(v)?;
+            if f.include_type {
+                out.push_str(&format!("{name} len: {len}, cap: {cap}, "));
+            }
+            if base == 0 {
+                out.push_str("nil");
+                return Ok(());
+            }
+            let base = Val {
+                ty: *elem,
+                loc: super::value::Loc::Mem(base),
+            };
+            write_elements(ctx, &base, *elem, len, level, out, nesting);
+        }
+        Kind::Array(elem, n) => {
+            if f.include_type {
+                out.push_str(&format!("{name} "));
+            }
+            write_elements(ctx, v, *elem, *n, level, out, nesting);
+        }
+        Kind::Struct(fields) => {
+            if level > MAX_RECURSE && !fields.is_empty() {
+                match v.address() {
+                    Some(a) => out.push_str(&format!("(*{})({a:#x})", quoted_type(&name))),
+                    None => out.push_str("{...}"),
+                }
+                return Ok(());
+            }
+            if f.include_type {
+                out.push_str(&format!("{name} "));
+            }
+            out.push('{');
+            for (i, field) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&field.name);
+                out.push_str(": ");
+                match ctx.sub(v, field.offset, field.ty) {
+                    Ok(fv) => write_nested(
+                        ctx,
+                        &fv,
+                        level + 1,
+                        Flags {
+                            top: false,
+                            include_type: true,
+                        },
+                        out,
+                        nesting,
+                    ),
+                    Err(e) => unreadable(out, e),
+                }
+            }
+            out.push('}');
+        }
+        Kind::Map { key, elem, hdr } => {
+            if f.include_type {
+                out.push_str(&format!("{name} "));
+            }
+            let Some(h) = ctx.header(v, *hdr)? else {
+                out.push_str("nil");
+                return Ok(());
+            };
+            if level > MAX_RECURSE {
+                let len = maps::len(ctx, &h)?;
+                out.push_str(if len > 0 { "[...]" } else { "[]" });
+                return Ok(());
+            }
+            let m = maps::entries(ctx, &h, *key, *elem, 0, MAX_ARRAY)?;
+            let plain = Flags {
+                top: false,
+                include_type: false,
+            };
+            out.push('[');
+            for (k, val) in &m.entries {
+                write_nested(ctx, k, level + 1, plain, out, nesting);
+                out.push_str(": ");
+                write_nested(ctx, val, level + 1, plain, out, nesting);
+                out.push_str(", ");
+            }
+            let shown = m.entries.len() as u64;
+            if m.len > shown {
+                if shown > 0 {
+                    out.push_str(&format!(",...+{} more", m.len - shown));
+                } else {
+                    out.push_str("...");
+                }
+            }
+            out.push(']');
+        }
+        Kind::Chan { hdr, .. } => match ctx.header(v, *hdr)? {
+            None => out.push_str(&format!("{name} nil")),
+            Some(h) => {
+                let q = ctx.field_uint(&h, "qcount")?;
+                let d = ctx.field_uint(&h, "dataqsiz")?;
+                out.push_str(&format!("{name} {q}/{d}"));
+            }
+        },
+        Kind::Func => match ctx.func_name(v)? {
+            Some(n) => out.push_str(&n),
+            None => out.push_str("nil"),
+        },
+        Kind::Iface { .. } => match ctx.iface_data(v)? {
+            None => {
+                if f.include_type {
+                    out.push_str(&format!("{name} nil"));
+                } else {
+                    out.push_str("nil");
+                }
+            }
+            Some((dynamic, data)) => {
+                if f.include_type {
+                    out.push_str(&format!("{name}({}) ", dynamic.name));
+                }
+                let data_flags = Flags {
+                    top: false,
+                    include_type: !f.include_type,
+                };
+                match data {
+                    None => out.push_str("(unknown type)"),
+                    Some(d) => {
+                        let is_ptr = matches!(ctx.ty(d.ty)?.kind, Kind::Ptr(_));
+                        if is_ptr && ctx.uint(&d, 0, 8)? == 0 {
+                            out.push_str("nil");
+                        } else if level > MAX_RECURSE {
+                            if is_ptr {
+                                out.push_str(&format!("{:#x}", ctx.uint(&d, 0, 8)?));
+                            } else {
+                                out.push_str("...");
+                            }
+                        } else {
+                            write_nested(ctx, &d, level, data_flags, out, nesting);
+                        }
+                    }
+                }
+            }
+        },
+        Kind::Alias(_)
+        | Kind::Unknown
+        | Kind::Bool
+        | Kind::Int
+        | Kind::Uint
+        | Kind::Float
+        | Kind::Complex => out.push_str(&format!("(unknown type {name})")),
+    }
+    Ok(())
+}
+
+fn quoted_type(name: &str) -> String {
+    if name.contains('/') {
+        format!("{name:?}")
+    } else {
+        name.to_string()
+    }
+}
+
+fn write_elements(
+    ctx: &Ctx,
+    base: &Val,
+    elem: super::types::TypeId,
+    len: u64,
+    level: u32,
+    out: &mut String,
+    nesting: u32,
+) {
+    out.push('[');
+    if level > MAX_RECURSE {
+        if len > 0 {
+            out.push_str("...");
+        }
+        out.push(']');
+        return;
+    }
+    let shown = len.min(MAX_ARRAY);
+    let plain = Flags {
+        top: false,
+        include_type: false,
+    };
+    for i in 0..shown {
+        if i > 0 {
+            out.push(',');
+        }
+        match ctx.element(base, elem, i) {
+            Ok(e) => write_nested(ctx, &e, level + 1, plain, out, nesting),
+            Err(e) => unreadable(out, e),
+        }
+    }
+    if len > shown {
+        if shown > 0 {
+            out.push_str(&format!(",...+{} more", len - shown));
+        } else {
+            out.push_str("...");
+        }
+    }
+    out.push(']');
+}
+
+/// What DAP needs to page through a value's children.
+struct Shape {
+    expandable: bool,
+    indexed: Option<u64>,
+    named: Option<u64>,
+}
+
+fn shape(ctx: &Ctx, v: &Val) -> anyhow::Result<Shape> {
+    let t = ctx.ty(v.ty)?;
+    let none = Shape {
+        expandable: false,
+        indexed: None,
+        named: None,
+    };
+    Ok(match &t.kind {
+        Kind::Struct(fields) => Shape {
+            expandable: !fields.is_empty(),
+            indexed: None,
+            named: Some(fields.len() as u64),
+        },
+        Kind::Ptr(Some(_)) => Shape {
+            expandable: ctx.deref(v)?.is_some(),
+            ..none
+        },
+        Kind::Slice(_) => {
+            let (base, len, _) = ctx.slice(v)?;
+            Shape {
+                expandable: base != 0 && len > 0,
+                indexed: Some(len),
+                named: None,
+            }
+        }
+        // Delve lists a complex number's real and imaginary parts.
+        Kind::Complex => Shape {
+            expandable: true,
+            ..none
+        },
+        Kind::Array(_, n) => Shape {
+            expandable: *n > 0,
+            indexed: Some(*n),
+            named: None,
+        },
+        Kind::Map { hdr, .. } => match ctx.header(v, *hdr)? {
+            Some(h) => {
+                let len = maps::len(ctx, &h)?;
+                Shape {
+                    expandable: len > 0,
+                    indexed: Some(len),
+                    named: None,
+                }
+            }
+            None => Shape {
+                indexed: Some(0),
+                ..none
+            },
+        },
+        Kind::Iface { .. } => Shape {
+            expandable: matches!(ctx.iface_data(v)?, Some((_, Some(_)))),
+            ..none
+        },
+        Kind::Chan { hdr, .. } => match ctx.header(v, *hdr)? {
+            Some(h) => Shape {
+                expandable: true,
+                indexed: None,
+                named: match ctx.ty(h.ty)?.kind.clone() {
+                    Kind::Struct(f) => Some(f.len() as u64),
+                    _ => None,
+                },
+            },
+            None => none,
+        },
+        _ => none,
+    })
+}
+
+/// A value as a DAP variable: Delve's one-line rendering, plus what is
+/// needed to expand it later.
+pub(crate) fn to_var(ctx: &Ctx, v: &Val, name: &str, eval_name: &str, level: u32) -> Var {
+    let mut value = String::new();
+    write(ctx, v, level, TOP, &mut value);
+    let t = ctx.ty(v.ty).ok();
+    let kind = t.as_ref().map(|t| t.kind.clone());
+    // DAP adds the hex form of unsigned integers.
+    if matches!(kind, Some(Kind::Uint)) {
+        if let Ok(n) = value.parse::<u64>() {
+            value = format!("{value} = {n:#x}");
+        }
+    }
+    let shape = shape(ctx, v).unwrap_or(Shape {
+        expandable: false,
+        indexed: None,
+        named: None,
+    });
+    if shape.expandable && value.len() > MAX_VALUE_LEN {
+        let mut cut = MAX_VALUE_LEN;
+        while !value.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        value.truncate(cut);
+        value.push_str("...");
+    }
+    Var {
+        value: Value {
+            name: name.to_string(),
+            type_name: ctx.type_name(v.ty),
+            value,
+            children: None,
+            indexed: shape.indexed,
+            named: shape.named,
+            address: v.address(),
+            evaluate_name: (!eval_name.is_empty()).then(|| eval_name.to_string()),
+        },
+        expand: shape.expandable.then(|| Expand {
+            val: v.clone(),
+            eval_name: eval_name.to_string(),
+            level,
+        }),
+    }
+}
+
+/// A variable whose value this frame does not have.
+pub(crate) fn optimized_var(type_name: String, name: &str, eval_name: &str) -> Var {
+    Var {
+        value: Value {
+            name: name.to_string(),
+            type_name,
+            value: OPTIMIZED.to_string(),
+            evaluate_name: (!eval_name.is_empty()).then(|| eval_name.to_string()),
+            ..Value::default()
+        },
+        expand: None,
+    }
+}

@@ -1,0 +1,613 @@
+//! Reading the values of examples/debugvars from a live process, for every
+//! Go version in scripts/go-versions and both build variants (optimized,
+//! and -N -l). The program blocks inside `main.inspect`; its goroutine's
+//! saved registers are unwound to that frame and every variable is compared
+//! with what the source sets. Optimized builds may lose variables: each one
+//! must then read "(optimized away)" — never a wrong value.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::render::{go_quote, OPTIMIZED};
+use super::{DebugInfo, FrameRegs, Var};
+use crate::gobin::GoBinary;
+use crate::goruntime::GoReader;
+use crate::tracee::mem::ProcMem;
+
+fn go_versions() -> Vec<String> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(root.join("scripts/go-versions"))
+        .expect("scripts/go-versions")
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+fn binary(version: &str, debug: bool) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(".build")
+        .join(format!("go{version}"))
+        .join(if debug {
+            "debugvars.debug"
+        } else {
+            "debugvars"
+        });
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/setup.sh (or scripts/build-examples.sh)",
+        p.display()
+    );
+    p
+}
+
+/// The example process; killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(path: &PathBuf) -> (Running, i32) {
+    let mut child = Command::new(path)
+        .arg("-block")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", path.display()));
+    let stdout = child.stdout.take().expect("stdout");
+    let running = Running(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("no `ready` line from debugvars -block");
+    let pid = line
+        .trim()
+        .strip_prefix("ready ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    (running, pid)
+}
+
+/// The frame of main.inspect in goroutine 1, once it is parked.
+fn inspect_frame(bin: &GoBinary, di: &DebugInfo, mem: &ProcMem) -> FrameRegs {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reader = GoReader::new(bin, mem).expect("goroutine reader");
+        if let Some(g) = reader
+            .goroutines(mem)
+            .unwrap_or_default()
+            .into_iter()
+            .find(|g| g.goid == 1 && g.status == "waiting")
+        {
+            let (pc, sp, bp) = g.saved;
+            let frames = di.unwind(mem, pc, sp, bp, 64);
+            if let Some(f) = frames.iter().skip(1).find(|f| {
+                bin.function_at(f.pc - 1)
+                    .is_some_and(|f| f.name == "main.inspect")
+            }) {
+                // Frames below main.inspect must be the runtime's parking path.
+                let names: Vec<String> = frames
+                    .iter()
+                    .map(|f| {
+                        bin.function_at(f.pc.saturating_sub(1))
+                            .map(|f| f.name.clone())
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                assert!(
+                    names.contains(&"main.main".to_string()),
+                    "frames: {names:?}"
+                );
+                assert_eq!(
+                    names.last().map(String::as_str),
+                    Some("runtime.goexit"),
+                    "frames: {names:?}"
+                );
+                return f.clone();
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "goroutine 1 never parked in main.inspect"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Expected one-line renderings, by variable name.
+fn expected() -> BTreeMap<&'static str, (&'static str, String)> {
+    let long = format!("{}...+188 more", "ab".repeat(256));
+    let ptr_point = r#"{X: 10, Y: 20, Label: "ptr", In: main.inner {A: 3, B: "in"}}"#;
+    [
+        ("n", "int", "7".to_string()),
+        ("f", "float64", "3.25".into()),
+        ("ok", "bool", "true".into()),
+        ("s", "string", r#""hello""#.into()),
+        ("xs", "[]int", "[]int len: 3, cap: 5, [1,2,3]".into()),
+        ("pp", "*main.point", format!("*main.point {ptr_point}")),
+        ("ei", "interface {}", "interface {}(int) 42".into()),
+        (
+            "err",
+            "error",
+            r#"error(*errors.errorString) *{s: "boom"}"#.into(),
+        ),
+        ("ch", "chan int", "chan int 2/3".into()),
+        ("block", "bool", "true".into()),
+        ("long", "string", go_quote(long.as_bytes())),
+        ("r", "int32", "105".into()),
+        ("b", "uint8", "69 = 0x45".into()),
+        ("nilxs", "[]int", "[]int len: 0, cap: 0, nil".into()),
+        ("capxs", "[]int", "[]int len: 2, cap: 4, [7,8]".into()),
+        ("arr", "[3]int", "[3]int [10,20,30]".into()),
+        ("nilm", "map[string]int", "map[string]int nil".into()),
+        (
+            "p",
+            "main.point",
+            r#"main.point {X: 1, Y: 2, Label: "end", In: main.inner {A: 5, B: "deep"}}"#.into(),
+        ),
+        ("np", "*main.point", "*main.point nil".into()),
+        (
+            "es",
+            "interface {}",
+            r#"interface {}(string) "hello!""#.into(),
+        ),
+        (
+            "ep",
+            "interface {}",
+            format!("interface {{}}(*main.point) *{ptr_point}"),
+        ),
+        ("nilerr", "error", "error nil".into()),
+        (
+            "cerr",
+            "error",
+            r#"error(*main.myErr) *{code: 7, msg: "bad"}"#.into(),
+        ),
+        ("fn", "func(int) int", "main.double".into()),
+    ]
+    .into_iter()
+    .map(|(n, t, v)| (n, (t, v)))
+    .collect()
+}
+
+/// Map contents as (child name, value) pairs.
+fn map_children(di: &DebugInfo, mem: &ProcMem, v: &Var) -> BTreeSet<(String, String)> {
+    let e = v.expand.as_ref().expect("map is expandable");
+    let mut out = BTreeSet::new();
+    let mut start = 0;
+    loop {
+        let page = di.expand(mem, e, start, 0);
+        if page.is_empty() {
+            break;
+        }
+        start += page.len() as u64;
+        out.extend(page.into_iter().map(|c| (c.value.name, c.value.value)));
+    }
+    out
+}
+
+fn check(version: &str, debug: bool) {
+    let path = binary(version, debug);
+    let what = format!(
+        "go{version} {}",
+        path.file_name().unwrap().to_string_lossy()
+    );
+    let bin = GoBinary::load(&path).unwrap();
+    let di = DebugInfo::load(&path).unwrap();
+    let (_proc, pid) = start(&path);
+    let mem = ProcMem::open(pid).unwrap();
+    let frame = inspect_frame(&bin, &di, &mem);
+    let lookup = frame.pc - 1;
+
+    let vars = di.variables(lookup, 0);
+    let mut got: BTreeMap<String, Var> = BTreeMap::new();
+    for v in &vars {
+        got.insert(v.name.clone(), di.read_var(&mem, &frame, v));
+    }
+    let args: Vec<&str> = vars
+        .iter()
+        .filter(|v| v.is_arg)
+        .map(|v| v.name.as_str())
+        .collect();
+    assert_eq!(
+        &args[..args.len().min(2)],
+        &["n", "f"][..args.len().min(2)],
+        "{what}: arguments come first, in order"
+    );
+    assert!(
+        !got.contains_key("keys"),
+        "{what}: keys is declared after the pc"
+    );
+    assert!(
+        !got.contains_key("~r0"),
+        "{what}: unnamed results are hidden"
+    );
+
+    let mut correct = 0;
+    for (name, (ty, want)) in expected() {
+        let Some(v) = got.get(name) else {
+            assert!(!debug, "{what}: no variable {name} (have {:?})", got.keys());
+            continue;
+        };
+        assert_eq!(v.value.type_name, ty, "{what}: type of {name}");
+        if debug || v.value.value != OPTIMIZED {
+            assert_eq!(v.value.value, want, "{what}: {name}");
+            correct += 1;
+        }
+    }
+    // Arguments spilled to the stack survive optimization.
+    assert!(correct >= 10, "{what}: only {correct} values readable");
+
+    // Maps: compared as sets of children (table order is random).
+    let abc: BTreeSet<(String, String)> = [("\"a\"", "1"), ("\"b\"", "2"), ("\"c\"", "3")]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    if let Some(m) = got.get("m").filter(|m| m.value.value != OPTIMIZED) {
+        assert_eq!(m.value.indexed, Some(3), "{what}: len(m)");
+        assert!(
+            m.value.value.starts_with("map[string]int ["),
+            "{what}: m = {}",
+            m.value.value
+        );
+        for (k, v) in &abc {
+            assert!(
+                m.value.value.contains(&format!("{k}: {v}, ")),
+                "{what}: m = {}",
+                m.value.value
+            );
+        }
+        assert_eq!(map_children(&di, &mem, m), abc, "{what}: m");
+    } else {
+        assert!(!debug, "{what}: m missing");
+    }
+    if let Some(mi) = got.get("mi").filter(|m| m.value.value != OPTIMIZED) {
+        let want: BTreeSet<(String, String)> =
+            [("1", "\"one\""), ("2", "\"two\""), ("3", "\"hello\"")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        assert_eq!(map_children(&di, &mem, mi), want, "{what}: mi");
+    }
+    if let Some(big) = got.get("big").filter(|m| m.value.value != OPTIMIZED) {
+        let want: BTreeSet<(String, String)> = (0..30)
+            .map(|i| (format!("\"k{i:02}\""), (i * 7).to_string()))
+            .collect();
+        assert_eq!(big.value.indexed, Some(30));
+        assert_eq!(map_children(&di, &mem, big), want, "{what}: big");
+    } else {
+        assert!(!debug, "{what}: big missing");
+    }
+    if let Some(huge) = got.get("huge").filter(|m| m.value.value != OPTIMIZED) {
+        assert_eq!(huge.value.indexed, Some(2000));
+        assert!(
+            huge.value.value.ends_with("..."),
+            "{what}: long renderings are cut: {}",
+            huge.value.value
+        );
+        let want: BTreeSet<(String, String)> = (0..2000)
+            .map(|i| (i.to_string(), (i + 7).to_string()))
+            .collect();
+        assert_eq!(map_children(&di, &mem, huge), want, "{what}: huge");
+    } else {
+        assert!(!debug, "{what}: huge missing");
+    }
+
+    // Children of structs, pointers, slices, interfaces, channels.
+    let names_values = |v: &Var| -> Vec<(String, String)> {
+        di.expand(&mem, v.expand.as_ref().expect("expandable"), 0, 0)
+            .into_iter()
+            .map(|c| (c.value.name, c.value.value))
+            .collect()
+    };
+    let pair = |n: &str, v: &str| (n.to_string(), v.to_string());
+    if let Some(pp) = got.get("pp").filter(|v| v.value.value != OPTIMIZED) {
+        let kids = di.expand(&mem, pp.expand.as_ref().unwrap(), 0, 0);
+        assert_eq!(kids.len(), 1);
+        assert_eq!(kids[0].value.name, "");
+        assert_eq!(kids[0].value.evaluate_name.as_deref(), Some("(*pp)"));
+        assert_eq!(
+            names_values(&kids[0]),
+            vec![
+                pair("X", "10"),
+                pair("Y", "20"),
+                pair("Label", "\"ptr\""),
+                pair("In", r#"main.inner {A: 3, B: "in"}"#)
+            ]
+        );
+    }
+    if let Some(p) = got.get("p").filter(|v| v.value.value != OPTIMIZED) {
+        assert_eq!(p.value.named, Some(4));
+        let kids = di.expand(&mem, p.expand.as_ref().unwrap(), 0, 0);
+        assert_eq!(kids[3].value.evaluate_name.as_deref(), Some("p.In"));
+        assert_eq!(
+            names_values(&kids[3]),
+            vec![pair("A", "5"), pair("B", "\"deep\"")]
+        );
+    }
+    if let Some(xs) = got.get("xs").filter(|v| v.value.value != OPTIMIZED) {
+        assert_eq!(xs.value.indexed, Some(3));
+        assert_eq!(
+            names_values(xs),
+            vec![pair("[0]", "1"), pair("[1]", "2"), pair("[2]", "3")]
+        );
+        let page = di.expand(&mem, xs.expand.as_ref().unwrap(), 1, 1);
+        assert_eq!(page[0].value.evaluate_name.as_deref(), Some("xs[1]"));
+    }
+    if let Some(err) = got.get("err").filter(|v| v.value.value != OPTIMIZED) {
+        let kids = di.expand(&mem, err.expand.as_ref().unwrap(), 0, 0);
+        assert_eq!(kids[0].value.name, "data");
+        assert_eq!(kids[0].value.type_name, "*errors.errorString");
+    }
+    if let Some(ch) = got.get("ch").filter(|v| v.value.value != OPTIMIZED) {
+        let kids: BTreeMap<String, String> = names_values(ch).into_iter().collect();
+        assert_eq!(
+            kids.get("qcount").map(String::as_str),
+            Some("2 = 0x2"),
+            "{what}: {kids:?}"
+        );
+        assert_eq!(kids.get("dataqsiz").map(String::as_str), Some("3 = 0x3"));
+        assert_eq!(kids.get("buf").map(String::as_str), Some("[3]int [1,2,0]"));
+    }
+
+    // Package variables.
+    let globals: BTreeMap<String, String> = di
+        .globals("main")
+        .iter()
+        .map(|g| (g.name.clone(), di.read_var(&mem, &frame, g).value.value))
+        .collect();
+    assert_eq!(
+        globals.get("counter").map(String::as_str),
+        Some("42"),
+        "{what}: {globals:?}"
+    );
+    assert_eq!(globals.get("greeting").map(String::as_str), Some("\"hi\""));
+
+    // Expressions.
+    for (expr, want) in [
+        ("p.X", "1"),
+        ("xs[1]", "2"),
+        ("m[\"b\"]", "2"),
+        ("len(big)", "30"),
+        ("counter + 1", "43"),
+        ("p.X == 1 && xs[0] > 0", "true"),
+        ("pp.In.B", "\"in\""),
+        ("huge[1999]", "2006"),
+        ("mi[3]", "\"hello\""),
+        ("s[1]", "101 = 0x65"),
+        ("err.(data).s", "\"boom\""),
+        ("main.greeting", "\"hi\""),
+        ("len(long)", "700"),
+        ("cap(ch)", "3"),
+        ("arr[2] - arr[0]", "20"),
+        ("f * 2", "6.5"),
+        ("-n + 1", "-6"),
+        ("np == nil", "true"),
+        (
+            "*pp",
+            r#"main.point {X: 10, Y: 20, Label: "ptr", In: main.inner {A: 3, B: "in"}}"#,
+        ),
+    ] {
+        match di.evaluate(&mem, &frame, lookup, 0, expr) {
+            Ok(v) if v.value.value == want => {}
+            Ok(v) if !debug && v.value.value == OPTIMIZED => {}
+            Err(e) if !debug => eprintln!("{what}: {expr}: {e:#} (optimized build)"),
+            Ok(v) => panic!("{what}: {expr} = {:?}, want {want:?}", v.value.value),
+            Err(e) => panic!("{what}: {expr}: {e:#}"),
+        }
+    }
+    let e = di.evaluate(&mem, &frame, lookup, 0, "nosuch").unwrap_err();
+    assert_eq!(e.to_string(), "could not find symbol value for nosuch");
+    let cond = di
+        .evaluate(&mem, &frame, lookup, 0, "counter == 42")
+        .unwrap();
+    assert_eq!(cond.as_bool(), Some(true));
+    assert_eq!(
+        di.evaluate(&mem, &frame, lookup, 0, "counter * 2")
+            .unwrap()
+            .as_i64(),
+        Some(84)
+    );
+}
+
+#[test]
+fn govalue_reads_debugvars_every_version_and_variant() {
+    for version in go_versions() {
+        for debug in [true, false] {
+            check(&version, debug);
+        }
+    }
+}
+
+#[test]
+fn govalue_quotes_like_go() {
+    assert_eq!(
+        go_quote(b"a\"b\\\n\x01\xff\xc3\xa9"),
+        r#""a\"b\\\n\x01\xffé""#
+    );
+}
+
+#[test]
+fn govalue_parses_expressions() {
+    for ok in [
+        "a.b[1] + len(x) * -2",
+        "m[\"k\"] == 'x' || !t",
+        "*p.q",
+        "x.(data)",
+        "0x1f &^ 0b1",
+    ] {
+        assert!(super::parse::parse(ok).is_ok(), "{ok}");
+    }
+    for bad in ["", "a +", "(a", "a.(int)", "\"abc", "1 2"] {
+        assert!(super::parse::parse(bad).is_err(), "{bad}");
+    }
+    assert_eq!(super::eval::package_of("main.inspect"), "main");
+    assert_eq!(
+        super::eval::package_of("rrgo.dev/x/y.(*T).m"),
+        "rrgo.dev/x/y"
+    );
+}
+
+/// Prints every variable of main.inspect (`cargo test --release --bin rrgo
+/// govalue_dump -- --ignored --nocapture`): for looking at new Go versions.
+#[test]
+#[ignore]
+fn govalue_dump() {
+    for version in go_versions() {
+        for debug in [true, false] {
+            let path = binary(&version, debug);
+            let bin = GoBinary::load(&path).unwrap();
+            let di = DebugInfo::load(&path).unwrap();
+            let (_proc, pid) = start(&path);
+            let mem = ProcMem::open(pid).unwrap();
+            let frame = inspect_frame(&bin, &di, &mem);
+            println!("== {}", path.display());
+            for v in di.variables(frame.pc - 1, 0) {
+                let var = di.read_var(&mem, &frame, &v);
+                println!(
+                    "{:>8} {:<14} {}",
+                    v.name, var.value.type_name, var.value.value
+                );
+            }
+        }
+    }
+}
+
+/// Inline levels: inside a call inlined into main.inspect, depth 0 lists the
+/// inlined function's variables and the last depth main.inspect's, in the
+/// order of `GoBinary::source_frames`.
+#[test]
+fn govalue_variables_per_inline_level() {
+    for version in go_versions() {
+        let path = binary(&version, false);
+        let bin = GoBinary::load(&path).unwrap();
+        let di = DebugInfo::load(&path).unwrap();
+        let (entry, size) = bin.symbol("main.inspect").unwrap();
+        let pc = (entry..entry + size)
+            .find(|&pc| {
+                let frames = bin.source_frames(pc);
+                frames.len() >= 2 && frames[0].0 == "fmt.Printf"
+            })
+            .unwrap_or_else(|| panic!("go{version}: no fmt.Printf inlined into main.inspect"));
+        let last = bin.source_frames(pc).len() - 1;
+        let names = |depth| -> Vec<String> {
+            di.variables(pc, depth)
+                .into_iter()
+                .map(|v| v.name)
+                .collect()
+        };
+        let inner = names(0);
+        assert!(
+            inner.iter().any(|n| n == "format"),
+            "go{version}: {inner:?}"
+        );
+        assert!(!inner.iter().any(|n| n == "xs"), "go{version}: {inner:?}");
+        let outer = names(last);
+        assert!(outer.iter().any(|n| n == "xs"), "go{version}: {outer:?}");
+        assert!(
+            !outer.iter().any(|n| n == "format"),
+            "go{version}: {outer:?}"
+        );
+        assert!(names(last + 1).is_empty());
+    }
+}
+
+/// Memory full of noise (a hash of the address), with unmapped holes;
+/// sparse noise is mostly zeros, so lengths and pointers look plausible.
+struct Noise(u64, bool);
+
+impl super::Memory for Noise {
+    fn read(&self, addr: u64, len: usize) -> std::io::Result<Vec<u8>> {
+        if len > 1 << 20 || (addr >> 12).wrapping_mul(self.0) % 7 == 0 {
+            return Err(std::io::Error::other("unmapped"));
+        }
+        Ok((0..len as u64)
+            .map(|i| {
+                let mut x = addr.wrapping_add(i) ^ self.0;
+                x = (x ^ (x >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
+                x = (x ^ (x >> 27)).wrapping_mul(0x94d049bb133111eb);
+                if !self.1 || x % 3 == 0 {
+                    (x >> 56) as u8
+                } else {
+                    0
+                }
+            })
+            .collect())
+    }
+}
+
+/// Garbage memory and registers, in many functions: reading, expanding and
+/// evaluating must give errors or odd values, never panic or hang.
+#[test]
+fn govalue_survives_garbage_memory() {
+    let version = &go_versions()[0];
+    let started = Instant::now();
+    for (debug, sparse) in [(false, true), (true, true), (false, false), (true, false)] {
+        let di = DebugInfo::load(&binary(version, debug)).unwrap();
+        let subs: Vec<(u64, u64)> = di
+            .info
+            .subprograms
+            .iter()
+            .map(|s| (s.low, s.high))
+            .collect();
+        for (n, (low, high)) in subs.iter().enumerate().step_by(7) {
+            let mem = Noise((n as u64).wrapping_mul(0x9e3779b97f4a7c15) | 1, sparse);
+            let pc = low + (high - low) / 2;
+            let regs = trace_format::Regs {
+                rax: 0xc000_0000 + n as u64 * 8,
+                rbx: 5,
+                rcx: 0x4000_0000,
+                rsp: 0x7fff_0000,
+                rbp: 0x7fff_0100,
+                ..Default::default()
+            };
+            let frame = FrameRegs {
+                pc,
+                sp: 0x7fff_0000,
+                bp: 0x7fff_0100,
+                cfa: 0x7fff_0200,
+                regs: Some(regs),
+            };
+            let _ = di.unwind(&mem, pc, frame.sp, frame.bp, 50);
+            for v in di.variables(pc, 0) {
+                let var = di.read_var(&mem, &frame, &v);
+                let mut todo: Vec<(super::Expand, u32)> =
+                    var.expand.into_iter().map(|e| (e, 0)).collect();
+                while let Some((e, depth)) = todo.pop() {
+                    for c in di.expand(&mem, &e, 0, 20) {
+                        if depth < 2 {
+                            todo.extend(c.expand.map(|e| (e, depth + 1)));
+                        }
+                    }
+                }
+                for expr in [
+                    v.name.clone(),
+                    format!("len({})", v.name),
+                    format!("{}[3]", v.name),
+                    format!("*{}", v.name),
+                    format!("{}.x == nil", v.name),
+                    format!("{}[\"k\"]", v.name),
+                ] {
+                    let _ = di.evaluate(&mem, &frame, pc, 0, &expr);
+                }
+            }
+        }
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(120),
+        "too slow: {:?}",
+        started.elapsed()
+    );
+}

@@ -1,0 +1,218 @@
+//! Go types as the compiler describes them in DWARF. Go names its types the
+//! Go way (`*main.point`, `[]int`, `map[string]int`) and adds its own
+//! attributes (DW_AT_go_kind, _key, _elem, _runtime_type) that tell maps,
+//! channels, interfaces and funcs apart from the structs they are built of.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// A type's global `.debug_info` offset; synthetic types (arrays and
+/// pointers made up while reading values) live above `SYNTHETIC`.
+pub(crate) type TypeId = usize;
+
+const SYNTHETIC: TypeId = 1 << 48;
+
+/// reflect.Kind numbering, as in DW_AT_go_kind.
+pub(crate) mod go_kind {
+    pub const CHAN: u64 = 18;
+    pub const FUNC: u64 = 19;
+    pub const INTERFACE: u64 = 20;
+    pub const MAP: u64 = 21;
+    pub const SLICE: u64 = 23;
+    pub const STRING: u64 = 24;
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Field {
+    pub name: String,
+    pub offset: u64,
+    pub ty: TypeId,
+    /// DW_AT_go_embedded_field: its fields are promoted.
+    pub embedded: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Kind {
+    Bool,
+    Int,
+    Uint,
+    Float,
+    Complex,
+    String,
+    /// `None`: unsafe.Pointer (a DWARF pointer to nothing).
+    Ptr(Option<TypeId>),
+    Slice(TypeId),
+    Array(TypeId, u64),
+    Struct(Vec<Field>),
+    /// `hdr`: the pointer type the map value really is (to the runtime's
+    /// map header, synthesized per key/value types by the linker).
+    Map {
+        key: TypeId,
+        elem: TypeId,
+        hdr: Option<TypeId>,
+    },
+    Chan {
+        elem: TypeId,
+        hdr: Option<TypeId>,
+    },
+    Func,
+    /// `hdr`: runtime.eface (`interface {}`) or runtime.iface.
+    Iface {
+        hdr: Option<TypeId>,
+    },
+    /// A typedef that adds only a name (named structs: `main.point`).
+    Alias(TypeId),
+    Unknown,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Type {
+    pub name: String,
+    pub size: u64,
+    pub kind: Kind,
+    /// DW_AT_go_runtime_type: the runtime type descriptor's offset from
+    /// `moduledata.types` (0 when absent).
+    pub rtype: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct Types {
+    map: HashMap<TypeId, Rc<Type>>,
+    by_rtype: HashMap<u64, TypeId>,
+    by_name: HashMap<String, TypeId>,
+    synthetic: RefCell<Vec<Rc<Type>>>,
+    interned: RefCell<HashMap<(u8, TypeId, u64), TypeId>>,
+}
+
+impl Types {
+    pub fn insert(&mut self, id: TypeId, t: Type) {
+        if t.rtype != 0 {
+            // A named struct's typedef and struct may both claim the same
+            // runtime type; the non-alias one carries the layout.
+            let replace = match self.by_rtype.get(&t.rtype) {
+                None => true,
+                Some(old) => matches!(self.map.get(old).map(|o| &o.kind), Some(Kind::Alias(_))),
+            };
+            if replace {
+                self.by_rtype.insert(t.rtype, id);
+            }
+        }
+        if !t.name.is_empty() {
+            self.by_name.entry(t.name.clone()).or_insert(id);
+        }
+        self.map.insert(id, Rc::new(t));
+    }
+
+    pub fn get(&self, id: TypeId) -> Option<Rc<Type>> {
+        if id >= SYNTHETIC {
+            return self.synthetic.borrow().get(id - SYNTHETIC).cloned();
+        }
+        self.map.get(&id).cloned()
+    }
+
+    /// The type with aliases followed (bounded: DWARF may be garbage).
+    pub fn resolve(&self, mut id: TypeId) -> Option<Rc<Type>> {
+        for _ in 0..32 {
+            let t = self.get(id)?;
+            match t.kind {
+                Kind::Alias(next) => id = next,
+                _ => return Some(t),
+            }
+        }
+        None
+    }
+
+    /// The id with aliases followed.
+    pub fn resolve_id(&self, mut id: TypeId) -> TypeId {
+        for _ in 0..32 {
+            match self.get(id).map(|t| t.kind.clone()) {
+                Some(Kind::Alias(next)) => id = next,
+                _ => return id,
+            }
+        }
+        id
+    }
+
+    pub fn name(&self, id: TypeId) -> String {
+        match self.get(id) {
+            Some(t) if !t.name.is_empty() => t.name.clone(),
+            Some(t) => match t.kind {
+                Kind::Alias(next) => self.name(next),
+                _ => "?".into(),
+            },
+            None => "?".into(),
+        }
+    }
+
+    pub fn size(&self, id: TypeId) -> u64 {
+        self.resolve(id).map(|t| t.size).unwrap_or(0)
+    }
+
+    pub fn by_runtime_offset(&self, off: u64) -> Option<TypeId> {
+        self.by_rtype.get(&off).copied()
+    }
+
+    pub fn by_name(&self, name: &str) -> Option<TypeId> {
+        self.by_name.get(name).copied()
+    }
+
+    /// A field of a struct type (aliases followed), with its offset.
+    pub fn field(&self, id: TypeId, name: &str) -> Option<Field> {
+        match &self.resolve(id)?.kind {
+            Kind::Struct(fields) => fields.iter().find(|f| f.name == name).cloned(),
+            _ => None,
+        }
+    }
+
+    /// The target of a pointer type (aliases followed).
+    pub fn pointee(&self, id: TypeId) -> Option<TypeId> {
+        match self.resolve(id)?.kind {
+            Kind::Ptr(t) => t,
+            _ => None,
+        }
+    }
+
+    /// `[n]elem`, made up (and remembered) when DWARF has no such type:
+    /// a channel's buffer, a swiss map's group array.
+    pub fn array_of(&self, elem: TypeId, n: u64) -> TypeId {
+        let name = format!("[{n}]{}", self.name(elem));
+        let size = self.size(elem).saturating_mul(n);
+        self.synthesize(0, elem, n, name, size, Kind::Array(elem, n))
+    }
+
+    /// `*elem`: the DWARF pointer type if the program has one, else made up.
+    pub fn pointer_to(&self, elem: TypeId) -> TypeId {
+        let name = format!("*{}", self.name(elem));
+        if let Some(id) = self.by_name(&name) {
+            if matches!(self.get(id).map(|t| t.kind.clone()), Some(Kind::Ptr(_))) {
+                return id;
+            }
+        }
+        self.synthesize(1, elem, 0, name, 8, Kind::Ptr(Some(elem)))
+    }
+
+    fn synthesize(
+        &self,
+        tag: u8,
+        elem: TypeId,
+        n: u64,
+        name: String,
+        size: u64,
+        kind: Kind,
+    ) -> TypeId {
+        if let Some(id) = self.interned.borrow().get(&(tag, elem, n)) {
+            return *id;
+        }
+        let mut synth = self.synthetic.borrow_mut();
+        let id = SYNTHETIC + synth.len();
+        synth.push(Rc::new(Type {
+            name,
+            size,
+            kind,
+            rtype: 0,
+        }));
+        self.interned.borrow_mut().insert((tag, elem, n), id);
+        id
+    }
+}

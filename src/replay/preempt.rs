@@ -1,0 +1,130 @@
+//! Reaching a preemption point by re-executing the thread's slice: there is
+//! no instruction counter on these machines, so the thread runs with a
+//! hardware breakpoint on the recorded rip and stops at the first hit whose
+//! registers equal the recorded ones. The pages recorded with the
+//! preemption are written afterwards, so an earlier hit with equal
+//! registers (a spin loop) still ends in exactly the recorded state.
+//! Over budget, the thread jumps to the point instead (regs + pages), as
+//! before: same state, but the slice's instructions were not all run.
+
+use trace_format::{Event, Regs};
+
+use super::session::{BreakpointHit, ReplaySession};
+use crate::tracee::wait::{Stop, Waited};
+use crate::tracee::{ptrace, Tid};
+
+/// DR7 bit 0: DR0 enabled (local); type 00 (execute), length 00.
+const DR7_L0: u64 = 1;
+/// DR6 bit 0: DR0 triggered.
+const DR6_B0: u64 = 1;
+
+/// Hits of the recorded rip to try before jumping (RRGO_PREEMPT_SEARCH).
+fn budget() -> u64 {
+    std::env::var("RRGO_PREEMPT_SEARCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000)
+}
+
+/// How preemption points were reached, for `RRGO_LOG=debug` and the bench.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PreemptStats {
+    pub executed: u64,
+    pub jumped: u64,
+    pub hits: u64,
+}
+
+impl ReplaySession {
+    /// Runs the thread to the recorded point. Ok(true): reached by
+    /// executing; Ok(false): give up (the caller jumps).
+    pub(super) fn run_to_point(&mut self, e: &Event, live: Tid, target: &Regs) -> anyhow::Result<bool> {
+        let limit = budget();
+        if limit == 0 {
+            return Ok(false);
+        }
+        ptrace::set_debugreg(live, 0, target.rip)?;
+        ptrace::set_debugreg(live, 6, 0)?;
+        ptrace::set_debugreg(live, 7, DR7_L0)?;
+        let result = self.search(e, live, target, limit);
+        let _ = ptrace::set_debugreg(live, 7, 0);
+        let _ = ptrace::set_debugreg(live, 6, 0);
+        let reached = result?;
+        if reached {
+            self.preempt_stats.executed += 1;
+        } else {
+            self.preempt_stats.jumped += 1;
+            tracing::debug!(time = e.time.0, rip = target.rip, "preemption point not found within budget: jumping");
+        }
+        Ok(reached)
+    }
+
+    fn search(&mut self, e: &Event, live: Tid, target: &Regs, limit: u64) -> anyhow::Result<bool> {
+        let mut hits = 0u64;
+        let mut stray = 0;
+        let mut pending: Option<Waited> = self.step_over_breakpoint(live)?;
+        loop {
+            let w = match pending.take() {
+                Some(w) => w,
+                None => {
+                    ptrace::resume(live, ptrace::Resume::Syscall, 0)?;
+                    self.wait_for(live)?
+                }
+            };
+            match w.stop {
+                Stop::Signal(libc::SIGTRAP) => {
+                    if let Some(addr) = self.breakpoint_trap(live)? {
+                        return Err(anyhow::anyhow!(BreakpointHit { tid: e.tid, addr }));
+                    }
+                    let dr6 = ptrace::get_debugreg(live, 6)?;
+                    if dr6 & DR6_B0 == 0 {
+                        tracing::debug!(dr6, "unexpected trap while searching a preemption point");
+                        return Ok(false);
+                    }
+                    ptrace::set_debugreg(live, 6, 0)?;
+                    hits += 1;
+                    self.preempt_stats.hits += 1;
+                    if same_state(&ptrace::get_regs(live)?, target) {
+                        return Ok(true);
+                    }
+                    if hits >= limit {
+                        return Ok(false);
+                    }
+                }
+                // A signal the recording delivers elsewhere (e.g. SIGCHLD of a real child).
+                Stop::Signal(sig) if stray < 100 && !matches!(sig, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE) => {
+                    stray += 1;
+                }
+                _ => {
+                    return Err(anyhow::anyhow!(super::Divergence::new(
+                        e.time,
+                        e.tid,
+                        format!("to run to a preemption point at {:#x}", target.rip),
+                        format!("{:?}", w.stop)
+                    )));
+                }
+            }
+        }
+    }
+}
+
+/// The registers that make two moments at one rip the same program state.
+fn same_state(a: &Regs, b: &Regs) -> bool {
+    a.rip == b.rip
+        && a.rsp == b.rsp
+        && a.rbp == b.rbp
+        && a.rax == b.rax
+        && a.rbx == b.rbx
+        && a.rcx == b.rcx
+        && a.rdx == b.rdx
+        && a.rsi == b.rsi
+        && a.rdi == b.rdi
+        && a.r8 == b.r8
+        && a.r9 == b.r9
+        && a.r10 == b.r10
+        && a.r11 == b.r11
+        && a.r12 == b.r12
+        && a.r13 == b.r13
+        && a.r14 == b.r14
+        && a.r15 == b.r15
+        && a.fs_base == b.fs_base
+}

@@ -1,0 +1,48 @@
+//! The debugvars example, whose values the govalue unit tests
+//! (src/govalue/tests.rs) read from a live process: it must print the
+//! values those tests expect, for every Go version and both build variants,
+//! and record and replay like any program.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+const SUMMARY: &[&str] = &[
+    "n=7 f=3.25 ok=true s=\"hello\" len(long)=700 r='i' b='E'",
+    "xs=[1 2 3] cap=5 nilxs=true capxs=[7 8] cap=4 arr=[10 20 30]",
+    "m keys=[a b c] mi=map[1:one 2:two 3:hello] len(big)=30 big[k29]=203 len(huge)=2000 nilm=true",
+    "p={X:1 Y:2 Label:end In:{A:5 B:deep}} pp={X:10 Y:20 Label:ptr In:{A:3 B:in}} np=<nil>",
+    "ei=42 es=hello! ep=*main.point err=boom cerr=code 7: bad nilerr=<nil>",
+    "ch len=2 cap=3 fn(3)=6 counter=42 greeting=\"hi\"",
+    "result 10",
+];
+
+#[test]
+fn debugvars_prints_the_values_the_value_tests_expect() {
+    for version in go_versions() {
+        for variant in ["debugvars", "debugvars.debug"] {
+            let out = output_within(&mut Command::new(example(&version, variant)), DEADLINE);
+            assert!(out.status.success(), "go{version} {variant}: {out:?}");
+            assert_eq!(
+                text(&out.stdout).lines().collect::<Vec<_>>(),
+                SUMMARY,
+                "go{version} {variant}"
+            );
+        }
+    }
+    // The marker the value tests stop at exists.
+    assert!(marker_line("debugvars", "inspect") > 0);
+}
+
+#[test]
+fn debugvars_replays_exactly() {
+    let version = &go_versions()[0];
+    let s = Scratch::new();
+    let (rec, trace) = s.record("t", &example(version, "debugvars"), &[]);
+    assert!(rec.status.success(), "{rec:?}");
+    let rep = s.replay(&trace);
+    assert_same("debugvars", &rec, &rep);
+    assert_eq!(text(&rep.stdout).lines().collect::<Vec<_>>(), SUMMARY);
+}
