@@ -79,6 +79,13 @@ fn autopilot(dir: &std::path::Path, sigmask: libc::sigset_t) -> Result<i32> {
         progress.set(ev.time.0);
     }
     progress.finish();
+    let p = session.preempt_stats();
+    tracing::info!(
+        executed = p.executed,
+        jumped = p.jumped,
+        breakpoint_hits = p.hits,
+        "preemption points reached"
+    );
     match session.exit_status().cloned() {
         Some(status) => {
             drop(session);

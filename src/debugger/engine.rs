@@ -58,6 +58,14 @@ pub struct Engine {
     exiting: bool,
     /// The thread of the last applied event (the focus at the end).
     last_tid: Option<RecTid>,
+    /// Copies of the replay at event boundaries, by event: going back
+    /// replays from the nearest one (see replay::checkpoint).
+    pub(super) checkpoints: Vec<(u64, ReplaySession)>,
+    pub(super) checkpoint_every: u64,
+    /// Replays started from a checkpoint rather than the start.
+    pub(super) resumed_from_checkpoints: u64,
+    /// No new checkpoint before this event (a failed attempt waits a little).
+    pub(super) next_checkpoint: u64,
     pub(super) cache: StopCache,
 }
 
@@ -111,10 +119,20 @@ impl Engine {
             output: Vec::new(),
             exiting: false,
             last_tid: None,
+            checkpoints: Vec::new(),
+            checkpoint_every: 0,
+            resumed_from_checkpoints: 0,
+            next_checkpoint: 0,
             cache: StopCache::default(),
         };
         // Past the exec: the program's memory exists, breakpoints can go in.
         e.session.step()?;
+        let total = e.session.event_count();
+        e.checkpoint_every = std::env::var("RRGO_CHECKPOINT_EVENTS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or((total / 32).max(5_000));
+        e.next_checkpoint = e.checkpoint_every;
         progress(2, 2);
         Ok(e)
     }
@@ -189,6 +207,7 @@ impl Engine {
                         self.exiting = true;
                     }
                 }
+                self.maybe_checkpoint();
                 Tick::Event
             }
             Stepped::Breakpoint(h) => {
@@ -228,11 +247,85 @@ impl Engine {
         self.interrupt.swap(false, Ordering::SeqCst)
     }
 
-    /// Starts the replay over, stopped just after the program's exec.
-    pub(super) fn restart(&mut self) -> anyhow::Result<()> {
-        let mut s = ReplaySession::start(&self.dir, Output::Discard, self.sigmask)?;
-        s.step()?;
+    /// Takes a checkpoint here when the last one is far enough behind.
+    fn maybe_checkpoint(&mut self) {
+        let at = self.session.next_event().0;
+        if at < self.next_checkpoint || self.exiting {
+            return;
+        }
+        if self
+            .checkpoints
+            .iter()
+            .any(|(e, _)| e.abs_diff(at) < self.checkpoint_every)
+        {
+            self.next_checkpoint = at + self.checkpoint_every / 4;
+            return;
+        }
+        match self.session.checkpoint() {
+            Ok(cp) => {
+                tracing::debug!(event = at, "checkpoint");
+                let i = self.checkpoints.partition_point(|(e, _)| *e < at);
+                self.checkpoints.insert(i, (at, cp));
+                if self.checkpoints.len() > 32 {
+                    // Keep them spread out: drop every other one.
+                    let mut k = 0;
+                    self.checkpoints.retain(|_| {
+                        k += 1;
+                        k % 2 == 0
+                    });
+                }
+                self.next_checkpoint = at + self.checkpoint_every;
+            }
+            Err(e) => {
+                tracing::debug!(event = at, "no checkpoint here: {e:#}");
+                self.next_checkpoint = at + 100;
+            }
+        }
+    }
+
+    /// The events replays can start from at or before `event`, latest first
+    /// (checkpoints, then the start, event 1).
+    pub(super) fn starts_before(&self, event: u64) -> Vec<u64> {
+        let mut v: Vec<u64> = self
+            .checkpoints
+            .iter()
+            .map(|(e, _)| *e)
+            .filter(|e| *e <= event)
+            .collect();
+        v.reverse();
+        v.push(1);
+        v
+    }
+
+    /// Starts the replay over at `from` (a checkpoint's event, or 1: just
+    /// after the program's exec).
+    pub(super) fn restart_at(&mut self, from: u64) -> anyhow::Result<()> {
+        let copy = match self.checkpoints.iter_mut().find(|(e, _)| *e == from) {
+            Some((_, cp)) => match cp.checkpoint() {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::debug!("cannot copy checkpoint {from}: {e:#}");
+                    None
+                }
+            },
+            None => None,
+        };
+        let s = match copy {
+            Some(s) => {
+                self.resumed_from_checkpoints += 1;
+                s
+            }
+            None => {
+                let mut s = ReplaySession::start(&self.dir, Output::Discard, self.sigmask)?;
+                s.step()?;
+                s
+            }
+        };
         self.session = s;
+        // A copy carries the checkpoint's breakpoints: start clean.
+        for a in self.session.breakpoint_addrs() {
+            self.session.remove_breakpoint(a)?;
+        }
         self.exiting = false;
         self.stop_tid = None;
         self.cache.clear();
@@ -241,7 +334,8 @@ impl Engine {
 
     /// Replays from the start to `pos` (output already shown is not repeated).
     pub(super) fn seek(&mut self, pos: &Pos) -> anyhow::Result<()> {
-        self.restart()?;
+        let from = self.starts_before(pos.event)[0];
+        self.restart_at(from)?;
         self.session
             .run_to(trace_format::EventTime(pos.event))
             .with_context(|| format!("cannot replay to event {}", pos.event))?;

@@ -8,15 +8,45 @@ use super::forward::StepFrame;
 use crate::replay::BreakpointHit;
 
 impl Engine {
-    /// Replays from the start up to `until` with breakpoints at `addrs`,
-    /// returning the moments where `keep` accepted a hit, in order.
+    /// The moments before `until` where `keep` accepted a hit of `addrs`,
+    /// in order. Replays from the nearest checkpoint, then from earlier
+    /// ones, until `enough` says the moments found settle the question.
     fn scan(
         &mut self,
         until: &Pos,
         addrs: &[u64],
         keep: &mut dyn FnMut(&mut Engine, BreakpointHit) -> EResult<bool>,
+        enough: &dyn Fn(&Engine, &[Pos]) -> bool,
     ) -> EResult<Vec<Pos>> {
-        self.restart()?;
+        let mut found: Vec<Pos> = Vec::new();
+        let mut end = until.clone();
+        for from in self.starts_before(until.event) {
+            if from > end.event {
+                continue;
+            }
+            let mut part = self.scan_segment(from, &end, addrs, keep)?;
+            part.append(&mut found);
+            found = part;
+            if enough(self, &found) {
+                break;
+            }
+            end = Pos {
+                event: from,
+                at: None,
+            };
+        }
+        Ok(found)
+    }
+
+    /// One replay from `from` to `until`.
+    fn scan_segment(
+        &mut self,
+        from: u64,
+        until: &Pos,
+        addrs: &[u64],
+        keep: &mut dyn FnMut(&mut Engine, BreakpointHit) -> EResult<bool>,
+    ) -> EResult<Vec<Pos>> {
+        self.restart_at(from)?;
         self.session.set_output(crate::replay::Output::Discard);
         let mut want = addrs.to_vec();
         if let Some((_, r)) = &until.at {
@@ -77,16 +107,21 @@ impl Engine {
     pub(super) fn reverse_continue(&mut self) -> EResult<Stop> {
         let here = self.here()?;
         let addrs: Vec<u64> = self.bps.addrs().collect();
-        let hits = self.scan(&here, &addrs, &mut |e, h| {
-            let mut stops = false;
-            for i in e.bps.at(h.addr) {
-                let bp = e.bps.list[i].clone();
-                if bp.log_message.is_none() && e.condition_holds(&bp.condition, h.tid)? {
-                    stops = true;
+        let hits = self.scan(
+            &here,
+            &addrs,
+            &mut |e, h| {
+                let mut stops = false;
+                for i in e.bps.at(h.addr) {
+                    let bp = e.bps.list[i].clone();
+                    if bp.log_message.is_none() && e.condition_holds(&bp.condition, h.tid)? {
+                        stops = true;
+                    }
                 }
-            }
-            Ok(stops)
-        })?;
+                Ok(stops)
+            },
+            &|_, found| !found.is_empty(),
+        )?;
         match hits.last() {
             Some(p) => {
                 let addr = p.at.as_ref().map(|(_, r)| r.rip).unwrap_or(0);
@@ -117,7 +152,23 @@ impl Engine {
         addrs.extend(&caller_stmts);
         addrs.push(f.entry);
         let g = f.g;
-        let hits = self.scan(here, &addrs, &mut |e, h| Ok(e.g_of_thread(h.tid) == Some(g)))?;
+        let entry = f.entry;
+        let cfa0 = f.cfa;
+        // Enough once this activation's entry is among them (or any earlier
+        // moment of it: all of its moments since the segment start are there).
+        let hits = self.scan(
+            here,
+            &addrs,
+            &mut |e, h| Ok(e.g_of_thread(h.tid) == Some(g)),
+            &|e, found| {
+                found.iter().any(|p| {
+                    p.at.as_ref().is_some_and(|(_, r)| {
+                        let cfa = e.cfa_at(r.rip, r.rsp, r.rbp);
+                        (r.rip == entry && cfa == cfa0) || cfa > cfa0
+                    })
+                })
+            },
+        )?;
         Ok(hits
             .into_iter()
             .map(|p| {

@@ -149,3 +149,38 @@ fn unrecovered_panic_stops_with_its_message() {
         "{frames:?}"
     );
 }
+
+#[test]
+fn going_back_from_checkpoints_reaches_the_same_states() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    for version in ["1.27.3", "1.24.11"] {
+        let (_tmp, dir) = record(version, &[]);
+        let mut e = open(&dir);
+        // Checkpoints every 50 events (dapdemo has ~500).
+        e.checkpoint_every = 50;
+        e.next_checkpoint = 50;
+        bp(&mut e, "loop-print");
+        let mut forward = Vec::new();
+        for _ in 0..4 {
+            e.resume(Motion::Continue, None, Granularity::Line).unwrap();
+            let i = e.evaluate("i", None, 0).unwrap().value;
+            let total = e.evaluate("total", None, 0).unwrap().value;
+            forward.push((i, total, e.session.regs(e.stop_tid.unwrap()).unwrap()));
+        }
+        assert_eq!(forward[3].0, "3", "go{version}");
+        assert_eq!(forward[3].1, "14", "go{version}");
+        assert!(!e.checkpoints.is_empty(), "go{version}: no checkpoint was taken");
+        for k in (0..3).rev() {
+            let s = e.resume(Motion::ReverseContinue, None, Granularity::Line).unwrap();
+            assert!(matches!(s.reason, StopReason::Breakpoint { .. }), "{s:?}");
+            let i = e.evaluate("i", None, 0).unwrap().value;
+            let total = e.evaluate("total", None, 0).unwrap().value;
+            let regs = e.session.regs(e.stop_tid.unwrap()).unwrap();
+            assert_eq!((&i, &total, &regs), (&forward[k].0, &forward[k].1, &forward[k].2), "go{version}: hit {k} backwards");
+        }
+        assert!(e.resumed_from_checkpoints > 0, "go{version}: checkpoints unused");
+        // Forwards again from a state reached backwards.
+        e.resume(Motion::Continue, None, Granularity::Line).unwrap();
+        assert_eq!(e.evaluate("i", None, 0).unwrap().value, "1");
+    }
+}

@@ -6,6 +6,7 @@
 //! on: `step()` applies one event; `threads()`, `regs()` and `mem()` inspect
 //! the stopped process between events.
 
+mod checkpoint;
 mod divergence;
 mod launch;
 mod preempt;

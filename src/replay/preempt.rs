@@ -23,7 +23,7 @@ fn budget() -> u64 {
     std::env::var("RRGO_PREEMPT_SEARCH")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000)
+        .unwrap_or(1_000)
 }
 
 /// How preemption points were reached, for `RRGO_LOG=debug` and the bench.

@@ -22,7 +22,7 @@ pub enum Output {
     Discard,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct LiveThread {
     pub live: Tid,
     pub tgid: i32,
@@ -68,7 +68,9 @@ pub struct ReplaySession {
     /// Pages recorded with a preemption, written once the thread reached the point.
     pub(super) pending_pages: HashMap<RecTid, Vec<trace_format::MemWrite>>,
     pub(super) preempt_stats: super::PreemptStats,
-    _tmp: TempDir,
+    /// Siginfo of threads waiting at signal-delivery stops, kept while a checkpoint is made.
+    pub(super) saved_siginfo: HashMap<RecTid, [u8; 128]>,
+    pub(super) _tmp: std::sync::Arc<TempDir>,
 }
 
 /// A thread trapped on a breakpoint while running towards its next event;
@@ -142,7 +144,8 @@ impl ReplaySession {
             hit: None,
             pending_pages: HashMap::new(),
             preempt_stats: Default::default(),
-            _tmp: l.tmp,
+            saved_siginfo: HashMap::new(),
+            _tmp: std::sync::Arc::new(l.tmp),
         };
         s.pids.insert(first.tid.0, l.tid.0);
         s.threads.insert(

@@ -170,3 +170,23 @@ pub fn set_debugreg(tid: Tid, n: usize, value: u64) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// A thread's blocked-signal mask (PTRACE_GETSIGMASK).
+pub fn get_sigmask(tid: Tid) -> io::Result<u64> {
+    let mut mask: u64 = 0;
+    // SAFETY: the kernel writes 8 bytes (the size we pass) into `mask`.
+    let r = unsafe { libc::ptrace(libc::PTRACE_GETSIGMASK, tid.0, 8usize, &mut mask as *mut u64) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(mask)
+}
+
+pub fn set_sigmask(tid: Tid, mask: u64) -> io::Result<()> {
+    // SAFETY: the kernel reads 8 bytes from `mask`.
+    let r = unsafe { libc::ptrace(libc::PTRACE_SETSIGMASK, tid.0, 8usize, &mask as *const u64) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
