@@ -80,9 +80,104 @@ def main():
         dump = statistics.median(timed([RRGO, "replay", "--goroutines", trace], env)[0] for _ in range(a.n))
         hist = statistics.median(timed([RRGO, "replay", "--goroutine", "1", trace], env)[0] for _ in range(a.n))
         print(f"{name:<14}{rep:>8.3f}s{dump:>8.3f}s{hist:>8.3f}s{hist/rep:>8.1f}x")
+    # Reverse execution through the DAP server on a long recording.
+    if not a.programs or "reverse" in a.programs:
+        print()
+        reverse_bench(version, tmp, env, a.n)
     shutil.rmtree(tmp, ignore_errors=True)
     print("native/nat.cpu: the program alone; record: rrgo record; replay: rrgo replay -a;")
     print("trace: header+events+index bytes (stored executables excluded); B/event: trace bytes per event")
+
+
+class Dap:
+    """A minimal DAP client (Content-Length framing) for timing requests."""
+
+    def __init__(self, port):
+        import socket
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.buf = b""
+        self.seq = 0
+
+    def send(self, command, arguments=None):
+        import json
+        self.seq += 1
+        body = json.dumps({"seq": self.seq, "type": "request", "command": command, "arguments": arguments or {}}).encode()
+        self.sock.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        return self.seq
+
+    def read(self):
+        import json
+        while True:
+            if b"\r\n\r\n" in self.buf:
+                head, rest = self.buf.split(b"\r\n\r\n", 1)
+                n = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+                if len(rest) >= n:
+                    self.buf = rest[n:]
+                    return json.loads(rest[:n])
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("the DAP server closed the connection")
+            self.buf += chunk
+
+    def until(self, pred):
+        while True:
+            m = self.read()
+            if pred(m):
+                return m
+
+    def request(self, command, arguments=None):
+        seq = self.send(command, arguments)
+        m = self.until(lambda m: m.get("type") == "response" and m.get("request_seq") == seq)
+        if not m.get("success"):
+            raise RuntimeError(f"{command}: {m.get('message')}")
+        return m
+
+    def motion(self, command, arguments):
+        t0 = time.perf_counter()
+        self.request(command, arguments)
+        m = self.until(lambda m: m.get("type") == "event" and m.get("event") == "stopped")
+        return time.perf_counter() - t0, m["body"]
+
+
+def reverse_bench(version, tmp, env, runs):
+    """Reverse-continue latency on `httpserver -load 2000` (a recording of several seconds)."""
+    exe = os.path.join(REPO, ".build", f"go{version}", "httpserver.debug")
+    src = os.path.join(REPO, "examples", "httpserver", "main.go")
+    line = next(i + 1 for i, l in enumerate(open(src)) if "// #BP handler" in l)
+    trace = os.path.join(tmp, "reverse")
+    t0 = time.perf_counter()
+    subprocess.run([RRGO, "record", "-q", "-o", trace, "--", exe, "-load", "2000"], env=env,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    recorded = time.perf_counter() - t0
+    events, _, _ = info(trace)
+    rows = []
+    for _ in range(runs):
+        server = subprocess.Popen([RRGO, "replay", "--dap", "127.0.0.1:0", trace], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        port = int(re.search(r":(\d+)$", server.stderr.readline().strip()).group(1))
+        try:
+            d = Dap(port)
+            d.request("initialize", {"adapterID": "go", "pathFormat": "path", "linesStartAt1": True, "columnsStartAt1": True})
+            d.request("attach", {"mode": "remote"})
+            d.request("setBreakpoints", {"source": {"path": src}, "breakpoints": [{"line": line}]})
+            t_first = time.perf_counter()
+            d.request("configurationDone")
+            d.until(lambda m: m.get("type") == "event" and m.get("event") == "stopped")
+            first = time.perf_counter() - t_first
+            d.request("setBreakpoints", {"source": {"path": src}, "breakpoints": []})
+            to_end, _ = d.motion("continue", {"threadId": 1})
+            d.request("setBreakpoints", {"source": {"path": src}, "breakpoints": [{"line": line}]})
+            back1, _ = d.motion("reverseContinue", {"threadId": 1})
+            back2, _ = d.motion("reverseContinue", {"threadId": 1})
+            rows.append((first, to_end, back1, back2))
+            d.request("disconnect", {})
+        finally:
+            server.terminate()
+            server.wait()
+    m = statistics.median
+    print(f"reverse execution (DAP), httpserver -load 2000: recorded {recorded:.1f}s, {events} events")
+    print(f"{'first hit':>12}{'to end':>10}{'rev-cont 1':>12}{'rev-cont 2':>12}")
+    print(f"{m(r[0] for r in rows):>11.3f}s{m(r[1] for r in rows):>9.3f}s{m(r[2] for r in rows):>11.3f}s{m(r[3] for r in rows):>11.3f}s")
 
 
 if __name__ == "__main__":

@@ -229,17 +229,15 @@ fn recording_a_missing_program_fails_cleanly() {
 }
 
 #[test]
-fn unbuilt_features_say_so_with_exit_code_2() {
+fn dap_server_argument_errors_are_usage_or_trace_errors() {
     let s = Scratch::new();
     let dir = s.path().join("t");
     synthetic_trace(&dir, 1);
-    let out = s.run(&["replay", dir.to_str().unwrap(), "--dap", "127.0.0.1:0"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("not implemented yet"),
-        "{}",
-        text(&out.stderr)
-    );
+    let out = s.run(&["replay", dir.to_str().unwrap(), "--dap", "not an address"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let missing = s.path().join("missing");
+    let out = s.run(&["replay", missing.to_str().unwrap(), "--dap", "127.0.0.1:0"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
 }
 
 #[test]
