@@ -4,16 +4,16 @@
 //! the documented exit codes; the work lives in `commands`.
 
 mod cli;
+mod commands;
 mod dap;
 mod debugger;
-mod govalue;
-mod commands;
 mod describe;
 mod elf;
 mod error;
 mod exit_status;
 mod gobin;
 mod goruntime;
+mod govalue;
 mod progress;
 mod record;
 mod replay;

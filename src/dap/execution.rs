@@ -63,7 +63,6 @@ impl Session {
             .unwrap_or(1);
         let mut hit: Option<&[u32]> = None;
         let (reason, description, text) = match &stop.reason {
-            StopReason::Entry => ("entry", None, None),
             StopReason::Breakpoint { ids } => {
                 hit = Some(ids);
                 ("breakpoint", None, None)

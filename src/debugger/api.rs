@@ -69,9 +69,6 @@ pub enum Granularity {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StopReason {
-    /// Stopped at the first instruction of the program (`stopOnEntry`) or
-    /// at the start of the recording after reversing past every breakpoint.
-    Entry,
     Breakpoint {
         ids: Vec<u32>,
     },
@@ -235,14 +232,19 @@ pub trait DebugTarget {
     fn set_exception_filters(&mut self, panics: bool, fatal: bool);
     /// Moves through the recording; returns where it stopped. A pause
     /// request (`EngineHandle::interrupt`) makes it stop early with `Pause`.
-    fn resume(&mut self, motion: Motion, goid: Option<Goid>, granularity: Granularity)
-        -> EResult<Stop>;
+    fn resume(
+        &mut self,
+        motion: Motion,
+        goid: Option<Goid>,
+        granularity: Granularity,
+    ) -> EResult<Stop>;
     /// Live goroutines at the current stop, in goid order.
     fn goroutines(&mut self) -> EResult<Vec<GoroutineSummary>>;
     /// The goroutine selected by the last stop.
     fn selected_goroutine(&self) -> Option<Goid>;
     /// Frames `start..start+levels` of a goroutine's stack, and whether more exist.
-    fn stack(&mut self, goid: Goid, start: usize, levels: usize) -> EResult<(Vec<FrameInfo>, bool)>;
+    fn stack(&mut self, goid: Goid, start: usize, levels: usize)
+        -> EResult<(Vec<FrameInfo>, bool)>;
     /// Variables of one scope of frame `frame` (0 = innermost) of a goroutine.
     fn scope(&mut self, goid: Goid, frame: usize, kind: ScopeKind) -> EResult<Vec<Value>>;
     /// Children of an expandable value: `start..start+count` (count 0 = all).

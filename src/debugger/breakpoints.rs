@@ -5,8 +5,8 @@ use crate::gobin::GoBinary;
 
 #[derive(Debug, Clone)]
 pub enum Place {
-    Line { file: String, line: u64 },
-    Function { name: String },
+    Line { file: String },
+    Function,
 }
 
 #[derive(Debug, Clone)]
@@ -50,7 +50,6 @@ impl Breakpoints {
                         id,
                         place: Place::Line {
                             file: file.to_string(),
-                            line,
                         },
                         addrs,
                         condition: nonempty(&bp.condition),
@@ -87,8 +86,7 @@ impl Breakpoints {
         bin: &GoBinary,
         bps: &[FunctionBreakpoint],
     ) -> Vec<BreakpointStatus> {
-        self.list
-            .retain(|b| !matches!(b.place, Place::Function { .. }));
+        self.list.retain(|b| !matches!(b.place, Place::Function));
         let mut out = Vec::new();
         for bp in bps {
             self.next_id += 1;
@@ -111,9 +109,7 @@ impl Breakpoints {
                 .unwrap_or((None, None));
             self.list.push(UserBreakpoint {
                 id,
-                place: Place::Function {
-                    name: bp.name.clone(),
-                },
+                place: Place::Function,
                 addrs,
                 condition: nonempty(&bp.condition),
                 hit_condition: nonempty(&bp.hit_condition),
@@ -159,9 +155,9 @@ pub fn hit_condition_met(cond: &str, hits: u64) -> Result<bool, String> {
         .iter()
         .find_map(|op| c.strip_prefix(op).map(|rest| (*op, rest.trim())))
         .unwrap_or(("==", c));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid hit condition {cond:?}: expected e.g. `5`, `>= 5` or `% 5`"))?;
+    let n: u64 = num.parse().map_err(|_| {
+        format!("invalid hit condition {cond:?}: expected e.g. `5`, `>= 5` or `% 5`")
+    })?;
     Ok(match op {
         "==" => hits == n,
         "!=" => hits != n,

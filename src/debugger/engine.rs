@@ -87,7 +87,9 @@ impl Engine {
     ) -> anyhow::Result<Engine> {
         let sigmask = crate::tracee::wait::original_sigmask();
         let session = ReplaySession::start(dir, Output::Capture(Vec::new()), sigmask)?;
-        let exe = session.reader().stored_file_path(&session.reader().header().exe);
+        let exe = session
+            .reader()
+            .stored_file_path(&session.reader().header().exe);
         progress(0, 2);
         let bin = GoBinary::load(&exe).context("cannot read the recorded program")?;
         let info = DebugInfo::load(&exe).context("cannot read the recorded program's DWARF")?;
@@ -343,7 +345,9 @@ impl Engine {
             self.sync_breakpoints_only(&[regs.rip])?;
             loop {
                 match self.tick(false)? {
-                    Tick::Hit(h) if h.tid == *tid && same_regs(&self.session.regs(h.tid)?, regs) => {
+                    Tick::Hit(h)
+                        if h.tid == *tid && same_regs(&self.session.regs(h.tid)?, regs) =>
+                    {
                         break
                     }
                     Tick::Hit(_) | Tick::Instruction(_) => {}

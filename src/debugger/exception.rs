@@ -31,16 +31,25 @@ impl Engine {
         let name = self.type_name(mem, typ)?;
         Some(match name.as_str() {
             "string" | "runtime.plainError" => {
-                let (p, n) = (mem.read_u64(RemoteAddr(data)).ok()?, mem.read_u64(RemoteAddr(data + 8)).ok()?);
+                let (p, n) = (
+                    mem.read_u64(RemoteAddr(data)).ok()?,
+                    mem.read_u64(RemoteAddr(data + 8)).ok()?,
+                );
                 read_string(mem, p, n)
             }
             "runtime.boundsError" => format!("runtime error: {}", self.bounds_error(mem, data)?),
             "*errors.errorString" | "*fmt.wrapError" | "*fmt.wrapErrors" => {
-                let (p, n) = (mem.read_u64(RemoteAddr(data)).ok()?, mem.read_u64(RemoteAddr(data + 8)).ok()?);
+                let (p, n) = (
+                    mem.read_u64(RemoteAddr(data)).ok()?,
+                    mem.read_u64(RemoteAddr(data + 8)).ok()?,
+                );
                 read_string(mem, p, n)
             }
             "runtime.errorString" => {
-                let (p, n) = (mem.read_u64(RemoteAddr(data)).ok()?, mem.read_u64(RemoteAddr(data + 8)).ok()?);
+                let (p, n) = (
+                    mem.read_u64(RemoteAddr(data)).ok()?,
+                    mem.read_u64(RemoteAddr(data + 8)).ok()?,
+                );
                 format!("runtime error: {}", read_string(mem, p, n))
             }
             "int" | "int64" => format!("{}", mem.read_u64(RemoteAddr(data)).ok()? as i64),
@@ -66,7 +75,10 @@ impl Engine {
             8 => "cannot convert slice with length %x to array or pointer to array with length %y",
             _ => "bounds error [%x] [%y]",
         };
-        Some(fmt.replace("%x", &x.to_string()).replace("%y", &y.to_string()))
+        Some(
+            fmt.replace("%x", &x.to_string())
+                .replace("%y", &y.to_string()),
+        )
     }
 
     /// A runtime type descriptor's name (`abi.Type.Str`, an offset into
@@ -95,16 +107,26 @@ impl Engine {
                 break;
             }
         }
-        let bytes = mem.read(RemoteAddr(name + i as u64), len.min(4096) as usize).ok()?;
+        let bytes = mem
+            .read(RemoteAddr(name + i as u64), len.min(4096) as usize)
+            .ok()?;
         let s = String::from_utf8_lossy(&bytes).into_owned();
         // TFlagExtraStar: the stored name has a '*' the type does not.
-        Some(if tflag & 2 != 0 { s.get(1..)?.to_string() } else { s })
+        Some(if tflag & 2 != 0 {
+            s.get(1..)?.to_string()
+        } else {
+            s
+        })
     }
 
     pub(super) fn exception_details(&mut self, goid: Goid) -> EResult<ExceptionDetails> {
         let (kind, text) = match &self.last_reason {
             Some(StopReason::Exception { kind, text }) => (*kind, text.clone()),
-            _ => return Err(EngineError("the program is not stopped at a panic or fatal error".into())),
+            _ => {
+                return Err(EngineError(
+                    "the program is not stopped at a panic or fatal error".into(),
+                ))
+            }
         };
         let (frames, _) = self.stack_frames(goid, 0, 50)?;
         let mut stack = format!("goroutine {goid}:\n");

@@ -12,9 +12,7 @@ use crate::replay::BreakpointHit;
 #[derive(Debug, Clone)]
 pub(super) struct StepFrame {
     pub g: u64,
-    pub goid: Goid,
     pub tid: Option<RecTid>,
-    pub pc: u64,
     pub entry: u64,
     pub cfa: u64,
     pub line: u64,
@@ -22,7 +20,6 @@ pub(super) struct StepFrame {
     pub stmts: Vec<u64>,
     /// Where the function returns to, and the caller's frame.
     pub ret: Option<u64>,
-    pub caller_entry: Option<u64>,
     pub caller_cfa: Option<u64>,
 }
 
@@ -50,7 +47,9 @@ impl Engine {
             .function_at(f0.regs.pc)
             .ok_or_else(|| EngineError("no function at the current pc".into()))?
             .clone();
-        let caller = frames.iter().find(|f| f.regs.pc != f0.regs.pc || f.regs.cfa != f0.regs.cfa);
+        let caller = frames
+            .iter()
+            .find(|f| f.regs.pc != f0.regs.pc || f.regs.cfa != f0.regs.cfa);
         let cfa = if f0.regs.cfa != 0 {
             f0.regs.cfa
         } else {
@@ -58,14 +57,10 @@ impl Engine {
             self.cfa_at(f0.regs.pc, r.rsp, r.rbp)
         };
         let g = self.goroutine_addr(goid)?;
-        let tid = self
-            .stop_tid
-            .filter(|t| self.g_of_thread(*t) == Some(g));
+        let tid = self.stop_tid.filter(|t| self.g_of_thread(*t) == Some(g));
         Ok(StepFrame {
             g,
-            goid,
             tid,
-            pc: f0.regs.pc,
             entry: func.entry,
             cfa,
             line: f0.line,
@@ -77,9 +72,6 @@ impl Engine {
                 .map(|r| r.0)
                 .collect(),
             ret: caller.map(|c| c.regs.pc),
-            caller_entry: caller
-                .and_then(|c| self.bin.function_at(c.regs.pc))
-                .map(|f| f.entry),
             caller_cfa: caller.map(|c| c.regs.cfa).filter(|c| *c != 0),
         })
     }
@@ -103,7 +95,6 @@ impl Engine {
         let pos = self.session.next_event().0;
         let total = self.session.event_count();
         let description = match &reason {
-            StopReason::Entry => format!("entry{place}"),
             StopReason::Breakpoint { .. } => format!("breakpoint{place}"),
             StopReason::FunctionBreakpoint { .. } => format!("function breakpoint{place}"),
             StopReason::Step => format!("step{place}"),
@@ -164,7 +155,7 @@ impl Engine {
                 self.output.push(OutputChunk::Log(text + "\n"));
                 continue;
             }
-            function |= matches!(bp.place, super::breakpoints::Place::Function { .. });
+            function |= matches!(bp.place, super::breakpoints::Place::Function);
             ids.push(bp.id);
         }
         if ids.is_empty() {
@@ -348,10 +339,10 @@ impl Engine {
         self.sync_breakpoints(&[ret])?;
         loop {
             match self.tick(false)? {
-                Tick::Hit(h) if h.addr == ret && h.tid == tid => {
-                    if self.session.regs(tid)?.rsp >= ret_sp {
-                        break;
-                    }
+                Tick::Hit(h)
+                    if h.addr == ret && h.tid == tid && self.session.regs(tid)?.rsp >= ret_sp =>
+                {
+                    break
                 }
                 Tick::End => break,
                 _ => {}

@@ -73,7 +73,9 @@ impl Engine {
     pub(super) fn g_of_thread(&self, tid: RecTid) -> Option<u64> {
         let regs = self.session.regs(tid).ok()?;
         let mem = self.mem().ok()?;
-        let g = mem.read_u64(RemoteAddr(regs.fs_base.checked_sub(8)?)).ok()?;
+        let g = mem
+            .read_u64(RemoteAddr(regs.fs_base.checked_sub(8)?))
+            .ok()?;
         if g == 0 {
             return None;
         }
@@ -290,18 +292,30 @@ impl Engine {
         Ok(out)
     }
 
-    pub(super) fn child_values(&mut self, of: ChildrenRef, start: u64, count: u64) -> EResult<Vec<Value>> {
+    pub(super) fn child_values(
+        &mut self,
+        of: ChildrenRef,
+        start: u64,
+        count: u64,
+    ) -> EResult<Vec<Value>> {
         let e = self
             .cache
             .children
             .get((of.0 as usize).wrapping_sub(1))
             .cloned()
-            .ok_or_else(|| EngineError("that value is no longer available (the program moved)".into()))?;
+            .ok_or_else(|| {
+                EngineError("that value is no longer available (the program moved)".into())
+            })?;
         let vars = self.info.expand(self.mem()?, &e, start, count);
         Ok(vars.into_iter().map(|v| self.publish(v)).collect())
     }
 
-    pub(super) fn eval_var(&mut self, expr: &str, goid: Option<Goid>, index: usize) -> EResult<Var> {
+    pub(super) fn eval_var(
+        &mut self,
+        expr: &str,
+        goid: Option<Goid>,
+        index: usize,
+    ) -> EResult<Var> {
         let goid = goid
             .or(self.selected)
             .ok_or_else(|| EngineError("no goroutine is selected".into()))?;
@@ -311,7 +325,12 @@ impl Engine {
             .map_err(|e| EngineError(format!("{e:#}")))
     }
 
-    pub(super) fn eval_value(&mut self, expr: &str, goid: Option<Goid>, index: usize) -> EResult<Value> {
+    pub(super) fn eval_value(
+        &mut self,
+        expr: &str,
+        goid: Option<Goid>,
+        index: usize,
+    ) -> EResult<Value> {
         let v = self.eval_var(expr, goid, index)?;
         Ok(self.publish(v))
     }

@@ -98,10 +98,7 @@ impl Engine {
 
     fn start_pos() -> Pos {
         // Just after the exec: the first moment the program exists.
-        Pos {
-            event: 1,
-            at: None,
-        }
+        Pos { event: 1, at: None }
     }
 
     pub(super) fn reverse_continue(&mut self) -> EResult<Stop> {
@@ -125,7 +122,12 @@ impl Engine {
         match hits.last() {
             Some(p) => {
                 let addr = p.at.as_ref().map(|(_, r)| r.rip).unwrap_or(0);
-                let ids: Vec<u32> = self.bps.at(addr).iter().map(|&i| self.bps.list[i].id).collect();
+                let ids: Vec<u32> = self
+                    .bps
+                    .at(addr)
+                    .iter()
+                    .map(|&i| self.bps.list[i].id)
+                    .collect();
                 self.seek_stop(p, StopReason::Breakpoint { ids })
             }
             None => {
@@ -172,7 +174,7 @@ impl Engine {
         Ok(hits
             .into_iter()
             .map(|p| {
-                let r = p.at.as_ref().map(|(_, r)| r.clone()).unwrap_or_default();
+                let r = p.at.as_ref().map(|(_, r)| *r).unwrap_or_default();
                 let cfa = self.cfa_at(r.rip, r.rsp, r.rbp);
                 (p, r.rip, cfa)
             })

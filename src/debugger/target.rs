@@ -16,7 +16,11 @@ impl DebugTarget for Engine {
         self.bin.source_files().to_vec()
     }
 
-    fn set_line_breakpoints(&mut self, file: &str, bps: &[LineBreakpoint]) -> Vec<BreakpointStatus> {
+    fn set_line_breakpoints(
+        &mut self,
+        file: &str,
+        bps: &[LineBreakpoint],
+    ) -> Vec<BreakpointStatus> {
         let out = self.bps.set_lines(&self.bin, file, bps);
         if let Err(e) = self.sync_breakpoints(&[]) {
             tracing::warn!("cannot place breakpoints: {e:#}");
@@ -40,13 +44,25 @@ impl DebugTarget for Engine {
         }
     }
 
-    fn resume(&mut self, motion: Motion, goid: Option<Goid>, granularity: Granularity) -> EResult<Stop> {
+    fn resume(
+        &mut self,
+        motion: Motion,
+        goid: Option<Goid>,
+        granularity: Granularity,
+    ) -> EResult<Stop> {
         let goid = goid.or(self.selected);
         let stop = match (motion, granularity) {
             (Motion::Continue, _) => self.run_continue()?,
             (Motion::ReverseContinue, _) => self.reverse_continue()?,
             (Motion::Next | Motion::StepIn, Granularity::Instruction) => self.run_instruction()?,
-            (Motion::Next | Motion::StepIn | Motion::StepOut | Motion::StepBack | Motion::ReverseStepOut, _) => {
+            (
+                Motion::Next
+                | Motion::StepIn
+                | Motion::StepOut
+                | Motion::StepBack
+                | Motion::ReverseStepOut,
+                _,
+            ) => {
                 let goid = goid.ok_or_else(|| EngineError("no goroutine to step".into()))?;
                 let f = self.step_frame(goid)?;
                 match motion {
@@ -74,7 +90,12 @@ impl DebugTarget for Engine {
         self.selected
     }
 
-    fn stack(&mut self, goid: Goid, start: usize, levels: usize) -> EResult<(Vec<FrameInfo>, bool)> {
+    fn stack(
+        &mut self,
+        goid: Goid,
+        start: usize,
+        levels: usize,
+    ) -> EResult<(Vec<FrameInfo>, bool)> {
         self.stack_frames(goid, start, levels)
     }
 

@@ -84,7 +84,10 @@ fn breakpoints_steps_and_reverse() {
         let s = e.resume(Motion::Continue, None, Granularity::Line).unwrap();
         assert!(matches!(s.reason, StopReason::Breakpoint { .. }), "{s:?}");
         let f = top(&mut e);
-        assert_eq!((f.function.as_str(), f.line), ("main.square", marker("square-body")));
+        assert_eq!(
+            (f.function.as_str(), f.line),
+            ("main.square", marker("square-body"))
+        );
         let g = e.selected_goroutine().unwrap();
         let frames = e.stack(g, 0, 3).unwrap().0;
         assert_eq!(frames[1].function, "main.accumulate");
@@ -94,12 +97,16 @@ fn breakpoints_steps_and_reverse() {
         let first_rsp = e.session.regs(e.stop_tid.unwrap()).unwrap();
         e.resume(Motion::Continue, None, Granularity::Line).unwrap();
         assert_eq!(top(&mut e).line, marker("square-body"));
-        let s = e.resume(Motion::ReverseContinue, None, Granularity::Line).unwrap();
+        let s = e
+            .resume(Motion::ReverseContinue, None, Granularity::Line)
+            .unwrap();
         assert!(matches!(s.reason, StopReason::Breakpoint { .. }), "{s:?}");
         let back = e.session.regs(e.stop_tid.unwrap()).unwrap();
         assert_eq!(first_rsp, back, "go{version}: state after reverse-continue");
         // Before the first hit there is none: the start of the recording.
-        let s = e.resume(Motion::ReverseContinue, None, Granularity::Line).unwrap();
+        let s = e
+            .resume(Motion::ReverseContinue, None, Granularity::Line)
+            .unwrap();
         assert_eq!(s.reason, StopReason::StartOfRecording);
         // Steps.
         e.set_line_breakpoints(&src(), &[]);
@@ -109,21 +116,37 @@ fn breakpoints_steps_and_reverse() {
         e.set_line_breakpoints(&src(), &[]);
         let s = e.resume(Motion::StepIn, None, Granularity::Line).unwrap();
         let f = top(&mut e);
-        assert_eq!(f.function, "main.square", "go{version}: step in: {s:?} {f:?}");
+        assert_eq!(
+            f.function, "main.square",
+            "go{version}: step in: {s:?} {f:?}"
+        );
         let s = e.resume(Motion::StepOut, None, Granularity::Line).unwrap();
         let f = top(&mut e);
-        assert_eq!((f.function.as_str(), f.line), ("main.accumulate", marker("call-square")), "{s:?}");
+        assert_eq!(
+            (f.function.as_str(), f.line),
+            ("main.accumulate", marker("call-square")),
+            "{s:?}"
+        );
         e.resume(Motion::Next, None, Granularity::Line).unwrap();
         let f = top(&mut e);
-        assert_eq!((f.function.as_str(), f.line), ("main.accumulate", marker("after-square")));
+        assert_eq!(
+            (f.function.as_str(), f.line),
+            ("main.accumulate", marker("after-square"))
+        );
         e.resume(Motion::StepBack, None, Granularity::Line).unwrap();
         let f = top(&mut e);
-        assert_eq!((f.function.as_str(), f.line), ("main.accumulate", marker("call-square")), "go{version}: step back");
+        assert_eq!(
+            (f.function.as_str(), f.line),
+            ("main.accumulate", marker("call-square")),
+            "go{version}: step back"
+        );
         // To the end, and back from there.
         let s = e.resume(Motion::Continue, None, Granularity::Line).unwrap();
         assert_eq!(s.reason, StopReason::EndOfRecording, "{s:?}");
         bp(&mut e, "final-print");
-        let s = e.resume(Motion::ReverseContinue, None, Granularity::Line).unwrap();
+        let s = e
+            .resume(Motion::ReverseContinue, None, Granularity::Line)
+            .unwrap();
         assert!(matches!(s.reason, StopReason::Breakpoint { .. }), "{s:?}");
         assert_eq!(top(&mut e).line, marker("final-print"));
     }
@@ -138,14 +161,19 @@ fn unrecovered_panic_stops_with_its_message() {
     match &s.reason {
         StopReason::Exception { kind, text } => {
             assert_eq!(*kind, ExceptionKind::Panic);
-            assert!(text.contains("index out of range [2] with length 0"), "{text}");
+            assert!(
+                text.contains("index out of range [2] with length 0"),
+                "{text}"
+            );
         }
         r => panic!("expected a panic stop, got {r:?}"),
     }
     let g = s.goid.unwrap();
     let (frames, _) = e.stack(g, 0, 20).unwrap();
     assert!(
-        frames.iter().any(|f| f.function == "main.main" && f.line == marker("panic-line")),
+        frames
+            .iter()
+            .any(|f| f.function == "main.main" && f.line == marker("panic-line")),
         "{frames:?}"
     );
 }
@@ -169,16 +197,28 @@ fn going_back_from_checkpoints_reaches_the_same_states() {
         }
         assert_eq!(forward[3].0, "3", "go{version}");
         assert_eq!(forward[3].1, "14", "go{version}");
-        assert!(!e.checkpoints.is_empty(), "go{version}: no checkpoint was taken");
+        assert!(
+            !e.checkpoints.is_empty(),
+            "go{version}: no checkpoint was taken"
+        );
         for k in (0..3).rev() {
-            let s = e.resume(Motion::ReverseContinue, None, Granularity::Line).unwrap();
+            let s = e
+                .resume(Motion::ReverseContinue, None, Granularity::Line)
+                .unwrap();
             assert!(matches!(s.reason, StopReason::Breakpoint { .. }), "{s:?}");
             let i = e.evaluate("i", None, 0).unwrap().value;
             let total = e.evaluate("total", None, 0).unwrap().value;
             let regs = e.session.regs(e.stop_tid.unwrap()).unwrap();
-            assert_eq!((&i, &total, &regs), (&forward[k].0, &forward[k].1, &forward[k].2), "go{version}: hit {k} backwards");
+            assert_eq!(
+                (&i, &total, &regs),
+                (&forward[k].0, &forward[k].1, &forward[k].2),
+                "go{version}: hit {k} backwards"
+            );
         }
-        assert!(e.resumed_from_checkpoints > 0, "go{version}: checkpoints unused");
+        assert!(
+            e.resumed_from_checkpoints > 0,
+            "go{version}: checkpoints unused"
+        );
         // Forwards again from a state reached backwards.
         e.resume(Motion::Continue, None, Granularity::Line).unwrap();
         assert_eq!(e.evaluate("i", None, 0).unwrap().value, "1");

@@ -33,12 +33,19 @@ impl ReplaySession {
     /// A copy of this replay at this moment, or why there cannot be one
     /// now (child processes, a thread being created…).
     pub fn checkpoint(&mut self) -> anyhow::Result<ReplaySession> {
-        if self.pids.len() != 1 || self.reaping.is_some() || self.cloned.values().any(|q| !q.is_empty()) {
+        if self.pids.len() != 1
+            || self.reaping.is_some()
+            || self.cloned.values().any(|q| !q.is_empty())
+        {
             bail!("no checkpoint while child processes or new threads are in flight");
         }
         self.settle()?;
         let main_rec = self.main_pid;
-        let leader = self.threads.get(&main_rec).filter(|t| !t.exited).map(|t| t.live);
+        let leader = self
+            .threads
+            .get(&main_rec)
+            .filter(|t| !t.exited)
+            .map(|t| t.live);
         let live: Vec<(RecTid, Tid)> = {
             let mut v: Vec<(RecTid, Tid)> = self
                 .threads
@@ -59,7 +66,8 @@ impl ReplaySession {
             }
         }
         let mem = self.mem(main_rec)?;
-        let insn = inject::find_syscall_insn(mem)?.ok_or_else(|| anyhow!("no syscall instruction to inject with"))?;
+        let insn = inject::find_syscall_insn(mem)?
+            .ok_or_else(|| anyhow!("no syscall instruction to inject with"))?;
         // Each thread's alternate signal stack, read before forking (the
         // copy's threads start without one).
         let mut altstacks = HashMap::new();
@@ -136,7 +144,12 @@ impl ReplaySession {
             if let (Some(q), Some(new)) = (self.stashed.get(&t.live), map.get(rec)) {
                 stashed.insert(
                     *new,
-                    q.iter().map(|w| Waited { tid: *new, stop: w.stop }).collect(),
+                    q.iter()
+                        .map(|w| Waited {
+                            tid: *new,
+                            stop: w.stop,
+                        })
+                        .collect(),
                 );
             }
         }
@@ -214,7 +227,11 @@ fn signal_stop(tgid: Tid, tid: Tid, sig: i32, info: &[u8; 128]) -> anyhow::Resul
     ptrace::resume(tid, ptrace::Resume::Syscall, 0)?;
     let w = wait::wait_tid(tid)?;
     if w.stop != Stop::Signal(sig) {
-        bail!("thread {} did not stop for its signal {sig}: {:?}", tid.0, w.stop);
+        bail!(
+            "thread {} did not stop for its signal {sig}: {:?}",
+            tid.0,
+            w.stop
+        );
     }
     ptrace::set_siginfo(tid, info)?;
     Ok(())
@@ -241,9 +258,10 @@ fn inject_clone(tid: Tid, insn: RemoteAddr, flags: u64) -> anyhow::Result<(Tid, 
             let w = wait::wait_tid(tid)?;
             match w.stop {
                 Stop::Syscall => syscall_stops += 1,
-                Stop::Event { event, .. }
-                    if matches!(event, libc::PTRACE_EVENT_CLONE | libc::PTRACE_EVENT_FORK) =>
-                {
+                Stop::Event {
+                    event: libc::PTRACE_EVENT_CLONE | libc::PTRACE_EVENT_FORK,
+                    ..
+                } => {
                     new = Some(Tid(ptrace::event_msg(tid)? as i32));
                 }
                 other => bail!("unexpected stop while cloning for a checkpoint: {other:?}"),

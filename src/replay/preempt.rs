@@ -37,7 +37,12 @@ pub struct PreemptStats {
 impl ReplaySession {
     /// Runs the thread to the recorded point. Ok(true): reached by
     /// executing; Ok(false): give up (the caller jumps).
-    pub(super) fn run_to_point(&mut self, e: &Event, live: Tid, target: &Regs) -> anyhow::Result<bool> {
+    pub(super) fn run_to_point(
+        &mut self,
+        e: &Event,
+        live: Tid,
+        target: &Regs,
+    ) -> anyhow::Result<bool> {
         let limit = budget();
         if limit == 0 {
             return Ok(false);
@@ -53,7 +58,11 @@ impl ReplaySession {
             self.preempt_stats.executed += 1;
         } else {
             self.preempt_stats.jumped += 1;
-            tracing::debug!(time = e.time.0, rip = target.rip, "preemption point not found within budget: jumping");
+            tracing::debug!(
+                time = e.time.0,
+                rip = target.rip,
+                "preemption point not found within budget: jumping"
+            );
         }
         Ok(reached)
     }
@@ -91,7 +100,13 @@ impl ReplaySession {
                     }
                 }
                 // A signal the recording delivers elsewhere (e.g. SIGCHLD of a real child).
-                Stop::Signal(sig) if stray < 100 && !matches!(sig, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE) => {
+                Stop::Signal(sig)
+                    if stray < 100
+                        && !matches!(
+                            sig,
+                            libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE
+                        ) =>
+                {
                     stray += 1;
                 }
                 _ => {

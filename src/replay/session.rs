@@ -9,8 +9,8 @@ use trace_format::{Event, EventTime, ExitStatus, RecTid, Regs, StdStream, TraceR
 use super::divergence::Divergence;
 use super::launch::{launch, TempDir};
 use crate::tracee::mem::ProcMem;
-use trace_format::RemoteAddr;
 use crate::tracee::{ptrace, Tid};
+use trace_format::RemoteAddr;
 
 /// Where a replayed program's output goes.
 #[allow(dead_code)] // Capture serves the debugger front ends (issues 4 and 5).
@@ -83,7 +83,11 @@ pub struct BreakpointHit {
 
 impl std::fmt::Display for BreakpointHit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "breakpoint at {:#x} hit by thread {}", self.addr, self.tid.0)
+        write!(
+            f,
+            "breakpoint at {:#x} hit by thread {}",
+            self.addr, self.tid.0
+        )
     }
 }
 
@@ -93,7 +97,7 @@ impl std::error::Error for BreakpointHit {}
 #[derive(Debug)]
 pub enum Stepped {
     /// Applied this event.
-    Event(Event),
+    Event(Box<Event>),
     /// A thread hit a breakpoint before reaching the next event (not applied yet).
     Breakpoint(BreakpointHit),
     /// Executed one instruction of the running thread (`single_step`).
@@ -283,7 +287,7 @@ impl ReplaySession {
     /// Applies the next event. Returns it, or `None` at the end of the trace.
     pub fn step(&mut self) -> anyhow::Result<Option<Event>> {
         match self.step_debug()? {
-            Stepped::Event(e) => Ok(Some(e)),
+            Stepped::Event(e) => Ok(Some(*e)),
             Stepped::End => Ok(None),
             Stepped::Breakpoint(h) => Err(anyhow!("unexpected {h}")),
             Stepped::Instruction(_) => Err(anyhow!("unexpected single step")),
@@ -317,7 +321,7 @@ impl ReplaySession {
             return Err(e);
         }
         self.next = EventTime(event.time.0 + 1);
-        Ok(Stepped::Event(event))
+        Ok(Stepped::Event(Box::new(event)))
     }
 
     /// The next event, if any (without applying it).
@@ -355,7 +359,9 @@ impl ReplaySession {
         let mem = self.main_mem()?;
         let orig = mem.read(RemoteAddr(addr), 2)?;
         if orig == [0x0f, 0x05] {
-            return Err(anyhow!("cannot break on a syscall instruction at {addr:#x}"));
+            return Err(anyhow!(
+                "cannot break on a syscall instruction at {addr:#x}"
+            ));
         }
         mem.write(RemoteAddr(addr), &[0xcc])?;
         self.breakpoints.insert(addr, orig[0]);

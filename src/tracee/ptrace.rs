@@ -175,7 +175,14 @@ pub fn set_debugreg(tid: Tid, n: usize, value: u64) -> io::Result<()> {
 pub fn get_sigmask(tid: Tid) -> io::Result<u64> {
     let mut mask: u64 = 0;
     // SAFETY: the kernel writes 8 bytes (the size we pass) into `mask`.
-    let r = unsafe { libc::ptrace(libc::PTRACE_GETSIGMASK, tid.0, 8usize, &mut mask as *mut u64) };
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETSIGMASK,
+            tid.0,
+            8usize,
+            &mut mask as *mut u64,
+        )
+    };
     if r < 0 {
         return Err(io::Error::last_os_error());
     }
