@@ -381,23 +381,4 @@ impl Engine {
 
 /// Registers that identify a moment at one address (flags and the syscall
 /// number are bookkeeping, not program state).
-pub(super) fn same_regs(a: &Regs, b: &Regs) -> bool {
-    a.rip == b.rip
-        && a.rsp == b.rsp
-        && a.rbp == b.rbp
-        && a.rax == b.rax
-        && a.rbx == b.rbx
-        && a.rcx == b.rcx
-        && a.rdx == b.rdx
-        && a.rsi == b.rsi
-        && a.rdi == b.rdi
-        && a.r8 == b.r8
-        && a.r9 == b.r9
-        && a.r10 == b.r10
-        && a.r11 == b.r11
-        && a.r12 == b.r12
-        && a.r13 == b.r13
-        && a.r14 == b.r14
-        && a.r15 == b.r15
-        && a.fs_base == b.fs_base
-}
+pub(super) use crate::replay::same_state as same_regs;

@@ -239,40 +239,18 @@ fn signal_stop(tgid: Tid, tid: Tid, sig: i32, info: &[u8; 128]) -> anyhow::Resul
 
 /// Runs `clone(flags, 0, …)` in `tid` (at a stop); returns the new task.
 fn inject_clone(tid: Tid, insn: RemoteAddr, flags: u64) -> anyhow::Result<(Tid, i64)> {
-    let saved = ptrace::get_regs(tid)?;
-    let mut r = saved;
-    r.rip = insn.0;
-    r.rax = libc::SYS_clone as u64;
-    r.orig_rax = u64::MAX;
-    r.rdi = flags;
-    r.rsi = 0;
-    r.rdx = 0;
-    r.r10 = 0;
-    r.r8 = 0;
-    ptrace::set_regs(tid, &r)?;
-    let result = (|| {
-        let mut new = None;
-        let mut syscall_stops = 0;
-        while syscall_stops < 2 {
-            ptrace::resume(tid, ptrace::Resume::Syscall, 0)?;
-            let w = wait::wait_tid(tid)?;
-            match w.stop {
-                Stop::Syscall => syscall_stops += 1,
-                Stop::Event {
-                    event: libc::PTRACE_EVENT_CLONE | libc::PTRACE_EVENT_FORK,
-                    ..
-                } => {
-                    new = Some(Tid(ptrace::event_msg(tid)? as i32));
-                }
-                other => bail!("unexpected stop while cloning for a checkpoint: {other:?}"),
+    let mut new = None;
+    let rax =
+        inject::syscall_observing(tid, insn, libc::SYS_clone, &[flags, 0, 0, 0, 0], |event| {
+            if matches!(event, libc::PTRACE_EVENT_CLONE | libc::PTRACE_EVENT_FORK) {
+                new = Some(Tid(ptrace::event_msg(tid)? as i32));
+                return Ok(true);
             }
-        }
-        let rax = ptrace::get_regs(tid)?.rax as i64;
-        let new = new.ok_or_else(|| anyhow!("clone for a checkpoint failed: {rax}"))?;
-        Ok((new, rax))
-    })();
-    ptrace::set_regs(tid, &saved)?;
-    result
+            Ok(false)
+        })
+        .context("cannot clone for a checkpoint")?;
+    let new = new.ok_or_else(|| anyhow!("clone for a checkpoint failed: {rax}"))?;
+    Ok((new, rax))
 }
 
 /// A thread's `stack_t` (sp, flags, size), read with an injected

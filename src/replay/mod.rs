@@ -14,5 +14,5 @@ mod session;
 mod step;
 
 pub use divergence::Divergence;
-pub use preempt::PreemptStats;
+pub use preempt::{same_state, PreemptStats};
 pub use session::{BreakpointHit, Output, ReplaySession, Stepped};

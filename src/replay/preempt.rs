@@ -122,8 +122,9 @@ impl ReplaySession {
     }
 }
 
-/// The registers that make two moments at one rip the same program state.
-fn same_state(a: &Regs, b: &Regs) -> bool {
+/// The registers that make two moments at one rip the same program state
+/// (flags and the syscall number are bookkeeping).
+pub fn same_state(a: &Regs, b: &Regs) -> bool {
     a.rip == b.rip
         && a.rsp == b.rsp
         && a.rbp == b.rbp

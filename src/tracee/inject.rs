@@ -33,6 +33,20 @@ pub fn find_syscall_insn(mem: &ProcMem) -> io::Result<Option<RemoteAddr>> {
 
 /// Runs `nr(args…)` in `tid`, which must be at a syscall-exit stop; returns the result.
 pub fn syscall(tid: Tid, insn: RemoteAddr, nr: i64, args: &[u64]) -> io::Result<i64> {
+    syscall_observing(tid, insn, nr, args, |_| Ok(false))
+}
+
+/// Like `syscall`; ptrace event stops between entry and exit (a fork's or
+/// clone's event, whose message is the new task) go to `on_event`, which
+/// accepts them (true) or not. Seccomp stops (a tracee under a
+/// SECCOMP_RET_TRACE filter) are always passed over.
+pub fn syscall_observing(
+    tid: Tid,
+    insn: RemoteAddr,
+    nr: i64,
+    args: &[u64],
+    mut on_event: impl FnMut(i32) -> io::Result<bool>,
+) -> io::Result<i64> {
     let saved = ptrace::get_regs(tid)?;
     let mut r = saved;
     r.rip = insn.0;
@@ -46,8 +60,6 @@ pub fn syscall(tid: Tid, insn: RemoteAddr, nr: i64, args: &[u64]) -> io::Result<
     }
     ptrace::set_regs(tid, &r)?;
     let result = (|| {
-        // Its entry and exit stops; a seccomp stop (if the tracee runs under a
-        // SECCOMP_RET_TRACE filter) between them is passed over.
         let mut syscall_stops = 0;
         while syscall_stops < 2 {
             ptrace::resume(tid, ptrace::Resume::Syscall, 0)?;
@@ -55,6 +67,7 @@ pub fn syscall(tid: Tid, insn: RemoteAddr, nr: i64, args: &[u64]) -> io::Result<
             match w.stop {
                 Stop::Syscall => syscall_stops += 1,
                 Stop::Event { event, .. } if event == libc::PTRACE_EVENT_SECCOMP => {}
+                Stop::Event { event, .. } if on_event(event)? => {}
                 other => {
                     return Err(io::Error::other(format!(
                         "unexpected stop while injecting a syscall: {other:?}"
