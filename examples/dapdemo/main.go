@@ -28,6 +28,16 @@ func accumulate(total int, i int) int {
 	return total
 }
 
+// shape's method is called through an interface: stepping in passes the
+// compiler's pointer wrapper, and the float argument arrives in XMM0.
+type shape interface{ area() float64 }
+
+type tile struct{ side float64 }
+
+func (t tile) area() float64 {
+	return t.side * t.side // #BP area-body
+}
+
 func worker(id int, results chan<- int, wg *sync.WaitGroup) {
 	defer wg.Done()
 	results <- id * 10 // #BP worker-send
@@ -54,6 +64,8 @@ func main() {
 	}
 	p := point{X: total, Y: sum, Label: "end"}
 	fmt.Printf("sum=%d point=%+v\n", sum, p) // #BP final-print
+	var sh shape = tile{side: 1.5}
+	fmt.Printf("area=%v\n", sh.area()) // #BP iface-call
 
 	if len(os.Args) > 1 && os.Args[1] == "-panic" {
 		var xs []int

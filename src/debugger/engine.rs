@@ -151,19 +151,23 @@ impl Engine {
         })
     }
 
+    /// The exception breakpoints the user's filters turn on.
+    pub(super) fn enabled_exceptions(&self) -> Vec<(u64, ExceptionKind)> {
+        self.exceptions
+            .iter()
+            .filter(|(_, k)| match k {
+                ExceptionKind::Panic => self.stop_panics,
+                ExceptionKind::FatalError => self.stop_fatal,
+            })
+            .copied()
+            .collect()
+    }
+
     /// The addresses that must hold breakpoints: the user's, the enabled
     /// exception ones, and `temp` (a motion's own).
     pub(super) fn sync_breakpoints(&mut self, temp: &[u64]) -> anyhow::Result<()> {
         let mut want: Vec<u64> = self.bps.addrs().collect();
-        for (addr, kind) in &self.exceptions {
-            let on = match kind {
-                ExceptionKind::Panic => self.stop_panics,
-                ExceptionKind::FatalError => self.stop_fatal,
-            };
-            if on {
-                want.push(*addr);
-            }
-        }
+        want.extend(self.enabled_exceptions().iter().map(|(a, _)| *a));
         want.extend_from_slice(temp);
         want.sort_unstable();
         want.dedup();

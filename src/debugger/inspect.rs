@@ -112,6 +112,17 @@ impl Engine {
             .ok_or_else(|| anyhow::anyhow!("there is no goroutine {goid} at this point"))
     }
 
+    /// Low halves of a thread's XMM registers (FXSAVE layout: XMM0 at byte 160).
+    fn xmm(&self, tid: RecTid) -> Option<[u64; 16]> {
+        let x = self.session.xstate(tid).ok()?;
+        let mut out = [0u64; 16];
+        for (i, v) in out.iter_mut().enumerate() {
+            let at = 160 + i * 16;
+            *v = u64::from_le_bytes(x.get(at..at + 8)?.try_into().ok()?);
+        }
+        Some(out)
+    }
+
     /// The registers of the thread running goroutine `g`, if it is running.
     fn running_regs(&self, g: &Goroutine) -> Option<trace_format::Regs> {
         let tid = RecTid(g.thread?);
@@ -136,6 +147,7 @@ impl Engine {
                 phys = self.info.unwind(mem, r.rip, r.rsp, r.rbp, 200);
                 if let Some(f) = phys.first_mut() {
                     f.regs = Some(r);
+                    f.xmm = g.thread.and_then(|t| self.xmm(RecTid(t)));
                 }
                 let on_own_stack = g.stack.0 <= r.rsp && r.rsp < g.stack.1;
                 if !on_own_stack && spc != 0 {
@@ -167,6 +179,7 @@ impl Engine {
                         bp: top.map(|r| r.rbp).unwrap_or(0),
                         cfa: 0,
                         regs: top,
+                        xmm: None,
                     },
                     lookup_pc: f.pc,
                     depth: 0,

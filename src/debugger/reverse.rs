@@ -103,11 +103,16 @@ impl Engine {
 
     pub(super) fn reverse_continue(&mut self) -> EResult<Stop> {
         let here = self.here()?;
-        let addrs: Vec<u64> = self.bps.addrs().collect();
+        let exceptions = self.enabled_exceptions();
+        let mut addrs: Vec<u64> = self.bps.addrs().collect();
+        addrs.extend(exceptions.iter().map(|(a, _)| *a));
         let hits = self.scan(
             &here,
             &addrs,
             &mut |e, h| {
+                if exceptions.iter().any(|(a, _)| *a == h.addr) {
+                    return Ok(true);
+                }
                 let mut stops = false;
                 for i in e.bps.at(h.addr) {
                     let bp = e.bps.list[i].clone();
@@ -121,7 +126,14 @@ impl Engine {
         )?;
         match hits.last() {
             Some(p) => {
-                let addr = p.at.as_ref().map(|(_, r)| r.rip).unwrap_or(0);
+                let (tid, addr) = p.at.as_ref().map(|(t, r)| (*t, r.rip)).unwrap_or_default();
+                if let Some((_, kind)) = exceptions.iter().find(|(a, _)| *a == addr) {
+                    // Going back onto the panic (or fatal error) itself.
+                    self.seek(p)?;
+                    let text = self.exception_text(tid, *kind);
+                    let reason = StopReason::Exception { kind: *kind, text };
+                    return Ok(self.stop(reason, Some(tid)));
+                }
                 let ids: Vec<u32> = self
                     .bps
                     .at(addr)

@@ -140,6 +140,26 @@ fn breakpoints_steps_and_reverse() {
             ("main.accumulate", marker("call-square")),
             "go{version}: step back"
         );
+        // Into a method called through an interface (past the compiler's
+        // wrapper), its float argument read from XMM0, and out again.
+        e.set_line_breakpoints(&src(), &[]);
+        bp(&mut e, "iface-call");
+        e.resume(Motion::Continue, None, Granularity::Line).unwrap();
+        e.set_line_breakpoints(&src(), &[]);
+        e.resume(Motion::StepIn, None, Granularity::Line).unwrap();
+        assert_eq!(top(&mut e).function, "main.tile.area", "go{version}");
+        assert_eq!(
+            e.evaluate("t.side", None, 0).unwrap().value,
+            "1.5",
+            "go{version}"
+        );
+        e.resume(Motion::StepOut, None, Granularity::Line).unwrap();
+        let f = top(&mut e);
+        assert_eq!(
+            (f.function.as_str(), f.line),
+            ("main.main", marker("iface-call")),
+            "go{version}: out of the wrapper too"
+        );
         // To the end, and back from there.
         let s = e.resume(Motion::Continue, None, Granularity::Line).unwrap();
         assert_eq!(s.reason, StopReason::EndOfRecording, "{s:?}");

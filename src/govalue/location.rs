@@ -29,6 +29,9 @@ pub(crate) fn register(frame: &FrameRegs, reg: u16) -> Option<u64> {
         REG_RBP => return Some(frame.bp),
         _ => {}
     }
+    if (17..=32).contains(&reg) {
+        return frame.xmm.map(|x| x[(reg - 17) as usize]);
+    }
     let r = frame.regs.as_ref()?;
     Some(match reg {
         0 => r.rax,
@@ -46,7 +49,6 @@ pub(crate) fn register(frame: &FrameRegs, reg: u16) -> Option<u64> {
         14 => r.r14,
         15 => r.r15,
         16 => r.rip,
-        // XMM registers are not in the recorded register set.
         _ => return None,
     })
 }

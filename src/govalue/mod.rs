@@ -59,6 +59,8 @@ pub struct FrameRegs {
     pub bp: u64,
     pub cfa: u64,
     pub regs: Option<trace_format::Regs>,
+    /// Low 64 bits of XMM0–15 (innermost frame only): Go passes floats there.
+    pub xmm: Option<[u64; 16]>,
 }
 
 /// A variable in scope (argument, local or package variable), ready to be

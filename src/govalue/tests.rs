@@ -579,6 +579,7 @@ fn govalue_survives_garbage_memory() {
                 bp: 0x7fff_0100,
                 cfa: 0x7fff_0200,
                 regs: Some(regs),
+                xmm: None,
             };
             let _ = di.unwind(&mem, pc, frame.sp, frame.bp, 50);
             for v in di.variables(pc, 0) {

@@ -122,6 +122,7 @@ impl Info {
             bp,
             cfa: 0,
             regs: None,
+            xmm: None,
         };
         while cur.pc != 0 && out.len() < max {
             // A return address may be just past a call that never returns
@@ -171,6 +172,7 @@ impl Info {
                 bp: caller_bp,
                 cfa: 0,
                 regs: None,
+                xmm: None,
             };
         }
         out

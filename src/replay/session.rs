@@ -215,6 +215,15 @@ impl ReplaySession {
         Ok(ptrace::get_regs(t.live)?)
     }
 
+    /// The thread's XSAVE area (FPU, SSE, AVX state).
+    pub fn xstate(&self, tid: RecTid) -> anyhow::Result<Vec<u8>> {
+        let t = self
+            .threads
+            .get(&tid)
+            .ok_or_else(|| anyhow!("no thread {}", tid.0))?;
+        Ok(ptrace::get_xstate(t.live)?)
+    }
+
     /// The memory of the process `tid` belongs to.
     pub fn mem(&self, tid: RecTid) -> anyhow::Result<&ProcMem> {
         let t = self
