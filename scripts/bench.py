@@ -2,7 +2,7 @@
 import argparse, os, re, resource, shutil, statistics, subprocess, sys, tempfile, time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RRGO = os.path.join(REPO, "target", "release", "rrgo")
+RRGO = os.environ.get("RRGO_BIN") or os.path.join(REPO, "target", "release", "rrgo")
 PROGRAMS = {
     "hello": [],
     "cpuworkers": [],

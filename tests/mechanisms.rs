@@ -209,6 +209,64 @@ fn time_and_randomness_come_from_syscalls() {
     assert_ne!(r.header().auxv_random, [0; 16]);
 }
 
+/// Under the seccomp filter, clock_gettime is answered at its one (seccomp)
+/// stop; the times it returned are replayed like any other result. Without
+/// the filter (RRGO_SECCOMP=0) every call takes its two syscall stops.
+#[test]
+fn clock_reads_answered_at_the_seccomp_stop_replay_exactly() {
+    let s = Scratch::new();
+    let prog = example(&newest(), "nondet");
+    for (seccomp, name) in [("1", "with"), ("0", "without")] {
+        let dir = s.path().join(name);
+        let mut cmd = s.cmd();
+        cmd.env("RRGO_SECCOMP", seccomp)
+            .env("RRGO_LOG", "rrgo::commands::record=info")
+            .arg("record")
+            .arg("-o")
+            .arg(&dir)
+            .arg(&prog);
+        let rec = output_within(&mut cmd, DEADLINE);
+        assert_eq!(rec.status.code(), Some(0), "{}", text(&rec.stderr));
+        let log = text(&rec.stderr);
+        let answered: u64 = log
+            .split("answered_at_entry: ")
+            .nth(1)
+            .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no record stats in the log:\n{log}"));
+        if seccomp == "1" {
+            assert!(
+                answered > 0,
+                "no clock_gettime was answered at its seccomp stop"
+            );
+        } else {
+            assert_eq!(answered, 0);
+        }
+        for _ in 0..2 {
+            let rep = s.replay(&dir);
+            assert_same(
+                &format!("{name} the seccomp filter"),
+                &rec_stdout_only(&rec),
+                &rep,
+            );
+        }
+    }
+}
+
+/// The recording's output without rrgo's own log lines.
+fn rec_stdout_only(rec: &std::process::Output) -> std::process::Output {
+    let stderr: Vec<u8> = text(&rec.stderr)
+        .lines()
+        .filter(|l| !l.contains("rrgo"))
+        .flat_map(|l| format!("{l}\n").into_bytes())
+        .collect();
+    std::process::Output {
+        status: rec.status,
+        stdout: rec.stdout.clone(),
+        stderr,
+    }
+}
+
 /// The program sees the CPU mask it would have had natively, not rrgo's pinning.
 #[test]
 fn cpu_count_is_not_changed_by_pinning() {

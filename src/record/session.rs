@@ -34,6 +34,8 @@ pub struct RecordStats {
     pub rdtsc: u64,
     pub threads: u64,
     pub processes: u64,
+    /// Syscalls answered at their seccomp stop (one ptrace stop, not two).
+    pub answered_at_entry: u64,
 }
 
 pub struct RecordOutcome {
@@ -52,6 +54,11 @@ fn preempt_after() -> Duration {
 /// How long a thread keeps the CPU before rrgo switches at its next syscall stop.
 fn slice() -> Duration {
     Duration::from_millis(env_ms("RRGO_SLICE_MS", 20))
+}
+
+/// The seccomp filter is on unless RRGO_SECCOMP=0.
+fn seccomp_enabled() -> bool {
+    std::env::var("RRGO_SECCOMP").map_or(true, |v| v != "0")
 }
 
 fn env_ms(name: &str, default: u64) -> u64 {
@@ -79,6 +86,8 @@ pub(super) struct Recorder {
     pub(super) announced: std::collections::HashSet<trace_format::FileId>,
     pub(super) slice: Duration,
     pub(super) preempt_after: Duration,
+    /// Tracees run under the SECCOMP_RET_TRACE filter (see `resume`).
+    pub(super) seccomp: bool,
 }
 
 pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
@@ -116,6 +125,7 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         cpu: Some(cpu),
         sigmask: opts.sigmask,
         reset_signals: vec![libc::SIGPIPE],
+        seccomp: seccomp_enabled(),
     };
     let tid = spawn::spawn(&spec)?;
     // The header carries AT_RANDOM, so it is written once the program is
@@ -169,6 +179,7 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         announced: Default::default(),
         slice: slice(),
         preempt_after: preempt_after(),
+        seccomp: spec.seccomp,
     };
     rec.t.add(tid, tid.0, State::Stopped);
     rec.stats.threads += 1;
@@ -255,7 +266,14 @@ impl Recorder {
         };
         let sig = std::mem::take(&mut th.inject);
         th.state = State::Running;
-        match ptrace::resume(tid, ptrace::Resume::Syscall, sig) {
+        // Under the seccomp filter every syscall entry stops by itself:
+        // syscall stops are asked for only to see the current call's exit.
+        let how = if self.seccomp && th.syscall.is_none() {
+            ptrace::Resume::Cont
+        } else {
+            ptrace::Resume::Syscall
+        };
+        match ptrace::resume(tid, how, sig) {
             Ok(()) => Ok(true),
             // Killed meanwhile (exit_group of another thread): its death stop follows.
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
@@ -310,6 +328,14 @@ impl Recorder {
                     self.resume_in_kernel(tid)
                 }
                 libc::PTRACE_EVENT_EXIT => self.on_exit_event(tid),
+                libc::PTRACE_EVENT_SECCOMP => {
+                    if self.t.get(tid).is_some_and(|t| t.syscall.is_some()) {
+                        // Its entry was already seen as a syscall stop.
+                        self.resume_in_kernel(tid)
+                    } else {
+                        self.on_syscall_entry(tid)
+                    }
+                }
                 libc::PTRACE_EVENT_STOP => self.on_stop_event(tid, sig),
                 _ => self.resume_in_kernel(tid),
             },

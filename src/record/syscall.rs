@@ -27,6 +27,17 @@ impl Recorder {
         }
         self.append(tid, EventKind::SyscallEntry { nr, args, regs })?;
         self.stats.syscalls += 1;
+        if self.seccomp && spec.is_some_and(|s| s.hook == Hook::ClockAtEntry) {
+            if let Some(ts) = system_clock(args[0]) {
+                let written = self
+                    .t
+                    .proc_of(tid)
+                    .is_some_and(|p| p.mem.write(RemoteAddr(args[1]), &ts).is_ok());
+                if written {
+                    return self.answer_at_entry(tid, nr, regs, args[1], ts.to_vec());
+                }
+            }
+        }
 
         let mem = self.t.proc_of(tid).map(|p| &p.mem);
         let lens = match (spec, mem) {
@@ -88,6 +99,39 @@ impl Recorder {
             }
         }
         Ok(())
+    }
+
+    /// Completes a call the recorder answered at its seccomp stop: the
+    /// kernel skips it (number −1) and returns 0; no exit stop follows.
+    fn answer_at_entry(
+        &mut self,
+        tid: Tid,
+        nr: i64,
+        mut regs: trace_format::Regs,
+        addr: u64,
+        data: Vec<u8>,
+    ) -> anyhow::Result<()> {
+        regs.orig_rax = u64::MAX;
+        regs.rax = 0;
+        ptrace::set_regs(tid, &regs)?;
+        self.stats.answered_at_entry += 1;
+        self.append(
+            tid,
+            EventKind::SyscallExit {
+                nr,
+                result: 0,
+                writes: vec![MemWrite {
+                    addr: RemoteAddr(addr),
+                    data,
+                }],
+                mode: SyscallMode::Emulated,
+                extra: SyscallExtra::None,
+            },
+        )?;
+        if let Some(th) = self.t.get(tid) {
+            th.last_regs = Some(regs);
+        }
+        self.continue_or_switch(tid)
     }
 
     pub(super) fn on_syscall_exit(&mut self, tid: Tid) -> anyhow::Result<()> {
@@ -315,4 +359,33 @@ pub(crate) fn clone_parent_writes(
         out.push(RemoteAddr(args[2]));
     }
     out
+}
+
+/// A system-wide clock's time as `struct timespec`, read by the recorder
+/// (per-process and per-thread CPU clocks must be read by the program).
+fn system_clock(id: u64) -> Option<[u8; 16]> {
+    let id = id as libc::clockid_t;
+    if !matches!(
+        id,
+        libc::CLOCK_REALTIME
+            | libc::CLOCK_MONOTONIC
+            | libc::CLOCK_MONOTONIC_RAW
+            | libc::CLOCK_REALTIME_COARSE
+            | libc::CLOCK_MONOTONIC_COARSE
+            | libc::CLOCK_BOOTTIME
+    ) {
+        return None;
+    }
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into `ts`.
+    if unsafe { libc::clock_gettime(id, &mut ts) } != 0 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&(ts.tv_sec as i64).to_le_bytes());
+    out[8..].copy_from_slice(&(ts.tv_nsec as i64).to_le_bytes());
+    Some(out)
 }

@@ -103,6 +103,7 @@ pub fn launch(
         cwd: Some(cstr(tmp.0.as_os_str().as_bytes())?),
         cpu,
         sigmask,
+        seccomp: false,
         reset_signals: vec![libc::SIGPIPE],
     };
     let tid = spawn::spawn(&spec)?;

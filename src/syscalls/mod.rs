@@ -116,6 +116,9 @@ pub enum Hook {
     Sigreturn,
     /// The result is a live tid or pid (set_tid_address): executed, then given the recorded value.
     TidResult,
+    /// clock_gettime: for system-wide clocks the recorder reads the clock
+    /// itself at the entry stop and skips the call (one stop, not two).
+    ClockAtEntry,
     /// Not executed at record or replay: the program gets this negative errno,
     /// as if the kernel lacked the call (rseq: its per-CPU writes would be
     /// nondeterministic).

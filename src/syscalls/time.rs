@@ -1,14 +1,14 @@
 //! Clocks, sleeps and timers: all emulated (recorded time is replayed;
 //! sleeps are not waited out; timer signals arrive as recorded signals).
 
-use super::{emu, emu_blocking, Out::*, Spec};
+use super::{emu, emu_blocking, Hook, Out::*, Spec};
 use libc::*;
 
 const TIMESPEC: usize = 16;
 const ITIMER: usize = 32;
 
 pub(crate) const ROWS: &[Spec] = &[
-    emu(SYS_clock_gettime, &[Fixed(1, TIMESPEC)]),
+    emu(SYS_clock_gettime, &[Fixed(1, TIMESPEC)]).hook(Hook::ClockAtEntry),
     emu(SYS_clock_getres, &[Fixed(1, TIMESPEC)]),
     emu(SYS_gettimeofday, &[Fixed(0, 16), Fixed(1, 8)]),
     emu(SYS_time, &[Fixed(0, 8)]),

@@ -19,6 +19,7 @@ pub fn options() -> np::Options {
         | np::Options::PTRACE_O_TRACEEXEC
         | np::Options::PTRACE_O_TRACEEXIT
         | np::Options::PTRACE_O_EXITKILL
+        | np::Options::PTRACE_O_TRACESECCOMP
 }
 
 fn errno(e: nix::Error) -> io::Error {

@@ -23,6 +23,10 @@ pub struct SpawnSpec {
     pub sigmask: libc::sigset_t,
     /// Signals whose disposition rrgo changed and the program must get back as default.
     pub reset_signals: Vec<i32>,
+    /// Install a seccomp filter that turns every syscall into a
+    /// PTRACE_EVENT_SECCOMP stop (recording: threads then run with
+    /// PTRACE_CONT and a syscall answered at that stop costs one stop).
+    pub seccomp: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +71,12 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Tid, SpawnError> {
             child_setup(spec, &cpuset);
             let mut b = 0u8;
             while libc::read(go_r, (&mut b as *mut u8).cast(), 1) < 0 {}
+            if spec.seccomp && !install_trace_filter() {
+                // Told apart from an exec failure by its sign.
+                let e = -*libc::__errno_location();
+                libc::write(err_w, (&e as *const i32).cast(), 4);
+                libc::_exit(127);
+            }
             libc::execve(spec.path.as_ptr(), argv.as_ptr(), envp.as_ptr());
             let e = *libc::__errno_location();
             libc::write(err_w, (&e as *const i32).cast(), 4);
@@ -95,6 +105,12 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Tid, SpawnError> {
                     let mut e = 0i32;
                     // SAFETY: reading 4 bytes into an i32.
                     let n = unsafe { libc::read(err_r, (&mut e as *mut i32).cast(), 4) };
+                    if n == 4 && e < 0 {
+                        return Err(SpawnError::Setup(io::Error::other(format!(
+                            "cannot install rrgo's seccomp filter: {} (RRGO_SECCOMP=0 records without it)",
+                            io::Error::from_raw_os_error(-e)
+                        ))));
+                    }
                     let source = if n == 4 {
                         io::Error::from_raw_os_error(e)
                     } else {
@@ -123,6 +139,29 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Tid, SpawnError> {
         }
     }
     result
+}
+
+/// A one-instruction filter: every syscall stops for the tracer
+/// (SECCOMP_RET_TRACE). Async-signal-safe: runs in the forked child.
+unsafe fn install_trace_filter() -> bool {
+    const SECCOMP_RET_TRACE: u32 = 0x7ff0_0000;
+    let filter = [libc::sock_filter {
+        code: (libc::BPF_RET | libc::BPF_K) as u16,
+        jt: 0,
+        jf: 0,
+        k: SECCOMP_RET_TRACE,
+    }];
+    let prog = libc::sock_fprog {
+        len: 1,
+        filter: filter.as_ptr() as *mut libc::sock_filter,
+    };
+    libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
+        && libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &prog as *const libc::sock_fprog,
+        ) == 0
 }
 
 /// Runs in the forked child before exec.
