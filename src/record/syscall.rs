@@ -385,7 +385,7 @@ fn system_clock(id: u64) -> Option<[u8; 16]> {
         return None;
     }
     let mut out = [0u8; 16];
-    out[..8].copy_from_slice(&(ts.tv_sec as i64).to_le_bytes());
-    out[8..].copy_from_slice(&(ts.tv_nsec as i64).to_le_bytes());
+    out[..8].copy_from_slice(&ts.tv_sec.to_le_bytes());
+    out[8..].copy_from_slice(&ts.tv_nsec.to_le_bytes());
     Some(out)
 }
