@@ -92,6 +92,13 @@ impl Engine {
             .stored_file_path(&session.reader().header().exe);
         progress(0, 2);
         let bin = GoBinary::load(&exe).context("cannot read the recorded program")?;
+        if !bin.has_dwarf {
+            anyhow::bail!(
+                "the recorded program has no DWARF debug information (built with -ldflags=-w or -s): \
+                 rebuild it without them and record again to debug it; `rrgo replay -a` and \
+                 `rrgo dump` still work on this recording"
+            );
+        }
         let info = DebugInfo::load(&exe).context("cannot read the recorded program's DWARF")?;
         progress(1, 2);
         let mut exceptions = Vec::new();
