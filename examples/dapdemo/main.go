@@ -7,8 +7,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"runtime/pprof"
+	"strconv"
 	"sync"
 )
 
@@ -40,7 +43,10 @@ func (t tile) area() float64 {
 
 func worker(id int, results chan<- int, wg *sync.WaitGroup) {
 	defer wg.Done()
-	results <- id * 10 // #BP worker-send
+	// pprof labels name the goroutine in the debugger's thread list.
+	pprof.Do(context.Background(), pprof.Labels("worker", strconv.Itoa(id)), func(context.Context) {
+		results <- id * 10 // #BP worker-send
+	})
 }
 
 func main() {

@@ -241,7 +241,7 @@ impl Engine {
                 goid: g.goid,
                 function,
                 thread: regs.and(g.thread),
-                labels: Vec::new(),
+                labels: g.labels.clone(),
                 system: g.system,
             });
         }

@@ -160,6 +160,37 @@ fn breakpoints_steps_and_reverse() {
             ("main.main", marker("iface-call")),
             "go{version}: out of the wrapper too"
         );
+        // Back to a worker (they ran before the interface call): the pprof
+        // labels of the goroutine at the breakpoint.
+        e.set_line_breakpoints(&src(), &[]);
+        bp(&mut e, "worker-send");
+        let s = e
+            .resume(Motion::ReverseContinue, None, Granularity::Line)
+            .unwrap();
+        assert!(
+            matches!(s.reason, StopReason::Breakpoint { .. }),
+            "go{version}: {s:?}"
+        );
+        let g = s.goid.unwrap();
+        assert_eq!(
+            top(&mut e).line,
+            marker("worker-send"),
+            "go{version}: {s:?}"
+        );
+        let summary = e
+            .goroutines()
+            .unwrap()
+            .into_iter()
+            .find(|x| x.goid == g)
+            .unwrap();
+        let id = e.evaluate("id", None, 0).map(|v| v.value);
+        assert_eq!(summary.labels.len(), 1, "go{version}: {summary:?}");
+        assert_eq!(summary.labels[0].0, "worker");
+        assert_eq!(
+            Ok(summary.labels[0].1.clone()),
+            id.map_err(|e| e.0),
+            "go{version}"
+        );
         // To the end, and back from there.
         let s = e.resume(Motion::Continue, None, Granularity::Line).unwrap();
         assert_eq!(s.reason, StopReason::EndOfRecording, "{s:?}");

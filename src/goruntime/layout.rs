@@ -21,6 +21,8 @@ pub struct GLayout {
     pub gopc: u64,
     pub startpc: u64,
     pub parent_goid: Option<u64>,
+    /// Profiler labels (`runtime/pprof`), if this runtime has them.
+    pub labels: Option<u64>,
     pub m: u64,
     pub m_procid: u64,
     pub m_curg: u64,
@@ -58,6 +60,7 @@ impl GLayout {
             gopc: g("gopc")?,
             startpc: g("startpc")?,
             parent_goid: g("parentGoid").ok(),
+            labels: g("labels").ok(),
             m: g("m")?,
             m_procid: bin
                 .field_offset("runtime.m", "procid")

@@ -39,6 +39,9 @@ pub struct Goroutine {
     pub stack: (u64, u64),
     /// Runtime goroutines (GC workers, finalizers…) Go hides from tracebacks.
     pub system: bool,
+    /// pprof labels (`pprof.Do`, `SetGoroutineLabels`), in the order set.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<(String, String)>,
 }
 
 pub fn status_name(raw: u32) -> &'static str {
@@ -167,7 +170,12 @@ impl<'a> GoReader<'a> {
             .bin
             .function_at(startpc)
             .is_some_and(|f| f.name.starts_with("runtime.") && f.name != "runtime.main");
+        let labels = l
+            .labels
+            .map(|off| read_labels(mem, u64_at(off)))
+            .unwrap_or_default();
         Ok(Goroutine {
+            labels,
             goid: u64_at(l.goid),
             addr: g,
             status,
@@ -181,6 +189,37 @@ impl<'a> GoReader<'a> {
             system,
         })
     }
+}
+
+/// The labels `g.labels` points to: a `runtime/pprof.labelMap`, which in
+/// Go 1.24–1.27 is a struct holding one slice of {key, value string} pairs.
+fn read_labels(mem: &ProcMem, ptr: u64) -> Vec<(String, String)> {
+    if ptr == 0 {
+        return Vec::new();
+    }
+    let word = |b: &[u8], i: usize| {
+        b.get(i * 8..i * 8 + 8)
+            .map(|w| u64::from_le_bytes(w.try_into().unwrap_or([0; 8])))
+            .unwrap_or(0)
+    };
+    let Ok(head) = mem.read(RemoteAddr(ptr), 16) else {
+        return Vec::new();
+    };
+    let (list, len) = (word(&head, 0), word(&head, 1).min(64));
+    let Ok(raw) = mem.read(RemoteAddr(list), (len * 32) as usize) else {
+        return Vec::new();
+    };
+    let string = |p: u64, n: u64| {
+        String::from_utf8_lossy(&mem.read_prefix(RemoteAddr(p), n.min(256) as usize)).into_owned()
+    };
+    raw.chunks_exact(32)
+        .map(|e| {
+            (
+                string(word(e, 0), word(e, 1)),
+                string(word(e, 2), word(e, 3)),
+            )
+        })
+        .collect()
 }
 
 /// All live goroutines, in `runtime.allgs` order.
