@@ -193,7 +193,8 @@ fn sigterm_handler_history() {
         .iter()
         .map(|e| e["event"].as_u64().unwrap())
         .collect();
-    assert!(events.windows(2).all(|w| w[0] < w[1]), "{events:?}");
+    // Several transitions can happen before one event (casgstatus breakpoints).
+    assert!(events.windows(2).all(|w| w[0] <= w[1]), "{events:?}");
     let find = |state: &str, after: u64| {
         entries
             .iter()

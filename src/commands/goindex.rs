@@ -1,7 +1,10 @@
-//! The goroutine index of a trace: every goroutine state change seen after
-//! each replayed event, plus where each signal landed. Built in one replay
-//! pass and cached next to the trace (`goindex`), so later history and
-//! signal queries do not replay again.
+//! The goroutine index of a trace: every goroutine state change, plus where
+//! each signal landed. Built in one replay pass and cached next to the
+//! trace (`goindex`), so later history and signal queries do not replay
+//! again. State changes come from a breakpoint on `runtime.casgstatus`
+//! (every transition, also those between two events: its arguments say
+//! which g and which new status) and from reading every g after each event
+//! (which catches what bypasses casgstatus, e.g. Go 1.26's syscall fast path).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -13,10 +16,10 @@ use crate::error::{Failure, Result, RrgoError};
 use crate::gobin::GoBinary;
 use crate::goruntime::{stack, GoReader};
 use crate::progress::Progress;
-use crate::replay::{Output, ReplaySession};
+use crate::replay::{Output, ReplaySession, Stepped};
 
 /// Bump when the cached layout changes; a stale cache is rebuilt.
-const INDEX_VERSION: u32 = 2;
+const INDEX_VERSION: u32 = 3;
 const INDEX_FILE: &str = "goindex";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -120,9 +123,51 @@ fn build(dir: &Path, sigmask: libc::sigset_t) -> Result<GoIndex> {
     let mut clock: Option<u64> = None;
     let mut entry_args: HashMap<RecTid, [u64; 6]> = HashMap::new();
     let mut progress = Progress::new("indexing goroutines", session.event_count());
+    let casgstatus = bin
+        .functions_named("runtime.casgstatus")
+        .first()
+        .map(|f| f.entry);
+    let mut armed = false;
     loop {
-        let Some(ev) = session.step().map_err(classify)? else {
-            break;
+        if !armed && session.next_event().0 >= 1 {
+            // Past the exec, the program's code is there to break in.
+            armed = true;
+            if let Some(addr) = casgstatus {
+                if let Err(e) = session.insert_breakpoint(addr) {
+                    tracing::debug!("no casgstatus breakpoint: {e:#}");
+                }
+            }
+        }
+        let ev = match session.step_debug().map_err(classify)? {
+            Stepped::Event(ev) => ev,
+            Stepped::End => break,
+            Stepped::Instruction(_) => continue,
+            Stepped::Breakpoint(hit) => {
+                // casgstatus(gp *g, oldval, newval uint32): RAX, RBX, RCX at entry.
+                let (Some(r), Ok(mem), Ok(regs)) =
+                    (&reader, session.mem(main), session.regs(hit.tid))
+                else {
+                    continue;
+                };
+                let event = session.next_event().0;
+                if let Ok(g) = r.read_g(mem, regs.rax) {
+                    let new = crate::goruntime::status_name(regs.rcx as u32);
+                    let state = match new {
+                        "waiting" => g
+                            .wait_reason
+                            .clone()
+                            .or_else(|| r.wait_reason_of(mem, regs.rax))
+                            .map(|w| format!("waiting: {w}"))
+                            .unwrap_or_else(|| "waiting".into()),
+                        other => other.to_string(),
+                    };
+                    let thread = (new == "running").then_some(hit.tid.0);
+                    note(
+                        &mut idx, &mut last, &bin, mem, &g, state, thread, None, event, clock,
+                    );
+                }
+                continue;
+            }
         };
         progress.set(ev.time.0);
         match &ev.kind {
@@ -176,50 +221,83 @@ fn build(dir: &Path, sigmask: libc::sigset_t) -> Result<GoIndex> {
                 .clone()
                 .map(|w| format!("waiting: {w}"))
                 .unwrap_or_else(|| g.status.to_string());
-            let prev = last.get(&g.goid);
-            if prev == Some(&state) || (prev.is_none() && state == "dead") {
-                continue;
-            }
-            if prev.is_none() {
-                let by = stack::created_by(&bin, g.gopc)
-                    .map(|c| format!("{} at {}:{}", c.function, c.file, c.line))
-                    .unwrap_or_default();
-                idx.created.push(Created {
-                    goid: g.goid,
-                    entry: bin
-                        .function_at(g.startpc)
-                        .map(|f| f.name.clone())
-                        .unwrap_or_default(),
-                    event: ev.time.0,
-                    parent: g.parent_goid,
-                    by,
-                    system: g.system,
-                });
-            }
             let regs = g
                 .thread
                 .and_then(|t| session.regs(RecTid(t)).ok())
                 .filter(|_| g.status == "running");
-            let frames = if state == "dead" {
-                Vec::new()
-            } else {
-                stack::goroutine_frames(&bin, mem, &g, regs.as_ref())
-            };
-            let user = stack::user_frame(&frames);
-            idx.transitions.push(Transition {
-                event: ev.time.0,
-                time_ns: clock,
-                goid: g.goid,
-                state: state.clone(),
-                thread: g.thread,
-                function: user.map(|f| f.function.clone()),
-                location: user.map(|f| format!("{}:{}", f.file, f.line)),
-            });
-            last.insert(g.goid, state);
+            note(
+                &mut idx,
+                &mut last,
+                &bin,
+                mem,
+                &g,
+                state,
+                g.thread,
+                regs.as_ref(),
+                ev.time.0,
+                clock,
+            );
         }
     }
     progress.finish();
     Ok(idx)
+}
+
+/// Records goroutine `g` entering `state` at `event`, unless that is the
+/// state it was last seen in; its first sighting is its creation.
+#[allow(clippy::too_many_arguments)]
+fn note(
+    idx: &mut GoIndex,
+    last: &mut HashMap<u64, String>,
+    bin: &GoBinary,
+    mem: &crate::tracee::mem::ProcMem,
+    g: &crate::goruntime::Goroutine,
+    state: String,
+    thread: Option<i32>,
+    regs: Option<&trace_format::Regs>,
+    event: u64,
+    clock: Option<u64>,
+) {
+    // A stack being copied (growth) is not a state anyone waits on.
+    if g.goid == 0 || state == "copystack" {
+        return;
+    }
+    let prev = last.get(&g.goid);
+    if prev == Some(&state) || (prev.is_none() && state == "dead") {
+        return;
+    }
+    if prev.is_none() {
+        let by = stack::created_by(bin, g.gopc)
+            .map(|c| format!("{} at {}:{}", c.function, c.file, c.line))
+            .unwrap_or_default();
+        idx.created.push(Created {
+            goid: g.goid,
+            entry: bin
+                .function_at(g.startpc)
+                .map(|f| f.name.clone())
+                .unwrap_or_default(),
+            event,
+            parent: g.parent_goid,
+            by,
+            system: g.system,
+        });
+    }
+    let frames = if state == "dead" {
+        Vec::new()
+    } else {
+        stack::goroutine_frames(bin, mem, g, regs)
+    };
+    let user = stack::user_frame(&frames);
+    idx.transitions.push(Transition {
+        event,
+        time_ns: clock,
+        goid: g.goid,
+        state: state.clone(),
+        thread,
+        function: user.map(|f| f.function.clone()),
+        location: user.map(|f| format!("{}:{}", f.file, f.line)),
+    });
+    last.insert(g.goid, state);
 }
 
 /// The goroutine running on a thread, from its TLS (g at fs_base−8).

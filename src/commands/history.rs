@@ -55,7 +55,7 @@ pub fn run(
     );
     let _ = writeln!(
         out,
-        "(states as observed after each event; time is the program's monotonic clock)"
+        "(each state change, at the event it happened before; time is the program's monotonic clock)"
     );
     for e in entries {
         let thread = e

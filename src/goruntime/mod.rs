@@ -128,6 +128,16 @@ impl<'a> GoReader<'a> {
             .filter(|&c| c != 0)
     }
 
+    /// The wait reason recorded in a g, whatever its status (casgstatus is
+    /// called with the reason already set, before the status says waiting).
+    pub fn wait_reason_of(&self, mem: &ProcMem, g: u64) -> Option<String> {
+        let b = mem.read(RemoteAddr(g + self.l.waitreason), 1).ok()?;
+        self.reasons
+            .get(b[0] as usize)
+            .cloned()
+            .filter(|s| !s.is_empty())
+    }
+
     /// The goroutine whose g struct is at `g` (possibly dead).
     pub fn read_g(&self, mem: &ProcMem, g: u64) -> anyhow::Result<Goroutine> {
         let l = &self.l;
