@@ -7,13 +7,18 @@ use crate::replay::{Divergence, Output, ReplaySession};
 use crate::{exit_status, trace_dir};
 
 pub fn run(args: &ReplayArgs, sigmask: libc::sigset_t) -> Result<i32> {
+    if let Some(addr) = &args.dap {
+        // A trace named on the command line must be readable now; without
+        // one, a client's launch request names it (`traceDirPath`), or the
+        // latest recording is used at attach.
+        if let Some(t) = &args.trace {
+            trace_format::TraceReader::open(&trace_dir::resolve(Some(t))?)?;
+        }
+        return serve_dap(addr, args.trace.clone());
+    }
     // Resolve and open the trace first so a bad trace is reported as such.
     let dir = trace_dir::resolve(args.trace.as_deref())?;
     let reader = trace_format::TraceReader::open(&dir)?;
-    if let Some(addr) = &args.dap {
-        drop(reader);
-        return serve_dap(addr, args.trace.clone());
-    }
     if let Some(goid) = args.goroutine {
         drop(reader);
         return super::history::run(&dir, goid, args.reverse, args.json, sigmask);
