@@ -240,6 +240,11 @@ fn signal_timeline_explains_the_delay() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let t = text(&out.stdout);
     assert!(t.starts_with("SIGTERM at event "), "{t}");
+    // Through the runtime's handler, in order, before the os/signal loop woke.
+    let handler = t.find("runtime.sighandler) ran on thread").expect(&t);
+    let queued = t.find("runtime.sigsend queued it").expect(&t);
+    let woke = t.find("os/signal loop").expect(&t);
+    assert!(handler < queued && queued < woke, "{t}");
     assert!(
         t.contains("received it") && t.contains("main.handleSignals"),
         "{t}"

@@ -19,7 +19,7 @@ use crate::progress::Progress;
 use crate::replay::{Output, ReplaySession, Stepped};
 
 /// Bump when the cached layout changes; a stale cache is rebuilt.
-const INDEX_VERSION: u32 = 3;
+const INDEX_VERSION: u32 = 4;
 const INDEX_FILE: &str = "goindex";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -58,12 +58,25 @@ pub struct SignalSeen {
     pub goroutine: Option<u64>,
 }
 
+/// A signal passing through the Go runtime's handler, seen at a breakpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignalStep {
+    pub event: u64,
+    pub time_ns: Option<u64>,
+    pub signo: i32,
+    pub thread: i32,
+    /// "sighandler" (the runtime's handler ran), "sigsend" (queued for
+    /// os/signal), "dieFromSignal" (the runtime dies from it).
+    pub function: String,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct GoIndex {
     pub version: u32,
     pub transitions: Vec<Transition>,
     pub created: Vec<Created>,
     pub signals: Vec<SignalSeen>,
+    pub signal_steps: Vec<SignalStep>,
 }
 
 impl GoIndex {
@@ -127,14 +140,23 @@ fn build(dir: &Path, sigmask: libc::sigset_t) -> Result<GoIndex> {
         .functions_named("runtime.casgstatus")
         .first()
         .map(|f| f.entry);
+    // The signal path's runtime functions take the signal number first (RAX).
+    let signal_fns: Vec<(u64, &str)> = ["sighandler", "sigsend", "dieFromSignal"]
+        .iter()
+        .filter_map(|n| {
+            bin.functions_named(&format!("runtime.{n}"))
+                .first()
+                .map(|f| (f.entry, *n))
+        })
+        .collect();
     let mut armed = false;
     loop {
         if !armed && session.next_event().0 >= 1 {
             // Past the exec, the program's code is there to break in.
             armed = true;
-            if let Some(addr) = casgstatus {
-                if let Err(e) = session.insert_breakpoint(addr) {
-                    tracing::debug!("no casgstatus breakpoint: {e:#}");
+            for addr in casgstatus.iter().chain(signal_fns.iter().map(|(a, _)| a)) {
+                if let Err(e) = session.insert_breakpoint(*addr) {
+                    tracing::debug!("no breakpoint at {addr:#x}: {e:#}");
                 }
             }
         }
@@ -142,6 +164,21 @@ fn build(dir: &Path, sigmask: libc::sigset_t) -> Result<GoIndex> {
             Stepped::Event(ev) => ev,
             Stepped::End => break,
             Stepped::Instruction(_) => continue,
+            Stepped::Breakpoint(hit) if Some(hit.addr) != casgstatus => {
+                if let (Some((_, f)), Ok(regs)) = (
+                    signal_fns.iter().find(|(a, _)| *a == hit.addr),
+                    session.regs(hit.tid),
+                ) {
+                    idx.signal_steps.push(SignalStep {
+                        event: session.next_event().0,
+                        time_ns: clock,
+                        signo: regs.rax as u32 as i32,
+                        thread: hit.tid.0,
+                        function: f.to_string(),
+                    });
+                }
+                continue;
+            }
             Stepped::Breakpoint(hit) => {
                 // casgstatus(gp *g, oldval, newval uint32): RAX, RBX, RCX at entry.
                 let (Some(r), Ok(mem), Ok(regs)) =

@@ -1,5 +1,7 @@
 //! `rrgo replay --signals [--json]`: for each signal, when it arrived, which
-//! thread and goroutine took it, when the os/signal loop woke, which
+//! thread and goroutine took it, when the runtime's handler ran and
+//! `sigsend` queued it (or the runtime died from it), when the os/signal
+//! loop woke, which
 //! goroutine received it, and what that goroutine then waited for — with
 //! the goroutines that ran meanwhile.
 
@@ -77,6 +79,34 @@ fn delta(a: Option<u64>, b: Option<u64>) -> String {
 
 fn story(idx: &GoIndex, s: &super::goindex::SignalSeen) -> Story {
     let mut steps = Vec::new();
+    // Through the runtime's handler: the first of each step after the arrival.
+    for (f, what) in [
+        (
+            "sighandler",
+            "the Go runtime's handler (runtime.sighandler) ran",
+        ),
+        ("sigsend", "runtime.sigsend queued it for os/signal"),
+        (
+            "dieFromSignal",
+            "the runtime died from it (runtime.dieFromSignal)",
+        ),
+    ] {
+        if let Some(st) = idx
+            .signal_steps
+            .iter()
+            .find(|x| x.signo == s.signo && x.function == f && x.event >= s.event)
+        {
+            steps.push(Step {
+                event: st.event,
+                time_ns: st.time_ns,
+                what: format!(
+                    "{what} on thread {}{}",
+                    st.thread,
+                    delta(s.time_ns, st.time_ns)
+                ),
+            });
+        }
+    }
     let after: Vec<&Transition> = idx
         .transitions
         .iter()
