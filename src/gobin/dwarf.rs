@@ -45,6 +45,27 @@ impl LineTable {
         Some((self.files.get(file as usize)?.as_str(), line as u64))
     }
 
+    /// A table from (address, file, line) rows in address order; line 0
+    /// ends a function. Every row gets `flags`.
+    pub fn from_rows(rows: Vec<(u64, String, u64)>, flags: u8) -> LineTable {
+        let mut t = LineTable::default();
+        let mut ids: HashMap<String, u32> = HashMap::new();
+        for (addr, file, line) in rows {
+            if line == 0 {
+                t.rows.push((addr, 0, 0, 0));
+                continue;
+            }
+            let next = t.files.len() as u32;
+            let id = *ids.entry(file.clone()).or_insert_with(|| {
+                t.files.push(file);
+                next
+            });
+            t.rows.push((addr, id, line as u32, flags));
+        }
+        t.rows.sort_by_key(|r| (r.0, r.2 != 0));
+        t
+    }
+
     /// Every source file named by the line table.
     pub fn files(&self) -> &[String] {
         &self.files

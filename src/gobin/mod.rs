@@ -2,6 +2,7 @@
 //! layouts (object + gimli). Knows nothing about a live process.
 
 mod dwarf;
+mod pclntab;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -51,12 +52,20 @@ impl GoBinary {
             Ok((l, s, i)) => (l, s, i, true),
             Err(e) => {
                 tracing::debug!("no usable DWARF: {e:#}");
-                (
-                    dwarf::LineTable::default(),
-                    HashMap::new(),
-                    dwarf::InlineTable::default(),
-                    false,
-                )
+                // The runtime's own table still names functions and lines.
+                let lines = match pclntab::load(&file) {
+                    Ok((fns, lines)) => {
+                        if functions.is_empty() {
+                            functions = fns;
+                        }
+                        lines
+                    }
+                    Err(e) => {
+                        tracing::debug!("no usable pclntab: {e:#}");
+                        dwarf::LineTable::default()
+                    }
+                };
+                (lines, HashMap::new(), dwarf::InlineTable::default(), false)
             }
         };
         Ok(GoBinary {
@@ -187,6 +196,55 @@ impl GoBinary {
 
 #[cfg(test)]
 mod tests {
+    /// Without DWARF (-ldflags=-w) the pclntab gives the same lines.
+    #[test]
+    fn pclntab_lines_match_dwarf_lines() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        for version in ["1.27.3", "1.24.11"] {
+            let with = root.join(format!(".build/go{version}/hello"));
+            let tmp = tempfile::tempdir().unwrap();
+            let without = tmp.path().join("hello-w");
+            let goroot = std::process::Command::new("bash")
+                .arg(root.join("scripts/install-go.sh"))
+                .args(["--print-goroot", version])
+                .output()
+                .unwrap();
+            let goroot = String::from_utf8_lossy(&goroot.stdout).trim().to_string();
+            let st = std::process::Command::new(format!("{goroot}/bin/go"))
+                .args(["build", "-buildvcs=false", "-ldflags=-w", "-o"])
+                .arg(&without)
+                .arg("./hello")
+                .current_dir(root.join("examples"))
+                .env("GOROOT", &goroot)
+                .env("GOTOOLCHAIN", "local")
+                .env("GOPROXY", "off")
+                .env("GOCACHE", tmp.path().join("cache"))
+                .env("CGO_ENABLED", "0")
+                .status()
+                .unwrap();
+            assert!(st.success(), "go build -ldflags=-w failed");
+            let a = super::GoBinary::load(&with).unwrap();
+            let b = super::GoBinary::load(&without).unwrap();
+            assert!(a.has_dwarf && !b.has_dwarf);
+            let f = b.functions_named("main.main")[0].clone();
+            let (mut same, mut total) = (0, 0);
+            for pc in f.entry..f.entry + f.size {
+                if let (Some(x), Some(y)) = (a.line_at(pc), b.line_at(pc)) {
+                    total += 1;
+                    same += (x == y) as u32;
+                }
+            }
+            assert!(
+                total > 10 && same == total,
+                "go{version}: {same} of {total} pcs agree"
+            );
+            assert_eq!(
+                b.function_at(f.entry + 1).map(|f| f.name.as_str()),
+                Some("main.main")
+            );
+        }
+    }
+
     /// Offsets differ across Go versions (notes: gobuf lost `ret` in 1.25);
     /// DWARF must give each version's own.
     #[test]

@@ -32,7 +32,9 @@ impl GLayout {
     pub fn from_binary(bin: &GoBinary) -> anyhow::Result<GLayout> {
         if !bin.has_dwarf {
             return Err(anyhow!(
-                "the program was built without DWARF (-ldflags=-w or -s): goroutines cannot be read yet"
+                "the program was built without DWARF (-ldflags=-w or -s): goroutines cannot be read, \
+                 since the Go runtime's struct layouts exist only in DWARF; `replay -a`, `dump` and \
+                 `info` work, and function and line names come from the runtime's pclntab"
             ));
         }
         let g = |f: &str| {
