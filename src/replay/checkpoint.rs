@@ -175,6 +175,7 @@ impl ReplaySession {
             pending_pages: self.pending_pages.clone(),
             preempt_stats: Default::default(),
             saved_siginfo: HashMap::new(),
+            awaiting_exit: false,
             _tmp: Arc::clone(&self._tmp),
         })
     }

@@ -70,6 +70,9 @@ pub struct ReplaySession {
     pub(super) preempt_stats: super::PreemptStats,
     /// Siginfo of threads waiting at signal-delivery stops, kept while a checkpoint is made.
     pub(super) saved_siginfo: HashMap<RecTid, [u8; 128]>,
+    /// Waiting for a thread to exit: a leader's exit is reported only after
+    /// its other threads', so waits poll all threads meanwhile.
+    pub(super) awaiting_exit: bool,
     pub(super) _tmp: std::sync::Arc<TempDir>,
 }
 
@@ -149,6 +152,7 @@ impl ReplaySession {
             pending_pages: HashMap::new(),
             preempt_stats: Default::default(),
             saved_siginfo: HashMap::new(),
+            awaiting_exit: false,
             _tmp: std::sync::Arc::new(l.tmp),
         };
         s.pids.insert(first.tid.0, l.tid.0);
@@ -472,6 +476,14 @@ impl ReplaySession {
         use crate::tracee::wait::{self, Stop};
         if let Some(w) = self.stashed.get_mut(&tid).and_then(|q| q.pop_front()) {
             tracing::trace!(tid = tid.0, stop = ?w.stop, "stashed stop");
+            return Ok(w);
+        }
+        if self.reaping.is_none() && !self.awaiting_exit {
+            // One thread runs at a time and nothing blocks for real in
+            // replay, so its stop is coming: wait for it alone (one syscall;
+            // other threads' stops stay queued in the kernel).
+            let w = wait::wait_tid(tid)?;
+            tracing::trace!(tid = tid.0, stop = ?w.stop, "stop");
             return Ok(w);
         }
         loop {

@@ -162,7 +162,12 @@ impl ReplaySession {
                 kind,
                 ..
             } => self.on_task_create(e, *parent, *child, *kind),
-            EventKind::TaskExit { .. } => self.on_task_exit(e),
+            EventKind::TaskExit { .. } => {
+                self.awaiting_exit = true;
+                let r = self.on_task_exit(e);
+                self.awaiting_exit = false;
+                r
+            }
             EventKind::Pages { pages } => {
                 // Written after the thread re-executed its slice up to the preemption.
                 let tid = e.tid;
@@ -189,7 +194,12 @@ impl ReplaySession {
             EventKind::Preempt { regs, xstate } => self.on_preempt(e, regs, xstate),
             EventKind::Rdtsc { rip, value, aux } => self.on_rdtsc(e, *rip, *value, *aux),
             EventKind::FileStored { .. } => Ok(()),
-            EventKind::ProcessExit { status } => self.on_process_exit(e, status),
+            EventKind::ProcessExit { status } => {
+                self.awaiting_exit = true;
+                let r = self.on_process_exit(e, status);
+                self.awaiting_exit = false;
+                r
+            }
         }
     }
 
