@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
-use trace_format::{EventKind, RecTid, Regs, StdStream};
+use trace_format::{RecTid, Regs, StdStream};
 
 use super::api::*;
 use super::breakpoints::Breakpoints;
@@ -215,11 +215,6 @@ impl Engine {
                         StdStream::Stderr => OutputChunk::Stderr(bytes),
                     });
                 }
-                if let EventKind::SyscallEntry { nr, .. } = e.kind {
-                    if nr == libc::SYS_exit_group && self.session.in_main_process(e.tid) {
-                        self.exiting = true;
-                    }
-                }
                 self.maybe_checkpoint();
                 Tick::Event
             }
@@ -239,14 +234,13 @@ impl Engine {
         })
     }
 
-    /// The main process is about to be torn down (the next event is its
-    /// exit): stopping here keeps it inspectable.
+    /// The main process is being torn down (all that is left is its
+    /// threads' exits and its own): stopping here keeps it inspectable.
     fn at_exit(&mut self) -> anyhow::Result<bool> {
-        let main = self.session.main_pid();
-        Ok(match self.session.peek_event()? {
-            Some(e) => matches!(e.kind, EventKind::ProcessExit { .. }) && e.tid == main,
-            None => true,
-        })
+        if self.session.peek_event()?.is_none() {
+            return Ok(true);
+        }
+        self.session.only_exits_ahead()
     }
 
     /// The thread to show at a stop between events.

@@ -342,6 +342,19 @@ impl ReplaySession {
         Ok(self.peek()?.cloned())
     }
 
+    /// Whether all events left before the main process's exit are thread
+    /// exits: the process is being torn down (its exit_group was applied).
+    pub fn only_exits_ahead(&mut self) -> anyhow::Result<bool> {
+        let main = self.main_pid;
+        let first_other = self.find_ahead(4096, |x| {
+            !matches!(x.kind, trace_format::EventKind::TaskExit { .. })
+        })?;
+        Ok(matches!(
+            first_other,
+            Some(Event { kind: trace_format::EventKind::ProcessExit { .. }, tid, .. }) if tid == main
+        ))
+    }
+
     /// Whether a thread belongs to the main process (not a child it started).
     pub fn in_main_process(&self, tid: RecTid) -> bool {
         self.threads
