@@ -355,13 +355,6 @@ impl ReplaySession {
         ))
     }
 
-    /// Whether a thread belongs to the main process (not a child it started).
-    pub fn in_main_process(&self, tid: RecTid) -> bool {
-        self.threads
-            .get(&tid)
-            .is_some_and(|t| t.tgid == self.main_pid.0)
-    }
-
     pub fn set_output(&mut self, output: Output) {
         self.output = output;
     }
