@@ -11,9 +11,6 @@
 //! it are bounded, and a value that cannot be known is shown as
 //! "(optimized away)" or "(unreadable …)", never guessed.
 
-// The debugger engine that calls this is being written alongside.
-#![allow(dead_code)]
-
 mod eval;
 mod expand;
 mod info;
@@ -118,6 +115,7 @@ impl Var {
     }
 
     /// Integers (unsigned ones are rendered `N = 0x…`).
+    #[cfg(test)]
     pub fn as_i64(&self) -> Option<i64> {
         let v = &self.value.value;
         v.split(" = ")

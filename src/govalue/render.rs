@@ -27,14 +27,10 @@ pub(crate) const OPTIMIZED: &str = "(optimized away)";
 
 #[derive(Clone, Copy)]
 pub(crate) struct Flags {
-    pub top: bool,
     pub include_type: bool,
 }
 
-const TOP: Flags = Flags {
-    top: true,
-    include_type: true,
-};
+const TOP: Flags = Flags { include_type: true };
 
 /// Go's `strconv.Quote`.
 pub(crate) fn go_quote(bytes: &[u8]) -> String {
@@ -166,7 +162,6 @@ fn write_inner(
         return Ok(());
     }
     let inner = Flags {
-        top: false,
         include_type: f.include_type,
     };
     match &t.kind {
@@ -240,10 +235,7 @@ fn write_inner(
                         ctx,
                         &fv,
                         level + 1,
-                        Flags {
-                            top: false,
-                            include_type: true,
-                        },
+                        Flags { include_type: true },
                         out,
                         nesting,
                     ),
@@ -267,7 +259,6 @@ fn write_inner(
             }
             let m = maps::entries(ctx, &h, *key, *elem, 0, MAX_ARRAY)?;
             let plain = Flags {
-                top: false,
                 include_type: false,
             };
             out.push('[');
@@ -312,7 +303,6 @@ fn write_inner(
                     out.push_str(&format!("{name}({}) ", dynamic.name));
                 }
                 let data_flags = Flags {
-                    top: false,
                     include_type: !f.include_type,
                 };
                 match data {
@@ -372,7 +362,6 @@ fn write_elements(
     }
     let shown = len.min(MAX_ARRAY);
     let plain = Flags {
-        top: false,
         include_type: false,
     };
     for i in 0..shown {

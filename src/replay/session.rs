@@ -13,7 +13,6 @@ use crate::tracee::{ptrace, Tid};
 use trace_format::RemoteAddr;
 
 /// Where a replayed program's output goes.
-#[allow(dead_code)] // Capture serves the debugger front ends (issues 4 and 5).
 pub enum Output {
     /// `replay -a`: to rrgo's own stdout/stderr, as the program wrote it.
     Passthrough,
@@ -109,9 +108,6 @@ pub enum Stepped {
     End,
 }
 
-// Parts of this stepping API (registers, run_to, captured output) serve the
-// debugger front ends that build on it (issues 4 and 5).
-#[allow(dead_code)]
 impl ReplaySession {
     /// Opens a trace and starts its program, stopped at the first event (its exec).
     pub fn start(
