@@ -230,7 +230,7 @@ fn build(dir: &Path, sigmask: libc::sigset_t) -> Result<GoIndex> {
         }
         let Ok(mem) = session.mem(main) else { break };
         if reader.is_none() {
-            reader = GoReader::new(&bin, mem).ok();
+            reader = GoReader::new(&bin).ok();
         }
         let Some(r) = &reader else { continue };
         if let EventKind::Signal { signo, siginfo, .. } = &ev.kind {
@@ -238,7 +238,8 @@ fn build(dir: &Path, sigmask: libc::sigset_t) -> Result<GoIndex> {
             let goroutine = session
                 .regs(ev.tid)
                 .ok()
-                .and_then(|regs| current_goid(r, mem, regs.fs_base));
+                .and_then(|regs| r.on_thread(mem, regs.fs_base))
+                .map(|g| g.goid);
             let sender_pid = i32::from_le_bytes(siginfo.0[16..20].try_into().unwrap_or([0; 4]));
             idx.signals.push(SignalSeen {
                 event: ev.time.0,
@@ -335,21 +336,4 @@ fn note(
         location: user.map(|f| format!("{}:{}", f.file, f.line)),
     });
     last.insert(g.goid, state);
-}
-
-/// The goroutine running on a thread, from its TLS (g at fs_base−8).
-fn current_goid(r: &GoReader, mem: &crate::tracee::mem::ProcMem, fs_base: u64) -> Option<u64> {
-    let g = mem
-        .read_u64(trace_format::RemoteAddr(fs_base.checked_sub(8)?))
-        .ok()?;
-    let gr = r.read_g(mem, g).ok()?;
-    if gr.goid != 0 {
-        return Some(gr.goid);
-    }
-    // g0 or gsignal: the user goroutine is m.curg.
-    let curg = r.curg(mem, g)?;
-    r.read_g(mem, curg)
-        .ok()
-        .map(|c| c.goid)
-        .filter(|&id| id != 0)
 }

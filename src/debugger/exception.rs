@@ -28,7 +28,7 @@ impl Engine {
         let arg = self.bin.field_offset("runtime._panic", "arg")?;
         let typ = mem.read_u64(RemoteAddr(panic + arg)).ok()?;
         let data = mem.read_u64(RemoteAddr(panic + arg + 8)).ok()?;
-        let name = self.type_name(mem, typ)?;
+        let name = self.info.runtime_type_name(mem, typ)?;
         Some(match name.as_str() {
             "string" | "runtime.plainError" => {
                 let (p, n) = (
@@ -79,44 +79,6 @@ impl Engine {
             fmt.replace("%x", &x.to_string())
                 .replace("%y", &y.to_string()),
         )
-    }
-
-    /// A runtime type descriptor's name (`abi.Type.Str`, an offset into
-    /// the module's type names).
-    pub(super) fn type_name(&self, mem: &ProcMem, typ: u64) -> Option<String> {
-        if typ == 0 {
-            return None;
-        }
-        let str_off = self.bin.field_offset("internal/abi.Type", "Str")?;
-        let tflag_off = self.bin.field_offset("internal/abi.Type", "TFlag")?;
-        let types_off = self.bin.field_offset("runtime.moduledata", "types")?;
-        let (md, _) = self.bin.symbol("runtime.firstmoduledata")?;
-        let types = mem.read_u64(RemoteAddr(md + types_off)).ok()?;
-        let off = mem.read(RemoteAddr(typ + str_off), 4).ok()?;
-        let off = i32::from_le_bytes(off.try_into().ok()?) as i64;
-        let tflag = mem.read(RemoteAddr(typ + tflag_off), 1).ok()?[0];
-        let name = (types as i64 + off) as u64;
-        // abi.Name: a flags byte, a uvarint length, the bytes.
-        let head = mem.read(RemoteAddr(name), 11).ok()?;
-        let (mut len, mut shift, mut i) = (0u64, 0, 1);
-        while i < head.len() {
-            len |= ((head[i] & 0x7f) as u64) << shift;
-            shift += 7;
-            i += 1;
-            if head[i - 1] & 0x80 == 0 {
-                break;
-            }
-        }
-        let bytes = mem
-            .read(RemoteAddr(name + i as u64), len.min(4096) as usize)
-            .ok()?;
-        let s = String::from_utf8_lossy(&bytes).into_owned();
-        // TFlagExtraStar: the stored name has a '*' the type does not.
-        Some(if tflag & 2 != 0 {
-            s.get(1..)?.to_string()
-        } else {
-            s
-        })
     }
 
     pub(super) fn exception_details(&mut self, goid: Goid) -> EResult<ExceptionDetails> {

@@ -56,7 +56,7 @@ impl Engine {
             let r = f0.regs.regs.unwrap_or_default();
             self.cfa_at(f0.regs.pc, r.rsp, r.rbp)
         };
-        let g = self.goroutine_addr(goid)?;
+        let g = self.goroutine(goid)?.addr;
         let tid = self.stop_tid.filter(|t| self.g_of_thread(*t) == Some(g));
         Ok(StepFrame {
             g,
@@ -74,14 +74,6 @@ impl Engine {
             ret: caller.map(|c| c.regs.pc),
             caller_cfa: caller.map(|c| c.regs.cfa).filter(|c| *c != 0),
         })
-    }
-
-    fn goroutine_addr(&mut self, goid: Goid) -> EResult<u64> {
-        self.all_goroutines()?
-            .into_iter()
-            .find(|g| g.goid == goid)
-            .map(|g| g.addr)
-            .ok_or_else(|| EngineError(format!("there is no goroutine {goid} at this point")))
     }
 
     pub(super) fn stop(&mut self, reason: StopReason, tid: Option<RecTid>) -> Stop {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use trace_format::{RecTid, RemoteAddr};
+use trace_format::RecTid;
 
 use super::api::*;
 use super::engine::Engine;
@@ -71,27 +71,17 @@ impl Engine {
     /// The g a thread runs: g from its TLS (fs_base−8); on g0 or the signal
     /// stack, the user goroutine it is serving (m.curg).
     pub(super) fn g_of_thread(&self, tid: RecTid) -> Option<u64> {
-        let regs = self.session.regs(tid).ok()?;
-        let mem = self.mem().ok()?;
-        let g = mem
-            .read_u64(RemoteAddr(regs.fs_base.checked_sub(8)?))
-            .ok()?;
-        if g == 0 {
-            return None;
-        }
-        let r = GoReader::new(&self.bin, mem).ok()?;
-        let goid = r.read_g(mem, g).ok()?.goid;
-        if goid == 0 {
-            return r.curg(mem, g);
-        }
-        Some(g)
+        self.goroutine_on_thread(tid).map(|g| g.addr)
     }
 
     pub(super) fn goid_of_thread(&self, tid: RecTid) -> Option<Goid> {
-        let g = self.g_of_thread(tid)?;
+        self.goroutine_on_thread(tid).map(|g| g.goid)
+    }
+
+    fn goroutine_on_thread(&self, tid: RecTid) -> Option<Goroutine> {
+        let regs = self.session.regs(tid).ok()?;
         let mem = self.mem().ok()?;
-        let r = GoReader::new(&self.bin, mem).ok()?;
-        Some(r.read_g(mem, g).ok()?.goid)
+        GoReader::new(&self.bin).ok()?.on_thread(mem, regs.fs_base)
     }
 
     pub(super) fn all_goroutines(&mut self) -> anyhow::Result<Vec<Goroutine>> {
@@ -105,7 +95,7 @@ impl Engine {
         Ok(v)
     }
 
-    fn goroutine(&mut self, goid: Goid) -> anyhow::Result<Goroutine> {
+    pub(super) fn goroutine(&mut self, goid: Goid) -> anyhow::Result<Goroutine> {
         self.all_goroutines()?
             .into_iter()
             .find(|g| g.goid == goid)

@@ -150,9 +150,7 @@ impl InlineTable {
 
 /// Only these structs are kept: the runtime's, which the goroutine layer reads.
 fn wanted(name: &str) -> bool {
-    name.starts_with("runtime.")
-        || name.starts_with("internal/runtime/")
-        || name.starts_with("internal/abi.")
+    name.starts_with("runtime.") || name.starts_with("internal/runtime/")
 }
 
 pub fn load(

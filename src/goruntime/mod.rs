@@ -64,13 +64,15 @@ pub fn status_name(raw: u32) -> &'static str {
 pub struct GoReader<'a> {
     bin: &'a GoBinary,
     l: GLayout,
-    reasons: Vec<String>,
+    /// `runtime.waitReasonStrings`, read when first needed: many readers
+    /// (the debugger's per-hit goroutine checks) never need it.
+    reasons: std::cell::OnceCell<Vec<String>>,
     allgs: u64,
     allglen: u64,
 }
 
 impl<'a> GoReader<'a> {
-    pub fn new(bin: &'a GoBinary, mem: &ProcMem) -> anyhow::Result<GoReader<'a>> {
+    pub fn new(bin: &'a GoBinary) -> anyhow::Result<GoReader<'a>> {
         let l = GLayout::from_binary(bin)?;
         let (allgs, _) = bin
             .symbol("runtime.allgs")
@@ -81,7 +83,7 @@ impl<'a> GoReader<'a> {
         Ok(GoReader {
             bin,
             l,
-            reasons: wait_reasons(bin, mem),
+            reasons: std::cell::OnceCell::new(),
             allgs,
             allglen,
         })
@@ -128,11 +130,30 @@ impl<'a> GoReader<'a> {
             .filter(|&c| c != 0)
     }
 
+    fn reasons(&self, mem: &ProcMem) -> &[String] {
+        self.reasons.get_or_init(|| wait_reasons(self.bin, mem))
+    }
+
+    /// The user goroutine a thread runs: g from its TLS (fs_base−8); on g0
+    /// or the signal stack, the goroutine its M serves (m.curg).
+    pub fn on_thread(&self, mem: &ProcMem, fs_base: u64) -> Option<Goroutine> {
+        let g = mem.read_u64(RemoteAddr(fs_base.checked_sub(8)?)).ok()?;
+        if g == 0 {
+            return None;
+        }
+        let gr = self.read_g(mem, g).ok()?;
+        if gr.goid != 0 {
+            return Some(gr);
+        }
+        let curg = self.curg(mem, g)?;
+        self.read_g(mem, curg).ok().filter(|c| c.goid != 0)
+    }
+
     /// The wait reason recorded in a g, whatever its status (casgstatus is
     /// called with the reason already set, before the status says waiting).
     pub fn wait_reason_of(&self, mem: &ProcMem, g: u64) -> Option<String> {
         let b = mem.read(RemoteAddr(g + self.l.waitreason), 1).ok()?;
-        self.reasons
+        self.reasons(mem)
             .get(b[0] as usize)
             .cloned()
             .filter(|s| !s.is_empty())
@@ -156,7 +177,7 @@ impl<'a> GoReader<'a> {
         let wait_reason = (status == "waiting")
             .then(|| raw.get(l.waitreason as usize).copied())
             .flatten()
-            .and_then(|r| self.reasons.get(r as usize).cloned())
+            .and_then(|r| self.reasons(mem).get(r as usize).cloned())
             .filter(|s| !s.is_empty());
         let m = u64_at(l.m);
         let thread = if m != 0 && matches!(status, "running" | "syscall") {
@@ -234,7 +255,7 @@ fn read_labels(mem: &ProcMem, ptr: u64) -> Vec<(String, String)> {
 
 /// All live goroutines, in `runtime.allgs` order.
 pub fn goroutines(bin: &GoBinary, mem: &ProcMem) -> anyhow::Result<Vec<Goroutine>> {
-    GoReader::new(bin, mem)?.goroutines(mem)
+    GoReader::new(bin)?.goroutines(mem)
 }
 
 /// `runtime.waitReasonStrings` read from memory: the numbering changes

@@ -207,6 +207,12 @@ impl DebugInfo {
             .collect()
     }
 
+    /// The Go name of the type whose runtime descriptor (`*abi.Type`) is at
+    /// `rtype`, e.g. an interface's dynamic type word.
+    pub fn runtime_type_name(&self, mem: &dyn Memory, rtype: u64) -> Option<String> {
+        (rtype != 0).then(|| self.ctx(mem).dynamic_type(rtype).name)
+    }
+
     fn ctx<'a>(&'a self, mem: &'a dyn Memory) -> Ctx<'a> {
         if self.types_base.get().is_none() {
             self.types_base.set(self.read_types_base(mem));

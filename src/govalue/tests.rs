@@ -85,7 +85,7 @@ fn start(path: &PathBuf) -> (Running, i32) {
 fn inspect_frame(bin: &GoBinary, di: &DebugInfo, mem: &ProcMem) -> FrameRegs {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let reader = GoReader::new(bin, mem).expect("goroutine reader");
+        let reader = GoReader::new(bin).expect("goroutine reader");
         if let Some(g) = reader
             .goroutines(mem)
             .unwrap_or_default()
