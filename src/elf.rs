@@ -30,21 +30,8 @@ fn go_version_from_buildinfo(data: &[u8]) -> Option<String> {
     if data.len() < 33 || &data[..14] != b"\xff Go buildinf:" || data[15] & 2 == 0 {
         return None;
     }
-    let mut len = 0usize;
-    let mut shift = 0;
     let mut i = 32;
-    loop {
-        let b = *data.get(i)?;
-        len |= ((b & 0x7f) as usize) << shift;
-        i += 1;
-        if b & 0x80 == 0 {
-            break;
-        }
-        shift += 7;
-        if shift > 28 {
-            return None;
-        }
-    }
+    let len = usize::try_from(crate::gobin::uvarint(data, &mut i)?).ok()?;
     let s = data.get(i..i.checked_add(len)?)?;
     String::from_utf8(s.to_vec()).ok()
 }

@@ -11,6 +11,7 @@ use anyhow::Context;
 use object::{Object, ObjectSymbol};
 
 pub use dwarf::{StructLayout, IS_STMT};
+pub use pclntab::uvarint;
 
 #[derive(Debug, Clone)]
 pub struct Function {

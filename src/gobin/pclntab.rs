@@ -92,7 +92,7 @@ impl<'a> Table<'a> {
         let (mut val, mut pc) = (-1i64, entry);
         let mut first = true;
         while pc < end && out.len() < 1 << 20 {
-            let Some(uv) = varint(self.data, &mut p) else {
+            let Some(uv) = uvarint(self.data, &mut p) else {
                 break;
             };
             if uv == 0 && !first {
@@ -104,7 +104,7 @@ impl<'a> Table<'a> {
             } else {
                 (uv >> 1) as i64
             };
-            let Some(d) = varint(self.data, &mut p) else {
+            let Some(d) = uvarint(self.data, &mut p) else {
                 break;
             };
             out.push((pc, val));
@@ -114,7 +114,9 @@ impl<'a> Table<'a> {
     }
 }
 
-fn varint(data: &[u8], p: &mut usize) -> Option<u64> {
+/// Go's unsigned varint (encoding/binary.Uvarint) at `*p`, advancing `*p`;
+/// used by the pclntab, type names and build info alike.
+pub fn uvarint(data: &[u8], p: &mut usize) -> Option<u64> {
     let (mut v, mut shift) = (0u64, 0);
     loop {
         let b = *data.get(*p)?;

@@ -260,19 +260,8 @@ impl<'a> Ctx<'a> {
         let tflag = self.read(rtype.wrapping_add(tflag_off), 1).ok()?[0];
         let at = base.wrapping_add(off as i64 as u64);
         let head = self.read(at, 11).ok()?;
-        let (mut len, mut shift, mut i) = (0u64, 0u32, 1usize);
-        while i < head.len() {
-            let b = head[i];
-            len |= u64::from(b & 0x7f) << shift;
-            i += 1;
-            if b & 0x80 == 0 {
-                break;
-            }
-            shift += 7;
-            if shift > 28 {
-                return None;
-            }
-        }
+        let mut i = 1;
+        let len = crate::gobin::uvarint(&head, &mut i)?;
         if len == 0 || len > 4096 {
             return None;
         }
