@@ -176,6 +176,13 @@ impl Engine {
         let mut want: Vec<u64> = self.bps.addrs().collect();
         want.extend(self.enabled_exceptions().iter().map(|(a, _)| *a));
         want.extend_from_slice(temp);
+        self.place_exactly(&want)
+    }
+
+    /// Breakpoints at exactly `want` (an address that cannot hold one, e.g.
+    /// a syscall instruction, is left out and logged).
+    pub(super) fn place_exactly(&mut self, want: &[u64]) -> anyhow::Result<()> {
+        let mut want = want.to_vec();
         want.sort_unstable();
         want.dedup();
         for a in self.session.breakpoint_addrs() {
@@ -330,9 +337,7 @@ impl Engine {
         };
         self.session = s;
         // A copy carries the checkpoint's breakpoints: start clean.
-        for a in self.session.breakpoint_addrs() {
-            self.session.remove_breakpoint(a)?;
-        }
+        self.place_exactly(&[])?;
         self.exiting = false;
         self.stop_tid = None;
         self.cache.clear();
@@ -347,7 +352,7 @@ impl Engine {
             .run_to(trace_format::EventTime(pos.event))
             .with_context(|| format!("cannot replay to event {}", pos.event))?;
         if let Some((tid, regs)) = &pos.at {
-            self.sync_breakpoints_only(&[regs.rip])?;
+            self.place_exactly(&[regs.rip])?;
             loop {
                 match self.tick(false)? {
                     Tick::Hit(h)
@@ -367,19 +372,6 @@ impl Engine {
         }
         self.sync_breakpoints(&[])?;
         self.session.set_output(Output::Capture(Vec::new()));
-        Ok(())
-    }
-
-    /// Only these breakpoints (none of the user's): for seeking.
-    fn sync_breakpoints_only(&mut self, addrs: &[u64]) -> anyhow::Result<()> {
-        for a in self.session.breakpoint_addrs() {
-            if !addrs.contains(&a) {
-                self.session.remove_breakpoint(a)?;
-            }
-        }
-        for a in addrs {
-            self.session.insert_breakpoint(*a)?;
-        }
         Ok(())
     }
 }

@@ -49,19 +49,8 @@ impl Engine {
         self.restart_at(from)?;
         self.session.set_output(crate::replay::Output::Discard);
         let mut want = addrs.to_vec();
-        if let Some((_, r)) = &until.at {
-            want.push(r.rip);
-        }
-        want.sort_unstable();
-        want.dedup();
-        for a in self.session.breakpoint_addrs() {
-            self.session.remove_breakpoint(a)?;
-        }
-        for a in &want {
-            if let Err(e) = self.session.insert_breakpoint(*a) {
-                tracing::debug!("breakpoint at {a:#x} not inserted: {e:#}");
-            }
-        }
+        want.extend(until.at.as_ref().map(|(_, r)| r.rip));
+        self.place_exactly(&want)?;
         let mut found = Vec::new();
         loop {
             let event = self.session.next_event().0;

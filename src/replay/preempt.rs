@@ -20,10 +20,13 @@ const DR6_B0: u64 = 1;
 
 /// Hits of the recorded rip to try before jumping (RRGO_PREEMPT_SEARCH).
 fn budget() -> u64 {
-    std::env::var("RRGO_PREEMPT_SEARCH")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000)
+    static BUDGET: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        std::env::var("RRGO_PREEMPT_SEARCH")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1_000)
+    })
 }
 
 /// How preemption points were reached, for `RRGO_LOG=debug` and the bench.
