@@ -203,6 +203,16 @@ fn sigterm_handler_history() {
     };
     let recv = find("waiting: chan receive", 0).unwrap_or_else(|| panic!("no chan receive: {h}"));
     assert!(recv < sigterm, "{h}");
+    // The goroutine ran before it first blocked, although no event falls
+    // between the two (only the casgstatus breakpoint sees that).
+    let first_wait = entries
+        .iter()
+        .position(|e| e["state"] == "waiting: chan receive")
+        .unwrap();
+    assert!(
+        entries[..first_wait].iter().any(|e| e["state"] == "running"),
+        "{h}"
+    );
     let lock = find("waiting: sync.Mutex.Lock", sigterm)
         .unwrap_or_else(|| panic!("no mutex wait after the SIGTERM: {h}"));
     find("running", lock).unwrap_or_else(|| panic!("never ran after the mutex: {h}"));
