@@ -210,7 +210,9 @@ fn sigterm_handler_history() {
         .position(|e| e["state"] == "waiting: chan receive")
         .unwrap();
     assert!(
-        entries[..first_wait].iter().any(|e| e["state"] == "running"),
+        entries[..first_wait]
+            .iter()
+            .any(|e| e["state"] == "running"),
         "{h}"
     );
     let lock = find("waiting: sync.Mutex.Lock", sigterm)
