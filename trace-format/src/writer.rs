@@ -2,10 +2,12 @@
 //! writes them on a background thread.
 //!
 //! The calling side only encodes each event (a few hundred nanoseconds) and
-//! hands the bytes to a bounded channel. The background thread owns the
-//! open chunk, so it can close it on a timer even when the recorder sends
-//! nothing: that is what bounds data loss on SIGKILL to about
-//! `chunk_max_age`.
+//! collects the bytes into a batch, which goes to a bounded channel once it
+//! is big or old enough (a send per event cost a thread wake-up per event).
+//! The caller sends an old batch itself when idle (`batch_deadline`,
+//! `flush_batch`). The background thread owns the open chunk, so it can
+//! close it on a timer even when the recorder sends nothing: that is what
+//! bounds data loss on SIGKILL to about `batch_max_age + chunk_max_age`.
 
 use crate::chunk::{build_chunk, encode_event, events_preamble, CHUNK_HEADER_LEN};
 use crate::codec::MAX_CHUNK_UNCOMPRESSED;
@@ -35,9 +37,15 @@ pub struct WriterOptions {
     pub chunk_max_age: Duration,
     /// zstd level. Default 3 (fast; events compress well anyway).
     pub compression_level: i32,
-    /// Events that may wait for the background thread before `append`
-    /// blocks (back-pressure instead of unbounded memory). Default 16384.
+    /// Batches that may wait for the background thread before `append`
+    /// blocks (back-pressure instead of unbounded memory). Default 256.
     pub queue_len: usize,
+    /// Send a batch once it holds this many encoded bytes (0: send every
+    /// event at once). Default 64 KiB.
+    pub batch_bytes: usize,
+    /// Send a batch at the latest this long after its first event (checked
+    /// on `append`; an idle caller uses `batch_deadline`). Default 50 ms.
+    pub batch_max_age: Duration,
 }
 
 impl Default for WriterOptions {
@@ -46,7 +54,9 @@ impl Default for WriterOptions {
             chunk_bytes: 1 << 20,
             chunk_max_age: Duration::from_secs(1),
             compression_level: 3,
-            queue_len: 16384,
+            queue_len: 256,
+            batch_bytes: 64 << 10,
+            batch_max_age: Duration::from_millis(50),
         }
     }
 }
@@ -79,10 +89,16 @@ pub struct TraceWriter {
     dir: PathBuf,
     files: FileStore,
     next_time: u64,
-    tx: Option<SyncSender<Vec<u8>>>,
+    tx: Option<SyncSender<Vec<Vec<u8>>>>,
     thread: Option<JoinHandle<Result<Finished, TraceError>>>,
     /// Set once a background failure was reported, so later calls fail fast.
     failed: Option<String>,
+    /// Encoded events not yet handed to the background thread.
+    batch: Vec<Vec<u8>>,
+    batch_len: usize,
+    batch_since: Option<Instant>,
+    batch_bytes: usize,
+    batch_max_age: Duration,
 }
 
 impl std::fmt::Debug for TraceWriter {
@@ -153,18 +169,42 @@ impl TraceWriter {
             ..options
         };
         let (tx, rx) = sync_channel(options.queue_len);
+        let (batch_bytes, batch_max_age) = (options.batch_bytes, options.batch_max_age);
         let thread = std::thread::Builder::new()
             .name("rrgo-trace-writer".into())
             .spawn(move || ChunkSink::new(events, events_path, options).run(rx))
             .map_err(|e| TraceError::io(dir, e))?;
-        Ok(TraceWriter {
+        Ok(TraceWriter::with_thread(
+            dir,
+            files,
+            tx,
+            thread,
+            batch_bytes,
+            batch_max_age,
+        ))
+    }
+
+    fn with_thread(
+        dir: &Path,
+        files: FileStore,
+        tx: SyncSender<Vec<Vec<u8>>>,
+        thread: JoinHandle<Result<Finished, TraceError>>,
+        batch_bytes: usize,
+        batch_max_age: Duration,
+    ) -> TraceWriter {
+        TraceWriter {
             dir: dir.to_path_buf(),
             files,
             next_time: 0,
             tx: Some(tx),
             thread: Some(thread),
             failed: None,
-        })
+            batch: Vec::new(),
+            batch_len: 0,
+            batch_since: None,
+            batch_bytes,
+            batch_max_age,
+        }
     }
 
     /// The trace directory.
@@ -201,25 +241,51 @@ impl TraceWriter {
                 max: MAX_CHUNK_UNCOMPRESSED,
             });
         }
-        let sent = match &self.tx {
-            Some(tx) => tx.send(bytes).is_ok(),
-            None => false,
-        };
-        if !sent {
-            // The receiver only goes away when the thread has stopped.
-            return Err(self.collect_failure());
+        self.batch_len += bytes.len();
+        self.batch.push(bytes);
+        let now = Instant::now();
+        let since = *self.batch_since.get_or_insert(now);
+        if self.batch_len >= self.batch_bytes || now >= since + self.batch_max_age {
+            self.flush_batch()?;
         }
         let time = EventTime(self.next_time);
         self.next_time += 1;
         Ok(time)
     }
 
-    /// Writes out all events, waits for the background thread, writes
-    /// `index` and syncs everything to disk.
-    pub fn finish(mut self) -> Result<TraceSummary, TraceError> {
+    /// When the events held back in the current batch should be handed to
+    /// the background thread (`None`: nothing is held back). A caller that
+    /// is about to wait calls `flush_batch` once this has passed.
+    pub fn batch_deadline(&self) -> Option<Instant> {
+        self.batch_since.map(|t| t + self.batch_max_age)
+    }
+
+    /// Hands the events held back so far to the background thread.
+    pub fn flush_batch(&mut self) -> Result<(), TraceError> {
         if let Some(msg) = &self.failed {
             return Err(TraceError::WriterFailed(msg.clone()));
         }
+        self.batch_since = None;
+        self.batch_len = 0;
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.batch);
+        let sent = match &self.tx {
+            Some(tx) => tx.send(batch).is_ok(),
+            None => false,
+        };
+        if !sent {
+            // The receiver only goes away when the thread has stopped.
+            return Err(self.collect_failure());
+        }
+        Ok(())
+    }
+
+    /// Writes out all events, waits for the background thread, writes
+    /// `index` and syncs everything to disk.
+    pub fn finish(mut self) -> Result<TraceSummary, TraceError> {
+        self.flush_batch()?;
         self.tx = None;
         let finished = match self.thread.take().map(|t| t.join()) {
             Some(Ok(Ok(f))) => f,
@@ -259,6 +325,7 @@ impl Drop for TraceWriter {
     fn drop(&mut self) {
         // Closing the channel makes the thread write what it holds and stop;
         // its result (and any panic) is deliberately ignored here.
+        let _ = self.flush_batch();
         self.tx = None;
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -336,7 +403,7 @@ impl ChunkSink {
         }
     }
 
-    fn run(mut self, rx: Receiver<Vec<u8>>) -> Result<Finished, TraceError> {
+    fn run(mut self, rx: Receiver<Vec<Vec<u8>>>) -> Result<Finished, TraceError> {
         loop {
             let msg = match self.opened_at {
                 None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
@@ -349,7 +416,11 @@ impl ChunkSink {
                 }
             };
             match msg {
-                Ok(ev) => self.add(ev)?,
+                Ok(batch) => {
+                    for ev in batch {
+                        self.add(ev)?;
+                    }
+                }
                 Err(RecvTimeoutError::Timeout) => self.close_chunk()?,
                 Err(RecvTimeoutError::Disconnected) => {
                     self.close_chunk()?;
@@ -437,19 +508,20 @@ mod tests {
         let options = WriterOptions {
             chunk_bytes: 1,
             queue_len: 1,
+            batch_bytes: 0,
             ..WriterOptions::default()
         };
         let (tx, rx) = sync_channel(options.queue_len);
         let sink = ChunkSink::new(file, PathBuf::from("/dev/full"), options);
         let thread = std::thread::spawn(move || sink.run(rx));
-        TraceWriter {
-            dir: dir.to_path_buf(),
-            files: FileStore::new(dir),
-            next_time: 0,
-            tx: Some(tx),
-            thread: Some(thread),
-            failed: None,
-        }
+        TraceWriter::with_thread(
+            dir,
+            FileStore::new(dir),
+            tx,
+            thread,
+            0,
+            Duration::ZERO,
+        )
     }
 
     #[test]

@@ -12,6 +12,9 @@ fn stale_chunk_is_closed_by_time_and_survives_a_kill() {
     let options = WriterOptions {
         chunk_bytes: 1 << 20,
         chunk_max_age: Duration::from_millis(100),
+        // Every event goes to the background thread at once: this test is
+        // about the chunk timer, not the caller's batching.
+        batch_bytes: 0,
         ..WriterOptions::default()
     };
     let (mut w, dir) = create_writer(tmp.path(), "t", options);
@@ -64,6 +67,7 @@ fn forgotten_writer_keeps_timed_out_chunks() {
     let tmp = tempfile::tempdir().unwrap();
     let options = WriterOptions {
         chunk_max_age: Duration::from_millis(50),
+        batch_bytes: 0,
         ..WriterOptions::default()
     };
     let (mut w, dir) = create_writer(tmp.path(), "t", options);
@@ -128,4 +132,33 @@ fn reader_can_follow_a_live_recording() {
     assert!(out.error.is_none());
     assert_eq!(out.events[..], expected_events(&events)[..out.events.len()]);
     w.finish().unwrap();
+}
+
+#[test]
+fn a_held_back_batch_reaches_the_file_once_the_caller_flushes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let options = WriterOptions {
+        chunk_max_age: Duration::from_millis(50),
+        batch_max_age: Duration::from_millis(20),
+        ..WriterOptions::default()
+    };
+    let (mut w, dir) = create_writer(tmp.path(), "t", options);
+    for i in 0..3 {
+        w.append(EventKind::TaskExit { status: i }, RecTid(i))
+            .unwrap();
+    }
+    // Small and young: the batch is still held by the caller.
+    let deadline = w.batch_deadline().expect("a batch is held back");
+    std::thread::sleep(Duration::from_millis(150));
+    assert_eq!(read_all(&dir).unwrap().event_count, 0);
+    assert!(Instant::now() >= deadline);
+    // What an idle recorder does once the deadline has passed.
+    w.flush_batch().unwrap();
+    assert!(w.batch_deadline().is_none());
+    std::mem::forget(w);
+    let start = Instant::now();
+    while read_all(&dir).unwrap().event_count < 3 && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(read_all(&dir).unwrap().events.len(), 3);
 }
