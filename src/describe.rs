@@ -62,10 +62,19 @@ pub fn unix_ms(ms: u64) -> String {
 pub fn event(e: &Event) -> String {
     let mut s = format!("#{:<8} tid {:<7} {:<14}", e.time.0, e.tid.0, e.kind.name());
     match &e.kind {
-        EventKind::Exec { exe_path, regs, .. } => {
+        EventKind::Exec {
+            exe_path,
+            regs,
+            vdso,
+            ..
+        } => {
+            let vdso = match vdso {
+                trace_format::VdsoSetup::Hidden => "hidden".to_string(),
+                trace_format::VdsoSetup::Patched { base, .. } => format!("patched at {base}"),
+            };
             let _ = write!(
                 s,
-                " {} rip={:#x}",
+                " {} rip={:#x} vdso {vdso}",
                 String::from_utf8_lossy(exe_path),
                 regs.rip
             );
@@ -141,6 +150,15 @@ pub fn event(e: &Event) -> String {
         }
         EventKind::Preempt { regs, .. } => {
             let _ = write!(s, " rip={:#x}", regs.rip);
+        }
+        EventKind::ClockReads { entries } => {
+            let n = entries.len() / 16;
+            let _ = write!(s, " {n} in-process clock read{}", if n == 1 { "" } else { "s" });
+            if let Some(last) = entries.chunks_exact(16).last() {
+                let sec = i64::from_le_bytes(last[..8].try_into().unwrap_or_default());
+                let nsec = i64::from_le_bytes(last[8..].try_into().unwrap_or_default());
+                let _ = write!(s, ", last {sec}.{nsec:09}");
+            }
         }
         EventKind::Pages { pages } => {
             let bytes: usize = pages.iter().map(|p| p.data.len()).sum();

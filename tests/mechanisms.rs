@@ -179,48 +179,127 @@ fn replay_pins_to_the_recorded_cpu() {
     );
 }
 
-/// The vDSO is hidden, so the clock and randomness are syscalls the trace holds.
+/// The vDSO is patched: clock reads go through rrgo's clock page and reach
+/// the trace as `ClockReads` events, randomness falls back to getrandom
+/// syscalls. AT_RANDOM is recorded.
 #[test]
-fn time_and_randomness_come_from_syscalls() {
+fn clock_reads_go_through_the_clock_page_and_randomness_through_syscalls() {
     let s = Scratch::new();
     let (_, trace) = s.record("t", &example(&newest(), "nondet"), &[]);
     let r = TraceReader::open(&trace).unwrap();
-    let nrs: Vec<i64> = r
-        .events()
-        .filter_map(|e| match e.unwrap().kind {
-            EventKind::SyscallEntry { nr, .. } => Some(nr),
-            _ => None,
-        })
-        .collect();
+    let mut nrs = Vec::new();
+    let mut clock_reads = 0;
+    for e in r.events() {
+        match e.unwrap().kind {
+            EventKind::SyscallEntry { nr, .. } => nrs.push(nr),
+            EventKind::ClockReads { entries } => clock_reads += entries.len() / 16,
+            _ => {}
+        }
+    }
+    assert!(clock_reads > 0, "no clock reads in the trace");
     assert!(
-        nrs.contains(&libc::SYS_clock_gettime),
-        "no clock_gettime syscall: the vDSO was used"
+        !nrs.contains(&libc::SYS_clock_gettime),
+        "Go's clock reads should not be syscalls"
     );
     assert!(
         nrs.contains(&libc::SYS_getrandom),
-        "no getrandom syscall: the vDSO was used"
+        "no getrandom syscall: the vDSO's getrandom was used"
     );
-    // AT_RANDOM is recorded in the header and the first event.
+    // AT_RANDOM is recorded in the header and the first event; the vDSO patched.
     let first = r.events().next().unwrap().unwrap();
     match first.kind {
-        EventKind::Exec { auxv_random, .. } => assert_eq!(auxv_random, r.header().auxv_random),
+        EventKind::Exec {
+            auxv_random, vdso, ..
+        } => {
+            assert_eq!(auxv_random, r.header().auxv_random);
+            assert!(matches!(vdso, trace_format::VdsoSetup::Patched { .. }));
+        }
         k => panic!("first event is {}", k.name()),
     }
     assert_ne!(r.header().auxv_random, [0; 16]);
 }
 
-/// Under the seccomp filter, clock_gettime is answered at its one (seccomp)
-/// stop; the times it returned are replayed like any other result. Without
-/// the filter (RRGO_SECCOMP=0) every call takes its two syscall stops.
+/// Replay hands the program the clock values of the trace, read by the
+/// program's own (re-executed) code from the clock page: shifting every
+/// recorded value by 1000 s shifts the time the replay prints by exactly that.
 #[test]
-fn clock_reads_answered_at_the_seccomp_stop_replay_exactly() {
+fn replayed_clock_reads_come_from_the_trace() {
+    let s = Scratch::new();
+    let (rec, trace) = s.record("t", &example(&newest(), "nondet"), &[]);
+    let shifted = s.path().join("shifted");
+    rewrite_trace_with(
+        &trace,
+        &shifted,
+        |_| {},
+        |k| {
+            if let EventKind::ClockReads { entries } = k {
+                for ts in entries.chunks_exact_mut(16) {
+                    let sec = i64::from_le_bytes(ts[..8].try_into().unwrap()) + 1000;
+                    ts[..8].copy_from_slice(&sec.to_le_bytes());
+                }
+            }
+            false
+        },
+    );
+    let rep = s.replay(&shifted);
+    assert_eq!(rep.status.code(), Some(0), "{}", text(&rep.stderr));
+    let unix_ns = |o: &std::process::Output| -> i64 {
+        text(&o.stdout)
+            .split("unix-ns=")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no time in {}", text(&o.stdout)))
+    };
+    assert_eq!(unix_ns(&rep), unix_ns(&rec) + 1_000_000_000_000);
+}
+
+/// A clock read missing from the trace is a divergence, not a made-up time.
+#[test]
+fn a_missing_clock_read_is_a_divergence() {
+    let s = Scratch::new();
+    let (_, trace) = s.record("t", &example(&newest(), "nondet"), &[]);
+    let short = s.path().join("short");
+    let edited = rewrite_trace_with(
+        &trace,
+        &short,
+        |_| {},
+        |k| match k {
+            EventKind::ClockReads { entries } if entries.len() >= 32 => {
+                entries.truncate(entries.len() - 16);
+                true
+            }
+            _ => false,
+        },
+    );
+    assert!(edited, "no ClockReads event with two reads");
+    let rep = s.replay(&short);
+    assert_eq!(rep.status.code(), Some(4), "{}", text(&rep.stderr));
+    assert!(
+        text(&rep.stderr).contains("replay diverged"),
+        "{}",
+        text(&rep.stderr)
+    );
+}
+
+/// The three ways clock reads are recorded replay exactly: the clock page
+/// (default; no stop), a syscall answered at its seccomp stop
+/// (RRGO_VDSO=hide; one stop), and a plain syscall (RRGO_SECCOMP=0; two stops).
+#[test]
+fn every_clock_mechanism_replays_exactly() {
     let s = Scratch::new();
     let prog = example(&newest(), "nondet");
-    for (seccomp, name) in [("1", "with"), ("0", "without")] {
-        let dir = s.path().join(name);
+    for (env, name) in [
+        (None, "clock page"),
+        (Some(("RRGO_VDSO", "hide")), "seccomp stop"),
+        (Some(("RRGO_SECCOMP", "0")), "syscall stops"),
+    ] {
+        let dir = s.path().join(name.replace(' ', "-"));
         let mut cmd = s.cmd();
-        cmd.env("RRGO_SECCOMP", seccomp)
-            .env("RRGO_LOG", "rrgo::commands::record=info")
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        cmd.env("RRGO_LOG", "rrgo::commands::record=info")
             .arg("record")
             .arg("-o")
             .arg(&dir)
@@ -228,27 +307,25 @@ fn clock_reads_answered_at_the_seccomp_stop_replay_exactly() {
         let rec = output_within(&mut cmd, DEADLINE);
         assert_eq!(rec.status.code(), Some(0), "{}", text(&rec.stderr));
         let log = text(&rec.stderr);
-        let answered: u64 = log
-            .split("answered_at_entry: ")
-            .nth(1)
-            .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no record stats in the log:\n{log}"));
-        if seccomp == "1" {
-            assert!(
-                answered > 0,
-                "no clock_gettime was answered at its seccomp stop"
-            );
-        } else {
-            assert_eq!(answered, 0);
+        let stat = |key: &str| -> u64 {
+            log.split(&format!("{key}: "))
+                .nth(1)
+                .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("no {key} in the record stats:\n{log}"))
+        };
+        let (in_page, at_entry) = (stat("clock_reads"), stat("answered_at_entry"));
+        match name {
+            "clock page" => assert!(in_page > 0, "{name}: no clock read in the page"),
+            "seccomp stop" => assert!(
+                in_page == 0 && at_entry > 0,
+                "{name}: {in_page} in the page, {at_entry} at entry"
+            ),
+            _ => assert_eq!((in_page, at_entry), (0, 0), "{name}"),
         }
         for _ in 0..2 {
             let rep = s.replay(&dir);
-            assert_same(
-                &format!("{name} the seccomp filter"),
-                &rec_stdout_only(&rec),
-                &rep,
-            );
+            assert_same(&format!("clock reads by {name}"), &rec_stdout_only(&rec), &rep);
         }
     }
 }

@@ -14,7 +14,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use crate::tracee::maps::read_maps;
-use crate::tracee::{inject, mem::ProcMem, Tid};
+use crate::tracee::{clockpage, inject, mem::ProcMem, Tid};
 use trace_format::RemoteAddr;
 
 // Kernel ABI (include/uapi/linux/userfaultfd.h, fs.h); this machine's headers predate PAGEMAP_SCAN.
@@ -130,9 +130,12 @@ impl DirtyTracker {
     /// program maps memory; already registered ranges are skipped).
     pub fn track_all(&self, tgid: i32) -> io::Result<()> {
         for r in read_maps(tgid)? {
+            // The clock page's buffer holds different things in record and
+            // replay, and rrgo itself keeps it consistent.
             if r.path.starts_with("[vsyscall]")
                 || r.path.starts_with("[vvar")
                 || r.path.starts_with("[vdso]")
+                || (clockpage::CODE..clockpage::END).contains(&r.start)
             {
                 continue;
             }

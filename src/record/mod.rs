@@ -7,6 +7,7 @@
 //! whole `preempt_after` without any stop — it is interrupted at an
 //! arbitrary instruction and a `Preempt` (state-jump) event is recorded.
 
+mod clock;
 mod dirty;
 mod rdtsc;
 mod session;

@@ -36,6 +36,8 @@ pub struct RecordStats {
     pub processes: u64,
     /// Syscalls answered at their seccomp stop (one ptrace stop, not two).
     pub answered_at_entry: u64,
+    /// Clock reads answered inside the program by the clock page (no stop).
+    pub clock_reads: u64,
 }
 
 pub struct RecordOutcome {
@@ -88,6 +90,13 @@ pub(super) struct Recorder {
     pub(super) preempt_after: Duration,
     /// Tracees run under the SECCOMP_RET_TRACE filter (see `resume`).
     pub(super) seccomp: bool,
+    /// New programs get a patched vDSO and the clock page (`clock.rs`).
+    pub(super) clock_pages: bool,
+    pub(super) warned_vdso: bool,
+    /// The thread that ran user code last: the clock reads in the page are its.
+    pub(super) last_ran: Option<Tid>,
+    /// Clock reads of threads that stopped without an event, for their next one.
+    pub(super) clock_pending_reads: std::collections::HashMap<Tid, Vec<u8>>,
 }
 
 pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
@@ -131,7 +140,7 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
     // The header carries AT_RANDOM, so it is written once the program is
     // stopped at its exec (on_exec reads the same bytes again).
     let auxv_random = ProcMem::open(tid.0)
-        .and_then(|mem| auxv::fix_at_exec(&mem, ptrace::get_regs(tid)?.rsp))
+        .and_then(|mem| auxv::fix_at_exec(&mem, ptrace::get_regs(tid)?.rsp, false))
         .map(|a| a.random);
     let writer = auxv_random
         .map_err(anyhow::Error::from)
@@ -184,6 +193,11 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         slice: slice(),
         preempt_after: preempt_after(),
         seccomp: spec.seccomp,
+        // The page's clock reads run without a stop only under the filter.
+        clock_pages: spec.seccomp && super::clock::patch_wanted(),
+        warned_vdso: false,
+        last_ran: None,
+        clock_pending_reads: Default::default(),
     };
     rec.t.add(tid, tid.0, State::Stopped);
     rec.stats.threads += 1;
@@ -286,6 +300,10 @@ impl Recorder {
         };
         let sig = std::mem::take(&mut th.inject);
         th.state = State::Running;
+        self.switching_to(tid);
+        let Some(th) = self.t.get(tid) else {
+            return Ok(false);
+        };
         // Under the seccomp filter every syscall entry stops by itself:
         // syscall stops are asked for only to see the current call's exit.
         let how = if self.seccomp && th.syscall.is_none() {
@@ -409,7 +427,9 @@ impl Recorder {
             return Ok(());
         }
         // An interrupt: record the point only if the thread ran since its last stop.
-        let regs = ptrace::get_regs(tid)?;
+        let Some(regs) = self.leave_clock_code(tid, ptrace::get_regs(tid)?, None)? else {
+            return Ok(());
+        };
         let ran = self.t.get(tid).is_some_and(|t| t.last_regs != Some(regs));
         if ran {
             self.record_preempt(tid, regs)?;
@@ -539,8 +559,9 @@ impl Recorder {
         let tgid = tid.0;
         let mem = ProcMem::open(tgid).context("cannot open the new program's memory")?;
         let regs = ptrace::get_regs(tid)?;
-        let aux =
-            auxv::fix_at_exec(&mem, regs.rsp).context("cannot adjust the new program's auxv")?;
+        let aux = auxv::fix_at_exec(&mem, regs.rsp, false)
+            .context("cannot read the new program's auxv")?;
+        let vdso = self.setup_vdso(&mem, regs.rsp)?;
         let exe = std::fs::read_link(format!("/proc/{tgid}/exe")).ok();
         let exe_file = match &exe {
             Some(exe) => Some(self.store_file_quietly(exe)?),
@@ -554,6 +575,8 @@ impl Recorder {
                 mem,
                 pages,
                 dirty: None,
+                clock: false,
+                clock_pending: matches!(vdso, trace_format::VdsoSetup::Patched { .. }),
             },
         );
         if let Some(th) = self.t.get(tid) {
@@ -565,6 +588,7 @@ impl Recorder {
             exe_file: exe_file.map(|f| f.0),
             auxv_random: aux.random,
             regs,
+            vdso,
         };
         self.append(tid, exec)?;
         // Announced after the Exec: a trace starts with its exec.
@@ -627,6 +651,7 @@ impl Recorder {
     }
 
     pub(super) fn append(&mut self, tid: Tid, kind: EventKind) -> anyhow::Result<()> {
+        self.flush_clock_reads(tid)?;
         tracing::trace!(%tid, kind = kind.name(), "event");
         self.writer.append(kind, RecTid(tid.0))?;
         Ok(())

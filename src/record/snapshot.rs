@@ -37,8 +37,13 @@ impl PageHashes {
         let mut changed = Vec::new();
         let mut buf = vec![0u8; RUN_PAGES * PAGE as usize];
         for region in read_maps(pid)?.iter().filter(|r| r.writable()) {
-            // The vsyscall page and vvar are the kernel's, not the program's.
-            if region.path.starts_with("[vsyscall]") || region.path.starts_with("[vvar") {
+            // The vsyscall page and vvar are the kernel's, not the program's;
+            // the clock page's buffer is rrgo's (see `tracee::clockpage`).
+            if region.path.starts_with("[vsyscall]")
+                || region.path.starts_with("[vvar")
+                || (crate::tracee::clockpage::CODE..crate::tracee::clockpage::END)
+                    .contains(&region.start)
+            {
                 continue;
             }
             let present = pagemap.present(region.start, region.end)?;

@@ -140,6 +140,7 @@ impl Recorder {
             return Ok(());
         };
         if sc.initial_exec {
+            self.install_clock_page(tid)?;
             self.start_dirty_tracking(tid);
             if let Some(th) = self.t.get(tid) {
                 th.last_regs = Some(regs);
@@ -213,7 +214,10 @@ impl Recorder {
             }
         }
         match sc.spec.map(|s| s.hook) {
-            Some(Hook::Exec) if result == 0 => self.start_dirty_tracking(tid),
+            Some(Hook::Exec) if result == 0 => {
+                self.install_clock_page(tid)?;
+                self.start_dirty_tracking(tid)
+            }
             Some(Hook::Mmap) if result >= 0 => {
                 self.track_new_memory(tid, result as u64, sc.args[1])
             }
@@ -295,12 +299,15 @@ impl Recorder {
                 .get(&parent_tgid)
                 .map(|p| p.pages.clone())
                 .unwrap_or_default();
+            let clock = self.t.procs.get(&parent_tgid).is_some_and(|p| p.clock);
             self.t.procs.insert(
                 child.0,
                 Process {
                     mem,
                     pages,
                     dirty: None,
+                    clock,
+                    clock_pending: false,
                 },
             );
             self.stats.processes += 1;

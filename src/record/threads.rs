@@ -62,6 +62,10 @@ pub struct Process {
     pub pages: PageHashes,
     /// Write tracking (userfaultfd), set up at the exec's syscall exit.
     pub dirty: Option<super::dirty::DirtyTracker>,
+    /// rrgo's clock page is mapped (`tracee::clockpage`).
+    pub clock: bool,
+    /// The vDSO was patched at exec; the page is mapped at the execve's exit.
+    pub clock_pending: bool,
 }
 
 #[derive(Debug, Default)]

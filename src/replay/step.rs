@@ -5,6 +5,7 @@ use std::io::Write;
 use anyhow::{anyhow, Context};
 use trace_format::{
     DeliveryPoint, Event, EventKind, ExitStatus, RecTid, RemoteAddr, StdStream, SyscallExtra,
+    VdsoSetup,
 };
 
 use super::divergence::Divergence;
@@ -141,8 +142,12 @@ impl ReplaySession {
     pub(super) fn apply(&mut self, e: &Event) -> anyhow::Result<()> {
         match &e.kind {
             EventKind::Exec {
-                auxv_random, regs, ..
-            } => self.on_exec(e, auxv_random, regs),
+                auxv_random,
+                regs,
+                vdso,
+                ..
+            } => self.on_exec(e, auxv_random, regs, vdso),
+            EventKind::ClockReads { entries } => self.on_clock_reads(e, entries),
             EventKind::SyscallEntry { nr, args, regs } => self.on_entry(e, *nr, args, regs),
             EventKind::SyscallExit {
                 nr,
@@ -208,6 +213,7 @@ impl ReplaySession {
         e: &Event,
         random: &[u8; 16],
         regs: &trace_format::Regs,
+        vdso: &VdsoSetup,
     ) -> anyhow::Result<()> {
         let live = self.live(e)?;
         if e.time.0 != 0 {
@@ -223,11 +229,44 @@ impl ReplaySession {
         }
         let mem = self.mem(e.tid)?;
         let got = ptrace::get_regs(live)?;
-        let aux =
-            auxv::fix_at_exec(mem, got.rsp).context("cannot adjust the replayed program's auxv")?;
+        let hide = matches!(vdso, VdsoSetup::Hidden);
+        let aux = auxv::fix_at_exec(mem, got.rsp, hide)
+            .context("cannot adjust the replayed program's auxv")?;
         mem.write(aux.random_addr, random)?;
         if let Some(d) = Divergence::regs(e.time, e.tid, "exec", regs, &got) {
             return Err(d.into());
+        }
+        if let VdsoSetup::Patched { base, image } = vdso {
+            let live_image = match aux.vdso {
+                Some(b) if b == base.0 => crate::tracee::vdso::read(mem, b)?,
+                _ => Vec::new(),
+            };
+            if live_image.len() != image.len() {
+                return Err(anyhow!(
+                    "this kernel's vDSO ({} bytes at {:#x}) is not the one the program was recorded with ({} bytes at {base}): replay it on the kernel that recorded it, or re-record with RRGO_VDSO=hide",
+                    live_image.len(),
+                    aux.vdso.unwrap_or(0),
+                    image.len()
+                ));
+            }
+            mem.write(*base, image)
+                .context("cannot patch the replayed program's vDSO")?;
+            // The clock page is mapped at the execve's exit stop, as when
+            // recording; the stop is kept for whoever collects it next.
+            ptrace::resume(live, ptrace::Resume::Syscall, 0)?;
+            let w = self.wait_for(live)?;
+            if w.stop != Stop::Syscall {
+                return Err(diverged(e, "the exit of execve", describe(&w)));
+            }
+            crate::tracee::clockpage::install(
+                live,
+                self.mem(e.tid)?,
+                crate::tracee::clockpage::Mode::Replay,
+            )
+            .context("cannot map rrgo's clock page into the replayed program")?;
+            self.stashed.entry(live).or_default().push_front(w);
+            self.thread(e)?.in_kernel = true;
+            return Ok(());
         }
         if e.time.0 != 0 {
             // On to the execve's exit stop, collected at its SyscallExit event.
@@ -235,6 +274,25 @@ impl ReplaySession {
             self.thread(e)?.in_kernel = true;
         }
         Ok(())
+    }
+
+    /// Clock values the thread reads (in the clock page) on its way to its
+    /// next event.
+    fn on_clock_reads(&mut self, e: &Event, entries: &[u8]) -> anyhow::Result<()> {
+        let mem = self.mem(e.tid)?;
+        match crate::tracee::clockpage::provide(mem, entries)
+            .context("cannot fill the clock page")?
+        {
+            Ok(()) => Ok(()),
+            Err(unused) => Err(diverged(
+                e,
+                format!(
+                    "the previous {} clock reads to have been made",
+                    unused.provided
+                ),
+                format!("{} made", unused.used),
+            )),
+        }
     }
 
     fn on_entry(
@@ -701,6 +759,10 @@ impl ReplaySession {
                     .context("cannot restore memory at a preemption point")?;
             }
         }
+        // The recorded point comes after all the clock reads recorded before
+        // it; a re-run stopped at an earlier visit with equal registers (or a
+        // jump) has not made them all. The clock page is not in `Pages`.
+        crate::tracee::clockpage::mark_used(self.mem(e.tid)?);
         Ok(())
     }
 

@@ -1,8 +1,10 @@
 //! The exec-time fixups of the initial stack's auxiliary vector.
 //!
-//! - AT_SYSINFO_EHDR is rewritten to AT_IGNORE so the program does not find
-//!   the vDSO: the Go runtime (and glibc) then make real clock_gettime,
-//!   gettimeofday and getrandom syscalls, which rrgo records.
+//! - AT_SYSINFO_EHDR (the vDSO) is reported, and rewritten to AT_IGNORE if
+//!   asked, so the program does not find the vDSO: the Go runtime (and
+//!   glibc) then make real clock_gettime, gettimeofday and getrandom
+//!   syscalls, which rrgo records. (The default instead patches the vDSO:
+//!   see `vdso` and `clockpage`.)
 //! - AT_RANDOM points at 16 kernel-chosen bytes that seed Go's runtime
 //!   randomness (map order, select order, math/rand, heap base): recorded
 //!   at record time, written back at replay.
@@ -22,11 +24,13 @@ const AT_SYSINFO_EHDR: u64 = 33;
 pub struct ExecAuxv {
     pub random_addr: RemoteAddr,
     pub random: [u8; 16],
+    /// Where the vDSO is mapped (before any hiding).
+    pub vdso: Option<u64>,
 }
 
 /// Applies the fixups to a process stopped at its exec event; `rsp` is its
 /// stack pointer there (pointing at argc).
-pub fn fix_at_exec(mem: &ProcMem, rsp: u64) -> io::Result<ExecAuxv> {
+pub fn fix_at_exec(mem: &ProcMem, rsp: u64, hide_vdso: bool) -> io::Result<ExecAuxv> {
     let argc = mem.read_u64(RemoteAddr(rsp))?;
     if argc > 1 << 20 {
         return Err(io::Error::other(format!("implausible argc {argc} at exec")));
@@ -41,13 +45,17 @@ pub fn fix_at_exec(mem: &ProcMem, rsp: u64) -> io::Result<ExecAuxv> {
         }
     }
     let mut random_addr = None;
+    let mut vdso = None;
     for _ in 0..512 {
         let key = mem.read_u64(RemoteAddr(p))?;
         let val = mem.read_u64(RemoteAddr(p + 8))?;
         match key {
             AT_NULL => break,
             AT_SYSINFO_EHDR => {
-                mem.write_u64(RemoteAddr(p), AT_IGNORE)?;
+                vdso = Some(val);
+                if hide_vdso {
+                    mem.write_u64(RemoteAddr(p), AT_IGNORE)?;
+                }
             }
             AT_RANDOM => random_addr = Some(RemoteAddr(val)),
             _ => {}
@@ -61,5 +69,6 @@ pub fn fix_at_exec(mem: &ProcMem, rsp: u64) -> io::Result<ExecAuxv> {
     Ok(ExecAuxv {
         random_addr,
         random,
+        vdso,
     })
 }

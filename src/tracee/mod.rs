@@ -5,12 +5,14 @@
 //! Nothing here knows about traces, recording policy or Go.
 
 pub mod auxv;
+pub mod clockpage;
 pub mod inject;
 pub mod maps;
 pub mod mem;
 pub mod ptrace;
 pub mod regs;
 pub mod spawn;
+pub mod vdso;
 pub mod wait;
 
 use std::fmt;

@@ -141,18 +141,46 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Tid, SpawnError> {
     result
 }
 
-/// A one-instruction filter: every syscall stops for the tracer
-/// (SECCOMP_RET_TRACE). Async-signal-safe: runs in the forked child.
+/// The filter: every syscall stops for the tracer (SECCOMP_RET_TRACE),
+/// except `clock_gettime` made from the clock page's untraced call site
+/// (`clockpage::UNTRACED_END`), which runs without a stop: its result is
+/// recorded in bulk from the page. Async-signal-safe: runs in the forked child.
 unsafe fn install_trace_filter() -> bool {
     const SECCOMP_RET_TRACE: u32 = 0x7ff0_0000;
-    let filter = [libc::sock_filter {
+    const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
+    // struct seccomp_data: nr@0, arch@4, instruction_pointer@8, args@16.
+    let ip = crate::tracee::clockpage::UNTRACED_END;
+    let ld = |off: u32| libc::sock_filter {
+        code: (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16,
+        jt: 0,
+        jf: 0,
+        k: off,
+    };
+    // Equal: go on to the next instruction; otherwise jump to the TRACE return.
+    let jeq = |k: u32, to_trace: u8| libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt: 0,
+        jf: to_trace,
+        k,
+    };
+    let ret = |k: u32| libc::sock_filter {
         code: (libc::BPF_RET | libc::BPF_K) as u16,
         jt: 0,
         jf: 0,
-        k: SECCOMP_RET_TRACE,
-    }];
+        k,
+    };
+    let filter = [
+        ld(8),
+        jeq(ip as u32, 5),
+        ld(12),
+        jeq((ip >> 32) as u32, 3),
+        ld(0),
+        jeq(libc::SYS_clock_gettime as u32, 1),
+        ret(SECCOMP_RET_ALLOW),
+        ret(SECCOMP_RET_TRACE),
+    ];
     let prog = libc::sock_fprog {
-        len: 1,
+        len: filter.len() as u16,
         filter: filter.as_ptr() as *mut libc::sock_filter,
     };
     libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0

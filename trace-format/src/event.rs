@@ -22,7 +22,7 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum EventKind {
     /// execve completed (also the first event of a trace). Replay restores
-    /// AT_RANDOM and hides the vDSO at this point.
+    /// AT_RANDOM and sets the vDSO up as `vdso` says at this point.
     Exec {
         /// The path execve was given, raw bytes.
         #[serde(with = "serde_bytes::vec")]
@@ -33,6 +33,8 @@ pub enum EventKind {
         auxv_random: [u8; 16],
         /// Registers right after execve returned.
         regs: Regs,
+        /// What the recorder did to the vDSO (replay does the same).
+        vdso: VdsoSetup,
     },
     /// A thread stopped at syscall entry (registers hold nr and args).
     SyscallEntry {
@@ -124,11 +126,37 @@ pub enum EventKind {
         /// How it ended.
         status: ExitStatus,
     },
+    /// Clock reads the thread made inside the program through rrgo's clock
+    /// page (`VdsoSetup::Patched`), in order, since its previous event.
+    /// Replay puts them into the page before running the thread to its
+    /// next event.
+    ClockReads {
+        /// `struct timespec`s (16 bytes each, little-endian).
+        #[serde(with = "serde_bytes::vec")]
+        entries: Vec<u8>,
+    },
+}
+
+/// How the clock functions of the vDSO were made deterministic at an exec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VdsoSetup {
+    /// AT_SYSINFO_EHDR was hidden: the program makes real (recorded) syscalls.
+    Hidden,
+    /// The vDSO's functions were patched: `clock_gettime` jumps to rrgo's
+    /// clock page (mapped at the execve's return), the others make real
+    /// syscalls. `image` is the patched vDSO as mapped at `base`.
+    Patched {
+        /// Where the vDSO is mapped.
+        base: RemoteAddr,
+        /// Its bytes after patching.
+        #[serde(with = "serde_bytes::vec")]
+        image: Vec<u8>,
+    },
 }
 
 impl EventKind {
     /// Every value [`EventKind::name`] can return, in variant order.
-    pub const NAMES: [&'static str; 11] = [
+    pub const NAMES: [&'static str; 12] = [
         "exec",
         "syscall-entry",
         "syscall-exit",
@@ -140,6 +168,7 @@ impl EventKind {
         "file-stored",
         "process-exit",
         "pages",
+        "clock-reads",
     ];
 
     /// Short kebab-case name of the variant, for per-kind counts and dumps.
@@ -162,6 +191,7 @@ impl EventKind {
             EventKind::FileStored { .. } => 8,
             EventKind::ProcessExit { .. } => 9,
             EventKind::Pages { .. } => 10,
+            EventKind::ClockReads { .. } => 11,
         }
     }
 }

@@ -414,13 +414,15 @@ fn version_mismatch_names_both_versions_and_the_recorder() {
     std::fs::write(dir.join("header"), &header).unwrap();
     let err = TraceReader::open(&dir).unwrap_err();
     assert!(
-        matches!(&err, TraceError::VersionMismatch { found: 3, supported: 1, recorded_by } if recorded_by == "0.1.0-test"),
+        matches!(&err, TraceError::VersionMismatch { found: 3, supported: FORMAT_VERSION, recorded_by } if recorded_by == "0.1.0-test"),
         "{err:?}"
     );
     assert_eq!(
         err.to_string(),
-        "trace format 3, this rrgo reads 1: re-record the program with this rrgo, or replay it with the rrgo \
-         version that recorded it (rrgo 0.1.0-test)"
+        format!(
+            "trace format 3, this rrgo reads {FORMAT_VERSION}: re-record the program with this rrgo, or replay it with the rrgo \
+             version that recorded it (rrgo 0.1.0-test)"
+        )
     );
 
     // A header from a future format: only the frozen preamble is
@@ -434,7 +436,7 @@ fn version_mismatch_names_both_versions_and_the_recorder() {
     let err = TraceReader::open(&dir).unwrap_err();
     assert!(
         err.to_string()
-            .contains("trace format 7, this rrgo reads 1"),
+            .contains(&format!("trace format 7, this rrgo reads {FORMAT_VERSION}")),
         "{err}"
     );
     assert!(err.to_string().contains("(rrgo 9.9.9)"), "{err}");
@@ -458,15 +460,15 @@ fn version_mismatch_names_both_versions_and_the_recorder() {
     // The events file carries the version too.
     fx.restore(&dir);
     let mut events = fx.original("events").to_vec();
-    events[8..12].copy_from_slice(&2u32.to_le_bytes());
+    events[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
     std::fs::write(dir.join("events"), &events).unwrap();
     assert!(matches!(
         TraceReader::open(&dir),
         Err(TraceError::VersionMismatch {
-            found: 2,
-            supported: 1,
+            found,
+            supported: FORMAT_VERSION,
             ..
-        })
+        }) if found == FORMAT_VERSION + 1
     ));
 }
 

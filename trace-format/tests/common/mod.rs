@@ -115,6 +115,10 @@ pub fn every_kind() -> Vec<(EventKind, RecTid)> {
                 exe_file: Some(FileId(0)),
                 auxv_random: *b"0123456789abcdef",
                 regs: distinct_regs(1),
+                vdso: VdsoSetup::Patched {
+                    base: RemoteAddr(0x7fff_f7fc_1000),
+                    image: b"\x7fELF vdso".to_vec(),
+                },
             },
             RecTid(1000),
         ),
@@ -257,6 +261,12 @@ pub fn every_kind() -> Vec<(EventKind, RecTid)> {
         (
             EventKind::ProcessExit {
                 status: ExitStatus::Code(-7),
+            },
+            RecTid(1000),
+        ),
+        (
+            EventKind::ClockReads {
+                entries: (0..48u8).collect(),
             },
             RecTid(1000),
         ),
