@@ -153,7 +153,11 @@ pub fn event(e: &Event) -> String {
         }
         EventKind::ClockReads { entries } => {
             let n = entries.len() / 16;
-            let _ = write!(s, " {n} in-process clock read{}", if n == 1 { "" } else { "s" });
+            let _ = write!(
+                s,
+                " {n} in-process clock read{}",
+                if n == 1 { "" } else { "s" }
+            );
             if let Some(last) = entries.chunks_exact(16).last() {
                 let sec = i64::from_le_bytes(last[..8].try_into().unwrap_or_default());
                 let nsec = i64::from_le_bytes(last[8..].try_into().unwrap_or_default());

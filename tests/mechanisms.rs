@@ -282,6 +282,35 @@ fn a_missing_clock_read_is_a_divergence() {
     );
 }
 
+/// A stop inside the clock page's code (a preemption, Go's async-preemption
+/// signal) is moved to a safe point by single steps before it is recorded:
+/// the page's record and replay paths differ there.
+#[test]
+fn stops_inside_the_clock_page_are_moved_out_of_it() {
+    let s = Scratch::new();
+    let dir = s.path().join("t");
+    let mut cmd = s.cmd();
+    cmd.env("RRGO_LOG", "rrgo::commands::record=info")
+        .arg("record")
+        .arg("-o")
+        .arg(&dir)
+        .arg(example(&newest(), "clockspin"));
+    let rec = output_within(&mut cmd, DEADLINE);
+    assert_eq!(rec.status.code(), Some(0), "{}", text(&rec.stderr));
+    let log = text(&rec.stderr);
+    let steps: u64 = log
+        .split("clock_steps_out: ")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no record stats in the log:\n{log}"));
+    // clockspin spends nearly all its time reading the clock.
+    assert!(steps > 0, "no stop landed in the clock page:\n{log}");
+    for _ in 0..2 {
+        assert_same("clockspin", &rec_stdout_only(&rec), &s.replay(&dir));
+    }
+}
+
 /// The three ways clock reads are recorded replay exactly: the clock page
 /// (default; no stop), a syscall answered at its seccomp stop
 /// (RRGO_VDSO=hide; one stop), and a plain syscall (RRGO_SECCOMP=0; two stops).
@@ -325,7 +354,11 @@ fn every_clock_mechanism_replays_exactly() {
         }
         for _ in 0..2 {
             let rep = s.replay(&dir);
-            assert_same(&format!("clock reads by {name}"), &rec_stdout_only(&rec), &rep);
+            assert_same(
+                &format!("clock reads by {name}"),
+                &rec_stdout_only(&rec),
+                &rep,
+            );
         }
     }
 }

@@ -42,6 +42,11 @@ fn cpu_bound_workers_on_all_ps() {
 }
 
 #[test]
+fn clock_reads_under_preemption() {
+    round_trip("clockspin", &[]);
+}
+
+#[test]
 fn busy_poller_needs_preemption() {
     round_trip("busypoll", &[]);
 }

@@ -19,7 +19,8 @@ impl Recorder {
     /// possible (no seccomp filter to let the page's clock reads through, a
     /// vDSO rrgo cannot patch). Returns what replay must do.
     pub(super) fn setup_vdso(&mut self, mem: &ProcMem, rsp: u64) -> anyhow::Result<VdsoSetup> {
-        let aux = auxv::fix_at_exec(mem, rsp, false).context("cannot read the new program's auxv")?;
+        let aux =
+            auxv::fix_at_exec(mem, rsp, false).context("cannot read the new program's auxv")?;
         if self.clock_pages {
             let patched = match aux.vdso {
                 Some(base) => vdso::read(mem, base)
@@ -40,7 +41,9 @@ impl Recorder {
                 Err(why) => {
                     if !self.warned_vdso {
                         self.warned_vdso = true;
-                        crate::say!("warning: {why}; clock reads will be recorded as syscalls (slower)");
+                        crate::say!(
+                            "warning: {why}; clock reads will be recorded as syscalls (slower)"
+                        );
                     }
                 }
             }
@@ -128,6 +131,8 @@ impl Recorder {
         if clockpage::safe_point(regs.rip) || !self.t.proc_of(tid).is_some_and(|p| p.clock) {
             return Ok(Some(regs));
         }
+        tracing::debug!(%tid, rip = regs.rip, "stepping out of the clock page");
+        self.stats.clock_steps_out += 1;
         // The code is straight-line: a few dozen instructions at most.
         for _ in 0..256 {
             ptrace::resume(tid, ptrace::Resume::Step, 0)

@@ -86,6 +86,8 @@ struct PmScanArg {
 pub struct DirtyTracker {
     uffd: OwnedFd,
     pagemap: File,
+    /// Written ranges found while (re-)registering memory, for the next `take_written`.
+    carried: std::cell::RefCell<Vec<(RemoteAddr, u64)>>,
 }
 
 fn ioctl<T>(fd: i32, req: u64, arg: &mut T) -> io::Result<i64> {
@@ -121,7 +123,11 @@ impl DirtyTracker {
         let pagemap = std::fs::OpenOptions::new()
             .read(true)
             .open(format!("/proc/{tgid}/pagemap"))?;
-        let t = DirtyTracker { uffd, pagemap };
+        let t = DirtyTracker {
+            uffd,
+            pagemap,
+            carried: Default::default(),
+        };
         t.track_all(tgid)?;
         Ok(t)
     }
@@ -144,8 +150,17 @@ impl DirtyTracker {
         Ok(())
     }
 
-    /// Tracks one range; errors (e.g. an already registered range) are not fatal.
+    /// Tracks one range; errors are not fatal (the range is then untracked).
+    /// Registering a range that is already registered succeeds again and the
+    /// re-protect would forget what was written there meanwhile: a scan
+    /// keeps that first. Protecting the whole range (not only its written
+    /// pages) puts markers on unpopulated pages, so pages that are only
+    /// read later do not count as written.
     pub fn track(&self, start: u64, end: u64) {
+        match self.scan(start, end) {
+            Ok(written) => self.carried.borrow_mut().extend(written),
+            Err(e) => tracing::debug!(start, end, "cannot scan a range before tracking it: {e}"),
+        }
         let range = || UffdioRange {
             start,
             len: end - start,
@@ -167,11 +182,16 @@ impl DirtyTracker {
     /// The page ranges written since the previous call (or since `attach`),
     /// re-protecting them for the next call.
     pub fn take_written(&self) -> io::Result<Vec<(RemoteAddr, u64)>> {
+        // The top of user space (TASK_SIZE_MAX); beyond it the kernel says EFAULT.
+        let mut out = self.scan(0, 0x7fff_ffff_f000)?;
+        out.append(&mut self.carried.borrow_mut());
+        Ok(out)
+    }
+
+    /// Written pages in [start, end), write-protected again.
+    fn scan(&self, mut start: u64, end: u64) -> io::Result<Vec<(RemoteAddr, u64)>> {
         let mut out = Vec::new();
         let mut vec = vec![PageRegion::default(); 1024];
-        let mut start = 0u64;
-        // The top of user space (TASK_SIZE_MAX); beyond it the kernel says EFAULT.
-        let end = 0x7fff_ffff_f000u64;
         loop {
             let mut arg = PmScanArg {
                 size: std::mem::size_of::<PmScanArg>() as u64,

@@ -38,6 +38,8 @@ pub struct RecordStats {
     pub answered_at_entry: u64,
     /// Clock reads answered inside the program by the clock page (no stop).
     pub clock_reads: u64,
+    /// Stops inside the clock page's code that were stepped out of first.
+    pub clock_steps_out: u64,
 }
 
 pub struct RecordOutcome {
@@ -705,7 +707,8 @@ impl Recorder {
             if len == 0 {
                 let _ = d.track_all(tgid);
             } else {
-                d.track(start, start + len);
+                // The kernel rounds lengths up to whole pages; userfaultfd wants them so.
+                d.track(start & !0xfff, (start + len + 0xfff) & !0xfff);
             }
         }
     }

@@ -218,8 +218,14 @@ impl Recorder {
                 self.install_clock_page(tid)?;
                 self.start_dirty_tracking(tid)
             }
-            Some(Hook::Mmap) if result >= 0 => {
+            // A reservation (PROT_NONE; Go reserves hundreds of MB this way)
+            // cannot be written: write-protecting it costs ~3 ms per 512 MB.
+            // It is tracked once mprotect or a MAP_FIXED mmap makes it writable.
+            Some(Hook::Mmap) if result >= 0 && sc.args[2] != libc::PROT_NONE as u64 => {
                 self.track_new_memory(tid, result as u64, sc.args[1])
+            }
+            Some(Hook::Protect) if result == 0 && sc.args[2] & libc::PROT_WRITE as u64 != 0 => {
+                self.track_new_memory(tid, sc.args[0], sc.args[1])
             }
             Some(Hook::NewMemory) if result > 0 => self.track_new_memory(tid, 0, 0),
             _ => {}

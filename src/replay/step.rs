@@ -398,10 +398,7 @@ impl ReplaySession {
         let live = w.tid;
         let mut regs = ptrace::get_regs(live)?;
         let (entry_nr, args, entry_regs) =
-            self.thread(e)?
-                .syscall
-                .take()
-                .unwrap_or((nr, [0; 6], regs));
+            self.thread(e)?.syscall.take().unwrap_or((nr, [0; 6], regs));
         let spec = syscalls::lookup(nr);
         let executed =
             spec.is_some_and(|s| s.replay == Replay::Execute) && regs.orig_rax != u64::MAX;

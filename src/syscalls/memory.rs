@@ -6,7 +6,8 @@ use libc::*;
 pub(crate) const ROWS: &[Spec] = &[
     exec(SYS_mmap, &[]).hook(Hook::Mmap),
     exec(SYS_munmap, &[]),
-    exec(SYS_mprotect, &[]),
+    exec(SYS_mprotect, &[]).hook(Hook::Protect),
+    exec(SYS_pkey_mprotect, &[]).hook(Hook::Protect),
     exec(SYS_madvise, &[]),
     exec(SYS_brk, &[]).hook(Hook::NewMemory),
     exec(SYS_mremap, &[]).hook(Hook::NewMemory),
@@ -14,7 +15,6 @@ pub(crate) const ROWS: &[Spec] = &[
     exec(SYS_mlock, &[]),
     exec(SYS_munlock, &[]),
     exec(SYS_mlock2, &[]),
-    exec(SYS_pkey_mprotect, &[]),
     emu(SYS_mincore, &[PageVec(2, 1)]),
     emu(SYS_membarrier, &[]),
     emu(SYS_set_mempolicy, &[]),

@@ -97,6 +97,9 @@ pub enum Hook {
     Mmap,
     /// brk/mremap: the program has new memory (write tracking must cover it).
     NewMemory,
+    /// mprotect: memory that becomes writable needs write tracking (a
+    /// PROT_NONE reservation is not tracked when mapped).
+    Protect,
     /// clone/clone3/fork/vfork: a new task; the result is a tid to map.
     Clone,
     /// execve/execveat: a new program image.

@@ -514,14 +514,7 @@ mod tests {
         let (tx, rx) = sync_channel(options.queue_len);
         let sink = ChunkSink::new(file, PathBuf::from("/dev/full"), options);
         let thread = std::thread::spawn(move || sink.run(rx));
-        TraceWriter::with_thread(
-            dir,
-            FileStore::new(dir),
-            tx,
-            thread,
-            0,
-            Duration::ZERO,
-        )
+        TraceWriter::with_thread(dir, FileStore::new(dir), tx, thread, 0, Duration::ZERO)
     }
 
     #[test]
