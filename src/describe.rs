@@ -164,6 +164,26 @@ pub fn event(e: &Event) -> String {
                 let _ = write!(s, ", last {sec}.{nsec:09}");
             }
         }
+        EventKind::BufferedCalls { records } => {
+            let recs = crate::tracee::clockpage::call_records(records);
+            let _ = write!(
+                s,
+                " {} in-process syscall{}:",
+                recs.len(),
+                if recs.len() == 1 { "" } else { "s" }
+            );
+            for r in recs.iter().take(8) {
+                let name = crate::syscall_names::name(r.nr);
+                if r.done {
+                    let _ = write!(s, " {name}={}", r.result);
+                } else {
+                    let _ = write!(s, " {name}(traced)");
+                }
+            }
+            if recs.len() > 8 {
+                let _ = write!(s, " …");
+            }
+        }
         EventKind::Pages { pages } => {
             let bytes: usize = pages.iter().map(|p| p.data.len()).sum();
             let _ = write!(s, " {bytes} bytes in {} runs", pages.len());

@@ -290,7 +290,10 @@ fn stops_inside_the_clock_page_are_moved_out_of_it() {
     let s = Scratch::new();
     let dir = s.path().join("t");
     let mut cmd = s.cmd();
+    // Preempt after 1 ms without a stop: clockspin is nearly always inside
+    // the page then.
     cmd.env("RRGO_LOG", "rrgo::commands::record=info")
+        .env("RRGO_PREEMPT_MS", "1")
         .arg("record")
         .arg("-o")
         .arg(&dir)
@@ -309,6 +312,91 @@ fn stops_inside_the_clock_page_are_moved_out_of_it() {
     for _ in 0..2 {
         assert_same("clockspin", &rec_stdout_only(&rec), &s.replay(&dir));
     }
+}
+
+/// Go's Syscall6 is patched: reads and writes on the HTTP server's
+/// non-blocking sockets run inside the program without a stop and reach the
+/// trace as `BufferedCalls`; replay hands the recorded bytes back. With
+/// RRGO_SYSBUF=0 they are ordinary syscalls. Both replay exactly, and a
+/// changed byte of a buffered read changes the replay (it is not echoed).
+#[test]
+fn syscalls_buffered_in_the_program_replay_from_the_trace() {
+    let s = Scratch::new();
+    let prog = example(&newest(), "httpserver");
+    let count = |trace: &std::path::Path| {
+        let (mut reads, mut buffered) = (0, 0);
+        for e in TraceReader::open(trace).unwrap().events() {
+            match e.unwrap().kind {
+                EventKind::SyscallEntry { nr, .. } if nr == libc::SYS_read => reads += 1,
+                EventKind::BufferedCalls { .. } => buffered += 1,
+                _ => {}
+            }
+        }
+        (reads, buffered)
+    };
+    let (rec, trace) = s.record("t", &prog, &[]);
+    for _ in 0..2 {
+        assert_same("buffered calls", &rec, &s.replay(&trace));
+    }
+    let (reads, buffered) = count(&trace);
+    assert!(buffered > 0, "no BufferedCalls event");
+
+    let plain = s.path().join("plain");
+    let mut cmd = s.cmd();
+    cmd.env("RRGO_SYSBUF", "0")
+        .arg("record")
+        .arg("-q")
+        .arg("-o")
+        .arg(&plain)
+        .arg(&prog);
+    let rec_plain = output_within(&mut cmd, DEADLINE);
+    assert_eq!(
+        rec_plain.status.code(),
+        Some(0),
+        "{}",
+        text(&rec_plain.stderr)
+    );
+    assert_same("unbuffered calls", &rec_plain, &s.replay(&plain));
+    let (plain_reads, plain_buffered) = count(&plain);
+    assert_eq!(plain_buffered, 0);
+    assert!(
+        plain_reads > reads + 10,
+        "buffering saved no read stops ({plain_reads} vs {reads})"
+    );
+
+    // Flip the bytes of the first buffered read that returned data.
+    let bad = s.path().join("bad");
+    let edited = rewrite_trace_with(
+        &trace,
+        &bad,
+        |_| {},
+        |k| {
+            let EventKind::BufferedCalls { records } = k else {
+                return false;
+            };
+            let mut at = 0;
+            while at + 16 <= records.len() {
+                let nr = u16::from_le_bytes([records[at], records[at + 1]]);
+                let done = records[at + 2] != 0;
+                let len = u32::from_le_bytes(records[at + 4..at + 8].try_into().unwrap()) as usize;
+                if nr == 0 && done && len > 0 {
+                    for b in &mut records[at + 16..at + 16 + len] {
+                        *b ^= 0x20;
+                    }
+                    return true;
+                }
+                at += 16 + len.div_ceil(8) * 8;
+            }
+            false
+        },
+    );
+    assert!(edited, "no buffered read returned data");
+    let rep = s.replay(&bad);
+    let diverged = rep.status.code() == Some(4) && text(&rep.stderr).contains("replay diverged");
+    assert!(
+        diverged || rep.stdout != rec.stdout || rep.status.code() != rec.status.code(),
+        "a changed buffered read replayed unnoticed"
+    );
 }
 
 /// The three ways clock reads are recorded replay exactly: the clock page

@@ -1,6 +1,7 @@
-//! The recorder's side of the clock page (`tracee::clockpage`): patching the
-//! vDSO at exec, mapping the page at the execve's return, emptying the
-//! buffer into `ClockReads` events, and keeping stops out of the page's code.
+//! The recorder's side of rrgo's page (`tracee::clockpage`): patching the
+//! vDSO and Go's `Syscall6` at exec, mapping the page at the execve's
+//! return, emptying its buffers into `ClockReads` and `BufferedCalls`
+//! events, and keeping stops out of the page's code.
 
 use anyhow::{anyhow, Context};
 use trace_format::{EventKind, RecTid, Regs, VdsoSetup};
@@ -12,6 +13,31 @@ use crate::tracee::{auxv, clockpage, mem::ProcMem, ptrace, vdso, Tid};
 /// The vDSO is patched (and the clock page used) unless RRGO_VDSO=hide.
 pub(super) fn patch_wanted() -> bool {
     std::env::var("RRGO_VDSO").map_or(true, |v| v != "hide")
+}
+
+/// Go's `Syscall6` is patched to buffer calls unless RRGO_SYSBUF=0.
+pub(super) fn sysbuf_wanted() -> bool {
+    std::env::var("RRGO_SYSBUF").map_or(true, |v| v != "0")
+}
+
+/// The names Go's raw syscall function has had (1.21–1.26 and 1.27+).
+const SYSCALL6_NAMES: [&str; 2] = [
+    "internal/runtime/syscall/linux.Syscall6",
+    "internal/runtime/syscall.Syscall6",
+];
+
+/// Where Go's `Syscall6` starts in a non-PIE executable, if it has one.
+fn syscall6_addr(exe: &std::path::Path) -> Option<u64> {
+    use object::{Object, ObjectKind, ObjectSymbol};
+    let data = std::fs::read(exe).ok()?;
+    let file = object::File::parse(&*data).ok()?;
+    if file.kind() != ObjectKind::Executable {
+        // A position-independent executable would need its load address.
+        return None;
+    }
+    file.symbols()
+        .find(|s| s.name().is_ok_and(|n| SYSCALL6_NAMES.contains(&n)))
+        .map(|s| s.address())
 }
 
 impl Recorder {
@@ -52,8 +78,38 @@ impl Recorder {
         Ok(VdsoSetup::Hidden)
     }
 
-    /// At the exit stop of an execve whose Exec patched the vDSO: maps the
-    /// clock page the patched `clock_gettime` jumps to.
+    /// At an exec stop: patches the entry of Go's `Syscall6` (if the program
+    /// has the expected one) to jump to rrgo's page. Returns the patches.
+    pub(super) fn patch_syscall6(
+        &mut self,
+        mem: &ProcMem,
+        exe: Option<&std::path::Path>,
+    ) -> Vec<trace_format::MemWrite> {
+        if !self.clock_pages || !sysbuf_wanted() {
+            return Vec::new();
+        }
+        let Some(addr) = exe.and_then(syscall6_addr) else {
+            return Vec::new();
+        };
+        let at = trace_format::RemoteAddr(addr);
+        let mut code = [0u8; 14];
+        if mem.read_exact(at, &mut code).is_err() || code != clockpage::SYSCALL6_PROLOGUE {
+            tracing::debug!(addr, "Syscall6 is not the expected code; not patched");
+            return Vec::new();
+        }
+        let patch = clockpage::syscall6_patch();
+        if let Err(e) = mem.write(at, &patch) {
+            tracing::debug!(addr, "cannot patch Syscall6: {e}");
+            return Vec::new();
+        }
+        vec![trace_format::MemWrite {
+            addr: at,
+            data: patch,
+        }]
+    }
+
+    /// At the exit stop of an execve whose Exec patched the vDSO or the
+    /// program: maps rrgo's page they jump to.
     pub(super) fn install_clock_page(&mut self, tid: Tid) -> anyhow::Result<()> {
         let tgid = self.t.get(tid).map(|t| t.tgid).unwrap_or(tid.0);
         let Some(p) = self.t.procs.get_mut(&tgid) else {
@@ -73,47 +129,62 @@ impl Recorder {
     /// event, as a `ClockReads` event (only the thread that ran user code
     /// last can have made any).
     pub(super) fn flush_clock_reads(&mut self, tid: Tid) -> anyhow::Result<()> {
-        if self.last_ran != Some(tid) && !self.clock_pending_reads.contains_key(&tid) {
+        if self.last_ran != Some(tid) {
             return Ok(());
         }
-        let mut entries = self.clock_pending_reads.remove(&tid).unwrap_or_default();
-        if self.last_ran == Some(tid) {
-            entries.extend(self.take_clock_entries(tid));
-        }
-        if !entries.is_empty() {
-            self.stats.clock_reads += (entries.len() / clockpage::ENTRY_LEN) as u64;
+        let taken = self.take_page(tid);
+        if !taken.clock.is_empty() {
+            self.stats.clock_reads += (taken.clock.len() / clockpage::ENTRY_LEN) as u64;
+            let entries = taken.clock;
             self.writer
                 .append(EventKind::ClockReads { entries }, RecTid(tid.0))?;
+        }
+        if !taken.calls.is_empty() {
+            self.stats.buffered_calls += clockpage::call_records(&taken.calls)
+                .iter()
+                .filter(|r| r.done)
+                .count() as u64;
+            let records = taken.calls;
+            self.writer
+                .append(EventKind::BufferedCalls { records }, RecTid(tid.0))?;
         }
         Ok(())
     }
 
-    /// Another thread is about to run: what the last one read stays with it
-    /// until its next event.
-    pub(super) fn switching_to(&mut self, tid: Tid) {
-        match self.last_ran {
-            Some(prev) if prev != tid => {
-                let entries = self.take_clock_entries(prev);
-                if !entries.is_empty() {
-                    self.clock_pending_reads
-                        .entry(prev)
-                        .or_default()
-                        .extend(entries);
-                }
+    /// Another thread is about to run. If the last one used the page since
+    /// its last event, it stopped at a point no event marks (replay would
+    /// run it past): that point becomes a preemption, which also empties
+    /// the page into events of its own.
+    pub(super) fn switching_to(&mut self, tid: Tid) -> anyhow::Result<()> {
+        if let Some(prev) = self.last_ran.filter(|&p| p != tid) {
+            let used = self
+                .t
+                .proc_of(prev)
+                .filter(|p| p.clock)
+                .is_some_and(|p| clockpage::in_use(&p.mem).unwrap_or(false));
+            if used
+                && self
+                    .t
+                    .get(prev)
+                    .is_some_and(|t| t.state == super::threads::State::Stopped)
+            {
+                tracing::debug!(%prev, %tid, "the page was used since the last event: a preemption point");
+                let regs = ptrace::get_regs(prev)?;
+                self.record_preempt(prev, regs)?;
             }
-            _ => {}
         }
         self.last_ran = Some(tid);
+        Ok(())
     }
 
-    fn take_clock_entries(&mut self, tid: Tid) -> Vec<u8> {
+    fn take_page(&mut self, tid: Tid) -> clockpage::Taken {
         let Some(p) = self.t.proc_of(tid).filter(|p| p.clock) else {
-            return Vec::new();
+            return Default::default();
         };
         // A process being torn down has nothing left to replay.
-        clockpage::take_entries(&p.mem).unwrap_or_else(|e| {
-            tracing::debug!(%tid, "cannot empty the clock page: {e}");
-            Vec::new()
+        clockpage::take(&p.mem).unwrap_or_else(|e| {
+            tracing::debug!(%tid, "cannot empty rrgo's page: {e}");
+            Default::default()
         })
     }
 
@@ -121,20 +192,23 @@ impl Recorder {
     /// signal) inside the clock page's code is single-stepped to a safe
     /// point first: the page's two paths differ there, so replay could not
     /// find the point, and the buffer may be half-updated. `siginfo` is put
-    /// back for the signal that stopped it. `None`: the thread died.
+    /// back for the signal that stopped it. Returns the registers and whether
+    /// it stepped (then the thread certainly ran: a tight loop can come back
+    /// with equal registers). `None`: the thread died.
     pub(super) fn leave_clock_code(
         &mut self,
         tid: Tid,
         mut regs: Regs,
         siginfo: Option<&[u8; 128]>,
-    ) -> anyhow::Result<Option<Regs>> {
+    ) -> anyhow::Result<Option<(Regs, bool)>> {
         if clockpage::safe_point(regs.rip) || !self.t.proc_of(tid).is_some_and(|p| p.clock) {
-            return Ok(Some(regs));
+            return Ok(Some((regs, false)));
         }
         tracing::debug!(%tid, rip = regs.rip, "stepping out of the clock page");
         self.stats.clock_steps_out += 1;
-        // The code is straight-line: a few dozen instructions at most.
-        for _ in 0..256 {
+        // Straight-line code; only a `rep movsb` of a call's output takes
+        // one step per byte.
+        for _ in 0..(4 << 20) {
             ptrace::resume(tid, ptrace::Resume::Step, 0)
                 .with_context(|| format!("cannot step thread {tid} out of the clock page"))?;
             let w = wait::wait_tid(tid).context("waiting for a single step")?;
@@ -162,7 +236,7 @@ impl Recorder {
                 if let Some(info) = siginfo {
                     ptrace::set_siginfo(tid, info)?;
                 }
-                return Ok(Some(regs));
+                return Ok(Some((regs, true)));
             }
         }
         Err(anyhow!(

@@ -40,6 +40,8 @@ pub struct RecordStats {
     pub clock_reads: u64,
     /// Stops inside the clock page's code that were stepped out of first.
     pub clock_steps_out: u64,
+    /// Syscalls made through rrgo's page without a stop (Go's Syscall6).
+    pub buffered_calls: u64,
 }
 
 pub struct RecordOutcome {
@@ -97,8 +99,6 @@ pub(super) struct Recorder {
     pub(super) warned_vdso: bool,
     /// The thread that ran user code last: the clock reads in the page are its.
     pub(super) last_ran: Option<Tid>,
-    /// Clock reads of threads that stopped without an event, for their next one.
-    pub(super) clock_pending_reads: std::collections::HashMap<Tid, Vec<u8>>,
 }
 
 pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
@@ -199,7 +199,6 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         clock_pages: spec.seccomp && super::clock::patch_wanted(),
         warned_vdso: false,
         last_ran: None,
-        clock_pending_reads: Default::default(),
     };
     rec.t.add(tid, tid.0, State::Stopped);
     rec.stats.threads += 1;
@@ -302,7 +301,7 @@ impl Recorder {
         };
         let sig = std::mem::take(&mut th.inject);
         th.state = State::Running;
-        self.switching_to(tid);
+        self.switching_to(tid)?;
         let Some(th) = self.t.get(tid) else {
             return Ok(false);
         };
@@ -429,10 +428,11 @@ impl Recorder {
             return Ok(());
         }
         // An interrupt: record the point only if the thread ran since its last stop.
-        let Some(regs) = self.leave_clock_code(tid, ptrace::get_regs(tid)?, None)? else {
+        let Some((regs, stepped)) = self.leave_clock_code(tid, ptrace::get_regs(tid)?, None)?
+        else {
             return Ok(());
         };
-        let ran = self.t.get(tid).is_some_and(|t| t.last_regs != Some(regs));
+        let ran = stepped || self.t.get(tid).is_some_and(|t| t.last_regs != Some(regs));
         if ran {
             self.record_preempt(tid, regs)?;
         }
@@ -564,6 +564,8 @@ impl Recorder {
         let aux = auxv::fix_at_exec(&mem, regs.rsp, false)
             .context("cannot read the new program's auxv")?;
         let vdso = self.setup_vdso(&mem, regs.rsp)?;
+        let exe_now = std::fs::read_link(format!("/proc/{tgid}/exe")).ok();
+        let code_patches = self.patch_syscall6(&mem, exe_now.as_deref());
         let exe = std::fs::read_link(format!("/proc/{tgid}/exe")).ok();
         let exe_file = match &exe {
             Some(exe) => Some(self.store_file_quietly(exe)?),
@@ -578,7 +580,8 @@ impl Recorder {
                 pages,
                 dirty: None,
                 clock: false,
-                clock_pending: matches!(vdso, trace_format::VdsoSetup::Patched { .. }),
+                clock_pending: matches!(vdso, trace_format::VdsoSetup::Patched { .. })
+                    || !code_patches.is_empty(),
             },
         );
         if let Some(th) = self.t.get(tid) {
@@ -591,6 +594,7 @@ impl Recorder {
             auxv_random: aux.random,
             regs,
             vdso,
+            code_patches,
         };
         self.append(tid, exec)?;
         // Announced after the Exec: a trace starts with its exec.

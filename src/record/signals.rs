@@ -50,11 +50,14 @@ impl Recorder {
         } else {
             // Asynchronous: if the thread ran user code since its last stop,
             // the kernel picked an arbitrary instruction: make it a preemption point.
-            match self.leave_clock_code(tid, regs, Some(&raw))? {
-                Some(r) => regs = r,
+            let stepped = match self.leave_clock_code(tid, regs, Some(&raw))? {
+                Some((r, stepped)) => {
+                    regs = r;
+                    stepped
+                }
                 None => return Ok(()),
-            }
-            let ran = self.t.get(tid).is_some_and(|t| t.last_regs != Some(regs));
+            };
+            let ran = stepped || self.t.get(tid).is_some_and(|t| t.last_regs != Some(regs));
             if ran {
                 self.record_preempt(tid, regs)?;
             }

@@ -145,9 +145,11 @@ impl ReplaySession {
                 auxv_random,
                 regs,
                 vdso,
+                code_patches,
                 ..
-            } => self.on_exec(e, auxv_random, regs, vdso),
+            } => self.on_exec(e, auxv_random, regs, vdso, code_patches),
             EventKind::ClockReads { entries } => self.on_clock_reads(e, entries),
+            EventKind::BufferedCalls { records } => self.on_buffered_calls(e, records),
             EventKind::SyscallEntry { nr, args, regs } => self.on_entry(e, *nr, args, regs),
             EventKind::SyscallExit {
                 nr,
@@ -214,6 +216,7 @@ impl ReplaySession {
         random: &[u8; 16],
         regs: &trace_format::Regs,
         vdso: &VdsoSetup,
+        code_patches: &[trace_format::MemWrite],
     ) -> anyhow::Result<()> {
         let live = self.live(e)?;
         if e.time.0 != 0 {
@@ -236,6 +239,10 @@ impl ReplaySession {
         if let Some(d) = Divergence::regs(e.time, e.tid, "exec", regs, &got) {
             return Err(d.into());
         }
+        for p in code_patches {
+            mem.write(p.addr, &p.data)
+                .context("cannot patch the replayed program's code")?;
+        }
         if let VdsoSetup::Patched { base, image } = vdso {
             let live_image = match aux.vdso {
                 Some(b) if b == base.0 => crate::tracee::vdso::read(mem, b)?,
@@ -251,7 +258,9 @@ impl ReplaySession {
             }
             mem.write(*base, image)
                 .context("cannot patch the replayed program's vDSO")?;
-            // The clock page is mapped at the execve's exit stop, as when
+        }
+        if matches!(vdso, VdsoSetup::Patched { .. }) || !code_patches.is_empty() {
+            // rrgo's page is mapped at the execve's exit stop, as when
             // recording; the stop is kept for whoever collects it next.
             ptrace::resume(live, ptrace::Resume::Syscall, 0)?;
             let w = self.wait_for(live)?;
@@ -291,6 +300,25 @@ impl ReplaySession {
                     unused.provided
                 ),
                 format!("{} made", unused.used),
+            )),
+        }
+    }
+
+    /// Syscalls the thread makes through rrgo's page on its way to its next
+    /// event.
+    fn on_buffered_calls(&mut self, e: &Event, records: &[u8]) -> anyhow::Result<()> {
+        let mem = self.mem(e.tid)?;
+        match crate::tracee::clockpage::provide_calls(mem, records)
+            .context("cannot fill rrgo's page")?
+        {
+            Ok(()) => Ok(()),
+            Err(unused) => Err(diverged(
+                e,
+                format!(
+                    "the previous buffered syscalls ({} bytes of records) to have been made",
+                    unused.provided
+                ),
+                format!("{} bytes used", unused.used),
             )),
         }
     }

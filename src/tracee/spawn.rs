@@ -142,25 +142,25 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Tid, SpawnError> {
 }
 
 /// The filter: every syscall stops for the tracer (SECCOMP_RET_TRACE),
-/// except `clock_gettime` made from the clock page's untraced call site
-/// (`clockpage::UNTRACED_END`), which runs without a stop: its result is
-/// recorded in bulk from the page. Async-signal-safe: runs in the forked child.
+/// except those made from the untraced window of rrgo's page
+/// (`clockpage::UNTRACED_LO..=UNTRACED_HI`, the instruction pointer just past
+/// the `syscall`), which run without a stop: their results are recorded in
+/// bulk from the page. Async-signal-safe: runs in the forked child.
 unsafe fn install_trace_filter() -> bool {
+    use crate::tracee::clockpage::{UNTRACED_HI, UNTRACED_LO};
     const SECCOMP_RET_TRACE: u32 = 0x7ff0_0000;
     const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
-    // struct seccomp_data: nr@0, arch@4, instruction_pointer@8, args@16.
-    let ip = crate::tracee::clockpage::UNTRACED_END;
+    // struct seccomp_data: nr@0, arch@4, instruction_pointer@8 (low word), @12 (high).
     let ld = |off: u32| libc::sock_filter {
         code: (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16,
         jt: 0,
         jf: 0,
         k: off,
     };
-    // Equal: go on to the next instruction; otherwise jump to the TRACE return.
-    let jeq = |k: u32, to_trace: u8| libc::sock_filter {
-        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
-        jt: 0,
-        jf: to_trace,
+    let jmp = |op: u32, k: u32, jt: u8, jf: u8| libc::sock_filter {
+        code: (libc::BPF_JMP | op | libc::BPF_K) as u16,
+        jt,
+        jf,
         k,
     };
     let ret = |k: u32| libc::sock_filter {
@@ -169,13 +169,13 @@ unsafe fn install_trace_filter() -> bool {
         jf: 0,
         k,
     };
+    // Both ends share the high word.
     let filter = [
-        ld(8),
-        jeq(ip as u32, 5),
         ld(12),
-        jeq((ip >> 32) as u32, 3),
-        ld(0),
-        jeq(libc::SYS_clock_gettime as u32, 1),
+        jmp(libc::BPF_JEQ, (UNTRACED_LO >> 32) as u32, 0, 4),
+        ld(8),
+        jmp(libc::BPF_JGT, UNTRACED_LO as u32, 0, 2),
+        jmp(libc::BPF_JGT, UNTRACED_HI as u32, 1, 0),
         ret(SECCOMP_RET_ALLOW),
         ret(SECCOMP_RET_TRACE),
     ];

@@ -35,6 +35,11 @@ pub enum EventKind {
         regs: Regs,
         /// What the recorder did to the vDSO (replay does the same).
         vdso: VdsoSetup,
+        /// Program code the recorder patched (Go's `Syscall6` entry jumps
+        /// to rrgo's page); replay writes the same bytes. rrgo's page is
+        /// mapped at the execve's return if `vdso` is `Patched` or this is
+        /// not empty.
+        code_patches: Vec<MemWrite>,
     },
     /// A thread stopped at syscall entry (registers hold nr and args).
     SyscallEntry {
@@ -135,6 +140,17 @@ pub enum EventKind {
         #[serde(with = "serde_bytes::vec")]
         entries: Vec<u8>,
     },
+    /// Syscalls the thread made through rrgo's page without a stop (Go's
+    /// `Syscall6`), in order, since its previous event. Like `ClockReads`,
+    /// replay puts them into the page before running the thread on.
+    BufferedCalls {
+        /// Call records, each `nr: u16, done: u16, len: u32, result: i64`
+        /// then `len` output bytes padded to 8 (little-endian). `done` = 0
+        /// marks a call that was traced instead (an ordinary syscall event
+        /// follows).
+        #[serde(with = "serde_bytes::vec")]
+        records: Vec<u8>,
+    },
 }
 
 /// How the clock functions of the vDSO were made deterministic at an exec.
@@ -156,7 +172,7 @@ pub enum VdsoSetup {
 
 impl EventKind {
     /// Every value [`EventKind::name`] can return, in variant order.
-    pub const NAMES: [&'static str; 12] = [
+    pub const NAMES: [&'static str; 13] = [
         "exec",
         "syscall-entry",
         "syscall-exit",
@@ -169,6 +185,7 @@ impl EventKind {
         "process-exit",
         "pages",
         "clock-reads",
+        "buffered-calls",
     ];
 
     /// Short kebab-case name of the variant, for per-kind counts and dumps.
@@ -192,6 +209,7 @@ impl EventKind {
             EventKind::ProcessExit { .. } => 9,
             EventKind::Pages { .. } => 10,
             EventKind::ClockReads { .. } => 11,
+            EventKind::BufferedCalls { .. } => 12,
         }
     }
 }

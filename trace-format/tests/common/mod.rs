@@ -119,6 +119,10 @@ pub fn every_kind() -> Vec<(EventKind, RecTid)> {
                     base: RemoteAddr(0x7fff_f7fc_1000),
                     image: b"\x7fELF vdso".to_vec(),
                 },
+                code_patches: vec![MemWrite {
+                    addr: RemoteAddr(0x40_ee20),
+                    data: vec![0x49, 0xbb, 1, 2, 3],
+                }],
             },
             RecTid(1000),
         ),
@@ -267,6 +271,12 @@ pub fn every_kind() -> Vec<(EventKind, RecTid)> {
         (
             EventKind::ClockReads {
                 entries: (0..48u8).collect(),
+            },
+            RecTid(1000),
+        ),
+        (
+            EventKind::BufferedCalls {
+                records: (0..40u8).collect(),
             },
             RecTid(1000),
         ),
