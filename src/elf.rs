@@ -11,19 +11,48 @@ fn with_file<T>(path: &Path, f: impl FnOnce(&object::File) -> Option<T>) -> Opti
     f(&file)
 }
 
-pub fn build_id(path: &Path) -> Option<Vec<u8>> {
-    with_file(path, |f| f.build_id().ok().flatten().map(|b| b.to_vec()))
+/// What the recorder wants to know about an executable, from one read of it
+/// (a Go binary is often tens of MB).
+#[derive(Debug, Clone, Default)]
+pub struct ExeFacts {
+    pub build_id: Option<Vec<u8>>,
+    pub go_version: Option<String>,
+    /// Where Go's `Syscall6` starts (non-PIE executables only).
+    pub syscall6: Option<u64>,
 }
 
-/// "go1.27.3" for a Go binary built by Go 1.18 or newer.
-pub fn go_version(path: &Path) -> Option<String> {
-    with_file(path, |f| {
-        let data = f.section_by_name(".go.buildinfo")?.data().ok()?;
-        go_version_from_buildinfo(data)
-    })
+/// The names Go's raw syscall function has had (1.27+, 1.23–1.26, 1.21–1.22).
+const SYSCALL6_NAMES: [&str; 3] = [
+    "internal/runtime/syscall/linux.Syscall6",
+    "internal/runtime/syscall.Syscall6",
+    "runtime/internal/syscall.Syscall6",
+];
+
+impl ExeFacts {
+    pub fn read(path: &Path) -> ExeFacts {
+        with_file(path, |f| {
+            Some(ExeFacts {
+                build_id: f.build_id().ok().flatten().map(|b| b.to_vec()),
+                go_version: f
+                    .section_by_name(".go.buildinfo")
+                    .and_then(|s| s.data().ok())
+                    .and_then(go_version_from_buildinfo),
+                // A position-independent executable would need its load address.
+                syscall6: (f.kind() == object::ObjectKind::Executable)
+                    .then(|| {
+                        f.symbols()
+                            .find(|s| s.name().is_ok_and(|n| SYSCALL6_NAMES.contains(&n)))
+                            .map(|s| s.address())
+                    })
+                    .flatten(),
+            })
+        })
+        .unwrap_or_default()
+    }
 }
 
-/// Layout (runtime/debug, cmd/go/internal/version): 14-byte magic
+/// "go1.27.3" for a Go binary built by Go 1.18 or newer, from its
+/// `.go.buildinfo`. Layout (runtime/debug, cmd/go/internal/version): 14-byte magic
 /// "\xff Go buildinf:", pointer size, flags; with flag bit 1 set the version
 /// follows at offset 32 as a uvarint-length-prefixed string.
 fn go_version_from_buildinfo(data: &[u8]) -> Option<String> {

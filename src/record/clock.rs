@@ -20,26 +20,6 @@ pub(super) fn sysbuf_wanted() -> bool {
     std::env::var("RRGO_SYSBUF").map_or(true, |v| v != "0")
 }
 
-/// The names Go's raw syscall function has had (1.21–1.26 and 1.27+).
-const SYSCALL6_NAMES: [&str; 2] = [
-    "internal/runtime/syscall/linux.Syscall6",
-    "internal/runtime/syscall.Syscall6",
-];
-
-/// Where Go's `Syscall6` starts in a non-PIE executable, if it has one.
-fn syscall6_addr(exe: &std::path::Path) -> Option<u64> {
-    use object::{Object, ObjectKind, ObjectSymbol};
-    let data = std::fs::read(exe).ok()?;
-    let file = object::File::parse(&*data).ok()?;
-    if file.kind() != ObjectKind::Executable {
-        // A position-independent executable would need its load address.
-        return None;
-    }
-    file.symbols()
-        .find(|s| s.name().is_ok_and(|n| SYSCALL6_NAMES.contains(&n)))
-        .map(|s| s.address())
-}
-
 impl Recorder {
     /// At an exec stop: patches the vDSO, or hides it where that is not
     /// possible (no seccomp filter to let the page's clock reads through, a
@@ -83,12 +63,12 @@ impl Recorder {
     pub(super) fn patch_syscall6(
         &mut self,
         mem: &ProcMem,
-        exe: Option<&std::path::Path>,
+        syscall6: Option<u64>,
     ) -> Vec<trace_format::MemWrite> {
         if !self.clock_pages || !sysbuf_wanted() {
             return Vec::new();
         }
-        let Some(addr) = exe.and_then(syscall6_addr) else {
+        let Some(addr) = syscall6 else {
             return Vec::new();
         };
         let at = trace_format::RemoteAddr(addr);

@@ -74,6 +74,23 @@ fn env_ms(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// Identifies a file's contents cheaply: (dev, inode, mtime in ns, size).
+pub(super) type FileKey = (u64, u64, i64, u64);
+
+fn file_key(path: &Path) -> Option<FileKey> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path)
+        .map(|m| {
+            (
+                m.dev(),
+                m.ino(),
+                m.mtime_nsec() + m.mtime() * 1_000_000_000,
+                m.size(),
+            )
+        })
+        .ok()
+}
+
 pub(super) struct Recorder {
     pub(super) writer: TraceWriter,
     pub(super) t: Threads,
@@ -88,7 +105,9 @@ pub(super) struct Recorder {
     pub(super) warned: std::collections::HashSet<i64>,
     pub(super) warned_dirty: bool,
     /// Files already copied, by (dev, inode, mtime, size): libraries are mapped many times.
-    pub(super) file_cache: std::collections::HashMap<(u64, u64, i64, u64), trace_format::FileId>,
+    pub(super) file_cache: std::collections::HashMap<FileKey, trace_format::FileId>,
+    /// What was read from executables, by the same key.
+    pub(super) exe_facts: std::collections::HashMap<FileKey, crate::elf::ExeFacts>,
     pub(super) announced: std::collections::HashSet<trace_format::FileId>,
     pub(super) slice: Duration,
     pub(super) preempt_after: Duration,
@@ -121,7 +140,9 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let exe_path_bytes = program.as_os_str().as_bytes().to_vec();
 
-    let go_version = crate::elf::go_version(&program);
+    // One read of the (often large) executable for everything rrgo needs to know.
+    let facts = crate::elf::ExeFacts::read(&program);
+    let go_version = facts.go_version.clone();
     let spec = spawn::SpawnSpec {
         path: cstring(&exe_path_bytes)?,
         argv: argv
@@ -144,11 +165,13 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
     let auxv_random = ProcMem::open(tid.0)
         .and_then(|mem| auxv::fix_at_exec(&mem, ptrace::get_regs(tid)?.rsp, false))
         .map(|a| a.random);
+    let mut exe_id = None;
     let writer = auxv_random
         .map_err(anyhow::Error::from)
         .and_then(|auxv_random| {
             TraceWriter::create_with(&opts.trace_dir, WriterOptions::default(), |files| {
-                let exe = files.store(&program, crate::elf::build_id(&program))?;
+                let exe = files.store(&program, facts.build_id.clone())?;
+                exe_id = Some(exe.id);
                 Ok::<_, anyhow::Error>(Header {
                     rrgo_version: env!("CARGO_PKG_VERSION").to_string(),
                     created_unix_ms: std::time::SystemTime::now()
@@ -191,6 +214,7 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         warned: Default::default(),
         warned_dirty: false,
         file_cache: Default::default(),
+        exe_facts: Default::default(),
         announced: Default::default(),
         slice: slice(),
         preempt_after: preempt_after(),
@@ -200,6 +224,13 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         warned_vdso: false,
         last_ran: None,
     };
+    if let Some(key) = file_key(&program) {
+        // on_exec finds the program already stored and read.
+        if let Some(id) = exe_id {
+            rec.file_cache.insert(key, id);
+        }
+        rec.exe_facts.insert(key, facts);
+    }
     rec.t.add(tid, tid.0, State::Stopped);
     rec.stats.threads += 1;
     rec.stats.processes += 1;
@@ -564,9 +595,9 @@ impl Recorder {
         let aux = auxv::fix_at_exec(&mem, regs.rsp, false)
             .context("cannot read the new program's auxv")?;
         let vdso = self.setup_vdso(&mem, regs.rsp)?;
-        let exe_now = std::fs::read_link(format!("/proc/{tgid}/exe")).ok();
-        let code_patches = self.patch_syscall6(&mem, exe_now.as_deref());
         let exe = std::fs::read_link(format!("/proc/{tgid}/exe")).ok();
+        let syscall6 = exe.as_deref().and_then(|e| self.exe_facts(e).syscall6);
+        let code_patches = self.patch_syscall6(&mem, syscall6);
         let exe_file = match &exe {
             Some(exe) => Some(self.store_file_quietly(exe)?),
             None => None,
@@ -635,25 +666,27 @@ impl Recorder {
 
     /// Copies a file into the trace once; true if it still has to be announced.
     fn store_file_quietly(&mut self, path: &Path) -> anyhow::Result<(trace_format::FileId, bool)> {
-        use std::os::unix::fs::MetadataExt;
-        let key = std::fs::metadata(path)
-            .map(|m| {
-                (
-                    m.dev(),
-                    m.ino(),
-                    m.mtime_nsec() + m.mtime() * 1_000_000_000,
-                    m.size(),
-                )
-            })
-            .ok();
-        if let Some(id) = key.and_then(|k| self.file_cache.get(&k)) {
-            return Ok((*id, false));
+        let key = file_key(path);
+        if let Some(&id) = key.and_then(|k| self.file_cache.get(&k)) {
+            return Ok((id, self.announced.insert(id)));
         }
-        let stored = self.writer.store_file(path, crate::elf::build_id(path))?;
+        let build_id = self.exe_facts(path).build_id;
+        let stored = self.writer.store_file(path, build_id)?;
         if let Some(k) = key {
             self.file_cache.insert(k, stored.id);
         }
         Ok((stored.id, self.announced.insert(stored.id)))
+    }
+
+    /// Facts about an executable or library, read once per file.
+    pub(super) fn exe_facts(&mut self, path: &Path) -> crate::elf::ExeFacts {
+        let Some(key) = file_key(path) else {
+            return crate::elf::ExeFacts::read(path);
+        };
+        self.exe_facts
+            .entry(key)
+            .or_insert_with(|| crate::elf::ExeFacts::read(path))
+            .clone()
     }
 
     pub(super) fn append(&mut self, tid: Tid, kind: EventKind) -> anyhow::Result<()> {

@@ -63,7 +63,17 @@ impl FileStore {
         let files_dir = self.trace_dir.join(FILES_DIR);
         fs::create_dir_all(&files_dir).map_err(|e| TraceError::io(&files_dir, e))?;
         let tmp = files_dir.join(format!(".incoming-{}", self.next_id));
-        let (hash, size) = match copy_hashing(src, &tmp) {
+        // A hard link costs no copy (a Go binary is often tens of MB, and the
+        // copy must be synced); the xxh3 recorded here catches a file changed
+        // in place later. Across file systems, or where links are refused,
+        // the file is copied.
+        let linked = fs::hard_link(src, &tmp).is_ok();
+        let hashed = if linked {
+            hash_file(&tmp)
+        } else {
+            copy_hashing(src, &tmp)
+        };
+        let (hash, size) = match hashed {
             Ok(v) => v,
             Err(e) => {
                 let _ = fs::remove_file(&tmp);
@@ -136,6 +146,24 @@ impl FileStore {
 
 /// Copies `src` to `dest` (created anew), returning (xxh3, size). Synced so
 /// the copy survives a crash of the machine, not only of the recorder.
+fn hash_file(path: &Path) -> Result<(u64, u64), TraceError> {
+    let mut input = File::open(path).map_err(|e| TraceError::io(path, e))?;
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut buf = vec![0u8; 256 << 10];
+    let mut size = 0u64;
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(TraceError::io(path, e)),
+        };
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((hasher.digest(), size))
+}
+
 fn copy_hashing(src: &Path, dest: &Path) -> Result<(u64, u64), TraceError> {
     let mut input = File::open(src).map_err(|e| TraceError::io(src, e))?;
     let mut out = OpenOptions::new()
