@@ -68,6 +68,8 @@ pub fn run(args: &InfoArgs) -> Result<i32> {
     let mut per_kind: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut per_tid: BTreeMap<i32, u64> = BTreeMap::new();
     let mut preemptions = 0u64;
+    // Answered inside the program by rrgo's page (no ptrace stop each).
+    let (mut clock_reads, mut buffered) = (0u64, BTreeMap::<i64, u64>::new());
     let mut exit = None;
     let total = reader.event_count();
     let mut progress = Progress::new("reading events", total);
@@ -81,6 +83,14 @@ pub fn run(args: &InfoArgs) -> Result<i32> {
                 match &event.kind {
                     EventKind::Preempt { .. } => preemptions += 1,
                     EventKind::ProcessExit { status } => exit = Some(*status),
+                    EventKind::ClockReads { entries } => clock_reads += entries.len() as u64 / 16,
+                    EventKind::BufferedCalls { records } => {
+                        for r in crate::tracee::clockpage::call_records(records) {
+                            if r.done {
+                                *buffered.entry(r.nr).or_default() += 1;
+                            }
+                        }
+                    }
                     _ => {}
                 }
                 read += 1;
@@ -106,6 +116,18 @@ pub fn run(args: &InfoArgs) -> Result<i32> {
         println!("  tid {tid:<12} {n} events");
     }
     println!("preemptions:  {preemptions}");
+    if clock_reads > 0 || !buffered.is_empty() {
+        let calls: Vec<String> = buffered
+            .iter()
+            .map(|(nr, n)| format!("{} {n}", crate::syscall_names::name(*nr)))
+            .collect();
+        let total: u64 = buffered.values().sum();
+        println!(
+            "in-process:   {clock_reads} clock reads, {total} syscalls{}{} (no ptrace stop)",
+            if calls.is_empty() { "" } else { ": " },
+            calls.join(", ")
+        );
+    }
     if let Some(status) = exit {
         println!("exit:         {}", describe::exit_status(&status));
     }
