@@ -8,20 +8,26 @@
 //   - map iteration order (randomized per iteration by the runtime),
 //   - select between two ready channels (the runtime picks pseudo-randomly),
 //   - hash/maphash with a fresh random seed,
-//   - the address of a heap object (fmt %p).
+//   - the address of a heap object (fmt %p),
+//   - the file name the program was started with, read from the initial
+//     stack through AT_EXECFN without a syscall (rrgo's replay runs a copy
+//     of the program from elsewhere).
 //
 // A replay that is not exact prints at least one different line.
 package main
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"hash/maphash"
 	mathrand "math/rand"
 	randv2 "math/rand/v2"
+	"os"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 type blob struct {
@@ -76,5 +82,33 @@ func main() {
 	obj.next = &blob{}
 	fmt.Printf("heap object: %p\n", obj) // #BP heap-addr
 
+	fmt.Println("exec file name:", execFileName())
+
 	fmt.Println("monotonic elapsed ns:", time.Since(start).Nanoseconds())
+}
+
+// execFileName reads the string AT_EXECFN points to, straight from memory.
+func execFileName() string {
+	const atExecFn = 31
+	auxv, err := os.ReadFile("/proc/self/auxv")
+	if err != nil {
+		return "unknown: " + err.Error()
+	}
+	for i := 0; i+16 <= len(auxv); i += 16 {
+		key := binary.LittleEndian.Uint64(auxv[i:])
+		val := binary.LittleEndian.Uint64(auxv[i+8:])
+		if key == atExecFn {
+			// The kernel's copy on the initial stack, NUL-terminated.
+			return unsafe.String((*byte)(unsafe.Pointer(uintptr(val))), cStrlen(uintptr(val)))
+		}
+	}
+	return "none"
+}
+
+func cStrlen(p uintptr) int {
+	n := 0
+	for *(*byte)(unsafe.Pointer(p + uintptr(n))) != 0 {
+		n++
+	}
+	return n
 }

@@ -142,12 +142,13 @@ impl ReplaySession {
     pub(super) fn apply(&mut self, e: &Event) -> anyhow::Result<()> {
         match &e.kind {
             EventKind::Exec {
+                exe_path,
                 auxv_random,
                 regs,
                 vdso,
                 code_patches,
                 ..
-            } => self.on_exec(e, auxv_random, regs, vdso, code_patches),
+            } => self.on_exec(e, exe_path, auxv_random, regs, vdso, code_patches),
             EventKind::ClockReads { entries } => self.on_clock_reads(e, entries),
             EventKind::BufferedCalls { records } => self.on_buffered_calls(e, records),
             EventKind::SyscallEntry { nr, args, regs } => self.on_entry(e, *nr, args, regs),
@@ -213,6 +214,7 @@ impl ReplaySession {
     fn on_exec(
         &mut self,
         e: &Event,
+        exe_path: &[u8],
         random: &[u8; 16],
         regs: &trace_format::Regs,
         vdso: &VdsoSetup,
@@ -236,6 +238,15 @@ impl ReplaySession {
         let aux = auxv::fix_at_exec(mem, got.rsp, hide)
             .context("cannot adjust the replayed program's auxv")?;
         mem.write(aux.random_addr, random)?;
+        // Replay execs the trace's copy under a path of the recorded length;
+        // the program can read that path (AT_EXECFN) without a syscall, so it
+        // gets the recorded bytes.
+        if let Some(at) = aux.execfn {
+            let live = mem.read_cstr(at, 4096).unwrap_or_default();
+            if live.len() == exe_path.len() {
+                mem.write(at, exe_path)?;
+            }
+        }
         if let Some(d) = Divergence::regs(e.time, e.tid, "exec", regs, &got) {
             return Err(d.into());
         }

@@ -19,6 +19,7 @@ const AT_NULL: u64 = 0;
 const AT_IGNORE: u64 = 1;
 const AT_RANDOM: u64 = 25;
 const AT_SYSINFO_EHDR: u64 = 33;
+const AT_EXECFN: u64 = 31;
 
 #[derive(Debug, Clone)]
 pub struct ExecAuxv {
@@ -26,6 +27,8 @@ pub struct ExecAuxv {
     pub random: [u8; 16],
     /// Where the vDSO is mapped (before any hiding).
     pub vdso: Option<u64>,
+    /// The file name execve was given, as the kernel copied it to the stack.
+    pub execfn: Option<RemoteAddr>,
 }
 
 /// Applies the fixups to a process stopped at its exec event; `rsp` is its
@@ -46,6 +49,7 @@ pub fn fix_at_exec(mem: &ProcMem, rsp: u64, hide_vdso: bool) -> io::Result<ExecA
     }
     let mut random_addr = None;
     let mut vdso = None;
+    let mut execfn = None;
     for _ in 0..512 {
         let key = mem.read_u64(RemoteAddr(p))?;
         let val = mem.read_u64(RemoteAddr(p + 8))?;
@@ -58,6 +62,7 @@ pub fn fix_at_exec(mem: &ProcMem, rsp: u64, hide_vdso: bool) -> io::Result<ExecA
                 }
             }
             AT_RANDOM => random_addr = Some(RemoteAddr(val)),
+            AT_EXECFN => execfn = Some(RemoteAddr(val)),
             _ => {}
         }
         p += 16;
@@ -70,5 +75,6 @@ pub fn fix_at_exec(mem: &ProcMem, rsp: u64, hide_vdso: bool) -> io::Result<ExecA
         random_addr,
         random,
         vdso,
+        execfn,
     })
 }
