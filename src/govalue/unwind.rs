@@ -128,7 +128,11 @@ impl Info {
             // A return address may be just past a call that never returns
             // (the function's last instruction): look its frame up inside the call.
             let lookup = if out.is_empty() { cur.pc } else { cur.pc - 1 };
+            let in_rrgo_page = crate::tracee::clockpage::in_code(lookup);
             let (cfa, ra_at, saved_bp_at) = match self.cfa_at(lookup, cur.sp, cur.bp) {
+                // rrgo's page (the patched vDSO clock and Syscall6) never
+                // touches the stack: the return address is at rsp.
+                _ if in_rrgo_page => (cur.sp.wrapping_add(8), cur.sp, None),
                 Some((cfa, rule)) => {
                     let saved_bp = (rule.register == REG_RSP && rule.offset >= 16)
                         .then(|| cfa.wrapping_sub(16));
