@@ -5,10 +5,55 @@ use std::path::Path;
 
 use object::{Object, ObjectSection, ObjectSymbol};
 
-fn with_file<T>(path: &Path, f: impl FnOnce(&object::File) -> Option<T>) -> Option<T> {
-    let data = std::fs::read(path).ok()?;
-    let file = object::File::parse(&*data).ok()?;
-    f(&file)
+fn with_file<T>(path: &Path, f: impl FnOnce(&object::File, &[u8]) -> Option<T>) -> Option<T> {
+    let map = Mapped::open(path).ok()?;
+    let file = object::File::parse(map.bytes()).ok()?;
+    f(&file, map.bytes())
+}
+
+/// A file mapped read-only: a Go binary is often tens of MB, and reading it
+/// into fresh memory cost more than everything else at record start.
+struct Mapped {
+    ptr: *mut libc::c_void,
+    len: usize,
+}
+
+impl Mapped {
+    fn open(path: &Path) -> std::io::Result<Mapped> {
+        use std::os::fd::AsRawFd;
+        let f = std::fs::File::open(path)?;
+        let len = f.metadata()?.len() as usize;
+        if len == 0 {
+            return Err(std::io::Error::other("empty file"));
+        }
+        // SAFETY: a private read-only mapping of a file we opened; checked below.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                f.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Mapped { ptr, len })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: the mapping is `len` readable bytes, alive as long as self.
+        unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) }
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        // SAFETY: unmapping our own mapping once.
+        unsafe { libc::munmap(self.ptr, self.len) };
+    }
 }
 
 /// What the recorder wants to know about an executable, from one read of it
@@ -19,6 +64,8 @@ pub struct ExeFacts {
     pub go_version: Option<String>,
     /// Where Go's `Syscall6` starts (non-PIE executables only).
     pub syscall6: Option<u64>,
+    /// The file's xxh3 and size, as the trace's file store names copies.
+    pub xxh3: Option<(u64, u64)>,
 }
 
 /// The names Go's raw syscall function has had (1.27+, 1.23–1.26, 1.21–1.22).
@@ -30,8 +77,9 @@ const SYSCALL6_NAMES: [&str; 3] = [
 
 impl ExeFacts {
     pub fn read(path: &Path) -> ExeFacts {
-        with_file(path, |f| {
+        with_file(path, |f, bytes| {
             Some(ExeFacts {
+                xxh3: Some((trace_format::xxh3(bytes), bytes.len() as u64)),
                 build_id: f.build_id().ok().flatten().map(|b| b.to_vec()),
                 go_version: f
                     .section_by_name(".go.buildinfo")
@@ -67,7 +115,7 @@ fn go_version_from_buildinfo(data: &[u8]) -> Option<String> {
 
 /// A data symbol's address and size (e.g. a Go package variable `main.counter`).
 pub fn data_symbol(path: &Path, name: &str) -> Option<(u64, u64)> {
-    with_file(path, |f| {
+    with_file(path, |f, _| {
         f.symbols()
             .find(|s| s.name() == Ok(name) && s.kind() == object::SymbolKind::Data)
             .map(|s| (s.address(), s.size()))

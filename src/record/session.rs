@@ -170,7 +170,7 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         .map_err(anyhow::Error::from)
         .and_then(|auxv_random| {
             TraceWriter::create_with(&opts.trace_dir, WriterOptions::default(), |files| {
-                let exe = files.store(&program, facts.build_id.clone())?;
+                let exe = files.store_known(&program, facts.build_id.clone(), facts.xxh3)?;
                 exe_id = Some(exe.id);
                 Ok::<_, anyhow::Error>(Header {
                     rrgo_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -670,8 +670,10 @@ impl Recorder {
         if let Some(&id) = key.and_then(|k| self.file_cache.get(&k)) {
             return Ok((id, self.announced.insert(id)));
         }
-        let build_id = self.exe_facts(path).build_id;
-        let stored = self.writer.store_file(path, build_id)?;
+        let facts = self.exe_facts(path);
+        let stored = self
+            .writer
+            .store_file_known(path, facts.build_id, facts.xxh3)?;
         if let Some(k) = key {
             self.file_cache.insert(k, stored.id);
         }

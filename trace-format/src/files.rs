@@ -60,6 +60,17 @@ impl FileStore {
         src: &Path,
         build_id: Option<Vec<u8>>,
     ) -> Result<StoredFile, TraceError> {
+        self.store_known(src, build_id, None)
+    }
+
+    /// Like [`FileStore::store`], for a caller that has just read the file
+    /// and knows its (xxh3, size): a hard-linked file is not read again.
+    pub fn store_known(
+        &mut self,
+        src: &Path,
+        build_id: Option<Vec<u8>>,
+        known: Option<(u64, u64)>,
+    ) -> Result<StoredFile, TraceError> {
         let files_dir = self.trace_dir.join(FILES_DIR);
         fs::create_dir_all(&files_dir).map_err(|e| TraceError::io(&files_dir, e))?;
         let tmp = files_dir.join(format!(".incoming-{}", self.next_id));
@@ -69,7 +80,10 @@ impl FileStore {
         // the file is copied.
         let linked = fs::hard_link(src, &tmp).is_ok();
         let hashed = if linked {
-            hash_file(&tmp)
+            match known {
+                Some(k) => Ok(k),
+                None => hash_file(&tmp),
+            }
         } else {
             copy_hashing(src, &tmp)
         };

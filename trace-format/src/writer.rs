@@ -227,6 +227,16 @@ impl TraceWriter {
         self.files.store(src, build_id)
     }
 
+    /// [`FileStore::store_known`] through the writer.
+    pub fn store_file_known(
+        &mut self,
+        src: &Path,
+        build_id: Option<Vec<u8>>,
+        known: Option<(u64, u64)>,
+    ) -> Result<StoredFile, TraceError> {
+        self.files.store_known(src, build_id, known)
+    }
+
     /// Appends an event and returns its time. Encoding happens here;
     /// compression and I/O on the background thread. An error from the
     /// background thread is returned by the next `append` (or `finish`).
