@@ -22,6 +22,7 @@ fn header(exe: StoredFile) -> Header {
             ncpus: 2,
             pinned_cpu: 0,
         },
+        initial_signals: Default::default(),
     }
 }
 

@@ -399,6 +399,49 @@ fn syscalls_buffered_in_the_program_replay_from_the_trace() {
     );
 }
 
+/// The program starts with the signal dispositions its caller gave rrgo
+/// (not rrgo's own: rrgo ignores SIGINT), and replay starts it the same way.
+#[test]
+fn the_program_inherits_the_callers_ignored_signals() {
+    use std::os::unix::process::CommandExt;
+    let s = Scratch::new();
+    let prog = example(&newest(), "nondet");
+    let line = |o: &std::process::Output| {
+        text(&o.stdout)
+            .lines()
+            .find(|l| l.starts_with("ignored signals:"))
+            .map(str::to_string)
+            .unwrap_or_default()
+    };
+    for ignore_int in [false, true] {
+        let setup = move || {
+            if ignore_int {
+                // SAFETY: setting a disposition in the forked child before exec.
+                unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+            }
+            Ok(())
+        };
+        let mut native = std::process::Command::new(&prog);
+        // SAFETY: the closure only calls signal(2).
+        unsafe { native.pre_exec(setup) };
+        let native = output_within(&mut native, DEADLINE);
+        let dir = s.path().join(format!("ignore-int-{ignore_int}"));
+        let mut cmd = s.cmd();
+        cmd.arg("record").arg("-q").arg("-o").arg(&dir).arg(&prog);
+        // SAFETY: as above.
+        unsafe { cmd.pre_exec(setup) };
+        let rec = output_within(&mut cmd, DEADLINE);
+        assert_eq!(rec.status.code(), Some(0), "{}", text(&rec.stderr));
+        assert_eq!(
+            line(&rec),
+            line(&native),
+            "SIGINT ignored by the caller: {ignore_int}"
+        );
+        // Replayed by an rrgo whose caller ignores nothing.
+        assert_same("ignored signals", &rec, &s.replay(&dir));
+    }
+}
+
 /// The three ways clock reads are recorded replay exactly: the clock page
 /// (default; no stop), a syscall answered at its seccomp stop
 /// (RRGO_VDSO=hide; one stop), and a plain syscall (RRGO_SECCOMP=0; two stops).

@@ -11,7 +11,8 @@
 //   - the address of a heap object (fmt %p),
 //   - the file name the program was started with, read from the initial
 //     stack through AT_EXECFN without a syscall (rrgo's replay runs a copy
-//     of the program from elsewhere).
+//     of the program from elsewhere),
+//   - the signals it started with ignored (inherited from its parent).
 //
 // A replay that is not exact prints at least one different line.
 package main
@@ -83,8 +84,23 @@ func main() {
 	fmt.Printf("heap object: %p\n", obj) // #BP heap-addr
 
 	fmt.Println("exec file name:", execFileName())
+	fmt.Println("ignored signals:", ignoredSignals())
 
 	fmt.Println("monotonic elapsed ns:", time.Since(start).Nanoseconds())
+}
+
+// ignoredSignals is the SigIgn mask the kernel reports.
+func ignoredSignals() string {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "unknown: " + err.Error()
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "SigIgn:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "none"
 }
 
 // execFileName reads the string AT_EXECFN points to, straight from memory.

@@ -156,7 +156,7 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         cwd: None,
         cpu: Some(cpu),
         sigmask: opts.sigmask,
-        reset_signals: vec![libc::SIGPIPE],
+        ignored: crate::tracee::wait::original_ignored(),
         seccomp: seccomp_enabled(),
     };
     let tid = spawn::spawn(&spec)?;
@@ -188,6 +188,10 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
                         pinned_cpu: cpu as u32,
                         ncpus: count_cpus(&orig_affinity),
                         ..host_info()
+                    },
+                    initial_signals: trace_format::InitialSignals {
+                        blocked: spawn::mask_bits(&opts.sigmask),
+                        ignored: spec.ignored,
                     },
                 })
             })

@@ -60,6 +60,7 @@ pub fn launch(
     env: &[Vec<u8>],
     cpu: Option<usize>,
     sigmask: libc::sigset_t,
+    ignored: u64,
 ) -> anyhow::Result<Launch> {
     let tmp = TempDir(private_dir()?);
     let rel = path_of_len(recorded_path.len())
@@ -104,7 +105,7 @@ pub fn launch(
         cpu,
         sigmask,
         seccomp: false,
-        reset_signals: vec![libc::SIGPIPE],
+        ignored,
     };
     let tid = spawn::spawn(&spec)?;
     Ok(Launch { tid, tmp })

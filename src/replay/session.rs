@@ -129,7 +129,18 @@ impl ReplaySession {
             return Err(anyhow!("the trace does not start with an exec event"));
         };
         let cpu = pin_to(header.host.pinned_cpu as usize);
-        let l = launch(&exe_copy, exe_path, &header.argv, &header.env, cpu, sigmask)?;
+        // The program starts with the recorded signal state, not this rrgo's.
+        let _ = sigmask;
+        let signals = header.initial_signals;
+        let l = launch(
+            &exe_copy,
+            exe_path,
+            &header.argv,
+            &header.env,
+            cpu,
+            crate::tracee::spawn::mask_set(signals.blocked),
+            signals.ignored,
+        )?;
         let mut s = ReplaySession {
             reader,
             queue: VecDeque::new(),

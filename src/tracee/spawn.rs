@@ -22,7 +22,9 @@ pub struct SpawnSpec {
     /// Signal mask the program starts with (rrgo itself blocks SIGCHLD).
     pub sigmask: libc::sigset_t,
     /// Signals whose disposition rrgo changed and the program must get back as default.
-    pub reset_signals: Vec<i32>,
+    /// Signals the program starts with ignored (bit n-1: signal n); every
+    /// other signal starts with the default action.
+    pub ignored: u64,
     /// Install a seccomp filter that turns every syscall into a
     /// PTRACE_EVENT_SECCOMP stop (recording: threads then run with
     /// PTRACE_CONT and a syscall answered at that stop costs one stop).
@@ -202,9 +204,14 @@ unsafe fn child_setup(spec: &SpawnSpec, cpuset: &libc::cpu_set_t) {
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), cpuset);
     }
     // The program must start as it would natively: Rust's runtime ignores
-    // SIGPIPE, rrgo blocks SIGCHLD, and the caller may have changed others.
-    for &sig in &spec.reset_signals {
-        libc::signal(sig, libc::SIG_DFL);
+    // SIGPIPE, rrgo ignores SIGINT and blocks SIGCHLD. Ignored dispositions
+    // survive exec, so they are set exactly (handlers reset by themselves).
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        let ignore = spec.ignored & (1u64 << (sig - 1)) != 0;
+        libc::signal(sig, if ignore { libc::SIG_IGN } else { libc::SIG_DFL });
     }
     libc::sigprocmask(libc::SIG_SETMASK, &spec.sigmask, std::ptr::null_mut());
     if let Some(cwd) = &spec.cwd {
@@ -219,4 +226,53 @@ fn pipe(flags: i32) -> Result<(i32, i32), SpawnError> {
         return Err(SpawnError::Setup(os_err()));
     }
     Ok((fds[0], fds[1]))
+}
+
+/// The signals whose disposition is SIG_IGN in this process now, as a mask
+/// (bit n-1: signal n). SIGPIPE is left out: Rust's runtime ignores it
+/// before main, so whether rrgo's caller did is unknowable.
+pub fn ignored_signals() -> u64 {
+    let mut mask = 0u64;
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP || sig == libc::SIGPIPE {
+            continue;
+        }
+        // SAFETY: querying a disposition into a zeroed sigaction.
+        let ignored = unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(sig, std::ptr::null(), &mut old) == 0
+                && old.sa_sigaction == libc::SIG_IGN
+        };
+        if ignored {
+            mask |= 1 << (sig - 1);
+        }
+    }
+    mask
+}
+
+/// A signal mask as the trace stores it (bit n-1: signal n).
+pub fn mask_bits(set: &libc::sigset_t) -> u64 {
+    let mut mask = 0u64;
+    for sig in 1..=64 {
+        // SAFETY: sigismember on a valid set.
+        if unsafe { libc::sigismember(set, sig) } == 1 {
+            mask |= 1 << (sig - 1);
+        }
+    }
+    mask
+}
+
+/// The signal set of a stored mask.
+pub fn mask_set(mask: u64) -> libc::sigset_t {
+    // SAFETY: building a sigset_t with the libc helpers.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in 1..=64 {
+            if mask & (1 << (sig - 1)) != 0 {
+                libc::sigaddset(&mut set, sig);
+            }
+        }
+        set
+    }
 }

@@ -73,11 +73,19 @@ pub fn original_sigmask() -> libc::sigset_t {
 const FORWARDED: [i32; 2] = [libc::SIGTERM, libc::SIGHUP];
 static FORWARDING: AtomicBool = AtomicBool::new(false);
 static PENDING: AtomicI32 = AtomicI32::new(0);
+static ORIGINAL_IGNORED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+
+/// The signals rrgo's caller had ignored (before `start_forwarding` made
+/// rrgo ignore SIGINT): the recorded program starts with these.
+pub fn original_ignored() -> u64 {
+    *ORIGINAL_IGNORED.get_or_init(super::spawn::ignored_signals)
+}
 
 /// From now on SIGTERM and SIGHUP sent to rrgo are caught by the waits and
 /// handed out by `take_forwarded`; SIGINT is ignored, since the terminal
 /// sends it to the program too. Call before spawning threads.
 pub fn start_forwarding() {
+    ORIGINAL_IGNORED.get_or_init(super::spawn::ignored_signals);
     // SAFETY: signal mask and disposition changes with valid arguments.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();

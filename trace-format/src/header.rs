@@ -34,6 +34,18 @@ pub struct Header {
     pub auxv_random: [u8; 16],
     /// The recording machine.
     pub host: HostInfo,
+    /// The signal state the program started with (inherited across exec,
+    /// so part of its input): replay starts it with the same.
+    pub initial_signals: InitialSignals,
+}
+
+/// Signals blocked and ignored when the program started; bit n-1 is signal n.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct InitialSignals {
+    /// The signal mask.
+    pub blocked: u64,
+    /// Signals whose disposition was SIG_IGN.
+    pub ignored: u64,
 }
 
 /// The machine a trace was recorded on.

@@ -19,7 +19,7 @@
 //!         rrgo_version: "0.1.0".into(),
 //!         exe,
 //!         # created_unix_ms: 0, argv: vec![], env: vec![], cwd: vec![], go_version: None,
-//!         # auxv_random: [0; 16], host: HostInfo::default(),
+//!         # auxv_random: [0; 16], host: HostInfo::default(), initial_signals: Default::default(),
 //!         // ...
 //!     })
 //! })?;
@@ -76,7 +76,8 @@ pub use event::{
 };
 pub use files::FileStore;
 pub use header::{
-    decode_header_file, encode_header_file, Header, HostInfo, StoredFile, HEADER_MAGIC,
+    decode_header_file, encode_header_file, Header, HostInfo, InitialSignals, StoredFile,
+    HEADER_MAGIC,
 };
 pub use ids::{EventTime, FileId, RecTid, RemoteAddr};
 pub use reader::{ChunkInfo, Completeness, Events, TraceReader};

@@ -366,6 +366,10 @@ pub fn test_header(exe: StoredFile) -> Header {
             ncpus: 2,
             pinned_cpu: 1,
         },
+        initial_signals: InitialSignals {
+            blocked: 1 << 16,
+            ignored: 1 << 1,
+        },
     }
 }
 
