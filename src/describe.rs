@@ -101,6 +101,10 @@ pub fn event(e: &Event) -> String {
             extra,
         } => {
             let bytes: usize = writes.iter().map(|w| w.data.len()).sum();
+            let result = match extra {
+                SyscallExtra::ResultNotRecorded => "(not recorded)".to_string(),
+                _ => result.to_string(),
+            };
             let _ = write!(
                 s,
                 " {} = {}{}{}",
@@ -124,6 +128,7 @@ pub fn event(e: &Event) -> String {
                 SyscallExtra::Output(stream) => {
                     let _ = write!(s, " to {stream:?}");
                 }
+                SyscallExtra::ResultNotRecorded => {}
             }
         }
         EventKind::Signal { signo, point, .. } => {

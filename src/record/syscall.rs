@@ -27,6 +27,24 @@ impl Recorder {
         }
         self.append(tid, EventKind::SyscallEntry { nr, args, regs })?;
         self.stats.syscalls += 1;
+        if self.seccomp && spec.is_some_and(|s| s.hook == Hook::StateOnly) {
+            // Replay executes it and gets the same result: no exit stop.
+            self.append(
+                tid,
+                EventKind::SyscallExit {
+                    nr,
+                    result: 0,
+                    writes: Vec::new(),
+                    mode: SyscallMode::Executed,
+                    extra: SyscallExtra::ResultNotRecorded,
+                },
+            )?;
+            self.stats.answered_at_entry += 1;
+            if let Some(th) = self.t.get(tid) {
+                th.last_regs = None;
+            }
+            return self.continue_or_switch(tid);
+        }
         if self.seccomp && spec.is_some_and(|s| s.hook == Hook::ClockAtEntry) {
             if let Some(ts) = system_clock(args[0]) {
                 let written = self

@@ -436,6 +436,11 @@ impl ReplaySession {
         }
         let live = w.tid;
         let mut regs = ptrace::get_regs(live)?;
+        // Not recorded: this execution's result is the result.
+        let result = match extra {
+            SyscallExtra::ResultNotRecorded => regs.rax as i64,
+            _ => result,
+        };
         let (entry_nr, args, entry_regs) =
             self.thread(e)?.syscall.take().unwrap_or((nr, [0; 6], regs));
         let spec = syscalls::lookup(nr);

@@ -100,6 +100,11 @@ pub enum Hook {
     /// mprotect: memory that becomes writable needs write tracking (a
     /// PROT_NONE reservation is not tracked when mapped).
     Protect,
+    /// Executed, never blocks, and its result and written memory depend only
+    /// on the process's signal state, which replay re-creates (the trace
+    /// holds the initial mask and ignores): the recorder does not stop at
+    /// its exit (one ptrace stop instead of two).
+    StateOnly,
     /// clone/clone3/fork/vfork: a new task; the result is a tid to map.
     Clone,
     /// execve/execveat: a new program image.

@@ -290,6 +290,11 @@ pub enum SyscallExtra {
     },
     /// A write whose bytes went to rrgo's own stdout or stderr while recording.
     Output(StdStream),
+    /// The recorder did not stop at this call's exit: `result` and `writes`
+    /// are empty, and replay takes the result its own execution gives
+    /// (`mode` is `Executed`; calls whose effects depend only on state
+    /// replay re-creates, such as signal actions and masks).
+    ResultNotRecorded,
 }
 
 /// One of the recorder's standard output streams.
