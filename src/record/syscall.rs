@@ -41,7 +41,9 @@ impl Recorder {
             )?;
             self.stats.answered_at_entry += 1;
             if let Some(th) = self.t.get(tid) {
-                th.last_regs = None;
+                // Where it will be once the call returned (they return 0): a
+                // signal the call unblocks lands there, at the last stop.
+                th.last_regs = Some(trace_format::Regs { rax: 0, ..regs });
             }
             return self.continue_or_switch(tid);
         }
