@@ -174,6 +174,7 @@ impl ReplaySession {
             hit: self.hit,
             pending_pages: self.pending_pages.clone(),
             preempt_stats: Default::default(),
+            verified_files: self.verified_files.clone(),
             saved_siginfo: HashMap::new(),
             awaiting_exit: false,
             _tmp: Arc::clone(&self._tmp),

@@ -67,6 +67,8 @@ pub struct ReplaySession {
     /// Pages recorded with a preemption, written once the thread reached the point.
     pub(super) pending_pages: HashMap<RecTid, Vec<trace_format::MemWrite>>,
     pub(super) preempt_stats: super::PreemptStats,
+    /// Stored files whose xxh3 was checked.
+    pub(super) verified_files: std::collections::HashSet<trace_format::FileId>,
     /// Siginfo of threads waiting at signal-delivery stops, kept while a checkpoint is made.
     pub(super) saved_siginfo: HashMap<RecTid, [u8; 128]>,
     /// Waiting for a thread to exit: a leader's exit is reported only after
@@ -158,6 +160,7 @@ impl ReplaySession {
             hit: None,
             pending_pages: HashMap::new(),
             preempt_stats: Default::default(),
+            verified_files: Default::default(),
             saved_siginfo: HashMap::new(),
             awaiting_exit: false,
             _tmp: std::sync::Arc::new(l.tmp),

@@ -493,9 +493,12 @@ impl ReplaySession {
         match extra {
             SyscallExtra::MappedFile { file } if result >= 0 => {
                 let stored = self.reader.stored_file(*file)?.clone();
-                self.reader
-                    .verify_stored_file(&stored)
-                    .with_context(|| "the trace's copy of a mapped file is damaged")?;
+                // Once per file: a library is mapped several times per process.
+                if self.verified_files.insert(*file) {
+                    self.reader
+                        .verify_stored_file(&stored)
+                        .with_context(|| "the trace's copy of a mapped file is damaged")?;
+                }
                 let path = self.reader.stored_file_path(&stored);
                 let data = std::fs::read(&path)
                     .with_context(|| format!("cannot read the trace's copy {}", path.display()))?;
