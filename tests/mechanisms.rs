@@ -469,6 +469,38 @@ fn the_program_inherits_the_callers_ignored_signals() {
     }
 }
 
+/// execve gets the program path as typed (a shell would pass `./nondet`),
+/// and replay shows the program the same string although it runs a copy.
+#[test]
+fn the_program_sees_the_path_it_was_started_with() {
+    let s = Scratch::new();
+    let prog = example(&newest(), "nondet");
+    let dir = prog.parent().unwrap();
+    let line = |o: &std::process::Output| {
+        text(&o.stdout)
+            .lines()
+            .find(|l| l.starts_with("exec file name:"))
+            .map(str::to_string)
+            .unwrap_or_default()
+    };
+    let native = output_within(
+        std::process::Command::new("./nondet").current_dir(dir),
+        DEADLINE,
+    );
+    assert_eq!(line(&native), "exec file name: ./nondet");
+    let trace = s.path().join("t");
+    let mut cmd = s.cmd();
+    cmd.current_dir(dir)
+        .arg("record")
+        .arg("-q")
+        .arg("-o")
+        .arg(&trace)
+        .arg("./nondet");
+    let rec = output_within(&mut cmd, DEADLINE);
+    assert_eq!(line(&rec), line(&native), "{}", text(&rec.stderr));
+    assert_same("exec file name", &rec, &s.replay(&trace));
+}
+
 /// The three ways clock reads are recorded replay exactly: the clock page
 /// (default; no stop), a syscall answered at its seccomp stop
 /// (RRGO_VDSO=hide; one stop), and a plain syscall (RRGO_SECCOMP=0; two stops).

@@ -138,7 +138,9 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         })
         .collect();
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let exe_path_bytes = program.as_os_str().as_bytes().to_vec();
+    // execve gets the path as a shell would pass it (the program can read it
+    // through AT_EXECFN); the canonical path is only for rrgo's own use.
+    let exe_path_bytes = opts.program.as_os_str().as_bytes().to_vec();
 
     // One read of the (often large) executable for everything rrgo needs to know.
     let facts = crate::elf::ExeFacts::read(&program);
