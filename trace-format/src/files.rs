@@ -158,9 +158,11 @@ impl FileStore {
     }
 }
 
-/// Copies `src` to `dest` (created anew), returning (xxh3, size). Synced so
-/// the copy survives a crash of the machine, not only of the recorder.
-fn hash_file(path: &Path) -> Result<(u64, u64), TraceError> {
+/// Reads `path` through, handing each block to `each`; returns (xxh3, size).
+fn read_hashing(
+    path: &Path,
+    mut each: impl FnMut(&[u8]) -> Result<(), TraceError>,
+) -> Result<(u64, u64), TraceError> {
     let mut input = File::open(path).map_err(|e| TraceError::io(path, e))?;
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     let mut buf = vec![0u8; 256 << 10];
@@ -173,35 +175,30 @@ fn hash_file(path: &Path) -> Result<(u64, u64), TraceError> {
             Err(e) => return Err(TraceError::io(path, e)),
         };
         hasher.update(&buf[..n]);
+        each(&buf[..n])?;
         size += n as u64;
     }
     Ok((hasher.digest(), size))
 }
 
+/// (xxh3, size) of a file.
+fn hash_file(path: &Path) -> Result<(u64, u64), TraceError> {
+    read_hashing(path, |_| Ok(()))
+}
+
+/// Copies `src` to `dest` (created anew), returning (xxh3, size). Synced so
+/// the copy survives a crash of the machine, not only of the recorder.
 fn copy_hashing(src: &Path, dest: &Path) -> Result<(u64, u64), TraceError> {
-    let mut input = File::open(src).map_err(|e| TraceError::io(src, e))?;
     let mut out = OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(dest)
         .map_err(|e| TraceError::io(dest, e))?;
-    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-    let mut buf = vec![0u8; 256 << 10];
-    let mut size = 0u64;
-    loop {
-        let n = match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(TraceError::io(src, e)),
-        };
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n])
-            .map_err(|e| TraceError::io(dest, e))?;
-        size += n as u64;
-    }
+    let hashed = read_hashing(src, |block| {
+        out.write_all(block).map_err(|e| TraceError::io(dest, e))
+    })?;
     out.sync_all().map_err(|e| TraceError::io(dest, e))?;
-    Ok((hasher.digest(), size))
+    Ok(hashed)
 }
 
 /// The file name of `src` reduced to characters safe in any file system and
@@ -302,6 +299,19 @@ fn parse_record(c: &mut LeCursor<'_>, index: usize) -> Result<StoredFile, String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copying_and_hashing_agree_with_hashing_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("src");
+        let data: Vec<u8> = (0..700_000u32).map(|i| (i * 7) as u8).collect();
+        std::fs::write(&src, &data).unwrap();
+        let dest = tmp.path().join("dest");
+        let copied = copy_hashing(&src, &dest).unwrap();
+        assert_eq!(copied, hash_file(&src).unwrap());
+        assert_eq!(copied, (crate::xxh3(&data), data.len() as u64));
+        assert_eq!(std::fs::read(&dest).unwrap(), data);
+    }
 
     #[test]
     fn basenames_are_sanitised() {
