@@ -23,12 +23,16 @@ pub(super) fn sysbuf_wanted() -> bool {
 impl Recorder {
     /// At an exec stop: patches the vDSO, or hides it where that is not
     /// possible (no seccomp filter to let the page's clock reads through, a
-    /// vDSO rrgo cannot patch). Returns what replay must do.
-    pub(super) fn setup_vdso(&mut self, mem: &ProcMem, rsp: u64) -> anyhow::Result<VdsoSetup> {
-        let aux =
-            auxv::fix_at_exec(mem, rsp, false).context("cannot read the new program's auxv")?;
+    /// vDSO rrgo cannot patch). `vdso`: where AT_SYSINFO_EHDR says it is.
+    /// Returns what replay must do.
+    pub(super) fn setup_vdso(
+        &mut self,
+        mem: &ProcMem,
+        rsp: u64,
+        vdso: Option<u64>,
+    ) -> anyhow::Result<VdsoSetup> {
         if self.clock_pages {
-            let patched = match aux.vdso {
+            let patched = match vdso {
                 Some(base) => vdso::read(mem, base)
                     .map_err(|e| e.to_string())
                     .and_then(|image| vdso::patched(&image))

@@ -600,7 +600,7 @@ impl Recorder {
         let regs = ptrace::get_regs(tid)?;
         let aux = auxv::fix_at_exec(&mem, regs.rsp, false)
             .context("cannot read the new program's auxv")?;
-        let vdso = self.setup_vdso(&mem, regs.rsp)?;
+        let vdso = self.setup_vdso(&mem, regs.rsp, aux.vdso)?;
         let exe = std::fs::read_link(format!("/proc/{tgid}/exe")).ok();
         let syscall6 = exe.as_deref().and_then(|e| self.exe_facts(e).syscall6);
         let code_patches = self.patch_syscall6(&mem, syscall6);

@@ -34,38 +34,43 @@ pub struct ExecAuxv {
 /// Applies the fixups to a process stopped at its exec event; `rsp` is its
 /// stack pointer there (pointing at argc).
 pub fn fix_at_exec(mem: &ProcMem, rsp: u64, hide_vdso: bool) -> io::Result<ExecAuxv> {
-    let argc = mem.read_u64(RemoteAddr(rsp))?;
+    // The pointer arrays sit at the top of the stack: one read, not a read
+    // per word (argv, envp and auxv are hundreds of words).
+    let words = mem.read_prefix(RemoteAddr(rsp), 256 << 10);
+    let word = |i: usize| -> io::Result<u64> {
+        words
+            .get(i * 8..i * 8 + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+            .ok_or_else(|| io::Error::other("the initial stack ends inside its pointer arrays"))
+    };
+    let argc = word(0)?;
     if argc > 1 << 20 {
         return Err(io::Error::other(format!("implausible argc {argc} at exec")));
     }
     // Skip argc, argv[] and its NULL, then envp[] up to its NULL.
-    let mut p = rsp + 8 + 8 * (argc + 1);
-    for _ in 0..(1 << 20) {
-        let v = mem.read_u64(RemoteAddr(p))?;
-        p += 8;
-        if v == 0 {
-            break;
-        }
+    let mut i = 1 + argc as usize + 1;
+    while word(i)? != 0 {
+        i += 1;
     }
+    i += 1;
     let mut random_addr = None;
     let mut vdso = None;
     let mut execfn = None;
     for _ in 0..512 {
-        let key = mem.read_u64(RemoteAddr(p))?;
-        let val = mem.read_u64(RemoteAddr(p + 8))?;
+        let (key, val) = (word(i)?, word(i + 1)?);
         match key {
             AT_NULL => break,
             AT_SYSINFO_EHDR => {
                 vdso = Some(val);
                 if hide_vdso {
-                    mem.write_u64(RemoteAddr(p), AT_IGNORE)?;
+                    mem.write_u64(RemoteAddr(rsp + 8 * i as u64), AT_IGNORE)?;
                 }
             }
             AT_RANDOM => random_addr = Some(RemoteAddr(val)),
             AT_EXECFN => execfn = Some(RemoteAddr(val)),
             _ => {}
         }
-        p += 16;
+        i += 2;
     }
     let random_addr =
         random_addr.ok_or_else(|| io::Error::other("the new program's auxv has no AT_RANDOM"))?;
