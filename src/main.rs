@@ -48,7 +48,7 @@ fn main() {
 
     let result = match &cli.command {
         Command::Record(args) => commands::record::run(args, sigmask),
-        Command::Replay(args) => commands::replay::run(args, sigmask),
+        Command::Replay(args) => commands::replay::run(args),
         Command::Ls(args) => commands::ls::run(args),
         Command::Info(args) => commands::info::run(args),
         Command::Dump(args) => commands::dump::run(args),

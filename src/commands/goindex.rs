@@ -95,7 +95,7 @@ impl GoIndex {
 }
 
 /// The cached index, or a new one built by replaying the trace.
-pub fn load_or_build(dir: &Path, sigmask: libc::sigset_t) -> Result<GoIndex> {
+pub fn load_or_build(dir: &Path) -> Result<GoIndex> {
     let path = dir.join(INDEX_FILE);
     if let Ok(bytes) = std::fs::read(&path) {
         if let Ok((idx, _)) =
@@ -106,7 +106,7 @@ pub fn load_or_build(dir: &Path, sigmask: libc::sigset_t) -> Result<GoIndex> {
             }
         }
     }
-    let idx = build(dir, sigmask)?;
+    let idx = build(dir)?;
     // A read-only trace just means no cache.
     if let Ok(bytes) = bincode::serde::encode_to_vec(&idx, bincode::config::standard()) {
         let tmp = dir.join(format!(".{INDEX_FILE}.tmp"));
@@ -117,9 +117,9 @@ pub fn load_or_build(dir: &Path, sigmask: libc::sigset_t) -> Result<GoIndex> {
     Ok(idx)
 }
 
-fn build(dir: &Path, sigmask: libc::sigset_t) -> Result<GoIndex> {
+fn build(dir: &Path) -> Result<GoIndex> {
     let classify = super::replay::classify;
-    let mut session = ReplaySession::start(dir, Output::Discard, sigmask).map_err(classify)?;
+    let mut session = ReplaySession::start(dir, Output::Discard).map_err(classify)?;
     let exe = session
         .reader()
         .stored_file_path(&session.reader().header().exe.clone());

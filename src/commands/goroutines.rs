@@ -50,14 +50,9 @@ fn default_point(session: &ReplaySession) -> u64 {
     at
 }
 
-pub fn run(
-    dir: &std::path::Path,
-    at: Option<u64>,
-    json: bool,
-    sigmask: libc::sigset_t,
-) -> Result<i32> {
+pub fn run(dir: &std::path::Path, at: Option<u64>, json: bool) -> Result<i32> {
     let mut session =
-        ReplaySession::start(dir, Output::Discard, sigmask).map_err(super::replay::classify)?;
+        ReplaySession::start(dir, Output::Discard).map_err(super::replay::classify)?;
     let exe = session
         .reader()
         .stored_file_path(&session.reader().header().exe.clone());

@@ -12,14 +12,8 @@ fn secs(t: Option<u64>, t0: u64) -> String {
         .unwrap_or_else(|| " ".repeat(10))
 }
 
-pub fn run(
-    dir: &std::path::Path,
-    goid: u64,
-    reverse: bool,
-    json: bool,
-    sigmask: libc::sigset_t,
-) -> Result<i32> {
-    let idx = goindex::load_or_build(dir, sigmask)?;
+pub fn run(dir: &std::path::Path, goid: u64, reverse: bool, json: bool) -> Result<i32> {
+    let idx = goindex::load_or_build(dir)?;
     let Some(created) = idx.created.iter().find(|c| c.goid == goid) else {
         return Err(RrgoError::new(
             Failure::Usage,

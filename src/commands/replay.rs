@@ -6,7 +6,7 @@ use crate::progress::Progress;
 use crate::replay::{Divergence, Output, ReplaySession};
 use crate::{exit_status, trace_dir};
 
-pub fn run(args: &ReplayArgs, sigmask: libc::sigset_t) -> Result<i32> {
+pub fn run(args: &ReplayArgs) -> Result<i32> {
     if let Some(addr) = &args.dap {
         // A trace named on the command line must be readable now; without
         // one, a client's launch request names it (`traceDirPath`), or the
@@ -21,19 +21,19 @@ pub fn run(args: &ReplayArgs, sigmask: libc::sigset_t) -> Result<i32> {
     let reader = trace_format::TraceReader::open(&dir)?;
     if let Some(goid) = args.goroutine {
         drop(reader);
-        return super::history::run(&dir, goid, args.reverse, args.json, sigmask);
+        return super::history::run(&dir, goid, args.reverse, args.json);
     }
     if args.goroutines {
         drop(reader);
-        return super::goroutines::run(&dir, args.at, args.json, sigmask);
+        return super::goroutines::run(&dir, args.at, args.json);
     }
     if args.signals {
         drop(reader);
-        return super::signals::run(&dir, args.json, sigmask);
+        return super::signals::run(&dir, args.json);
     }
     if let Some(symbol) = &args.print {
         drop(reader);
-        return print_symbol(&dir, symbol, args.at, sigmask);
+        return print_symbol(&dir, symbol, args.at);
     }
     if !args.autopilot {
         return Err(RrgoError::new(
@@ -53,7 +53,7 @@ pub fn run(args: &ReplayArgs, sigmask: libc::sigset_t) -> Result<i32> {
         );
     }
     drop(reader);
-    autopilot(&dir, sigmask)
+    autopilot(&dir)
 }
 
 /// `--dap ADDR`: serves debug adapter clients until SIGINT/SIGTERM (exit 0).
@@ -76,8 +76,8 @@ pub(super) fn classify(e: anyhow::Error) -> RrgoError {
 }
 
 /// Replays to the end, passing the program's output through, and exits as it did.
-fn autopilot(dir: &std::path::Path, sigmask: libc::sigset_t) -> Result<i32> {
-    let mut session = ReplaySession::start(dir, Output::Passthrough, sigmask).map_err(classify)?;
+fn autopilot(dir: &std::path::Path) -> Result<i32> {
+    let mut session = ReplaySession::start(dir, Output::Passthrough).map_err(classify)?;
     let total = session.event_count();
     let mut progress = Progress::new("replaying events", total);
     while let Some(ev) = session.step().map_err(classify)? {
@@ -105,13 +105,8 @@ fn autopilot(dir: &std::path::Path, sigmask: libc::sigset_t) -> Result<i32> {
 
 /// `--print SYMBOL [--at EVENT]`: replays to the event and reads the variable
 /// from the replayed process's memory.
-fn print_symbol(
-    dir: &std::path::Path,
-    symbol: &str,
-    at: Option<u64>,
-    sigmask: libc::sigset_t,
-) -> Result<i32> {
-    let mut session = ReplaySession::start(dir, Output::Discard, sigmask).map_err(classify)?;
+fn print_symbol(dir: &std::path::Path, symbol: &str, at: Option<u64>) -> Result<i32> {
+    let mut session = ReplaySession::start(dir, Output::Discard).map_err(classify)?;
     let exe = session
         .reader()
         .stored_file_path(&session.reader().header().exe.clone());

@@ -228,8 +228,8 @@ fn story(idx: &GoIndex, s: &super::goindex::SignalSeen) -> Story {
     }
 }
 
-pub fn run(dir: &std::path::Path, json: bool, sigmask: libc::sigset_t) -> Result<i32> {
-    let idx = super::goindex::load_or_build(dir, sigmask)?;
+pub fn run(dir: &std::path::Path, json: bool) -> Result<i32> {
+    let idx = super::goindex::load_or_build(dir)?;
     let stories: Vec<Story> = idx
         .signals
         .iter()

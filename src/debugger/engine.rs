@@ -42,7 +42,6 @@ pub struct Engine {
     pub(super) bin: GoBinary,
     pub(super) info: DebugInfo,
     pub(super) session: ReplaySession,
-    sigmask: libc::sigset_t,
     pub(super) bps: Breakpoints,
     /// Exception breakpoints: address → kind.
     pub(super) exceptions: Vec<(u64, ExceptionKind)>,
@@ -85,8 +84,7 @@ impl Engine {
         progress: &dyn Fn(u64, u64),
         interrupt: Arc<AtomicBool>,
     ) -> anyhow::Result<Engine> {
-        let sigmask = crate::tracee::wait::original_sigmask();
-        let session = ReplaySession::start(dir, Output::Capture(Vec::new()), sigmask)?;
+        let session = ReplaySession::start(dir, Output::Capture(Vec::new()))?;
         let exe = session
             .reader()
             .stored_file_path(&session.reader().header().exe);
@@ -116,7 +114,6 @@ impl Engine {
             bin,
             info,
             session,
-            sigmask,
             bps: Breakpoints::default(),
             exceptions,
             stop_panics: true,
@@ -330,7 +327,7 @@ impl Engine {
                 s
             }
             None => {
-                let mut s = ReplaySession::start(&self.dir, Output::Discard, self.sigmask)?;
+                let mut s = ReplaySession::start(&self.dir, Output::Discard)?;
                 s.step()?;
                 s
             }

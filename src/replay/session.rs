@@ -112,11 +112,7 @@ pub enum Stepped {
 
 impl ReplaySession {
     /// Opens a trace and starts its program, stopped at the first event (its exec).
-    pub fn start(
-        dir: &Path,
-        output: Output,
-        sigmask: libc::sigset_t,
-    ) -> anyhow::Result<ReplaySession> {
+    pub fn start(dir: &Path, output: Output) -> anyhow::Result<ReplaySession> {
         let reader = TraceReader::open(dir)?;
         let header = reader.header().clone();
         let exe_copy = reader.stored_file_path(&header.exe);
@@ -132,7 +128,6 @@ impl ReplaySession {
         };
         let cpu = pin_to(header.host.pinned_cpu as usize);
         // The program starts with the recorded signal state, not this rrgo's.
-        let _ = sigmask;
         let signals = header.initial_signals;
         let l = launch(
             &exe_copy,

@@ -35,7 +35,8 @@ pub struct Waited {
 
 /// Blocks SIGCHLD in the calling thread; call it in `main` before any thread
 /// is spawned so every thread inherits the mask and SIGCHLD stays pending
-/// for `wait_any`. Returns the previous mask, which spawned tracees restore.
+/// for `wait_any`. Returns the previous mask, which a recorded program gets
+/// (a replayed one gets the recorded mask).
 pub fn block_sigchld() -> libc::sigset_t {
     // SAFETY: plain libc calls on properly initialised sigset_t values.
     unsafe {
@@ -44,28 +45,7 @@ pub fn block_sigchld() -> libc::sigset_t {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGCHLD);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
-        let _ = ORIGINAL_MASK.set(SigSet(old));
         old
-    }
-}
-
-struct SigSet(libc::sigset_t);
-// SAFETY: a sigset_t is plain bits.
-unsafe impl Send for SigSet {}
-// SAFETY: read-only after it is set once.
-unsafe impl Sync for SigSet {}
-static ORIGINAL_MASK: std::sync::OnceLock<SigSet> = std::sync::OnceLock::new();
-
-/// The signal mask rrgo started with (what tracees get), once `block_sigchld` ran.
-pub fn original_sigmask() -> libc::sigset_t {
-    match ORIGINAL_MASK.get() {
-        Some(m) => m.0,
-        // SAFETY: an empty set is a valid mask.
-        None => unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            set
-        },
     }
 }
 
