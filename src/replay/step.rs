@@ -149,8 +149,12 @@ impl ReplaySession {
                 code_patches,
                 ..
             } => self.on_exec(e, exe_path, auxv_random, regs, vdso, code_patches),
-            EventKind::ClockReads { entries } => self.on_clock_reads(e, entries),
-            EventKind::BufferedCalls { records } => self.on_buffered_calls(e, records),
+            EventKind::ClockReads { entries } => {
+                self.on_page_contents(e, crate::tracee::clockpage::Buffer::Clock, entries)
+            }
+            EventKind::BufferedCalls { records } => {
+                self.on_page_contents(e, crate::tracee::clockpage::Buffer::Calls, records)
+            }
             EventKind::SyscallEntry { nr, args, regs } => self.on_entry(e, *nr, args, regs),
             EventKind::SyscallExit {
                 nr,
@@ -296,41 +300,30 @@ impl ReplaySession {
         Ok(())
     }
 
-    /// Clock values the thread reads (in the clock page) on its way to its
-    /// next event.
-    fn on_clock_reads(&mut self, e: &Event, entries: &[u8]) -> anyhow::Result<()> {
+    /// Clock values or call results the thread takes from rrgo's page on
+    /// its way to its next event.
+    fn on_page_contents(
+        &mut self,
+        e: &Event,
+        buffer: crate::tracee::clockpage::Buffer,
+        data: &[u8],
+    ) -> anyhow::Result<()> {
         let mem = self.mem(e.tid)?;
-        match crate::tracee::clockpage::provide(mem, entries)
-            .context("cannot fill the clock page")?
-        {
-            Ok(()) => Ok(()),
-            Err(unused) => Err(diverged(
-                e,
-                format!(
-                    "the previous {} clock reads to have been made",
-                    unused.provided
-                ),
-                format!("{} made", unused.used),
-            )),
-        }
-    }
-
-    /// Syscalls the thread makes through rrgo's page on its way to its next
-    /// event.
-    fn on_buffered_calls(&mut self, e: &Event, records: &[u8]) -> anyhow::Result<()> {
-        let mem = self.mem(e.tid)?;
-        match crate::tracee::clockpage::provide_calls(mem, records)
+        match crate::tracee::clockpage::provide(mem, buffer, data)
             .context("cannot fill rrgo's page")?
         {
             Ok(()) => Ok(()),
-            Err(unused) => Err(diverged(
-                e,
-                format!(
-                    "the previous buffered syscalls ({} bytes of records) to have been made",
-                    unused.provided
-                ),
-                format!("{} bytes used", unused.used),
-            )),
+            Err(unused) => {
+                let what = match buffer {
+                    crate::tracee::clockpage::Buffer::Clock => "clock reads",
+                    crate::tracee::clockpage::Buffer::Calls => "bytes of buffered syscalls",
+                };
+                Err(diverged(
+                    e,
+                    format!("the previous {} {what} to have been used", unused.provided),
+                    format!("{} used", unused.used),
+                ))
+            }
         }
     }
 

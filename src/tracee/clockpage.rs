@@ -258,47 +258,46 @@ pub fn in_use(mem: &ProcMem) -> io::Result<bool> {
     Ok(header[..8] != [0; 8] || header[16..] != [0; 8])
 }
 
-/// Replaying: a previous batch that the thread did not use up.
+/// The page's two buffers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Buffer {
+    /// Clock entries (`ClockReads`), counted in entries.
+    Clock,
+    /// Call records (`BufferedCalls`), counted in bytes.
+    Calls,
+}
+
+impl Buffer {
+    /// (position, limit, data) addresses, the unit of position and limit in
+    /// bytes, and the capacity in units.
+    fn layout(self) -> (u64, u64, u64, usize, u64) {
+        match self {
+            Buffer::Clock => (IDX, LIMIT, ENTRIES, ENTRY_LEN, CAPACITY),
+            Buffer::Calls => (SYS_POS, SYS_LIM, SYSBUF, 1, SYSBUF_LEN),
+        }
+    }
+}
+
+/// Replaying: a previous batch that the thread did not use up (in the
+/// buffer's units).
 #[derive(Debug)]
 pub struct Unused {
     pub used: u64,
     pub provided: u64,
 }
 
-/// Replaying: hands clock `entries` to the next thread that runs. Fails if
-/// the previous batch was not used up (the replay read the clock less often
-/// than the recording did).
-pub fn provide(mem: &ProcMem, entries: &[u8]) -> io::Result<Result<(), Unused>> {
-    let n = (entries.len() / ENTRY_LEN) as u64;
-    if n > CAPACITY || entries.len() % ENTRY_LEN != 0 {
+/// Replaying: hands `data` (an event's contents) to the next thread that
+/// runs. Fails with `Unused` if the previous batch was not used up (the
+/// replay made fewer clock reads or buffered calls than the recording).
+pub fn provide(mem: &ProcMem, buffer: Buffer, data: &[u8]) -> io::Result<Result<(), Unused>> {
+    let (pos_at, limit_at, data_at, unit, capacity) = buffer.layout();
+    let n = (data.len() / unit) as u64;
+    if n > capacity || data.len() % unit != 0 {
         return Err(io::Error::other(format!(
-            "a ClockReads event of {} bytes does not fit rrgo's page",
-            entries.len()
+            "{} bytes of {buffer:?} contents do not fit rrgo's page",
+            data.len()
         )));
     }
-    fill(mem, IDX, LIMIT, ENTRIES, entries, n)
-}
-
-/// Replaying: hands call `records` to the next thread that runs (see
-/// [`provide`]; counted in bytes).
-pub fn provide_calls(mem: &ProcMem, records: &[u8]) -> io::Result<Result<(), Unused>> {
-    if records.len() as u64 > SYSBUF_LEN {
-        return Err(io::Error::other(format!(
-            "a BufferedCalls event of {} bytes does not fit rrgo's page",
-            records.len()
-        )));
-    }
-    fill(mem, SYS_POS, SYS_LIM, SYSBUF, records, records.len() as u64)
-}
-
-fn fill(
-    mem: &ProcMem,
-    pos_at: u64,
-    limit_at: u64,
-    data_at: u64,
-    data: &[u8],
-    limit: u64,
-) -> io::Result<Result<(), Unused>> {
     let used = mem.read_u64(RemoteAddr(pos_at))?;
     let provided = mem.read_u64(RemoteAddr(limit_at))?;
     if used != provided {
@@ -306,7 +305,7 @@ fn fill(
     }
     mem.write(RemoteAddr(data_at), data)?;
     mem.write_u64(RemoteAddr(pos_at), 0)?;
-    mem.write_u64(RemoteAddr(limit_at), limit)?;
+    mem.write_u64(RemoteAddr(limit_at), n)?;
     Ok(Ok(()))
 }
 
@@ -314,7 +313,8 @@ fn fill(
 /// everything provided (a preemption point reached by a jump or at an
 /// earlier visit with equal registers). No-op without the page.
 pub fn mark_used(mem: &ProcMem) {
-    for (pos, limit) in [(IDX, LIMIT), (SYS_POS, SYS_LIM)] {
+    for buffer in [Buffer::Clock, Buffer::Calls] {
+        let (pos, limit, ..) = buffer.layout();
         if let Ok(provided) = mem.read_u64(RemoteAddr(limit)) {
             let _ = mem.write_u64(RemoteAddr(pos), provided);
         }
