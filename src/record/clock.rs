@@ -113,9 +113,10 @@ impl Recorder {
     /// event, as a `ClockReads` event (only the thread that ran user code
     /// last can have made any).
     pub(super) fn flush_clock_reads(&mut self, tid: Tid) -> anyhow::Result<()> {
-        if self.last_ran != Some(tid) {
+        if self.last_ran != Some(tid) || !self.page_maybe_used {
             return Ok(());
         }
+        self.page_maybe_used = false;
         let taken = self.take_page(tid);
         if !taken.clock.is_empty() {
             self.stats.clock_reads += (taken.clock.len() / clockpage::ENTRY_LEN) as u64;
@@ -140,7 +141,7 @@ impl Recorder {
     /// run it past): that point becomes a preemption, which also empties
     /// the page into events of its own.
     pub(super) fn switching_to(&mut self, tid: Tid) -> anyhow::Result<()> {
-        if let Some(prev) = self.last_ran.filter(|&p| p != tid) {
+        if let Some(prev) = self.last_ran.filter(|&p| p != tid && self.page_maybe_used) {
             let used = self
                 .t
                 .proc_of(prev)
@@ -189,6 +190,7 @@ impl Recorder {
             return Ok(Some((regs, false)));
         }
         tracing::debug!(%tid, rip = regs.rip, "stepping out of the clock page");
+        self.page_maybe_used = true;
         self.stats.clock_steps_out += 1;
         // Straight-line code; only a `rep movsb` of a call's output takes
         // one step per byte.

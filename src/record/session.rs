@@ -118,6 +118,9 @@ pub(super) struct Recorder {
     pub(super) warned_vdso: bool,
     /// The thread that ran user code last: the clock reads in the page are its.
     pub(super) last_ran: Option<Tid>,
+    /// `last_ran` ran user code since the page was last emptied (else there
+    /// is nothing to read: the exit of a syscall follows its entry directly).
+    pub(super) page_maybe_used: bool,
 }
 
 pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
@@ -229,6 +232,7 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         clock_pages: spec.seccomp && super::clock::patch_wanted(),
         warned_vdso: false,
         last_ran: None,
+        page_maybe_used: false,
     };
     if let Some(key) = file_key(&program) {
         // on_exec finds the program already stored and read.
@@ -339,6 +343,7 @@ impl Recorder {
         let sig = std::mem::take(&mut th.inject);
         th.state = State::Running;
         self.switching_to(tid)?;
+        self.page_maybe_used = true;
         let Some(th) = self.t.get(tid) else {
             return Ok(false);
         };
