@@ -328,12 +328,7 @@ fn stops_inside_the_clock_page_are_moved_out_of_it() {
     let rec = output_within(&mut cmd, DEADLINE);
     assert_eq!(rec.status.code(), Some(0), "{}", text(&rec.stderr));
     let log = text(&rec.stderr);
-    let steps: u64 = log
-        .split("clock_steps_out: ")
-        .nth(1)
-        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no record stats in the log:\n{log}"));
+    let steps = record_stat(&log, "clock_steps_out");
     // clockspin spends nearly all its time reading the clock.
     assert!(steps > 0, "no stop landed in the clock page:\n{log}");
     for _ in 0..2 {
@@ -526,14 +521,10 @@ fn every_clock_mechanism_replays_exactly() {
         let rec = output_within(&mut cmd, DEADLINE);
         assert_eq!(rec.status.code(), Some(0), "{}", text(&rec.stderr));
         let log = text(&rec.stderr);
-        let stat = |key: &str| -> u64 {
-            log.split(&format!("{key}: "))
-                .nth(1)
-                .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
-                .and_then(|n| n.parse().ok())
-                .unwrap_or_else(|| panic!("no {key} in the record stats:\n{log}"))
-        };
-        let (in_page, at_entry) = (stat("clock_reads"), stat("answered_at_entry"));
+        let (in_page, at_entry) = (
+            record_stat(&log, "clock_reads"),
+            record_stat(&log, "answered_at_entry"),
+        );
         match name {
             "clock page" => assert!(in_page > 0, "{name}: no clock read in the page"),
             "seccomp stop" => assert!(
@@ -551,6 +542,15 @@ fn every_clock_mechanism_replays_exactly() {
             );
         }
     }
+}
+
+/// A counter of the record stats that `RRGO_LOG=rrgo::commands::record=info` logs.
+fn record_stat(log: &str, key: &str) -> u64 {
+    log.split(&format!("{key}: "))
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in the record stats:\n{log}"))
 }
 
 /// The recording's output without rrgo's own log lines.
