@@ -109,10 +109,11 @@ impl Recorder {
         Ok(())
     }
 
-    /// Before an event of `tid`: the clock reads it made since its previous
-    /// event, as a `ClockReads` event (only the thread that ran user code
-    /// last can have made any).
-    pub(super) fn flush_clock_reads(&mut self, tid: Tid) -> anyhow::Result<()> {
+    /// Before an event of `tid`: the clock reads and buffered calls it made
+    /// through rrgo's page since its previous event, as `ClockReads` and
+    /// `BufferedCalls` events (only the thread that ran user code last can
+    /// have made any).
+    pub(super) fn flush_page(&mut self, tid: Tid) -> anyhow::Result<()> {
         if self.last_ran != Some(tid) || !self.page_maybe_used {
             return Ok(());
         }
@@ -180,7 +181,7 @@ impl Recorder {
     /// back for the signal that stopped it. Returns the registers and whether
     /// it stepped (then the thread certainly ran: a tight loop can come back
     /// with equal registers). `None`: the thread died.
-    pub(super) fn leave_clock_code(
+    pub(super) fn leave_page_code(
         &mut self,
         tid: Tid,
         mut regs: Regs,

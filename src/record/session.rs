@@ -470,8 +470,7 @@ impl Recorder {
             return Ok(());
         }
         // An interrupt: record the point only if the thread ran since its last stop.
-        let Some((regs, stepped)) = self.leave_clock_code(tid, ptrace::get_regs(tid)?, None)?
-        else {
+        let Some((regs, stepped)) = self.leave_page_code(tid, ptrace::get_regs(tid)?, None)? else {
             return Ok(());
         };
         let ran = stepped || self.t.get(tid).is_some_and(|t| t.last_regs != Some(regs));
@@ -703,7 +702,7 @@ impl Recorder {
     }
 
     pub(super) fn append(&mut self, tid: Tid, kind: EventKind) -> anyhow::Result<()> {
-        self.flush_clock_reads(tid)?;
+        self.flush_page(tid)?;
         tracing::trace!(%tid, kind = kind.name(), "event");
         self.writer.append(kind, RecTid(tid.0))?;
         Ok(())

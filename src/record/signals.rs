@@ -50,7 +50,7 @@ impl Recorder {
         } else {
             // Asynchronous: if the thread ran user code since its last stop,
             // the kernel picked an arbitrary instruction: make it a preemption point.
-            let stepped = match self.leave_clock_code(tid, regs, Some(&raw))? {
+            let stepped = match self.leave_page_code(tid, regs, Some(&raw))? {
                 Some((r, stepped)) => {
                     regs = r;
                     stepped
