@@ -125,8 +125,11 @@ pub fn event(e: &Event) -> String {
                 SyscallExtra::MappedFile { file } => {
                     let _ = write!(s, " maps file {}", file.0);
                 }
-                SyscallExtra::Output(stream) => {
-                    let _ = write!(s, " to {stream:?}");
+                SyscallExtra::Sent { digest, stream } => {
+                    let _ = write!(s, " sent xxh3 {digest:08x}");
+                    if let Some(stream) = stream {
+                        let _ = write!(s, " to {stream:?}");
+                    }
                 }
                 SyscallExtra::ResultNotRecorded => {}
             }

@@ -106,6 +106,35 @@ fn rewrite_trace_with(
     edited
 }
 
+/// Bytes a replay sends differently from the recording are a divergence
+/// (exit 4) naming the call, not a different output with exit 0: every
+/// sending call carries a digest of what it sent.
+#[test]
+fn bytes_sent_differently_are_a_divergence() {
+    let s = Scratch::new();
+    let (rec, trace) = s.record("t", &example(&newest(), "nondet"), &[]);
+    assert!(rec.status.success(), "{}", text(&rec.stderr));
+    let bad = s.path().join("bad");
+    // crypto/rand's bytes, which nondet prints in hex: only the output differs.
+    let edited = rewrite_trace(&trace, &bad, |k| match k {
+        EventKind::SyscallExit { nr, writes, .. }
+            if *nr == libc::SYS_getrandom && !writes.is_empty() =>
+        {
+            writes[0].data[0] ^= 0x5a;
+            true
+        }
+        _ => false,
+    });
+    assert!(edited, "nondet made no getrandom syscall");
+    let rep = s.replay(&bad);
+    let err = text(&rep.stderr);
+    assert_eq!(rep.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("replay diverged") && err.contains("write to send bytes with digest"),
+        "{err}"
+    );
+}
+
 /// A changed syscall result must make replay diverge or differ, never pass silently.
 #[test]
 fn corrupted_syscall_result_is_not_replayed_silently() {

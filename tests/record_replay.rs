@@ -90,3 +90,11 @@ fn sigterm_delay_self_signal() {
 fn goroutines_parked_in_every_wait_state() {
     round_trip("stackdump", &[]);
 }
+
+/// A file mapped MAP_SHARED and changed by pwrite and write: the mapping
+/// shows the new bytes (fails without the recorder's shared-mapping
+/// watch: replay maps a copy taken at mmap and printed the old bytes).
+#[test]
+fn file_mapped_shared_and_changed_by_syscalls() {
+    round_trip("mapshared", &[]);
+}

@@ -11,6 +11,7 @@ mod clock;
 mod dirty;
 mod rdtsc;
 mod session;
+mod shared;
 mod signals;
 mod snapshot;
 mod syscall;

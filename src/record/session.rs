@@ -42,6 +42,8 @@ pub struct RecordStats {
     pub clock_steps_out: u64,
     /// Syscalls made through rrgo's page without a stop (Go's Syscall6).
     pub buffered_calls: u64,
+    /// Page runs of shared file mappings that a syscall changed.
+    pub shared_map_updates: u64,
 }
 
 pub struct RecordOutcome {
@@ -623,6 +625,7 @@ impl Recorder {
                 clock: false,
                 clock_pending: matches!(vdso, trace_format::VdsoSetup::Patched { .. })
                     || !code_patches.is_empty(),
+                shared: Default::default(),
             },
         );
         if let Some(th) = self.t.get(tid) {

@@ -212,11 +212,6 @@ impl Recorder {
                         extra = SyscallExtra::MappedFile { file };
                     }
                 }
-                Hook::Output | Hook::OutputIov if result > 0 => {
-                    extra = self
-                        .output_stream(tid, sc.args[0] as i32)
-                        .map_or(SyscallExtra::None, SyscallExtra::Output);
-                }
                 Hook::Clone if result > 0 => {
                     // The kernel stores the child's tid (and a pidfd number) in
                     // parent memory; replay's live values differ, so the
@@ -233,6 +228,24 @@ impl Recorder {
                 _ => {}
             }
         }
+        if let Some(spec) = sc.spec.filter(|s| !s.sends.is_empty()) {
+            let digest = self
+                .t
+                .proc_of(tid)
+                .and_then(|p| syscalls::sent_digest(spec, &sc.args, result, &p.mem));
+            if let Some(digest) = digest {
+                let stream = match spec.hook {
+                    Hook::Output | Hook::OutputIov if result > 0 => {
+                        self.output_stream(tid, sc.args[0] as i32)
+                    }
+                    _ => None,
+                };
+                extra = SyscallExtra::Sent { digest, stream };
+            }
+        }
+        if sc.spec.is_some_and(|s| s.alters_file) && result >= 0 {
+            self.refresh_shared_mappings(tid, &mut writes)?;
+        }
         match sc.spec.map(|s| s.hook) {
             Some(Hook::Exec) if result == 0 => {
                 self.install_clock_page(tid)?;
@@ -242,12 +255,21 @@ impl Recorder {
             // cannot be written: write-protecting it costs ~3 ms per 512 MB.
             // It is tracked once mprotect or a MAP_FIXED mmap makes it writable.
             Some(Hook::Mmap) if result >= 0 && sc.args[2] != libc::PROT_NONE as u64 => {
+                self.note_shared_mapping(tid, &sc.args, result as u64);
                 self.track_new_memory(tid, result as u64, sc.args[1])
+            }
+            Some(Hook::Mmap) if result >= 0 => {
+                self.note_shared_mapping(tid, &sc.args, result as u64)
             }
             Some(Hook::Protect) if result == 0 && sc.args[2] & libc::PROT_WRITE as u64 != 0 => {
                 self.track_new_memory(tid, sc.args[0], sc.args[1])
             }
             Some(Hook::NewMemory) if result > 0 => self.track_new_memory(tid, 0, 0),
+            Some(Hook::Unmap) if result == 0 => {
+                if let Some(p) = self.t.proc_of_mut(tid) {
+                    p.shared.forget(sc.args[0], sc.args[1]);
+                }
+            }
             _ => {}
         }
         let mode = match sc.spec {
@@ -270,6 +292,53 @@ impl Recorder {
             th.last_regs = Some(regs);
         }
         self.continue_or_switch(tid)
+    }
+
+    /// A mapping made by mmap replaces whatever shared mapping was there; a
+    /// readable shared file mapping is watched from now on (`shared.rs`).
+    fn note_shared_mapping(&mut self, tid: Tid, args: &[u64; 6], addr: u64) {
+        let Some(p) = self.t.proc_of_mut(tid) else {
+            return;
+        };
+        let shared = args[3] & libc::MAP_TYPE as u64 != libc::MAP_PRIVATE as u64;
+        let file = args[3] & libc::MAP_ANONYMOUS as u64 == 0 && args[4] as i32 >= 0;
+        if shared && file && args[2] & libc::PROT_READ as u64 != 0 {
+            p.shared.add(&p.mem, addr, args[1]);
+        } else {
+            p.shared.forget(addr, args[1]);
+        }
+    }
+
+    /// After a call that may have changed a file: the pages of every
+    /// process's shared file mappings that changed. The caller's go into its
+    /// exit event's writes; another process's become a `Pages` event of its
+    /// main thread, applied before it runs again.
+    fn refresh_shared_mappings(
+        &mut self,
+        tid: Tid,
+        writes: &mut Vec<MemWrite>,
+    ) -> anyhow::Result<()> {
+        let caller = self.t.get(tid).map(|t| t.tgid).unwrap_or(tid.0);
+        let mut others = Vec::new();
+        for (&tgid, p) in self.t.procs.iter_mut() {
+            if p.shared.is_empty() {
+                continue;
+            }
+            let changed = p.shared.changes(&p.mem);
+            if changed.is_empty() {
+                continue;
+            }
+            self.stats.shared_map_updates += changed.len() as u64;
+            if tgid == caller {
+                writes.extend(changed);
+            } else {
+                others.push((tgid, changed));
+            }
+        }
+        for (tgid, pages) in others {
+            self.append(Tid(tgid), EventKind::Pages { pages })?;
+        }
+        Ok(())
     }
 
     /// Which of rrgo's own output streams `fd` of the writing process is.
@@ -326,6 +395,13 @@ impl Recorder {
                 .map(|p| p.pages.clone())
                 .unwrap_or_default();
             let clock = self.t.procs.get(&parent_tgid).is_some_and(|p| p.clock);
+            // A forked child shares its parent's shared mappings.
+            let shared = self
+                .t
+                .procs
+                .get(&parent_tgid)
+                .map(|p| p.shared.clone())
+                .unwrap_or_default();
             self.t.procs.insert(
                 child.0,
                 Process {
@@ -334,6 +410,7 @@ impl Recorder {
                     dirty: None,
                     clock,
                     clock_pending: false,
+                    shared,
                 },
             );
             self.stats.processes += 1;

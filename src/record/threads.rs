@@ -66,6 +66,8 @@ pub struct Process {
     pub clock: bool,
     /// The vDSO was patched at exec; the page is mapped at the execve's exit.
     pub clock_pending: bool,
+    /// Its `MAP_SHARED` file mappings, watched for changes by syscalls.
+    pub shared: super::shared::SharedMaps,
 }
 
 #[derive(Debug, Default)]
@@ -113,6 +115,11 @@ impl Threads {
 
     pub fn proc_of(&self, tid: Tid) -> Option<&Process> {
         self.threads.get(&tid).and_then(|t| self.procs.get(&t.tgid))
+    }
+
+    pub fn proc_of_mut(&mut self, tid: Tid) -> Option<&mut Process> {
+        let tgid = self.threads.get(&tid)?.tgid;
+        self.procs.get_mut(&tgid)
     }
 
     /// The next thread to run, round robin.

@@ -478,6 +478,9 @@ impl ReplaySession {
             }
             ptrace::set_regs(live, &regs)?;
         }
+        if let SyscallExtra::Sent { digest, .. } = extra {
+            self.check_sent(e, nr, &args, result, *digest)?;
+        }
         let mem = self.mem(e.tid)?;
         for w in writes {
             mem.write(w.addr, &w.data)
@@ -502,8 +505,11 @@ impl ReplaySession {
                         .write(RemoteAddr(result as u64), &data[off..off + len])?;
                 }
             }
-            SyscallExtra::Output(stream) if result > 0 => {
-                let bytes = self.written_bytes(e.tid, nr, &args, result as u64)?;
+            SyscallExtra::Sent {
+                stream: Some(stream),
+                ..
+            } if result > 0 => {
+                let bytes = self.sent_bytes(e.tid, nr, &args, result)?;
                 self.emit(*stream, bytes);
             }
             _ => {}
@@ -511,31 +517,64 @@ impl ReplaySession {
         Ok(())
     }
 
-    /// The bytes a write-family call wrote, read from the replayed process.
-    fn written_bytes(
+    /// A sending call sent what it sent when recorded (compared by digest):
+    /// otherwise this replay computed other bytes, which must not pass
+    /// silently even when nothing else differs.
+    fn check_sent(
+        &self,
+        e: &Event,
+        nr: i64,
+        args: &[u64; 6],
+        result: i64,
+        recorded: u32,
+    ) -> anyhow::Result<()> {
+        let Some(spec) = syscalls::lookup(nr) else {
+            return Ok(());
+        };
+        let mem = self.mem(e.tid)?;
+        let Some(got) = syscalls::sent_digest(spec, args, result, mem) else {
+            return Ok(());
+        };
+        if got == recorded {
+            return Ok(());
+        }
+        let head: Vec<u8> = self
+            .sent_bytes(e.tid, nr, args, result)
+            .unwrap_or_default()
+            .into_iter()
+            .take(48)
+            .collect();
+        Err(diverged(
+            e,
+            format!(
+                "{} to send bytes with digest {recorded:08x}",
+                crate::syscall_names::name(nr)
+            ),
+            format!(
+                "digest {got:08x} ({} bytes, starting {:?})",
+                result,
+                String::from_utf8_lossy(&head)
+            ),
+        ))
+    }
+
+    /// The bytes a sending call sent, read from the replayed process.
+    fn sent_bytes(
         &self,
         tid: RecTid,
         nr: i64,
         args: &[u64; 6],
-        len: u64,
+        result: i64,
     ) -> anyhow::Result<Vec<u8>> {
         let mem = self.mem(tid)?;
-        if syscalls::lookup(nr).is_some_and(|s| s.hook == Hook::OutputIov) {
-            let mut out = Vec::new();
-            for k in 0..args[2].min(1024) {
-                let base = mem.read_u64(RemoteAddr(args[1] + k * 16))?;
-                let n = mem
-                    .read_u64(RemoteAddr(args[1] + k * 16 + 8))?
-                    .min(len - out.len() as u64);
-                out.extend(mem.read(RemoteAddr(base), n as usize)?);
-                if out.len() as u64 >= len {
-                    break;
-                }
-            }
-            Ok(out)
-        } else {
-            Ok(mem.read(RemoteAddr(args[1]), len as usize)?)
+        let Some(spec) = syscalls::lookup(nr) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for (addr, len) in syscalls::sent_ranges(spec, args, result, mem)? {
+            out.extend(mem.read(addr, len as usize)?);
         }
+        Ok(out)
     }
 
     fn emit(&mut self, stream: StdStream, bytes: Vec<u8>) {

@@ -7,15 +7,27 @@ const STAT: usize = 144;
 
 pub(crate) const ROWS: &[Spec] = &[
     emu_blocking(SYS_read, &[ResultLen(1)]),
-    emu_blocking(SYS_write, &[]).hook(Hook::Output),
+    emu_blocking(SYS_write, &[])
+        .hook(Hook::Output)
+        .sends(&[ResultLen(1)])
+        .alters_file(),
     emu_blocking(SYS_pread64, &[ResultLen(1)]),
-    emu_blocking(SYS_pwrite64, &[]),
+    emu_blocking(SYS_pwrite64, &[])
+        .sends(&[ResultLen(1)])
+        .alters_file(),
     emu_blocking(SYS_readv, &[IovResult(1, 2)]),
-    emu_blocking(SYS_writev, &[]).hook(Hook::OutputIov),
+    emu_blocking(SYS_writev, &[])
+        .hook(Hook::OutputIov)
+        .sends(&[IovResult(1, 2)])
+        .alters_file(),
     emu_blocking(SYS_preadv, &[IovResult(1, 2)]),
     emu_blocking(SYS_preadv2, &[IovResult(1, 2)]),
-    emu_blocking(SYS_pwritev, &[]),
-    emu_blocking(SYS_pwritev2, &[]),
+    emu_blocking(SYS_pwritev, &[])
+        .sends(&[IovResult(1, 2)])
+        .alters_file(),
+    emu_blocking(SYS_pwritev2, &[])
+        .sends(&[IovResult(1, 2)])
+        .alters_file(),
     emu_blocking(SYS_open, &[]),
     emu_blocking(SYS_openat, &[]),
     emu_blocking(SYS_openat2, &[]),
@@ -68,16 +80,16 @@ pub(crate) const ROWS: &[Spec] = &[
     emu(SYS_fchownat, &[]),
     emu(SYS_umask, &[]),
     emu(SYS_utimensat, &[]),
-    emu(SYS_truncate, &[]),
-    emu(SYS_ftruncate, &[]),
-    emu(SYS_fallocate, &[]),
+    emu(SYS_truncate, &[]).alters_file(),
+    emu(SYS_ftruncate, &[]).alters_file(),
+    emu(SYS_fallocate, &[]).alters_file(),
     emu(SYS_fadvise64, &[]),
     emu_blocking(SYS_fsync, &[]),
     emu_blocking(SYS_fdatasync, &[]),
     emu_blocking(SYS_sync, &[]),
-    emu_blocking(SYS_copy_file_range, &[Fixed(1, 8), Fixed(3, 8)]),
-    emu_blocking(SYS_splice, &[Fixed(1, 8), Fixed(3, 8)]),
-    emu_blocking(SYS_sendfile, &[Fixed(2, 8)]),
+    emu_blocking(SYS_copy_file_range, &[Fixed(1, 8), Fixed(3, 8)]).alters_file(),
+    emu_blocking(SYS_splice, &[Fixed(1, 8), Fixed(3, 8)]).alters_file(),
+    emu_blocking(SYS_sendfile, &[Fixed(2, 8)]).alters_file(),
     emu(SYS_memfd_create, &[]),
     emu(SYS_inotify_init1, &[]),
     emu(SYS_inotify_add_watch, &[]),

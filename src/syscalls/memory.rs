@@ -5,7 +5,7 @@ use libc::*;
 
 pub(crate) const ROWS: &[Spec] = &[
     exec(SYS_mmap, &[]).hook(Hook::Mmap),
-    exec(SYS_munmap, &[]),
+    exec(SYS_munmap, &[]).hook(Hook::Unmap),
     exec(SYS_mprotect, &[]).hook(Hook::Protect),
     exec(SYS_pkey_mprotect, &[]).hook(Hook::Protect),
     exec(SYS_madvise, &[]),

@@ -21,7 +21,7 @@ mod time;
 mod written;
 
 pub use table::lookup;
-pub use written::{entry_lens, ranges, EntryLens};
+pub use written::{entry_lens, ranges, sent_digest, sent_ranges, EntryLens};
 
 /// How replay reproduces a syscall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +95,9 @@ pub enum Hook {
     None,
     /// mmap: a file mapping is replayed as an anonymous one filled from the stored file.
     Mmap,
+    /// munmap: the range is no longer mapped (the recorder stops watching
+    /// shared file mappings there).
+    Unmap,
     /// brk/mremap: the program has new memory (write tracking must cover it).
     NewMemory,
     /// mprotect: memory that becomes writable needs write tracking (a
@@ -140,6 +143,12 @@ pub struct Spec {
     pub replay: Replay,
     pub blocking: Blocking,
     pub outputs: &'static [Out],
+    /// The program's memory the call sends (write, sendmsg, …), described
+    /// like outputs: its digest is recorded and checked at replay.
+    pub sends: &'static [Out],
+    /// The call may change a file's contents (replay must show the change
+    /// through the program's shared mappings of that file).
+    pub alters_file: bool,
     pub hook: Hook,
 }
 
@@ -150,6 +159,8 @@ pub(crate) const fn emu(nr: i64, outputs: &'static [Out]) -> Spec {
         replay: Replay::Emulate,
         blocking: Blocking::Never,
         outputs,
+        sends: &[],
+        alters_file: false,
         hook: Hook::None,
     }
 }
@@ -160,6 +171,8 @@ pub(crate) const fn emu_blocking(nr: i64, outputs: &'static [Out]) -> Spec {
         replay: Replay::Emulate,
         blocking: Blocking::Maybe,
         outputs,
+        sends: &[],
+        alters_file: false,
         hook: Hook::None,
     }
 }
@@ -170,6 +183,8 @@ pub(crate) const fn exec(nr: i64, outputs: &'static [Out]) -> Spec {
         replay: Replay::Execute,
         blocking: Blocking::Never,
         outputs,
+        sends: &[],
+        alters_file: false,
         hook: Hook::None,
     }
 }
@@ -182,6 +197,18 @@ impl Spec {
 
     pub(crate) const fn blocking(mut self) -> Spec {
         self.blocking = Blocking::Maybe;
+        self
+    }
+
+    /// The call sends these ranges of the program's memory.
+    pub(crate) const fn sends(mut self, sends: &'static [Out]) -> Spec {
+        self.sends = sends;
+        self
+    }
+
+    /// The call may change the contents of the file its first argument names.
+    pub(crate) const fn alters_file(mut self) -> Spec {
+        self.alters_file = true;
         self
     }
 }

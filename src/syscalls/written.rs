@@ -44,13 +44,42 @@ pub fn ranges(
     entry: &EntryLens,
     mem: &ProcMem,
 ) -> io::Result<Vec<(RemoteAddr, u64)>> {
+    let mut out = ranges_of(spec.outputs, args, result, entry, mem)?;
+    if result >= 0 && spec.hook == Hook::Ioctl {
+        if let Some(&(_, size)) = IOCTL_OUTPUTS
+            .iter()
+            .find(|(req, _)| *req == (args[1] & 0xffff_ffff))
+        {
+            push(&mut out, args[2], size as u64);
+        }
+    }
+    Ok(out)
+}
+
+/// The ranges of program memory the call sent (its `sends` rows), in order.
+pub fn sent_ranges(
+    spec: &Spec,
+    args: &[u64; 6],
+    result: i64,
+    mem: &ProcMem,
+) -> io::Result<Vec<(RemoteAddr, u64)>> {
+    ranges_of(spec.sends, args, result, &EntryLens::default(), mem)
+}
+
+fn ranges_of(
+    outs: &[Out],
+    args: &[u64; 6],
+    result: i64,
+    entry: &EntryLens,
+    mem: &ProcMem,
+) -> io::Result<Vec<(RemoteAddr, u64)>> {
     let mut out = Vec::new();
     if result < 0 {
         return Ok(out);
     }
     let res = result as u64;
     let a = |i: u8| args[i as usize];
-    for (i, o) in spec.outputs.iter().enumerate() {
+    for (i, o) in outs.iter().enumerate() {
         match *o {
             Out::ResultLen(p) => push(&mut out, a(p), res),
             Out::Fixed(p, size) => push(&mut out, a(p), size as u64),
@@ -82,14 +111,6 @@ pub fn ranges(
                     push(&mut out, hdr + 56, 4);
                 }
             }
-        }
-    }
-    if spec.hook == Hook::Ioctl {
-        if let Some(&(_, size)) = IOCTL_OUTPUTS
-            .iter()
-            .find(|(req, _)| *req == (args[1] & 0xffff_ffff))
-        {
-            push(&mut out, args[2], size as u64);
         }
     }
     Ok(out)
@@ -145,4 +166,19 @@ fn msghdr_ranges(
     push(out, control, controllen.min(1 << 16));
     push(out, hdr, 56);
     Ok(())
+}
+
+/// The digest of what a sending call sent (`Spec::sends`), computed the same
+/// way at record and replay: the low 32 bits of the xxh3-64 of the bytes in
+/// order. None for calls that send nothing or failed; memory that cannot be
+/// read (the call then failed too) contributes nothing.
+pub fn sent_digest(spec: &Spec, args: &[u64; 6], result: i64, mem: &ProcMem) -> Option<u32> {
+    if spec.sends.is_empty() || result < 0 {
+        return None;
+    }
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for (addr, len) in sent_ranges(spec, args, result, mem).unwrap_or_default() {
+        h.update(&mem.read_prefix(addr, len as usize));
+    }
+    Some(h.digest() as u32)
 }

@@ -93,12 +93,7 @@ impl Scratch {
     }
 
     pub fn replay(&self, trace: &Path) -> Output {
-        self.cmd()
-            .arg("replay")
-            .arg("-a")
-            .arg(trace)
-            .output()
-            .unwrap()
+        output_within(self.cmd().arg("replay").arg("-a").arg(trace), DEADLINE)
     }
 }
 

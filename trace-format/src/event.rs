@@ -288,8 +288,17 @@ pub enum SyscallExtra {
         /// The stored copy.
         file: FileId,
     },
-    /// A write whose bytes went to rrgo's own stdout or stderr while recording.
-    Output(StdStream),
+    /// A call that sends bytes from the program (write, pwrite, writev,
+    /// sendto, sendmsg, …): replay computes the same digest from its own
+    /// memory and diverges on a difference, so a replay that computed other
+    /// bytes can never end quietly with other output.
+    Sent {
+        /// The low 32 bits of the xxh3-64 of the bytes sent, in order.
+        digest: u32,
+        /// Set if the bytes went to rrgo's own stdout or stderr (`replay -a`
+        /// shows them again).
+        stream: Option<StdStream>,
+    },
     /// The recorder did not stop at this call's exit: `result` and `writes`
     /// are empty, and replay takes the result its own execution gives
     /// (`mode` is `Executed`; calls whose effects depend only on state

@@ -233,7 +233,10 @@ pub fn every_kind() -> Vec<(EventKind, RecTid)> {
                 result: 5,
                 writes: vec![],
                 mode: SyscallMode::Emulated,
-                extra: SyscallExtra::Output(StdStream::Stderr),
+                extra: SyscallExtra::Sent {
+                    digest: 0x1234_5678,
+                    stream: Some(StdStream::Stderr),
+                },
             },
             RecTid(1001),
         ),

@@ -1,0 +1,57 @@
+// mapshared maps a file MAP_SHARED, changes the file with pwrite and write
+// (not through the mapping), and prints what the mapping then shows: the
+// kernel changed the mapped pages, which replay must reproduce.
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+func main() {
+	dir, err := os.MkdirTemp("", "mapshared")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	f, err := os.Create(filepath.Join(dir, "db"))
+	if err != nil {
+		panic(err)
+	}
+	page := make([]byte, 3*4096)
+	for i := range page {
+		page[i] = 'a' + byte(i/4096)
+	}
+	if _, err := f.Write(page); err != nil {
+		panic(err)
+	}
+	m, err := syscall.Mmap(int(f.Fd()), 0, len(page), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("before: %q %q\n", m[100:105], m[4096+7:4096+12])
+	// pwrite64 in the middle of page 0 and across pages 1-2.
+	if _, err := f.WriteAt([]byte("HELLO"), 100); err != nil {
+		panic(err)
+	}
+	if _, err := f.WriteAt([]byte("SPANNING"), 2*4096-4); err != nil {
+		panic(err)
+	}
+	fmt.Printf("after pwrite: %q %q\n", m[100:105], m[2*4096-4:2*4096+4])
+	// write at the file offset (set by Seek).
+	if _, err := f.Seek(4096+7, 0); err != nil {
+		panic(err)
+	}
+	if _, err := f.Write([]byte("WORLD")); err != nil {
+		panic(err)
+	}
+	fmt.Printf("after write: %q\n", m[4096+7:4096+12])
+	sum := 0
+	for _, b := range m {
+		sum += int(b)
+	}
+	fmt.Printf("sum %d\n", sum)
+	syscall.Munmap(m)
+}
