@@ -66,6 +66,44 @@ pub struct ExeFacts {
     pub syscall6: Option<u64>,
     /// The file's xxh3 and size, as the trace's file store names copies.
     pub xxh3: Option<(u64, u64)>,
+    /// Its ELF interpreter (`PT_INTERP`, the dynamic loader), if any.
+    pub interp: Option<Interp>,
+}
+
+/// Where an executable names its ELF interpreter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interp {
+    /// The path, without its NUL.
+    pub path: Vec<u8>,
+    /// File offset and size of the `PT_INTERP` segment (path plus NUL padding).
+    pub offset: u64,
+    pub size: u64,
+    /// Its virtual address (before a PIE's load bias).
+    pub vaddr: u64,
+    /// The executable's entry point (before a PIE's load bias).
+    pub entry: u64,
+}
+
+/// The `PT_INTERP` segment of a 64-bit little-endian ELF file.
+pub fn interp_of(bytes: &[u8]) -> Option<Interp> {
+    use object::elf::{FileHeader64, PT_INTERP};
+    use object::read::elf::{FileHeader, ProgramHeader};
+    let header = FileHeader64::<object::LittleEndian>::parse(bytes).ok()?;
+    let endian = header.endian().ok()?;
+    let ph = header
+        .program_headers(endian, bytes)
+        .ok()?
+        .iter()
+        .find(|ph| ph.p_type(endian) == PT_INTERP)?;
+    let data = ph.data(endian, bytes).ok()?;
+    let path = data.split(|&b| b == 0).next()?.to_vec();
+    Some(Interp {
+        path,
+        offset: ph.p_offset(endian),
+        size: ph.p_filesz(endian),
+        vaddr: ph.p_vaddr(endian),
+        entry: header.e_entry(endian),
+    })
 }
 
 /// The names Go's raw syscall function has had (1.27+, 1.23–1.26, 1.21–1.22).
@@ -80,6 +118,7 @@ impl ExeFacts {
         with_file(path, |f, bytes| {
             Some(ExeFacts {
                 xxh3: Some((trace_format::xxh3(bytes), bytes.len() as u64)),
+                interp: interp_of(bytes),
                 build_id: f.build_id().ok().flatten().map(|b| b.to_vec()),
                 go_version: f
                     .section_by_name(".go.buildinfo")

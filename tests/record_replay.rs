@@ -98,3 +98,12 @@ fn goroutines_parked_in_every_wait_state() {
 fn file_mapped_shared_and_changed_by_syscalls() {
     round_trip("mapshared", &[]);
 }
+
+/// Children exec'd by paths replay cannot use: a deleted temporary copy
+/// started by a relative path from another directory, a deleted `#!`
+/// script, and a path that failed (fails without replay exec'ing the
+/// trace's copies: `expected an exec, got a syscall stop`).
+#[test]
+fn children_exec_temporary_files_and_relative_paths() {
+    round_trip("execpaths", &[]);
+}

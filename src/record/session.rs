@@ -79,6 +79,49 @@ fn env_ms(name: &str, default: u64) -> u64 {
 /// Identifies a file's contents cheaply: (dev, inode, mtime in ns, size).
 pub(super) type FileKey = (u64, u64, i64, u64);
 
+/// The file a process runs: its path, or the /proc link that still opens
+/// it once it was deleted or replaced (`go run`'s temporary binaries).
+fn exe_path_of(tgid: i32) -> Option<PathBuf> {
+    let link = PathBuf::from(format!("/proc/{tgid}/exe"));
+    let path = std::fs::read_link(&link).ok()?;
+    if path.as_os_str().as_bytes().ends_with(b" (deleted)") || !path.exists() {
+        return Some(link);
+    }
+    Some(path)
+}
+
+/// The `#!` script an exec path names (resolved in the process's cwd), if
+/// it is one.
+fn script_path(tgid: i32, exec_path: &[u8]) -> Option<PathBuf> {
+    use std::io::Read;
+    if exec_path.is_empty() {
+        return None;
+    }
+    let p = Path::new(std::ffi::OsStr::from_bytes(exec_path));
+    let full = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        PathBuf::from(format!("/proc/{tgid}/cwd")).join(p)
+    };
+    let mut head = [0u8; 2];
+    std::fs::File::open(&full)
+        .ok()?
+        .read_exact(&mut head)
+        .ok()?;
+    (&head == b"#!").then_some(full)
+}
+
+/// The bytes from `rsp` to the top of the stack mapping holding it.
+fn initial_stack(mem: &ProcMem, tgid: i32, rsp: u64) -> anyhow::Result<Vec<u8>> {
+    let maps = crate::tracee::maps::read_maps(tgid)?;
+    let top = maps
+        .iter()
+        .find(|r| r.start <= rsp && rsp < r.end)
+        .map(|r| r.end)
+        .ok_or_else(|| anyhow::anyhow!("no mapping holds the stack pointer {rsp:#x}"))?;
+    Ok(mem.read(trace_format::RemoteAddr(rsp), (top - rsp) as usize)?)
+}
+
 fn file_key(path: &Path) -> Option<FileKey> {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(path)
@@ -607,13 +650,33 @@ impl Recorder {
         let aux = auxv::fix_at_exec(&mem, regs.rsp, false)
             .context("cannot read the new program's auxv")?;
         let vdso = self.setup_vdso(&mem, regs.rsp, aux.vdso)?;
-        let exe = std::fs::read_link(format!("/proc/{tgid}/exe")).ok();
-        let syscall6 = exe.as_deref().and_then(|e| self.exe_facts(e).syscall6);
-        let code_patches = self.patch_syscall6(&mem, syscall6);
+        let exe = exe_path_of(tgid);
+        let facts = exe
+            .as_deref()
+            .map(|e| self.exe_facts(e))
+            .unwrap_or_default();
+        let code_patches = self.patch_syscall6(&mem, facts.syscall6);
         let exe_file = match &exe {
             Some(exe) => Some(self.store_file_quietly(exe)?),
             None => None,
         };
+        // Replay execs copies, never the recorded paths (they may be gone,
+        // relative to another cwd, or other files by then).
+        let loader = facts
+            .interp
+            .as_ref()
+            .map(|i| PathBuf::from(std::ffi::OsStr::from_bytes(&i.path)));
+        let loader_file = match &loader {
+            Some(l) => Some(self.store_file_quietly(l)?),
+            None => None,
+        };
+        let script = script_path(tgid, &path);
+        let script_file = match &script {
+            Some(s) => Some(self.store_file_quietly(s)?),
+            None => None,
+        };
+        let initial_stack = initial_stack(&mem, tgid, regs.rsp)
+            .context("cannot read the new program's initial stack")?;
         let mut pages = PageHashes::default();
         pages.update(&mem)?;
         self.t.procs.insert(
@@ -635,6 +698,9 @@ impl Recorder {
         let exec = EventKind::Exec {
             exe_path: path,
             exe_file: exe_file.map(|f| f.0),
+            script_file: script_file.map(|f| f.0),
+            loader_file: loader_file.map(|f| f.0),
+            initial_stack,
             auxv_random: aux.random,
             regs,
             vdso,
@@ -642,8 +708,14 @@ impl Recorder {
         };
         self.append(tid, exec)?;
         // Announced after the Exec: a trace starts with its exec.
-        if let (Some((file, true)), Some(exe)) = (exe_file, exe) {
-            self.announce_file(tid, file, &exe)?;
+        for (stored, path) in [
+            (exe_file, exe),
+            (loader_file, loader),
+            (script_file, script),
+        ] {
+            if let (Some((file, true)), Some(path)) = (stored, path) {
+                self.announce_file(tid, file, &path)?;
+            }
         }
         Ok(())
     }

@@ -177,6 +177,8 @@ impl ReplaySession {
             verified_files: self.verified_files.clone(),
             saved_siginfo: HashMap::new(),
             awaiting_exit: false,
+            exec_files: Arc::clone(&self.exec_files),
+            exec_restore: self.exec_restore.clone(),
             _tmp: Arc::clone(&self._tmp),
         })
     }

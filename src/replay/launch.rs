@@ -3,14 +3,14 @@
 //!
 //! The kernel copies the execve path onto the new stack (AT_EXECFN), so a
 //! path of a different length would shift every stack address. Replay
-//! therefore execs a symlink to the stored copy whose relative path has the
-//! recorded path's length, from a private temporary directory.
+//! therefore execs (from a private temporary directory) a relative path of
+//! the recorded path's length, prepared by `exe::ExecFiles`.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Context};
+use anyhow::anyhow;
 
 use crate::tracee::{spawn, Tid};
 
@@ -28,69 +28,17 @@ impl Drop for TempDir {
     }
 }
 
-/// A relative path of exactly `len` bytes (components of at most 255 bytes).
-fn path_of_len(len: usize) -> Option<PathBuf> {
-    if len == 0 {
-        return None;
-    }
-    let mut p = String::new();
-    let mut left = len;
-    while left > 0 {
-        if !p.is_empty() {
-            // A separator plus at least one character.
-            if left < 2 {
-                return None;
-            }
-            p.push('/');
-            left -= 1;
-        }
-        let n = left.min(200);
-        // Do not leave a remainder of 1, which cannot hold "/x".
-        let n = if left - n == 1 { n - 1 } else { n };
-        p.push_str(&"x".repeat(n));
-        left -= n;
-    }
-    Some(PathBuf::from(p))
-}
-
+/// Starts the program: `rel` (a relative path of the recorded path's
+/// length, prepared by `exe::ExecFiles`) is exec'd from `tmp`.
 pub fn launch(
-    exe_copy: &Path,
-    recorded_path: &[u8],
+    tmp: TempDir,
+    rel: &Path,
     argv: &[Vec<u8>],
     env: &[Vec<u8>],
     cpu: Option<usize>,
     sigmask: libc::sigset_t,
     ignored: u64,
 ) -> anyhow::Result<Launch> {
-    let tmp = TempDir(private_dir()?);
-    let rel = path_of_len(recorded_path.len())
-        .ok_or_else(|| anyhow!("the recorded program path is too short to reproduce"))?;
-    let link = tmp.0.join(&rel);
-    if let Some(parent) = link.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    let target = exe_copy.canonicalize().with_context(|| {
-        format!(
-            "the trace's copy of the program is missing: {}",
-            exe_copy.display()
-        )
-    })?;
-    if !is_executable(&target) {
-        // Copies in a trace are plain files; prefer making ours executable,
-        // and fall back to a private copy for a read-only trace.
-        use std::os::unix::fs::PermissionsExt;
-        let made = std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755));
-        if made.is_err() {
-            std::fs::copy(&target, &link)
-                .with_context(|| format!("cannot copy {}", target.display()))?;
-            std::fs::set_permissions(&link, std::fs::Permissions::from_mode(0o755))?;
-        }
-    }
-    if !link.exists() {
-        std::os::unix::fs::symlink(&target, &link)
-            .with_context(|| format!("cannot create {}", link.display()))?;
-    }
     let cstr = |b: &[u8]| {
         CString::new(b.to_vec()).map_err(|_| anyhow!("recorded argument contains a NUL byte"))
     };
@@ -111,14 +59,9 @@ pub fn launch(
     Ok(Launch { tid, tmp })
 }
 
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o100 != 0)
-}
-
 /// A fresh directory under the temp dir (a killed replay may have left one
 /// with a recycled pid's name behind, so names are retried).
-fn private_dir() -> anyhow::Result<PathBuf> {
+pub fn private_dir() -> anyhow::Result<PathBuf> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
@@ -142,16 +85,4 @@ fn private_dir() -> anyhow::Result<PathBuf> {
         "cannot create a private directory in {}",
         std::env::temp_dir().display()
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn paths_have_the_asked_length() {
-        for len in 1..2000 {
-            let p = super::path_of_len(len).unwrap();
-            assert_eq!(p.as_os_str().len(), len, "{len}");
-            assert!(p.components().all(|c| c.as_os_str().len() <= 255));
-        }
-    }
 }

@@ -8,6 +8,7 @@
 
 mod checkpoint;
 mod divergence;
+mod exe;
 mod launch;
 mod preempt;
 mod session;

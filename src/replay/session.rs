@@ -74,6 +74,13 @@ pub struct ReplaySession {
     /// Waiting for a thread to exit: a leader's exit is reported only after
     /// its other threads', so waits poll all threads meanwhile.
     pub(super) awaiting_exit: bool,
+    /// Private copies of what the program execs (shared with checkpoints,
+    /// which exec from the same directory).
+    pub(super) exec_files: std::sync::Arc<std::sync::Mutex<super::exe::ExecFiles>>,
+    /// The bytes of an exec's path argument replay overwrote, by recorded
+    /// thread: put back into the pre-exec memory (which a vfork child
+    /// shares with its parent) once the exec is done.
+    pub(super) exec_restore: HashMap<RecTid, (RemoteAddr, Vec<u8>)>,
     pub(super) _tmp: std::sync::Arc<TempDir>,
 }
 
@@ -115,7 +122,6 @@ impl ReplaySession {
     pub fn start(dir: &Path, output: Output) -> anyhow::Result<ReplaySession> {
         let reader = TraceReader::open(dir)?;
         let header = reader.header().clone();
-        let exe_copy = reader.stored_file_path(&header.exe);
         reader
             .verify_stored_file(&header.exe)
             .with_context(|| "the trace's copy of the program is damaged")?;
@@ -123,15 +129,30 @@ impl ReplaySession {
             .events()
             .next()
             .ok_or_else(|| anyhow!("the trace has no events"))??;
-        let trace_format::EventKind::Exec { exe_path, .. } = &first.kind else {
+        let trace_format::EventKind::Exec {
+            exe_path,
+            exe_file,
+            script_file,
+            loader_file,
+            ..
+        } = &first.kind
+        else {
             return Err(anyhow!("the trace does not start with an exec event"));
         };
         let cpu = pin_to(header.host.pinned_cpu as usize);
         // The program starts with the recorded signal state, not this rrgo's.
         let signals = header.initial_signals;
+        let tmp = TempDir(super::launch::private_dir()?);
+        let mut exec_files = super::exe::ExecFiles::new(&tmp.0);
+        let plan = super::exe::ExecPlan {
+            exe: exe_file.unwrap_or(header.exe.id),
+            script: *script_file,
+            loader: *loader_file,
+        };
+        let rel = exec_files.prepare(&reader, &plan, exe_path.len(), 0)?;
         let l = launch(
-            &exe_copy,
-            exe_path,
+            tmp,
+            &rel,
             &header.argv,
             &header.env,
             cpu,
@@ -158,6 +179,8 @@ impl ReplaySession {
             verified_files: Default::default(),
             saved_siginfo: HashMap::new(),
             awaiting_exit: false,
+            exec_files: std::sync::Arc::new(std::sync::Mutex::new(exec_files)),
+            exec_restore: HashMap::new(),
             _tmp: std::sync::Arc::new(l.tmp),
         };
         s.pids.insert(first.tid.0, l.tid.0);

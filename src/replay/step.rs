@@ -147,8 +147,22 @@ impl ReplaySession {
                 regs,
                 vdso,
                 code_patches,
+                initial_stack,
+                exe_file,
+                loader_file,
                 ..
-            } => self.on_exec(e, exe_path, auxv_random, regs, vdso, code_patches),
+            } => {
+                let old_mem = self.on_exec_stop(e)?;
+                self.restore_after_exec(
+                    e,
+                    old_mem,
+                    regs.rsp,
+                    initial_stack,
+                    *exe_file,
+                    *loader_file,
+                )?;
+                self.on_exec(e, exe_path, auxv_random, regs, vdso, code_patches)
+            }
             EventKind::ClockReads { entries } => {
                 self.on_page_contents(e, crate::tracee::clockpage::Buffer::Clock, entries)
             }
@@ -215,6 +229,23 @@ impl ReplaySession {
         }
     }
 
+    /// A later exec (a child process): the thread reaches its exec stop
+    /// now. Returns the memory of the image it left.
+    fn on_exec_stop(&mut self, e: &Event) -> anyhow::Result<Option<ProcMem>> {
+        if e.time.0 == 0 {
+            return Ok(None);
+        }
+        let live = self.live(e)?;
+        let w = self.advance(e, None)?;
+        if !matches!(w.stop, Stop::Event { event, .. } if event == libc::PTRACE_EVENT_EXEC) {
+            return Err(diverged(e, "an exec", describe(&w)));
+        }
+        let t = self.thread(e)?;
+        t.in_kernel = false;
+        let tgid = t.tgid;
+        Ok(self.mems.insert(tgid, ProcMem::open(live.0)?))
+    }
+
     fn on_exec(
         &mut self,
         e: &Event,
@@ -225,17 +256,6 @@ impl ReplaySession {
         code_patches: &[trace_format::MemWrite],
     ) -> anyhow::Result<()> {
         let live = self.live(e)?;
-        if e.time.0 != 0 {
-            // A later exec (a child process): the thread reaches its exec stop now.
-            let w = self.advance(e, None)?;
-            if !matches!(w.stop, Stop::Event { event, .. } if event == libc::PTRACE_EVENT_EXEC) {
-                return Err(diverged(e, "an exec", describe(&w)));
-            }
-            let t = self.thread(e)?;
-            t.in_kernel = false;
-            let tgid = t.tgid;
-            self.mems.insert(tgid, ProcMem::open(live.0)?);
-        }
         let mem = self.mem(e.tid)?;
         let got = ptrace::get_regs(live)?;
         let hide = matches!(vdso, VdsoSetup::Hidden);
@@ -355,6 +375,9 @@ impl ReplaySession {
         }
         self.thread(e)?.syscall = Some((nr, *args, *regs));
         let spec = syscalls::lookup(nr);
+        if spec.is_some_and(|s| s.hook == Hook::Exec) {
+            self.prepare_exec(e, live, nr, args, &mut got)?;
+        }
         let execute = spec.is_some_and(|s| s.replay == Replay::Execute);
         if execute && spec.is_some_and(|s| s.hook == Hook::Mmap) {
             self.prepare_file_mmap(e, live, args, &mut got)?;
@@ -365,6 +388,115 @@ impl ReplaySession {
         }
         ptrace::resume(live, ptrace::Resume::Syscall, 0)?;
         self.thread(e)?.in_kernel = true;
+        Ok(())
+    }
+
+    /// An exec that succeeded when recorded runs the trace's copies (its
+    /// path argument is pointed at them for the call, `exe.rs`); one that
+    /// failed fails the same way without running (the path may exist now).
+    fn prepare_exec(
+        &mut self,
+        e: &Event,
+        live: Tid,
+        nr: i64,
+        args: &[u64; 6],
+        regs: &mut trace_format::Regs,
+    ) -> anyhow::Result<()> {
+        let tid = e.tid;
+        let next = self.find_ahead(1_000_000, |x| {
+            x.tid == tid
+                && matches!(
+                    x.kind,
+                    EventKind::Exec { .. } | EventKind::SyscallExit { .. }
+                )
+        })?;
+        let Some(Event {
+            time,
+            kind:
+                EventKind::Exec {
+                    exe_path,
+                    exe_file,
+                    script_file,
+                    loader_file,
+                    ..
+                },
+            ..
+        }) = next
+        else {
+            regs.orig_rax = u64::MAX;
+            ptrace::set_regs(live, regs)?;
+            return Ok(());
+        };
+        let exe = exe_file
+            .ok_or_else(|| diverged(e, "an exec the trace stored the program of", "none stored"))?;
+        let plan = super::exe::ExecPlan {
+            exe,
+            script: script_file,
+            loader: loader_file,
+        };
+        let rel = self
+            .exec_files
+            .lock()
+            .map_err(|_| anyhow!("the exec copies' lock is poisoned"))?
+            .prepare(&self.reader, &plan, exe_path.len(), time.0)?;
+        let ptr = RemoteAddr(if nr == libc::SYS_execveat {
+            args[1]
+        } else {
+            args[0]
+        });
+        let mem = self.mem(e.tid)?;
+        let old = mem.read(ptr, exe_path.len() + 1)?;
+        let mut new = rel.as_os_str().as_encoded_bytes().to_vec();
+        new.push(0);
+        mem.write(ptr, &new)?;
+        self.exec_restore.insert(e.tid, (ptr, old));
+        if nr == libc::SYS_execveat {
+            // Relative to replay's cwd, not to a descriptor replay does not have.
+            regs.rdi = libc::AT_FDCWD as i64 as u64;
+            regs.r8 &= !(libc::AT_EMPTY_PATH as u64);
+            ptrace::set_regs(live, regs)?;
+        }
+        Ok(())
+    }
+
+    /// After an exec: the recorded initial stack (replay's paths differ from
+    /// the recorded ones, its layout does not), the recorded `PT_INTERP`
+    /// bytes where the program's headers are mapped, and the pre-exec
+    /// memory's path argument.
+    fn restore_after_exec(
+        &mut self,
+        e: &Event,
+        old_mem: Option<ProcMem>,
+        rsp: u64,
+        initial_stack: &[u8],
+        exe_file: Option<trace_format::FileId>,
+        loader_file: Option<trace_format::FileId>,
+    ) -> anyhow::Result<()> {
+        if let (Some((ptr, bytes)), Some(old)) = (self.exec_restore.remove(&e.tid), old_mem) {
+            // Gone with the old image unless a vfork parent shares it.
+            let _ = old.write(ptr, &bytes);
+        }
+        let live_rsp = ptrace::get_regs(self.live(e)?)?.rsp;
+        let mem = self.mem(e.tid)?;
+        // A different layout is a divergence, reported by the register check.
+        if !initial_stack.is_empty() && live_rsp == rsp {
+            mem.write(RemoteAddr(rsp), initial_stack)
+                .context("cannot write the recorded initial stack")?;
+        }
+        if let (Some(exe), Some(_)) = (exe_file, loader_file) {
+            let stored = self.reader.stored_file(exe)?.clone();
+            let bytes = std::fs::read(self.reader.stored_file_path(&stored))?;
+            if let (Some(i), Some(entry)) = (
+                crate::elf::interp_of(&bytes),
+                super::exe::at_entry(initial_stack),
+            ) {
+                let bias = entry.wrapping_sub(i.entry);
+                let orig = &bytes[i.offset as usize..(i.offset + i.size) as usize];
+                let _ = self
+                    .mem(e.tid)?
+                    .write(RemoteAddr(i.vaddr.wrapping_add(bias)), orig);
+            }
+        }
         Ok(())
     }
 

@@ -27,8 +27,19 @@ pub enum EventKind {
         /// The path execve was given, raw bytes.
         #[serde(with = "serde_bytes::vec")]
         exe_path: Vec<u8>,
-        /// The copy of the executable in `files/`, if one was stored.
+        /// The copy of the executable in `files/`, if one was stored (for a
+        /// `#!` script: its interpreter, the ELF the kernel ran).
         exe_file: Option<FileId>,
+        /// For a `#!` script: the copy of the script the path named.
+        script_file: Option<FileId>,
+        /// The copy of the ELF interpreter (`PT_INTERP`, the dynamic loader)
+        /// the kernel loaded with the executable, if it has one.
+        loader_file: Option<FileId>,
+        /// The initial stack from rsp to its top (argument and environment
+        /// strings, auxv, AT_EXECFN), as the program found it; replay, which
+        /// execs copies under other names, writes it back.
+        #[serde(with = "serde_bytes::vec")]
+        initial_stack: Vec<u8>,
         /// The 16 bytes the kernel put at AT_RANDOM.
         auxv_random: [u8; 16],
         /// Registers right after execve returned.

@@ -113,6 +113,9 @@ pub fn every_kind() -> Vec<(EventKind, RecTid)> {
             EventKind::Exec {
                 exe_path: b"/tmp/\xffnot-utf8/prog".to_vec(),
                 exe_file: Some(FileId(0)),
+                script_file: Some(FileId(1)),
+                loader_file: None,
+                initial_stack: b"argv\0env\0".to_vec(),
                 auxv_random: *b"0123456789abcdef",
                 regs: distinct_regs(1),
                 vdso: VdsoSetup::Patched {
