@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"unsafe"
 )
 
 func main() {
@@ -54,4 +55,26 @@ func main() {
 	}
 	fmt.Printf("sum %d\n", sum)
 	syscall.Munmap(m)
+	memfd()
+}
+
+// memfd maps an anonymous file (named "/memfd:… (deleted)" in /proc):
+// rrgo stores its content through the descriptor.
+func memfd() {
+	name := []byte("rrgo\x00")
+	fd, _, errno := syscall.Syscall(319 /* memfd_create */, uintptr(unsafe.Pointer(&name[0])), 0, 0)
+	if errno != 0 {
+		fmt.Println("memfd_create:", errno)
+		return
+	}
+	f := os.NewFile(fd, "memfd")
+	defer f.Close()
+	f.Write([]byte("memfd contents"))
+	m, err := syscall.Mmap(int(fd), 0, 4096, syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("memfd: %q\n", m[:14])
+	f.WriteAt([]byte("MEMFD"), 0)
+	fmt.Printf("memfd after pwrite: %q\n", m[:14])
 }

@@ -749,6 +749,23 @@ impl Recorder {
         Ok(file)
     }
 
+    /// `store_file`, also when the file was seen before with the same size
+    /// and mtime if `fresh` (its content is hashed again).
+    pub(super) fn store_file_fresh(
+        &mut self,
+        tid: Tid,
+        path: &Path,
+        fresh: bool,
+    ) -> anyhow::Result<trace_format::FileId> {
+        if fresh {
+            if let Some(k) = file_key(path) {
+                self.file_cache.remove(&k);
+                self.exe_facts.remove(&k);
+            }
+        }
+        self.store_file(tid, path)
+    }
+
     /// Copies a file into the trace once; true if it still has to be announced.
     fn store_file_quietly(&mut self, path: &Path) -> anyhow::Result<(trace_format::FileId, bool)> {
         let key = file_key(path);

@@ -1,6 +1,7 @@
 //! Syscall stops: what the recorder does at entry and exit, driven by the
 //! syscall table (`crate::syscalls`) and its hooks.
 
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 
 use anyhow::Context;
@@ -206,9 +207,16 @@ impl Recorder {
                         && sc.args[3] & libc::MAP_ANONYMOUS as u64 == 0 =>
                 {
                     let tgid = self.t.get(tid).map(|t| t.tgid).unwrap_or(tid.0);
-                    let link = std::fs::read_link(format!("/proc/{tgid}/fd/{}", sc.args[4] as i32));
-                    if let Ok(path) = link {
-                        let file = self.store_file(tid, &path)?;
+                    let fd_link = format!("/proc/{tgid}/fd/{}", sc.args[4] as i32);
+                    if let Ok(path) = std::fs::read_link(&fd_link) {
+                        // A deleted file or a memfd is read through the descriptor.
+                        let gone =
+                            path.as_os_str().as_bytes().ends_with(b" (deleted)") || !path.exists();
+                        let src = if gone { fd_link.into() } else { path };
+                        // A shared mapping's file changes without its mtime
+                        // telling (writes through other mappings): stored afresh.
+                        let shared = sc.args[3] & libc::MAP_TYPE as u64 != libc::MAP_PRIVATE as u64;
+                        let file = self.store_file_fresh(tid, &src, shared)?;
                         extra = SyscallExtra::MappedFile { file };
                     }
                 }
