@@ -73,6 +73,13 @@ impl ReplaySession {
     fn search(&mut self, e: &Event, live: Tid, target: &Regs, limit: u64) -> anyhow::Result<bool> {
         let mut hits = 0u64;
         let mut stray = 0;
+        // Already there: a thread preempted twice inside one long `rep movs`
+        // resumes with RF set (the recorded eflags), so the breakpoint on
+        // that rip would not fire again.
+        let regs = ptrace::get_regs(live)?;
+        if regs.rip == target.rip && self.inside_rep_string(e, &regs, target)? {
+            return Ok(true);
+        }
         let mut pending: Option<Waited> = self.step_over_breakpoint(live)?;
         loop {
             let w = match pending.take() {
@@ -95,7 +102,8 @@ impl ReplaySession {
                     ptrace::set_debugreg(live, 6, 0)?;
                     hits += 1;
                     self.preempt_stats.hits += 1;
-                    if same_state(&ptrace::get_regs(live)?, target) {
+                    let regs = ptrace::get_regs(live)?;
+                    if same_state(&regs, target) || self.inside_rep_string(e, &regs, target)? {
                         return Ok(true);
                     }
                     if hits >= limit {
@@ -122,6 +130,59 @@ impl ReplaySession {
                 }
             }
         }
+    }
+}
+
+impl ReplaySession {
+    /// Whether the recorded point lies inside the run of the `rep movs` /
+    /// `rep stos` instruction the thread is about to start (Go's memmove
+    /// and memclr): rip stays put while rcx counts down and rsi/rdi move,
+    /// so no breakpoint stops in there. The registers must be those of this
+    /// very instruction's start, advanced by the iterations the recording
+    /// had done; the caller then sets the recorded registers and pages,
+    /// which hold what those iterations wrote.
+    fn inside_rep_string(&self, e: &Event, now: &Regs, target: &Regs) -> anyhow::Result<bool> {
+        let same_rest = Regs {
+            rcx: target.rcx,
+            rsi: target.rsi,
+            rdi: target.rdi,
+            ..*now
+        };
+        if !same_state(&same_rest, target) || now.rcx < target.rcx {
+            tracing::trace!(time = e.time.0, ?now, ?target, "not this visit");
+            return Ok(false);
+        }
+        let mut code = [0u8; 15];
+        if self
+            .mem(e.tid)?
+            .read_exact(trace_format::RemoteAddr(now.rip), &mut code)
+            .is_err()
+        {
+            return Ok(false);
+        }
+        let Some(op) = crate::tracee::insn::rep_string(&code, now.rip) else {
+            return Ok(false);
+        };
+        let step = (now.rcx - target.rcx).wrapping_mul(op.elem);
+        // The direction flag (eflags bit 10) says which way they move.
+        let advance = |from: u64| {
+            if now.eflags & (1 << 10) != 0 {
+                from.wrapping_sub(step)
+            } else {
+                from.wrapping_add(step)
+            }
+        };
+        let rsi = if op.reads { advance(now.rsi) } else { now.rsi };
+        let reached = advance(now.rdi) == target.rdi && rsi == target.rsi;
+        if reached {
+            tracing::debug!(
+                time = e.time.0,
+                rip = now.rip,
+                left = target.rcx,
+                "preemption point inside a rep string instruction"
+            );
+        }
+        Ok(reached)
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod auxv;
 pub mod clockpage;
 pub mod inject;
+pub mod insn;
 pub mod maps;
 pub mod mem;
 pub mod ptrace;
