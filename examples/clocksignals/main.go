@@ -8,8 +8,8 @@
 //	      (signal.Notify'd), for -ms milliseconds
 //	prof  runtime/pprof CPU profiling runs (SIGPROF 100 times a second)
 //	term  prints "ready pid=N" on stderr and spins until SIGTERM arrives
-//	      from outside (signal.Notify'd), at most -ms milliseconds
-//	      (then it exits 1)
+//	      from outside (signal.Notify'd, as is SIGUSR1, which a test may
+//	      send first), at most -ms milliseconds (then it exits 1)
 //
 // Every mode prints how many clock reads the spinner made and a checksum
 // of the values read, which a replay must reproduce.
@@ -77,12 +77,15 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	case "term":
-		sigs := make(chan os.Signal, 1)
-		signal.Notify(sigs, syscall.SIGTERM)
+		sigs := make(chan os.Signal, 64)
+		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGUSR1)
 		go func() {
-			<-sigs
-			got.Add(1)
-			stop.Store(true)
+			for s := range sigs {
+				if s == syscall.SIGTERM {
+					got.Add(1)
+					stop.Store(true)
+				}
+			}
 		}()
 		fmt.Fprintf(os.Stderr, "ready pid=%d\n", os.Getpid())
 	default:

@@ -250,6 +250,12 @@ impl Recorder {
                     self.handle(w)?;
                     return Ok(None);
                 }
+                Stop::Event { event, .. } if event == libc::PTRACE_EVENT_STOP => {
+                    // An interrupt asked for before the signal that brought
+                    // us here was reported (or a group-stop): it executed
+                    // nothing, and the thread stops again at the safe point.
+                    continue;
+                }
                 Stop::Event { event, .. } if event == libc::PTRACE_EVENT_EXIT => {
                     // Killed from outside (SIGKILL) while stepping.
                     self.handle(w)?;
