@@ -7,6 +7,9 @@
 //	usr1  another goroutine sends SIGUSR1 to the process every 200 µs
 //	      (signal.Notify'd), for -ms milliseconds
 //	prof  runtime/pprof CPU profiling runs (SIGPROF 100 times a second)
+//	pipe  as prof, while two more goroutines pass 32 KiB chunks through
+//	      a pipe (reads and writes rrgo buffers in its page, copying the
+//	      bytes there)
 //	term  prints "ready pid=N" on stderr and spins until SIGTERM arrives
 //	      from outside (signal.Notify'd, as is SIGUSR1, which a test may
 //	      send first), at most -ms milliseconds (then it exits 1)
@@ -50,6 +53,7 @@ func main() {
 	deadline := time.Now().Add(time.Duration(*ms) * time.Millisecond)
 	done := make(chan struct{})
 	var got atomic.Int64
+	piped := make(chan struct{})
 	switch mode {
 	case "usr1":
 		sigs := make(chan os.Signal, 64)
@@ -70,6 +74,36 @@ func main() {
 				time.Sleep(200 * time.Microsecond)
 			}
 		}()
+	case "pipe":
+		r, w, err := os.Pipe()
+		if err != nil {
+			fmt.Println("pipe:", err)
+			os.Exit(2)
+		}
+		go func() {
+			chunk := make([]byte, 32<<10)
+			for i := range chunk {
+				chunk[i] = byte(i * 7)
+			}
+			for !stop.Load() && time.Now().Before(deadline) {
+				w.Write(chunk)
+			}
+			w.Close()
+		}()
+		go func() {
+			buf := make([]byte, 64<<10)
+			var n int64
+			for {
+				k, err := r.Read(buf)
+				n += int64(k)
+				if err != nil {
+					break
+				}
+			}
+			got.Store(n)
+			close(piped)
+		}()
+		fallthrough
 	case "prof":
 		if err := pprof.StartCPUProfile(io.Discard); err != nil {
 			fmt.Println("profile:", err)
@@ -94,6 +128,10 @@ func main() {
 	}
 	reads, sum := spin(&stop, deadline)
 	close(done)
+	if mode == "pipe" {
+		<-piped
+		fmt.Printf("piped=%d\n", got.Load())
+	}
 	fmt.Printf("reads=%d sum=%d signals>0=%v\n", reads, sum, got.Load() > 0)
 	if mode == "term" && !stop.Load() {
 		os.Exit(1)

@@ -226,10 +226,8 @@ impl Recorder {
         // Each held signal is one stop that executed nothing; a thread can
         // be sent only so many (standard signals coalesce).
         let max_stops = MAX_STEPS + 4096;
-        for _ in 0..max_stops {
-            ptrace::resume(tid, ptrace::Resume::Step, 0)
-                .with_context(|| format!("cannot step thread {tid} out of the clock page"))?;
-            let w = wait::wait_tid(tid).context("waiting for a single step")?;
+        for stops in 1..=max_stops {
+            let w = self.step_once(tid, regs.rip)?;
             match w.stop {
                 Stop::Signal(sig) => {
                     let info = ptrace::get_siginfo(tid)?;
@@ -269,6 +267,7 @@ impl Recorder {
             }
             regs = ptrace::get_regs(tid)?;
             if clockpage::safe_point(regs.rip) {
+                tracing::debug!(%tid, stops, held = held.len(), "left the clock page");
                 return Ok(Some(regs));
             }
         }
@@ -276,6 +275,35 @@ impl Recorder {
             "thread {tid} did not leave rrgo's clock page (rip {:#x})",
             regs.rip
         ))
+    }
+
+    /// Runs `tid` past the instruction at `rip`: a single step, or for a
+    /// `rep movsb` (a step per byte, up to 1 MiB) a run to a hardware
+    /// breakpoint just after it. Returns the stop (a signal that arrived
+    /// meanwhile leaves the copy to resume where it was interrupted).
+    fn step_once(&mut self, tid: Tid, rip: u64) -> anyhow::Result<wait::Waited> {
+        /// DR7 bit 0: DR0 enabled (local), execute, length 1.
+        const DR7_L0: u64 = 1;
+        let over = clockpage::at_rep_movsb(rip);
+        if over {
+            ptrace::set_debugreg(tid, 0, rip + 2)?;
+            ptrace::set_debugreg(tid, 6, 0)?;
+            ptrace::set_debugreg(tid, 7, DR7_L0)?;
+        }
+        let how = if over {
+            ptrace::Resume::Cont
+        } else {
+            ptrace::Resume::Step
+        };
+        let resumed = ptrace::resume(tid, how, 0)
+            .with_context(|| format!("cannot step thread {tid} out of the clock page"));
+        let w = resumed.and_then(|()| wait::wait_tid(tid).context("waiting for a single step"));
+        if over {
+            // Fails harmlessly if the thread died meanwhile.
+            let _ = ptrace::set_debugreg(tid, 7, 0);
+            let _ = ptrace::set_debugreg(tid, 6, 0);
+        }
+        w
     }
 
     /// Sends the signals held while `tid` stepped out of the page again
