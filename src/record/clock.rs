@@ -178,13 +178,15 @@ impl Recorder {
     /// signal) inside the clock page's code is single-stepped to a safe
     /// point first: the page's two paths differ there, so replay could not
     /// find the point, and the buffer may be half-updated. `siginfo` is put
-    /// back for the signal that stopped it. Returns the registers and whether
-    /// it stepped (then the thread certainly ran: a tight loop can come back
-    /// with equal registers). `None`: the thread died.
+    /// back for the signal that stopped it. Signals that arrive while it
+    /// steps are held and sent again once it is out (see `requeue`).
+    /// Returns the registers and whether it stepped (then the thread
+    /// certainly ran: a tight loop can come back with equal registers).
+    /// `None`: the thread died.
     pub(super) fn leave_page_code(
         &mut self,
         tid: Tid,
-        mut regs: Regs,
+        regs: Regs,
         siginfo: Option<&[u8; 128]>,
     ) -> anyhow::Result<Option<(Regs, bool)>> {
         if clockpage::safe_point(regs.rip) || !self.t.proc_of(tid).is_some_and(|p| p.clock) {
@@ -193,22 +195,67 @@ impl Recorder {
         tracing::debug!(%tid, rip = regs.rip, "stepping out of the clock page");
         self.page_maybe_used = true;
         self.stats.clock_steps_out += 1;
-        // Straight-line code; only a `rep movsb` of a call's output takes
-        // one step per byte.
-        for _ in 0..(4 << 20) {
-            ptrace::resume(tid, ptrace::Resume::Step, 0)
-                .with_context(|| format!("cannot step thread {tid} out of the clock page"))?;
-            let w = wait::wait_tid(tid).context("waiting for a single step")?;
+        let mut held = Vec::new();
+        let out = self.step_to_safe_point(tid, regs, &mut held);
+        // Whatever happened, the signals that arrived meanwhile are not lost.
+        self.requeue(tid, held);
+        let Some(regs) = out? else {
+            return Ok(None);
+        };
+        if let Some(info) = siginfo {
+            ptrace::set_siginfo(tid, info)?;
+        }
+        Ok(Some((regs, true)))
+    }
+
+    /// Single-steps `tid` until it is at a safe point. A signal reported
+    /// meanwhile is taken off (resuming with it would run its handler, which
+    /// may use the page, from the middle of the page's code; sending it again
+    /// at once would stop the next step before it executes anything, forever)
+    /// and kept in `held`. `None`: the thread died.
+    fn step_to_safe_point(
+        &mut self,
+        tid: Tid,
+        mut regs: Regs,
+        held: &mut Vec<(i32, [u8; 128])>,
+    ) -> anyhow::Result<Option<Regs>> {
+        // The code is straight-line (its loops pass through recorded
+        // syscalls, which are safe points); only a `rep movsb` of a call's
+        // output takes one step per byte, at most the 1 MiB buffer.
+        const MAX_STEPS: usize = 4 << 20;
+        // Each held signal is one stop that executed nothing; a thread can
+        // be sent only so many (standard signals coalesce).
+        let max_stops = MAX_STEPS + 4096;
+        for stops in 1..=max_stops {
+            let w = self.step_once(tid, regs.rip)?;
             match w.stop {
-                Stop::Signal(libc::SIGTRAP) => {}
-                Stop::Signal(other) => {
-                    // Stepping discarded it: send it again, it lands later.
-                    tracing::debug!(%tid, sig = other, "re-sending a signal that arrived while stepping");
-                    let tgid = self.t.get(tid).map(|t| t.tgid).unwrap_or(tid.0);
-                    // SAFETY: tgkill to our own tracee.
-                    unsafe { libc::syscall(libc::SYS_tgkill, tgid, tid.0, other) };
+                Stop::Signal(sig) => {
+                    let info = ptrace::get_siginfo(tid)?;
+                    let code = trace_format::SigInfo(info).code();
+                    if sig != libc::SIGTRAP || code <= 0 {
+                        if super::signals::is_fault(sig, code) {
+                            return Err(anyhow!(
+                                "thread {tid} faulted (signal {sig}) inside rrgo's clock page at {:#x}",
+                                regs.rip
+                            ));
+                        }
+                        tracing::debug!(%tid, sig, "holding a signal that arrived while stepping");
+                        held.push((sig, info));
+                        continue;
+                    }
                 }
                 Stop::Exited(_) | Stop::Killed { .. } => {
+                    self.handle(w)?;
+                    return Ok(None);
+                }
+                Stop::Event { event, .. } if event == libc::PTRACE_EVENT_STOP => {
+                    // An interrupt asked for before the signal that brought
+                    // us here was reported (or a group-stop): it executed
+                    // nothing, and the thread stops again at the safe point.
+                    continue;
+                }
+                Stop::Event { event, .. } if event == libc::PTRACE_EVENT_EXIT => {
+                    // Killed from outside (SIGKILL) while stepping.
                     self.handle(w)?;
                     return Ok(None);
                 }
@@ -220,15 +267,90 @@ impl Recorder {
             }
             regs = ptrace::get_regs(tid)?;
             if clockpage::safe_point(regs.rip) {
-                if let Some(info) = siginfo {
-                    ptrace::set_siginfo(tid, info)?;
-                }
-                return Ok(Some((regs, true)));
+                tracing::debug!(%tid, stops, held = held.len(), "left the clock page");
+                return Ok(Some(regs));
             }
         }
         Err(anyhow!(
             "thread {tid} did not leave rrgo's clock page (rip {:#x})",
             regs.rip
         ))
+    }
+
+    /// Runs `tid` past the instruction at `rip`: a single step, or for a
+    /// `rep movsb` (a step per byte, up to 1 MiB) a run to a hardware
+    /// breakpoint just after it. Returns the stop (a signal that arrived
+    /// meanwhile leaves the copy to resume where it was interrupted).
+    fn step_once(&mut self, tid: Tid, rip: u64) -> anyhow::Result<wait::Waited> {
+        /// DR7 bit 0: DR0 enabled (local), execute, length 1.
+        const DR7_L0: u64 = 1;
+        let over = clockpage::at_rep_movsb(rip);
+        if over {
+            ptrace::set_debugreg(tid, 0, rip + 2)?;
+            ptrace::set_debugreg(tid, 6, 0)?;
+            ptrace::set_debugreg(tid, 7, DR7_L0)?;
+        }
+        let how = if over {
+            ptrace::Resume::Cont
+        } else {
+            ptrace::Resume::Step
+        };
+        let resumed = ptrace::resume(tid, how, 0)
+            .with_context(|| format!("cannot step thread {tid} out of the clock page"));
+        let w = resumed.and_then(|()| wait::wait_tid(tid).context("waiting for a single step"));
+        if over {
+            // Fails harmlessly if the thread died meanwhile.
+            let _ = ptrace::set_debugreg(tid, 7, 0);
+            let _ = ptrace::set_debugreg(tid, 6, 0);
+        }
+        w
+    }
+
+    /// Sends the signals held while `tid` stepped out of the page again
+    /// (they are then delivered at the safe point, or later), remembering
+    /// their siginfo so `requeued_siginfo` records the original, not
+    /// tgkill's. A standard signal already pending is not queued twice.
+    fn requeue(&mut self, tid: Tid, held: Vec<(i32, [u8; 128])>) {
+        let Some(th) = self.t.get(tid) else {
+            return;
+        };
+        let tgid = th.tgid;
+        for (sig, info) in held {
+            let queued = th.requeued.iter().any(|&(s, _)| s == sig);
+            if queued && sig < libc::SIGRTMIN() {
+                continue;
+            }
+            tracing::debug!(%tid, sig, "sending a held signal again");
+            // SAFETY: tgkill to our own tracee.
+            let r = unsafe { libc::syscall(libc::SYS_tgkill, tgid, tid.0, sig) };
+            if r == 0 {
+                th.requeued.push((sig, info));
+            }
+        }
+    }
+
+    /// At a delivery stop of `sig`: if it is one rrgo sent again (tgkill
+    /// from rrgo's pid) after holding it, the siginfo it originally had,
+    /// put back into the thread; else `raw`.
+    pub(super) fn requeued_siginfo(
+        &mut self,
+        tid: Tid,
+        sig: i32,
+        raw: [u8; 128],
+    ) -> anyhow::Result<[u8; 128]> {
+        const SI_TKILL: i32 = -6;
+        let sender = i32::from_le_bytes([raw[16], raw[17], raw[18], raw[19]]);
+        if trace_format::SigInfo(raw).code() != SI_TKILL || sender != std::process::id() as i32 {
+            return Ok(raw);
+        }
+        let Some(th) = self.t.get(tid) else {
+            return Ok(raw);
+        };
+        let Some(i) = th.requeued.iter().position(|&(s, _)| s == sig) else {
+            return Ok(raw);
+        };
+        let (_, info) = th.requeued.remove(i);
+        ptrace::set_siginfo(tid, &info)?;
+        Ok(info)
     }
 }

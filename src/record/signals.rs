@@ -10,7 +10,7 @@ use crate::tracee::{ptrace, Tid};
 /// si_code of signals the kernel raised for a fault (or a trapped RDTSC).
 const SI_KERNEL: i32 = 0x80;
 
-fn is_fault(sig: i32, si_code: i32) -> bool {
+pub(super) fn is_fault(sig: i32, si_code: i32) -> bool {
     si_code > 0
         && si_code != SI_KERNEL
         && matches!(
@@ -22,6 +22,7 @@ fn is_fault(sig: i32, si_code: i32) -> bool {
 impl Recorder {
     pub(super) fn on_signal(&mut self, tid: Tid, sig: i32) -> anyhow::Result<()> {
         let raw = ptrace::get_siginfo(tid)?;
+        let raw = self.requeued_siginfo(tid, sig, raw)?;
         let siginfo = SigInfo(raw);
         let si_code = siginfo.code();
         let mut regs = ptrace::get_regs(tid)?;

@@ -53,6 +53,9 @@ pub struct Thread {
     pub last_regs: Option<Regs>,
     /// Its TaskCreate is in the trace (the initial thread counts as announced).
     pub announced: bool,
+    /// Signals that arrived while it was stepped out of rrgo's page, sent
+    /// again with tgkill: the siginfo each had (the kernel's, not tgkill's).
+    pub requeued: Vec<(i32, [u8; 128])>,
 }
 
 #[derive(Debug)]
@@ -91,6 +94,7 @@ impl Threads {
                 inject: 0,
                 last_regs: None,
                 announced: state == State::Stopped,
+                requeued: Vec::new(),
             },
         );
         if state == State::Stopped {

@@ -277,7 +277,12 @@ impl ReplaySession {
 
     /// Loads the rest of the chunk holding the next unqueued event.
     fn refill(&mut self) -> anyhow::Result<()> {
-        let from = EventTime(self.next.0 + self.queue.len() as u64);
+        // After the queued events (`next` is the in-flight event's successor
+        // while one is applied: lookahead may refill during `apply`).
+        let from = self
+            .queue
+            .back()
+            .map_or(self.next, |e| EventTime(e.time.0 + 1));
         if from.0 >= self.reader.event_count() {
             return Ok(());
         }
@@ -352,16 +357,18 @@ impl ReplaySession {
             "replaying"
         );
         self.hit = None;
+        // Popped: a refill during `apply` must start after it, not at it.
+        self.next = EventTime(event.time.0 + 1);
         if let Err(e) = self.apply(&event) {
             if let Some(hit) = e.downcast_ref::<BreakpointHit>() {
                 let hit = *hit;
+                self.next = event.time;
                 self.queue.push_front(event);
                 self.hit = Some(hit);
                 return Ok(Stepped::Breakpoint(hit));
             }
             return Err(e);
         }
-        self.next = EventTime(event.time.0 + 1);
         Ok(Stepped::Event(Box::new(event)))
     }
 

@@ -168,6 +168,13 @@ pub fn safe_point(rip: u64) -> bool {
     !in_code(rip) || SAFE.contains(&(rip - CODE))
 }
 
+/// Whether the instruction at `rip` is one of the code's `rep movsb`
+/// (copies of a call's output: one single-step per byte).
+pub fn at_rep_movsb(rip: u64) -> bool {
+    in_code(rip)
+        && CODE_BYTES.get((rip - CODE) as usize..(rip - CODE) as usize + 2) == Some(&[0xf3, 0xa4])
+}
+
 /// Who fills the buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -392,6 +399,13 @@ mod tests {
         assert_eq!(syscall6_patch().len(), 13);
         assert!(safe_point(CODE) && safe_point(SYS6) && !safe_point(CODE + 0x20));
         assert!(safe_point(CODE + 0x1000));
+        let reps = (CODE..CODE + CODE_BYTES.len() as u64)
+            .filter(|&rip| at_rep_movsb(rip))
+            .count();
+        assert_eq!(
+            reps, 2,
+            "one copy out when recording, one in when replaying"
+        );
     }
 
     #[test]
