@@ -719,3 +719,38 @@ fn recording_killed_with_sigkill_leaves_a_replayable_prefix() {
         text(&rep.stderr)
     );
 }
+
+/// Preemption points inside `rep movsq` (Go's memmove of large blocks) are
+/// reached by re-execution: rip stays put while rcx/rsi/rdi advance, so an
+/// instruction breakpoint alone never finds them (replay diverged with
+/// `expected to run to a preemption point …, got Syscall`).
+#[test]
+fn preemption_points_inside_string_instructions_are_reached() {
+    let s = Scratch::new();
+    let dir = s.path().join("t");
+    let mut rec = s.cmd();
+    rec.env("RRGO_PREEMPT_MS", "2")
+        .args(["record", "-o"])
+        .arg(&dir)
+        .arg("--")
+        .arg(example(&newest(), "bigcopy"));
+    let rec = output_within(&mut rec, DEADLINE);
+    assert!(rec.status.success(), "{}", text(&rec.stderr));
+    let mut rep = s.cmd();
+    rep.env("RRGO_LOG", "rrgo=debug")
+        .args(["replay", "-a"])
+        .arg(&dir);
+    let rep = output_within(&mut rep, DEADLINE);
+    let err = text(&rep.stderr);
+    assert_eq!(
+        rep.status.code(),
+        Some(0),
+        "{}",
+        err.lines().rev().take(5).collect::<Vec<_>>().join("\n")
+    );
+    assert_eq!(text(&rep.stdout), text(&rec.stdout));
+    assert!(
+        err.contains("inside a rep string instruction"),
+        "no preemption landed inside a string instruction: the test exercised nothing"
+    );
+}
