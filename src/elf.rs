@@ -64,8 +64,6 @@ pub struct ExeFacts {
     pub go_version: Option<String>,
     /// Where Go's `Syscall6` starts (non-PIE executables only).
     pub syscall6: Option<u64>,
-    /// The file's xxh3 and size, as the trace's file store names copies.
-    pub xxh3: Option<(u64, u64)>,
 }
 
 /// The names Go's raw syscall function has had (1.27+, 1.23–1.26, 1.21–1.22).
@@ -77,9 +75,8 @@ const SYSCALL6_NAMES: [&str; 3] = [
 
 impl ExeFacts {
     pub fn read(path: &Path) -> ExeFacts {
-        with_file(path, |f, bytes| {
+        with_file(path, |f, _bytes| {
             Some(ExeFacts {
-                xxh3: Some((trace_format::xxh3(bytes), bytes.len() as u64)),
                 build_id: f.build_id().ok().flatten().map(|b| b.to_vec()),
                 go_version: f
                     .section_by_name(".go.buildinfo")

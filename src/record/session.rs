@@ -175,7 +175,9 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         .map_err(anyhow::Error::from)
         .and_then(|auxv_random| {
             TraceWriter::create_with(&opts.trace_dir, WriterOptions::default(), |files| {
-                let exe = files.store_known(&program, facts.build_id.clone(), facts.xxh3)?;
+                // The file the kernel runs, whatever `program` names by now.
+                let running = PathBuf::from(format!("/proc/{}/exe", tid.0));
+                let exe = files.store_from(&program, &running, facts.build_id.clone())?;
                 exe_id = Some(exe.id);
                 Ok::<_, anyhow::Error>(Header {
                     rrgo_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -605,11 +607,14 @@ impl Recorder {
         let aux = auxv::fix_at_exec(&mem, regs.rsp, false)
             .context("cannot read the new program's auxv")?;
         let vdso = self.setup_vdso(&mem, regs.rsp, aux.vdso)?;
-        let exe = std::fs::read_link(format!("/proc/{tgid}/exe")).ok();
-        let syscall6 = exe.as_deref().and_then(|e| self.exe_facts(e).syscall6);
+        // Read through /proc/PID/exe: the file that runs, even if its path
+        // was replaced since.
+        let running = PathBuf::from(format!("/proc/{tgid}/exe"));
+        let exe = std::fs::read_link(&running).ok();
+        let syscall6 = exe.as_ref().and_then(|_| self.exe_facts(&running).syscall6);
         let code_patches = self.patch_syscall6(&mem, syscall6);
         let exe_file = match &exe {
-            Some(exe) => Some(self.store_file_quietly(exe)?),
+            Some(exe) => Some(self.store_file_quietly(exe, &running)?),
             None => None,
         };
         let mut pages = PageHashes::default();
@@ -662,12 +667,15 @@ impl Recorder {
     }
 
     /// Copies a file into the trace (once) and records that it was stored.
+    /// `path` is its name; the bytes are read from `from` (a /proc link to
+    /// the very file the program uses).
     pub(super) fn store_file(
         &mut self,
         tid: Tid,
         path: &Path,
+        from: &Path,
     ) -> anyhow::Result<trace_format::FileId> {
-        let (file, new) = self.store_file_quietly(path)?;
+        let (file, new) = self.store_file_quietly(path, from)?;
         if new {
             self.announce_file(tid, file, path)?;
         }
@@ -675,15 +683,19 @@ impl Recorder {
     }
 
     /// Copies a file into the trace once; true if it still has to be announced.
-    fn store_file_quietly(&mut self, path: &Path) -> anyhow::Result<(trace_format::FileId, bool)> {
-        let key = file_key(path);
+    /// The cache key is the file's identity and modification time, so a
+    /// file changed since it was stored is stored again.
+    fn store_file_quietly(
+        &mut self,
+        path: &Path,
+        from: &Path,
+    ) -> anyhow::Result<(trace_format::FileId, bool)> {
+        let key = file_key(from);
         if let Some(&id) = key.and_then(|k| self.file_cache.get(&k)) {
             return Ok((id, self.announced.insert(id)));
         }
-        let facts = self.exe_facts(path);
-        let stored = self
-            .writer
-            .store_file_known(path, facts.build_id, facts.xxh3)?;
+        let facts = self.exe_facts(from);
+        let stored = self.writer.store_file_from(path, from, facts.build_id)?;
         if let Some(k) = key {
             self.file_cache.insert(k, stored.id);
         }

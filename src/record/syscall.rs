@@ -206,9 +206,12 @@ impl Recorder {
                         && sc.args[3] & libc::MAP_ANONYMOUS as u64 == 0 =>
                 {
                     let tgid = self.t.get(tid).map(|t| t.tgid).unwrap_or(tid.0);
-                    let link = std::fs::read_link(format!("/proc/{tgid}/fd/{}", sc.args[4] as i32));
-                    if let Ok(path) = link {
-                        let file = self.store_file(tid, &path)?;
+                    let fd =
+                        std::path::PathBuf::from(format!("/proc/{tgid}/fd/{}", sc.args[4] as i32));
+                    if let Ok(path) = std::fs::read_link(&fd) {
+                        // Copied now, while the program is stopped at the
+                        // mmap: the bytes it mapped, from the file it mapped.
+                        let file = self.store_file(tid, &path, &fd)?;
                         extra = SyscallExtra::MappedFile { file };
                     }
                 }

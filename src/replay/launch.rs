@@ -3,8 +3,9 @@
 //!
 //! The kernel copies the execve path onto the new stack (AT_EXECFN), so a
 //! path of a different length would shift every stack address. Replay
-//! therefore execs a symlink to the stored copy whose relative path has the
-//! recorded path's length, from a private temporary directory.
+//! therefore execs a copy of the stored one whose relative path has the
+//! recorded path's length, from a private temporary directory. That copy is
+//! replay's own (the trace's copies are plain 0600 files, never modified).
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -76,20 +77,13 @@ pub fn launch(
             exe_copy.display()
         )
     })?;
-    if !is_executable(&target) {
-        // Copies in a trace are plain files; prefer making ours executable,
-        // and fall back to a private copy for a read-only trace.
+    // A private executable copy: the trace is never modified (it may be
+    // read-only, or on a noexec mount), and its copies carry no mode bits.
+    std::fs::copy(&target, &link).with_context(|| format!("cannot copy {}", target.display()))?;
+    {
         use std::os::unix::fs::PermissionsExt;
-        let made = std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755));
-        if made.is_err() {
-            std::fs::copy(&target, &link)
-                .with_context(|| format!("cannot copy {}", target.display()))?;
-            std::fs::set_permissions(&link, std::fs::Permissions::from_mode(0o755))?;
-        }
-    }
-    if !link.exists() {
-        std::os::unix::fs::symlink(&target, &link)
-            .with_context(|| format!("cannot create {}", link.display()))?;
+        std::fs::set_permissions(&link, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot make {} executable", link.display()))?;
     }
     let cstr = |b: &[u8]| {
         CString::new(b.to_vec()).map_err(|_| anyhow!("recorded argument contains a NUL byte"))
@@ -109,11 +103,6 @@ pub fn launch(
     };
     let tid = spawn::spawn(&spec)?;
     Ok(Launch { tid, tmp })
-}
-
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o100 != 0)
 }
 
 /// A fresh directory under the temp dir (a killed replay may have left one
