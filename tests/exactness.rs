@@ -88,3 +88,87 @@ fn stored_files_are_copies_taken_when_mapped() {
         assert_eq!(mode(c), 0o600, "after replay: {}", c.display());
     }
 }
+
+/// Sets, in a forked child before exec, conditions a plain shell does not
+/// have: signals 1, 2, 3, 32 and 33 ignored (32 and 33 need the raw syscall:
+/// glibc refuses them), 10 and 33 blocked, umask 077, unlimited stack.
+fn odd_parent(cmd: &mut std::process::Command, cwd: &Path) {
+    use std::os::unix::process::CommandExt;
+    cmd.current_dir(cwd)
+        .env("RRGO_TEST_ODD_PARENT", "x".repeat(300))
+        .env_remove("HOME");
+    let setup = || {
+        // struct sigaction as the kernel takes it: handler, flags, restorer, mask.
+        let ignore: [u64; 4] = [libc::SIG_IGN as u64, 0, 0, 0];
+        // SAFETY: raw syscalls with valid pointers, in the child before exec.
+        unsafe {
+            for sig in [1, 2, 3, 32, 33] {
+                libc::syscall(libc::SYS_rt_sigaction, sig, ignore.as_ptr(), 0usize, 8);
+            }
+            let block: u64 = (1 << 9) | (1 << 32);
+            libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_BLOCK, &block, 0usize, 8);
+            libc::umask(0o077);
+            let unlimited = libc::rlimit {
+                rlim_cur: libc::RLIM_INFINITY,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            libc::setrlimit(libc::RLIMIT_STACK, &unlimited);
+        }
+        Ok(())
+    };
+    // SAFETY: the closure makes async-signal-safe syscalls only.
+    unsafe { cmd.pre_exec(setup) };
+}
+
+/// The lines of startstate's output that rrgo must pass through unchanged
+/// from its caller (the mmap address moves with rrgo's ASLR switch).
+fn inherited_lines(out: &std::process::Output) -> String {
+    text(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with("mmap at:") && !l.starts_with("environment"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// A trace recorded under a parent ignoring signals 1, 2, 3, 32 and 33, with
+/// another mask, cwd, environment, umask and stack limit replays from a plain
+/// parent, and a trace recorded from a plain parent replays under that one.
+#[test]
+fn replay_does_not_depend_on_the_replaying_parent() {
+    let s = Scratch::new();
+    let prog = example(&newest(), "startstate");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let mut native = std::process::Command::new(&prog);
+    odd_parent(&mut native, elsewhere.path());
+    let native = output_within(&mut native, DEADLINE);
+    let native_lines = inherited_lines(&native);
+    assert!(
+        native_lines.contains("os/signal ignored: 1 2 32"),
+        "{native_lines}"
+    );
+
+    let odd_trace = s.path().join("odd");
+    let mut rec = s.cmd();
+    rec.arg("record")
+        .arg("-q")
+        .arg("-o")
+        .arg(&odd_trace)
+        .arg(&prog);
+    odd_parent(&mut rec, elsewhere.path());
+    let rec = output_within(&mut rec, DEADLINE);
+    assert_eq!(rec.status.code(), Some(0), "{}", text(&rec.stderr));
+    assert_eq!(
+        inherited_lines(&rec),
+        native_lines,
+        "recorded under the odd parent"
+    );
+    assert_same("recorded under the odd parent", &rec, &s.replay(&odd_trace));
+
+    let (plain, plain_trace) = s.record("plain", &prog, &[]);
+    assert_eq!(plain.status.code(), Some(0), "{}", text(&plain.stderr));
+    let mut replay = s.cmd();
+    replay.arg("replay").arg("-a").arg(&plain_trace);
+    odd_parent(&mut replay, elsewhere.path());
+    let replayed = output_within(&mut replay, DEADLINE);
+    assert_same("replayed under the odd parent", &plain, &replayed);
+}

@@ -22,7 +22,7 @@ pub struct RecordOptions {
     pub argv: Vec<OsString>,
     pub trace_dir: PathBuf,
     /// Signal mask rrgo started with (the program gets it back).
-    pub sigmask: libc::sigset_t,
+    pub sigmask: u64,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -162,6 +162,8 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         cpu: Some(cpu),
         sigmask: opts.sigmask,
         ignored: crate::tracee::wait::original_ignored(),
+        // Inherited from rrgo, and recorded below.
+        rlimits: Vec::new(),
         seccomp: seccomp_enabled(),
     };
     let tid = spawn::spawn(&spec)?;
@@ -197,9 +199,10 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
                         ..host_info()
                     },
                     initial_signals: trace_format::InitialSignals {
-                        blocked: spawn::mask_bits(&opts.sigmask),
+                        blocked: opts.sigmask,
                         ignored: spec.ignored,
                     },
+                    initial_rlimits: spawn::shaping_rlimits(),
                 })
             })
         });

@@ -60,8 +60,8 @@ pub fn launch(
     argv: &[Vec<u8>],
     env: &[Vec<u8>],
     cpu: Option<usize>,
-    sigmask: libc::sigset_t,
-    ignored: u64,
+    signals: trace_format::InitialSignals,
+    rlimits: &[(u32, u64)],
 ) -> anyhow::Result<Launch> {
     let tmp = TempDir(private_dir()?);
     let rel = path_of_len(recorded_path.len())
@@ -97,10 +97,18 @@ pub fn launch(
         env: env.iter().map(|a| cstr(a)).collect::<anyhow::Result<_>>()?,
         cwd: Some(cstr(tmp.0.as_os_str().as_bytes())?),
         cpu,
-        sigmask,
+        sigmask: signals.blocked,
         seccomp: false,
-        ignored,
+        ignored: signals.ignored,
+        rlimits: rlimits.to_vec(),
     };
+    let unreachable = spawn::unreachable_rlimits(rlimits);
+    if !unreachable.is_empty() {
+        crate::say!(
+            "warning: the program was recorded with {}, over this shell's hard limit: replay may diverge",
+            unreachable.join(", ")
+        );
+    }
     let tid = spawn::spawn(&spec)?;
     Ok(Launch { tid, tmp })
 }

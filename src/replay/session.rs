@@ -127,16 +127,15 @@ impl ReplaySession {
             return Err(anyhow!("the trace does not start with an exec event"));
         };
         let cpu = pin_to(header.host.pinned_cpu as usize);
-        // The program starts with the recorded signal state, not this rrgo's.
-        let signals = header.initial_signals;
+        // The program starts with the recorded signal state and limits, not this rrgo's.
         let l = launch(
             &exe_copy,
             exe_path,
             &header.argv,
             &header.env,
             cpu,
-            crate::tracee::spawn::mask_set(signals.blocked),
-            signals.ignored,
+            header.initial_signals,
+            &header.initial_rlimits,
         )?;
         let mut s = ReplaySession {
             reader,
