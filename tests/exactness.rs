@@ -172,3 +172,73 @@ fn replay_does_not_depend_on_the_replaying_parent() {
     let replayed = output_within(&mut replay, DEADLINE);
     assert_same("replayed under the odd parent", &plain, &replayed);
 }
+
+/// 40,000 arguments put 320 KiB of pointers on the initial stack, more than
+/// one read of it used to take.
+#[test]
+fn forty_thousand_arguments_record_and_replay() {
+    let s = Scratch::new();
+    let prog = example(&newest(), "hello");
+    let args: Vec<String> = (0..40_000).map(|i| format!("a{i}")).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (rec, trace) = s.record("t", &prog, &args);
+    assert_eq!(rec.status.code(), Some(0), "{}", text(&rec.stderr));
+    assert!(
+        text(&rec.stdout).contains("args: 40001"),
+        "{}",
+        text(&rec.stdout)
+    );
+    assert_same("40,000 arguments", &rec, &s.replay(&trace));
+}
+
+/// Calls the standard library's tests make that rrgo had no row for.
+const FILE_ADMIN_CALLS: &str = r#"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+static void show(const char *what, long r) {
+    printf("%s: %ld %s\n", what, r, r < 0 ? strerror(errno) : "");
+}
+int main(void) {
+    show("mknodat", syscall(SYS_mknodat, AT_FDCWD, "fifo", S_IFIFO | 0600, 0));
+    show("fchmodat2", syscall(452, AT_FDCWD, "fifo", 0640, 0));
+    struct stat st;
+    stat("fifo", &st);
+    printf("mode: %o\n", st.st_mode & 07777);
+    show("umount2", syscall(SYS_umount2, "/nonexistent-rrgo", 0));
+    show("mount", syscall(SYS_mount, "none", "/nonexistent-rrgo", "tmpfs", 0, 0));
+    return 0;
+}
+"#;
+
+/// mknodat, fchmodat2, mount and umount2 are known calls: recorded without a
+/// warning and replayed.
+#[test]
+fn file_administration_calls_are_known() {
+    let s = Scratch::new();
+    let prog = gcc(&s, "fileadmin", FILE_ADMIN_CALLS);
+    let dir = s.path().join("t");
+    let mut cmd = s.cmd();
+    cmd.current_dir(s.path())
+        .arg("record")
+        .arg("-o")
+        .arg(&dir)
+        .arg(&prog);
+    let rec = output_within(&mut cmd, DEADLINE);
+    assert_eq!(rec.status.code(), Some(0), "{}", text(&rec.stderr));
+    assert!(
+        text(&rec.stdout).contains("mknodat: 0"),
+        "{}",
+        text(&rec.stdout)
+    );
+    assert!(
+        !text(&rec.stderr).contains("not known to rrgo"),
+        "{}",
+        text(&rec.stderr)
+    );
+    assert_same("file administration calls", &rec, &s.replay(&dir));
+}
