@@ -242,3 +242,63 @@ fn file_administration_calls_are_known() {
     );
     assert_same("file administration calls", &rec, &s.replay(&dir));
 }
+
+/// Tries to trace: itself (PTRACE_TRACEME, as strace's child does), and an
+/// outside process (argv[1]: a pid); then reads and writes its own memory
+/// through process_vm_readv/writev.
+const TRACER: &str = r#"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <unistd.h>
+static void show(const char *what, long r) {
+    printf("%s: %ld %s\n", what, r, r < 0 ? strerror(errno) : "");
+}
+int main(int argc, char **argv) {
+    show("PTRACE_TRACEME", ptrace(PTRACE_TRACEME, 0, 0, 0));
+    show("PTRACE_SEIZE", ptrace(PTRACE_SEIZE, atoi(argv[1]), 0, 0));
+    static char secret[16] = "read by syscall";
+    char buf[16] = {0};
+    struct iovec local = {buf, sizeof buf}, remote = {secret, sizeof secret};
+    show("process_vm_readv", process_vm_readv(getpid(), &local, 1, &remote, 1, 0));
+    printf("read: %s\n", buf);
+    struct iovec from = {"overwritten", 12}, to = {secret, 12};
+    show("process_vm_writev", process_vm_writev(getpid(), &from, 1, &to, 1, 0));
+    printf("secret: %s\n", secret);
+    return 0;
+}
+"#;
+
+/// A recorded program cannot trace (its threads are rrgo's tracees): ptrace
+/// fails with EPERM at record and replay alike, also for an outside process
+/// it could attach to natively; process_vm_writev too, while
+/// process_vm_readv's bytes are recorded.
+#[test]
+fn ptrace_is_refused_with_eperm() {
+    let s = Scratch::new();
+    let prog = gcc(&s, "tracer", TRACER);
+    let mut outside = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let pid = outside.id().to_string();
+    let (rec, trace) = s.record("t", &prog, &[&pid]);
+    let _ = outside.kill();
+    let _ = outside.wait();
+    assert_eq!(rec.status.code(), Some(0), "{}", text(&rec.stderr));
+    let out = text(&rec.stdout);
+    for line in [
+        "PTRACE_TRACEME: -1 Operation not permitted",
+        "PTRACE_SEIZE: -1 Operation not permitted",
+        "process_vm_readv: 16",
+        "read: read by syscall",
+        "process_vm_writev: -1 Operation not permitted",
+        "secret: read by syscall",
+    ] {
+        assert!(out.contains(line), "no {line:?} in:\n{out}");
+    }
+    assert_same("ptrace refused", &rec, &s.replay(&trace));
+}
