@@ -64,8 +64,6 @@ pub struct ExeFacts {
     pub go_version: Option<String>,
     /// Where Go's `Syscall6` starts (non-PIE executables only).
     pub syscall6: Option<u64>,
-    /// The file's xxh3 and size, as the trace's file store names copies.
-    pub xxh3: Option<(u64, u64)>,
     /// Its ELF interpreter (`PT_INTERP`, the dynamic loader), if any.
     pub interp: Option<Interp>,
 }
@@ -117,7 +115,6 @@ impl ExeFacts {
     pub fn read(path: &Path) -> ExeFacts {
         with_file(path, |f, bytes| {
             Some(ExeFacts {
-                xxh3: Some((trace_format::xxh3(bytes), bytes.len() as u64)),
                 interp: interp_of(bytes),
                 build_id: f.build_id().ok().flatten().map(|b| b.to_vec()),
                 go_version: f

@@ -23,6 +23,7 @@ fn header(exe: StoredFile) -> Header {
             pinned_cpu: 0,
         },
         initial_signals: Default::default(),
+        initial_rlimits: Vec::new(),
     }
 }
 

@@ -10,7 +10,7 @@ use crate::error::{Failure, Result, RrgoError};
 use crate::record::{self, RecordOptions};
 use crate::{exit_status, trace_dir, tracee};
 
-pub fn run(args: &RecordArgs, sigmask: libc::sigset_t) -> Result<i32> {
+pub fn run(args: &RecordArgs, sigmask: u64) -> Result<i32> {
     let named = PathBuf::from(&args.program[0]);
     let program = resolve_program(&named)?;
     let dir = match &args.output {

@@ -22,7 +22,7 @@ pub struct RecordOptions {
     pub argv: Vec<OsString>,
     pub trace_dir: PathBuf,
     /// Signal mask rrgo started with (the program gets it back).
-    pub sigmask: libc::sigset_t,
+    pub sigmask: u64,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -78,17 +78,6 @@ fn env_ms(name: &str, default: u64) -> u64 {
 
 /// Identifies a file's contents cheaply: (dev, inode, mtime in ns, size).
 pub(super) type FileKey = (u64, u64, i64, u64);
-
-/// The file a process runs: its path, or the /proc link that still opens
-/// it once it was deleted or replaced (`go run`'s temporary binaries).
-fn exe_path_of(tgid: i32) -> Option<PathBuf> {
-    let link = PathBuf::from(format!("/proc/{tgid}/exe"));
-    let path = std::fs::read_link(&link).ok()?;
-    if path.as_os_str().as_bytes().ends_with(b" (deleted)") || !path.exists() {
-        return Some(link);
-    }
-    Some(path)
-}
 
 /// The `#!` script an exec path names (resolved in the process's cwd), if
 /// it is one.
@@ -207,6 +196,8 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         cpu: Some(cpu),
         sigmask: opts.sigmask,
         ignored: crate::tracee::wait::original_ignored(),
+        // Inherited from rrgo, and recorded below.
+        rlimits: Vec::new(),
         seccomp: seccomp_enabled(),
     };
     let tid = spawn::spawn(&spec)?;
@@ -220,7 +211,9 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         .map_err(anyhow::Error::from)
         .and_then(|auxv_random| {
             TraceWriter::create_with(&opts.trace_dir, WriterOptions::default(), |files| {
-                let exe = files.store_known(&program, facts.build_id.clone(), facts.xxh3)?;
+                // The file the kernel runs, whatever `program` names by now.
+                let running = PathBuf::from(format!("/proc/{}/exe", tid.0));
+                let exe = files.store_from(&program, &running, facts.build_id.clone())?;
                 exe_id = Some(exe.id);
                 Ok::<_, anyhow::Error>(Header {
                     rrgo_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -240,9 +233,10 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
                         ..host_info()
                     },
                     initial_signals: trace_format::InitialSignals {
-                        blocked: spawn::mask_bits(&opts.sigmask),
+                        blocked: opts.sigmask,
                         ignored: spec.ignored,
                     },
+                    initial_rlimits: spawn::shaping_rlimits(),
                 })
             })
         });
@@ -650,14 +644,17 @@ impl Recorder {
         let aux = auxv::fix_at_exec(&mem, regs.rsp, false)
             .context("cannot read the new program's auxv")?;
         let vdso = self.setup_vdso(&mem, regs.rsp, aux.vdso)?;
-        let exe = exe_path_of(tgid);
-        let facts = exe
-            .as_deref()
-            .map(|e| self.exe_facts(e))
-            .unwrap_or_default();
+        // Read through /proc/PID/exe: the file that runs, even if its path
+        // was replaced or deleted since.
+        let running = PathBuf::from(format!("/proc/{tgid}/exe"));
+        let exe = std::fs::read_link(&running).ok();
+        let facts = match exe {
+            Some(_) => self.exe_facts(&running),
+            None => Default::default(),
+        };
         let code_patches = self.patch_syscall6(&mem, facts.syscall6);
         let exe_file = match &exe {
-            Some(exe) => Some(self.store_file_quietly(exe)?),
+            Some(exe) => Some(self.store_file_quietly(exe, &running)?),
             None => None,
         };
         // Replay execs copies, never the recorded paths (they may be gone,
@@ -667,12 +664,12 @@ impl Recorder {
             .as_ref()
             .map(|i| PathBuf::from(std::ffi::OsStr::from_bytes(&i.path)));
         let loader_file = match &loader {
-            Some(l) => Some(self.store_file_quietly(l)?),
+            Some(l) => Some(self.store_file_quietly(l, l)?),
             None => None,
         };
         let script = script_path(tgid, &path);
         let script_file = match &script {
-            Some(s) => Some(self.store_file_quietly(s)?),
+            Some(s) => Some(self.store_file_quietly(s, s)?),
             None => None,
         };
         let initial_stack = initial_stack(&mem, tgid, regs.rsp)
@@ -737,12 +734,15 @@ impl Recorder {
     }
 
     /// Copies a file into the trace (once) and records that it was stored.
+    /// `path` is its name; the bytes are read from `from` (a /proc link to
+    /// the very file the program uses).
     pub(super) fn store_file(
         &mut self,
         tid: Tid,
         path: &Path,
+        from: &Path,
     ) -> anyhow::Result<trace_format::FileId> {
-        let (file, new) = self.store_file_quietly(path)?;
+        let (file, new) = self.store_file_quietly(path, from)?;
         if new {
             self.announce_file(tid, file, path)?;
         }
@@ -755,27 +755,32 @@ impl Recorder {
         &mut self,
         tid: Tid,
         path: &Path,
+        from: &Path,
         fresh: bool,
     ) -> anyhow::Result<trace_format::FileId> {
         if fresh {
-            if let Some(k) = file_key(path) {
+            if let Some(k) = file_key(from) {
                 self.file_cache.remove(&k);
                 self.exe_facts.remove(&k);
             }
         }
-        self.store_file(tid, path)
+        self.store_file(tid, path, from)
     }
 
     /// Copies a file into the trace once; true if it still has to be announced.
-    fn store_file_quietly(&mut self, path: &Path) -> anyhow::Result<(trace_format::FileId, bool)> {
-        let key = file_key(path);
+    /// The cache key is the file's identity and modification time, so a
+    /// file changed since it was stored is stored again.
+    fn store_file_quietly(
+        &mut self,
+        path: &Path,
+        from: &Path,
+    ) -> anyhow::Result<(trace_format::FileId, bool)> {
+        let key = file_key(from);
         if let Some(&id) = key.and_then(|k| self.file_cache.get(&k)) {
             return Ok((id, self.announced.insert(id)));
         }
-        let facts = self.exe_facts(path);
-        let stored = self
-            .writer
-            .store_file_known(path, facts.build_id, facts.xxh3)?;
+        let facts = self.exe_facts(from);
+        let stored = self.writer.store_file_from(path, from, facts.build_id)?;
         if let Some(k) = key {
             self.file_cache.insert(k, stored.id);
         }

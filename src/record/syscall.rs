@@ -1,7 +1,6 @@
 //! Syscall stops: what the recorder does at entry and exit, driven by the
 //! syscall table (`crate::syscalls`) and its hooks.
 
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 
 use anyhow::Context;
@@ -207,16 +206,15 @@ impl Recorder {
                         && sc.args[3] & libc::MAP_ANONYMOUS as u64 == 0 =>
                 {
                     let tgid = self.t.get(tid).map(|t| t.tgid).unwrap_or(tid.0);
-                    let fd_link = format!("/proc/{tgid}/fd/{}", sc.args[4] as i32);
-                    if let Ok(path) = std::fs::read_link(&fd_link) {
-                        // A deleted file or a memfd is read through the descriptor.
-                        let gone =
-                            path.as_os_str().as_bytes().ends_with(b" (deleted)") || !path.exists();
-                        let src = if gone { fd_link.into() } else { path };
+                    let fd =
+                        std::path::PathBuf::from(format!("/proc/{tgid}/fd/{}", sc.args[4] as i32));
+                    if let Ok(path) = std::fs::read_link(&fd) {
+                        // Copied now, while the program is stopped at the
+                        // mmap: the bytes it mapped, from the file it mapped.
                         // A shared mapping's file changes without its mtime
                         // telling (writes through other mappings): stored afresh.
                         let shared = sc.args[3] & libc::MAP_TYPE as u64 != libc::MAP_PRIVATE as u64;
-                        let file = self.store_file_fresh(tid, &src, shared)?;
+                        let file = self.store_file_fresh(tid, &path, &fd, shared)?;
                         extra = SyscallExtra::MappedFile { file };
                     }
                 }

@@ -4,7 +4,8 @@
 //! The kernel copies the execve path onto the new stack (AT_EXECFN), so a
 //! path of a different length would shift every stack address. Replay
 //! therefore execs (from a private temporary directory) a relative path of
-//! the recorded path's length, prepared by `exe::ExecFiles`.
+//! the recorded path's length, prepared by `exe::ExecFiles`: replay's own
+//! copies (the trace's copies are plain 0600 files, never modified).
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -36,8 +37,8 @@ pub fn launch(
     argv: &[Vec<u8>],
     env: &[Vec<u8>],
     cpu: Option<usize>,
-    sigmask: libc::sigset_t,
-    ignored: u64,
+    signals: trace_format::InitialSignals,
+    rlimits: &[(u32, u64)],
 ) -> anyhow::Result<Launch> {
     let cstr = |b: &[u8]| {
         CString::new(b.to_vec()).map_err(|_| anyhow!("recorded argument contains a NUL byte"))
@@ -51,10 +52,18 @@ pub fn launch(
         env: env.iter().map(|a| cstr(a)).collect::<anyhow::Result<_>>()?,
         cwd: Some(cstr(tmp.0.as_os_str().as_bytes())?),
         cpu,
-        sigmask,
+        sigmask: signals.blocked,
         seccomp: false,
-        ignored,
+        ignored: signals.ignored,
+        rlimits: rlimits.to_vec(),
     };
+    let unreachable = spawn::unreachable_rlimits(rlimits);
+    if !unreachable.is_empty() {
+        crate::say!(
+            "warning: the program was recorded with {}, over this shell's hard limit: replay may diverge",
+            unreachable.join(", ")
+        );
+    }
     let tid = spawn::spawn(&spec)?;
     Ok(Launch { tid, tmp })
 }

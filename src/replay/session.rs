@@ -140,8 +140,7 @@ impl ReplaySession {
             return Err(anyhow!("the trace does not start with an exec event"));
         };
         let cpu = pin_to(header.host.pinned_cpu as usize);
-        // The program starts with the recorded signal state, not this rrgo's.
-        let signals = header.initial_signals;
+        // The program starts with the recorded signal state and limits, not this rrgo's.
         let tmp = TempDir(super::launch::private_dir()?);
         let mut exec_files = super::exe::ExecFiles::new(&tmp.0);
         let plan = super::exe::ExecPlan {
@@ -156,8 +155,8 @@ impl ReplaySession {
             &header.argv,
             &header.env,
             cpu,
-            crate::tracee::spawn::mask_set(signals.blocked),
-            signals.ignored,
+            header.initial_signals,
+            &header.initial_rlimits,
         )?;
         let mut s = ReplaySession {
             reader,

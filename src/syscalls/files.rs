@@ -74,6 +74,9 @@ pub(crate) const ROWS: &[Spec] = &[
     emu(SYS_chmod, &[]),
     emu(SYS_fchmod, &[]),
     emu(SYS_fchmodat, &[]),
+    emu(SYS_fchmodat2, &[]),
+    emu(SYS_mknod, &[]),
+    emu(SYS_mknodat, &[]),
     emu(SYS_chown, &[]),
     emu(SYS_fchown, &[]),
     emu(SYS_lchown, &[]),
@@ -99,6 +102,21 @@ pub(crate) const ROWS: &[Spec] = &[
     emu(SYS_fgetxattr, &[ResultLen(2)]),
     emu(SYS_listxattr, &[ResultLen(1)]),
     emu(SYS_flistxattr, &[ResultLen(1)]),
+    emu(SYS_llistxattr, &[ResultLen(1)]),
+    emu(SYS_setxattr, &[]),
+    emu(SYS_lsetxattr, &[]),
+    emu(SYS_fsetxattr, &[]),
+    emu(SYS_removexattr, &[]),
+    emu(SYS_lremovexattr, &[]),
+    emu(SYS_fremovexattr, &[]),
+    // File system administration (the standard library's tests make them
+    // when run as root); a mount may wait for a device or the network.
+    emu_blocking(SYS_mount, &[]),
+    emu_blocking(SYS_umount2, &[]),
+    emu_blocking(SYS_syncfs, &[]),
+    emu(SYS_chroot, &[]),
+    emu(SYS_pivot_root, &[]),
+    emu(SYS_acct, &[]),
     emu(SYS_ioctl, &[]).hook(Hook::Ioctl),
 ];
 

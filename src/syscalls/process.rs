@@ -68,9 +68,22 @@ pub(crate) const ROWS: &[Spec] = &[
     emu(SYS_setpriority, &[]),
     emu(SYS_getcpu, &[Fixed(0, 4), Fixed(1, 4)]),
     emu(SYS_personality, &[]),
+    emu(SYS_sethostname, &[]),
+    emu(SYS_setdomainname, &[]),
+    emu(SYS_capset, &[]),
     emu(SYS_pidfd_open, &[]),
     emu(SYS_pidfd_send_signal, &[]),
     emu(SYS_pidfd_getfd, &[]),
-    emu(SYS_ptrace, &[]),
+    // A recorded program cannot trace: its threads are rrgo's tracees, and
+    // a tracer among them would make other processes' stops part of its
+    // input. Refused the same way at record and replay (PTRACE_TRACEME
+    // already failed so under rrgo; attaching to an outside process no
+    // longer succeeds only while recording).
+    emu(SYS_ptrace, &[]).hook(Hook::Refuse(-(EPERM as i64))),
+    // Reading another process's memory is an input like read(2); writing
+    // into one (or into the program itself) would change memory behind
+    // rrgo's back, so it is refused like ptrace.
+    emu(SYS_process_vm_readv, &[IovResult(1, 2)]),
+    emu(SYS_process_vm_writev, &[]).hook(Hook::Refuse(-(EPERM as i64))),
     emu(SYS_seccomp, &[]),
 ];

@@ -34,17 +34,11 @@ pub struct ExecAuxv {
 /// Applies the fixups to a process stopped at its exec event; `rsp` is its
 /// stack pointer there (pointing at argc).
 pub fn fix_at_exec(mem: &ProcMem, rsp: u64, hide_vdso: bool) -> io::Result<ExecAuxv> {
-    // The pointer arrays sit at the top of the stack: one read, not a read
-    // per word (argv, envp and auxv are hundreds of words).
-    let words = mem.read_prefix(RemoteAddr(rsp), 256 << 10);
-    let word = |i: usize| -> io::Result<u64> {
-        words
-            .get(i * 8..i * 8 + 8)
-            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
-            .ok_or_else(|| io::Error::other("the initial stack ends inside its pointer arrays"))
-    };
+    let mut words = StackWords::new(mem, rsp);
+    let mut word = |i: usize| words.word(i);
     let argc = word(0)?;
-    if argc > 1 << 20 {
+    // The kernel caps argv's strings at a quarter of the stack limit.
+    if argc > 1 << 28 {
         return Err(io::Error::other(format!("implausible argc {argc} at exec")));
     }
     // Skip argc, argv[] and its NULL, then envp[] up to its NULL.
@@ -82,4 +76,42 @@ pub fn fix_at_exec(mem: &ProcMem, rsp: u64, hide_vdso: bool) -> io::Result<ExecA
         vdso,
         execfn,
     })
+}
+
+/// The initial stack's words from `rsp` up, read in growing blocks: the
+/// pointer arrays are usually a few KiB (one read, not a read per word), but
+/// 40,000 arguments take 320 KiB of pointers alone.
+struct StackWords<'a> {
+    mem: &'a ProcMem,
+    rsp: u64,
+    bytes: Vec<u8>,
+    /// The last read stopped short: the stack's mapping ends there.
+    ended: bool,
+}
+
+impl<'a> StackWords<'a> {
+    fn new(mem: &'a ProcMem, rsp: u64) -> StackWords<'a> {
+        StackWords {
+            mem,
+            rsp,
+            bytes: Vec::new(),
+            ended: false,
+        }
+    }
+
+    /// Word `i` (8 bytes at `rsp + 8 * i`).
+    fn word(&mut self, i: usize) -> io::Result<u64> {
+        let end = i * 8 + 8;
+        while self.bytes.len() < end && !self.ended {
+            let want = self.bytes.len().max(64 << 10);
+            let at = RemoteAddr(self.rsp + self.bytes.len() as u64);
+            let more = self.mem.read_prefix(at, want);
+            self.ended = more.len() < want;
+            self.bytes.extend_from_slice(&more);
+        }
+        self.bytes
+            .get(end - 8..end)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+            .ok_or_else(|| io::Error::other("the initial stack ends inside its pointer arrays"))
+    }
 }

@@ -19,12 +19,16 @@ pub struct SpawnSpec {
     pub cwd: Option<CString>,
     /// Pin the tracee to this CPU (the tracer pins itself to the same one).
     pub cpu: Option<usize>,
-    /// Signal mask the program starts with (rrgo itself blocks SIGCHLD).
-    pub sigmask: libc::sigset_t,
+    /// Signal mask the program starts with, bit n-1 for signal n (rrgo
+    /// itself blocks SIGCHLD).
+    pub sigmask: u64,
     /// Signals whose disposition rrgo changed and the program must get back as default.
     /// Signals the program starts with ignored (bit n-1: signal n); every
     /// other signal starts with the default action.
     pub ignored: u64,
+    /// Soft resource limits to set, (resource, limit); the others are
+    /// inherited from rrgo (see [`SHAPING_RLIMITS`]).
+    pub rlimits: Vec<(u32, u64)>,
     /// Install a seccomp filter that turns every syscall into a
     /// PTRACE_EVENT_SECCOMP stop (recording: threads then run with
     /// PTRACE_CONT and a syscall answered at that stop costs one stop).
@@ -203,17 +207,30 @@ unsafe fn child_setup(spec: &SpawnSpec, cpuset: &libc::cpu_set_t) {
     if spec.cpu.is_some() {
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), cpuset);
     }
+    for &(resource, soft) in &spec.rlimits {
+        let mut rl: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(resource, &mut rl) == 0 {
+            // Raising the hard limit needs privileges; `check_rlimits` warned.
+            rl.rlim_cur = soft.min(rl.rlim_max);
+            libc::setrlimit(resource, &rl);
+        }
+    }
     // The program must start as it would natively: Rust's runtime ignores
     // SIGPIPE, rrgo ignores SIGINT and blocks SIGCHLD. Ignored dispositions
     // survive exec, so they are set exactly (handlers reset by themselves).
+    // Raw syscalls: glibc refuses signals 32 and 33 (its own).
     for sig in 1..=64 {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
         let ignore = spec.ignored & (1u64 << (sig - 1)) != 0;
-        libc::signal(sig, if ignore { libc::SIG_IGN } else { libc::SIG_DFL });
+        let act = KernelSigaction {
+            handler: if ignore { libc::SIG_IGN } else { libc::SIG_DFL },
+            ..KernelSigaction::default()
+        };
+        raw_sigaction(sig, Some(&act), None);
     }
-    libc::sigprocmask(libc::SIG_SETMASK, &spec.sigmask, std::ptr::null_mut());
+    raw_sigmask(libc::SIG_SETMASK, Some(spec.sigmask));
     if let Some(cwd) = &spec.cwd {
         libc::chdir(cwd.as_ptr());
     }
@@ -228,6 +245,40 @@ fn pipe(flags: i32) -> Result<(i32, i32), SpawnError> {
     Ok((fds[0], fds[1]))
 }
 
+/// `struct sigaction` as the kernel's rt_sigaction takes it on x86-64
+/// (glibc's differs: a 128-byte mask, and it refuses signals 32 and 33).
+#[repr(C)]
+#[derive(Default)]
+struct KernelSigaction {
+    handler: libc::sighandler_t,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
+/// rt_sigaction(2) for any signal 1..=64. Async-signal-safe.
+fn raw_sigaction(
+    sig: i32,
+    new: Option<&KernelSigaction>,
+    old: Option<&mut KernelSigaction>,
+) -> bool {
+    let new = new.map_or(std::ptr::null(), |n| n as *const KernelSigaction);
+    let old = old.map_or(std::ptr::null_mut(), |o| o as *mut KernelSigaction);
+    // SAFETY: both pointers are null or point to a valid KernelSigaction;
+    // the kernel's sigset is 8 bytes.
+    unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, new, old, 8) == 0 }
+}
+
+/// rt_sigprocmask(2) on this thread with a 64-bit mask (bit n-1: signal n),
+/// signals 32 and 33 included; returns the previous mask. Async-signal-safe.
+pub fn raw_sigmask(how: i32, set: Option<u64>) -> u64 {
+    let mut old = 0u64;
+    let new = set.as_ref().map_or(std::ptr::null(), |m| m as *const u64);
+    // SAFETY: `new` is null or points to 8 bytes, `old` to 8 writable bytes.
+    unsafe { libc::syscall(libc::SYS_rt_sigprocmask, how, new, &mut old as *mut u64, 8) };
+    old
+}
+
 /// The signals whose disposition is SIG_IGN in this process now, as a mask
 /// (bit n-1: signal n). SIGPIPE is left out: Rust's runtime ignores it
 /// before main, so whether rrgo's caller did is unknowable.
@@ -237,42 +288,72 @@ pub fn ignored_signals() -> u64 {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP || sig == libc::SIGPIPE {
             continue;
         }
-        // SAFETY: querying a disposition into a zeroed sigaction.
-        let ignored = unsafe {
-            let mut old: libc::sigaction = std::mem::zeroed();
-            libc::sigaction(sig, std::ptr::null(), &mut old) == 0
-                && old.sa_sigaction == libc::SIG_IGN
-        };
-        if ignored {
+        let mut old = KernelSigaction::default();
+        if raw_sigaction(sig, None, Some(&mut old)) && old.handler == libc::SIG_IGN {
             mask |= 1 << (sig - 1);
         }
     }
     mask
 }
 
-/// A signal mask as the trace stores it (bit n-1: signal n).
-pub fn mask_bits(set: &libc::sigset_t) -> u64 {
-    let mut mask = 0u64;
-    for sig in 1..=64 {
-        // SAFETY: sigismember on a valid set.
-        if unsafe { libc::sigismember(set, sig) } == 1 {
-            mask |= 1 << (sig - 1);
-        }
-    }
-    mask
+/// Resource limits that shape the syscalls replay executes, so replay starts
+/// the program with the recorded ones: RLIMIT_STACK places the mmap area
+/// (unlimited selects the legacy bottom-up layout, moving every mapping);
+/// AS, DATA and MEMLOCK decide whether mmap, brk and mlock succeed.
+pub const SHAPING_RLIMITS: [u32; 4] = [
+    libc::RLIMIT_STACK,
+    libc::RLIMIT_AS,
+    libc::RLIMIT_DATA,
+    libc::RLIMIT_MEMLOCK,
+];
+
+/// This process's soft limits for [`SHAPING_RLIMITS`] (the program inherits them).
+pub fn shaping_rlimits() -> Vec<(u32, u64)> {
+    SHAPING_RLIMITS
+        .iter()
+        .filter_map(|&r| {
+            let mut rl = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: getrlimit into a valid struct.
+            (unsafe { libc::getrlimit(r, &mut rl) } == 0).then_some((r, rl.rlim_cur))
+        })
+        .collect()
 }
 
-/// The signal set of a stored mask.
-pub fn mask_set(mask: u64) -> libc::sigset_t {
-    // SAFETY: building a sigset_t with the libc helpers.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for sig in 1..=64 {
-            if mask & (1 << (sig - 1)) != 0 {
-                libc::sigaddset(&mut set, sig);
-            }
-        }
-        set
+/// The recorded limits this process cannot give the program (over its
+/// hard limit), as "RLIMIT_x=n" for a warning.
+pub fn unreachable_rlimits(wanted: &[(u32, u64)]) -> Vec<String> {
+    wanted
+        .iter()
+        .filter(|&&(r, soft)| {
+            let mut rl = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: getrlimit into a valid struct.
+            let ok = unsafe { libc::getrlimit(r, &mut rl) } == 0;
+            ok && soft > rl.rlim_max
+        })
+        .map(|&(r, soft)| format!("{}={}", rlimit_name(r), limit_text(soft)))
+        .collect()
+}
+
+fn rlimit_name(r: u32) -> &'static str {
+    match r {
+        libc::RLIMIT_STACK => "RLIMIT_STACK",
+        libc::RLIMIT_AS => "RLIMIT_AS",
+        libc::RLIMIT_DATA => "RLIMIT_DATA",
+        libc::RLIMIT_MEMLOCK => "RLIMIT_MEMLOCK",
+        _ => "RLIMIT_?",
+    }
+}
+
+fn limit_text(v: u64) -> String {
+    if v == libc::RLIM_INFINITY {
+        "unlimited".into()
+    } else {
+        v.to_string()
     }
 }

@@ -37,16 +37,9 @@ pub struct Waited {
 /// is spawned so every thread inherits the mask and SIGCHLD stays pending
 /// for `wait_any`. Returns the previous mask, which a recorded program gets
 /// (a replayed one gets the recorded mask).
-pub fn block_sigchld() -> libc::sigset_t {
-    // SAFETY: plain libc calls on properly initialised sigset_t values.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGCHLD);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
-        old
-    }
+pub fn block_sigchld() -> u64 {
+    // Raw, so the returned mask keeps signals 32 and 33 (glibc hides them).
+    super::spawn::raw_sigmask(libc::SIG_BLOCK, Some(1 << (libc::SIGCHLD - 1)))
 }
 
 /// Signals that `rrgo record` passes on to the program instead of dying from them.

@@ -37,6 +37,11 @@ pub struct Header {
     /// The signal state the program started with (inherited across exec,
     /// so part of its input): replay starts it with the same.
     pub initial_signals: InitialSignals,
+    /// Soft resource limits the program started with that shape the syscalls
+    /// replay executes, as (Linux resource number, limit; u64::MAX is
+    /// unlimited): RLIMIT_STACK places the mmap area, AS, DATA and MEMLOCK
+    /// decide whether mmap, brk and mlock succeed. Replay sets them.
+    pub initial_rlimits: Vec<(u32, u64)>,
 }
 
 /// Signals blocked and ignored when the program started; bit n-1 is signal n.

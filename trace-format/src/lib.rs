@@ -19,7 +19,7 @@
 //!         rrgo_version: "0.1.0".into(),
 //!         exe,
 //!         # created_unix_ms: 0, argv: vec![], env: vec![], cwd: vec![], go_version: None,
-//!         # auxv_random: [0; 16], host: HostInfo::default(), initial_signals: Default::default(),
+//!         # auxv_random: [0; 16], host: HostInfo::default(), initial_signals: Default::default(), initial_rlimits: vec![],
 //!         // ...
 //!     })
 //! })?;

@@ -227,14 +227,14 @@ impl TraceWriter {
         self.files.store(src, build_id)
     }
 
-    /// [`FileStore::store_known`] through the writer.
-    pub fn store_file_known(
+    /// [`FileStore::store_from`] through the writer.
+    pub fn store_file_from(
         &mut self,
         src: &Path,
+        from: &Path,
         build_id: Option<Vec<u8>>,
-        known: Option<(u64, u64)>,
     ) -> Result<StoredFile, TraceError> {
-        self.files.store_known(src, build_id, known)
+        self.files.store_from(src, from, build_id)
     }
 
     /// Appends an event and returns its time. Encoding happens here;

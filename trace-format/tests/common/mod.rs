@@ -376,6 +376,7 @@ pub fn test_header(exe: StoredFile) -> Header {
             blocked: 1 << 16,
             ignored: 1 << 1,
         },
+        initial_rlimits: vec![(3, 8 << 20)],
     }
 }
 

@@ -1,0 +1,304 @@
+//! A trace replays the same whatever happens around it afterwards: the files
+//! it copied change, the replaying rrgo runs in other conditions than the
+//! recording one. Some programs here are C, compiled by the test with gcc,
+//! where Go cannot reach the case.
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+fn newest() -> String {
+    go_versions().into_iter().next().expect("a Go version")
+}
+
+/// Compiles `src` (C) into `<scratch>/<name>`.
+fn gcc(s: &Scratch, name: &str, src: &str) -> PathBuf {
+    let c = s.path().join(format!("{name}.c"));
+    std::fs::write(&c, src).unwrap();
+    let out = s.path().join(name);
+    let cc = output_within(
+        std::process::Command::new("gcc")
+            .arg("-O1")
+            .arg("-o")
+            .arg(&out)
+            .arg(&c),
+        DEADLINE,
+    );
+    assert!(cc.status.success(), "gcc: {}", text(&cc.stderr));
+    out
+}
+
+/// Maps the file named by argv[1] privately and prints its first bytes.
+const MAP_A_FILE: &str = r#"
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+int main(int argc, char **argv) {
+    int fd = open(argv[1], O_RDONLY);
+    if (fd < 0) { perror("open"); return 1; }
+    char *p = mmap(0, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) { perror("mmap"); return 1; }
+    printf("mapped: %.16s\n", p);
+    return 0;
+}
+"#;
+
+fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+/// The trace holds its own copies: overwriting the program and the file it
+/// mapped in place after recording (as `cp` or a build does) changes nothing
+/// in the replay, the copies carry no setuid bit, and replay does not modify
+/// them.
+#[test]
+fn stored_files_are_copies_taken_when_mapped() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new();
+    let prog = gcc(&s, "mapfile", MAP_A_FILE);
+    std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    let data = s.path().join("data");
+    std::fs::write(&data, "recorded content and more").unwrap();
+    let (rec, trace) = s.record("t", &prog, &[data.to_str().unwrap()]);
+    assert_eq!(rec.status.code(), Some(0), "{}", text(&rec.stderr));
+    assert_eq!(text(&rec.stdout), "mapped: recorded content\n");
+
+    let copies: Vec<PathBuf> = std::fs::read_dir(trace.join("files"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(
+        copies.len() >= 2,
+        "program and data file stored: {copies:?}"
+    );
+    for c in &copies {
+        assert_eq!(mode(c), 0o600, "{}", c.display());
+    }
+
+    // In place (same inode), as `cp` over an existing file does.
+    std::fs::write(&data, "CHANGED CONTENT!!!!!!!!!!!!").unwrap();
+    let other = std::fs::read(example(&newest(), "hello")).unwrap();
+    std::fs::write(&prog, other).unwrap();
+    assert_same("files changed after recording", &rec, &s.replay(&trace));
+
+    // Replay does not touch the trace (it used to make its copy executable).
+    for c in &copies {
+        assert_eq!(mode(c), 0o600, "after replay: {}", c.display());
+    }
+}
+
+/// Sets, in a forked child before exec, conditions a plain shell does not
+/// have: signals 1, 2, 3, 32 and 33 ignored (32 and 33 need the raw syscall:
+/// glibc refuses them), 10 and 33 blocked, umask 077, unlimited stack.
+fn odd_parent(cmd: &mut std::process::Command, cwd: &Path) {
+    use std::os::unix::process::CommandExt;
+    cmd.current_dir(cwd)
+        .env("RRGO_TEST_ODD_PARENT", "x".repeat(300))
+        .env_remove("HOME");
+    let setup = || {
+        // struct sigaction as the kernel takes it: handler, flags, restorer, mask.
+        let ignore: [u64; 4] = [libc::SIG_IGN as u64, 0, 0, 0];
+        // SAFETY: raw syscalls with valid pointers, in the child before exec.
+        unsafe {
+            for sig in [1, 2, 3, 32, 33] {
+                libc::syscall(libc::SYS_rt_sigaction, sig, ignore.as_ptr(), 0usize, 8);
+            }
+            let block: u64 = (1 << 9) | (1 << 32);
+            libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_BLOCK, &block, 0usize, 8);
+            libc::umask(0o077);
+            let unlimited = libc::rlimit {
+                rlim_cur: libc::RLIM_INFINITY,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            libc::setrlimit(libc::RLIMIT_STACK, &unlimited);
+        }
+        Ok(())
+    };
+    // SAFETY: the closure makes async-signal-safe syscalls only.
+    unsafe { cmd.pre_exec(setup) };
+}
+
+/// The lines of startstate's output that rrgo must pass through unchanged
+/// from its caller (the mmap address moves with rrgo's ASLR switch).
+fn inherited_lines(out: &std::process::Output) -> String {
+    text(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with("mmap at:") && !l.starts_with("environment"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// A trace recorded under a parent ignoring signals 1, 2, 3, 32 and 33, with
+/// another mask, cwd, environment, umask and stack limit replays from a plain
+/// parent, and a trace recorded from a plain parent replays under that one.
+#[test]
+fn replay_does_not_depend_on_the_replaying_parent() {
+    let s = Scratch::new();
+    let prog = example(&newest(), "startstate");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let mut native = std::process::Command::new(&prog);
+    odd_parent(&mut native, elsewhere.path());
+    let native = output_within(&mut native, DEADLINE);
+    let native_lines = inherited_lines(&native);
+    assert!(
+        native_lines.contains("os/signal ignored: 1 2 32"),
+        "{native_lines}"
+    );
+
+    let odd_trace = s.path().join("odd");
+    let mut rec = s.cmd();
+    rec.arg("record")
+        .arg("-q")
+        .arg("-o")
+        .arg(&odd_trace)
+        .arg(&prog);
+    odd_parent(&mut rec, elsewhere.path());
+    let rec = output_within(&mut rec, DEADLINE);
+    assert_eq!(rec.status.code(), Some(0), "{}", text(&rec.stderr));
+    assert_eq!(
+        inherited_lines(&rec),
+        native_lines,
+        "recorded under the odd parent"
+    );
+    assert_same("recorded under the odd parent", &rec, &s.replay(&odd_trace));
+
+    let (plain, plain_trace) = s.record("plain", &prog, &[]);
+    assert_eq!(plain.status.code(), Some(0), "{}", text(&plain.stderr));
+    let mut replay = s.cmd();
+    replay.arg("replay").arg("-a").arg(&plain_trace);
+    odd_parent(&mut replay, elsewhere.path());
+    let replayed = output_within(&mut replay, DEADLINE);
+    assert_same("replayed under the odd parent", &plain, &replayed);
+}
+
+/// 40,000 arguments put 320 KiB of pointers on the initial stack, more than
+/// one read of it used to take.
+#[test]
+fn forty_thousand_arguments_record_and_replay() {
+    let s = Scratch::new();
+    let prog = example(&newest(), "hello");
+    let args: Vec<String> = (0..40_000).map(|i| format!("a{i}")).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (rec, trace) = s.record("t", &prog, &args);
+    assert_eq!(rec.status.code(), Some(0), "{}", text(&rec.stderr));
+    assert!(
+        text(&rec.stdout).contains("args: 40001"),
+        "{}",
+        text(&rec.stdout)
+    );
+    assert_same("40,000 arguments", &rec, &s.replay(&trace));
+}
+
+/// Calls the standard library's tests make that rrgo had no row for.
+const FILE_ADMIN_CALLS: &str = r#"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+static void show(const char *what, long r) {
+    printf("%s: %ld %s\n", what, r, r < 0 ? strerror(errno) : "");
+}
+int main(void) {
+    show("mknodat", syscall(SYS_mknodat, AT_FDCWD, "fifo", S_IFIFO | 0600, 0));
+    show("fchmodat2", syscall(452, AT_FDCWD, "fifo", 0640, 0));
+    struct stat st;
+    stat("fifo", &st);
+    printf("mode: %o\n", st.st_mode & 07777);
+    show("umount2", syscall(SYS_umount2, "/nonexistent-rrgo", 0));
+    show("mount", syscall(SYS_mount, "none", "/nonexistent-rrgo", "tmpfs", 0, 0));
+    return 0;
+}
+"#;
+
+/// mknodat, fchmodat2, mount and umount2 are known calls: recorded without a
+/// warning and replayed.
+#[test]
+fn file_administration_calls_are_known() {
+    let s = Scratch::new();
+    let prog = gcc(&s, "fileadmin", FILE_ADMIN_CALLS);
+    let dir = s.path().join("t");
+    let mut cmd = s.cmd();
+    cmd.current_dir(s.path())
+        .arg("record")
+        .arg("-o")
+        .arg(&dir)
+        .arg(&prog);
+    let rec = output_within(&mut cmd, DEADLINE);
+    assert_eq!(rec.status.code(), Some(0), "{}", text(&rec.stderr));
+    assert!(
+        text(&rec.stdout).contains("mknodat: 0"),
+        "{}",
+        text(&rec.stdout)
+    );
+    assert!(
+        !text(&rec.stderr).contains("not known to rrgo"),
+        "{}",
+        text(&rec.stderr)
+    );
+    assert_same("file administration calls", &rec, &s.replay(&dir));
+}
+
+/// Tries to trace: itself (PTRACE_TRACEME, as strace's child does), and an
+/// outside process (argv[1]: a pid); then reads and writes its own memory
+/// through process_vm_readv/writev.
+const TRACER: &str = r#"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <unistd.h>
+static void show(const char *what, long r) {
+    printf("%s: %ld %s\n", what, r, r < 0 ? strerror(errno) : "");
+}
+int main(int argc, char **argv) {
+    show("PTRACE_TRACEME", ptrace(PTRACE_TRACEME, 0, 0, 0));
+    show("PTRACE_SEIZE", ptrace(PTRACE_SEIZE, atoi(argv[1]), 0, 0));
+    static char secret[16] = "read by syscall";
+    char buf[16] = {0};
+    struct iovec local = {buf, sizeof buf}, remote = {secret, sizeof secret};
+    show("process_vm_readv", process_vm_readv(getpid(), &local, 1, &remote, 1, 0));
+    printf("read: %s\n", buf);
+    struct iovec from = {"overwritten", 12}, to = {secret, 12};
+    show("process_vm_writev", process_vm_writev(getpid(), &from, 1, &to, 1, 0));
+    printf("secret: %s\n", secret);
+    return 0;
+}
+"#;
+
+/// A recorded program cannot trace (its threads are rrgo's tracees): ptrace
+/// fails with EPERM at record and replay alike, also for an outside process
+/// it could attach to natively; process_vm_writev too, while
+/// process_vm_readv's bytes are recorded.
+#[test]
+fn ptrace_is_refused_with_eperm() {
+    let s = Scratch::new();
+    let prog = gcc(&s, "tracer", TRACER);
+    let mut outside = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let pid = outside.id().to_string();
+    let (rec, trace) = s.record("t", &prog, &[&pid]);
+    let _ = outside.kill();
+    let _ = outside.wait();
+    assert_eq!(rec.status.code(), Some(0), "{}", text(&rec.stderr));
+    let out = text(&rec.stdout);
+    for line in [
+        "PTRACE_TRACEME: -1 Operation not permitted",
+        "PTRACE_SEIZE: -1 Operation not permitted",
+        "process_vm_readv: 16",
+        "read: read by syscall",
+        "process_vm_writev: -1 Operation not permitted",
+        "secret: read by syscall",
+    ] {
+        assert!(out.contains(line), "no {line:?} in:\n{out}");
+    }
+    assert_same("ptrace refused", &rec, &s.replay(&trace));
+}
