@@ -46,6 +46,10 @@ pub struct ReplaySession {
     pub(super) queue: VecDeque<Event>,
     /// Time of the next event to apply.
     pub(super) next: EventTime,
+    /// One past the last event loaded into `queue` (while an event is being
+    /// applied it is out of the queue but `next` still names it, so neither
+    /// tells where loading goes on).
+    pub(super) loaded: EventTime,
     pub(super) threads: HashMap<RecTid, LiveThread>,
     pub(super) mems: HashMap<i32, ProcMem>,
     /// Recorded tgid → live tgid.
@@ -142,6 +146,7 @@ impl ReplaySession {
             reader,
             queue: VecDeque::new(),
             next: EventTime(0),
+            loaded: EventTime(0),
             threads: HashMap::new(),
             mems: HashMap::new(),
             pids: HashMap::new(),
@@ -254,7 +259,7 @@ impl ReplaySession {
 
     /// Loads the rest of the chunk holding the next unqueued event.
     fn refill(&mut self) -> anyhow::Result<()> {
-        let from = EventTime(self.next.0 + self.queue.len() as u64);
+        let from = self.loaded.max(self.next);
         if from.0 >= self.reader.event_count() {
             return Ok(());
         }
@@ -270,7 +275,9 @@ impl ReplaySession {
             .events_from(from)
             .take((chunk_end - from.0) as usize)
         {
-            self.queue.push_back(e?);
+            let e = e?;
+            self.loaded = EventTime(e.time.0 + 1);
+            self.queue.push_back(e);
         }
         Ok(())
     }
