@@ -504,10 +504,14 @@ impl ReplaySession {
             tracing::trace!(tid = tid.0, stop = ?w.stop, "stop");
             return Ok(w);
         }
+        let deadline = std::time::Instant::now() + exit_wait();
         loop {
             if let Some(w) = wait::wait_tid_nohang(tid)? {
                 tracing::trace!(tid = tid.0, stop = ?w.stop, "stop");
                 return Ok(w);
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(self.no_death(tid));
             }
             match wait::wait_any(Some(std::time::Duration::from_millis(50)))? {
                 None => {
@@ -550,6 +554,23 @@ impl ReplaySession {
                 }
             }
         }
+    }
+
+    /// The divergence of a thread that should be dying but is not: nothing
+    /// the replay does will end it, so waiting longer would hang.
+    fn no_death(&self, tid: Tid) -> anyhow::Error {
+        let rec = self
+            .threads
+            .iter()
+            .find(|(_, t)| t.live == tid)
+            .map(|(r, _)| *r)
+            .unwrap_or(RecTid(tid.0));
+        anyhow!(Divergence::new(
+            self.next,
+            rec,
+            "the thread to stop or end, as the recording's process was ending",
+            format!("no stop of live thread {} within {:?}", tid.0, exit_wait())
+        ))
     }
 
     pub(super) fn live(&self, event: &Event) -> anyhow::Result<Tid> {
@@ -596,6 +617,17 @@ impl Drop for ReplaySession {
             }
         }
     }
+}
+
+/// How long a thread whose process is ending may take to report its next
+/// stop or death (`RRGO_EXIT_WAIT_MS`, default 10 s). Deaths take
+/// milliseconds; past this, nothing the replay does will end the thread.
+fn exit_wait() -> std::time::Duration {
+    let ms = std::env::var("RRGO_EXIT_WAIT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    std::time::Duration::from_millis(ms)
 }
 
 /// Pins the engine thread (and so the tracee) to the CPU the recording used.
