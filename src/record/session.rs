@@ -314,6 +314,19 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
     })
 }
 
+/// Whether an error comes from a ptrace request about a thread that is gone.
+fn vanished(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.raw_os_error() == Some(libc::ESRCH))
+    })
+}
+
+/// Whether the thread still answers ptrace requests (it is in a stop).
+fn is_stopped_alive(tid: Tid) -> bool {
+    ptrace::get_regs(tid).is_ok()
+}
+
 fn kill_all(t: &Threads) {
     for tgid in t.procs.keys() {
         // SAFETY: killing our own tracees.
@@ -340,7 +353,7 @@ impl Recorder {
             };
             let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             match wait::wait_any(timeout).context("waiting for the program")? {
-                Some(w) => self.handle(w)?,
+                Some(w) => self.handle_or_vanished(w)?,
                 None => {
                     let now = Instant::now();
                     if flush_at.is_some_and(|d| now >= d) {
@@ -359,6 +372,25 @@ impl Recorder {
             }
         }
         Ok(())
+    }
+
+    /// Handles a stop; a thread killed meanwhile (SIGKILL from outside
+    /// wakes it from its stop, so ptrace requests about it fail with ESRCH)
+    /// is left to report its death, which comes next.
+    fn handle_or_vanished(&mut self, w: Waited) -> anyhow::Result<()> {
+        match self.handle(w) {
+            Err(e) if vanished(&e) && !is_stopped_alive(w.tid) => {
+                tracing::debug!(tid = w.tid.0, "thread killed while its stop was handled");
+                if let Some(th) = self.t.get(w.tid) {
+                    th.state = State::Exiting;
+                }
+                if self.t.running == Some(w.tid) {
+                    self.t.running = None;
+                }
+                Ok(())
+            }
+            r => r,
+        }
     }
 
     /// Gives the CPU to the next runnable thread.
@@ -541,7 +573,7 @@ impl Recorder {
         // Until it stops, no other thread may run.
         while self.t.running == Some(tid) {
             let w = wait::wait_tid(tid).context("waiting for a preempted thread")?;
-            self.handle(w)?;
+            self.handle_or_vanished(w)?;
         }
         Ok(())
     }
@@ -598,6 +630,7 @@ impl Recorder {
         let status = ptrace::event_msg(tid).unwrap_or(0) as i32;
         // A thread killed before its parent's clone event never entered the trace.
         if self.t.get(tid).is_some_and(|t| t.announced) {
+            self.record_completed_output(tid)?;
             self.append(tid, EventKind::TaskExit { status })?;
         }
         if self.t.running == Some(tid) {

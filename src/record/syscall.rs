@@ -155,9 +155,39 @@ impl Recorder {
     }
 
     pub(super) fn on_syscall_exit(&mut self, tid: Tid) -> anyhow::Result<()> {
+        if self.record_syscall_exit(tid)? {
+            self.continue_or_switch(tid)?;
+        }
+        Ok(())
+    }
+
+    /// A write to rrgo's stdout/stderr that completed just before the
+    /// thread was killed (a fatal signal pending skips the exit stop): its
+    /// exit is recorded from the registers at the thread's exit event, so
+    /// replay shows the output the program really wrote.
+    pub(super) fn record_completed_output(&mut self, tid: Tid) -> anyhow::Result<()> {
+        let output = self
+            .t
+            .get(tid)
+            .and_then(|t| t.syscall.as_ref())
+            .is_some_and(|sc| {
+                sc.refused.is_none()
+                    && matches!(
+                        sc.spec.map(|s| s.hook),
+                        Some(Hook::Output | Hook::OutputIov)
+                    )
+            });
+        if output && (ptrace::get_regs(tid)?.rax as i64) > 0 {
+            self.record_syscall_exit(tid)?;
+        }
+        Ok(())
+    }
+
+    /// Records the exit of the thread's syscall in flight; false if there was none.
+    fn record_syscall_exit(&mut self, tid: Tid) -> anyhow::Result<bool> {
         let mut regs = ptrace::get_regs(tid)?;
         let Some(sc) = self.t.get(tid).and_then(|t| t.syscall.take()) else {
-            return Ok(());
+            return Ok(false);
         };
         if sc.initial_exec {
             self.install_clock_page(tid)?;
@@ -165,7 +195,7 @@ impl Recorder {
             if let Some(th) = self.t.get(tid) {
                 th.last_regs = Some(regs);
             }
-            return self.continue_or_switch(tid);
+            return Ok(true);
         }
         if let Some(errno) = sc.refused {
             regs.rax = errno as u64;
@@ -297,7 +327,7 @@ impl Recorder {
         if let Some(th) = self.t.get(tid) {
             th.last_regs = Some(regs);
         }
-        self.continue_or_switch(tid)
+        Ok(true)
     }
 
     /// A mapping made by mmap replaces whatever shared mapping was there; a
@@ -349,8 +379,9 @@ impl Recorder {
 
     /// Which of rrgo's own output streams `fd` of the writing process is.
     fn output_stream(&self, tid: Tid, fd: i32) -> Option<StdStream> {
-        let tgid = self.t.threads.get(&tid).map(|t| t.tgid).unwrap_or(tid.0);
-        let meta = std::fs::metadata(format!("/proc/{tgid}/fd/{fd}")).ok()?;
+        // The writing thread's own view: once the leader has exited (a dying
+        // process), /proc/TGID/fd is empty.
+        let meta = std::fs::metadata(format!("/proc/{}/fd/{fd}", tid.0)).ok()?;
         let id = Some((meta.dev(), meta.ino()));
         // A terminal shared by stdout and stderr is told apart by the fd number.
         match (fd, id == self.std_streams[0], id == self.std_streams[1]) {

@@ -161,6 +161,7 @@ impl ReplaySession {
             reader,
             queue: self.queue.clone(),
             next: self.next,
+            loaded: self.loaded,
             threads,
             mems,
             pids,

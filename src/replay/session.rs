@@ -46,6 +46,10 @@ pub struct ReplaySession {
     pub(super) queue: VecDeque<Event>,
     /// Time of the next event to apply.
     pub(super) next: EventTime,
+    /// One past the last event loaded into `queue` (while an event is being
+    /// applied it is out of the queue but `next` still names it, so neither
+    /// tells where loading goes on).
+    pub(super) loaded: EventTime,
     pub(super) threads: HashMap<RecTid, LiveThread>,
     pub(super) mems: HashMap<i32, ProcMem>,
     /// Recorded tgid → live tgid.
@@ -162,6 +166,7 @@ impl ReplaySession {
             reader,
             queue: VecDeque::new(),
             next: EventTime(0),
+            loaded: EventTime(0),
             threads: HashMap::new(),
             mems: HashMap::new(),
             pids: HashMap::new(),
@@ -278,10 +283,7 @@ impl ReplaySession {
     fn refill(&mut self) -> anyhow::Result<()> {
         // After the queued events (`next` is the in-flight event's successor
         // while one is applied: lookahead may refill during `apply`).
-        let from = self
-            .queue
-            .back()
-            .map_or(self.next, |e| EventTime(e.time.0 + 1));
+        let from = self.loaded.max(self.next);
         if from.0 >= self.reader.event_count() {
             return Ok(());
         }
@@ -297,7 +299,9 @@ impl ReplaySession {
             .events_from(from)
             .take((chunk_end - from.0) as usize)
         {
-            self.queue.push_back(e?);
+            let e = e?;
+            self.loaded = EventTime(e.time.0 + 1);
+            self.queue.push_back(e);
         }
         Ok(())
     }
@@ -526,10 +530,14 @@ impl ReplaySession {
             tracing::trace!(tid = tid.0, stop = ?w.stop, "stop");
             return Ok(w);
         }
+        let deadline = std::time::Instant::now() + exit_wait();
         loop {
             if let Some(w) = wait::wait_tid_nohang(tid)? {
                 tracing::trace!(tid = tid.0, stop = ?w.stop, "stop");
                 return Ok(w);
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(self.no_death(tid));
             }
             match wait::wait_any(Some(std::time::Duration::from_millis(50)))? {
                 None => {
@@ -572,6 +580,23 @@ impl ReplaySession {
                 }
             }
         }
+    }
+
+    /// The divergence of a thread that should be dying but is not: nothing
+    /// the replay does will end it, so waiting longer would hang.
+    fn no_death(&self, tid: Tid) -> anyhow::Error {
+        let rec = self
+            .threads
+            .iter()
+            .find(|(_, t)| t.live == tid)
+            .map(|(r, _)| *r)
+            .unwrap_or(RecTid(tid.0));
+        anyhow!(Divergence::new(
+            self.next,
+            rec,
+            "the thread to stop or end, as the recording's process was ending",
+            format!("no stop of live thread {} within {:?}", tid.0, exit_wait())
+        ))
     }
 
     pub(super) fn live(&self, event: &Event) -> anyhow::Result<Tid> {
@@ -618,6 +643,17 @@ impl Drop for ReplaySession {
             }
         }
     }
+}
+
+/// How long a thread whose process is ending may take to report its next
+/// stop or death (`RRGO_EXIT_WAIT_MS`, default 10 s). Deaths take
+/// milliseconds; past this, nothing the replay does will end the thread.
+fn exit_wait() -> std::time::Duration {
+    let ms = std::env::var("RRGO_EXIT_WAIT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    std::time::Duration::from_millis(ms)
 }
 
 /// Pins the engine thread (and so the tracee) to the CPU the recording used.

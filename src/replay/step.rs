@@ -188,9 +188,9 @@ impl ReplaySession {
                 kind,
                 ..
             } => self.on_task_create(e, *parent, *child, *kind),
-            EventKind::TaskExit { .. } => {
+            EventKind::TaskExit { status } => {
                 self.awaiting_exit = true;
-                let r = self.on_task_exit(e);
+                let r = self.on_task_exit(e, *status);
                 self.awaiting_exit = false;
                 r
             }
@@ -552,6 +552,9 @@ impl ReplaySession {
         extra: &SyscallExtra,
     ) -> anyhow::Result<()> {
         let w = self.advance(e, None)?;
+        if is_exit_event(&w) {
+            return self.on_exit_of_dying(e, nr, result, extra, w);
+        }
         if w.stop != Stop::Syscall {
             return Err(diverged(
                 e,
@@ -805,7 +808,12 @@ impl ReplaySession {
         Ok(())
     }
 
-    fn on_task_exit(&mut self, e: &Event) -> anyhow::Result<()> {
+    fn on_task_exit(&mut self, e: &Event, status: i32) -> anyhow::Result<()> {
+        // A raw wait status: the low 7 bits are the signal that killed it.
+        let signo = status & 0x7f;
+        if signo != 0 && signo != 0x7f {
+            self.cause_death(e, signo)?;
+        }
         let t = self.thread(e)?;
         let live = t.live;
         let waited = if t.in_kernel {
@@ -856,7 +864,120 @@ impl ReplaySession {
         Ok(())
     }
 
+    /// Makes the process of `e`'s thread die from `signo` as it did when
+    /// recorded, where nothing else in the replay would kill it: a thread
+    /// of the process holds the fatal signal for delivery (its `Signal`
+    /// event was applied; the recording's kernel killed the process when
+    /// the thread resumed), or the signal is a SIGKILL from outside the
+    /// recording or from another recorded process (its kill or
+    /// pidfd_send_signal is emulated), which no event delivers: replay
+    /// sends it itself, at the first sign of the death in the trace.
+    fn cause_death(&mut self, e: &Event, signo: i32) -> anyhow::Result<()> {
+        let tgid = self.thread(e)?.tgid;
+        let holder = self
+            .threads
+            .iter()
+            .find(|(r, t)| {
+                **r != e.tid && t.tgid == tgid && !t.exited && !t.in_kernel && t.inject == signo
+            })
+            .map(|(_, t)| t.live);
+        if let Some(live) = holder {
+            self.deliver_fatal(e, live, signo)?;
+        } else if signo == libc::SIGKILL {
+            let Some(&pid) = self.pids.get(&tgid) else {
+                return Ok(());
+            };
+            tracing::debug!(
+                pid,
+                "the recorded process was killed by SIGKILL: killing it"
+            );
+            // SAFETY: a signal to our own tracee process.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        Ok(())
+    }
+
+    /// Resumes `live` with the fatal signal it holds and waits until the
+    /// process's death is under way (its exit stop: the kernel has then
+    /// told every other thread to die), so no thread runs user code meanwhile.
+    fn deliver_fatal(&mut self, e: &Event, live: Tid, signo: i32) -> anyhow::Result<()> {
+        if let Some(t) = self.threads.values_mut().find(|t| t.live == live) {
+            t.inject = 0;
+        }
+        ptrace::resume(live, ptrace::Resume::Syscall, signo)
+            .with_context(|| format!("cannot resume thread {live}"))?;
+        let w = self.wait_for(live)?;
+        if !matches!(
+            w.stop,
+            Stop::Exited(_) | Stop::Killed { .. } | Stop::Event { .. }
+        ) {
+            return Err(diverged(
+                e,
+                format!("signal {signo} to kill the process"),
+                describe(&w),
+            ));
+        }
+        // Let it go on to its death (held at its exit stop, it would keep
+        // the leader from ever reporting); its exit event collects the stop.
+        if is_exit_event(&w) {
+            let _ = ptrace::resume(live, ptrace::Resume::Cont, 0);
+        }
+        self.stashed.entry(live).or_default().push_front(w);
+        if let Some(t) = self.threads.values_mut().find(|t| t.live == live) {
+            t.in_kernel = true;
+        }
+        Ok(())
+    }
+
+    /// The exit of a write recorded at the thread's death (its process was
+    /// killed right after the call completed, so the kernel skipped the
+    /// exit stop): replay, which killed the process at its first thread
+    /// exit, finds the thread dying too. The output is shown; the death
+    /// stop waits for the thread's exit event.
+    fn on_exit_of_dying(
+        &mut self,
+        e: &Event,
+        nr: i64,
+        result: i64,
+        extra: &SyscallExtra,
+        w: Waited,
+    ) -> anyhow::Result<()> {
+        let tid = e.tid;
+        let exit_next = self
+            .find_ahead(1_000_000, |x| x.tid == tid)?
+            .is_some_and(|x| matches!(x.kind, EventKind::TaskExit { .. }));
+        if !exit_next {
+            return Err(diverged(
+                e,
+                format!("the exit of syscall {}", crate::syscall_names::name(nr)),
+                describe(&w),
+            ));
+        }
+        let args = self.thread(e)?.syscall.take().map(|(_, a, _)| a);
+        if let (
+            SyscallExtra::Sent {
+                stream: Some(stream),
+                ..
+            },
+            Some(args),
+        ) = (extra, args)
+        {
+            if result > 0 {
+                let bytes = self.sent_bytes(e.tid, nr, &args, result)?;
+                self.emit(*stream, bytes);
+            }
+        }
+        // On to its death, as in `deliver_fatal`.
+        let _ = ptrace::resume(w.tid, ptrace::Resume::Cont, 0);
+        self.stashed.entry(w.tid).or_default().push_front(w);
+        self.thread(e)?.in_kernel = true;
+        Ok(())
+    }
+
     fn on_process_exit(&mut self, e: &Event, status: &ExitStatus) -> anyhow::Result<()> {
+        if let ExitStatus::Signal { signo, .. } = *status {
+            self.cause_death(e, signo)?;
+        }
         let t = self.thread(e)?;
         let tgid = t.tgid;
         // Reap every thread of the process (the leader last, as the kernel reports it).
@@ -897,7 +1018,13 @@ impl ReplaySession {
                 self.threads.remove(&rec);
                 continue;
             }
-            while let Ok(w) = self.wait_for(live) {
+            loop {
+                let w = match self.wait_for(live) {
+                    Ok(w) => w,
+                    // A thread that will not die: say so rather than report "no exit".
+                    Err(err) if err.downcast_ref::<Divergence>().is_some() => return Err(err),
+                    Err(_) => break,
+                };
                 match w.stop {
                     Stop::Exited(c) => {
                         leader_status = Some(ExitStatus::Code(c));
@@ -1024,6 +1151,11 @@ impl ReplaySession {
             })
         ))
     }
+}
+
+/// The stop a thread makes when it starts to die (PTRACE_EVENT_EXIT).
+fn is_exit_event(w: &Waited) -> bool {
+    matches!(w.stop, Stop::Event { event, .. } if event == libc::PTRACE_EVENT_EXIT)
 }
 
 /// A signal the thread raised itself by faulting (or a trapped RDTSC).

@@ -42,24 +42,28 @@ pub fn block_sigchld() -> u64 {
     super::spawn::raw_sigmask(libc::SIG_BLOCK, Some(1 << (libc::SIGCHLD - 1)))
 }
 
-/// Signals that `rrgo record` passes on to the program instead of dying from them.
-const FORWARDED: [i32; 2] = [libc::SIGTERM, libc::SIGHUP];
+/// Signals that `rrgo record` passes on to the program instead of dying
+/// from them (SIGINT only when it does not come from the terminal).
+const FORWARDED: [i32; 3] = [libc::SIGTERM, libc::SIGHUP, libc::SIGINT];
+/// si_code of a signal the kernel sent, e.g. the terminal's SIGINT for Ctrl-C.
+const SI_KERNEL: i32 = 0x80;
 static FORWARDING: AtomicBool = AtomicBool::new(false);
 static PENDING: AtomicI32 = AtomicI32::new(0);
 static ORIGINAL_IGNORED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
 
-/// The signals rrgo's caller had ignored (before `start_forwarding` made
-/// rrgo ignore SIGINT): the recorded program starts with these.
+/// The signals rrgo's caller had ignored: the recorded program starts with these.
 pub fn original_ignored() -> u64 {
     *ORIGINAL_IGNORED.get_or_init(super::spawn::ignored_signals)
 }
 
-/// From now on SIGTERM and SIGHUP sent to rrgo are caught by the waits and
-/// handed out by `take_forwarded`; SIGINT is ignored, since the terminal
-/// sends it to the program too. Call before spawning threads.
+/// From now on SIGTERM, SIGHUP and SIGINT sent to rrgo are caught by the
+/// waits and handed out by `take_forwarded`, so the program dies from them
+/// (or handles them) and rrgo then exits like it. A SIGINT from the
+/// terminal (Ctrl-C) is not passed on: the terminal sent it to the program
+/// too. Call before spawning threads.
 pub fn start_forwarding() {
     ORIGINAL_IGNORED.get_or_init(super::spawn::ignored_signals);
-    // SAFETY: signal mask and disposition changes with valid arguments.
+    // SAFETY: a signal mask change with a valid set.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
@@ -67,7 +71,6 @@ pub fn start_forwarding() {
             libc::sigaddset(&mut set, sig);
         }
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        libc::signal(libc::SIGINT, libc::SIG_IGN);
     }
     FORWARDING.store(true, Ordering::Relaxed);
 }
@@ -121,11 +124,16 @@ fn waitpid(pid: i32, flags: i32) -> io::Result<Option<Waited>> {
 }
 
 /// Waits for the next stop of any tracee. `None` timeout waits forever;
-/// returns `Ok(None)` when the timeout passed with no stop.
+/// returns `Ok(None)` when the timeout passed with no stop, or early when a
+/// signal to forward arrived (see `take_forwarded`): an idle program must
+/// still get it.
 pub fn wait_any(timeout: Option<Duration>) -> io::Result<Option<Waited>> {
     loop {
         if let Some(w) = waitpid(-1, libc::WNOHANG)? {
             return Ok(Some(w));
+        }
+        if PENDING.load(Ordering::Relaxed) != 0 {
+            return Ok(None);
         }
         match timeout {
             Some(t) if t.is_zero() => return Ok(None),
@@ -178,9 +186,11 @@ fn sigtimedwait_chld(timeout: Option<Duration>) -> io::Result<bool> {
             }
             None => std::ptr::null(),
         };
-        let r = libc::sigtimedwait(&set, std::ptr::null_mut(), tsp);
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let r = libc::sigtimedwait(&set, &mut info, tsp);
         if r >= 0 {
-            if r != libc::SIGCHLD {
+            let from_terminal = r == libc::SIGINT && info.si_code == SI_KERNEL;
+            if r != libc::SIGCHLD && !from_terminal {
                 PENDING.store(r, Ordering::Relaxed);
             }
             return Ok(true);
