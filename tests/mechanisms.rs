@@ -754,3 +754,22 @@ fn preemption_points_inside_string_instructions_are_reached() {
         "no preemption landed inside a string instruction: the test exercised nothing"
     );
 }
+
+/// A run of written pages larger than a trace chunk (160 MB filled in one
+/// burst) is recorded in pieces (recording failed: `event of … bytes is
+/// larger than the 67108864-byte limit of one chunk`), and replays.
+#[test]
+fn a_preemption_after_a_huge_write_is_recorded_in_pieces() {
+    let s = Scratch::new();
+    let dir = s.path().join("t");
+    let mut rec = s.cmd();
+    rec.env("RRGO_PREEMPT_MS", "300")
+        .args(["record", "-o"])
+        .arg(&dir)
+        .arg("--")
+        .arg(example(&newest(), "bigcopy"))
+        .arg("fill");
+    let rec = output_within(&mut rec, DEADLINE);
+    assert!(rec.status.success(), "{}", text(&rec.stderr));
+    assert_same("fill", &rec, &s.replay(&dir));
+}

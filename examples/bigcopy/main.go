@@ -5,10 +5,15 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"sync"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "fill" {
+		fill()
+		return
+	}
 	const size = 8 << 20
 	var wg sync.WaitGroup
 	sums := make([]uint64, 2)
@@ -35,4 +40,29 @@ func main() {
 	}
 	wg.Wait()
 	fmt.Println("sums", sums)
+}
+
+// fill writes 160 MB in one burst and keeps computing, while another
+// goroutine spins: the preemption that follows records one run of written
+// pages larger than a trace chunk (the recorder cuts it into pieces).
+func fill() {
+	done := make(chan uint64)
+	go func() {
+		var x uint64
+		for i := 0; i < 400_000_000; i++ {
+			x = x*6364136223846793005 + 1
+		}
+		done <- x
+	}()
+	buf := make([]byte, 160<<20)
+	for i := range buf {
+		buf[i] = byte(i >> 12)
+	}
+	var s uint64
+	for round := 0; round < 8; round++ {
+		for i := 0; i < len(buf); i += 64 {
+			s += uint64(buf[i]) * uint64(round+1)
+		}
+	}
+	fmt.Println("fill", s, <-done)
 }

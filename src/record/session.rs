@@ -603,10 +603,12 @@ impl Recorder {
         // Several Pages events keep each event far below the format's size cap.
         let mut batch = Vec::new();
         let mut batch_bytes = 0;
-        for page in pages {
+        // A run of written pages can be larger than a chunk (a heap grown
+        // by 64 MB): it is cut into pieces of at most 8 MB first.
+        for page in pages.into_iter().flat_map(split_run) {
             batch_bytes += page.data.len();
             batch.push(page);
-            if batch_bytes >= 8 << 20 {
+            if batch_bytes >= PAGES_EVENT_BYTES {
                 self.append(
                     tid,
                     EventKind::Pages {
@@ -843,6 +845,25 @@ impl Recorder {
             crate::say!("warning: {} {what}", crate::syscall_names::name(nr));
         }
     }
+}
+
+/// Bytes of memory one `Pages` event carries at most (far below the
+/// format's cap on one event).
+const PAGES_EVENT_BYTES: usize = 8 << 20;
+
+/// A run of memory in pieces of at most `PAGES_EVENT_BYTES`.
+fn split_run(run: trace_format::MemWrite) -> Vec<trace_format::MemWrite> {
+    if run.data.len() <= PAGES_EVENT_BYTES {
+        return vec![run];
+    }
+    run.data
+        .chunks(PAGES_EVENT_BYTES)
+        .enumerate()
+        .map(|(i, piece)| trace_format::MemWrite {
+            addr: trace_format::RemoteAddr(run.addr.0 + (i * PAGES_EVENT_BYTES) as u64),
+            data: piece.to_vec(),
+        })
+        .collect()
 }
 
 /// The contents of the pages written since the last preemption.
