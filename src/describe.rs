@@ -196,6 +196,9 @@ pub fn event(e: &Event) -> String {
             let bytes: usize = pages.iter().map(|p| p.data.len()).sum();
             let _ = write!(s, " {bytes} bytes in {} runs", pages.len());
         }
+        EventKind::Rdrand { rip, value, .. } => {
+            let _ = write!(s, " at {rip} = {value:#x}");
+        }
         EventKind::Rdtsc { rip, value, aux } => {
             let _ = write!(s, " at {rip} = {value}");
             if let Some(aux) = aux {

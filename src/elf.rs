@@ -66,6 +66,9 @@ pub struct ExeFacts {
     pub syscall6: Option<u64>,
     /// Its ELF interpreter (`PT_INTERP`, the dynamic loader), if any.
     pub interp: Option<Interp>,
+    /// File offsets of its RDRAND/RDSEED instructions (none looked for in
+    /// a static Go binary: Go never emits them).
+    pub rand_sites: Vec<u64>,
 }
 
 /// Where an executable names its ELF interpreter.
@@ -114,13 +117,21 @@ const SYSCALL6_NAMES: [&str; 3] = [
 impl ExeFacts {
     pub fn read(path: &Path) -> ExeFacts {
         with_file(path, |f, bytes| {
+            let interp = interp_of(bytes);
+            let go_version = f
+                .section_by_name(".go.buildinfo")
+                .and_then(|s| s.data().ok())
+                .and_then(go_version_from_buildinfo);
+            let rand_sites = if go_version.is_some() && interp.is_none() {
+                Vec::new()
+            } else {
+                crate::tracee::insn::rand_sites(bytes)
+            };
             Some(ExeFacts {
-                interp: interp_of(bytes),
+                interp,
+                rand_sites,
                 build_id: f.build_id().ok().flatten().map(|b| b.to_vec()),
-                go_version: f
-                    .section_by_name(".go.buildinfo")
-                    .and_then(|s| s.data().ok())
-                    .and_then(go_version_from_buildinfo),
+                go_version,
                 // A position-independent executable would need its load address.
                 syscall6: (f.kind() == object::ObjectKind::Executable)
                     .then(|| {

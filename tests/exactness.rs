@@ -302,3 +302,60 @@ fn ptrace_is_refused_with_eperm() {
     }
     assert_same("ptrace refused", &rec, &s.replay(&trace));
 }
+
+/// RDRAND and RDSEED in the program itself (PIE, patched at exec).
+const RAND_INSNS: &str = r#"
+#include <stdio.h>
+#include <stdint.h>
+int main(void) {
+    uint64_t a; uint32_t b; unsigned char ok1, ok2;
+    __asm__ volatile("rdrand %0; setc %1" : "=r"(a), "=qm"(ok1));
+    __asm__ volatile("rdseed %0; setc %1" : "=r"(b), "=qm"(ok2));
+    printf("%016llx %08x %d %d\n", (unsigned long long)a, b, ok1, ok2);
+    return 0;
+}
+"#;
+
+/// libstdc++'s std::random_device uses RDRAND inside the library (patched
+/// at its mmap).
+const RANDOM_DEVICE: &str = r#"
+#include <random>
+#include <cstdio>
+int main() {
+    std::random_device rd;
+    unsigned a = rd(), b = rd();
+    std::printf("%08x %08x\n", a, b);
+    return 0;
+}
+"#;
+
+/// RDRAND/RDSEED give the recorded values at replay (without the trap they
+/// returned new random values: `replay diverged … write to send bytes`).
+#[test]
+fn rdrand_and_rdseed_replay_their_recorded_values() {
+    let s = Scratch::new();
+    let c = gcc(&s, "rand", RAND_INSNS);
+    let src = s.path().join("rd.cc");
+    std::fs::write(&src, RANDOM_DEVICE).unwrap();
+    let cxx = s.path().join("rd");
+    let built = output_within(
+        std::process::Command::new("g++")
+            .args(["-O1", "-o"])
+            .arg(&cxx)
+            .arg(&src),
+        DEADLINE,
+    );
+    assert!(built.status.success(), "g++: {}", text(&built.stderr));
+    for (name, prog) in [("c", c), ("cxx", cxx)] {
+        let (rec, trace) = s.record(name, &prog, &[]);
+        assert!(rec.status.success(), "{name}: {}", text(&rec.stderr));
+        let dump = s.run(&["dump", trace.to_str().unwrap()]);
+        assert!(
+            text(&dump.stdout).contains("rdrand"),
+            "{name}: no RDRAND was trapped"
+        );
+        for _ in 0..2 {
+            assert_same(name, &rec, &s.replay(&trace));
+        }
+    }
+}

@@ -32,6 +32,8 @@ pub struct RecordStats {
     pub preemptions: u64,
     pub preempt_bytes: u64,
     pub rdtsc: u64,
+    /// RDRAND/RDSEED instructions emulated.
+    pub rdrand: u64,
     pub threads: u64,
     pub processes: u64,
     /// Syscalls answered at their seccomp stop (one ptrace stop, not two).
@@ -78,6 +80,37 @@ fn env_ms(name: &str, default: u64) -> u64 {
 
 /// Identifies a file's contents cheaply: (dev, inode, mtime in ns, size).
 pub(super) type FileKey = (u64, u64, i64, u64);
+
+/// Puts an `int3` over each RDRAND/RDSEED of a file mapped executable at
+/// [start, start+len) from file offset `offset` (`sites` are file offsets),
+/// remembering the bytes replaced; returns the writes made, which replay
+/// makes too. The trap lets the recorder supply (and record) the value.
+pub(super) fn cover_rand_sites(
+    mem: &ProcMem,
+    sites: &[u64],
+    start: u64,
+    len: u64,
+    offset: u64,
+    covered: &mut std::collections::HashMap<u64, u8>,
+) -> Vec<trace_format::MemWrite> {
+    let mut out = Vec::new();
+    for &site in sites {
+        if site < offset || site >= offset + len {
+            continue;
+        }
+        let addr = trace_format::RemoteAddr(start + (site - offset));
+        let mut first = [0u8];
+        if mem.read_exact(addr, &mut first).is_err() || mem.write(addr, &[0xcc]).is_err() {
+            continue;
+        }
+        covered.insert(addr.0, first[0]);
+        out.push(trace_format::MemWrite {
+            addr,
+            data: vec![0xcc],
+        });
+    }
+    out
+}
 
 /// The `#!` script an exec path names (resolved in the process's cwd), if
 /// it is one.
@@ -687,7 +720,26 @@ impl Recorder {
             Some(_) => self.exe_facts(&running),
             None => Default::default(),
         };
-        let code_patches = self.patch_syscall6(&mem, facts.syscall6);
+        let mut code_patches = self.patch_syscall6(&mem, facts.syscall6);
+        let mut rand_sites = std::collections::HashMap::new();
+        if let (Some(exe), false) = (&exe, facts.rand_sites.is_empty()) {
+            let maps = crate::tracee::maps::read_maps(tgid).unwrap_or_default();
+            let regions: Vec<_> = maps
+                .iter()
+                .filter(|r| r.perms[2] == b'x' && Path::new(&r.path) == exe.as_path())
+                .map(|r| (r.start, r.end - r.start, r.offset))
+                .collect();
+            for (start, len, offset) in regions {
+                code_patches.extend(cover_rand_sites(
+                    &mem,
+                    &facts.rand_sites,
+                    start,
+                    len,
+                    offset,
+                    &mut rand_sites,
+                ));
+            }
+        }
         let exe_file = match &exe {
             Some(exe) => Some(self.store_file_quietly(exe, &running)?),
             None => None,
@@ -721,6 +773,7 @@ impl Recorder {
                 clock_pending: matches!(vdso, trace_format::VdsoSetup::Patched { .. })
                     || !code_patches.is_empty(),
                 shared: Default::default(),
+                rand_sites,
             },
         );
         if let Some(th) = self.t.get(tid) {

@@ -246,6 +246,19 @@ impl Recorder {
                         let shared = sc.args[3] & libc::MAP_TYPE as u64 != libc::MAP_PRIVATE as u64;
                         let file = self.store_file_fresh(tid, &path, &fd, shared)?;
                         extra = SyscallExtra::MappedFile { file };
+                        if sc.args[2] & libc::PROT_EXEC as u64 != 0 {
+                            let sites = self.exe_facts(&fd).rand_sites;
+                            if let Some(p) = self.t.proc_of_mut(tid) {
+                                writes.extend(super::session::cover_rand_sites(
+                                    &p.mem,
+                                    &sites,
+                                    result as u64,
+                                    sc.args[1],
+                                    sc.args[5],
+                                    &mut p.rand_sites,
+                                ));
+                            }
+                        }
                     }
                 }
                 Hook::Clone if result > 0 => {
@@ -432,12 +445,12 @@ impl Recorder {
                 .map(|p| p.pages.clone())
                 .unwrap_or_default();
             let clock = self.t.procs.get(&parent_tgid).is_some_and(|p| p.clock);
-            // A forked child shares its parent's shared mappings.
-            let shared = self
+            // A forked child shares its parent's shared mappings and code.
+            let (shared, rand_sites) = self
                 .t
                 .procs
                 .get(&parent_tgid)
-                .map(|p| p.shared.clone())
+                .map(|p| (p.shared.clone(), p.rand_sites.clone()))
                 .unwrap_or_default();
             self.t.procs.insert(
                 child.0,
@@ -448,6 +461,7 @@ impl Recorder {
                     clock,
                     clock_pending: false,
                     shared,
+                    rand_sites,
                 },
             );
             self.stats.processes += 1;

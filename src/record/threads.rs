@@ -71,6 +71,9 @@ pub struct Process {
     pub clock_pending: bool,
     /// Its `MAP_SHARED` file mappings, watched for changes by syscalls.
     pub shared: super::shared::SharedMaps,
+    /// RDRAND/RDSEED instructions covered by an `int3`: address → the
+    /// byte it replaced.
+    pub rand_sites: std::collections::HashMap<u64, u8>,
 }
 
 #[derive(Debug, Default)]

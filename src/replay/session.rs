@@ -455,6 +455,7 @@ impl ReplaySession {
             e.kind,
             trace_format::EventKind::SyscallEntry { .. }
                 | trace_format::EventKind::Rdtsc { .. }
+                | trace_format::EventKind::Rdrand { .. }
                 | trace_format::EventKind::Signal {
                     point: trace_format::DeliveryPoint::Fault,
                     ..

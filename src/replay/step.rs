@@ -219,6 +219,7 @@ impl ReplaySession {
             }
             EventKind::Preempt { regs, xstate } => self.on_preempt(e, regs, xstate),
             EventKind::Rdtsc { rip, value, aux } => self.on_rdtsc(e, *rip, *value, *aux),
+            EventKind::Rdrand { rip, first, value } => self.on_rdrand(e, *rip, *first, *value),
             EventKind::FileStored { .. } => Ok(()),
             EventKind::ProcessExit { status } => {
                 self.awaiting_exit = true;
@@ -616,11 +617,7 @@ impl ReplaySession {
         if let SyscallExtra::Sent { digest, .. } = extra {
             self.check_sent(e, nr, &args, result, *digest)?;
         }
-        let mem = self.mem(e.tid)?;
-        for w in writes {
-            mem.write(w.addr, &w.data)
-                .with_context(|| format!("cannot write syscall results at {}", w.addr))?;
-        }
+
         match extra {
             SyscallExtra::MappedFile { file } if result >= 0 => {
                 let stored = self.reader.stored_file(*file)?.clone();
@@ -648,6 +645,13 @@ impl ReplaySession {
                 self.emit(*stream, bytes);
             }
             _ => {}
+        }
+        // After the mapped file's contents: an mmap's writes are rrgo's own
+        // patches of that code (`int3` over RDRAND).
+        let mem = self.mem(e.tid)?;
+        for w in writes {
+            mem.write(w.addr, &w.data)
+                .with_context(|| format!("cannot write syscall results at {}", w.addr))?;
         }
         Ok(())
     }
@@ -1101,6 +1105,36 @@ impl ReplaySession {
         // it; a re-run stopped at an earlier visit with equal registers (or a
         // jump) has not made them all. The clock page is not in `Pages`.
         crate::tracee::clockpage::mark_used(self.mem(e.tid)?);
+        Ok(())
+    }
+
+    /// The thread traps on rrgo's `int3` over an RDRAND/RDSEED (put there
+    /// at the exec or mmap, as when recording) and gets the recorded value.
+    fn on_rdrand(
+        &mut self,
+        e: &Event,
+        rip: RemoteAddr,
+        first: u8,
+        value: u64,
+    ) -> anyhow::Result<()> {
+        let w = self.advance(e, Some(libc::SIGTRAP))?;
+        let live = w.tid;
+        let mut regs = ptrace::get_regs(live)?;
+        if w.stop != Stop::Signal(libc::SIGTRAP) || regs.rip.wrapping_sub(1) != rip.0 {
+            return Err(diverged(
+                e,
+                format!("RDRAND at {rip}"),
+                format!("{} at {:#x}", describe(&w), regs.rip),
+            ));
+        }
+        let mut code = [0u8; 15];
+        code[0] = first;
+        let rest = self.mem(e.tid)?.read_prefix(RemoteAddr(rip.0 + 1), 14);
+        code[1..1 + rest.len()].copy_from_slice(&rest);
+        let insn = crate::tracee::insn::rand_insn(&code, rip.0)
+            .ok_or_else(|| diverged(e, format!("RDRAND at {rip}"), "other code there"))?;
+        crate::tracee::insn::apply_rand(&mut regs, rip.0, insn, value);
+        ptrace::set_regs(live, &regs)?;
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! Decoding the tracee's instructions (iced-x86), for the few places where
 //! the engines must know what the instruction at a point does.
 
-use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic};
+use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register};
 
 /// A `rep movs`/`rep stos` instruction: one instruction that runs many
 /// iterations with rip unchanged, advancing rcx, rsi and rdi.
@@ -37,6 +37,116 @@ pub fn rep_string(bytes: &[u8], rip: u64) -> Option<RepString> {
     Some(RepString { elem, reads })
 }
 
+/// An RDRAND or RDSEED instruction: its length and destination register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RandInsn {
+    pub len: u64,
+    pub reg: Register,
+}
+
+/// The RDRAND/RDSEED instruction at the start of `bytes`, if it is one.
+pub fn rand_insn(bytes: &[u8], rip: u64) -> Option<RandInsn> {
+    let insn = decode(bytes, rip);
+    if insn.is_invalid() || !matches!(insn.mnemonic(), Mnemonic::Rdrand | Mnemonic::Rdseed) {
+        return None;
+    }
+    (insn.op0_kind() == OpKind::Register).then(|| RandInsn {
+        len: insn.len() as u64,
+        reg: insn.op0_register(),
+    })
+}
+
+/// File offsets of the RDRAND/RDSEED instructions in an ELF file's
+/// executable segments. The bytes `0f c7 f0..ff` (the only encodings with
+/// a register operand) are searched first; only a file that has them is
+/// decoded, from each segment's start, so that a match inside another
+/// instruction is never taken for one.
+pub fn rand_sites(elf: &[u8]) -> Vec<u64> {
+    use object::elf::{FileHeader64, PF_X, PT_LOAD};
+    use object::read::elf::{FileHeader, ProgramHeader};
+    let Ok(header) = FileHeader64::<object::LittleEndian>::parse(elf) else {
+        return Vec::new();
+    };
+    let Ok(endian) = header.endian() else {
+        return Vec::new();
+    };
+    let Ok(phdrs) = header.program_headers(endian, elf) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for ph in phdrs {
+        if ph.p_type(endian) != PT_LOAD || ph.p_flags(endian).0 & PF_X.0 == 0 {
+            continue;
+        }
+        let Ok(code) = ph.data(endian, elf) else {
+            continue;
+        };
+        let candidate = code
+            .windows(3)
+            .any(|w| w[0] == 0x0f && w[1] == 0xc7 && w[2] >= 0xf0);
+        if !candidate {
+            continue;
+        }
+        let base = ph.p_offset(endian);
+        let mut decoder = Decoder::with_ip(64, code, 0, DecoderOptions::NONE);
+        let mut insn = Instruction::default();
+        while decoder.can_decode() {
+            decoder.decode_out(&mut insn);
+            if matches!(insn.mnemonic(), Mnemonic::Rdrand | Mnemonic::Rdseed)
+                && insn.op0_kind() == OpKind::Register
+            {
+                out.push(base + insn.ip());
+            }
+        }
+    }
+    out
+}
+
+/// Writes `value` into a general register as an instruction writing it
+/// would: a 32-bit destination clears the upper half, a 16-bit one keeps it.
+pub fn set_register(regs: &mut trace_format::Regs, reg: Register, value: u64) -> bool {
+    let full = reg.full_register();
+    let slot = match full {
+        Register::RAX => &mut regs.rax,
+        Register::RBX => &mut regs.rbx,
+        Register::RCX => &mut regs.rcx,
+        Register::RDX => &mut regs.rdx,
+        Register::RSI => &mut regs.rsi,
+        Register::RDI => &mut regs.rdi,
+        Register::RBP => &mut regs.rbp,
+        Register::RSP => &mut regs.rsp,
+        Register::R8 => &mut regs.r8,
+        Register::R9 => &mut regs.r9,
+        Register::R10 => &mut regs.r10,
+        Register::R11 => &mut regs.r11,
+        Register::R12 => &mut regs.r12,
+        Register::R13 => &mut regs.r13,
+        Register::R14 => &mut regs.r14,
+        Register::R15 => &mut regs.r15,
+        _ => return false,
+    };
+    *slot = match reg.size() {
+        8 => value,
+        4 => value & 0xffff_ffff,
+        2 => (*slot & !0xffff) | (value & 0xffff),
+        _ => return false,
+    };
+    true
+}
+
+/// Emulates RDRAND/RDSEED at `rip` (the instruction `insn`) giving `value`:
+/// the register gets it, CF is set and OF, SF, ZF, AF, PF are cleared.
+pub fn apply_rand(regs: &mut trace_format::Regs, rip: u64, insn: RandInsn, value: u64) -> bool {
+    if !set_register(regs, insn.reg, value) {
+        return false;
+    }
+    const CF: u64 = 1;
+    const OTHERS: u64 = (1 << 2) | (1 << 4) | (1 << 6) | (1 << 7) | (1 << 11);
+    regs.eflags = (regs.eflags | CF) & !OTHERS;
+    regs.rip = rip + insn.len;
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +176,25 @@ mod tests {
         );
         assert_eq!(rep_string(&[0x48, 0xa5], 0x1000), None);
         assert_eq!(rep_string(&[0x90], 0x1000), None);
+    }
+
+    #[test]
+    fn rdrand_and_rdseed_are_decoded_with_their_register() {
+        let i = rand_insn(&[0x48, 0x0f, 0xc7, 0xf0], 0).unwrap();
+        assert_eq!((i.len, i.reg), (4, Register::RAX));
+        let i = rand_insn(&[0x0f, 0xc7, 0xf9], 0).unwrap();
+        assert_eq!((i.len, i.reg), (3, Register::ECX));
+        let i = rand_insn(&[0x41, 0x0f, 0xc7, 0xf8], 0).unwrap();
+        assert_eq!((i.len, i.reg), (4, Register::R8D));
+        assert!(rand_insn(&[0x0f, 0x31], 0).is_none());
+        let mut regs = trace_format::Regs {
+            rcx: u64::MAX,
+            ..Default::default()
+        };
+        assert!(apply_rand(&mut regs, 0x1000, i, 0x1_2345_6789));
+        assert_eq!(
+            (regs.r8, regs.rip, regs.eflags & 1),
+            (0x2345_6789, 0x1004, 1)
+        );
     }
 }

@@ -12,6 +12,8 @@ pub struct Region {
     pub start: u64,
     pub end: u64,
     pub perms: [u8; 4],
+    /// Offset in the mapped file.
+    pub offset: u64,
     pub path: String,
 }
 
@@ -29,7 +31,10 @@ pub fn read_maps(pid: i32) -> io::Result<Vec<Region>> {
         let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
             continue;
         };
-        let _offset = fields.next();
+        let offset = fields
+            .next()
+            .and_then(|o| u64::from_str_radix(o, 16).ok())
+            .unwrap_or(0);
         let _dev = fields.next();
         let _inode = fields.next();
         let path = fields.collect::<Vec<_>>().join(" ");
@@ -47,6 +52,7 @@ pub fn read_maps(pid: i32) -> io::Result<Vec<Region>> {
             start,
             end,
             perms: [p[0], p[1], p[2], p[3]],
+            offset,
             path,
         });
     }

@@ -162,6 +162,18 @@ pub enum EventKind {
         #[serde(with = "serde_bytes::vec")]
         records: Vec<u8>,
     },
+    /// An emulated RDRAND/RDSEED: the recorder put an `int3` over the
+    /// instruction's first byte (`first`); the trap made it supply `value`
+    /// to the destination register (CF set, the other arithmetic flags
+    /// clear) and move rip past the instruction.
+    Rdrand {
+        /// Address of the instruction.
+        rip: RemoteAddr,
+        /// Its first byte, which the `int3` replaced.
+        first: u8,
+        /// The value given (truncated to the register's width).
+        value: u64,
+    },
 }
 
 /// How the clock functions of the vDSO were made deterministic at an exec.
@@ -183,7 +195,7 @@ pub enum VdsoSetup {
 
 impl EventKind {
     /// Every value [`EventKind::name`] can return, in variant order.
-    pub const NAMES: [&'static str; 13] = [
+    pub const NAMES: [&'static str; 14] = [
         "exec",
         "syscall-entry",
         "syscall-exit",
@@ -197,6 +209,7 @@ impl EventKind {
         "pages",
         "clock-reads",
         "buffered-calls",
+        "rdrand",
     ];
 
     /// Short kebab-case name of the variant, for per-kind counts and dumps.
@@ -221,6 +234,7 @@ impl EventKind {
             EventKind::Pages { .. } => 10,
             EventKind::ClockReads { .. } => 11,
             EventKind::BufferedCalls { .. } => 12,
+            EventKind::Rdrand { .. } => 13,
         }
     }
 }
