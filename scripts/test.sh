@@ -9,3 +9,8 @@ bash scripts/setup.sh
 
 # Release mode: the integration tests record real programs, which is slow in debug builds.
 cargo test --workspace --release "$@"
+
+# Real programs: a representative subset of the conformance suite (the Go
+# standard library's test binaries and the toolchain, recorded and replayed
+# twice against native runs) on every pinned Go version.
+bash scripts/conformance.sh --quick
