@@ -272,9 +272,11 @@ fn clock_reads_go_through_the_clock_page_and_randomness_through_syscalls() {
 
 /// Replay hands the program the clock values of the trace, read by the
 /// program's own (re-executed) code from the clock page: shifting every
-/// recorded wall-clock value by 1000 s shifts the time the replay prints by
-/// exactly that. (Monotonic values stay: the runtime keeps those in
-/// registers, where a change is a divergence.)
+/// recorded wall-clock value by 1000 s shifts the time the replay computes
+/// by exactly that — and, since that makes the program print other bytes
+/// than it did, the replay diverges at that write, showing them. (Monotonic
+/// values stay: the runtime keeps those in registers, where a change is a
+/// divergence.)
 #[test]
 fn replayed_clock_reads_come_from_the_trace() {
     let s = Scratch::new();
@@ -298,16 +300,24 @@ fn replayed_clock_reads_come_from_the_trace() {
         },
     );
     let rep = s.replay(&shifted);
-    assert_eq!(rep.status.code(), Some(0), "{}", text(&rep.stderr));
-    let unix_ns = |o: &std::process::Output| -> i64 {
-        text(&o.stdout)
-            .split("unix-ns=")
+    let err = text(&rep.stderr);
+    assert_eq!(rep.status.code(), Some(4), "{err}");
+    assert!(err.contains("expected write to send bytes"), "{err}");
+    let unix_ns = |out: &str| -> i64 {
+        out.split("unix-ns=")
             .nth(1)
-            .and_then(|r| r.split_whitespace().next())
+            .map(|r| {
+                r.chars()
+                    .take_while(|c| c.is_ascii_digit())
+                    .collect::<String>()
+            })
             .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no time in {}", text(&o.stdout)))
+            .unwrap_or_else(|| panic!("no time in {out}"))
     };
-    assert_eq!(unix_ns(&rep), unix_ns(&rec) + 1_000_000_000_000);
+    assert_eq!(
+        unix_ns(&err),
+        unix_ns(&text(&rec.stdout)) + 1_000_000_000_000
+    );
 }
 
 /// A clock read missing from the trace is a divergence, not a made-up time.

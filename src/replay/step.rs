@@ -681,7 +681,7 @@ impl ReplaySession {
             .sent_bytes(e.tid, nr, args, result)
             .unwrap_or_default()
             .into_iter()
-            .take(48)
+            .take(120)
             .collect();
         Err(diverged(
             e,

@@ -410,18 +410,19 @@ fn version_mismatch_names_both_versions_and_the_recorder() {
     let fx = fixture(40, 500);
     let dir = fx.scratch("s");
     let mut header = fx.original("header").to_vec();
-    header[8..12].copy_from_slice(&3u32.to_le_bytes());
+    header[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
     std::fs::write(dir.join("header"), &header).unwrap();
     let err = TraceReader::open(&dir).unwrap_err();
     assert!(
-        matches!(&err, TraceError::VersionMismatch { found: 3, supported: FORMAT_VERSION, recorded_by } if recorded_by == "0.1.0-test"),
+        matches!(&err, TraceError::VersionMismatch { found, supported: FORMAT_VERSION, recorded_by } if *found == FORMAT_VERSION + 1 && recorded_by == "0.1.0-test"),
         "{err:?}"
     );
     assert_eq!(
         err.to_string(),
         format!(
-            "trace format 3, this rrgo reads {FORMAT_VERSION}: re-record the program with this rrgo, or replay it with the rrgo \
-             version that recorded it (rrgo 0.1.0-test)"
+            "trace format {}, this rrgo reads {FORMAT_VERSION}: re-record the program with this rrgo, or replay it with the rrgo \
+             version that recorded it (rrgo 0.1.0-test)",
+            FORMAT_VERSION + 1
         )
     );
 

@@ -244,6 +244,14 @@ pub fn every_kind() -> Vec<(EventKind, RecTid)> {
             RecTid(1001),
         ),
         (
+            EventKind::Rdrand {
+                rip: RemoteAddr(0x7fff_f7cd_33c8),
+                first: 0x48,
+                value: 0x97b4_b559_bf6e_bd8a,
+            },
+            RecTid(1001),
+        ),
+        (
             EventKind::Rdtsc {
                 rip: RemoteAddr(0x45_6789),
                 value: 0x1234_5678_9abc_def0,
