@@ -27,7 +27,8 @@
 # (tests read testdata/) with -test.short -test.count=1 -test.timeout=120s and
 # the row's extra arguments (EXTRA_ARGS below). Toolchain rows: `gofmt -l` of a
 # toolchain source directory, `go vet` and `go build` (with a fresh, empty
-# GOCACHE) of a small module created in a temporary directory.
+# GOCACHE) of a small module created in a temporary directory. Regression rows
+# (regress/...): a sample of Go's own `// run` test programs (see REGRESS_ROWS).
 #
 # Each row runs (1) natively, (2) under `rrgo record -o TRACE`, (3) under
 # `rrgo replay TRACE -a` twice, every step under timeout(1), all with the same
@@ -70,9 +71,31 @@ STD_ROWS=(
 )
 TOOL_ROWS=(gofmt go-vet go-build)
 
+# Go's own regression programs (`// run` tests from the Go tree's test/
+# directory, which the toolchain wheels do not ship: taken from Debian's
+# golang-1.19-src package, fetched once with apt-get download into
+# .build/go-regress). Each is built with the Go under test and run from an
+# empty directory; they exit 0 silently when right. Chosen for channels,
+# select, goroutines, finalizers, GC, maps and defer; ones that need their
+# .go file next to them, take seconds, or fail natively are left out.
+REGRESS_ROWS=(
+    regress/chan/doubleselect regress/chan/fifo regress/chan/goroutines
+    regress/chan/nonblock regress/chan/powser1 regress/chan/select2
+    regress/chan/select3 regress/chan/select7 regress/chan/sieve1
+    regress/chan/sieve2 regress/ken/chan regress/ken/cplx5 regress/ken/range
+    regress/ken/rob2 regress/interface/bigdata regress/235 regress/bigmap
+    regress/chancap regress/chanlinear regress/closedchan regress/deferfin
+    regress/divmod regress/gc1 regress/gcgort regress/goprint regress/mallocfin
+    regress/map regress/maplinear
+)
+REGRESS_PKG=golang-1.19-src
+REGRESS_DIR="$REPO_ROOT/.build/go-regress"
+REGRESS_TEST="$REGRESS_DIR/usr/share/go-1.19/test"
+
 # --quick: one of each kind — goroutines and timers, os/exec children, signals,
 # loopback networking, file I/O, plain computation, and the go command itself.
-QUICK_ROWS=(sync context os/signal os/exec net/url encoding/json strconv gofmt go-vet)
+QUICK_ROWS=(sync context os/signal os/exec net/url encoding/json strconv gofmt go-vet
+    regress/chan/select3 regress/gcgort)
 
 # Extra test-binary arguments per row. Keep this minimal: an entry is only for a
 # test that cannot run under ANY ptrace-based recorder, with the reason.
@@ -90,6 +113,43 @@ declare -A TEST_TIMEOUT=(
 row_file() { printf '%s\n' "${1//\//_}"; }
 
 is_tool_row() { case "$1" in gofmt|go-vet|go-build) return 0 ;; esac; return 1; }
+
+is_regress_row() { [[ "$1" == regress/* ]]; }
+
+# Go's test/ directory, fetched from Debian's package on first use.
+fetch_regress() {
+    [[ -d "$REGRESS_TEST" ]] && return 0
+    log "fetching Go's regression tests ($REGRESS_PKG, Debian)"
+    rm -rf "$REGRESS_DIR.tmp"
+    mkdir -p "$REGRESS_DIR.tmp"
+    if (cd "$REGRESS_DIR.tmp" && apt-get download "$REGRESS_PKG" >&2 \
+        && dpkg -x ./*.deb . && rm -f ./*.deb) && [[ -d "$REGRESS_DIR.tmp/usr/share/go-1.19/test" ]]; then
+        rm -rf "$REGRESS_DIR"
+        mv "$REGRESS_DIR.tmp" "$REGRESS_DIR"
+    else
+        rm -rf "$REGRESS_DIR.tmp"
+        log "could not fetch $REGRESS_PKG: its rows fail"
+        return 1
+    fi
+}
+
+build_regress_binary() {  # VER ROW
+    local ver="$1" row="$2" dir="$OUT_ROOT/go$1" bin tmp src
+    bin="$dir/$(row_file "$row").bin"
+    [[ -x "$bin" ]] && return 0
+    fetch_regress || return 1
+    src="$REGRESS_TEST/${row#regress/}.go"
+    mkdir -p "$dir"
+    tmp="$(mktemp "$dir/.tmp.XXXXXX")"
+    if GOFLAGS=-buildvcs=false GOTOOLCHAIN=local GOPROXY=off GO111MODULE=off \
+        timeout -k 10 300 go build -o "$tmp" "$src" >"$bin.build.log" 2>&1 && [[ -s "$tmp" ]]; then
+        mv -f "$tmp" "$bin"
+    else
+        rm -f "$tmp"
+        log "go$ver: FAILED to build $row (see $bin.build.log)"
+        return 1
+    fi
+}
 
 # ---------------------------------------------------------------------------
 # Build
@@ -240,6 +300,10 @@ setup_row() {
             ENVV+=("GOCACHE=$T/gocache")  # fresh and empty: compiles the std deps
             CMD=(go build -o "$T/out/confmod" .)
             ;;
+        regress/*)
+            CWD="$T/cwd"
+            CMD=("$OUT_ROOT/go$VER/$(row_file "$ROW").bin")
+            ;;
         *)
             CWD="$GOROOT/src/$pkg"
             ENVV+=("GOROOT=$GOROOT" "GOCACHE=$GOCACHE")
@@ -278,7 +342,7 @@ run_row() {
     }
 
     if ! is_tool_row "$ROW" && [[ ! -x "${CMD[0]}" ]]; then
-        result="FAIL"; reason="test binary did not build"
+        result="FAIL"; reason="program did not build"
         finish "-"; return 0
     fi
 
@@ -367,9 +431,9 @@ main() {
     [[ ${#versions[@]} -gt 0 ]] || mapfile -t versions < <("$INSTALL_GO" --list)
 
     local -a rows=()
-    if [[ $quick == 1 ]]; then rows=("${QUICK_ROWS[@]}"); else rows=("${STD_ROWS[@]}" "${TOOL_ROWS[@]}"); fi
+    if [[ $quick == 1 ]]; then rows=("${QUICK_ROWS[@]}"); else rows=("${STD_ROWS[@]}" "${TOOL_ROWS[@]}" "${REGRESS_ROWS[@]}"); fi
     if [[ ${#only[@]} -gt 0 ]]; then
-        local -a sel=() all=("${STD_ROWS[@]}" "${TOOL_ROWS[@]}")
+        local -a sel=() all=("${STD_ROWS[@]}" "${TOOL_ROWS[@]}" "${REGRESS_ROWS[@]}")
         local o r found
         for o in "${only[@]}"; do
             found=0
@@ -399,7 +463,11 @@ main() {
             mkdir -p "$OUT_ROOT/go$ver"
             local row
             for row in "${rows[@]}"; do
-                is_tool_row "$row" || build_test_binary "$ver" "$row" || true
+                if is_regress_row "$row"; then
+                    build_regress_binary "$ver" "$row" || true
+                elif ! is_tool_row "$row"; then
+                    build_test_binary "$ver" "$row" || true
+                fi
             done
             [[ $build_only == 0 ]] || exit 0
             local running=0
@@ -419,7 +487,7 @@ main() {
     [[ $build_only == 0 ]] || exit "$status"
 
     # Table.
-    local fmt='%-16s %-8s %-12s %-14s %-14s %-14s %-12s %7s\n'
+    local fmt='%-26s %-8s %-12s %-14s %-14s %-14s %-12s %7s\n'
     # shellcheck disable=SC2059
     printf "$fmt" ROW GO NATIVE RECORD REPLAY1 REPLAY2 RESULT SECONDS
     local -a reasons=()
