@@ -9,7 +9,8 @@
 //   - childkill: starts a child (this program in "block" mode), waits until it
 //     is ready, kills it with cmd.Process.Kill() (SIGKILL from another process
 //     of the recording; pidfd_send_signal on recent Go) and prints what Wait
-//     returned ("signal: killed"), then exits 0.
+//     returned ("signal: killed"), then exits 0. With a second argument
+//     "stop" it first stops the child (SIGSTOP) and continues it (SIGCONT).
 //   - block: goroutines sit in syscalls; prints "ready pid=N" on stderr and
 //     waits to be killed from outside (SIGKILL, SIGTERM, SIGINT); exits 3
 //     after 30 s if nothing came.
@@ -106,6 +107,13 @@ func childKill() {
 	}
 	line, _ := bufio.NewReader(stderr).ReadString('\n')
 	fmt.Println("child ready:", strings.HasPrefix(line, "ready pid="))
+	if len(os.Args) > 2 && os.Args[2] == "stop" {
+		// Stopped and continued first: replay meets the child's group-stop.
+		fmt.Println("stop:", cmd.Process.Signal(syscall.SIGSTOP))
+		time.Sleep(20 * time.Millisecond)
+		fmt.Println("cont:", cmd.Process.Signal(syscall.SIGCONT))
+		time.Sleep(20 * time.Millisecond)
+	}
 	if err := cmd.Process.Kill(); err != nil {
 		fmt.Println("kill:", err)
 	}

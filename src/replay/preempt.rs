@@ -110,6 +110,8 @@ impl ReplaySession {
                         return Ok(false);
                     }
                 }
+                // A group-stop (a replayed SIGSTOP): run on, as when recording.
+                Stop::Event { event, .. } if event == libc::PTRACE_EVENT_STOP => {}
                 // A signal the recording delivers elsewhere (e.g. SIGCHLD of a real child).
                 Stop::Signal(sig)
                     if stray < 100

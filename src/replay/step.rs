@@ -68,6 +68,12 @@ impl ReplaySession {
                     return Err(anyhow!(super::session::BreakpointHit { tid: e.tid, addr }));
                 }
             }
+            if matches!(w.stop, Stop::Event { event, .. } if event == libc::PTRACE_EVENT_STOP) {
+                // A group-stop (a replayed SIGSTOP/SIGTSTP): the recorder let
+                // the thread run on, and so does replay.
+                resume_sig = Some(0);
+                continue;
+            }
             let t = self.thread(e)?;
             if t.skip_exec_exit && w.stop == Stop::Syscall {
                 t.skip_exec_exit = false;
@@ -379,7 +385,13 @@ impl ReplaySession {
         if spec.is_some_and(|s| s.hook == Hook::Exec) {
             self.prepare_exec(e, live, nr, args, &mut got)?;
         }
-        let execute = spec.is_some_and(|s| s.replay == Replay::Execute);
+        let mut execute = spec.is_some_and(|s| s.replay == Replay::Execute);
+        if execute && spec.is_some_and(|s| s.hook == Hook::Clone) && self.clone_failed(e)? {
+            // It failed when recorded (a signal pending made the kernel
+            // refuse it with a restart code): running it now would create a
+            // task the recording never had.
+            execute = false;
+        }
         if execute && spec.is_some_and(|s| s.hook == Hook::Mmap) {
             self.prepare_file_mmap(e, live, args, &mut got)?;
         } else if !execute {
@@ -390,6 +402,23 @@ impl ReplaySession {
         ptrace::resume(live, ptrace::Resume::Syscall, 0)?;
         self.thread(e)?.in_kernel = true;
         Ok(())
+    }
+
+    /// Whether the thread's clone failed when recorded: its exit comes
+    /// before any task it created.
+    fn clone_failed(&mut self, e: &Event) -> anyhow::Result<bool> {
+        let tid = e.tid;
+        let next = self.find_ahead(1_000_000, |x| {
+            (x.tid == tid && matches!(x.kind, EventKind::SyscallExit { .. }))
+                || matches!(x.kind, EventKind::TaskCreate { parent, .. } if parent == tid)
+        })?;
+        Ok(matches!(
+            next,
+            Some(Event {
+                kind: EventKind::SyscallExit { result, .. },
+                ..
+            }) if result < 0
+        ))
     }
 
     /// An exec that succeeded when recorded runs the trace's copies (its
