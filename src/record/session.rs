@@ -671,11 +671,44 @@ impl Recorder {
         if self.t.running == Some(tid) {
             self.t.running = None;
         }
+        let alone = self.t.get(tid).is_some_and(|t| {
+            t.tgid != tid.0 && t.syscall.as_ref().is_some_and(|s| s.nr == libc::SYS_exit)
+        });
         if let Some(th) = self.t.get(tid) {
             th.state = State::Exiting;
         }
         let _ = ptrace::resume(tid, ptrace::Resume::Cont, 0);
+        if alone {
+            self.await_thread_death(tid)?;
+        }
         Ok(())
+    }
+
+    /// A thread leaving with `exit` (not the whole process) is waited for to
+    /// its death before anyone runs: the kernel clears its
+    /// CLONE_CHILD_CLEARTID word on the way, which other threads read
+    /// (glibc reuses an exited thread's stack once it is zero), so it must
+    /// happen before the next event, as it does at replay.
+    fn await_thread_death(&mut self, tid: Tid) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            match wait::wait_tid_nohang(tid) {
+                Ok(Some(w)) if matches!(w.stop, Stop::Exited(_) | Stop::Killed { .. }) => {
+                    return self.handle(w);
+                }
+                // Anything else (it was killed meanwhile: its exit stop again)
+                // is handled as usual; the death follows later.
+                Ok(Some(w)) => return self.handle(w),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_micros(20));
+                }
+                Ok(None) => {
+                    tracing::debug!(tid = tid.0, "exiting thread not dead after 2 s");
+                    return Ok(());
+                }
+                Err(_) => return Ok(()),
+            }
+        }
     }
 
     fn on_death(&mut self, tid: Tid, status: ExitStatus) -> anyhow::Result<()> {

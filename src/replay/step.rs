@@ -862,10 +862,20 @@ impl ReplaySession {
         // A thread killed by another's exit_group may first report the exit
         // stop of the (emulated) call it was in: let it go on to its death.
         let mut waited = waited;
+        let alone = signo == 0 && {
+            let t = self.thread(e)?;
+            t.tgid != e.tid.0 && t.syscall.as_ref().is_some_and(|s| s.0 == libc::SYS_exit)
+        };
         for _ in 0..8 {
             match waited.stop {
                 Stop::Event { event, .. } if event == libc::PTRACE_EVENT_EXIT => {
                     let _ = ptrace::resume(live, ptrace::Resume::Cont, 0);
+                    if alone {
+                        // As when recording: dead (its CLONE_CHILD_CLEARTID
+                        // word cleared) before the next event.
+                        waited = self.wait_for(live)?;
+                        continue;
+                    }
                     break;
                 }
                 Stop::Exited(c) => {
