@@ -397,14 +397,19 @@ impl Recorder {
                     }
                 }
             }
-            let sig = wait::take_forwarded();
-            if sig != 0 {
-                tracing::debug!(sig, "passing a signal rrgo received on to the program");
-                // SAFETY: sending a signal to our own tracee.
-                unsafe { libc::kill(self.main_tgid, sig) };
-            }
+            self.forward_signal();
         }
         Ok(())
+    }
+
+    /// Passes a signal rrgo received (SIGTERM, SIGHUP, SIGINT) on to the program.
+    pub(super) fn forward_signal(&self) {
+        let sig = wait::take_forwarded();
+        if sig != 0 {
+            tracing::debug!(sig, "passing a signal rrgo received on to the program");
+            // SAFETY: sending a signal to our own tracee.
+            unsafe { libc::kill(self.main_tgid, sig) };
+        }
     }
 
     /// Handles a stop; a thread killed meanwhile (SIGKILL from outside
@@ -508,6 +513,7 @@ impl Recorder {
                     self.on_clone(tid, event)
                 }
                 libc::PTRACE_EVENT_EXEC => {
+                    self.adopt_exec_tid(tid);
                     self.on_exec(tid, None)?;
                     // On to the execve's exit stop.
                     self.resume_in_kernel(tid)
@@ -532,6 +538,23 @@ impl Recorder {
                     core_dumped,
                 },
             ),
+        }
+    }
+
+    /// An exec by a thread other than the thread-group leader gives it the
+    /// leader's id (= the process id; the leader, past its exit event,
+    /// reports no death): its state (the execve in flight) moves there.
+    fn adopt_exec_tid(&mut self, tid: Tid) {
+        let former = Tid(ptrace::event_msg(tid).unwrap_or(tid.0 as u64) as i32);
+        if former == tid {
+            return;
+        }
+        if let Some(th) = self.t.threads.remove(&former) {
+            tracing::debug!(%former, %tid, "exec by a non-leader thread: it takes the leader's id");
+            self.t.threads.insert(tid, th);
+            if self.t.running == Some(former) {
+                self.t.running = Some(tid);
+            }
         }
     }
 

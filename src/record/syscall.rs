@@ -109,15 +109,34 @@ impl Recorder {
             }
         } else {
             // A quick call: wait for its exit and keep this thread on the CPU.
+            let exec = spec.is_some_and(|s| s.hook == Hook::Exec);
             while self
                 .t
                 .get(tid)
                 .is_some_and(|t| t.syscall.is_some() && t.state == State::Running)
             {
-                let w = wait::wait_tid(tid).context("waiting for a syscall to return")?;
-                self.handle(w)?;
+                if exec {
+                    self.wait_during_exec()?;
+                } else {
+                    let w = wait::wait_tid(tid).context("waiting for a syscall to return")?;
+                    self.handle(w)?;
+                }
             }
         }
+        Ok(())
+    }
+
+    /// One stop of any thread while an execve is in the kernel. A successful
+    /// exec kills the process's other threads and waits until they are gone
+    /// (the kernel's de_thread), and under ptrace each of them first stops
+    /// at its exit event: waiting for the exec'ing thread alone would wait
+    /// forever. No other thread runs user code meanwhile (none is resumed
+    /// but into its death). Signals sent to rrgo are passed on here too.
+    fn wait_during_exec(&mut self) -> anyhow::Result<()> {
+        if let Some(w) = wait::wait_any(None).context("waiting for an exec to return")? {
+            self.handle(w)?;
+        }
+        self.forward_signal();
         Ok(())
     }
 

@@ -242,6 +242,7 @@ impl ReplaySession {
         if e.time.0 == 0 {
             return Ok(None);
         }
+        self.adopt_exec_thread(e)?;
         let live = self.live(e)?;
         let w = self.advance(e, None)?;
         if !matches!(w.stop, Stop::Event { event, .. } if event == libc::PTRACE_EVENT_EXEC) {
@@ -433,12 +434,13 @@ impl ReplaySession {
         regs: &mut trace_format::Regs,
     ) -> anyhow::Result<()> {
         let tid = e.tid;
-        let next = self.find_ahead(1_000_000, |x| {
-            x.tid == tid
-                && matches!(
-                    x.kind,
-                    EventKind::Exec { .. } | EventKind::SyscallExit { .. }
-                )
+        // A non-leader's successful exec is recorded under the leader's id
+        // (`adopt_exec_thread`).
+        let tgid = self.thread(e)?.tgid;
+        let next = self.find_ahead(1_000_000, |x| match x.kind {
+            EventKind::Exec { .. } => x.tid == tid || x.tid.0 == tgid,
+            EventKind::SyscallExit { .. } => x.tid == tid,
+            _ => false,
         })?;
         let Some(Event {
             time,
@@ -904,6 +906,63 @@ impl ReplaySession {
             return Err(diverged(e, "the thread to exit", describe(&waited)));
         }
         self.thread(e)?.exited = true;
+        if is_exit_event(&waited) && self.exec_in_progress(e)? {
+            self.reap_for_exec(e, live)?;
+        }
+        Ok(())
+    }
+
+    /// An exec by a thread other than the thread-group leader: the kernel
+    /// gives the exec'ing thread the leader's id (the leader is gone, its
+    /// TaskExit applied), and the recording's `Exec` names that id. The
+    /// thread in the execve takes over the leader's record and live id.
+    fn adopt_exec_thread(&mut self, e: &Event) -> anyhow::Result<()> {
+        let leader = self.thread(e)?;
+        if leader.in_kernel {
+            return Ok(());
+        }
+        let (tgid, live) = (leader.tgid, leader.live);
+        let execing = self.threads.iter().find_map(|(r, t)| {
+            (*r != e.tid && t.tgid == tgid && t.in_kernel && in_exec(t)).then_some(*r)
+        });
+        if let Some(mut t) = execing.and_then(|r| self.threads.remove(&r)) {
+            t.live = live;
+            self.threads.insert(e.tid, t);
+            if let Some(restore) = execing.and_then(|r| self.exec_restore.remove(&r)) {
+                self.exec_restore.insert(e.tid, restore);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether another thread of `e`'s process is inside an execve, which
+    /// is what killed `e`'s thread.
+    fn exec_in_progress(&mut self, e: &Event) -> anyhow::Result<bool> {
+        let tgid = self.thread(e)?.tgid;
+        Ok(self
+            .threads
+            .iter()
+            .any(|(r, t)| *r != e.tid && t.tgid == tgid && t.in_kernel && in_exec(t)))
+    }
+
+    /// An exec waits in the kernel until the threads it killed are reaped
+    /// (as the recorder did): collect this one's death now, with the exit
+    /// deadline (`awaiting_exit`), instead of at the process's end. A
+    /// leader reports no death: the exec'ing thread takes its id
+    /// (`adopt_exec_thread`).
+    fn reap_for_exec(&mut self, e: &Event, live: Tid) -> anyhow::Result<()> {
+        if self.thread(e)?.tgid == e.tid.0 {
+            return Ok(());
+        }
+        let w = self.wait_for(live)?;
+        if !matches!(w.stop, Stop::Exited(_) | Stop::Killed { .. }) {
+            return Err(diverged(
+                e,
+                "the thread to die during an exec",
+                describe(&w),
+            ));
+        }
+        self.threads.remove(&e.tid);
         Ok(())
     }
 
@@ -1224,6 +1283,11 @@ impl ReplaySession {
             })
         ))
     }
+}
+
+/// Whether the thread is between the entry and exit of an execve.
+fn in_exec(t: &super::session::LiveThread) -> bool {
+    matches!(t.syscall, Some((nr, ..)) if nr == libc::SYS_execve || nr == libc::SYS_execveat)
 }
 
 /// The stop a thread makes when it starts to die (PTRACE_EVENT_EXIT).
