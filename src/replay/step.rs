@@ -387,6 +387,9 @@ impl ReplaySession {
             self.prepare_exec(e, live, nr, args, &mut got)?;
         }
         let mut execute = spec.is_some_and(|s| s.replay == Replay::Execute);
+        if spec.is_some_and(|s| s.hook == Hook::Prctl) && syscalls::prctl_is_emulated(args[0]) {
+            execute = false;
+        }
         if execute && spec.is_some_and(|s| s.hook == Hook::Clone) && self.clone_failed(e)? {
             // It failed when recorded (a signal pending made the kernel
             // refuse it with a restart code): running it now would create a

@@ -42,6 +42,17 @@ pub enum Blocking {
     Maybe,
     /// futex: blocks for the wait operations only (decided from the op in arg 1).
     FutexOp,
+    /// clone: blocks only with CLONE_VFORK (the parent waits for the child's
+    /// exec or exit). A fork must not let the parent's other threads run
+    /// meanwhile: the child's copy of memory would depend on when the
+    /// kernel made it.
+    CloneFlags,
+}
+
+/// prctl options replay emulates (`Hook::Prctl`): PR_GET/SET_KEEPCAPS,
+/// PR_CAPBSET_READ/DROP, PR_GET/SET_SECUREBITS, PR_CAP_AMBIENT.
+pub fn prctl_is_emulated(option: u64) -> bool {
+    matches!(option, 7 | 8 | 23 | 24 | 27 | 28 | 47)
 }
 
 impl Blocking {
@@ -55,6 +66,7 @@ impl Blocking {
                 // WAIT, WAIT_BITSET, LOCK_PI, WAIT_REQUEUE_PI, LOCK_PI2
                 matches!(cmd, 0 | 9 | 6 | 11 | 13)
             }
+            Blocking::CloneFlags => args[0] & libc::CLONE_VFORK as u64 != 0,
         }
     }
 }
@@ -95,6 +107,11 @@ pub enum Hook {
     None,
     /// mmap: a file mapping is replayed as an anonymous one filled from the stored file.
     Mmap,
+    /// prctl: executed, except the options about credentials and
+    /// capabilities (ambient set, keepcaps, bounding set, securebits),
+    /// which are emulated like setuid and capset: replay does not have the
+    /// credentials the recording had.
+    Prctl,
     /// munmap: the range is no longer mapped (the recorder stops watching
     /// shared file mappings there).
     Unmap,

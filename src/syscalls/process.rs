@@ -1,15 +1,18 @@
 //! Tasks and identity: creation and exit are executed at replay; identity
 //! queries (pids, limits, uname) are emulated so the program sees recorded values.
 
-use super::{emu, emu_blocking, exec, Hook, Out::*, Spec};
+use super::{emu, emu_blocking, exec, Blocking, Hook, Out::*, Spec};
 use libc::*;
 
 const RUSAGE: usize = 144;
 
 pub(crate) const ROWS: &[Spec] = &[
-    exec(SYS_clone, &[]).hook(Hook::Clone).blocking(),
+    Spec {
+        blocking: Blocking::CloneFlags,
+        ..exec(SYS_clone, &[]).hook(Hook::Clone)
+    },
     exec(SYS_clone3, &[]).hook(Hook::Clone).blocking(),
-    exec(SYS_fork, &[]).hook(Hook::Clone).blocking(),
+    exec(SYS_fork, &[]).hook(Hook::Clone),
     exec(SYS_vfork, &[]).hook(Hook::Clone).blocking(),
     exec(SYS_execve, &[]).hook(Hook::Exec),
     exec(SYS_execveat, &[]).hook(Hook::Exec),
@@ -43,7 +46,7 @@ pub(crate) const ROWS: &[Spec] = &[
     emu(SYS_kill, &[]),
     emu(SYS_tgkill, &[]),
     emu(SYS_tkill, &[]),
-    exec(SYS_prctl, &[]),
+    exec(SYS_prctl, &[]).hook(Hook::Prctl),
     exec(SYS_arch_prctl, &[]),
     exec(SYS_set_tid_address, &[]).hook(Hook::TidResult),
     exec(SYS_set_robust_list, &[]),
@@ -71,6 +74,9 @@ pub(crate) const ROWS: &[Spec] = &[
     emu(SYS_sethostname, &[]),
     emu(SYS_setdomainname, &[]),
     emu(SYS_capset, &[]),
+    // Namespaces: their effects are outside the process; replay emulates them.
+    emu(SYS_unshare, &[]),
+    emu(SYS_setns, &[]),
     emu(SYS_pidfd_open, &[]),
     emu(SYS_pidfd_send_signal, &[]),
     emu(SYS_pidfd_getfd, &[]),
