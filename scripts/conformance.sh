@@ -106,8 +106,12 @@ declare -A EXTRA_ARGS=(
 # runtime: its short tests build helper programs (testprog, and testprogcgo with
 # cgo/gcc) with `go build` from inside the test binary, which alone takes over
 # two minutes on a loaded 2-core machine.
+# runtime/pprof: its profiling tests spin on CPU work and clock reads with
+# SIGPROF arriving; recorded, they run ~5x slower than natively (22 s), past
+# the default budget.
 declare -A TEST_TIMEOUT=(
     [runtime]=600
+    [runtime/pprof]=600
 )
 
 row_file() { printf '%s\n' "${1//\//_}"; }
