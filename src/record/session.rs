@@ -415,7 +415,7 @@ impl Recorder {
     /// Handles a stop; a thread killed meanwhile (SIGKILL from outside
     /// wakes it from its stop, so ptrace requests about it fail with ESRCH)
     /// is left to report its death, which comes next.
-    fn handle_or_vanished(&mut self, w: Waited) -> anyhow::Result<()> {
+    pub(super) fn handle_or_vanished(&mut self, w: Waited) -> anyhow::Result<()> {
         match self.handle(w) {
             Err(e) if vanished(&e) && !is_stopped_alive(w.tid) => {
                 tracing::debug!(tid = w.tid.0, "thread killed while its stop was handled");
@@ -716,12 +716,9 @@ impl Recorder {
         let deadline = Instant::now() + Duration::from_secs(2);
         loop {
             match wait::wait_tid_nohang(tid) {
-                Ok(Some(w)) if matches!(w.stop, Stop::Exited(_) | Stop::Killed { .. }) => {
-                    return self.handle(w);
-                }
-                // Anything else (it was killed meanwhile: its exit stop again)
-                // is handled as usual; the death follows later.
-                Ok(Some(w)) => return self.handle(w),
+                // Its death, or anything else (it was killed meanwhile), is
+                // handled as usual.
+                Ok(Some(w)) => return self.handle_or_vanished(w),
                 Ok(None) if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_micros(20));
                 }

@@ -119,7 +119,7 @@ impl Recorder {
                     self.wait_during_exec()?;
                 } else {
                     let w = wait::wait_tid(tid).context("waiting for a syscall to return")?;
-                    self.handle(w)?;
+                    self.handle_or_vanished(w)?;
                 }
             }
         }
