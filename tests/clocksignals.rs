@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
@@ -127,17 +127,7 @@ fn outside_signals_while_spinning_on_the_clock() {
             .unwrap();
         let watchdog = Watchdog::new(child.id());
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        let pid = loop {
-            line.clear();
-            assert!(
-                stderr.read_line(&mut line).unwrap() > 0,
-                "clocksignals never said ready"
-            );
-            if let Some(p) = line.trim().strip_prefix("ready pid=") {
-                break p.parse::<i32>().unwrap();
-            }
-        };
+        let (pid, line) = wait_ready(&mut stderr, "clocksignals");
         for _ in 0..20 {
             // SAFETY: signalling the recorded program.
             unsafe { libc::kill(pid, libc::SIGUSR1) };

@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Output, Stdio};
@@ -89,18 +89,7 @@ fn record_killed(s: &Scratch, trace: &Path, sig: i32, target: Target) -> Output 
         .unwrap();
     let watchdog = Watchdog::new(child.id());
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    let pid = loop {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "deaths block never said ready: {seen}"
-        );
-        seen.push_str(&line);
-        if let Some(p) = line.trim().strip_prefix("ready pid=") {
-            break p.parse::<i32>().unwrap();
-        }
-    };
+    let (pid, seen) = wait_ready(&mut stderr, "deaths block");
     // A kill within microseconds of the write of "ready" can still lose that
     // write's exit from the trace (a known, narrow race: the closing note of
     // issue 10); this test is about the death, so it lets the write settle.

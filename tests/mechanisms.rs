@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -647,17 +647,7 @@ fn record_sigterm_delay(
         .unwrap();
     let watchdog = Watchdog::new(child.id());
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let pid = loop {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "sigterm-delay never said ready"
-        );
-        if let Some(p) = line.trim().strip_prefix("ready pid=") {
-            break p.parse::<i32>().unwrap();
-        }
-    };
+    let (pid, _) = wait_ready(&mut stderr, "sigterm-delay");
     (child, stderr, pid, watchdog)
 }
 

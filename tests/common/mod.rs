@@ -230,3 +230,24 @@ impl Drop for Watchdog {
         self.0.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
+
+/// Reads a recorded program's stderr up to its `ready pid=N` line; returns
+/// N and everything read so far. Panics if the stream ends first.
+pub fn wait_ready(
+    stderr: &mut std::io::BufReader<std::process::ChildStderr>,
+    what: &str,
+) -> (i32, String) {
+    use std::io::BufRead;
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "{what} never said ready: {seen}"
+        );
+        seen.push_str(&line);
+        if let Some(p) = line.trim().strip_prefix("ready pid=") {
+            return (p.parse().unwrap(), seen);
+        }
+    }
+}
