@@ -695,7 +695,11 @@ impl Recorder {
             self.t.running = None;
         }
         let alone = self.t.get(tid).is_some_and(|t| {
-            t.tgid != tid.0 && t.syscall.as_ref().is_some_and(|s| s.nr == libc::SYS_exit)
+            t.tgid != tid.0
+                && t.syscall
+                    .as_ref()
+                    .and_then(|s| s.spec)
+                    .is_some_and(|s| s.hook == crate::syscalls::Hook::ExitThread)
         });
         if let Some(th) = self.t.get(tid) {
             th.state = State::Exiting;

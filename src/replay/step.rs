@@ -869,7 +869,11 @@ impl ReplaySession {
         let mut waited = waited;
         let alone = signo == 0 && {
             let t = self.thread(e)?;
-            t.tgid != e.tid.0 && t.syscall.as_ref().is_some_and(|s| s.0 == libc::SYS_exit)
+            t.tgid != e.tid.0
+                && t.syscall
+                    .as_ref()
+                    .and_then(|s| syscalls::lookup(s.0))
+                    .is_some_and(|s| s.hook == Hook::ExitThread)
         };
         for _ in 0..8 {
             match waited.stop {

@@ -138,8 +138,11 @@ pub enum Hook {
     OutputIov,
     /// ioctl: the output size depends on the request.
     Ioctl,
-    /// exit/exit_group: the thread or process ends inside the syscall.
+    /// exit_group: the process ends inside the syscall.
     Exit,
+    /// exit: the calling thread ends inside the syscall (the others go on:
+    /// it is followed to its death before the next event).
+    ExitThread,
     /// rt_sigreturn: restores registers from the signal frame; it has no exit stop result to set.
     Sigreturn,
     /// The result is a live tid or pid (set_tid_address): executed, then given the recorded value.

@@ -16,7 +16,7 @@ pub(crate) const ROWS: &[Spec] = &[
     exec(SYS_vfork, &[]).hook(Hook::Clone).blocking(),
     exec(SYS_execve, &[]).hook(Hook::Exec),
     exec(SYS_execveat, &[]).hook(Hook::Exec),
-    exec(SYS_exit, &[]).hook(Hook::Exit),
+    exec(SYS_exit, &[]).hook(Hook::ExitThread),
     exec(SYS_exit_group, &[]).hook(Hook::Exit),
     emu_blocking(SYS_wait4, &[Fixed(1, 4), Fixed(3, RUSAGE)]),
     emu_blocking(SYS_waitid, &[Fixed(2, 128), Fixed(4, RUSAGE)]),
