@@ -404,7 +404,11 @@ impl Recorder {
             }
         }
         for (tgid, pages) in others {
-            self.append(Tid(tgid), EventKind::Pages { pages })?;
+            // Not `append`: that would empty rrgo's page of that process,
+            // whose thread may be running user code right now (this call
+            // may have let others run while it was in the kernel).
+            self.writer
+                .append(EventKind::Pages { pages }, trace_format::RecTid(tgid))?;
         }
         Ok(())
     }
