@@ -30,6 +30,9 @@ pub struct ExecFiles {
     /// Stored file → its private executable copy (an ELF's with `PT_INTERP`
     /// naming the copy of its loader).
     copies: HashMap<FileId, PathBuf>,
+    /// An executable whose `PT_INTERP` was rewritten → the segment as
+    /// recorded, put back in memory after its exec.
+    interps: HashMap<FileId, (crate::elf::Interp, Vec<u8>)>,
 }
 
 impl ExecFiles {
@@ -37,6 +40,7 @@ impl ExecFiles {
         ExecFiles {
             dir: dir.to_path_buf(),
             copies: HashMap::new(),
+            interps: HashMap::new(),
         }
     }
 
@@ -59,6 +63,12 @@ impl ExecFiles {
         let rel = unique_path(len, 'e', tag)?;
         self.link(&rel, &target)?;
         Ok(rel)
+    }
+
+    /// The recorded `PT_INTERP` segment of an executable prepared with a
+    /// loader: (where it is mapped before a PIE's bias, its bytes).
+    pub fn original_interp(&self, exe: FileId) -> Option<(&crate::elf::Interp, &[u8])> {
+        self.interps.get(&exe).map(|(i, b)| (i, b.as_slice()))
     }
 
     fn link(&self, rel: &Path, target: &Path) -> anyhow::Result<()> {
@@ -110,6 +120,7 @@ impl ExecFiles {
                     .verify_stored_file(&stored)
                     .with_context(|| "the trace's copy of an executed file is damaged")?;
                 let to = self.dir.join(format!(".elf-{}", exe.0));
+                let mut original = None;
                 copy_executable(&reader.stored_file_path(&stored), &to, |bytes| {
                     let interp = crate::elf::interp_of(bytes)
                         .ok_or_else(|| anyhow!("the stored executable has no PT_INTERP"))?;
@@ -118,10 +129,14 @@ impl ExecFiles {
                     }
                     let at = interp.offset as usize;
                     let field = &mut bytes[at..at + interp.size as usize];
+                    original = Some((interp.clone(), field.to_vec()));
                     field.fill(0);
                     field[..name.len()].copy_from_slice(&name);
                     Ok(())
                 })?;
+                if let Some(original) = original {
+                    self.interps.insert(exe, original);
+                }
                 to
             }
         };

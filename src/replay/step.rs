@@ -518,18 +518,17 @@ impl ReplaySession {
             mem.write(RemoteAddr(rsp), initial_stack)
                 .context("cannot write the recorded initial stack")?;
         }
-        if let (Some(exe), Some(_)) = (exe_file, loader_file) {
-            let stored = self.reader.stored_file(exe)?.clone();
-            let bytes = std::fs::read(self.reader.stored_file_path(&stored))?;
-            if let (Some(i), Some(entry)) = (
-                crate::elf::interp_of(&bytes),
-                super::exe::at_entry(initial_stack),
-            ) {
-                let bias = entry.wrapping_sub(i.entry);
-                let orig = &bytes[i.offset as usize..(i.offset + i.size) as usize];
-                let _ = self
-                    .mem(e.tid)?
-                    .write(RemoteAddr(i.vaddr.wrapping_add(bias)), orig);
+        if let (Some(exe), Some(_), Some(entry)) =
+            (exe_file, loader_file, super::exe::at_entry(initial_stack))
+        {
+            // Known from preparing the exec's copy: the file is not read again.
+            let files = self
+                .exec_files
+                .lock()
+                .map_err(|_| anyhow!("the exec copies' lock is poisoned"))?;
+            if let Some((i, orig)) = files.original_interp(exe) {
+                let at = RemoteAddr(i.vaddr.wrapping_add(entry.wrapping_sub(i.entry)));
+                let _ = self.mem(e.tid)?.write(at, orig);
             }
         }
         Ok(())
