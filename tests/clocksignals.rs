@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::io::{BufReader, Read};
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 use common::*;
@@ -114,33 +113,21 @@ fn outside_signals_while_spinning_on_the_clock() {
     let s = Scratch::new();
     for v in versions() {
         let trace = s.path().join(format!("term-{v}"));
-        let mut child = s
-            .cmd()
-            .args(["record", "-q", "-o"])
-            .arg(&trace)
-            .arg("--")
-            .arg(example(&v, "clocksignals"))
-            .args(["-ms", "20000", "term"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let watchdog = Watchdog::new(child.id());
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let (pid, line) = wait_ready(&mut stderr, "clocksignals");
+        let bg = s.record_until_ready(
+            &["-q"],
+            &trace,
+            &example(&v, "clocksignals"),
+            &["-ms", "20000", "term"],
+        );
         for _ in 0..20 {
             // SAFETY: signalling the recorded program.
-            unsafe { libc::kill(pid, libc::SIGUSR1) };
+            unsafe { libc::kill(bg.pid, libc::SIGUSR1) };
             std::thread::sleep(Duration::from_millis(5));
         }
         std::thread::sleep(Duration::from_millis(50));
         // SAFETY: as above.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-        let mut rest = String::new();
-        stderr.read_to_string(&mut rest).unwrap();
-        let mut rec = child.wait_with_output().unwrap();
-        drop(watchdog);
-        rec.stderr = format!("{line}{rest}").into_bytes();
+        unsafe { libc::kill(bg.pid, libc::SIGTERM) };
+        let rec = bg.finish();
         check_replay(&s, &format!("term go{v}"), &rec, &trace);
     }
 }

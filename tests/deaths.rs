@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::io::{BufReader, Read};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Output, Stdio};
@@ -75,39 +74,18 @@ enum Target {
 /// Records `deaths block`, sends `sig` to the program or to rrgo once the
 /// program is ready, and returns the recording's output.
 fn record_killed(s: &Scratch, trace: &Path, sig: i32, target: Target) -> Output {
-    let mut child = s
-        .cmd()
-        .arg("record")
-        .arg("-o")
-        .arg(trace)
-        .arg("--")
-        .arg(deaths())
-        .arg("block")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let watchdog = Watchdog::new(child.id());
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let (pid, seen) = wait_ready(&mut stderr, "deaths block");
+    let bg = s.record_until_ready(&[], trace, &deaths(), &["block"]);
     // A kill within microseconds of the write of "ready" can still lose that
     // write's exit from the trace (a known, narrow race: the closing note of
     // issue 10); this test is about the death, so it lets the write settle.
     std::thread::sleep(std::time::Duration::from_millis(100));
     let to = match target {
-        Target::Program => pid,
-        Target::Rrgo => child.id() as i32,
+        Target::Program => bg.pid,
+        Target::Rrgo => bg.child.id() as i32,
     };
     // SAFETY: signalling the test's own child (or its recorded program).
     unsafe { libc::kill(to, sig) };
-    let mut rest = Vec::new();
-    stderr.read_to_end(&mut rest).unwrap();
-    let mut rec = child.wait_with_output().unwrap();
-    drop(watchdog);
-    let mut all = seen.into_bytes();
-    all.extend(rest);
-    rec.stderr = all;
-    rec
+    bg.finish()
 }
 
 /// `deaths block` killed from outside by `sig`, `TRIALS` times.

@@ -4,7 +4,6 @@
 mod common;
 
 use std::io::BufReader;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -634,21 +633,13 @@ fn record_sigterm_delay(
     i32,
     Watchdog,
 ) {
-    let mut child = s
-        .cmd()
-        .args(["record", "-q", "-o"])
-        .arg(trace)
-        .arg("--")
-        .arg(example(&newest(), "sigterm-delay"))
-        .args(["-timeout", "60s"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let watchdog = Watchdog::new(child.id());
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let (pid, _) = wait_ready(&mut stderr, "sigterm-delay");
-    (child, stderr, pid, watchdog)
+    let bg = s.record_until_ready(
+        &["-q"],
+        trace,
+        &example(&newest(), "sigterm-delay"),
+        &["-timeout", "60s"],
+    );
+    (bg.child, bg.stderr, bg.pid, bg.watchdog)
 }
 
 /// SIGTERM from outside, while recording, is delivered where it landed and replays identically.

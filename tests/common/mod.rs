@@ -251,3 +251,66 @@ pub fn wait_ready(
         }
     }
 }
+
+/// `rrgo record` running in the background, its program past `ready pid=N`.
+pub struct Background {
+    pub child: std::process::Child,
+    pub stderr: std::io::BufReader<std::process::ChildStderr>,
+    /// The recorded program's pid.
+    pub pid: i32,
+    /// rrgo's stderr up to and including the ready line.
+    pub seen: String,
+    pub watchdog: Watchdog,
+}
+
+impl Scratch {
+    /// Starts `rrgo record FLAGS -o TRACE -- PROG ARGS` and returns once the
+    /// program said `ready pid=N` on stderr.
+    pub fn record_until_ready(
+        &self,
+        flags: &[&str],
+        trace: &Path,
+        prog: &Path,
+        args: &[&str],
+    ) -> Background {
+        let mut child = self
+            .cmd()
+            .arg("record")
+            .args(flags)
+            .arg("-o")
+            .arg(trace)
+            .arg("--")
+            .arg(prog)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let watchdog = Watchdog::new(child.id());
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let what = prog.file_name().unwrap_or_default().to_string_lossy();
+        let (pid, seen) = wait_ready(&mut stderr, &what);
+        Background {
+            child,
+            stderr,
+            pid,
+            seen,
+            watchdog,
+        }
+    }
+}
+
+impl Background {
+    /// Waits for the recording to end; its stderr is all of it.
+    pub fn finish(mut self) -> Output {
+        use std::io::Read;
+        let mut rest = Vec::new();
+        self.stderr.read_to_end(&mut rest).unwrap();
+        let mut out = self.child.wait_with_output().unwrap();
+        drop(self.watchdog);
+        let mut all = self.seen.into_bytes();
+        all.extend(rest);
+        out.stderr = all;
+        out
+    }
+}
