@@ -4,6 +4,7 @@
 //! where Go cannot reach the case.
 mod common;
 
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use common::*;
@@ -358,4 +359,43 @@ fn rdrand_and_rdseed_replay_their_recorded_values() {
             assert_same(name, &rec, &s.replay(&trace));
         }
     }
+}
+
+/// A replay whose running thread never reaches its next event ends with a
+/// divergence that says where the thread runs, instead of hanging: here the
+/// recorded program spins on a MAP_SHARED word that a process outside the
+/// recording changed (a documented limit: replay cannot see that write).
+#[test]
+fn a_thread_that_never_reaches_its_next_event_is_a_divergence_not_a_hang() {
+    let s = Scratch::new();
+    let trace = s.path().join("t");
+    let shared = s.path().join("word");
+    let prog = example(&newest(), "mapshared");
+    let shared_arg = shared.to_str().unwrap();
+    let bg = s.record_until_ready(&["-q"], &trace, &prog, &["wait", shared_arg]);
+    // Let the recording preempt the spinning thread a few times first.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&shared)
+        .unwrap()
+        .write_all_at(&0x5eed_u32.to_le_bytes(), 0)
+        .unwrap();
+    let rec = bg.finish();
+    assert!(rec.status.success(), "recording: {}", text(&rec.stderr));
+    assert_eq!(text(&rec.stdout), "changed: 0x5eed\n");
+    let rep = output_within(
+        s.cmd()
+            .env("RRGO_STALL_S", "3")
+            .args(["replay", "-a"])
+            .arg(&trace),
+        DEADLINE,
+    );
+    let err = text(&rep.stderr);
+    assert_eq!(rep.status.code(), Some(4), "replay: {err}");
+    assert!(
+        err.contains("ran 3 s without a stop") && err.contains("main.waitForOutsideWrite"),
+        "the divergence names neither the stall nor the spinning function: {err}"
+    );
+    assert!(!text(&rep.stdout).contains("changed"));
 }

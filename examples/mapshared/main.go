@@ -1,17 +1,27 @@
 // mapshared maps a file MAP_SHARED, changes the file with pwrite and write
 // (not through the mapping), and prints what the mapping then shows: the
 // kernel changed the mapped pages, which replay must reproduce.
+//
+// `mapshared wait FILE` maps FILE shared, says `ready pid=N` on stderr and
+// spins until another process writes a non-zero first word into the file:
+// a change from outside the recording, which replay cannot see (its stall
+// error is tested).
 package main
 
 import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 )
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "wait" {
+		waitForOutsideWrite(os.Args[2])
+		return
+	}
 	dir, err := os.MkdirTemp("", "mapshared")
 	if err != nil {
 		panic(err)
@@ -77,4 +87,23 @@ func memfd() {
 	fmt.Printf("memfd: %q\n", m[:14])
 	f.WriteAt([]byte("MEMFD"), 0)
 	fmt.Printf("memfd after pwrite: %q\n", m[:14])
+}
+
+func waitForOutsideWrite(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		panic(err)
+	}
+	if _, err := f.Write(make([]byte, 4096)); err != nil {
+		panic(err)
+	}
+	m, err := syscall.Mmap(int(f.Fd()), 0, 4096, syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		panic(err)
+	}
+	word := (*uint32)(unsafe.Pointer(&m[0]))
+	fmt.Fprintf(os.Stderr, "ready pid=%d\n", os.Getpid())
+	for atomic.LoadUint32(word) == 0 {
+	}
+	fmt.Printf("changed: %#x\n", atomic.LoadUint32(word))
 }

@@ -527,7 +527,7 @@ impl ReplaySession {
             // One thread runs at a time and nothing blocks for real in
             // replay, so its stop is coming: wait for it alone (one syscall;
             // other threads' stops stay queued in the kernel).
-            let w = wait::wait_tid(tid)?;
+            let w = self.wait_running(tid)?;
             tracing::trace!(tid = tid.0, stop = ?w.stop, "stop");
             return Ok(w);
         }
@@ -581,6 +581,79 @@ impl ReplaySession {
                 }
             }
         }
+    }
+
+    /// The next stop of the one running thread. It runs code the recording
+    /// ran to its next event, so the stop is coming; a thread that runs on
+    /// for `stall_limit()` loops on something the recording had and the
+    /// replay has not (memory another process changed, a real child's
+    /// exit): a divergence naming where it runs, never a hang.
+    fn wait_running(&mut self, tid: Tid) -> anyhow::Result<crate::tracee::wait::Waited> {
+        use crate::tracee::wait;
+        let limit = stall_limit();
+        let start = std::time::Instant::now();
+        let mut warned = false;
+        loop {
+            let ran = start.elapsed();
+            let step = match limit {
+                Some(l) => STALL_WARN.min(l.saturating_sub(ran)),
+                None => STALL_WARN,
+            };
+            if let Some(w) = wait::wait_tid_timeout(tid, step)? {
+                return Ok(w);
+            }
+            let ran = start.elapsed();
+            if limit.is_some_and(|l| ran >= l) {
+                return Err(self.stalled(tid, ran));
+            }
+            if !warned {
+                warned = true;
+                let limit = match limit {
+                    Some(l) => format!("gives up after {} s", l.as_secs()),
+                    None => "waits without a limit".into(),
+                };
+                eprintln!(
+                    "rrgo: thread {} has run {} s without reaching event {}; replay {limit} (RRGO_STALL_S)",
+                    self.recorded_tid(tid).0,
+                    ran.as_secs(),
+                    self.next.0,
+                );
+            }
+        }
+    }
+
+    /// The divergence of a running thread that never reached its next event:
+    /// interrupts it to say where it runs.
+    fn stalled(&mut self, tid: Tid, ran: std::time::Duration) -> anyhow::Error {
+        use crate::tracee::wait::{self, Stop};
+        let rec = self.recorded_tid(tid);
+        let mut at = String::from("at an unknown instruction");
+        if ptrace::interrupt(tid).is_ok() {
+            if let Ok(Some(w)) = wait::wait_tid_timeout(tid, std::time::Duration::from_secs(2)) {
+                if !matches!(w.stop, Stop::Exited(_) | Stop::Killed { .. }) {
+                    if let Ok(regs) = ptrace::get_regs(tid) {
+                        at = describe_pc(tid, regs.rip);
+                    }
+                }
+            }
+        }
+        anyhow!(Divergence::new(
+            self.next,
+            rec,
+            "the thread to reach this event",
+            format!(
+                "it ran {} s without a stop, {at} (raise RRGO_STALL_S if it is only slow)",
+                ran.as_secs()
+            )
+        ))
+    }
+
+    fn recorded_tid(&self, live: Tid) -> RecTid {
+        self.threads
+            .iter()
+            .find(|(_, t)| t.live == live)
+            .map(|(r, _)| *r)
+            .unwrap_or(RecTid(live.0))
     }
 
     /// The divergence of a thread that should be dying but is not: nothing
@@ -655,6 +728,45 @@ fn exit_wait() -> std::time::Duration {
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
     std::time::Duration::from_millis(ms)
+}
+
+/// How often a replay that waits for its running thread says so.
+const STALL_WARN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long the running thread may run without reaching its next event
+/// (`RRGO_STALL_S`, default 60 s; 0: no limit). A recorded slice ends within
+/// the preemption interval whenever another thread is runnable, so only a
+/// thread that runs alone for that long in the recording needs more.
+fn stall_limit() -> Option<std::time::Duration> {
+    let s: u64 = std::env::var("RRGO_STALL_S")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    (s > 0).then(|| std::time::Duration::from_secs(s))
+}
+
+/// Where a live thread's pc is: the mapped file and offset, and the Go
+/// function and line when the file is a Go binary.
+fn describe_pc(tid: Tid, pc: u64) -> String {
+    let mut out = format!("at rip {pc:#x}");
+    let Ok(regions) = crate::tracee::maps::read_maps(tid.0) else {
+        return out;
+    };
+    let Some(r) = regions.iter().find(|r| r.start <= pc && pc < r.end) else {
+        return out;
+    };
+    out.push_str(&format!(" ({}+{:#x})", r.path, pc - r.start + r.offset));
+    if r.path.starts_with('/') {
+        if let Ok(bin) = crate::gobin::GoBinary::load(std::path::Path::new(&r.path)) {
+            if let Some(f) = bin.function_at(pc) {
+                out.push_str(&format!(" in {}", f.name));
+                if let Some((file, line)) = bin.line_at(pc) {
+                    out.push_str(&format!(" at {file}:{line}"));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Pins the engine thread (and so the tracee) to the CPU the recording used.

@@ -158,6 +158,23 @@ pub fn wait_tid(tid: Tid) -> io::Result<Waited> {
     }
 }
 
+/// Waits for the next stop of one thread for at most `timeout`; `None` when
+/// it passed without one. Sleeps in sigtimedwait like `wait_any` (a stop of
+/// another tracee only wakes it early).
+pub fn wait_tid_timeout(tid: Tid, timeout: Duration) -> io::Result<Option<Waited>> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(w) = waitpid(tid.0, libc::WNOHANG)? {
+            return Ok(Some(w));
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Ok(None);
+        }
+        sigtimedwait_chld(Some(left))?;
+    }
+}
+
 /// The next stop of one thread if there is one already.
 pub fn wait_tid_nohang(tid: Tid) -> io::Result<Option<Waited>> {
     waitpid(tid.0, libc::WNOHANG)
