@@ -399,3 +399,28 @@ fn a_thread_that_never_reaches_its_next_event_is_a_divergence_not_a_hang() {
     );
     assert!(!text(&rep.stdout).contains("changed"));
 }
+
+/// A cgo program whose threads come from pthread_create (clone3, during
+/// which the recorder runs other threads) while its forked children fail
+/// to exec and exit: a child's exit often falls between a clone3 and the
+/// trace's TaskCreate of its thread. Replay, reaping the child, once let
+/// that new thread (already made by the replayed clone3) run free: it
+/// took the clock reads provided for another thread, or spun in rrgo's
+/// page forever.
+#[test]
+fn a_new_thread_stays_stopped_while_another_process_exits() {
+    let s = Scratch::new();
+    let prog = example(&newest(), "spawnthreads");
+    for i in 0..2 {
+        let (rec, trace) = s.record(&format!("t{i}"), &prog, &[]);
+        assert!(rec.status.success(), "recording: {}", text(&rec.stderr));
+        let rep = output_within(
+            s.cmd()
+                .env("RRGO_STALL_S", "20")
+                .args(["replay", "-a"])
+                .arg(&trace),
+            DEADLINE,
+        );
+        assert_same(&format!("trial {i}"), &rec, &rep);
+    }
+}

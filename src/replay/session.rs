@@ -568,14 +568,22 @@ impl ReplaySession {
                         .values()
                         .find(|t| t.live == w.tid)
                         .map(|t| t.tgid);
-                    let dying =
-                        self.reaping.is_some() && (owner.is_none() || owner == self.reaping);
+                    // A thread the trace has not announced yet belongs to the
+                    // dying process only if the kernel says so: another
+                    // process's new thread (its TaskCreate still to come)
+                    // released here would run alongside the replayed one.
+                    let dying = self.reaping.is_some()
+                        && match owner {
+                            Some(_) => owner == self.reaping,
+                            None => self.reaping.is_some_and(|r| self.stray_of(w.tid, r)),
+                        };
                     let death = matches!(w.stop, Stop::Exited(_) | Stop::Killed { .. });
                     if dying && !death {
                         // A thread of the process being reaped: let it run to its death.
                         let _ = ptrace::resume(w.tid, ptrace::Resume::Cont, 0);
-                    } else if owner.is_some() || self.reaping.is_none() {
-                        // A new thread's first stop comes before its TaskCreate: keep it too.
+                    } else if !(dying && owner.is_none()) {
+                        // A new thread's first stop comes before its TaskCreate: keep it
+                        // too (only the death of a thread never announced is nobody's).
                         self.stashed.entry(w.tid).or_default().push_back(w);
                     }
                 }
@@ -646,6 +654,20 @@ impl ReplaySession {
                 ran.as_secs()
             )
         ))
+    }
+
+    /// Whether a live thread the trace has not announced belongs to the
+    /// recorded process `tgid` (or is gone already): a new thread of another
+    /// process, its TaskCreate still to come, must not be let run.
+    pub(super) fn stray_of(&self, live: Tid, tgid: i32) -> bool {
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", live.0)) else {
+            return true;
+        };
+        let live_tgid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Tgid:"))
+            .and_then(|v| v.trim().parse::<i32>().ok());
+        live_tgid.is_none() || live_tgid == self.pids.get(&tgid).copied()
     }
 
     fn recorded_tid(&self, live: Tid) -> RecTid {

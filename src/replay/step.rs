@@ -1104,7 +1104,7 @@ impl ReplaySession {
             .stashed
             .keys()
             .copied()
-            .filter(|t| !known.contains(t))
+            .filter(|t| !known.contains(t) && self.stray_of(*t, tgid))
             .collect();
         for stray in strays {
             self.stashed.remove(&stray);
