@@ -92,6 +92,18 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "ADDR")]
     pub dap: Option<String>,
 
+    /// With --dap: let a client's launch request open any recording (`traceDirPath`). By default only TRACE (or, without it, recordings under the trace directory) can be opened: a recording holds a program that replaying it runs.
+    #[arg(long, requires = "dap")]
+    pub dap_allow_any_trace: bool,
+
+    /// With --dap: clients must send TOKEN as "rrgoToken" in their launch/attach arguments. Other users can read a command line (ps): prefer the environment variable RRGO_DAP_TOKEN.
+    #[arg(long, value_name = "TOKEN", requires = "dap")]
+    pub dap_token: Option<String>,
+
+    /// With --dap: drop a client that has not sent initialize and a successful attach or launch within SECS seconds (0: wait forever), so that it cannot keep others out.
+    #[arg(long, value_name = "SECS", requires = "dap", default_value_t = 10.0)]
+    pub dap_handshake_timeout: f64,
+
     /// Print the history of goroutine N (creation, every state change, with event numbers).
     #[arg(long, value_name = "N")]
     pub goroutine: Option<u64>,

@@ -8,13 +8,7 @@ use crate::{exit_status, trace_dir};
 
 pub fn run(args: &ReplayArgs) -> Result<i32> {
     if let Some(addr) = &args.dap {
-        // A trace named on the command line must be readable now; without
-        // one, a client's launch request names it (`traceDirPath`), or the
-        // latest recording is used at attach.
-        if let Some(t) = &args.trace {
-            trace_format::TraceReader::open(&trace_dir::resolve(Some(t))?)?;
-        }
-        return serve_dap(addr, args.trace.clone());
+        return serve_dap(addr, args);
     }
     // Resolve and open the trace first so a bad trace is reported as such.
     let dir = trace_dir::resolve(args.trace.as_deref())?;
@@ -57,14 +51,48 @@ pub fn run(args: &ReplayArgs) -> Result<i32> {
 }
 
 /// `--dap ADDR`: serves debug adapter clients until SIGINT/SIGTERM (exit 0).
-fn serve_dap(addr: &str, trace: Option<std::path::PathBuf>) -> Result<i32> {
+fn serve_dap(addr: &str, args: &ReplayArgs) -> Result<i32> {
     let addr = crate::dap::parse_addr(addr).map_err(|e| RrgoError::new(Failure::Usage, e))?;
+    let opts = dap_options(args)?;
     // Before the engine thread exists, so it inherits the mask.
     crate::dap::block_termination_signals();
     let handle =
         crate::debugger::handle::EngineHandle::spawn(Box::new(crate::debugger::open_target));
-    crate::dap::serve(&addr, trace, handle).map_err(RrgoError::from)?;
+    crate::dap::serve(&addr, opts, handle).map_err(RrgoError::from)?;
     Ok(0)
+}
+
+/// The DAP flags, checked. A trace named on the command line must be
+/// readable now; without one, a client's launch request names it
+/// (`traceDirPath`, within the trace directory), or the latest recording is
+/// used at attach.
+fn dap_options(args: &ReplayArgs) -> Result<crate::dap::ServeOptions> {
+    let trace = match &args.trace {
+        Some(t) => {
+            let dir = trace_dir::resolve(Some(t))?;
+            trace_format::TraceReader::open(&dir)?;
+            Some(dir)
+        }
+        None => None,
+    };
+    let usage = |m: &str| RrgoError::new(Failure::Usage, anyhow::anyhow!("{m}"));
+    let t = args.dap_handshake_timeout;
+    if !(t.is_finite() && (0.0..=1e6).contains(&t)) {
+        return Err(usage(
+            "--dap-handshake-timeout takes seconds, from 0 (no limit) up",
+        ));
+    }
+    let token = args
+        .dap_token
+        .clone()
+        .or_else(|| std::env::var("RRGO_DAP_TOKEN").ok())
+        .filter(|t| !t.is_empty());
+    Ok(crate::dap::ServeOptions {
+        trace,
+        allow_any_trace: args.dap_allow_any_trace,
+        token,
+        handshake_timeout: (t > 0.0).then(|| std::time::Duration::from_secs_f64(t)),
+    })
 }
 
 pub(super) fn classify(e: anyhow::Error) -> RrgoError {

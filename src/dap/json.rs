@@ -17,6 +17,8 @@ pub mod ids {
     pub const FAILED_TO_LAUNCH: i64 = 3000;
     pub const FAILED_TO_ATTACH: i64 = 3001;
     pub const FAILED_TO_INITIALIZE: i64 = 3002;
+    /// rrgo's own: another client is being served.
+    pub const SERVER_BUSY: i64 = 3100;
     pub const NOT_LOADED: i64 = 4000;
     pub const INVALID_REQUEST: i64 = 4001;
     pub const UNSUPPORTED_COMMAND: i64 = 9999;

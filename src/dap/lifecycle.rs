@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use tracing::warn;
 
+use super::access;
 use super::config::Config;
 use super::json::{get_bool, get_str, ids, HResult, ReqError};
 use super::session::{Request, Session};
@@ -56,7 +58,8 @@ impl Session {
     }
 
     /// `attach` (vscode-go `mode: remote`: the trace from the command line)
-    /// or `launch` (`mode: replay` with `traceDirPath`).
+    /// or `launch` (`mode: replay` with `traceDirPath`, which `access` must
+    /// allow). A missing or wrong token ends the connection.
     pub async fn on_attach(&mut self, req: &Request) -> HResult {
         let launch = req.command == "launch";
         let (id, summary) = if launch {
@@ -65,6 +68,11 @@ impl Session {
             (ids::FAILED_TO_ATTACH, "Failed to attach")
         };
         let fail = |d: String| ReqError::new(id, summary, d);
+        if let Err(why) = access::check_token(&self.opts, &req.args) {
+            warn!("DAP {}: refused: {why}", req.command);
+            self.hang_up = true;
+            return Err(fail(why));
+        }
         if self.loaded {
             return Err(fail(
                 "this debug session already has a recording loaded".into(),
@@ -85,8 +93,15 @@ impl Session {
                 }
             }
             match get_str(&req.args, "traceDirPath").map_err(invalid)? {
-                Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
-                _ => self.default_trace.clone(),
+                Some(p) if !p.is_empty() => {
+                    let allowed = access::launch_trace(&self.opts, p);
+                    Some(
+                        allowed
+                            .inspect_err(|why| warn!("DAP launch refused: {why}"))
+                            .map_err(fail)?,
+                    )
+                }
+                _ => self.opts.trace.clone(),
             }
         } else {
             if mode == Some("local") {
@@ -96,7 +111,7 @@ impl Session {
                         .into(),
                 ));
             }
-            self.default_trace.clone()
+            self.opts.trace.clone()
         };
         self.open(req.seq, trace).await.map_err(|e| fail(e.0))?;
         self.cfg = cfg;

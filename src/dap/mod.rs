@@ -1,7 +1,9 @@
 //! Debug Adapter Protocol server (the only module that knows JSON).
 //!
 //! `rrgo replay --dap ADDR` listens on TCP and serves one client at a time,
-//! one debug session per client, until SIGINT/SIGTERM. It speaks like
+//! one debug session per client, until SIGINT/SIGTERM. A client that comes
+//! while another is served is told so and closed; one that starts no debug
+//! session within the handshake timeout is dropped (`access`). It speaks like
 //! Delve's DAP server so VS Code's Go extension (`"debugAdapter":
 //! "dlv-dap"`, attach `mode: remote` or launch `mode: replay`), nvim-dap and
 //! other clients work unchanged, plus reverse execution (`stepBack`,
@@ -11,8 +13,10 @@
 //! Map: `framing` (Content-Length codec), `json` (messages, lenient
 //! arguments), `session` (the per-connection loop and state), handlers by
 //! family (`lifecycle`, `execution`, `inspection`, `breakpoints`, `repl`),
-//! `config` (launch settings and `dlv config`), `paths` (substitutePath).
+//! `config` (launch settings and `dlv config`), `paths` (substitutePath),
+//! `access` (token, which recordings a client may open, turning clients away).
 
+mod access;
 mod breakpoints;
 mod config;
 mod execution;
@@ -31,11 +35,19 @@ mod schema;
 #[cfg(test)]
 mod tests;
 
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::Context;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 use tracing::{info, warn};
+
+use access::Busy;
+pub use access::ServeOptions;
 
 use crate::debugger::handle::EngineHandle;
 
@@ -96,9 +108,9 @@ fn termination_signal() -> tokio::sync::oneshot::Receiver<i32> {
 }
 
 /// Serves DAP clients on `addr`, one after another, until SIGINT or SIGTERM.
-/// Each client gets a fresh session that opens `trace` (None: the latest
-/// recording) through `handle` when it attaches.
-pub fn serve(addr: &str, trace: Option<PathBuf>, handle: EngineHandle) -> anyhow::Result<()> {
+/// Each client gets a fresh session that opens `opts.trace` (None: the
+/// latest recording) through `handle` when it attaches.
+pub fn serve(addr: &str, opts: ServeOptions, handle: EngineHandle) -> anyhow::Result<()> {
     let addr = parse_addr(addr)?;
     block_termination_signals();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -113,9 +125,13 @@ pub fn serve(addr: &str, trace: Option<PathBuf>, handle: EngineHandle) -> anyhow
         let local = listener.local_addr()?;
         // Tests and scripts parse this line.
         eprintln!("rrgo: DAP server listening on {local}");
+        if !access::is_loopback(local.ip()) {
+            // Not silenced by --quiet: the user must know.
+            eprintln!("{}", access::exposure_warning(local, opts.token.is_some()));
+        }
         let mut stop = termination_signal();
         tokio::select! {
-            r = accept_loop(listener, trace, handle) => r,
+            r = accept_loop(listener, Arc::new(opts), handle) => r,
             Ok(sig) = &mut stop => {
                 info!("signal {sig}: DAP server stopping");
                 Ok(())
@@ -124,26 +140,140 @@ pub fn serve(addr: &str, trace: Option<PathBuf>, handle: EngineHandle) -> anyhow
     })
 }
 
-/// Accepts clients forever, serving each to its end before the next.
+/// The session being served.
+struct Current {
+    busy: Busy,
+    task: JoinHandle<()>,
+}
+
+enum Arrival {
+    /// A new connection; `retried` if it already waited for the server to be free.
+    Client(TcpStream, SocketAddr, bool),
+    SessionEnded,
+}
+
+/// Resolves when the current session's task ends; never without one.
+async fn session_end(current: &mut Option<Current>) {
+    match current {
+        Some(c) => {
+            let _ = (&mut c.task).await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Accepts clients forever: serves one at a time and turns the others away
+/// (after a short grace, so that one arriving as the last leaves is served).
 async fn accept_loop(
     listener: TcpListener,
-    trace: Option<PathBuf>,
+    opts: Arc<ServeOptions>,
     handle: EngineHandle,
 ) -> anyhow::Result<()> {
+    let (free_tx, free_rx) = watch::channel(true);
+    let (back_tx, mut back_rx) = mpsc::unbounded_channel();
+    let turning_away = Arc::new(AtomicUsize::new(0));
+    let mut current: Option<Current> = None;
     loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                // E.g. out of file descriptors: wait a little, go on.
-                warn!("DAP accept failed: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                continue;
-            }
+        let arrival = tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, peer)) => Arrival::Client(stream, peer, false),
+                Err(e) => {
+                    // E.g. out of file descriptors: wait a little, go on.
+                    warn!("DAP accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            Some((stream, peer)) = back_rx.recv() => Arrival::Client(stream, peer, true),
+            _ = session_end(&mut current) => Arrival::SessionEnded,
         };
-        info!("DAP client connected from {peer}");
-        let _ = stream.set_nodelay(true);
-        let (r, w) = stream.into_split();
-        session::run(r, w, handle.clone(), trace.clone()).await;
-        info!("DAP client {peer} disconnected");
+        match arrival {
+            Arrival::SessionEnded => {
+                if let Some(c) = current.take() {
+                    info!("DAP client {} disconnected", c.busy.peer);
+                }
+                let _ = free_tx.send(true);
+            }
+            Arrival::Client(stream, peer, retried) => match &current {
+                None => {
+                    current = Some(start_session(stream, peer, &opts, &handle));
+                    let _ = free_tx.send(false);
+                }
+                Some(c) => {
+                    let grace = (!retried).then_some(access::FREE_GRACE);
+                    let waiter = Waiter {
+                        free: free_rx.clone(),
+                        back: back_tx.clone(),
+                        count: turning_away.clone(),
+                    };
+                    waiter.spawn(stream, peer, c.busy, grace);
+                }
+            },
+        }
+    }
+}
+
+fn start_session(
+    stream: TcpStream,
+    peer: SocketAddr,
+    opts: &Arc<ServeOptions>,
+    handle: &EngineHandle,
+) -> Current {
+    info!("DAP client connected from {peer}");
+    let _ = stream.set_nodelay(true);
+    let (r, w) = stream.into_split();
+    let task = tokio::spawn(session::run(
+        r,
+        w,
+        handle.clone(),
+        opts.clone(),
+        peer.to_string(),
+    ));
+    Current {
+        busy: Busy {
+            peer,
+            since: Instant::now(),
+        },
+        task,
+    }
+}
+
+/// What a client that arrived while the server was busy needs.
+struct Waiter {
+    free: watch::Receiver<bool>,
+    back: mpsc::UnboundedSender<(TcpStream, SocketAddr)>,
+    /// Clients being turned away right now (bounded: each holds a socket).
+    count: Arc<AtomicUsize>,
+}
+
+impl Waiter {
+    /// Waits up to `grace` for the server to be free (then hands the client
+    /// back to be served), else turns the client away, on a task of its own.
+    fn spawn(
+        mut self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        busy: Busy,
+        grace: Option<std::time::Duration>,
+    ) {
+        if self.count.fetch_add(1, Ordering::Relaxed) >= access::MAX_TURNING_AWAY {
+            self.count.fetch_sub(1, Ordering::Relaxed);
+            warn!("DAP client {peer} closed at once: too many clients waiting");
+            return;
+        }
+        tokio::spawn(async move {
+            if let Some(g) = grace {
+                let freed = tokio::time::timeout(g, self.free.wait_for(|f| *f))
+                    .await
+                    .is_ok_and(|r| r.is_ok());
+                if freed {
+                    self.count.fetch_sub(1, Ordering::Relaxed);
+                    let _ = self.back.send((stream, peer));
+                    return;
+                }
+            }
+            access::turn_away(stream, peer, busy).await;
+            self.count.fetch_sub(1, Ordering::Relaxed);
+        });
     }
 }

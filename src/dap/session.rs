@@ -10,15 +10,17 @@
 //! continue pause it quietly, are applied, and the continue goes on.
 
 use std::collections::{HashMap, VecDeque};
-use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tracing::{debug, warn};
 
+use super::access::ServeOptions;
 use super::config::Config;
 use super::framing::{read_frame, write_frame, FrameError};
 use super::json::{self, ids, HResult, ReqError};
@@ -167,8 +169,10 @@ impl Handles {
 
 pub struct Session {
     pub handle: EngineHandle,
-    /// The trace given on the command line (None: the latest).
-    pub default_trace: Option<PathBuf>,
+    /// How the server was started: the trace, who may open what.
+    pub opts: Arc<ServeOptions>,
+    /// End the session once the responses so far are sent (a refused token).
+    pub hang_up: bool,
     out: mpsc::UnboundedSender<Value>,
     motion_tx: mpsc::UnboundedSender<MotionOutcome>,
     pub client: ClientCaps,
@@ -187,9 +191,15 @@ pub struct Session {
     pub progress_ids: u32,
 }
 
-/// Serves one client until it disconnects or the connection breaks.
-pub async fn run<R, W>(read: R, write: W, handle: EngineHandle, trace: Option<PathBuf>)
-where
+/// Serves one client until it disconnects, the connection breaks, or it
+/// starts no debug session within the handshake timeout. `peer` names it in logs.
+pub async fn run<R, W>(
+    read: R,
+    write: W,
+    handle: EngineHandle,
+    opts: Arc<ServeOptions>,
+    peer: String,
+) where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
@@ -200,7 +210,8 @@ where
     let (motion_tx, mut motion_rx) = mpsc::unbounded_channel();
     let mut s = Session {
         handle,
-        default_trace: trace,
+        opts,
+        hang_up: false,
         out: out_tx,
         motion_tx,
         client: ClientCaps::default(),
@@ -214,9 +225,17 @@ where
         dummy_thread: false,
         progress_ids: 0,
     };
+    let mut handshake = s.opts.handshake_timeout.map(|t| (t, Instant::now() + t));
     loop {
+        // Until a recording is loaded, the client must keep the handshake going.
+        let deadline = handshake.filter(|_| !s.loaded).map(|(_, d)| d);
         tokio::select! {
             Some(outcome) = motion_rx.recv() => s.on_motion_done(outcome).await,
+            _ = sleep_until_some(deadline) => {
+                let t = handshake.map(|(t, _)| t.as_secs_f64()).unwrap_or_default();
+                s.drop_silent(&peer, t);
+                break;
+            }
             incoming = in_rx.recv() => match incoming {
                 Some(Incoming::Body(body)) => match parse(&body) {
                     Parsed::Request(req) if req.command == "disconnect" => {
@@ -224,7 +243,17 @@ where
                         s.respond(&req, None);
                         break;
                     }
-                    Parsed::Request(req) => s.on_request(req).await,
+                    Parsed::Request(req) => {
+                        let started = Instant::now();
+                        s.on_request(req).await;
+                        // Time rrgo spends (loading the recording) is not the client's.
+                        if let Some((_, d)) = &mut handshake {
+                            *d += started.elapsed();
+                        }
+                        if s.hang_up {
+                            break;
+                        }
+                    }
                     Parsed::Ignore => {}
                     Parsed::Bad(resp) => s.send(resp),
                 },
@@ -248,6 +277,14 @@ where
     drop(s);
     let _ = writer.await;
     reader.abort();
+}
+
+/// Sleeps until `deadline`; never returns without one.
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn read_loop<R: AsyncRead + Unpin>(read: R, tx: mpsc::Sender<Incoming>) {
@@ -597,6 +634,18 @@ impl Session {
                 Err(_) => {}
             }
         }
+    }
+
+    /// The client started no debug session in time: say so, to it and in the log.
+    fn drop_silent(&self, peer: &str, secs: f64) {
+        let msg = format!(
+            "no debug session started within {secs} s (initialize, then attach or launch): \
+             closing the connection so that other clients can be served \
+             (--dap-handshake-timeout changes the limit)"
+        );
+        warn!("DAP client {peer}: {msg}");
+        self.output("important", format!("rrgo: {msg}\n"));
+        self.send(json::event("terminated", None));
     }
 
     /// End of the session: leave the engine idle for the next client.

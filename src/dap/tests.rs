@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use tokio::io::DuplexStream;
 use tokio::io::{AsyncWriteExt, BufReader, ReadHalf, WriteHalf};
 
+use super::access::ServeOptions;
 use super::fake::{self, goroutine, stop, Script, Shared};
 use super::framing::{read_frame, write_frame};
 use super::schema::{self, Schema};
@@ -57,7 +58,13 @@ impl Client {
     fn with_handle(handle: EngineHandle) -> Client {
         let (client, server) = tokio::io::duplex(1 << 16);
         let (sr, sw) = tokio::io::split(server);
-        let server = tokio::spawn(session::run(sr, sw, handle, Some("/traces/cli".into())));
+        // The fake opens any path; `access` is tested on real recordings (tests/dap_security.rs).
+        let opts = ServeOptions {
+            trace: Some("/traces/cli".into()),
+            allow_any_trace: true,
+            ..ServeOptions::default()
+        };
+        let server = tokio::spawn(session::run(sr, sw, handle, Arc::new(opts), "test".into()));
         let (r, w) = tokio::io::split(client);
         Client {
             r: BufReader::new(r),
@@ -882,7 +889,11 @@ async fn accept_loop_serves_clients_one_after_another() {
     let handle = EngineHandle::spawn(fake::factory(s.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(super::accept_loop(listener, None, handle));
+    let server = tokio::spawn(super::accept_loop(
+        listener,
+        Arc::new(ServeOptions::default()),
+        handle,
+    ));
     for _ in 0..2 {
         let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         let (r, mut w) = stream.into_split();
@@ -918,4 +929,56 @@ fn addresses() {
     for bad in ["2345", ":", "host:port", ":70000", "::1:2345"] {
         assert!(super::parse_addr(bad).is_err(), "{bad}");
     }
+}
+
+/// What a turned-away client gets is valid DAP: a note, the error response
+/// to its first request, `terminated`, then the close.
+#[tokio::test]
+async fn turned_away_client_gets_valid_messages() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let client = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (stream, peer) = listener.accept().await.unwrap();
+    let busy = super::access::Busy {
+        peer: addr,
+        since: std::time::Instant::now(),
+    };
+    let server = tokio::spawn(super::access::turn_away(stream, peer, busy));
+    let (r, mut w) = client.into_split();
+    let mut r = BufReader::new(r);
+    let msg = json!({"seq": 7, "type": "request", "command": "initialize", "arguments": {"adapterID": "go"}});
+    write_frame(&mut w, msg.to_string().as_bytes())
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    while let Some(body) = tokio::time::timeout(Duration::from_secs(10), read_frame(&mut r))
+        .await
+        .expect("turn_away answers within seconds")
+        .unwrap()
+    {
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        if let Some(s) = schema() {
+            let errs = s.check(&v);
+            assert!(errs.is_empty(), "{v}\nviolates the DAP schema: {errs:#?}");
+        }
+        got.push(v);
+    }
+    server.await.unwrap();
+    let kinds: Vec<String> = got
+        .iter()
+        .map(|m| {
+            m["event"]
+                .as_str()
+                .or(m["command"].as_str())
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(kinds, ["output", "initialize", "terminated"], "{got:?}");
+    assert_eq!(got[1]["request_seq"], 7);
+    assert_eq!(got[1]["success"], false);
+    assert!(got[1]["message"]
+        .as_str()
+        .unwrap()
+        .contains("serving another client"));
 }

@@ -1,0 +1,442 @@
+//! Who the DAP server (`rrgo replay --dap`) lets in: a launch may not open a
+//! recording the server was not started for, a token is required when set,
+//! a second client gets an answer while one is served, a client that starts
+//! no session is dropped, and a non-loopback address draws a warning.
+//!
+//! A small DAP client over std's TcpStream drives the real server on real
+//! recordings of examples/dapdemo; every wait has a deadline.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Loading dapdemo's recording takes a second or two; this bounds it on a busy machine.
+const LOAD: Duration = Duration::from_secs(60);
+/// What "within seconds" means for the answers tested here.
+const PROMPT: Duration = Duration::from_secs(10);
+
+/// A recording of dapdemo (the newest Go) at `<s>/<name>`.
+fn record_demo(s: &Scratch, name: &str) -> PathBuf {
+    let demo = example(&go_versions()[0], "dapdemo.debug");
+    let (out, dir) = s.record(name, &demo, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "recording dapdemo: {}",
+        text(&out.stderr)
+    );
+    dir
+}
+
+/// `rrgo replay --dap ADDR ARGS…` with its stderr collected as it comes.
+struct Server {
+    child: Child,
+    port: u16,
+    stderr: Arc<Mutex<String>>,
+    _watchdog: Watchdog,
+}
+
+impl Server {
+    fn start(s: &Scratch, addr: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut cmd = s.cmd();
+        cmd.arg("replay")
+            .arg("--dap")
+            .arg(addr)
+            .args(args)
+            .env_remove("RRGO_DAP_TOKEN")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let watchdog = Watchdog::new(child.id());
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let mut server = Server {
+            child,
+            port: 0,
+            stderr,
+            _watchdog: watchdog,
+        };
+        let line = server.wait_stderr("DAP server listening on ", PROMPT);
+        let port = line.rsplit(':').next().and_then(|p| p.trim().parse().ok());
+        server.port = port.unwrap_or_else(|| panic!("no port in {line:?}"));
+        server
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// The first stderr line containing `needle`; panics after `limit`.
+    fn wait_stderr(&mut self, needle: &str, limit: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            if let Some(l) = self.stderr().lines().find(|l| l.contains(needle)) {
+                return l.to_string();
+            }
+            if let Ok(Some(st)) = self.child.try_wait() {
+                panic!(
+                    "rrgo exited ({st}) without printing {needle:?}:\n{}",
+                    self.stderr()
+                );
+            }
+            assert!(
+                start.elapsed() < limit,
+                "rrgo did not print {needle:?} within {limit:?}; stderr:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn connect(&self) -> Client {
+        Client::connect(self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A DAP client on one connection.
+struct Client {
+    r: BufReader<TcpStream>,
+    w: TcpStream,
+    seq: i64,
+}
+
+impl Client {
+    fn connect(port: u16) -> Client {
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        Client {
+            r: BufReader::new(stream.try_clone().unwrap()),
+            w: stream,
+            seq: 0,
+        }
+    }
+
+    fn send(&mut self, command: &str, args: Value) -> i64 {
+        self.seq += 1;
+        let body =
+            json!({"seq": self.seq, "type": "request", "command": command, "arguments": args})
+                .to_string();
+        write!(self.w, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+        self.seq
+    }
+
+    /// The next message, None when the server closed the connection; panics after `limit`.
+    fn read(&mut self, limit: Duration) -> Option<Value> {
+        let deadline = Instant::now() + limit;
+        let mut length = None;
+        loop {
+            let line = self.read_line(deadline)?;
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some(v) = line.strip_prefix("Content-Length:") {
+                length = v.trim().parse::<usize>().ok();
+            }
+        }
+        let mut body = vec![0; length.expect("a Content-Length header")];
+        self.set_timeout(deadline);
+        self.r.read_exact(&mut body).unwrap();
+        Some(serde_json::from_slice(&body).unwrap())
+    }
+
+    fn set_timeout(&mut self, deadline: Instant) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "no message from the server in time");
+        self.r
+            .get_ref()
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .unwrap();
+    }
+
+    fn read_line(&mut self, deadline: Instant) -> Option<String> {
+        let mut line = String::new();
+        self.set_timeout(deadline);
+        match self.r.read_line(&mut line) {
+            Ok(0) => None,
+            Ok(_) => Some(line),
+            // A reset counts as closed.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => None,
+            Err(e) => panic!("no message from the server within the deadline ({e})"),
+        }
+    }
+
+    /// The response to request `seq`, skipping events; panics after `limit` or at a close.
+    fn response(&mut self, seq: i64, limit: Duration) -> Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let m = self
+                .read(left)
+                .unwrap_or_else(|| panic!("connection closed before the response to {seq}"));
+            if m["type"] == "response" && m["request_seq"] == seq {
+                return m;
+            }
+        }
+    }
+
+    fn request(&mut self, command: &str, args: Value, limit: Duration) -> Value {
+        let seq = self.send(command, args);
+        self.response(seq, limit)
+    }
+
+    /// Every message up to the server's close; panics if it does not close within `limit`.
+    fn until_closed(&mut self, limit: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + limit;
+        let mut seen = Vec::new();
+        while let Some(m) = self.read(deadline.saturating_duration_since(Instant::now())) {
+            seen.push(m);
+        }
+        seen
+    }
+
+    fn initialize(&mut self) {
+        let r = self.request("initialize", json!({"adapterID": "go"}), PROMPT);
+        assert_eq!(r["success"], true, "initialize: {r}");
+    }
+}
+
+fn attach_args(extra: Value) -> Value {
+    let mut a = json!({"type": "go", "request": "attach", "mode": "remote", "port": 0});
+    for (k, v) in extra.as_object().unwrap() {
+        a[k] = v.clone();
+    }
+    a
+}
+
+fn launch_args(trace: &Path) -> Value {
+    json!({"type": "go", "request": "launch", "mode": "replay", "traceDirPath": trace})
+}
+
+/// The error text of a failed response.
+fn error_text(r: &Value) -> String {
+    assert_eq!(r["success"], false, "expected a refusal: {r}");
+    format!("{} {}", r["message"], r["body"]["error"]["format"])
+}
+
+/// A launch that names a recording other than the one served is refused
+/// (before the fix, the server opened it and ran its program).
+#[test]
+fn launch_of_another_trace_is_refused() {
+    let s = Scratch::new();
+    let served = record_demo(&s, "served");
+    let elsewhere = Scratch::new();
+    let other = record_demo(&elsewhere, "other");
+
+    // Started for one recording: another is refused, the same one (by any path) is not.
+    let server = Server::start(&s, "127.0.0.1:0", &[served.to_str().unwrap()], &[]);
+    let mut c = server.connect();
+    c.initialize();
+    let r = c.request("launch", launch_args(&other), LOAD);
+    let e = error_text(&r);
+    assert!(
+        e.contains("serves only the recording given on its command line")
+            && e.contains("--dap-allow-any-trace"),
+        "refusal says why and how to allow: {e}"
+    );
+    let r = c.request("launch", launch_args(&s.path().join("./served")), LOAD);
+    assert_eq!(r["success"], true, "launch of the served recording: {r}");
+    drop(server);
+
+    // Started without a trace: recordings under the trace directory only,
+    // not through a link that leads out of it.
+    std::os::unix::fs::symlink(&other, s.path().join("sneaky")).unwrap();
+    let server = Server::start(&s, "127.0.0.1:0", &[], &[]);
+    let mut c = server.connect();
+    c.initialize();
+    for refused in [other.clone(), s.path().join("sneaky")] {
+        let e = error_text(&c.request("launch", launch_args(&refused), LOAD));
+        assert!(
+            e.contains("only recordings under the trace directory")
+                && e.contains("--dap-allow-any-trace"),
+            "{}: {e}",
+            refused.display()
+        );
+    }
+    let r = c.request("launch", launch_args(Path::new("served")), LOAD);
+    assert_eq!(r["success"], true, "launch of a trace in the root: {r}");
+    drop(server);
+
+    // --dap-allow-any-trace allows it.
+    let server = Server::start(
+        &s,
+        "127.0.0.1:0",
+        &["--dap-allow-any-trace", served.to_str().unwrap()],
+        &[],
+    );
+    let mut c = server.connect();
+    c.initialize();
+    let r = c.request("launch", launch_args(&other), LOAD);
+    assert_eq!(r["success"], true, "launch with --dap-allow-any-trace: {r}");
+}
+
+/// A client that connects while another is served gets an error within
+/// seconds and is closed; the first client is still served (before: silence).
+#[test]
+fn second_client_is_answered_while_one_is_served() {
+    let s = Scratch::new();
+    let trace = record_demo(&s, "demo");
+    let server = Server::start(&s, "127.0.0.1:0", &[trace.to_str().unwrap()], &[]);
+    let mut first = server.connect();
+    first.initialize();
+    let r = first.request("attach", attach_args(json!({})), LOAD);
+    assert_eq!(r["success"], true, "attach: {r}");
+
+    let started = Instant::now();
+    let mut second = server.connect();
+    let seq = second.send("initialize", json!({"adapterID": "go"}));
+    let seen = second.until_closed(PROMPT);
+    let answer = seen
+        .iter()
+        .find(|m| m["type"] == "response" && m["request_seq"] == seq)
+        .unwrap_or_else(|| panic!("no response to the second client's initialize: {seen:?}"));
+    assert!(
+        error_text(answer).contains("rrgo is serving another client"),
+        "{answer}"
+    );
+    assert!(
+        seen.iter().any(|m| m["event"] == "terminated"),
+        "no terminated event: {seen:?}"
+    );
+    assert!(
+        started.elapsed() < PROMPT,
+        "answered after {:?}",
+        started.elapsed()
+    );
+
+    let r = first.request("threads", json!({}), PROMPT);
+    assert_eq!(r["success"], true, "the first client is still served: {r}");
+    let r = first.request("disconnect", json!({}), PROMPT);
+    assert_eq!(r["success"], true, "{r}");
+    // Once it left, the next client is served.
+    let mut third = server.connect();
+    third.initialize();
+}
+
+/// A client that starts no debug session within --dap-handshake-timeout is
+/// dropped with a log line, and the next client is served (before: it held
+/// the server forever).
+#[test]
+fn silent_client_is_dropped_and_the_next_served() {
+    let s = Scratch::new();
+    let trace = record_demo(&s, "demo");
+    let args = ["--dap-handshake-timeout", "2", trace.to_str().unwrap()];
+    let mut server = Server::start(&s, "127.0.0.1:0", &args, &[]);
+
+    // Sends nothing.
+    let started = Instant::now();
+    let mut silent = server.connect();
+    let seen = silent.until_closed(PROMPT);
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(1500),
+        "dropped after only {took:?}"
+    );
+    assert!(
+        seen.iter().any(|m| m["event"] == "terminated"),
+        "no terminated event: {seen:?}"
+    );
+    server.wait_stderr("no debug session started within 2 s", PROMPT);
+
+    // Says initialize, then nothing.
+    let mut idle = server.connect();
+    idle.initialize();
+    idle.until_closed(PROMPT);
+
+    let mut next = server.connect();
+    next.initialize();
+    let r = next.request("attach", attach_args(json!({})), LOAD);
+    assert_eq!(r["success"], true, "attach after the silent clients: {r}");
+    // Loaded: the handshake limit no longer applies.
+    std::thread::sleep(Duration::from_secs(3));
+    let r = next.request("threads", json!({}), PROMPT);
+    assert_eq!(r["success"], true, "still served: {r}");
+}
+
+/// Listening on an address other machines reach prints a warning; loopback does not.
+#[test]
+fn non_loopback_address_warns() {
+    let s = Scratch::new();
+    let trace = record_demo(&s, "demo");
+    let t = trace.to_str().unwrap();
+    let mut server = Server::start(&s, "0.0.0.0:0", &[t], &[]);
+    let w = server.wait_stderr("WARNING", PROMPT);
+    assert!(
+        w.contains("every network interface") && w.contains("RRGO_DAP_TOKEN"),
+        "{w}"
+    );
+    drop(server);
+    let server = Server::start(&s, "127.0.0.1:0", &[t], &[]);
+    // Whatever it prints comes with the listening line or right after it.
+    let mut c = server.connect();
+    c.initialize();
+    assert!(!server.stderr().contains("WARNING"), "{}", server.stderr());
+}
+
+/// With a token set, attach/launch without it (or with another) is refused
+/// and the connection closed; with it, the session starts.
+#[test]
+fn token_is_required_when_set() {
+    let s = Scratch::new();
+    let trace = record_demo(&s, "demo");
+    let t = trace.to_str().unwrap();
+    let by_env = Server::start(&s, "127.0.0.1:0", &[t], &[("RRGO_DAP_TOKEN", "tok-3141")]);
+    let by_flag = Server::start(&s, "127.0.0.1:0", &["--dap-token", "tok-3141", t], &[]);
+    for server in [&by_env, &by_flag] {
+        for (command, token) in [
+            ("attach", None),
+            ("launch", Some("tok-314")),
+            ("attach", Some("x")),
+        ] {
+            let mut c = server.connect();
+            c.initialize();
+            let mut args = if command == "attach" {
+                attach_args(json!({}))
+            } else {
+                launch_args(&trace)
+            };
+            if let Some(tok) = token {
+                args["rrgoToken"] = tok.into();
+            }
+            let e = error_text(&c.request(command, args, LOAD));
+            assert!(e.contains("rrgoToken"), "{command} with {token:?}: {e}");
+            c.until_closed(PROMPT);
+        }
+        let mut c = server.connect();
+        c.initialize();
+        let r = c.request(
+            "attach",
+            attach_args(json!({"rrgoToken": "tok-3141"})),
+            LOAD,
+        );
+        assert_eq!(r["success"], true, "attach with the token: {r}");
+        let r = c.request("disconnect", json!({}), PROMPT);
+        assert_eq!(r["success"], true, "{r}");
+        c.until_closed(PROMPT);
+    }
+}
