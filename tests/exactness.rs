@@ -424,3 +424,24 @@ fn a_new_thread_stays_stopped_while_another_process_exits() {
         assert_same(&format!("trial {i}"), &rec, &rep);
     }
 }
+
+/// fcntl's lock queries write a struct flock (F_GETLK, F_OFD_GETLK): the
+/// trace must carry those bytes or the replayed program sees its own probe
+/// back. And F_SETLKW waits for a lock another recorded process holds: the
+/// recording hung when it kept the CPU for the waiting call.
+#[test]
+fn file_lock_queries_and_waits_record_and_replay() {
+    let s = Scratch::new();
+    let prog = example(&newest(), "filelocks");
+    let (rec, trace) = s.record("t", &prog, &[]);
+    assert!(rec.status.success(), "recording: {}", text(&rec.stderr));
+    let out = text(&rec.stdout);
+    assert!(
+        out.contains("ofd conflict: type=1 start=100 len=50")
+            && out.contains("held by parent=true")
+            && out.contains("child got the lock"),
+        "{out}"
+    );
+    let rep = s.replay(&trace);
+    assert_same("filelocks", &rec, &rep);
+}

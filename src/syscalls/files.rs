@@ -1,6 +1,6 @@
 //! Files and descriptors: all emulated at replay (replay opens no real files).
 
-use super::{emu, emu_blocking, Hook, Out::*, Spec};
+use super::{emu, emu_blocking, Blocking, Hook, Out::*, Spec};
 use libc::*;
 
 const STAT: usize = 144;
@@ -50,7 +50,17 @@ pub(crate) const ROWS: &[Spec] = &[
     emu(SYS_access, &[]),
     emu(SYS_faccessat, &[]),
     emu(SYS_faccessat2, &[]),
-    emu(SYS_fcntl, &[]),
+    Spec {
+        blocking: Blocking::FcntlCmd,
+        ..emu(
+            SYS_fcntl,
+            &[ByCommand {
+                cmd: 1,
+                ptr: 2,
+                sizes: FCNTL_OUTPUTS,
+            }],
+        )
+    },
     emu(SYS_flock, &[]).blocking(),
     emu(SYS_dup, &[]),
     emu(SYS_dup2, &[]),
@@ -122,6 +132,16 @@ pub(crate) const ROWS: &[Spec] = &[
 
 /// ioctl requests whose third argument points to an object the kernel
 /// fills, with its size; other requests write nothing rrgo knows of.
+/// fcntl commands that write through their pointer argument.
+const FCNTL_OUTPUTS: &[(u64, usize)] = &[
+    (5, 32),   // F_GETLK: struct flock (the lock that would conflict)
+    (36, 32),  // F_OFD_GETLK
+    (16, 8),   // F_GETOWN_EX: struct f_owner_ex
+    (17, 8),   // F_GETOWNER_UIDS: two uid_t
+    (1035, 8), // F_GET_RW_HINT: u64
+    (1037, 8), // F_GET_FILE_RW_HINT: u64
+];
+
 pub(crate) const IOCTL_OUTPUTS: &[(u64, usize)] = &[
     (0x5401, 36),     // TCGETS: struct termios (kernel layout)
     (0x802c542a, 44), // TCGETS2: struct termios2

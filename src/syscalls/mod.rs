@@ -47,6 +47,9 @@ pub enum Blocking {
     /// meanwhile: the child's copy of memory would depend on when the
     /// kernel made it.
     CloneFlags,
+    /// fcntl: blocks only for F_SETLKW and F_OFD_SETLKW (waiting for a
+    /// lock another recorded process may hold).
+    FcntlCmd,
 }
 
 /// prctl options replay emulates (`Hook::Prctl`): PR_GET/SET_KEEPCAPS,
@@ -67,6 +70,7 @@ impl Blocking {
                 matches!(cmd, 0 | 9 | 6 | 11 | 13)
             }
             Blocking::CloneFlags => args[0] & libc::CLONE_VFORK as u64 != 0,
+            Blocking::FcntlCmd => matches!(args[1], 7 | 38),
         }
     }
 }
@@ -98,6 +102,14 @@ pub enum Out {
     FdSet(u8, u8),
     /// `arg[p]` gets one byte per page of the `arg[len]`-byte range (mincore).
     PageVec(u8, u8),
+    /// `arg[ptr]` points to an object whose size depends on the command in
+    /// `arg[cmd]` (fcntl's F_GETLK fills a struct flock); commands not in
+    /// `sizes` write nothing there.
+    ByCommand {
+        cmd: u8,
+        ptr: u8,
+        sizes: &'static [(u64, usize)],
+    },
 }
 
 /// Behaviour that needs code in the engines, named here so it stays tied to
