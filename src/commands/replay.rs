@@ -113,6 +113,13 @@ fn autopilot(dir: &std::path::Path) -> Result<i32> {
     }
     progress.finish();
     let p = session.preempt_stats();
+    if p.jumped > 0 {
+        crate::say!(
+            "{} of {} preempted slices were reached by jumping to their recorded end state instead of re-executing them (RRGO_PREEMPT_SEARCH; a debugger's breakpoints there would not be hit)",
+            p.jumped,
+            p.jumped + p.executed
+        );
+    }
     tracing::info!(
         executed = p.executed,
         jumped = p.jumped,

@@ -614,7 +614,7 @@ impl Session {
             match c {
                 OutputChunk::Stdout(b) => self.output("stdout", String::from_utf8_lossy(&b)),
                 OutputChunk::Stderr(b) => self.output("stderr", String::from_utf8_lossy(&b)),
-                OutputChunk::Log(s) => self.output("console", s),
+                OutputChunk::Log(s) | OutputChunk::Note(s) => self.output("console", s),
             }
         }
     }

@@ -214,6 +214,8 @@ pub enum OutputChunk {
     Stderr(Vec<u8>),
     /// A log point's message.
     Log(String),
+    /// rrgo's own note to the user (what the replay could not do).
+    Note(String),
 }
 
 /// The engine as front ends see it. Implemented by `debugger::Engine`; all

@@ -26,6 +26,28 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// Says which recorded slices the last motion jumped over: a breakpoint
+    /// there was not hit, and the user must not take its silence for an
+    /// answer (no branch counter on this machine: ARCHITECTURE.md,
+    /// "Preemption without a branch counter").
+    fn note_jumps(&mut self) {
+        let jumps = self.session.take_jumps();
+        let (Some(first), Some(last)) = (jumps.first(), jumps.last()) else {
+            return;
+        };
+        let range = if first == last {
+            format!("before event {}", first.0)
+        } else {
+            format!("between events {} and {}", first.0, last.0)
+        };
+        self.output.push(OutputChunk::Note(format!(
+            "rrgo: the replay jumped over {} preempted slice(s) {range} instead of re-executing them: breakpoints inside them were not hit\n",
+            jumps.len()
+        )));
+    }
+}
+
 impl DebugTarget for Engine {
     fn position(&self) -> Position {
         Position {
@@ -102,6 +124,7 @@ impl DebugTarget for Engine {
                 }
             }
         };
+        self.note_jumps();
         self.cache.clear();
         self.last_reason = Some(stop.reason.clone());
         if stop.goid.is_some() {

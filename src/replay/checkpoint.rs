@@ -175,6 +175,7 @@ impl ReplaySession {
             hit: self.hit,
             pending_pages: self.pending_pages.clone(),
             preempt_stats: Default::default(),
+            jumps: Vec::new(),
             verified_files: self.verified_files.clone(),
             saved_siginfo: HashMap::new(),
             awaiting_exit: false,

@@ -48,6 +48,8 @@ impl ReplaySession {
     ) -> anyhow::Result<bool> {
         let limit = budget();
         if limit == 0 {
+            self.preempt_stats.jumped += 1;
+            self.jumps.push(e.time);
             return Ok(false);
         }
         ptrace::set_debugreg(live, 0, target.rip)?;
@@ -61,6 +63,7 @@ impl ReplaySession {
             self.preempt_stats.executed += 1;
         } else {
             self.preempt_stats.jumped += 1;
+            self.jumps.push(e.time);
             tracing::debug!(
                 time = e.time.0,
                 rip = target.rip,

@@ -71,6 +71,9 @@ pub struct ReplaySession {
     /// Pages recorded with a preemption, written once the thread reached the point.
     pub(super) pending_pages: HashMap<RecTid, Vec<trace_format::MemWrite>>,
     pub(super) preempt_stats: super::PreemptStats,
+    /// Preemption points reached by a jump since the front end last asked
+    /// (`take_jumps`): code there ran without stopping at breakpoints.
+    pub(super) jumps: Vec<EventTime>,
     /// Stored files whose xxh3 was checked.
     pub(super) verified_files: std::collections::HashSet<trace_format::FileId>,
     /// Siginfo of threads waiting at signal-delivery stops, kept while a checkpoint is made.
@@ -180,6 +183,7 @@ impl ReplaySession {
             hit: None,
             pending_pages: HashMap::new(),
             preempt_stats: Default::default(),
+            jumps: Vec::new(),
             verified_files: Default::default(),
             saved_siginfo: HashMap::new(),
             awaiting_exit: false,
@@ -400,6 +404,12 @@ impl ReplaySession {
     /// How preemption points were reached so far.
     pub fn preempt_stats(&self) -> super::PreemptStats {
         self.preempt_stats
+    }
+
+    /// The events whose preemption points were reached by a jump since the
+    /// last call: the slices before them ran without a breakpoint stop.
+    pub fn take_jumps(&mut self) -> Vec<EventTime> {
+        std::mem::take(&mut self.jumps)
     }
 
     /// The recorded tid of the main process (its first thread).

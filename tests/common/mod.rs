@@ -3,6 +3,8 @@
 //! every toolchain in scripts/go-versions.
 #![allow(dead_code)]
 
+pub mod dapclient;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
