@@ -46,6 +46,13 @@ pub fn run(args: &InfoArgs) -> Result<i32> {
     }
     println!("command:      {}", describe::argv(&h.argv));
     println!("cwd:          {}", String::from_utf8_lossy(&h.cwd));
+    let redacted = crate::record::redact::redacted_names(&h.env);
+    if !redacted.is_empty() {
+        println!(
+            "redacted env: {} (placeholders instead of the values)",
+            redacted.join(", ")
+        );
+    }
     println!(
         "executable:   {} ({} bytes{}; copy: files/{})",
         String::from_utf8_lossy(&h.exe.original_path),
