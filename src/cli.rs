@@ -68,6 +68,10 @@ pub struct RecordArgs {
     #[arg(short = 'o', long = "output", value_name = "DIR")]
     pub output: Option<PathBuf>,
 
+    /// Keep this environment variable's value out of the trace (repeatable; a trailing `*` matches any ending, e.g. AWS_*). The program gets the real value; the trace holds a placeholder of the same length, `<redacted:XXH3>` padded with `*` (only `*`s below 27 bytes). A replay runs the program with the placeholder: exact if it does not use the value, a divergence if it computes with it.
+    #[arg(long = "redact-env", value_name = "NAME", value_parser = crate::record::redact::parse_pattern)]
+    pub redact_env: Vec<String>,
+
     /// The program to record, then its arguments (use `--` before arguments that start with `-`).
     #[arg(
         required = true,

@@ -28,11 +28,30 @@ pub fn trace_root() -> Result<PathBuf> {
     Ok(PathBuf::from(home).join(".local/share/rrgo"))
 }
 
-/// Reserves a fresh `<root>/<name>-<n>` directory (n one past the highest in use).
+/// Creates the trace root if it is missing: 0700 (traces hold secrets; a
+/// root that exists is left as it is, each trace in it is 0700 anyway).
+fn ensure_root(root: &Path) -> Result<()> {
+    if root.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create trace directory {}", parent.display()))?;
+    }
+    match trace_format::private::create_dir(root) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(RrgoError::new(
+            Failure::Operational,
+            anyhow!(e).context(format!("cannot create trace directory {}", root.display())),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Reserves a fresh `<root>/<name>-<n>` directory (n one past the highest
+/// in use), mode 0700 whatever the umask.
 pub fn new_trace_dir(program: &Path) -> Result<PathBuf> {
     let root = trace_root()?;
-    std::fs::create_dir_all(&root)
-        .with_context(|| format!("cannot create trace directory {}", root.display()))?;
+    ensure_root(&root)?;
     let name = program
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -55,7 +74,7 @@ pub fn new_trace_dir(program: &Path) -> Result<PathBuf> {
     // create_dir fails if a concurrent recording took the name: try the next one.
     loop {
         let dir = root.join(format!("{prefix}{next}"));
-        match std::fs::create_dir(&dir) {
+        match trace_format::private::create_dir(&dir) {
             Ok(()) => return Ok(dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => next += 1,
             Err(e) => {
@@ -78,8 +97,7 @@ pub fn set_latest(dir: &Path) -> Result<()> {
         }
         _ => std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()),
     };
-    std::fs::create_dir_all(&root)
-        .with_context(|| format!("cannot create trace directory {}", root.display()))?;
+    ensure_root(&root)?;
     let tmp = root.join(format!(".{LATEST}.{}", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
     std::os::unix::fs::symlink(&target, &tmp)
@@ -162,4 +180,78 @@ pub fn list() -> Result<Vec<PathBuf>> {
     }
     traces.sort();
     Ok(traces.into_iter().map(|(_, p)| p).collect())
+}
+
+/// Replaces `path`, a file inside a trace (a cache such as `goindex`), with
+/// `bytes` through a temporary file renamed into place: mode 0600 whatever
+/// the umask, like every file of a trace.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let mut f = trace_format::private::open_file(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true),
+        &tmp,
+    )?;
+    f.write_all(bytes)?;
+    drop(f);
+    std::fs::rename(&tmp, path)
+}
+
+/// Whose a trace is, from its directory's metadata.
+#[derive(Debug, Clone)]
+pub struct Owner {
+    pub uid: u32,
+    /// The user name, if the uid has one here.
+    pub name: Option<String>,
+    /// Permission bits of the directory.
+    pub mode: u32,
+}
+
+impl Owner {
+    pub fn of(dir: &Path) -> std::io::Result<Owner> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(dir)?;
+        let uid = meta.uid();
+        let name = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+            .ok()
+            .flatten()
+            .map(|u| u.name);
+        Ok(Owner {
+            uid,
+            name,
+            mode: meta.mode() & 0o7777,
+        })
+    }
+
+    /// Group or others may enter or read the directory (an older rrgo made
+    /// traces 0755; a trace holds the environment and every byte read).
+    pub fn exposed(&self) -> bool {
+        self.mode & 0o077 != 0
+    }
+}
+
+impl std::fmt::Display for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "{name} (uid {})", self.uid),
+            None => write!(f, "uid {}", self.uid),
+        }
+    }
+}
+
+/// The warning for a trace others can read (None when it is private).
+pub fn exposure_warning(dir: &Path, owner: &Owner) -> Option<String> {
+    owner.exposed().then(|| {
+        format!(
+            "warning: trace {} is open to other users (mode {:04o}); a trace holds the program's \
+             environment and everything it read: `chmod -R go= {}` makes it private",
+            dir.display(),
+            owner.mode,
+            dir.display()
+        )
+    })
 }

@@ -15,6 +15,17 @@ pub fn run(args: &InfoArgs) -> Result<i32> {
     let h = reader.header();
     let shown_dir = dir.canonicalize().unwrap_or_else(|_| dir.clone());
     println!("trace:        {}", shown_dir.display());
+    if let Ok(owner) = trace_dir::Owner::of(&dir) {
+        let private = if owner.exposed() {
+            format!("OPEN TO OTHER USERS (mode {:04o})", owner.mode)
+        } else {
+            format!("private (mode {:04o})", owner.mode)
+        };
+        println!("owner:        {owner}, {private}");
+        if let Some(w) = trace_dir::exposure_warning(&shown_dir, &owner) {
+            crate::say!("{w}");
+        }
+    }
     println!(
         "format:       {} (recorded by rrgo {})",
         trace_format::FORMAT_VERSION,
@@ -35,6 +46,13 @@ pub fn run(args: &InfoArgs) -> Result<i32> {
     }
     println!("command:      {}", describe::argv(&h.argv));
     println!("cwd:          {}", String::from_utf8_lossy(&h.cwd));
+    let redacted = crate::record::redact::redacted_names(&h.env);
+    if !redacted.is_empty() {
+        println!(
+            "redacted env: {} (placeholders instead of the values)",
+            redacted.join(", ")
+        );
+    }
     println!(
         "executable:   {} ({} bytes{}; copy: files/{})",
         String::from_utf8_lossy(&h.exe.original_path),

@@ -1,4 +1,5 @@
-//! `rrgo ls`: the traces in the trace root.
+//! `rrgo ls`: the traces in the trace root with their owners; traces other
+//! users can read are flagged.
 
 use crate::cli::LsArgs;
 use crate::error::Result;
@@ -22,10 +23,26 @@ pub fn run(_args: &LsArgs) -> Result<i32> {
             },
             Err(e) => format!("  (unreadable: {e})"),
         };
+        let (owner, exposed) = match trace_dir::Owner::of(&trace) {
+            Ok(o) => {
+                if let Some(w) = trace_dir::exposure_warning(&trace, &o) {
+                    crate::say!("{w}");
+                }
+                let exposed = if o.exposed() {
+                    format!("  OPEN TO OTHER USERS (mode {:04o})", o.mode)
+                } else {
+                    String::new()
+                };
+                (format!("  owner {o}"), exposed)
+            }
+            Err(_) => (String::new(), String::new()),
+        };
         println!(
-            "{}{}{}",
+            "{}{}{}{}{}",
             name.to_string_lossy(),
             if is_latest { "  <- latest-trace" } else { "" },
+            owner,
+            exposed,
             complete
         );
     }

@@ -23,6 +23,7 @@ pub fn run(args: &RecordArgs, sigmask: u64) -> Result<i32> {
         argv: args.program.clone(),
         trace_dir: dir.clone(),
         sigmask,
+        redact_env: args.redact_env.clone(),
     };
     let outcome = record::record(opts);
     // Even a failed recording leaves a prefix worth pointing at.
@@ -38,8 +39,23 @@ pub fn run(args: &RecordArgs, sigmask: u64) -> Result<i32> {
         outcome.stats.preemptions,
         outcome.wall.as_secs_f64()
     );
+    report_redaction(&outcome);
     tracing::info!(?outcome.stats, "recording finished");
     exit_status::exit_like(&outcome.exit)
+}
+
+/// Which `--redact-env` values the trace holds placeholders for, and the
+/// patterns that matched nothing (a misspelt name would leave a secret in).
+fn report_redaction(outcome: &record::RecordOutcome) {
+    if !outcome.redacted.is_empty() {
+        crate::say!(
+            "the trace holds placeholders instead of the values of {}",
+            outcome.redacted.join(", ")
+        );
+    }
+    for p in &outcome.redact_unmatched {
+        crate::say!("warning: --redact-env {p} matched no environment variable");
+    }
 }
 
 /// Finds the program like a shell would: a name without a slash is looked up in PATH.

@@ -46,8 +46,24 @@ pub fn run(args: &ReplayArgs) -> Result<i32> {
             "trace is incomplete ({reason}): replaying its {events_readable} readable events"
         );
     }
+    let redacted = crate::record::redact::redacted_names(&reader.header().env);
     drop(reader);
-    autopilot(&dir)
+    autopilot(&dir).map_err(|e| redaction_note(e, &redacted))
+}
+
+/// A divergence of a trace recorded with `--redact-env` may come from the
+/// placeholders: say so (the program replays without the real values).
+fn redaction_note(e: RrgoError, redacted: &[String]) -> RrgoError {
+    if e.failure != Failure::Divergence || redacted.is_empty() {
+        return e;
+    }
+    let note = format!(
+        "{:#}\nrrgo: note: the trace holds placeholders instead of the values of {} \
+         (recorded with --redact-env): a program that computes with one replays differently",
+        e.error,
+        redacted.join(", ")
+    );
+    RrgoError::new(Failure::Divergence, anyhow::anyhow!(note))
 }
 
 /// `--dap ADDR`: serves debug adapter clients until SIGINT/SIGTERM (exit 0).

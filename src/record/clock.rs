@@ -130,9 +130,11 @@ impl Recorder {
                 .iter()
                 .filter(|r| r.done)
                 .count() as u64;
-            let records = taken.calls;
-            self.writer
-                .append(EventKind::BufferedCalls { records }, RecTid(tid.0))?;
+            let mut calls = EventKind::BufferedCalls {
+                records: taken.calls,
+            };
+            self.redact(tid, &mut calls);
+            self.writer.append(calls, RecTid(tid.0))?;
         }
         Ok(())
     }

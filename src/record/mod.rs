@@ -10,6 +10,7 @@
 mod clock;
 mod dirty;
 mod rdtsc;
+pub mod redact;
 mod session;
 mod shared;
 mod signals;
@@ -18,4 +19,4 @@ mod syscall;
 mod threads;
 
 pub use rdtsc::apply as rdtsc_apply;
-pub use session::{record, RecordOptions};
+pub use session::{record, RecordOptions, RecordOutcome};

@@ -10,6 +10,7 @@ use trace_format::{
     EventKind, ExitStatus, Header, HostInfo, RecTid, TraceSummary, TraceWriter, WriterOptions,
 };
 
+use super::redact::Redactor;
 use super::snapshot::PageHashes;
 use super::threads::{InSyscall, Process, State, Threads};
 use crate::tracee::wait::{self, Stop, Waited};
@@ -23,6 +24,9 @@ pub struct RecordOptions {
     pub trace_dir: PathBuf,
     /// Signal mask rrgo started with (the program gets it back).
     pub sigmask: u64,
+    /// Environment variables whose values the trace must not hold
+    /// (`--redact-env`: names, or prefixes ending in `*`).
+    pub redact_env: Vec<String>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -53,6 +57,10 @@ pub struct RecordOutcome {
     pub summary: TraceSummary,
     pub stats: RecordStats,
     pub wall: Duration,
+    /// Variables whose values were replaced by placeholders in the trace.
+    pub redacted: Vec<String>,
+    /// `--redact-env` patterns that matched no variable.
+    pub redact_unmatched: Vec<String>,
 }
 
 /// How long the running thread may go without any stop before it is
@@ -188,6 +196,8 @@ pub(super) struct Recorder {
     /// `last_ran` ran user code since the page was last emptied (else there
     /// is nothing to read: the exit of a syscall follows its entry directly).
     pub(super) page_maybe_used: bool,
+    /// Hides `--redact-env` values in what goes into the trace.
+    pub(super) redact: Redactor,
 }
 
 pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
@@ -207,6 +217,10 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
             kv
         })
         .collect();
+    // The program gets the real values, the trace placeholders (`redact.rs`).
+    let mut redact = Redactor::new(&opts.redact_env);
+    let trace_env = redact.environment(&env);
+    let trace_argv = redact.strings(&argv);
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     // execve gets the path as a shell would pass it (the program can read it
     // through AT_EXECFN); the canonical path is only for rrgo's own use.
@@ -254,8 +268,8 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
                         .duration_since(std::time::UNIX_EPOCH)
                         .map(|d| d.as_millis() as u64)
                         .unwrap_or(0),
-                    argv: argv.clone(),
-                    env: env.clone(),
+                    argv: trace_argv,
+                    env: trace_env,
                     cwd: cwd.as_os_str().as_bytes().to_vec(),
                     exe,
                     go_version,
@@ -305,6 +319,7 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         warned_vdso: false,
         last_ran: None,
         page_maybe_used: false,
+        redact,
     };
     if let Some(key) = file_key(&program) {
         // on_exec finds the program already stored and read.
@@ -344,6 +359,8 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         summary,
         stats: rec.stats,
         wall: started.elapsed(),
+        redacted: rec.redact.names(),
+        redact_unmatched: rec.redact.unmatched(),
     })
 }
 
@@ -943,11 +960,26 @@ impl Recorder {
             .clone()
     }
 
-    pub(super) fn append(&mut self, tid: Tid, kind: EventKind) -> anyhow::Result<()> {
+    pub(super) fn append(&mut self, tid: Tid, mut kind: EventKind) -> anyhow::Result<()> {
         self.flush_page(tid)?;
         tracing::trace!(%tid, kind = kind.name(), "event");
+        self.redact(tid, &mut kind);
         self.writer.append(kind, RecTid(tid.0))?;
         Ok(())
+    }
+
+    /// Hides `--redact-env` values in the program bytes an event carries;
+    /// `of` (a thread, or a process id) names the memory around them.
+    pub(super) fn redact(&mut self, of: Tid, kind: &mut EventKind) {
+        if !self.redact.is_active() {
+            return;
+        }
+        let mem = self
+            .t
+            .proc_of(of)
+            .or_else(|| self.t.procs.get(&of.0))
+            .map(|p| &p.mem);
+        self.redact.event(kind, mem);
     }
 
     pub(super) fn warn_once(&mut self, nr: i64, what: &str) {

@@ -300,7 +300,11 @@ impl Recorder {
             let digest = self
                 .t
                 .proc_of(tid)
-                .and_then(|p| syscalls::sent_digest(spec, &sc.args, result, &p.mem));
+                .and_then(|p| match self.redact.is_active() {
+                    // Over the bytes as replay will send them.
+                    true => self.redact.sent_digest(spec, &sc.args, result, &p.mem),
+                    false => syscalls::sent_digest(spec, &sc.args, result, &p.mem),
+                });
             if let Some(digest) = digest {
                 let stream = match spec.hook {
                     Hook::Output | Hook::OutputIov if result > 0 => {
@@ -407,8 +411,9 @@ impl Recorder {
             // Not `append`: that would empty rrgo's page of that process,
             // whose thread may be running user code right now (this call
             // may have let others run while it was in the kernel).
-            self.writer
-                .append(EventKind::Pages { pages }, trace_format::RecTid(tgid))?;
+            let mut event = EventKind::Pages { pages };
+            self.redact(Tid(tgid), &mut event);
+            self.writer.append(event, trace_format::RecTid(tgid))?;
         }
         Ok(())
     }

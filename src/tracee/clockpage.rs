@@ -340,23 +340,41 @@ pub struct CallRecord<'a> {
 
 /// The records of a `BufferedCalls` event (stops at a malformed one).
 pub fn call_records(records: &[u8]) -> Vec<CallRecord<'_>> {
+    call_record_spans(records)
+        .into_iter()
+        .map(|(at, data)| {
+            let h = &records[at..at + 16];
+            CallRecord {
+                nr: u16::from_le_bytes([h[0], h[1]]) as i64,
+                done: u16::from_le_bytes([h[2], h[3]]) != 0,
+                result: i64::from_le_bytes(h[8..16].try_into().unwrap_or_default()),
+                out: &records[data],
+            }
+        })
+        .collect()
+}
+
+/// Where each record's output bytes are in `records` (what the kernel wrote:
+/// the only program data in them).
+pub fn call_record_outputs(records: &[u8]) -> Vec<std::ops::Range<usize>> {
+    call_record_spans(records)
+        .into_iter()
+        .map(|(_, data)| data)
+        .collect()
+}
+
+/// (header offset, output range) of each whole record.
+fn call_record_spans(records: &[u8]) -> Vec<(usize, std::ops::Range<usize>)> {
     let mut out = Vec::new();
     let mut at = 0;
     while at + 16 <= records.len() {
         let h = &records[at..at + 16];
-        let nr = u16::from_le_bytes([h[0], h[1]]) as i64;
-        let done = u16::from_le_bytes([h[2], h[3]]) != 0;
         let len = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as usize;
-        let result = i64::from_le_bytes(h[8..16].try_into().unwrap_or_default());
-        let Some(data) = records.get(at + 16..at + 16 + len) else {
+        let data = at + 16..at + 16 + len;
+        if data.end > records.len() {
             break;
-        };
-        out.push(CallRecord {
-            nr,
-            done,
-            result,
-            out: data,
-        });
+        }
+        out.push((at, data));
         at += 16 + len.div_ceil(8) * 8;
     }
     out

@@ -78,7 +78,12 @@ impl FileStore {
         build_id: Option<Vec<u8>>,
     ) -> Result<StoredFile, TraceError> {
         let files_dir = self.trace_dir.join(FILES_DIR);
-        fs::create_dir_all(&files_dir).map_err(|e| TraceError::io(&files_dir, e))?;
+        match crate::private::create_dir(&files_dir) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                return Err(TraceError::io(&files_dir, e))
+            }
+            _ => {}
+        }
         let tmp = files_dir.join(format!(".incoming-{}", self.next_id));
         let (hash, size) = match copy_hashing(from, &tmp) {
             Ok(v) => v,
@@ -127,11 +132,9 @@ impl FileStore {
         }
         let io = |e| TraceError::io(&path, e);
         if self.manifest.is_none() {
-            let mut f = OpenOptions::new()
-                .create_new(true)
-                .append(true)
-                .open(&path)
-                .map_err(io)?;
+            let mut f =
+                crate::private::open_file(OpenOptions::new().create_new(true).append(true), &path)
+                    .map_err(io)?;
             let mut head = MANIFEST_MAGIC.to_vec();
             head.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
             f.write_all(&head).map_err(io)?;
@@ -172,20 +175,15 @@ fn hash_file(path: &Path) -> Result<(u64, u64), TraceError> {
     Ok((hasher.digest(), size))
 }
 
-/// Copies `src` to `dest` (created anew, mode 0600), returning the copy's
+/// Copies `src` to `dest` (created anew, mode 0600 whatever the umask), returning the copy's
 /// (xxh3, size). `io::copy` between files uses copy_file_range, which shares
 /// the blocks copy-on-write (a reflink) where the file system can (btrfs,
 /// XFS) and copies inside the kernel elsewhere (ext4). The hash is the copy's,
 /// read back from the page cache: what replay will read, even if `src`
 /// changes meanwhile. Not synced (see `append_manifest`).
 fn copy_hashing(src: &Path, dest: &Path) -> Result<(u64, u64), TraceError> {
-    use std::os::unix::fs::OpenOptionsExt;
     let mut input = File::open(src).map_err(|e| TraceError::io(src, e))?;
-    let mut out = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(dest)
+    let mut out = crate::private::open_file(OpenOptions::new().write(true).create_new(true), dest)
         .map_err(|e| TraceError::io(dest, e))?;
     io::copy(&mut input, &mut out).map_err(|e| TraceError::io(dest, e))?;
     drop(out);

@@ -61,6 +61,7 @@ mod header;
 mod ids;
 pub mod index;
 pub mod layout;
+pub mod private;
 mod reader;
 mod regs;
 mod serde_bytes;

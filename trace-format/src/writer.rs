@@ -153,13 +153,7 @@ impl TraceWriter {
         write_synced(&dir.join(HEADER_FILE), &bytes)?;
 
         let events_path = dir.join(EVENTS_FILE);
-        let mut events = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&events_path)
-            .map_err(|e| TraceError::io(&events_path, e))?;
-        events
-            .write_all(&events_preamble())
+        let events = crate::private::write_new(&events_path, &events_preamble())
             .map_err(|e| TraceError::io(&events_path, e))?;
         sync_dir(dir)?;
 
@@ -343,7 +337,8 @@ impl Drop for TraceWriter {
     }
 }
 
-/// Creates `dir` or checks that it is empty. Returns whether it was created.
+/// Creates `dir` or checks that it is empty; either way it ends up 0700
+/// (the trace is private, see `private`). Returns whether it was created.
 fn prepare_dir(dir: &Path) -> Result<bool, TraceError> {
     match fs::read_dir(dir) {
         Ok(mut entries) => {
@@ -352,10 +347,14 @@ fn prepare_dir(dir: &Path) -> Result<bool, TraceError> {
                     path: dir.to_path_buf(),
                 });
             }
+            crate::private::restrict_dir(dir).map_err(|e| TraceError::io(dir, e))?;
             Ok(false)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            fs::create_dir_all(dir).map_err(|e| TraceError::io(dir, e))?;
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                fs::create_dir_all(parent).map_err(|e| TraceError::io(parent, e))?;
+            }
+            crate::private::create_dir(dir).map_err(|e| TraceError::io(dir, e))?;
             Ok(true)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => Err(TraceError::AlreadyExists {
@@ -366,12 +365,16 @@ fn prepare_dir(dir: &Path) -> Result<bool, TraceError> {
 }
 
 /// Writes `bytes` to `path` through a temporary file renamed into place, so
-/// `path` is either absent or complete.
+/// `path` is either absent or complete. Mode 0600.
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), TraceError> {
     let mut tmp_name = path.as_os_str().to_owned();
     tmp_name.push(".tmp");
     let tmp = PathBuf::from(tmp_name);
-    let mut f = File::create(&tmp).map_err(|e| TraceError::io(&tmp, e))?;
+    let mut f = crate::private::open_file(
+        OpenOptions::new().write(true).create(true).truncate(true),
+        &tmp,
+    )
+    .map_err(|e| TraceError::io(&tmp, e))?;
     f.write_all(bytes).map_err(|e| TraceError::io(&tmp, e))?;
     f.sync_all().map_err(|e| TraceError::io(&tmp, e))?;
     fs::rename(&tmp, path).map_err(|e| TraceError::io(path, e))
