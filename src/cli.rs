@@ -32,7 +32,8 @@ Exit codes:
   0                   success (other commands)
   1                   an operational error (I/O, ptrace refused, program not found, ...)
   2                   usage error, or a feature that is not implemented yet
-  3                   the trace cannot be read (missing, not a trace, corrupt, other format version)
+  3                   the trace cannot be read (missing, not a trace, no events, corrupt or damaged,
+                      other format version); replay -a of an incomplete trace (recording killed)
   4                   replay diverged from the recording
   101                 internal error (a bug in rrgo)";
 

@@ -66,10 +66,37 @@ impl From<anyhow::Error> for RrgoError {
     fn from(error: anyhow::Error) -> Self {
         // A trace error anywhere in the chain decides the class.
         let failure = match error.downcast_ref::<trace_format::TraceError>() {
-            Some(trace_format::TraceError::Io { .. }) | None => Failure::Operational,
+            Some(trace_format::TraceError::Io { .. }) => Failure::Operational,
             Some(_) => Failure::Trace,
+            None if error.downcast_ref::<BadTrace>().is_some() => Failure::Trace,
+            None => Failure::Operational,
         };
         RrgoError { failure, error }
+    }
+}
+
+/// A trace that the format layer reads but that cannot be used as a
+/// recording (no events, not starting with an exec, …): exit 3 like any
+/// trace that cannot be read, wherever in the chain it is.
+#[derive(Debug)]
+pub struct BadTrace(pub String);
+
+impl fmt::Display for BadTrace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadTrace {}
+
+impl BadTrace {
+    /// A trace with nothing to replay, saying why if the reader knows.
+    pub fn no_events(reader: &trace_format::TraceReader) -> BadTrace {
+        let why = match reader.completeness() {
+            trace_format::Completeness::Truncated { reason, .. } => format!(" ({reason})"),
+            trace_format::Completeness::Complete => String::new(),
+        };
+        BadTrace(format!("the trace has no events to replay{why}"))
     }
 }
 

@@ -3,10 +3,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use trace_format::{Completeness, EventKind, TraceReader};
+use trace_format::{Completeness, EventKind, StoredFile, TraceReader};
 
 use crate::cli::InfoArgs;
-use crate::error::Result;
+use crate::error::{Failure, Result, RrgoError};
 use crate::{describe, progress::Progress, trace_dir};
 
 pub fn run(args: &InfoArgs) -> Result<i32> {
@@ -80,6 +80,18 @@ pub fn run(args: &InfoArgs) -> Result<i32> {
             reason,
         } => {
             println!("status:       INCOMPLETE: {events_readable} events readable ({reason})")
+        }
+    }
+    let damage = file_damage(&reader);
+    match &damage[..] {
+        [] => println!(
+            "files:        {} stored copies, intact",
+            stored_copies(&reader).len()
+        ),
+        problems => {
+            for p in problems {
+                println!("files:        DAMAGED: {p}");
+            }
         }
     }
 
@@ -164,7 +176,38 @@ pub fn run(args: &InfoArgs) -> Result<i32> {
     if let Some(e) = error {
         return Err(e.into());
     }
+    if let Some(first) = damage.first() {
+        return Err(RrgoError::new(
+            Failure::Trace,
+            anyhow::anyhow!("the trace is damaged: {first}"),
+        ));
+    }
     Ok(0)
+}
+
+/// The executable's copy and every file in the manifest, once each.
+fn stored_copies(reader: &TraceReader) -> Vec<&StoredFile> {
+    let mut seen = std::collections::HashSet::new();
+    std::iter::once(&reader.header().exe)
+        .chain(reader.stored_files())
+        .filter(|f| seen.insert(&f.stored_name))
+        .collect()
+}
+
+/// What is wrong with the manifest and the stored copies (missing, not a
+/// regular file, another size or hash than recorded): replay needs them.
+fn file_damage(reader: &TraceReader) -> Vec<String> {
+    let mut problems: Vec<String> = reader
+        .manifest_problem()
+        .map(|p| format!("manifest: {p}"))
+        .into_iter()
+        .collect();
+    for f in stored_copies(reader) {
+        if let Err(e) = reader.verify_stored_file(f) {
+            problems.push(e.to_string());
+        }
+    }
+    problems
 }
 
 fn dir_size(dir: &Path) -> u64 {

@@ -13,6 +13,13 @@ pub fn run(args: &ReplayArgs) -> Result<i32> {
     // Resolve and open the trace first so a bad trace is reported as such.
     let dir = trace_dir::resolve(args.trace.as_deref())?;
     let reader = trace_format::TraceReader::open(&dir)?;
+    if let Some(problem) = reader.manifest_problem() {
+        // Not fatal: replay fails (exit 3) only if it needs a file that is
+        // not listed; every copy it uses is checked against its hash.
+        crate::say!(
+            "warning: the trace's manifest is damaged ({problem}): files listed after the damage cannot be used"
+        );
+    }
     if let Some(goid) = args.goroutine {
         drop(reader);
         return super::history::run(&dir, goid, args.reverse, args.json);
@@ -147,11 +154,25 @@ fn autopilot(dir: &std::path::Path) -> Result<i32> {
             drop(session);
             exit_status::exit_like(&status)
         }
-        None => {
-            crate::say!("replayed all {total} events of an incomplete trace");
-            Ok(0)
-        }
+        None => Err(no_exit_status(&session.reader().completeness(), total)),
     }
+}
+
+/// A trace replayed to its end without the program's exit: there is no
+/// status to exit with, and exiting 0 would claim the program succeeded.
+fn no_exit_status(completeness: &trace_format::Completeness, total: u64) -> RrgoError {
+    let why = match completeness {
+        trace_format::Completeness::Truncated { reason, .. } => {
+            format!("the trace is incomplete ({reason})")
+        }
+        trace_format::Completeness::Complete => "the trace ends before the program did".into(),
+    };
+    RrgoError::new(
+        Failure::Trace,
+        anyhow::anyhow!(
+            "{why}: replayed all {total} readable events; how the program ended was not recorded"
+        ),
+    )
 }
 
 /// `--print SYMBOL [--at EVENT]`: replays to the event and reads the variable

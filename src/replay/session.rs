@@ -8,6 +8,7 @@ use trace_format::{Event, EventTime, ExitStatus, RecTid, Regs, StdStream, TraceR
 
 use super::divergence::Divergence;
 use super::launch::{launch, TempDir};
+use crate::error::BadTrace;
 use crate::tracee::mem::ProcMem;
 use crate::tracee::{ptrace, Tid};
 use trace_format::RemoteAddr;
@@ -135,7 +136,7 @@ impl ReplaySession {
         let first = reader
             .events()
             .next()
-            .ok_or_else(|| anyhow!("the trace has no events"))??;
+            .ok_or_else(|| anyhow!(BadTrace::no_events(&reader)))??;
         let trace_format::EventKind::Exec {
             exe_path,
             exe_file,
@@ -144,7 +145,10 @@ impl ReplaySession {
             ..
         } = &first.kind
         else {
-            return Err(anyhow!("the trace does not start with an exec event"));
+            return Err(anyhow!(BadTrace(format!(
+                "the trace does not start with an exec event (event 0 is {})",
+                first.kind.name()
+            ))));
         };
         let cpu = pin_to(header.host.pinned_cpu as usize);
         // The program starts with the recorded signal state and limits, not this rrgo's.

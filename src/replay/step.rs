@@ -55,8 +55,19 @@ impl ReplaySession {
                     collected = self.step_over_breakpoint(live)?;
                 }
                 if collected.is_none() {
-                    ptrace::resume(live, ptrace::Resume::Syscall, sig)
-                        .with_context(|| format!("cannot resume thread {live}"))?;
+                    match ptrace::resume(live, ptrace::Resume::Syscall, sig) {
+                        // Killed earlier than recorded (a forged or damaged
+                        // trace killed its process): the trace goes on where
+                        // the replay cannot.
+                        Err(err) if err.raw_os_error() == Some(libc::ESRCH) => {
+                            return Err(diverged(
+                                e,
+                                "the thread to run to this event",
+                                "the thread is gone",
+                            ))
+                        }
+                        r => r.with_context(|| format!("cannot resume thread {live}"))?,
+                    }
                 }
             }
             let w = match collected {

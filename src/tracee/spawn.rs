@@ -35,12 +35,14 @@ pub struct SpawnSpec {
     pub seccomp: bool,
 }
 
+/// The OS error is part of each message and not a `source()`: printing the
+/// whole chain (anyhow's `{:#}`) would say it twice.
 #[derive(Debug, thiserror::Error)]
 pub enum SpawnError {
-    #[error("cannot execute {path}: {source}")]
-    Exec { path: String, source: io::Error },
+    #[error("cannot execute {path}: {error}")]
+    Exec { path: String, error: io::Error },
     #[error("cannot start the program under ptrace: {0}")]
-    Setup(#[source] io::Error),
+    Setup(io::Error),
 }
 
 fn os_err() -> io::Error {
@@ -124,7 +126,7 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Tid, SpawnError> {
                     };
                     return Err(SpawnError::Exec {
                         path: spec.path.to_string_lossy().into_owned(),
-                        source,
+                        error: source,
                     });
                 }
                 // Anything before the exec (a stray signal) is passed on.

@@ -48,13 +48,14 @@ pub enum TraceError {
     },
 
     /// An operating-system error on a file of the trace.
-    #[error("{}: {source}", path.display())]
+    // The OS error is part of the message and deliberately not a `source()`:
+    // printers of the whole chain (anyhow's `{:#}`) would say it twice.
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file or directory the operation was on.
         path: PathBuf,
         /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
     /// `TraceWriter::create*` was pointed at a directory that already holds
@@ -98,7 +99,7 @@ impl TraceError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> TraceError {
         TraceError::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
 

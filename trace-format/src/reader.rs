@@ -129,7 +129,7 @@ impl TraceReader {
                 // Still give the version check a chance: a future format
                 // might allow bigger headers.
                 let mut head = Vec::new();
-                if let Ok(f) = File::open(&header_path) {
+                if let Ok((f, _)) = open_regular(&header_path) {
                     let _ = f
                         .take(16 + MAX_RRGO_VERSION_LEN as u64)
                         .read_to_end(&mut head);
@@ -144,6 +144,9 @@ impl TraceReader {
                         format!("file is {len} bytes, more than a header can be"),
                     ),
                 });
+            }
+            Err(ReadCapped::NotRegular(kind)) => {
+                return Err(TraceError::corrupt(&header_path, 0, not_regular_what(kind)))
             }
             Err(ReadCapped::Io(e)) => return Err(TraceError::io(&header_path, e)),
         };
@@ -180,6 +183,9 @@ impl TraceReader {
             Err(ReadCapped::TooBig(len)) => {
                 self.manifest_problem = Some(format!("manifest is {len} bytes, too big to be real"))
             }
+            Err(ReadCapped::NotRegular(kind)) => {
+                self.manifest_problem = Some(format!("manifest is {}", not_regular_what(kind)))
+            }
             Err(ReadCapped::Io(e)) => {
                 self.manifest_problem = Some(format!("cannot read {}: {e}", path.display()))
             }
@@ -188,15 +194,17 @@ impl TraceReader {
 
     fn load_events(&mut self) -> Result<(), TraceError> {
         let path = self.events_path.clone();
-        let file = match File::open(&path) {
+        let (file, len) = match open_regular(&path) {
             Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            Err(OpenError::Missing) => {
                 self.set_truncated("the events file is missing (recording stopped right after it started); 0 events in 0 complete chunks".into());
                 return Ok(());
             }
-            Err(e) => return Err(TraceError::io(&path, e)),
+            Err(OpenError::NotRegular(kind)) => {
+                return Err(TraceError::corrupt(&path, 0, not_regular_what(kind)))
+            }
+            Err(OpenError::Io(e)) => return Err(TraceError::io(&path, e)),
         };
-        let len = file.metadata().map_err(|e| TraceError::io(&path, e))?.len();
         let mut pre = [0u8; EVENTS_PREAMBLE_LEN as usize];
         let got = read_at_most(&file, &mut pre, 0).map_err(|e| TraceError::io(&path, e))?;
         if got < pre.len() {
@@ -274,6 +282,7 @@ impl TraceReader {
             Err(ReadCapped::TooBig(len)) => {
                 return Err(format!("{len} bytes, too big for the events file"))
             }
+            Err(ReadCapped::NotRegular(kind)) => return Err(not_regular_what(kind)),
             Err(ReadCapped::Io(e)) => return Err(e.to_string()),
         };
         let index = Index::decode(&bytes)?;
@@ -354,6 +363,7 @@ impl TraceReader {
             left_in_chunk: 0,
             next_time: 0,
             cur_offset: 0,
+            cur_events: (0, 0),
             done: n.0 >= self.event_count,
         }
     }
@@ -410,10 +420,31 @@ impl TraceReader {
         }
     }
 
-    /// Re-hashes the copy of `f` and checks size and xxh3.
+    /// Re-hashes the copy of `f` and checks size and xxh3. A copy that is
+    /// missing, not a regular file (a FIFO or a link to `/dev/zero` would
+    /// block or never end) or of another size than recorded is `Corrupt`
+    /// before a byte of it is read; reading stops at the recorded size.
     pub fn verify_stored_file(&self, f: &StoredFile) -> Result<(), TraceError> {
         let path = self.stored_file_path(f);
-        let mut file = File::open(&path).map_err(|e| TraceError::io(&path, e))?;
+        let (file, len) = open_regular(&path).map_err(|e| match e {
+            OpenError::Missing => {
+                TraceError::corrupt(&path, 0, "the stored copy is missing from files/")
+            }
+            OpenError::NotRegular(kind) => TraceError::corrupt(&path, 0, not_regular_what(kind)),
+            OpenError::Io(e) => TraceError::io(&path, e),
+        })?;
+        if len != f.size {
+            return Err(TraceError::corrupt(
+                &path,
+                0,
+                format!(
+                    "the stored copy is {len} bytes, the recording stored {}",
+                    f.size
+                ),
+            ));
+        }
+        // One byte more than recorded, to see a file that grew meanwhile.
+        let mut file = file.take(f.size.saturating_add(1));
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();
         let mut buf = vec![0u8; 256 << 10];
         let mut size = 0u64;
@@ -475,6 +506,8 @@ pub struct Events<'a> {
     left_in_chunk: u32,
     next_time: u64,
     cur_offset: u64,
+    /// The loaded chunk's events, first and one past the last.
+    cur_events: (u64, u64),
     done: bool,
 }
 
@@ -495,17 +528,6 @@ impl Iterator for Events<'_> {
                 return None;
             }
             if self.left_in_chunk == 0 {
-                if self.pos != self.buf.len() {
-                    let what = format!(
-                        "{} bytes left after the chunk's last event",
-                        self.buf.len() - self.pos
-                    );
-                    return self.fail(TraceError::corrupt(
-                        &self.reader.events_path,
-                        self.cur_offset,
-                        what,
-                    ));
-                }
                 let Some(c) = self.reader.chunks.get(self.chunk_idx).copied() else {
                     self.done = true;
                     self.buf = Vec::new();
@@ -522,6 +544,7 @@ impl Iterator for Events<'_> {
                 self.left_in_chunk = c.event_count;
                 self.next_time = c.first_event.0;
                 self.cur_offset = c.offset;
+                self.cur_events = (c.first_event.0, c.end_event().0);
             }
             let rest = self.buf.get(self.pos..).unwrap_or_default();
             let (tid, kind, used): (RecTid, _, usize) = match decode_event(rest) {
@@ -540,6 +563,22 @@ impl Iterator for Events<'_> {
             };
             self.pos += used;
             self.left_in_chunk -= 1;
+            if self.left_in_chunk == 0 && self.pos != self.buf.len() {
+                // Checked before the chunk's last event is returned, so a
+                // reader that stops there (replay loads one chunk at a
+                // time) rejects the chunk as one that reads on does.
+                let what = format!(
+                    "chunk of events {}-{}: {} bytes left after the chunk's last event",
+                    self.cur_events.0,
+                    self.cur_events.1 - 1,
+                    self.buf.len() - self.pos
+                );
+                return self.fail(TraceError::corrupt(
+                    &self.reader.events_path,
+                    self.cur_offset,
+                    what,
+                ));
+            }
             let time = self.next_time;
             self.next_time += 1;
             if time >= self.target {
@@ -626,20 +665,82 @@ fn read_at_most(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     Ok(done)
 }
 
+/// Why a file of the trace could not be opened.
+enum OpenError {
+    Missing,
+    /// What it is instead of a regular file ("a FIFO", …).
+    NotRegular(&'static str),
+    Io(io::Error),
+}
+
+/// What a file of the trace is if it is not a regular file.
+fn not_regular(t: fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    Some(if t.is_file() {
+        return None;
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    })
+}
+
+fn not_regular_what(kind: &str) -> String {
+    format!("{kind}, not a regular file (a trace holds only regular files)")
+}
+
+/// Opens a file of the trace for reading, with its length. Only a regular
+/// file: a FIFO blocks the open or the read forever, a device (`/dev/zero`)
+/// never ends, and a symbolic link may name either or a file outside the
+/// trace. The type is checked before opening (opening some devices does
+/// something) and again on the open file; `O_NOFOLLOW | O_NONBLOCK` keep a
+/// file swapped in between from being followed or blocking the open.
+fn open_regular(path: &Path) -> Result<(File, u64), OpenError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let io_err = |e: io::Error| match e.kind() {
+        io::ErrorKind::NotFound => OpenError::Missing,
+        _ if e.raw_os_error() == Some(libc::ELOOP) => OpenError::NotRegular("a symbolic link"),
+        _ => OpenError::Io(e),
+    };
+    let m = fs::symlink_metadata(path).map_err(io_err)?;
+    if let Some(kind) = not_regular(m.file_type()) {
+        return Err(OpenError::NotRegular(kind));
+    }
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(io_err)?;
+    let m = file.metadata().map_err(OpenError::Io)?;
+    if let Some(kind) = not_regular(m.file_type()) {
+        return Err(OpenError::NotRegular(kind));
+    }
+    Ok((file, m.len()))
+}
+
 enum ReadCapped {
     Missing,
     TooBig(u64),
+    NotRegular(&'static str),
     Io(io::Error),
 }
 
 /// Reads a whole file if it is at most `cap` bytes, checking the size first
 /// so a huge file is never loaded.
 fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, ReadCapped> {
-    let file = File::open(path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => ReadCapped::Missing,
-        _ => ReadCapped::Io(e),
+    let (file, len) = open_regular(path).map_err(|e| match e {
+        OpenError::Missing => ReadCapped::Missing,
+        OpenError::NotRegular(kind) => ReadCapped::NotRegular(kind),
+        OpenError::Io(e) => ReadCapped::Io(e),
     })?;
-    let len = file.metadata().map_err(ReadCapped::Io)?.len();
     if len > cap {
         return Err(ReadCapped::TooBig(len));
     }

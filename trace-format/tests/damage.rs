@@ -551,3 +551,107 @@ fn damaged_manifest_is_reported_not_fatal() {
         .to_string()
         .contains("manifest problem"));
 }
+
+/// Bytes after a chunk's last event are an error before that event is
+/// returned: a reader that takes exactly the chunk's events (replay loads
+/// one chunk at a time) rejects the chunk as one that reads on does.
+#[test]
+fn leftover_bytes_fail_at_the_chunks_last_event() {
+    let fx = fixture(80, 600);
+    let dir = fx.scratch("s");
+    std::fs::remove_file(dir.join("index")).unwrap();
+    let first = fx.chunks[0];
+    let n = first.event_count as usize;
+    let mut payload = Vec::new();
+    for e in &fx.events[..n] {
+        payload.extend(chunk::encode_event(e.tid, &e.kind).unwrap());
+    }
+    payload.extend([0, 0, 0]);
+    let (_, framed) = build_chunk(0, n as u32, &payload, 3).unwrap();
+    let mut events = fx.original("events")[..12].to_vec();
+    events.extend_from_slice(&framed);
+    std::fs::write(dir.join("events"), &events).unwrap();
+    let r = TraceReader::open(&dir).unwrap();
+    let got: Vec<_> = r.events().take(n).collect();
+    assert!(got[..n - 1].iter().all(|e| e.is_ok()));
+    match &got[n - 1] {
+        Err(TraceError::Corrupt { what, offset, .. }) => {
+            assert_eq!(*offset, 12);
+            assert!(
+                what.contains(&format!("chunk of events 0-{}: 3 bytes left", n - 1)),
+                "{what}"
+            );
+        }
+        e => panic!("expected Corrupt, got {e:?}"),
+    }
+}
+
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Files of a trace that are not regular files (a FIFO blocks an open
+/// forever, `/dev/zero` never ends) are `Corrupt`, at once.
+#[test]
+fn non_regular_files_are_refused_without_blocking() {
+    let fx = fixture(40, 500);
+    let start = std::time::Instant::now();
+    for name in ["header", "events"] {
+        let dir = fx.scratch(&format!("fifo-{name}"));
+        std::fs::remove_file(dir.join(name)).unwrap();
+        mkfifo(&dir.join(name));
+        match TraceReader::open(&dir) {
+            Err(TraceError::Corrupt { what, .. }) => assert!(what.contains("a FIFO"), "{what}"),
+            r => panic!("{name}: expected Corrupt, got {r:?}"),
+        }
+    }
+    // A FIFO index or manifest: no index (scan), a manifest problem.
+    let dir = fx.scratch("fifo-index");
+    for name in ["index", "manifest"] {
+        std::fs::remove_file(dir.join(name)).unwrap();
+        mkfifo(&dir.join(name));
+    }
+    let r = TraceReader::open(&dir).unwrap();
+    assert!(
+        matches!(r.completeness(), Completeness::Truncated { reason, .. } if reason.contains("a FIFO"))
+    );
+    assert!(r.manifest_problem().unwrap().contains("a FIFO"));
+
+    let dir = fx.scratch("stored");
+    let r = TraceReader::open(&dir).unwrap();
+    let exe = r.header().exe.clone();
+    let path = r.stored_file_path(&exe);
+    r.verify_stored_file(&exe).unwrap();
+    let refused = |what: &str| match r.verify_stored_file(&exe) {
+        Err(TraceError::Corrupt { what: w, .. }) => assert!(w.contains(what), "{w}"),
+        e => panic!("expected Corrupt saying {what:?}, got {e:?}"),
+    };
+    std::fs::remove_file(&path).unwrap();
+    refused("missing");
+    std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+    refused("a symbolic link");
+    std::fs::remove_file(&path).unwrap();
+    mkfifo(&path);
+    refused("a FIFO");
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, b"short").unwrap();
+    refused("5 bytes, the recording stored");
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
+}
+
+/// An I/O error's message holds the OS error, which is not also its
+/// `source()`: chain printers (anyhow's `{:#}`) would say it twice.
+#[test]
+fn io_errors_say_the_os_error_once() {
+    use std::error::Error;
+    let e = TraceError::Io {
+        path: "t/events".into(),
+        error: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+    };
+    assert!(e.source().is_none());
+    assert_eq!(e.to_string(), "t/events: permission denied");
+}
