@@ -400,3 +400,36 @@ fn redact_env_names_are_checked() {
         text(&out.stderr)
     );
 }
+
+/// Replay execs private copies of the trace's programs from a directory in
+/// the temp dir: it is 0700 under any umask (it was 0777 under umask 000).
+#[test]
+fn the_replays_own_directory_is_private() {
+    use common::dapclient::*;
+    let s = Scratch::new();
+    let (rec, trace) = s.record("t", &example(&go_versions()[0], "hello"), &[]);
+    assert!(rec.status.success(), "{}", text(&rec.stderr));
+    let tmp = s.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let server = Server::start_with_umask(
+        &s,
+        "127.0.0.1:0",
+        &[trace.to_str().unwrap()],
+        &[("TMPDIR", tmp.to_str().unwrap())],
+        Some(0o000),
+    );
+    let mut c = server.connect();
+    c.initialize();
+    let r = c.request("attach", attach_args(serde_json::json!({})), LOAD);
+    assert_eq!(r["success"], true, "attach: {r}");
+    let dirs: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .flatten()
+        .filter(|d| d.file_name().to_string_lossy().starts_with("rrgo-replay-"))
+        .collect();
+    assert!(!dirs.is_empty(), "no replay directory in {}", tmp.display());
+    for d in dirs {
+        let mode = d.metadata().unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o700, "{} has mode {mode:o}", d.path().display());
+    }
+}

@@ -11,7 +11,7 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::anyhow;
+use anyhow::{anyhow, Context};
 
 use crate::tracee::{spawn, Tid};
 
@@ -80,8 +80,14 @@ pub fn private_dir() -> anyhow::Result<PathBuf> {
             "rrgo-replay-{}-{nanos:x}-{attempt}",
             std::process::id()
         ));
-        match std::fs::create_dir(&dir) {
-            Ok(()) => return Ok(dir),
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        // 0700 whatever the umask: it holds copies of the trace's programs.
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => {
+                std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+                    .with_context(|| format!("cannot make {} private", dir.display()))?;
+                return Ok(dir);
+            }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => {
                 return Err(

@@ -27,7 +27,28 @@ pub struct Server {
 
 impl Server {
     pub fn start(s: &Scratch, addr: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::start_with_umask(s, addr, args, env, None)
+    }
+
+    /// `start` with the process umask set to `umask` in the server.
+    pub fn start_with_umask(
+        s: &Scratch,
+        addr: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        umask: Option<u32>,
+    ) -> Server {
         let mut cmd = s.cmd();
+        if let Some(mask) = umask {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: umask is async-signal-safe.
+            unsafe {
+                cmd.pre_exec(move || {
+                    libc::umask(mask as libc::mode_t);
+                    Ok(())
+                });
+            }
+        }
         cmd.arg("replay")
             .arg("--dap")
             .arg(addr)
