@@ -15,6 +15,7 @@ mod shared;
 mod signals;
 mod snapshot;
 mod syscall;
+pub(crate) mod syscall6;
 mod threads;
 
 pub use rdtsc::apply as rdtsc_apply;
