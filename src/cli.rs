@@ -1,7 +1,4 @@
 //! Command-line interface: the clap definitions, and nothing else.
-//!
-//! The subcommands are the final ones; what is not built yet reports a clear
-//! "not implemented yet" error (exit code 2) from its command module.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
