@@ -116,6 +116,10 @@ pub struct ReplayArgs {
     /// Machine-readable output for --goroutines, --goroutine and --signals.
     #[arg(long)]
     pub json: bool,
+
+    /// Let --goroutines, --goroutine, --signals and --dap read a program built by a Go release rrgo does not know (they refuse otherwise: they read the Go runtime's structures, which change between releases).
+    #[arg(long)]
+    pub allow_any_go: bool,
 }
 
 #[derive(Debug, Args)]

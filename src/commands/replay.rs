@@ -12,13 +12,17 @@ pub fn run(args: &ReplayArgs) -> Result<i32> {
         // one, a client's launch request names it (`traceDirPath`), or the
         // latest recording is used at attach.
         if let Some(t) = &args.trace {
-            trace_format::TraceReader::open(&trace_dir::resolve(Some(t))?)?;
+            let reader = trace_format::TraceReader::open(&trace_dir::resolve(Some(t))?)?;
+            go_known(&reader, args.allow_any_go)?;
         }
-        return serve_dap(addr, args.trace.clone());
+        return serve_dap(addr, args.trace.clone(), args.allow_any_go);
     }
     // Resolve and open the trace first so a bad trace is reported as such.
     let dir = trace_dir::resolve(args.trace.as_deref())?;
     let reader = trace_format::TraceReader::open(&dir)?;
+    if args.goroutine.is_some() || args.goroutines || args.signals {
+        go_known(&reader, args.allow_any_go)?;
+    }
     if let Some(goid) = args.goroutine {
         drop(reader);
         return super::history::run(&dir, goid, args.reverse, args.json);
@@ -56,13 +60,27 @@ pub fn run(args: &ReplayArgs) -> Result<i32> {
     autopilot(&dir)
 }
 
+/// The Go-aware commands read the Go runtime's structures: they refuse a
+/// program built by a release rrgo does not know, unless `allow_any`.
+fn go_known(reader: &trace_format::TraceReader, allow_any: bool) -> Result<()> {
+    crate::goruntime::version::check(reader.header().go_version.as_deref(), allow_any)
+        .map_err(|e| RrgoError::new(Failure::Usage, e))
+}
+
 /// `--dap ADDR`: serves debug adapter clients until SIGINT/SIGTERM (exit 0).
-fn serve_dap(addr: &str, trace: Option<std::path::PathBuf>) -> Result<i32> {
+/// A trace a client names is checked like one given here (`go_known`).
+fn serve_dap(addr: &str, trace: Option<std::path::PathBuf>, allow_any: bool) -> Result<i32> {
     let addr = crate::dap::parse_addr(addr).map_err(|e| RrgoError::new(Failure::Usage, e))?;
     // Before the engine thread exists, so it inherits the mask.
     crate::dap::block_termination_signals();
-    let handle =
-        crate::debugger::handle::EngineHandle::spawn(Box::new(crate::debugger::open_target));
+    let handle = crate::debugger::handle::EngineHandle::spawn(Box::new(
+        move |trace, progress, interrupt| {
+            let dir = trace_dir::resolve(trace.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+            go_known(&trace_format::TraceReader::open(&dir)?, allow_any)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            crate::debugger::open_target(Some(dir), progress, interrupt)
+        },
+    ));
     crate::dap::serve(&addr, trace, handle).map_err(RrgoError::from)?;
     Ok(0)
 }
