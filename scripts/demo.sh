@@ -17,19 +17,30 @@ rrgo="$repo/target/release/rrgo"
 name=sigterm-delay
 prog="$repo/.build/go$version/$name"
 
-# Nothing to do when up to date; the first build takes minutes.
-[[ -x "$rrgo" ]] || echo "demo: building rrgo (cargo build --release)" >&2
-cargo build --release --quiet
-
 # The program, rebuilt when a source is newer (build-examples.sh's rule).
-if [[ ! -x "$prog" || -n "$(find "examples/$name" examples/go.mod -newer "$prog" -print -quit)" ]]; then
+build_program() {
+    [[ ! -x "$prog" || -n "$(find "examples/$name" examples/go.mod -newer "$prog" -print -quit)" ]] ||
+        return 0
     echo "demo: installing Go $version (once) and building examples/$name" >&2
-    eval "$(bash scripts/install-go.sh --env "$version")"
+    local envs tmp
+    envs="$(bash scripts/install-go.sh --env "$version")" || return 1
+    eval "$envs"
     mkdir -p "$(dirname "$prog")"
     tmp="$(mktemp "$prog.tmp.XXXXXX")"
-    (cd examples && CGO_ENABLED=0 go build -buildvcs=false -o "$tmp" "./$name")
+    (cd examples && CGO_ENABLED=0 go build -buildvcs=false -o "$tmp" "./$name") ||
+        { rm -f "$tmp"; return 1; }
     mv -f "$tmp" "$prog"
-fi
+}
+
+# Both at once: on a fresh clone the Go download and build end while cargo
+# still compiles. cargo has nothing to do when rrgo is up to date.
+build_program &
+program=$!
+[[ -x "$rrgo" ]] || echo "demo: building rrgo (cargo build --release; minutes the first time)" >&2
+built=0
+cargo build --release --quiet || built=$?
+wait "$program" || { echo "demo: could not build examples/$name (above)" >&2; exit 1; }
+[[ $built == 0 ]] || { echo "demo: cargo build --release failed (above)" >&2; exit 1; }
 
 trace="$(mktemp -d -t rrgo-demo-XXXXXX)/$name"
 log="$(mktemp -t rrgo-demo-log-XXXXXX)"
