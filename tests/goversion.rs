@@ -131,15 +131,10 @@ fn response_to(conn: &mut std::io::BufReader<std::net::TcpStream>, seq: u32) -> 
     }
 }
 
-/// A DAP server started without a trace checks the one a client attaches
-/// to (the latest recording) the same way.
-#[test]
-fn the_dap_server_refuses_to_attach_to_an_older_go() {
+/// Starts a DAP server without a trace, attaches a client to the latest
+/// recording of `s` and returns the server's response to `attach`.
+fn dap_attach_to_latest(s: &Scratch) -> String {
     use std::io::BufRead;
-    let s = Scratch::new();
-    let prog = build_old_hello(s.path());
-    let rec = output_within(s.cmd().arg("record").arg("--").arg(&prog), DEADLINE);
-    assert!(rec.status.success(), "record: {}", text(&rec.stderr));
     let mut server = s
         .cmd()
         .args(["replay", "--dap", "127.0.0.1:0"])
@@ -170,6 +165,18 @@ fn the_dap_server_refuses_to_attach_to_an_older_go() {
     let attach = response_to(&mut reader, 2);
     let _ = server.kill();
     let _ = server.wait();
+    attach
+}
+
+/// A DAP server started without a trace checks the one a client attaches
+/// to (the latest recording) the same way.
+#[test]
+fn the_dap_server_refuses_to_attach_to_an_older_go() {
+    let s = Scratch::new();
+    let prog = build_old_hello(s.path());
+    let rec = output_within(s.cmd().arg("record").arg("--").arg(&prog), DEADLINE);
+    assert!(rec.status.success(), "record: {}", text(&rec.stderr));
+    let attach = dap_attach_to_latest(&s);
     assert!(attach.contains("\"success\":false"), "{attach}");
     for needle in [
         &format!("built by go{OLD_GO}")[..],
@@ -197,5 +204,13 @@ fn the_supported_releases_need_no_flag() {
             text(&dump.stdout),
             text(&dump.stderr)
         );
+        // The latest recording, which a DAP client attaches to.
+        let rec = output_within(
+            s.cmd().arg("record").arg(example(&version, "hello")),
+            DEADLINE,
+        );
+        assert!(rec.status.success(), "record: {}", text(&rec.stderr));
+        let attach = dap_attach_to_latest(&s);
+        assert!(attach.contains("\"success\":true"), "go{version}: {attach}");
     }
 }
