@@ -1,7 +1,4 @@
 //! Command-line interface: the clap definitions, and nothing else.
-//!
-//! The subcommands are the final ones; what is not built yet reports a clear
-//! "not implemented yet" error (exit code 2) from its command module.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -136,6 +133,10 @@ pub struct ReplayArgs {
     /// Machine-readable output for --goroutines, --goroutine and --signals.
     #[arg(long)]
     pub json: bool,
+
+    /// Let --goroutines, --goroutine, --signals and --dap read a program built by a Go release rrgo does not know (they refuse otherwise: they read the Go runtime's structures, which change between releases).
+    #[arg(long)]
+    pub allow_any_go: bool,
 }
 
 #[derive(Debug, Args)]

@@ -107,13 +107,6 @@ pub fn interp_of(bytes: &[u8]) -> Option<Interp> {
     })
 }
 
-/// The names Go's raw syscall function has had (1.27+, 1.23–1.26, 1.21–1.22).
-const SYSCALL6_NAMES: [&str; 3] = [
-    "internal/runtime/syscall/linux.Syscall6",
-    "internal/runtime/syscall.Syscall6",
-    "runtime/internal/syscall.Syscall6",
-];
-
 impl ExeFacts {
     pub fn read(path: &Path) -> ExeFacts {
         with_file(path, |f, bytes| {
@@ -132,14 +125,7 @@ impl ExeFacts {
                 rand_sites,
                 build_id: f.build_id().ok().flatten().map(|b| b.to_vec()),
                 go_version,
-                // A position-independent executable would need its load address.
-                syscall6: (f.kind() == object::ObjectKind::Executable)
-                    .then(|| {
-                        f.symbols()
-                            .find(|s| s.name().is_ok_and(|n| SYSCALL6_NAMES.contains(&n)))
-                            .map(|s| s.address())
-                    })
-                    .flatten(),
+                syscall6: crate::record::syscall6::find(f),
             })
         })
         .unwrap_or_default()

@@ -8,6 +8,12 @@ use crate::{exit_status, trace_dir};
 
 pub fn run(args: &ReplayArgs) -> Result<i32> {
     if let Some(addr) = &args.dap {
+        // A trace named on the command line must be of a Go release the
+        // debugger knows (a client's trace is checked when it is opened).
+        if let Some(t) = &args.trace {
+            let reader = trace_format::TraceReader::open(&trace_dir::resolve(Some(t))?)?;
+            go_known(&reader, args.allow_any_go)?;
+        }
         return serve_dap(addr, args);
     }
     // Resolve and open the trace first so a bad trace is reported as such.
@@ -19,6 +25,9 @@ pub fn run(args: &ReplayArgs) -> Result<i32> {
         crate::say!(
             "warning: the trace's manifest is damaged ({problem}): files listed after the damage cannot be used"
         );
+    }
+    if args.goroutine.is_some() || args.goroutines || args.signals {
+        go_known(&reader, args.allow_any_go)?;
     }
     if let Some(goid) = args.goroutine {
         drop(reader);
@@ -73,14 +82,29 @@ fn redaction_note(e: RrgoError, redacted: &[String]) -> RrgoError {
     RrgoError::new(Failure::Divergence, anyhow::anyhow!(note))
 }
 
+/// The Go-aware commands read the Go runtime's structures: they refuse a
+/// program built by a release rrgo does not know, unless `allow_any`.
+fn go_known(reader: &trace_format::TraceReader, allow_any: bool) -> Result<()> {
+    crate::goruntime::version::check(reader.header().go_version.as_deref(), allow_any)
+        .map_err(|e| RrgoError::new(Failure::Usage, e))
+}
+
 /// `--dap ADDR`: serves debug adapter clients until SIGINT/SIGTERM (exit 0).
+/// A trace a client names is checked like one given here (`go_known`).
 fn serve_dap(addr: &str, args: &ReplayArgs) -> Result<i32> {
     let addr = crate::dap::parse_addr(addr).map_err(|e| RrgoError::new(Failure::Usage, e))?;
     let opts = dap_options(args)?;
     // Before the engine thread exists, so it inherits the mask.
     crate::dap::block_termination_signals();
-    let handle =
-        crate::debugger::handle::EngineHandle::spawn(Box::new(crate::debugger::open_target));
+    let allow_any = args.allow_any_go;
+    let handle = crate::debugger::handle::EngineHandle::spawn(Box::new(
+        move |trace, progress, interrupt| {
+            let dir = trace_dir::resolve(trace.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+            go_known(&trace_format::TraceReader::open(&dir)?, allow_any)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            crate::debugger::open_target(Some(dir), progress, interrupt)
+        },
+    ));
     crate::dap::serve(&addr, opts, handle).map_err(RrgoError::from)?;
     Ok(0)
 }

@@ -1,7 +1,8 @@
 //! The engine: one replay of the recording, the user's breakpoints, and
 //! where the replay stands. Positions inside the replay are `Pos`es; going
-//! backwards replays from the start to a `Pos` (replay is deterministic, so
-//! the state there is the state reached forwards).
+//! backwards replays to a `Pos` from the nearest checkpoint before it (the
+//! start if there is none; replay is deterministic, so the state there is
+//! the state reached forwards).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -341,7 +342,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Replays from the start to `pos` (output already shown is not repeated).
+    /// Replays to `pos` from the nearest checkpoint before it, or the start
+    /// (output already shown is not repeated).
     pub(super) fn seek(&mut self, pos: &Pos) -> anyhow::Result<()> {
         let from = self.starts_before(pos.event)[0];
         self.restart_at(from)?;

@@ -1,6 +1,8 @@
 //! Moving backwards. Replay is deterministic, so going back is replaying
-//! from the start: one pass notes every candidate moment before the
-//! current one, a second pass stops at the chosen one (`Engine::seek`).
+//! forwards again from a checkpoint: one pass notes the candidate moments
+//! before the current one (from the nearest checkpoint, then earlier ones
+//! until the answer is settled), a second pass stops at the chosen one
+//! (`Engine::seek`, from the nearest checkpoint before it).
 
 use super::api::*;
 use super::engine::{same_regs, Engine, Pos, Tick};

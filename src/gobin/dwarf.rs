@@ -148,9 +148,12 @@ impl InlineTable {
     }
 }
 
-/// Only these structs are kept: the runtime's, which the goroutine layer reads.
+/// Only these structs are kept: the runtime's, which the goroutine layer
+/// reads, and pprof's labels (a struct since Go 1.24, a map before).
 fn wanted(name: &str) -> bool {
-    name.starts_with("runtime.") || name.starts_with("internal/runtime/")
+    name.starts_with("runtime.")
+        || name.starts_with("internal/runtime/")
+        || name == "runtime/pprof.labelMap"
 }
 
 pub fn load(

@@ -17,7 +17,8 @@ pub struct GLayout {
     pub sched_bp: u64,
     pub syscallpc: u64,
     pub syscallsp: u64,
-    pub syscallbp: u64,
+    /// Go 1.23+: before, entersyscall kept no frame pointer.
+    pub syscallbp: Option<u64>,
     pub gopc: u64,
     pub startpc: u64,
     pub parent_goid: Option<u64>,
@@ -58,11 +59,15 @@ impl GLayout {
             sched_bp: g("sched.bp")?,
             syscallpc: g("syscallpc")?,
             syscallsp: g("syscallsp")?,
-            syscallbp: g("syscallbp")?,
+            syscallbp: g("syscallbp").ok(),
             gopc: g("gopc")?,
             startpc: g("startpc")?,
             parent_goid: g("parentGoid").ok(),
-            labels: g("labels").ok(),
+            // A struct (a slice of pairs) since Go 1.24, a map before: read
+            // only the former.
+            labels: g("labels")
+                .ok()
+                .filter(|_| bin.struct_layout("runtime/pprof.labelMap").is_some()),
             m: g("m")?,
             m_procid: bin
                 .field_offset("runtime.m", "procid")

@@ -4,6 +4,7 @@
 
 mod layout;
 pub mod stack;
+pub mod version;
 
 use anyhow::{anyhow, Context};
 use serde::Serialize;
@@ -191,7 +192,8 @@ impl<'a> GoReader<'a> {
             (
                 u64_at(l.syscallpc),
                 u64_at(l.syscallsp),
-                u64_at(l.syscallbp),
+                // Without it the stack walk stops at the syscall's frame.
+                l.syscallbp.map(u64_at).unwrap_or(0),
             )
         } else {
             (u64_at(l.sched_pc), u64_at(l.sched_sp), u64_at(l.sched_bp))
@@ -223,7 +225,8 @@ impl<'a> GoReader<'a> {
 }
 
 /// The labels `g.labels` points to: a `runtime/pprof.labelMap`, which in
-/// Go 1.24–1.27 is a struct holding one slice of {key, value string} pairs.
+/// the releases `version::SUPPORTED` names is a struct holding one slice
+/// of {key, value string} pairs.
 fn read_labels(mem: &ProcMem, ptr: u64) -> Vec<(String, String)> {
     if ptr == 0 {
         return Vec::new();

@@ -1,6 +1,6 @@
 //! The recorder's side of rrgo's page (`tracee::clockpage`): patching the
-//! vDSO and Go's `Syscall6` at exec, mapping the page at the execve's
-//! return, emptying its buffers into `ClockReads` and `BufferedCalls`
+//! vDSO at exec (Go's `Syscall6`: `syscall6`), mapping the page at the
+//! execve's return, emptying its buffers into `ClockReads` and `BufferedCalls`
 //! events, and keeping stops out of the page's code.
 
 use anyhow::{anyhow, Context};
@@ -13,11 +13,6 @@ use crate::tracee::{auxv, clockpage, mem::ProcMem, ptrace, vdso, Tid};
 /// The vDSO is patched (and the clock page used) unless RRGO_VDSO=hide.
 pub(super) fn patch_wanted() -> bool {
     std::env::var("RRGO_VDSO").map_or(true, |v| v != "hide")
-}
-
-/// Go's `Syscall6` is patched to buffer calls unless RRGO_SYSBUF=0.
-pub(super) fn sysbuf_wanted() -> bool {
-    std::env::var("RRGO_SYSBUF").map_or(true, |v| v != "0")
 }
 
 impl Recorder {
@@ -60,36 +55,6 @@ impl Recorder {
         }
         auxv::fix_at_exec(mem, rsp, true).context("cannot hide the new program's vDSO")?;
         Ok(VdsoSetup::Hidden)
-    }
-
-    /// At an exec stop: patches the entry of Go's `Syscall6` (if the program
-    /// has the expected one) to jump to rrgo's page. Returns the patches.
-    pub(super) fn patch_syscall6(
-        &mut self,
-        mem: &ProcMem,
-        syscall6: Option<u64>,
-    ) -> Vec<trace_format::MemWrite> {
-        if !self.clock_pages || !sysbuf_wanted() {
-            return Vec::new();
-        }
-        let Some(addr) = syscall6 else {
-            return Vec::new();
-        };
-        let at = trace_format::RemoteAddr(addr);
-        let mut code = [0u8; 14];
-        if mem.read_exact(at, &mut code).is_err() || code != clockpage::SYSCALL6_PROLOGUE {
-            tracing::debug!(addr, "Syscall6 is not the expected code; not patched");
-            return Vec::new();
-        }
-        let patch = clockpage::syscall6_patch();
-        if let Err(e) = mem.write(at, &patch) {
-            tracing::debug!(addr, "cannot patch Syscall6: {e}");
-            return Vec::new();
-        }
-        vec![trace_format::MemWrite {
-            addr: at,
-            data: patch,
-        }]
     }
 
     /// At the exit stop of an execve whose Exec patched the vDSO or the

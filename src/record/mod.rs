@@ -16,6 +16,7 @@ mod shared;
 mod signals;
 mod snapshot;
 mod syscall;
+pub(crate) mod syscall6;
 mod threads;
 
 pub use rdtsc::apply as rdtsc_apply;

@@ -12,7 +12,8 @@
 //! before running the thread, and the same code hands the values out.
 //!
 //! The same idea serves Go's `Syscall6` (every `syscall.Syscall` of the
-//! standard library), whose entry is patched to jump to the page's `sys6`:
+//! standard library), whose entry the recorder patches (`record::syscall6`)
+//! to jump to the page's `sys6`, which takes Go's argument registers:
 //! read/write on non-blocking fds (Go's network connections and pipes),
 //! epoll_pwait with a zero timeout, setsockopt and epoll_ctl run untraced
 //! while recording and keep their result and output bytes in a second
@@ -74,7 +75,7 @@ pub const UNTRACED_LO: u64 = CODE + UNTRACED;
 pub const UNTRACED_HI: u64 = CODE + 0x415;
 
 /// `clockpage.S`, assembled.
-const CODE_BYTES: [u8; 0x415] = [
+pub(crate) const CODE_BYTES: [u8; 0x415] = [
     0x48, 0x83, 0xff, 0x07, 0x77, 0x70, 0xb8, 0xf3, 0x00, 0x00, 0x00, 0x0f, 0xa3, 0xf8, 0x73, 0x66,
     0x48, 0x8b, 0x15, 0xf1, 0x0f, 0x00, 0x00, 0x48, 0x3b, 0x15, 0xf2, 0x0f, 0x00, 0x00, 0x73, 0x4d,
     0x48, 0xc1, 0xe2, 0x04, 0x48, 0x8d, 0x0d, 0x15, 0x10, 0x00, 0x00, 0x48, 0x01, 0xca, 0x48, 0x83,
@@ -380,22 +381,6 @@ fn call_record_spans(records: &[u8]) -> Vec<(usize, std::ops::Range<usize>)> {
     out
 }
 
-/// The bytes at the start of Go's `Syscall6` (both of its names) that the
-/// patch replaces: `mov r10, rsi; mov rdx, rdi; mov rsi, rcx; mov rdi, rbx;
-/// syscall`. `sys6` does the same moves itself.
-pub const SYSCALL6_PROLOGUE: [u8; 14] = [
-    0x49, 0x89, 0xf2, 0x48, 0x89, 0xfa, 0x48, 0x89, 0xce, 0x48, 0x89, 0xdf, 0x0f, 0x05,
-];
-
-/// The patch for `Syscall6`'s entry: `movabs r11, SYS6; jmp r11` (r11 is
-/// not an argument register of Go's ABIInternal and the syscall clobbers it).
-pub fn syscall6_patch() -> Vec<u8> {
-    let mut c = vec![0x49, 0xbb];
-    c.extend_from_slice(&SYS6.to_le_bytes());
-    c.extend_from_slice(&[0x41, 0xff, 0xe3]);
-    c
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -411,10 +396,6 @@ mod tests {
             assert_eq!(at(off), [0x0f, 0x05], "{off:#x}");
         }
         assert_eq!(UNTRACED_HI - CODE, CODE_BYTES.len() as u64);
-        // sys6 starts with Syscall6's own argument moves.
-        let sys6 = (SYS6 - CODE) as usize;
-        assert_eq!(&CODE_BYTES[sys6..sys6 + 12], &SYSCALL6_PROLOGUE[..12]);
-        assert_eq!(syscall6_patch().len(), 13);
         assert!(safe_point(CODE) && safe_point(SYS6) && !safe_point(CODE + 0x20));
         assert!(safe_point(CODE + 0x1000));
         let reps = (CODE..CODE + CODE_BYTES.len() as u64)

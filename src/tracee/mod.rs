@@ -2,7 +2,10 @@
 //! stops, registers, memory, spawning and the exec-time auxv fixups.
 //!
 //! Everything here runs on the engine thread (ptrace is per tracing thread).
-//! Nothing here knows about traces, recording policy or Go.
+//! Nothing here knows about traces or recording policy, and of Go only a
+//! calling convention: rrgo's page (`clockpage`) has an entry, `sys6`, that
+//! takes a syscall in the registers Go's `Syscall6` receives it in. Finding
+//! and patching Go's function to jump there is `record::syscall6`.
 
 pub mod auxv;
 pub mod clockpage;

@@ -218,7 +218,8 @@ unsafe fn child_setup(spec: &SpawnSpec, cpuset: &libc::cpu_set_t) {
         }
     }
     // The program must start as it would natively: Rust's runtime ignores
-    // SIGPIPE, rrgo ignores SIGINT and blocks SIGCHLD. Ignored dispositions
+    // SIGPIPE, rrgo blocks SIGCHLD (and SIGTERM, SIGHUP, SIGINT when
+    // recording, to pass them on). Ignored dispositions
     // survive exec, so they are set exactly (handlers reset by themselves).
     // Raw syscalls: glibc refuses signals 32 and 33 (its own).
     for sig in 1..=64 {

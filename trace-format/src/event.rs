@@ -194,7 +194,8 @@ pub enum VdsoSetup {
 }
 
 impl EventKind {
-    /// Every value [`EventKind::name`] can return, in variant order.
+    /// Every value [`EventKind::name`] can return, in [`EventKind::index`]
+    /// order, which is not the wire's variant order (SPEC.md numbers those).
     pub const NAMES: [&'static str; 14] = [
         "exec",
         "syscall-entry",
@@ -218,7 +219,7 @@ impl EventKind {
     }
 
     /// Position of the variant in [`EventKind::NAMES`] (handy for counting
-    /// into an array).
+    /// into an array); not the variant index bincode writes.
     pub fn index(&self) -> usize {
         match self {
             EventKind::Exec { .. } => 0,
