@@ -28,7 +28,7 @@ Exit codes:
   record, replay -a   the recorded program's exit status (128+N if it died from signal N)
   0                   success (other commands)
   1                   an operational error (I/O, ptrace refused, program not found, ...)
-  2                   usage error, or a feature that is not implemented yet
+  2                   usage error (or a Go release the Go-aware commands do not know)
   3                   the trace cannot be read (missing, not a trace, no events, corrupt or damaged,
                       other format version); replay -a of an incomplete trace (recording killed)
   4                   replay diverged from the recording
