@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
 use serde_json::Value;
@@ -206,4 +206,59 @@ fn times_from_clock_syscalls_answered_at_seccomp_stops() {
 #[test]
 fn times_from_clock_syscalls_without_seccomp() {
     times_are_the_programs(&[("RRGO_SECCOMP", "0")]);
+}
+
+/// The index is built once (with progress lines on request) and a second
+/// query reads it, times included; a cache of another index version is
+/// rebuilt.
+#[test]
+fn second_query_reads_the_cached_index() {
+    let s = Scratch::new();
+    let (rec, trace) = s.record(
+        "t",
+        &example(&go_versions()[0], "sigterm-delay"),
+        &["-self-term", "300ms", "-work", "300"],
+    );
+    assert_eq!(rec.status.code(), Some(0), "{}", text(&rec.stderr));
+    let t = trace.to_str().unwrap();
+    let query = |progress: &str| {
+        let start = std::time::Instant::now();
+        let out = output_within(
+            s.cmd()
+                .env("RRGO_PROGRESS", progress)
+                .args(["replay", t, "--signals", "--json"]),
+            DEADLINE,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        (out, start.elapsed())
+    };
+    let (first, _) = query("1");
+    let err = text(&first.stderr);
+    assert!(
+        err.contains("rrgo: indexing goroutines") && err.contains("done in"),
+        "no progress lines: {err}"
+    );
+    let v: Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert!(v["signals"][0]["time_ns"].is_u64(), "{v}");
+    let (second, took) = query("1");
+    assert!(
+        !text(&second.stderr).contains("indexing"),
+        "indexed again: {}",
+        text(&second.stderr)
+    );
+    assert_eq!(text(&second.stdout), text(&first.stdout));
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    // Without a terminal and without RRGO_PROGRESS, no progress at all.
+    std::fs::remove_file(trace.join("goindex")).unwrap();
+    let (quiet, _) = query("");
+    assert!(!text(&quiet.stderr).contains("indexing"));
+    assert_eq!(text(&quiet.stdout), text(&first.stdout));
+    // Another version's cache (its version comes first) is not used.
+    let path = trace.join("goindex");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[0] = bytes[0].wrapping_add(1);
+    std::fs::write(&path, &bytes).unwrap();
+    let (rebuilt, _) = query("1");
+    assert!(text(&rebuilt.stderr).contains("indexing goroutines"));
+    assert_eq!(text(&rebuilt.stdout), text(&first.stdout));
 }

@@ -130,7 +130,8 @@ pub fn load_or_build(dir: &Path) -> Result<GoIndex> {
     let idx = build(dir)?;
     // A read-only trace just means no cache.
     if let Ok(bytes) = bincode::serde::encode_to_vec(&idx, bincode::config::standard()) {
-        let tmp = dir.join(format!(".{INDEX_FILE}.tmp"));
+        // Per process: two queries building at once do not mix their bytes.
+        let tmp = dir.join(format!(".{INDEX_FILE}.{}.tmp", std::process::id()));
         if std::fs::write(&tmp, bytes).is_ok() {
             let _ = std::fs::rename(&tmp, &path);
         }
