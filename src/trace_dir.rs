@@ -188,7 +188,8 @@ pub fn list() -> Result<Vec<PathBuf>> {
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    // Per process: two rrgo processes writing the same file do not mix bytes.
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     let mut f = trace_format::private::open_file(
         std::fs::OpenOptions::new()
             .write(true)

@@ -262,7 +262,7 @@ fn signal_timeline_explains_the_delay() {
         "{t}"
     );
     assert!(
-        t.contains("waited: sync.Mutex.Lock") && t.contains("meanwhile running"),
+        t.contains(": sync.Mutex.Lock") && t.contains("meanwhile running"),
         "{t}"
     );
     assert!(t.contains("finished"), "{t}");

@@ -5,6 +5,8 @@
 //! (every transition, also those between two events: its arguments say
 //! which g and which new status) and from reading every g after each event
 //! (which catches what bypasses casgstatus, e.g. Go 1.26's syscall fast path).
+//! Each entry carries the program's own time (`ProgramClock`): the latest
+//! CLOCK_MONOTONIC value its process had read at that point.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -19,13 +21,14 @@ use crate::progress::Progress;
 use crate::replay::{Output, ReplaySession, Stepped};
 
 /// Bump when the cached layout changes; a stale cache is rebuilt.
-const INDEX_VERSION: u32 = 4;
+/// 5: times from every clock mechanism, `start_ns`, signals' `wall_time_ns`.
+const INDEX_VERSION: u32 = 5;
 const INDEX_FILE: &str = "goindex";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Transition {
     pub event: u64,
-    /// The program's CLOCK_MONOTONIC at that point, if it had read it yet.
+    /// The program's CLOCK_MONOTONIC at that point (ns), if it had read it yet.
     pub time_ns: Option<u64>,
     pub goid: u64,
     /// "runnable", "running", "syscall", "waiting: chan receive", "dead", …
@@ -49,7 +52,11 @@ pub struct Created {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SignalSeen {
     pub event: u64,
+    /// The receiving process's CLOCK_MONOTONIC (ns).
     pub time_ns: Option<u64>,
+    /// Its CLOCK_REALTIME (ns since the epoch), estimated from its latest
+    /// REALTIME read and the monotonic time since.
+    pub wall_time_ns: Option<u64>,
     pub signo: i32,
     pub si_code: i32,
     pub sender_pid: i32,
@@ -73,20 +80,34 @@ pub struct SignalStep {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct GoIndex {
     pub version: u32,
+    /// The main process's first CLOCK_MONOTONIC read: times are printed from it.
+    pub start_ns: Option<u64>,
     pub transitions: Vec<Transition>,
     pub created: Vec<Created>,
     pub signals: Vec<SignalSeen>,
     pub signal_steps: Vec<SignalStep>,
 }
 
+/// Signals that are the Go runtime's own business, not "the signal" times
+/// are counted from: SIGURG (preemption requests) and SIGPROF (profiling ticks).
+pub fn runtime_signal(signo: i32) -> bool {
+    signo == libc::SIGURG || signo == libc::SIGPROF
+}
+
 impl GoIndex {
-    /// The earliest program time seen: times are printed relative to it.
-    pub fn start_ns(&self) -> u64 {
-        self.transitions
+    /// The program's first clock read: times are printed relative to it.
+    pub fn start(&self) -> Option<u64> {
+        self.start_ns
+            .or_else(|| self.transitions.iter().filter_map(|t| t.time_ns).min())
+    }
+
+    /// The latest signal at or before `event` other than the runtime's own
+    /// (`runtime_signal`): the one a time "after the signal" counts from.
+    pub fn signal_before(&self, event: u64) -> Option<&SignalSeen> {
+        self.signals
             .iter()
-            .filter_map(|t| t.time_ns)
-            .min()
-            .unwrap_or(0)
+            .rev()
+            .find(|s| s.event <= event && !runtime_signal(s.signo))
     }
 
     pub fn history(&self, goid: u64) -> Vec<&Transition> {
@@ -109,9 +130,222 @@ pub fn load_or_build(dir: &Path) -> Result<GoIndex> {
     let idx = build(dir)?;
     // A read-only trace just means no cache.
     if let Ok(bytes) = bincode::serde::encode_to_vec(&idx, bincode::config::standard()) {
+        // Private (0600), and through a per-process temporary file: two queries
+        // building at once do not mix their bytes.
         let _ = crate::trace_dir::write_private(&path, &bytes);
     }
     Ok(idx)
+}
+
+/// From this many seconds on, an in-process clock read is taken as
+/// CLOCK_REALTIME (September 2001): `ClockReads` entries do not say which
+/// clock was read, and a boot-based clock would need 31 years of uptime to
+/// get there.
+const REALTIME_FROM_S: u64 = 1_000_000_000;
+
+/// The program's own clock, followed through a trace's events: whatever
+/// carries a clock value — `ClockReads` (the clock page), `clock_gettime`
+/// syscalls' recorded results (`RRGO_VDSO=hide`: answered at the seccomp
+/// stop; `RRGO_SECCOMP=0`: entry and exit stops), `gettimeofday` and
+/// `time` — per process.
+///
+/// Program time is CLOCK_MONOTONIC: the latest (highest) value the process
+/// read at or before the event. CLOCK_REALTIME can step (NTP,
+/// settimeofday), so it is never program time; the latest REALTIME read,
+/// carried forward by the monotonic time since, gives wall-clock times
+/// for correlating with logs. A `ClockReads` value is told apart by its
+/// size (the boot-based clocks, MONOTONIC_RAW and BOOTTIME, count as
+/// monotonic there: Go reads only MONOTONIC and REALTIME); a syscall's by
+/// its clock id.
+#[derive(Debug, Default)]
+pub struct ProgramClock {
+    /// Thread → its process (the thread that started it).
+    process: HashMap<RecTid, RecTid>,
+    /// A clock syscall in progress: its number and arguments.
+    calls: HashMap<RecTid, (i64, [u64; 6])>,
+    known: HashMap<RecTid, Known>,
+}
+
+/// What one process has read of the clocks so far.
+#[derive(Debug, Default, Clone, Copy)]
+struct Known {
+    /// Its first CLOCK_MONOTONIC read (a fork's: its parent's).
+    first: Option<u64>,
+    /// The highest CLOCK_MONOTONIC read.
+    mono: Option<u64>,
+    /// The latest CLOCK_REALTIME read, and the monotonic time then.
+    wall: Option<(u64, Option<u64>)>,
+}
+
+impl Known {
+    fn monotonic(&mut self, ns: u64) {
+        self.first.get_or_insert(ns);
+        self.mono = Some(self.mono.map_or(ns, |m| m.max(ns)));
+    }
+
+    /// A REALTIME read; `mono_then`: the monotonic time read with it, if known.
+    fn realtime(&mut self, ns: u64, mono_then: Option<u64>) {
+        self.wall = Some((ns, mono_then.or(self.mono)));
+    }
+}
+
+/// Two little-endian 64-bit fields (seconds, then a fraction), both >= 0.
+fn two_fields(b: &[u8]) -> Option<(u64, u64)> {
+    let a = i64::from_le_bytes(b.get(..8)?.try_into().ok()?);
+    let b = i64::from_le_bytes(b.get(8..16)?.try_into().ok()?);
+    Some((u64::try_from(a).ok()?, u64::try_from(b).ok()?))
+}
+
+/// A `struct timespec` in ns.
+fn timespec_ns(b: &[u8]) -> Option<u64> {
+    let (sec, nsec) = two_fields(b).filter(|(_, n)| *n < 1_000_000_000)?;
+    sec.checked_mul(1_000_000_000)?.checked_add(nsec)
+}
+
+/// A `struct timeval` in ns.
+fn timeval_ns(b: &[u8]) -> Option<u64> {
+    let (sec, usec) = two_fields(b).filter(|(_, u)| *u < 1_000_000)?;
+    sec.checked_mul(1_000_000_000)?.checked_add(usec * 1000)
+}
+
+/// The bytes a syscall wrote at `addr`, if it wrote there.
+fn written_at(writes: &[trace_format::MemWrite], addr: u64) -> Option<&[u8]> {
+    writes
+        .iter()
+        .find(|w| w.addr.0 == addr)
+        .map(|w| w.data.as_slice())
+}
+
+impl ProgramClock {
+    fn process_of(&self, tid: RecTid) -> RecTid {
+        self.process.get(&tid).copied().unwrap_or(tid)
+    }
+
+    fn known_mut(&mut self, tid: RecTid) -> &mut Known {
+        let p = self.process_of(tid);
+        self.known.entry(p).or_default()
+    }
+
+    /// Takes in the clock values event `ev` carries (call before or after
+    /// applying it: an event's own values are known at it).
+    pub fn observe(&mut self, ev: &trace_format::Event) {
+        match &ev.kind {
+            EventKind::TaskCreate {
+                parent,
+                child,
+                kind,
+                ..
+            } => {
+                let parent_proc = self.process_of(*parent);
+                if *kind == trace_format::TaskKind::Thread {
+                    self.process.insert(*child, parent_proc);
+                } else {
+                    // A new process: what its parent knew is still true.
+                    self.process.insert(*child, *child);
+                    let inherited = self.known.get(&parent_proc).copied().unwrap_or_default();
+                    self.known.insert(*child, inherited);
+                }
+            }
+            EventKind::ClockReads { entries } => self.clock_reads(ev.tid, entries),
+            EventKind::SyscallEntry { nr, args, .. }
+                if [
+                    libc::SYS_clock_gettime,
+                    libc::SYS_gettimeofday,
+                    libc::SYS_time,
+                ]
+                .contains(nr) =>
+            {
+                self.calls.insert(ev.tid, (*nr, *args));
+            }
+            EventKind::SyscallExit {
+                nr, result, writes, ..
+            } => {
+                if let Some((call, args)) = self.calls.remove(&ev.tid) {
+                    if call == *nr && *result >= 0 {
+                        self.syscall_result(ev.tid, *nr, *result, &args, writes);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The clock page's values: in order, REALTIME and MONOTONIC mixed.
+    fn clock_reads(&mut self, tid: RecTid, entries: &[u8]) {
+        let values: Vec<u64> = entries
+            .chunks_exact(crate::tracee::clockpage::ENTRY_LEN)
+            .filter_map(timespec_ns)
+            .collect();
+        let known = self.known_mut(tid);
+        for (i, &ns) in values.iter().enumerate() {
+            if ns / 1_000_000_000 < REALTIME_FROM_S {
+                known.monotonic(ns);
+            } else {
+                // Go's time.Now reads REALTIME, then MONOTONIC right away.
+                let next = values
+                    .get(i + 1)
+                    .copied()
+                    .filter(|n| n / 1_000_000_000 < REALTIME_FROM_S);
+                known.realtime(ns, next);
+            }
+        }
+    }
+
+    fn syscall_result(
+        &mut self,
+        tid: RecTid,
+        nr: i64,
+        result: i64,
+        args: &[u64; 6],
+        writes: &[trace_format::MemWrite],
+    ) {
+        let known = self.known_mut(tid);
+        match nr {
+            libc::SYS_clock_gettime => {
+                let Some(ns) = written_at(writes, args[1]).and_then(timespec_ns) else {
+                    return;
+                };
+                match args[0] as libc::clockid_t {
+                    libc::CLOCK_MONOTONIC | libc::CLOCK_MONOTONIC_COARSE => known.monotonic(ns),
+                    libc::CLOCK_REALTIME | libc::CLOCK_REALTIME_COARSE => known.realtime(ns, None),
+                    // CPU-time clocks, BOOTTIME, MONOTONIC_RAW, TAI: not the program's time.
+                    _ => {}
+                }
+            }
+            libc::SYS_gettimeofday => {
+                if let Some(ns) = written_at(writes, args[0]).and_then(timeval_ns) {
+                    known.realtime(ns, None);
+                }
+            }
+            // Whole seconds: only when nothing finer is known.
+            libc::SYS_time if known.wall.is_none() => {
+                known.realtime(result as u64 * 1_000_000_000, None);
+            }
+            _ => {}
+        }
+    }
+
+    /// The latest CLOCK_MONOTONIC time `tid`'s process knew, in ns.
+    pub fn monotonic(&self, tid: RecTid) -> Option<u64> {
+        self.known.get(&self.process_of(tid))?.mono
+    }
+
+    /// The first CLOCK_MONOTONIC value `tid`'s process read.
+    pub fn first(&self, tid: RecTid) -> Option<u64> {
+        self.known.get(&self.process_of(tid))?.first
+    }
+
+    /// `tid`'s process's wall-clock time now (CLOCK_REALTIME, ns since
+    /// the epoch): its latest REALTIME read plus the monotonic time since.
+    pub fn wall(&self, tid: RecTid) -> Option<u64> {
+        let k = self.known.get(&self.process_of(tid))?;
+        let (wall, then) = k.wall?;
+        let since = match (then, k.mono) {
+            (Some(then), Some(now)) => now.saturating_sub(then),
+            _ => 0,
+        };
+        Some(wall + since)
+    }
 }
 
 fn build(dir: &Path) -> Result<GoIndex> {
@@ -130,8 +364,7 @@ fn build(dir: &Path) -> Result<GoIndex> {
     };
     let mut reader: Option<GoReader> = None;
     let mut last: HashMap<u64, String> = HashMap::new();
-    let mut clock: Option<u64> = None;
-    let mut entry_args: HashMap<RecTid, [u64; 6]> = HashMap::new();
+    let mut clock = ProgramClock::default();
     let mut progress = Progress::new("indexing goroutines", session.event_count());
     let casgstatus = bin
         .functions_named("runtime.casgstatus")
@@ -168,7 +401,7 @@ fn build(dir: &Path) -> Result<GoIndex> {
                 ) {
                     idx.signal_steps.push(SignalStep {
                         event: session.next_event().0,
-                        time_ns: clock,
+                        time_ns: clock.monotonic(hit.tid),
                         signo: regs.rax as u32 as i32,
                         thread: hit.tid.0,
                         function: f.to_string(),
@@ -196,31 +429,21 @@ fn build(dir: &Path) -> Result<GoIndex> {
                         other => other.to_string(),
                     };
                     let thread = (new == "running").then_some(hit.tid.0);
+                    let now = clock.monotonic(main);
                     note(
-                        &mut idx, &mut last, &bin, mem, &g, state, thread, None, event, clock,
+                        &mut idx, &mut last, &bin, mem, &g, state, thread, None, event, now,
                     );
                 }
                 continue;
             }
         };
         progress.set(ev.time.0);
-        match &ev.kind {
-            EventKind::SyscallEntry { args, .. } => {
-                entry_args.insert(ev.tid, *args);
-            }
-            EventKind::SyscallExit { nr, writes, .. } if *nr == libc::SYS_clock_gettime => {
-                let monotonic = entry_args
-                    .get(&ev.tid)
-                    .is_some_and(|a| a[0] == libc::CLOCK_MONOTONIC as u64);
-                if let (true, Some(w)) = (monotonic, writes.first().filter(|w| w.data.len() >= 16))
-                {
-                    let sec = u64::from_le_bytes(w.data[..8].try_into().unwrap_or([0; 8]));
-                    let nsec = u64::from_le_bytes(w.data[8..16].try_into().unwrap_or([0; 8]));
-                    clock = Some(sec * 1_000_000_000 + nsec);
-                }
-            }
-            EventKind::ProcessExit { .. } if ev.tid == main => break,
-            _ => {}
+        clock.observe(&ev);
+        if idx.start_ns.is_none() {
+            idx.start_ns = clock.first(main);
+        }
+        if matches!(ev.kind, EventKind::ProcessExit { .. }) && ev.tid == main {
+            break;
         }
         if !session.threads().contains(&main) {
             break;
@@ -240,7 +463,8 @@ fn build(dir: &Path) -> Result<GoIndex> {
             let sender_pid = i32::from_le_bytes(siginfo.0[16..20].try_into().unwrap_or([0; 4]));
             idx.signals.push(SignalSeen {
                 event: ev.time.0,
-                time_ns: clock,
+                time_ns: clock.monotonic(ev.tid),
+                wall_time_ns: clock.wall(ev.tid),
                 signo: *signo,
                 si_code: siginfo.code(),
                 sender_pid,
@@ -270,7 +494,7 @@ fn build(dir: &Path) -> Result<GoIndex> {
                 g.thread,
                 regs.as_ref(),
                 ev.time.0,
-                clock,
+                clock.monotonic(main),
             );
         }
     }

@@ -61,9 +61,13 @@ pub fn run(dir: &std::path::Path, at: Option<u64>, json: bool) -> Result<i32> {
         .unwrap_or_else(|| default_point(&session))
         .min(session.event_count().saturating_sub(1));
     let mut progress = Progress::new("replaying to the event", at);
+    let mut clock = super::goindex::ProgramClock::default();
     while session.next_event().0 < at {
         match session.step().map_err(super::replay::classify)? {
-            Some(ev) => progress.set(ev.time.0),
+            Some(ev) => {
+                progress.set(ev.time.0);
+                clock.observe(&ev);
+            }
             None => break,
         }
     }
@@ -72,6 +76,8 @@ pub fn run(dir: &std::path::Path, at: Option<u64>, json: bool) -> Result<i32> {
         .threads()
         .first()
         .ok_or_else(|| RrgoError::new(Failure::Usage, anyhow!("no live process at event {at}")))?;
+    // The program's time there, and since its first clock read.
+    let (time_ns, start_ns) = (clock.monotonic(main), clock.first(main));
     let mem = session.mem(main).map_err(super::replay::classify)?;
     let gs = goruntime::goroutines(&bin, mem)?;
     let mut dumped = Vec::new();
@@ -89,14 +95,22 @@ pub fn run(dir: &std::path::Path, at: Option<u64>, json: bool) -> Result<i32> {
         });
     }
     if json {
-        let s =
-            serde_json::to_string_pretty(&serde_json::json!({ "event": at, "goroutines": dumped }))
-                .map_err(|e| RrgoError::new(Failure::Operational, e))?;
+        let s = serde_json::to_string_pretty(&serde_json::json!({
+            "event": at,
+            "time_ns": time_ns,
+            "start_ns": start_ns,
+            "goroutines": dumped,
+        }))
+        .map_err(|e| RrgoError::new(Failure::Operational, e))?;
         println!("{s}");
         return Ok(0);
     }
     let mut out = String::new();
-    let _ = writeln!(out, "goroutines at event {at}:");
+    let _ = writeln!(
+        out,
+        "goroutines at event {at} (t=+{} on the program's monotonic clock since its first clock read):",
+        super::signals::secs(super::signals::since(start_ns, time_ns), 6)
+    );
     for d in dumped.iter().filter(|d| !d.g.system) {
         let state =
             d.g.wait_reason

@@ -1,15 +1,78 @@
 //! `rrgo replay --goroutine N [--reverse] [--json]`: goroutine N's history,
-//! from the trace's goroutine index (built on first use, see `goindex`).
+//! from the trace's goroutine index (built on first use, see `goindex`),
+//! with the program's time and the time since the latest signal.
 
 use std::fmt::Write;
 
+use serde::Serialize;
+
 use crate::error::{Failure, Result, RrgoError};
 
-use super::goindex;
+use super::goindex::{self, GoIndex, Transition};
+use super::signals::{name, secs, since};
 
-fn secs(t: Option<u64>, t0: u64) -> String {
-    t.map(|t| format!("+{:.6}s", t.saturating_sub(t0) as f64 / 1e9))
-        .unwrap_or_else(|| " ".repeat(10))
+/// One state change (`--json`; README documents the fields).
+#[derive(Serialize)]
+struct Entry<'a> {
+    #[serde(flatten)]
+    t: &'a Transition,
+    /// `time_ns` minus the latest signal's (`signal`, at `signal_event`).
+    since_signal_ns: Option<u64>,
+    signal: Option<String>,
+    signal_event: Option<u64>,
+}
+
+fn entry<'a>(idx: &GoIndex, t: &'a Transition) -> Entry<'a> {
+    let s = idx.signal_before(t.event);
+    Entry {
+        t,
+        since_signal_ns: s.and_then(|s| since(s.time_ns, t.time_ns)),
+        signal: s.map(|s| name(s.signo)),
+        signal_event: s.map(|s| s.event),
+    }
+}
+
+/// The text lines, oldest first: each entry, and a line where a signal arrived.
+fn lines(idx: &GoIndex, entries: &[Entry]) -> Vec<String> {
+    let at = |t: Option<u64>| format!("+{}", secs(since(idx.start(), t), 6));
+    let first = entries.first().map_or(0, |e| e.t.event);
+    let last = entries.last().map_or(0, |e| e.t.event);
+    let mut signals = idx
+        .signals
+        .iter()
+        .filter(|s| !goindex::runtime_signal(s.signo) && s.event >= first && s.event <= last)
+        .peekable();
+    let mut out = Vec::new();
+    for e in entries {
+        while let Some(s) = signals.next_if(|s| s.event <= e.t.event) {
+            out.push(format!(
+                "  #{:<8} {:>12}  {:<18}  (taken by thread {})",
+                s.event,
+                at(s.time_ns),
+                format!("{} arrives", name(s.signo)),
+                s.thread
+            ));
+        }
+        let after = match (&e.signal, e.since_signal_ns) {
+            (Some(sig), ns) => format!("+{} ({sig})", secs(ns, 3)),
+            _ => String::new(),
+        };
+        let thread =
+            e.t.thread
+                .map(|t| format!(" on thread {t}"))
+                .unwrap_or_default();
+        let here = match (&e.t.function, &e.t.location) {
+            (Some(f), Some(l)) => format!(" in {f} at {l}"),
+            _ => String::new(),
+        };
+        out.push(format!(
+            "  #{:<8} {:>12}  {after:<18}  {}{thread}{here}",
+            e.t.event,
+            at(e.t.time_ns),
+            e.t.state
+        ));
+    }
+    out
 }
 
 pub fn run(dir: &std::path::Path, goid: u64, reverse: bool, json: bool) -> Result<i32> {
@@ -20,22 +83,26 @@ pub fn run(dir: &std::path::Path, goid: u64, reverse: bool, json: bool) -> Resul
             anyhow::anyhow!("goroutine {goid} never existed in this recording"),
         ));
     };
-    let mut entries = idx.history(goid);
-    if reverse {
-        entries.reverse();
-    }
+    let mut entries: Vec<Entry> = idx
+        .history(goid)
+        .into_iter()
+        .map(|t| entry(&idx, t))
+        .collect();
     if json {
+        if reverse {
+            entries.reverse();
+        }
         let v = serde_json::json!({
             "goroutine": goid,
             "created_at_event": created.event,
             "parent": created.parent,
             "created_by": created.by,
+            "start_ns": idx.start(),
             "history": entries,
         });
         super::print_json(&v)?;
         return Ok(0);
     }
-    let t0 = idx.start_ns();
     let mut out = String::new();
     let parent = created
         .parent
@@ -49,24 +116,19 @@ pub fn run(dir: &std::path::Path, goid: u64, reverse: bool, json: bool) -> Resul
     );
     let _ = writeln!(
         out,
-        "(each state change, at the event it happened before; time is the program's monotonic clock)"
+        "(each state change, at the event it happened before; t: the program's monotonic clock since its first clock read; after a signal, the time since it)"
     );
-    for e in entries {
-        let thread = e
-            .thread
-            .map(|t| format!(" on thread {t}"))
-            .unwrap_or_default();
-        let at = match (&e.function, &e.location) {
-            (Some(f), Some(l)) => format!(" in {f} at {l}"),
-            _ => String::new(),
-        };
-        let _ = writeln!(
-            out,
-            "  #{:<8} {}  {}{thread}{at}",
-            e.event,
-            secs(e.time_ns, t0),
-            e.state
-        );
+    let _ = writeln!(
+        out,
+        "  {:<9} {:>12}  {:<18}  state",
+        "event", "t", "since signal"
+    );
+    let mut rows = lines(&idx, &entries);
+    if reverse {
+        rows.reverse();
+    }
+    for r in rows {
+        let _ = writeln!(out, "{r}");
     }
     print!("{out}");
     Ok(0)

@@ -3,7 +3,8 @@
 //! `sigsend` queued it (or the runtime died from it), when the os/signal
 //! loop woke, which
 //! goroutine received it, and what that goroutine then waited for — with
-//! the goroutines that ran meanwhile.
+//! the goroutines that ran meanwhile. Every step carries the program's
+//! monotonic time and the time since the signal (see `goindex::ProgramClock`).
 
 use std::fmt::Write;
 
@@ -11,9 +12,9 @@ use serde::Serialize;
 
 use crate::error::Result;
 
-use super::goindex::{GoIndex, Transition};
+use super::goindex::{GoIndex, SignalSeen, Transition};
 
-fn name(signo: i32) -> String {
+pub(super) fn name(signo: i32) -> String {
     let n = match signo {
         1 => "SIGHUP",
         2 => "SIGINT",
@@ -44,10 +45,16 @@ fn sender(si_code: i32, pid: i32) -> String {
     }
 }
 
+/// One step of a signal's way (`--json`; README documents the fields).
 #[derive(Serialize)]
 struct Step {
     event: u64,
+    /// The program's CLOCK_MONOTONIC (ns) at the step.
     time_ns: Option<u64>,
+    /// `time_ns` minus the signal's.
+    since_signal_ns: Option<u64>,
+    /// How long a wait lasted (waits only; none while it lasts to the end).
+    duration_ns: Option<u64>,
     what: String,
 }
 
@@ -55,10 +62,27 @@ struct Step {
 struct Story {
     signal: String,
     event: u64,
+    /// The program's CLOCK_MONOTONIC (ns) when the signal was delivered.
     time_ns: Option<u64>,
+    /// `time_ns` minus the program's first clock read.
+    since_start_ns: Option<u64>,
+    /// The program's CLOCK_REALTIME then (ns since the epoch), estimated.
+    wall_time_ns: Option<u64>,
     thread: i32,
     goroutine: Option<u64>,
     steps: Vec<Step>,
+}
+
+impl Step {
+    fn new(s: &SignalSeen, event: u64, time_ns: Option<u64>, what: String) -> Step {
+        Step {
+            event,
+            time_ns,
+            since_signal_ns: since(s.time_ns, time_ns),
+            duration_ns: None,
+            what,
+        }
+    }
 }
 
 fn is_user(t: &Transition) -> bool {
@@ -70,14 +94,43 @@ fn is_user(t: &Transition) -> bool {
         .is_some_and(|f| f.starts_with("sync."))
 }
 
-fn delta(a: Option<u64>, b: Option<u64>) -> String {
-    match (a, b) {
-        (Some(a), Some(b)) => format!(" (+{:.3}s)", b.saturating_sub(a) as f64 / 1e9),
-        _ => String::new(),
-    }
+/// `b - a`, if both are known.
+pub(super) fn since(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    Some(b?.saturating_sub(a?))
 }
 
-fn story(idx: &GoIndex, s: &super::goindex::SignalSeen) -> Story {
+/// Seconds with `decimals` digits, e.g. "1.234s"; "?" when unknown.
+pub(super) fn secs(ns: Option<u64>, decimals: usize) -> String {
+    ns.map(|ns| format!("{:.decimals$}s", ns as f64 / 1e9))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// `ns` since the epoch as "YYYY-MM-DD HH:MM:SS.mmm UTC".
+fn utc(ns: u64) -> String {
+    let (days, rem) = (
+        (ns / 1_000_000_000 / 86_400) as i64,
+        ns / 1_000_000_000 % 86_400,
+    );
+    // Days to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03} UTC",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        ns / 1_000_000 % 1000
+    )
+}
+
+fn story(idx: &GoIndex, s: &SignalSeen) -> Story {
     let mut steps = Vec::new();
     // Through the runtime's handler: the first of each step after the arrival.
     for (f, what) in [
@@ -96,15 +149,12 @@ fn story(idx: &GoIndex, s: &super::goindex::SignalSeen) -> Story {
             .iter()
             .find(|x| x.signo == s.signo && x.function == f && x.event >= s.event)
         {
-            steps.push(Step {
-                event: st.event,
-                time_ns: st.time_ns,
-                what: format!(
-                    "{what} on thread {}{}",
-                    st.thread,
-                    delta(s.time_ns, st.time_ns)
-                ),
-            });
+            steps.push(Step::new(
+                s,
+                st.event,
+                st.time_ns,
+                format!("{what} on thread {}", st.thread),
+            ));
         }
     }
     let after: Vec<&Transition> = idx
@@ -119,15 +169,12 @@ fn story(idx: &GoIndex, s: &super::goindex::SignalSeen) -> Story {
             .is_some_and(|f| f.starts_with("os/signal."))
             && t.state != "syscall"
     }) {
-        steps.push(Step {
-            event: l.event,
-            time_ns: l.time_ns,
-            what: format!(
-                "os/signal loop (goroutine {}) woke{}",
-                l.goid,
-                delta(s.time_ns, l.time_ns)
-            ),
-        });
+        steps.push(Step::new(
+            s,
+            l.event,
+            l.time_ns,
+            format!("os/signal loop (goroutine {}) woke", l.goid),
+        ));
     }
     // The receiver: a goroutine leaving a channel wait into the runnable state.
     let receiver = after.iter().find(|t| {
@@ -144,17 +191,17 @@ fn story(idx: &GoIndex, s: &super::goindex::SignalSeen) -> Story {
                 })
     });
     if let Some(r) = receiver {
-        steps.push(Step {
-            event: r.event,
-            time_ns: r.time_ns,
-            what: format!(
-                "goroutine {} received it{} in {} at {}",
+        steps.push(Step::new(
+            s,
+            r.event,
+            r.time_ns,
+            format!(
+                "goroutine {} received it in {} at {}",
                 r.goid,
-                delta(s.time_ns, r.time_ns),
                 r.function.clone().unwrap_or_default(),
                 r.location.clone().unwrap_or_default()
             ),
-        });
+        ));
         let mine: Vec<&&Transition> = after
             .iter()
             .filter(|t| t.goid == r.goid && t.event > r.event)
@@ -187,9 +234,13 @@ fn story(idx: &GoIndex, s: &super::goindex::SignalSeen) -> Story {
                     .collect();
                 others.sort();
                 others.dedup();
-                let held = end.map(|e| delta(t.time_ns, e.time_ns)).unwrap_or_default();
+                let waited = end.and_then(|e| since(t.time_ns, e.time_ns));
+                let how_long = match end {
+                    Some(_) => format!(" {}", secs(waited, 3)),
+                    None => " to the end of the recording".into(),
+                };
                 let mut what = format!(
-                    "goroutine {} waited: {reason} in {} at {}{held}",
+                    "goroutine {} waited{how_long}: {reason} in {} at {}",
                     r.goid,
                     t.function.clone().unwrap_or_default(),
                     t.location.clone().unwrap_or_default()
@@ -198,23 +249,16 @@ fn story(idx: &GoIndex, s: &super::goindex::SignalSeen) -> Story {
                     let _ = write!(what, "; meanwhile running: {}", others.join("; "));
                 }
                 steps.push(Step {
-                    event: t.event,
-                    time_ns: t.time_ns,
-                    what,
+                    duration_ns: waited,
+                    ..Step::new(s, t.event, t.time_ns, what)
                 });
             } else if t.state == "dead" {
-                steps.push(Step {
-                    event: t.event,
-                    time_ns: t.time_ns,
-                    what: format!(
-                        "goroutine {} finished, {} after the signal",
-                        r.goid,
-                        delta(s.time_ns, t.time_ns)
-                            .trim()
-                            .trim_start_matches("(+")
-                            .trim_end_matches(')')
-                    ),
-                });
+                let what = format!(
+                    "goroutine {} finished, {} after the signal",
+                    r.goid,
+                    secs(since(s.time_ns, t.time_ns), 3)
+                );
+                steps.push(Step::new(s, t.event, t.time_ns, what));
             }
         }
     }
@@ -222,6 +266,8 @@ fn story(idx: &GoIndex, s: &super::goindex::SignalSeen) -> Story {
         signal: name(s.signo),
         event: s.event,
         time_ns: s.time_ns,
+        since_start_ns: since(idx.start(), s.time_ns),
+        wall_time_ns: s.wall_time_ns,
         thread: s.thread,
         goroutine: s.goroutine,
         steps,
@@ -243,11 +289,7 @@ pub fn run(dir: &std::path::Path, json: bool) -> Result<i32> {
         return Ok(0);
     }
     let mut out = String::new();
-    let t0 = idx.start_ns();
-    let at = |t: Option<u64>| {
-        t.map(|t| format!("+{:.3}s", t.saturating_sub(t0) as f64 / 1e9))
-            .unwrap_or_default()
-    };
+    let at = |t: Option<u64>| format!("t=+{}", secs(since(idx.start(), t), 3));
     for (st, s) in stories
         .iter()
         .zip(idx.signals.iter().filter(|s| s.signo != 23))
@@ -256,9 +298,13 @@ pub fn run(dir: &std::path::Path, json: bool) -> Result<i32> {
             .goroutine
             .map(|g| format!(" while goroutine {g} was running"))
             .unwrap_or_default();
+        let wall = st
+            .wall_time_ns
+            .map(|w| format!(", {}", utc(w)))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "{} at event {} ({}), sent by {}, taken by thread {}{g}",
+            "{} at event {} ({}{wall}), sent by {}, taken by thread {}{g}",
             st.signal,
             st.event,
             at(st.time_ns),
@@ -268,9 +314,10 @@ pub fn run(dir: &std::path::Path, json: bool) -> Result<i32> {
         for step in &st.steps {
             let _ = writeln!(
                 out,
-                "  #{:<8} {:>9}  {}",
+                "  #{:<8} {:>10} {:>9}  {}",
                 step.event,
                 at(step.time_ns),
+                format!("+{}", secs(step.since_signal_ns, 3)),
                 step.what
             );
         }
@@ -285,6 +332,12 @@ pub fn run(dir: &std::path::Path, json: bool) -> Result<i32> {
         out,
         "(and {preemptions} SIGURG: the Go runtime preempting goroutines)"
     );
+    if !stories.is_empty() {
+        let _ = writeln!(
+            out,
+            "(t: the program's monotonic clock since its first clock read; then the time since the signal)"
+        );
+    }
     print!("{out}");
     Ok(0)
 }
