@@ -445,3 +445,21 @@ fn file_lock_queries_and_waits_record_and_replay() {
     let rep = s.replay(&trace);
     assert_same("filelocks", &rec, &rep);
 }
+
+/// Children map a file shared and exit while the parent keeps writing it:
+/// a change seen in a child already past its exit_group became a `Pages`
+/// event for memory that replay's child, already gone, did not have (the
+/// `testing` row: "cannot write tracee memory"). Repeated: where the writes
+/// fall is timing.
+#[test]
+fn shared_file_changes_after_a_process_exits_are_not_recorded_for_it() {
+    let s = Scratch::new();
+    let prog = example(&newest(), "mapshared");
+    for i in 0..4 {
+        let (rec, trace) = s.record(&format!("t{i}"), &prog, &["children"]);
+        assert!(rec.status.success(), "recording: {}", text(&rec.stderr));
+        assert!(text(&rec.stdout).contains("children done"));
+        let rep = s.replay(&trace);
+        assert_same(&format!("trial {i}"), &rec, &rep);
+    }
+}

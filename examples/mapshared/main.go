@@ -6,11 +6,16 @@
 // spins until another process writes a non-zero first word into the file:
 // a change from outside the recording, which replay cannot see (its stall
 // error is tested).
+//
+// `mapshared children` starts children that map a file shared and exit
+// while the parent keeps writing the file: a child past its exit_group
+// still maps it for a moment, but nothing of it runs again.
 package main
 
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync/atomic"
 	"syscall"
@@ -20,6 +25,14 @@ import (
 func main() {
 	if len(os.Args) == 3 && os.Args[1] == "wait" {
 		waitForOutsideWrite(os.Args[2])
+		return
+	}
+	if len(os.Args) == 3 && os.Args[1] == "mapper" {
+		mapAndExit(os.Args[2])
+		return
+	}
+	if len(os.Args) == 2 && os.Args[1] == "children" {
+		writeWhileChildrenExit()
 		return
 	}
 	dir, err := os.MkdirTemp("", "mapshared")
@@ -106,4 +119,57 @@ func waitForOutsideWrite(path string) {
 	for atomic.LoadUint32(word) == 0 {
 	}
 	fmt.Printf("changed: %#x\n", atomic.LoadUint32(word))
+}
+
+func mapAndExit(path string) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		panic(err)
+	}
+	m, err := syscall.Mmap(int(f.Fd()), 0, 4096, syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("child saw %d\n", m[0])
+	os.Exit(0)
+}
+
+func writeWhileChildrenExit() {
+	dir, err := os.MkdirTemp("", "mapshared")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "counter")
+	f, err := os.Create(path)
+	if err != nil {
+		panic(err)
+	}
+	if _, err := f.Write(make([]byte, 4096)); err != nil {
+		panic(err)
+	}
+	for c := 0; c < 4; c++ {
+		cmd := exec.Command(os.Args[0], "mapper", path)
+		cmd.Stdout = os.Stdout
+		if err := cmd.Start(); err != nil {
+			panic(err)
+		}
+		done := make(chan error)
+		go func() { done <- cmd.Wait() }()
+		for i := 1; ; i++ {
+			if _, err := f.WriteAt([]byte{byte(i)}, 0); err != nil {
+				panic(err)
+			}
+			select {
+			case err := <-done:
+				if err != nil {
+					panic(err)
+				}
+			default:
+				continue
+			}
+			break
+		}
+	}
+	fmt.Println("children done")
 }

@@ -27,6 +27,14 @@ impl Recorder {
         }
         self.append(tid, EventKind::SyscallEntry { nr, args, regs })?;
         self.stats.syscalls += 1;
+        if spec.is_some_and(|s| s.hook == Hook::Exit) {
+            // No code of this process runs again: a later change to a file it
+            // maps shared must not become a `Pages` event for memory that
+            // replay's process, already gone, no longer has.
+            if let Some(p) = self.t.proc_of_mut(tid) {
+                p.shared = Default::default();
+            }
+        }
         if self.seccomp && spec.is_some_and(|s| s.hook == Hook::StateOnly) {
             // Replay executes it and gets the same result: no exit stop.
             self.append(

@@ -227,10 +227,18 @@ impl ReplaySession {
                         .extend(pages.iter().cloned());
                     return Ok(());
                 }
+                let live = self.thread(e)?.live;
                 let mem = self.mem(e.tid)?;
                 for p in pages {
-                    mem.write(p.addr, &p.data)
-                        .context("cannot restore memory at a preemption point")?;
+                    mem.write(p.addr, &p.data).with_context(|| {
+                        format!(
+                            "cannot restore memory at event {} ({} bytes at {}; replay's mappings there: {})",
+                            e.time.0,
+                            p.data.len(),
+                            p.addr,
+                            mappings_around(live, p.addr.0, p.data.len() as u64)
+                        )
+                    })?;
                 }
                 Ok(())
             }
@@ -1212,8 +1220,15 @@ impl ReplaySession {
         if let Some(pages) = self.pending_pages.remove(&e.tid) {
             let mem = self.mem(e.tid)?;
             for p in pages {
-                mem.write(p.addr, &p.data)
-                    .context("cannot restore memory at a preemption point")?;
+                mem.write(p.addr, &p.data).with_context(|| {
+                    format!(
+                        "cannot restore memory at a preemption point, event {} ({} bytes at {}; replay's mappings there: {})",
+                        e.time.0,
+                        p.data.len(),
+                        p.addr,
+                        mappings_around(live, p.addr.0, p.data.len() as u64)
+                    )
+                })?;
             }
         }
         // The recorded point comes after all the clock reads recorded before
@@ -1330,4 +1345,30 @@ fn signal_caught(tid: Tid, sig: i32) -> bool {
         .find_map(|l| l.strip_prefix("SigCgt:"))
         .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
         .is_some_and(|mask| mask & (1u64 << (sig - 1)) != 0)
+}
+
+/// The live process's mappings overlapping `[addr, addr+len)`, for an error
+/// that says why memory could not be written.
+fn mappings_around(live: Tid, addr: u64, len: u64) -> String {
+    let Ok(regions) = crate::tracee::maps::read_maps(live.0) else {
+        return "unknown".into();
+    };
+    let hits: Vec<String> = regions
+        .iter()
+        .filter(|r| r.start < addr + len.max(1) && addr < r.end)
+        .map(|r| {
+            format!(
+                "{:#x}-{:#x} {} {}",
+                r.start,
+                r.end,
+                String::from_utf8_lossy(&r.perms),
+                r.path
+            )
+        })
+        .collect();
+    if hits.is_empty() {
+        "none".into()
+    } else {
+        hits.join(", ")
+    }
 }
