@@ -176,6 +176,7 @@ impl ReplaySession {
             pending_pages: self.pending_pages.clone(),
             preempt_stats: Default::default(),
             jumps: Vec::new(),
+            stall: self.stall,
             verified_files: self.verified_files.clone(),
             saved_siginfo: HashMap::new(),
             awaiting_exit: false,

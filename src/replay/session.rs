@@ -75,6 +75,9 @@ pub struct ReplaySession {
     /// Preemption points reached by a jump since the front end last asked
     /// (`take_jumps`): code there ran without stopping at breakpoints.
     pub(super) jumps: Vec<EventTime>,
+    /// How long the running thread may run without reaching its next
+    /// event (`stall_limit`), computed at the first wait.
+    pub(super) stall: Option<Option<std::time::Duration>>,
     /// Stored files whose xxh3 was checked.
     pub(super) verified_files: std::collections::HashSet<trace_format::FileId>,
     /// Siginfo of threads waiting at signal-delivery stops, kept while a checkpoint is made.
@@ -188,6 +191,7 @@ impl ReplaySession {
             pending_pages: HashMap::new(),
             preempt_stats: Default::default(),
             jumps: Vec::new(),
+            stall: None,
             verified_files: Default::default(),
             saved_siginfo: HashMap::new(),
             awaiting_exit: false,
@@ -612,7 +616,7 @@ impl ReplaySession {
     /// exit): a divergence naming where it runs, never a hang.
     fn wait_running(&mut self, tid: Tid) -> anyhow::Result<crate::tracee::wait::Waited> {
         use crate::tracee::wait;
-        let limit = stall_limit();
+        let limit = *self.stall.get_or_insert_with(|| stall_limit(&self.reader));
         let start = std::time::Instant::now();
         let mut warned = false;
         loop {
@@ -770,15 +774,29 @@ fn exit_wait() -> std::time::Duration {
 const STALL_WARN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How long the running thread may run without reaching its next event
-/// (`RRGO_STALL_S`, default 60 s; 0: no limit). A recorded slice ends within
-/// the preemption interval whenever another thread is runnable, so only a
-/// thread that runs alone for that long in the recording needs more.
-fn stall_limit() -> Option<std::time::Duration> {
-    let s: u64 = std::env::var("RRGO_STALL_S")
+/// (`RRGO_STALL_S`; 0: no limit). A recorded slice ends within the
+/// preemption interval whenever another thread is runnable, but a thread
+/// that ran alone (a C program computing) may have run for the whole
+/// recording: by default the larger of 60 s and twice the recording's wall
+/// time (the events file was last written when it ended).
+fn stall_limit(reader: &TraceReader) -> Option<std::time::Duration> {
+    if let Some(s) = std::env::var("RRGO_STALL_S")
         .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(60);
-    (s > 0).then(|| std::time::Duration::from_secs(s))
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        return (s > 0).then(|| std::time::Duration::from_secs(s));
+    }
+    let recorded = std::fs::metadata(reader.dir().join("events"))
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .and_then(|end| {
+            end.checked_sub(std::time::Duration::from_millis(
+                reader.header().created_unix_ms,
+            ))
+        })
+        .unwrap_or_default();
+    Some(std::time::Duration::from_secs(60).max(recorded * 2))
 }
 
 /// Where a live thread's pc is: the mapped file and offset, and the Go
