@@ -433,3 +433,36 @@ fn the_replays_own_directory_is_private() {
         assert_eq!(mode, 0o700, "{} has mode {mode:o}", d.path().display());
     }
 }
+
+/// A replay killed without cleaning up (SIGKILL, a killed DAP server) left
+/// its private directory — copies of the trace's programs — in the temp dir
+/// for good. The next replay removes those of processes that no longer
+/// exist, and only those.
+#[test]
+fn dead_replays_directories_are_removed() {
+    let s = Scratch::new();
+    let (rec, trace) = s.record("t", &example(&go_versions()[0], "hello"), &[]);
+    assert!(rec.status.success(), "{}", text(&rec.stderr));
+    let tmp = s.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    // A pid that existed and is gone now.
+    let mut child = Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let stale = tmp.join(format!("rrgo-replay-{dead}-abc-0"));
+    let live = tmp.join(format!("rrgo-replay-{}-abc-0", std::process::id()));
+    for d in [&stale, &live] {
+        std::fs::create_dir(d).unwrap();
+        std::fs::write(d.join(".file-0"), b"a copy").unwrap();
+    }
+    let rep = output_within(
+        s.cmd()
+            .env("TMPDIR", &tmp)
+            .args(["replay", "-a"])
+            .arg(&trace),
+        DEADLINE,
+    );
+    assert_same("hello", &rec, &rep);
+    assert!(!stale.exists(), "a dead replay's directory was left");
+    assert!(live.exists(), "a live process's directory was removed");
+}

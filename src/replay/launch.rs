@@ -71,6 +71,7 @@ pub fn launch(
 /// A fresh directory under the temp dir (a killed replay may have left one
 /// with a recycled pid's name behind, so names are retried).
 pub fn private_dir() -> anyhow::Result<PathBuf> {
+    sweep_stale(&std::env::temp_dir());
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
@@ -100,4 +101,37 @@ pub fn private_dir() -> anyhow::Result<PathBuf> {
         "cannot create a private directory in {}",
         std::env::temp_dir().display()
     ))
+}
+
+/// Removes the private directories of replays that died without cleaning
+/// up (SIGKILL, a killed DAP server): `rrgo-replay-PID-…` whose PID no
+/// longer exists and which belong to this user. Each holds copies of the
+/// trace's programs, so leaving them fills the disk.
+fn sweep_stale(tmp: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("rrgo-replay-"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let ours = entry.metadata().is_ok_and(|m| m.is_dir() && m.uid() == uid);
+        // SAFETY: signal 0 only checks that the process exists.
+        let gone = pid > 0
+            && unsafe { libc::kill(pid, 0) } == -1
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if ours && gone {
+            tracing::debug!(dir = %entry.path().display(), "removing a dead replay's directory");
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
