@@ -39,9 +39,33 @@ pub fn exit_status(status: &ExitStatus) -> String {
 /// UTC date and time of a Unix timestamp in milliseconds (no time-zone database needed).
 pub fn unix_ms(ms: u64) -> String {
     let secs = ms / 1000;
-    let days = (secs / 86_400) as i64;
+    let (year, month, day) = civil_date((secs / 86_400) as i64);
     let rem = secs % 86_400;
-    // Civil-from-days (Howard Hinnant's algorithm), proleptic Gregorian calendar.
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// The same for nanoseconds, to the millisecond ("… 12:34:56.789 UTC").
+pub fn unix_ns(ns: u64) -> String {
+    let secs = ns / 1_000_000_000;
+    let (year, month, day) = civil_date((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03} UTC",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        ns / 1_000_000 % 1000
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day): Howard Hinnant's
+/// civil-from-days, proleptic Gregorian calendar.
+fn civil_date(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -50,13 +74,7 @@ pub fn unix_ms(ms: u64) -> String {
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
 
 pub fn event(e: &Event) -> String {

@@ -107,27 +107,7 @@ pub(super) fn secs(ns: Option<u64>, decimals: usize) -> String {
 
 /// `ns` since the epoch as "YYYY-MM-DD HH:MM:SS.mmm UTC".
 fn utc(ns: u64) -> String {
-    let (days, rem) = (
-        (ns / 1_000_000_000 / 86_400) as i64,
-        ns / 1_000_000_000 % 86_400,
-    );
-    // Days to a civil date (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03} UTC",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        ns / 1_000_000 % 1000
-    )
+    crate::describe::unix_ns(ns)
 }
 
 fn story(idx: &GoIndex, s: &SignalSeen) -> Story {

@@ -227,20 +227,7 @@ impl ReplaySession {
                         .extend(pages.iter().cloned());
                     return Ok(());
                 }
-                let live = self.thread(e)?.live;
-                let mem = self.mem(e.tid)?;
-                for p in pages {
-                    mem.write(p.addr, &p.data).with_context(|| {
-                        format!(
-                            "cannot restore memory at event {} ({} bytes at {}; replay's mappings there: {})",
-                            e.time.0,
-                            p.data.len(),
-                            p.addr,
-                            mappings_around(live, p.addr.0, p.data.len() as u64)
-                        )
-                    })?;
-                }
-                Ok(())
+                self.restore_pages(e, pages)
             }
             EventKind::Preempt { regs, xstate } => self.on_preempt(e, regs, xstate),
             EventKind::Rdtsc { rip, value, aux } => self.on_rdtsc(e, *rip, *value, *aux),
@@ -1218,18 +1205,7 @@ impl ReplaySession {
         }
         ptrace::set_regs(live, regs)?;
         if let Some(pages) = self.pending_pages.remove(&e.tid) {
-            let mem = self.mem(e.tid)?;
-            for p in pages {
-                mem.write(p.addr, &p.data).with_context(|| {
-                    format!(
-                        "cannot restore memory at a preemption point, event {} ({} bytes at {}; replay's mappings there: {})",
-                        e.time.0,
-                        p.data.len(),
-                        p.addr,
-                        mappings_around(live, p.addr.0, p.data.len() as u64)
-                    )
-                })?;
-            }
+            self.restore_pages(e, &pages)?;
         }
         // The recorded point comes after all the clock reads recorded before
         // it; a re-run stopped at an earlier visit with equal registers (or a
@@ -1345,6 +1321,31 @@ fn signal_caught(tid: Tid, sig: i32) -> bool {
         .find_map(|l| l.strip_prefix("SigCgt:"))
         .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
         .is_some_and(|mask| mask & (1u64 << (sig - 1)) != 0)
+}
+
+impl ReplaySession {
+    /// Writes recorded pages (a preemption's, or a shared file's change)
+    /// into the event's process; a failure names the mappings replay has there.
+    fn restore_pages(&self, e: &Event, pages: &[trace_format::MemWrite]) -> anyhow::Result<()> {
+        let live = self
+            .threads
+            .get(&e.tid)
+            .map(|t| t.live)
+            .ok_or_else(|| diverged(e, "a known thread", "an event for an unknown thread"))?;
+        let mem = self.mem(e.tid)?;
+        for p in pages {
+            mem.write(p.addr, &p.data).with_context(|| {
+                format!(
+                    "cannot restore memory at event {} ({} bytes at {}; replay's mappings there: {})",
+                    e.time.0,
+                    p.data.len(),
+                    p.addr,
+                    mappings_around(live, p.addr.0, p.data.len() as u64)
+                )
+            })?;
+        }
+        Ok(())
+    }
 }
 
 /// The live process's mappings overlapping `[addr, addr+len)`, for an error
