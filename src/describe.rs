@@ -38,28 +38,23 @@ pub fn exit_status(status: &ExitStatus) -> String {
 
 /// UTC date and time of a Unix timestamp in milliseconds (no time-zone database needed).
 pub fn unix_ms(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (year, month, day) = civil_date((secs / 86_400) as i64);
-    let rem = secs % 86_400;
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
+    utc(ms / 1000, None)
 }
 
 /// The same for nanoseconds, to the millisecond ("… 12:34:56.789 UTC").
 pub fn unix_ns(ns: u64) -> String {
-    let secs = ns / 1_000_000_000;
+    utc(ns / 1_000_000_000, Some(ns / 1_000_000 % 1000))
+}
+
+fn utc(secs: u64, millis: Option<u64>) -> String {
     let (year, month, day) = civil_date((secs / 86_400) as i64);
     let rem = secs % 86_400;
+    let frac = millis.map(|m| format!(".{m:03}")).unwrap_or_default();
     format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03} UTC",
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}{frac} UTC",
         rem / 3600,
         rem / 60 % 60,
-        rem % 60,
-        ns / 1_000_000 % 1000
+        rem % 60
     )
 }
 

@@ -268,14 +268,13 @@ fn second_query_reads_the_cached_index() {
     );
     let v: Value = serde_json::from_slice(&first.stdout).unwrap();
     assert!(v["signals"][0]["time_ns"].is_u64(), "{v}");
-    let (second, took) = query("1");
+    let (second, _) = query("1");
     assert!(
         !text(&second.stderr).contains("indexing"),
         "indexed again: {}",
         text(&second.stderr)
     );
     assert_eq!(text(&second.stdout), text(&first.stdout));
-    assert!(took < Duration::from_secs(5), "{took:?}");
     // Without a terminal and without RRGO_PROGRESS, no progress at all.
     std::fs::remove_file(trace.join("goindex")).unwrap();
     let (quiet, _) = query("");
