@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::*;
 use serde_json::Value;
@@ -250,7 +250,6 @@ fn second_query_reads_the_cached_index() {
     assert_eq!(rec.status.code(), Some(0), "{}", text(&rec.stderr));
     let t = trace.to_str().unwrap();
     let query = |progress: &str| {
-        let start = std::time::Instant::now();
         let out = output_within(
             s.cmd()
                 .env("RRGO_PROGRESS", progress)
@@ -258,9 +257,9 @@ fn second_query_reads_the_cached_index() {
             DEADLINE,
         );
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-        (out, start.elapsed())
+        out
     };
-    let (first, _) = query("1");
+    let first = query("1");
     let err = text(&first.stderr);
     assert!(
         err.contains("rrgo: indexing goroutines") && err.contains("done in"),
@@ -268,7 +267,7 @@ fn second_query_reads_the_cached_index() {
     );
     let v: Value = serde_json::from_slice(&first.stdout).unwrap();
     assert!(v["signals"][0]["time_ns"].is_u64(), "{v}");
-    let (second, _) = query("1");
+    let second = query("1");
     assert!(
         !text(&second.stderr).contains("indexing"),
         "indexed again: {}",
@@ -277,7 +276,7 @@ fn second_query_reads_the_cached_index() {
     assert_eq!(text(&second.stdout), text(&first.stdout));
     // Without a terminal and without RRGO_PROGRESS, no progress at all.
     std::fs::remove_file(trace.join("goindex")).unwrap();
-    let (quiet, _) = query("");
+    let quiet = query("");
     assert!(!text(&quiet.stderr).contains("indexing"));
     assert_eq!(text(&quiet.stdout), text(&first.stdout));
     // Another version's cache (its version comes first) is not used.
@@ -285,7 +284,7 @@ fn second_query_reads_the_cached_index() {
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[0] = bytes[0].wrapping_add(1);
     std::fs::write(&path, &bytes).unwrap();
-    let (rebuilt, _) = query("1");
+    let rebuilt = query("1");
     assert!(text(&rebuilt.stderr).contains("indexing goroutines"));
     assert_eq!(text(&rebuilt.stdout), text(&first.stdout));
 }
