@@ -175,6 +175,8 @@ impl ReplaySession {
             hit: self.hit,
             pending_pages: self.pending_pages.clone(),
             preempt_stats: Default::default(),
+            stub_pages: HashMap::new(),
+            unsafe_sites: self.unsafe_sites.clone(),
             jumps: Vec::new(),
             stall: self.stall,
             verified_files: self.verified_files.clone(),

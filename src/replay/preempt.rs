@@ -7,11 +7,12 @@
 //! Over budget, the thread jumps to the point instead (regs + pages), as
 //! before: same state, but the slice's instructions were not all run.
 
-use trace_format::{Event, Regs};
+use anyhow::Context;
+use trace_format::{Event, Regs, RemoteAddr};
 
 use super::session::{BreakpointHit, ReplaySession};
 use crate::tracee::wait::{Stop, Waited};
-use crate::tracee::{ptrace, Tid};
+use crate::tracee::{ptrace, searchstub, Tid};
 
 /// DR7 bit 0: DR0 enabled (local); type 00 (execute), length 00.
 const DR7_L0: u64 = 1;
@@ -33,9 +34,27 @@ fn budget() -> u64 {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct PreemptStats {
     pub executed: u64,
+    /// Of `executed`: found by the in-process search stub.
+    pub in_process: u64,
     pub jumped: u64,
+    /// Stops at the point's rip (debug-register search) or at the stub's
+    /// trap (all registers equal) that were not the point.
     pub hits: u64,
 }
+
+/// How the stub search ended.
+enum StubOutcome {
+    /// The thread is at the point (its rip in the stub; the caller sets
+    /// the recorded registers).
+    Reached,
+    /// No stub for this point, or a branch into the patched bytes was
+    /// caught before it ran them: search with a debug register from the
+    /// thread's current state.
+    Unavailable,
+}
+
+/// DR7 enable bits of DR0..DR3 (local, execute, length 1).
+const DR7_GUARDS: [u64; 4] = [1, 1 << 2, 1 << 4, 1 << 6];
 
 impl ReplaySession {
     /// Runs the thread to the recorded point. Ok(true): reached by
@@ -51,6 +70,14 @@ impl ReplaySession {
             self.preempt_stats.jumped += 1;
             self.jumps.push(e.time);
             return Ok(false);
+        }
+        match self.stub_search(e, live, target)? {
+            StubOutcome::Reached => {
+                self.preempt_stats.executed += 1;
+                self.preempt_stats.in_process += 1;
+                return Ok(true);
+            }
+            StubOutcome::Unavailable => {}
         }
         ptrace::set_debugreg(live, 0, target.rip)?;
         ptrace::set_debugreg(live, 6, 0)?;
@@ -212,4 +239,151 @@ pub fn same_state(a: &Regs, b: &Regs) -> bool {
         && a.r14 == b.r14
         && a.r15 == b.r15
         && a.fs_base == b.fs_base
+}
+
+impl ReplaySession {
+    /// Searches the point with a stub in the program (see
+    /// `tracee::searchstub`): the thread runs at native speed and stops
+    /// only where all its registers equal the recorded ones.
+    fn stub_search(&mut self, e: &Event, live: Tid, target: &Regs) -> anyhow::Result<StubOutcome> {
+        let Some(tgid) = self.threads.get(&e.tid).map(|t| t.tgid) else {
+            return Ok(StubOutcome::Unavailable);
+        };
+        if self.unsafe_sites.contains(&(tgid, target.rip)) {
+            return Ok(StubOutcome::Unavailable);
+        }
+        let page = match self.stub_pages.get(&tgid) {
+            Some(p) => *p,
+            None => {
+                let p = searchstub::locate(self.mem(e.tid)?.pid());
+                self.stub_pages.insert(tgid, p);
+                p
+            }
+        };
+        let Some(page) = page else {
+            return Ok(StubOutcome::Unavailable);
+        };
+        // A breakpoint (ours or an RDRAND trap) in the site reads as int3: no site.
+        let Some(site) = searchstub::site_at(self.mem(e.tid)?, target.rip) else {
+            return Ok(StubOutcome::Unavailable);
+        };
+        let now = ptrace::get_regs(live)?;
+        let Some(stub) = searchstub::assemble(page, &site, target, &now) else {
+            return Ok(StubOutcome::Unavailable);
+        };
+        // A thread resting on a breakpoint or inside the site's bytes gets
+        // past them first, with the original code.
+        let mut pending = self.step_over_breakpoint(live)?;
+        if pending.is_none() {
+            let inside = |rip: u64| rip > site.addr && rip < site.addr + site.len;
+            let mut steps = 0;
+            while inside(ptrace::get_regs(live)?.rip) && steps < 16 {
+                ptrace::resume(live, ptrace::Resume::Step, 0)?;
+                let w = self.wait_for(live)?;
+                if w.stop != Stop::Signal(libc::SIGTRAP) {
+                    pending = Some(w);
+                    break;
+                }
+                steps += 1;
+            }
+            if pending.is_none() && inside(ptrace::get_regs(live)?.rip) {
+                return Ok(StubOutcome::Unavailable);
+            }
+        }
+        if let Some(w) = pending {
+            // Not a plain step: let the debug-register search take this stop.
+            self.stashed.entry(live).or_default().push_front(w);
+            return Ok(StubOutcome::Unavailable);
+        }
+        let mem = self.mem(e.tid)?;
+        let original = mem.read(RemoteAddr(site.addr), site.len as usize)?;
+        mem.write(RemoteAddr(page), &stub.bytes)?;
+        mem.write(RemoteAddr(site.addr), &stub.patch)?;
+        let mut dr7 = 0;
+        for (slot, addr) in site.interior().enumerate() {
+            ptrace::set_debugreg(live, slot, addr)?;
+            dr7 |= DR7_GUARDS[slot];
+        }
+        ptrace::set_debugreg(live, 6, 0)?;
+        ptrace::set_debugreg(live, 7, dr7)?;
+        let result = self.stub_run(e, live, target, &stub, page);
+        // Whatever happened, the program's code is its own again.
+        let restored = self.mem(e.tid)?.write(RemoteAddr(site.addr), &original);
+        let _ = ptrace::set_debugreg(live, 7, 0);
+        let _ = ptrace::set_debugreg(live, 6, 0);
+        restored.context("cannot restore the code at a preemption point")?;
+        let outcome = result?;
+        if matches!(outcome, StubOutcome::Unavailable) {
+            self.unsafe_sites.insert((tgid, target.rip));
+        }
+        Ok(outcome)
+    }
+
+    fn stub_run(
+        &mut self,
+        e: &Event,
+        live: Tid,
+        target: &Regs,
+        stub: &searchstub::Stub,
+        page: u64,
+    ) -> anyhow::Result<StubOutcome> {
+        let in_page = |rip: u64| rip >= page && rip < page + searchstub::MAP_LEN;
+        let mut stray = 0;
+        loop {
+            ptrace::resume(live, ptrace::Resume::Syscall, 0)?;
+            let w = self.wait_for(live)?;
+            match w.stop {
+                Stop::Signal(libc::SIGTRAP) => {
+                    if let Some(addr) = self.breakpoint_trap(live)? {
+                        return Err(anyhow::anyhow!(BreakpointHit { tid: e.tid, addr }));
+                    }
+                    let mut regs = ptrace::get_regs(live)?;
+                    if regs.rip == stub.matched {
+                        if regs.fs_base == target.fs_base {
+                            return Ok(StubOutcome::Reached);
+                        }
+                        self.preempt_stats.hits += 1;
+                        regs.rip = stub.resume;
+                        ptrace::set_regs(live, &regs)?;
+                        continue;
+                    }
+                    let dr6 = ptrace::get_debugreg(live, 6)?;
+                    if dr6 & 0xf != 0 && !in_page(regs.rip) {
+                        // A branch into the jmp's bytes, caught before it
+                        // ran them: the thread's state is the program's.
+                        tracing::debug!(
+                            rip = regs.rip,
+                            point = target.rip,
+                            "branch into a patched site: searching with a debug register"
+                        );
+                        return Ok(StubOutcome::Unavailable);
+                    }
+                    return Err(anyhow::anyhow!(super::Divergence::new(
+                        e.time,
+                        e.tid,
+                        format!("to run to a preemption point at {:#x}", target.rip),
+                        format!("an unexpected trap at {:#x} (dr6 {dr6:#x})", regs.rip)
+                    )));
+                }
+                Stop::Event { event, .. } if event == libc::PTRACE_EVENT_STOP => {}
+                Stop::Signal(sig)
+                    if stray < 100
+                        && !matches!(
+                            sig,
+                            libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE
+                        ) =>
+                {
+                    stray += 1;
+                }
+                _ => {
+                    return Err(anyhow::anyhow!(super::Divergence::new(
+                        e.time,
+                        e.tid,
+                        format!("to run to a preemption point at {:#x}", target.rip),
+                        format!("{:?}", w.stop)
+                    )));
+                }
+            }
+        }
+    }
 }

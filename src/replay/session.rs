@@ -72,6 +72,11 @@ pub struct ReplaySession {
     /// Pages recorded with a preemption, written once the thread reached the point.
     pub(super) pending_pages: HashMap<RecTid, Vec<trace_format::MemWrite>>,
     pub(super) preempt_stats: super::PreemptStats,
+    /// Each process's search-stub page (`None`: it has none).
+    pub(super) stub_pages: HashMap<i32, Option<u64>>,
+    /// Preemption points whose patched bytes a branch lands in: searched
+    /// with a debug register.
+    pub(super) unsafe_sites: std::collections::HashSet<(i32, u64)>,
     /// Preemption points reached by a jump since the front end last asked
     /// (`take_jumps`): code there ran without stopping at breakpoints.
     pub(super) jumps: Vec<EventTime>,
@@ -190,6 +195,8 @@ impl ReplaySession {
             hit: None,
             pending_pages: HashMap::new(),
             preempt_stats: Default::default(),
+            stub_pages: HashMap::new(),
+            unsafe_sites: Default::default(),
             jumps: Vec::new(),
             stall: None,
             verified_files: Default::default(),

@@ -257,6 +257,9 @@ impl ReplaySession {
         let t = self.thread(e)?;
         t.in_kernel = false;
         let tgid = t.tgid;
+        // A new image: its search stub page (if any) is mapped anew.
+        self.stub_pages.remove(&tgid);
+        self.unsafe_sites.retain(|(pid, _)| *pid != tgid);
         Ok(self.mems.insert(tgid, ProcMem::open(live.0)?))
     }
 
@@ -322,6 +325,11 @@ impl ReplaySession {
                 crate::tracee::clockpage::Mode::Replay,
             )
             .context("cannot map rrgo's clock page into the replayed program")?;
+            // The preemption-point search's page; without it, searches
+            // stop at every visit of the point instead.
+            if let Err(err) = crate::tracee::searchstub::map(live, self.mem(e.tid)?) {
+                tracing::debug!("no search stub page: {err}");
+            }
             self.stashed.entry(live).or_default().push_front(w);
             self.thread(e)?.in_kernel = true;
             return Ok(());

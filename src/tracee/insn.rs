@@ -198,3 +198,109 @@ mod tests {
         );
     }
 }
+
+/// The instructions a 5-byte `jmp rel32` at `rip` would cover, when they
+/// can run elsewhere unchanged in meaning (a preemption point's search
+/// stub runs them on the way back): none calls (a return address would
+/// point into the stub), traps, makes a syscall or depends on where it
+/// sits in a way the encoder cannot relocate. The first may not be a
+/// `rep` string instruction: a point there may lie inside its iterations.
+#[derive(Debug, Clone)]
+pub struct PatchSite {
+    pub addr: u64,
+    /// Bytes covered: the instructions' total length (≥ 5).
+    pub len: u64,
+    pub insns: Vec<Instruction>,
+}
+
+impl PatchSite {
+    /// Where the covered instructions after the first start: a branch to
+    /// one of them would land inside the jmp.
+    pub fn interior(&self) -> impl Iterator<Item = u64> + '_ {
+        self.insns.iter().skip(1).map(|i| i.ip())
+    }
+
+    /// Whether the status flags are dead at the site: its instructions set
+    /// them all before reading any, so code run before them may change
+    /// the flags freely.
+    pub fn flags_dead(&self) -> bool {
+        use iced_x86::{FlowControl, RflagsBits as F};
+        let status = F::OF | F::SF | F::ZF | F::AF | F::CF | F::PF;
+        let mut written = 0;
+        for insn in &self.insns {
+            if insn.rflags_read() & status & !written != 0 {
+                return false;
+            }
+            written |= insn.rflags_modified() & status;
+            if written == status {
+                return true;
+            }
+            if insn.flow_control() != FlowControl::Next {
+                return false;
+            }
+        }
+        false
+    }
+}
+
+/// The patch site at the start of `code` (read at `rip`), if there is one.
+pub fn patch_site(code: &[u8], rip: u64) -> Option<PatchSite> {
+    use iced_x86::FlowControl;
+    let mut decoder = Decoder::with_ip(64, code, rip, DecoderOptions::NONE);
+    let mut insns = Vec::new();
+    let mut len = 0u64;
+    while len < 5 {
+        if !decoder.can_decode() {
+            return None;
+        }
+        let insn = decoder.decode();
+        if insn.is_invalid() {
+            return None;
+        }
+        let movable = match insn.flow_control() {
+            FlowControl::Next => !matches!(
+                insn.mnemonic(),
+                Mnemonic::Syscall
+                    | Mnemonic::Sysenter
+                    | Mnemonic::Rdtsc
+                    | Mnemonic::Rdtscp
+                    | Mnemonic::Rdrand
+                    | Mnemonic::Rdseed
+                    | Mnemonic::Cpuid
+                    | Mnemonic::Hlt
+                    | Mnemonic::Xend
+            ),
+            FlowControl::UnconditionalBranch
+            | FlowControl::ConditionalBranch
+            | FlowControl::IndirectBranch
+            | FlowControl::Return => !matches!(
+                insn.mnemonic(),
+                Mnemonic::Loop
+                    | Mnemonic::Loope
+                    | Mnemonic::Loopne
+                    | Mnemonic::Jrcxz
+                    | Mnemonic::Jecxz
+                    | Mnemonic::Jmpe
+            ) && !insn.is_jmp_far()
+                && !insn.is_jmp_far_indirect(),
+            _ => false,
+        };
+        if !movable || (insns.is_empty() && insn.has_rep_prefix() && insn.is_string_instruction())
+        {
+            return None;
+        }
+        len += insn.len() as u64;
+        insns.push(insn);
+        // Control leaves the run: what follows is not executed from here.
+        if len < 5 && insn.flow_control() != FlowControl::Next
+            && insn.flow_control() != FlowControl::ConditionalBranch
+        {
+            return None;
+        }
+    }
+    Some(PatchSite {
+        addr: rip,
+        len,
+        insns,
+    })
+}

@@ -15,6 +15,7 @@ pub mod maps;
 pub mod mem;
 pub mod ptrace;
 pub mod regs;
+pub mod searchstub;
 pub mod spawn;
 pub mod vdso;
 pub mod wait;
