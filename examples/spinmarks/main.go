@@ -20,12 +20,16 @@ const markShift = 22
 
 var calls atomic.Int64
 
+// last holds each goroutine's counter at its latest mark.
+var last [2]int
+
 // mark is where a breakpoint goes: g is the goroutine's number, i its
 // loop counter at the call.
 //
 //go:noinline
 func mark(g, i int) int64 {
-	return calls.Add(1) + int64(g+i)&0
+	last[g&1] = i // #BP mark
+	return calls.Add(1)
 }
 
 func spin(g, n int) uint64 {

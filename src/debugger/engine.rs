@@ -66,8 +66,15 @@ pub struct Engine {
     pub(super) resumed_from_checkpoints: u64,
     /// No new checkpoint before this event (a failed attempt waits a little).
     pub(super) next_checkpoint: u64,
+    /// Replay time since the last checkpoint (taken or resumed from): CPU-bound
+    /// stretches have few events but cost seconds to replay again.
+    pub(super) since_checkpoint: std::time::Instant,
     pub(super) cache: StopCache,
 }
+
+/// Replay time after which a checkpoint is due whatever the event count:
+/// going back costs at most about this much re-execution.
+const CHECKPOINT_WALL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Opens a recording for debugging (the `EngineHandle` factory).
 pub fn open_target(
@@ -130,6 +137,7 @@ impl Engine {
             checkpoint_every: 0,
             resumed_from_checkpoints: 0,
             next_checkpoint: 0,
+            since_checkpoint: std::time::Instant::now(),
             cache: StopCache::default(),
         };
         // Past the exec: the program's memory exists, breakpoints can go in.
@@ -262,20 +270,19 @@ impl Engine {
     /// Takes a checkpoint here when the last one is far enough behind.
     fn maybe_checkpoint(&mut self) {
         let at = self.session.next_event().0;
-        if at < self.next_checkpoint || self.exiting {
+        let slow = self.since_checkpoint.elapsed() >= CHECKPOINT_WALL;
+        if (at < self.next_checkpoint && !slow) || self.exiting {
             return;
         }
-        if self
-            .checkpoints
-            .iter()
-            .any(|(e, _)| e.abs_diff(at) < self.checkpoint_every)
-        {
+        let near = if slow { 1 } else { self.checkpoint_every };
+        if self.checkpoints.iter().any(|(e, _)| e.abs_diff(at) < near) {
             self.next_checkpoint = at + self.checkpoint_every / 4;
             return;
         }
         match self.session.checkpoint() {
             Ok(cp) => {
-                tracing::debug!(event = at, "checkpoint");
+                tracing::debug!(event = at, slow, "checkpoint");
+                self.since_checkpoint = std::time::Instant::now();
                 let i = self.checkpoints.partition_point(|(e, _)| *e < at);
                 self.checkpoints.insert(i, (at, cp));
                 if self.checkpoints.len() > 32 {
@@ -334,6 +341,7 @@ impl Engine {
             }
         };
         self.session = s;
+        self.since_checkpoint = std::time::Instant::now();
         // A copy carries the checkpoint's breakpoints: start clean.
         self.place_exactly(&[])?;
         self.exiting = false;

@@ -123,7 +123,8 @@ impl Recorder {
             {
                 tracing::debug!(%prev, %tid, "the page was used since the last event: a preemption point");
                 let regs = ptrace::get_regs(prev)?;
-                self.record_preempt(prev, regs)?;
+                let site = self.at_site(prev, regs.rip);
+                self.record_preempt(prev, regs, site)?;
             }
         }
         self.last_ran = Some(tid);
@@ -277,7 +278,7 @@ impl Recorder {
     /// (they are then delivered at the safe point, or later), remembering
     /// their siginfo so `requeued_siginfo` records the original, not
     /// tgkill's. A standard signal already pending is not queued twice.
-    fn requeue(&mut self, tid: Tid, held: Vec<(i32, [u8; 128])>) {
+    pub(super) fn requeue(&mut self, tid: Tid, held: Vec<(i32, [u8; 128])>) {
         let Some(th) = self.t.get(tid) else {
             return;
         };

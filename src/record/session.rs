@@ -35,6 +35,10 @@ pub struct RecordStats {
     pub signals: u64,
     pub preemptions: u64,
     pub preempt_bytes: u64,
+    /// Preemptions recorded with hashes of the written memory only.
+    pub preempt_hashed: u64,
+    /// Signals delivered by a step into their handler (frame normalized).
+    pub handler_entries: u64,
     pub rdtsc: u64,
     /// RDRAND/RDSEED instructions emulated.
     pub rdrand: u64,
@@ -470,6 +474,14 @@ impl Recorder {
         th.state = State::Running;
         self.switching_to(tid)?;
         self.page_maybe_used = true;
+        let sig = if sig != 0 {
+            match self.enter_handler(tid, sig)? {
+                Some(sig) => sig,
+                None => return Ok(false),
+            }
+        } else {
+            0
+        };
         let Some(th) = self.t.get(tid) else {
             return Ok(false);
         };
@@ -619,7 +631,11 @@ impl Recorder {
         };
         let ran = stepped || self.t.get(tid).is_some_and(|t| t.last_regs != Some(regs));
         if ran {
-            self.record_preempt(tid, regs)?;
+            // On to a point replay's search stub can find at native speed.
+            let Some(settled) = self.settle_point(tid, regs)? else {
+                return Ok(());
+            };
+            self.record_preempt(tid, settled.regs, settled.site)?;
         }
         self.t.set_stopped(tid);
         Ok(())
@@ -651,14 +667,42 @@ impl Recorder {
         Ok(())
     }
 
-    /// Records the current state of `tid` as a preemption point.
+    /// Records the current state of `tid` as a preemption point. At a
+    /// patch site (`site`) replay re-executes to the point and checks it
+    /// against hashes of the memory written since the last point; else
+    /// that memory's contents are recorded, so replay can also jump there.
     pub(super) fn record_preempt(
         &mut self,
         tid: Tid,
         regs: trace_format::Regs,
+        site: bool,
     ) -> anyhow::Result<()> {
         let xstate = ptrace::get_xstate(tid)?;
         let tgid = self.t.get(tid).map(|t| t.tgid).unwrap_or(tid.0);
+        if site {
+            if let Some(written) = self
+                .t
+                .procs
+                .get(&tgid)
+                .and_then(|p| p.dirty.as_ref().map(|d| written_hashes(d, &p.mem)))
+            {
+                let written = written.context("cannot hash written pages at a preemption")?;
+                self.stats.preemptions += 1;
+                self.stats.preempt_hashed += 1;
+                self.append(
+                    tid,
+                    EventKind::Preempt {
+                        regs,
+                        xstate,
+                        written,
+                    },
+                )?;
+                if let Some(th) = self.t.get(tid) {
+                    th.last_regs = Some(regs);
+                }
+                return Ok(());
+            }
+        }
         let pages = match self.t.procs.get_mut(&tgid) {
             Some(p) => match &p.dirty {
                 Some(d) => {
@@ -694,7 +738,14 @@ impl Recorder {
         if !batch.is_empty() {
             self.append(tid, EventKind::Pages { pages: batch })?;
         }
-        self.append(tid, EventKind::Preempt { regs, xstate })?;
+        self.append(
+            tid,
+            EventKind::Preempt {
+                regs,
+                xstate,
+                written: Vec::new(),
+            },
+        )?;
         if let Some(th) = self.t.get(tid) {
             th.last_regs = Some(regs);
         }
@@ -1006,6 +1057,37 @@ fn split_run(run: trace_format::MemWrite) -> Vec<trace_format::MemWrite> {
             data: piece.to_vec(),
         })
         .collect()
+}
+
+/// Hashes of the pages written since the last preemption, one per
+/// written run (cut at 8 MiB, like contents).
+fn written_hashes(
+    d: &super::dirty::DirtyTracker,
+    mem: &ProcMem,
+) -> anyhow::Result<Vec<trace_format::PageHash>> {
+    let mut out = Vec::new();
+    for (addr, len) in d.take_written()? {
+        let mut at = addr.0;
+        let end = addr.0 + len;
+        while at < end {
+            let piece = (end - at).min(PAGES_EVENT_BYTES as u64);
+            // A range unmapped meanwhile reads short; replay reads the same.
+            let data = mem.read_prefix(trace_format::RemoteAddr(at), piece as usize);
+            if data.is_empty() {
+                break;
+            }
+            out.push(trace_format::PageHash {
+                addr: trace_format::RemoteAddr(at),
+                len: data.len() as u64,
+                hash: xxhash_rust::xxh3::xxh3_64(&data),
+            });
+            if (data.len() as u64) < piece {
+                break;
+            }
+            at += piece;
+        }
+    }
+    Ok(out)
 }
 
 /// The contents of the pages written since the last preemption.

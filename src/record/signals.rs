@@ -11,12 +11,7 @@ use crate::tracee::{ptrace, Tid};
 const SI_KERNEL: i32 = 0x80;
 
 pub(super) fn is_fault(sig: i32, si_code: i32) -> bool {
-    si_code > 0
-        && si_code != SI_KERNEL
-        && matches!(
-            sig,
-            libc::SIGSEGV | libc::SIGBUS | libc::SIGFPE | libc::SIGILL | libc::SIGTRAP
-        )
+    crate::tracee::sigframe::is_fault(sig, si_code)
 }
 
 impl Recorder {
@@ -109,7 +104,8 @@ impl Recorder {
             };
             let ran = stepped || self.t.get(tid).is_some_and(|t| t.last_regs != Some(regs));
             if ran {
-                self.record_preempt(tid, regs)?;
+                let site = self.at_site(tid, regs.rip);
+                self.record_preempt(tid, regs, site)?;
             }
             DeliveryPoint::AtLastStop
         };
@@ -127,5 +123,63 @@ impl Recorder {
             th.last_regs = Some(regs);
         }
         self.continue_or_switch(tid)
+    }
+}
+
+impl Recorder {
+    /// Delivers `sig` (pending at `tid`'s stop) by a single step that
+    /// stops at the handler's first instruction, where the frame's trap
+    /// fields are zeroed (`tracee::sigframe`). Returns the signal the
+    /// resume must still deliver: `sig` when it has no handler or is a
+    /// fault, else 0. `None`: the thread died.
+    pub(super) fn enter_handler(&mut self, tid: Tid, sig: i32) -> anyhow::Result<Option<i32>> {
+        use crate::tracee::sigframe;
+        use crate::tracee::wait::{self, Stop};
+        let info = ptrace::get_siginfo(tid)?;
+        if !sigframe::caught(tid.0, sig) || is_fault(sig, SigInfo(info).code()) {
+            return Ok(Some(sig));
+        }
+        let mut held = Vec::new();
+        let mut deliver = sig;
+        let out = loop {
+            ptrace::resume(tid, ptrace::Resume::Step, deliver)?;
+            deliver = 0;
+            let w = wait::wait_tid(tid)?;
+            match w.stop {
+                Stop::Signal(libc::SIGTRAP) if SigInfo(ptrace::get_siginfo(tid)?).code() > 0 => {
+                    break Some(ptrace::get_regs(tid)?.rsp);
+                }
+                // The kernel reports the step at the handler right after
+                // building the frame; another signal stop first is not
+                // expected, but is sent again afterwards if it comes.
+                Stop::Signal(other) => {
+                    held.push((other, ptrace::get_siginfo(tid)?));
+                    continue;
+                }
+                Stop::Event { event, .. } if event == libc::PTRACE_EVENT_STOP => continue,
+                Stop::Exited(_) | Stop::Killed { .. } => {
+                    self.handle(w)?;
+                    break None;
+                }
+                Stop::Event { event, .. } if event == libc::PTRACE_EVENT_EXIT => {
+                    self.handle(w)?;
+                    break None;
+                }
+                other => {
+                    return Err(anyhow::anyhow!(
+                        "thread {tid} stopped unexpectedly ({other:?}) entering a signal handler"
+                    ))
+                }
+            }
+        };
+        self.requeue(tid, held);
+        let Some(rsp) = out else {
+            return Ok(None);
+        };
+        if let Some(p) = self.t.proc_of(tid) {
+            sigframe::normalize(&p.mem, rsp)?;
+        }
+        self.stats.handler_entries += 1;
+        Ok(Some(0))
     }
 }

@@ -8,7 +8,7 @@
 //! before: same state, but the slice's instructions were not all run.
 
 use anyhow::Context;
-use trace_format::{Event, Regs, RemoteAddr};
+use trace_format::{Event, PageHash, Regs, RemoteAddr};
 
 use super::session::{BreakpointHit, ReplaySession};
 use crate::tracee::wait::{Stop, Waited};
@@ -53,6 +53,16 @@ enum StubOutcome {
     Unavailable,
 }
 
+/// How one patched run ended.
+enum StubRun {
+    Reached,
+    /// Control came into the site's bytes after the first.
+    Entered,
+}
+
+/// Entries into a site's bytes before the search gives the stub up.
+const MAX_ENTRIES: u32 = 64;
+
 /// DR7 enable bits of DR0..DR3 (local, execute, length 1).
 const DR7_GUARDS: [u64; 4] = [1, 1 << 2, 1 << 4, 1 << 6];
 
@@ -64,14 +74,21 @@ impl ReplaySession {
         e: &Event,
         live: Tid,
         target: &Regs,
+        written: &[PageHash],
     ) -> anyhow::Result<bool> {
-        let limit = budget();
+        // A point recorded with hashes has no contents to jump with: the
+        // search goes on until it finds it.
+        let limit = if written.is_empty() {
+            budget()
+        } else {
+            u64::MAX
+        };
         if limit == 0 {
             self.preempt_stats.jumped += 1;
             self.jumps.push(e.time);
             return Ok(false);
         }
-        match self.stub_search(e, live, target)? {
+        match self.stub_search(e, live, target, written)? {
             StubOutcome::Reached => {
                 self.preempt_stats.executed += 1;
                 self.preempt_stats.in_process += 1;
@@ -82,12 +99,20 @@ impl ReplaySession {
         ptrace::set_debugreg(live, 0, target.rip)?;
         ptrace::set_debugreg(live, 6, 0)?;
         ptrace::set_debugreg(live, 7, DR7_L0)?;
-        let result = self.search(e, live, target, limit);
+        let result = self.search(e, live, target, written, limit);
         let _ = ptrace::set_debugreg(live, 7, 0);
         let _ = ptrace::set_debugreg(live, 6, 0);
         let reached = result?;
         if reached {
             self.preempt_stats.executed += 1;
+        } else if !written.is_empty() {
+            // Recorded by hashes: a jump would lose what the slice wrote.
+            return Err(anyhow::anyhow!(super::Divergence::new(
+                e.time,
+                e.tid,
+                format!("to run to a preemption point at {:#x}", target.rip),
+                "a stop the search could not account for".to_string()
+            )));
         } else {
             self.preempt_stats.jumped += 1;
             self.jumps.push(e.time);
@@ -100,7 +125,14 @@ impl ReplaySession {
         Ok(reached)
     }
 
-    fn search(&mut self, e: &Event, live: Tid, target: &Regs, limit: u64) -> anyhow::Result<bool> {
+    fn search(
+        &mut self,
+        e: &Event,
+        live: Tid,
+        target: &Regs,
+        written: &[PageHash],
+        limit: u64,
+    ) -> anyhow::Result<bool> {
         let mut hits = 0u64;
         let mut stray = 0;
         // Already there: a thread preempted twice inside one long `rep movs`
@@ -125,15 +157,30 @@ impl ReplaySession {
                         return Err(anyhow::anyhow!(BreakpointHit { tid: e.tid, addr }));
                     }
                     let dr6 = ptrace::get_debugreg(live, 6)?;
-                    if dr6 & DR6_B0 == 0 {
-                        tracing::debug!(dr6, "unexpected trap while searching a preemption point");
+                    // (The kernel does not always report which debug
+                    // register fired: the rip tells.)
+                    let at_point = ptrace::get_regs(live)?.rip == target.rip;
+                    if dr6 & DR6_B0 == 0 && !at_point {
+                        let code = ptrace::get_siginfo(live)
+                            .map(|i| trace_format::SigInfo(i).code())
+                            .unwrap_or(0);
+                        let rip = ptrace::get_regs(live).map(|r| r.rip).unwrap_or(0);
+                        tracing::debug!(
+                            dr6,
+                            code,
+                            rip,
+                            "unexpected trap while searching a preemption point"
+                        );
                         return Ok(false);
                     }
                     ptrace::set_debugreg(live, 6, 0)?;
                     hits += 1;
                     self.preempt_stats.hits += 1;
                     let regs = ptrace::get_regs(live)?;
-                    if same_state(&regs, target) || self.inside_rep_string(e, &regs, target)? {
+                    if same_state(&regs, target) && self.written_matches(e, written, None)? {
+                        return Ok(true);
+                    }
+                    if written.is_empty() && self.inside_rep_string(e, &regs, target)? {
                         return Ok(true);
                     }
                     if hits >= limit {
@@ -245,7 +292,13 @@ impl ReplaySession {
     /// Searches the point with a stub in the program (see
     /// `tracee::searchstub`): the thread runs at native speed and stops
     /// only where all its registers equal the recorded ones.
-    fn stub_search(&mut self, e: &Event, live: Tid, target: &Regs) -> anyhow::Result<StubOutcome> {
+    fn stub_search(
+        &mut self,
+        e: &Event,
+        live: Tid,
+        target: &Regs,
+        written: &[PageHash],
+    ) -> anyhow::Result<StubOutcome> {
         let Some(tgid) = self.threads.get(&e.tid).map(|t| t.tgid) else {
             return Ok(StubOutcome::Unavailable);
         };
@@ -271,52 +324,77 @@ impl ReplaySession {
         let Some(stub) = searchstub::assemble(page, &site, target, &now) else {
             return Ok(StubOutcome::Unavailable);
         };
-        // A thread resting on a breakpoint or inside the site's bytes gets
-        // past them first, with the original code.
-        let mut pending = self.step_over_breakpoint(live)?;
-        if pending.is_none() {
-            let inside = |rip: u64| rip > site.addr && rip < site.addr + site.len;
-            let mut steps = 0;
-            while inside(ptrace::get_regs(live)?.rip) && steps < 16 {
-                ptrace::resume(live, ptrace::Resume::Step, 0)?;
-                let w = self.wait_for(live)?;
-                if w.stop != Stop::Signal(libc::SIGTRAP) {
-                    pending = Some(w);
-                    break;
-                }
-                steps += 1;
-            }
-            if pending.is_none() && inside(ptrace::get_regs(live)?.rip) {
-                return Ok(StubOutcome::Unavailable);
-            }
-        }
-        if let Some(w) = pending {
+        // A thread resting on a breakpoint gets past it first.
+        if let Some(w) = self.step_over_breakpoint(live)? {
             // Not a plain step: let the debug-register search take this stop.
             self.stashed.entry(live).or_default().push_front(w);
             return Ok(StubOutcome::Unavailable);
         }
-        let mem = self.mem(e.tid)?;
-        let original = mem.read(RemoteAddr(site.addr), site.len as usize)?;
-        mem.write(RemoteAddr(page), &stub.bytes)?;
-        mem.write(RemoteAddr(site.addr), &stub.patch)?;
-        let mut dr7 = 0;
-        for (slot, addr) in site.interior().enumerate() {
-            ptrace::set_debugreg(live, slot, addr)?;
-            dr7 |= DR7_GUARDS[slot];
+        let mut entries = 0;
+        loop {
+            // A thread inside the site's bytes (a return into it, e.g. from
+            // Go's asyncPreempt, or a sigreturn) runs out of them first.
+            if !self.step_out_of(live, &site)? {
+                return Ok(StubOutcome::Unavailable);
+            }
+            let mem = self.mem(e.tid)?;
+            let original = mem.read(RemoteAddr(site.addr), site.len as usize)?;
+            mem.write(RemoteAddr(page), &stub.bytes)?;
+            mem.write(RemoteAddr(site.addr), &stub.patch)?;
+            let mut dr7 = 0;
+            for (slot, addr) in site.interior().enumerate() {
+                ptrace::set_debugreg(live, slot, addr)?;
+                dr7 |= DR7_GUARDS[slot];
+            }
+            ptrace::set_debugreg(live, 6, 0)?;
+            ptrace::set_debugreg(live, 7, dr7)?;
+            let patched = (site.addr, original.as_slice());
+            let result = self.stub_run(e, live, target, written, &stub, page, &site, patched);
+            // Whatever happened, the program's code is its own again.
+            let restored = self.mem(e.tid)?.write(RemoteAddr(site.addr), &original);
+            let _ = ptrace::set_debugreg(live, 7, 0);
+            let _ = ptrace::set_debugreg(live, 6, 0);
+            restored.context("cannot restore the code at a preemption point")?;
+            match result? {
+                StubRun::Reached => return Ok(StubOutcome::Reached),
+                // Control came into the site's bytes (caught before it ran
+                // them): once is a return; often is a branch target there.
+                StubRun::Entered => {
+                    entries += 1;
+                    if entries > MAX_ENTRIES {
+                        tracing::debug!(
+                            point = target.rip,
+                            "branches into a patched site: searching with a debug register"
+                        );
+                        self.unsafe_sites.insert((tgid, target.rip));
+                        return Ok(StubOutcome::Unavailable);
+                    }
+                }
+            }
         }
-        ptrace::set_debugreg(live, 6, 0)?;
-        ptrace::set_debugreg(live, 7, dr7)?;
-        let result = self.stub_run(e, live, target, &stub, page);
-        // Whatever happened, the program's code is its own again.
-        let restored = self.mem(e.tid)?.write(RemoteAddr(site.addr), &original);
-        let _ = ptrace::set_debugreg(live, 7, 0);
-        let _ = ptrace::set_debugreg(live, 6, 0);
-        restored.context("cannot restore the code at a preemption point")?;
-        let outcome = result?;
-        if matches!(outcome, StubOutcome::Unavailable) {
-            self.unsafe_sites.insert((tgid, target.rip));
+    }
+
+    /// Single-steps `live` until it is outside `site`'s bytes after its
+    /// first; false when it stopped otherwise (the stop is kept for the
+    /// debug-register search) or did not get out.
+    fn step_out_of(
+        &mut self,
+        live: Tid,
+        site: &crate::tracee::insn::PatchSite,
+    ) -> anyhow::Result<bool> {
+        let inside = |rip: u64| rip > site.addr && rip < site.addr + site.len;
+        for _ in 0..16 {
+            if !inside(ptrace::get_regs(live)?.rip) {
+                return Ok(true);
+            }
+            ptrace::resume(live, ptrace::Resume::Step, 0)?;
+            let w = self.wait_for(live)?;
+            if w.stop != Stop::Signal(libc::SIGTRAP) {
+                self.stashed.entry(live).or_default().push_front(w);
+                return Ok(false);
+            }
         }
-        Ok(outcome)
+        Ok(!inside(ptrace::get_regs(live)?.rip))
     }
 
     fn stub_run(
@@ -324,9 +402,12 @@ impl ReplaySession {
         e: &Event,
         live: Tid,
         target: &Regs,
+        written: &[PageHash],
         stub: &searchstub::Stub,
         page: u64,
-    ) -> anyhow::Result<StubOutcome> {
+        site: &crate::tracee::insn::PatchSite,
+        patched: (u64, &[u8]),
+    ) -> anyhow::Result<StubRun> {
         let in_page = |rip: u64| rip >= page && rip < page + searchstub::MAP_LEN;
         let mut stray = 0;
         loop {
@@ -339,8 +420,10 @@ impl ReplaySession {
                     }
                     let mut regs = ptrace::get_regs(live)?;
                     if regs.rip == stub.matched {
-                        if regs.fs_base == target.fs_base {
-                            return Ok(StubOutcome::Reached);
+                        if regs.fs_base == target.fs_base
+                            && self.written_matches(e, written, Some(patched))?
+                        {
+                            return Ok(StubRun::Reached);
                         }
                         self.preempt_stats.hits += 1;
                         regs.rip = stub.resume;
@@ -348,15 +431,17 @@ impl ReplaySession {
                         continue;
                     }
                     let dr6 = ptrace::get_debugreg(live, 6)?;
-                    if dr6 & 0xf != 0 && !in_page(regs.rip) {
-                        // A branch into the jmp's bytes, caught before it
-                        // ran them: the thread's state is the program's.
+                    // (The kernel does not always report which debug
+                    // register fired: the rip tells.)
+                    if !in_page(regs.rip)
+                        && (dr6 & 0xf != 0 || site.interior().any(|a| a == regs.rip))
+                    {
                         tracing::debug!(
                             rip = regs.rip,
                             point = target.rip,
-                            "branch into a patched site: searching with a debug register"
+                            "control entered a patched site"
                         );
-                        return Ok(StubOutcome::Unavailable);
+                        return Ok(StubRun::Entered);
                     }
                     return Err(anyhow::anyhow!(super::Divergence::new(
                         e.time,
@@ -385,5 +470,59 @@ impl ReplaySession {
                 }
             }
         }
+    }
+}
+
+impl ReplaySession {
+    /// Whether the memory the recording hashed at the point is the same
+    /// now: equal registers alone can be an earlier visit of a loop whose
+    /// state lives in memory. rrgo's own bytes in the program (breakpoints,
+    /// the jmp at `patched`) read as the program's.
+    fn written_matches(
+        &self,
+        e: &Event,
+        written: &[PageHash],
+        patched: Option<(u64, &[u8])>,
+    ) -> anyhow::Result<bool> {
+        if written.is_empty() {
+            return Ok(true);
+        }
+        let mem = self.mem(e.tid)?;
+        let main = self
+            .threads
+            .get(&e.tid)
+            .is_some_and(|t| t.tgid == self.main_pid.0);
+        for h in written {
+            let mut data = mem.read_prefix(h.addr, h.len as usize);
+            if data.len() as u64 != h.len {
+                return Ok(false);
+            }
+            let range = h.addr.0..h.addr.0 + h.len;
+            let mut put = |addr: u64, bytes: &[u8]| {
+                for (i, b) in bytes.iter().enumerate() {
+                    let a = addr + i as u64;
+                    if range.contains(&a) {
+                        data[(a - h.addr.0) as usize] = *b;
+                    }
+                }
+            };
+            if let Some((addr, bytes)) = patched {
+                put(addr, bytes);
+            }
+            if main {
+                for (addr, orig) in &self.breakpoints {
+                    put(*addr, &[*orig]);
+                }
+            }
+            if xxhash_rust::xxh3::xxh3_64(&data) != h.hash {
+                tracing::debug!(
+                    time = e.time.0,
+                    addr = h.addr.0,
+                    "equal registers, other memory: not the point yet"
+                );
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 }

@@ -51,6 +51,11 @@ impl ReplaySession {
                 let sig = resume_sig
                     .take()
                     .unwrap_or_else(|| std::mem::take(&mut t.inject));
+                let sig = if sig != 0 {
+                    self.enter_handler(e, live, sig)?
+                } else {
+                    0
+                };
                 if sig == 0 {
                     collected = self.step_over_breakpoint(live)?;
                 }
@@ -229,7 +234,11 @@ impl ReplaySession {
                 }
                 self.restore_pages(e, pages)
             }
-            EventKind::Preempt { regs, xstate } => self.on_preempt(e, regs, xstate),
+            EventKind::Preempt {
+                regs,
+                xstate,
+                written,
+            } => self.on_preempt(e, regs, xstate, written),
             EventKind::Rdtsc { rip, value, aux } => self.on_rdtsc(e, *rip, *value, *aux),
             EventKind::Rdrand { rip, first, value } => self.on_rdrand(e, *rip, *first, *value),
             EventKind::FileStored { .. } => Ok(()),
@@ -1192,21 +1201,26 @@ impl ReplaySession {
         e: &Event,
         regs: &trace_format::Regs,
         xstate: &[u8],
+        written: &[trace_format::PageHash],
     ) -> anyhow::Result<()> {
         let t = self.thread(e)?;
         let live = t.live;
         let sig = std::mem::take(&mut t.inject);
-        if sig != 0 && signal_caught(live, sig) {
-            // Let the kernel build the handler frame (and switch masks) first:
-            // a single step with the signal stops at the handler's first instruction.
-            ptrace::resume(live, ptrace::Resume::Step, sig)?;
-            let w = self.wait_for(live)?;
-            if !matches!(w.stop, Stop::Signal(libc::SIGTRAP)) {
-                return Err(diverged(e, "to enter a signal handler", describe(&w)));
+        if sig != 0 {
+            // Into the handler first, as when recording (the kernel builds
+            // the frame and switches masks); a signal without a handler
+            // takes its default action here.
+            let sig = self.enter_handler(e, live, sig)?;
+            if sig != 0 {
+                ptrace::resume(live, ptrace::Resume::Step, sig)?;
+                let w = self.wait_for(live)?;
+                if !matches!(w.stop, Stop::Signal(libc::SIGTRAP)) {
+                    return Err(diverged(e, "to enter a signal handler", describe(&w)));
+                }
             }
         }
         // Re-execute the slice when possible; jump to the point otherwise.
-        self.run_to_point(e, live, regs)?;
+        self.run_to_point(e, live, regs, written)?;
         if !xstate.is_empty() {
             ptrace::set_xstate(live, xstate)
                 .context("cannot restore FPU state at a preemption point")?;
@@ -1319,16 +1333,39 @@ fn is_fault(tid: Tid, sig: i32) -> bool {
     ) && ptrace::get_siginfo(tid).is_ok_and(|i| trace_format::SigInfo(i).code() > 0)
 }
 
-/// Whether the thread's process has a handler installed for `sig` (SigCgt).
-fn signal_caught(tid: Tid, sig: i32) -> bool {
-    let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", tid.0)) else {
-        return false;
-    };
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("SigCgt:"))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        .is_some_and(|mask| mask & (1u64 << (sig - 1)) != 0)
+impl ReplaySession {
+    /// Delivers `sig` to a handler as the recorder did: a single step
+    /// into it, then the frame's trap fields zeroed (`tracee::sigframe`).
+    /// Returns the signal the resume must still deliver (`sig` for one
+    /// without a handler or a fault, else 0).
+    fn enter_handler(&mut self, e: &Event, live: Tid, sig: i32) -> anyhow::Result<i32> {
+        use crate::tracee::sigframe;
+        let code = trace_format::SigInfo(ptrace::get_siginfo(live)?).code();
+        if !sigframe::caught(live.0, sig) || sigframe::is_fault(sig, code) {
+            return Ok(sig);
+        }
+        let mut deliver = sig;
+        loop {
+            ptrace::resume(live, ptrace::Resume::Step, deliver)?;
+            deliver = 0;
+            let w = self.wait_for(live)?;
+            match w.stop {
+                Stop::Signal(libc::SIGTRAP) => {
+                    let hit = self.breakpoint_trap(live)?;
+                    let rsp = ptrace::get_regs(live)?.rsp;
+                    sigframe::normalize(self.mem(e.tid)?, rsp)?;
+                    if let Some(addr) = hit {
+                        return Err(anyhow!(super::session::BreakpointHit { tid: e.tid, addr }));
+                    }
+                    return Ok(0);
+                }
+                Stop::Event { event, .. } if event == libc::PTRACE_EVENT_STOP => {}
+                // A signal the recording delivers elsewhere.
+                Stop::Signal(other) if !is_fault(live, other) => {}
+                _ => return Err(diverged(e, "to enter a signal handler", describe(&w))),
+            }
+        }
+    }
 }
 
 impl ReplaySession {

@@ -273,26 +273,28 @@ pub fn patch_site(code: &[u8], rip: u64) -> Option<PatchSite> {
             FlowControl::UnconditionalBranch
             | FlowControl::ConditionalBranch
             | FlowControl::IndirectBranch
-            | FlowControl::Return => !matches!(
-                insn.mnemonic(),
-                Mnemonic::Loop
-                    | Mnemonic::Loope
-                    | Mnemonic::Loopne
-                    | Mnemonic::Jrcxz
-                    | Mnemonic::Jecxz
-                    | Mnemonic::Jmpe
-            ) && !insn.is_jmp_far()
-                && !insn.is_jmp_far_indirect(),
+            | FlowControl::Return => {
+                !matches!(
+                    insn.mnemonic(),
+                    Mnemonic::Loop
+                        | Mnemonic::Loope
+                        | Mnemonic::Loopne
+                        | Mnemonic::Jrcxz
+                        | Mnemonic::Jecxz
+                        | Mnemonic::Jmpe
+                ) && !insn.is_jmp_far()
+                    && !insn.is_jmp_far_indirect()
+            }
             _ => false,
         };
-        if !movable || (insns.is_empty() && insn.has_rep_prefix() && insn.is_string_instruction())
-        {
+        if !movable || (insns.is_empty() && insn.has_rep_prefix() && insn.is_string_instruction()) {
             return None;
         }
         len += insn.len() as u64;
         insns.push(insn);
         // Control leaves the run: what follows is not executed from here.
-        if len < 5 && insn.flow_control() != FlowControl::Next
+        if len < 5
+            && insn.flow_control() != FlowControl::Next
             && insn.flow_control() != FlowControl::ConditionalBranch
         {
             return None;
@@ -303,4 +305,43 @@ pub fn patch_site(code: &[u8], rip: u64) -> Option<PatchSite> {
         len,
         insns,
     })
+}
+
+/// Whether the recorder may run the instruction at the start of `code`
+/// on its own (settling a preemption point): `Some(None)` for a single
+/// step, `Some(Some(len))` for a `rep` string instruction of that length,
+/// run to its end; `None` for what must not run outside the program's
+/// own flow (syscalls, traps, instructions rrgo emulates).
+pub fn steppable(code: &[u8], rip: u64) -> Option<Option<u64>> {
+    use iced_x86::FlowControl;
+    let insn = decode(code, rip);
+    if insn.is_invalid() {
+        return None;
+    }
+    let ok = match insn.flow_control() {
+        FlowControl::Next
+        | FlowControl::UnconditionalBranch
+        | FlowControl::ConditionalBranch
+        | FlowControl::IndirectBranch
+        | FlowControl::Call
+        | FlowControl::IndirectCall
+        | FlowControl::Return => !matches!(
+            insn.mnemonic(),
+            Mnemonic::Syscall
+                | Mnemonic::Sysenter
+                | Mnemonic::Rdtsc
+                | Mnemonic::Rdtscp
+                | Mnemonic::Rdrand
+                | Mnemonic::Rdseed
+                | Mnemonic::Cpuid
+                | Mnemonic::Hlt
+                | Mnemonic::Xend
+        ),
+        _ => false,
+    };
+    if !ok {
+        return None;
+    }
+    let rep = insn.has_rep_prefix() && insn.is_string_instruction();
+    Some(rep.then_some(insn.len() as u64))
 }

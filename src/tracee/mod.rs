@@ -16,6 +16,7 @@ pub mod mem;
 pub mod ptrace;
 pub mod regs;
 pub mod searchstub;
+pub mod sigframe;
 pub mod spawn;
 pub mod vdso;
 pub mod wait;

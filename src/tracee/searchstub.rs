@@ -72,7 +72,12 @@ pub fn map(tid: Tid, mem: &ProcMem) -> io::Result<u64> {
         )));
     }
     let prot_rx = (libc::PROT_READ | libc::PROT_EXEC) as u64;
-    let r = inject::syscall(tid, insn, libc::SYS_mprotect, &[addr + PAGE_LEN, PAGE_LEN, prot_rx])?;
+    let r = inject::syscall(
+        tid,
+        insn,
+        libc::SYS_mprotect,
+        &[addr + PAGE_LEN, PAGE_LEN, prot_rx],
+    )?;
     if r != 0 {
         return Err(io::Error::from_raw_os_error(-r as i32));
     }
@@ -190,12 +195,7 @@ fn weighted_sum(t: &Regs) -> u64 {
 /// full comparison, which saves the flags on the page's own stack. Writes
 /// go to the data page only: a store near code being run costs a pipeline
 /// flush on every visit.
-fn build(
-    at: u64,
-    site: &PatchSite,
-    t: &Regs,
-    now: &Regs,
-) -> Result<Stub, iced_x86::IcedError> {
+fn build(at: u64, site: &PatchSite, t: &Regs, now: &Regs) -> Result<Stub, iced_x86::IcedError> {
     let first = first_test(t, now);
     let mut a = CodeAssembler::new(64)?;
     let mut miss = a.create_label();
@@ -261,7 +261,10 @@ fn build(
         if first_reg == rsp {
             a.cmp(rsp, qword_ptr(want_rsp))?;
         } else {
-            let i = compared.iter().position(|(r, _)| *r == first_reg).unwrap_or(0);
+            let i = compared
+                .iter()
+                .position(|(r, _)| *r == first_reg)
+                .unwrap_or(0);
             a.cmp(compared[i].0, qword_ptr(wanted[i]))?;
         }
         a.je(check)?;
@@ -435,13 +438,20 @@ mod tests {
             0x3f1000u32.wrapping_sub(0x401005)
         );
         // The jmp back past the site is in the code page.
-        let insns: Vec<_> =
-            iced_x86::Decoder::with_ip(64, &stub.bytes[0x1000..], 0x3f1000, iced_x86::DecoderOptions::NONE)
-                .into_iter()
-                .collect();
-        assert!(insns
-            .iter()
-            .any(|i| i.mnemonic() == iced_x86::Mnemonic::Jmp && i.near_branch_target() == 0x401006));
+        let insns: Vec<_> = iced_x86::Decoder::with_ip(
+            64,
+            &stub.bytes[0x1000..],
+            0x3f1000,
+            iced_x86::DecoderOptions::NONE,
+        )
+        .into_iter()
+        .collect();
+        assert!(
+            insns
+                .iter()
+                .any(|i| i.mnemonic() == iced_x86::Mnemonic::Jmp
+                    && i.near_branch_target() == 0x401006)
+        );
     }
 
     #[test]
@@ -449,10 +459,13 @@ mod tests {
         // call rel32
         assert!(crate::tracee::insn::patch_site(&[0xe8, 0, 0, 0, 0, 0x90], 0x401000).is_none());
         // rep movsq; nop; nop; nop
-        assert!(crate::tracee::insn::patch_site(&[0xf3, 0x48, 0xa5, 0x90, 0x90, 0x90], 0x401000)
-            .is_none());
+        assert!(
+            crate::tracee::insn::patch_site(&[0xf3, 0x48, 0xa5, 0x90, 0x90, 0x90], 0x401000)
+                .is_none()
+        );
         // A jmp rel8 leaves the run before 5 bytes.
-        assert!(crate::tracee::insn::patch_site(&[0xeb, 0x10, 0x90, 0x90, 0x90], 0x401000)
-            .is_none());
+        assert!(
+            crate::tracee::insn::patch_site(&[0xeb, 0x10, 0x90, 0x90, 0x90], 0x401000).is_none()
+        );
     }
 }

@@ -104,14 +104,20 @@ pub enum EventKind {
         status: i32,
     },
     /// The recorder stopped a thread at an arbitrary instruction (timeslice
-    /// end, or where an asynchronous signal landed). Replay jumps there: it
-    /// applies the `Pages` events just before, then these registers.
+    /// end, or where an asynchronous signal landed). Replay re-executes the
+    /// thread until its registers (and the memory `written`) equal these.
+    /// When `written` is empty, the `Pages` events just before hold what the
+    /// process wrote since its previous point, and replay may also jump
+    /// there (apply them, then these registers).
     Preempt {
         /// General-purpose registers at the point.
         regs: Regs,
         /// The XSAVE area (FPU/SSE/AVX state), raw as PTRACE_GETREGSET gives it.
         #[serde(with = "serde_bytes::vec")]
         xstate: Vec<u8>,
+        /// Hashes of the memory the process wrote since its previous point
+        /// (instead of its contents): the point is where these match too.
+        written: Vec<PageHash>,
     },
     /// Memory contents of the event's process at this point (pages that
     /// changed since the recorder's previous snapshot); replay writes them.
@@ -238,6 +244,17 @@ impl EventKind {
             EventKind::Rdrand { .. } => 13,
         }
     }
+}
+
+/// The hash of a range of tracee memory at a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageHash {
+    /// Start address (page-aligned).
+    pub addr: RemoteAddr,
+    /// Bytes hashed (whole pages, fewer when the end was unmapped).
+    pub len: u64,
+    /// xxh3-64 of the bytes.
+    pub hash: u64,
 }
 
 /// Bytes the kernel wrote into tracee memory during a syscall.

@@ -72,8 +72,8 @@ pub use codec::{
 };
 pub use error::TraceError;
 pub use event::{
-    DeliveryPoint, Event, EventKind, ExitStatus, MemWrite, SigInfo, StdStream, SyscallExtra,
-    SyscallMode, TaskKind, VdsoSetup,
+    DeliveryPoint, Event, EventKind, ExitStatus, MemWrite, PageHash, SigInfo, StdStream,
+    SyscallExtra, SyscallMode, TaskKind, VdsoSetup,
 };
 pub use files::FileStore;
 pub use header::{
@@ -88,4 +88,4 @@ pub use writer::{TraceSummary, TraceWriter, WriterOptions};
 /// Version of the on-disk format written and read by this crate. Bump it on
 /// any change of layout or of the serialized types; readers refuse other
 /// versions with [`TraceError::VersionMismatch`].
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;

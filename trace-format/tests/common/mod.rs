@@ -208,6 +208,11 @@ pub fn every_kind() -> Vec<(EventKind, RecTid)> {
             EventKind::Preempt {
                 regs: distinct_regs(4),
                 xstate: (0..=255).collect(),
+                written: vec![trace_format::PageHash {
+                    addr: RemoteAddr(0xc000_0000_0000),
+                    len: 0x2000,
+                    hash: 0x0123_4567_89ab_cdef,
+                }],
             },
             RecTid(1001),
         ),
@@ -343,6 +348,7 @@ pub fn event_stream(seed: u64, n: usize) -> Vec<(EventKind, RecTid)> {
                     EventKind::Preempt {
                         regs: go_regs(&mut rng),
                         xstate: rng.bytes(64),
+                        written: Vec::new(),
                     },
                     tid,
                 ),

@@ -1,0 +1,131 @@
+//! Where a timeslice's preemption point lands.
+//!
+//! Why: replay finds a preemption point by running the thread with a
+//! `jmp` to its search stub over the point's instructions
+//! (`tracee::searchstub`), which needs a patch site there: instructions
+//! that can run elsewhere, 5 bytes or more, none a call or a trap. A
+//! thread interrupted at the end of its slice can be anywhere, so the
+//! recorder runs it on a few instructions (single steps; a `rep` string
+//! instruction to its end) until it stands at such a site. Replay then
+//! never has to stop at every visit of the point, and a point is never in
+//! the middle of a `rep movs`, where no breakpoint can find it.
+
+use anyhow::Context;
+use trace_format::{Regs, RemoteAddr};
+
+use super::session::Recorder;
+use crate::tracee::insn;
+use crate::tracee::wait::{self, Stop};
+use crate::tracee::{clockpage, ptrace, Tid};
+
+/// Instructions to try before keeping the point where it is.
+const MAX_STEPS: usize = 64;
+
+/// DR7: DR0 enabled (local), execute.
+const DR7_L0: u64 = 1;
+
+/// What settling did.
+pub(super) struct Settled {
+    pub regs: Regs,
+    /// The point is a patch site: replay's stub can search it.
+    pub site: bool,
+}
+
+impl Recorder {
+    /// Whether `tid`'s code at `rip` is a patch site (a point left where
+    /// it is, e.g. where a signal landed).
+    pub(super) fn at_site(&self, tid: Tid, rip: u64) -> bool {
+        self.t.proc_of(tid).is_some_and(|p| {
+            let code = p.mem.read_prefix(RemoteAddr(rip), 32);
+            insn::patch_site(&code, rip).is_some()
+        })
+    }
+
+    /// Runs `tid` (stopped by the recorder's interrupt at `regs`) on to a
+    /// patch site. `None`: the thread died meanwhile.
+    pub(super) fn settle_point(&mut self, tid: Tid, regs: Regs) -> anyhow::Result<Option<Settled>> {
+        let mut held = Vec::new();
+        let out = self.settle(tid, regs, &mut held);
+        self.requeue(tid, held);
+        out
+    }
+
+    fn settle(
+        &mut self,
+        tid: Tid,
+        mut regs: Regs,
+        held: &mut Vec<(i32, [u8; 128])>,
+    ) -> anyhow::Result<Option<Settled>> {
+        let mut stops = 0;
+        while stops < MAX_STEPS + 64 {
+            let code = match self.t.proc_of(tid) {
+                Some(p) => p.mem.read_prefix(RemoteAddr(regs.rip), 32),
+                None => Vec::new(),
+            };
+            let site = insn::patch_site(&code, regs.rip).is_some();
+            if site || stops >= MAX_STEPS || clockpage::in_code(regs.rip) {
+                return Ok(Some(Settled { regs, site }));
+            }
+            let Some(rep) = insn::steppable(&code, regs.rip) else {
+                break;
+            };
+            stops += 1;
+            let w = self
+                .step_past(tid, regs.rip, rep)
+                .context("settling a preemption point")?;
+            match w.stop {
+                Stop::Signal(libc::SIGTRAP)
+                    if trace_format::SigInfo(ptrace::get_siginfo(tid)?).code() > 0 =>
+                {}
+                Stop::Signal(sig) => {
+                    let info = ptrace::get_siginfo(tid)?;
+                    if super::signals::is_fault(sig, trace_format::SigInfo(info).code()) {
+                        // The instruction faults: it did not run, and it
+                        // faults again (recorded then) when the thread goes on.
+                        break;
+                    }
+                    held.push((sig, info));
+                }
+                Stop::Event { event, .. } if event == libc::PTRACE_EVENT_STOP => {}
+                Stop::Exited(_) | Stop::Killed { .. } => {
+                    self.handle(w)?;
+                    return Ok(None);
+                }
+                Stop::Event { event, .. } if event == libc::PTRACE_EVENT_EXIT => {
+                    self.handle(w)?;
+                    return Ok(None);
+                }
+                other => {
+                    return Err(anyhow::anyhow!(
+                        "thread {tid} stopped unexpectedly ({other:?}) while settling a preemption point"
+                    ))
+                }
+            }
+            regs = ptrace::get_regs(tid)?;
+        }
+        Ok(Some(Settled { regs, site: false }))
+    }
+
+    /// One instruction: a single step, or a `rep` string instruction (a
+    /// step per iteration) run to a debug breakpoint just after it.
+    fn step_past(&mut self, tid: Tid, rip: u64, rep: Option<u64>) -> anyhow::Result<wait::Waited> {
+        if let Some(len) = rep {
+            ptrace::set_debugreg(tid, 0, rip + len)?;
+            ptrace::set_debugreg(tid, 6, 0)?;
+            ptrace::set_debugreg(tid, 7, DR7_L0)?;
+        }
+        let how = if rep.is_some() {
+            ptrace::Resume::Cont
+        } else {
+            ptrace::Resume::Step
+        };
+        let w = ptrace::resume(tid, how, 0)
+            .with_context(|| format!("cannot step thread {tid}"))
+            .and_then(|()| wait::wait_tid(tid).context("waiting for a step"));
+        if rep.is_some() {
+            let _ = ptrace::set_debugreg(tid, 7, 0);
+            let _ = ptrace::set_debugreg(tid, 6, 0);
+        }
+        w
+    }
+}

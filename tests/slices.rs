@@ -1,0 +1,142 @@
+//! Preempted slices are re-executed, not jumped over: a breakpoint in
+//! CPU-bound code (two goroutines spinning for seconds without a syscall,
+//! preempted by the recorder dozens of times) is hit exactly as often as
+//! the program says it called the function, forwards, and
+//! reverse-continue visits the same hits backwards with the same values.
+
+mod common;
+
+use common::dapclient::*;
+use common::*;
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// The bar: a recording with at least this many preemptions.
+const MIN_PREEMPTIONS: usize = 50;
+
+/// (goroutine, loop counter) at the current stop, read from the replayed
+/// process's `mark` frame.
+fn mark_args(c: &mut Client, thread: &Value) -> (i64, i64) {
+    let r = c.request(
+        "stackTrace",
+        json!({"threadId": thread, "levels": 1}),
+        PROMPT,
+    );
+    assert_eq!(r["success"], true, "stackTrace: {r}");
+    let frame = &r["body"]["stackFrames"][0];
+    assert!(
+        frame["name"].as_str().unwrap_or("").ends_with("mark"),
+        "stopped outside mark: {frame}"
+    );
+    let mut get = |name: &str| {
+        let r = c.request(
+            "evaluate",
+            json!({"expression": name, "frameId": frame["id"], "context": "watch"}),
+            PROMPT,
+        );
+        assert_eq!(r["success"], true, "evaluate {name}: {r}");
+        r["body"]["result"]
+            .as_str()
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or_else(|| panic!("{name} is not a number: {r}"))
+    };
+    (get("g"), get("i"))
+}
+
+/// Waits for the next stop; None at the end of the recording.
+fn next_stop(c: &mut Client, deadline: Instant) -> Option<Value> {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let m = c.read(left).expect("the server closed the connection");
+        if m["event"] == "terminated" || m["event"] == "exited" {
+            return None;
+        }
+        if m["event"] == "stopped" {
+            if m["body"]["reason"] == "breakpoint" {
+                return Some(m["body"]["threadId"].clone());
+            }
+            // The end of the recording is a stop of its own.
+            return None;
+        }
+    }
+}
+
+/// `log2` iterations per goroutine (a mark every 2^22): enough CPU time
+/// for MIN_PREEMPTIONS 50 ms slices of this build.
+fn check(build: &Path, log2: &str) {
+    let s = Scratch::new();
+    let (rec, trace) = s.record("t", build, &[log2]);
+    assert!(rec.status.success(), "recording: {}", text(&rec.stderr));
+    let stdout = text(&rec.stdout);
+    let calls: usize = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("marks: "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no call count in {stdout}"));
+    let info = text(&s.run(&["info", trace.to_str().unwrap()]).stdout);
+    let preempts: usize = info
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("preempt "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(
+        preempts >= MIN_PREEMPTIONS,
+        "only {preempts} preemptions recorded:\n{info}"
+    );
+
+    let server = Server::start(&s, "127.0.0.1:0", &[trace.to_str().unwrap()], &[]);
+    let mut c = server.connect();
+    c.initialize();
+    let r = c.request("attach", attach_args(json!({})), LOAD);
+    assert_eq!(r["success"], true, "attach: {r}");
+    let src = repo().join("examples/spinmarks/main.go");
+    let line = marker_line("spinmarks", "mark");
+    let r = c.request(
+        "setBreakpoints",
+        json!({"source": {"path": src}, "breakpoints": [{"line": line}]}),
+        PROMPT,
+    );
+    assert_eq!(r["body"]["breakpoints"][0]["verified"], true, "{r}");
+    let r = c.request("configurationDone", json!({}), PROMPT);
+    assert_eq!(r["success"], true, "configurationDone: {r}");
+
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut hits = Vec::new();
+    let mut thread = next_stop(&mut c, deadline);
+    while let Some(t) = thread {
+        hits.push(mark_args(&mut c, &t));
+        c.send("continue", json!({"threadId": t}));
+        thread = next_stop(&mut c, deadline);
+    }
+    assert_eq!(
+        hits.len(),
+        calls,
+        "breakpoint hits over the replay vs calls the program made; server: {}",
+        server.stderr()
+    );
+    // Every call once: each goroutine's counters 0, 2^22, 2^23, ...
+    let distinct: HashSet<_> = hits.iter().collect();
+    assert_eq!(distinct.len(), hits.len(), "a call was stopped at twice");
+    assert!(hits
+        .iter()
+        .all(|(g, i)| (0..2).contains(g) && i % (1 << 22) == 0));
+
+    // Backwards from the end: the last hits again, newest first.
+    for want in hits.iter().rev().take(3) {
+        c.send("reverseContinue", json!({"threadId": 1}));
+        let t = next_stop(&mut c, deadline).expect("reverse-continue stopped at no breakpoint");
+        assert_eq!(&mark_args(&mut c, &t), want, "reverse-continue's stop");
+    }
+}
+
+#[test]
+fn every_breakpoint_hit_in_cpu_bound_code_is_seen_optimized() {
+    check(&example(&go_versions()[0], "spinmarks"), "30");
+}
+
+#[test]
+fn every_breakpoint_hit_in_cpu_bound_code_is_seen_without_optimization() {
+    check(&example(&go_versions()[0], "spinmarks.debug"), "29");
+}
