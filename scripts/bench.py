@@ -14,6 +14,8 @@ PROGRAMS = {
     "osexec": [],
     "cgo": [],
     "sigterm-delay": ["-self-term", "300ms"],
+    "spinmarks 30": ["30"],
+    "gzipsha": [],
 }
 
 
@@ -26,6 +28,17 @@ def timed(cmd, env=None):
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, cpu, p.returncode
+
+
+def timed_err(cmd, env=None):
+    """Like timed, also returning the command's stderr."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, p.returncode, p.stderr
 
 
 def info(trace):
@@ -49,26 +62,30 @@ def main():
     tmp = tempfile.mkdtemp(prefix="rrgo-bench-")
     env = dict(os.environ, RRGO_TRACE_DIR=tmp)
     print(f"rrgo bench: go{version}, median of {a.n} runs, {os.cpu_count()} CPUs")
-    hdr = f"{'program':<22}{'native':>9}{'nat.cpu':>9}{'record':>9}{'rec/nat':>8}{'rec/cpu':>8}{'replay':>9}{'rep/rec':>8}{'events':>8}{'preempt':>8}{'trace':>10}{'B/event':>8}"
+    hdr = (f"{'program':<22}{'native':>9}{'nat.cpu':>9}{'record':>9}{'rec/nat':>8}{'rec/cpu':>8}{'replay':>9}{'rep/rec':>8}"
+           f"{'events':>8}{'preempt':>8}{'jumped':>7}{'trace':>10}{'B/event':>8}{'MB/cpu.s':>9}")
     print(hdr)
     for name in progs:
         exe = os.path.join(REPO, ".build", f"go{version}", name.split()[0])
         args = PROGRAMS.get(name, [])
-        nat, natcpu, rec, rep, evs, pres, sizes = [], [], [], [], [], [], []
+        nat, natcpu, rec, rep, evs, pres, sizes, jumps = [], [], [], [], [], [], [], []
         for i in range(a.n):
             w, c, _ = timed([exe] + args)
             nat.append(w); natcpu.append(c)
             trace = os.path.join(tmp, f"{name.replace(' ', '_')}-{i}")
             w, _, _ = timed([RRGO, "record", "-q", "-o", trace, "--", exe] + args, env)
             rec.append(w)
-            w, _, rc = timed([RRGO, "replay", "-a", trace], env)
+            w, _, rc, err = timed_err([RRGO, "replay", "-a", trace], dict(env, RRGO_LOG="rrgo::commands=info"))
             rep.append(w)
+            j = re.search(r"jumped\S*?=\S*?(\d+)", err)
+            jumps.append(int(j.group(1)) if j else 0)
             e, p, s = info(trace)
             evs.append(e); pres.append(p); sizes.append(s)
             shutil.rmtree(trace, ignore_errors=True)
         m = statistics.median
         print(f"{name:<22}{m(nat):>8.3f}s{m(natcpu):>8.3f}s{m(rec):>8.3f}s{m(rec)/m(nat):>7.1f}x{m(rec)/max(m(natcpu),1e-3):>7.1f}x"
-              f"{m(rep):>8.3f}s{m(rep)/m(rec):>7.2f}x{int(m(evs)):>8}{int(m(pres)):>8}{int(m(sizes)):>10}{m(sizes)/max(m(evs),1):>8.1f}")
+              f"{m(rep):>8.3f}s{m(rep)/m(rec):>7.2f}x{int(m(evs)):>8}{int(m(pres)):>8}{int(m(jumps)):>7}{int(m(sizes)):>10}{m(sizes)/max(m(evs),1):>8.1f}"
+              f"{m(sizes)/1e6/max(m(natcpu),1e-3):>9.3f}")
     # Go-aware queries: a goroutine dump, and goroutine 1's history: first
     # (building the goroutine index) and again (from the cached index).
     print()
@@ -92,7 +109,9 @@ def main():
         reverse_bench(version, tmp, env, a.n)
     shutil.rmtree(tmp, ignore_errors=True)
     print("native/nat.cpu: the program alone; record: rrgo record; replay: rrgo replay -a;")
-    print("trace: header+events+index bytes (stored executables excluded); B/event: trace bytes per event")
+    print("trace: header+events+index bytes (stored executables excluded); B/event: trace bytes per event;")
+    print("MB/cpu.s: trace MB per second of the program's native CPU time; jumped: preempted slices replay")
+    print("reached by a jump (not re-executed)")
 
 
 class Dap:
@@ -146,13 +165,22 @@ class Dap:
 
 
 def reverse_bench(version, tmp, env, runs):
-    """Reverse-continue latency on `httpserver -load 2000` (a recording of several seconds)."""
-    exe = os.path.join(REPO, ".build", f"go{version}", "httpserver.debug")
-    src = os.path.join(REPO, "examples", "httpserver", "main.go")
-    line = next(i + 1 for i, l in enumerate(open(src)) if "// #BP handler" in l)
-    trace = os.path.join(tmp, "reverse")
+    """Reverse-continue latency through the DAP server: on `httpserver -load
+    2000` (event-rich) and on `spinmarks 30` (-N -l; CPU-bound, few events)."""
+    for label, name, args, marker in (
+        ("httpserver -load 2000", "httpserver", ["-load", "2000"], "// #BP handler"),
+        ("spinmarks 30 (CPU-bound)", "spinmarks", ["30"], "// #BP mark"),
+    ):
+        reverse_one(version, tmp, env, runs, label, name, args, marker)
+
+
+def reverse_one(version, tmp, env, runs, label, name, args, marker):
+    exe = os.path.join(REPO, ".build", f"go{version}", name + ".debug")
+    src = os.path.join(REPO, "examples", name, "main.go")
+    line = next(i + 1 for i, l in enumerate(open(src)) if marker in l)
+    trace = os.path.join(tmp, "reverse-" + name)
     t0 = time.perf_counter()
-    subprocess.run([RRGO, "record", "-q", "-o", trace, "--", exe, "-load", "2000"], env=env,
+    subprocess.run([RRGO, "record", "-q", "-o", trace, "--", exe] + args, env=env,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     recorded = time.perf_counter() - t0
     events, _, _ = info(trace)
@@ -181,7 +209,7 @@ def reverse_bench(version, tmp, env, runs):
             server.terminate()
             server.wait()
     m = statistics.median
-    print(f"reverse execution (DAP), httpserver -load 2000: recorded {recorded:.1f}s, {events} events")
+    print(f"reverse execution (DAP), {label}: recorded {recorded:.1f}s, {events} events")
     print(f"{'first hit':>12}{'to end':>10}{'rev-cont 1':>12}{'rev-cont 2':>12}")
     print(f"{m(r[0] for r in rows):>11.3f}s{m(r[1] for r in rows):>9.3f}s{m(r[2] for r in rows):>11.3f}s{m(r[3] for r in rows):>11.3f}s")
 

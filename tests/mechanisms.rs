@@ -712,24 +712,31 @@ fn recording_killed_with_sigkill_leaves_a_replayable_prefix() {
     );
 }
 
-/// Preemption points inside `rep movsq` (Go's memmove of large blocks) are
-/// reached by re-execution: rip stays put while rcx/rsi/rdi advance, so an
-/// instruction breakpoint alone never finds them (replay diverged with
-/// `expected to run to a preemption point …, got Syscall`).
+/// Preemption points inside `rep movsq` (Go's memmove of large blocks):
+/// rip stays put while rcx/rsi/rdi advance, so an instruction breakpoint
+/// never finds such a point (replay diverged with `expected to run to a
+/// preemption point …, got Syscall`). The recorder runs the instruction to
+/// its end before recording the point; replay re-executes every slice
+/// (no jump) and ends in the same state.
 #[test]
 fn preemption_points_inside_string_instructions_are_reached() {
     let s = Scratch::new();
     let dir = s.path().join("t");
     let mut rec = s.cmd();
     rec.env("RRGO_PREEMPT_MS", "2")
+        .env("RRGO_LOG", "rrgo::record=debug")
         .args(["record", "-o"])
         .arg(&dir)
         .arg("--")
         .arg(example(&newest(), "bigcopy"));
     let rec = output_within(&mut rec, DEADLINE);
     assert!(rec.status.success(), "{}", text(&rec.stderr));
+    assert!(
+        text(&rec.stderr).contains("preempted at a rep string instruction"),
+        "no preemption landed on a string instruction: the test exercised nothing"
+    );
     let mut rep = s.cmd();
-    rep.env("RRGO_LOG", "rrgo=debug")
+    rep.env("RRGO_LOG", "rrgo::commands=info")
         .args(["replay", "-a"])
         .arg(&dir);
     let rep = output_within(&mut rep, DEADLINE);
@@ -742,8 +749,9 @@ fn preemption_points_inside_string_instructions_are_reached() {
     );
     assert_eq!(text(&rep.stdout), text(&rec.stdout));
     assert!(
-        err.contains("inside a rep string instruction"),
-        "no preemption landed inside a string instruction: the test exercised nothing"
+        err.contains("jumped=0"),
+        "some slices were jumped, not re-executed: {}",
+        err.lines().rev().take(3).collect::<Vec<_>>().join("\n")
     );
 }
 

@@ -14,6 +14,7 @@ use anyhow::Context;
 use trace_format::{Regs, RemoteAddr};
 
 use super::session::Recorder;
+use crate::tracee::codemap::CodeMap;
 use crate::tracee::insn;
 use crate::tracee::wait::{self, Stop};
 use crate::tracee::{clockpage, ptrace, Tid};
@@ -34,11 +35,15 @@ pub(super) struct Settled {
 impl Recorder {
     /// Whether `tid`'s code at `rip` is a patch site (a point left where
     /// it is, e.g. where a signal landed).
-    pub(super) fn at_site(&self, tid: Tid, rip: u64) -> bool {
-        self.t.proc_of(tid).is_some_and(|p| {
-            let code = p.mem.read_prefix(RemoteAddr(rip), 32);
-            insn::patch_site(&code, rip).is_some()
-        })
+    pub(super) fn at_site(&mut self, tid: Tid, rip: u64) -> bool {
+        let Some(p) = self.t.proc_of_mut(tid) else {
+            return false;
+        };
+        let pid = p.mem.pid();
+        p.code
+            .get_or_insert_with(|| CodeMap::load(pid))
+            .site(&p.mem, rip)
+            .is_some()
     }
 
     /// Runs `tid` (stopped by the recorder's interrupt at `regs`) on to a
@@ -58,11 +63,11 @@ impl Recorder {
     ) -> anyhow::Result<Option<Settled>> {
         let mut stops = 0;
         while stops < MAX_STEPS + 64 {
+            let site = self.at_site(tid, regs.rip);
             let code = match self.t.proc_of(tid) {
                 Some(p) => p.mem.read_prefix(RemoteAddr(regs.rip), 32),
                 None => Vec::new(),
             };
-            let site = insn::patch_site(&code, regs.rip).is_some();
             if site || stops >= MAX_STEPS || clockpage::in_code(regs.rip) {
                 return Ok(Some(Settled { regs, site }));
             }
@@ -70,6 +75,10 @@ impl Recorder {
                 break;
             };
             stops += 1;
+            if rep.is_some() {
+                tracing::debug!(%tid, rip = regs.rip, left = regs.rcx, "preempted at a rep string instruction: running it to its end");
+                self.stats.rep_strings_finished += 1;
+            }
             let w = self
                 .step_past(tid, regs.rip, rep)
                 .context("settling a preemption point")?;

@@ -39,6 +39,8 @@ pub struct RecordStats {
     pub preempt_hashed: u64,
     /// Signals delivered by a step into their handler (frame normalized).
     pub handler_entries: u64,
+    /// Preemption points that were at a `rep` string instruction, run to its end.
+    pub rep_strings_finished: u64,
     pub rdtsc: u64,
     /// RDRAND/RDSEED instructions emulated.
     pub rdrand: u64,
@@ -899,6 +901,7 @@ impl Recorder {
                     || !code_patches.is_empty(),
                 shared: Default::default(),
                 rand_sites,
+                code: None,
             },
         );
         if let Some(th) = self.t.get(tid) {

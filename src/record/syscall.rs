@@ -498,6 +498,7 @@ impl Recorder {
                     clock_pending: false,
                     shared,
                     rand_sites,
+                    code: None,
                 },
             );
             self.stats.processes += 1;

@@ -74,6 +74,8 @@ pub struct Process {
     /// RDRAND/RDSEED instructions covered by an `int3`: address → the
     /// byte it replaced.
     pub rand_sites: std::collections::HashMap<u64, u8>,
+    /// Its functions' bounds, read at its first preemption.
+    pub code: Option<crate::tracee::codemap::CodeMap>,
 }
 
 #[derive(Debug, Default)]

@@ -176,6 +176,7 @@ impl ReplaySession {
             pending_pages: self.pending_pages.clone(),
             preempt_stats: Default::default(),
             stub_pages: HashMap::new(),
+            code_maps: HashMap::new(),
             unsafe_sites: self.unsafe_sites.clone(),
             jumps: Vec::new(),
             stall: self.stall,

@@ -143,7 +143,26 @@ impl ReplaySession {
             return Ok(true);
         }
         let mut pending: Option<Waited> = self.step_over_breakpoint(live)?;
+        // A search that cannot jump ends like any wait for a running thread:
+        // after the stall limit, as a divergence.
+        let started = std::time::Instant::now();
+        let stall = *self
+            .stall
+            .get_or_insert_with(|| super::session::stall_limit(&self.reader));
         loop {
+            if let Some(l) = stall {
+                if started.elapsed() >= l {
+                    return Err(anyhow::anyhow!(super::Divergence::new(
+                        e.time,
+                        e.tid,
+                        format!("to reach the preemption point at {:#x}", target.rip),
+                        format!(
+                            "no visit with the recorded registers and memory in {} s of searching with a debug register (RRGO_STALL_S)",
+                            l.as_secs()
+                        )
+                    )));
+                }
+            }
             let w = match pending.take() {
                 Some(w) => w,
                 None => {
@@ -317,7 +336,15 @@ impl ReplaySession {
             return Ok(StubOutcome::Unavailable);
         };
         // A breakpoint (ours or an RDRAND trap) in the site reads as int3: no site.
-        let Some(site) = searchstub::site_at(self.mem(e.tid)?, target.rip) else {
+        let pid = self.mem(e.tid)?.pid();
+        let map = self
+            .code_maps
+            .entry(tgid)
+            .or_insert_with(|| crate::tracee::codemap::CodeMap::load(pid));
+        let Some(site) = map.site(
+            self.mems.get(&tgid).expect("the thread's process"),
+            target.rip,
+        ) else {
             return Ok(StubOutcome::Unavailable);
         };
         let now = ptrace::get_regs(live)?;

@@ -74,6 +74,8 @@ pub struct ReplaySession {
     pub(super) preempt_stats: super::PreemptStats,
     /// Each process's search-stub page (`None`: it has none).
     pub(super) stub_pages: HashMap<i32, Option<u64>>,
+    /// Each process's function bounds (patch sites' safety).
+    pub(super) code_maps: HashMap<i32, crate::tracee::codemap::CodeMap>,
     /// Preemption points whose patched bytes a branch lands in: searched
     /// with a debug register.
     pub(super) unsafe_sites: std::collections::HashSet<(i32, u64)>,
@@ -196,6 +198,7 @@ impl ReplaySession {
             pending_pages: HashMap::new(),
             preempt_stats: Default::default(),
             stub_pages: HashMap::new(),
+            code_maps: HashMap::new(),
             unsafe_sites: Default::default(),
             jumps: Vec::new(),
             stall: None,
@@ -786,7 +789,7 @@ const STALL_WARN: std::time::Duration = std::time::Duration::from_secs(10);
 /// that ran alone (a C program computing) may have run for the whole
 /// recording: by default the larger of 60 s and twice the recording's wall
 /// time (the events file was last written when it ended).
-fn stall_limit(reader: &TraceReader) -> Option<std::time::Duration> {
+pub(super) fn stall_limit(reader: &TraceReader) -> Option<std::time::Duration> {
     if let Some(s) = std::env::var("RRGO_STALL_S")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())

@@ -268,6 +268,7 @@ impl ReplaySession {
         let tgid = t.tgid;
         // A new image: its search stub page (if any) is mapped anew.
         self.stub_pages.remove(&tgid);
+        self.code_maps.remove(&tgid);
         self.unsafe_sites.retain(|(pid, _)| *pid != tgid);
         Ok(self.mems.insert(tgid, ProcMem::open(live.0)?))
     }

@@ -345,3 +345,30 @@ pub fn steppable(code: &[u8], rip: u64) -> Option<Option<u64>> {
     let rep = insn.has_rep_prefix() && insn.is_string_instruction();
     Some(rep.then_some(insn.len() as u64))
 }
+
+/// The direct branch targets of the code in `body` (a function, decoded
+/// from its start), and whether it has an indirect jump (whose targets
+/// are unknown). Calls are left out: they go to function entries.
+pub fn branch_targets(body: &[u8], start: u64) -> (Vec<u64>, bool) {
+    use iced_x86::FlowControl;
+    let mut decoder = Decoder::with_ip(64, body, start, DecoderOptions::NONE);
+    let mut insn = Instruction::default();
+    let mut targets = Vec::new();
+    let mut indirect = false;
+    while decoder.can_decode() {
+        decoder.decode_out(&mut insn);
+        match insn.flow_control() {
+            FlowControl::UnconditionalBranch | FlowControl::ConditionalBranch => {
+                if matches!(
+                    insn.op0_kind(),
+                    OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64
+                ) {
+                    targets.push(insn.near_branch_target());
+                }
+            }
+            FlowControl::IndirectBranch => indirect = true,
+            _ => {}
+        }
+    }
+    (targets, indirect)
+}

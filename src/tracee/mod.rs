@@ -9,6 +9,7 @@
 
 pub mod auxv;
 pub mod clockpage;
+pub mod codemap;
 pub mod inject;
 pub mod insn;
 pub mod maps;

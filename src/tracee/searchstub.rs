@@ -24,7 +24,7 @@ use std::io;
 
 use iced_x86::code_asm::*;
 use iced_x86::BlockEncoderOptions;
-use trace_format::{Regs, RemoteAddr};
+use trace_format::Regs;
 
 use super::insn::PatchSite;
 use super::maps::{read_maps, Region};
@@ -406,12 +406,6 @@ fn live_flags(
     a.mov(rsp, qword_ptr(l.save_rsp))?;
     a.jmp(*l.original)?;
     Ok(())
-}
-
-/// Reads the code at `rip` and finds its patch site.
-pub fn site_at(mem: &ProcMem, rip: u64) -> Option<PatchSite> {
-    let code = mem.read_prefix(RemoteAddr(rip), 32);
-    super::insn::patch_site(&code, rip)
 }
 
 #[cfg(test)]

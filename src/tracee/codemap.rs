@@ -1,0 +1,107 @@
+//! Where a process's functions are, for telling whether a patch site's
+//! inner instructions can be jumped to.
+//!
+//! Why: a `jmp` over several instructions breaks a branch that targets
+//! one of the later ones (a loop whose condition is at its bottom is
+//! entered by a jump to that condition). The function around a site is
+//! decoded and its direct branch targets checked; a function with an
+//! indirect jump (a switch's jump table) allows only one-instruction
+//! sites. Bounds come from the mapped files' ELF symbol tables; code
+//! without a symbol gets one-instruction sites only.
+
+use object::{Object, ObjectKind, ObjectSegment, ObjectSymbol, SymbolKind};
+use trace_format::RemoteAddr;
+
+use super::insn::PatchSite;
+use super::maps::read_maps;
+use super::mem::ProcMem;
+
+/// Functions larger than this are not decoded (one-instruction sites only).
+const MAX_FUNCTION: u64 = 256 << 10;
+
+/// Function bounds (absolute addresses) of a process's mapped files.
+#[derive(Debug, Default)]
+pub struct CodeMap {
+    funcs: Vec<(u64, u64)>,
+}
+
+impl CodeMap {
+    /// Reads the ELF symbols of every file mapped executable in `pid`.
+    pub fn load(pid: i32) -> CodeMap {
+        let Ok(maps) = read_maps(pid) else {
+            return CodeMap::default();
+        };
+        let mut funcs = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for r in maps
+            .iter()
+            .filter(|r| r.perms[2] == b'x' && r.path.starts_with('/'))
+        {
+            if !seen.insert(r.path.clone()) {
+                continue;
+            }
+            let Ok(data) =
+                std::fs::read(format!("/proc/{pid}/map_files/{:x}-{:x}", r.start, r.end))
+                    .or_else(|_| std::fs::read(&r.path))
+            else {
+                continue;
+            };
+            let Ok(file) = object::File::parse(&*data) else {
+                continue;
+            };
+            // Load bias: 0 for a fixed-address executable; for a shared
+            // object, where its first segment landed.
+            let bias = match file.kind() {
+                ObjectKind::Executable => 0,
+                _ => {
+                    let Some(base) = maps
+                        .iter()
+                        .filter(|m| m.path == r.path && m.offset == 0)
+                        .map(|m| m.start)
+                        .min()
+                    else {
+                        continue;
+                    };
+                    let first = file.segments().map(|s| s.address()).min().unwrap_or(0);
+                    base.wrapping_sub(first & !0xfff)
+                }
+            };
+            for s in file.symbols().chain(file.dynamic_symbols()) {
+                if s.kind() == SymbolKind::Text && s.size() > 0 && s.address() != 0 {
+                    let start = s.address().wrapping_add(bias);
+                    funcs.push((start, start + s.size()));
+                }
+            }
+        }
+        funcs.sort_unstable();
+        funcs.dedup();
+        CodeMap { funcs }
+    }
+
+    /// The function holding `pc`.
+    pub fn function_at(&self, pc: u64) -> Option<(u64, u64)> {
+        let i = self.funcs.partition_point(|f| f.0 <= pc).checked_sub(1)?;
+        let f = self.funcs[i];
+        (pc < f.1).then_some(f)
+    }
+
+    /// The patch site at `rip` when no branch of its function lands inside it.
+    pub fn site(&self, mem: &ProcMem, rip: u64) -> Option<PatchSite> {
+        let code = mem.read_prefix(RemoteAddr(rip), 32);
+        let site = super::insn::patch_site(&code, rip)?;
+        if site.insns.len() == 1 {
+            return Some(site);
+        }
+        let (start, end) = self.function_at(rip)?;
+        if end - start > MAX_FUNCTION {
+            return None;
+        }
+        let body = mem.read_prefix(RemoteAddr(start), (end - start) as usize);
+        let (targets, indirect) = super::insn::branch_targets(&body, start);
+        if indirect {
+            return None;
+        }
+        let inner: Vec<u64> = site.interior().collect();
+        (!targets.iter().any(|t| inner.contains(t))).then_some(site)
+    }
+}
