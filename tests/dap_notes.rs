@@ -14,7 +14,16 @@ use std::time::{Duration, Instant};
 fn slices_reached_by_a_jump_are_announced() {
     let s = Scratch::new();
     let prog = example(&go_versions()[0], "cpuworkers");
-    let (rec, trace) = s.record("t", &prog, &[]);
+    // Points recorded with memory contents (not hashes) are the ones
+    // replay may jump to.
+    let dir = s.path().join("t");
+    let mut cmd = s.cmd();
+    cmd.env("RRGO_PREEMPT_HASHES", "0")
+        .args(["record", "-o"])
+        .arg(&dir)
+        .arg("--")
+        .arg(&prog);
+    let (rec, trace) = (output_within(&mut cmd, DEADLINE), dir);
     assert!(rec.status.success(), "recording: {}", text(&rec.stderr));
     // Panics unless the recording has a preemption.
     event_with(&s, &trace, " preempt ", false);

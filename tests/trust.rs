@@ -215,7 +215,10 @@ fn record_with_env(
 ) -> (Output, PathBuf) {
     let dir = s.path().join(trace);
     let mut cmd = s.cmd();
+    // Preemption points with the written memory's contents (`Pages`), the
+    // form that could carry a copied secret.
     cmd.envs(env.iter().copied())
+        .env("RRGO_PREEMPT_HASHES", "0")
         .arg("record")
         .arg("-o")
         .arg(&dir);

@@ -25,6 +25,16 @@ const MAX_STEPS: usize = 64;
 /// DR7: DR0 enabled (local), execute.
 const DR7_L0: u64 = 1;
 
+/// Whether `e` comes from a thread that no longer exists (killed, e.g.
+/// by a SIGKILL from outside, while rrgo stepped it): its death stop
+/// follows and is handled as any other.
+pub(super) fn thread_gone(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.raw_os_error() == Some(libc::ESRCH))
+    })
+}
+
 /// What settling did.
 pub(super) struct Settled {
     pub regs: Regs,

@@ -80,6 +80,14 @@ fn slice() -> Duration {
     Duration::from_millis(env_ms("RRGO_SLICE_MS", 20))
 }
 
+/// Preemption points are recorded by hashes of the written memory only
+/// with RRGO_PREEMPT_HASHES=1 (experimental: a spin loop whose state lives
+/// in memory, `examples/busypoll`, does not yet hash equal in replay);
+/// by default by its contents, which replay writes after the search.
+fn preempt_hashes() -> bool {
+    std::env::var("RRGO_PREEMPT_HASHES").is_ok_and(|v| v == "1")
+}
+
 /// The seccomp filter is on unless RRGO_SECCOMP=0.
 fn seccomp_enabled() -> bool {
     std::env::var("RRGO_SECCOMP").map_or(true, |v| v != "0")
@@ -477,9 +485,16 @@ impl Recorder {
         self.switching_to(tid)?;
         self.page_maybe_used = true;
         let sig = if sig != 0 {
-            match self.enter_handler(tid, sig)? {
-                Some(sig) => sig,
-                None => return Ok(false),
+            match self.enter_handler(tid, sig) {
+                Ok(Some(sig)) => sig,
+                Ok(None) => return Ok(false),
+                Err(e) if super::points::thread_gone(&e) => {
+                    if let Some(th) = self.t.get(tid) {
+                        th.state = State::Exiting;
+                    }
+                    return Ok(false);
+                }
+                Err(e) => return Err(e),
             }
         } else {
             0
@@ -634,8 +649,12 @@ impl Recorder {
         let ran = stepped || self.t.get(tid).is_some_and(|t| t.last_regs != Some(regs));
         if ran {
             // On to a point replay's search stub can find at native speed.
-            let Some(settled) = self.settle_point(tid, regs)? else {
-                return Ok(());
+            let settled = match self.settle_point(tid, regs) {
+                Ok(Some(s)) => s,
+                Ok(None) => return Ok(()),
+                // Killed while stepping: its death stop comes next.
+                Err(e) if super::points::thread_gone(&e) => return Ok(()),
+                Err(e) => return Err(e),
             };
             self.record_preempt(tid, settled.regs, settled.site)?;
         }
@@ -681,11 +700,14 @@ impl Recorder {
     ) -> anyhow::Result<()> {
         let xstate = ptrace::get_xstate(tid)?;
         let tgid = self.t.get(tid).map(|t| t.tgid).unwrap_or(tid.0);
-        if site {
+        // Replay maps the search stub's page where it maps rrgo's page: a
+        // process without it is searched stop by stop and may need to jump.
+        if site && preempt_hashes() {
             if let Some(written) = self
                 .t
                 .procs
                 .get(&tgid)
+                .filter(|p| p.clock)
                 .and_then(|p| p.dirty.as_ref().map(|d| written_hashes(d, &p.mem)))
             {
                 let written = written.context("cannot hash written pages at a preemption")?;
