@@ -138,5 +138,5 @@ fn every_breakpoint_hit_in_cpu_bound_code_is_seen_optimized() {
 
 #[test]
 fn every_breakpoint_hit_in_cpu_bound_code_is_seen_without_optimization() {
-    check(&example(&go_versions()[0], "spinmarks.debug"), "29");
+    check(&example(&go_versions()[0], "spinmarks.debug"), "30");
 }
