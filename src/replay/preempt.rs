@@ -53,6 +53,15 @@ enum StubOutcome {
     Unavailable,
 }
 
+/// A stub in place: the stub, its mapping, its site and the site's
+/// original bytes (address, bytes).
+struct Placed<'a> {
+    stub: &'a searchstub::Stub,
+    page: u64,
+    site: &'a crate::tracee::insn::PatchSite,
+    original: (u64, &'a [u8]),
+}
+
 /// How one patched run ended.
 enum StubRun {
     Reached,
@@ -376,7 +385,13 @@ impl ReplaySession {
             ptrace::set_debugreg(live, 6, 0)?;
             ptrace::set_debugreg(live, 7, dr7)?;
             let patched = (site.addr, original.as_slice());
-            let result = self.stub_run(e, live, target, written, &stub, page, &site, patched);
+            let placed = Placed {
+                stub: &stub,
+                page,
+                site: &site,
+                original: patched,
+            };
+            let result = self.stub_run(e, live, target, written, &placed);
             // Whatever happened, the program's code is its own again.
             let restored = self.mem(e.tid)?.write(RemoteAddr(site.addr), &original);
             let _ = ptrace::set_debugreg(live, 7, 0);
@@ -430,11 +445,9 @@ impl ReplaySession {
         live: Tid,
         target: &Regs,
         written: &[PageHash],
-        stub: &searchstub::Stub,
-        page: u64,
-        site: &crate::tracee::insn::PatchSite,
-        patched: (u64, &[u8]),
+        placed: &Placed<'_>,
     ) -> anyhow::Result<StubRun> {
+        let (stub, page, site, patched) = (placed.stub, placed.page, placed.site, placed.original);
         let in_page = |rip: u64| rip >= page && rip < page + searchstub::MAP_LEN;
         let mut stray = 0;
         loop {
