@@ -215,26 +215,7 @@ impl ReplaySession {
                         return Ok(false);
                     }
                 }
-                // A group-stop (a replayed SIGSTOP): run on, as when recording.
-                Stop::Event { event, .. } if event == libc::PTRACE_EVENT_STOP => {}
-                // A signal the recording delivers elsewhere (e.g. SIGCHLD of a real child).
-                Stop::Signal(sig)
-                    if stray < 100
-                        && !matches!(
-                            sig,
-                            libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE
-                        ) =>
-                {
-                    stray += 1;
-                }
-                _ => {
-                    return Err(anyhow::anyhow!(super::Divergence::new(
-                        e.time,
-                        e.tid,
-                        format!("to run to a preemption point at {:#x}", target.rip),
-                        format!("{:?}", w.stop)
-                    )));
-                }
+                _ => other_stop(e, target, &w, &mut stray)?,
             }
         }
     }
@@ -490,24 +471,7 @@ impl ReplaySession {
                         format!("an unexpected trap at {:#x} (dr6 {dr6:#x})", regs.rip)
                     )));
                 }
-                Stop::Event { event, .. } if event == libc::PTRACE_EVENT_STOP => {}
-                Stop::Signal(sig)
-                    if stray < 100
-                        && !matches!(
-                            sig,
-                            libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE
-                        ) =>
-                {
-                    stray += 1;
-                }
-                _ => {
-                    return Err(anyhow::anyhow!(super::Divergence::new(
-                        e.time,
-                        e.tid,
-                        format!("to run to a preemption point at {:#x}", target.rip),
-                        format!("{:?}", w.stop)
-                    )));
-                }
+                _ => other_stop(e, target, &w, &mut stray)?,
             }
         }
     }
@@ -564,5 +528,30 @@ impl ReplaySession {
             }
         }
         Ok(true)
+    }
+}
+
+/// A stop during a search that is not its own: a group-stop (a replayed
+/// SIGSTOP) or a signal the recording delivers elsewhere (e.g. SIGCHLD of
+/// a real child) is run over, as when recording; anything else diverges.
+fn other_stop(e: &Event, target: &Regs, w: &Waited, stray: &mut u32) -> anyhow::Result<()> {
+    match w.stop {
+        Stop::Event { event, .. } if event == libc::PTRACE_EVENT_STOP => Ok(()),
+        Stop::Signal(sig)
+            if *stray < 100
+                && !matches!(
+                    sig,
+                    libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE
+                ) =>
+        {
+            *stray += 1;
+            Ok(())
+        }
+        _ => Err(anyhow::anyhow!(super::Divergence::new(
+            e.time,
+            e.tid,
+            format!("to run to a preemption point at {:#x}", target.rip),
+            format!("{:?}", w.stop)
+        ))),
     }
 }

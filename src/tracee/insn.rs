@@ -243,6 +243,23 @@ impl PatchSite {
     }
 }
 
+/// Instructions that enter the kernel, trap, or that rrgo emulates (their
+/// values are recorded): never run outside the program's own flow.
+fn kernel_or_emulated(m: Mnemonic) -> bool {
+    matches!(
+        m,
+        Mnemonic::Syscall
+            | Mnemonic::Sysenter
+            | Mnemonic::Rdtsc
+            | Mnemonic::Rdtscp
+            | Mnemonic::Rdrand
+            | Mnemonic::Rdseed
+            | Mnemonic::Cpuid
+            | Mnemonic::Hlt
+            | Mnemonic::Xend
+    )
+}
+
 /// The patch site at the start of `code` (read at `rip`), if there is one.
 pub fn patch_site(code: &[u8], rip: u64) -> Option<PatchSite> {
     use iced_x86::FlowControl;
@@ -258,18 +275,7 @@ pub fn patch_site(code: &[u8], rip: u64) -> Option<PatchSite> {
             return None;
         }
         let movable = match insn.flow_control() {
-            FlowControl::Next => !matches!(
-                insn.mnemonic(),
-                Mnemonic::Syscall
-                    | Mnemonic::Sysenter
-                    | Mnemonic::Rdtsc
-                    | Mnemonic::Rdtscp
-                    | Mnemonic::Rdrand
-                    | Mnemonic::Rdseed
-                    | Mnemonic::Cpuid
-                    | Mnemonic::Hlt
-                    | Mnemonic::Xend
-            ),
+            FlowControl::Next => !kernel_or_emulated(insn.mnemonic()),
             FlowControl::UnconditionalBranch
             | FlowControl::ConditionalBranch
             | FlowControl::IndirectBranch
@@ -325,18 +331,7 @@ pub fn steppable(code: &[u8], rip: u64) -> Option<Option<u64>> {
         | FlowControl::IndirectBranch
         | FlowControl::Call
         | FlowControl::IndirectCall
-        | FlowControl::Return => !matches!(
-            insn.mnemonic(),
-            Mnemonic::Syscall
-                | Mnemonic::Sysenter
-                | Mnemonic::Rdtsc
-                | Mnemonic::Rdtscp
-                | Mnemonic::Rdrand
-                | Mnemonic::Rdseed
-                | Mnemonic::Cpuid
-                | Mnemonic::Hlt
-                | Mnemonic::Xend
-        ),
+        | FlowControl::Return => !kernel_or_emulated(insn.mnemonic()),
         _ => false,
     };
     if !ok {
