@@ -113,9 +113,13 @@ pub fn run(args: &InfoArgs) -> Result<i32> {
                 *per_kind.entry(event.kind.name()).or_default() += 1;
                 *per_tid.entry(event.tid.0).or_default() += 1;
                 match &event.kind {
-                    EventKind::Preempt { written, .. } => {
+                    EventKind::Preempt {
+                        stack,
+                        stack_hashes,
+                        ..
+                    } => {
                         preemptions += 1;
-                        with_contents += u64::from(written.is_empty());
+                        with_contents += u64::from(stack.is_empty() && stack_hashes.is_empty());
                     }
                     EventKind::ProcessExit { status } => exit = Some(*status),
                     EventKind::ClockReads { entries } => clock_reads += entries.len() as u64 / 16,
@@ -152,7 +156,7 @@ pub fn run(args: &InfoArgs) -> Result<i32> {
     }
     // The bench and tests parse the count at the start of this line.
     println!(
-        "preemptions:  {preemptions} ({} found by re-execution and memory hashes, {with_contents} with memory contents: replay may jump there)",
+        "preemptions:  {preemptions} ({} verified by registers and live stack, {with_contents} with memory contents: replay may jump there)",
         preemptions - with_contents
     );
     if clock_reads > 0 || !buffered.is_empty() {

@@ -280,3 +280,18 @@ fn wait_reasons(bin: &GoBinary, mem: &ProcMem) -> Vec<String> {
         })
         .collect()
 }
+
+/// The bounds `[lo, hi)` of the stack a thread runs on, when it runs Go code
+/// on a goroutine's (or its M's g0/gsignal) stack: g from TLS (fs_base−8),
+/// `g.stack` is g's first field in every Go release (the runtime's assembly
+/// relies on it). The guess is accepted only when rsp lies inside it, so a C
+/// thread or a thread in C code gets None. Works without DWARF.
+pub fn thread_stack(mem: &ProcMem, fs_base: u64, rsp: u64) -> Option<(u64, u64)> {
+    let g = mem.read_u64(RemoteAddr(fs_base.checked_sub(8)?)).ok()?;
+    if g == 0 || g % 8 != 0 {
+        return None;
+    }
+    let lo = mem.read_u64(RemoteAddr(g)).ok()?;
+    let hi = mem.read_u64(RemoteAddr(g + 8)).ok()?;
+    (lo <= rsp && rsp < hi && hi - lo <= 1 << 30).then_some((lo, hi))
+}

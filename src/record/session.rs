@@ -35,7 +35,7 @@ pub struct RecordStats {
     pub signals: u64,
     pub preemptions: u64,
     pub preempt_bytes: u64,
-    /// Preemptions recorded with hashes of the written memory only.
+    /// Preemptions recorded with the live stack only (no memory contents).
     pub preempt_hashed: u64,
     /// Signals delivered by a step into their handler (frame normalized).
     pub handler_entries: u64,
@@ -80,12 +80,12 @@ fn slice() -> Duration {
     Duration::from_millis(env_ms("RRGO_SLICE_MS", 20))
 }
 
-/// Preemption points are recorded by hashes of the written memory only
-/// with RRGO_PREEMPT_HASHES=1 (experimental: a spin loop whose state lives
-/// in memory, `examples/busypoll`, does not yet hash equal in replay);
-/// by default by its contents, which replay writes after the search.
+/// Preemption points at a patch site are recorded by registers and the
+/// thread's live stack (no memory contents) unless RRGO_PREEMPT_HASHES=0,
+/// which records the pages written since the previous point instead (and
+/// lets replay jump there).
 fn preempt_hashes() -> bool {
-    std::env::var("RRGO_PREEMPT_HASHES").is_ok_and(|v| v == "1")
+    std::env::var("RRGO_PREEMPT_HASHES").map_or(true, |v| v != "0")
 }
 
 /// The seccomp filter is on unless RRGO_SECCOMP=0.
@@ -703,14 +703,13 @@ impl Recorder {
         // Replay maps the search stub's page where it maps rrgo's page: a
         // process without it is searched stop by stop and may need to jump.
         if site && preempt_hashes() {
-            if let Some(written) = self
+            if let Some(live) = self
                 .t
                 .procs
                 .get(&tgid)
                 .filter(|p| p.clock)
-                .and_then(|p| p.dirty.as_ref().map(|d| written_hashes(d, &p.mem)))
+                .and_then(|p| live_stack(p, &regs))
             {
-                let written = written.context("cannot hash written pages at a preemption")?;
                 self.stats.preemptions += 1;
                 self.stats.preempt_hashed += 1;
                 self.append(
@@ -718,7 +717,8 @@ impl Recorder {
                     EventKind::Preempt {
                         regs,
                         xstate,
-                        written,
+                        stack: live.0,
+                        stack_hashes: live.1,
                     },
                 )?;
                 if let Some(th) = self.t.get(tid) {
@@ -767,7 +767,8 @@ impl Recorder {
             EventKind::Preempt {
                 regs,
                 xstate,
-                written: Vec::new(),
+                stack: Vec::new(),
+                stack_hashes: Vec::new(),
             },
         )?;
         if let Some(th) = self.t.get(tid) {
@@ -1084,36 +1085,64 @@ fn split_run(run: trace_format::MemWrite) -> Vec<trace_format::MemWrite> {
         .collect()
 }
 
-/// Hashes of the pages written since the last preemption, one per
-/// written run (cut at 8 MiB, like contents).
-fn written_hashes(
-    d: &super::dirty::DirtyTracker,
-    mem: &ProcMem,
-) -> anyhow::Result<Vec<trace_format::PageHash>> {
-    let mut out = Vec::new();
-    for (addr, len) in d.take_written()? {
-        let mut at = addr.0;
-        let end = addr.0 + len;
-        while at < end {
-            let piece = (end - at).min(PAGES_EVENT_BYTES as u64);
-            // A range unmapped meanwhile reads short; replay reads the same.
-            let data = mem.read_prefix(trace_format::RemoteAddr(at), piece as usize);
-            if data.is_empty() {
-                break;
-            }
-            out.push(trace_format::PageHash {
-                addr: trace_format::RemoteAddr(at),
-                len: data.len() as u64,
-                hash: xxhash_rust::xxh3::xxh3_64(&data),
-            });
-            if (data.len() as u64) < piece {
-                break;
-            }
-            at += piece;
-        }
+/// What verifies a preemption point besides the registers: the live part
+/// of the thread's own stack, [rsp − red zone, g.stack.hi), verbatim up to
+/// `STACK_VERBATIM` bytes and hashed beyond. Only this thread writes there
+/// while it runs, so replay reproduces it exactly; pages written elsewhere
+/// in the slice may also hold other threads' writes in flight when the
+/// thread was stopped (sysmon's g0 stack, the heap), which replay, running
+/// one thread at a time, does not reproduce at this event. Verbatim words
+/// let replay's stub compare a loop's spilled counter in the program. The
+/// written set is taken (and dropped): memory comes from re-execution.
+/// None (contents instead) when the thread is not on a Go stack.
+fn live_stack(
+    p: &super::threads::Process,
+    regs: &trace_format::Regs,
+) -> Option<(Vec<trace_format::MemWrite>, Vec<trace_format::PageHash>)> {
+    let (lo, hi) = crate::goruntime::thread_stack(&p.mem, regs.fs_base, regs.rsp)?;
+    if let Some(d) = &p.dirty {
+        d.take_written().ok()?;
     }
-    Ok(out)
+    // Not below lo: the next stack down may be another goroutine's.
+    let start = regs.rsp.saturating_sub(RED_ZONE).max(lo);
+    let verbatim_end = hi.min(start + STACK_VERBATIM);
+    let data = p.mem.read_prefix(
+        trace_format::RemoteAddr(start),
+        (verbatim_end - start) as usize,
+    );
+    if data.len() as u64 != verbatim_end - start {
+        return None;
+    }
+    let stack = vec![trace_format::MemWrite {
+        addr: trace_format::RemoteAddr(start),
+        data,
+    }];
+    let mut hashes = Vec::new();
+    let mut at = verbatim_end;
+    while at < hi {
+        let piece = (hi - at).min(PAGES_EVENT_BYTES as u64);
+        let data = p
+            .mem
+            .read_prefix(trace_format::RemoteAddr(at), piece as usize);
+        if data.len() as u64 != piece {
+            return None;
+        }
+        hashes.push(trace_format::PageHash {
+            addr: trace_format::RemoteAddr(at),
+            len: piece,
+            hash: xxhash_rust::xxh3::xxh3_64(&data),
+        });
+        at += piece;
+    }
+    Some((stack, hashes))
 }
+
+/// Live stack bytes kept verbatim at a preemption point (the frames
+/// nearest rsp); a deeper stack is hashed beyond.
+const STACK_VERBATIM: u64 = 64 << 10;
+
+/// The System V ABI's red zone below rsp, which leaf code may use.
+const RED_ZONE: u64 = 128;
 
 /// The contents of the pages written since the last preemption.
 fn written_pages(

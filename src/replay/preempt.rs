@@ -8,7 +8,7 @@
 //! before: same state, but the slice's instructions were not all run.
 
 use anyhow::Context;
-use trace_format::{Event, PageHash, Regs, RemoteAddr};
+use trace_format::{Event, MemWrite, PageHash, Regs, RemoteAddr};
 
 use super::session::{BreakpointHit, ReplaySession};
 use crate::tracee::wait::{Stop, Waited};
@@ -16,6 +16,8 @@ use crate::tracee::{ptrace, searchstub, Tid};
 
 /// DR7 bit 0: DR0 enabled (local); type 00 (execute), length 00.
 const DR7_L0: u64 = 1;
+/// The trap flag in eflags.
+const TF: u64 = 1 << 8;
 /// DR6 bit 0: DR0 triggered.
 const DR6_B0: u64 = 1;
 
@@ -42,6 +44,23 @@ pub struct PreemptStats {
     pub hits: u64,
 }
 
+/// The memory a point is verified by besides the registers: the live part
+/// of the thread's stack, verbatim and hashed. Empty for a point recorded
+/// with contents (`Pages`).
+pub struct PointMemory<'a> {
+    pub stack: &'a [MemWrite],
+    pub hashes: &'a [PageHash],
+}
+
+impl PointMemory<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.stack.is_empty() && self.hashes.is_empty()
+    }
+}
+
+/// Stack words a refined stub compares in the program (rsp offset, value).
+const MAX_STACK_WORDS: usize = 8;
+
 /// How the stub search ended.
 enum StubOutcome {
     /// The thread is at the point (its rip in the stub; the caller sets
@@ -60,11 +79,18 @@ struct Placed<'a> {
     page: u64,
     site: &'a crate::tracee::insn::PatchSite,
     original: (u64, &'a [u8]),
+    /// Stack words the stub compares.
+    words: usize,
 }
 
 /// How one patched run ended.
 enum StubRun {
     Reached,
+    /// Equal registers, other stack words: the stub should compare these
+    /// (address, recorded value) too. The thread is out of the stub.
+    Refine(Vec<(u64, u64)>),
+    /// The thread stopped otherwise while leaving the stub (stashed).
+    Left,
     /// Control came into the site's bytes after the first.
     Entered,
 }
@@ -83,7 +109,7 @@ impl ReplaySession {
         e: &Event,
         live: Tid,
         target: &Regs,
-        written: &[PageHash],
+        written: &PointMemory<'_>,
     ) -> anyhow::Result<bool> {
         // A point recorded with hashes has no contents to jump with: the
         // search goes on until it finds it.
@@ -139,7 +165,7 @@ impl ReplaySession {
         e: &Event,
         live: Tid,
         target: &Regs,
-        written: &[PageHash],
+        written: &PointMemory<'_>,
         limit: u64,
     ) -> anyhow::Result<bool> {
         let mut hits = 0u64;
@@ -205,7 +231,9 @@ impl ReplaySession {
                     hits += 1;
                     self.preempt_stats.hits += 1;
                     let regs = ptrace::get_regs(live)?;
-                    if same_state(&regs, target) && self.written_matches(e, written, None)? {
+                    if same_state(&regs, target)
+                        && matches!(self.point_memory(e, written, None)?, MemoryCheck::Equal)
+                    {
                         return Ok(true);
                     }
                     if written.is_empty() && self.inside_rep_string(e, &regs, target)? {
@@ -306,7 +334,7 @@ impl ReplaySession {
         e: &Event,
         live: Tid,
         target: &Regs,
-        written: &[PageHash],
+        written: &PointMemory<'_>,
     ) -> anyhow::Result<StubOutcome> {
         let Some(tgid) = self.threads.get(&e.tid).map(|t| t.tgid) else {
             return Ok(StubOutcome::Unavailable);
@@ -338,7 +366,10 @@ impl ReplaySession {
             return Ok(StubOutcome::Unavailable);
         };
         let now = ptrace::get_regs(live)?;
-        let Some(stub) = searchstub::assemble(page, &site, target, &now) else {
+        // Stack words the stub also compares: none until a visit with equal
+        // registers showed which differ (a counter the loop keeps on the stack).
+        let mut words: Vec<(i32, u64)> = Vec::new();
+        let Some(mut stub) = searchstub::assemble(page, &site, target, &now, &words) else {
             return Ok(StubOutcome::Unavailable);
         };
         // A thread resting on a breakpoint gets past it first.
@@ -371,6 +402,7 @@ impl ReplaySession {
                 page,
                 site: &site,
                 original: patched,
+                words: words.len(),
             };
             let result = self.stub_run(e, live, target, written, &placed);
             // Whatever happened, the program's code is its own again.
@@ -380,6 +412,26 @@ impl ReplaySession {
             restored.context("cannot restore the code at a preemption point")?;
             match result? {
                 StubRun::Reached => return Ok(StubOutcome::Reached),
+                StubRun::Left => return Ok(StubOutcome::Unavailable),
+                StubRun::Refine(more) => {
+                    for (addr, want) in more {
+                        let Ok(off) = i32::try_from(addr.wrapping_sub(target.rsp) as i64) else {
+                            continue;
+                        };
+                        if words.len() < MAX_STACK_WORDS && !words.iter().any(|w| w.0 == off) {
+                            words.push((off, want));
+                        }
+                    }
+                    tracing::debug!(
+                        point = target.rip,
+                        words = words.len(),
+                        "the stub compares stack words too"
+                    );
+                    match searchstub::assemble(page, &site, target, &now, &words) {
+                        Some(s) => stub = s,
+                        None => return Ok(StubOutcome::Unavailable),
+                    }
+                }
                 // Control came into the site's bytes (caught before it ran
                 // them): once is a return; often is a branch target there.
                 StubRun::Entered => {
@@ -420,12 +472,38 @@ impl ReplaySession {
         Ok(!inside(ptrace::get_regs(live)?.rip))
     }
 
+    /// Single-steps `live` (resumed into the stub's replaced instructions)
+    /// until it is out of the stub's mapping; false when it stopped
+    /// otherwise (the stop is stashed) or did not get out.
+    fn step_out_of_page(&mut self, live: Tid, page: u64) -> anyhow::Result<bool> {
+        let inside = |rip: u64| rip >= page && rip < page + searchstub::MAP_LEN;
+        for _ in 0..64 {
+            let mut regs = ptrace::get_regs(live)?;
+            if !inside(regs.rip) {
+                // A step over the stub's popfq leaves the kernel's TF in
+                // the flags (it takes popf as setting TF itself).
+                if regs.eflags & TF != 0 {
+                    regs.eflags &= !TF;
+                    ptrace::set_regs(live, &regs)?;
+                }
+                return Ok(true);
+            }
+            ptrace::resume(live, ptrace::Resume::Step, 0)?;
+            let w = self.wait_for(live)?;
+            if w.stop != Stop::Signal(libc::SIGTRAP) {
+                self.stashed.entry(live).or_default().push_front(w);
+                return Ok(false);
+            }
+        }
+        Ok(!inside(ptrace::get_regs(live)?.rip))
+    }
+
     fn stub_run(
         &mut self,
         e: &Event,
         live: Tid,
         target: &Regs,
-        written: &[PageHash],
+        written: &PointMemory<'_>,
         placed: &Placed<'_>,
     ) -> anyhow::Result<StubRun> {
         let (stub, page, site, patched) = (placed.stub, placed.page, placed.site, placed.original);
@@ -441,15 +519,27 @@ impl ReplaySession {
                     }
                     let mut regs = ptrace::get_regs(live)?;
                     if regs.rip == stub.matched {
-                        if regs.fs_base == target.fs_base
-                            && self.written_matches(e, written, Some(patched))?
-                        {
+                        let check = if regs.fs_base == target.fs_base {
+                            self.point_memory(e, written, Some(patched))?
+                        } else {
+                            MemoryCheck::Differs(Vec::new())
+                        };
+                        let MemoryCheck::Differs(words) = check else {
                             return Ok(StubRun::Reached);
-                        }
+                        };
                         self.preempt_stats.hits += 1;
                         regs.rip = stub.resume;
                         ptrace::set_regs(live, &regs)?;
-                        continue;
+                        match words {
+                            words if !words.is_empty() && placed.words < MAX_STACK_WORDS => {
+                                // Out of the stub before it is rewritten.
+                                if !self.step_out_of_page(live, page)? {
+                                    return Ok(StubRun::Left);
+                                }
+                                return Ok(StubRun::Refine(words));
+                            }
+                            _ => continue,
+                        }
                     }
                     let dr6 = ptrace::get_debugreg(live, 6)?;
                     // (The kernel does not always report which debug
@@ -477,57 +567,89 @@ impl ReplaySession {
     }
 }
 
+/// How the thread's memory compares with the point's.
+enum MemoryCheck {
+    Equal,
+    /// Stack words that differ (address, recorded value), nearest rsp
+    /// first; empty when only a hashed range differs.
+    Differs(Vec<(u64, u64)>),
+}
+
 impl ReplaySession {
-    /// Whether the memory the recording hashed at the point is the same
-    /// now: equal registers alone can be an earlier visit of a loop whose
-    /// state lives in memory. rrgo's own bytes in the program (breakpoints,
-    /// the jmp at `patched`) read as the program's.
-    fn written_matches(
+    /// Whether the live stack recorded at the point is the same now: equal
+    /// registers alone can be an earlier visit of a loop whose state lives
+    /// in memory (a counter spilled across a call). rrgo's own bytes in the
+    /// program (breakpoints, the jmp at `patched`) read as the program's.
+    fn point_memory(
         &self,
         e: &Event,
-        written: &[PageHash],
+        v: &PointMemory<'_>,
         patched: Option<(u64, &[u8])>,
-    ) -> anyhow::Result<bool> {
-        if written.is_empty() {
-            return Ok(true);
+    ) -> anyhow::Result<MemoryCheck> {
+        if v.is_empty() {
+            return Ok(MemoryCheck::Equal);
         }
         let mem = self.mem(e.tid)?;
         let main = self
             .threads
             .get(&e.tid)
             .is_some_and(|t| t.tgid == self.main_pid.0);
-        for h in written {
-            let mut data = mem.read_prefix(h.addr, h.len as usize);
-            if data.len() as u64 != h.len {
-                return Ok(false);
+        let read = |addr: RemoteAddr, len: u64| -> Option<Vec<u8>> {
+            let mut data = mem.read_prefix(addr, len as usize);
+            if data.len() as u64 != len {
+                return None;
             }
-            let range = h.addr.0..h.addr.0 + h.len;
-            let mut put = |addr: u64, bytes: &[u8]| {
+            let range = addr.0..addr.0 + len;
+            let mut put = |at: u64, bytes: &[u8]| {
                 for (i, b) in bytes.iter().enumerate() {
-                    let a = addr + i as u64;
+                    let a = at + i as u64;
                     if range.contains(&a) {
-                        data[(a - h.addr.0) as usize] = *b;
+                        data[(a - addr.0) as usize] = *b;
                     }
                 }
             };
-            if let Some((addr, bytes)) = patched {
-                put(addr, bytes);
+            if let Some((at, bytes)) = patched {
+                put(at, bytes);
             }
             if main {
-                for (addr, orig) in &self.breakpoints {
-                    put(*addr, &[*orig]);
+                for (at, orig) in &self.breakpoints {
+                    put(*at, &[*orig]);
                 }
             }
-            if xxhash_rust::xxh3::xxh3_64(&data) != h.hash {
-                tracing::debug!(
-                    time = e.time.0,
-                    addr = h.addr.0,
-                    "equal registers, other memory: not the point yet"
-                );
-                return Ok(false);
+            Some(data)
+        };
+        let mut words = Vec::new();
+        let mut differs = false;
+        for w in v.stack {
+            let Some(now) = read(w.addr, w.data.len() as u64) else {
+                return Ok(MemoryCheck::Differs(Vec::new()));
+            };
+            if now == w.data {
+                continue;
+            }
+            differs = true;
+            for (i, (a, b)) in now.chunks(8).zip(w.data.chunks(8)).enumerate() {
+                if a != b && b.len() == 8 && words.len() < 2 * MAX_STACK_WORDS {
+                    let want = u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+                    words.push((w.addr.0 + 8 * i as u64, want));
+                }
             }
         }
-        Ok(true)
+        for h in v.hashes {
+            match read(h.addr, h.len) {
+                Some(now) if xxhash_rust::xxh3::xxh3_64(&now) == h.hash => {}
+                _ => differs = true,
+            }
+        }
+        if differs {
+            tracing::trace!(
+                time = e.time.0,
+                words = words.len(),
+                "equal registers, other stack: not the point yet"
+            );
+            return Ok(MemoryCheck::Differs(words));
+        }
+        Ok(MemoryCheck::Equal)
     }
 }
 

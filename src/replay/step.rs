@@ -237,8 +237,17 @@ impl ReplaySession {
             EventKind::Preempt {
                 regs,
                 xstate,
-                written,
-            } => self.on_preempt(e, regs, xstate, written),
+                stack,
+                stack_hashes,
+            } => self.on_preempt(
+                e,
+                regs,
+                xstate,
+                &super::preempt::PointMemory {
+                    stack,
+                    hashes: stack_hashes,
+                },
+            ),
             EventKind::Rdtsc { rip, value, aux } => self.on_rdtsc(e, *rip, *value, *aux),
             EventKind::Rdrand { rip, first, value } => self.on_rdrand(e, *rip, *first, *value),
             EventKind::FileStored { .. } => Ok(()),
@@ -1202,7 +1211,7 @@ impl ReplaySession {
         e: &Event,
         regs: &trace_format::Regs,
         xstate: &[u8],
-        written: &[trace_format::PageHash],
+        written: &super::preempt::PointMemory<'_>,
     ) -> anyhow::Result<()> {
         let t = self.thread(e)?;
         let live = t.live;

@@ -244,7 +244,8 @@ impl PatchSite {
 }
 
 /// Instructions that enter the kernel, trap, or that rrgo emulates (their
-/// values are recorded): never run outside the program's own flow.
+/// values are recorded), or that a single step mishandles: never run
+/// outside the program's own flow, never stepped while settling.
 fn kernel_or_emulated(m: Mnemonic) -> bool {
     matches!(
         m,
@@ -257,6 +258,11 @@ fn kernel_or_emulated(m: Mnemonic) -> bool {
             | Mnemonic::Cpuid
             | Mnemonic::Hlt
             | Mnemonic::Xend
+            // A single step over these leaves the kernel's TF in the
+            // flags (it takes them as setting TF themselves).
+            | Mnemonic::Popf
+            | Mnemonic::Popfq
+            | Mnemonic::Iretq
     )
 }
 

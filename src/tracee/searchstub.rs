@@ -117,12 +117,18 @@ pub struct Stub {
 /// Assembles the stub for `site` in the mapping at `at`, matching
 /// `target`. `None` when the code page is out of a rel32 reach or the
 /// encoder cannot relocate the site's instructions there.
-pub fn assemble(at: u64, site: &PatchSite, target: &Regs, now: &Regs) -> Option<Stub> {
+pub fn assemble(
+    at: u64,
+    site: &PatchSite,
+    target: &Regs,
+    now: &Regs,
+    words: &[(i32, u64)],
+) -> Option<Stub> {
     let code = at + PAGE_LEN;
     if !reaches(site.addr + 5, code) || !reaches(code + PAGE_LEN, site.addr + site.len) {
         return None;
     }
-    build(at, site, target, now)
+    build(at, site, target, now, words)
         .map_err(|e| tracing::debug!(site = site.addr, "cannot assemble a search stub: {e}"))
         .ok()
 }
@@ -195,7 +201,13 @@ fn weighted_sum(t: &Regs) -> u64 {
 /// full comparison, which saves the flags on the page's own stack. Writes
 /// go to the data page only: a store near code being run costs a pipeline
 /// flush on every visit.
-fn build(at: u64, site: &PatchSite, t: &Regs, now: &Regs) -> Result<Stub, iced_x86::IcedError> {
+fn build(
+    at: u64,
+    site: &PatchSite,
+    t: &Regs,
+    now: &Regs,
+    words: &[(i32, u64)],
+) -> Result<Stub, iced_x86::IcedError> {
     let first = first_test(t, now);
     let mut a = CodeAssembler::new(64)?;
     let mut miss = a.create_label();
@@ -242,6 +254,15 @@ fn build(at: u64, site: &PatchSite, t: &Regs, now: &Regs) -> Result<Stub, iced_x
         a.dq(&[value])?;
         data_len += 8;
     }
+    // Stack words compared after the registers: (rsp offset, wanted value).
+    let mut word_labels = Vec::new();
+    for (off, value) in words {
+        let mut label = a.create_label();
+        a.set_label(&mut label)?;
+        a.dq(&[*value])?;
+        data_len += 8;
+        word_labels.push((*off, label));
+    }
     // The flags and one saved register; the label is the stack's top.
     a.dq(&[0, 0, 0, 0])?;
     a.set_label(&mut stack_top)?;
@@ -280,6 +301,14 @@ fn build(at: u64, site: &PatchSite, t: &Regs, now: &Regs) -> Result<Stub, iced_x
         }
         a.cmp(rsp, qword_ptr(want_rsp))?;
         a.jne(original)?;
+        for (off, label) in &word_labels {
+            // (mov leaves the flags of the compare alone.)
+            a.mov(qword_ptr(save_rcx), rcx)?;
+            a.mov(rcx, qword_ptr(rsp + *off))?;
+            a.cmp(rcx, qword_ptr(*label))?;
+            a.mov(rcx, qword_ptr(save_rcx))?;
+            a.jne(original)?;
+        }
         a.int3()?;
         a.set_label(&mut trap)?;
         a.nop()?;
@@ -290,6 +319,7 @@ fn build(at: u64, site: &PatchSite, t: &Regs, now: &Regs) -> Result<Stub, iced_x
             first,
             &compared,
             &wanted,
+            &word_labels,
             Labels {
                 miss: &mut miss,
                 trap: &mut trap,
@@ -343,6 +373,7 @@ fn live_flags(
     first: Option<(AsmRegister64, u64)>,
     compared: &[(AsmRegister64, u64)],
     wanted: &[CodeLabel],
+    words: &[(i32, CodeLabel)],
     l: Labels<'_>,
 ) -> Result<(), iced_x86::IcedError> {
     let mut summed = a.create_label();
@@ -398,6 +429,14 @@ fn live_flags(
     a.cmp(rax, qword_ptr(l.want_rsp))?;
     a.pop(rax)?;
     a.jne(*l.miss)?;
+    for (off, label) in words {
+        a.push(rax)?;
+        a.mov(rax, qword_ptr(l.save_rsp))?;
+        a.mov(rax, qword_ptr(rax + *off))?;
+        a.cmp(rax, qword_ptr(*label))?;
+        a.pop(rax)?;
+        a.jne(*l.miss)?;
+    }
     a.int3()?;
     a.set_label(l.trap)?;
     a.nop()?;
@@ -423,7 +462,7 @@ mod tests {
             rcx: 5,
             ..Regs::default()
         };
-        let stub = assemble(0x3f0000, &site, &Regs::default(), &now).expect("stub");
+        let stub = assemble(0x3f0000, &site, &Regs::default(), &now, &[(16, 7)]).expect("stub");
         assert_eq!(stub.patch[0], 0xe9);
         assert_eq!(stub.patch.len(), 6);
         assert!(stub.matched > 0x3f1000 && stub.resume > 0x3f1000);

@@ -208,8 +208,12 @@ pub fn every_kind() -> Vec<(EventKind, RecTid)> {
             EventKind::Preempt {
                 regs: distinct_regs(4),
                 xstate: (0..=255).collect(),
-                written: vec![trace_format::PageHash {
-                    addr: RemoteAddr(0xc000_0000_0000),
+                stack: vec![MemWrite {
+                    addr: RemoteAddr(0xc000_0000_1f80),
+                    data: (0..=255).rev().collect(),
+                }],
+                stack_hashes: vec![trace_format::PageHash {
+                    addr: RemoteAddr(0xc000_0000_2080),
                     len: 0x2000,
                     hash: 0x0123_4567_89ab_cdef,
                 }],
@@ -348,7 +352,8 @@ pub fn event_stream(seed: u64, n: usize) -> Vec<(EventKind, RecTid)> {
                     EventKind::Preempt {
                         regs: go_regs(&mut rng),
                         xstate: rng.bytes(64),
-                        written: Vec::new(),
+                        stack: Vec::new(),
+                        stack_hashes: Vec::new(),
                     },
                     tid,
                 ),
