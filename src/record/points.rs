@@ -46,6 +46,11 @@ impl Recorder {
     /// Whether `tid`'s code at `rip` is a patch site (a point left where
     /// it is, e.g. where a signal landed).
     pub(super) fn at_site(&mut self, tid: Tid, rip: u64) -> bool {
+        // rrgo's page keeps its state (buffers, counts) in the page, not on
+        // the stack: a point there is recorded with contents.
+        if clockpage::in_code(rip) {
+            return false;
+        }
         let Some(p) = self.t.proc_of_mut(tid) else {
             return false;
         };

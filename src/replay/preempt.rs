@@ -88,7 +88,7 @@ enum StubRun {
     Reached,
     /// Equal registers, other stack words: the stub should compare these
     /// (address, recorded value) too. The thread is out of the stub.
-    Refine(Vec<(u64, u64)>),
+    Refine(Vec<Word>),
     /// The thread stopped otherwise while leaving the stub (stashed).
     Left,
     /// Control came into the site's bytes after the first.
@@ -368,7 +368,7 @@ impl ReplaySession {
         let now = ptrace::get_regs(live)?;
         // Stack words the stub also compares: none until a visit with equal
         // registers showed which differ (a counter the loop keeps on the stack).
-        let mut words: Vec<(i32, u64)> = Vec::new();
+        let mut words: Vec<(searchstub::WordAt, u64)> = Vec::new();
         let Some(mut stub) = searchstub::assemble(page, &site, target, &now, &words) else {
             return Ok(StubOutcome::Unavailable);
         };
@@ -414,12 +414,18 @@ impl ReplaySession {
                 StubRun::Reached => return Ok(StubOutcome::Reached),
                 StubRun::Left => return Ok(StubOutcome::Unavailable),
                 StubRun::Refine(more) => {
-                    for (addr, want) in more {
-                        let Ok(off) = i32::try_from(addr.wrapping_sub(target.rsp) as i64) else {
-                            continue;
+                    for w in more {
+                        let at = if w.stack {
+                            let Ok(off) = i32::try_from(w.addr.wrapping_sub(target.rsp) as i64)
+                            else {
+                                continue;
+                            };
+                            searchstub::WordAt::Rsp(off)
+                        } else {
+                            searchstub::WordAt::Abs(w.addr)
                         };
-                        if words.len() < MAX_STACK_WORDS && !words.iter().any(|w| w.0 == off) {
-                            words.push((off, want));
+                        if words.len() < MAX_STACK_WORDS && !words.iter().any(|x| x.0 == at) {
+                            words.push((at, w.want));
                         }
                     }
                     tracing::debug!(
@@ -570,9 +576,18 @@ impl ReplaySession {
 /// How the thread's memory compares with the point's.
 enum MemoryCheck {
     Equal,
-    /// Stack words that differ (address, recorded value), nearest rsp
-    /// first; empty when only a hashed range differs.
-    Differs(Vec<(u64, u64)>),
+    /// Words that differ, nearest rsp first; empty when only a hashed
+    /// range differs.
+    Differs(Vec<Word>),
+}
+
+/// A memory word that differs from the point's.
+#[derive(Debug, Clone, Copy)]
+struct Word {
+    addr: u64,
+    want: u64,
+    /// In the thread's stack (compared relative to rsp), else absolute.
+    stack: bool,
 }
 
 impl ReplaySession {
@@ -631,7 +646,11 @@ impl ReplaySession {
             for (i, (a, b)) in now.chunks(8).zip(w.data.chunks(8)).enumerate() {
                 if a != b && b.len() == 8 && words.len() < 2 * MAX_STACK_WORDS {
                     let want = u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
-                    words.push((w.addr.0 + 8 * i as u64, want));
+                    words.push(Word {
+                        addr: w.addr.0 + 8 * i as u64,
+                        want,
+                        stack: true,
+                    });
                 }
             }
         }
@@ -640,6 +659,17 @@ impl ReplaySession {
                 Some(now) if xxhash_rust::xxh3::xxh3_64(&now) == h.hash => {}
                 _ => differs = true,
             }
+        }
+        // The recorder flushed rrgo's page at the point: an earlier visit
+        // (netpoll called in a loop: equal registers, equal stack) has not
+        // used up the clock reads or buffered calls provided before it.
+        for (addr, want) in crate::tracee::clockpage::unused(mem) {
+            differs = true;
+            words.push(Word {
+                addr,
+                want,
+                stack: false,
+            });
         }
         if differs {
             tracing::trace!(

@@ -329,6 +329,26 @@ pub fn mark_used(mem: &ProcMem) {
     }
 }
 
+/// Replaying: the position words of the buffers the thread has not used up
+/// (address, the limit it must reach). At a recorded preemption point
+/// every batch provided before it was used: the recorder flushed both
+/// buffers there. Empty without the page.
+pub fn unused(mem: &ProcMem) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    for buffer in [Buffer::Clock, Buffer::Calls] {
+        let (pos, limit, ..) = buffer.layout();
+        if let (Ok(used), Ok(provided)) = (
+            mem.read_u64(RemoteAddr(pos)),
+            mem.read_u64(RemoteAddr(limit)),
+        ) {
+            if used != provided {
+                out.push((pos, provided));
+            }
+        }
+    }
+    out
+}
+
 /// One call record of a `BufferedCalls` event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallRecord<'a> {

@@ -122,7 +122,7 @@ pub fn assemble(
     site: &PatchSite,
     target: &Regs,
     now: &Regs,
-    words: &[(i32, u64)],
+    words: &[(WordAt, u64)],
 ) -> Option<Stub> {
     let code = at + PAGE_LEN;
     if !reaches(site.addr + 5, code) || !reaches(code + PAGE_LEN, site.addr + site.len) {
@@ -131,6 +131,15 @@ pub fn assemble(
     build(at, site, target, now, words)
         .map_err(|e| tracing::debug!(site = site.addr, "cannot assemble a search stub: {e}"))
         .ok()
+}
+
+/// Where a memory word the stub compares after the registers is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WordAt {
+    /// At this offset from the program's rsp (a stack slot).
+    Rsp(i32),
+    /// At this address (rrgo's page).
+    Abs(u64),
 }
 
 /// The registers the quick test sums, with their scales: all of them
@@ -206,7 +215,7 @@ fn build(
     site: &PatchSite,
     t: &Regs,
     now: &Regs,
-    words: &[(i32, u64)],
+    words: &[(WordAt, u64)],
 ) -> Result<Stub, iced_x86::IcedError> {
     let first = first_test(t, now);
     let mut a = CodeAssembler::new(64)?;
@@ -254,7 +263,7 @@ fn build(
         a.dq(&[value])?;
         data_len += 8;
     }
-    // Stack words compared after the registers: (rsp offset, wanted value).
+    // Memory words compared after the registers (where, wanted value).
     let mut word_labels = Vec::new();
     for (off, value) in words {
         let mut label = a.create_label();
@@ -301,10 +310,16 @@ fn build(
         }
         a.cmp(rsp, qword_ptr(want_rsp))?;
         a.jne(original)?;
-        for (off, label) in &word_labels {
+        for (at, label) in &word_labels {
             // (mov leaves the flags of the compare alone.)
             a.mov(qword_ptr(save_rcx), rcx)?;
-            a.mov(rcx, qword_ptr(rsp + *off))?;
+            match *at {
+                WordAt::Rsp(off) => a.mov(rcx, qword_ptr(rsp + off))?,
+                WordAt::Abs(addr) => {
+                    a.mov(rcx, addr)?;
+                    a.mov(rcx, qword_ptr(rcx))?;
+                }
+            }
             a.cmp(rcx, qword_ptr(*label))?;
             a.mov(rcx, qword_ptr(save_rcx))?;
             a.jne(original)?;
@@ -373,7 +388,7 @@ fn live_flags(
     first: Option<(AsmRegister64, u64)>,
     compared: &[(AsmRegister64, u64)],
     wanted: &[CodeLabel],
-    words: &[(i32, CodeLabel)],
+    words: &[(WordAt, CodeLabel)],
     l: Labels<'_>,
 ) -> Result<(), iced_x86::IcedError> {
     let mut summed = a.create_label();
@@ -429,10 +444,18 @@ fn live_flags(
     a.cmp(rax, qword_ptr(l.want_rsp))?;
     a.pop(rax)?;
     a.jne(*l.miss)?;
-    for (off, label) in words {
+    for (at, label) in words {
         a.push(rax)?;
-        a.mov(rax, qword_ptr(l.save_rsp))?;
-        a.mov(rax, qword_ptr(rax + *off))?;
+        match *at {
+            WordAt::Rsp(off) => {
+                a.mov(rax, qword_ptr(l.save_rsp))?;
+                a.mov(rax, qword_ptr(rax + off))?;
+            }
+            WordAt::Abs(addr) => {
+                a.mov(rax, addr)?;
+                a.mov(rax, qword_ptr(rax))?;
+            }
+        }
         a.cmp(rax, qword_ptr(*label))?;
         a.pop(rax)?;
         a.jne(*l.miss)?;
@@ -462,7 +485,14 @@ mod tests {
             rcx: 5,
             ..Regs::default()
         };
-        let stub = assemble(0x3f0000, &site, &Regs::default(), &now, &[(16, 7)]).expect("stub");
+        let stub = assemble(
+            0x3f0000,
+            &site,
+            &Regs::default(),
+            &now,
+            &[(WordAt::Rsp(16), 7)],
+        )
+        .expect("stub");
         assert_eq!(stub.patch[0], 0xe9);
         assert_eq!(stub.patch.len(), 6);
         assert!(stub.matched > 0x3f1000 && stub.resume > 0x3f1000);
