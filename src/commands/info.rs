@@ -114,12 +114,10 @@ pub fn run(args: &InfoArgs) -> Result<i32> {
                 *per_tid.entry(event.tid.0).or_default() += 1;
                 match &event.kind {
                     EventKind::Preempt {
-                        stack,
-                        stack_hashes,
-                        ..
+                        verbatim, hashes, ..
                     } => {
                         preemptions += 1;
-                        with_contents += u64::from(stack.is_empty() && stack_hashes.is_empty());
+                        with_contents += u64::from(verbatim.is_empty() && hashes.is_empty());
                     }
                     EventKind::ProcessExit { status } => exit = Some(*status),
                     EventKind::ClockReads { entries } => clock_reads += entries.len() as u64 / 16,
@@ -156,7 +154,7 @@ pub fn run(args: &InfoArgs) -> Result<i32> {
     }
     // The bench and tests parse the count at the start of this line.
     println!(
-        "preemptions:  {preemptions} ({} verified by registers and live stack, {with_contents} with memory contents: replay may jump there)",
+        "preemptions:  {preemptions} ({} verified by registers and memory, {with_contents} with memory contents: replay may jump there)",
         preemptions - with_contents
     );
     if clock_reads > 0 || !buffered.is_empty() {

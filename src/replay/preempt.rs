@@ -48,18 +48,20 @@ pub struct PreemptStats {
 /// of the thread's stack, verbatim and hashed. Empty for a point recorded
 /// with contents (`Pages`).
 pub struct PointMemory<'a> {
-    pub stack: &'a [MemWrite],
+    pub verbatim: &'a [MemWrite],
     pub hashes: &'a [PageHash],
 }
 
 impl PointMemory<'_> {
     pub fn is_empty(&self) -> bool {
-        self.stack.is_empty() && self.hashes.is_empty()
+        self.verbatim.is_empty() && self.hashes.is_empty()
     }
 }
 
-/// Stack words a refined stub compares in the program (rsp offset, value).
-const MAX_STACK_WORDS: usize = 8;
+/// Memory words a refined stub compares in the program.
+const MAX_WORDS: usize = 12;
+/// Rebuilds of a point's stub with new words before visits just stop.
+const MAX_REFINEMENTS: u32 = 64;
 
 /// How the stub search ended.
 enum StubOutcome {
@@ -79,8 +81,8 @@ struct Placed<'a> {
     page: u64,
     site: &'a crate::tracee::insn::PatchSite,
     original: (u64, &'a [u8]),
-    /// Stack words the stub compares.
-    words: usize,
+    /// Times the stub was rebuilt with more words for this point.
+    refinements: u32,
 }
 
 /// How one patched run ended.
@@ -368,7 +370,8 @@ impl ReplaySession {
         let now = ptrace::get_regs(live)?;
         // Stack words the stub also compares: none until a visit with equal
         // registers showed which differ (a counter the loop keeps on the stack).
-        let mut words: Vec<(searchstub::WordAt, u64)> = Vec::new();
+        let mut words: Vec<(u64, u64)> = Vec::new();
+        let mut refinements = 0u32;
         let Some(mut stub) = searchstub::assemble(page, &site, target, &now, &words) else {
             return Ok(StubOutcome::Unavailable);
         };
@@ -402,7 +405,7 @@ impl ReplaySession {
                 page,
                 site: &site,
                 original: patched,
-                words: words.len(),
+                refinements,
             };
             let result = self.stub_run(e, live, target, written, &placed);
             // Whatever happened, the program's code is its own again.
@@ -414,24 +417,22 @@ impl ReplaySession {
                 StubRun::Reached => return Ok(StubOutcome::Reached),
                 StubRun::Left => return Ok(StubOutcome::Unavailable),
                 StubRun::Refine(more) => {
+                    refinements += 1;
                     for w in more {
-                        let at = if w.stack {
-                            let Ok(off) = i32::try_from(w.addr.wrapping_sub(target.rsp) as i64)
-                            else {
-                                continue;
-                            };
-                            searchstub::WordAt::Rsp(off)
-                        } else {
-                            searchstub::WordAt::Abs(w.addr)
-                        };
-                        if words.len() < MAX_STACK_WORDS && !words.iter().any(|x| x.0 == at) {
+                        let at = w.addr;
+                        // The words compared so far were equal at this
+                        // visit: the oldest make room for the new ones.
+                        if !words.iter().any(|x| x.0 == at) {
+                            if words.len() == MAX_WORDS {
+                                words.remove(0);
+                            }
                             words.push((at, w.want));
                         }
                     }
                     tracing::debug!(
                         point = target.rip,
                         words = words.len(),
-                        "the stub compares stack words too"
+                        "the stub compares memory words too"
                     );
                     match searchstub::assemble(page, &site, target, &now, &words) {
                         Some(s) => stub = s,
@@ -537,7 +538,7 @@ impl ReplaySession {
                         regs.rip = stub.resume;
                         ptrace::set_regs(live, &regs)?;
                         match words {
-                            words if !words.is_empty() && placed.words < MAX_STACK_WORDS => {
+                            words if !words.is_empty() && placed.refinements < MAX_REFINEMENTS => {
                                 // Out of the stub before it is rewritten.
                                 if !self.step_out_of_page(live, page)? {
                                     return Ok(StubRun::Left);
@@ -586,8 +587,6 @@ enum MemoryCheck {
 struct Word {
     addr: u64,
     want: u64,
-    /// In the thread's stack (compared relative to rsp), else absolute.
-    stack: bool,
 }
 
 impl ReplaySession {
@@ -635,7 +634,7 @@ impl ReplaySession {
         };
         let mut words = Vec::new();
         let mut differs = false;
-        for w in v.stack {
+        for w in v.verbatim {
             let Some(now) = read(w.addr, w.data.len() as u64) else {
                 return Ok(MemoryCheck::Differs(Vec::new()));
             };
@@ -644,12 +643,21 @@ impl ReplaySession {
             }
             differs = true;
             for (i, (a, b)) in now.chunks(8).zip(w.data.chunks(8)).enumerate() {
-                if a != b && b.len() == 8 && words.len() < 2 * MAX_STACK_WORDS {
+                if a != b && b.len() == 8 && words.len() < 2 * MAX_WORDS {
                     let want = u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+                    tracing::trace!(
+                        time = e.time.0,
+                        at = format_args!("{:#x}", w.addr.0 + 8 * i as u64),
+                        want = format_args!("{want:#x}"),
+                        have = format_args!(
+                            "{:#x}",
+                            u64::from_le_bytes(a.try_into().unwrap_or([0; 8]))
+                        ),
+                        "memory word differs"
+                    );
                     words.push(Word {
                         addr: w.addr.0 + 8 * i as u64,
                         want,
-                        stack: true,
                     });
                 }
             }
@@ -665,17 +673,13 @@ impl ReplaySession {
         // used up the clock reads or buffered calls provided before it.
         for (addr, want) in crate::tracee::clockpage::unused(mem) {
             differs = true;
-            words.push(Word {
-                addr,
-                want,
-                stack: false,
-            });
+            words.push(Word { addr, want });
         }
         if differs {
             tracing::trace!(
                 time = e.time.0,
                 words = words.len(),
-                "equal registers, other stack: not the point yet"
+                "equal registers, other memory: not the point yet"
             );
             return Ok(MemoryCheck::Differs(words));
         }

@@ -237,15 +237,15 @@ impl ReplaySession {
             EventKind::Preempt {
                 regs,
                 xstate,
-                stack,
-                stack_hashes,
+                verbatim,
+                hashes,
             } => self.on_preempt(
                 e,
                 regs,
                 xstate,
                 &super::preempt::PointMemory {
-                    stack,
-                    hashes: stack_hashes,
+                    verbatim,
+                    hashes,
                 },
             ),
             EventKind::Rdtsc { rip, value, aux } => self.on_rdtsc(e, *rip, *value, *aux),

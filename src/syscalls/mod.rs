@@ -21,7 +21,7 @@ mod time;
 mod written;
 
 pub use table::lookup;
-pub use written::{entry_lens, ranges, sent_digest, sent_ranges, EntryLens};
+pub use written::{entry_lens, in_flight_ranges, ranges, sent_digest, sent_ranges, EntryLens};
 
 /// How replay reproduces a syscall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

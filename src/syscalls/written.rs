@@ -121,6 +121,40 @@ fn ranges_of(
     Ok(out)
 }
 
+/// The most a call still in the kernel may write: for a result-sized
+/// output, the whole buffer (its size is the argument after the pointer in
+/// every such row: read, recvfrom, epoll_wait, getdents64, …).
+pub fn in_flight_ranges(
+    spec: &Spec,
+    args: &[u64; 6],
+    entry: &EntryLens,
+    mem: &ProcMem,
+) -> Vec<(RemoteAddr, u64)> {
+    let mut out = Vec::new();
+    let a = |i: u8| args.get(i as usize).copied().unwrap_or(0);
+    for o in spec.outputs {
+        match *o {
+            Out::ResultLen(p) => push(&mut out, a(p), a(p + 1)),
+            Out::ResultCount(p, size) => push(&mut out, a(p), a(p + 1).saturating_mul(size as u64)),
+            _ => {
+                let bound = MAX_RANGE as i64;
+                out.extend(
+                    ranges_of(std::slice::from_ref(o), args, bound, entry, mem).unwrap_or_default(),
+                );
+            }
+        }
+    }
+    if spec.hook == Hook::Ioctl {
+        if let Some(&(_, size)) = IOCTL_OUTPUTS
+            .iter()
+            .find(|(req, _)| *req == (args[1] & 0xffff_ffff))
+        {
+            push(&mut out, args[2], size as u64);
+        }
+    }
+    out
+}
+
 fn push(out: &mut Vec<(RemoteAddr, u64)>, addr: u64, len: u64) {
     if addr != 0 && len != 0 {
         out.push((RemoteAddr(addr), len.min(MAX_RANGE)));

@@ -122,7 +122,7 @@ pub fn assemble(
     site: &PatchSite,
     target: &Regs,
     now: &Regs,
-    words: &[(WordAt, u64)],
+    words: &[(u64, u64)],
 ) -> Option<Stub> {
     let code = at + PAGE_LEN;
     if !reaches(site.addr + 5, code) || !reaches(code + PAGE_LEN, site.addr + site.len) {
@@ -131,15 +131,6 @@ pub fn assemble(
     build(at, site, target, now, words)
         .map_err(|e| tracing::debug!(site = site.addr, "cannot assemble a search stub: {e}"))
         .ok()
-}
-
-/// Where a memory word the stub compares after the registers is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WordAt {
-    /// At this offset from the program's rsp (a stack slot).
-    Rsp(i32),
-    /// At this address (rrgo's page).
-    Abs(u64),
 }
 
 /// The registers the quick test sums, with their scales: all of them
@@ -215,7 +206,7 @@ fn build(
     site: &PatchSite,
     t: &Regs,
     now: &Regs,
-    words: &[(WordAt, u64)],
+    words: &[(u64, u64)],
 ) -> Result<Stub, iced_x86::IcedError> {
     let first = first_test(t, now);
     let mut a = CodeAssembler::new(64)?;
@@ -263,7 +254,7 @@ fn build(
         a.dq(&[value])?;
         data_len += 8;
     }
-    // Memory words compared after the registers (where, wanted value).
+    // Memory words compared after the registers (address, wanted value).
     let mut word_labels = Vec::new();
     for (off, value) in words {
         let mut label = a.create_label();
@@ -313,13 +304,8 @@ fn build(
         for (at, label) in &word_labels {
             // (mov leaves the flags of the compare alone.)
             a.mov(qword_ptr(save_rcx), rcx)?;
-            match *at {
-                WordAt::Rsp(off) => a.mov(rcx, qword_ptr(rsp + off))?,
-                WordAt::Abs(addr) => {
-                    a.mov(rcx, addr)?;
-                    a.mov(rcx, qword_ptr(rcx))?;
-                }
-            }
+            a.mov(rcx, *at)?;
+            a.mov(rcx, qword_ptr(rcx))?;
             a.cmp(rcx, qword_ptr(*label))?;
             a.mov(rcx, qword_ptr(save_rcx))?;
             a.jne(original)?;
@@ -388,7 +374,7 @@ fn live_flags(
     first: Option<(AsmRegister64, u64)>,
     compared: &[(AsmRegister64, u64)],
     wanted: &[CodeLabel],
-    words: &[(WordAt, CodeLabel)],
+    words: &[(u64, CodeLabel)],
     l: Labels<'_>,
 ) -> Result<(), iced_x86::IcedError> {
     let mut summed = a.create_label();
@@ -446,16 +432,8 @@ fn live_flags(
     a.jne(*l.miss)?;
     for (at, label) in words {
         a.push(rax)?;
-        match *at {
-            WordAt::Rsp(off) => {
-                a.mov(rax, qword_ptr(l.save_rsp))?;
-                a.mov(rax, qword_ptr(rax + off))?;
-            }
-            WordAt::Abs(addr) => {
-                a.mov(rax, addr)?;
-                a.mov(rax, qword_ptr(rax))?;
-            }
-        }
+        a.mov(rax, *at)?;
+        a.mov(rax, qword_ptr(rax))?;
         a.cmp(rax, qword_ptr(*label))?;
         a.pop(rax)?;
         a.jne(*l.miss)?;
@@ -490,7 +468,7 @@ mod tests {
             &site,
             &Regs::default(),
             &now,
-            &[(WordAt::Rsp(16), 7)],
+            &[(0x7fff_0000_1000, 7)],
         )
         .expect("stub");
         assert_eq!(stub.patch[0], 0xe9);

@@ -105,21 +105,24 @@ pub enum EventKind {
     },
     /// The recorder stopped a thread at an arbitrary instruction (timeslice
     /// end, or where an asynchronous signal landed). Replay re-executes the
-    /// thread until its registers and the live part of its stack (`stack`,
-    /// `stack_hashes`) equal these. When both are empty, the `Pages` events
-    /// just before hold what the process wrote since its previous point, and
-    /// replay may also jump there (apply them, then these registers).
+    /// thread until its registers and memory (`verbatim`, `hashes`) equal
+    /// these. When both are empty, the `Pages` events just before hold what
+    /// the process wrote since its previous point, and replay may also jump
+    /// there (apply them, then these registers).
     Preempt {
         /// General-purpose registers at the point.
         regs: Regs,
         /// The XSAVE area (FPU/SSE/AVX state), raw as PTRACE_GETREGSET gives it.
         #[serde(with = "serde_bytes::vec")]
         xstate: Vec<u8>,
-        /// The live part of the thread's stack from just below rsp, verbatim
-        /// (its first 64 KiB): the point is where it is equal too.
-        stack: Vec<MemWrite>,
-        /// Hashes of the rest of the live stack.
-        stack_hashes: Vec<PageHash>,
+        /// Memory compared byte for byte: the live part of the thread's
+        /// stack from rsp (its first 64 KiB), and what the process wrote
+        /// next to the addresses its registers hold (a loop's state).
+        verbatim: Vec<MemWrite>,
+        /// Hashes of the rest of the live stack and of the memory the
+        /// process wrote since its previous point, less what other threads'
+        /// unfinished syscalls may have been writing.
+        hashes: Vec<PageHash>,
     },
     /// Memory contents of the event's process at this point (pages that
     /// changed since the recorder's previous snapshot); replay writes them.

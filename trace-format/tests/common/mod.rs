@@ -208,11 +208,11 @@ pub fn every_kind() -> Vec<(EventKind, RecTid)> {
             EventKind::Preempt {
                 regs: distinct_regs(4),
                 xstate: (0..=255).collect(),
-                stack: vec![MemWrite {
+                verbatim: vec![MemWrite {
                     addr: RemoteAddr(0xc000_0000_1f80),
                     data: (0..=255).rev().collect(),
                 }],
-                stack_hashes: vec![trace_format::PageHash {
+                hashes: vec![trace_format::PageHash {
                     addr: RemoteAddr(0xc000_0000_2080),
                     len: 0x2000,
                     hash: 0x0123_4567_89ab_cdef,
@@ -352,8 +352,8 @@ pub fn event_stream(seed: u64, n: usize) -> Vec<(EventKind, RecTid)> {
                     EventKind::Preempt {
                         regs: go_regs(&mut rng),
                         xstate: rng.bytes(64),
-                        stack: Vec::new(),
-                        stack_hashes: Vec::new(),
+                        verbatim: Vec::new(),
+                        hashes: Vec::new(),
                     },
                     tid,
                 ),
