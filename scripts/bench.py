@@ -16,6 +16,14 @@ PROGRAMS = {
     "sigterm-delay": ["-self-term", "300ms"],
     "spinmarks 30": ["30"],
     "gzipsha": [],
+    "spinmarks 30 [hashes]": ["30"],
+    "gzipsha [hashes]": [],
+}
+# Rows recorded with extra environment: [hashes] = preemption points
+# carrying memory to compare instead of contents (RRGO_PREEMPT_HASHES=1).
+ROW_ENV = {
+    "spinmarks 30 [hashes]": {"RRGO_PREEMPT_HASHES": "1"},
+    "gzipsha [hashes]": {"RRGO_PREEMPT_HASHES": "1"},
 }
 
 
@@ -72,8 +80,8 @@ def main():
         for i in range(a.n):
             w, c, _ = timed([exe] + args)
             nat.append(w); natcpu.append(c)
-            trace = os.path.join(tmp, f"{name.replace(' ', '_')}-{i}")
-            w, _, _ = timed([RRGO, "record", "-q", "-o", trace, "--", exe] + args, env)
+            trace = os.path.join(tmp, re.sub(r"[^\w.-]", "_", name) + f"-{i}")
+            w, _, _ = timed([RRGO, "record", "-q", "-o", trace, "--", exe] + args, dict(env, **ROW_ENV.get(name, {})))
             rec.append(w)
             w, _, rc, err = timed_err([RRGO, "replay", "-a", trace], dict(env, RRGO_LOG="rrgo::commands=info"))
             rep.append(w)
