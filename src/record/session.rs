@@ -1171,45 +1171,39 @@ fn point_memory(
     near.sort_unstable();
     let mut kept = 0u64;
     let mut windows: Vec<(u64, u64)> = Vec::new();
-    for (from, to) in intersect(&written, &near) {
-        if kept + (to - from) > NEAR_MAX {
-            break;
+    // Keeps [from, to) verbatim while the total stays within `budget`.
+    let mut keep = |from: u64, to: u64, budget: u64, verbatim: &mut Vec<_>| {
+        if kept + (to - from) > budget {
+            return false;
         }
         let data = p
             .mem
             .read_prefix(trace_format::RemoteAddr(from), (to - from) as usize);
-        if data.len() as u64 != to - from {
-            continue;
+        if data.len() as u64 == to - from {
+            kept += to - from;
+            windows.push((from, to));
+            verbatim.push(trace_format::MemWrite {
+                addr: trace_format::RemoteAddr(from),
+                data,
+            });
         }
-        kept += to - from;
-        windows.push((from, to));
-        verbatim.push(trace_format::MemWrite {
-            addr: trace_format::RemoteAddr(from),
-            data,
-        });
+        true
+    };
+    for (from, to) in intersect(&written, &near) {
+        if !keep(from, to, NEAR_MAX, &mut verbatim) {
+            break;
+        }
     }
     // Then the smallest written runs (objects rather than buffers), up to
     // a budget: a word there that differs at a visit with equal registers
     // is compared in the program from then on; a hashed one costs a ptrace
     // stop per visit (compress/gzip: 400,000 visits of one point).
-    let mut rest = subtract(written.clone(), &mut windows.clone());
+    let mut rest = subtract(written.clone(), &mut intersect(&written, &near));
     rest.sort_unstable_by_key(|(a, b)| (b - a, *a));
     for (from, to) in rest {
-        if kept + (to - from) > VERBATIM_MAX {
+        if !keep(from, to, VERBATIM_MAX, &mut verbatim) {
             break;
         }
-        let data = p
-            .mem
-            .read_prefix(trace_format::RemoteAddr(from), (to - from) as usize);
-        if data.len() as u64 != to - from {
-            continue;
-        }
-        kept += to - from;
-        windows.push((from, to));
-        verbatim.push(trace_format::MemWrite {
-            addr: trace_format::RemoteAddr(from),
-            data,
-        });
     }
     windows.sort_unstable();
     let mut hashed = vec![(verbatim_end, hi)];

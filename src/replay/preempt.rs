@@ -464,27 +464,28 @@ impl ReplaySession {
         live: Tid,
         site: &crate::tracee::insn::PatchSite,
     ) -> anyhow::Result<bool> {
-        let inside = |rip: u64| rip > site.addr && rip < site.addr + site.len;
-        for _ in 0..16 {
-            if !inside(ptrace::get_regs(live)?.rip) {
-                return Ok(true);
-            }
-            ptrace::resume(live, ptrace::Resume::Step, 0)?;
-            let w = self.wait_for(live)?;
-            if w.stop != Stop::Signal(libc::SIGTRAP) {
-                self.stashed.entry(live).or_default().push_front(w);
-                return Ok(false);
-            }
-        }
-        Ok(!inside(ptrace::get_regs(live)?.rip))
+        self.step_while(live, 16, |rip| {
+            rip > site.addr && rip < site.addr + site.len
+        })
     }
 
     /// Single-steps `live` (resumed into the stub's replaced instructions)
-    /// until it is out of the stub's mapping; false when it stopped
-    /// otherwise (the stop is stashed) or did not get out.
+    /// until it is out of the stub's mapping.
     fn step_out_of_page(&mut self, live: Tid, page: u64) -> anyhow::Result<bool> {
-        let inside = |rip: u64| rip >= page && rip < page + searchstub::MAP_LEN;
-        for _ in 0..64 {
+        self.step_while(live, 64, |rip| {
+            rip >= page && rip < page + searchstub::MAP_LEN
+        })
+    }
+
+    /// Single-steps `live` (at most `max` steps) while `inside(rip)`; false
+    /// when it stopped otherwise (the stop is stashed) or did not get out.
+    fn step_while(
+        &mut self,
+        live: Tid,
+        max: u32,
+        inside: impl Fn(u64) -> bool,
+    ) -> anyhow::Result<bool> {
+        for _ in 0..max {
             let mut regs = ptrace::get_regs(live)?;
             if !inside(regs.rip) {
                 // A step over the stub's popfq leaves the kernel's TF in
