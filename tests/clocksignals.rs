@@ -109,10 +109,10 @@ fn profiling_signals_while_spinning_on_the_clock() {
 /// Preemption points recorded without memory contents
 /// (`RRGO_PREEMPT_HASHES=1`) while a goroutine spins on the clock and
 /// buffered pipe calls: a point in `runtime.netpoll` has equal registers
-/// and stack at every call, and only rrgo's page tells them apart (the
-/// clock reads and buffered calls provided before the point must be used
-/// up). Without that check replay diverged in 6 of 8 runs (`expected the
-/// previous 68 clock reads to have been used, got 66 used`).
+/// and stack at every call. With the stack alone as the point's memory,
+/// replay diverged in 6 of 8 runs (`expected the previous 68 clock reads to
+/// have been used, got 66 used`); the heap's hashes and the check that
+/// rrgo's page buffers are used up each tell those visits apart.
 #[test]
 fn points_recorded_without_contents_wait_for_the_pages_buffers() {
     let s = Scratch::new();
@@ -129,7 +129,12 @@ fn points_recorded_without_contents_wait_for_the_pages_buffers() {
                 .arg("pipe"),
             Duration::from_secs(30),
         );
-        check_replay(&s, &format!("pipe go{v} with hashes, run {run}"), &rec, &trace);
+        check_replay(
+            &s,
+            &format!("pipe go{v} with hashes, run {run}"),
+            &rec,
+            &trace,
+        );
     }
 }
 
