@@ -35,7 +35,7 @@ pub struct RecordStats {
     pub signals: u64,
     pub preemptions: u64,
     pub preempt_bytes: u64,
-    /// Preemptions recorded with the live stack only (no memory contents).
+    /// Preemptions recorded with memory to compare (no contents to write).
     pub preempt_hashed: u64,
     /// Signals delivered by a step into their handler (frame normalized).
     pub handler_entries: u64,
@@ -689,10 +689,6 @@ impl Recorder {
         Ok(())
     }
 
-    /// Records the current state of `tid` as a preemption point. At a
-    /// patch site (`site`) replay re-executes to the point and checks it
-    /// against hashes of the memory written since the last point; else
-    /// that memory's contents are recorded, so replay can also jump there.
     /// What the unfinished syscalls of `tgid`'s other threads may write
     /// (their exits, with the bytes, come later in the trace).
     fn in_flight_writes(&self, tid: Tid, tgid: i32) -> Vec<(u64, u64)> {
@@ -717,6 +713,11 @@ impl Recorder {
         out
     }
 
+    /// Records the current state of `tid` as a preemption point. At a
+    /// patch site (`site`), with RRGO_PREEMPT_HASHES=1, the point carries
+    /// memory to compare (`point_memory`) and replay re-executes to it;
+    /// else the memory written since the last point is recorded, so replay
+    /// can also jump there.
     pub(super) fn record_preempt(
         &mut self,
         tid: Tid,
@@ -1129,7 +1130,7 @@ fn point_memory(
     in_flight: &[(u64, u64)],
 ) -> Option<(Vec<trace_format::MemWrite>, Vec<trace_format::PageHash>)> {
     let (lo, hi) = crate::goruntime::thread_stack(&p.mem, regs.fs_base, regs.rsp)?;
-    let written = p.dirty.as_ref()?.take_written().ok()?;
+    let dirty = p.dirty.as_ref()?;
     // From rsp: Go code keeps nothing below it (no red zone).
     let start = regs.rsp.max(lo);
     let verbatim_end = hi.min(start + STACK_VERBATIM);
@@ -1144,6 +1145,8 @@ fn point_memory(
         addr: trace_format::RemoteAddr(start),
         data,
     }];
+    // Taken last: a None before this leaves the set to the contents path.
+    let written = dirty.take_written().ok()?;
     let mut holes: Vec<(u64, u64)> = in_flight.to_vec();
     holes.push((lo, hi));
     // rrgo's page: filled by syscalls here, by replay from the trace there;

@@ -44,9 +44,9 @@ pub struct PreemptStats {
     pub hits: u64,
 }
 
-/// The memory a point is verified by besides the registers: the live part
-/// of the thread's stack, verbatim and hashed. Empty for a point recorded
-/// with contents (`Pages`).
+/// The memory a point is verified by besides the registers (the event's
+/// `verbatim` and `hashes`). Empty for a point recorded with contents
+/// (`Pages`).
 pub struct PointMemory<'a> {
     pub verbatim: &'a [MemWrite],
     pub hashes: &'a [PageHash],
@@ -88,8 +88,8 @@ struct Placed<'a> {
 /// How one patched run ended.
 enum StubRun {
     Reached,
-    /// Equal registers, other stack words: the stub should compare these
-    /// (address, recorded value) too. The thread is out of the stub.
+    /// Equal registers, other memory words: the stub should compare these
+    /// too. The thread is out of the stub.
     Refine(Vec<Word>),
     /// The thread stopped otherwise while leaving the stub (stashed).
     Left,
@@ -111,11 +111,11 @@ impl ReplaySession {
         e: &Event,
         live: Tid,
         target: &Regs,
-        written: &PointMemory<'_>,
+        memory: &PointMemory<'_>,
     ) -> anyhow::Result<bool> {
         // A point recorded with hashes has no contents to jump with: the
         // search goes on until it finds it.
-        let limit = if written.is_empty() {
+        let limit = if memory.is_empty() {
             budget()
         } else {
             u64::MAX
@@ -125,7 +125,7 @@ impl ReplaySession {
             self.jumps.push(e.time);
             return Ok(false);
         }
-        match self.stub_search(e, live, target, written)? {
+        match self.stub_search(e, live, target, memory)? {
             StubOutcome::Reached => {
                 self.preempt_stats.executed += 1;
                 self.preempt_stats.in_process += 1;
@@ -136,13 +136,13 @@ impl ReplaySession {
         ptrace::set_debugreg(live, 0, target.rip)?;
         ptrace::set_debugreg(live, 6, 0)?;
         ptrace::set_debugreg(live, 7, DR7_L0)?;
-        let result = self.search(e, live, target, written, limit);
+        let result = self.search(e, live, target, memory, limit);
         let _ = ptrace::set_debugreg(live, 7, 0);
         let _ = ptrace::set_debugreg(live, 6, 0);
         let reached = result?;
         if reached {
             self.preempt_stats.executed += 1;
-        } else if !written.is_empty() {
+        } else if !memory.is_empty() {
             // Recorded by hashes: a jump would lose what the slice wrote.
             return Err(anyhow::anyhow!(super::Divergence::new(
                 e.time,
@@ -167,7 +167,7 @@ impl ReplaySession {
         e: &Event,
         live: Tid,
         target: &Regs,
-        written: &PointMemory<'_>,
+        memory: &PointMemory<'_>,
         limit: u64,
     ) -> anyhow::Result<bool> {
         let mut hits = 0u64;
@@ -234,11 +234,11 @@ impl ReplaySession {
                     self.preempt_stats.hits += 1;
                     let regs = ptrace::get_regs(live)?;
                     if same_state(&regs, target)
-                        && matches!(self.point_memory(e, written, None)?, MemoryCheck::Equal)
+                        && matches!(self.point_memory(e, memory, None)?, MemoryCheck::Equal)
                     {
                         return Ok(true);
                     }
-                    if written.is_empty() && self.inside_rep_string(e, &regs, target)? {
+                    if memory.is_empty() && self.inside_rep_string(e, &regs, target)? {
                         return Ok(true);
                     }
                     if hits >= limit {
@@ -336,7 +336,7 @@ impl ReplaySession {
         e: &Event,
         live: Tid,
         target: &Regs,
-        written: &PointMemory<'_>,
+        memory: &PointMemory<'_>,
     ) -> anyhow::Result<StubOutcome> {
         let Some(tgid) = self.threads.get(&e.tid).map(|t| t.tgid) else {
             return Ok(StubOutcome::Unavailable);
@@ -368,8 +368,8 @@ impl ReplaySession {
             return Ok(StubOutcome::Unavailable);
         };
         let now = ptrace::get_regs(live)?;
-        // Stack words the stub also compares: none until a visit with equal
-        // registers showed which differ (a counter the loop keeps on the stack).
+        // Memory words the stub also compares (address, value): none until a
+        // visit with equal registers showed which differ (a loop's counter).
         let mut words: Vec<(u64, u64)> = Vec::new();
         let mut refinements = 0u32;
         let Some(mut stub) = searchstub::assemble(page, &site, target, &now, &words) else {
@@ -407,7 +407,7 @@ impl ReplaySession {
                 original: patched,
                 refinements,
             };
-            let result = self.stub_run(e, live, target, written, &placed);
+            let result = self.stub_run(e, live, target, memory, &placed);
             // Whatever happened, the program's code is its own again.
             let restored = self.mem(e.tid)?.write(RemoteAddr(site.addr), &original);
             let _ = ptrace::set_debugreg(live, 7, 0);
@@ -511,7 +511,7 @@ impl ReplaySession {
         e: &Event,
         live: Tid,
         target: &Regs,
-        written: &PointMemory<'_>,
+        memory: &PointMemory<'_>,
         placed: &Placed<'_>,
     ) -> anyhow::Result<StubRun> {
         let (stub, page, site, patched) = (placed.stub, placed.page, placed.site, placed.original);
@@ -528,7 +528,7 @@ impl ReplaySession {
                     let mut regs = ptrace::get_regs(live)?;
                     if regs.rip == stub.matched {
                         let check = if regs.fs_base == target.fs_base {
-                            self.point_memory(e, written, Some(patched))?
+                            self.point_memory(e, memory, Some(patched))?
                         } else {
                             MemoryCheck::Differs(Vec::new())
                         };
@@ -578,8 +578,9 @@ impl ReplaySession {
 /// How the thread's memory compares with the point's.
 enum MemoryCheck {
     Equal,
-    /// Words that differ, nearest rsp first; empty when only a hashed
-    /// range differs.
+    /// Verbatim words that differ, in the event's order (the stack from rsp
+    /// first), then rrgo's page counts; empty when only a hashed range
+    /// differs.
     Differs(Vec<Word>),
 }
 
@@ -591,10 +592,11 @@ struct Word {
 }
 
 impl ReplaySession {
-    /// Whether the live stack recorded at the point is the same now: equal
+    /// Whether the memory recorded with the point is the same now: equal
     /// registers alone can be an earlier visit of a loop whose state lives
-    /// in memory (a counter spilled across a call). rrgo's own bytes in the
-    /// program (breakpoints, the jmp at `patched`) read as the program's.
+    /// in memory (a counter spilled to the stack, a field of a reused
+    /// object). rrgo's own bytes in the program (breakpoints, the jmp at
+    /// `patched`) read as the program's.
     fn point_memory(
         &self,
         e: &Event,

@@ -1208,7 +1208,7 @@ impl ReplaySession {
         e: &Event,
         regs: &trace_format::Regs,
         xstate: &[u8],
-        written: &super::preempt::PointMemory<'_>,
+        memory: &super::preempt::PointMemory<'_>,
     ) -> anyhow::Result<()> {
         let t = self.thread(e)?;
         let live = t.live;
@@ -1227,7 +1227,7 @@ impl ReplaySession {
             }
         }
         // Re-execute the slice when possible; jump to the point otherwise.
-        self.run_to_point(e, live, regs, written)?;
+        self.run_to_point(e, live, regs, memory)?;
         if !xstate.is_empty() {
             ptrace::set_xstate(live, xstate)
                 .context("cannot restore FPU state at a preemption point")?;
