@@ -1159,41 +1159,50 @@ fn point_memory(
         written.iter().map(|(a, len)| (a.0, a.0 + len)).collect(),
         &mut holes,
     );
-    // Written bytes next to what the registers point at are kept verbatim:
-    // a loop's state in a struct it reaches through a register, which
-    // replay's stub can then compare in the program.
+    // Written bytes next to what the registers point at are kept verbatim,
+    // then next to what the live stack points at, innermost frames first:
+    // a loop's state in a struct it reaches through a register or a local
+    // (the GC's work buffer: `gcw` on the stack), which replay's stub can
+    // then compare in the program.
     let mut near: Vec<(u64, u64)> = register_values(regs)
         .into_iter()
-        .map(|v| {
-            (
-                v.saturating_sub(NEAR_BEFORE) & !7,
-                v.saturating_add(NEAR_AFTER),
-            )
-        })
+        .map(|v| (v, NEAR_AFTER))
         .collect();
-    near.sort_unstable();
-    let mut kept = 0u64;
-    let mut windows: Vec<(u64, u64)> = Vec::new();
-    // Keeps [from, to) verbatim while the total stays within `budget`.
-    let mut keep = |from: u64, to: u64, budget: u64, verbatim: &mut Vec<_>| {
-        if kept + (to - from) > budget {
-            return false;
-        }
-        let data = p
-            .mem
-            .read_prefix(trace_format::RemoteAddr(from), (to - from) as usize);
-        if data.len() as u64 == to - from {
-            kept += to - from;
-            windows.push((from, to));
-            verbatim.push(trace_format::MemWrite {
-                addr: trace_format::RemoteAddr(from),
-                data,
-            });
+    let mut seen = std::collections::HashSet::new();
+    near.extend(
+        verbatim[0]
+            .data
+            .chunks_exact(8)
+            .map(|w| u64::from_le_bytes(w.try_into().unwrap_or([0; 8])))
+            .filter(|&v| !(lo..hi).contains(&v) && inside(&written, v) && seen.insert(v))
+            .map(|v| (v, STACK_NEAR_AFTER)),
+    );
+    let mut kept = Kept::default();
+    // Keeps what `written` holds of [from, to), less what is kept already,
+    // while the total stays within `budget`.
+    let keep = |from: u64, to: u64, budget: u64, kept: &mut Kept, verbatim: &mut Vec<_>| {
+        let mut kept_already = kept.windows.clone();
+        for (a, b) in subtract(intersect(&written, &[(from, to)]), &mut kept_already) {
+            if kept.bytes + (b - a) > budget {
+                return false;
+            }
+            let data = p
+                .mem
+                .read_prefix(trace_format::RemoteAddr(a), (b - a) as usize);
+            if data.len() as u64 == b - a {
+                kept.bytes += b - a;
+                kept.windows.push((a, b));
+                verbatim.push(trace_format::MemWrite {
+                    addr: trace_format::RemoteAddr(a),
+                    data,
+                });
+            }
         }
         true
     };
-    for (from, to) in intersect(&written, &near) {
-        if !keep(from, to, NEAR_MAX, &mut verbatim) {
+    for (v, after) in near {
+        let (from, to) = (v.saturating_sub(NEAR_BEFORE) & !7, v.saturating_add(after));
+        if !keep(from, to, NEAR_MAX, &mut kept, &mut verbatim) {
             break;
         }
     }
@@ -1201,14 +1210,14 @@ fn point_memory(
     // a budget: a word there that differs at a visit with equal registers
     // is compared in the program from then on; a hashed one costs a ptrace
     // stop per visit (compress/gzip: 400,000 visits of one point).
-    let mut rest = subtract(written.clone(), &mut intersect(&written, &near));
+    let mut rest = subtract(written.clone(), &mut kept.windows.clone());
     rest.sort_unstable_by_key(|(a, b)| (b - a, *a));
     for (from, to) in rest {
-        if !keep(from, to, VERBATIM_MAX, &mut verbatim) {
+        if !keep(from, to, VERBATIM_MAX, &mut kept, &mut verbatim) {
             break;
         }
     }
-    windows.sort_unstable();
+    let mut windows = kept.windows;
     let mut hashed = vec![(verbatim_end, hi)];
     hashed.extend(subtract(written, &mut windows));
     let mut hashes = Vec::new();
@@ -1242,6 +1251,8 @@ fn point_memory(
 const NEAR_BEFORE: u64 = 256;
 const NEAR_AFTER: u64 = 4096 + 256;
 const NEAR_MAX: u64 = 64 << 10;
+/// After a pointer found on the live stack (a local's struct).
+const STACK_NEAR_AFTER: u64 = 1024;
 /// Written bytes kept verbatim at a point in all (besides the stack).
 const VERBATIM_MAX: u64 = 128 << 10;
 
@@ -1273,6 +1284,19 @@ fn intersect(runs: &[(u64, u64)], windows: &[(u64, u64)]) -> Vec<(u64, u64)> {
         }
     }
     out
+}
+
+/// What a point keeps verbatim so far.
+#[derive(Default)]
+struct Kept {
+    bytes: u64,
+    windows: Vec<(u64, u64)>,
+}
+
+/// Whether `v` lies in one of sorted, disjoint `runs`.
+fn inside(runs: &[(u64, u64)], v: u64) -> bool {
+    let i = runs.partition_point(|&(_, to)| to <= v);
+    runs.get(i).is_some_and(|&(from, _)| from <= v)
 }
 
 /// `runs` less `holes` (half-open ranges; holes get sorted).

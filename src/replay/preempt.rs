@@ -304,6 +304,16 @@ impl ReplaySession {
     }
 }
 
+/// Why the stub could not search a point, for `RRGO_LOG=debug`.
+fn unavailable(rip: u64, why: &str) -> StubOutcome {
+    tracing::debug!(
+        point = format_args!("{rip:#x}"),
+        why,
+        "searching with a debug register"
+    );
+    StubOutcome::Unavailable
+}
+
 /// The registers that make two moments at one rip the same program state
 /// (flags and the syscall number are bookkeeping).
 pub fn same_state(a: &Regs, b: &Regs) -> bool {
@@ -339,10 +349,10 @@ impl ReplaySession {
         memory: &PointMemory<'_>,
     ) -> anyhow::Result<StubOutcome> {
         let Some(tgid) = self.threads.get(&e.tid).map(|t| t.tgid) else {
-            return Ok(StubOutcome::Unavailable);
+            return Ok(unavailable(target.rip, "no such thread"));
         };
         if self.unsafe_sites.contains(&(tgid, target.rip)) {
-            return Ok(StubOutcome::Unavailable);
+            return Ok(unavailable(target.rip, "branched into before"));
         }
         let page = match self.stub_pages.get(&tgid) {
             Some(p) => *p,
@@ -353,7 +363,7 @@ impl ReplaySession {
             }
         };
         let Some(page) = page else {
-            return Ok(StubOutcome::Unavailable);
+            return Ok(unavailable(target.rip, "no stub page"));
         };
         // A breakpoint (ours or an RDRAND trap) in the site reads as int3: no site.
         let pid = self.mem(e.tid)?.pid();
@@ -365,7 +375,7 @@ impl ReplaySession {
             self.mems.get(&tgid).expect("the thread's process"),
             target.rip,
         ) else {
-            return Ok(StubOutcome::Unavailable);
+            return Ok(unavailable(target.rip, "not a patch site here"));
         };
         let now = ptrace::get_regs(live)?;
         // Memory words the stub also compares (address, value): none until a
@@ -373,20 +383,26 @@ impl ReplaySession {
         let mut words: Vec<(u64, u64)> = Vec::new();
         let mut refinements = 0u32;
         let Some(mut stub) = searchstub::assemble(page, &site, target, &now, &words) else {
-            return Ok(StubOutcome::Unavailable);
+            return Ok(unavailable(target.rip, "stub cannot be assembled"));
         };
         // A thread resting on a breakpoint gets past it first.
         if let Some(w) = self.step_over_breakpoint(live)? {
             // Not a plain step: let the debug-register search take this stop.
             self.stashed.entry(live).or_default().push_front(w);
-            return Ok(StubOutcome::Unavailable);
+            return Ok(unavailable(
+                target.rip,
+                "stopped stepping over a breakpoint",
+            ));
         }
         let mut entries = 0;
         loop {
             // A thread inside the site's bytes (a return into it, e.g. from
             // Go's asyncPreempt, or a sigreturn) runs out of them first.
-            if !self.step_out_of(live, &site)? {
-                return Ok(StubOutcome::Unavailable);
+            if !self.step_out_of(e.tid, live, &site)? {
+                return Ok(unavailable(
+                    target.rip,
+                    "did not step out of the site's bytes",
+                ));
             }
             let mem = self.mem(e.tid)?;
             let original = mem.read(RemoteAddr(site.addr), site.len as usize)?;
@@ -415,7 +431,9 @@ impl ReplaySession {
             restored.context("cannot restore the code at a preemption point")?;
             match result? {
                 StubRun::Reached => return Ok(StubOutcome::Reached),
-                StubRun::Left => return Ok(StubOutcome::Unavailable),
+                StubRun::Left => {
+                    return Ok(unavailable(target.rip, "a stop the stub did not make"))
+                }
                 StubRun::Refine(more) => {
                     refinements += 1;
                     for w in more {
@@ -436,7 +454,9 @@ impl ReplaySession {
                     );
                     match searchstub::assemble(page, &site, target, &now, &words) {
                         Some(s) => stub = s,
-                        None => return Ok(StubOutcome::Unavailable),
+                        None => {
+                            return Ok(unavailable(target.rip, "refined stub cannot be assembled"))
+                        }
                     }
                 }
                 // Control came into the site's bytes (caught before it ran
@@ -444,12 +464,8 @@ impl ReplaySession {
                 StubRun::Entered => {
                     entries += 1;
                     if entries > MAX_ENTRIES {
-                        tracing::debug!(
-                            point = target.rip,
-                            "branches into a patched site: searching with a debug register"
-                        );
                         self.unsafe_sites.insert((tgid, target.rip));
-                        return Ok(StubOutcome::Unavailable);
+                        return Ok(unavailable(target.rip, "branches into the site"));
                     }
                 }
             }
@@ -461,26 +477,36 @@ impl ReplaySession {
     /// debug-register search) or did not get out.
     fn step_out_of(
         &mut self,
+        tid: trace_format::RecTid,
         live: Tid,
         site: &crate::tracee::insn::PatchSite,
     ) -> anyhow::Result<bool> {
-        self.step_while(live, 16, |rip| {
+        self.step_while(tid, live, 16, |rip| {
             rip > site.addr && rip < site.addr + site.len
         })
     }
 
     /// Single-steps `live` (resumed into the stub's replaced instructions)
     /// until it is out of the stub's mapping.
-    fn step_out_of_page(&mut self, live: Tid, page: u64) -> anyhow::Result<bool> {
-        self.step_while(live, 64, |rip| {
+    fn step_out_of_page(
+        &mut self,
+        tid: trace_format::RecTid,
+        live: Tid,
+        page: u64,
+    ) -> anyhow::Result<bool> {
+        self.step_while(tid, live, 64, |rip| {
             rip >= page && rip < page + searchstub::MAP_LEN
         })
     }
 
-    /// Single-steps `live` (at most `max` steps) while `inside(rip)`; false
-    /// when it stopped otherwise (the stop is stashed) or did not get out.
+    /// Single-steps `live` (recorded as `tid`; at most `max` instructions)
+    /// while `inside(rip)`; false when it stopped otherwise (the stop is
+    /// stashed) or did not get out. A `rep` string instruction (Go's
+    /// memclr of a frame: `rep stosq` with 549 iterations) runs to its end
+    /// at once, not a step per iteration.
     fn step_while(
         &mut self,
+        tid: trace_format::RecTid,
         live: Tid,
         max: u32,
         inside: impl Fn(u64) -> bool,
@@ -496,14 +522,39 @@ impl ReplaySession {
                 }
                 return Ok(true);
             }
-            ptrace::resume(live, ptrace::Resume::Step, 0)?;
-            let w = self.wait_for(live)?;
+            let code = self.mem(tid)?.read_prefix(RemoteAddr(regs.rip), 16);
+            let w = match crate::tracee::insn::steppable(&code, regs.rip) {
+                Some(Some(len)) => self.run_past(live, regs.rip + len)?,
+                _ => {
+                    ptrace::resume(live, ptrace::Resume::Step, 0)?;
+                    self.wait_for(live)?
+                }
+            };
             if w.stop != Stop::Signal(libc::SIGTRAP) {
                 self.stashed.entry(live).or_default().push_front(w);
                 return Ok(false);
             }
         }
         Ok(!inside(ptrace::get_regs(live)?.rip))
+    }
+
+    /// Runs `live` to `end` with debug register 0 (its other uses put back
+    /// after).
+    fn run_past(&mut self, live: Tid, end: u64) -> anyhow::Result<Waited> {
+        let (dr0, dr7) = (
+            ptrace::get_debugreg(live, 0)?,
+            ptrace::get_debugreg(live, 7)?,
+        );
+        ptrace::set_debugreg(live, 0, end)?;
+        ptrace::set_debugreg(live, 6, 0)?;
+        ptrace::set_debugreg(live, 7, DR7_L0)?;
+        ptrace::resume(live, ptrace::Resume::Cont, 0)?;
+        let w = self.wait_for(live);
+        ptrace::set_debugreg(live, 7, 0)?;
+        ptrace::set_debugreg(live, 0, dr0)?;
+        ptrace::set_debugreg(live, 7, dr7)?;
+        ptrace::set_debugreg(live, 6, 0)?;
+        w
     }
 
     fn stub_run(
@@ -541,7 +592,7 @@ impl ReplaySession {
                         match words {
                             words if !words.is_empty() && placed.refinements < MAX_REFINEMENTS => {
                                 // Out of the stub before it is rewritten.
-                                if !self.step_out_of_page(live, page)? {
+                                if !self.step_out_of_page(e.tid, live, page)? {
                                     return Ok(StubRun::Left);
                                 }
                                 return Ok(StubRun::Refine(words));
@@ -665,10 +716,23 @@ impl ReplaySession {
                 }
             }
         }
+        // Hashing reads every page the slice wrote: only once the words
+        // the stub can learn agree, and up to the first that differs.
         for h in v.hashes {
+            if differs {
+                break;
+            }
             match read(h.addr, h.len) {
                 Some(now) if xxhash_rust::xxh3::xxh3_64(&now) == h.hash => {}
-                _ => differs = true,
+                _ => {
+                    tracing::trace!(
+                        time = e.time.0,
+                        at = format_args!("{:#x}", h.addr.0),
+                        len = h.len,
+                        "hashed memory differs"
+                    );
+                    differs = true
+                }
             }
         }
         // The recorder flushed rrgo's page at the point: an earlier visit
