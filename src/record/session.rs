@@ -75,18 +75,23 @@ fn preempt_after() -> Duration {
     Duration::from_millis(env_ms("RRGO_PREEMPT_MS", 50))
 }
 
+/// How long a thread woken from a blocking syscall waits at most for the
+/// running one to give up the CPU (RRGO_WAKE_MS).
+fn wake_after() -> Duration {
+    Duration::from_millis(env_ms("RRGO_WAKE_MS", 2))
+}
+
 /// How long a thread keeps the CPU before rrgo switches at its next syscall stop.
 fn slice() -> Duration {
     Duration::from_millis(env_ms("RRGO_SLICE_MS", 20))
 }
 
 /// Preemption points at a patch site are recorded by registers and memory
-/// to compare (no contents to write) only with RRGO_PREEMPT_HASHES=1: the
-/// standard library's compress/gzip tests still meet points whose memory
-/// never compares equal in replay (about 1 run in 4). By default the pages
-/// written since the previous point are recorded and written at the point.
+/// to compare (no contents to write) unless RRGO_PREEMPT_HASHES=0, which
+/// records the pages written since the previous point instead (replay
+/// writes them at the point, and may jump there).
 fn preempt_hashes() -> bool {
-    std::env::var("RRGO_PREEMPT_HASHES").is_ok_and(|v| v == "1")
+    std::env::var("RRGO_PREEMPT_HASHES").map_or(true, |v| v != "0")
 }
 
 /// The seccomp filter is on unless RRGO_SECCOMP=0.
@@ -201,6 +206,7 @@ pub(super) struct Recorder {
     pub(super) announced: std::collections::HashSet<trace_format::FileId>,
     pub(super) slice: Duration,
     pub(super) preempt_after: Duration,
+    pub(super) wake_after: Duration,
     /// Tracees run under the SECCOMP_RET_TRACE filter (see `resume`).
     pub(super) seccomp: bool,
     /// New programs get a patched vDSO and the clock page (`clock.rs`).
@@ -328,6 +334,7 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         announced: Default::default(),
         slice: slice(),
         preempt_after: preempt_after(),
+        wake_after: wake_after(),
         seccomp: spec.seccomp,
         // The page's clock reads run without a stop only under the filter.
         clock_pages: spec.seccomp && super::clock::patch_wanted(),
@@ -405,8 +412,16 @@ impl Recorder {
             if self.t.running.is_none() {
                 self.schedule()?;
             }
+            // A thread waiting for the CPU gets it within `preempt_after`,
+            // within `wake_after` if it was woken (the program sees more
+            // CPUs than the one its threads take turns on: a goroutine
+            // spinning until the thread it woke has done its work must not
+            // hold that thread up for a whole slice).
             let preempt_at = match (self.t.running, self.t.slice_start) {
-                (Some(_), Some(start)) => Some(start + self.preempt_after),
+                (Some(tid), Some(start)) => {
+                    self.t
+                        .turn_due(tid, start, self.wake_after, self.preempt_after)
+                }
                 _ => None,
             };
             // Events held back in the writer's batch are handed over while
@@ -525,11 +540,17 @@ impl Recorder {
 
     /// After a stop of the running thread: keep running it, or switch.
     pub(super) fn continue_or_switch(&mut self, tid: Tid) -> anyhow::Result<()> {
+        // At a stop, the CPU goes to a thread that has waited `slice`
+        // (`wake_after` if it was woken).
         let expired = self
             .t
             .slice_start
-            .is_some_and(|s| s.elapsed() >= self.slice);
-        if self.t.running == Some(tid) && !(expired && self.t.any_runnable_besides(tid)) {
+            .and_then(|s| {
+                self.t
+                    .turn_due(tid, s, self.wake_after.min(self.slice), self.slice)
+            })
+            .is_some_and(|due| Instant::now() >= due);
+        if self.t.running == Some(tid) && !expired {
             if !self.resume(tid)? {
                 self.t.running = None;
             }

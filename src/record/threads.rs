@@ -1,7 +1,7 @@
 //! The recorder's view of tracee threads and processes, and the run queue.
 
 use std::collections::{HashMap, VecDeque};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use trace_format::Regs;
 
@@ -56,6 +56,11 @@ pub struct Thread {
     /// Signals that arrived while it was stepped out of rrgo's page, sent
     /// again with tgkill: the siginfo each had (the kernel's, not tgkill's).
     pub requeued: Vec<(i32, [u8; 128])>,
+    /// When it last became ready to run (joined the run queue).
+    pub queued_at: Option<Instant>,
+    /// It became ready by returning from a syscall that blocked (woken),
+    /// not by being descheduled.
+    pub woke: bool,
 }
 
 #[derive(Debug)]
@@ -100,6 +105,8 @@ impl Threads {
                 last_regs: None,
                 announced: state == State::Stopped,
                 requeued: Vec::new(),
+                queued_at: (state == State::Stopped).then(Instant::now),
+                woke: false,
             },
         );
         if state == State::Stopped {
@@ -114,7 +121,9 @@ impl Threads {
     /// Marks a thread ready to run (appends it to the run queue).
     pub fn set_stopped(&mut self, tid: Tid) {
         if let Some(t) = self.threads.get_mut(&tid) {
+            t.woke = t.state == State::InKernel;
             t.state = State::Stopped;
+            t.queued_at = Some(Instant::now());
             self.queue.push_back(tid);
         }
         if self.running == Some(tid) {
@@ -143,6 +152,30 @@ impl Threads {
             }
         }
         None
+    }
+
+    /// When `tid` (running since `since`) is due to give up the CPU to a
+    /// waiting thread: `woken` after a thread woke from a blocking syscall
+    /// (work handed to it, as by a futex wake, is not held up), `turn`
+    /// after one that was descheduled; counted from when it became ready,
+    /// or from `since` if later (each thread gets its turn).
+    pub fn turn_due(
+        &self,
+        tid: Tid,
+        since: Instant,
+        woken: Duration,
+        turn: Duration,
+    ) -> Option<Instant> {
+        self.queue
+            .iter()
+            .filter(|&&t| t != tid)
+            .filter_map(|t| self.threads.get(t))
+            .filter(|t| t.state == State::Stopped)
+            .filter_map(|t| {
+                let at = t.queued_at?.max(since);
+                Some(at + if t.woke { woken } else { turn })
+            })
+            .min()
     }
 
     pub fn any_runnable_besides(&self, tid: Tid) -> bool {
