@@ -16,33 +16,36 @@ PROGRAMS = {
     "sigterm-delay": ["-self-term", "300ms"],
     "spinmarks 30": ["30"],
     "gzipsha": [],
-    "spinmarks 30 [hashes]": ["30"],
-    "gzipsha [hashes]": [],
+    "gzipsha [contents]": [],
+    # A standard-library test binary (built by scripts/conformance.sh
+    # --build-only, run in its source directory): goroutines that spin
+    # while the thread they woke does the work.
+    "context.test": ["-test.short", "-test.count=1"],
 }
-# Rows recorded with extra environment: [hashes] = preemption points
-# carrying memory to compare instead of contents (RRGO_PREEMPT_HASHES=1).
+# Rows recorded with extra environment: [contents] = preemption points
+# carrying the memory written since the previous point instead of what
+# identifies it (RRGO_PREEMPT_HASHES=0, the former default).
 ROW_ENV = {
-    "spinmarks 30 [hashes]": {"RRGO_PREEMPT_HASHES": "1"},
-    "gzipsha [hashes]": {"RRGO_PREEMPT_HASHES": "1"},
+    "gzipsha [contents]": {"RRGO_PREEMPT_HASHES": "0"},
 }
 
 
-def timed(cmd, env=None):
+def timed(cmd, env=None, cwd=None):
     """Runs cmd, returns (wall seconds, child CPU seconds, returncode)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=cwd)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, cpu, p.returncode
 
 
-def timed_err(cmd, env=None):
+def timed_err(cmd, env=None, cwd=None):
     """Like timed, also returning the command's stderr."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
+    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True, cwd=cwd)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -75,15 +78,23 @@ def main():
     print(hdr)
     for name in progs:
         exe = os.path.join(REPO, ".build", f"go{version}", name.split()[0])
+        cwd = None
+        if name.endswith(".test"):
+            pkg = name[: -len(".test")]
+            exe = os.path.join(REPO, ".build", "conformance", f"go{version}", pkg.replace("/", "_") + ".test")
+            cwd = os.path.join(REPO, ".tools", f"go{version}", "go", "src", pkg)
+            if not os.path.exists(exe):
+                subprocess.run([os.path.join(REPO, "scripts", "conformance.sh"), "--build-only", "--go", version, "--only", pkg],
+                               stdout=subprocess.DEVNULL, check=True)
         args = PROGRAMS.get(name, [])
         nat, natcpu, rec, rep, evs, pres, sizes, jumps = [], [], [], [], [], [], [], []
         for i in range(a.n):
-            w, c, _ = timed([exe] + args)
+            w, c, _ = timed([exe] + args, cwd=cwd)
             nat.append(w); natcpu.append(c)
             trace = os.path.join(tmp, re.sub(r"[^\w.-]", "_", name) + f"-{i}")
-            w, _, _ = timed([RRGO, "record", "-q", "-o", trace, "--", exe] + args, dict(env, **ROW_ENV.get(name, {})))
+            w, _, _ = timed([RRGO, "record", "-q", "-o", trace, "--", exe] + args, dict(env, **ROW_ENV.get(name, {})), cwd)
             rec.append(w)
-            w, _, rc, err = timed_err([RRGO, "replay", "-a", trace], dict(env, RRGO_LOG="rrgo::commands=info"))
+            w, _, rc, err = timed_err([RRGO, "replay", "-a", trace], dict(env, RRGO_LOG="rrgo::commands=info"), cwd)
             rep.append(w)
             j = re.search(r"jumped\S*?=\S*?(\d+)", err)
             jumps.append(int(j.group(1)) if j else 0)

@@ -824,3 +824,32 @@ fn a_preemption_after_a_huge_write_is_recorded_in_pieces() {
     assert!(rec.status.success(), "{}", text(&rec.stderr));
     assert_same("fill", &rec, &s.replay(&dir));
 }
+
+/// Mechanism: a thread woken from a blocking syscall gets the CPU within
+/// `RRGO_WAKE_MS`, whatever the running thread does. `examples/handoff`
+/// starts a goroutine and spins until it has run (Go hands it to a thread
+/// it wakes with a futex); with the other turns made 20 s long, only the
+/// wake-up bound lets the 10 rounds finish before the deadline (before it,
+/// the woken thread waited for a whole `RRGO_PREEMPT_MS`, and a profiler
+/// loop in `runtime/pprof`'s tests never finished). Replay is exact.
+#[test]
+fn a_woken_thread_is_not_held_up_by_a_spinning_one() {
+    let s = Scratch::new();
+    let dir = s.path().join("t");
+    let mut rec = s.cmd();
+    rec.env("RRGO_PREEMPT_MS", "20000")
+        .env("RRGO_SLICE_MS", "20000")
+        .args(["record", "-o"])
+        .arg(&dir)
+        .arg("--")
+        .arg(example(&newest(), "handoff"))
+        .arg("10");
+    let rec = output_within(&mut rec, Duration::from_secs(60));
+    assert!(rec.status.success(), "{}", text(&rec.stderr));
+    assert!(
+        text(&rec.stdout).starts_with("rounds 10,"),
+        "{}",
+        text(&rec.stdout)
+    );
+    replay_re_executing(&s, &dir, &rec, "rrgo::commands=info");
+}
