@@ -1227,6 +1227,22 @@ fn point_memory(
             break;
         }
     }
+    // One level further: what those bytes point at (a `g` in a register:
+    // its saved sp into the stack of the goroutine it switched from, where
+    // a coroutine loop keeps its state; `runtime.coroswitch_m` was visited
+    // 10,000 times with equal registers and words).
+    let further: Vec<u64> = verbatim[1..]
+        .iter()
+        .flat_map(|w| w.data.chunks_exact(8))
+        .map(|w| u64::from_le_bytes(w.try_into().unwrap_or([0; 8])))
+        .filter(|&v| !(lo..hi).contains(&v) && inside(&written, v) && seen.insert(v))
+        .collect();
+    for v in further {
+        let (from, to) = (v.saturating_sub(FURTHER_BEFORE) & !7, v + FURTHER_AFTER);
+        if !keep(from, to, NEAR_MAX + FURTHER_MAX, &mut kept, &mut verbatim) {
+            break;
+        }
+    }
     // Then the smallest written runs (objects rather than buffers), up to
     // a budget: a word there that differs at a visit with equal registers
     // is compared in the program from then on; a hashed one costs a ptrace
@@ -1274,6 +1290,10 @@ const NEAR_AFTER: u64 = 4096 + 256;
 const NEAR_MAX: u64 = 64 << 10;
 /// After a pointer found on the live stack (a local's struct).
 const STACK_NEAR_AFTER: u64 = 1024;
+/// Around a pointer found in those bytes, and in all.
+const FURTHER_BEFORE: u64 = 64;
+const FURTHER_AFTER: u64 = 512;
+const FURTHER_MAX: u64 = 32 << 10;
 /// Written bytes kept verbatim at a point in all (besides the stack).
 const VERBATIM_MAX: u64 = 128 << 10;
 

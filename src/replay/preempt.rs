@@ -50,6 +50,10 @@ pub struct PreemptStats {
 pub struct PointMemory<'a> {
     pub verbatim: &'a [MemWrite],
     pub hashes: &'a [PageHash],
+    /// The hashed range that differed at the last visit: checked first
+    /// at the next (a loop's state in one range; hashing the rest, up
+    /// to megabytes, at each visit made a search cost seconds).
+    pub differed: std::cell::Cell<usize>,
 }
 
 impl PointMemory<'_> {
@@ -718,10 +722,13 @@ impl ReplaySession {
         }
         // Hashing reads every page the slice wrote: only once the words
         // the stub can learn agree, and up to the first that differs.
-        for h in v.hashes {
+        let first = v.differed.get().min(v.hashes.len());
+        let order = (first..v.hashes.len()).chain(0..first);
+        for i in order {
             if differs {
                 break;
             }
+            let h = &v.hashes[i];
             match read(h.addr, h.len) {
                 Some(now) if xxhash_rust::xxh3::xxh3_64(&now) == h.hash => {}
                 _ => {
@@ -731,6 +738,7 @@ impl ReplaySession {
                         len = h.len,
                         "hashed memory differs"
                     );
+                    v.differed.set(i);
                     differs = true
                 }
             }

@@ -243,7 +243,11 @@ impl ReplaySession {
                 e,
                 regs,
                 xstate,
-                &super::preempt::PointMemory { verbatim, hashes },
+                &super::preempt::PointMemory {
+                    verbatim,
+                    hashes,
+                    differed: Default::default(),
+                },
             ),
             EventKind::Rdtsc { rip, value, aux } => self.on_rdtsc(e, *rip, *value, *aux),
             EventKind::Rdrand { rip, first, value } => self.on_rdrand(e, *rip, *first, *value),
