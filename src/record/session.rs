@@ -774,6 +774,12 @@ impl Recorder {
                 }
                 return Ok(());
             }
+            tracing::debug!(
+                %tid,
+                rip = format_args!("{:#x}", regs.rip),
+                stack = ?self.t.procs.get(&tgid).and_then(|p| crate::goruntime::thread_stack(&p.mem, regs.fs_base, regs.rsp)),
+                "a point at a patch site is recorded with contents"
+            );
         }
         let pages = match self.t.procs.get_mut(&tgid) {
             Some(p) => match &p.dirty {
