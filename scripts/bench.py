@@ -16,17 +16,22 @@ PROGRAMS = {
     "sigterm-delay": ["-self-term", "300ms"],
     "spinmarks 30": ["30"],
     "gzipsha": [],
-    "gzipsha [contents]": [],
+    "spinmarks 30 [hashes]": ["30"],
+    "gzipsha [hashes]": [],
     # A standard-library test binary (built by scripts/conformance.sh
     # --build-only, run in its source directory): goroutines that spin
     # while the thread they woke does the work.
     "context.test": ["-test.short", "-test.count=1"],
+    "context.test [wake 2]": ["-test.short", "-test.count=1"],
 }
-# Rows recorded with extra environment: [contents] = preemption points
-# carrying the memory written since the previous point instead of what
-# identifies it (RRGO_PREEMPT_HASHES=0, the former default).
+# Rows recorded with extra environment: [hashes] = preemption points
+# carrying what identifies them instead of the memory written since the
+# previous point (RRGO_PREEMPT_HASHES=1); [wake 2] = a woken thread gets
+# the CPU within 2 ms (RRGO_WAKE_MS=2).
 ROW_ENV = {
-    "gzipsha [contents]": {"RRGO_PREEMPT_HASHES": "0"},
+    "spinmarks 30 [hashes]": {"RRGO_PREEMPT_HASHES": "1"},
+    "gzipsha [hashes]": {"RRGO_PREEMPT_HASHES": "1"},
+    "context.test [wake 2]": {"RRGO_WAKE_MS": "2"},
 }
 
 
@@ -79,8 +84,8 @@ def main():
     for name in progs:
         exe = os.path.join(REPO, ".build", f"go{version}", name.split()[0])
         cwd = None
-        if name.endswith(".test"):
-            pkg = name[: -len(".test")]
+        if name.split()[0].endswith(".test"):
+            pkg = name.split()[0][: -len(".test")]
             exe = os.path.join(REPO, ".build", "conformance", f"go{version}", pkg.replace("/", "_") + ".test")
             cwd = os.path.join(REPO, ".tools", f"go{version}", "go", "src", pkg)
             if not os.path.exists(exe):
