@@ -1262,7 +1262,7 @@ fn point_memory(
     let mut rest = subtract(written.clone(), &mut kept.windows.clone());
     rest.sort_unstable_by_key(|(a, b)| (b - a, *a));
     for (from, to) in rest {
-        if !keep(from, to, VERBATIM_MAX, &mut kept, &mut verbatim) {
+        if !keep(from, to, verbatim_max(), &mut kept, &mut verbatim) {
             break;
         }
     }
@@ -1308,6 +1308,20 @@ const FURTHER_AFTER: u64 = 512;
 const FURTHER_MAX: u64 = 32 << 10;
 /// Written bytes kept verbatim at a point in all (besides the stack).
 const VERBATIM_MAX: u64 = 128 << 10;
+
+/// `VERBATIM_MAX`, or RRGO_PREEMPT_VERBATIM_KB (a diagnostic: with a large
+/// budget a point's memory is all verbatim, and replay's trace log names
+/// each word that differs at a visit with equal registers instead of a
+/// hashed range).
+fn verbatim_max() -> u64 {
+    static MAX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| {
+        std::env::var("RRGO_PREEMPT_VERBATIM_KB")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(VERBATIM_MAX, |kb| kb << 10)
+    })
+}
 
 /// The general registers but rsp (the stack is kept on its own).
 fn register_values(r: &trace_format::Regs) -> Vec<u64> {
