@@ -1319,7 +1319,8 @@ fn verbatim_max() -> u64 {
         std::env::var("RRGO_PREEMPT_VERBATIM_KB")
             .ok()
             .and_then(|v| v.parse::<u64>().ok())
-            .map_or(VERBATIM_MAX, |kb| kb << 10)
+            // Below the format's chunk limit: one event holds them all.
+            .map_or(VERBATIM_MAX, |kb| (kb << 10).min(32 << 20))
     })
 }
 
