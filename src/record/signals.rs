@@ -10,6 +10,14 @@ use crate::tracee::{ptrace, Tid};
 /// si_code of signals the kernel raised for a fault (or a trapped RDTSC).
 const SI_KERNEL: i32 = 0x80;
 
+/// Asynchronous signals are moved on to a patch site only with
+/// RRGO_SETTLE_SIGNALS=1: with it, a SIGKILL from outside during the
+/// recording failed it with ESRCH in about 1 of 4 runs of tests/deaths.rs
+/// (not yet found where).
+fn settle_signals() -> bool {
+    std::env::var("RRGO_SETTLE_SIGNALS").is_ok_and(|v| v == "1")
+}
+
 pub(super) fn is_fault(sig: i32, si_code: i32) -> bool {
     crate::tracee::sigframe::is_fault(sig, si_code)
 }
@@ -105,7 +113,7 @@ impl Recorder {
             let ran = stepped || self.t.get(tid).is_some_and(|t| t.last_regs != Some(regs));
             if ran {
                 let mut site = self.at_site(tid, regs.rip);
-                if !site && crate::tracee::sigframe::caught(tid.0, sig) {
+                if settle_signals() && !site && crate::tracee::sigframe::caught(tid.0, sig) {
                     // An asynchronous signal may as well arrive a few
                     // instructions later: the thread is run on to a patch
                     // site (the signal taken off meanwhile, its siginfo put
@@ -116,14 +124,25 @@ impl Recorder {
                         Ok(Some(s)) => {
                             regs = s.regs;
                             site = s.site;
-                            ptrace::set_siginfo(tid, &raw)?;
+                            if let Err(e) = ptrace::set_siginfo(tid, &raw) {
+                                // Killed meanwhile (SIGKILL from outside):
+                                // its death stop comes next.
+                                if e.raw_os_error() == Some(libc::ESRCH) {
+                                    return Ok(());
+                                }
+                                return Err(e.into());
+                            }
                         }
                         Ok(None) => return Ok(()),
                         Err(e) if super::points::thread_gone(&e) => return Ok(()),
                         Err(e) => return Err(e),
                     }
                 }
-                self.record_preempt(tid, regs, site)?;
+                match self.record_preempt(tid, regs, site) {
+                    // Killed while stepped or read: its death stop comes next.
+                    Err(e) if super::points::thread_gone(&e) => return Ok(()),
+                    r => r?,
+                }
             }
             DeliveryPoint::AtLastStop
         };
