@@ -1,13 +1,20 @@
-// bigcopy spends its time in large copies: Go's memmove moves big blocks
-// with one `rep movsq`, so a preemption lands inside that instruction
-// (rip unchanged, rcx/rsi/rdi part-way) most of the time.
+// bigcopy spends its time in large copies made by one `rep movsq` (its
+// own movsq in movsq_amd64.s: Go's memmove uses one only on some CPUs),
+// so a preemption lands inside that instruction (rip unchanged,
+// rcx/rsi/rdi part-way) most of the time. It copies with Go's copy too.
 package main
 
 import (
 	"fmt"
 	"os"
 	"sync"
+	"unsafe"
 )
+
+// movsq copies words 8-byte words from src to dst with REP MOVSQ.
+//
+//go:noescape
+func movsq(dst, src unsafe.Pointer, words uintptr)
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "fill" {
@@ -27,7 +34,7 @@ func main() {
 				a[i] = byte(i*7 + w)
 			}
 			for round := 0; round < 60; round++ {
-				copy(b, a)
+				movsq(unsafe.Pointer(&b[0]), unsafe.Pointer(&a[0]), size/8)
 				a[round] ^= b[size-1-round]
 				copy(a[1:], b[:size-1])
 			}
