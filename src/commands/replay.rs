@@ -171,6 +171,7 @@ fn autopilot(dir: &std::path::Path) -> Result<i32> {
         executed = p.executed,
         jumped = p.jumped,
         breakpoint_hits = p.hits,
+        probe_stops = p.probes,
         "preemption points reached"
     );
     match session.exit_status().cloned() {

@@ -42,6 +42,8 @@ pub struct PreemptStats {
     /// Stops at the point's rip (debug-register search) or at the stub's
     /// trap (all registers equal) that were not the point.
     pub hits: u64,
+    /// Stops of a probing stub (the first visits, to choose its test).
+    pub probes: u64,
 }
 
 /// The memory a point is verified by besides the registers (the event's
@@ -93,12 +95,28 @@ struct Placed<'a> {
 enum StubRun {
     Reached,
     /// Equal registers, other memory words: the stub should compare these
-    /// too. The thread is out of the stub.
-    Refine(Vec<Word>),
+    /// too, and the registers there (a probe's visit). The thread is out
+    /// of the stub.
+    Refine(Vec<Word>, Box<Regs>),
+    /// A probe's visit that was not the point, with the registers there.
+    /// The thread is out of the stub.
+    Visit(Box<Regs>),
     /// The thread stopped otherwise while leaving the stub (stashed).
     Left,
     /// Control came into the site's bytes after the first.
     Entered,
+}
+
+/// Visits a probing stub stops at before the real stub is built: two in a
+/// row show which registers a visit changes.
+const PROBE_VISITS: usize = 2;
+
+/// The stub's first test for what the probe has seen so far.
+fn first_test(visits: &[Regs]) -> searchstub::FirstTest<'_> {
+    match visits {
+        [.., a, b] if visits.len() >= PROBE_VISITS => searchstub::FirstTest::Visits(a, b),
+        _ => searchstub::FirstTest::Probe,
+    }
 }
 
 /// Entries into a site's bytes before the search gives the stub up.
@@ -381,12 +399,14 @@ impl ReplaySession {
         ) else {
             return Ok(unavailable(target.rip, "not a patch site here"));
         };
-        let now = ptrace::get_regs(live)?;
         // Memory words the stub also compares (address, value): none until a
         // visit with equal registers showed which differ (a loop's counter).
         let mut words: Vec<(u64, u64)> = Vec::new();
         let mut refinements = 0u32;
-        let Some(mut stub) = searchstub::assemble(page, &site, target, &now, &words) else {
+        // The registers at the probe's visits.
+        let mut visits: Vec<Regs> = Vec::new();
+        let Some(mut stub) = searchstub::assemble(page, &site, target, first_test(&visits), &words)
+        else {
             return Ok(unavailable(target.rip, "stub cannot be assembled"));
         };
         // A thread resting on a breakpoint gets past it first.
@@ -438,7 +458,12 @@ impl ReplaySession {
                 StubRun::Left => {
                     return Ok(unavailable(target.rip, "a stop the stub did not make"))
                 }
-                StubRun::Refine(more) => {
+                StubRun::Refine(more, regs) => {
+                    // A loop whose state is all in memory: its visits count
+                    // for the probe too, or it would probe forever.
+                    if stub.probe {
+                        visits.push(*regs);
+                    }
                     refinements += 1;
                     for w in more {
                         let at = w.addr;
@@ -456,10 +481,20 @@ impl ReplaySession {
                         words = words.len(),
                         "the stub compares memory words too"
                     );
-                    match searchstub::assemble(page, &site, target, &now, &words) {
+                    match searchstub::assemble(page, &site, target, first_test(&visits), &words) {
                         Some(s) => stub = s,
                         None => {
                             return Ok(unavailable(target.rip, "refined stub cannot be assembled"))
+                        }
+                    }
+                }
+                StubRun::Visit(regs) => {
+                    visits.push(*regs);
+                    if visits.len() == PROBE_VISITS {
+                        match searchstub::assemble(page, &site, target, first_test(&visits), &words)
+                        {
+                            Some(s) => stub = s,
+                            None => return Ok(unavailable(target.rip, "stub cannot be assembled")),
                         }
                     }
                 }
@@ -581,6 +616,27 @@ impl ReplaySession {
                         return Err(anyhow::anyhow!(BreakpointHit { tid: e.tid, addr }));
                     }
                     let mut regs = ptrace::get_regs(live)?;
+                    if regs.rip == stub.matched
+                        && stub.probe
+                        && !same_state(
+                            &Regs {
+                                rip: target.rip,
+                                ..regs
+                            },
+                            target,
+                        )
+                    {
+                        self.preempt_stats.probes += 1;
+                        regs.rip = stub.resume;
+                        ptrace::set_regs(live, &regs)?;
+                        if !self.step_out_of_page(e.tid, live, page)? {
+                            return Ok(StubRun::Left);
+                        }
+                        return Ok(StubRun::Visit(Box::new(Regs {
+                            rip: target.rip,
+                            ..regs
+                        })));
+                    }
                     if regs.rip == stub.matched {
                         let check = if regs.fs_base == target.fs_base {
                             self.point_memory(e, memory, Some(patched))?
@@ -594,12 +650,22 @@ impl ReplaySession {
                         regs.rip = stub.resume;
                         ptrace::set_regs(live, &regs)?;
                         match words {
-                            words if !words.is_empty() && placed.refinements < MAX_REFINEMENTS => {
+                            words
+                                if stub.probe
+                                    || (!words.is_empty()
+                                        && placed.refinements < MAX_REFINEMENTS) =>
+                            {
                                 // Out of the stub before it is rewritten.
                                 if !self.step_out_of_page(e.tid, live, page)? {
                                     return Ok(StubRun::Left);
                                 }
-                                return Ok(StubRun::Refine(words));
+                                return Ok(StubRun::Refine(
+                                    words,
+                                    Box::new(Regs {
+                                        rip: target.rip,
+                                        ..regs
+                                    }),
+                                ));
                             }
                             _ => continue,
                         }

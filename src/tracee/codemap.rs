@@ -87,7 +87,7 @@ impl CodeMap {
 
     /// The patch site at `rip` when no branch of its function lands inside it.
     pub fn site(&self, mem: &ProcMem, rip: u64) -> Option<PatchSite> {
-        let code = mem.read_prefix(RemoteAddr(rip), 32);
+        let code = mem.read_prefix(RemoteAddr(rip), 96);
         let site = super::insn::patch_site(&code, rip)?;
         if site.insns.len() == 1 {
             return Some(site);

@@ -211,6 +211,11 @@ pub struct PatchSite {
     /// Bytes covered: the instructions' total length (≥ 5).
     pub len: u64,
     pub insns: Vec<Instruction>,
+    /// Instructions after the covered ones that the stub runs too, up to
+    /// and with the next branch: register-only, so they cannot fault. The
+    /// stub then ends in the program's own branch (a loop's back edge)
+    /// instead of jumping back to it: one taken branch less per visit.
+    pub tail: Vec<Instruction>,
 }
 
 impl PatchSite {
@@ -220,14 +225,29 @@ impl PatchSite {
         self.insns.iter().skip(1).map(|i| i.ip())
     }
 
-    /// Whether the status flags are dead at the site: its instructions set
-    /// them all before reading any, so code run before them may change
-    /// the flags freely.
+    /// The instructions the stub runs for the program: the covered ones,
+    /// then the tail.
+    pub fn replaced(&self) -> impl Iterator<Item = &Instruction> + '_ {
+        self.insns.iter().chain(&self.tail)
+    }
+
+    /// Where the program goes on after the stub ran `replaced()` without
+    /// a branch being taken.
+    pub fn resume_at(&self) -> u64 {
+        self.tail
+            .last()
+            .map(|i| i.next_ip())
+            .unwrap_or(self.addr + self.len)
+    }
+
+    /// Whether the status flags are dead at the site: its instructions
+    /// (and the tail's) set them all before reading any, so code run
+    /// before them may change the flags freely.
     pub fn flags_dead(&self) -> bool {
         use iced_x86::{FlowControl, RflagsBits as F};
         let status = F::OF | F::SF | F::ZF | F::AF | F::CF | F::PF;
         let mut written = 0;
-        for insn in &self.insns {
+        for insn in self.replaced() {
             if insn.rflags_read() & status & !written != 0 {
                 return false;
             }
@@ -312,11 +332,55 @@ pub fn patch_site(code: &[u8], rip: u64) -> Option<PatchSite> {
             return None;
         }
     }
+    let mut tail = Vec::new();
+    let ends_run = insns
+        .last()
+        .is_some_and(|i| i.flow_control() != FlowControl::Next);
+    while !ends_run && tail.len() < MAX_TAIL && decoder.can_decode() {
+        let insn = decoder.decode();
+        let branch = matches!(
+            insn.flow_control(),
+            FlowControl::ConditionalBranch | FlowControl::UnconditionalBranch
+        ) && insn.is_jcc_short_or_near()
+            || insn.is_jmp_short_or_near();
+        if branch {
+            tail.push(insn);
+            break;
+        }
+        if insn.is_invalid() || !register_only(&insn) {
+            break;
+        }
+        tail.push(insn);
+    }
     Some(PatchSite {
         addr: rip,
         len,
         insns,
+        tail,
     })
+}
+
+/// Instructions a stub's tail may hold besides its final branch.
+const MAX_TAIL: usize = 6;
+
+/// Whether `insn` only computes on registers: no memory access, no stack,
+/// nothing that traps (division) or that rrgo must see run in place.
+fn register_only(insn: &Instruction) -> bool {
+    use iced_x86::{FlowControl, InstructionInfoFactory, OpAccess};
+    if insn.flow_control() != FlowControl::Next
+        || kernel_or_emulated(insn.mnemonic())
+        || insn.is_string_instruction()
+        || insn.stack_pointer_increment() != 0
+        || matches!(insn.mnemonic(), Mnemonic::Div | Mnemonic::Idiv)
+    {
+        return false;
+    }
+    let mut factory = InstructionInfoFactory::new();
+    factory
+        .info(insn)
+        .used_memory()
+        .iter()
+        .all(|m| m.access() == OpAccess::NoMemAccess)
 }
 
 /// Whether the recorder may run the instruction at the start of `code`

@@ -112,6 +112,22 @@ pub struct Stub {
     pub resume: u64,
     /// The `jmp` that goes over the site, padded to its length.
     pub patch: Vec<u8>,
+    /// A probe: it traps at every visit, whatever the registers.
+    pub probe: bool,
+}
+
+/// What the stub's quick first test compares.
+#[derive(Debug, Clone, Copy)]
+pub enum FirstTest<'a> {
+    /// Trap at every visit: rrgo reads the registers there to learn which
+    /// ones a visit changes (`Visits`).
+    Probe,
+    /// Chosen from the registers of two visits in a row: one that changes
+    /// from visit to visit. Chosen from the thread's registers before the
+    /// search instead, a register that differed there could be constant
+    /// at the site (a loop's argument), and every visit then took the
+    /// full comparison: spinmarks replayed at 2.6x its recording.
+    Visits(&'a Regs, &'a Regs),
 }
 
 /// Assembles the stub for `site` in the mapping at `at`, matching
@@ -121,14 +137,28 @@ pub fn assemble(
     at: u64,
     site: &PatchSite,
     target: &Regs,
-    now: &Regs,
+    first: FirstTest<'_>,
     words: &[(u64, u64)],
 ) -> Option<Stub> {
     let code = at + PAGE_LEN;
     if !reaches(site.addr + 5, code) || !reaches(code + PAGE_LEN, site.addr + site.len) {
         return None;
     }
-    build(at, site, target, now, words)
+    let built = match first {
+        FirstTest::Probe => probe(at, site),
+        FirstTest::Visits(a, b) => {
+            let test = visits_test(target, a, b);
+            tracing::debug!(
+                site = site.addr,
+                len = site.len,
+                flags_dead = site.flags_dead(),
+                first = ?test.map(|(r, v)| (iced_x86::Register::from(r), v)),
+                "search stub"
+            );
+            build(at, site, target, test, words)
+        }
+    };
+    built
         .map_err(|e| tracing::debug!(site = site.addr, "cannot assemble a search stub: {e}"))
         .ok()
 }
@@ -157,29 +187,93 @@ const SUMMED: [(AsmRegister64, u32); 14] = [
 /// recorded value (a loop's counter rather than a pointer set before the
 /// loop). `None` when none differs: the sum decides.
 fn first_test(t: &Regs, now: &Regs) -> Option<(AsmRegister64, u64)> {
-    let pairs = [
-        (rax, t.rax, now.rax),
-        (rbx, t.rbx, now.rbx),
-        (rcx, t.rcx, now.rcx),
-        (rdx, t.rdx, now.rdx),
-        (rsi, t.rsi, now.rsi),
-        (rdi, t.rdi, now.rdi),
-        (rbp, t.rbp, now.rbp),
-        (rsp, t.rsp, now.rsp),
-        (r8, t.r8, now.r8),
-        (r9, t.r9, now.r9),
-        (r10, t.r10, now.r10),
-        (r11, t.r11, now.r11),
-        (r12, t.r12, now.r12),
-        (r13, t.r13, now.r13),
-        (r14, t.r14, now.r14),
-        (r15, t.r15, now.r15),
-    ];
-    pairs
+    pairs(t)
         .into_iter()
-        .filter(|(_, want, have)| want != have)
-        .min_by_key(|(_, want, have)| (want.wrapping_sub(*have) as i64).unsigned_abs())
-        .map(|(reg, want, _)| (reg, want))
+        .zip(pairs(now))
+        .filter(|((_, want), (_, have))| want != have)
+        .min_by_key(|((_, want), (_, have))| (want.wrapping_sub(*have) as i64).unsigned_abs())
+        .map(|((reg, want), _)| (reg, want))
+}
+
+/// The registers as (register, value) pairs, in one order.
+fn pairs(r: &Regs) -> [(AsmRegister64, u64); 16] {
+    [
+        (rax, r.rax),
+        (rbx, r.rbx),
+        (rcx, r.rcx),
+        (rdx, r.rdx),
+        (rsi, r.rsi),
+        (rdi, r.rdi),
+        (rbp, r.rbp),
+        (rsp, r.rsp),
+        (r8, r.r8),
+        (r9, r.r9),
+        (r10, r.r10),
+        (r11, r.r11),
+        (r12, r.r12),
+        (r13, r.r13),
+        (r14, r.r14),
+        (r15, r.r15),
+    ]
+}
+
+/// The first test from two visits in a row (`a`, then `b`): of the
+/// registers that changed between them and differ from the point, the one
+/// that moved least (a counter rather than a hash); without one, as
+/// `first_test` from `b`.
+fn visits_test(t: &Regs, a: &Regs, b: &Regs) -> Option<(AsmRegister64, u64)> {
+    pairs(t)
+        .into_iter()
+        .zip(pairs(a))
+        .zip(pairs(b))
+        .filter(|(((_, want), (_, was)), (_, is))| was != is && want != is)
+        .min_by_key(|(((_, want), (_, was)), (_, is))| {
+            (
+                (is.wrapping_sub(*was) as i64).unsigned_abs(),
+                (want.wrapping_sub(*is) as i64).unsigned_abs(),
+            )
+        })
+        .map(|(((reg, want), _), _)| (reg, want))
+        .or_else(|| first_test(t, b))
+}
+
+/// The probe stub: a trap at each visit, then the replaced instructions.
+fn probe(at: u64, site: &PatchSite) -> Result<Stub, iced_x86::IcedError> {
+    let mut a = CodeAssembler::new(64)?;
+    let mut trap = a.create_label();
+    let mut original = a.create_label();
+    a.db(&vec![0u8; PAGE_LEN as usize])?;
+    a.int3()?;
+    a.set_label(&mut trap)?;
+    a.nop()?;
+    a.set_label(&mut original)?;
+    replaced(&mut a, site)?;
+    let out = a.assemble_options(at, BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS)?;
+    Ok(Stub {
+        matched: out.label_ip(&trap)?,
+        resume: out.label_ip(&original)?,
+        bytes: out.inner.code_buffer,
+        patch: jmp_patch(at, site),
+        probe: true,
+    })
+}
+
+/// The program's instructions the stub runs in place of the site's (and
+/// its tail), then the `jmp` back.
+fn replaced(a: &mut CodeAssembler, site: &PatchSite) -> Result<(), iced_x86::IcedError> {
+    for insn in site.replaced() {
+        a.add_instruction(*insn)?;
+    }
+    a.jmp(site.resume_at())
+}
+
+/// The `jmp` from `site` to the code page at `at + PAGE_LEN`, padded.
+fn jmp_patch(at: u64, site: &PatchSite) -> Vec<u8> {
+    let mut patch = vec![0xcc; site.len as usize];
+    patch[0] = 0xe9;
+    let rel = (at + PAGE_LEN).wrapping_sub(site.addr + 5) as u32;
+    patch[1..5].copy_from_slice(&rel.to_le_bytes());
+    patch
 }
 
 /// The quick test's sum for registers `t` (what the stub computes).
@@ -205,10 +299,9 @@ fn build(
     at: u64,
     site: &PatchSite,
     t: &Regs,
-    now: &Regs,
+    first: Option<(AsmRegister64, u64)>,
     words: &[(u64, u64)],
 ) -> Result<Stub, iced_x86::IcedError> {
-    let first = first_test(t, now);
     let mut a = CodeAssembler::new(64)?;
     let mut miss = a.create_label();
     let mut trap = a.create_label();
@@ -290,10 +383,7 @@ fn build(
         }
         a.je(check)?;
         a.set_label(&mut original)?;
-        for insn in &site.insns {
-            a.add_instruction(*insn)?;
-        }
-        a.jmp(site.addr + site.len)?;
+        replaced(&mut a, site)?;
         a.set_label(&mut check)?;
         for ((reg, _), label) in compared.iter().zip(&wanted) {
             a.cmp(*reg, qword_ptr(*label))?;
@@ -340,15 +430,12 @@ fn build(
     let bytes = out.inner.code_buffer;
     // 15 registers and the site's instructions: far below a page.
     debug_assert!(bytes.len() as u64 <= 2 * PAGE_LEN);
-    let mut patch = vec![0xcc; site.len as usize];
-    patch[0] = 0xe9;
-    let rel = (at + PAGE_LEN).wrapping_sub(site.addr + 5) as u32;
-    patch[1..5].copy_from_slice(&rel.to_le_bytes());
     Ok(Stub {
         bytes,
         matched,
         resume,
-        patch,
+        patch: jmp_patch(at, site),
+        probe: false,
     })
 }
 
@@ -412,10 +499,7 @@ fn live_flags(
     a.jrcxz(full)?;
     a.mov(rcx, qword_ptr(l.save_rcx))?;
     a.set_label(l.original)?;
-    for insn in &site.insns {
-        a.add_instruction(*insn)?;
-    }
-    a.jmp(site.addr + site.len)?;
+    replaced(a, site)?;
     a.set_label(&mut full)?;
     a.mov(rcx, qword_ptr(l.save_rcx))?;
     a.mov(qword_ptr(l.save_rsp), rsp)?;
@@ -451,6 +535,7 @@ fn live_flags(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use iced_x86::Register;
 
     #[test]
     fn the_stub_relocates_a_loop_branch_and_jumps_back() {
@@ -467,7 +552,7 @@ mod tests {
             0x3f0000,
             &site,
             &Regs::default(),
-            &now,
+            FirstTest::Visits(&now, &Regs::default()),
             &[(0x7fff_0000_1000, 7)],
         )
         .expect("stub");
@@ -478,7 +563,8 @@ mod tests {
             u32::from_le_bytes(stub.patch[1..5].try_into().unwrap()),
             0x3f1000u32.wrapping_sub(0x401005)
         );
-        // The jmp back past the site is in the code page.
+        // The loop's jl (the site's tail) and the jmp back past it are in
+        // the code page.
         let insns: Vec<_> = iced_x86::Decoder::with_ip(
             64,
             &stub.bytes[0x1000..],
@@ -491,8 +577,95 @@ mod tests {
             insns
                 .iter()
                 .any(|i| i.mnemonic() == iced_x86::Mnemonic::Jmp
-                    && i.near_branch_target() == 0x401006)
+                    && i.near_branch_target() == 0x401008)
         );
+        assert!(insns
+            .iter()
+            .any(|i| i.mnemonic() == iced_x86::Mnemonic::Jl && i.near_branch_target() == 0x401000));
+    }
+
+    #[test]
+    fn the_first_test_is_a_register_that_changes_between_visits() {
+        // rax is a loop's constant argument, different from the point's
+        // rax only because the search began elsewhere; rdx is the counter.
+        let target = Regs {
+            rax: 1,
+            rdx: 1000,
+            rcx: 0xdead_beef_0000,
+            ..Regs::default()
+        };
+        let a = Regs {
+            rax: 1,
+            rdx: 10,
+            rcx: 0x1234_5678_9abc,
+            ..Regs::default()
+        };
+        let b = Regs {
+            rdx: 11,
+            rcx: 0x5555_0000_1111,
+            ..a
+        };
+        let (reg, want) = visits_test(&target, &a, &b).expect("a register");
+        assert_eq!((iced_x86::Register::from(reg), want), (Register::RDX, 1000));
+        // The search's starting state alone would have picked rax.
+        let now = Regs { rax: 0, ..a };
+        assert_eq!(
+            first_test(&target, &now).map(|(r, _)| Register::from(r)),
+            Some(Register::RAX)
+        );
+    }
+
+    #[test]
+    fn a_site_takes_the_register_only_code_up_to_the_loop_branch_along() {
+        // movabs rdi, imm64; add rcx, rdi; test rdx, 0x3fffff; jne -0x2c
+        let mut code = vec![0x48, 0xbf, 1, 2, 3, 4, 5, 6, 7, 8];
+        code.extend([0x48, 0x01, 0xf9]);
+        code.extend([0x48, 0xf7, 0xc2, 0xff, 0xff, 0x3f, 0x00]);
+        code.extend([0x75, 0xd4, 0x90]);
+        let site = crate::tracee::insn::patch_site(&code, 0x49cc1a).expect("site");
+        assert_eq!(site.len, 10);
+        assert_eq!(site.tail.len(), 3);
+        assert_eq!(site.resume_at(), 0x49cc1a + 22);
+        // movabs leaves the flags alone, but add sets them all: dead.
+        assert!(site.flags_dead());
+        let stub = assemble(
+            0x3f0000,
+            &site,
+            &Regs::default(),
+            FirstTest::Visits(
+                &Regs::default(),
+                &Regs {
+                    rdx: 1,
+                    ..Regs::default()
+                },
+            ),
+            &[],
+        )
+        .expect("stub");
+        let insns: Vec<_> = iced_x86::Decoder::with_ip(
+            64,
+            &stub.bytes[0x1000..],
+            0x3f1000,
+            iced_x86::DecoderOptions::NONE,
+        )
+        .into_iter()
+        .take(8)
+        .collect();
+        // The loop's back edge runs from the stub, then the jmp back.
+        let jne = insns
+            .iter()
+            .position(|i| {
+                i.mnemonic() == iced_x86::Mnemonic::Jne
+                    && i.near_branch_target() == 0x49cc1a + 22 - 0x2c
+            })
+            .expect("the relocated jne");
+        assert_eq!(insns[jne + 1].mnemonic(), iced_x86::Mnemonic::Jmp);
+        assert_eq!(insns[jne + 1].near_branch_target(), 0x49cc1a + 22);
+        // A memory access ends the tail: it could fault in the stub.
+        let mut code = vec![0x48, 0xbf, 1, 2, 3, 4, 5, 6, 7, 8];
+        code.extend([0x48, 0x8b, 0x07, 0x75, 0xd4]);
+        let site = crate::tracee::insn::patch_site(&code, 0x401000).expect("site");
+        assert!(site.tail.is_empty());
     }
 
     #[test]
