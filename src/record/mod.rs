@@ -19,6 +19,7 @@ mod snapshot;
 mod syscall;
 pub(crate) mod syscall6;
 mod threads;
+mod wake;
 
 pub use rdtsc::apply as rdtsc_apply;
 pub use session::{record, RecordOptions, RecordOutcome};

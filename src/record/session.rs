@@ -76,14 +76,13 @@ fn preempt_after() -> Duration {
 }
 
 /// How long a thread woken from a blocking syscall waits at most for the
-/// running one to give up the CPU (RRGO_WAKE_MS; by default as long as
-/// any other: 2 ms makes Go programs that hand work to a woken thread
-/// record close to native speed, but multiplies the preemptions of busy
-/// multi-process programs, and with memory contents at each point `go
-/// build` then records past its time limit).
-fn wake_after() -> Duration {
-    let preempt = env_ms("RRGO_PREEMPT_MS", 50);
-    Duration::from_millis(env_ms("RRGO_WAKE_MS", preempt))
+/// running one to give up the CPU: RRGO_WAKE_MS, or adaptive (`wake.rs`).
+fn wake_after() -> super::wake::WakeWait {
+    let fixed = std::env::var("RRGO_WAKE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_millis);
+    super::wake::WakeWait::new(fixed, preempt_after())
 }
 
 /// How long a thread keeps the CPU before rrgo switches at its next syscall stop.
@@ -212,7 +211,7 @@ pub(super) struct Recorder {
     pub(super) announced: std::collections::HashSet<trace_format::FileId>,
     pub(super) slice: Duration,
     pub(super) preempt_after: Duration,
-    pub(super) wake_after: Duration,
+    pub(super) wake_after: super::wake::WakeWait,
     /// Tracees run under the SECCOMP_RET_TRACE filter (see `resume`).
     pub(super) seccomp: bool,
     /// New programs get a patched vDSO and the clock page (`clock.rs`).
@@ -426,7 +425,7 @@ impl Recorder {
             let preempt_at = match (self.t.running, self.t.slice_start) {
                 (Some(tid), Some(start)) => {
                     self.t
-                        .turn_due(tid, start, self.wake_after, self.preempt_after)
+                        .turn_due(tid, start, self.wake_after.get(), self.preempt_after)
                 }
                 _ => None,
             };
@@ -553,7 +552,7 @@ impl Recorder {
             .slice_start
             .and_then(|s| {
                 self.t
-                    .turn_due(tid, s, self.wake_after.min(self.slice), self.slice)
+                    .turn_due(tid, s, self.wake_after.get().min(self.slice), self.slice)
             })
             .is_some_and(|due| Instant::now() >= due);
         if self.t.running == Some(tid) && !expired {
@@ -677,6 +676,7 @@ impl Recorder {
         let ran = stepped || self.t.get(tid).is_some_and(|t| t.last_regs != Some(regs));
         if ran {
             // On to a point replay's search stub can find at native speed.
+            let t0 = Instant::now();
             let settled = match self.settle_point(tid, regs) {
                 Ok(Some(s)) => s,
                 Ok(None) => return Ok(()),
@@ -684,7 +684,9 @@ impl Recorder {
                 Err(e) if super::points::thread_gone(&e) => return Ok(()),
                 Err(e) => return Err(e),
             };
+            let t1 = Instant::now();
             self.record_preempt(tid, settled.regs, settled.site)?;
+            tracing::debug!(%tid, settle = ?(t1 - t0), record = ?t1.elapsed(), from = regs.rip, to = settled.regs.rip, "point");
         }
         self.t.set_stopped(tid);
         Ok(())
@@ -701,6 +703,7 @@ impl Recorder {
             return Ok(());
         }
         tracing::debug!(%tid, "preempting");
+        let began = Instant::now();
         if let Err(e) = ptrace::interrupt(tid) {
             if e.raw_os_error() == Some(libc::ESRCH) {
                 return Ok(());
@@ -713,6 +716,10 @@ impl Recorder {
             let w = wait::wait_tid(tid).context("waiting for a preempted thread")?;
             self.handle_or_vanished(w)?;
         }
+        let cost = began.elapsed();
+        let tgid = self.t.get(tid).map(|t| t.tgid).unwrap_or(tid.0);
+        self.wake_after.preempted(tgid, cost);
+        tracing::debug!(%tid, ?cost, wake = ?self.wake_after.get(), "preempted");
         Ok(())
     }
 
