@@ -22,16 +22,16 @@ PROGRAMS = {
     # --build-only, run in its source directory): goroutines that spin
     # while the thread they woke does the work.
     "context.test": ["-test.short", "-test.count=1"],
-    "context.test [wake 2]": ["-test.short", "-test.count=1"],
+    "context.test [wake 50]": ["-test.short", "-test.count=1"],
 }
 # Rows recorded with extra environment: [hashes] = preemption points
 # carrying what identifies them instead of the memory written since the
-# previous point (RRGO_PREEMPT_HASHES=1); [wake 2] = a woken thread gets
-# the CPU within 2 ms (RRGO_WAKE_MS=2).
+# previous point (RRGO_PREEMPT_HASHES=1); [wake 50] = a woken thread waits
+# up to 50 ms for the CPU, as before the bound adapted (RRGO_WAKE_MS=50).
 ROW_ENV = {
     "spinmarks 30 [hashes]": {"RRGO_PREEMPT_HASHES": "1"},
     "gzipsha [hashes]": {"RRGO_PREEMPT_HASHES": "1"},
-    "context.test [wake 2]": {"RRGO_WAKE_MS": "2"},
+    "context.test [wake 50]": {"RRGO_WAKE_MS": "50"},
 }
 
 
