@@ -74,12 +74,15 @@ mod tests {
         let max = Duration::from_millis(50);
         let mut w = WakeWait::new(None, max);
         assert_eq!(w.get(), MIN_WAIT);
-        w.preempted(Duration::from_micros(20));
+        // A process's first preemption does not count.
+        w.preempted(7, Duration::from_millis(10));
         assert_eq!(w.get(), MIN_WAIT);
-        w.preempted(Duration::from_millis(20));
+        w.preempted(7, Duration::from_micros(20));
+        assert_eq!(w.get(), MIN_WAIT);
+        w.preempted(7, Duration::from_millis(20));
         assert_eq!(w.get(), max);
         for _ in 0..40 {
-            w.preempted(Duration::from_micros(100));
+            w.preempted(7, Duration::from_micros(500));
         }
         let got = w.get();
         assert!(
