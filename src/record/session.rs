@@ -676,7 +676,6 @@ impl Recorder {
         let ran = stepped || self.t.get(tid).is_some_and(|t| t.last_regs != Some(regs));
         if ran {
             // On to a point replay's search stub can find at native speed.
-            let t0 = Instant::now();
             let settled = match self.settle_point(tid, regs) {
                 Ok(Some(s)) => s,
                 Ok(None) => return Ok(()),
@@ -684,9 +683,7 @@ impl Recorder {
                 Err(e) if super::points::thread_gone(&e) => return Ok(()),
                 Err(e) => return Err(e),
             };
-            let t1 = Instant::now();
             self.record_preempt(tid, settled.regs, settled.site)?;
-            tracing::debug!(%tid, settle = ?(t1 - t0), record = ?t1.elapsed(), from = regs.rip, to = settled.regs.rip, "point");
         }
         self.t.set_stopped(tid);
         Ok(())

@@ -405,8 +405,10 @@ impl ReplaySession {
         let mut refinements = 0u32;
         // The registers at the probe's visits.
         let mut visits: Vec<Regs> = Vec::new();
-        let Some(mut stub) = searchstub::assemble(page, &site, target, first_test(&visits), &words)
-        else {
+        let assemble = |visits: &[Regs], words: &[(u64, u64)]| {
+            searchstub::assemble(page, &site, target, first_test(visits), words)
+        };
+        let Some(mut stub) = assemble(&visits, &words) else {
             return Ok(unavailable(target.rip, "stub cannot be assembled"));
         };
         // A thread resting on a breakpoint gets past it first.
@@ -481,7 +483,7 @@ impl ReplaySession {
                         words = words.len(),
                         "the stub compares memory words too"
                     );
-                    match searchstub::assemble(page, &site, target, first_test(&visits), &words) {
+                    match assemble(&visits, &words) {
                         Some(s) => stub = s,
                         None => {
                             return Ok(unavailable(target.rip, "refined stub cannot be assembled"))
@@ -491,8 +493,7 @@ impl ReplaySession {
                 StubRun::Visit(regs) => {
                     visits.push(*regs);
                     if visits.len() == PROBE_VISITS {
-                        match searchstub::assemble(page, &site, target, first_test(&visits), &words)
-                        {
+                        match assemble(&visits, &words) {
                             Some(s) => stub = s,
                             None => return Ok(unavailable(target.rip, "stub cannot be assembled")),
                         }
@@ -616,26 +617,19 @@ impl ReplaySession {
                         return Err(anyhow::anyhow!(BreakpointHit { tid: e.tid, addr }));
                     }
                     let mut regs = ptrace::get_regs(live)?;
-                    if regs.rip == stub.matched
-                        && stub.probe
-                        && !same_state(
-                            &Regs {
-                                rip: target.rip,
-                                ..regs
-                            },
-                            target,
-                        )
-                    {
+                    // The thread's registers as at the point's rip.
+                    let here = Regs {
+                        rip: target.rip,
+                        ..regs
+                    };
+                    if regs.rip == stub.matched && stub.probe && !same_state(&here, target) {
                         self.preempt_stats.probes += 1;
                         regs.rip = stub.resume;
                         ptrace::set_regs(live, &regs)?;
                         if !self.step_out_of_page(e.tid, live, page)? {
                             return Ok(StubRun::Left);
                         }
-                        return Ok(StubRun::Visit(Box::new(Regs {
-                            rip: target.rip,
-                            ..regs
-                        })));
+                        return Ok(StubRun::Visit(Box::new(here)));
                     }
                     if regs.rip == stub.matched {
                         let check = if regs.fs_base == target.fs_base {
@@ -659,13 +653,7 @@ impl ReplaySession {
                                 if !self.step_out_of_page(e.tid, live, page)? {
                                     return Ok(StubRun::Left);
                                 }
-                                return Ok(StubRun::Refine(
-                                    words,
-                                    Box::new(Regs {
-                                        rip: target.rip,
-                                        ..regs
-                                    }),
-                                ));
+                                return Ok(StubRun::Refine(words, Box::new(here)));
                             }
                             _ => continue,
                         }

@@ -333,6 +333,7 @@ pub fn patch_site(code: &[u8], rip: u64) -> Option<PatchSite> {
         }
     }
     let mut tail = Vec::new();
+    let mut factory = iced_x86::InstructionInfoFactory::new();
     let ends_run = insns
         .last()
         .is_some_and(|i| i.flow_control() != FlowControl::Next);
@@ -347,7 +348,7 @@ pub fn patch_site(code: &[u8], rip: u64) -> Option<PatchSite> {
             tail.push(insn);
             break;
         }
-        if insn.is_invalid() || !register_only(&insn) {
+        if insn.is_invalid() || !register_only(&mut factory, &insn) {
             break;
         }
         tail.push(insn);
@@ -365,8 +366,8 @@ const MAX_TAIL: usize = 6;
 
 /// Whether `insn` only computes on registers: no memory access, no stack,
 /// nothing that traps (division) or that rrgo must see run in place.
-fn register_only(insn: &Instruction) -> bool {
-    use iced_x86::{FlowControl, InstructionInfoFactory, OpAccess};
+fn register_only(factory: &mut iced_x86::InstructionInfoFactory, insn: &Instruction) -> bool {
+    use iced_x86::{FlowControl, OpAccess};
     if insn.flow_control() != FlowControl::Next
         || kernel_or_emulated(insn.mnemonic())
         || insn.is_string_instruction()
@@ -375,7 +376,6 @@ fn register_only(insn: &Instruction) -> bool {
     {
         return false;
     }
-    let mut factory = InstructionInfoFactory::new();
     factory
         .info(insn)
         .used_memory()

@@ -141,7 +141,7 @@ pub fn assemble(
     words: &[(u64, u64)],
 ) -> Option<Stub> {
     let code = at + PAGE_LEN;
-    if !reaches(site.addr + 5, code) || !reaches(code + PAGE_LEN, site.addr + site.len) {
+    if !reaches(site.addr + 5, code) || !reaches(code + PAGE_LEN, site.resume_at()) {
         return None;
     }
     let built = match first {
@@ -537,6 +537,18 @@ mod tests {
     use super::*;
     use iced_x86::Register;
 
+    /// The instructions of a stub's code page (mapped at 0x3f0000).
+    fn code_page(stub: &Stub) -> Vec<iced_x86::Instruction> {
+        iced_x86::Decoder::with_ip(
+            64,
+            &stub.bytes[0x1000..],
+            0x3f1000,
+            iced_x86::DecoderOptions::NONE,
+        )
+        .into_iter()
+        .collect()
+    }
+
     #[test]
     fn the_stub_relocates_a_loop_branch_and_jumps_back() {
         // inc rcx; cmp rcx, rdx; jl -8  (a counting loop at 0x401000)
@@ -565,14 +577,7 @@ mod tests {
         );
         // The loop's jl (the site's tail) and the jmp back past it are in
         // the code page.
-        let insns: Vec<_> = iced_x86::Decoder::with_ip(
-            64,
-            &stub.bytes[0x1000..],
-            0x3f1000,
-            iced_x86::DecoderOptions::NONE,
-        )
-        .into_iter()
-        .collect();
+        let insns = code_page(&stub);
         assert!(
             insns
                 .iter()
@@ -642,15 +647,7 @@ mod tests {
             &[],
         )
         .expect("stub");
-        let insns: Vec<_> = iced_x86::Decoder::with_ip(
-            64,
-            &stub.bytes[0x1000..],
-            0x3f1000,
-            iced_x86::DecoderOptions::NONE,
-        )
-        .into_iter()
-        .take(8)
-        .collect();
+        let insns: Vec<_> = code_page(&stub).into_iter().take(8).collect();
         // The loop's back edge runs from the stub, then the jmp back.
         let jne = insns
             .iter()
