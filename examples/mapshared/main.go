@@ -10,6 +10,11 @@
 // `mapshared children` starts children that map a file shared and exit
 // while the parent keeps writing the file: a child past its exit_group
 // still maps it for a moment, but nothing of it runs again.
+//
+// `mapshared stores` maps a file shared and starts a child that maps it too
+// and stores into it — plain memory stores, no syscall tells — as Go's
+// telemetry counters do in `go` and every tool it runs; the parent sleeps
+// until it sees the stores and prints them.
 package main
 
 import (
@@ -19,6 +24,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -33,6 +39,14 @@ func main() {
 	}
 	if len(os.Args) == 2 && os.Args[1] == "children" {
 		writeWhileChildrenExit()
+		return
+	}
+	if len(os.Args) == 2 && os.Args[1] == "stores" {
+		seeAChildsStores()
+		return
+	}
+	if len(os.Args) == 3 && os.Args[1] == "storer" {
+		storeAndExit(os.Args[2])
 		return
 	}
 	dir, err := os.MkdirTemp("", "mapshared")
@@ -172,4 +186,61 @@ func writeWhileChildrenExit() {
 		}
 	}
 	fmt.Println("children done")
+}
+
+// seeAChildsStores: the parent only sleeps while the child stores, so what
+// it reads comes from the child's memory stores alone.
+func seeAChildsStores() {
+	dir, err := os.MkdirTemp("", "mapshared")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "counters")
+	f, err := os.Create(path)
+	if err != nil {
+		panic(err)
+	}
+	if _, err := f.Write(make([]byte, 4*4096)); err != nil {
+		panic(err)
+	}
+	m, err := syscall.Mmap(int(f.Fd()), 0, 4*4096, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	if err != nil {
+		panic(err)
+	}
+	words := [3]*uint32{
+		(*uint32)(unsafe.Pointer(&m[0])),
+		(*uint32)(unsafe.Pointer(&m[2*4096+8])),
+		(*uint32)(unsafe.Pointer(&m[3*4096+100])),
+	}
+	atomic.AddUint32(words[0], 1) // the parent's own count, as go's
+	cmd := exec.Command(os.Args[0], "storer", path)
+	if err := cmd.Start(); err != nil {
+		panic(err)
+	}
+	for atomic.LoadUint32(words[2]) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	fmt.Printf("child stored: %d %#x %#x\n", atomic.LoadUint32(words[0]), atomic.LoadUint32(words[1]), atomic.LoadUint32(words[2]))
+	if err := cmd.Wait(); err != nil {
+		panic(err)
+	}
+}
+
+// storeAndExit counts into the shared file and exits without a write.
+func storeAndExit(path string) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		panic(err)
+	}
+	m, err := syscall.Mmap(int(f.Fd()), 0, 4*4096, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	if err != nil {
+		panic(err)
+	}
+	atomic.AddUint32((*uint32)(unsafe.Pointer(&m[0])), 1)
+	for i := 0; i < 1000; i++ {
+		atomic.AddUint32((*uint32)(unsafe.Pointer(&m[2*4096+8])), 0x10)
+	}
+	atomic.StoreUint32((*uint32)(unsafe.Pointer(&m[3*4096+100])), 0x5eed)
+	os.Exit(0)
 }

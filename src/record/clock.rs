@@ -128,7 +128,7 @@ impl Recorder {
             }
         }
         self.last_ran = Some(tid);
-        Ok(())
+        self.shared_stores_of_others(tid)
     }
 
     fn take_page(&mut self, tid: Tid) -> clockpage::Taken {

@@ -219,6 +219,9 @@ pub(super) struct Recorder {
     pub(super) warned_vdso: bool,
     /// The thread that ran user code last: the clock reads in the page are its.
     pub(super) last_ran: Option<Tid>,
+    /// The process of the thread that last ran user code
+    /// (`shared_stores_of_others`).
+    pub(super) last_tgid: Option<i32>,
     /// `last_ran` ran user code since the page was last emptied (else there
     /// is nothing to read: the exit of a syscall follows its entry directly).
     pub(super) page_maybe_used: bool,
@@ -345,6 +348,7 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         clock_pages: spec.seccomp && super::clock::patch_wanted(),
         warned_vdso: false,
         last_ran: None,
+        last_tgid: None,
         page_maybe_used: false,
         redact,
     };

@@ -416,14 +416,48 @@ impl Recorder {
             }
         }
         for (tgid, pages) in others {
-            // Not `append`: that would empty rrgo's page of that process,
-            // whose thread may be running user code right now (this call
-            // may have let others run while it was in the kernel).
-            let mut event = EventKind::Pages { pages };
-            self.redact(Tid(tgid), &mut event);
-            self.writer.append(event, trace_format::RecTid(tgid))?;
+            self.record_shared_pages(tgid, pages)?;
         }
         Ok(())
+    }
+
+    /// Another process's pages as a `Pages` event of `tgid`'s main thread.
+    fn record_shared_pages(&mut self, tgid: i32, pages: Vec<MemWrite>) -> anyhow::Result<()> {
+        // Not `append`: that would empty rrgo's page of that process,
+        // whose thread may be running user code right now (this call
+        // may have let others run while it was in the kernel).
+        let mut event = EventKind::Pages { pages };
+        self.redact(Tid(tgid), &mut event);
+        self.writer.append(event, trace_format::RecTid(tgid))?;
+        Ok(())
+    }
+
+    /// `tid` is about to run after a thread of another process ran: that
+    /// process may have stored into a file both map shared (Go's telemetry
+    /// counters are atomic adds in a mapped file, by `go` and every tool it
+    /// runs), which no call announces. Replay's mapping is a private copy,
+    /// so the pages that changed since `tid`'s process last looked are
+    /// recorded for it before it runs.
+    pub(super) fn shared_stores_of_others(&mut self, tid: Tid) -> anyhow::Result<()> {
+        let Some(tgid) = self.t.get(tid).map(|t| t.tgid) else {
+            return Ok(());
+        };
+        if self.last_tgid == Some(tgid) {
+            return Ok(());
+        }
+        self.last_tgid = Some(tgid);
+        let Some(p) = self.t.procs.get_mut(&tgid) else {
+            return Ok(());
+        };
+        if p.shared.is_empty() {
+            return Ok(());
+        }
+        let changed = p.shared.changes(&p.mem);
+        if changed.is_empty() {
+            return Ok(());
+        }
+        self.stats.shared_map_updates += changed.len() as u64;
+        self.record_shared_pages(tgid, changed)
     }
 
     /// Which of rrgo's own output streams `fd` of the writing process is.
