@@ -149,6 +149,44 @@ fn times_are_the_programs(env: &[(&str, &str)]) {
             m.took
         );
 
+        // Who held the mutex: the worker goroutine (not the receiver), since
+        // before the wait, locked and unlocked on its loop's lines; it held
+        // it at least as long as the wait lasted.
+        let lock = steps
+            .iter()
+            .find_map(|st| st.get("lock"))
+            .unwrap_or_else(|| panic!("{ctx}: no lock holder: {v}"));
+        let line = |m: &str| format!("main.go:{}", marker_line("sigterm-delay", m));
+        assert_eq!(lock["mutex_name"], "main.stateMu", "{ctx}: {lock}");
+        assert_eq!(lock["locked_in"], "main.worker", "{ctx}: {lock}");
+        assert_eq!(lock["released_in"], "main.worker", "{ctx}: {lock}");
+        let ends = |k: &str, m: &str| lock[k].as_str().is_some_and(|l| l.ends_with(&line(m)));
+        assert!(ends("locked_at", "worker-lock"), "{ctx}: {lock}");
+        assert!(ends("released_at", "worker-unlock"), "{ctx}: {lock}");
+        assert_eq!(
+            lock["holder_goroutine"], lock["released_by_goroutine"],
+            "{ctx}"
+        );
+        let held = ns(&lock["held_ns"]).unwrap_or_else(|| panic!("{ctx}: {lock}"));
+        let (locked, released) = (
+            lock["locked_time_ns"].as_u64().unwrap(),
+            lock["released_time_ns"].as_u64().unwrap(),
+        );
+        assert!(
+            locked <= sig_time && released > sig_time && held >= wait - EPS,
+            "{ctx}: held {held}s, waited {wait}s: {lock}"
+        );
+        // The handling time, split into parts that add up.
+        let total = ns(&sig["handled_ns"]).unwrap_or_else(|| panic!("{ctx}: {sig}"));
+        let parts: f64 = sig["breakdown"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| ns(&p["duration_ns"]).unwrap())
+            .sum();
+        assert!((parts - total).abs() < 1e-6, "{ctx}: {sig}");
+        assert!(total >= wait, "{ctx}: {sig}");
+
         // The receiving goroutine's history: times everywhere, in order,
         // counted from the SIGTERM after it.
         let goid = steps

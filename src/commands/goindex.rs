@@ -16,13 +16,15 @@ use trace_format::{EventKind, RecTid};
 
 use crate::error::{Failure, Result, RrgoError};
 use crate::gobin::GoBinary;
+use crate::goruntime::locks::{self, LockEffect, MutexSites};
 use crate::goruntime::{stack, GoReader};
 use crate::progress::Progress;
 use crate::replay::{Output, ReplaySession, Stepped};
 
 /// Bump when the cached layout changes; a stale cache is rebuilt.
 /// 5: times from every clock mechanism, `start_ns`, signals' `wall_time_ns`.
-const INDEX_VERSION: u32 = 5;
+/// 6: `lock_waits`: who held the mutex a goroutine waited for.
+const INDEX_VERSION: u32 = 6;
 const INDEX_FILE: &str = "goindex";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -77,6 +79,35 @@ pub struct SignalStep {
     pub function: String,
 }
 
+/// A goroutine doing something to a mutex: where and when.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LockStep {
+    pub goid: u64,
+    pub event: u64,
+    pub time_ns: Option<u64>,
+    /// The innermost frame outside sync and the runtime: where the program
+    /// called Lock or Unlock.
+    pub function: Option<String>,
+    pub location: Option<String>,
+}
+
+/// A goroutine parked in `sync.Mutex.Lock`, with the goroutine that held
+/// the mutex then (`goruntime::locks` says how they are seen).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LockWait {
+    pub waiter: u64,
+    /// The event of the waiter's "waiting: sync.Mutex.Lock" transition.
+    pub event: u64,
+    pub time_ns: Option<u64>,
+    /// The mutex's address, and the global it is or is in (`main.stateMu`).
+    pub mutex: u64,
+    pub mutex_name: Option<String>,
+    /// Who held it when the waiter parked: their acquisition.
+    pub holder: Option<LockStep>,
+    /// The first release after the waiter parked.
+    pub released: Option<LockStep>,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct GoIndex {
     pub version: u32,
@@ -86,6 +117,7 @@ pub struct GoIndex {
     pub created: Vec<Created>,
     pub signals: Vec<SignalSeen>,
     pub signal_steps: Vec<SignalStep>,
+    pub lock_waits: Vec<LockWait>,
 }
 
 /// Signals that are the Go runtime's own business, not "the signal" times
@@ -112,6 +144,16 @@ impl GoIndex {
 
     pub fn history(&self, goid: u64) -> Vec<&Transition> {
         self.transitions.iter().filter(|t| t.goid == goid).collect()
+    }
+
+    /// The mutex wait that `t` (a "waiting: sync.Mutex.Lock" transition) began.
+    pub fn lock_wait(&self, t: &Transition) -> Option<&LockWait> {
+        if t.state != MUTEX_WAIT {
+            return None;
+        }
+        self.lock_waits
+            .iter()
+            .find(|w| w.waiter == t.goid && w.event == t.event)
     }
 }
 
@@ -379,13 +421,20 @@ fn build(dir: &Path) -> Result<GoIndex> {
                 .map(|f| (f.entry, *n))
         })
         .collect();
+    let mutex_sites = MutexSites::find(&bin);
+    tracing::debug!(
+        "{} mutex atomics to break on",
+        mutex_sites.addresses().count()
+    );
+    let mut locks = Locks::default();
     let mut armed = false;
     loop {
         if !armed && session.next_event().0 >= 1 {
             // Past the exec, the program's code is there to break in.
             armed = true;
-            for addr in casgstatus.iter().chain(signal_fns.iter().map(|(a, _)| a)) {
-                if let Err(e) = session.insert_breakpoint(*addr) {
+            let fixed = casgstatus.iter().chain(signal_fns.iter().map(|(a, _)| a));
+            for addr in fixed.copied().chain(mutex_sites.addresses()) {
+                if let Err(e) = session.insert_breakpoint(addr) {
                     tracing::debug!("no breakpoint at {addr:#x}: {e:#}");
                 }
             }
@@ -395,10 +444,10 @@ fn build(dir: &Path) -> Result<GoIndex> {
             Stepped::End => break,
             Stepped::Instruction(_) => continue,
             Stepped::Breakpoint(hit) if Some(hit.addr) != casgstatus => {
-                if let (Some((_, f)), Ok(regs)) = (
-                    signal_fns.iter().find(|(a, _)| *a == hit.addr),
-                    session.regs(hit.tid),
-                ) {
+                let Ok(regs) = session.regs(hit.tid) else {
+                    continue;
+                };
+                if let Some((_, f)) = signal_fns.iter().find(|(a, _)| *a == hit.addr) {
                     idx.signal_steps.push(SignalStep {
                         event: session.next_event().0,
                         time_ns: clock.monotonic(hit.tid),
@@ -406,6 +455,9 @@ fn build(dir: &Path) -> Result<GoIndex> {
                         thread: hit.tid.0,
                         function: f.to_string(),
                     });
+                } else if let (Some(r), Ok(mem)) = (&reader, session.mem(hit.tid)) {
+                    let at = (session.next_event().0, clock.monotonic(hit.tid));
+                    locks.at_site(&mut idx, &bin, r, mem, &mutex_sites, &regs, at);
                 }
                 continue;
             }
@@ -430,9 +482,13 @@ fn build(dir: &Path) -> Result<GoIndex> {
                     };
                     let thread = (new == "running").then_some(hit.tid.0);
                     let now = clock.monotonic(main);
-                    note(
+                    let mutex_wait = state == MUTEX_WAIT;
+                    if note(
                         &mut idx, &mut last, &bin, mem, &g, state, thread, None, event, now,
-                    );
+                    ) && mutex_wait
+                    {
+                        locks.parked(&mut idx, &bin, g.goid, event, now);
+                    }
                 }
                 continue;
             }
@@ -445,7 +501,23 @@ fn build(dir: &Path) -> Result<GoIndex> {
         if matches!(ev.kind, EventKind::ProcessExit { .. }) && ev.tid == main {
             break;
         }
-        if !session.threads().contains(&main) {
+        if !session.threads().contains(&main) || session.mem(main).is_err() {
+            // The main process is gone: nothing after this is its. Anything
+            // but its teardown ahead means states are missing: say so.
+            if !session.only_exits_ahead().unwrap_or(false) {
+                crate::say!(
+                    "warning: the goroutine index ends at event {} of {}: the main process's \
+                     thread {} is {}; later goroutine states are missing",
+                    ev.time.0,
+                    session.event_count(),
+                    main.0,
+                    if session.threads().contains(&main) {
+                        "unreadable"
+                    } else {
+                        "gone"
+                    }
+                );
+            }
             break;
         }
         let Ok(mem) = session.mem(main) else { break };
@@ -484,7 +556,10 @@ fn build(dir: &Path) -> Result<GoIndex> {
                 .thread
                 .and_then(|t| session.regs(RecTid(t)).ok())
                 .filter(|_| g.status == "running");
-            note(
+            // A wait first seen here (its casgstatus was not) gets its
+            // mutex and holder too.
+            let mutex_wait = state == MUTEX_WAIT;
+            if note(
                 &mut idx,
                 &mut last,
                 &bin,
@@ -495,15 +570,22 @@ fn build(dir: &Path) -> Result<GoIndex> {
                 regs.as_ref(),
                 ev.time.0,
                 clock.monotonic(main),
-            );
+            ) && mutex_wait
+            {
+                locks.parked(&mut idx, &bin, g.goid, ev.time.0, clock.monotonic(main));
+            }
         }
     }
     progress.finish();
     Ok(idx)
 }
 
+/// The state of a goroutine parked in `sync.Mutex.Lock`.
+const MUTEX_WAIT: &str = "waiting: sync.Mutex.Lock";
+
 /// Records goroutine `g` entering `state` at `event`, unless that is the
-/// state it was last seen in; its first sighting is its creation.
+/// state it was last seen in; its first sighting is its creation. True if
+/// it recorded a transition.
 #[allow(clippy::too_many_arguments)]
 fn note(
     idx: &mut GoIndex,
@@ -516,14 +598,14 @@ fn note(
     regs: Option<&trace_format::Regs>,
     event: u64,
     clock: Option<u64>,
-) {
+) -> bool {
     // A stack being copied (growth) is not a state anyone waits on.
     if g.goid == 0 || state == "copystack" {
-        return;
+        return false;
     }
     let prev = last.get(&g.goid);
     if prev == Some(&state) || (prev.is_none() && state == "dead") {
-        return;
+        return false;
     }
     if prev.is_none() {
         let by = stack::created_by(bin, g.gopc)
@@ -557,4 +639,97 @@ fn note(
         location: user.map(|f| format!("{}:{}", f.file, f.line)),
     });
     last.insert(g.goid, state);
+    true
+}
+
+/// Mutex holders as the index pass goes (see `goruntime::locks`).
+#[derive(Default)]
+struct Locks {
+    /// Mutex (state word address) → the acquisition that holds it now.
+    holders: HashMap<u64, LockStep>,
+    /// Goroutine → the mutex its latest mutex atomic was on: the one it
+    /// parks for when it next waits in `sync.Mutex.Lock`.
+    touched: HashMap<u64, u64>,
+}
+
+impl Locks {
+    /// A thread stopped at one of the mutex's atomics.
+    #[allow(clippy::too_many_arguments)]
+    fn at_site(
+        &mut self,
+        idx: &mut GoIndex,
+        bin: &GoBinary,
+        r: &GoReader,
+        mem: &crate::tracee::mem::ProcMem,
+        sites: &MutexSites,
+        regs: &trace_format::Regs,
+        (event, time_ns): (u64, Option<u64>),
+    ) {
+        let Some((mutex, effect)) = sites.effect(regs.rip, regs, mem) else {
+            return;
+        };
+        let Some(g) = r.on_thread(mem, regs.fs_base) else {
+            return;
+        };
+        self.touched.insert(g.goid, mutex);
+        tracing::debug!(
+            event,
+            goid = g.goid,
+            pc = format_args!("{:#x}", regs.rip),
+            "{effect:?} mutex {mutex:#x}"
+        );
+        if effect == LockEffect::Touch {
+            return;
+        }
+        let frames = stack::goroutine_frames(bin, mem, &g, Some(regs));
+        let caller = frames
+            .iter()
+            .find(|f| !locks::is_lock_machinery(&f.function));
+        let step = LockStep {
+            goid: g.goid,
+            event,
+            time_ns,
+            function: caller.map(|f| f.function.clone()),
+            location: caller.map(|f| format!("{}:{}", f.file, f.line)),
+        };
+        if effect == LockEffect::Acquire {
+            self.holders.insert(mutex, step);
+            return;
+        }
+        self.holders.remove(&mutex);
+        for w in idx
+            .lock_waits
+            .iter_mut()
+            .filter(|w| w.mutex == mutex && w.released.is_none())
+        {
+            w.released = Some(step.clone());
+        }
+    }
+
+    /// Goroutine `goid` parked in `sync.Mutex.Lock`.
+    fn parked(
+        &mut self,
+        idx: &mut GoIndex,
+        bin: &GoBinary,
+        goid: u64,
+        event: u64,
+        time_ns: Option<u64>,
+    ) {
+        let Some(&mutex) = self.touched.get(&goid) else {
+            return;
+        };
+        let mutex_name = bin.data_symbol_at(mutex).map(|(name, off)| match off {
+            0 => name.to_string(),
+            off => format!("{name}+{off:#x}"),
+        });
+        idx.lock_waits.push(LockWait {
+            waiter: goid,
+            event,
+            time_ns,
+            mutex,
+            mutex_name,
+            holder: self.holders.get(&mutex).cloned(),
+            released: None,
+        });
+    }
 }

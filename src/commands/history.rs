@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::error::{Failure, Result, RrgoError};
 
 use super::goindex::{self, GoIndex, Transition};
-use super::signals::{name, secs, since};
+use super::signals::{held_by, mutex_label, name, secs, since, unlocked};
 
 /// One state change (`--json`; README documents the fields).
 #[derive(Serialize)]
@@ -20,15 +20,19 @@ struct Entry<'a> {
     since_signal_ns: Option<u64>,
     signal: Option<String>,
     signal_event: Option<u64>,
+    /// A wait in sync.Mutex.Lock: the mutex, its holder and its release.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lock: Option<&'a goindex::LockWait>,
 }
 
-fn entry<'a>(idx: &GoIndex, t: &'a Transition) -> Entry<'a> {
+fn entry<'a>(idx: &'a GoIndex, t: &'a Transition) -> Entry<'a> {
     let s = idx.signal_before(t.event);
     Entry {
         t,
         since_signal_ns: s.and_then(|s| since(s.time_ns, t.time_ns)),
         signal: s.map(|s| name(s.signo)),
         signal_event: s.map(|s| s.event),
+        lock: idx.lock_wait(t),
     }
 }
 
@@ -65,8 +69,19 @@ fn lines(idx: &GoIndex, entries: &[Entry]) -> Vec<String> {
             (Some(f), Some(l)) => format!(" in {f} at {l}"),
             _ => String::new(),
         };
+        let held = e
+            .lock
+            .map(|w| {
+                format!(
+                    " for {}; {}{}",
+                    mutex_label(w),
+                    held_by(idx, w),
+                    unlocked(idx, w)
+                )
+            })
+            .unwrap_or_default();
         out.push(format!(
-            "  #{:<8} {:>12}  {after:<18}  {}{thread}{here}",
+            "  #{:<8} {:>12}  {after:<18}  {}{thread}{here}{held}",
             e.t.event,
             at(e.t.time_ns),
             e.t.state

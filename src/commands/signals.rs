@@ -1,10 +1,12 @@
 //! `rrgo replay --signals [--json]`: for each signal, when it arrived, which
 //! thread and goroutine took it, when the runtime's handler ran and
 //! `sigsend` queued it (or the runtime died from it), when the os/signal
-//! loop woke, which
-//! goroutine received it, and what that goroutine then waited for — with
-//! the goroutines that ran meanwhile. Every step carries the program's
-//! monotonic time and the time since the signal (see `goindex::ProgramClock`).
+//! loop woke, which goroutine received it, and what that goroutine then
+//! waited for: for a `sync.Mutex`, the goroutine that held it, where and
+//! when it locked and unlocked it (`goindex::LockWait`); otherwise the
+//! goroutines that ran meanwhile. Then the handling time split into those
+//! parts. Every step carries the program's monotonic time and the time
+//! since the signal (see `goindex::ProgramClock`).
 
 use std::fmt::Write;
 
@@ -12,7 +14,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 
-use super::goindex::{GoIndex, SignalSeen, Transition};
+use super::goindex::{GoIndex, LockWait, SignalSeen, Transition};
 
 pub(super) fn name(signo: i32) -> String {
     let n = match signo {
@@ -45,6 +47,100 @@ fn sender(si_code: i32, pid: i32) -> String {
     }
 }
 
+/// The mutex a wait was for, and who held it (`--json`: a step's `lock`).
+#[derive(Serialize)]
+struct LockInfo {
+    mutex: String,
+    mutex_name: Option<String>,
+    holder_goroutine: Option<u64>,
+    /// Where and when the holder locked it.
+    locked_in: Option<String>,
+    locked_at: Option<String>,
+    locked_event: Option<u64>,
+    locked_time_ns: Option<u64>,
+    released_by_goroutine: Option<u64>,
+    released_in: Option<String>,
+    released_at: Option<String>,
+    released_event: Option<u64>,
+    released_time_ns: Option<u64>,
+    /// From the holder's Lock to the release (none when either is unknown).
+    held_ns: Option<u64>,
+}
+
+impl LockInfo {
+    fn new(w: &LockWait) -> LockInfo {
+        let (h, r) = (w.holder.as_ref(), w.released.as_ref());
+        LockInfo {
+            mutex: format!("{:#x}", w.mutex),
+            mutex_name: w.mutex_name.clone(),
+            holder_goroutine: h.map(|h| h.goid),
+            locked_in: h.and_then(|h| h.function.clone()),
+            locked_at: h.and_then(|h| h.location.clone()),
+            locked_event: h.map(|h| h.event),
+            locked_time_ns: h.and_then(|h| h.time_ns),
+            released_by_goroutine: r.map(|r| r.goid),
+            released_in: r.and_then(|r| r.function.clone()),
+            released_at: r.and_then(|r| r.location.clone()),
+            released_event: r.map(|r| r.event),
+            released_time_ns: r.and_then(|r| r.time_ns),
+            held_ns: since(h.and_then(|h| h.time_ns), r.and_then(|r| r.time_ns)),
+        }
+    }
+}
+
+/// "main.stateMu" for a global, else the mutex's address.
+pub(super) fn mutex_label(w: &LockWait) -> String {
+    match &w.mutex_name {
+        Some(n) => format!("mutex {n}"),
+        None => format!("the mutex at {:#x}", w.mutex),
+    }
+}
+
+/// " in F at FILE:LINE", as far as known.
+fn place(function: Option<&str>, location: Option<&str>) -> String {
+    match (function, location) {
+        (Some(f), Some(l)) => format!(" in {f} at {l}"),
+        (Some(f), None) => format!(" in {f}"),
+        _ => String::new(),
+    }
+}
+
+/// Who held a waited-for mutex: "held by goroutine 7, which locked it in
+/// main.worker at main.go:70 at t=+0.107s (#519)".
+pub(super) fn held_by(idx: &GoIndex, w: &LockWait) -> String {
+    match &w.holder {
+        Some(h) => format!(
+            "held by goroutine {}, which locked it{} at t=+{} (#{})",
+            h.goid,
+            place(h.function.as_deref(), h.location.as_deref()),
+            secs(since(idx.start(), h.time_ns), 3),
+            h.event
+        ),
+        None => "its holder locked it before rrgo could see (not known)".into(),
+    }
+}
+
+/// "; unlocked by goroutine 7 in F at L at t=+2.1s (#3312), held 2.1s".
+pub(super) fn unlocked(idx: &GoIndex, w: &LockWait) -> String {
+    let Some(r) = &w.released else {
+        return "; not unlocked before the recording ends".into();
+    };
+    let held = w
+        .holder
+        .as_ref()
+        .filter(|h| h.goid == r.goid)
+        .and_then(|h| since(h.time_ns, r.time_ns))
+        .map(|ns| format!(", held {}", secs(Some(ns), 3)))
+        .unwrap_or_default();
+    format!(
+        "; unlocked by goroutine {}{} at t=+{} (#{}){held}",
+        r.goid,
+        place(r.function.as_deref(), r.location.as_deref()),
+        secs(since(idx.start(), r.time_ns), 3),
+        r.event
+    )
+}
+
 /// One step of a signal's way (`--json`; README documents the fields).
 #[derive(Serialize)]
 struct Step {
@@ -56,6 +152,9 @@ struct Step {
     /// How long a wait lasted (waits only; none while it lasts to the end).
     duration_ns: Option<u64>,
     what: String,
+    /// For a wait on a sync.Mutex: the mutex, its holder and its release.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lock: Option<LockInfo>,
 }
 
 #[derive(Serialize)]
@@ -71,6 +170,27 @@ struct Story {
     thread: i32,
     goroutine: Option<u64>,
     steps: Vec<Step>,
+    /// From the signal until the goroutine that received it finished or
+    /// waited for the next one (none if it never did).
+    handled_ns: Option<u64>,
+    /// What `handled_ns` was spent on, in order (empty without a total).
+    breakdown: Vec<Part>,
+}
+
+/// A part of a signal's handling time.
+#[derive(Serialize)]
+struct Part {
+    what: String,
+    duration_ns: Option<u64>,
+}
+
+impl Part {
+    fn new(what: &str, duration_ns: Option<u64>) -> Part {
+        Part {
+            what: what.to_string(),
+            duration_ns,
+        }
+    }
 }
 
 impl Step {
@@ -81,6 +201,7 @@ impl Step {
             since_signal_ns: since(s.time_ns, time_ns),
             duration_ns: None,
             what,
+            lock: None,
         }
     }
 }
@@ -170,7 +291,23 @@ fn story(idx: &GoIndex, s: &SignalSeen) -> Story {
                         || p.state.starts_with("waiting: select")
                 })
     });
+    let loop_woke = steps
+        .last()
+        .filter(|st| st.what.starts_with("os/signal loop"));
+    let loop_ns = loop_woke.and_then(|st| st.time_ns);
+    let mut parts: Vec<Part> = Vec::new();
+    let mut handled: Option<Option<u64>> = None;
     if let Some(r) = receiver {
+        if loop_ns.is_some() {
+            parts.push(Part::new(
+                "to the os/signal loop",
+                since(s.time_ns, loop_ns),
+            ));
+        }
+        parts.push(Part::new(
+            &format!("to goroutine {}", r.goid),
+            since(loop_ns.or(s.time_ns), r.time_ns),
+        ));
         steps.push(Step::new(
             s,
             r.event,
@@ -187,6 +324,20 @@ fn story(idx: &GoIndex, s: &SignalSeen) -> Story {
             .filter(|t| t.goid == r.goid && t.event > r.event)
             .collect();
         for (i, t) in mine.iter().enumerate() {
+            let again = (t.state.starts_with("waiting: chan receive")
+                || t.state.starts_with("waiting: select"))
+                && t.location == r.location;
+            if again {
+                // Back at the receive: this signal is handled.
+                handled = Some(t.time_ns);
+                steps.push(Step::new(
+                    s,
+                    t.event,
+                    t.time_ns,
+                    format!("goroutine {} waits for the next signal again", r.goid),
+                ));
+                break;
+            }
             if let Some(reason) = t.state.strip_prefix("waiting: ") {
                 let end = mine.get(i + 1);
                 let until = end.map(|e| e.event).unwrap_or(u64::MAX);
@@ -219,19 +370,62 @@ fn story(idx: &GoIndex, s: &SignalSeen) -> Story {
                     Some(_) => format!(" {}", secs(waited, 3)),
                     None => " to the end of the recording".into(),
                 };
+                let wait = idx.lock_wait(t);
+                let of = wait
+                    .map(|w| format!(" for {}", mutex_label(w)))
+                    .unwrap_or_default();
                 let mut what = format!(
-                    "goroutine {} waited{how_long}: {reason} in {} at {}",
+                    "goroutine {} waited{how_long}: {reason}{of} in {} at {}",
                     r.goid,
                     t.function.clone().unwrap_or_default(),
                     t.location.clone().unwrap_or_default()
                 );
-                if !others.is_empty() {
-                    let _ = write!(what, "; meanwhile running: {}", others.join("; "));
+                match wait {
+                    Some(w) => {
+                        let _ = write!(what, "; {}", held_by(idx, w));
+                    }
+                    None if !others.is_empty() => {
+                        let _ = write!(what, "; meanwhile running: {}", others.join("; "));
+                    }
+                    None => {}
                 }
+                let for_what = match wait {
+                    Some(w) => format!(
+                        "waiting for {}{}",
+                        mutex_label(w),
+                        w.holder
+                            .as_ref()
+                            .map(|h| format!(
+                                " (held by goroutine {}{})",
+                                h.goid,
+                                place(h.function.as_deref(), h.location.as_deref())
+                            ))
+                            .unwrap_or_default()
+                    ),
+                    None => format!("waiting: {reason}"),
+                };
+                parts.push(Part::new(&for_what, waited));
                 steps.push(Step {
                     duration_ns: waited,
+                    lock: wait.map(|w| LockInfo::new(w)),
                     ..Step::new(s, t.event, t.time_ns, what)
                 });
+                if let Some((w, rel)) = wait.and_then(|w| Some((w, w.released.as_ref()?))) {
+                    let held = w
+                        .holder
+                        .as_ref()
+                        .and_then(|h| since(h.time_ns, rel.time_ns));
+                    let mut what = format!(
+                        "goroutine {} unlocked {}{}",
+                        rel.goid,
+                        mutex_label(w),
+                        place(rel.function.as_deref(), rel.location.as_deref())
+                    );
+                    if w.holder.as_ref().is_some_and(|h| h.goid == rel.goid) {
+                        let _ = write!(what, ", after holding it {}", secs(held, 3));
+                    }
+                    steps.push(Step::new(s, rel.event, rel.time_ns, what));
+                }
             } else if t.state == "dead" {
                 let what = format!(
                     "goroutine {} finished, {} after the signal",
@@ -239,9 +433,23 @@ fn story(idx: &GoIndex, s: &SignalSeen) -> Story {
                     secs(since(s.time_ns, t.time_ns), 3)
                 );
                 steps.push(Step::new(s, t.event, t.time_ns, what));
+                handled = Some(t.time_ns);
+                break;
             }
         }
     }
+    // What the handling's total is made of; the rest of it the receiver
+    // was running or runnable.
+    let handled_ns = handled.and_then(|end| since(s.time_ns, end));
+    if let Some(total) = handled_ns {
+        let known: u64 = parts.iter().filter_map(|p| p.duration_ns).sum();
+        if parts.iter().all(|p| p.duration_ns.is_some()) && known <= total {
+            parts.push(Part::new("running or runnable", Some(total - known)));
+        }
+    } else {
+        parts.clear();
+    }
+    steps.sort_by_key(|st| st.event);
     Story {
         signal: name(s.signo),
         event: s.event,
@@ -251,6 +459,8 @@ fn story(idx: &GoIndex, s: &SignalSeen) -> Story {
         thread: s.thread,
         goroutine: s.goroutine,
         steps,
+        handled_ns,
+        breakdown: parts,
     }
 }
 
@@ -299,6 +509,19 @@ pub fn run(dir: &std::path::Path, json: bool) -> Result<i32> {
                 at(step.time_ns),
                 format!("+{}", secs(step.since_signal_ns, 3)),
                 step.what
+            );
+        }
+        if st.handled_ns.is_some() && !st.breakdown.is_empty() {
+            let parts: Vec<String> = st
+                .breakdown
+                .iter()
+                .map(|p| format!("{} {}", secs(p.duration_ns, 3), p.what))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  handled in {} = {}",
+                secs(st.handled_ns, 3),
+                parts.join(" + ")
             );
         }
     }

@@ -118,6 +118,34 @@ pub struct Inlined<'a> {
 }
 
 impl InlineTable {
+    /// The inlined bodies of functions `wanted` accepts, each from its
+    /// first range to its last: an inlined call's ranges leave gaps for
+    /// instructions the compiler gave the caller's line (Go's atomic
+    /// intrinsics inside an inlined `Lock`), which belong to it all the same.
+    pub fn ranges_of(&self, wanted: impl Fn(&str) -> bool) -> Vec<(u64, u64)> {
+        /// Gaps between ranges of one inlined call are a few instructions.
+        const GAP: u64 = 64;
+        let hit: Vec<bool> = self.names.iter().map(|n| wanted(n)).collect();
+        let mut frags: Vec<_> = self
+            .ranges
+            .iter()
+            .filter(|r| hit.get(r.3 as usize).copied().unwrap_or(false))
+            .collect();
+        // One inlined call: same function, depth and call site.
+        frags.sort_by_key(|r| (r.3, r.2, r.4, r.5, r.0));
+        let mut out: Vec<(u64, u64)> = Vec::new();
+        let mut key = None;
+        for r in frags {
+            let k = (r.3, r.2, r.4, r.5);
+            match out.last_mut() {
+                Some(last) if key == Some(k) && r.0 <= last.1 + GAP => last.1 = last.1.max(r.1),
+                _ => out.push((r.0, r.1)),
+            }
+            key = Some(k);
+        }
+        out
+    }
+
     /// Inlined calls containing `pc`, innermost first.
     pub fn at(&self, pc: u64) -> Vec<Inlined<'_>> {
         // Inlined bodies are short: scan the ranges starting before pc, nearest first.

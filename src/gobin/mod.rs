@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::Context;
-use object::{Object, ObjectSymbol};
+use object::{Object, ObjectSection, ObjectSymbol};
 
 pub use dwarf::{StructLayout, IS_STMT};
 pub use pclntab::uvarint;
@@ -23,6 +23,10 @@ pub struct Function {
 pub struct GoBinary {
     functions: Vec<Function>,
     symbols: HashMap<String, (u64, u64)>,
+    /// Data symbols (globals) by address: (address, size, name).
+    data: Vec<(u64, u64, String)>,
+    /// The text section: its address and bytes (instruction scans).
+    text: (u64, Vec<u8>),
     lines: dwarf::LineTable,
     structs: HashMap<String, StructLayout>,
     inlines: dwarf::InlineTable,
@@ -37,6 +41,7 @@ impl GoBinary {
             .with_context(|| format!("{} is not an ELF executable", path.display()))?;
         let mut functions = Vec::new();
         let mut symbols = HashMap::new();
+        let mut data = Vec::new();
         for s in file.symbols() {
             let Ok(name) = s.name() else { continue };
             if s.kind() == object::SymbolKind::Text && s.address() != 0 {
@@ -46,9 +51,17 @@ impl GoBinary {
                     size: s.size(),
                 });
             }
+            if s.kind() == object::SymbolKind::Data && s.address() != 0 && s.size() != 0 {
+                data.push((s.address(), s.size(), name.to_string()));
+            }
             symbols.insert(name.to_string(), (s.address(), s.size()));
         }
         functions.sort_by_key(|f| f.entry);
+        data.sort();
+        let text = file
+            .section_by_name(".text")
+            .and_then(|s| Some((s.address(), s.data().ok()?.to_vec())))
+            .unwrap_or_default();
         let (lines, structs, inlines, has_dwarf) = match dwarf::load(&file) {
             Ok((l, s, i)) => (l, s, i, true),
             Err(e) => {
@@ -72,6 +85,8 @@ impl GoBinary {
         Ok(GoBinary {
             functions,
             symbols,
+            data,
+            text,
             lines,
             structs,
             inlines,
@@ -82,6 +97,36 @@ impl GoBinary {
     /// Address and size of a symbol (e.g. `runtime.allgs`).
     pub fn symbol(&self, name: &str) -> Option<(u64, u64)> {
         self.symbols.get(name).copied()
+    }
+
+    /// The global variable holding `addr`, and `addr`'s offset in it.
+    pub fn data_symbol_at(&self, addr: u64) -> Option<(&str, u64)> {
+        let i = self.data.partition_point(|d| d.0 <= addr).checked_sub(1)?;
+        let (start, size, name) = &self.data[i];
+        (addr < start + size).then(|| (name.as_str(), addr - start))
+    }
+
+    /// The machine code in `[lo, hi)`, if the text section holds it.
+    pub fn code(&self, lo: u64, hi: u64) -> Option<&[u8]> {
+        let (base, bytes) = &self.text;
+        let start = usize::try_from(lo.checked_sub(*base)?).ok()?;
+        let end = usize::try_from(hi.checked_sub(*base)?).ok()?;
+        bytes.get(start..end)
+    }
+
+    /// Address ranges of the bodies of every function `wanted` accepts by
+    /// name: the functions themselves and each of their inlined copies.
+    pub fn bodies_of(&self, wanted: impl Fn(&str) -> bool) -> Vec<(u64, u64)> {
+        let mut out: Vec<(u64, u64)> = self
+            .functions
+            .iter()
+            .filter(|f| f.size != 0 && wanted(&f.name))
+            .map(|f| (f.entry, f.entry + f.size))
+            .collect();
+        out.extend(self.inlines.ranges_of(&wanted));
+        out.sort();
+        out.dedup();
+        out
     }
 
     pub fn function_at(&self, pc: u64) -> Option<&Function> {

@@ -3,6 +3,7 @@
 //! since they differ between Go versions.
 
 mod layout;
+pub mod locks;
 pub mod stack;
 pub mod version;
 

@@ -102,6 +102,115 @@ pub fn rand_sites(elf: &[u8]) -> Vec<u64> {
     out
 }
 
+/// A general register's value as an instruction reading it sees it
+/// (a 32-bit register: the low half).
+pub fn register(regs: &trace_format::Regs, reg: Register) -> Option<u64> {
+    let full = match reg.full_register() {
+        Register::RAX => regs.rax,
+        Register::RBX => regs.rbx,
+        Register::RCX => regs.rcx,
+        Register::RDX => regs.rdx,
+        Register::RSI => regs.rsi,
+        Register::RDI => regs.rdi,
+        Register::RBP => regs.rbp,
+        Register::RSP => regs.rsp,
+        Register::R8 => regs.r8,
+        Register::R9 => regs.r9,
+        Register::R10 => regs.r10,
+        Register::R11 => regs.r11,
+        Register::R12 => regs.r12,
+        Register::R13 => regs.r13,
+        Register::R14 => regs.r14,
+        Register::R15 => regs.r15,
+        Register::RIP => regs.rip,
+        _ => return None,
+    };
+    match reg.size() {
+        8 => Some(full),
+        4 => Some(full & 0xffff_ffff),
+        2 => Some(full & 0xffff),
+        _ => None,
+    }
+}
+
+/// A locked read-modify-write of a 32-bit word in memory: Go's
+/// `atomic.CompareAndSwapInt32` (`lock cmpxchg`) and `atomic.AddInt32`
+/// (`lock xadd`).
+#[derive(Debug, Clone)]
+pub struct AtomicRmw {
+    pub pc: u64,
+    pub len: u64,
+    pub swap: bool,
+    base: Register,
+    index: Register,
+    scale: u32,
+    disp: u64,
+    src: Register,
+}
+
+impl AtomicRmw {
+    /// The word's address with the thread's registers at the instruction.
+    pub fn address(&self, regs: &trace_format::Regs) -> Option<u64> {
+        let mut a = self.disp;
+        if self.base != Register::None {
+            a = a.wrapping_add(if self.base == Register::RIP {
+                self.pc + self.len
+            } else {
+                register(regs, self.base)?
+            });
+        }
+        if self.index != Register::None {
+            a = a.wrapping_add(register(regs, self.index)?.wrapping_mul(self.scale as u64));
+        }
+        Some(a)
+    }
+
+    /// The word after the instruction runs on `old`: a failed
+    /// compare-and-swap leaves it as it was.
+    pub fn result(&self, regs: &trace_format::Regs, old: u32) -> Option<u32> {
+        let src = register(regs, self.src)? as u32;
+        Some(if !self.swap {
+            old.wrapping_add(src)
+        } else if regs.rax as u32 == old {
+            src
+        } else {
+            old
+        })
+    }
+}
+
+/// Every `lock cmpxchg`/`lock xadd` on a 32-bit memory word in `code`
+/// (loaded at `start`).
+pub fn atomic_rmws(code: &[u8], start: u64) -> Vec<AtomicRmw> {
+    let mut decoder = Decoder::with_ip(64, code, start, DecoderOptions::NONE);
+    let mut out = Vec::new();
+    for insn in &mut decoder {
+        let swap = match insn.mnemonic() {
+            Mnemonic::Cmpxchg => true,
+            Mnemonic::Xadd => false,
+            _ => continue,
+        };
+        if !insn.has_lock_prefix()
+            || insn.op0_kind() != OpKind::Memory
+            || insn.op1_kind() != OpKind::Register
+            || insn.op1_register().size() != 4
+        {
+            continue;
+        }
+        out.push(AtomicRmw {
+            pc: insn.ip(),
+            len: insn.len() as u64,
+            swap,
+            base: insn.memory_base(),
+            index: insn.memory_index(),
+            scale: insn.memory_index_scale(),
+            disp: insn.memory_displacement64(),
+            src: insn.op1_register(),
+        });
+    }
+    out
+}
+
 /// Writes `value` into a general register as an instruction writing it
 /// would: a 32-bit destination clears the upper half, a 16-bit one keeps it.
 pub fn set_register(regs: &mut trace_format::Regs, reg: Register, value: u64) -> bool {
@@ -196,6 +305,36 @@ mod tests {
             (regs.r8, regs.rip, regs.eflags & 1),
             (0x2345_6789, 0x1004, 1)
         );
+    }
+
+    #[test]
+    fn go_mutex_atomics_are_decoded_with_their_word() {
+        use iced_x86::code_asm::*;
+        let mut a = CodeAssembler::new(64).unwrap();
+        a.lock().cmpxchg(dword_ptr(rdx + 8), ecx).unwrap();
+        a.lock().xadd(dword_ptr(rbx + rsi * 4 + 0x10), r8d).unwrap();
+        a.lock().cmpxchg(qword_ptr(rdx), rcx).unwrap(); // 64-bit: not a mutex word
+        a.cmpxchg(dword_ptr(rdx), ecx).unwrap(); // no lock prefix
+        let code = a.assemble(0x4000).unwrap();
+        let sites = atomic_rmws(&code, 0x4000);
+        assert_eq!(sites.len(), 2);
+        let regs = trace_format::Regs {
+            rax: 0,
+            rcx: 1,
+            rdx: 0x1000,
+            rbx: 0x2000,
+            rsi: 3,
+            r8: u32::MAX as u64, // -1: Unlock's add
+            ..Default::default()
+        };
+        let (cas, add) = (&sites[0], &sites[1]);
+        assert!(cas.swap && !add.swap);
+        assert_eq!(cas.address(&regs), Some(0x1008));
+        assert_eq!(cas.result(&regs, 0), Some(1), "CAS 0 -> 1 succeeds");
+        assert_eq!(cas.result(&regs, 1), Some(1), "CAS on a held word fails");
+        assert_eq!(add.address(&regs), Some(0x2000 + 12 + 0x10));
+        assert_eq!(add.result(&regs, 1), Some(0));
+        assert_eq!(sites[1].pc, 0x4000 + cas.len);
     }
 }
 

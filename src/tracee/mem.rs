@@ -65,6 +65,12 @@ impl ProcMem {
         buf
     }
 
+    pub fn read_u32(&self, addr: RemoteAddr) -> io::Result<u32> {
+        let mut b = [0u8; 4];
+        self.read_exact(addr, &mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
     pub fn read_u64(&self, addr: RemoteAddr) -> io::Result<u64> {
         let mut b = [0u8; 8];
         self.read_exact(addr, &mut b)?;

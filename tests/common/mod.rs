@@ -56,13 +56,18 @@ pub struct Scratch {
 }
 
 impl Scratch {
+    /// A fresh directory, removed afterwards unless `RRGO_TEST_KEEP=1`
+    /// (to look at a failing test's traces).
     pub fn new() -> Scratch {
-        Scratch {
-            dir: tempfile::Builder::new()
-                .prefix("rrgo-test-")
-                .tempdir()
-                .unwrap(),
+        let mut dir = tempfile::Builder::new()
+            .prefix("rrgo-test-")
+            .tempdir()
+            .unwrap();
+        if std::env::var_os("RRGO_TEST_KEEP").is_some_and(|v| v == "1") {
+            dir.disable_cleanup(true);
+            eprintln!("scratch kept: {}", dir.path().display());
         }
+        Scratch { dir }
     }
 
     pub fn path(&self) -> &Path {
