@@ -69,7 +69,7 @@ func main() {
 		}
 	}
 	// Let every goroutine reach its wait point.
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(30 * time.Second) // generous: a loaded machine, under ptrace
 	for time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 		if parked() >= 2*len(workers) {

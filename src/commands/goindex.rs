@@ -24,7 +24,8 @@ use crate::replay::{Output, ReplaySession, Stepped};
 /// Bump when the cached layout changes; a stale cache is rebuilt.
 /// 5: times from every clock mechanism, `start_ns`, signals' `wall_time_ns`.
 /// 6: `lock_waits`: who held the mutex a goroutine waited for.
-const INDEX_VERSION: u32 = 6;
+/// 7: `woken_by` on transitions out of a wait.
+const INDEX_VERSION: u32 = 7;
 const INDEX_FILE: &str = "goindex";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,6 +37,19 @@ pub struct Transition {
     /// "runnable", "running", "syscall", "waiting: chan receive", "dead", …
     pub state: String,
     pub thread: Option<i32>,
+    pub function: Option<String>,
+    pub location: Option<String>,
+    /// Leaving a wait: what made it runnable (`runtime.ready`'s caller).
+    /// (Always serialized: the cache's bincode is not self-describing.)
+    pub woken_by: Option<Waker>,
+}
+
+/// What woke a goroutine: the goroutine whose send, close, unlock or Done
+/// readied it, where; or, with no goroutine, the runtime's part that did
+/// (a timer, the network poller).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Waker {
+    pub goid: Option<u64>,
     pub function: Option<String>,
     pub location: Option<String>,
 }
@@ -421,6 +435,12 @@ fn build(dir: &Path) -> Result<GoIndex> {
                 .map(|f| (f.entry, *n))
         })
         .collect();
+    // ready(gp, …): the g it makes runnable in RAX, called by the waker.
+    let ready = bin
+        .functions_named("runtime.ready")
+        .first()
+        .map(|f| f.entry);
+    let mut wakers: HashMap<u64, Waker> = HashMap::new();
     let mutex_sites = MutexSites::find(&bin);
     tracing::debug!(
         "{} mutex atomics to break on",
@@ -432,7 +452,10 @@ fn build(dir: &Path) -> Result<GoIndex> {
         if !armed && session.next_event().0 >= 1 {
             // Past the exec, the program's code is there to break in.
             armed = true;
-            let fixed = casgstatus.iter().chain(signal_fns.iter().map(|(a, _)| a));
+            let fixed = casgstatus
+                .iter()
+                .chain(ready.iter())
+                .chain(signal_fns.iter().map(|(a, _)| a));
             for addr in fixed.copied().chain(mutex_sites.addresses()) {
                 if let Err(e) = session.insert_breakpoint(addr) {
                     tracing::debug!("no breakpoint at {addr:#x}: {e:#}");
@@ -447,7 +470,13 @@ fn build(dir: &Path) -> Result<GoIndex> {
                 let Ok(regs) = session.regs(hit.tid) else {
                     continue;
                 };
-                if let Some((_, f)) = signal_fns.iter().find(|(a, _)| *a == hit.addr) {
+                if Some(hit.addr) == ready {
+                    if let (Some(r), Ok(mem)) = (&reader, session.mem(hit.tid)) {
+                        if let Ok(g) = r.read_g(mem, regs.rax) {
+                            wakers.insert(g.goid, waker(&bin, r, mem, &regs));
+                        }
+                    }
+                } else if let Some((_, f)) = signal_fns.iter().find(|(a, _)| *a == hit.addr) {
                     idx.signal_steps.push(SignalStep {
                         event: session.next_event().0,
                         time_ns: clock.monotonic(hit.tid),
@@ -483,11 +512,18 @@ fn build(dir: &Path) -> Result<GoIndex> {
                     let thread = (new == "running").then_some(hit.tid.0);
                     let now = clock.monotonic(main);
                     let mutex_wait = state == MUTEX_WAIT;
+                    let readied = new == "runnable";
                     if note(
                         &mut idx, &mut last, &bin, mem, &g, state, thread, None, event, now,
-                    ) && mutex_wait
-                    {
-                        locks.parked(&mut idx, &bin, g.goid, event, now);
+                    ) {
+                        if mutex_wait {
+                            locks.parked(&mut idx, &bin, g.goid, event, now);
+                        }
+                        if readied {
+                            if let Some(t) = idx.transitions.last_mut() {
+                                t.woken_by = wakers.remove(&g.goid);
+                            }
+                        }
                     }
                 }
                 continue;
@@ -580,6 +616,44 @@ fn build(dir: &Path) -> Result<GoIndex> {
     Ok(idx)
 }
 
+/// Who is calling `runtime.ready` on a thread stopped at its entry: the
+/// goroutine the thread serves (on g0 inside `systemstack`: m.curg) and its
+/// innermost frame outside the runtime; else the runtime function that
+/// called it (a timer firing, the scheduler).
+fn waker(
+    bin: &GoBinary,
+    r: &GoReader,
+    mem: &crate::tracee::mem::ProcMem,
+    regs: &trace_format::Regs,
+) -> Waker {
+    let Some(g) = r.on_thread(mem, regs.fs_base) else {
+        let frames = stack::walk(bin, mem, regs.rip, regs.rbp, true, 16);
+        let caller = frames.iter().find(|f| {
+            !matches!(
+                f.function.as_str(),
+                "runtime.ready"
+                    | "runtime.goready"
+                    | "runtime.goready.func1"
+                    | "runtime.systemstack"
+            )
+        });
+        return Waker {
+            goid: None,
+            function: caller.map(|f| f.function.clone()),
+            location: caller.map(|f| format!("{}:{}", f.file, f.line)),
+        };
+    };
+    let frames = stack::goroutine_frames(bin, mem, &g, Some(regs));
+    let caller = frames
+        .iter()
+        .find(|f| !locks::is_lock_machinery(&f.function));
+    Waker {
+        goid: Some(g.goid),
+        function: caller.map(|f| f.function.clone()),
+        location: caller.map(|f| format!("{}:{}", f.file, f.line)),
+    }
+}
+
 /// The state of a goroutine parked in `sync.Mutex.Lock`.
 const MUTEX_WAIT: &str = "waiting: sync.Mutex.Lock";
 
@@ -637,6 +711,7 @@ fn note(
         thread,
         function: user.map(|f| f.function.clone()),
         location: user.map(|f| format!("{}:{}", f.file, f.line)),
+        woken_by: None,
     });
     last.insert(g.goid, state);
     true

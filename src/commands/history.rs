@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::error::{Failure, Result, RrgoError};
 
 use super::goindex::{self, GoIndex, Transition};
-use super::signals::{held_by, mutex_label, name, secs, since, unlocked};
+use super::signals::{held_by, mutex_label, name, secs, since, unlocked, woken_by};
 
 /// One state change (`--json`; README documents the fields).
 #[derive(Serialize)]
@@ -80,8 +80,13 @@ fn lines(idx: &GoIndex, entries: &[Entry]) -> Vec<String> {
                 )
             })
             .unwrap_or_default();
+        let woken =
+            e.t.woken_by
+                .as_ref()
+                .map(|w| format!("; {}", woken_by(w)))
+                .unwrap_or_default();
         out.push(format!(
-            "  #{:<8} {:>12}  {after:<18}  {}{thread}{here}{held}",
+            "  #{:<8} {:>12}  {after:<18}  {}{thread}{here}{held}{woken}",
             e.t.event,
             at(e.t.time_ns),
             e.t.state

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 
-use super::goindex::{GoIndex, LockWait, SignalSeen, Transition};
+use super::goindex::{GoIndex, LockWait, SignalSeen, Transition, Waker};
 
 pub(super) fn name(signo: i32) -> String {
     let n = match signo {
@@ -139,6 +139,16 @@ pub(super) fn unlocked(idx: &GoIndex, w: &LockWait) -> String {
         secs(since(idx.start(), r.time_ns), 3),
         r.event
     )
+}
+
+/// "woken by goroutine 7 in main.worker at main.go:82", or by a part of
+/// the runtime (a timer, the network poller) when no goroutine did.
+pub(super) fn woken_by(w: &Waker) -> String {
+    let at = place(w.function.as_deref(), w.location.as_deref());
+    match w.goid {
+        Some(g) => format!("woken by goroutine {g}{at}"),
+        None => format!("woken by the runtime{at}"),
+    }
 }
 
 /// One step of a signal's way (`--json`; README documents the fields).
@@ -380,14 +390,18 @@ fn story(idx: &GoIndex, s: &SignalSeen) -> Story {
                     t.function.clone().unwrap_or_default(),
                     t.location.clone().unwrap_or_default()
                 );
-                match wait {
-                    Some(w) => {
+                let woke = end.and_then(|e| e.woken_by.as_ref());
+                match (wait, woke) {
+                    (Some(w), _) => {
                         let _ = write!(what, "; {}", held_by(idx, w));
                     }
-                    None if !others.is_empty() => {
+                    (None, Some(by)) => {
+                        let _ = write!(what, "; {}", woken_by(by));
+                    }
+                    (None, None) if !others.is_empty() => {
                         let _ = write!(what, "; meanwhile running: {}", others.join("; "));
                     }
-                    None => {}
+                    (None, None) => {}
                 }
                 let for_what = match wait {
                     Some(w) => format!(
