@@ -95,6 +95,65 @@ fn lines(idx: &GoIndex, entries: &[Entry]) -> Vec<String> {
     out
 }
 
+/// Goroutine `goid`'s mutex waits: who held the mutex, where they locked
+/// and unlocked it; and what woke it from its other waits.
+pub fn blocked_by_text(idx: &GoIndex, goid: u64) -> String {
+    let at = |t: Option<u64>| format!("t=+{}", secs(since(idx.start(), t), 3));
+    let history = idx.history(goid);
+    let mut out = String::new();
+    for (i, t) in history.iter().enumerate() {
+        let Some(reason) = t.state.strip_prefix("waiting: ") else {
+            continue;
+        };
+        let end = history[i + 1..]
+            .iter()
+            .find(|n| !n.state.starts_with("waiting"));
+        let how_long = match end {
+            Some(e) => format!("waited {}", secs(since(t.time_ns, e.time_ns), 3)),
+            None => "waits to the end of the recording".into(),
+        };
+        let here = t.location.as_deref().unwrap_or("?");
+        let _ = write!(
+            out,
+            "#{} {}: {how_long} in {reason} at {here}",
+            t.event,
+            at(t.time_ns)
+        );
+        if let Some(w) = idx.lock_wait(t) {
+            let _ = write!(
+                out,
+                " for {}; {}{}",
+                mutex_label(w),
+                held_by(idx, w),
+                unlocked(idx, w)
+            );
+        } else if let Some(by) = end.and_then(|e| e.woken_by.as_ref()) {
+            let _ = write!(out, "; {}", woken_by(by));
+        }
+        out.push('\n');
+    }
+    if out.is_empty() {
+        out = format!("goroutine {goid} never waited\n");
+    }
+    out
+}
+
+/// The text `--goroutine N` prints.
+pub fn text(idx: &GoIndex, goid: u64, reverse: bool) -> Result<String> {
+    let Some(created) = idx.created.iter().find(|c| c.goid == goid) else {
+        return Err(RrgoError::new(
+            Failure::Usage,
+            anyhow::anyhow!("goroutine {goid} never existed in this recording"),
+        ));
+    };
+    let entries: Vec<Entry> = idx
+        .history(goid)
+        .into_iter()
+        .map(|t| entry(idx, t))
+        .collect();
+    Ok(render(idx, goid, created, &entries, reverse))
+}
+
 pub fn run(dir: &std::path::Path, goid: u64, reverse: bool, json: bool) -> Result<i32> {
     let idx = goindex::load_or_build(dir)?;
     let Some(created) = idx.created.iter().find(|c| c.goid == goid) else {
@@ -123,6 +182,17 @@ pub fn run(dir: &std::path::Path, goid: u64, reverse: bool, json: bool) -> Resul
         super::print_json(&v)?;
         return Ok(0);
     }
+    print!("{}", render(&idx, goid, created, &entries, reverse));
+    Ok(0)
+}
+
+fn render(
+    idx: &GoIndex,
+    goid: u64,
+    created: &goindex::Created,
+    entries: &[Entry],
+    reverse: bool,
+) -> String {
     let mut out = String::new();
     let parent = created
         .parent
@@ -143,13 +213,12 @@ pub fn run(dir: &std::path::Path, goid: u64, reverse: bool, json: bool) -> Resul
         "  {:<9} {:>12}  {:<18}  state",
         "event", "t", "since signal"
     );
-    let mut rows = lines(&idx, &entries);
+    let mut rows = lines(idx, entries);
     if reverse {
         rows.reverse();
     }
     for r in rows {
         let _ = writeln!(out, "{r}");
     }
-    print!("{out}");
-    Ok(0)
+    out
 }

@@ -492,6 +492,23 @@ pub fn run(dir: &std::path::Path, json: bool) -> Result<i32> {
         super::print_json(&v)?;
         return Ok(0);
     }
+    print!("{}", render(&idx, &stories, preemptions));
+    Ok(0)
+}
+
+/// The text `--signals` prints.
+pub fn text(idx: &GoIndex) -> String {
+    let stories: Vec<Story> = idx
+        .signals
+        .iter()
+        .filter(|s| s.signo != 23)
+        .map(|s| story(idx, s))
+        .collect();
+    let preemptions = idx.signals.iter().filter(|s| s.signo == 23).count();
+    render(idx, &stories, preemptions)
+}
+
+fn render(idx: &GoIndex, stories: &[Story], preemptions: usize) -> String {
     let mut out = String::new();
     let at = |t: Option<u64>| format!("t=+{}", secs(since(idx.start(), t), 3));
     for (st, s) in stories
@@ -555,6 +572,5 @@ pub fn run(dir: &std::path::Path, json: bool) -> Result<i32> {
             "(t: the program's monotonic clock since its first clock read; then the time since the signal)"
         );
     }
-    print!("{out}");
-    Ok(0)
+    out
 }

@@ -26,12 +26,34 @@ const CONFIG: &str = "Changes configuration parameters.\n\n\
 const SOURCES: &str = "Prints the list of source files.\n\n\tdlv sources [<text>]\n\n\
 With <text>, only the files whose path contains it.";
 
+const HISTORY: &str = "Prints a goroutine's history: each state change with the program's time, \
+the holder of a mutex it waited for, and what woke it.\n\n\tdlv history <goroutine id>\n\n\
+Built from the recording's goroutine index (one replay pass the first time, then cached).";
+
+const SIGNALS: &str = "Prints the signal timeline: when each signal arrived, who sent it, which \
+goroutine received it, what it then waited for and who held it, and the handling time split \
+into those parts.\n\n\tdlv signals";
+
+const BLOCKED_BY: &str = "Prints what a goroutine waited for and who made it wait: for a \
+sync.Mutex, the goroutine that held it, where and when it locked and unlocked it; for other \
+waits, the goroutine (and line) that woke it.\n\n\tdlv blocked-by <goroutine id>";
+
 /// (names, help) of each command; the first line of help is its summary.
-const COMMANDS: [(&[&str], &str); 3] = [
+const COMMANDS: [(&[&str], &str); 6] = [
     (&["help", "h"], HELP),
     (&["config"], CONFIG),
     (&["sources", "s"], SOURCES),
+    (&["history"], HISTORY),
+    (&["signals"], SIGNALS),
+    (&["blocked-by"], BLOCKED_BY),
 ];
+
+/// Which question of the goroutine index a command asks.
+enum IndexQuery {
+    History(u64),
+    Signals,
+    BlockedBy(u64),
+}
 
 /// The command part of `dlv <command>`, if `expr` is one.
 pub fn dlv_command(expr: &str) -> Option<&str> {
@@ -96,6 +118,15 @@ impl Session {
             "help" | "h" => help(args.first().map(String::as_str)),
             "config" => self.dlv_config(args),
             "sources" | "s" => self.dlv_sources(args.first().map(String::as_str)).await,
+            "history" => {
+                self.dlv_index(IndexQuery::History(goid_arg(args, HISTORY)?))
+                    .await
+            }
+            "signals" => self.dlv_index(IndexQuery::Signals).await,
+            "blocked-by" => {
+                self.dlv_index(IndexQuery::BlockedBy(goid_arg(args, BLOCKED_BY)?))
+                    .await
+            }
             other => Err(ReqError::invalid(format!(
                 "command not available: {other} (type 'dlv help')"
             ))),
@@ -123,6 +154,35 @@ impl Session {
         Ok(text)
     }
 
+    /// Answers from the goroutine index, built (by its own replay, off the
+    /// server's task) on first use and cached with the trace.
+    async fn dlv_index(&mut self, q: IndexQuery) -> HResult<String> {
+        self.require_loaded()?;
+        let dir = self
+            .engine(|t| Ok(t.trace_dir()))
+            .await
+            .map_err(|e| ReqError::invalid(e.0))?
+            .ok_or_else(|| ReqError::invalid("this target has no goroutine index"))?;
+        self.output(
+            "console",
+            "rrgo: reading the goroutine index (the first time, one replay pass)…",
+        );
+        let answer = tokio::task::spawn_blocking(move || -> Result<String, String> {
+            let idx =
+                crate::commands::goindex::load_or_build(&dir).map_err(|e| format!("{e:#}"))?;
+            Ok(match q {
+                IndexQuery::History(g) => {
+                    crate::commands::history::text(&idx, g, false).map_err(|e| format!("{e:#}"))?
+                }
+                IndexQuery::Signals => crate::commands::signals::text(&idx),
+                IndexQuery::BlockedBy(g) => crate::commands::history::blocked_by_text(&idx, g),
+            })
+        })
+        .await
+        .map_err(|e| ReqError::invalid(format!("the goroutine index failed: {e}")))?;
+        answer.map_err(ReqError::invalid)
+    }
+
     async fn dlv_sources(&mut self, filter: Option<&str>) -> HResult<String> {
         self.require_loaded()?;
         let files = self
@@ -137,6 +197,13 @@ impl Session {
         files.sort();
         Ok(files.join("\n"))
     }
+}
+
+/// The goroutine id a command takes, or its help as the error.
+fn goid_arg(args: &[String], help: &str) -> HResult<u64> {
+    args.first()
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| ReqError::invalid(help.to_string()))
 }
 
 #[cfg(test)]

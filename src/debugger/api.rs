@@ -225,6 +225,11 @@ pub trait DebugTarget {
     fn position(&self) -> Position;
     /// The source file paths the program was built from (as DWARF names them).
     fn source_files(&self) -> Vec<String>;
+    /// The trace directory being replayed (its goroutine index answers
+    /// history questions); None for a target without one.
+    fn trace_dir(&self) -> Option<std::path::PathBuf> {
+        None
+    }
     /// Replaces all line breakpoints of `file` (a path as DWARF names it).
     fn set_line_breakpoints(&mut self, file: &str, bps: &[LineBreakpoint])
         -> Vec<BreakpointStatus>;

@@ -60,6 +60,10 @@ impl DebugTarget for Engine {
         self.bin.source_files().to_vec()
     }
 
+    fn trace_dir(&self) -> Option<std::path::PathBuf> {
+        Some(self.dir.clone())
+    }
+
     fn set_line_breakpoints(
         &mut self,
         file: &str,

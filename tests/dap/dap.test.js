@@ -263,6 +263,35 @@ scenario(`${V} unrecovered panic stops with exception info (dapdemo -panic)`,
         `no main.main frame at ${DEMO}:${L['panic-line']}:\n${h.describeFrames(frames)}`);
     });
 
+// The history questions in the debug console: `dlv history`, `dlv blocked-by`,
+// `dlv signals` answer from the goroutine index, built by its own replay pass.
+scenario(`${V} debug console: dlv history, blocked-by and signals from the goroutine index`,
+    { rrgo: RRGO, trace: E.RACE_TRACE, timeout: 3 * TIMEOUTS.test }, async ({ client, port }) => {
+        await h.handshake(client, port, {
+            configure: () => h.setBreakpoints(client, RACE, [{ line: PRINT_COUNTER }]),
+        });
+        await h.waitStopped(client, 'breakpoint');
+        const repl = async (expression) => {
+            const r = await client.evaluateRequest({ expression, context: 'repl' });
+            return r.body.result;
+        };
+        const help = await repl('dlv help');
+        for (const c of ['history', 'signals', 'blocked-by']) {
+            assert.ok(help.includes(`dlv ${c}`), `dlv help lists ${c}:\n${help}`);
+        }
+        // main waits in wg.Wait until the last increment's Done wakes it.
+        const history = await repl('dlv history 1');
+        assert.match(history, /waiting: sync\.WaitGroup\.Wait in main\.main/, history);
+        const blocked = await repl('dlv blocked-by 1');
+        assert.match(blocked, /sync\.WaitGroup\.Wait at .*racecounter\/main\.go:\d+; woken by goroutine \d+ in main\.increment(\.deferwrap\d+)? at /, blocked);
+        const signals = await repl('dlv signals');
+        assert.match(signals, /no signals other than|SIGURG/, signals);
+        // A wrong argument gets the command's help, and the session goes on.
+        const bad = await client.request('evaluate', { expression: 'dlv history x', context: 'repl' });
+        assert.equal(bad.success, false, JSON.stringify(bad));
+        assert.ok((await h.threads(client)).length > 0, 'threads after the console commands');
+    });
+
 scenario(`${V} racecounter: counter at print-counter equals the recorded output`,
     { rrgo: RRGO, trace: E.RACE_TRACE, timeout: 2 * TIMEOUTS.test }, async ({ client, port }) => {
         const m = /^counter = (\d+)$/m.exec(E.RACE_OUTPUT);
