@@ -5,6 +5,8 @@
 #   3. builds every program in examples/ with every pinned Go into .build/
 #   4. installs the DAP tests' node packages (tests/dap/package-lock.json) into
 #      tests/dap/node_modules (needs node >= 20 and npm)
+#   5. installs Debian's chromium (apt-get, as root or through sudo) if no
+#      chromium is on PATH: the timeline page is tested in a headless browser
 # Never touches a global Go installation or your PATH.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -42,5 +44,21 @@ else
         exit 1
     fi
     echo "setup: installed tests/dap/node_modules" >&2
+fi
+echo "setup: a headless browser for the timeline page test" >&2
+if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
+    echo "setup: chromium is installed" >&2
+else
+    sudo=()
+    [[ "$(id -u)" == 0 ]] || sudo=(sudo -n)
+    apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get)
+    # Stale package lists on a fresh machine: update once, then try again.
+    if ! apt_out="$("${apt[@]}" install -y --no-install-recommends chromium 2>&1)" &&
+        ! apt_out="$("${apt[@]}" update 2>&1 && "${apt[@]}" install -y --no-install-recommends chromium 2>&1)"; then
+        printf '%s\n' "$apt_out" | tail -20 >&2
+        echo "setup: error: could not install chromium with apt-get (output above); install a chromium that runs headless" >&2
+        exit 1
+    fi
+    echo "setup: installed chromium" >&2
 fi
 echo "setup: done" >&2

@@ -48,6 +48,7 @@ pub enum Command {
     ///   rrgo replay --goroutines --at 1200       goroutine dump just before event 1200
     ///   rrgo replay --goroutine 17 --reverse     goroutine 17's history, newest first
     ///   rrgo replay --signals                    where each signal went and what delayed it
+    ///   rrgo replay --timeline run.html          goroutines over time, in a browser
     ///   rrgo replay --at 900 --print main.count  a package variable's value at event 900
     ///   rrgo replay --dap 127.0.0.1:2345         serve VS Code (Debug Adapter Protocol)
     #[command(verbatim_doc_comment)]
@@ -129,6 +130,10 @@ pub struct ReplayArgs {
     /// Print the signal timeline: arrival and sender, the thread and goroutine that took it, the os/signal loop waking, the goroutine that received it and what it then waited for.
     #[arg(long)]
     pub signals: bool,
+
+    /// Write a picture of the recording to FILE: goroutines × program time with their states, the signals, and who held the mutex a goroutine waited for. FILE.html: a self-contained page (no network; zoom with the wheel or the buttons); FILE.json: Chrome/Perfetto trace-event JSON (open it in ui.perfetto.dev or chrome://tracing).
+    #[arg(long, value_name = "FILE")]
+    pub timeline: Option<std::path::PathBuf>,
 
     /// Machine-readable output for --goroutines, --goroutine and --signals.
     #[arg(long)]

@@ -405,3 +405,93 @@ fn mutex_waits_name_the_holder_where_and_how_long() {
         }
     }
 }
+
+/// The browser `scripts/setup.sh` installs (Debian's chromium).
+fn chromium() -> String {
+    for name in ["chromium", "chromium-browser"] {
+        let found = std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {name}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if found {
+            return name.to_string();
+        }
+    }
+    panic!("no chromium on PATH: scripts/setup.sh installs it (apt-get install chromium)");
+}
+
+/// `--timeline FILE.html` writes a page that renders in a real (headless)
+/// browser without errors: a row per goroutine, the SIGTERM, and the edge
+/// from the handler waiting for the mutex to the worker holding it.
+/// `--timeline FILE.json` is Chrome's trace-event format.
+#[test]
+fn timeline_page_renders_goroutines_signal_and_lock_edge() {
+    let s = Scratch::new();
+    let (rec, trace) = s.record(
+        "t",
+        &example(&go_versions()[0], "sigterm-delay"),
+        &["-self-term", "300ms", "-work", "500", "-timeout", "100s"],
+    );
+    assert!(rec.status.success(), "recording: {}", text(&rec.stderr));
+    let t = trace.to_str().unwrap();
+    let page = s.path().join("timeline.html");
+    let out = s.run(&["replay", t, "--timeline", page.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Who the handler and the worker are, from the index.
+    let v: serde_json::Value =
+        serde_json::from_slice(&s.run(&["replay", t, "--signals", "--json"]).stdout).unwrap();
+    let lock = v["signals"][0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|st| st.get("lock"))
+        .unwrap_or_else(|| panic!("no mutex wait: {v}"))
+        .clone();
+    let holder = lock["holder_goroutine"].as_u64().unwrap();
+
+    let dom = output_within(
+        std::process::Command::new(chromium())
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+            .arg(format!("file://{}", page.display()))
+            .stdin(std::process::Stdio::null()),
+        DEADLINE,
+    );
+    let dom = text(&dom.stdout);
+    assert!(
+        dom.contains("data-rendered=\"ok\""),
+        "the page did not render: {dom}"
+    );
+    assert!(
+        !dom.contains("data-error="),
+        "the page reported an error: {dom}"
+    );
+    assert!(
+        dom.contains("class=\"signal\" data-name=\"SIGTERM\""),
+        "{dom}"
+    );
+    assert!(dom.contains(&format!("data-goid=\"{holder}\"")), "{dom}");
+    assert!(
+        dom.contains(&format!("data-holder=\"{holder}\"")),
+        "no lock edge: {dom}"
+    );
+    assert!(
+        dom.contains("main.handleSignals") && dom.contains("main.worker"),
+        "{dom}"
+    );
+    // No network: nothing in the page loads from anywhere.
+    let html = std::fs::read_to_string(&page).unwrap();
+    for loads in ["src=\"http", "href=\"http", "https://", "@import", "fetch("] {
+        assert!(!html.contains(loads), "the page loads something ({loads})");
+    }
+
+    let json = s.path().join("timeline.json");
+    let out = s.run(&["replay", t, "--timeline", json.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let ev: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let events = ev["traceEvents"].as_array().unwrap();
+    assert!(events
+        .iter()
+        .any(|e| e["ph"] == "i" && e["name"] == "SIGTERM"));
+    assert!(events.iter().any(|e| e["ph"] == "X" && e["tid"] == holder));
+    assert!(events.iter().any(|e| e["ph"] == "f" && e["tid"] == holder));
+}

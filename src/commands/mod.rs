@@ -10,6 +10,7 @@ pub mod ls;
 pub mod record;
 pub mod replay;
 pub mod signals;
+pub mod timeline;
 
 /// `--json` output of the history commands.
 pub fn print_json(v: &serde_json::Value) -> crate::error::Result<()> {

@@ -26,8 +26,12 @@ pub fn run(args: &ReplayArgs) -> Result<i32> {
             "warning: the trace's manifest is damaged ({problem}): files listed after the damage cannot be used"
         );
     }
-    if args.goroutine.is_some() || args.goroutines || args.signals {
+    if args.goroutine.is_some() || args.goroutines || args.signals || args.timeline.is_some() {
         go_known(&reader, args.allow_any_go)?;
+    }
+    if let Some(file) = &args.timeline {
+        drop(reader);
+        return super::timeline::run(&dir, file);
     }
     if let Some(goid) = args.goroutine {
         drop(reader);
