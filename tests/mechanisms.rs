@@ -826,8 +826,9 @@ fn a_preemption_after_a_huge_write_is_recorded_in_pieces() {
 }
 
 /// Mechanism: a thread woken from a blocking syscall gets the CPU within a
-/// bound that follows what preemptions cost (`record/wake.rs`; a few ms
-/// here), whatever the running thread does. `examples/handoff`
+/// bound (50 ms by default; here `RRGO_WAKE_MS=auto`, which follows what
+/// preemptions cost, `record/wake.rs`: a few ms), whatever the running
+/// thread does. `examples/handoff`
 /// starts a goroutine and spins until it has run (Go hands it to a thread
 /// it wakes with a futex); with the other turns made 20 s long, only the
 /// wake-up bound lets the 10 rounds finish before the deadline (before it,
@@ -840,6 +841,7 @@ fn a_woken_thread_is_not_held_up_by_a_spinning_one() {
     let mut rec = s.cmd();
     rec.env("RRGO_PREEMPT_MS", "20000")
         .env("RRGO_SLICE_MS", "20000")
+        .env("RRGO_WAKE_MS", "auto")
         .args(["record", "-o"])
         .arg(&dir)
         .arg("--")

@@ -76,13 +76,27 @@ fn preempt_after() -> Duration {
 }
 
 /// How long a thread woken from a blocking syscall waits at most for the
-/// running one to give up the CPU: RRGO_WAKE_MS, or adaptive (`wake.rs`).
+/// running one to give up the CPU: RRGO_WAKE_MS milliseconds (default 50,
+/// at most RRGO_PREEMPT_MS), or `auto`: adaptive (`wake.rs`). Adaptive is
+/// opt-in: with its 2 ms bounds, `crypto/tls`'s test binary failed to
+/// replay in 2 to 3 runs of 4 (a point just after the main thread woke
+/// another, which replay's main thread never reached), 0 of 4 with 50 ms.
+/// The woken thread's wait unless RRGO_WAKE_MS says otherwise.
+const DEFAULT_WAKE: Duration = Duration::from_millis(50);
+
 fn wake_after() -> super::wake::WakeWait {
-    let fixed = std::env::var("RRGO_WAKE_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map(Duration::from_millis);
-    super::wake::WakeWait::new(fixed, preempt_after())
+    let max = preempt_after();
+    let fixed = match std::env::var("RRGO_WAKE_MS").ok().as_deref() {
+        Some("auto") => None,
+        Some(v) => Some(
+            v.parse()
+                .map(Duration::from_millis)
+                .unwrap_or(DEFAULT_WAKE)
+                .min(max),
+        ),
+        None => Some(DEFAULT_WAKE.min(max)),
+    };
+    super::wake::WakeWait::new(fixed, max)
 }
 
 /// How long a thread keeps the CPU before rrgo switches at its next syscall stop.

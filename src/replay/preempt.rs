@@ -260,6 +260,12 @@ impl ReplaySession {
                     {
                         return Ok(true);
                     }
+                    tracing::debug!(
+                        time = e.time.0,
+                        hits,
+                        differ = ?differing(&regs, target),
+                        "not the point"
+                    );
                     if memory.is_empty() && self.inside_rep_string(e, &regs, target)? {
                         return Ok(true);
                     }
@@ -338,6 +344,32 @@ fn unavailable(rip: u64, why: &str) -> StubOutcome {
 
 /// The registers that make two moments at one rip the same program state
 /// (flags and the syscall number are bookkeeping).
+/// The registers `same_state` compares that differ, for logs.
+fn differing(a: &Regs, b: &Regs) -> Vec<(&'static str, u64, u64)> {
+    [
+        ("rsp", a.rsp, b.rsp),
+        ("rbp", a.rbp, b.rbp),
+        ("rax", a.rax, b.rax),
+        ("rbx", a.rbx, b.rbx),
+        ("rcx", a.rcx, b.rcx),
+        ("rdx", a.rdx, b.rdx),
+        ("rsi", a.rsi, b.rsi),
+        ("rdi", a.rdi, b.rdi),
+        ("r8", a.r8, b.r8),
+        ("r9", a.r9, b.r9),
+        ("r10", a.r10, b.r10),
+        ("r11", a.r11, b.r11),
+        ("r12", a.r12, b.r12),
+        ("r13", a.r13, b.r13),
+        ("r14", a.r14, b.r14),
+        ("r15", a.r15, b.r15),
+        ("fs_base", a.fs_base, b.fs_base),
+    ]
+    .into_iter()
+    .filter(|(_, x, y)| x != y)
+    .collect()
+}
+
 pub fn same_state(a: &Regs, b: &Regs) -> bool {
     a.rip == b.rip
         && a.rsp == b.rsp
@@ -832,11 +864,22 @@ fn other_stop(e: &Event, target: &Regs, w: &Waited, stray: &mut u32) -> anyhow::
             *stray += 1;
             Ok(())
         }
-        _ => Err(anyhow::anyhow!(super::Divergence::new(
-            e.time,
-            e.tid,
-            format!("to run to a preemption point at {:#x}", target.rip),
-            format!("{:?}", w.stop)
-        ))),
+        _ => {
+            // Which call, from where: what the thread did instead.
+            let got = match (w.stop, ptrace::get_regs(w.tid)) {
+                (Stop::Syscall, Ok(r)) => format!(
+                    "a {} syscall at {:#x}",
+                    crate::syscall_names::name(r.orig_rax as i64),
+                    r.rip
+                ),
+                (stop, _) => format!("{stop:?}"),
+            };
+            Err(anyhow::anyhow!(super::Divergence::new(
+                e.time,
+                e.tid,
+                format!("to run to a preemption point at {:#x}", target.rip),
+                got
+            )))
+        }
     }
 }
