@@ -421,7 +421,7 @@ fn story(idx: &GoIndex, s: &SignalSeen) -> Story {
                 parts.push(Part::new(&for_what, waited));
                 steps.push(Step {
                     duration_ns: waited,
-                    lock: wait.map(|w| LockInfo::new(w)),
+                    lock: wait.map(LockInfo::new),
                     ..Step::new(s, t.event, t.time_ns, what)
                 });
                 if let Some((w, rel)) = wait.and_then(|w| Some((w, w.released.as_ref()?))) {
