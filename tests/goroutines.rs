@@ -391,8 +391,32 @@ fn mutex_waits_name_the_holder_where_and_how_long() {
             );
         }
         assert_eq!(locks.len(), 2, "go{version}: {h}");
-        // Each wait ended with the holder's unlock waking the waiter.
         let history = h["history"].as_array().unwrap();
+        // A channel wait names the goroutine and line whose close ended it.
+        let recv = history
+            .iter()
+            .position(|e| {
+                e["state"] == "waiting: chan receive"
+                    && e["location"]
+                        .as_str()
+                        .is_some_and(|l| l.ends_with(&line("main-waits-rehash")))
+            })
+            .unwrap_or_else(|| panic!("go{version}: no wait for rehash to start: {h}"));
+        let woke = history[recv..]
+            .iter()
+            .find(|e| e["state"] == "runnable")
+            .unwrap_or_else(|| panic!("go{version}: {h}"));
+        assert_eq!(
+            woke["woken_by"]["function"], "main.rehash",
+            "go{version}: {woke}"
+        );
+        assert!(
+            woke["woken_by"]["location"]
+                .as_str()
+                .is_some_and(|l| l.ends_with(&line("rehash-started"))),
+            "go{version}: {woke}"
+        );
+        // Each wait ended with the holder's unlock waking the waiter.
         for lock in &locks {
             let woke = history
                 .iter()

@@ -1,7 +1,8 @@
 // Command lockholders makes goroutines wait for locks held elsewhere, the
 // way services stall: a cache whose refresh sleeps while holding the cache's
 // mutex (a heap object, unlocked by a defer), and a global registry mutex
-// held across a CPU-bound pass. It prints what it measured itself:
+// held across a CPU-bound pass. Each holder keeps its lock until the other
+// goroutine queues for it, then for 300 ms or 150 ms more. It prints what it measured itself:
 //
 //	get waited 0.301s
 //	register waited 0.152s
@@ -14,7 +15,9 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 type cache struct {
@@ -27,6 +30,9 @@ func (c *cache) refresh(started chan<- struct{}) {
 	c.mu.Lock() // #BP refresh-lock
 	defer c.mu.Unlock() // #BP refresh-unlock
 	close(started)
+	for !hasWaiter(&c.mu) {
+		time.Sleep(time.Millisecond)
+	}
 	time.Sleep(300 * time.Millisecond)
 	c.items = map[string]int{"answer": 42}
 }
@@ -56,14 +62,25 @@ func checksum(n int) uint64 {
 // rehash holds registryMu over a CPU-bound pass.
 func rehash(started chan<- struct{}) {
 	registryMu.Lock() // #BP rehash-lock
-	close(started)
-	start := time.Now()
+	close(started) // #BP rehash-started
 	sum := uint64(0)
+	for !hasWaiter(&registryMu) {
+		sum += checksum(10_000)
+	}
+	start := time.Now()
 	for time.Since(start) < 150*time.Millisecond {
 		sum += checksum(100_000)
 	}
 	registry["sum"] = sum
 	registryMu.Unlock() // #BP rehash-unlock
+}
+
+// hasWaiter says whether a goroutine is queued for m: the waiter count in
+// the state word (Go 1.24-1.27: the word comes first, the count from bit 3).
+// The holders below wait for it, so that the other goroutine's wait happens
+// however late it gets a thread (a loaded machine, a recording).
+func hasWaiter(m *sync.Mutex) bool {
+	return atomic.LoadInt32((*int32)(unsafe.Pointer(m)))>>3 > 0
 }
 
 func register(name string) {
@@ -83,7 +100,7 @@ func main() {
 
 	started = make(chan struct{})
 	go rehash(started)
-	<-started
+	<-started // #BP main-waits-rehash
 	t0 = time.Now()
 	register("worker")
 	fmt.Printf("register waited %.3fs (%d entries)\n", time.Since(t0).Seconds(), len(registry))
