@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::Duration;
@@ -52,16 +52,6 @@ fn dies_by_itself(mode: &str, expected_status: i32) {
             .arg("--")
             .arg(deaths())
             .args(mode.split_whitespace());
-        // Dispositions are inherited through exec: under `nohup` the program
-        // would start with SIGHUP ignored, and Go keeps an inherited
-        // SIG_IGN, so `selfhup` would live (as it would natively).
-        // SAFETY: signal(2) is async-signal-safe; nothing else runs here.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::signal(libc::SIGHUP, libc::SIG_DFL);
-                Ok(())
-            });
-        }
         let rec = output_within(&mut cmd, RUN_DEADLINE);
         assert_eq!(
             shell_status(&rec),

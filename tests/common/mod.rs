@@ -75,10 +75,24 @@ impl Scratch {
     }
 
     pub fn cmd(&self) -> Command {
+        use std::os::unix::process::CommandExt;
         let mut c = Command::new(rrgo());
         c.env("RRGO_TRACE_DIR", self.path())
             .env_remove("RRGO_LOG")
             .stdin(Stdio::null());
+        // Dispositions are inherited through exec, and Go keeps an inherited
+        // SIG_IGN: under `nohup` (SIGHUP) or from a shell's background job
+        // (SIGINT, SIGQUIT) the recorded programs would ignore the signals
+        // the death tests send. Every rrgo starts with them at their default.
+        // SAFETY: signal(2) is async-signal-safe; nothing else runs here.
+        unsafe {
+            c.pre_exec(|| {
+                for sig in [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM] {
+                    libc::signal(sig, libc::SIG_DFL);
+                }
+                Ok(())
+            });
+        }
         c
     }
 
