@@ -138,18 +138,25 @@ fn dump_matches_runtime_stack_all() {
     }
 }
 
-/// The demo's question: the SIGTERM handler goroutine waits in chan receive,
-/// is woken after the SIGTERM arrives, then waits for the mutex, then runs.
-#[test]
-fn sigterm_handler_history() {
-    let s = Scratch::new();
-    // Its own timeout generous: on a loaded machine a pass can outlast 10 s.
+/// sigterm-delay sending itself SIGTERM after 300 ms, recorded (asserted to
+/// succeed). Its own timeout is generous: on a loaded machine a pass of its
+/// worker can outlast the default 10 s.
+fn record_sigterm_delay(s: &Scratch) -> std::path::PathBuf {
     let (rec, trace) = s.record(
         "t",
         &example(&go_versions()[0], "sigterm-delay"),
         &["-self-term", "300ms", "-work", "500", "-timeout", "100s"],
     );
     assert!(rec.status.success(), "recording: {}", text(&rec.stderr));
+    trace
+}
+
+/// The demo's question: the SIGTERM handler goroutine waits in chan receive,
+/// is woken after the SIGTERM arrives, then waits for the mutex, then runs.
+#[test]
+fn sigterm_handler_history() {
+    let s = Scratch::new();
+    let trace = record_sigterm_delay(&s);
     let t = trace.to_str().unwrap();
     let dump = text(&s.run(&["dump", t]).stdout);
     let sigterm: u64 = dump
@@ -256,13 +263,7 @@ fn sigterm_handler_history() {
 #[test]
 fn signal_timeline_explains_the_delay() {
     let s = Scratch::new();
-    // Its own timeout generous: on a loaded machine a pass can outlast 10 s.
-    let (rec, trace) = s.record(
-        "t",
-        &example(&go_versions()[0], "sigterm-delay"),
-        &["-self-term", "300ms", "-work", "500", "-timeout", "100s"],
-    );
-    assert!(rec.status.success(), "recording: {}", text(&rec.stderr));
+    let trace = record_sigterm_delay(&s);
     let out = s.run(&["replay", trace.to_str().unwrap(), "--signals"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let t = text(&out.stdout);
@@ -451,12 +452,7 @@ fn chromium() -> String {
 #[test]
 fn timeline_page_renders_goroutines_signal_and_lock_edge() {
     let s = Scratch::new();
-    let (rec, trace) = s.record(
-        "t",
-        &example(&go_versions()[0], "sigterm-delay"),
-        &["-self-term", "300ms", "-work", "500", "-timeout", "100s"],
-    );
-    assert!(rec.status.success(), "recording: {}", text(&rec.stderr));
+    let trace = record_sigterm_delay(&s);
     let t = trace.to_str().unwrap();
     let page = s.path().join("timeline.html");
     let out = s.run(&["replay", t, "--timeline", page.to_str().unwrap()]);

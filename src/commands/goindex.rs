@@ -628,7 +628,7 @@ fn waker(
 ) -> Waker {
     let Some(g) = r.on_thread(mem, regs.fs_base) else {
         let frames = stack::walk(bin, mem, regs.rip, regs.rbp, true, 16);
-        let caller = frames.iter().find(|f| {
+        let (function, location) = place(frames.iter().find(|f| {
             !matches!(
                 f.function.as_str(),
                 "runtime.ready"
@@ -636,22 +636,43 @@ fn waker(
                     | "runtime.goready.func1"
                     | "runtime.systemstack"
             )
-        });
+        }));
         return Waker {
             goid: None,
-            function: caller.map(|f| f.function.clone()),
-            location: caller.map(|f| format!("{}:{}", f.file, f.line)),
+            function,
+            location,
         };
     };
-    let frames = stack::goroutine_frames(bin, mem, &g, Some(regs));
-    let caller = frames
-        .iter()
-        .find(|f| !locks::is_lock_machinery(&f.function));
+    let (function, location) = program_caller(bin, mem, &g, regs);
     Waker {
         goid: Some(g.goid),
-        function: caller.map(|f| f.function.clone()),
-        location: caller.map(|f| format!("{}:{}", f.file, f.line)),
+        function,
+        location,
     }
+}
+
+/// A frame's function and "file:line".
+fn place(f: Option<&stack::Frame>) -> (Option<String>, Option<String>) {
+    (
+        f.map(|f| f.function.clone()),
+        f.map(|f| format!("{}:{}", f.file, f.line)),
+    )
+}
+
+/// Where the running goroutine `g` called into sync or the runtime: its
+/// innermost frame outside them.
+fn program_caller(
+    bin: &GoBinary,
+    mem: &crate::tracee::mem::ProcMem,
+    g: &crate::goruntime::Goroutine,
+    regs: &trace_format::Regs,
+) -> (Option<String>, Option<String>) {
+    let frames = stack::goroutine_frames(bin, mem, g, Some(regs));
+    place(
+        frames
+            .iter()
+            .find(|f| !locks::is_lock_machinery(&f.function)),
+    )
 }
 
 /// The state of a goroutine parked in `sync.Mutex.Lock`.
@@ -702,15 +723,15 @@ fn note(
     } else {
         stack::goroutine_frames(bin, mem, g, regs)
     };
-    let user = stack::user_frame(&frames);
+    let (function, location) = place(stack::user_frame(&frames));
     idx.transitions.push(Transition {
         event,
         time_ns: clock,
         goid: g.goid,
         state: state.clone(),
         thread,
-        function: user.map(|f| f.function.clone()),
-        location: user.map(|f| format!("{}:{}", f.file, f.line)),
+        function,
+        location,
         woken_by: None,
     });
     last.insert(g.goid, state);
@@ -756,16 +777,13 @@ impl Locks {
         if effect == LockEffect::Touch {
             return;
         }
-        let frames = stack::goroutine_frames(bin, mem, &g, Some(regs));
-        let caller = frames
-            .iter()
-            .find(|f| !locks::is_lock_machinery(&f.function));
+        let (function, location) = program_caller(bin, mem, &g, regs);
         let step = LockStep {
             goid: g.goid,
             event,
             time_ns,
-            function: caller.map(|f| f.function.clone()),
-            location: caller.map(|f| format!("{}:{}", f.file, f.line)),
+            function,
+            location,
         };
         if effect == LockEffect::Acquire {
             self.holders.insert(mutex, step);
