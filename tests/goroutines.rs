@@ -431,6 +431,142 @@ fn mutex_waits_name_the_holder_where_and_how_long() {
     }
 }
 
+/// What stalled a goroutine, beyond a plain mutex, on a second program
+/// (`examples/stalls`): a slow channel sender, a stuck WaitGroup worker, a
+/// reader holding a RWMutex a writer waits for and a writer holding it
+/// against a reader. Each wait names the goroutine and line that ended it,
+/// the RWMutex waits also where the holder locked it; the waits last about
+/// what the program measured. Optimized and `-N -l` builds (where the
+/// RWMutex's atomics are not inlined).
+#[test]
+fn waits_name_the_slow_sender_the_stuck_worker_and_the_rwmutex_holders() {
+    let line = |m: &str| format!("main.go:{}", marker_line("stalls", m));
+    for version in go_versions() {
+        for build in ["stalls", "stalls.debug"] {
+            let s = Scratch::new();
+            let (rec, trace) = s.record("t", &example(&version, build), &[]);
+            assert!(rec.status.success(), "go{version}: {}", text(&rec.stderr));
+            let out = text(&rec.stdout);
+            // "recv waited 0.201s (got 42)"
+            let measured = |what: &str| -> f64 {
+                out.lines()
+                    .find_map(|l| {
+                        l.strip_prefix(&format!("{what} waited "))?
+                            .split('s')
+                            .next()?
+                            .parse()
+                            .ok()
+                    })
+                    .unwrap_or_else(|| panic!("go{version}: {out}"))
+            };
+            let h = s.run(&[
+                "replay",
+                trace.to_str().unwrap(),
+                "--goroutine",
+                "1",
+                "--json",
+            ]);
+            assert_eq!(h.status.code(), Some(0), "{}", text(&h.stderr));
+            let h: serde_json::Value = serde_json::from_slice(&h.stdout).unwrap();
+            let history = h["history"].as_array().unwrap();
+            let ns = |v: &serde_json::Value| v["time_ns"].as_u64().unwrap();
+            for (state, at, waker_fn, woke_at, what) in [
+                (
+                    "waiting: chan receive",
+                    "main-recv",
+                    "main.slowProducer",
+                    "slow-send",
+                    "recv",
+                ),
+                (
+                    "waiting: sync.WaitGroup.Wait",
+                    "main-wait",
+                    "main.stuckWorker",
+                    "worker-done",
+                    "wait",
+                ),
+                (
+                    "waiting: sync.RWMutex.Lock",
+                    "main-lock",
+                    "main.reader",
+                    "reader-runlock",
+                    "write-lock",
+                ),
+                (
+                    "waiting: sync.RWMutex.RLock",
+                    "main-rlock",
+                    "main.writer",
+                    "writer-unlock",
+                    "read-lock",
+                ),
+            ] {
+                let ctx = format!("go{version} {build} {state}");
+                let i = history
+                    .iter()
+                    .position(|e| {
+                        e["state"] == state
+                            && e["location"]
+                                .as_str()
+                                .is_some_and(|l| l.ends_with(&line(at)))
+                    })
+                    .unwrap_or_else(|| panic!("{ctx}: no such wait: {h}"));
+                let wait = &history[i];
+                let woke = history[i..]
+                    .iter()
+                    .find(|e| e["state"] == "runnable")
+                    .unwrap_or_else(|| panic!("{ctx}: never woken: {h}"));
+                let by = &woke["woken_by"];
+                assert_eq!(by["function"], waker_fn, "{ctx}: {woke}");
+                assert_ne!(by["goid"], 1, "{ctx}: {woke}");
+                assert!(
+                    by["location"]
+                        .as_str()
+                        .is_some_and(|l| l.ends_with(&line(woke_at))),
+                    "{ctx}: {woke}"
+                );
+                let waited = (ns(woke) - ns(wait)) as f64 / 1e9;
+                let measured = measured(what);
+                assert!(
+                    waited <= measured + 0.02 && waited + 0.02 >= measured * 0.5,
+                    "{ctx}: waited {waited}s in the index, the program measured {measured}s"
+                );
+                let Some(lock) = wait.get("lock") else {
+                    assert!(!state.contains("RWMutex"), "{ctx}: no holder: {wait}");
+                    continue;
+                };
+                let (kind, locked_at, holder_fn) = if state.ends_with(".RLock") {
+                    ("rwmutex-read", "writer-lock", "main.writer")
+                } else {
+                    ("rwmutex-write", "reader-rlock", "main.reader")
+                };
+                assert_eq!(lock["kind"], kind, "{ctx}: {lock}");
+                assert_eq!(lock["mutex_name"], "main.config", "{ctx}: {lock}");
+                let (holder, released) = (&lock["holder"], &lock["released"]);
+                assert_eq!(holder["function"], holder_fn, "{ctx}: {lock}");
+                assert!(
+                    holder["location"]
+                        .as_str()
+                        .is_some_and(|l| l.ends_with(&line(locked_at))),
+                    "{ctx}: {lock}"
+                );
+                assert_eq!(holder["goid"], by["goid"], "{ctx}: {lock}");
+                assert_eq!(released["goid"], by["goid"], "{ctx}: {lock}");
+                assert!(
+                    released["location"]
+                        .as_str()
+                        .is_some_and(|l| l.ends_with(&line(woke_at))),
+                    "{ctx}: {lock}"
+                );
+                // Held from before the wait to the release that ended it.
+                assert!(
+                    ns(holder) <= ns(wait) && ns(released) <= ns(woke),
+                    "{ctx}: {lock}"
+                );
+            }
+        }
+    }
+}
+
 /// The browser `scripts/setup.sh` installs (Debian's chromium).
 fn chromium() -> String {
     for name in ["chromium", "chromium-browser"] {

@@ -25,7 +25,8 @@ use crate::replay::{Output, ReplaySession, Stepped};
 /// 5: times from every clock mechanism, `start_ns`, signals' `wall_time_ns`.
 /// 6: `lock_waits`: who held the mutex a goroutine waited for.
 /// 7: `woken_by` on transitions out of a wait.
-const INDEX_VERSION: u32 = 7;
+/// 8: RWMutex waits: `LockWait::kind`, `other_holders`.
+const INDEX_VERSION: u32 = 8;
 const INDEX_FILE: &str = "goindex";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -105,20 +106,50 @@ pub struct LockStep {
     pub location: Option<String>,
 }
 
-/// A goroutine parked in `sync.Mutex.Lock`, with the goroutine that held
-/// the mutex then (`goruntime::locks` says how they are seen).
+/// What a goroutine waits for in a lock wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LockKind {
+    /// `sync.Mutex.Lock` (also a RWMutex's writer queued behind another).
+    Mutex,
+    /// `sync.RWMutex.Lock`: a writer waiting for the readers to leave.
+    RwmutexWrite,
+    /// `sync.RWMutex.RLock`: a reader waiting for the writer.
+    RwmutexRead,
+}
+
+impl LockKind {
+    /// The lock wait a goroutine state is, if it is one.
+    pub fn of_state(state: &str) -> Option<LockKind> {
+        Some(match state.strip_prefix("waiting: ")? {
+            "sync.Mutex.Lock" => LockKind::Mutex,
+            "sync.RWMutex.Lock" => LockKind::RwmutexWrite,
+            "sync.RWMutex.RLock" => LockKind::RwmutexRead,
+            _ => return None,
+        })
+    }
+}
+
+/// A goroutine parked in `sync.Mutex.Lock` or `sync.RWMutex`'s Lock or
+/// RLock, with the goroutine that held the lock then (`goruntime::locks`
+/// says how they are seen).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LockWait {
     pub waiter: u64,
+    pub kind: LockKind,
     /// The event of the waiter's "waiting: sync.Mutex.Lock" transition.
     pub event: u64,
     pub time_ns: Option<u64>,
-    /// The mutex's address, and the global it is or is in (`main.stateMu`).
+    /// The lock's address, and the global it is or is in (`main.stateMu`).
     pub mutex: u64,
     pub mutex_name: Option<String>,
-    /// Who held it when the waiter parked: their acquisition.
+    /// Who held it when the waiter parked: their acquisition (a writer
+    /// waiting for readers: the reader that has held it longest).
     pub holder: Option<LockStep>,
-    /// The first release after the waiter parked.
+    /// The other readers holding it then, for a writer waiting for readers.
+    pub other_holders: Vec<LockStep>,
+    /// The release that let the waiter go: the first unlock after it
+    /// parked; for a writer waiting for readers, the last reader's.
     pub released: Option<LockStep>,
 }
 
@@ -160,11 +191,10 @@ impl GoIndex {
         self.transitions.iter().filter(|t| t.goid == goid).collect()
     }
 
-    /// The mutex wait that `t` (a "waiting: sync.Mutex.Lock" transition) began.
+    /// The lock wait that `t` (a "waiting: sync.Mutex.Lock" or RWMutex
+    /// transition) began.
     pub fn lock_wait(&self, t: &Transition) -> Option<&LockWait> {
-        if t.state != MUTEX_WAIT {
-            return None;
-        }
+        LockKind::of_state(&t.state)?;
         self.lock_waits
             .iter()
             .find(|w| w.waiter == t.goid && w.event == t.event)
@@ -511,13 +541,13 @@ fn build(dir: &Path) -> Result<GoIndex> {
                     };
                     let thread = (new == "running").then_some(hit.tid.0);
                     let now = clock.monotonic(main);
-                    let mutex_wait = state == MUTEX_WAIT;
+                    let lock_wait = LockKind::of_state(&state);
                     let readied = new == "runnable";
                     if note(
                         &mut idx, &mut last, &bin, mem, &g, state, thread, None, event, now,
                     ) {
-                        if mutex_wait {
-                            locks.parked(&mut idx, &bin, g.goid, event, now);
+                        if let Some(kind) = lock_wait {
+                            locks.parked(&mut idx, &bin, g.goid, kind, event, now);
                         }
                         if readied {
                             if let Some(t) = idx.transitions.last_mut() {
@@ -594,7 +624,7 @@ fn build(dir: &Path) -> Result<GoIndex> {
                 .filter(|_| g.status == "running");
             // A wait first seen here (its casgstatus was not) gets its
             // mutex and holder too.
-            let mutex_wait = state == MUTEX_WAIT;
+            let lock_wait = LockKind::of_state(&state);
             if note(
                 &mut idx,
                 &mut last,
@@ -606,9 +636,11 @@ fn build(dir: &Path) -> Result<GoIndex> {
                 regs.as_ref(),
                 ev.time.0,
                 clock.monotonic(main),
-            ) && mutex_wait
-            {
-                locks.parked(&mut idx, &bin, g.goid, ev.time.0, clock.monotonic(main));
+            ) {
+                if let Some(kind) = lock_wait {
+                    let now = clock.monotonic(main);
+                    locks.parked(&mut idx, &bin, g.goid, kind, ev.time.0, now);
+                }
             }
         }
     }
@@ -675,9 +707,6 @@ fn program_caller(
     )
 }
 
-/// The state of a goroutine parked in `sync.Mutex.Lock`.
-const MUTEX_WAIT: &str = "waiting: sync.Mutex.Lock";
-
 /// Records goroutine `g` entering `state` at `event`, unless that is the
 /// state it was last seen in; its first sighting is its creation. True if
 /// it recorded a transition.
@@ -738,18 +767,22 @@ fn note(
     true
 }
 
-/// Mutex holders as the index pass goes (see `goruntime::locks`).
+/// Lock holders as the index pass goes (see `goruntime::locks`).
 #[derive(Default)]
 struct Locks {
-    /// Mutex (state word address) → the acquisition that holds it now.
+    /// Lock (a mutex's state word, a RWMutex) → the acquisition that holds
+    /// it now (a RWMutex: its writer's, pending or holding).
     holders: HashMap<u64, LockStep>,
-    /// Goroutine → the mutex its latest mutex atomic was on: the one it
-    /// parks for when it next waits in `sync.Mutex.Lock`.
+    /// RWMutex → its readers now, oldest first; `true`: queued behind a
+    /// writer (they hold once it unlocks).
+    readers: HashMap<u64, Vec<(LockStep, bool)>>,
+    /// Goroutine → the lock its latest lock atomic was on: the one it
+    /// parks for when it next waits in Lock or RLock.
     touched: HashMap<u64, u64>,
 }
 
 impl Locks {
-    /// A thread stopped at one of the mutex's atomics.
+    /// A thread stopped at one of the locks' atomics.
     #[allow(clippy::too_many_arguments)]
     fn at_site(
         &mut self,
@@ -761,18 +794,18 @@ impl Locks {
         regs: &trace_format::Regs,
         (event, time_ns): (u64, Option<u64>),
     ) {
-        let Some((mutex, effect)) = sites.effect(regs.rip, regs, mem) else {
+        let Some((lock, effect)) = sites.effect(regs.rip, regs, mem) else {
             return;
         };
         let Some(g) = r.on_thread(mem, regs.fs_base) else {
             return;
         };
-        self.touched.insert(g.goid, mutex);
+        self.touched.insert(g.goid, lock);
         tracing::debug!(
             event,
             goid = g.goid,
             pc = format_args!("{:#x}", regs.rip),
-            "{effect:?} mutex {mutex:#x}"
+            "{effect:?} lock {lock:#x}"
         );
         if effect == LockEffect::Touch {
             return;
@@ -785,26 +818,48 @@ impl Locks {
             function,
             location,
         };
-        if effect == LockEffect::Acquire {
-            self.holders.insert(mutex, step);
-            return;
-        }
-        self.holders.remove(&mutex);
-        for w in idx
-            .lock_waits
-            .iter_mut()
-            .filter(|w| w.mutex == mutex && w.released.is_none())
-        {
-            w.released = Some(step.clone());
+        let waiting = |idx: &mut GoIndex, kind: LockKind| {
+            idx.lock_waits
+                .iter_mut()
+                .filter(|w| w.mutex == lock && w.kind == kind && w.released.is_none())
+                .for_each(|w| w.released = Some(step.clone()));
+        };
+        match effect {
+            LockEffect::Acquire => {
+                self.holders.insert(lock, step);
+            }
+            LockEffect::Release => {
+                self.holders.remove(&lock);
+                // A writer leaving lets its queued readers in.
+                for (_, queued) in self.readers.entry(lock).or_default() {
+                    *queued = false;
+                }
+                waiting(idx, LockKind::Mutex);
+                waiting(idx, LockKind::RwmutexRead);
+            }
+            LockEffect::ReadAcquire { queued } => {
+                self.readers.entry(lock).or_default().push((step, queued));
+            }
+            LockEffect::ReadRelease => {
+                let readers = self.readers.entry(lock).or_default();
+                if let Some(i) = readers.iter().position(|(r, _)| r.goid == g.goid) {
+                    readers.remove(i);
+                }
+                if readers.iter().all(|(_, queued)| *queued) {
+                    waiting(idx, LockKind::RwmutexWrite);
+                }
+            }
+            LockEffect::Touch => {}
         }
     }
 
-    /// Goroutine `goid` parked in `sync.Mutex.Lock`.
+    /// Goroutine `goid` parked in a lock wait of `kind`.
     fn parked(
         &mut self,
         idx: &mut GoIndex,
         bin: &GoBinary,
         goid: u64,
+        kind: LockKind,
         event: u64,
         time_ns: Option<u64>,
     ) {
@@ -815,13 +870,28 @@ impl Locks {
             0 => name.to_string(),
             off => format!("{name}+{off:#x}"),
         });
+        let (holder, other_holders) = match kind {
+            LockKind::RwmutexWrite => {
+                let mut holding = self
+                    .readers
+                    .get(&mutex)
+                    .into_iter()
+                    .flatten()
+                    .filter(|(r, queued)| !queued && r.goid != goid)
+                    .map(|(r, _)| r.clone());
+                (holding.next(), holding.collect())
+            }
+            _ => (self.holders.get(&mutex).cloned(), Vec::new()),
+        };
         idx.lock_waits.push(LockWait {
             waiter: goid,
+            kind,
             event,
             time_ns,
             mutex,
             mutex_name,
-            holder: self.holders.get(&mutex).cloned(),
+            holder,
+            other_holders,
             released: None,
         });
     }

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 
-use super::goindex::{GoIndex, LockWait, SignalSeen, Transition, Waker};
+use super::goindex::{GoIndex, LockKind, LockWait, SignalSeen, Transition, Waker};
 
 pub(super) fn name(signo: i32) -> String {
     let n = match signo {
@@ -50,6 +50,9 @@ fn sender(si_code: i32, pid: i32) -> String {
 /// The mutex a wait was for, and who held it (`--json`: a step's `lock`).
 #[derive(Serialize)]
 struct LockInfo {
+    /// "mutex", "rwmutex-write" (a writer waiting for readers),
+    /// "rwmutex-read" (a reader waiting for the writer).
+    kind: LockKind,
     mutex: String,
     mutex_name: Option<String>,
     holder_goroutine: Option<u64>,
@@ -63,14 +66,18 @@ struct LockInfo {
     released_at: Option<String>,
     released_event: Option<u64>,
     released_time_ns: Option<u64>,
-    /// From the holder's Lock to the release (none when either is unknown).
+    /// From the holder's Lock to its release (none when either is unknown,
+    /// or another goroutine's release let the waiter go).
     held_ns: Option<u64>,
+    /// A writer waiting for readers: the other readers holding it.
+    other_holder_goroutines: Vec<u64>,
 }
 
 impl LockInfo {
     fn new(w: &LockWait) -> LockInfo {
         let (h, r) = (w.holder.as_ref(), w.released.as_ref());
         LockInfo {
+            kind: w.kind,
             mutex: format!("{:#x}", w.mutex),
             mutex_name: w.mutex_name.clone(),
             holder_goroutine: h.map(|h| h.goid),
@@ -83,16 +90,26 @@ impl LockInfo {
             released_at: r.and_then(|r| r.location.clone()),
             released_event: r.map(|r| r.event),
             released_time_ns: r.and_then(|r| r.time_ns),
-            held_ns: since(h.and_then(|h| h.time_ns), r.and_then(|r| r.time_ns)),
+            held_ns: h
+                .zip(r)
+                .filter(|(h, r)| h.goid == r.goid)
+                .and_then(|(h, r)| since(h.time_ns, r.time_ns)),
+            other_holder_goroutines: w.other_holders.iter().map(|o| o.goid).collect(),
         }
     }
 }
 
-/// "main.stateMu" for a global, else the mutex's address.
+/// "mutex main.stateMu" for a global, else the mutex's address;
+/// "RWMutex …" and whether the waiter wanted to read or write.
 pub(super) fn mutex_label(w: &LockWait) -> String {
+    let (what, how) = match w.kind {
+        LockKind::Mutex => ("mutex", ""),
+        LockKind::RwmutexWrite => ("RWMutex", " (to write)"),
+        LockKind::RwmutexRead => ("RWMutex", " (to read)"),
+    };
     match &w.mutex_name {
-        Some(n) => format!("mutex {n}"),
-        None => format!("the mutex at {:#x}", w.mutex),
+        Some(n) => format!("{what} {n}{how}"),
+        None => format!("the {what} at {:#x}{how}", w.mutex),
     }
 }
 
@@ -107,10 +124,28 @@ fn place(function: Option<&str>, location: Option<&str>) -> String {
 
 /// Who held a waited-for mutex: "held by goroutine 7, which locked it in
 /// main.worker at main.go:70 at t=+0.107s (#519)".
+/// A writer waiting for readers: "read-locked by goroutine 7, which …
+/// (and by goroutines 9, 12)".
 pub(super) fn held_by(idx: &GoIndex, w: &LockWait) -> String {
+    let (held, locked) = match w.kind {
+        LockKind::Mutex => ("held", "locked"),
+        LockKind::RwmutexWrite => ("read-locked", "read-locked"),
+        LockKind::RwmutexRead => ("write-locked", "locked"),
+    };
+    let others = match w.other_holders.as_slice() {
+        [] => String::new(),
+        more => format!(
+            " (and by goroutine{} {})",
+            if more.len() == 1 { "" } else { "s" },
+            more.iter()
+                .map(|o| o.goid.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
     match &w.holder {
         Some(h) => format!(
-            "held by goroutine {}, which locked it{} at t=+{} (#{})",
+            "{held} by goroutine {}, which {locked} it{} at t=+{} (#{}){others}",
             h.goid,
             place(h.function.as_deref(), h.location.as_deref()),
             secs(since(idx.start(), h.time_ns), 3),
