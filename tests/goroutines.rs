@@ -530,6 +530,18 @@ fn waits_name_the_slow_sender_the_stuck_worker_and_the_rwmutex_holders() {
                     waited <= measured + 0.02 && waited + 0.02 >= measured * 0.5,
                     "{ctx}: waited {waited}s in the index, the program measured {measured}s"
                 );
+                if what == "recv" {
+                    // The sender slept 200 ms: its sleep names the deadline.
+                    let sleep = h_of(&s, &trace, by["goid"].as_u64().unwrap())
+                        .into_iter()
+                        .find(|e| e["state"] == "waiting: sleep")
+                        .unwrap_or_else(|| panic!("{ctx}: the sender never slept"));
+                    let (start, until) = (ns(&sleep), sleep["until_ns"].as_u64().unwrap());
+                    assert!(
+                        (until - start).abs_diff(200_000_000) < 5_000_000 && until <= ns(woke),
+                        "{ctx}: {sleep}"
+                    );
+                }
                 let Some(lock) = wait.get("lock") else {
                     assert!(!state.contains("RWMutex"), "{ctx}: no holder: {wait}");
                     continue;
@@ -563,6 +575,54 @@ fn waits_name_the_slow_sender_the_stuck_worker_and_the_rwmutex_holders() {
                     "{ctx}: {lock}"
                 );
             }
+        }
+    }
+}
+
+/// Goroutine `goid`'s history entries (`--goroutine N --json`).
+fn h_of(s: &Scratch, trace: &std::path::Path, goid: u64) -> Vec<serde_json::Value> {
+    let goid = goid.to_string();
+    let h = s.run(&[
+        "replay",
+        trace.to_str().unwrap(),
+        "--goroutine",
+        &goid,
+        "--json",
+    ]);
+    assert_eq!(h.status.code(), Some(0), "{}", text(&h.stderr));
+    let h: serde_json::Value = serde_json::from_slice(&h.stdout).unwrap();
+    h["history"].as_array().unwrap().clone()
+}
+
+/// A goroutine waiting on the network is woken by the poller, which names
+/// the file descriptor and what it became ready for: in `httpserver`, the
+/// client's and the server's connections.
+#[test]
+fn network_waits_name_the_ready_descriptor() {
+    for version in go_versions() {
+        let s = Scratch::new();
+        let (rec, trace) = s.record("t", &example(&version, "httpserver"), &[]);
+        assert!(rec.status.success(), "go{version}: {}", text(&rec.stderr));
+        let mut woken = Vec::new();
+        for goid in 1..=40 {
+            let h = h_of(&s, &trace, goid);
+            for pair in h.windows(2) {
+                if pair[0]["state"] == "waiting: IO wait" {
+                    woken.push(pair[1]["woken_by"]["io"].clone());
+                }
+            }
+        }
+        assert!(woken.len() >= 5, "go{version}: {woken:?}");
+        let by_poller: Vec<_> = woken.iter().filter(|io| !io.is_null()).collect();
+        // Most network waits end by the poller (a deadline's timer or a
+        // close may end some).
+        assert!(by_poller.len() * 2 >= woken.len(), "go{version}: {woken:?}");
+        for io in by_poller {
+            assert!(io["fd"].as_i64().unwrap() >= 3, "go{version}: {io}");
+            assert!(
+                ["read", "write"].contains(&io["ready_for"].as_str().unwrap()),
+                "go{version}: {io}"
+            );
         }
     }
 }

@@ -26,7 +26,8 @@ use crate::replay::{Output, ReplaySession, Stepped};
 /// 6: `lock_waits`: who held the mutex a goroutine waited for.
 /// 7: `woken_by` on transitions out of a wait.
 /// 8: RWMutex waits: `LockWait::kind`, `other_holders`.
-const INDEX_VERSION: u32 = 8;
+/// 9: `Transition::until_ns` (sleeps), `Waker::io` (the network poller).
+const INDEX_VERSION: u32 = 9;
 const INDEX_FILE: &str = "goindex";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,6 +44,8 @@ pub struct Transition {
     /// Leaving a wait: what made it runnable (`runtime.ready`'s caller).
     /// (Always serialized: the cache's bincode is not self-describing.)
     pub woken_by: Option<Waker>,
+    /// Entering "waiting: sleep": the deadline (CLOCK_MONOTONIC, ns).
+    pub until_ns: Option<u64>,
 }
 
 /// What woke a goroutine: the goroutine whose send, close, unlock or Done
@@ -53,6 +56,16 @@ pub struct Waker {
     pub goid: Option<u64>,
     pub function: Option<String>,
     pub location: Option<String>,
+    /// The network poller readied it: the file descriptor and what it is
+    /// ready for.
+    pub io: Option<IoReady>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IoReady {
+    pub fd: i32,
+    /// "read" or "write".
+    pub ready_for: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -470,6 +483,12 @@ fn build(dir: &Path) -> Result<GoIndex> {
         .functions_named("runtime.ready")
         .first()
         .map(|f| f.entry);
+    // netpollready(toRun, pd *pollDesc, mode): the network poller readies
+    // the goroutines parked on pd (RBX) for mode (RCX).
+    let netpollready = bin
+        .functions_named("runtime.netpollready")
+        .first()
+        .map(|f| f.entry);
     let mut wakers: HashMap<u64, Waker> = HashMap::new();
     let mutex_sites = MutexSites::find(&bin);
     tracing::debug!(
@@ -485,6 +504,7 @@ fn build(dir: &Path) -> Result<GoIndex> {
             let fixed = casgstatus
                 .iter()
                 .chain(ready.iter())
+                .chain(netpollready.iter())
                 .chain(signal_fns.iter().map(|(a, _)| a));
             for addr in fixed.copied().chain(mutex_sites.addresses()) {
                 if let Err(e) = session.insert_breakpoint(addr) {
@@ -500,7 +520,15 @@ fn build(dir: &Path) -> Result<GoIndex> {
                 let Ok(regs) = session.regs(hit.tid) else {
                     continue;
                 };
-                if Some(hit.addr) == ready {
+                if Some(hit.addr) == netpollready {
+                    if let (Some(r), Ok(mem)) = (&reader, session.mem(hit.tid)) {
+                        for (fd, g, what) in r.poll_ready(mem, regs.rbx, regs.rcx as u32) {
+                            if let Ok(g) = r.read_g(mem, g) {
+                                wakers.insert(g.goid, poller(fd, what));
+                            }
+                        }
+                    }
+                } else if Some(hit.addr) == ready {
                     if let (Some(r), Ok(mem)) = (&reader, session.mem(hit.tid)) {
                         if let Ok(g) = r.read_g(mem, regs.rax) {
                             wakers.insert(g.goid, waker(&bin, r, mem, &regs));
@@ -544,7 +572,7 @@ fn build(dir: &Path) -> Result<GoIndex> {
                     let lock_wait = LockKind::of_state(&state);
                     let readied = new == "runnable";
                     if note(
-                        &mut idx, &mut last, &bin, mem, &g, state, thread, None, event, now,
+                        &mut idx, &mut last, &bin, r, mem, &g, state, thread, None, event, now,
                     ) {
                         if let Some(kind) = lock_wait {
                             locks.parked(&mut idx, &bin, g.goid, kind, event, now);
@@ -629,6 +657,7 @@ fn build(dir: &Path) -> Result<GoIndex> {
                 &mut idx,
                 &mut last,
                 &bin,
+                r,
                 mem,
                 &g,
                 state,
@@ -673,6 +702,7 @@ fn waker(
             goid: None,
             function,
             location,
+            io: None,
         };
     };
     let (function, location) = program_caller(bin, mem, &g, regs);
@@ -680,6 +710,20 @@ fn waker(
         goid: Some(g.goid),
         function,
         location,
+        io: None,
+    }
+}
+
+/// The network poller waking a goroutine: `fd` became ready for `what`.
+fn poller(fd: i32, what: &str) -> Waker {
+    Waker {
+        goid: None,
+        function: Some("runtime.netpoll".into()),
+        location: None,
+        io: Some(IoReady {
+            fd,
+            ready_for: what.into(),
+        }),
     }
 }
 
@@ -715,6 +759,7 @@ fn note(
     idx: &mut GoIndex,
     last: &mut HashMap<u64, String>,
     bin: &GoBinary,
+    r: &GoReader,
     mem: &crate::tracee::mem::ProcMem,
     g: &crate::goruntime::Goroutine,
     state: String,
@@ -762,6 +807,9 @@ fn note(
         function,
         location,
         woken_by: None,
+        until_ns: (state == "waiting: sleep")
+            .then(|| r.sleep_deadline(mem, g.addr))
+            .flatten(),
     });
     last.insert(g.goid, state);
     true

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::error::{Failure, Result, RrgoError};
 
 use super::goindex::{self, GoIndex, Transition};
-use super::signals::{held_by, mutex_label, name, secs, since, unlocked, woken_by};
+use super::signals::{held_by, mutex_label, name, secs, since, sleep_until, unlocked, woken_by};
 
 /// One state change (`--json`; README documents the fields).
 #[derive(Serialize)]
@@ -86,10 +86,11 @@ fn lines(idx: &GoIndex, entries: &[Entry]) -> Vec<String> {
                 .map(|w| format!("; {}", woken_by(w)))
                 .unwrap_or_default();
         out.push(format!(
-            "  #{:<8} {:>12}  {after:<18}  {}{thread}{here}{held}{woken}",
+            "  #{:<8} {:>12}  {after:<18}  {}{}{thread}{here}{held}{woken}",
             e.t.event,
             at(e.t.time_ns),
-            e.t.state
+            e.t.state,
+            sleep_until(idx, e.t)
         ));
     }
     out
@@ -115,9 +116,10 @@ pub fn blocked_by_text(idx: &GoIndex, goid: u64) -> String {
         let here = t.location.as_deref().unwrap_or("?");
         let _ = write!(
             out,
-            "#{} {}: {how_long} in {reason} at {here}",
+            "#{} {}: {how_long} in {reason}{} at {here}",
             t.event,
-            at(t.time_ns)
+            at(t.time_ns),
+            sleep_until(idx, t)
         );
         if let Some(w) = idx.lock_wait(t) {
             let _ = write!(

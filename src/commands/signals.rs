@@ -179,10 +179,28 @@ pub(super) fn unlocked(idx: &GoIndex, w: &LockWait) -> String {
 /// "woken by goroutine 7 in main.worker at main.go:82", or by a part of
 /// the runtime (a timer, the network poller) when no goroutine did.
 pub(super) fn woken_by(w: &Waker) -> String {
+    if let Some(io) = &w.io {
+        return format!(
+            "woken by the network poller: fd {} ready to {}",
+            io.fd, io.ready_for
+        );
+    }
     let at = place(w.function.as_deref(), w.location.as_deref());
     match w.goid {
         Some(g) => format!("woken by goroutine {g}{at}"),
         None => format!("woken by the runtime{at}"),
+    }
+}
+
+/// A sleep's deadline: " until t=+0.212s (for 0.200s)".
+pub(super) fn sleep_until(idx: &GoIndex, t: &Transition) -> String {
+    match t.until_ns {
+        Some(until) => format!(
+            " until t=+{} (for {})",
+            secs(since(idx.start(), Some(until)), 3),
+            secs(since(t.time_ns, Some(until)), 3)
+        ),
+        None => String::new(),
     }
 }
 

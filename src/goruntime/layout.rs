@@ -27,6 +27,12 @@ pub struct GLayout {
     pub m: u64,
     pub m_procid: u64,
     pub m_curg: u64,
+    /// `g.sleepWhen` (Go 1.23+): the deadline of the time.Sleep it is in
+    /// (its timer is set only after it parks).
+    pub sleep_when: Option<u64>,
+    /// `pollDesc.fd`, `.rg`, `.wg`: a network poller descriptor's file
+    /// and the goroutines parked on it for reading and writing.
+    pub poll_desc: Option<(u64, u64, u64)>,
 }
 
 impl GLayout {
@@ -75,6 +81,11 @@ impl GLayout {
             m_curg: bin
                 .field_offset("runtime.m", "curg")
                 .ok_or_else(|| anyhow!("runtime.m has no curg"))?,
+            sleep_when: g("sleepWhen").ok(),
+            poll_desc: (|| {
+                let f = |n| bin.field_offset("runtime.pollDesc", n);
+                Some((f("fd")?, f("rg")?, f("wg")?))
+            })(),
         })
     }
 }

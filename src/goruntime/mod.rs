@@ -162,6 +162,37 @@ impl<'a> GoReader<'a> {
     }
 
     /// The goroutine whose g struct is at `g` (possibly dead).
+    /// The deadline (the runtime's nanotime: CLOCK_MONOTONIC) of the
+    /// `time.Sleep` the g at `g` sleeps in.
+    pub fn sleep_deadline(&self, mem: &ProcMem, g: u64) -> Option<u64> {
+        let ns = mem.read_u64(RemoteAddr(g + self.l.sleep_when?)).ok()? as i64;
+        u64::try_from(ns).ok().filter(|&n| n > 0)
+    }
+
+    /// A network poller descriptor (`runtime.pollDesc` at `pd`) becoming
+    /// ready for `mode` ('r', 'w' or both, as `netpollready` takes it): its
+    /// fd, and the g addresses parked on it that it readies, each with
+    /// "read" or "write".
+    pub fn poll_ready(&self, mem: &ProcMem, pd: u64, mode: u32) -> Vec<(i32, u64, &'static str)> {
+        /// `pdReady`, `pdWait`: the other values of rg/wg than a g.
+        const NOT_A_G: u64 = 2;
+        let Some((fd, rg, wg)) = self.l.poll_desc else {
+            return Vec::new();
+        };
+        let Ok(fd) = mem.read_u64(RemoteAddr(pd + fd)) else {
+            return Vec::new();
+        };
+        let (r, w) = (u32::from(b'r'), u32::from(b'w'));
+        [(rg, r, "read"), (wg, w, "write")]
+            .into_iter()
+            .filter(|(_, m, _)| mode == *m || mode == r + w)
+            .filter_map(|(off, _, what)| {
+                let g = mem.read_u64(RemoteAddr(pd + off)).ok()?;
+                (g > NOT_A_G).then_some((fd as i32, g, what))
+            })
+            .collect()
+    }
+
     pub fn read_g(&self, mem: &ProcMem, g: u64) -> anyhow::Result<Goroutine> {
         let l = &self.l;
         let raw = mem.read(RemoteAddr(g), l.size as usize)?;
