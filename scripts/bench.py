@@ -14,6 +14,8 @@ PROGRAMS = {
     "osexec": [],
     "cgo": [],
     "sigterm-delay": ["-self-term", "300ms"],
+    "lockholders": [],
+    "stalls": [],
     "spinmarks 30": ["30"],
     "gzipsha": [],
     "spinmarks 30 [hashes]": ["30"],
@@ -116,7 +118,7 @@ def main():
     # (building the goroutine index) and again (from the cached index).
     print()
     print(f"{'program':<14}{'replay':>9}{'dump':>9}{'index':>9}{'idx/rep':>9}{'cached':>9}")
-    for name in [p for p in progs if p in ("goroutines", "httpserver", "sigterm-delay")]:
+    for name in [p for p in progs if p in ("goroutines", "httpserver", "sigterm-delay", "lockholders", "stalls")]:
         exe = os.path.join(REPO, ".build", f"go{version}", name)
         trace = os.path.join(tmp, f"{name}-q")
         timed([RRGO, "record", "-q", "-o", trace, "--", exe] + PROGRAMS.get(name, []), env)

@@ -569,10 +569,17 @@ fn build(dir: &Path) -> Result<GoIndex> {
                     };
                     let thread = (new == "running").then_some(hit.tid.0);
                     let now = clock.monotonic(main);
+                    // The g this thread runs (e.g. leaving a syscall, on its
+                    // own stack, where its saved frame may be overwritten
+                    // already): its frames start from the live registers.
+                    let live = r
+                        .on_thread(mem, regs.fs_base)
+                        .filter(|on| on.goid == g.goid)
+                        .map(|_| &regs);
                     let lock_wait = LockKind::of_state(&state);
                     let readied = new == "runnable";
                     if note(
-                        &mut idx, &mut last, &bin, r, mem, &g, state, thread, None, event, now,
+                        &mut idx, &mut last, &bin, r, mem, &g, state, thread, live, event, now,
                     ) {
                         if let Some(kind) = lock_wait {
                             locks.parked(&mut idx, &bin, g.goid, kind, event, now);
@@ -588,6 +595,8 @@ fn build(dir: &Path) -> Result<GoIndex> {
             }
         };
         progress.set(ev.time.0);
+        // Every thread stopped, so the running ones' registers can be read.
+        session.settle_stops().map_err(classify)?;
         clock.observe(&ev);
         if idx.start_ns.is_none() {
             idx.start_ns = clock.first(main);
@@ -743,12 +752,9 @@ fn program_caller(
     g: &crate::goruntime::Goroutine,
     regs: &trace_format::Regs,
 ) -> (Option<String>, Option<String>) {
-    let frames = stack::goroutine_frames(bin, mem, g, Some(regs));
-    place(
-        frames
-            .iter()
-            .find(|f| !locks::is_lock_machinery(&f.function)),
-    )
+    let outside = |f: &stack::Frame| !locks::is_lock_machinery(&f.function);
+    let frames = stack::goroutine_frames_until(bin, mem, g, Some(regs), &outside);
+    place(frames.iter().find(|f| outside(f)))
 }
 
 /// Records goroutine `g` entering `state` at `event`, unless that is the
@@ -795,7 +801,9 @@ fn note(
     let frames = if state == "dead" {
         Vec::new()
     } else {
-        stack::goroutine_frames(bin, mem, g, regs)
+        // user_frame takes the first main. frame: no need to walk further.
+        let main = |f: &stack::Frame| f.function.starts_with("main.");
+        stack::goroutine_frames_until(bin, mem, g, regs, &main)
     };
     let (function, location) = place(stack::user_frame(&frames));
     idx.transitions.push(Transition {

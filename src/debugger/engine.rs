@@ -217,6 +217,8 @@ impl Engine {
         } else {
             self.session.step_debug()?
         };
+        // Every thread stopped: what the user is shown next reads them all.
+        self.session.settle_stops()?;
         self.cache.clear();
         Ok(match stepped {
             Stepped::Event(e) => {

@@ -104,6 +104,9 @@ impl LineTable {
 pub struct InlineTable {
     /// (begin, end, nesting depth, function, call file, call line), sorted by begin.
     ranges: Vec<(u64, u64, u32, u32, u32, u32)>,
+    /// For each range, the highest end of it and all before it: a scan
+    /// back from an address stops where no earlier range reaches it.
+    reach: Vec<u64>,
     /// Function names by index (resolved from abstract origins after loading).
     pub names: Vec<String>,
     pub files: Vec<String>,
@@ -148,12 +151,15 @@ impl InlineTable {
 
     /// Inlined calls containing `pc`, innermost first.
     pub fn at(&self, pc: u64) -> Vec<Inlined<'_>> {
-        // Inlined bodies are short: scan the ranges starting before pc, nearest first.
+        // The ranges starting before pc, nearest first, back to where no
+        // earlier one reaches pc.
         let end = self.ranges.partition_point(|r| r.0 <= pc);
         let mut hits: Vec<_> = self.ranges[..end]
             .iter()
+            .zip(&self.reach)
             .rev()
-            .take(4096)
+            .take_while(|(_, reach)| pc < **reach)
+            .map(|(r, _)| r)
             .filter(|r| pc < r.1)
             .collect();
         hits.sort_by_key(|r| std::cmp::Reverse(r.2));
@@ -228,6 +234,14 @@ pub fn load(
         inlines.ranges[i].3 = id;
     }
     inlines.ranges.sort_by_key(|r| r.0);
+    inlines.reach = inlines
+        .ranges
+        .iter()
+        .scan(0, |reach, r| {
+            *reach = (*reach).max(r.1);
+            Some(*reach)
+        })
+        .collect();
     for layout in structs.values_mut() {
         for f in &mut layout.fields {
             if let Some(off) = f

@@ -30,7 +30,20 @@ pub fn walk(
     exact_pc: bool,
     max: usize,
 ) -> Vec<Frame> {
-    let mut frames = Vec::new();
+    walk_until(bin, mem, pc, bp, exact_pc, max, &|_| false)
+}
+
+/// `walk`, stopping after the first frame `enough` accepts.
+fn walk_until(
+    bin: &GoBinary,
+    mem: &ProcMem,
+    pc: u64,
+    bp: u64,
+    exact_pc: bool,
+    max: usize,
+    enough: &dyn Fn(&Frame) -> bool,
+) -> Vec<Frame> {
+    let mut frames: Vec<Frame> = Vec::new();
     let (mut pc, mut bp) = (pc, bp);
     let mut first = true;
     while pc != 0 && frames.len() < max {
@@ -41,6 +54,7 @@ pub fn walk(
         } else {
             pc.saturating_sub(1)
         };
+        let before = frames.len();
         for (function, file, line) in bin.source_frames(lookup) {
             let inlined = function != f.name;
             frames.push(Frame {
@@ -51,6 +65,9 @@ pub fn walk(
                 offset: pc - f.entry,
                 inlined,
             });
+        }
+        if frames[before..].iter().any(enough) {
+            break;
         }
         if f.name == "runtime.goexit"
             || f.name == "runtime.mstart"
@@ -91,9 +108,22 @@ pub fn goroutine_frames(
     g: &super::Goroutine,
     regs: Option<&trace_format::Regs>,
 ) -> Vec<Frame> {
+    goroutine_frames_until(bin, mem, g, regs, &|_| false)
+}
+
+/// `goroutine_frames`, walking no further than the first machine frame
+/// with a (source) frame `enough` accepts: for callers after one frame.
+pub fn goroutine_frames_until(
+    bin: &GoBinary,
+    mem: &ProcMem,
+    g: &super::Goroutine,
+    regs: Option<&trace_format::Regs>,
+    enough: &dyn Fn(&Frame) -> bool,
+) -> Vec<Frame> {
+    let walk = |pc, bp, exact| walk_until(bin, mem, pc, bp, exact, 100, enough);
     let mut frames = match regs {
         Some(r) => {
-            let mut frames = walk(bin, mem, r.rip, r.rbp, true, 100);
+            let mut frames = walk(r.rip, r.rbp, true);
             let on_own_stack = g.stack.0 <= r.rsp && r.rsp < g.stack.1;
             if !on_own_stack && g.saved.0 != 0 {
                 // On the system stack (g0): the goroutine's own frames
@@ -104,11 +134,13 @@ pub fn goroutine_frames(
                 {
                     frames.truncate(i + 1);
                 }
-                frames.extend(walk(bin, mem, g.saved.0, g.saved.2, false, 100));
+                if !frames.iter().any(enough) {
+                    frames.extend(walk(g.saved.0, g.saved.2, false));
+                }
             }
             frames
         }
-        None => walk(bin, mem, g.saved.0, g.saved.2, false, 100),
+        None => walk(g.saved.0, g.saved.2, false),
     };
     frames.truncate(100);
     frames

@@ -397,6 +397,29 @@ impl ReplaySession {
         Ok(Stepped::Event(Box::new(event)))
     }
 
+    /// Collects every stop still in flight (a thread resumed into a
+    /// skipped syscall, to its exit stop) into the stash, so that every
+    /// thread is stopped: its registers can be read (ptrace answers only
+    /// for a stopped thread, so reading them while the stop was still on
+    /// its way gave an error or not by timing alone). The stops are used
+    /// where the thread's next event collects them.
+    pub fn settle_stops(&mut self) -> anyhow::Result<()> {
+        let pending: Vec<Tid> = self
+            .threads
+            .values()
+            .filter(|t| t.in_kernel && !t.exited)
+            .map(|t| t.live)
+            .collect();
+        for tid in pending {
+            if self.stashed.get(&tid).is_some_and(|q| !q.is_empty()) {
+                continue;
+            }
+            let w = self.wait_for(tid)?;
+            self.stashed.entry(tid).or_default().push_back(w);
+        }
+        Ok(())
+    }
+
     /// The next event, if any (without applying it).
     pub fn peek_event(&mut self) -> anyhow::Result<Option<Event>> {
         Ok(self.peek()?.cloned())
