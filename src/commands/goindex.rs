@@ -497,6 +497,8 @@ fn build(dir: &Path) -> Result<GoIndex> {
     );
     let mut locks = Locks::default();
     let mut armed = false;
+    // Breakpoint stops per address (the index pass's cost; logged at the end).
+    let mut stops: HashMap<u64, u64> = HashMap::new();
     loop {
         if !armed && session.next_event().0 >= 1 {
             // Past the exec, the program's code is there to break in.
@@ -517,6 +519,7 @@ fn build(dir: &Path) -> Result<GoIndex> {
             Stepped::End => break,
             Stepped::Instruction(_) => continue,
             Stepped::Breakpoint(hit) if Some(hit.addr) != casgstatus => {
+                *stops.entry(hit.addr).or_default() += 1;
                 let Ok(regs) = session.regs(hit.tid) else {
                     continue;
                 };
@@ -549,6 +552,7 @@ fn build(dir: &Path) -> Result<GoIndex> {
                 continue;
             }
             Stepped::Breakpoint(hit) => {
+                *stops.entry(hit.addr).or_default() += 1;
                 // casgstatus(gp *g, oldval, newval uint32): RAX, RBX, RCX at entry.
                 let (Some(r), Ok(mem), Ok(regs)) =
                     (&reader, session.mem(main), session.regs(hit.tid))
@@ -683,6 +687,21 @@ fn build(dir: &Path) -> Result<GoIndex> {
         }
     }
     progress.finish();
+    let mut by_count: Vec<_> = stops.into_iter().collect();
+    by_count.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    let named: Vec<String> = by_count
+        .iter()
+        .take(8)
+        .map(|(a, n)| {
+            let f = bin.function_at(*a).map_or("?", |f| f.name.as_str());
+            format!("{n} at {a:#x} ({f})")
+        })
+        .collect();
+    tracing::debug!(
+        stops = by_count.iter().map(|(_, n)| n).sum::<u64>(),
+        "index breakpoint stops, most: {}",
+        named.join(", ")
+    );
     Ok(idx)
 }
 

@@ -35,6 +35,7 @@ pub struct GoBinary {
 
 impl GoBinary {
     pub fn load(path: &Path) -> anyhow::Result<GoBinary> {
+        let started = std::time::Instant::now();
         let data =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let file = object::File::parse(&*data)
@@ -82,6 +83,11 @@ impl GoBinary {
                 (lines, HashMap::new(), dwarf::InlineTable::default(), false)
             }
         };
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            "loaded {}",
+            path.display()
+        );
         Ok(GoBinary {
             functions,
             symbols,
