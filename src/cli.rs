@@ -135,6 +135,11 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "FILE")]
     pub timeline: Option<std::path::PathBuf>,
 
+    /// Build the goroutine index (cached next to the trace) and exit: the
+    /// DAP server runs this in its own process.
+    #[arg(long, hide = true)]
+    pub build_index: bool,
+
     /// Machine-readable output for --goroutines, --goroutine and --signals.
     #[arg(long)]
     pub json: bool,

@@ -148,6 +148,8 @@ fn dap_suite(version: &str) {
     let (_, demo_trace) = record_ok(&s, "dapdemo", &demo, &[], 0);
     let (_, panic_trace) = record_ok(&s, "dapdemo-panic", &demo, &["-panic"], 2);
     let (race_output, race_trace) = record_ok(&s, "racecounter", &race, &[], 0);
+    let locks = example(version, "lockholders");
+    let (_, lock_trace) = record_ok(&s, "lockholders", &locks, &[], 0);
     assert!(
         race_output.contains("counter = "),
         "racecounter printed no counter:\n{race_output}"
@@ -160,6 +162,7 @@ fn dap_suite(version: &str) {
         ("DAPDEMO_PANIC_TRACE", panic_trace.display().to_string()),
         ("RACE_TRACE", race_trace.display().to_string()),
         ("RACE_OUTPUT", race_output),
+        ("LOCK_TRACE", lock_trace.display().to_string()),
         (
             "EXAMPLES_DIR",
             repo().join("examples").display().to_string(),

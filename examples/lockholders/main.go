@@ -33,7 +33,7 @@ func (c *cache) refresh(started chan<- struct{}) {
 	for !hasWaiter(&c.mu) {
 		time.Sleep(time.Millisecond)
 	}
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // #BP refresh-sleep
 	c.items = map[string]int{"answer": 42}
 }
 

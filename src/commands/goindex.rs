@@ -204,6 +204,16 @@ impl GoIndex {
         self.transitions.iter().filter(|t| t.goid == goid).collect()
     }
 
+    /// The lock wait goroutine `goid` is in just before `event`: parked,
+    /// and not yet let go by the release.
+    pub fn lock_wait_at(&self, goid: u64, event: u64) -> Option<&LockWait> {
+        self.lock_waits.iter().rev().find(|w| {
+            w.waiter == goid
+                && w.event <= event
+                && w.released.as_ref().is_none_or(|r| event <= r.event)
+        })
+    }
+
     /// The lock wait that `t` (a "waiting: sync.Mutex.Lock" or RWMutex
     /// transition) began.
     pub fn lock_wait(&self, t: &Transition) -> Option<&LockWait> {
@@ -214,17 +224,20 @@ impl GoIndex {
     }
 }
 
+/// The index cached next to the trace, if there is a current one.
+pub fn load_cached(dir: &Path) -> Option<GoIndex> {
+    let bytes = std::fs::read(dir.join(INDEX_FILE)).ok()?;
+    let (idx, _) =
+        bincode::serde::decode_from_slice::<GoIndex, _>(&bytes, bincode::config::standard())
+            .ok()?;
+    (idx.version == INDEX_VERSION).then_some(idx)
+}
+
 /// The cached index, or a new one built by replaying the trace.
 pub fn load_or_build(dir: &Path) -> Result<GoIndex> {
     let path = dir.join(INDEX_FILE);
-    if let Ok(bytes) = std::fs::read(&path) {
-        if let Ok((idx, _)) =
-            bincode::serde::decode_from_slice::<GoIndex, _>(&bytes, bincode::config::standard())
-        {
-            if idx.version == INDEX_VERSION {
-                return Ok(idx);
-            }
-        }
+    if let Some(idx) = load_cached(dir) {
+        return Ok(idx);
     }
     let idx = build(dir)?;
     // A read-only trace just means no cache.

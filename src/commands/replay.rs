@@ -26,8 +26,17 @@ pub fn run(args: &ReplayArgs) -> Result<i32> {
             "warning: the trace's manifest is damaged ({problem}): files listed after the damage cannot be used"
         );
     }
-    if args.goroutine.is_some() || args.goroutines || args.signals || args.timeline.is_some() {
+    if args.goroutine.is_some()
+        || args.goroutines
+        || args.signals
+        || args.timeline.is_some()
+        || args.build_index
+    {
         go_known(&reader, args.allow_any_go)?;
+    }
+    if args.build_index {
+        drop(reader);
+        return super::goindex::load_or_build(&dir).map(|_| 0);
     }
     if let Some(file) = &args.timeline {
         drop(reader);

@@ -59,6 +59,28 @@ pub fn thread_name(g: &GoroutineSummary, selected: Option<Goid>, show_labels: &[
     )
 }
 
+/// " waiting for main.stateMu, held by [Go 7] main.worker at main.go:71":
+/// the goroutine index's answer for a goroutine parked on a lock.
+fn lock_note(w: &crate::commands::goindex::LockWait) -> String {
+    let lock = w
+        .mutex_name
+        .clone()
+        .unwrap_or_else(|| format!("{:#x}", w.mutex));
+    let Some(h) = &w.holder else {
+        return format!(" — waiting for {lock}");
+    };
+    let at = h
+        .location
+        .as_deref()
+        .map(|l| format!(" at {}", l.rsplit('/').next().unwrap_or(l)))
+        .unwrap_or_default();
+    format!(
+        " — waiting for {lock}, held by [Go {}] {}{at}",
+        h.goid,
+        h.function.as_deref().map(fn_name).unwrap_or("?")
+    )
+}
+
 fn dummy_threads() -> Value {
     json!({"threads": [{"id": 1, "name": "Dummy"}]})
 }
@@ -71,11 +93,11 @@ impl Session {
             return Ok(());
         }
         let r = self
-            .engine(|t| Ok((t.goroutines(), t.selected_goroutine())))
+            .engine(|t| Ok((t.goroutines(), t.selected_goroutine(), t.position())))
             .await
-            .and_then(|(gs, sel)| Ok((gs?, sel)));
+            .and_then(|(gs, sel, pos)| Ok((gs?, sel, pos)));
         let threads = match r {
-            Ok((gs, selected)) => self.thread_list(gs, selected),
+            Ok((gs, selected, pos)) => self.thread_list(gs, selected, pos.event),
             Err(e) => {
                 self.output("stderr", format!("Unable to retrieve goroutines: {e}\n"));
                 Vec::new()
@@ -90,7 +112,13 @@ impl Session {
         Ok(())
     }
 
-    fn thread_list(&self, gs: Vec<GoroutineSummary>, selected: Option<Goid>) -> Vec<Value> {
+    fn thread_list(
+        &self,
+        gs: Vec<GoroutineSummary>,
+        selected: Option<Goid>,
+        now: u64,
+    ) -> Vec<Value> {
+        let idx = super::index::ready(&self.goindex);
         let keep = |g: &GoroutineSummary| Some(g.goid) == selected || Some(g.goid) == self.focus;
         let mut gs: Vec<GoroutineSummary> = gs
             .into_iter()
@@ -111,8 +139,11 @@ impl Session {
         }
         gs.iter()
             .map(|g| {
-                json!({"id": i32ish(g.goid),
-                       "name": thread_name(g, selected, &self.cfg.show_pprof_labels)})
+                let mut name = thread_name(g, selected, &self.cfg.show_pprof_labels);
+                if let Some(w) = idx.as_ref().and_then(|i| i.lock_wait_at(g.goid, now)) {
+                    name.push_str(&lock_note(w));
+                }
+                json!({"id": i32ish(g.goid), "name": name})
             })
             .collect()
     }

@@ -116,6 +116,16 @@ impl Session {
         self.open(req.seq, trace).await.map_err(|e| fail(e.0))?;
         self.cfg = cfg;
         self.loaded = true;
+        // The goroutine index, built meanwhile in the background: the
+        // threads view names lock holders once it is there.
+        if let Ok(Some(dir)) = self.engine(|t| Ok(t.trace_dir())).await {
+            let slot = self.goindex.clone();
+            tokio::spawn(async move {
+                if let Err(e) = super::index::get(&slot, dir, true).await {
+                    tracing::debug!("no goroutine index: {e}");
+                }
+            });
+        }
         if let Ok(p) = self.engine(|t| Ok(t.position())).await {
             self.output(
                 "console",

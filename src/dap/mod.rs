@@ -21,6 +21,7 @@ mod breakpoints;
 mod config;
 mod execution;
 mod framing;
+mod index;
 mod inspection;
 mod json;
 mod lifecycle;

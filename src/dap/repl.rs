@@ -154,8 +154,8 @@ impl Session {
         Ok(text)
     }
 
-    /// Answers from the goroutine index, built (by its own replay, off the
-    /// server's task) on first use and cached with the trace.
+    /// Answers from the goroutine index (`dap::index`: built by a helper
+    /// process when the recording was opened, cached with the trace).
     async fn dlv_index(&mut self, q: IndexQuery) -> HResult<String> {
         self.require_loaded()?;
         let dir = self
@@ -167,19 +167,16 @@ impl Session {
             "console",
             "rrgo: reading the goroutine index (the first time, one replay pass)…",
         );
-        let answer = tokio::task::spawn_blocking(move || -> Result<String, String> {
-            let idx =
-                crate::commands::goindex::load_or_build(&dir).map_err(|e| format!("{e:#}"))?;
-            Ok(match q {
-                IndexQuery::History(g) => {
-                    crate::commands::history::text(&idx, g, false).map_err(|e| format!("{e:#}"))?
-                }
-                IndexQuery::Signals => crate::commands::signals::text(&idx),
-                IndexQuery::BlockedBy(g) => crate::commands::history::blocked_by_text(&idx, g),
-            })
-        })
-        .await
-        .map_err(|e| ReqError::invalid(format!("the goroutine index failed: {e}")))?;
+        let idx = super::index::get(&self.goindex, dir, false)
+            .await
+            .map_err(ReqError::invalid)?;
+        let answer = match q {
+            IndexQuery::History(g) => {
+                crate::commands::history::text(&idx, g, false).map_err(|e| format!("{e:#}"))
+            }
+            IndexQuery::Signals => Ok(crate::commands::signals::text(&idx)),
+            IndexQuery::BlockedBy(g) => Ok(crate::commands::history::blocked_by_text(&idx, g)),
+        };
         answer.map_err(ReqError::invalid)
     }
 

@@ -189,6 +189,8 @@ pub struct Session {
     /// The last `threads` answer was the dummy thread 1.
     pub dummy_thread: bool,
     pub progress_ids: u32,
+    /// The recording's goroutine index (`dap::index`).
+    pub goindex: super::index::IndexSlot,
 }
 
 /// Serves one client until it disconnects, the connection breaks, or it
@@ -224,6 +226,7 @@ pub async fn run<R, W>(
         focus: None,
         dummy_thread: false,
         progress_ids: 0,
+        goindex: Default::default(),
     };
     let mut handshake = s.opts.handshake_timeout.map(|t| (t, Instant::now() + t));
     loop {

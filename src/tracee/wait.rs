@@ -109,7 +109,11 @@ fn waitpid(pid: i32, flags: i32) -> io::Result<Option<Waited>> {
     let mut status = 0;
     loop {
         // SAFETY: status is a valid out-pointer.
-        let r = unsafe { libc::waitpid(pid, &mut status, flags | libc::__WALL) };
+        // __WNOTHREAD: only this thread's tracees (ptrace runs from one
+        // thread; another thread's child, e.g. the DAP server's index
+        // builder, is not ours to reap).
+        let r =
+            unsafe { libc::waitpid(pid, &mut status, flags | libc::__WALL | libc::__WNOTHREAD) };
         if r > 0 {
             return Ok(Some(decode(r, status)));
         }

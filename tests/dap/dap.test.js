@@ -11,6 +11,7 @@
 //   DAPDEMO_PANIC_TRACE  the same recorded with -panic (exit status 2)
 //   RACE_TRACE           examples/racecounter recorded
 //   RACE_OUTPUT          racecounter's recorded stdout
+//   LOCK_TRACE           examples/lockholders recorded
 //   EXAMPLES_DIR         absolute path of examples/ (DWARF names sources under it)
 //   GO_VERSION           the Go version the programs were built with
 // Optional: DAP_TIMEOUT_SCALE multiplies every time limit.
@@ -20,7 +21,7 @@ const path = require('node:path');
 const { scenario, RawConnection, isAlive, TIMEOUTS } = require('./lib/dap');
 const h = require('./lib/helpers');
 
-const NEEDED = ['RRGO', 'DAPDEMO_TRACE', 'DAPDEMO_PANIC_TRACE', 'RACE_TRACE', 'RACE_OUTPUT', 'EXAMPLES_DIR', 'GO_VERSION'];
+const NEEDED = ['RRGO', 'DAPDEMO_TRACE', 'DAPDEMO_PANIC_TRACE', 'RACE_TRACE', 'RACE_OUTPUT', 'LOCK_TRACE', 'EXAMPLES_DIR', 'GO_VERSION'];
 const missing = NEEDED.filter((k) => !process.env[k]);
 if (missing.length) {
     throw new Error(`dap.test.js needs the environment variables ${missing.join(', ')}, ` +
@@ -31,6 +32,7 @@ const RRGO = E.RRGO;
 const V = `go${E.GO_VERSION}`;
 const DEMO = path.join(E.EXAMPLES_DIR, 'dapdemo', 'main.go');
 const RACE = path.join(E.EXAMPLES_DIR, 'racecounter', 'main.go');
+const LOCKS = path.join(E.EXAMPLES_DIR, 'lockholders', 'main.go');
 
 const L = {};
 for (const m of ['square-body', 'call-square', 'after-square', 'loop-body', 'loop-print', 'final-print', 'panic-line']) {
@@ -290,6 +292,28 @@ scenario(`${V} debug console: dlv history, blocked-by and signals from the gorou
         const bad = await client.request('evaluate', { expression: 'dlv history x', context: 'repl' });
         assert.equal(bad.success, false, JSON.stringify(bad));
         assert.ok((await h.threads(client)).length > 0, 'threads after the console commands');
+    });
+
+// The threads view names who holds the lock a goroutine waits for, from the
+// goroutine index the server builds in the background once the recording is open.
+scenario(`${V} threads view: a goroutine waiting for a mutex names its holder`,
+    { rrgo: RRGO, trace: E.LOCK_TRACE, timeout: 3 * TIMEOUTS.test }, async ({ client, port }) => {
+        await h.handshake(client, port, {
+            configure: () => h.setBreakpoints(client, LOCKS, [{ line: h.marker(LOCKS, 'refresh-sleep') }]),
+        });
+        await h.waitStopped(client, 'breakpoint');
+        const until = Date.now() + 2 * TIMEOUTS.test;
+        let names = [];
+        while (!names.some((n) => n.includes('held by'))) {
+            assert.ok(Date.now() < until, `no lock holder in the threads view:\n${names.join('\n')}`);
+            await new Promise((r) => setTimeout(r, 200));
+            names = (await h.threads(client)).map((t) => t.name);
+        }
+        const waiter = names.find((n) => /\[Go 1\]/.test(n));
+        const m = / — waiting for 0x[0-9a-f]+, held by \[Go (\d+)\] main\.\(\*cache\)\.refresh at main\.go:(\d+)$/.exec(waiter);
+        assert.ok(m, `goroutine 1 does not name the holder: ${waiter}`);
+        assert.equal(Number(m[2]), h.marker(LOCKS, 'refresh-lock'), waiter);
+        assert.ok(names.some((n) => n.includes(`[Go ${m[1]}] main.(*cache).refresh`)), names.join('\n'));
     });
 
 scenario(`${V} racecounter: counter at print-counter equals the recorded output`,
