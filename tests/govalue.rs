@@ -16,6 +16,7 @@ const SUMMARY: &[&str] = &[
     "p={X:1 Y:2 Label:end In:{A:5 B:deep}} pp={X:10 Y:20 Label:ptr In:{A:3 B:in}} np=<nil>",
     "ei=42 es=hello! ep=*main.point err=boom cerr=code 7: bad nilerr=<nil>",
     "ch len=2 cap=3 fn(3)=6 counter=42 greeting=\"hi\"",
+    "w2.F=T-inside-W2 w2.wrap1.F=T-inside-W1 vp.F=via pointer tw=one,two",
     "result 10",
 ];
 

@@ -41,6 +41,22 @@ type myErr struct {
 	msg  string
 }
 
+// Promoted fields: wrap2.F is its own named's (depth 1), not wrap1's
+// (depth 2); viaPtr's come through an embedded pointer; twins.F is
+// ambiguous (two at the same depth).
+type named struct{ F string }
+type wrap1 struct{ named }
+type wrap2 struct {
+	wrap1
+	named
+}
+type viaPtr struct{ *named }
+type other struct{ F string }
+type twins struct {
+	named
+	other
+}
+
 func (e *myErr) Error() string { return fmt.Sprintf("code %d: %s", e.code, e.msg) }
 
 func double(n int) int { return 2 * n }
@@ -63,6 +79,9 @@ func inspect(n int, f float64, ok bool, s string, xs []int, m map[string]int, bi
 	var nilerr error
 	cerr := error(&myErr{code: n, msg: "bad"})
 	fn := double
+	w2 := wrap2{wrap1: wrap1{named{"T-inside-W1"}}, named: named{"T-inside-W2"}}
+	vp := viaPtr{&named{"via pointer"}}
+	tw := twins{named{"one"}, other{"two"}}
 	if block {
 		// A sleeping goroutine keeps the runtime from declaring a deadlock.
 		go func() {
@@ -84,6 +103,7 @@ func inspect(n int, f float64, ok bool, s string, xs []int, m map[string]int, bi
 	fmt.Printf("p=%+v pp=%+v np=%v\n", p, *pp, np)
 	fmt.Printf("ei=%v es=%v ep=%T err=%v cerr=%v nilerr=%v\n", ei, es, ep, err, cerr, nilerr)
 	fmt.Printf("ch len=%d cap=%d fn(3)=%d counter=%d greeting=%q\n", len(ch), cap(ch), fn(3), counter, greeting)
+	fmt.Printf("w2.F=%s w2.wrap1.F=%s vp.F=%s tw=%s,%s\n", w2.F, w2.wrap1.F, vp.F, tw.named.F, tw.other.F)
 	return n + len(keys)
 }
 

@@ -310,12 +310,17 @@ impl Scope<'_> {
         let ctx = &self.ctx;
         match ctx.ty(v.ty)?.kind.clone() {
             Kind::Struct(_) => {
-                let f = self
-                    .find_field(v.ty, name, 0)
+                let path = self
+                    .find_field(v.ty, name)?
                     .ok_or_else(|| anyhow!("{} has no member {name}", ctx.type_name(v.ty)))?;
                 let mut cur = v;
-                for (off, ty) in f {
-                    cur = ctx.sub(&cur, off, ty)?;
+                for step in path {
+                    cur = match step {
+                        Step::Field(off, ty) => ctx.sub(&cur, off, ty)?,
+                        Step::Deref => ctx.deref(&cur)?.ok_or_else(|| {
+                            anyhow!("nil pointer dereference (embedded field of {name})")
+                        })?,
+                    };
                 }
                 Ok(Ev::Val(cur))
             }
@@ -327,27 +332,54 @@ impl Scope<'_> {
         }
     }
 
-    /// The path (offset, type per step) to a field, through embedded structs.
-    fn find_field(&self, ty: TypeId, name: &str, depth: usize) -> Option<Vec<(u64, TypeId)>> {
+    /// The way to field `name` of struct `ty`, by Go's selector rule: the
+    /// shallowest depth of embedding that has it (embedded pointers
+    /// followed), and an error if that depth has it more than once.
+    fn find_field(&self, ty: TypeId, name: &str) -> anyhow::Result<Option<Vec<Step>>> {
         let types = &self.ctx.info.types;
-        let Kind::Struct(fields) = &types.resolve(ty)?.kind else {
-            return None;
-        };
-        if let Some(f) = fields.iter().find(|f| f.name == name) {
-            return Some(vec![(f.offset, f.ty)]);
-        }
-        if depth >= 4 {
-            return None;
-        }
-        fields.iter().filter(|f| f.embedded).find_map(|f| {
-            let inner = types.resolve_id(f.ty);
-            if matches!(types.resolve(inner)?.kind, Kind::Ptr(_)) {
-                return None;
+        let mut level: Vec<(TypeId, Vec<Step>)> = vec![(ty, Vec::new())];
+        for _depth in 0..8 {
+            let mut found: Vec<Vec<Step>> = Vec::new();
+            let mut next = Vec::new();
+            for (t, path) in &level {
+                let Some(rt) = types.resolve(*t) else {
+                    continue;
+                };
+                let Kind::Struct(fields) = &rt.kind else {
+                    continue;
+                };
+                for f in fields {
+                    let mut here = path.clone();
+                    here.push(Step::Field(f.offset, f.ty));
+                    if f.name == name {
+                        found.push(here.clone());
+                    }
+                    if !f.embedded {
+                        continue;
+                    }
+                    // An embedded *T promotes T's fields through the pointer.
+                    let inner = types.resolve_id(f.ty);
+                    match types.resolve(inner).map(|t| t.kind.clone()) {
+                        Some(Kind::Ptr(Some(pointee))) => {
+                            here.push(Step::Deref);
+                            next.push((types.resolve_id(pointee), here));
+                        }
+                        Some(Kind::Struct(_)) => next.push((inner, here)),
+                        _ => {}
+                    }
+                }
             }
-            let mut path = self.find_field(inner, name, depth + 1)?;
-            path.insert(0, (f.offset, f.ty));
-            Some(path)
-        })
+            match found.len() {
+                0 if next.is_empty() => return Ok(None),
+                0 => level = next,
+                1 => return Ok(found.pop()),
+                _ => bail!(
+                    "ambiguous selector {name}: {} fields at the same depth",
+                    found.len()
+                ),
+            }
+        }
+        Ok(None)
     }
 
     fn index_value(&self, ev: Ev) -> anyhow::Result<u64> {
@@ -647,4 +679,13 @@ impl Scope<'_> {
             t,
         ))
     }
+}
+
+/// One step from a struct to a promoted field.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    /// Into the field at this offset, of this type.
+    Field(u64, TypeId),
+    /// Through the embedded pointer just stepped into.
+    Deref,
 }

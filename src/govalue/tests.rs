@@ -395,6 +395,11 @@ fn check(version: &str, debug: bool) {
         ("f * 2", "6.5"),
         ("-n + 1", "-6"),
         ("np == nil", "true"),
+        // Go's selector rule: the shallowest promoted field, also through
+        // an embedded pointer.
+        ("w2.F", "\"T-inside-W2\""),
+        ("w2.wrap1.F", "\"T-inside-W1\""),
+        ("vp.F", "\"via pointer\""),
         (
             "*pp",
             r#"main.point {X: 10, Y: 20, Label: "ptr", In: main.inner {A: 3, B: "in"}}"#,
@@ -407,6 +412,13 @@ fn check(version: &str, debug: bool) {
             Ok(v) => panic!("{what}: {expr} = {:?}, want {want:?}", v.value.value),
             Err(e) => panic!("{what}: {expr}: {e:#}"),
         }
+    }
+    if debug {
+        let e = di.evaluate(&mem, &frame, lookup, 0, "tw.F").unwrap_err();
+        assert!(
+            e.to_string().contains("ambiguous selector F"),
+            "{what}: {e:#}"
+        );
     }
     let e = di.evaluate(&mem, &frame, lookup, 0, "nosuch").unwrap_err();
     assert_eq!(e.to_string(), "could not find symbol value for nosuch");
