@@ -18,22 +18,23 @@ PROGRAMS = {
     "stalls": [],
     "spinmarks 30": ["30"],
     "gzipsha": [],
-    "spinmarks 30 [hashes]": ["30"],
-    "gzipsha [hashes]": [],
+    "spinmarks 30 [contents]": ["30"],
+    "gzipsha [contents]": [],
     # A standard-library test binary (built by scripts/conformance.sh
     # --build-only, run in its source directory): goroutines that spin
     # while the thread they woke does the work.
     "context.test": ["-test.short", "-test.count=1"],
     "context.test [wake auto]": ["-test.short", "-test.count=1"],
 }
-# Rows recorded with extra environment: [hashes] = preemption points
-# carrying what identifies them instead of the memory written since the
-# previous point (RRGO_PREEMPT_HASHES=1); [wake auto] = a woken thread's
+# Rows recorded with extra environment: [contents] = preemption points
+# carrying the memory written since the previous point instead of what
+# identifies them (RRGO_PREEMPT_HASHES=0, the default before session 22);
+# [wake auto] = a woken thread's
 # wait for the CPU adapts to what preemptions cost (RRGO_WAKE_MS=auto; the
 # default is a fixed 50 ms).
 ROW_ENV = {
-    "spinmarks 30 [hashes]": {"RRGO_PREEMPT_HASHES": "1"},
-    "gzipsha [hashes]": {"RRGO_PREEMPT_HASHES": "1"},
+    "spinmarks 30 [contents]": {"RRGO_PREEMPT_HASHES": "0"},
+    "gzipsha [contents]": {"RRGO_PREEMPT_HASHES": "0"},
     "context.test [wake auto]": {"RRGO_WAKE_MS": "auto"},
 }
 

@@ -107,6 +107,10 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "SECS", requires = "dap", default_value_t = 10.0)]
     pub dap_handshake_timeout: f64,
 
+    /// With --dap: keep serving clients one after another when a debug session ends (by default the server exits once the client that opened the recording disconnects, as `dlv dap` does, and takes the replayed program with it).
+    #[arg(long, requires = "dap")]
+    pub accept_multiclient: bool,
+
     /// Print the history of goroutine N (creation, every state change, with event numbers).
     #[arg(long, value_name = "N")]
     pub goroutine: Option<u64>,

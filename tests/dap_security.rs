@@ -95,7 +95,8 @@ fn launch_of_another_trace_is_refused() {
 fn second_client_is_answered_while_one_is_served() {
     let s = Scratch::new();
     let trace = record_demo(&s, "demo");
-    let server = Server::start(&s, "127.0.0.1:0", &[trace.to_str().unwrap()], &[]);
+    let args = ["--accept-multiclient", trace.to_str().unwrap()];
+    let server = Server::start(&s, "127.0.0.1:0", &args, &[]);
     let mut first = server.connect();
     first.initialize();
     let r = first.request("attach", attach_args(json!({})), LOAD);
@@ -130,6 +131,65 @@ fn second_client_is_answered_while_one_is_served() {
     // Once it left, the next client is served.
     let mut third = server.connect();
     third.initialize();
+}
+
+/// The processes whose parent is `pid` (any of its threads).
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten() {
+        let Ok(task) = task else { continue };
+        let kids = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        out.extend(kids.split_whitespace().filter_map(|k| k.parse::<u32>().ok()));
+    }
+    out
+}
+
+/// Whether process `pid` still exists and is not a zombie.
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|st| st.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
+}
+
+/// When the client that opened the recording disconnects, the server exits
+/// (as `dlv dap` does) and its replayed program, checkpoints and helper go
+/// with it (before: it kept serving, and them alive).
+#[test]
+fn server_exits_when_the_debug_session_ends() {
+    let s = Scratch::new();
+    let trace = record_demo(&s, "demo");
+    let mut server = Server::start(&s, "127.0.0.1:0", &[trace.to_str().unwrap()], &[]);
+    let mut c = server.connect();
+    c.initialize();
+    let r = c.request("attach", attach_args(json!({})), LOAD);
+    assert_eq!(r["success"], true, "attach: {r}");
+    let r = c.request("configurationDone", json!({}), PROMPT);
+    assert_eq!(r["success"], true, "{r}");
+    let kids = children_of(server.child.id());
+    assert!(!kids.is_empty(), "the server runs no replayed program");
+    let r = c.request("disconnect", json!({"terminateDebuggee": true}), PROMPT);
+    assert_eq!(r["success"], true, "{r}");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = server.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            start.elapsed() < PROMPT,
+            "the server still runs {PROMPT:?} after the disconnect; stderr:\n{}",
+            server.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}: {}", server.stderr());
+    server.wait_stderr("DAP server exiting", PROMPT);
+    while kids.iter().any(|&k| alive(k)) {
+        assert!(
+            start.elapsed() < PROMPT,
+            "left running: {:?}",
+            kids.iter().filter(|&&k| alive(k)).collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// A client that starts no debug session within --dap-handshake-timeout is

@@ -152,6 +152,7 @@ fn dap_options(args: &ReplayArgs) -> Result<crate::dap::ServeOptions> {
         allow_any_trace: args.dap_allow_any_trace,
         token,
         handshake_timeout: (t > 0.0).then(|| std::time::Duration::from_secs_f64(t)),
+        accept_multiclient: args.accept_multiclient,
     })
 }
 

@@ -41,6 +41,9 @@ pub struct ServeOptions {
     pub token: Option<String>,
     /// None: wait for the handshake forever.
     pub handshake_timeout: Option<Duration>,
+    /// `--accept-multiclient`: serve clients one after another; else exit
+    /// once a debug session (one that opened the recording) ends.
+    pub accept_multiclient: bool,
 }
 
 /// Checks the launch/attach arguments' token. Err: refuse, and close the connection.

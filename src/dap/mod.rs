@@ -144,21 +144,21 @@ pub fn serve(addr: &str, opts: ServeOptions, handle: EngineHandle) -> anyhow::Re
 /// The session being served.
 struct Current {
     busy: Busy,
-    task: JoinHandle<()>,
+    /// True once it ends if it opened the recording.
+    task: JoinHandle<bool>,
 }
 
 enum Arrival {
     /// A new connection; `retried` if it already waited for the server to be free.
     Client(TcpStream, SocketAddr, bool),
-    SessionEnded,
+    /// The session ended; true if it had opened the recording.
+    SessionEnded(bool),
 }
 
 /// Resolves when the current session's task ends; never without one.
-async fn session_end(current: &mut Option<Current>) {
+async fn session_end(current: &mut Option<Current>) -> bool {
     match current {
-        Some(c) => {
-            let _ = (&mut c.task).await;
-        }
+        Some(c) => (&mut c.task).await.unwrap_or(false),
         None => std::future::pending().await,
     }
 }
@@ -186,12 +186,20 @@ async fn accept_loop(
                 }
             },
             Some((stream, peer)) = back_rx.recv() => Arrival::Client(stream, peer, true),
-            _ = session_end(&mut current) => Arrival::SessionEnded,
+            loaded = session_end(&mut current) => Arrival::SessionEnded(loaded),
         };
         match arrival {
-            Arrival::SessionEnded => {
+            Arrival::SessionEnded(loaded) => {
                 if let Some(c) = current.take() {
                     info!("DAP client {} disconnected", c.busy.peer);
+                }
+                if loaded && !opts.accept_multiclient {
+                    // As `dlv dap`: the debug session is over, and with the
+                    // server go the replayed program and its checkpoints.
+                    crate::say!(
+                        "the debug session ended; DAP server exiting (--accept-multiclient keeps it serving)"
+                    );
+                    return Ok(());
                 }
                 let _ = free_tx.send(true);
             }

@@ -194,14 +194,16 @@ pub struct Session {
 }
 
 /// Serves one client until it disconnects, the connection breaks, or it
-/// starts no debug session within the handshake timeout. `peer` names it in logs.
+/// starts no debug session within the handshake timeout. `peer` names it in
+/// logs. True if it opened the recording (a debug session took place).
 pub async fn run<R, W>(
     read: R,
     write: W,
     handle: EngineHandle,
     opts: Arc<ServeOptions>,
     peer: String,
-) where
+) -> bool
+where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
@@ -277,9 +279,11 @@ pub async fn run<R, W>(
         }
     }
     s.finish(&mut motion_rx).await;
+    let loaded = s.loaded;
     drop(s);
     let _ = writer.await;
     reader.abort();
+    loaded
 }
 
 /// Sleeps until `deadline`; never returns without one.

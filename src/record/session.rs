@@ -105,12 +105,13 @@ fn slice() -> Duration {
 }
 
 /// Preemption points at a patch site are recorded by registers and memory
-/// to compare (no contents to write) only with RRGO_PREEMPT_HASHES=1: the
-/// toolchain rows of the conformance suite (go vet, go build) still meet a
-/// point whose hashed page never compares equal in replay. By default the
-/// pages written since the previous point are recorded and written at it.
+/// to compare (no contents to write), unless RRGO_PREEMPT_HASHES=0: then
+/// the pages written since the previous point are recorded and written at
+/// it (traces grow with the memory written; replay may jump). The default
+/// since go vet and go build replay this way too (their divergence was
+/// another process's stores into a shared counter file).
 fn preempt_hashes() -> bool {
-    std::env::var("RRGO_PREEMPT_HASHES").is_ok_and(|v| v == "1")
+    !std::env::var("RRGO_PREEMPT_HASHES").is_ok_and(|v| v == "0")
 }
 
 /// The seccomp filter is on unless RRGO_SECCOMP=0.
