@@ -27,7 +27,7 @@ struct Client {
     order: Vec<String>,
     schema: Option<Arc<Schema>>,
     last_seq: i64,
-    server: tokio::task::JoinHandle<()>,
+    server: tokio::task::JoinHandle<bool>,
 }
 
 fn schema() -> Option<Arc<Schema>> {
