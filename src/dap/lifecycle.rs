@@ -118,7 +118,8 @@ impl Session {
         self.loaded = true;
         // The goroutine index, built meanwhile in the background: the
         // threads view names lock holders once it is there.
-        if let Ok(Some(dir)) = self.engine(|t| Ok(t.trace_dir())).await {
+        let background = std::env::var("RRGO_DAP_INDEX").map_or(true, |v| v != "0");
+        if let (true, Ok(Some(dir))) = (background, self.engine(|t| Ok(t.trace_dir())).await) {
             let slot = self.goindex.clone();
             tokio::spawn(async move {
                 if let Err(e) = super::index::get(&slot, dir, true).await {

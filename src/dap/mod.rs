@@ -119,7 +119,7 @@ pub fn serve(addr: &str, opts: ServeOptions, handle: EngineHandle) -> anyhow::Re
         .enable_time()
         .build()
         .context("cannot start the DAP server's runtime")?;
-    rt.block_on(async move {
+    let served = rt.block_on(async move {
         let listener = TcpListener::bind(&addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
@@ -138,7 +138,11 @@ pub fn serve(addr: &str, opts: ServeOptions, handle: EngineHandle) -> anyhow::Re
                 Ok(())
             }
         }
-    })
+    });
+    // Not waiting for blocking tasks (a goroutine index being built): the
+    // helper process dies with the server (PR_SET_PDEATHSIG).
+    rt.shutdown_background();
+    served
 }
 
 /// The session being served.

@@ -38,10 +38,10 @@ impl Breakpoints {
             .retain(|b| !matches!(&b.place, Place::Line { file: f, .. } if f == file));
         let mut out = Vec::new();
         for bp in bps {
-            // A line without code moves to the next line that has some (as Delve does, within a few lines).
-            let found = (bp.line..bp.line + 5)
-                .map(|l| (l, bin.line_addrs(file, l)))
-                .find(|(_, a)| !a.is_empty());
+            // Only the line asked for: a line without a statement is refused,
+            // as Delve does (moving it could land in another function).
+            let found =
+                Some((bp.line, bin.line_addrs(file, bp.line))).filter(|(_, a)| !a.is_empty());
             self.next_id += 1;
             let id = self.next_id;
             match found {
@@ -71,7 +71,11 @@ impl Breakpoints {
                     file: Some(file.to_string()),
                     line: Some(bp.line),
                     message: Some(if bin.source_files().iter().any(|f| f == file) {
-                        format!("no code at {}:{}", short(file), bp.line)
+                        format!(
+                            "could not find statement at {}:{}, please use a line with a statement",
+                            short(file),
+                            bp.line
+                        )
                     } else {
                         format!("{} is not a source file of this program", file)
                     }),

@@ -208,7 +208,19 @@ impl ReplaySession {
     /// Collects every stop still in flight into the stash, so no
     /// notification of this process is pending in the kernel.
     fn settle(&mut self) -> anyhow::Result<()> {
-        self.settle_stops()?;
+        let pending: Vec<Tid> = self
+            .threads
+            .values()
+            .filter(|t| t.in_kernel && !t.exited)
+            .map(|t| t.live)
+            .collect();
+        for tid in pending {
+            if self.stashed.get(&tid).is_some_and(|q| !q.is_empty()) {
+                continue;
+            }
+            let w = self.wait_for(tid)?;
+            self.stashed.entry(tid).or_default().push_back(w);
+        }
         for q in self.stashed.values() {
             if q.iter().any(|w| w.stop != Stop::Syscall) {
                 bail!("no checkpoint while a thread waits at an unusual stop");

@@ -397,9 +397,9 @@ impl ReplaySession {
         Ok(Stepped::Event(Box::new(event)))
     }
 
-    /// Collects every stop still in flight (a thread resumed into a
-    /// skipped syscall, to its exit stop) into the stash, so that every
-    /// thread is stopped: its registers can be read (ptrace answers only
+    /// Collects the stops still in flight of threads resumed into an
+    /// ordinary syscall (to its exit stop) into the stash, so that those
+    /// threads are stopped: their registers can be read (ptrace answers only
     /// for a stopped thread, so reading them while the stop was still on
     /// its way gave an error or not by timing alone). The stops are used
     /// where the thread's next event collects them.
@@ -407,7 +407,8 @@ impl ReplaySession {
         let pending: Vec<Tid> = self
             .threads
             .values()
-            .filter(|t| t.in_kernel && !t.exited)
+            .filter(|t| t.in_kernel && !t.exited && t.death.is_none())
+            .filter(|t| t.syscall.is_some_and(|(nr, ..)| ordinary_syscall(nr)))
             .map(|t| t.live)
             .collect();
         for tid in pending {
@@ -830,6 +831,19 @@ pub(super) fn stall_limit(reader: &TraceReader) -> Option<std::time::Duration> {
         })
         .unwrap_or_default();
     Some(std::time::Duration::from_secs(60).max(recorded * 2))
+}
+
+/// A syscall whose exit is an ordinary syscall-exit stop: not the thread's
+/// end (its exit stop is collected by the code that lets it die) nor an
+/// exec (its stops are the exec's).
+fn ordinary_syscall(nr: i64) -> bool {
+    ![
+        libc::SYS_exit,
+        libc::SYS_exit_group,
+        libc::SYS_execve,
+        libc::SYS_execveat,
+    ]
+    .contains(&nr)
 }
 
 /// Where a live thread's pc is: the mapped file and offset, and the Go

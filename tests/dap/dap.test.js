@@ -294,6 +294,31 @@ scenario(`${V} debug console: dlv history, blocked-by and signals from the gorou
         assert.ok((await h.threads(client)).length > 0, 'threads after the console commands');
     });
 
+// A breakpoint on a line without a statement (a comment before a function)
+// is refused with Delve's message, not moved into the next function.
+scenario(`${V} breakpoint on a line without code is refused, not moved`,
+    { ...demo }, async ({ client, port }) => {
+        const comment = h.lineMatching(DEMO, /^\/\/ shape's method is called/);
+        let got;
+        await h.handshake(client, port, {
+            configure: async () => {
+                const resp = await client.setBreakpointsRequest({
+                    source: { path: DEMO },
+                    breakpoints: [{ line: comment }, { line: L['square-body'] }],
+                });
+                got = resp.body.breakpoints;
+            },
+        });
+        assert.equal(got[0].verified, false, JSON.stringify(got[0]));
+        assert.match(got[0].message, new RegExp(`could not find statement at main\\.go:${comment}, please use a line with a statement`));
+        assert.equal(got[1].verified, true, JSON.stringify(got[1]));
+        assert.equal(got[1].line, L['square-body'], JSON.stringify(got[1]));
+        const stop = await h.waitStopped(client, 'breakpoint');
+        const tid = await h.stoppedThread(client, stop);
+        const [top] = await h.stack(client, tid, 1);
+        assert.equal(top.line, L['square-body'], JSON.stringify(top));
+    });
+
 // The threads view names who holds the lock a goroutine waits for, from the
 // goroutine index the server builds in the background once the recording is open.
 scenario(`${V} threads view: a goroutine waiting for a mutex names its holder`,
