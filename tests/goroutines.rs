@@ -314,26 +314,8 @@ fn mutex_waits_name_the_holder_where_and_how_long() {
         assert!(rec.status.success(), "go{version}: {}", text(&rec.stderr));
         let out = text(&rec.stdout);
         // "get waited 0.301s (answer 42)", "register waited 0.152s (2 entries)"
-        let waited = |what: &str| -> f64 {
-            out.lines()
-                .find_map(|l| {
-                    l.strip_prefix(&format!("{what} waited "))?
-                        .split('s')
-                        .next()?
-                        .parse()
-                        .ok()
-                })
-                .unwrap_or_else(|| panic!("go{version}: {out}"))
-        };
-        let h = s.run(&[
-            "replay",
-            trace.to_str().unwrap(),
-            "--goroutine",
-            "1",
-            "--json",
-        ]);
-        assert_eq!(h.status.code(), Some(0), "{}", text(&h.stderr));
-        let h: serde_json::Value = serde_json::from_slice(&h.stdout).unwrap();
+        let waited = |what: &str| program_measured(&out, what);
+        let h = serde_json::json!({ "history": h_of(&s, &trace, 1) });
         let locks: Vec<&serde_json::Value> = h["history"]
             .as_array()
             .unwrap()
@@ -448,27 +430,9 @@ fn waits_name_the_slow_sender_the_stuck_worker_and_the_rwmutex_holders() {
             assert!(rec.status.success(), "go{version}: {}", text(&rec.stderr));
             let out = text(&rec.stdout);
             // "recv waited 0.201s (got 42)"
-            let measured = |what: &str| -> f64 {
-                out.lines()
-                    .find_map(|l| {
-                        l.strip_prefix(&format!("{what} waited "))?
-                            .split('s')
-                            .next()?
-                            .parse()
-                            .ok()
-                    })
-                    .unwrap_or_else(|| panic!("go{version}: {out}"))
-            };
-            let h = s.run(&[
-                "replay",
-                trace.to_str().unwrap(),
-                "--goroutine",
-                "1",
-                "--json",
-            ]);
-            assert_eq!(h.status.code(), Some(0), "{}", text(&h.stderr));
-            let h: serde_json::Value = serde_json::from_slice(&h.stdout).unwrap();
-            let history = h["history"].as_array().unwrap();
+            let measured = |what: &str| program_measured(&out, what);
+            let history = h_of(&s, &trace, 1);
+            let h = serde_json::json!({ "history": history });
             let ns = |v: &serde_json::Value| v["time_ns"].as_u64().unwrap();
             for (state, at, waker_fn, woke_at, what) in [
                 (
@@ -577,6 +541,19 @@ fn waits_name_the_slow_sender_the_stuck_worker_and_the_rwmutex_holders() {
             }
         }
     }
+}
+
+/// What the program printed it waited for `what`: "WHAT waited 0.301s …".
+fn program_measured(out: &str, what: &str) -> f64 {
+    out.lines()
+        .find_map(|l| {
+            l.strip_prefix(&format!("{what} waited "))?
+                .split('s')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no \"{what} waited\" line: {out}"))
 }
 
 /// Goroutine `goid`'s history entries (`--goroutine N --json`).

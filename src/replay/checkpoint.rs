@@ -214,13 +214,7 @@ impl ReplaySession {
             .filter(|t| t.in_kernel && !t.exited)
             .map(|t| t.live)
             .collect();
-        for tid in pending {
-            if self.stashed.get(&tid).is_some_and(|q| !q.is_empty()) {
-                continue;
-            }
-            let w = self.wait_for(tid)?;
-            self.stashed.entry(tid).or_default().push_back(w);
-        }
+        self.stash_stops_of(pending)?;
         for q in self.stashed.values() {
             if q.iter().any(|w| w.stop != Stop::Syscall) {
                 bail!("no checkpoint while a thread waits at an unusual stop");

@@ -411,7 +411,13 @@ impl ReplaySession {
             .filter(|t| t.syscall.is_some_and(|(nr, ..)| ordinary_syscall(nr)))
             .map(|t| t.live)
             .collect();
-        for tid in pending {
+        self.stash_stops_of(pending)
+    }
+
+    /// Waits for the next stop of each of `tids` that has none stashed, and
+    /// stashes it for the code that will collect it.
+    pub(super) fn stash_stops_of(&mut self, tids: Vec<Tid>) -> anyhow::Result<()> {
+        for tid in tids {
             if self.stashed.get(&tid).is_some_and(|q| !q.is_empty()) {
                 continue;
             }
