@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use trace_format::{EventKind, RecTid};
+use trace_format::{EventKind, RecTid, RemoteAddr};
 
 use crate::error::{Failure, Result, RrgoError};
 use crate::gobin::GoBinary;
@@ -586,12 +586,12 @@ fn build(dir: &Path) -> Result<GoIndex> {
                     };
                     let thread = (new == "running").then_some(hit.tid.0);
                     let now = clock.monotonic(main);
-                    // The g this thread runs (e.g. leaving a syscall, on its
-                    // own stack, where its saved frame may be overwritten
-                    // already): its frames start from the live registers.
-                    let live = r
-                        .on_thread(mem, regs.fs_base)
-                        .filter(|on| on.goid == g.goid)
+                    // The g this thread runs on its own stack (leaving a
+                    // syscall): its frames start from the live registers.
+                    let tls_g = regs.fs_base.checked_sub(8).map(RemoteAddr);
+                    let live = tls_g
+                        .and_then(|a| mem.read_u64(a).ok())
+                        .filter(|&on| on == regs.rax)
                         .map(|_| &regs);
                     let lock_wait = LockKind::of_state(&state);
                     let readied = new == "runnable";

@@ -134,21 +134,22 @@ impl MutexSites {
         ] {
             add(kind, &|f| SiteKind::of_rwmutex(f) == Some(kind));
         }
-        let mut rw_functions = Vec::new();
         for f in bin.functions_named("sync/atomic.(*Int32).Add") {
             if let Some(code) = bin.code(f.entry, f.entry + f.size) {
                 let adds = atomic_rmws(code, f.entry).into_iter();
                 sites.extend(adds.map(|s| (s, SiteKind::Int32Add)));
             }
-            for name in ["RLock", "RUnlock", "Lock", "Unlock"] {
-                let name = format!("sync.(*RWMutex).{name}");
-                for g in bin.functions_named(&name) {
-                    if let Some(kind) = SiteKind::of_rwmutex(&name) {
-                        rw_functions.push((g.entry, g.entry + g.size, kind));
-                    }
-                }
-            }
         }
+        let rw_functions = ["RLock", "RUnlock", "Lock", "Unlock"]
+            .iter()
+            .map(|m| format!("sync.(*RWMutex).{m}"))
+            .flat_map(|name| {
+                let kind = SiteKind::of_rwmutex(&name);
+                bin.functions_named(&name)
+                    .into_iter()
+                    .filter_map(move |g| Some((g.entry, g.entry + g.size, kind?)))
+            })
+            .collect();
         sites.sort_by_key(|(s, kind)| (s.pc, *kind));
         sites.dedup_by_key(|(s, _)| s.pc);
         MutexSites {

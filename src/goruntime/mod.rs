@@ -161,7 +161,6 @@ impl<'a> GoReader<'a> {
             .filter(|s| !s.is_empty())
     }
 
-    /// The goroutine whose g struct is at `g` (possibly dead).
     /// The deadline (the runtime's nanotime: CLOCK_MONOTONIC) of the
     /// `time.Sleep` the g at `g` sleeps in.
     pub fn sleep_deadline(&self, mem: &ProcMem, g: u64) -> Option<u64> {
@@ -193,6 +192,7 @@ impl<'a> GoReader<'a> {
             .collect()
     }
 
+    /// The goroutine whose g struct is at `g` (possibly dead).
     pub fn read_g(&self, mem: &ProcMem, g: u64) -> anyhow::Result<Goroutine> {
         let l = &self.l;
         let raw = mem.read(RemoteAddr(g), l.size as usize)?;
