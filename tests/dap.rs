@@ -150,6 +150,10 @@ fn dap_suite(version: &str) {
     let (race_output, race_trace) = record_ok(&s, "racecounter", &race, &[], 0);
     let locks = example(version, "lockholders");
     let (_, lock_trace) = record_ok(&s, "lockholders", &locks, &[], 0);
+    let watched = example(version, "watched.debug");
+    let (_, watch_trace) = record_ok(&s, "watched", &watched, &[], 0);
+    let watched_opt = example(version, "watched");
+    let (_, watch_opt_trace) = record_ok(&s, "watched-opt", &watched_opt, &[], 0);
     assert!(
         race_output.contains("counter = "),
         "racecounter printed no counter:\n{race_output}"
@@ -163,6 +167,8 @@ fn dap_suite(version: &str) {
         ("RACE_TRACE", race_trace.display().to_string()),
         ("RACE_OUTPUT", race_output),
         ("LOCK_TRACE", lock_trace.display().to_string()),
+        ("WATCH_TRACE", watch_trace.display().to_string()),
+        ("WATCH_OPT_TRACE", watch_opt_trace.display().to_string()),
         (
             "EXAMPLES_DIR",
             repo().join("examples").display().to_string(),

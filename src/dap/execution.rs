@@ -71,6 +71,15 @@ impl Session {
                 hit = Some(ids);
                 ("function breakpoint", None, None)
             }
+            StopReason::DataBreakpoint { ids, text } => {
+                hit = Some(ids);
+                ("data breakpoint", None, Some(text.as_str()))
+            }
+            StopReason::WatchOutOfScope { text, .. } => (
+                "data breakpoint",
+                Some("watchpoint out of scope"),
+                Some(text.as_str()),
+            ),
             StopReason::Step if restart => ("restart", None, None),
             StopReason::Step => ("step", None, None),
             StopReason::Pause => ("pause", None, None),
@@ -99,5 +108,11 @@ impl Session {
             put(&mut body, "hitBreakpointIds", Some(ids.to_vec()));
         }
         self.event("stopped", body);
+        if let StopReason::WatchOutOfScope { id, .. } = &stop.reason {
+            self.event(
+                "breakpoint",
+                json!({"reason": "removed", "breakpoint": {"id": id, "verified": false}}),
+            );
+        }
     }
 }

@@ -20,6 +20,7 @@ pub fn capabilities() -> Value {
         "supportsConditionalBreakpoints": true,
         "supportsHitConditionalBreakpoints": true,
         "supportsFunctionBreakpoints": true,
+        "supportsDataBreakpoints": true,
         "supportsLogPoints": true,
         "supportsDelayedStackTraceLoading": true,
         "supportsEvaluateForHovers": true,

@@ -19,6 +19,7 @@
 mod access;
 mod breakpoints;
 mod config;
+mod data;
 mod execution;
 mod framing;
 mod index;

@@ -473,6 +473,8 @@ impl Session {
             "setBreakpoints" => self.on_set_breakpoints(&req).await,
             "setFunctionBreakpoints" => self.on_set_function_breakpoints(&req).await,
             "setExceptionBreakpoints" => self.on_set_exception_breakpoints(&req).await,
+            "dataBreakpointInfo" => self.on_data_breakpoint_info(&req).await,
+            "setDataBreakpoints" => self.on_set_data_breakpoints(&req).await,
             "continue" | "next" | "stepIn" | "stepOut" | "stepBack" | "reverseContinue" => {
                 self.on_motion_request(&req)
             }

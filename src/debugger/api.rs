@@ -30,6 +30,55 @@ pub struct FunctionBreakpoint {
     pub hit_condition: Option<String>,
 }
 
+/// What a data breakpoint (watchpoint) would watch, as the front end names it.
+#[derive(Debug, Clone)]
+pub enum DataTarget {
+    /// A variable of a frame's scope.
+    Scope {
+        goid: Goid,
+        frame: usize,
+        kind: ScopeKind,
+        name: String,
+    },
+    /// A child (field, element) of an expanded value.
+    Child { of: ChildrenRef, name: String },
+    /// A Go expression in a frame (`s.items[2]`, `*p`).
+    Expression {
+        expr: String,
+        goid: Option<Goid>,
+        frame: usize,
+    },
+    /// `size` bytes at an address (DAP's `asAddress`).
+    Address { addr: u64, size: u64 },
+}
+
+/// Which accesses stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataAccess {
+    Write,
+    /// Reads and writes (the CPU has no read-only watchpoint).
+    ReadWrite,
+}
+
+/// Whether and how a value can be watched.
+#[derive(Debug, Clone)]
+pub struct DataInfo {
+    /// What `set_data_breakpoints` takes; None if it cannot be watched.
+    pub data_id: Option<String>,
+    /// What is watched, or why it cannot be.
+    pub description: String,
+    pub access_types: Vec<DataAccess>,
+}
+
+/// A watchpoint as the user set it.
+#[derive(Debug, Clone)]
+pub struct DataBreakpoint {
+    pub data_id: String,
+    pub access: DataAccess,
+    pub condition: Option<String>,
+    pub hit_condition: Option<String>,
+}
+
 /// What the engine made of one requested breakpoint.
 #[derive(Debug, Clone)]
 pub struct BreakpointStatus {
@@ -74,6 +123,18 @@ pub enum StopReason {
     },
     FunctionBreakpoint {
         ids: Vec<u32>,
+    },
+    /// A watchpoint: after the access going forwards, just before the
+    /// write going backwards. `text` says what changed, e.g.
+    /// "main.counter: 4 → 5 (written by goroutine 7 at main.go:21)".
+    DataBreakpoint {
+        ids: Vec<u32>,
+        text: String,
+    },
+    /// A watched stack variable's frame returned: the watchpoint is gone.
+    WatchOutOfScope {
+        id: u32,
+        text: String,
     },
     Step,
     Pause,
@@ -235,6 +296,23 @@ pub trait DebugTarget {
         -> Vec<BreakpointStatus>;
     /// Replaces all function breakpoints.
     fn set_function_breakpoints(&mut self, bps: &[FunctionBreakpoint]) -> Vec<BreakpointStatus>;
+    /// Whether (and as what) a value can be watched.
+    fn data_breakpoint_info(&mut self, target: DataTarget) -> EResult<DataInfo> {
+        let _ = target;
+        Err(EngineError("watchpoints are not supported here".into()))
+    }
+    /// Replaces all watchpoints.
+    fn set_data_breakpoints(&mut self, bps: &[DataBreakpoint]) -> Vec<BreakpointStatus> {
+        bps.iter()
+            .map(|_| BreakpointStatus {
+                id: 0,
+                verified: false,
+                file: None,
+                line: None,
+                message: Some("watchpoints are not supported here".into()),
+            })
+            .collect()
+    }
     /// Which exceptions stop: Go panics, fatal runtime errors.
     fn set_exception_filters(&mut self, panics: bool, fatal: bool);
     /// Moves through the recording; returns where it stopped. A pause

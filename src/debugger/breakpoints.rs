@@ -28,6 +28,13 @@ pub struct Breakpoints {
 }
 
 impl Breakpoints {
+    /// A new breakpoint id (watchpoints share the numbering: DAP's
+    /// `hitBreakpointIds` must not be ambiguous).
+    pub fn new_id(&mut self) -> u32 {
+        self.next_id += 1;
+        self.next_id
+    }
+
     pub fn set_lines(
         &mut self,
         bin: &GoBinary,

@@ -32,6 +32,8 @@ pub struct Pos {
 pub enum Tick {
     Event,
     Hit(BreakpointHit),
+    /// A watched range was accessed (the thread is just past the access).
+    Watch(BreakpointHit),
     Instruction(RecTid),
     /// The end of the recording: the program is about to exit (still
     /// inspectable), or the trace has no more events.
@@ -70,6 +72,7 @@ pub struct Engine {
     /// stretches have few events but cost seconds to replay again.
     pub(super) since_checkpoint: std::time::Instant,
     pub(super) cache: StopCache,
+    pub(super) watch: super::watch::Watches,
 }
 
 /// Replay time after which a checkpoint is due whatever the event count:
@@ -139,6 +142,7 @@ impl Engine {
             next_checkpoint: 0,
             since_checkpoint: std::time::Instant::now(),
             cache: StopCache::default(),
+            watch: Default::default(),
         };
         // Past the exec: the program's memory exists, breakpoints can go in.
         e.session.step()?;
@@ -181,6 +185,7 @@ impl Engine {
     pub(super) fn sync_breakpoints(&mut self, temp: &[u64]) -> anyhow::Result<()> {
         let mut want: Vec<u64> = self.bps.addrs().collect();
         want.extend(self.enabled_exceptions().iter().map(|(a, _)| *a));
+        want.extend(self.watch_scope_addrs());
         want.extend_from_slice(temp);
         self.place_exactly(&want)
     }
@@ -235,7 +240,11 @@ impl Engine {
             }
             Stepped::Breakpoint(h) => {
                 self.stop_tid = Some(h.tid);
-                Tick::Hit(h)
+                if h.watch.is_some() {
+                    Tick::Watch(h)
+                } else {
+                    Tick::Hit(h)
+                }
             }
             Stepped::Instruction(t) => {
                 self.stop_tid = Some(t);
@@ -344,7 +353,8 @@ impl Engine {
         };
         self.session = s;
         self.since_checkpoint = std::time::Instant::now();
-        // A copy carries the checkpoint's breakpoints: start clean.
+        // A copy carries the checkpoint's breakpoints: start clean. (It has
+        // no watchpoints: a fork loses debug registers; the caller sets them.)
         self.place_exactly(&[])?;
         self.exiting = false;
         self.stop_tid = None;
@@ -360,16 +370,17 @@ impl Engine {
         self.session
             .run_to(trace_format::EventTime(pos.event))
             .with_context(|| format!("cannot replay to event {}", pos.event))?;
+        self.sync_watches()?;
         if let Some((tid, regs)) = &pos.at {
             self.place_exactly(&[regs.rip])?;
             loop {
                 match self.tick(false)? {
-                    Tick::Hit(h)
+                    Tick::Hit(h) | Tick::Watch(h)
                         if h.tid == *tid && same_regs(&self.session.regs(h.tid)?, regs) =>
                     {
                         break
                     }
-                    Tick::Hit(_) | Tick::Instruction(_) => {}
+                    Tick::Hit(_) | Tick::Watch(_) | Tick::Instruction(_) => {}
                     Tick::Event | Tick::End => {
                         anyhow::bail!(
                             "replay did not reach the same place again (event {}): please report this",

@@ -89,6 +89,8 @@ impl Engine {
         let description = match &reason {
             StopReason::Breakpoint { .. } => format!("breakpoint{place}"),
             StopReason::FunctionBreakpoint { .. } => format!("function breakpoint{place}"),
+            StopReason::DataBreakpoint { text, .. } => format!("watchpoint{place}: {text}"),
+            StopReason::WatchOutOfScope { text, .. } => text.clone(),
             StopReason::Step => format!("step{place}"),
             StopReason::Pause => format!("paused{place} (event {pos} of {total})"),
             StopReason::Exception { kind, .. } => match kind {
@@ -108,6 +110,12 @@ impl Engine {
     /// Whether a hit stops a forward motion: an exception, or a user
     /// breakpoint whose condition and hit count say so (log points print).
     pub(super) fn hit_stops(&mut self, h: BreakpointHit) -> EResult<Option<Stop>> {
+        if h.watch.is_some() {
+            return self.watch_stops(h);
+        }
+        if let Some(s) = self.watch_scope_ends(&h)? {
+            return Ok(Some(s));
+        }
         if let Some(kind) = self
             .exceptions
             .iter()
@@ -182,7 +190,7 @@ impl Engine {
         self.sync_breakpoints(&[])?;
         loop {
             match self.tick(false)? {
-                Tick::Hit(h) => {
+                Tick::Hit(h) | Tick::Watch(h) => {
                     if let Some(s) = self.hit_stops(h)? {
                         return Ok(s);
                     }
@@ -220,6 +228,11 @@ impl Engine {
                     }
                     if self.step_lands(f, h, out)? {
                         break self.stop(StopReason::Step, Some(h.tid));
+                    }
+                }
+                Tick::Watch(h) => {
+                    if let Some(s) = self.hit_stops(h)? {
+                        break s;
                     }
                 }
                 Tick::Event | Tick::Instruction(_) => {
@@ -266,11 +279,13 @@ impl Engine {
             }
             match self.tick(true)? {
                 Tick::Instruction(_) => {}
-                Tick::Hit(h) => {
+                Tick::Hit(h) | Tick::Watch(h) => {
                     if let Some(s) = self.hit_stops(h)? {
                         return Ok(s);
                     }
-                    continue;
+                    if h.watch.is_none() {
+                        continue;
+                    }
                 }
                 Tick::Event => continue,
                 Tick::End => return Ok(self.end_stop()),
@@ -318,7 +333,7 @@ impl Engine {
                         self.sync_breakpoints(&[])?;
                         return Ok(self.stop(StopReason::Step, Some(tid)));
                     }
-                    Tick::Hit(h) => {
+                    Tick::Hit(h) | Tick::Watch(h) => {
                         if let Some(s) = self.hit_stops(h)? {
                             return Ok(s);
                         }
@@ -355,7 +370,7 @@ impl Engine {
         loop {
             match self.tick(true)? {
                 Tick::Instruction(t) => return Ok(self.stop(StopReason::Step, Some(t))),
-                Tick::Hit(h) => {
+                Tick::Hit(h) | Tick::Watch(h) => {
                     if let Some(s) = self.hit_stops(h)? {
                         return Ok(s);
                     }

@@ -29,7 +29,7 @@ pub struct FrameEntry {
 pub struct StopCache {
     goroutines: Option<Vec<Goroutine>>,
     frames: HashMap<Goid, Vec<FrameEntry>>,
-    children: Vec<Expand>,
+    pub(super) children: Vec<Expand>,
 }
 
 impl StopCache {
@@ -199,7 +199,7 @@ impl Engine {
         Ok(out)
     }
 
-    fn frame(&mut self, goid: Goid, index: usize) -> EResult<FrameEntry> {
+    pub(super) fn frame(&mut self, goid: Goid, index: usize) -> EResult<FrameEntry> {
         self.frames(goid)?
             .get(index)
             .cloned()

@@ -11,6 +11,7 @@ pub mod handle;
 mod inspect;
 mod reverse;
 mod target;
+mod watch;
 
 pub use engine::open_target;
 

@@ -10,23 +10,25 @@ use super::forward::StepFrame;
 use crate::replay::BreakpointHit;
 
 impl Engine {
-    /// The moments before `until` where `keep` accepted a hit of `addrs`,
-    /// in order. Replays from the nearest checkpoint, then from earlier
-    /// ones, until `enough` says the moments found settle the question.
-    fn scan(
+    /// The moments before `until` where `keep` accepted a hit of `addrs`
+    /// (and, with `watches`, of a watchpoint), in order. Replays from the
+    /// nearest checkpoint, then from earlier ones, until `enough` says the
+    /// moments found settle the question.
+    pub(super) fn scan(
         &mut self,
         until: &Pos,
         addrs: &[u64],
+        watches: bool,
         keep: &mut dyn FnMut(&mut Engine, BreakpointHit) -> EResult<bool>,
-        enough: &dyn Fn(&Engine, &[Pos]) -> bool,
-    ) -> EResult<Vec<Pos>> {
-        let mut found: Vec<Pos> = Vec::new();
+        enough: &dyn Fn(&Engine, &[(Pos, BreakpointHit)]) -> bool,
+    ) -> EResult<Vec<(Pos, BreakpointHit)>> {
+        let mut found: Vec<(Pos, BreakpointHit)> = Vec::new();
         let mut end = until.clone();
         for from in self.starts_before(until.event) {
             if from > end.event {
                 continue;
             }
-            let mut part = self.scan_segment(from, &end, addrs, keep)?;
+            let mut part = self.scan_segment(from, &end, addrs, watches, keep)?;
             part.append(&mut found);
             found = part;
             if enough(self, &found) {
@@ -40,15 +42,18 @@ impl Engine {
         Ok(found)
     }
 
-    /// One replay from `from` to `until`.
+    /// One replay from `from` to `until`. A watchpoint's hit at `until`
+    /// itself counts: the access happened before that moment.
     fn scan_segment(
         &mut self,
         from: u64,
         until: &Pos,
         addrs: &[u64],
+        watches: bool,
         keep: &mut dyn FnMut(&mut Engine, BreakpointHit) -> EResult<bool>,
-    ) -> EResult<Vec<Pos>> {
+    ) -> EResult<Vec<(Pos, BreakpointHit)>> {
         self.restart_at(from)?;
+        self.sync_watches()?;
         self.session.set_output(crate::replay::Output::Discard);
         let mut want = addrs.to_vec();
         want.extend(until.at.as_ref().map(|(_, r)| r.rip));
@@ -60,18 +65,21 @@ impl Engine {
                 break;
             }
             match self.tick(false)? {
-                Tick::Hit(h) => {
+                Tick::Hit(h) | Tick::Watch(h) => {
                     let regs = self.session.regs(h.tid)?;
-                    if let Some((tid, r)) = &until.at {
-                        if event == until.event && h.tid == *tid && same_regs(&regs, r) {
-                            break;
-                        }
+                    let at_end = until.at.as_ref().is_some_and(|(tid, r)| {
+                        event == until.event && h.tid == *tid && same_regs(&regs, r)
+                    });
+                    let wanted = match h.watch {
+                        Some(_) => watches,
+                        None => !at_end && addrs.contains(&h.addr),
+                    };
+                    if wanted && keep(self, h)? {
+                        let at = Some((h.tid, regs));
+                        found.push((Pos { event, at }, h));
                     }
-                    if addrs.contains(&h.addr) && keep(self, h)? {
-                        found.push(Pos {
-                            event,
-                            at: Some((h.tid, regs)),
-                        });
+                    if at_end {
+                        break;
                     }
                 }
                 Tick::Event | Tick::Instruction(_) => {}
@@ -97,10 +105,16 @@ impl Engine {
         let exceptions = self.enabled_exceptions();
         let mut addrs: Vec<u64> = self.bps.addrs().collect();
         addrs.extend(exceptions.iter().map(|(a, _)| *a));
+        let mut seen = std::collections::HashMap::new();
+        let watching = !self.watch.list.is_empty();
         let hits = self.scan(
             &here,
             &addrs,
+            watching,
             &mut |e, h| {
+                if h.watch.is_some() {
+                    return e.keep_watch_hit(&h, &mut seen);
+                }
                 if exceptions.iter().any(|(a, _)| *a == h.addr) {
                     return Ok(true);
                 }
@@ -116,7 +130,13 @@ impl Engine {
             &|_, found| !found.is_empty(),
         )?;
         match hits.last() {
-            Some(p) => {
+            Some((p, h)) if h.watch.is_some() => {
+                let key = p.at.as_ref().map(|(_, r)| (p.event, r.rip, r.rsp));
+                let seen = key.and_then(|k| seen.remove(&k));
+                let (p, h) = (p.clone(), *h);
+                self.reverse_to_write(&p, h, seen)
+            }
+            Some((p, _)) => {
                 let (tid, addr) = p.at.as_ref().map(|(t, r)| (*t, r.rip)).unwrap_or_default();
                 if let Some((_, kind)) = exceptions.iter().find(|(a, _)| *a == addr) {
                     // Going back onto the panic (or fatal error) itself.
@@ -164,9 +184,10 @@ impl Engine {
         let hits = self.scan(
             here,
             &addrs,
+            false,
             &mut |e, h| Ok(e.g_of_thread(h.tid) == Some(g)),
             &|e, found| {
-                found.iter().any(|p| {
+                found.iter().any(|(p, _)| {
                     p.at.as_ref().is_some_and(|(_, r)| {
                         let cfa = e.cfa_at(r.rip, r.rsp, r.rbp);
                         (r.rip == entry && cfa == cfa0) || cfa > cfa0
@@ -176,7 +197,7 @@ impl Engine {
         )?;
         Ok(hits
             .into_iter()
-            .map(|p| {
+            .map(|(p, _)| {
                 let r = p.at.as_ref().map(|(_, r)| *r).unwrap_or_default();
                 let cfa = self.cfa_at(r.rip, r.rsp, r.rbp);
                 (p, r.rip, cfa)

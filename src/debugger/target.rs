@@ -84,6 +84,14 @@ impl DebugTarget for Engine {
         out
     }
 
+    fn data_breakpoint_info(&mut self, target: DataTarget) -> EResult<DataInfo> {
+        self.data_info(target)
+    }
+
+    fn set_data_breakpoints(&mut self, bps: &[DataBreakpoint]) -> Vec<BreakpointStatus> {
+        self.set_data(bps)
+    }
+
     fn set_exception_filters(&mut self, panics: bool, fatal: bool) {
         self.stop_panics = panics;
         self.stop_fatal = fatal;

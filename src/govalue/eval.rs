@@ -74,6 +74,7 @@ impl Scope<'_> {
                 ..Value::default()
             },
             expand: None,
+            place: None,
         };
         Ok(match ev {
             Ev::Val(v) => {

@@ -103,6 +103,17 @@ pub struct Var {
     /// `children` is always None: the engine hands out references.
     pub value: Value,
     pub expand: Option<Expand>,
+    /// Where the value lives in memory (None for register values, computed
+    /// values and optimized-away variables): what a watchpoint watches.
+    pub place: Option<MemPlace>,
+}
+
+/// A value's bytes in the process: address, size and Go type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemPlace {
+    pub addr: u64,
+    pub size: u64,
+    pub(crate) ty: TypeId,
 }
 
 impl Var {
@@ -248,6 +259,35 @@ impl DebugInfo {
             Some(val) => render::to_var(&ctx, &val, &v.name, &v.eval_name, 0),
             None => render::optimized_var(ctx.type_name(v.ty), &v.name, &v.eval_name),
         }
+    }
+
+    /// The value now at `place`, rendered as in a scope ("(unreadable …)"
+    /// if its memory cannot be read).
+    pub fn render_at(&self, mem: &dyn Memory, place: &MemPlace) -> String {
+        let ctx = self.ctx(mem);
+        let val = value::Val {
+            ty: place.ty,
+            loc: value::Loc::Mem(place.addr),
+        };
+        render::to_var(&ctx, &val, "", "", 0).value.value
+    }
+
+    /// `size` (1, 2, 4 or 8) bytes at `addr`, seen as an unsigned integer.
+    pub fn raw_place(&self, addr: u64, size: u64) -> Option<MemPlace> {
+        let name = match size {
+            1 => "uint8",
+            2 => "uint16",
+            4 => "uint32",
+            8 => "uint64",
+            _ => return None,
+        };
+        let ty = self.info.types.by_name(name)?;
+        Some(MemPlace { addr, size, ty })
+    }
+
+    /// The Go type name of a place's value.
+    pub fn place_type(&self, place: &MemPlace) -> String {
+        self.info.types.name(place.ty)
     }
 
     /// Children of an expandable value, `start..start+count` (count 0 = all,

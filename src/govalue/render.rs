@@ -500,6 +500,11 @@ pub(crate) fn to_var(ctx: &Ctx, v: &Val, name: &str, eval_name: &str, level: u32
             eval_name: eval_name.to_string(),
             level,
         }),
+        place: v.address().map(|addr| super::MemPlace {
+            addr,
+            size: ctx.info.types.size(v.ty),
+            ty: v.ty,
+        }),
     }
 }
 
@@ -514,5 +519,6 @@ pub(crate) fn optimized_var(type_name: String, name: &str, eval_name: &str) -> V
             ..Value::default()
         },
         expand: None,
+        place: None,
     }
 }

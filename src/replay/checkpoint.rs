@@ -175,6 +175,8 @@ impl ReplaySession {
             hit: self.hit,
             pending_pages: self.pending_pages.clone(),
             preempt_stats: Default::default(),
+            // A fork has no debug registers: the owner sets them again.
+            watches: Vec::new(),
             stub_pages: HashMap::new(),
             code_maps: HashMap::new(),
             unsafe_sites: self.unsafe_sites.clone(),

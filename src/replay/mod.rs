@@ -13,7 +13,9 @@ mod launch;
 mod preempt;
 mod session;
 mod step;
+mod watch;
 
 pub use divergence::Divergence;
 pub use preempt::{same_state, PreemptStats};
 pub use session::{BreakpointHit, Output, ReplaySession, Stepped};
+pub use watch::{split_range, WatchAccess, WatchRange, MAX_WATCH_SLOTS};

@@ -155,11 +155,13 @@ impl ReplaySession {
             }
             StubOutcome::Unavailable => {}
         }
+        // DR0 is never a watchpoint's (replay::watch).
+        let watching = self.watch_dr7();
         ptrace::set_debugreg(live, 0, target.rip)?;
         ptrace::set_debugreg(live, 6, 0)?;
-        ptrace::set_debugreg(live, 7, DR7_L0)?;
+        ptrace::set_debugreg(live, 7, DR7_L0 | watching)?;
         let result = self.search(e, live, target, memory, limit);
-        let _ = ptrace::set_debugreg(live, 7, 0);
+        let _ = ptrace::set_debugreg(live, 7, watching);
         let _ = ptrace::set_debugreg(live, 6, 0);
         let reached = result?;
         if reached {
@@ -231,8 +233,8 @@ impl ReplaySession {
             };
             match w.stop {
                 Stop::Signal(libc::SIGTRAP) => {
-                    if let Some(addr) = self.breakpoint_trap(live)? {
-                        return Err(anyhow::anyhow!(BreakpointHit { tid: e.tid, addr }));
+                    if let Some(hit) = self.debug_trap(e.tid, live)? {
+                        return Err(anyhow::anyhow!(hit));
                     }
                     let dr6 = ptrace::get_debugreg(live, 6)?;
                     // (The kernel does not always report which debug
@@ -435,6 +437,15 @@ impl ReplaySession {
                 "stopped stepping over a breakpoint",
             ));
         }
+        // The guards share the debug registers with watchpoints.
+        let watching = self.watch_dr7();
+        let free = self.free_slots();
+        if site.interior().count() > free.len() {
+            return Ok(unavailable(
+                target.rip,
+                "no debug registers left for guards",
+            ));
+        }
         let mut entries = 0;
         loop {
             // A thread inside the site's bytes (a return into it, e.g. from
@@ -449,8 +460,8 @@ impl ReplaySession {
             let original = mem.read(RemoteAddr(site.addr), site.len as usize)?;
             mem.write(RemoteAddr(page), &stub.bytes)?;
             mem.write(RemoteAddr(site.addr), &stub.patch)?;
-            let mut dr7 = 0;
-            for (slot, addr) in site.interior().enumerate() {
+            let mut dr7 = watching;
+            for (&slot, addr) in free.iter().zip(site.interior()) {
                 ptrace::set_debugreg(live, slot, addr)?;
                 dr7 |= DR7_GUARDS[slot];
             }
@@ -467,7 +478,7 @@ impl ReplaySession {
             let result = self.stub_run(e, live, target, memory, &placed);
             // Whatever happened, the program's code is its own again.
             let restored = self.mem(e.tid)?.write(RemoteAddr(site.addr), &original);
-            let _ = ptrace::set_debugreg(live, 7, 0);
+            let _ = ptrace::set_debugreg(live, 7, watching);
             let _ = ptrace::set_debugreg(live, 6, 0);
             restored.context("cannot restore the code at a preemption point")?;
             match result? {
@@ -566,6 +577,9 @@ impl ReplaySession {
         max: u32,
         inside: impl Fn(u64) -> bool,
     ) -> anyhow::Result<bool> {
+        // A watched write among the steps is reported once out (the
+        // thread's rip is then program code again).
+        let mut watched: Option<BreakpointHit> = None;
         for _ in 0..max {
             let mut regs = ptrace::get_regs(live)?;
             if !inside(regs.rip) {
@@ -574,6 +588,12 @@ impl ReplaySession {
                 if regs.eflags & TF != 0 {
                     regs.eflags &= !TF;
                     ptrace::set_regs(live, &regs)?;
+                }
+                if let Some(hit) = watched {
+                    return Err(anyhow::anyhow!(BreakpointHit {
+                        addr: regs.rip,
+                        ..hit
+                    }));
                 }
                 return Ok(true);
             }
@@ -589,6 +609,9 @@ impl ReplaySession {
                 self.stashed.entry(live).or_default().push_front(w);
                 return Ok(false);
             }
+            if let Some(hit) = self.watch_trap(tid, live)? {
+                watched.get_or_insert(hit);
+            }
         }
         Ok(!inside(ptrace::get_regs(live)?.rip))
     }
@@ -602,13 +625,15 @@ impl ReplaySession {
         );
         ptrace::set_debugreg(live, 0, end)?;
         ptrace::set_debugreg(live, 6, 0)?;
-        ptrace::set_debugreg(live, 7, DR7_L0)?;
+        ptrace::set_debugreg(live, 7, DR7_L0 | self.watch_dr7())?;
         ptrace::resume(live, ptrace::Resume::Cont, 0)?;
         let w = self.wait_for(live);
         ptrace::set_debugreg(live, 7, 0)?;
         ptrace::set_debugreg(live, 0, dr0)?;
         ptrace::set_debugreg(live, 7, dr7)?;
-        ptrace::set_debugreg(live, 6, 0)?;
+        // DR0's report goes; a watchpoint's stays for `watch_trap`.
+        let dr6 = ptrace::get_debugreg(live, 6)?;
+        ptrace::set_debugreg(live, 6, dr6 & !DR6_B0)?;
         w
     }
 
@@ -622,14 +647,20 @@ impl ReplaySession {
     ) -> anyhow::Result<StubRun> {
         let (stub, page, site, patched) = (placed.stub, placed.page, placed.site, placed.original);
         let in_page = |rip: u64| rip >= page && rip < page + searchstub::MAP_LEN;
+        let guards: u64 = self
+            .free_slots()
+            .into_iter()
+            .take(site.interior().count())
+            .map(|n| 1u64 << n)
+            .sum();
         let mut stray = 0;
         loop {
             ptrace::resume(live, ptrace::Resume::Syscall, 0)?;
             let w = self.wait_for(live)?;
             match w.stop {
                 Stop::Signal(libc::SIGTRAP) => {
-                    if let Some(addr) = self.breakpoint_trap(live)? {
-                        return Err(anyhow::anyhow!(BreakpointHit { tid: e.tid, addr }));
+                    if let Some(hit) = self.debug_trap(e.tid, live)? {
+                        return Err(anyhow::anyhow!(hit));
                     }
                     let mut regs = ptrace::get_regs(live)?;
                     // The thread's registers as at the point's rip.
@@ -677,7 +708,7 @@ impl ReplaySession {
                     // (The kernel does not always report which debug
                     // register fired: the rip tells.)
                     if !in_page(regs.rip)
-                        && (dr6 & 0xf != 0 || site.interior().any(|a| a == regs.rip))
+                        && (dr6 & guards != 0 || site.interior().any(|a| a == regs.rip))
                     {
                         tracing::debug!(
                             rip = regs.rip,

@@ -72,6 +72,8 @@ pub struct ReplaySession {
     /// Pages recorded with a preemption, written once the thread reached the point.
     pub(super) pending_pages: HashMap<RecTid, Vec<trace_format::MemWrite>>,
     pub(super) preempt_stats: super::PreemptStats,
+    /// Watched ranges, in the debug registers of every main-process thread.
+    pub(super) watches: Vec<super::WatchRange>,
     /// Each process's search-stub page (`None`: it has none).
     pub(super) stub_pages: HashMap<i32, Option<u64>>,
     /// Each process's function bounds (patch sites' safety).
@@ -103,20 +105,30 @@ pub struct ReplaySession {
 }
 
 /// A thread trapped on a breakpoint while running towards its next event;
-/// its rip is already moved back to the breakpoint's address.
+/// its rip is already moved back to the breakpoint's address. For a
+/// watched range (`watch`: its owner), the thread stopped just after the
+/// access and `addr` is its rip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BreakpointHit {
     pub tid: RecTid,
     pub addr: u64,
+    pub watch: Option<u32>,
 }
 
 impl std::fmt::Display for BreakpointHit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "breakpoint at {:#x} hit by thread {}",
-            self.addr, self.tid.0
-        )
+        match self.watch {
+            Some(w) => write!(
+                f,
+                "watched range {w} accessed by thread {} (now at {:#x})",
+                self.tid.0, self.addr
+            ),
+            None => write!(
+                f,
+                "breakpoint at {:#x} hit by thread {}",
+                self.addr, self.tid.0
+            ),
+        }
     }
 }
 
@@ -197,6 +209,7 @@ impl ReplaySession {
             hit: None,
             pending_pages: HashMap::new(),
             preempt_stats: Default::default(),
+            watches: Vec::new(),
             stub_pages: HashMap::new(),
             code_maps: HashMap::new(),
             unsafe_sites: Default::default(),
@@ -493,6 +506,17 @@ impl ReplaySession {
         Ok(())
     }
 
+    /// `code` read at `start` with the program's own bytes where rrgo's
+    /// breakpoints are.
+    pub fn original_code(&self, start: u64, mut code: Vec<u8>) -> Vec<u8> {
+        for (&a, &orig) in &self.breakpoints {
+            if let Some(b) = a.checked_sub(start).and_then(|i| code.get_mut(i as usize)) {
+                *b = orig;
+            }
+        }
+        code
+    }
+
     pub fn breakpoint_addrs(&self) -> Vec<u64> {
         self.breakpoints.keys().copied().collect()
     }
@@ -551,6 +575,9 @@ impl ReplaySession {
         }
         let w = w?;
         if w.stop == Stop::Signal(libc::SIGTRAP) {
+            if let Some(hit) = self.watch_trap(tid, live)? {
+                return Ok(Stepped::Breakpoint(hit));
+            }
             return Ok(Stepped::Instruction(tid));
         }
         // A fault (or RDTSC trap): the event's own stop, collected when it is applied.

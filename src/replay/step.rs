@@ -80,8 +80,8 @@ impl ReplaySession {
                 None => self.wait_for(live)?,
             };
             if w.stop == Stop::Signal(libc::SIGTRAP) {
-                if let Some(addr) = self.breakpoint_trap(live)? {
-                    return Err(anyhow!(super::session::BreakpointHit { tid: e.tid, addr }));
+                if let Some(hit) = self.debug_trap(e.tid, live)? {
+                    return Err(anyhow!(hit));
                 }
             }
             if matches!(w.stop, Stop::Event { event, .. } if event == libc::PTRACE_EVENT_STOP) {
@@ -134,7 +134,9 @@ impl ReplaySession {
         let w = w?;
         if w.stop == Stop::Signal(libc::SIGTRAP) {
             regs = ptrace::get_regs(live)?;
-            if regs.rip != addr {
+            // The step's own trap, unless the instruction hit a watchpoint:
+            // that stop is the caller's to report.
+            if regs.rip != addr && !self.watch_pending(live)? {
                 return Ok(None);
             }
         }
@@ -876,6 +878,7 @@ impl ReplaySession {
                 signalled: None,
             },
         );
+        self.watch_new_thread(live_child, tgid);
         Ok(())
     }
 
@@ -1362,11 +1365,11 @@ impl ReplaySession {
             let w = self.wait_for(live)?;
             match w.stop {
                 Stop::Signal(libc::SIGTRAP) => {
-                    let hit = self.breakpoint_trap(live)?;
+                    let hit = self.debug_trap(e.tid, live)?;
                     let rsp = ptrace::get_regs(live)?.rsp;
                     sigframe::normalize(self.mem(e.tid)?, rsp)?;
-                    if let Some(addr) = hit {
-                        return Err(anyhow!(super::session::BreakpointHit { tid: e.tid, addr }));
+                    if let Some(hit) = hit {
+                        return Err(anyhow!(hit));
                     }
                     return Ok(0);
                 }

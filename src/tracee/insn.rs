@@ -576,3 +576,31 @@ pub fn branch_targets(body: &[u8], start: u64) -> (Vec<u64>, bool) {
     }
     (targets, indirect)
 }
+
+/// The instruction that made a data access a watchpoint stopped the
+/// thread after: the one ending at `rip` in the linear decoding of its
+/// function (`code` from the function's `entry` up to `rip`), if it
+/// accesses memory. None when `rip` follows no such instruction: the
+/// access was by a call or a jump (`rip` is then their target), or by an
+/// unfinished `rep` string instruction (still at `rip`).
+pub fn accessor_before(code: &[u8], entry: u64, rip: u64) -> Option<u64> {
+    use iced_x86::OpAccess;
+    let mut decoder = Decoder::with_ip(64, code, entry, DecoderOptions::NONE);
+    let mut insn = Instruction::default();
+    while decoder.can_decode() {
+        decoder.decode_out(&mut insn);
+        if insn.is_invalid() || insn.next_ip() > rip {
+            return None;
+        }
+        if insn.next_ip() == rip {
+            let mut factory = iced_x86::InstructionInfoFactory::new();
+            let accesses = factory
+                .info(&insn)
+                .used_memory()
+                .iter()
+                .any(|m| m.access() != OpAccess::NoMemAccess);
+            return accesses.then_some(insn.ip());
+        }
+    }
+    None
+}

@@ -12,6 +12,8 @@
 //   RACE_TRACE           examples/racecounter recorded
 //   RACE_OUTPUT          racecounter's recorded stdout
 //   LOCK_TRACE           examples/lockholders recorded
+//   WATCH_TRACE          examples/watched (.debug build) recorded
+//   WATCH_OPT_TRACE      examples/watched (optimized) recorded
 //   EXAMPLES_DIR         absolute path of examples/ (DWARF names sources under it)
 //   GO_VERSION           the Go version the programs were built with
 // Optional: DAP_TIMEOUT_SCALE multiplies every time limit.
@@ -21,7 +23,8 @@ const path = require('node:path');
 const { scenario, RawConnection, isAlive, TIMEOUTS } = require('./lib/dap');
 const h = require('./lib/helpers');
 
-const NEEDED = ['RRGO', 'DAPDEMO_TRACE', 'DAPDEMO_PANIC_TRACE', 'RACE_TRACE', 'RACE_OUTPUT', 'LOCK_TRACE', 'EXAMPLES_DIR', 'GO_VERSION'];
+const NEEDED = ['RRGO', 'DAPDEMO_TRACE', 'DAPDEMO_PANIC_TRACE', 'RACE_TRACE', 'RACE_OUTPUT', 'LOCK_TRACE',
+    'WATCH_TRACE', 'WATCH_OPT_TRACE', 'EXAMPLES_DIR', 'GO_VERSION'];
 const missing = NEEDED.filter((k) => !process.env[k]);
 if (missing.length) {
     throw new Error(`dap.test.js needs the environment variables ${missing.join(', ')}, ` +
@@ -33,6 +36,7 @@ const V = `go${E.GO_VERSION}`;
 const DEMO = path.join(E.EXAMPLES_DIR, 'dapdemo', 'main.go');
 const RACE = path.join(E.EXAMPLES_DIR, 'racecounter', 'main.go');
 const LOCKS = path.join(E.EXAMPLES_DIR, 'lockholders', 'main.go');
+const WATCHED = path.join(E.EXAMPLES_DIR, 'watched', 'main.go');
 
 const L = {};
 for (const m of ['square-body', 'call-square', 'after-square', 'loop-body', 'loop-print', 'final-print', 'panic-line']) {
@@ -339,6 +343,83 @@ scenario(`${V} threads view: a goroutine waiting for a mutex names its holder`,
         assert.ok(m, `goroutine 1 does not name the holder: ${waiter}`);
         assert.equal(Number(m[2]), h.marker(LOCKS, 'refresh-lock'), waiter);
         assert.ok(names.some((n) => n.includes(`[Go ${m[1]}] main.(*cache).refresh`)), names.join('\n'));
+    });
+
+// Watchpoints on a package variable written by two goroutines: from the end,
+// reverseContinue lands just before the last write (withdraw 5: 140 → 135) on the
+// withdrawer's line, then before the one before (deposit 50: 90 → 140); continue goes
+// forward over that write again. Values are read from the replayed process.
+for (const [build, trace] of [['-N -l', 'WATCH_TRACE'], ['optimized', 'WATCH_OPT_TRACE']]) {
+    scenario(`${V} watchpoint (${build}): reverseContinue finds the last writer of balance, continue the next`,
+        { rrgo: RRGO, trace: E[trace], timeout: 2 * TIMEOUTS.test }, async ({ client, port }) => {
+            const caps = await h.handshake(client, port, {
+                configure: () => h.setBreakpoints(client, WATCHED, [{ line: h.marker(WATCHED, 'print-balance') }]),
+            });
+            assert.equal(caps.supportsDataBreakpoints, true);
+            let stop = await h.waitStopped(client, 'breakpoint');
+            let frames = await h.stack(client, await h.stoppedThread(client, stop));
+            const info = await client.send('dataBreakpointInfo', { name: 'balance', frameId: frames[0].id });
+            assert.ok(info.body.dataId, `balance cannot be watched: ${JSON.stringify(info.body)}`);
+            assert.ok(info.body.accessTypes.includes('write'), JSON.stringify(info.body));
+            const set = await client.send('setDataBreakpoints', { breakpoints: [{ dataId: info.body.dataId, accessType: 'write' }] });
+            assert.equal(set.body.breakpoints.length, 1);
+            assert.equal(set.body.breakpoints[0].verified, true, JSON.stringify(set.body));
+            const id = set.body.breakpoints[0].id;
+            const balanceAt = async (frameId) =>
+                (await client.evaluateRequest({ expression: 'balance', context: 'watch', frameId })).body.result;
+
+            const expectations = [
+                ['reverseContinue', 'withdraw', 'main.withdraw', '140', /140 → 135/],
+                ['reverseContinue', 'deposit', 'main.deposit', '90', /90 → 140/],
+                ['continue', 'deposit', 'main.deposit', '140', /90 → 140/],
+            ];
+            for (const [command, markerName, fn, want, text] of expectations) {
+                stop = await h.resume(client, command, { threadId: 1 }, 'data breakpoint');
+                assert.deepEqual(stop.hitBreakpointIds, [id], JSON.stringify(stop));
+                assert.match(stop.text || '', text, JSON.stringify(stop));
+                frames = await h.stack(client, await h.stoppedThread(client, stop));
+                if (command === 'continue') {
+                    // Forwards, the stop is just after the write: still in deposit.
+                    assert.equal(frames[0].name, fn, h.describeFrames(frames));
+                } else {
+                    h.assertFrame(frames[0], fn, WATCHED, h.marker(WATCHED, markerName), frames);
+                }
+                assert.equal(await balanceAt(frames[0].id), want, `balance after ${command} to ${markerName}`);
+                // The writer is the goroutine the stop names, not main.
+                assert.ok(!frames.some((f) => f.name === 'main.main'), h.describeFrames(frames));
+            }
+        });
+}
+
+// A watched stack variable stops at each change, and its watchpoint ends
+// when its function returns (as Delve's does), without stopping again.
+scenario(`${V} watchpoint on a stack variable stops at each change and ends with its frame`,
+    { rrgo: RRGO, trace: E.WATCH_TRACE, timeout: 2 * TIMEOUTS.test }, async ({ client, port }) => {
+        await h.handshake(client, port, {
+            configure: () => h.setBreakpoints(client, WATCHED, [{ line: h.marker(WATCHED, 'scratch-add') }]),
+        });
+        let stop = await h.waitStopped(client, 'breakpoint');
+        let frames = await h.stack(client, await h.stoppedThread(client, stop));
+        const locals = await h.scopes(client, frames[0].id);
+        const scope = locals.find((s) => s.name === 'Locals');
+        const info = await client.send('dataBreakpointInfo', { name: 'total', variablesReference: scope.variablesReference });
+        assert.ok(info.body.dataId, JSON.stringify(info.body));
+        await client.send('setBreakpoints', { source: { path: WATCHED }, breakpoints: [] });
+        const set = await client.send('setDataBreakpoints', { breakpoints: [{ dataId: info.body.dataId }] });
+        assert.equal(set.body.breakpoints[0].verified, true, JSON.stringify(set.body));
+        const seen = [];
+        for (const want of ['1', '5', '14']) {
+            stop = await h.resume(client, 'continue', { threadId: 1 }, 'data breakpoint');
+            frames = await h.stack(client, await h.stoppedThread(client, stop));
+            assert.equal(frames[0].name, 'main.scratch', h.describeFrames(frames));
+            const v = (await client.evaluateRequest({ expression: 'total', context: 'watch', frameId: frames[0].id })).body.result;
+            seen.push(v);
+            assert.equal(v, want, `total: ${seen.join(', ')}`);
+        }
+        stop = await h.resume(client, 'continue', { threadId: 1 }, 'data breakpoint');
+        assert.equal(stop.description, 'watchpoint out of scope', JSON.stringify(stop));
+        stop = await h.resume(client, 'continue', { threadId: 1 }, 'pause');
+        assert.equal(stop.description, 'end of recording', JSON.stringify(stop));
     });
 
 scenario(`${V} racecounter: counter at print-counter equals the recorded output`,
