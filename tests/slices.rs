@@ -140,3 +140,111 @@ fn every_breakpoint_hit_in_cpu_bound_code_is_seen_optimized() {
 fn every_breakpoint_hit_in_cpu_bound_code_is_seen_without_optimization() {
     check(&example(&go_versions()[0], "spinmarks.debug"), "30");
 }
+
+/// Waits for the next stop of any reason: (reason, threadId, text).
+fn any_stop(c: &mut Client, deadline: Instant) -> (String, Value, String) {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let m = c.read(left).expect("the server closed the connection");
+        if m["event"] == "stopped" {
+            let b = &m["body"];
+            return (
+                b["reason"].as_str().unwrap_or("").to_string(),
+                b["threadId"].clone(),
+                b["text"].as_str().unwrap_or("").to_string(),
+            );
+        }
+    }
+}
+
+/// `last[0]` as the replayed process holds it now.
+fn last0(c: &mut Client) -> i64 {
+    let r = c.request(
+        "evaluate",
+        json!({"expression": "main.last[0]", "context": "watch"}),
+        PROMPT,
+    );
+    assert_eq!(r["success"], true, "evaluate: {r}");
+    r["body"]["result"].as_str().unwrap().parse().unwrap()
+}
+
+/// A watchpoint in CPU-bound code sees every write, also inside slices the
+/// recorder preempted (the search for a preemption point shares the debug
+/// registers with it), and reverse-continue finds the last write.
+#[test]
+fn a_watchpoint_in_cpu_bound_code_sees_every_write() {
+    let s = Scratch::new();
+    let build = example(&go_versions()[0], "spinmarks");
+    let (rec, trace) = s.record("t", &build, &["28"]);
+    assert!(rec.status.success(), "recording: {}", text(&rec.stderr));
+    let stdout = text(&rec.stdout);
+    let calls: i64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("marks: "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no call count in {stdout}"));
+    let server = Server::start(&s, "127.0.0.1:0", &[trace.to_str().unwrap()], &[]);
+    let mut c = server.connect();
+    c.initialize();
+    let r = c.request("attach", attach_args(json!({})), LOAD);
+    assert_eq!(r["success"], true, "attach: {r}");
+    let src = repo().join("examples/spinmarks/main.go");
+    let line = marker_line("spinmarks", "mark");
+    let bp = |c: &mut Client, lines: &[usize]| {
+        let bps: Vec<Value> = lines.iter().map(|l| json!({"line": l})).collect();
+        c.request(
+            "setBreakpoints",
+            json!({"source": {"path": src}, "breakpoints": bps}),
+            PROMPT,
+        )
+    };
+    bp(&mut c, &[line]);
+    c.request("configurationDone", json!({}), PROMPT);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    // The first call of either goroutine: goroutine 0 has not written yet.
+    let (reason, ..) = any_stop(&mut c, deadline);
+    assert_eq!(reason, "breakpoint");
+    let info = c.request(
+        "dataBreakpointInfo",
+        json!({"name": "main.last[0]"}),
+        PROMPT,
+    );
+    let id = info["body"]["dataId"].clone();
+    assert!(id.is_string(), "cannot watch last[0]: {info}");
+    bp(&mut c, &[]);
+    let r = c.request(
+        "setDataBreakpoints",
+        json!({"breakpoints": [{"dataId": id, "accessType": "write"}]}),
+        PROMPT,
+    );
+    assert_eq!(r["body"]["breakpoints"][0]["verified"], true, "{r}");
+    let mut values = Vec::new();
+    loop {
+        c.send("continue", json!({"threadId": 1}));
+        let (reason, _, text) = any_stop(&mut c, deadline);
+        if reason != "data breakpoint" {
+            break;
+        }
+        let v = last0(&mut c);
+        assert!(
+            text.contains(&format!("→ {v} "))
+                || text.contains(&format!("= {v} (written, unchanged")),
+            "stop text {text:?} vs value {v}"
+        );
+        values.push(v);
+    }
+    let want: Vec<i64> = (0..calls / 2).map(|k| k << 22).collect();
+    assert_eq!(
+        values, want,
+        "goroutine 0's writes of last[0] seen by the watchpoint (the program made {calls} calls); server: {}",
+        server.stderr()
+    );
+    // From the end: just before the last write, then before the one before.
+    for k in [calls / 2 - 1, calls / 2 - 2] {
+        c.send("reverseContinue", json!({"threadId": 1}));
+        let (reason, _, text) = any_stop(&mut c, deadline);
+        assert_eq!(reason, "data breakpoint", "{text}");
+        assert_eq!(last0(&mut c), (k - 1) << 22, "before write {k}: {text}");
+        assert!(text.contains(&format!("→ {} ", k << 22)), "{text}");
+    }
+}

@@ -373,10 +373,17 @@ impl Engine {
         self.watch.list[i].last = now.clone();
         let writer = self.writer_pc(&h);
         let by = self.writer_text(&h, writer);
-        let text = if now != w.last {
-            format!("{}: {} → {now} (written by {by})", w.target.name, w.last)
-        } else {
-            format!("{} = {now}, unchanged (accessed by {by})", w.target.name)
+        let text = match (now != w.last, w.access) {
+            (true, _) => format!("{}: {} → {now} (written by {by})", w.target.name, w.last),
+            (false, DataAccess::Write) => {
+                format!("{} = {now} (written, unchanged, by {by})", w.target.name)
+            }
+            (false, DataAccess::ReadWrite) => {
+                format!(
+                    "{} = {now} (read or written, unchanged, by {by})",
+                    w.target.name
+                )
+            }
         };
         let reason = StopReason::DataBreakpoint {
             ids: vec![w.id],
