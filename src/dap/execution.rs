@@ -71,6 +71,10 @@ impl Session {
                 hit = Some(ids);
                 ("function breakpoint", None, None)
             }
+            StopReason::InstructionBreakpoint { ids } => {
+                hit = Some(ids);
+                ("instruction breakpoint", None, None)
+            }
             StopReason::Step if restart => ("restart", None, None),
             StopReason::Step => ("step", None, None),
             StopReason::Pause => ("pause", None, None),
