@@ -62,6 +62,7 @@ impl Session {
         let count = need_i64(&req.args, "instructionCount")?;
         let count = usize::try_from(count)
             .map_err(|_| ReqError::invalid("'instructionCount' must not be negative"))?;
+        // Absent counts as asked: Go names are what the view is read for.
         let resolve = get_bool(&req.args, "resolveSymbols")?.unwrap_or(true);
         let list = self
             .engine(move |t| t.disassemble(addr, offset, count, resolve))

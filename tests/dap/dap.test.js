@@ -402,6 +402,8 @@ scenario(`${V} disassemble around the pc: Go symbols, lines, filler outside the 
     const listing = ins.map((i) => `${i.address} ${i.instructionBytes} ${i.instruction} ${i.line || ''}`).join('\n');
     assert.equal(ins.length, 20, listing);
     assert.equal(ins[5].address, pc, `the pc is the 6th of 20 from instructionOffset -5:\n${listing}`);
+    // The breakpoint's int3 there is the debugger's, not the program's.
+    assert.ok(ins[5].instruction !== 'int3' && !ins[5].instructionBytes.startsWith('cc'), listing);
     for (let k = 1; k < ins.length; k++) {
         assert.ok(BigInt(ins[k].address) > BigInt(ins[k - 1].address), `addresses increase:\n${listing}`);
     }
@@ -486,6 +488,11 @@ scenario(`${V} instruction breakpoint: hit on continue and on reverseContinue`, 
     assert.equal(bp.line, L['call-square'], JSON.stringify(bp));
     assert.equal(inside.verified, false, JSON.stringify(inside));
     assert.match(inside.message || '', /inside the instruction at/, JSON.stringify(inside));
+    // Both views show the program's bytes, not the breakpoint's int3.
+    const [shown] = (await client.disassembleRequest({ memoryReference: call.address, instructionCount: 1 })).body.instructions;
+    assert.equal(shown.instruction, 'call main.square', JSON.stringify(shown));
+    const byte = await client.send('readMemory', { memoryReference: call.address, count: 1 });
+    assert.equal(Buffer.from(byte.body.data, 'base64').toString('hex'), 'e8', JSON.stringify(byte.body));
 
     const at = async (i, what) => {
         const [f] = await h.stack(client, tid, 1);
