@@ -3,9 +3,12 @@
 use serde_json::{json, Value};
 
 use super::json::{get_array, get_i64, get_object, get_str, ids, put, HResult, ReqError};
+use super::memory::parse_address;
 use super::paths;
 use super::session::{Request, Session};
-use crate::debugger::api::{BreakpointStatus, FunctionBreakpoint, LineBreakpoint};
+use crate::debugger::api::{
+    BreakpointStatus, FunctionBreakpoint, InstructionBreakpoint, LineBreakpoint,
+};
 
 fn fail(d: impl Into<String>) -> ReqError {
     ReqError::new(
@@ -112,6 +115,53 @@ impl Session {
             .map_err(|e| fail(e.0))?;
         let out: Vec<Value> = (0..n)
             .map(|i| self.breakpoint_json(statuses.get(i), None, None))
+            .collect();
+        self.respond(req, Some(json!({ "breakpoints": out })));
+        Ok(())
+    }
+
+    pub async fn on_set_instruction_breakpoints(&mut self, req: &Request) -> HResult {
+        self.require_loaded()?;
+        // Each entry: the address, or why its reference is no address.
+        let mut wanted: Vec<Result<InstructionBreakpoint, String>> = Vec::new();
+        for b in get_array(&req.args, "breakpoints")?
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+        {
+            let r = get_str(b, "instructionReference")?.ok_or_else(|| {
+                ReqError::invalid("each instruction breakpoint needs an 'instructionReference'")
+            })?;
+            let offset = get_i64(b, "offset")?.unwrap_or(0);
+            wanted.push(
+                match parse_address(r).and_then(|a| a.checked_add_signed(offset)) {
+                    Some(addr) => Ok(InstructionBreakpoint {
+                        addr,
+                        condition: opt_string(b, "condition")?,
+                        hit_condition: opt_string(b, "hitCondition")?,
+                    }),
+                    None => Err(format!("{r:?} {offset:+} is not an address")),
+                },
+            );
+        }
+        let bps: Vec<InstructionBreakpoint> = wanted
+            .iter()
+            .filter_map(|w| w.as_ref().ok().cloned())
+            .collect();
+        let statuses = self
+            .engine(move |t| Ok(t.set_instruction_breakpoints(&bps)))
+            .await
+            .map_err(|e| fail(e.0))?;
+        let mut statuses = statuses.iter();
+        let out: Vec<Value> = wanted
+            .iter()
+            .map(|w| match w {
+                Ok(bp) => {
+                    let mut v = self.breakpoint_json(statuses.next(), None, None);
+                    v["instructionReference"] = format!("{:#x}", bp.addr).into();
+                    v
+                }
+                Err(why) => json!({"verified": false, "message": why}),
+            })
             .collect();
         self.respond(req, Some(json!({ "breakpoints": out })));
         Ok(())

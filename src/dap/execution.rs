@@ -80,6 +80,10 @@ impl Session {
                 Some("watchpoint out of scope"),
                 Some(text.as_str()),
             ),
+            StopReason::InstructionBreakpoint { ids } => {
+                hit = Some(ids);
+                ("instruction breakpoint", None, None)
+            }
             StopReason::Step if restart => ("restart", None, None),
             StopReason::Step => ("step", None, None),
             StopReason::Pause => ("pause", None, None),

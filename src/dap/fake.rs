@@ -96,7 +96,12 @@ impl Fake {
     }
 }
 
-const FILE: &str = "/build/src/main.go";
+pub const FILE: &str = "/build/src/main.go";
+
+/// The fake's code: one-byte `nop`s of `main.f`, four to a line from line 10.
+const CODE: std::ops::Range<u64> = 0x401000..0x401100;
+/// The fake's readable memory: each byte is its address's low byte.
+const DATA: std::ops::Range<u64> = 0xc000_0000..0xc000_1000;
 
 fn int(name: &str, v: i64) -> Value {
     Value {
@@ -159,6 +164,27 @@ impl DebugTarget for Fake {
                 file: (b.name != "nope").then(|| FILE.into()),
                 line: (b.name != "nope").then_some(7),
                 message: (b.name == "nope").then(|| "no function nope".into()),
+            })
+            .collect()
+    }
+
+    fn set_instruction_breakpoints(
+        &mut self,
+        bps: &[InstructionBreakpoint],
+    ) -> Vec<BreakpointStatus> {
+        let addrs: Vec<String> = bps.iter().map(|b| format!("{:#x}", b.addr)).collect();
+        self.log(format!("ibp [{}]", addrs.join(",")));
+        bps.iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let ok = CODE.contains(&b.addr);
+                BreakpointStatus {
+                    id: 200 + i as u32,
+                    verified: ok,
+                    file: ok.then(|| FILE.into()),
+                    line: ok.then(|| 10 + (b.addr - CODE.start) / 4),
+                    message: (!ok).then(|| format!("{:#x} is not in a function", b.addr)),
+                }
             })
             .collect()
     }
@@ -307,6 +333,53 @@ impl DebugTarget for Fake {
             description: "runtime error: index out of range [5] with length 0".into(),
             type_name: Some("runtime.boundsError".into()),
             stack: format!("goroutine {goid} [running]:\nmain.main()\n\t{FILE}:60"),
+        })
+    }
+
+    fn disassemble(
+        &mut self,
+        addr: u64,
+        offset: i64,
+        count: usize,
+        resolve_symbols: bool,
+    ) -> EResult<Vec<Instruction>> {
+        self.log(format!(
+            "disassemble {addr:#x} {offset} {count} {resolve_symbols}"
+        ));
+        Ok((0..count as i64)
+            .map(|k| {
+                let a = addr.wrapping_add_signed(offset + k);
+                if !CODE.contains(&a) {
+                    return Instruction {
+                        addr: a,
+                        text: "??".into(),
+                        invalid: true,
+                        ..Default::default()
+                    };
+                }
+                Instruction {
+                    addr: a,
+                    bytes: vec![0x90],
+                    text: "nop".into(),
+                    symbol: (a == CODE.start).then(|| "main.f".into()),
+                    file: Some(FILE.into()),
+                    line: Some(10 + (a - CODE.start) / 4),
+                    invalid: false,
+                }
+            })
+            .collect())
+    }
+
+    fn read_memory(&mut self, addr: u64, count: u64) -> EResult<MemoryRead> {
+        let end = addr.saturating_add(count);
+        let readable = if DATA.contains(&addr) {
+            end.min(DATA.end) - addr
+        } else {
+            0
+        };
+        Ok(MemoryRead {
+            data: (addr..addr + readable).map(|a| a as u8).collect(),
+            unreadable: end - addr - readable,
         })
     }
 

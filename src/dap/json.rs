@@ -14,11 +14,16 @@ pub mod ids {
     pub const UNABLE_TO_LOOKUP_VARIABLE: i64 = 2008;
     pub const UNABLE_TO_EVALUATE_EXPRESSION: i64 = 2009;
     pub const UNABLE_TO_GET_EXCEPTION_INFO: i64 = 2011;
+    pub const UNABLE_TO_DISASSEMBLE: i64 = 2013;
     pub const FAILED_TO_LAUNCH: i64 = 3000;
     pub const FAILED_TO_ATTACH: i64 = 3001;
     pub const FAILED_TO_INITIALIZE: i64 = 3002;
     /// rrgo's own: another client is being served.
     pub const SERVER_BUSY: i64 = 3100;
+    /// rrgo's own: readMemory failed.
+    pub const UNABLE_TO_READ_MEMORY: i64 = 3101;
+    /// rrgo's own: a request that would change the recorded program.
+    pub const REPLAY_IS_READ_ONLY: i64 = 3102;
     pub const NOT_LOADED: i64 = 4000;
     pub const INVALID_REQUEST: i64 = 4001;
     pub const UNSUPPORTED_COMMAND: i64 = 9999;

@@ -29,6 +29,9 @@ pub fn capabilities() -> Value {
         "supportsSteppingGranularity": true,
         "supportsStepBack": true,
         "supportsRestartFrame": true,
+        "supportsDisassembleRequest": true,
+        "supportsReadMemoryRequest": true,
+        "supportsInstructionBreakpoints": true,
         "supportTerminateDebuggee": false,
         "supportsTerminateRequest": false,
         "exceptionBreakpointFilters": [

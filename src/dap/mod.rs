@@ -26,6 +26,7 @@ mod index;
 mod inspection;
 mod json;
 mod lifecycle;
+mod memory;
 mod paths;
 mod repl;
 mod session;

@@ -449,7 +449,10 @@ impl Session {
                     return;
                 }
                 // Pause a continue quietly to apply the change, then go on.
-                "setBreakpoints" | "setFunctionBreakpoints" | "setExceptionBreakpoints"
+                "setBreakpoints"
+                | "setFunctionBreakpoints"
+                | "setExceptionBreakpoints"
+                | "setInstructionBreakpoints"
                     if matches!(run.motion, Motion::Continue | Motion::ReverseContinue)
                         && !run.user_paused =>
                 {
@@ -475,6 +478,7 @@ impl Session {
             "setExceptionBreakpoints" => self.on_set_exception_breakpoints(&req).await,
             "dataBreakpointInfo" => self.on_data_breakpoint_info(&req).await,
             "setDataBreakpoints" => self.on_set_data_breakpoints(&req).await,
+            "setInstructionBreakpoints" => self.on_set_instruction_breakpoints(&req).await,
             "continue" | "next" | "stepIn" | "stepOut" | "stepBack" | "reverseContinue" => {
                 self.on_motion_request(&req)
             }
@@ -490,6 +494,9 @@ impl Session {
             "variables" => self.on_variables(&req).await,
             "evaluate" => self.on_evaluate(&req).await,
             "exceptionInfo" => self.on_exception_info(&req).await,
+            "disassemble" => self.on_disassemble(&req).await,
+            "readMemory" => self.on_read_memory(&req).await,
+            "writeMemory" => self.on_write_memory(&req),
             other => Err(ReqError::unsupported(other)),
         };
         if let Err(e) = r {

@@ -982,3 +982,105 @@ async fn turned_away_client_gets_valid_messages() {
         .unwrap()
         .contains("serving another client"));
 }
+
+#[tokio::test]
+async fn disassembly_memory_and_instruction_breakpoints() {
+    let s = script();
+    s.lock().unwrap().stops = VecDeque::from(vec![stop(
+        StopReason::InstructionBreakpoint { ids: vec![200] },
+        Some(1),
+    )]);
+    let mut c = Client::start(&s);
+    let init = c.init().await;
+    for cap in [
+        "supportsDisassembleRequest",
+        "supportsReadMemoryRequest",
+        "supportsInstructionBreakpoints",
+    ] {
+        assert_eq!(init["body"][cap], true, "{cap}");
+    }
+    c.attach(json!({"stopOnEntry": true})).await;
+    let r = c
+        .ok(
+            "setInstructionBreakpoints",
+            json!({"breakpoints": [{"instructionReference": "0x401000", "offset": 8},
+                                   {"instructionReference": "0x10"},
+                                   {"instructionReference": "main.f"}]}),
+        )
+        .await;
+    assert!(calls(&s).contains(&"ibp [0x401008,0x10]".into()));
+    let bps = r["body"]["breakpoints"].as_array().unwrap();
+    assert_eq!(bps.len(), 3);
+    assert_eq!(bps[0]["verified"], true);
+    assert_eq!(bps[0]["id"], 200);
+    assert_eq!(bps[0]["instructionReference"], "0x401008");
+    assert_eq!(bps[0]["line"], 12);
+    assert_eq!(bps[1]["verified"], false);
+    assert_eq!(bps[1]["message"], "0x10 is not in a function");
+    assert_eq!(bps[2]["verified"], false);
+    c.ok("configurationDone", json!({})).await;
+    c.event("stopped").await;
+
+    c.ok("continue", json!({"threadId": 1})).await;
+    let st = c.event("stopped").await;
+    assert_eq!(st["body"]["reason"], "instruction breakpoint");
+    assert_eq!(st["body"]["hitBreakpointIds"], json!([200]));
+
+    // Two slots before the code are filler; lines only where they change.
+    let d = c
+        .ok(
+            "disassemble",
+            json!({"memoryReference": "0x401000", "offset": 2, "instructionOffset": -4,
+                   "instructionCount": 8, "resolveSymbols": true}),
+        )
+        .await;
+    assert!(calls(&s).contains(&"disassemble 0x401002 -4 8 true".into()));
+    let ins = d["body"]["instructions"].as_array().unwrap();
+    assert_eq!(ins.len(), 8);
+    assert_eq!(ins[0]["address"], "0x400ffe");
+    assert_eq!(ins[0]["presentationHint"], "invalid");
+    assert_eq!(ins[0]["instruction"], "??");
+    assert_eq!(ins[2]["address"], "0x401000");
+    assert_eq!(ins[2]["symbol"], "main.f");
+    assert_eq!(ins[2]["instructionBytes"], "90");
+    assert_eq!(ins[2]["location"]["path"], fake::FILE);
+    assert_eq!(ins[2]["line"], 10);
+    assert!(ins[3].get("location").is_none() && ins[3].get("line").is_none());
+    assert_eq!(ins[6]["line"], 11);
+    assert!(ins[6].get("location").is_none());
+
+    // Memory: a read running off the readable range says how much is not there.
+    let m = c
+        .ok(
+            "readMemory",
+            json!({"memoryReference": "0xc0000ffc", "offset": 1, "count": 6}),
+        )
+        .await;
+    assert_eq!(m["body"]["address"], "0xc0000ffd");
+    assert_eq!(
+        m["body"]["data"],
+        super::memory::base64(&[0xfd, 0xfe, 0xff])
+    );
+    assert_eq!(m["body"]["unreadableBytes"], 3);
+    let bad = c
+        .err(
+            "readMemory",
+            json!({"memoryReference": "nowhere", "count": 1}),
+        )
+        .await;
+    assert!(bad["body"]["error"]["format"]
+        .as_str()
+        .unwrap()
+        .contains("must be an address"));
+    let w = c
+        .err(
+            "writeMemory",
+            json!({"memoryReference": "0xc0000000", "data": "AA=="}),
+        )
+        .await;
+    assert_eq!(
+        w["body"]["error"]["format"],
+        "Unable to write memory: cannot write memory in a replay: the recording is what happened"
+    );
+    c.disconnect().await;
+}

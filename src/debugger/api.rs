@@ -79,6 +79,14 @@ pub struct DataBreakpoint {
     pub hit_condition: Option<String>,
 }
 
+/// A breakpoint on one machine instruction (the disassembly view's).
+#[derive(Debug, Clone, Default)]
+pub struct InstructionBreakpoint {
+    pub addr: u64,
+    pub condition: Option<String>,
+    pub hit_condition: Option<String>,
+}
+
 /// What the engine made of one requested breakpoint.
 #[derive(Debug, Clone)]
 pub struct BreakpointStatus {
@@ -135,6 +143,9 @@ pub enum StopReason {
     WatchOutOfScope {
         id: u32,
         text: String,
+    },
+    InstructionBreakpoint {
+        ids: Vec<u32>,
     },
     Step,
     Pause,
@@ -234,6 +245,31 @@ pub struct ExceptionDetails {
     pub stack: String,
 }
 
+/// One instruction of a disassembly.
+#[derive(Debug, Clone, Default)]
+pub struct Instruction {
+    pub addr: u64,
+    /// The program's own bytes (not the debugger's int3s).
+    pub bytes: Vec<u8>,
+    /// Intel syntax, branch targets named (`call main.work`); `??` when invalid.
+    pub text: String,
+    /// The function this instruction starts, if it is a function's first.
+    pub symbol: Option<String>,
+    pub file: Option<String>,
+    pub line: Option<u64>,
+    /// Unreadable memory or bytes that are no instruction: filler for the view.
+    pub invalid: bool,
+}
+
+/// A read of the replayed program's memory.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryRead {
+    /// From the requested address on, up to the first unreadable byte.
+    pub data: Vec<u8>,
+    /// Unreadable bytes after `data` (a client skips them to read on).
+    pub unreadable: u64,
+}
+
 /// Where the replay stands.
 #[derive(Debug, Clone, Copy)]
 pub struct Position {
@@ -313,6 +349,11 @@ pub trait DebugTarget {
             })
             .collect()
     }
+    /// Replaces all instruction breakpoints.
+    fn set_instruction_breakpoints(
+        &mut self,
+        bps: &[InstructionBreakpoint],
+    ) -> Vec<BreakpointStatus>;
     /// Which exceptions stop: Go panics, fatal runtime errors.
     fn set_exception_filters(&mut self, panics: bool, fatal: bool);
     /// Moves through the recording; returns where it stopped. A pause
@@ -338,6 +379,18 @@ pub trait DebugTarget {
     fn evaluate(&mut self, expr: &str, goid: Option<Goid>, frame: usize) -> EResult<Value>;
     /// The panic or fatal error the last stop was for.
     fn exception(&mut self, goid: Goid) -> EResult<ExceptionDetails>;
+    /// `count` instructions from the `offset`th one (negative: before) of
+    /// the instruction at `addr`; filler entries where there are none.
+    fn disassemble(
+        &mut self,
+        addr: u64,
+        offset: i64,
+        count: usize,
+        resolve_symbols: bool,
+    ) -> EResult<Vec<Instruction>>;
+    /// Up to `count` bytes of the program's memory at `addr`, as the program
+    /// sees them (breakpoints hidden).
+    fn read_memory(&mut self, addr: u64, count: u64) -> EResult<MemoryRead>;
     /// Program output produced since the last call.
     fn take_output(&mut self) -> Vec<OutputChunk>;
 }

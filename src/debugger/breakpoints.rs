@@ -1,12 +1,18 @@
 //! The user's breakpoints: where they resolve to, and whether a hit stops.
 
-use super::api::{BreakpointStatus, FunctionBreakpoint, LineBreakpoint};
+use super::api::{
+    BreakpointStatus, FunctionBreakpoint, InstructionBreakpoint, LineBreakpoint, StopReason,
+};
 use crate::gobin::GoBinary;
 
 #[derive(Debug, Clone)]
 pub enum Place {
-    Line { file: String },
+    Line {
+        file: String,
+    },
     Function,
+    /// At one machine instruction (the disassembly view's).
+    Instruction,
 }
 
 #[derive(Debug, Clone)]
@@ -136,6 +142,68 @@ impl Breakpoints {
             });
         }
         out
+    }
+
+    /// Replaces the instruction breakpoints; `refusal` says why an address
+    /// cannot hold one (not an instruction start, a syscall…).
+    pub fn set_instructions(
+        &mut self,
+        bin: &GoBinary,
+        bps: &[InstructionBreakpoint],
+        refusal: impl Fn(u64) -> Option<String>,
+    ) -> Vec<BreakpointStatus> {
+        self.list.retain(|b| !matches!(b.place, Place::Instruction));
+        let mut out = Vec::new();
+        for bp in bps {
+            self.next_id += 1;
+            let id = self.next_id;
+            let (file, line) = bin
+                .line_at(bp.addr)
+                .map(|(f, l)| (Some(f.to_string()), Some(l)))
+                .unwrap_or((None, None));
+            if let Some(why) = refusal(bp.addr) {
+                out.push(BreakpointStatus {
+                    id,
+                    verified: false,
+                    file: None,
+                    line: None,
+                    message: Some(why),
+                });
+                continue;
+            }
+            self.list.push(UserBreakpoint {
+                id,
+                place: Place::Instruction,
+                addrs: vec![bp.addr],
+                condition: nonempty(&bp.condition),
+                hit_condition: nonempty(&bp.hit_condition),
+                log_message: None,
+                hits: 0,
+            });
+            out.push(BreakpointStatus {
+                id,
+                verified: true,
+                file,
+                line,
+                message: None,
+            });
+        }
+        out
+    }
+
+    /// The stop reason for a hit of breakpoints `ids`: an instruction
+    /// breakpoint's first, then a function breakpoint's (the more specific
+    /// request names the stop).
+    pub fn reason(&self, ids: Vec<u32>) -> StopReason {
+        let place =
+            |p: fn(&Place) -> bool| self.list.iter().any(|b| ids.contains(&b.id) && p(&b.place));
+        if place(|p| matches!(p, Place::Instruction)) {
+            StopReason::InstructionBreakpoint { ids }
+        } else if place(|p| matches!(p, Place::Function)) {
+            StopReason::FunctionBreakpoint { ids }
+        } else {
+            StopReason::Breakpoint { ids }
+        }
     }
 
     pub fn addrs(&self) -> impl Iterator<Item = u64> + '_ {

@@ -91,6 +91,7 @@ impl Engine {
             StopReason::FunctionBreakpoint { .. } => format!("function breakpoint{place}"),
             StopReason::DataBreakpoint { text, .. } => format!("watchpoint{place}: {text}"),
             StopReason::WatchOutOfScope { text, .. } => text.clone(),
+            StopReason::InstructionBreakpoint { .. } => format!("instruction breakpoint{place}"),
             StopReason::Step => format!("step{place}"),
             StopReason::Pause => format!("paused{place} (event {pos} of {total})"),
             StopReason::Exception { kind, .. } => match kind {
@@ -133,7 +134,6 @@ impl Engine {
             }
         }
         let mut ids = Vec::new();
-        let mut function = false;
         for i in self.bps.at(h.addr) {
             let bp = self.bps.list[i].clone();
             if !self.condition_holds(&bp.condition, h.tid)? {
@@ -155,17 +155,12 @@ impl Engine {
                 self.output.push(OutputChunk::Log(text + "\n"));
                 continue;
             }
-            function |= matches!(bp.place, super::breakpoints::Place::Function);
             ids.push(bp.id);
         }
         if ids.is_empty() {
             return Ok(None);
         }
-        let reason = if function {
-            StopReason::FunctionBreakpoint { ids }
-        } else {
-            StopReason::Breakpoint { ids }
-        };
+        let reason = self.bps.reason(ids);
         Ok(Some(self.stop(reason, Some(h.tid))))
     }
 

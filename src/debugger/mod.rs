@@ -4,6 +4,7 @@
 
 pub mod api;
 mod breakpoints;
+mod disasm;
 mod engine;
 mod exception;
 mod forward;

@@ -151,7 +151,8 @@ impl Engine {
                     .iter()
                     .map(|&i| self.bps.list[i].id)
                     .collect();
-                self.seek_stop(p, StopReason::Breakpoint { ids })
+                let reason = self.bps.reason(ids);
+                self.seek_stop(p, reason)
             }
             None => {
                 let s = self.seek_stop(&Self::start_pos(), StopReason::StartOfRecording)?;

@@ -92,6 +92,21 @@ impl DebugTarget for Engine {
         self.set_data(bps)
     }
 
+    fn set_instruction_breakpoints(
+        &mut self,
+        bps: &[InstructionBreakpoint],
+    ) -> Vec<BreakpointStatus> {
+        // Out of the engine while the check reads its code.
+        let mut bps_now = std::mem::take(&mut self.bps);
+        let out =
+            bps_now.set_instructions(&self.bin, bps, |a| self.instruction_breakpoint_refusal(a));
+        self.bps = bps_now;
+        if let Err(e) = self.sync_breakpoints(&[]) {
+            tracing::warn!("cannot place breakpoints: {e:#}");
+        }
+        out
+    }
+
     fn set_exception_filters(&mut self, panics: bool, fatal: bool) {
         self.stop_panics = panics;
         self.stop_fatal = fatal;
@@ -176,6 +191,20 @@ impl DebugTarget for Engine {
 
     fn exception(&mut self, goid: Goid) -> EResult<ExceptionDetails> {
         self.exception_details(goid)
+    }
+
+    fn disassemble(
+        &mut self,
+        addr: u64,
+        offset: i64,
+        count: usize,
+        resolve_symbols: bool,
+    ) -> EResult<Vec<Instruction>> {
+        self.disassembly(addr, offset, count, resolve_symbols)
+    }
+
+    fn read_memory(&mut self, addr: u64, count: u64) -> EResult<MemoryRead> {
+        Ok(self.memory(addr, count))
     }
 
     fn take_output(&mut self) -> Vec<OutputChunk> {

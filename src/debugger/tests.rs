@@ -275,3 +275,83 @@ fn going_back_from_checkpoints_reaches_the_same_states() {
         assert_eq!(e.evaluate("i", None, 0).unwrap().value, "1");
     }
 }
+
+#[test]
+fn disassembly_memory_and_instruction_breakpoints() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    for version in ["1.27.3", "1.24.11"] {
+        let (_tmp, dir) = record(version, &[]);
+        let mut e = open(&dir);
+        bp(&mut e, "call-square");
+        e.resume(Motion::Continue, None, Granularity::Line).unwrap();
+        let pc = top(&mut e).pc;
+        // The line breakpoint's int3 is in memory; readers see the program's byte.
+        let raw = e
+            .mem()
+            .unwrap()
+            .read(trace_format::RemoteAddr(pc), 1)
+            .unwrap();
+        assert_eq!(raw, [0xcc], "go{version}");
+        let shown = e.read_memory(pc, 1).unwrap();
+        assert_ne!(shown.data, [0xcc], "go{version}");
+        let ins = e.disassemble(pc, -5, 20, true).unwrap();
+        assert_eq!(ins.len(), 20);
+        assert_eq!(ins[5].addr, pc, "go{version}");
+        assert_ne!(ins[5].text, "int3", "go{version}: {:?}", ins[5]);
+        // Backwards agrees with forwards from the function's entry.
+        let entry = e.bin.function_at(pc).unwrap().entry;
+        let n = e
+            .disassemble(entry, 0, 200, true)
+            .unwrap()
+            .iter()
+            .position(|i| i.addr == pc)
+            .expect("the pc is an instruction start from the entry");
+        let fwd = e.disassemble(entry, 0, n + 1, true).unwrap();
+        let back = e.disassemble(pc, -(n as i64), n + 1, true).unwrap();
+        let addrs = |v: &[Instruction]| v.iter().map(|i| i.addr).collect::<Vec<_>>();
+        assert_eq!(addrs(&fwd), addrs(&back), "go{version}");
+        assert_eq!(back[0].symbol.as_deref(), Some("main.accumulate"));
+        // Across the entry into the function before it (and its padding).
+        let across = e.disassemble(entry, -3, 4, true).unwrap();
+        assert!(across[..3].iter().all(|i| !i.invalid && i.addr < entry));
+        let call = ins
+            .iter()
+            .find(|i| i.text == "call main.square")
+            .unwrap_or_else(|| panic!("go{version}: no call of main.square in {ins:#?}"))
+            .clone();
+
+        e.set_line_breakpoints(&src(), &[]);
+        let st = e.set_instruction_breakpoints(&[
+            InstructionBreakpoint {
+                addr: call.addr,
+                ..Default::default()
+            },
+            InstructionBreakpoint {
+                addr: call.addr + 1,
+                ..Default::default()
+            },
+        ]);
+        assert!(st[0].verified, "{:?}", st[0]);
+        assert_eq!(st[0].line, Some(marker("call-square")));
+        assert!(!st[1].verified, "{:?}", st[1]);
+        let i_at = |e: &mut Engine| e.evaluate("i", None, 0).unwrap().value;
+        let s = e.resume(Motion::Continue, None, Granularity::Line).unwrap();
+        assert_eq!(
+            s.reason,
+            StopReason::InstructionBreakpoint {
+                ids: vec![st[0].id]
+            }
+        );
+        assert_eq!((top(&mut e).pc, i_at(&mut e).as_str()), (call.addr, "0"));
+        e.resume(Motion::Continue, None, Granularity::Line).unwrap();
+        assert_eq!(i_at(&mut e), "1");
+        let s = e
+            .resume(Motion::ReverseContinue, None, Granularity::Line)
+            .unwrap();
+        assert!(
+            matches!(s.reason, StopReason::InstructionBreakpoint { .. }),
+            "{s:?}"
+        );
+        assert_eq!((top(&mut e).pc, i_at(&mut e).as_str()), (call.addr, "0"));
+    }
+}

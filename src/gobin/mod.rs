@@ -144,6 +144,16 @@ impl GoBinary {
         (f.size == 0 || pc < f.entry + f.size).then_some(f)
     }
 
+    /// The last function starting at or before `pc`, also when `pc` is in
+    /// the padding after it (disassembling backwards starts there).
+    pub fn function_before(&self, pc: u64) -> Option<&Function> {
+        let i = self
+            .functions
+            .partition_point(|f| f.entry <= pc)
+            .checked_sub(1)?;
+        Some(&self.functions[i])
+    }
+
     /// Source file and line of the instruction at `pc`.
     pub fn line_at(&self, pc: u64) -> Option<(&str, u64)> {
         self.lines.lookup(pc)

@@ -463,3 +463,130 @@ scenario(`${V} robustness: malformed input gets error responses, the server surv
         raw.flush();
         assert.ok(isAlive(ctx.server), `the server exited (${ctx.server.exitStatus})`);
     });
+
+// ---------------------------------------------- disassembly, memory, instruction breakpoints
+
+// The disassembly view: VS Code asks for instructions around the frame's
+// instructionPointerReference, some before it (decoded from the function's entry).
+scenario(`${V} disassemble around the pc: Go symbols, lines, filler outside the code`, demo, async ({ client, port }) => {
+    const caps = await h.handshake(client, port, {
+        configure: () => h.setBreakpoints(client, DEMO, [{ line: L['call-square'] }]),
+    });
+    assert.equal(caps.supportsDisassembleRequest, true, 'supportsDisassembleRequest');
+    const stop = await h.waitStopped(client, 'breakpoint');
+    const [top] = await h.stack(client, await h.stoppedThread(client, stop), 1);
+    const pc = top.instructionPointerReference;
+    assert.match(pc || '', /^0x[0-9a-f]+$/, `instructionPointerReference: ${JSON.stringify(top)}`);
+
+    const r = await client.disassembleRequest({ memoryReference: pc, instructionOffset: -5, instructionCount: 20, resolveSymbols: true });
+    const ins = r.body.instructions;
+    const listing = ins.map((i) => `${i.address} ${i.instructionBytes} ${i.instruction} ${i.line || ''}`).join('\n');
+    assert.equal(ins.length, 20, listing);
+    assert.equal(ins[5].address, pc, `the pc is the 6th of 20 from instructionOffset -5:\n${listing}`);
+    // The breakpoint's int3 there is the debugger's, not the program's.
+    assert.ok(ins[5].instruction !== 'int3' && !ins[5].instructionBytes.startsWith('cc'), listing);
+    for (let k = 1; k < ins.length; k++) {
+        assert.ok(BigInt(ins[k].address) > BigInt(ins[k - 1].address), `addresses increase:\n${listing}`);
+    }
+    assert.ok(ins.every((i) => i.presentationHint !== 'invalid' && /^[0-9a-f]+$/.test(i.instructionBytes)), listing);
+    assert.ok(ins.some((i) => i.instruction === 'call main.square'), `a call names main.square:\n${listing}`);
+    assert.equal(ins[0].location && ins[0].location.path, DEMO, `the first instruction has its source:\n${listing}`);
+    assert.ok(ins.some((i) => i.line === L['call-square']), `the call-square line is there:\n${listing}`);
+
+    // Far back: the function's first instruction carries its symbol.
+    const wide = (await client.disassembleRequest({ memoryReference: pc, instructionOffset: -300, instructionCount: 301 })).body.instructions;
+    assert.equal(wide.length, 301);
+    assert.equal(wide[300].address, pc, 'the last of the wide window is the pc');
+    const entry = wide.findIndex((i) => i.symbol === 'main.accumulate');
+    assert.ok(entry >= 0, `no instruction with symbol main.accumulate:\n${wide.map((i) => `${i.address} ${i.symbol || ''} ${i.instruction}`).join('\n')}`);
+    assert.ok(wide.some((i) => i.symbol === 'main.square'), 'main.square, just before main.accumulate, has its symbol too');
+
+    // No code at all: exactly the instructions asked for, marked invalid.
+    const none = (await client.disassembleRequest({ memoryReference: '0x10', instructionOffset: -2, instructionCount: 4 })).body.instructions;
+    assert.equal(none.length, 4, JSON.stringify(none));
+    assert.ok(none.every((i) => i.presentationHint === 'invalid' && i.instruction === '??'), JSON.stringify(none));
+});
+
+// The memory view: a variable's memoryReference, then its bytes; unmapped memory is
+// reported as unreadableBytes, and nothing can be written.
+scenario(`${V} readMemory: a variable's bytes, unreadable bytes, writeMemory refused`, demo, async ({ client, port }) => {
+    const caps = await h.handshake(client, port, {
+        configure: () => h.setBreakpoints(client, DEMO, [{ line: L['call-square'], condition: 'i == 3' }]),
+    });
+    assert.equal(caps.supportsReadMemoryRequest, true, 'supportsReadMemoryRequest');
+    const stop = await h.waitStopped(client, 'breakpoint');
+    const [top] = await h.stack(client, await h.stoppedThread(client, stop), 1);
+    const total = await h.findVariable(client, top.id, 'total');
+    assert.equal(total.value, '5', JSON.stringify(total));
+    assert.match(total.memoryReference || '', /^0x[0-9a-f]+$/, `total has a memoryReference: ${JSON.stringify(total)}`);
+    const ev = await client.evaluateRequest({ expression: 'total', context: 'watch', frameId: top.id });
+    const m = await client.send('readMemory', { memoryReference: total.memoryReference, count: 8 });
+    assert.equal(BigInt(m.body.address), BigInt(total.memoryReference), JSON.stringify(m.body));
+    const bytes = Buffer.from(m.body.data, 'base64');
+    assert.equal(bytes.length, 8, JSON.stringify(m.body));
+    assert.equal(bytes.readBigInt64LE(0), BigInt(ev.body.result), `total's 8 bytes: ${bytes.toString('hex')}`);
+
+    // The goroutine stack lies in Go's first 64 MiB heap arena; nothing is mapped
+    // after it in this small program: a read across its end stops there.
+    const arenaEnd = (BigInt(total.memoryReference) | ((1n << 26n) - 1n)) + 1n;
+    const across = await client.send('readMemory', { memoryReference: `0x${(arenaEnd - 16n).toString(16)}`, count: 32 });
+    assert.equal(Buffer.from(across.body.data || '', 'base64').length, 16, JSON.stringify(across.body));
+    assert.equal(across.body.unreadableBytes, 16, JSON.stringify(across.body));
+    // Below the executable's first page (0x400000): skip the unreadable bytes, then read on.
+    const below = await client.send('readMemory', { memoryReference: '0x400000', offset: -16, count: 20 });
+    assert.equal(Buffer.from(below.body.data || '', 'base64').length, 0, JSON.stringify(below.body));
+    assert.equal(below.body.unreadableBytes, 16, JSON.stringify(below.body));
+    const elf = await client.send('readMemory', { memoryReference: '0x400000', count: 4 });
+    assert.equal(Buffer.from(elf.body.data, 'base64').toString('latin1'), '\x7fELF', JSON.stringify(elf.body));
+
+    const w = await client.request('writeMemory', { memoryReference: total.memoryReference, data: 'AAAAAAAAAAA=' });
+    assert.equal(w.success, false, JSON.stringify(w));
+    assert.match(JSON.stringify(w.body), /cannot write memory in a replay: the recording is what happened/);
+    assert.equal(await h.value(client, top.id, 'total'), '5', 'total is unchanged');
+});
+
+// An instruction breakpoint on accumulate's call of square (once per loop iteration):
+// continue stops on it, reverseContinue goes back to its previous hit.
+scenario(`${V} instruction breakpoint: hit on continue and on reverseContinue`, demo, async ({ client, port }) => {
+    const caps = await h.handshake(client, port, {
+        configure: () => h.setBreakpoints(client, DEMO, [{ line: L['call-square'], condition: 'i == 3' }]),
+    });
+    assert.equal(caps.supportsInstructionBreakpoints, true, 'supportsInstructionBreakpoints');
+    let stop = await h.waitStopped(client, 'breakpoint');
+    const tid = await h.stoppedThread(client, stop);
+    const [top] = await h.stack(client, tid, 1);
+    const ins = (await client.disassembleRequest({ memoryReference: top.instructionPointerReference, instructionCount: 30 })).body.instructions;
+    const call = ins.find((i) => i.instruction === 'call main.square');
+    assert.ok(call, ins.map((i) => `${i.address} ${i.instruction}`).join('\n'));
+    await client.setBreakpointsRequest({ source: { path: DEMO }, breakpoints: [], lines: [] });
+
+    const r = await client.send('setInstructionBreakpoints', { breakpoints: [
+        { instructionReference: call.address },
+        { instructionReference: call.address, offset: 1 },
+    ] });
+    const [bp, inside] = r.body.breakpoints;
+    assert.equal(bp.verified, true, JSON.stringify(bp));
+    assert.equal(bp.line, L['call-square'], JSON.stringify(bp));
+    assert.equal(inside.verified, false, JSON.stringify(inside));
+    assert.match(inside.message || '', /inside the instruction at/, JSON.stringify(inside));
+    // Both views show the program's bytes, not the breakpoint's int3.
+    const [shown] = (await client.disassembleRequest({ memoryReference: call.address, instructionCount: 1 })).body.instructions;
+    assert.equal(shown.instruction, 'call main.square', JSON.stringify(shown));
+    const byte = await client.send('readMemory', { memoryReference: call.address, count: 1 });
+    assert.equal(Buffer.from(byte.body.data, 'base64').toString('hex'), 'e8', JSON.stringify(byte.body));
+
+    const at = async (i, what) => {
+        const [f] = await h.stack(client, tid, 1);
+        assert.equal(f.instructionPointerReference, call.address, `${what}: ${JSON.stringify(f)}`);
+        h.assertFrame(f, 'main.accumulate', DEMO, L['call-square']);
+        await h.assertValues(client, f.id, { i: String(i) }, what);
+    };
+    stop = await h.resume(client, 'continue', { threadId: tid }, 'instruction breakpoint');
+    assert.ok((stop.hitBreakpointIds || []).includes(bp.id), JSON.stringify(stop));
+    await at(3, 'the call of this iteration');
+    stop = await h.resume(client, 'continue', { threadId: tid }, 'instruction breakpoint');
+    await at(4, 'the next iteration');
+    stop = await h.resume(client, 'reverseContinue', { threadId: tid }, 'instruction breakpoint');
+    assert.ok((stop.hitBreakpointIds || []).includes(bp.id), JSON.stringify(stop));
+    await at(3, 'after reverseContinue');
+});
