@@ -172,10 +172,13 @@ impl Session {
             Some(l) if l > 0 => l as usize,
             _ => depth,
         };
-        let (frames, more) = self
-            .engine(move |t| t.stack(goid, start, levels))
-            .await
-            .map_err(|e| err(e.0))?;
+        let r = self.engine(move |t| t.stack(goid, start, levels)).await;
+        let (frames, more) = match r {
+            // The placeholder thread of a moment without goroutines (the
+            // start of the recording): no frames, not an error.
+            Err(_) if self.dummy_thread && goid == 1 => (Vec::new(), false),
+            r => r.map_err(|e| err(e.0))?,
+        };
         let mut out = Vec::with_capacity(frames.len());
         for (i, f) in frames.iter().enumerate() {
             let id = self.handles.frame_id(goid, start + i, &f.function);

@@ -78,6 +78,7 @@ impl Engine {
 
     pub(super) fn stop(&mut self, reason: StopReason, tid: Option<RecTid>) -> Stop {
         let goid = tid.and_then(|t| self.goid_of_thread(t)).or(self.selected);
+        let goid = self.live_goroutine(goid);
         let at = tid
             .and_then(|t| self.session.regs(t).ok())
             .and_then(|r| self.bin.line_at(r.rip).map(|(f, l)| (f.to_string(), l)));
@@ -106,6 +107,20 @@ impl Engine {
             goid,
             description,
         }
+    }
+
+    /// `goid` if that goroutine exists now; else the selected one, else
+    /// goroutine 1, else the first: a stop never names a goroutine that has
+    /// exited (a thread's g at the end of the recording can be a dead one).
+    fn live_goroutine(&mut self, goid: Option<Goid>) -> Option<Goid> {
+        let live: Vec<Goid> = match self.all_goroutines() {
+            Ok(gs) => gs.iter().map(|g| g.goid).collect(),
+            Err(_) => return None,
+        };
+        [goid, self.selected, Some(1), live.first().copied()]
+            .into_iter()
+            .flatten()
+            .find(|g| live.contains(g))
     }
 
     /// Whether a hit stops a forward motion: an exception, or a user
@@ -200,13 +215,35 @@ impl Engine {
         }
     }
 
+    /// Continue until a thread reaches one of `addrs` (a step), or a user
+    /// breakpoint stops it first.
+    pub(super) fn run_to_any(&mut self, addrs: &[u64]) -> EResult<Stop> {
+        self.sync_breakpoints(addrs)?;
+        let result = loop {
+            match self.tick(false)? {
+                Tick::Hit(h) if addrs.contains(&h.addr) => {
+                    break self.stop(StopReason::Step, Some(h.tid));
+                }
+                Tick::Hit(h) | Tick::Watch(h) => {
+                    if let Some(s) = self.hit_stops(h)? {
+                        break s;
+                    }
+                }
+                Tick::Event | Tick::Instruction(_) => {
+                    if self.interrupted() {
+                        break self.stop(StopReason::Pause, None);
+                    }
+                }
+                Tick::End => break self.end_stop(),
+            }
+        };
+        self.sync_breakpoints(&[])?;
+        Ok(result)
+    }
+
     pub(super) fn end_stop(&mut self) -> Stop {
         let tid = self.focus_thread();
-        let mut s = self.stop(StopReason::EndOfRecording, tid);
-        if s.goid.is_none() {
-            s.goid = self.selected;
-        }
-        s
+        self.stop(StopReason::EndOfRecording, tid)
     }
 
     /// Next or step out: temporary breakpoints on the function's statements

@@ -48,6 +48,27 @@ impl Engine {
     }
 }
 
+impl Engine {
+    fn step_without_goroutine(&mut self, motion: Motion) -> EResult<Stop> {
+        let stop = match motion {
+            Motion::StepBack | Motion::ReverseStepOut => self.reverse_continue()?,
+            _ => {
+                let main = self
+                    .bin
+                    .functions_named("main.main")
+                    .first()
+                    .map(|f| self.bin.after_prologue(f.entry));
+                self.run_to_any(main.as_slice())?
+            }
+        };
+        self.last_reason = Some(stop.reason.clone());
+        if stop.goid.is_some() {
+            self.selected = stop.goid;
+        }
+        Ok(stop)
+    }
+}
+
 impl DebugTarget for Engine {
     fn position(&self) -> Position {
         Position {
@@ -134,7 +155,15 @@ impl DebugTarget for Engine {
                 | Motion::ReverseStepOut,
                 _,
             ) => {
-                let goid = goid.ok_or_else(|| EngineError("no goroutine to step".into()))?;
+                let live = match goid {
+                    Some(g) => self.goroutine(g).is_ok(),
+                    None => false,
+                };
+                let Some(goid) = goid.filter(|_| live) else {
+                    // No goroutine yet (the start of the recording): back is
+                    // the start itself, forwards the first line of main.main.
+                    return self.step_without_goroutine(motion);
+                };
                 let f = self.step_frame(goid)?;
                 match motion {
                     Motion::Next => {

@@ -422,6 +422,39 @@ scenario(`${V} watchpoint on a stack variable stops at each change and ends with
         assert.equal(stop.description, 'end of recording', JSON.stringify(stop));
     });
 
+// Every stop names a thread that exists at that moment and whose stack can be
+// read: at the end of the recording (the goroutine of the last event may be dead),
+// at the start (no goroutine yet: the dummy thread), after a stepBack at the start,
+// and at breakpoints hit by goroutines that later exit.
+scenario(`${V} stopped thread ids are valid at every stop`,
+    { rrgo: RRGO, trace: E.RACE_TRACE, timeout: 2 * TIMEOUTS.test }, async ({ client, port }) => {
+        const check = async (stop, what) => {
+            const ts = await h.threads(client);
+            assert.ok(ts.some((t) => t.id === stop.threadId),
+                `${what}: stopped thread ${stop.threadId} is not among ${JSON.stringify(ts)}`);
+            const r = await client.stackTraceRequest({ threadId: stop.threadId, startFrame: 0, levels: 5 });
+            const dummy = ts.length === 1 && ts[0].name === 'Dummy';
+            if (!dummy) {
+                assert.ok(r.body.stackFrames.length > 0, `${what}: empty stack for ${stop.threadId}`);
+            }
+        };
+        await h.handshake(client, port);
+        let stop = await h.waitStopped(client, 'pause');
+        await check(stop, 'end of recording');
+        stop = await h.resume(client, 'reverseContinue', { threadId: stop.threadId }, 'entry');
+        await check(stop, 'start of recording');
+        stop = await h.resume(client, 'stepBack', { threadId: stop.threadId }, /entry|step/);
+        await check(stop, 'stepBack at the start');
+        await h.setBreakpoints(client, RACE, [{ line: h.marker(RACE, 'race-write') }]);
+        stop = await h.resume(client, 'continue', { threadId: stop.threadId }, 'breakpoint');
+        await check(stop, 'breakpoint in a worker');
+        stop = await h.resume(client, 'next', { threadId: stop.threadId }, /step|breakpoint/);
+        await check(stop, 'next in a worker');
+        await h.setBreakpoints(client, RACE, []);
+        stop = await h.resume(client, 'continue', { threadId: stop.threadId }, 'pause');
+        await check(stop, 'end of recording again');
+    });
+
 scenario(`${V} racecounter: counter at print-counter equals the recorded output`,
     { rrgo: RRGO, trace: E.RACE_TRACE, timeout: 2 * TIMEOUTS.test }, async ({ client, port }) => {
         const m = /^counter = (\d+)$/m.exec(E.RACE_OUTPUT);
