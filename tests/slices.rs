@@ -129,6 +129,27 @@ fn check(build: &Path, log2: &str) {
         let t = next_stop(&mut c, deadline).expect("reverse-continue stopped at no breakpoint");
         assert_eq!(&mark_args(&mut c, &t), want, "reverse-continue's stop");
     }
+
+    // Without breakpoints, reverse-continue replays every segment back to
+    // the start (seconds here): a pause stops it midway, and the session
+    // goes on from there.
+    let r = c.request(
+        "setBreakpoints",
+        json!({"source": {"path": src}, "breakpoints": []}),
+        PROMPT,
+    );
+    assert_eq!(r["success"], true, "{r}");
+    c.send("reverseContinue", json!({"threadId": 1}));
+    std::thread::sleep(Duration::from_millis(300));
+    c.send("pause", json!({"threadId": 1}));
+    let (reason, _, text) = any_stop(&mut c, deadline);
+    assert_eq!(reason, "pause", "reverse-continue was not paused: {text}");
+    c.send("continue", json!({"threadId": 1}));
+    let (reason, ..) = any_stop(&mut c, deadline);
+    assert_eq!(
+        reason, "pause",
+        "continue after the paused reverse-continue"
+    );
 }
 
 #[test]

@@ -75,6 +75,10 @@ pub struct Engine {
     pub(super) watch: super::watch::Watches,
 }
 
+/// The error a backward scan ends with when the user pauses it (the
+/// motion then stops where the scan's replay stands).
+pub(super) const INTERRUPTED: &str = "interrupted by a pause request";
+
 /// Replay time after which a checkpoint is due whatever the event count:
 /// going back costs at most about this much re-execution.
 const CHECKPOINT_WALL: std::time::Duration = std::time::Duration::from_millis(250);

@@ -82,7 +82,11 @@ impl Engine {
                         break;
                     }
                 }
-                Tick::Event | Tick::Instruction(_) => {}
+                Tick::Event | Tick::Instruction(_) => {
+                    if self.interrupted() {
+                        return Err(EngineError(super::engine::INTERRUPTED.into()));
+                    }
+                }
                 Tick::End => break,
             }
         }

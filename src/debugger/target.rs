@@ -49,6 +49,53 @@ impl Engine {
 }
 
 impl Engine {
+    /// One motion, as the front end asked for it.
+    fn motion(
+        &mut self,
+        motion: Motion,
+        goid: Option<Goid>,
+        granularity: Granularity,
+    ) -> EResult<Stop> {
+        let goid = goid.or(self.selected);
+        Ok(match (motion, granularity) {
+            (Motion::Continue, _) => self.run_continue()?,
+            (Motion::ReverseContinue, _) => self.reverse_continue()?,
+            (Motion::Next | Motion::StepIn, Granularity::Instruction) => self.run_instruction()?,
+            (
+                Motion::Next
+                | Motion::StepIn
+                | Motion::StepOut
+                | Motion::StepBack
+                | Motion::ReverseStepOut,
+                _,
+            ) => {
+                let live = match goid {
+                    Some(g) => self.goroutine(g).is_ok(),
+                    None => false,
+                };
+                let Some(goid) = goid.filter(|_| live) else {
+                    // No goroutine yet (the start of the recording): back is
+                    // the start itself, forwards the first line of main.main.
+                    return self.step_without_goroutine(motion);
+                };
+                let f = self.step_frame(goid)?;
+                match motion {
+                    Motion::Next => {
+                        let s = self.run_next(&f, false)?;
+                        self.out_of_wrappers(goid, s)?
+                    }
+                    Motion::StepOut => {
+                        let s = self.run_next(&f, true)?;
+                        self.out_of_wrappers(goid, s)?
+                    }
+                    Motion::StepIn => self.run_step_in(&f)?,
+                    Motion::StepBack => self.step_back(&f)?,
+                    _ => self.reverse_step_out(&f)?,
+                }
+            }
+        })
+    }
+
     fn step_without_goroutine(&mut self, motion: Motion) -> EResult<Stop> {
         let stop = match motion {
             Motion::StepBack | Motion::ReverseStepOut => self.reverse_continue()?,
@@ -142,43 +189,17 @@ impl DebugTarget for Engine {
         goid: Option<Goid>,
         granularity: Granularity,
     ) -> EResult<Stop> {
-        let goid = goid.or(self.selected);
-        let stop = match (motion, granularity) {
-            (Motion::Continue, _) => self.run_continue()?,
-            (Motion::ReverseContinue, _) => self.reverse_continue()?,
-            (Motion::Next | Motion::StepIn, Granularity::Instruction) => self.run_instruction()?,
-            (
-                Motion::Next
-                | Motion::StepIn
-                | Motion::StepOut
-                | Motion::StepBack
-                | Motion::ReverseStepOut,
-                _,
-            ) => {
-                let live = match goid {
-                    Some(g) => self.goroutine(g).is_ok(),
-                    None => false,
-                };
-                let Some(goid) = goid.filter(|_| live) else {
-                    // No goroutine yet (the start of the recording): back is
-                    // the start itself, forwards the first line of main.main.
-                    return self.step_without_goroutine(motion);
-                };
-                let f = self.step_frame(goid)?;
-                match motion {
-                    Motion::Next => {
-                        let s = self.run_next(&f, false)?;
-                        self.out_of_wrappers(goid, s)?
-                    }
-                    Motion::StepOut => {
-                        let s = self.run_next(&f, true)?;
-                        self.out_of_wrappers(goid, s)?
-                    }
-                    Motion::StepIn => self.run_step_in(&f)?,
-                    Motion::StepBack => self.step_back(&f)?,
-                    _ => self.reverse_step_out(&f)?,
-                }
+        let stop = match self.motion(motion, goid, granularity) {
+            // A pause during a backward scan stops where the scan's replay is.
+            Err(e) if e.0 == super::engine::INTERRUPTED => {
+                self.sync_breakpoints(&[])?;
+                self.sync_watches()?;
+                self.session
+                    .set_output(crate::replay::Output::Capture(Vec::new()));
+                self.stop_tid = None;
+                self.stop(StopReason::Pause, None)
             }
+            r => r?,
         };
         self.note_jumps();
         self.cache.clear();
