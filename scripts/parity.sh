@@ -18,8 +18,9 @@
 #      writes the same to .parity/report-<PROGRAM>.txt (raw JSON: .parity/raw/).
 # A report, not a test: exits 0 when the reports were written.
 #
-# Delve is built from source, offline, with the pinned toolchain and Delve's vendor/
-# directory, once per (Delve commit, Go version): .parity/delve/<commit>/dlv-go<VERSION>.
+# Delve is built from source, offline (GOTOOLCHAIN=local, GOPROXY=off, -mod=vendor),
+# with the newest pinned toolchain (PARITY_DELVE_GO=VERSION for another), once per
+# (Delve commit, Go version): .parity/delve/<commit>/dlv-go<VERSION>.
 # Its source comes from DELVE_SRC (a checkout), else DELVE_GIT (a git dir of
 # github.com/go-delve/delve, bare or not; DELVE_REF, default HEAD), else the mirror at
 # /work/.mirror/go-delve+delve/repo.
@@ -56,8 +57,9 @@ for p in "${PROGRAMS[@]}"; do
 done
 mkdir -p "$OUT"
 
-# The Go toolchain (GOROOT, GOCACHE…, GOTOOLCHAIN=local, GOPROXY=off).
-eval "$("$SCRIPT_DIR/install-go.sh" --env "$GO_VERSION")"
+# Delve is built with the newest pinned toolchain (its go.mod may need a newer Go than
+# the one the programs are built with); one dlv debugs programs of every Go version.
+DELVE_GO="${PARITY_DELVE_GO:-$("$SCRIPT_DIR/install-go.sh" --default-version)}"
 
 # ------------------------------------------------------------------------ Delve ----
 build_delve() {
@@ -90,10 +92,12 @@ build_delve() {
             touch "$src/.complete"
         fi
     fi
-    dlv="$dir/dlv-go$GO_VERSION"
+    dlv="$dir/dlv-go$DELVE_GO"
     if [[ ! -x "$dlv" ]]; then
-        log "building Delve ${commit:0:12} with go$GO_VERSION (offline, vendored; about a minute)"
-        (cd "$src" && GOFLAGS=-mod=vendor GOTOOLCHAIN=local GOPROXY=off CGO_ENABLED=0 \
+        log "building Delve ${commit:0:12} with go$DELVE_GO (offline, vendored; about a minute)"
+        # The toolchain's environment (GOROOT, GOCACHE…, GOTOOLCHAIN=local, GOPROXY=off).
+        (eval "$("$SCRIPT_DIR/install-go.sh" --env "$DELVE_GO")" && cd "$src" &&
+            GOFLAGS=-mod=vendor GOTOOLCHAIN=local GOPROXY=off CGO_ENABLED=0 \
             go build -buildvcs=false -o "$dlv.tmp" ./cmd/dlv) || die "building Delve failed"
         mv -f "$dlv.tmp" "$dlv"
     fi
