@@ -524,7 +524,8 @@ function isPartialMap(v) {
     if (!v || typeClass(v.type) !== 'map' || !v.children) return false;
     const len = v.children.find((c) => c.name === 'len()');
     const entries = v.children.filter((c) => c.name !== 'len()').length;
-    return (len && Number(len.value) > entries) || /\.\.\.\]?$/.test(v.value || '');
+    if (len) return Number(len.value) > entries;
+    return entries >= 64 && !/\]$/.test(v.value || ''); // no len() child: a long, cut-short value
 }
 
 const VAR_FIELDS = ['value', 'type', 'evaluateName', 'indexedVariables', 'namedVariables', 'hasChildren'];
@@ -627,14 +628,17 @@ function compareVars(d, where, dl, rl, partial = false, top = false, derefDiff =
         const shown = (m) => [...m.keys()].filter((k) => k !== 'len()').length;
         const common = [...dm.keys()].filter((k) => k !== 'len()' && rm.has(k)).length;
         if (shown(dm) !== shown(rm)) {
-            d.add(where, `map entries shown: delve ${shown(dm)} vs rrgo ${shown(rm)} (${common} in both; only those compared)`, 'map: number of entries shown differs');
+            d.add(where, `map entries shown: delve ${shown(dm)} vs rrgo ${shown(rm)} (${common} in both; compared, not counted)`, 'map: number of entries shown differs');
         }
     }
     for (const [k, dv] of dm) {
         const p = `${where}/${k}`;
         const rv = rm.get(k);
         if (partial && !rv && k !== 'len()') continue;
-        d.vars.total++;
+        // Entries of a map shown in part are compared but not counted: which ones both
+        // show changes from run to run, and the totals should not.
+        const counted = !(partial && k !== 'len()');
+        if (counted) d.vars.total++;
         if (!rv) {
             d.add(p, `only in delve: ${show(norm(dv.value))} (${dv.type})`,
                 derefDiff ? 'pointer shown as its target (delve *T, rrgo T)' : missingCategory(dv));
@@ -650,7 +654,7 @@ function compareVars(d, where, dl, rl, partial = false, top = false, derefDiff =
                 d.add(p, `${f}: delve ${show(a)} vs rrgo ${show(b)}`, fieldCategory('', f, dv, rv));
             }
         }
-        if (same) d.vars.same++;
+        if (same && counted) d.vars.same++;
         if (dv.children || rv.children) {
             compareVars(d, p, dv.children || [], rv.children || [], isPartialMap(dv) || isPartialMap(rv), false,
                 dv.type === `*${rv.type}`);
