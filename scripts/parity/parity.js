@@ -567,7 +567,7 @@ function fieldCategory(prefix, f, dv, rv) {
     if (f === 'type' && /^(byte|rune)$/.test(a) && /^(uint8|int32)$/.test(b)) return `${prefix}byte/rune shown as uint8/int32`;
     if (f === 'namedVariables' && a === undefined && b !== undefined) return `${prefix}namedVariables set by rrgo, not by Delve: ${cls}`;
     if (f === 'namedVariables' && cls === 'map' && a === 1 && b === undefined) return `${prefix}map namedVariables (its len() child) missing in rrgo`;
-    if (f === 'indexedVariables' && dv.type === `*${rv.type}`) return `${prefix}pointer shown as its target (delve *T, rrgo T)`;
+    if ((f === 'indexedVariables' || f === 'hasChildren') && dv.type === `*${rv.type}`) return `${prefix}pointer shown as its target (delve *T, rrgo T)`;
     return `${prefix}${f} differs: ${cls}`;
 }
 
@@ -679,7 +679,8 @@ function countMissing(d, children) {
 
 // A runtime goroutine (finalizers, GC workers…) is parked or running depending on the
 // run's timing: such a thread name differing is not the debugger's doing.
-function threadCategory(t, what) {
+function threadCategory(t, what, unstable) {
+    if (unstable) return 'thread: goroutines alive differ at a scheduling-dependent stop';
     if (/\] runtime\.\w+/.test(t) && !/^\*/.test(t)) return 'thread: runtime goroutine in another state (timing of the run)';
     return `thread ${what}`;
 }
@@ -699,10 +700,10 @@ function compareStop(d, i, ds, rs, unstableRe) {
     for (const t of dt) {
         d.threads.total++;
         if (rCount.get(t) > 0) { d.threads.same++; rCount.set(t, rCount.get(t) - 1); } else {
-            d.add(`${w} threads`, `only in delve: ${show(t)}`, threadCategory(t, 'missing/renamed in rrgo'));
+            d.add(`${w} threads`, `only in delve: ${show(t)}`, threadCategory(t, 'missing/renamed in rrgo', d.unstable));
         }
     }
-    for (const [t, n] of rCount) for (let k = 0; k < n; k++) d.add(`${w} threads`, `only in rrgo: ${show(t)}`, threadCategory(t, 'only in rrgo'));
+    for (const [t, n] of rCount) for (let k = 0; k < n; k++) d.add(`${w} threads`, `only in rrgo: ${show(t)}`, threadCategory(t, 'only in rrgo', d.unstable));
     if (tn(ds.threadName) !== tn(rs.threadName)) {
         d.add(`${w} stopped thread`, `delve ${show(tn(ds.threadName))} vs rrgo ${show(tn(rs.threadName))}`, 'stopped thread name differs');
     }
@@ -757,6 +758,7 @@ function compareStop(d, i, ds, rs, unstableRe) {
         if (b.error !== undefined) {
             d.add(p, `delve ${show(norm(a.result))} (${a.type}) vs rrgo fails ${show(b.error)}`,
                 /type assertion/.test(b.error) ? 'evaluate: type assertions unsupported in rrgo'
+                    : /unexpected character ':'/.test(b.error) && /\[[^\]]*:[^\]]*\]/.test(a.expression) ? 'evaluate: slice expressions x[a:b] unsupported in rrgo'
                     : /ambiguous selector/.test(b.error) ? 'evaluate: rrgo refuses an ambiguous selector Delve resolves'
                         : `evaluate fails in rrgo: ${typeClass(a.type)}`);
             continue;
