@@ -110,15 +110,14 @@ pub(crate) fn children(ctx: &Ctx, e: &Expand, start: u64, count: u64) -> anyhow:
                     let eval = join(parent, |p| format!("{p}.{}", f.name));
                     let mut fv = ctx.sub(&h, f.offset, f.ty)?;
                     if f.name == "buf" {
-                        // The buffer is `[dataqsiz]T`; DWARF only says unsafe.Pointer.
+                        // The buffer is `*[dataqsiz]T` (as Delve shows it); DWARF
+                        // only says unsafe.Pointer.
                         let n = ctx.field_uint(&h, "dataqsiz")?.min(1 << 20);
-                        let buf = ctx.uint(&fv, 0, 8)?;
-                        if buf != 0 {
-                            fv = Val {
-                                ty: ctx.info.types.array_of(*elem, n),
-                                loc: Loc::Mem(buf),
-                            };
-                        }
+                        let array = ctx.info.types.array_of(*elem, n);
+                        fv = Val {
+                            ty: ctx.info.types.pointer_to(array),
+                            loc: fv.loc,
+                        };
                     }
                     out.push(to_var(ctx, &fv, &f.name, &eval, lvl));
                 }

@@ -52,6 +52,9 @@ pub(crate) struct Info {
     pub functions: Vec<(u64, u64, String)>,
     pub data_symbols: HashMap<String, u64>,
     pub frames: FrameTable,
+    /// Named constants of each type (`internal/abi.Int` = 2), sorted by
+    /// value, names without their package: how Delve names a value.
+    pub constants: HashMap<TypeId, Vec<(i64, String)>>,
 }
 
 fn section_data(file: &object::File, name: &str) -> anyhow::Result<Rc<[u8]>> {
@@ -113,6 +116,7 @@ pub(crate) fn load(data: &[u8]) -> anyhow::Result<Info> {
         functions,
         data_symbols,
         frames,
+        constants: HashMap::new(),
     };
     for (i, unit) in units.iter().enumerate() {
         // One bad unit should not cost the others.
@@ -125,6 +129,10 @@ pub(crate) fn load(data: &[u8]) -> anyhow::Result<Info> {
     info.subprograms.sort_by_key(|s| s.low);
     info.lines.sort_by_key(|r| (r.0, r.1 != 0));
     info.globals.sort_by(|a, b| a.name.cmp(&b.name));
+    for c in info.constants.values_mut() {
+        c.sort();
+        c.dedup();
+    }
     Ok(info)
 }
 
@@ -247,6 +255,24 @@ impl Info {
                     };
                     if let (Some(name), Some(ty), Some(addr)) = (name, ty, addr) {
                         self.globals.push(Global { name, ty, addr });
+                    }
+                }
+                gimli::DW_TAG_constant => {
+                    let name = self.attr_string(unit, e.attr_value(gimli::DW_AT_name));
+                    let ty = global_ref(unit, e.attr_value(gimli::DW_AT_type));
+                    let value = match e.attr_value(gimli::DW_AT_const_value) {
+                        Some(AttributeValue::Sdata(v)) => Some(v),
+                        Some(AttributeValue::Udata(v)) => Some(v as i64),
+                        Some(AttributeValue::Data1(v)) => Some(v as i64),
+                        Some(AttributeValue::Data2(v)) => Some(v as i64),
+                        Some(AttributeValue::Data4(v)) => Some(v as i64),
+                        Some(AttributeValue::Data8(v)) => Some(v as i64),
+                        _ => None,
+                    };
+                    if let (Some(name), Some(ty), Some(value)) = (name, ty, value) {
+                        let short = name.rsplit('/').next().unwrap_or(&name);
+                        let short = short.split_once('.').map_or(short, |(_, n)| n).to_string();
+                        self.constants.entry(ty).or_default().push((value, short));
                     }
                 }
                 _ => {

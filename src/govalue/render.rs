@@ -102,8 +102,8 @@ pub(crate) fn scalar(ctx: &Ctx, v: &Val) -> anyhow::Result<Option<String>> {
     let size = t.size.clamp(1, 8);
     Ok(Some(match t.kind {
         Kind::Bool => (ctx.uint(v, 0, 1)? != 0).to_string(),
-        Kind::Int => ctx.int(v, 0, size)?.to_string(),
-        Kind::Uint => ctx.uint(v, 0, size)?.to_string(),
+        Kind::Int => named_constant(ctx, v.ty, ctx.int(v, 0, size)?),
+        Kind::Uint => named_constant(ctx, v.ty, ctx.uint(v, 0, size)? as i64),
         Kind::Float if t.size == 4 => {
             go_float(f32::from_bits(ctx.uint(v, 0, 4)? as u32) as f64, true)
         }
@@ -120,6 +120,44 @@ pub(crate) fn scalar(ctx: &Ctx, v: &Val) -> anyhow::Result<Option<String>> {
         }
         _ => return Ok(None),
     }))
+}
+
+/// An integer of a named type with constants, as Delve shows it: the
+/// constant's name (`Int (2)`), or an OR of single-bit constants
+/// (`TFlagUncommon|TFlagNamed (5)`); otherwise just the number.
+fn named_constant(ctx: &Ctx, ty: super::types::TypeId, n: i64) -> String {
+    let unsigned = matches!(ctx.ty(ty).map(|t| t.kind.clone()), Ok(Kind::Uint));
+    let number = if unsigned {
+        (n as u64).to_string()
+    } else {
+        n.to_string()
+    };
+    let Some(consts) = ctx.info.constants.get(&ty) else {
+        return number;
+    };
+    // Only user-defined types (every int would have names otherwise).
+    if !ctx.type_name(ty).contains('.') {
+        return number;
+    }
+    if let Some((_, name)) = consts.iter().find(|(v, _)| *v == n) {
+        return format!("{name} ({number})");
+    }
+    if n == 0 {
+        return number;
+    }
+    let mut rest = n;
+    let mut names = Vec::new();
+    for (v, name) in consts {
+        if *v != 0 && v & (v - 1) == 0 && rest & v != 0 {
+            names.push(name.as_str());
+            rest &= !v;
+        }
+    }
+    if rest == 0 {
+        format!("{} ({number})", names.join("|"))
+    } else {
+        number
+    }
 }
 
 /// A string as Delve shows it: at most 512 bytes, then `...+N more`.
@@ -398,10 +436,11 @@ fn shape(ctx: &Ctx, v: &Val) -> anyhow::Result<Shape> {
         named: None,
     };
     Ok(match &t.kind {
+        // Delve gives no count of named children (fields): clients list them all.
         Kind::Struct(fields) => Shape {
             expandable: !fields.is_empty(),
             indexed: None,
-            named: Some(fields.len() as u64),
+            named: None,
         },
         Kind::Ptr(Some(_)) => Shape {
             expandable: ctx.deref(v)?.is_some(),
@@ -444,13 +483,10 @@ fn shape(ctx: &Ctx, v: &Val) -> anyhow::Result<Shape> {
             ..none
         },
         Kind::Chan { hdr, .. } => match ctx.header(v, *hdr)? {
-            Some(h) => Shape {
+            Some(_) => Shape {
                 expandable: true,
                 indexed: None,
-                named: match ctx.ty(h.ty)?.kind.clone() {
-                    Kind::Struct(f) => Some(f.len() as u64),
-                    _ => None,
-                },
+                named: None,
             },
             None => none,
         },

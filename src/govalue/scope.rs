@@ -8,6 +8,9 @@ use super::info::{attr_u64, global_ref, Info, R};
 use super::types::TypeId;
 use super::{VarLoc, Variable};
 
+/// Go's attribute on a variable a closure captures.
+const DW_AT_GO_CLOSURE_OFFSET: gimli::DwAt = gimli::DwAt(0x2907);
+
 /// Nesting bound for garbage DWARF.
 const MAX_NESTING: usize = 64;
 
@@ -17,6 +20,9 @@ struct RawVar {
     ty: TypeId,
     loc: VarLoc,
     decl_line: u64,
+    /// Captured by a closure (`DW_AT_go_closure_offset`): visible on its
+    /// declaration line already.
+    captured: bool,
     block_depth: usize,
 }
 
@@ -62,9 +68,15 @@ impl Info {
             levels[index + 1].call_line
         };
         let mut raw = std::mem::take(&mut levels[index].vars);
-        // Declared later in the function: not in scope yet (in -N -l builds
-        // its slot holds garbage).
-        raw.retain(|v| v.is_arg || v.decl_line == 0 || v.decl_line <= line);
+        // Declared on this line or later: not in scope yet (in -N -l builds
+        // its slot holds garbage). Delve's rule: visible from the line after
+        // the declaration, a captured variable from that line.
+        raw.retain(|v| {
+            v.is_arg
+                || v.decl_line == 0
+                || v.decl_line < line
+                || (v.captured && v.decl_line == line)
+        });
         // Arguments first, in order; then locals from outer blocks to inner,
         // by declaration line (Delve's order).
         raw.sort_by_key(|v| {
@@ -85,7 +97,12 @@ impl Info {
                 prev.name = format!("({name})");
             }
             out.push(Variable {
-                eval_name: name.clone(),
+                // "~r0" is no Go expression: nothing to copy or watch by name.
+                eval_name: if name.starts_with('~') {
+                    String::new()
+                } else {
+                    name.clone()
+                },
                 name,
                 is_arg: v.is_arg,
                 // `&x` is typed *T; the variable shown is x of type T.
@@ -210,10 +227,11 @@ impl Info {
             };
         }
         let name = a.name?;
-        // Compiler temporaries (".autotmp", ".dict"), unnamed results ("~r0")
-        // and the parts the optimizer split a variable into ("s.len").
+        // Compiler temporaries (".autotmp", ".dict") and the parts the
+        // optimizer split a variable into ("s.len"). Unnamed results and
+        // parameters ("~r0", "~p0") are shown, as Delve does.
         let bare = name.trim_start_matches('&');
-        if bare.is_empty() || bare.starts_with('.') || bare.starts_with('~') || bare.contains('.') {
+        if bare.is_empty() || bare.starts_with('.') || bare.contains('.') {
             return None;
         }
         let is_arg = e.tag() == gimli::DW_TAG_formal_parameter;
@@ -238,6 +256,7 @@ impl Info {
             ty,
             loc,
             decl_line: a.decl_line,
+            captured: e.attr_value(DW_AT_GO_CLOSURE_OFFSET).is_some(),
             block_depth,
         })
     }

@@ -230,10 +230,13 @@ fn check(version: &str, debug: bool) {
         !got.contains_key("keys"),
         "{what}: keys is declared after the pc"
     );
-    assert!(
-        !got.contains_key("~r0"),
-        "{what}: unnamed results are hidden"
-    );
+    // Unnamed results are shown, as Delve does, without an expression.
+    if let Some(r) = got.get("~r0") {
+        assert_eq!(
+            r.value.evaluate_name, None,
+            "{what}: ~r0 has no evaluateName"
+        );
+    }
 
     let mut correct = 0;
     for (name, (ty, want)) in expected() {
@@ -329,7 +332,8 @@ fn check(version: &str, debug: bool) {
         );
     }
     if let Some(p) = got.get("p").filter(|v| v.value.value != OPTIMIZED) {
-        assert_eq!(p.value.named, Some(4));
+        // Delve gives structs no namedVariables count.
+        assert_eq!(p.value.named, None);
         let kids = di.expand(&mem, p.expand.as_ref().unwrap(), 0, 0);
         assert_eq!(kids[3].value.evaluate_name.as_deref(), Some("p.In"));
         assert_eq!(
@@ -359,7 +363,8 @@ fn check(version: &str, debug: bool) {
             "{what}: {kids:?}"
         );
         assert_eq!(kids.get("dataqsiz").map(String::as_str), Some("3 = 0x3"));
-        assert_eq!(kids.get("buf").map(String::as_str), Some("[3]int [1,2,0]"));
+        // As Delve: a pointer to the buffer array.
+        assert_eq!(kids.get("buf").map(String::as_str), Some("*[3]int [1,2,0]"));
     }
 
     // Package variables.
