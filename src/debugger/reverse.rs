@@ -9,6 +9,13 @@ use super::engine::{same_regs, Engine, Pos, Tick};
 use super::forward::{step_targets, StepFrame};
 use crate::replay::BreakpointHit;
 
+/// A moment a scan kept, and the hit that made it.
+type Moment = (Pos, BreakpointHit);
+
+/// A frame's history: moments with the pc and CFA there, and the caller's
+/// statements step back may stop at.
+type History = (Vec<(Pos, u64, u64)>, Vec<u64>);
+
 impl Engine {
     /// The moments before `until` where `keep` accepted a hit of `addrs`
     /// (and, with `watches`, of a watchpoint), in order. Replays from the
@@ -20,7 +27,7 @@ impl Engine {
         addrs: &[u64],
         watches: bool,
         keep: &mut dyn FnMut(&mut Engine, BreakpointHit) -> EResult<bool>,
-        enough: &dyn Fn(&Engine, &[(Pos, BreakpointHit)]) -> bool,
+        enough: &dyn Fn(&Engine, &[Moment]) -> bool,
     ) -> EResult<Vec<(Pos, BreakpointHit)>> {
         let mut found: Vec<(Pos, BreakpointHit)> = Vec::new();
         let mut end = until.clone();
@@ -165,11 +172,7 @@ impl Engine {
     /// (same activation) and of its caller, plus the activation's entry.
     /// Also says which of the caller's statements step back may stop at:
     /// those of the calling source frame, not of other inlined calls.
-    fn frame_history(
-        &mut self,
-        f: &StepFrame,
-        here: &Pos,
-    ) -> EResult<(Vec<(Pos, u64, u64)>, Vec<u64>)> {
+    fn frame_history(&mut self, f: &StepFrame, here: &Pos) -> EResult<History> {
         let (caller_stmts, caller_lands) = match f.ret {
             Some(ret) => {
                 let rows = self.bin.function_stmts(ret);
