@@ -418,3 +418,42 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::step_targets;
+
+    /// Statements of a function: its own (no inlined call), those of call 1
+    /// (inlined), of call 2 inlined in call 1, and of call 3 (another
+    /// inlined call, beside call 1).
+    fn rows() -> Vec<(u64, Vec<u32>)> {
+        vec![
+            (0x10, vec![]),
+            (0x20, vec![1]),
+            (0x30, vec![2, 1]),
+            (0x40, vec![1]),
+            (0x50, vec![3]),
+            (0x60, vec![]),
+        ]
+    }
+
+    #[test]
+    fn next_skips_other_inlined_calls() {
+        // In the function itself: its own statements only.
+        assert_eq!(step_targets(&rows(), &[]), (vec![0x10, 0x60], vec![]));
+        // In call 1: its statements and the function's, not call 2's or 3's;
+        // out of it, the function's.
+        assert_eq!(
+            step_targets(&rows(), &[1]),
+            (vec![0x10, 0x20, 0x40, 0x60], vec![0x10, 0x60])
+        );
+        // In call 2 (inside call 1): all of its callers'.
+        assert_eq!(
+            step_targets(&rows(), &[2, 1]),
+            (
+                vec![0x10, 0x20, 0x30, 0x40, 0x60],
+                vec![0x10, 0x20, 0x40, 0x60]
+            )
+        );
+    }
+}
