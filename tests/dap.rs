@@ -154,6 +154,11 @@ fn dap_suite(version: &str) {
     let (_, watch_trace) = record_ok(&s, "watched", &watched, &[], 0);
     let watched_opt = example(version, "watched");
     let (_, watch_opt_trace) = record_ok(&s, "watched-opt", &watched_opt, &[], 0);
+    // An inlined function's breakpoints and steps: optimized, and as IDEs build it.
+    let inlined = example(version, "inlined");
+    let (_, inl_trace) = record_ok(&s, "inlined", &inlined, &[], 0);
+    let inlined_debug = example(version, "inlined.debug");
+    let (_, inl_debug_trace) = record_ok(&s, "inlined-debug", &inlined_debug, &[], 0);
     assert!(
         race_output.contains("counter = "),
         "racecounter printed no counter:\n{race_output}"
@@ -169,6 +174,8 @@ fn dap_suite(version: &str) {
         ("LOCK_TRACE", lock_trace.display().to_string()),
         ("WATCH_TRACE", watch_trace.display().to_string()),
         ("WATCH_OPT_TRACE", watch_opt_trace.display().to_string()),
+        ("INLINED_TRACE", inl_trace.display().to_string()),
+        ("INLINED_DEBUG_TRACE", inl_debug_trace.display().to_string()),
         (
             "EXAMPLES_DIR",
             repo().join("examples").display().to_string(),

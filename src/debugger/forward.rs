@@ -15,12 +15,45 @@ pub(super) struct StepFrame {
     pub tid: Option<RecTid>,
     pub entry: u64,
     pub cfa: u64,
+    pub file: String,
     pub line: u64,
-    /// Statement starts of the function.
+    /// Statement starts of the function (step in stops at any of them).
     pub stmts: Vec<u64>,
+    /// Where next stops: the statements of this source frame and of its
+    /// callers inlined in the same function, never those of other inlined
+    /// calls, whose code belongs to their call's line (as Delve steps).
+    pub lands: Vec<u64>,
+    /// Where step out of an inlined frame stops: its callers' statements
+    /// in the same function (empty when the frame is not inlined).
+    pub out_lands: Vec<u64>,
     /// Where the function returns to, and the caller's frame.
     pub ret: Option<u64>,
     pub caller_cfa: Option<u64>,
+}
+
+impl StepFrame {
+    /// Whether `pc` is on the line the step started from.
+    pub fn on_line(&self, bin: &crate::gobin::GoBinary, pc: u64) -> bool {
+        bin.line_at(pc) == Some((self.file.as_str(), self.line))
+    }
+}
+
+/// From a function's statements, each with its inlined calls (innermost
+/// first), those where next and step out may stop for the source frame in
+/// inlined calls `here`: statements in `here` or in one of its callers (not
+/// in other inlined calls), and for step out the callers' only.
+pub(super) fn step_targets(rows: &[(u64, Vec<u32>)], here: &[u32]) -> (Vec<u64>, Vec<u64>) {
+    let lands = rows
+        .iter()
+        .filter(|(_, calls)| here.ends_with(calls))
+        .map(|r| r.0)
+        .collect();
+    let out = rows
+        .iter()
+        .filter(|(_, calls)| calls.len() < here.len() && here.ends_with(calls))
+        .map(|r| r.0)
+        .collect();
+    (lands, out)
 }
 
 impl Engine {
@@ -58,19 +91,18 @@ impl Engine {
         };
         let g = self.goroutine(goid)?.addr;
         let tid = self.stop_tid.filter(|t| self.g_of_thread(*t) == Some(g));
+        let rows = self.bin.function_stmts(f0.regs.pc);
+        let (lands, out_lands) = step_targets(&rows, &self.bin.inlined_calls(f0.lookup_pc));
         Ok(StepFrame {
             g,
             tid,
             entry: func.entry,
             cfa,
+            file: f0.file.clone(),
             line: f0.line,
-            stmts: self
-                .bin
-                .function_rows(f0.regs.pc)
-                .into_iter()
-                .filter(|r| r.2 & crate::gobin::IS_STMT != 0)
-                .map(|r| r.0)
-                .collect(),
+            stmts: rows.iter().map(|r| r.0).collect(),
+            lands,
+            out_lands,
             ret: caller.map(|c| c.regs.pc),
             caller_cfa: caller.map(|c| c.regs.cfa).filter(|c| *c != 0),
         })
@@ -246,10 +278,14 @@ impl Engine {
         self.stop(StopReason::EndOfRecording, tid)
     }
 
-    /// Next or step out: temporary breakpoints on the function's statements
+    /// Next or step out: temporary breakpoints on the frame's statements
     /// and its return address, honoured only for the stepping goroutine.
     pub(super) fn run_next(&mut self, f: &StepFrame, out: bool) -> EResult<Stop> {
-        let mut temp: Vec<u64> = if out { Vec::new() } else { f.stmts.clone() };
+        let mut temp: Vec<u64> = if out {
+            f.out_lands.clone()
+        } else {
+            f.lands.clone()
+        };
         temp.extend(f.ret);
         self.sync_breakpoints(&temp)?;
         let result = loop {
@@ -288,12 +324,13 @@ impl Engine {
         if Some(h.addr) == f.ret && r.rsp >= f.cfa {
             return Ok(true);
         }
-        if out || !f.stmts.contains(&h.addr) {
+        let targets = if out { &f.out_lands } else { &f.lands };
+        if !targets.contains(&h.addr) {
             return Ok(false);
         }
         let cfa = self.cfa_at(h.addr, r.rsp, r.rbp);
-        let line = self.bin.line_at(h.addr).map(|(_, l)| l);
-        Ok((cfa == f.cfa && line != Some(f.line)) || cfa > f.cfa)
+        // Out of an inlined call, any line of its callers is past it.
+        Ok((cfa == f.cfa && (out || !f.on_line(&self.bin, h.addr))) || cfa > f.cfa)
     }
 
     /// Step in: single instructions until a new line of this function, the
@@ -332,8 +369,8 @@ impl Engine {
                 return Ok(self.stop(StopReason::Step, Some(tid)));
             }
             if func.entry == f.entry && self.cfa_at(pc, r.rsp, r.rbp) == f.cfa {
-                let line = self.bin.line_at(pc).map(|(_, l)| l);
-                if line != Some(f.line) && f.stmts.contains(&pc) {
+                // Any statement of another line, inlined callees' included.
+                if !f.on_line(&self.bin, pc) && f.stmts.contains(&pc) {
                     return Ok(self.stop(StopReason::Step, Some(tid)));
                 }
                 continue;
@@ -416,5 +453,44 @@ impl Engine {
                 Tick::End => return Ok(self.end_stop()),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::step_targets;
+
+    /// Statements of a function: its own (no inlined call), those of call 1
+    /// (inlined), of call 2 inlined in call 1, and of call 3 (another
+    /// inlined call, beside call 1).
+    fn rows() -> Vec<(u64, Vec<u32>)> {
+        vec![
+            (0x10, vec![]),
+            (0x20, vec![1]),
+            (0x30, vec![2, 1]),
+            (0x40, vec![1]),
+            (0x50, vec![3]),
+            (0x60, vec![]),
+        ]
+    }
+
+    #[test]
+    fn next_skips_other_inlined_calls() {
+        // In the function itself: its own statements only.
+        assert_eq!(step_targets(&rows(), &[]), (vec![0x10, 0x60], vec![]));
+        // In call 1: its statements and the function's, not call 2's or 3's;
+        // out of it, the function's.
+        assert_eq!(
+            step_targets(&rows(), &[1]),
+            (vec![0x10, 0x20, 0x40, 0x60], vec![0x10, 0x60])
+        );
+        // In call 2 (inside call 1): all of its callers'.
+        assert_eq!(
+            step_targets(&rows(), &[2, 1]),
+            (
+                vec![0x10, 0x20, 0x30, 0x40, 0x60],
+                vec![0x10, 0x20, 0x40, 0x60]
+            )
+        );
     }
 }

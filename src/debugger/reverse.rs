@@ -6,8 +6,15 @@
 
 use super::api::*;
 use super::engine::{same_regs, Engine, Pos, Tick};
-use super::forward::StepFrame;
+use super::forward::{step_targets, StepFrame};
 use crate::replay::BreakpointHit;
+
+/// A moment a scan kept, and the hit that made it.
+type Moment = (Pos, BreakpointHit);
+
+/// A frame's history: moments with the pc and CFA there, and the caller's
+/// statements step back may stop at.
+type History = (Vec<(Pos, u64, u64)>, Vec<u64>);
 
 impl Engine {
     /// The moments before `until` where `keep` accepted a hit of `addrs`
@@ -20,7 +27,7 @@ impl Engine {
         addrs: &[u64],
         watches: bool,
         keep: &mut dyn FnMut(&mut Engine, BreakpointHit) -> EResult<bool>,
-        enough: &dyn Fn(&Engine, &[(Pos, BreakpointHit)]) -> bool,
+        enough: &dyn Fn(&Engine, &[Moment]) -> bool,
     ) -> EResult<Vec<(Pos, BreakpointHit)>> {
         let mut found: Vec<(Pos, BreakpointHit)> = Vec::new();
         let mut end = until.clone();
@@ -167,16 +174,18 @@ impl Engine {
 
     /// Moments of frame `f`'s goroutine at statement starts of its function
     /// (same activation) and of its caller, plus the activation's entry.
-    fn frame_history(&mut self, f: &StepFrame, here: &Pos) -> EResult<Vec<(Pos, u64, u64)>> {
-        let caller_stmts: Vec<u64> = match f.ret {
-            Some(ret) => self
-                .bin
-                .function_rows(ret)
-                .into_iter()
-                .filter(|r| r.2 & crate::gobin::IS_STMT != 0)
-                .map(|r| r.0)
-                .collect(),
-            None => Vec::new(),
+    /// Also says which of the caller's statements step back may stop at:
+    /// those of the calling source frame, not of other inlined calls.
+    fn frame_history(&mut self, f: &StepFrame, here: &Pos) -> EResult<History> {
+        let (caller_stmts, caller_lands) = match f.ret {
+            Some(ret) => {
+                let rows = self.bin.function_stmts(ret);
+                // The call instruction is in the calling source frame.
+                let calls = self.bin.inlined_calls(ret.saturating_sub(1));
+                let lands = step_targets(&rows, &calls).0;
+                (rows.into_iter().map(|r| r.0).collect(), lands)
+            }
+            None => (Vec::new(), Vec::new()),
         };
         let mut addrs = f.stmts.clone();
         addrs.extend(&caller_stmts);
@@ -200,21 +209,22 @@ impl Engine {
                 })
             },
         )?;
-        Ok(hits
+        let history = hits
             .into_iter()
             .map(|(p, _)| {
                 let r = p.at.as_ref().map(|(_, r)| *r).unwrap_or_default();
                 let cfa = self.cfa_at(r.rip, r.rsp, r.rbp);
                 (p, r.rip, cfa)
             })
-            .collect())
+            .collect();
+        Ok((history, caller_lands))
     }
 
     /// Reverse next: the previous line this goroutine executed in this
     /// function activation, or in its caller before the call.
     pub(super) fn step_back(&mut self, f: &StepFrame) -> EResult<Stop> {
         let here = self.here()?;
-        let history = self.frame_history(f, &here)?;
+        let (history, caller_lands) = self.frame_history(f, &here)?;
         let caller_cfa = f.caller_cfa;
         let mut candidates: Vec<(Pos, u64, u64)> = Vec::new();
         for (p, pc, cfa) in history {
@@ -223,16 +233,19 @@ impl Engine {
                 candidates.retain(|c| c.2 != f.cfa);
                 continue;
             }
-            let mine = cfa == f.cfa && f.stmts.contains(&pc);
-            let callers = caller_cfa.is_some_and(|c| c == cfa) && !f.stmts.contains(&pc);
+            // Inlined callees' statements belong to their call's line.
+            let mine = cfa == f.cfa && f.lands.contains(&pc);
+            let callers = caller_cfa.is_some_and(|c| c == cfa)
+                && !f.stmts.contains(&pc)
+                && caller_lands.contains(&pc);
             if mine || callers {
                 candidates.push((p, pc, cfa));
             }
         }
-        let target = candidates.iter().rev().find(|(_, pc, cfa)| {
-            let line = self.bin.line_at(*pc).map(|(_, l)| l);
-            !(*cfa == f.cfa && line == Some(f.line))
-        });
+        let target = candidates
+            .iter()
+            .rev()
+            .find(|(_, pc, cfa)| !(*cfa == f.cfa && f.on_line(&self.bin, *pc)));
         match target {
             Some((p, _, _)) => {
                 let p = p.clone();
@@ -248,7 +261,7 @@ impl Engine {
     /// Reverse step out: the caller's line, before it made this call.
     pub(super) fn reverse_step_out(&mut self, f: &StepFrame) -> EResult<Stop> {
         let here = self.here()?;
-        let history = self.frame_history(f, &here)?;
+        let (history, _) = self.frame_history(f, &here)?;
         let mut last_caller: Option<Pos> = None;
         let mut target: Option<Pos> = None;
         for (p, pc, cfa) in history {

@@ -52,6 +52,10 @@ pub(super) struct Watches {
     pub list: Vec<Watchpoint>,
 }
 
+/// A data target's expression, its value, and the frame (goroutine, index)
+/// it was looked up in.
+type DataVar = (String, Option<Var>, Option<(Goid, usize)>);
+
 impl Engine {
     /// The return addresses that end watched stack variables.
     pub(super) fn watch_scope_addrs(&self) -> Vec<u64> {
@@ -92,10 +96,7 @@ impl Engine {
     }
 
     /// The value a data target names, and the frame it was looked up in.
-    fn data_var(
-        &mut self,
-        target: &DataTarget,
-    ) -> EResult<(String, Option<Var>, Option<(Goid, usize)>)> {
+    fn data_var(&mut self, target: &DataTarget) -> EResult<DataVar> {
         Ok(match target {
             DataTarget::Scope {
                 goid,

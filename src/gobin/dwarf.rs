@@ -98,18 +98,37 @@ impl LineTable {
     }
 }
 
+/// One address range of an inlined body.
+#[derive(Debug, Clone, Copy)]
+struct InlineRange {
+    begin: u64,
+    end: u64,
+    /// Nesting depth below the subprogram's DIE (deeper is more inner).
+    depth: u32,
+    /// The inlined function, an index into `names`.
+    function: u32,
+    /// The call site: an index into `files`, and the line.
+    call_file: u32,
+    call_line: u32,
+    /// The inlined call (its DIE) the range belongs to: one call may have
+    /// several ranges, and one function several calls in one caller.
+    call: u32,
+}
+
 /// Inlined calls: for each address range of an inlined body, the inlined
 /// function and the call site it was inlined at.
 #[derive(Debug, Default)]
 pub struct InlineTable {
-    /// (begin, end, nesting depth, function, call file, call line), sorted by begin.
-    ranges: Vec<(u64, u64, u32, u32, u32, u32)>,
+    /// Sorted by begin.
+    ranges: Vec<InlineRange>,
     /// For each range, the highest end of it and all before it: a scan
     /// back from an address stops where no earlier range reaches it.
     reach: Vec<u64>,
     /// Function names by index (resolved from abstract origins after loading).
     pub names: Vec<String>,
     pub files: Vec<String>,
+    /// Inlined calls read so far (the next call's id).
+    calls: u32,
 }
 
 /// One level of inlining at an address.
@@ -132,53 +151,67 @@ impl InlineTable {
         let mut frags: Vec<_> = self
             .ranges
             .iter()
-            .filter(|r| hit.get(r.3 as usize).copied().unwrap_or(false))
+            .filter(|r| hit.get(r.function as usize).copied().unwrap_or(false))
             .collect();
         // One inlined call: same function, depth and call site.
-        frags.sort_by_key(|r| (r.3, r.2, r.4, r.5, r.0));
+        frags.sort_by_key(|r| (r.function, r.depth, r.call_file, r.call_line, r.begin));
         let mut out: Vec<(u64, u64)> = Vec::new();
         let mut key = None;
         for r in frags {
-            let k = (r.3, r.2, r.4, r.5);
+            let k = (r.function, r.depth, r.call_file, r.call_line);
             match out.last_mut() {
-                Some(last) if key == Some(k) && r.0 <= last.1 + GAP => last.1 = last.1.max(r.1),
-                _ => out.push((r.0, r.1)),
+                Some(last) if key == Some(k) && r.begin <= last.1 + GAP => {
+                    last.1 = last.1.max(r.end)
+                }
+                _ => out.push((r.begin, r.end)),
             }
             key = Some(k);
         }
         out
     }
 
-    /// Inlined calls containing `pc`, innermost first.
-    pub fn at(&self, pc: u64) -> Vec<Inlined<'_>> {
+    /// The ranges containing `pc`, innermost first, one per level.
+    fn containing(&self, pc: u64) -> Vec<&InlineRange> {
         // The ranges starting before pc, nearest first, back to where no
         // earlier one reaches pc.
-        let end = self.ranges.partition_point(|r| r.0 <= pc);
+        let end = self.ranges.partition_point(|r| r.begin <= pc);
         let mut hits: Vec<_> = self.ranges[..end]
             .iter()
             .zip(&self.reach)
             .rev()
             .take_while(|(_, reach)| pc < **reach)
             .map(|(r, _)| r)
-            .filter(|r| pc < r.1)
+            .filter(|r| pc < r.end)
             .collect();
-        hits.sort_by_key(|r| std::cmp::Reverse(r.2));
-        hits.dedup_by_key(|r| r.2);
-        hits.iter()
+        hits.sort_by_key(|r| std::cmp::Reverse(r.depth));
+        hits.dedup_by_key(|r| r.depth);
+        hits
+    }
+
+    /// Inlined calls containing `pc`, innermost first.
+    pub fn at(&self, pc: u64) -> Vec<Inlined<'_>> {
+        self.containing(pc)
+            .iter()
             .map(|r| Inlined {
                 function: self
                     .names
-                    .get(r.3 as usize)
+                    .get(r.function as usize)
                     .map(String::as_str)
                     .unwrap_or("?"),
                 call_file: self
                     .files
-                    .get(r.4 as usize)
+                    .get(r.call_file as usize)
                     .map(String::as_str)
                     .unwrap_or("?"),
-                call_line: r.5 as u64,
+                call_line: r.call_line as u64,
             })
             .collect()
+    }
+
+    /// Which inlined calls contain `pc`, innermost first, as ids that tell
+    /// two calls of one function apart.
+    pub fn calls_at(&self, pc: u64) -> Vec<u32> {
+        self.containing(pc).iter().map(|r| r.call).collect()
     }
 }
 
@@ -231,14 +264,14 @@ pub fn load(
             inlines.names.push(name);
             next
         });
-        inlines.ranges[i].3 = id;
+        inlines.ranges[i].function = id;
     }
-    inlines.ranges.sort_by_key(|r| r.0);
+    inlines.ranges.sort_by_key(|r| r.begin);
     inlines.reach = inlines
         .ranges
         .iter()
         .scan(0, |reach, r| {
-            *reach = (*reach).max(r.1);
+            *reach = (*reach).max(r.end);
             Some(*reach)
         })
         .collect();
@@ -476,12 +509,20 @@ fn read_inlines(
                     (table.files.len() - 1) as u32
                 });
                 let depth = (die.depth() - base_depth.unwrap_or(0)).max(0) as u32;
+                let call = table.calls;
+                table.calls += 1;
                 let mut ranges = dwarf.die_ranges(unit, die)?;
                 while let Some(r) = ranges.next()? {
                     if r.begin < r.end {
-                        table
-                            .ranges
-                            .push((r.begin, r.end, depth, 0, file_id, call_line as u32));
+                        table.ranges.push(InlineRange {
+                            begin: r.begin,
+                            end: r.end,
+                            depth,
+                            function: 0,
+                            call_file: file_id,
+                            call_line: call_line as u32,
+                            call,
+                        });
                         origins.push(origin);
                     }
                 }

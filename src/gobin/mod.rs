@@ -184,19 +184,27 @@ impl GoBinary {
         self.lines.files()
     }
 
-    /// Addresses where `file:line` starts a statement: the first one of each
-    /// function (a line split by the compiler is entered at its start).
+    /// Addresses where `file:line` starts a statement: the first one in
+    /// each copy of the line's code, which is each function holding it
+    /// and, within one, each inlined call of the line's function (a line
+    /// split by the compiler is entered at its start).
     pub fn line_addrs(&self, file: &str, line: u64) -> Vec<u64> {
-        let mut out: Vec<u64> = Vec::new();
-        let mut last_fn = None;
-        for a in self.lines.stmt_addrs(file, line) {
-            let f = self.function_at(a).map(|f| f.entry);
-            if f.is_none() || f != last_fn {
-                out.push(a);
-                last_fn = f;
-            }
-        }
-        out
+        let mut copies = std::collections::HashSet::new();
+        self.lines
+            .stmt_addrs(file, line)
+            .into_iter()
+            .filter(|&a| {
+                let function = self.function_at(a).map(|f| f.entry);
+                let call = self.inlines.calls_at(a).first().copied();
+                copies.insert((function, call))
+            })
+            .collect()
+    }
+
+    /// Which inlined calls contain `pc`, innermost first (ids that tell
+    /// apart two calls of one function); empty outside inlined code.
+    pub fn inlined_calls(&self, pc: u64) -> Vec<u32> {
+        self.inlines.calls_at(pc)
     }
 
     /// Statement starts of the function containing `pc`: (address, line, flags).
@@ -205,6 +213,16 @@ impl GoBinary {
             Some(f) => self.lines.rows_in(f.entry, f.entry + f.size.max(1)),
             None => Vec::new(),
         }
+    }
+
+    /// Statement starts of the function containing `pc`, each with the
+    /// inlined calls it is in (innermost first).
+    pub fn function_stmts(&self, pc: u64) -> Vec<(u64, Vec<u32>)> {
+        self.function_rows(pc)
+            .into_iter()
+            .filter(|r| r.2 & IS_STMT != 0)
+            .map(|r| (r.0, self.inlines.calls_at(r.0)))
+            .collect()
     }
 
     /// Where a function breakpoint goes: after the prologue (stack check and
@@ -304,6 +322,52 @@ mod tests {
                 b.function_at(f.entry + 1).map(|f| f.name.as_str()),
                 Some("main.main")
             );
+        }
+    }
+
+    /// A line of a function inlined at four call sites (in three callers)
+    /// resolves to one address in each copy; unoptimized, to the one
+    /// out-of-line function.
+    #[test]
+    fn inlined_line_resolves_in_every_copy() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let src = root.join("examples/inlined/main.go");
+        let text = std::fs::read_to_string(&src).unwrap();
+        let line = |m: &str| {
+            text.lines()
+                .position(|l| l.contains(&format!("// #BP {m}")))
+                .unwrap() as u64
+                + 1
+        };
+        let file = src.to_string_lossy();
+        for version in ["1.27.3", "1.24.11"] {
+            let b =
+                super::GoBinary::load(&root.join(format!(".build/go{version}/inlined"))).unwrap();
+            let sites: Vec<(String, u64)> = b
+                .line_addrs(&file, line("scale-body"))
+                .iter()
+                .map(|&a| {
+                    let frames = b.source_frames(a);
+                    assert_eq!(frames[0].0, "main.scale", "go{version}: {frames:?}");
+                    (frames[1].0.clone(), frames[1].2)
+                })
+                .collect();
+            let want: Vec<(String, u64)> = [
+                ("main.first", "call-first"),
+                ("main.second", "call-second"),
+                ("main.third", "call-third"),
+                ("main.third", "call-third-again"),
+            ]
+            .iter()
+            .map(|(f, m)| (f.to_string(), line(m)))
+            .collect();
+            assert_eq!(sites, want, "go{version}");
+
+            let d = super::GoBinary::load(&root.join(format!(".build/go{version}/inlined.debug")))
+                .unwrap();
+            let addrs = d.line_addrs(&file, line("scale-body"));
+            assert_eq!(addrs.len(), 1, "go{version} -N -l: {addrs:x?}");
+            assert_eq!(d.source_frames(addrs[0])[0].0, "main.scale");
         }
     }
 

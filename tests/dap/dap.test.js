@@ -14,6 +14,8 @@
 //   LOCK_TRACE           examples/lockholders recorded
 //   WATCH_TRACE          examples/watched (.debug build) recorded
 //   WATCH_OPT_TRACE      examples/watched (optimized) recorded
+//   INLINED_TRACE        examples/inlined (optimized: scale, double, offset inlined) recorded
+//   INLINED_DEBUG_TRACE  examples/inlined (.debug build: nothing inlined) recorded
 //   EXAMPLES_DIR         absolute path of examples/ (DWARF names sources under it)
 //   GO_VERSION           the Go version the programs were built with
 // Optional: DAP_TIMEOUT_SCALE multiplies every time limit.
@@ -24,7 +26,7 @@ const { scenario, RawConnection, isAlive, TIMEOUTS } = require('./lib/dap');
 const h = require('./lib/helpers');
 
 const NEEDED = ['RRGO', 'DAPDEMO_TRACE', 'DAPDEMO_PANIC_TRACE', 'RACE_TRACE', 'RACE_OUTPUT', 'LOCK_TRACE',
-    'WATCH_TRACE', 'WATCH_OPT_TRACE', 'EXAMPLES_DIR', 'GO_VERSION'];
+    'WATCH_TRACE', 'WATCH_OPT_TRACE', 'INLINED_TRACE', 'INLINED_DEBUG_TRACE', 'EXAMPLES_DIR', 'GO_VERSION'];
 const missing = NEEDED.filter((k) => !process.env[k]);
 if (missing.length) {
     throw new Error(`dap.test.js needs the environment variables ${missing.join(', ')}, ` +
@@ -37,6 +39,7 @@ const DEMO = path.join(E.EXAMPLES_DIR, 'dapdemo', 'main.go');
 const RACE = path.join(E.EXAMPLES_DIR, 'racecounter', 'main.go');
 const LOCKS = path.join(E.EXAMPLES_DIR, 'lockholders', 'main.go');
 const WATCHED = path.join(E.EXAMPLES_DIR, 'watched', 'main.go');
+const INLINED = path.join(E.EXAMPLES_DIR, 'inlined', 'main.go');
 
 const L = {};
 for (const m of ['square-body', 'call-square', 'after-square', 'loop-body', 'loop-print', 'final-print', 'panic-line']) {
@@ -623,3 +626,130 @@ scenario(`${V} instruction breakpoint: hit on continue and on reverseContinue`, 
     assert.ok((stop.hitBreakpointIds || []).includes(bp.id), JSON.stringify(stop));
     await at(3, 'after reverseContinue');
 });
+
+// ------------------------------------------------------------------------------------
+// Inlined functions (examples/inlined). Optimized, main.scale exists only as four
+// inlined copies (in first, second and twice in third); main.double, main.offset and
+// fmt.Println are inlined into main's loop. The .debug build inlines nothing.
+
+const IL = {};
+for (const m of ['scale-body', 'call-first', 'call-second', 'call-third', 'call-third-again', 'double-body',
+    'loop-head', 'loop-double', 'loop-offset', 'loop-total', 'loop-print', 'call-all', 'final-print']) {
+    IL[m] = h.marker(INLINED, m);
+}
+// The lines of main.main a step through the loop may show, in any order the compiler chose.
+const MAIN_LINES = ['loop-head', 'loop-double', 'loop-offset', 'loop-total', 'loop-print', 'call-all']
+    .map((m) => IL[m]);
+// Every call of scale, in the order the program makes them: (caller, call line).
+const SCALE_CALLS = [['main.first', 'call-first'], ['main.second', 'call-second'],
+    ['main.third', 'call-third'], ['main.third', 'call-third-again']];
+
+for (const [build, trace] of [['optimized', 'INLINED_TRACE'], ['-N -l', 'INLINED_DEBUG_TRACE']]) {
+    scenario(`${V} inlined (${build}): a breakpoint in scale stops at every one of its calls`,
+        { rrgo: RRGO, trace: E[trace] }, async ({ client, port }) => {
+            await h.handshake(client, port, {
+                configure: () => h.setBreakpoints(client, INLINED, [{ line: IL['scale-body'] }]),
+            });
+            let stop = await h.waitStopped(client, 'breakpoint');
+            let tid = await h.stoppedThread(client, stop);
+            for (const [i, [caller, line]] of SCALE_CALLS.entries()) {
+                if (i > 0) {
+                    stop = await h.resume(client, 'continue', { threadId: tid }, 'breakpoint');
+                    tid = await h.stoppedThread(client, stop);
+                }
+                const frames = await h.stack(client, tid);
+                h.assertFrame(frames[0], 'main.scale', INLINED, IL['scale-body'], frames);
+                h.assertFrame(frames[1], caller, INLINED, IL[line], frames);
+                h.assertFrame(frames[2], 'main.main', INLINED, IL['call-all'], frames);
+            }
+            // Four calls, four stops: the next continue reaches the end.
+            stop = await h.resume(client, 'continue', { threadId: tid });
+            assert.match(stop.description || '', END_OF_RECORDING, `after the 4th call: ${JSON.stringify(stop)}`);
+            // And backwards the last copy is the first found.
+            stop = await h.resume(client, 'reverseContinue', { threadId: tid }, 'breakpoint');
+            const frames = await h.stack(client, await h.stoppedThread(client, stop));
+            h.assertFrame(frames[0], 'main.scale', INLINED, IL['scale-body'], frames);
+            h.assertFrame(frames[1], 'main.third', INLINED, IL['call-third-again'], frames);
+        });
+}
+
+scenario(`${V} inlined (optimized): next steps over inlined calls, stepBack too; stepIn enters one`,
+    { rrgo: RRGO, trace: E.INLINED_TRACE }, async ({ client, port }) => {
+        await h.handshake(client, port, {
+            configure: () => h.setBreakpoints(client, INLINED, [{ line: IL['loop-double'] }]),
+        });
+        const stop = await h.waitStopped(client, 'breakpoint');
+        const tid = await h.stoppedThread(client, stop);
+        let frames = await h.stack(client, tid);
+        h.assertFrame(frames[0], 'main.main', INLINED, IL['loop-double'], frames);
+        await client.setBreakpointsRequest({ source: { path: INLINED }, breakpoints: [], lines: [] });
+
+        // The loop's lines run in the compiler's order, but each next stays in
+        // main.main: never in double, offset or fmt.Println (print.go), which it
+        // inlined, nor on the line it started from.
+        const seen = [];
+        let before = IL['loop-double'];
+        let steppedBack = false;
+        let afterPrint;
+        for (let n = 0; n < 8; n++) {
+            await h.resume(client, 'next', { threadId: tid }, 'step');
+            frames = await h.stack(client, tid);
+            h.assertFrame(frames[0], 'main.main', INLINED, MAIN_LINES, frames);
+            assert.notEqual(frames[0].line, before, `next from line ${before} stayed on it`);
+            if (before === IL['loop-print'] && afterPrint === undefined) afterPrint = frames[0].line;
+            before = frames[0].line;
+            seen.push(before);
+            if (before === IL['loop-print'] && !steppedBack) {
+                // Back over the inlined offset and double: main's previous line.
+                steppedBack = true;
+                await h.resume(client, 'stepBack', { threadId: tid }, 'step');
+                frames = await h.stack(client, tid);
+                h.assertFrame(frames[0], 'main.main', INLINED, MAIN_LINES, frames);
+                assert.notEqual(frames[0].line, IL['loop-print'], 'stepBack from loop-print stayed on it');
+                before = frames[0].line;
+                seen.push(`back to ${before}`);
+            }
+        }
+        assert.ok(steppedBack, `next reached loop-print: lines ${seen}`);
+        // Past the print the loop goes on in main, not in fmt.Println.
+        assert.ok(afterPrint !== undefined, `no next from loop-print: lines ${seen}`);
+
+        // Step in still enters an inlined function, as Delve does.
+        while (frames[0].line !== IL['loop-double']) {
+            await h.resume(client, 'next', { threadId: tid }, 'step');
+            frames = await h.stack(client, tid);
+            h.assertFrame(frames[0], 'main.main', INLINED, MAIN_LINES, frames);
+        }
+        await h.resume(client, 'stepIn', { threadId: tid }, 'step');
+        frames = await h.stack(client, tid);
+        h.assertFrame(frames[0], 'main.double', INLINED, IL['double-body'], frames);
+        h.assertFrame(frames[1], 'main.main', INLINED, IL['loop-double'], frames);
+        // Out of the inlined call: back in main, past it.
+        await h.resume(client, 'stepOut', { threadId: tid }, 'step');
+        frames = await h.stack(client, tid);
+        h.assertFrame(frames[0], 'main.main', INLINED, MAIN_LINES, frames);
+    });
+
+scenario(`${V} inlined (-N -l): next goes line by line, stepIn enters double`,
+    { rrgo: RRGO, trace: E.INLINED_DEBUG_TRACE }, async ({ client, port }) => {
+        await h.handshake(client, port, {
+            configure: () => h.setBreakpoints(client, INLINED, [{ line: IL['loop-double'] }]),
+        });
+        const stop = await h.waitStopped(client, 'breakpoint');
+        const tid = await h.stoppedThread(client, stop);
+        await client.setBreakpointsRequest({ source: { path: INLINED }, breakpoints: [], lines: [] });
+        let frames;
+        for (const m of ['loop-offset', 'loop-total', 'loop-print', 'loop-head', 'loop-double']) {
+            await h.resume(client, 'next', { threadId: tid }, 'step');
+            frames = await h.stack(client, tid);
+            h.assertFrame(frames[0], 'main.main', INLINED, IL[m], frames);
+        }
+        await h.resume(client, 'stepBack', { threadId: tid }, 'step');
+        frames = await h.stack(client, tid);
+        h.assertFrame(frames[0], 'main.main', INLINED, IL['loop-head'], frames);
+        await h.resume(client, 'next', { threadId: tid }, 'step');
+        await h.resume(client, 'stepIn', { threadId: tid }, 'step');
+        frames = await h.stack(client, tid);
+        h.assertFrame(frames[0], 'main.double', INLINED, [h.lineMatching(INLINED, /^func double\(/), IL['double-body']], frames);
+        h.assertFrame(frames[1], 'main.main', INLINED, IL['loop-double'], frames);
+    });
