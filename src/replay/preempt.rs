@@ -227,7 +227,11 @@ impl ReplaySession {
             let w = match pending.take() {
                 Some(w) => w,
                 None => {
-                    ptrace::resume(live, ptrace::Resume::Syscall, 0)?;
+                    // A stop already collected (stashed) is the thread's
+                    // current one: it must not be resumed past it.
+                    if self.stashed.get(&live).is_none_or(|q| q.is_empty()) {
+                        ptrace::resume(live, ptrace::Resume::Syscall, 0)?;
+                    }
                     self.wait_for(live)?
                 }
             };

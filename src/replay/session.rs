@@ -760,7 +760,7 @@ impl ReplaySession {
         live_tgid.is_none() || live_tgid == self.pids.get(&tgid).copied()
     }
 
-    fn recorded_tid(&self, live: Tid) -> RecTid {
+    pub(super) fn recorded_tid(&self, live: Tid) -> RecTid {
         self.threads
             .iter()
             .find(|(_, t)| t.live == live)

@@ -134,9 +134,13 @@ impl ReplaySession {
         let w = w?;
         if w.stop == Stop::Signal(libc::SIGTRAP) {
             regs = ptrace::get_regs(live)?;
-            // The step's own trap, unless the instruction hit a watchpoint:
-            // that stop is the caller's to report.
-            if regs.rip != addr && !self.watch_pending(live)? {
+            if regs.rip != addr {
+                // The instruction under the breakpoint accessed a watched
+                // range (a reverse pass breaks on the writing instruction).
+                let tid = self.recorded_tid(live);
+                if let Some(hit) = self.watch_trap(tid, live)? {
+                    return Err(anyhow!(hit));
+                }
                 return Ok(None);
             }
         }

@@ -176,17 +176,6 @@ impl ReplaySession {
         }))
     }
 
-    /// Whether a watched range's bit is set in DR6 (not cleared).
-    pub(super) fn watch_pending(&self, live: Tid) -> anyhow::Result<bool> {
-        if self.watches.is_empty() {
-            return Ok(false);
-        }
-        let dr6 = ptrace::get_debugreg(live, 6)?;
-        Ok(WATCH_SLOTS[..self.watches.len()]
-            .iter()
-            .any(|n| dr6 & (1 << n) != 0))
-    }
-
     /// A SIGTRAP's cause for a debugger: a software breakpoint (rip moved
     /// back onto it) or a watched range.
     pub(super) fn debug_trap(
