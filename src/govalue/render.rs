@@ -325,6 +325,7 @@ fn write_inner(
             }
         },
         Kind::Alias(_)
+        | Kind::Param { .. }
         | Kind::Unknown
         | Kind::Bool
         | Kind::Int

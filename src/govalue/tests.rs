@@ -466,6 +466,19 @@ fn govalue_parses_expressions() {
         assert!(super::parse::parse(bad).is_err(), "{bad}");
     }
     assert_eq!(super::eval::package_of("main.inspect"), "main");
+    // A generic function's dictionaries are named after it.
+    for (f, base) in [
+        ("main.Keys[go.shape.string,go.shape.int]", "main.Keys"),
+        ("main.(*Stack[go.shape.int]).Push", "main.Stack.Push"),
+        (
+            "main.Pair[go.shape.int,go.shape.string].Swap",
+            "main.Pair.Swap",
+        ),
+        ("main.Stack[int]", "main.Stack"),
+        ("a/b.F[map[string][]int,go.shape.*uint8]", "a/b.F"),
+    ] {
+        assert_eq!(super::info::generic_base(f), base);
+    }
     assert_eq!(
         super::eval::package_of("rrgo.dev/x/y.(*T).m"),
         "rrgo.dev/x/y"
