@@ -298,6 +298,20 @@ scenario(`${V} debug console: dlv history, blocked-by and signals from the gorou
         assert.ok((await h.threads(client)).length > 0, 'threads after the console commands');
     });
 
+// An interface's type names its dynamic type, as Delve's DAP server does.
+scenario(`${V} an interface variable's type names its dynamic type`, { ...demo }, async ({ client, port }) => {
+    await h.handshake(client, port, {
+        configure: () => h.setBreakpoints(client, DEMO, [{ line: h.marker(DEMO, 'iface-call') }]),
+    });
+    const stop = await h.waitStopped(client, 'breakpoint');
+    const [top] = await h.stack(client, await h.stoppedThread(client, stop), 1);
+    const sh = await h.findVariable(client, top.id, 'sh');
+    assert.equal(sh.type, 'main.shape(main.tile)', JSON.stringify(sh));
+    assert.equal(sh.value, 'main.shape(main.tile) {side: 1.5}', JSON.stringify(sh));
+    const ev = await client.evaluateRequest({ expression: 'sh', frameId: top.id, context: 'watch' });
+    assert.equal(ev.body.type, 'main.shape(main.tile)', JSON.stringify(ev.body));
+});
+
 // A breakpoint on a line without a statement (a comment before a function)
 // is refused with Delve's message, not moved into the next function.
 scenario(`${V} breakpoint on a line without code is refused, not moved`,
