@@ -154,6 +154,8 @@ fn dap_suite(version: &str) {
     let (_, watch_trace) = record_ok(&s, "watched", &watched, &[], 0);
     let watched_opt = example(version, "watched");
     let (_, watch_opt_trace) = record_ok(&s, "watched-opt", &watched_opt, &[], 0);
+    let generics = example(version, "generics.debug");
+    let (_, generics_trace) = record_ok(&s, "generics", &generics, &[], 0);
     assert!(
         race_output.contains("counter = "),
         "racecounter printed no counter:\n{race_output}"
@@ -169,6 +171,7 @@ fn dap_suite(version: &str) {
         ("LOCK_TRACE", lock_trace.display().to_string()),
         ("WATCH_TRACE", watch_trace.display().to_string()),
         ("WATCH_OPT_TRACE", watch_opt_trace.display().to_string()),
+        ("GENERICS_TRACE", generics_trace.display().to_string()),
         (
             "EXAMPLES_DIR",
             repo().join("examples").display().to_string(),
