@@ -159,6 +159,8 @@ fn dap_suite(version: &str) {
     let (_, inl_trace) = record_ok(&s, "inlined", &inlined, &[], 0);
     let inlined_debug = example(version, "inlined.debug");
     let (_, inl_debug_trace) = record_ok(&s, "inlined-debug", &inlined_debug, &[], 0);
+    let generics = example(version, "generics.debug");
+    let (_, generics_trace) = record_ok(&s, "generics", &generics, &[], 0);
     assert!(
         race_output.contains("counter = "),
         "racecounter printed no counter:\n{race_output}"
@@ -176,6 +178,7 @@ fn dap_suite(version: &str) {
         ("WATCH_OPT_TRACE", watch_opt_trace.display().to_string()),
         ("INLINED_TRACE", inl_trace.display().to_string()),
         ("INLINED_DEBUG_TRACE", inl_debug_trace.display().to_string()),
+        ("GENERICS_TRACE", generics_trace.display().to_string()),
         (
             "EXAMPLES_DIR",
             repo().join("examples").display().to_string(),

@@ -47,3 +47,46 @@ fn debugvars_replays_exactly() {
     assert_same("debugvars", &rec, &rep);
     assert_eq!(text(&rep.stdout).lines().collect::<Vec<_>>(), SUMMARY);
 }
+
+/// The generics example, whose generic functions the engine tests
+/// (src/debugger/tests.rs) stop in: same output for every Go version and
+/// variant, and an exact replay.
+const GENERICS: &[&str] = &[
+    "sum ints 6",
+    "sum floats 4",
+    "keys strings [a b]",
+    "keys ints [7 8 9]",
+    "pair {First:7 Second:seven} swapped {First:seven Second:7}",
+    "pair {First:x Second:2.5} swapped {First:2.5 Second:x}",
+    "stacks ints [10 20] floats [0.5]",
+];
+
+#[test]
+fn generics_prints_and_replays() {
+    for version in go_versions() {
+        for variant in ["generics", "generics.debug"] {
+            let out = output_within(&mut Command::new(example(&version, variant)), DEADLINE);
+            assert!(out.status.success(), "go{version} {variant}: {out:?}");
+            assert_eq!(
+                text(&out.stdout).lines().collect::<Vec<_>>(),
+                GENERICS,
+                "go{version} {variant}"
+            );
+        }
+    }
+    for marker in [
+        "sum-return",
+        "keys-return",
+        "swap-return",
+        "push-return",
+        "makepair-return",
+    ] {
+        assert!(marker_line("generics", marker) > 0);
+    }
+    let version = &go_versions()[0];
+    let s = Scratch::new();
+    let (rec, trace) = s.record("t", &example(version, "generics.debug"), &[]);
+    assert!(rec.status.success(), "{rec:?}");
+    let rep = s.replay(&trace);
+    assert_same("generics", &rec, &rep);
+}

@@ -14,16 +14,24 @@ fn repo() -> PathBuf {
 }
 
 fn marker(name: &str) -> u64 {
-    let src = std::fs::read_to_string(repo().join("examples/dapdemo/main.go")).unwrap();
+    marker_in("dapdemo", name)
+}
+
+fn marker_in(example: &str, name: &str) -> u64 {
+    let src = std::fs::read_to_string(repo().join(format!("examples/{example}/main.go"))).unwrap();
     src.lines()
         .position(|l| l.contains(&format!("// #BP {name}")))
         .map(|i| i as u64 + 1)
-        .unwrap_or_else(|| panic!("no marker {name}"))
+        .unwrap_or_else(|| panic!("no marker {name} in {example}"))
 }
 
 fn record(version: &str, args: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    record_binary(version, "dapdemo.debug", args)
+}
+
+fn record_binary(version: &str, binary: &str, args: &[&str]) -> (tempfile::TempDir, PathBuf) {
     let rrgo = repo().join("target/release/rrgo");
-    let prog = repo().join(format!(".build/go{version}/dapdemo.debug"));
+    let prog = repo().join(format!(".build/go{version}/{binary}"));
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("trace");
     let st = std::process::Command::new(&rrgo)
@@ -52,8 +60,12 @@ fn open(dir: &Path) -> Engine {
 }
 
 fn src() -> String {
+    src_of("dapdemo")
+}
+
+fn src_of(example: &str) -> String {
     repo()
-        .join("examples/dapdemo/main.go")
+        .join(format!("examples/{example}/main.go"))
         .to_string_lossy()
         .into_owned()
 }
@@ -353,5 +365,332 @@ fn disassembly_memory_and_instruction_breakpoints() {
             "{s:?}"
         );
         assert_eq!((top(&mut e).pc, i_at(&mut e).as_str()), (call.addr, "0"));
+    }
+}
+
+const GENERIC_MARKERS: [&str; 5] = [
+    "sum-return",
+    "keys-return",
+    "swap-return",
+    "push-return",
+    "makepair-return",
+];
+
+fn generic_breakpoints(e: &mut Engine) {
+    let bps: Vec<LineBreakpoint> = GENERIC_MARKERS
+        .iter()
+        .map(|m| LineBreakpoint {
+            line: marker_in("generics", m),
+            ..Default::default()
+        })
+        .collect();
+    for st in e.set_line_breakpoints(&src_of("generics"), &bps) {
+        assert!(st.verified, "{st:?}");
+    }
+}
+
+/// One stop in examples/generics: the function, its variables (name,
+/// type, value; `None` = a map, whose order is random) and expressions.
+struct GenericStop {
+    function: &'static str,
+    marker: &'static str,
+    vars: &'static [(&'static str, &'static str, &'static str)],
+    exprs: &'static [(&'static str, &'static str)],
+}
+
+const GENERIC_STOPS: &[GenericStop] = &[
+    GenericStop {
+        function: "main.Sum[go.shape.int]",
+        marker: "sum-return",
+        vars: &[
+            ("xs", "[]int", "[]int len: 3, cap: 3, [1,2,3]"),
+            ("total", "int", "6"),
+        ],
+        exprs: &[("len(xs)", "3"), ("xs[1]", "2"), ("total + xs[2]", "9")],
+    },
+    GenericStop {
+        function: "main.Sum[go.shape.float64]",
+        marker: "sum-return",
+        vars: &[
+            ("xs", "[]float64", "[]float64 len: 2, cap: 2, [1.5,2.5]"),
+            ("total", "float64", "4"),
+        ],
+        exprs: &[("len(xs)", "2"), ("xs[1]", "2.5")],
+    },
+    GenericStop {
+        function: "main.Keys[go.shape.string,go.shape.int]",
+        marker: "keys-return",
+        vars: &[("m", "map[string]int", "")],
+        exprs: &[
+            ("m[\"a\"]", "1"),
+            ("m[\"b\"]", "2"),
+            ("len(m)", "2"),
+            ("len(keys)", "2"),
+        ],
+    },
+    GenericStop {
+        function: "main.Keys[go.shape.int,go.shape.string]",
+        marker: "keys-return",
+        vars: &[("m", "map[int]string", "")],
+        exprs: &[("m[8]", "\"eight\""), ("len(m)", "3"), ("len(keys)", "3")],
+    },
+    GenericStop {
+        function: "main.MakePair[go.shape.int,go.shape.string]",
+        marker: "makepair-return",
+        vars: &[
+            ("a", "int", "7"),
+            ("b", "string", "\"seven\""),
+            (
+                "p",
+                "main.Pair[int,string]",
+                "main.Pair[int,string] {First: 7, Second: \"seven\"}",
+            ),
+        ],
+        exprs: &[("p.First", "7"), ("p.Second", "\"seven\""), ("a + 1", "8")],
+    },
+    GenericStop {
+        function: "main.Pair[go.shape.int,go.shape.string].Swap",
+        marker: "swap-return",
+        vars: &[
+            (
+                "p",
+                "main.Pair[int,string]",
+                "main.Pair[int,string] {First: 7, Second: \"seven\"}",
+            ),
+            (
+                "q",
+                "main.Pair[string,int]",
+                "main.Pair[string,int] {First: \"seven\", Second: 7}",
+            ),
+        ],
+        exprs: &[("p.First", "7"), ("q.Second", "7")],
+    },
+    GenericStop {
+        function: "main.MakePair[go.shape.string,go.shape.float64]",
+        marker: "makepair-return",
+        vars: &[
+            ("a", "string", "\"x\""),
+            ("b", "float64", "2.5"),
+            (
+                "p",
+                "main.Pair[string,float64]",
+                "main.Pair[string,float64] {First: \"x\", Second: 2.5}",
+            ),
+        ],
+        exprs: &[("p.First", "\"x\""), ("p.Second * 2", "5")],
+    },
+    GenericStop {
+        function: "main.Pair[go.shape.string,go.shape.float64].Swap",
+        marker: "swap-return",
+        vars: &[
+            (
+                "p",
+                "main.Pair[string,float64]",
+                "main.Pair[string,float64] {First: \"x\", Second: 2.5}",
+            ),
+            (
+                "q",
+                "main.Pair[float64,string]",
+                "main.Pair[float64,string] {First: 2.5, Second: \"x\"}",
+            ),
+        ],
+        exprs: &[("q.First", "2.5")],
+    },
+    GenericStop {
+        function: "main.(*Stack[go.shape.int]).Push",
+        marker: "push-return",
+        vars: &[
+            (
+                "s",
+                "*main.Stack[int]",
+                "*main.Stack[int] {items: []int len: 1, cap: 1, [10], name: \"ints\"}",
+            ),
+            ("v", "int", "10"),
+            ("n", "int", "1"),
+        ],
+        exprs: &[
+            ("s.name", "\"ints\""),
+            ("len(s.items)", "1"),
+            ("s.items[0]", "10"),
+        ],
+    },
+    GenericStop {
+        function: "main.(*Stack[go.shape.int]).Push",
+        marker: "push-return",
+        vars: &[
+            (
+                "s",
+                "*main.Stack[int]",
+                "*main.Stack[int] {items: []int len: 2, cap: 2, [10,20], name: \"ints\"}",
+            ),
+            ("v", "int", "20"),
+            ("n", "int", "2"),
+        ],
+        exprs: &[("s.items[1]", "20"), ("v", "20")],
+    },
+    GenericStop {
+        function: "main.(*Stack[go.shape.float64]).Push",
+        marker: "push-return",
+        vars: &[
+            (
+                "s",
+                "*main.Stack[float64]",
+                "*main.Stack[float64] {items: []float64 len: 1, cap: 1, [0.5], name: \"floats\"}",
+            ),
+            ("v", "float64", "0.5"),
+            ("n", "int", "1"),
+        ],
+        exprs: &[("s.name", "\"floats\""), ("s.items[0]", "0.5")],
+    },
+];
+
+/// Whether `got` shows what is expected: exactly in -N -l builds; in
+/// optimized ones also as the shape (`go.shape.int`: no dictionary at that
+/// pc), optimized away or unreadable — never another value.
+fn shows(got: &str, want: &str, exact: bool) -> bool {
+    got == want
+        || (!exact
+            && (got == "(optimized away)"
+                || got.starts_with("(unreadable ")
+                || got.replace("go.shape.", "") == want))
+}
+
+/// Generic functions and methods of generic types, both Go versions, -N -l
+/// and optimized builds: arguments and locals have the instantiation's
+/// types (from the function's dictionary) and values, children expand,
+/// and expressions index slices and maps and select fields.
+#[test]
+fn generic_functions_show_instantiated_types() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    for version in ["1.27.3", "1.24.11"] {
+        for binary in ["generics.debug", "generics"] {
+            let exact = binary.ends_with(".debug");
+            let what = format!("go{version} {binary}");
+            let (_tmp, dir) = record_binary(version, binary, &[]);
+            let mut e = open(&dir);
+            generic_breakpoints(&mut e);
+            let mut readable = 0;
+            for stop in GENERIC_STOPS {
+                let s = e.resume(Motion::Continue, None, Granularity::Line).unwrap();
+                assert!(
+                    matches!(s.reason, StopReason::Breakpoint { .. }),
+                    "{what}: {s:?}"
+                );
+                let f = top(&mut e);
+                assert_eq!(
+                    (f.function.as_str(), f.line),
+                    (stop.function, marker_in("generics", stop.marker)),
+                    "{what}"
+                );
+                let g = e.selected_goroutine().unwrap();
+                let mut vars = e.scope(g, 0, ScopeKind::Arguments).unwrap();
+                vars.extend(e.scope(g, 0, ScopeKind::Locals).unwrap());
+                for (name, ty, want) in stop.vars {
+                    let Some(v) = vars.iter().find(|v| v.name == *name) else {
+                        assert!(!exact, "{what} {}: no {name} in {vars:?}", stop.function);
+                        continue;
+                    };
+                    let at = format!("{what} {}: {name}", stop.function);
+                    if exact {
+                        assert_eq!(v.type_name, *ty, "{at}");
+                    } else {
+                        assert_eq!(v.type_name.replace("go.shape.", ""), *ty, "{at}");
+                    }
+                    if want.is_empty() {
+                        // A map: entries in table order, checked by the expressions.
+                        if v.value.starts_with('(') && !exact {
+                            continue;
+                        }
+                        assert!(
+                            v.value
+                                .replace("go.shape.", "")
+                                .starts_with(&format!("{ty} [")),
+                            "{at}: {v:?}"
+                        );
+                        assert_eq!(
+                            v.indexed,
+                            Some(if ty.contains("string]") { 2 } else { 3 }),
+                            "{at}"
+                        );
+                        readable += 1;
+                        continue;
+                    }
+                    assert!(shows(&v.value, want, exact), "{at}: {v:?}");
+                    if v.value.starts_with('(') {
+                        continue;
+                    }
+                    readable += 1;
+                    // Children of a generic struct: its fields, typed by the instantiation.
+                    if let (Some(r), true) = (v.children, ty.starts_with("main.Pair")) {
+                        let kids = e.children(r, 0, 0).unwrap();
+                        let names: Vec<&str> = kids.iter().map(|k| k.name.as_str()).collect();
+                        assert_eq!(names, ["First", "Second"], "{at}");
+                        let first_ty = &ty["main.Pair[".len()..ty.find(',').unwrap()];
+                        assert_eq!(kids[0].type_name.replace("go.shape.", ""), first_ty, "{at}");
+                        assert_eq!(
+                            kids[0].evaluate_name.as_deref(),
+                            Some(&*format!("{name}.First"))
+                        );
+                    }
+                }
+                for (expr, want) in stop.exprs {
+                    let at = format!("{what} {}: {expr}", stop.function);
+                    match e.evaluate(expr, None, 0) {
+                        Ok(v) => assert!(shows(&v.value, want, exact), "{at}: {v:?}"),
+                        Err(err) => assert!(!exact, "{at}: {err}"),
+                    }
+                }
+            }
+            assert!(readable >= 10, "{what}: only {readable} values readable");
+            let s = e.resume(Motion::Continue, None, Granularity::Line).unwrap();
+            assert!(
+                !matches!(s.reason, StopReason::Breakpoint { .. }),
+                "{what}: {s:?}"
+            );
+        }
+    }
+}
+
+/// Stops at every `#BP` marker of examples/generics and lists what the
+/// engine shows there (`cargo test --release --bin rrgo generics_dump --
+/// --ignored --nocapture`): for looking at new Go versions.
+#[test]
+#[ignore]
+fn generics_dump() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    for version in ["1.27.3", "1.24.11"] {
+        for binary in ["generics.debug", "generics"] {
+            let (_tmp, dir) = record_binary(version, binary, &[]);
+            let mut e = open(&dir);
+            generic_breakpoints(&mut e);
+            println!("== go{version} {binary}");
+            loop {
+                let s = e.resume(Motion::Continue, None, Granularity::Line).unwrap();
+                if !matches!(s.reason, StopReason::Breakpoint { .. }) {
+                    break;
+                }
+                let f = top(&mut e);
+                println!("-- {} line {}", f.function, f.line);
+                let g = e.selected_goroutine().unwrap();
+                for kind in [ScopeKind::Arguments, ScopeKind::Locals] {
+                    for v in e.scope(g, 0, kind).unwrap() {
+                        println!("  {:<6} {:<24} {}", v.name, v.type_name, v.value);
+                    }
+                }
+                for expr in [
+                    "len(xs)",
+                    "xs[1]",
+                    "m[\"a\"]",
+                    "m[8]",
+                    "p.First",
+                    "s.name",
+                    "len(s.items)",
+                ] {
+                    if let Ok(v) = e.evaluate(expr, None, 0) {
+                        println!("  = {expr}: {} {}", v.type_name, v.value);
+                    }
+                }
+            }
+        }
     }
 }

@@ -105,15 +105,21 @@ impl Scope<'_> {
         })
     }
 
-    fn lookup_local(&self, name: &str) -> Option<Ev> {
+    /// A local's value; an error when its type (a type parameter's) cannot
+    /// be known here.
+    fn lookup_local(&self, name: &str) -> Option<anyhow::Result<Ev>> {
         let vars = self
             .vars
             .get_or_init(|| self.ctx.info.scope_variables(self.lookup_pc, self.depth));
         let v = vars.iter().find(|v| v.name == name)?;
-        Some(match super::read_value(&self.ctx, self.frame, v) {
+        let v = match super::instantiate(&self.ctx, self.frame, v) {
+            Ok(v) => v,
+            Err(e) => return Some(Err(e.context(format!("type of {name}")))),
+        };
+        Some(Ok(match super::read_value(&self.ctx, self.frame, &v) {
             Some(val) => Ev::Val(val),
             None => Ev::Optimized(v.ty),
-        })
+        }))
     }
 
     fn lookup_global(&self, full: &str) -> Option<Ev> {
@@ -143,7 +149,7 @@ impl Scope<'_> {
 
     fn ident(&self, name: &str) -> anyhow::Result<Ev> {
         if let Some(ev) = self.lookup_local(name) {
-            return Ok(ev);
+            return ev;
         }
         match name {
             "true" => return Ok(Ev::Bool(true, None)),

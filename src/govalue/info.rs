@@ -20,6 +20,7 @@ pub(crate) const DW_AT_GO_KEY: DwAt = DwAt(0x2901);
 pub(crate) const DW_AT_GO_ELEM: DwAt = DwAt(0x2902);
 pub(crate) const DW_AT_GO_EMBEDDED_FIELD: DwAt = DwAt(0x2903);
 pub(crate) const DW_AT_GO_RUNTIME_TYPE: DwAt = DwAt(0x2904);
+pub(crate) const DW_AT_GO_DICT_INDEX: DwAt = DwAt(0x2906);
 
 /// A function with code: its pc range and where its DIE is.
 #[derive(Debug, Clone)]
@@ -51,6 +52,10 @@ pub(crate) struct Info {
     /// Text symbols (entry, size, name), sorted by entry.
     pub functions: Vec<(u64, u64, String)>,
     pub data_symbols: HashMap<String, u64>,
+    /// Generic dictionaries (`main..dict.Keys[string,int]`): address →
+    /// the generic names (`generic_base`) of the functions they serve (the
+    /// linker merges identical ones).
+    pub dicts: HashMap<u64, Vec<String>>,
     pub frames: FrameTable,
     /// Named constants of each type (`internal/abi.Int` = 2), sorted by
     /// value, names without their package: how Delve names a value.
@@ -84,9 +89,15 @@ pub(crate) fn load(data: &[u8]) -> anyhow::Result<Info> {
 
     let mut functions = Vec::new();
     let mut data_symbols = HashMap::new();
+    let mut dicts: HashMap<u64, Vec<String>> = HashMap::new();
     for s in file.symbols() {
         let Ok(name) = s.name() else { continue };
-        if s.kind() == object::SymbolKind::Text && s.address() != 0 {
+        if name.contains("..dict.") && s.address() != 0 {
+            dicts
+                .entry(s.address())
+                .or_default()
+                .push(generic_base(&name.replacen("..dict.", ".", 1)));
+        } else if s.kind() == object::SymbolKind::Text && s.address() != 0 {
             functions.push((
                 s.address(),
                 s.size(),
@@ -115,6 +126,7 @@ pub(crate) fn load(data: &[u8]) -> anyhow::Result<Info> {
         lines: Vec::new(),
         functions,
         data_symbols,
+        dicts,
         frames,
         constants: HashMap::new(),
     };
@@ -243,6 +255,7 @@ impl Info {
                             });
                         }
                     }
+                    self.load_params(unit, node)?;
                 }
                 gimli::DW_TAG_variable => {
                     let name = self.attr_string(unit, e.attr_value(gimli::DW_AT_name));
@@ -282,6 +295,42 @@ impl Info {
                     }
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// The `.paramN` typedefs a generic function's variables are typed
+    /// with: children of its subprogram DIE.
+    fn load_params(
+        &mut self,
+        unit: &gimli::Unit<R>,
+        node: gimli::EntriesTreeNode<R>,
+    ) -> anyhow::Result<()> {
+        let mut children = node.children();
+        while let Some(child) = children.next()? {
+            let e = child.entry();
+            if e.tag() != gimli::DW_TAG_typedef {
+                continue;
+            }
+            let (Some(index), Some(shape), Some(global)) = (
+                attr_u64(e.attr_value(DW_AT_GO_DICT_INDEX)),
+                global_ref(unit, e.attr_value(gimli::DW_AT_type)),
+                e.offset().to_debug_info_offset(&unit.header),
+            ) else {
+                continue;
+            };
+            let name = self
+                .attr_string(unit, e.attr_value(gimli::DW_AT_name))
+                .unwrap_or_default();
+            self.types.insert(
+                global.0,
+                Type {
+                    name,
+                    size: 0,
+                    kind: Kind::Param { index, shape },
+                    rtype: 0,
+                },
+            );
         }
         Ok(())
     }
@@ -420,6 +469,24 @@ struct TypeAttrs {
     elem: Option<usize>,
     rtype: u64,
     encoding: Option<gimli::DwAte>,
+}
+
+/// A generic function's or dictionary's name without its type arguments
+/// and receiver punctuation: `main.(*Stack[go.shape.int]).Push` →
+/// `main.Stack.Push`, `main.Stack[int]` → `main.Stack`.
+pub(crate) fn generic_base(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut depth = 0u32;
+    for c in name.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            _ if depth > 0 => {}
+            '(' | ')' | '*' => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The address of a package variable: its location is `DW_OP_addr A`.

@@ -73,6 +73,17 @@ pub struct Variable {
     /// Go's `&x` variables: the DIE describes a pointer to the real value
     /// (a variable moved to the heap).
     pub(crate) escaped: bool,
+    /// For a variable typed by a type parameter: the dictionary of its
+    /// generic function.
+    pub(crate) dict: Option<Dict>,
+}
+
+/// A generic function's dictionary: where its `.dict` argument is, and the
+/// function's name (a dictionary read from memory must be one of its own).
+#[derive(Debug, Clone)]
+pub(crate) struct Dict {
+    pub loc: VarLoc,
+    pub function: String,
 }
 
 /// A variable's location at the pc it was looked up for.
@@ -213,6 +224,7 @@ impl DebugInfo {
                     loc: VarLoc::Addr(g.addr),
                     eval_name: g.name.clone(),
                     escaped: false,
+                    dict: None,
                 })
             })
             .collect()
@@ -255,7 +267,15 @@ impl DebugInfo {
     /// "(optimized away)" (the type is still shown).
     pub fn read_var(&self, mem: &dyn Memory, frame: &FrameRegs, v: &Variable) -> Var {
         let ctx = self.ctx(mem);
-        match read_value(&ctx, frame, v) {
+        let v = match instantiate(&ctx, frame, v) {
+            Ok(v) => v,
+            Err(e) => {
+                let mut var = render::optimized_var(ctx.type_name(v.ty), &v.name, &v.eval_name);
+                var.value.value = format!("(unreadable {e})");
+                return var;
+            }
+        };
+        match read_value(&ctx, frame, &v) {
             Some(val) => render::to_var(&ctx, &val, &v.name, &v.eval_name, 0),
             None => render::optimized_var(ctx.type_name(v.ty), &v.name, &v.eval_name),
         }
@@ -324,6 +344,88 @@ impl DebugInfo {
         };
         scope.evaluate(expr)
     }
+}
+
+/// `v` with its type in this frame: a type parameter's type is the
+/// function's dictionary entry (an `*abi.Type`), found in DWARF by its
+/// runtime type offset, as Delve does. Errors say why it cannot be known.
+///
+/// Without a usable dictionary (optimized code often has none), a shape
+/// without pointers stands in, as in Delve: its values are exact, its name
+/// says it is a shape (`go.shape.int`).
+pub(crate) fn instantiate(ctx: &Ctx, frame: &FrameRegs, v: &Variable) -> anyhow::Result<Variable> {
+    let Some((index, shape)) = ctx.info.types.param(v.ty) else {
+        return Ok(v.clone());
+    };
+    let mut out = v.clone();
+    out.dict = None;
+    match dictionary_type(ctx, frame, v, index, shape) {
+        Ok(ty) => out.ty = ty,
+        Err(_) if !v.escaped && ctx.info.types.without_pointers(shape) => out.ty = shape,
+        Err(e) => return Err(e),
+    }
+    Ok(out)
+}
+
+fn dictionary_type(
+    ctx: &Ctx,
+    frame: &FrameRegs,
+    v: &Variable,
+    index: u64,
+    shape: TypeId,
+) -> anyhow::Result<TypeId> {
+    let dict = v
+        .dict
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("type parameter without a dictionary"))?;
+    let place = match &dict.loc {
+        VarLoc::None => Place::Missing,
+        VarLoc::Addr(a) => Place::Mem(*a),
+        VarLoc::Expr { unit, expr } => location::evaluate(ctx.info, *unit, expr, frame, ctx.mem, 8),
+    };
+    let ptr = match place {
+        Place::Mem(a) => ctx.read_u64(a)?,
+        Place::Bytes(b) if b.len() >= 8 => u64::from_le_bytes(b[..8].try_into()?),
+        _ => anyhow::bail!("dictionary optimized away"),
+    };
+    // The slot may not hold this call's dictionary yet (optimized code
+    // spills it after the location list says): it must at least be one of
+    // this function's dictionaries.
+    let base = info::generic_base(&dict.function);
+    let ours = ctx.info.dicts.get(&ptr).is_some_and(|names| {
+        names.iter().any(|n| {
+            base == *n
+                || base
+                    .strip_prefix(n.as_str())
+                    .is_some_and(|m| m.starts_with('.'))
+        })
+    });
+    if !ours {
+        anyhow::bail!("no dictionary of {} at {ptr:#x}", dict.function);
+    }
+    let rtype = ctx.read_u64(ptr.wrapping_add(index.saturating_mul(8)))?;
+    if rtype == 0 {
+        anyhow::bail!("empty dictionary entry {index}");
+    }
+    let dynamic = ctx.dynamic_type(rtype);
+    let ty = dynamic
+        .ty
+        .ok_or_else(|| anyhow::anyhow!("no type information for {}", dynamic.name))?;
+    let types = &ctx.info.types;
+    // A `.paramN` typedef may describe `&x`'s type, *T, when an escaped
+    // variable was its first user.
+    let fits = types.fits_shape(ty, shape)
+        || types
+            .pointee(shape)
+            .is_some_and(|p| types.fits_shape(ty, p));
+    if !fits {
+        anyhow::bail!(
+            "dictionary type {} does not fit shape {}",
+            dynamic.name,
+            types.name(shape)
+        );
+    }
+    Ok(ty)
 }
 
 /// A variable's value in a frame; None when it is not available there.

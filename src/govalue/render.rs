@@ -363,6 +363,7 @@ fn write_inner(
             }
         },
         Kind::Alias(_)
+        | Kind::Param { .. }
         | Kind::Unknown
         | Kind::Bool
         | Kind::Int
@@ -520,10 +521,18 @@ pub(crate) fn to_var(ctx: &Ctx, v: &Val, name: &str, eval_name: &str, level: u32
         value.truncate(cut);
         value.push_str("...");
     }
+    let mut type_name = ctx.type_name(v.ty);
+    // Delve's DAP types an interface with its dynamic type,
+    // `error(*main.myErr)`, when that type is known.
+    if matches!(kind, Some(Kind::Iface { .. })) {
+        if let Ok(Some((dynamic, Some(_)))) = ctx.iface_data(v) {
+            type_name = format!("{type_name}({})", dynamic.name);
+        }
+    }
     Var {
         value: Value {
             name: name.to_string(),
-            type_name: ctx.type_name(v.ty),
+            type_name,
             value,
             children: None,
             indexed: shape.indexed,

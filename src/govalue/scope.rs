@@ -6,7 +6,7 @@ use gimli::AttributeValue;
 
 use super::info::{attr_u64, global_ref, Info, R};
 use super::types::TypeId;
-use super::{VarLoc, Variable};
+use super::{Dict, VarLoc, Variable};
 
 /// Go's attribute on a variable a closure captures.
 const DW_AT_GO_CLOSURE_OFFSET: gimli::DwAt = gimli::DwAt(0x2907);
@@ -30,6 +30,10 @@ struct RawVar {
 #[derive(Default)]
 struct Level {
     vars: Vec<RawVar>,
+    /// A generic function's dictionary (its `.dict` argument).
+    dict: Option<VarLoc>,
+    /// The function's name (an inlined call's: its abstract origin's).
+    function: String,
     /// For an inlined call: the line it was called from (in the parent level).
     call_line: u64,
 }
@@ -50,7 +54,10 @@ impl Info {
         let Some(unit) = self.units.get(sub.unit) else {
             return Vec::new();
         };
-        let mut levels = vec![Level::default()];
+        let mut levels = vec![Level {
+            function: sub.name.clone(),
+            ..Level::default()
+        }];
         let walked = (|| -> gimli::Result<()> {
             let mut tree = unit.entries_tree(Some(sub.offset))?;
             let root = tree.root()?;
@@ -68,6 +75,10 @@ impl Info {
             levels[index + 1].call_line
         };
         let mut raw = std::mem::take(&mut levels[index].vars);
+        let dict = levels[index].dict.take().map(|loc| Dict {
+            loc,
+            function: std::mem::take(&mut levels[index].function),
+        });
         // Declared on this line or later: not in scope yet (in -N -l builds
         // its slot holds garbage). Delve's rule: visible from the line after
         // the declaration, a captured variable from that line.
@@ -96,6 +107,7 @@ impl Info {
             for prev in out.iter_mut().filter(|p| p.name == name) {
                 prev.name = format!("({name})");
             }
+            let param = self.types.param(v.ty).is_some();
             out.push(Variable {
                 // "~r0" is no Go expression: nothing to copy or watch by name.
                 eval_name: if name.starts_with('~') {
@@ -105,14 +117,16 @@ impl Info {
                 },
                 name,
                 is_arg: v.is_arg,
-                // `&x` is typed *T; the variable shown is x of type T.
-                ty: if escaped {
+                // `&x` is typed *T; the variable shown is x of type T. A
+                // type parameter's dictionary entry is T itself.
+                ty: if escaped && !param {
                     self.types.pointee(v.ty).unwrap_or(v.ty)
                 } else {
                     v.ty
                 },
                 loc: v.loc,
                 escaped,
+                dict: if param { dict.clone() } else { None },
             });
         }
         out
@@ -138,9 +152,11 @@ impl Info {
             let e = child.entry();
             match e.tag() {
                 gimli::DW_TAG_formal_parameter | gimli::DW_TAG_variable => {
-                    if let Some(v) = self.raw_var(unit_index, unit, e, pc, block_depth) {
-                        if let Some(l) = levels.get_mut(level) {
-                            l.vars.push(v);
+                    if let Some(l) = levels.get_mut(level) {
+                        match self.raw_var(unit_index, unit, e, pc, block_depth) {
+                            Some(Ok(v)) => l.vars.push(v),
+                            Some(Err(dict)) => l.dict = Some(dict),
+                            None => {}
                         }
                     }
                 }
@@ -158,8 +174,18 @@ impl Info {
                 }
                 gimli::DW_TAG_inlined_subroutine if self.contains(unit, e, pc) => {
                     let call_line = attr_u64(e.attr_value(gimli::DW_AT_call_line)).unwrap_or(0);
+                    let function = global_ref(unit, e.attr_value(gimli::DW_AT_abstract_origin))
+                        .and_then(|o| self.locate(o))
+                        .and_then(|(ui, off)| {
+                            let ou = self.units.get(ui)?;
+                            let oe = ou.entry(off).ok()?;
+                            self.attr_string(ou, oe.attr_value(gimli::DW_AT_name))
+                        })
+                        .unwrap_or_default();
                     levels.push(Level {
                         vars: Vec::new(),
+                        dict: None,
+                        function,
                         call_line,
                     });
                     let inner = levels.len() - 1;
@@ -202,6 +228,7 @@ impl Info {
         }
     }
 
+    /// A variable, or `Err` with the location of the function's dictionary.
     fn raw_var(
         &self,
         unit_index: usize,
@@ -209,7 +236,7 @@ impl Info {
         e: &gimli::DebuggingInformationEntry<R>,
         pc: u64,
         block_depth: usize,
-    ) -> Option<RawVar> {
+    ) -> Option<Result<RawVar, VarLoc>> {
         let mut a = self.var_attrs(unit, e);
         if let Some(origin) = global_ref(unit, e.attr_value(gimli::DW_AT_abstract_origin)) {
             let (ui, off) = self.locate(origin)?;
@@ -227,6 +254,10 @@ impl Info {
             };
         }
         let name = a.name?;
+        if name == ".dict" {
+            let ty = a.ty?;
+            return Some(Err(self.location(unit_index, unit, e, pc, ty)));
+        }
         // Compiler temporaries (".autotmp", ".dict") and the parts the
         // optimizer split a variable into ("s.len"). Unnamed results and
         // parameters ("~r0", "~p0") are shown, as Delve does.
@@ -236,8 +267,28 @@ impl Info {
         }
         let is_arg = e.tag() == gimli::DW_TAG_formal_parameter;
         let ty = a.ty?;
+        let loc = self.location(unit_index, unit, e, pc, ty);
+        Some(Ok(RawVar {
+            name,
+            is_arg,
+            ty,
+            loc,
+            decl_line: a.decl_line,
+            captured: e.attr_value(DW_AT_GO_CLOSURE_OFFSET).is_some(),
+            block_depth,
+        }))
+    }
+
+    fn location(
+        &self,
+        unit_index: usize,
+        unit: &gimli::Unit<R>,
+        e: &gimli::DebuggingInformationEntry<R>,
+        pc: u64,
+        ty: TypeId,
+    ) -> VarLoc {
         let size = self.types.size(ty);
-        let loc = match e.attr_value(gimli::DW_AT_location) {
+        match e.attr_value(gimli::DW_AT_location) {
             None => VarLoc::None,
             Some(AttributeValue::Exprloc(expr))
                 if !describes_less(&expr, unit.encoding(), size) =>
@@ -249,16 +300,7 @@ impl Info {
             }
             Some(AttributeValue::Exprloc(_)) => VarLoc::None,
             Some(v) => self.loclist_entry(unit_index, unit, v, pc, size),
-        };
-        Some(RawVar {
-            name,
-            is_arg,
-            ty,
-            loc,
-            decl_line: a.decl_line,
-            captured: e.attr_value(DW_AT_GO_CLOSURE_OFFSET).is_some(),
-            block_depth,
-        })
+        }
     }
 
     /// The location list entry for `pc`. The whole list is checked: Go

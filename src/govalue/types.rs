@@ -63,6 +63,14 @@ pub(crate) enum Kind {
     },
     /// A typedef that adds only a name (named structs: `main.point`).
     Alias(TypeId),
+    /// A type parameter's type in a generic function (a `.paramN` typedef
+    /// with DW_AT_go_dict_index): the real type is the dictionary's entry
+    /// `index`; `shape` (the layout every instantiation shares) stands in
+    /// for sizes only.
+    Param {
+        index: u64,
+        shape: TypeId,
+    },
     Unknown,
 }
 
@@ -111,12 +119,15 @@ impl Types {
         self.map.get(&id).cloned()
     }
 
-    /// The type with aliases followed (bounded: DWARF may be garbage).
+    /// The type with aliases followed (bounded: DWARF may be garbage). A
+    /// type parameter resolves to its shape: the layout is right, names
+    /// and pointer targets are not (values are read with the dictionary's
+    /// type, see `super::param_type`).
     pub fn resolve(&self, mut id: TypeId) -> Option<Rc<Type>> {
         for _ in 0..32 {
             let t = self.get(id)?;
             match t.kind {
-                Kind::Alias(next) => id = next,
+                Kind::Alias(next) | Kind::Param { shape: next, .. } => id = next,
                 _ => return Some(t),
             }
         }
@@ -127,21 +138,116 @@ impl Types {
     pub fn resolve_id(&self, mut id: TypeId) -> TypeId {
         for _ in 0..32 {
             match self.get(id).map(|t| t.kind.clone()) {
-                Some(Kind::Alias(next)) => id = next,
+                Some(Kind::Alias(next)) | Some(Kind::Param { shape: next, .. }) => id = next,
                 _ => return id,
             }
         }
         id
     }
 
+    /// `(dictionary index, shape)` of a type parameter's type.
+    pub fn param(&self, id: TypeId) -> Option<(u64, TypeId)> {
+        match self.get(id)?.kind {
+            Kind::Param { index, shape } => Some((index, shape)),
+            _ => None,
+        }
+    }
+
     pub fn name(&self, id: TypeId) -> String {
         match self.get(id) {
-            Some(t) if !t.name.is_empty() => t.name.clone(),
+            // `.paramN` means nothing to a Go developer; the shape does.
             Some(t) => match t.kind {
+                Kind::Param { shape, .. } => self.name(shape),
+                _ if !t.name.is_empty() => t.name.clone(),
                 Kind::Alias(next) => self.name(next),
                 _ => "?".into(),
             },
             None => "?".into(),
+        }
+    }
+
+    /// Whether a value of type `real` has the layout of `shape`, the
+    /// type a generic function was compiled for: the same sizes and
+    /// kinds all the way down, except that shapes forget what pointers
+    /// point to. A dictionary entry that fails this is not this
+    /// function's (a stale or garbage dictionary): reading with it would
+    /// show wrong values.
+    pub fn fits_shape(&self, real: TypeId, shape: TypeId) -> bool {
+        self.fits(real, shape, 0)
+    }
+
+    /// Whether a shape reads its values exactly without its dictionary:
+    /// shapes keep numbers, strings, maps and interfaces but turn every
+    /// pointer into `*uint8`, which would show a wrong pointee.
+    pub fn without_pointers(&self, id: TypeId) -> bool {
+        self.pointer_free(id, 0)
+    }
+
+    fn pointer_free(&self, id: TypeId, depth: u32) -> bool {
+        let Some(t) = self.resolve(id) else {
+            return false;
+        };
+        let d = depth + 1;
+        depth <= 16
+            && match &t.kind {
+                Kind::Bool
+                | Kind::Int
+                | Kind::Uint
+                | Kind::Float
+                | Kind::Complex
+                | Kind::String
+                | Kind::Func
+                | Kind::Iface { .. } => true,
+                Kind::Slice(e) | Kind::Array(e, _) | Kind::Chan { elem: e, .. } => {
+                    self.pointer_free(*e, d)
+                }
+                Kind::Map { key, elem, .. } => {
+                    self.pointer_free(*key, d) && self.pointer_free(*elem, d)
+                }
+                Kind::Struct(fields) => fields.iter().all(|f| self.pointer_free(f.ty, d)),
+                _ => false,
+            }
+    }
+
+    fn fits(&self, real: TypeId, shape: TypeId, depth: u32) -> bool {
+        let (Some(r), Some(s)) = (self.resolve(real), self.resolve(shape)) else {
+            return false;
+        };
+        if depth > 16 || r.size != s.size {
+            return false;
+        }
+        let d = depth + 1;
+        match (&r.kind, &s.kind) {
+            (Kind::Bool, Kind::Bool)
+            | (Kind::Int, Kind::Int)
+            | (Kind::Uint, Kind::Uint)
+            | (Kind::Float, Kind::Float)
+            | (Kind::Complex, Kind::Complex)
+            | (Kind::String, Kind::String)
+            | (Kind::Ptr(_), Kind::Ptr(_))
+            | (Kind::Func, Kind::Func) => true,
+            (Kind::Slice(a), Kind::Slice(b)) => self.fits(*a, *b, d),
+            (Kind::Array(a, n), Kind::Array(b, m)) => n == m && self.fits(*a, *b, d),
+            (Kind::Chan { elem: a, .. }, Kind::Chan { elem: b, .. }) => self.fits(*a, *b, d),
+            (
+                Kind::Map {
+                    key: rk, elem: re, ..
+                },
+                Kind::Map {
+                    key: sk, elem: se, ..
+                },
+            ) => self.fits(*rk, *sk, d) && self.fits(*re, *se, d),
+            // eface and iface differ in their first word.
+            (Kind::Iface { hdr: a }, Kind::Iface { hdr: b }) => {
+                a.map(|a| self.resolve_id(a)) == b.map(|b| self.resolve_id(b))
+            }
+            (Kind::Struct(a), Kind::Struct(b)) => {
+                a.len() == b.len()
+                    && a.iter()
+                        .zip(b)
+                        .all(|(x, y)| x.offset == y.offset && self.fits(x.ty, y.ty, d))
+            }
+            _ => false,
         }
     }
 

@@ -16,6 +16,7 @@
 //   WATCH_OPT_TRACE      examples/watched (optimized) recorded
 //   INLINED_TRACE        examples/inlined (optimized: scale, double, offset inlined) recorded
 //   INLINED_DEBUG_TRACE  examples/inlined (.debug build: nothing inlined) recorded
+//   GENERICS_TRACE       examples/generics (.debug build) recorded
 //   EXAMPLES_DIR         absolute path of examples/ (DWARF names sources under it)
 //   GO_VERSION           the Go version the programs were built with
 // Optional: DAP_TIMEOUT_SCALE multiplies every time limit.
@@ -26,7 +27,7 @@ const { scenario, RawConnection, isAlive, TIMEOUTS } = require('./lib/dap');
 const h = require('./lib/helpers');
 
 const NEEDED = ['RRGO', 'DAPDEMO_TRACE', 'DAPDEMO_PANIC_TRACE', 'RACE_TRACE', 'RACE_OUTPUT', 'LOCK_TRACE',
-    'WATCH_TRACE', 'WATCH_OPT_TRACE', 'INLINED_TRACE', 'INLINED_DEBUG_TRACE', 'EXAMPLES_DIR', 'GO_VERSION'];
+    'WATCH_TRACE', 'WATCH_OPT_TRACE', 'INLINED_TRACE', 'INLINED_DEBUG_TRACE', 'GENERICS_TRACE', 'EXAMPLES_DIR', 'GO_VERSION'];
 const missing = NEEDED.filter((k) => !process.env[k]);
 if (missing.length) {
     throw new Error(`dap.test.js needs the environment variables ${missing.join(', ')}, ` +
@@ -40,6 +41,7 @@ const RACE = path.join(E.EXAMPLES_DIR, 'racecounter', 'main.go');
 const LOCKS = path.join(E.EXAMPLES_DIR, 'lockholders', 'main.go');
 const WATCHED = path.join(E.EXAMPLES_DIR, 'watched', 'main.go');
 const INLINED = path.join(E.EXAMPLES_DIR, 'inlined', 'main.go');
+const GENERICS = path.join(E.EXAMPLES_DIR, 'generics', 'main.go');
 
 const L = {};
 for (const m of ['square-body', 'call-square', 'after-square', 'loop-body', 'loop-print', 'final-print', 'panic-line']) {
@@ -299,6 +301,65 @@ scenario(`${V} debug console: dlv history, blocked-by and signals from the gorou
         const bad = await client.request('evaluate', { expression: 'dlv history x', context: 'repl' });
         assert.equal(bad.success, false, JSON.stringify(bad));
         assert.ok((await h.threads(client)).length > 0, 'threads after the console commands');
+    });
+
+// An interface's type names its dynamic type, as Delve's DAP server does.
+scenario(`${V} an interface variable's type names its dynamic type`, { ...demo }, async ({ client, port }) => {
+    await h.handshake(client, port, {
+        configure: () => h.setBreakpoints(client, DEMO, [{ line: h.marker(DEMO, 'iface-call') }]),
+    });
+    const stop = await h.waitStopped(client, 'breakpoint');
+    const [top] = await h.stack(client, await h.stoppedThread(client, stop), 1);
+    const sh = await h.findVariable(client, top.id, 'sh');
+    assert.equal(sh.type, 'main.shape(main.tile)', JSON.stringify(sh));
+    assert.equal(sh.value, 'main.shape(main.tile) {side: 1.5}', JSON.stringify(sh));
+    const ev = await client.evaluateRequest({ expression: 'sh', frameId: top.id, context: 'watch' });
+    assert.equal(ev.body.type, 'main.shape(main.tile)', JSON.stringify(ev.body));
+});
+
+// Generic functions: arguments and locals have the instantiation's types (from the
+// function's dictionary), children expand, expressions index and select.
+scenario(`${V} generic functions show their instantiated types and values`,
+    { rrgo: RRGO, trace: E.GENERICS_TRACE }, async ({ client, port }) => {
+        await h.handshake(client, port, {
+            configure: () => h.setBreakpoints(client, GENERICS, [
+                { line: h.marker(GENERICS, 'sum-return') },
+                { line: h.marker(GENERICS, 'makepair-return') },
+            ]),
+        });
+        let tid;
+        const frameAt = async (fn, marker, stop) => {
+            tid = await h.stoppedThread(client, stop);
+            const [top] = await h.stack(client, tid, 1);
+            h.assertFrame(top, fn, GENERICS, h.marker(GENERICS, marker), [top]);
+            return top.id;
+        };
+        const evaluate = async (frameId, expression) =>
+            (await client.evaluateRequest({ expression, frameId, context: 'watch' })).body;
+
+        let frame = await frameAt('main.Sum[go.shape.int]', 'sum-return', await h.waitStopped(client, 'breakpoint'));
+        const xs = await h.findVariable(client, frame, 'xs');
+        assert.equal(xs.type, '[]int', JSON.stringify(xs));
+        assert.equal(xs.value, '[]int len: 3, cap: 3, [1,2,3]', JSON.stringify(xs));
+        assert.equal(xs.indexedVariables, 3, JSON.stringify(xs));
+        const elems = await h.children(client, xs.variablesReference);
+        assert.deepEqual(elems.map((v) => [v.name, v.value, v.type]), [['[0]', '1', 'int'], ['[1]', '2', 'int'], ['[2]', '3', 'int']]);
+        await h.assertValues(client, frame, { total: '6' });
+        assert.equal((await evaluate(frame, 'len(xs)')).result, '3');
+        assert.equal((await evaluate(frame, 'xs[1]')).result, '2');
+
+        frame = await frameAt('main.Sum[go.shape.float64]', 'sum-return', await h.resume(client, 'continue', { threadId: tid }, 'breakpoint'));
+        assert.equal((await h.findVariable(client, frame, 'xs')).type, '[]float64');
+        assert.equal((await evaluate(frame, 'xs[1]')).result, '2.5');
+
+        frame = await frameAt('main.MakePair[go.shape.int,go.shape.string]', 'makepair-return', await h.resume(client, 'continue', { threadId: tid }, 'breakpoint'));
+        const p = await h.findVariable(client, frame, 'p');
+        assert.equal(p.type, 'main.Pair[int,string]', JSON.stringify(p));
+        assert.equal(p.value, 'main.Pair[int,string] {First: 7, Second: "seven"}', JSON.stringify(p));
+        const fields = await h.children(client, p.variablesReference);
+        assert.deepEqual(fields.map((v) => [v.name, v.value, v.type]), [['First', '7', 'int'], ['Second', '"seven"', 'string']]);
+        const first = await evaluate(frame, 'p.First');
+        assert.deepEqual([first.result, first.type], ['7', 'int']);
     });
 
 // A breakpoint on a line without a statement (a comment before a function)
