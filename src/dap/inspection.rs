@@ -278,14 +278,17 @@ impl Session {
                 vs
             }
             VarRef::Children { of, indexed, named } => {
-                // Indexed values (slices, arrays, maps) have no named children.
-                if filter == Some("named") && indexed.unwrap_or(0) > 0 && named.unwrap_or(0) == 0 {
+                // The engine lists a value's named children (a map's `len()`)
+                // first, then the indexed ones.
+                let named = named.unwrap_or(0);
+                if filter == Some("named") && indexed.unwrap_or(0) > 0 && named == 0 {
                     Vec::new()
                 } else {
-                    let (start, count) = if filter == Some("named") {
-                        (0, 0)
-                    } else {
-                        (start, count)
+                    let (start, count) = match filter {
+                        Some("named") if named > 0 => (0, named),
+                        Some("named") => (0, 0),
+                        Some("indexed") => (start + named, count),
+                        _ => (start, count),
                     };
                     self.engine(move |t| t.children(of, start, count))
                         .await

@@ -7,6 +7,7 @@ use super::render::{to_var, MAX_RECURSE};
 use super::types::Kind;
 use super::value::{Ctx, Loc, Val};
 use super::{maps, Expand, Var};
+use crate::debugger::api::Value;
 
 /// Children returned at most per request.
 const MAX_CHILDREN: u64 = 1000;
@@ -68,7 +69,26 @@ pub(crate) fn children(ctx: &Ctx, e: &Expand, start: u64, count: u64) -> anyhow:
         Kind::Array(elem, n) => elements(ctx, v, *elem, *n, start, end, e, &mut out)?,
         Kind::Map { key, elem, hdr } => {
             if let Some(h) = ctx.header(v, *hdr)? {
-                let m = maps::entries(ctx, &h, *key, *elem, start, count)?;
+                // Child 0 is Delve's `len()` (the map's one named child);
+                // the entries follow it.
+                let mut count = count;
+                if start == 0 {
+                    let len = maps::len(ctx, &h)?;
+                    out.push(Var {
+                        value: Value {
+                            name: "len()".into(),
+                            type_name: "int".into(),
+                            value: len.to_string(),
+                            evaluate_name: (!parent.is_empty()).then(|| format!("len({parent})")),
+                            ..Value::default()
+                        },
+                        expand: None,
+                        place: None,
+                    });
+                    count = count.saturating_sub(1);
+                }
+                let first = start.saturating_sub(1);
+                let m = maps::entries(ctx, &h, *key, *elem, first, count)?;
                 let lvl = child_level(e.level + 1);
                 for (i, (k, val)) in m.entries.iter().enumerate() {
                     out.extend(map_entry(
@@ -76,7 +96,7 @@ pub(crate) fn children(ctx: &Ctx, e: &Expand, start: u64, count: u64) -> anyhow:
                         k,
                         val,
                         parent,
-                        start.saturating_add(i as u64),
+                        first.saturating_add(i as u64),
                         lvl,
                     ));
                 }

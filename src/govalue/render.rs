@@ -465,13 +465,14 @@ fn shape(ctx: &Ctx, v: &Val) -> anyhow::Result<Shape> {
             indexed: Some(*n),
             named: None,
         },
+        // Named: Delve's `len()` child, before the entries.
         Kind::Map { hdr, .. } => match ctx.header(v, *hdr)? {
             Some(h) => {
                 let len = maps::len(ctx, &h)?;
                 Shape {
                     expandable: len > 0,
                     indexed: Some(len),
-                    named: None,
+                    named: (len > 0).then_some(1),
                 }
             }
             None => Shape {

@@ -195,6 +195,11 @@ fn map_children(di: &DebugInfo, mem: &ProcMem, v: &Var) -> BTreeSet<(String, Str
         start += page.len() as u64;
         out.extend(page.into_iter().map(|c| (c.value.name, c.value.value)));
     }
+    // The first child is Delve's `len()`: the number of entries.
+    let len = out.iter().find(|(k, _)| k == "len()").cloned();
+    let (_, n) = len.expect("a map lists its len() first");
+    out.retain(|(k, _)| k != "len()");
+    assert_eq!(n, out.len().to_string(), "len() vs the entries listed");
     out
 }
 
