@@ -63,18 +63,22 @@ fn next_stop(c: &mut Client, deadline: Instant) -> Option<Value> {
     }
 }
 
+/// The number of mark() calls spinmarks printed.
+fn recorded_calls(stdout: &str) -> usize {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("marks: "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no call count in {stdout}"))
+}
+
 /// `log2` iterations per goroutine (a mark every 2^22): enough CPU time
 /// for MIN_PREEMPTIONS 50 ms slices of this build.
 fn check(build: &Path, log2: &str) {
     let s = Scratch::new();
     let (rec, trace) = s.record("t", build, &[log2]);
     assert!(rec.status.success(), "recording: {}", text(&rec.stderr));
-    let stdout = text(&rec.stdout);
-    let calls: usize = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("marks: "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no call count in {stdout}"));
+    let calls = recorded_calls(&text(&rec.stdout));
     let info = text(&s.run(&["info", trace.to_str().unwrap()]).stdout);
     let preempts: usize = info
         .lines()
@@ -198,12 +202,7 @@ fn a_watchpoint_in_cpu_bound_code_sees_every_write() {
     let build = example(&go_versions()[0], "spinmarks");
     let (rec, trace) = s.record("t", &build, &["28"]);
     assert!(rec.status.success(), "recording: {}", text(&rec.stderr));
-    let stdout = text(&rec.stdout);
-    let calls: i64 = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("marks: "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no call count in {stdout}"));
+    let calls = recorded_calls(&text(&rec.stdout)) as i64;
     let server = Server::start(&s, "127.0.0.1:0", &[trace.to_str().unwrap()], &[]);
     let mut c = server.connect();
     c.initialize();

@@ -295,20 +295,24 @@ impl Engine {
         Ok(out)
     }
 
+    /// What a children reference stands for, while the stop it came from lasts.
+    pub(super) fn expandable(&self, of: ChildrenRef) -> EResult<Expand> {
+        self.cache
+            .children
+            .get((of.0 as usize).wrapping_sub(1))
+            .cloned()
+            .ok_or_else(|| {
+                EngineError("that value is no longer available (the program moved)".into())
+            })
+    }
+
     pub(super) fn child_values(
         &mut self,
         of: ChildrenRef,
         start: u64,
         count: u64,
     ) -> EResult<Vec<Value>> {
-        let e = self
-            .cache
-            .children
-            .get((of.0 as usize).wrapping_sub(1))
-            .cloned()
-            .ok_or_else(|| {
-                EngineError("that value is no longer available (the program moved)".into())
-            })?;
+        let e = self.expandable(of)?;
         let vars = self.info.expand(self.mem()?, &e, start, count);
         Ok(vars.into_iter().map(|v| self.publish(v)).collect())
     }

@@ -125,14 +125,7 @@ impl Engine {
                 (eval, Some(var), Some((*goid, *frame)))
             }
             DataTarget::Child { of, name } => {
-                let e = self
-                    .cache
-                    .children
-                    .get((of.0 as usize).wrapping_sub(1))
-                    .cloned()
-                    .ok_or_else(|| {
-                        EngineError("that value is no longer available (the program moved)".into())
-                    })?;
+                let e = self.expandable(*of)?;
                 let var = self
                     .info
                     .expand(self.mem()?, &e, 0, 0)
