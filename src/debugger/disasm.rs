@@ -88,14 +88,7 @@ impl Engine {
         while gap < end && mem.read_exact(RemoteAddr(gap), &mut [0u8]).is_err() {
             gap = page_end(gap);
         }
-        for a in self.session.breakpoint_addrs() {
-            if (addr..at).contains(&a) {
-                if let Some(b) = self.session.original_byte(a) {
-                    data[(a - addr) as usize] = b;
-                }
-            }
-        }
-        (data, gap - at)
+        (self.session.original_code(addr, data), gap - at)
     }
 
     pub(super) fn memory(&self, addr: u64, count: u64) -> MemoryRead {

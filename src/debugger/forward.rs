@@ -229,36 +229,32 @@ impl Engine {
     }
 
     pub(super) fn run_continue(&mut self) -> EResult<Stop> {
-        self.sync_breakpoints(&[])?;
-        loop {
-            match self.tick(false)? {
-                Tick::Hit(h) | Tick::Watch(h) => {
-                    if let Some(s) = self.hit_stops(h)? {
-                        return Ok(s);
-                    }
-                }
-                Tick::Event | Tick::Instruction(_) => {
-                    if self.interrupted() {
-                        return Ok(self.stop(StopReason::Pause, None));
-                    }
-                }
-                Tick::End => return Ok(self.end_stop()),
-            }
-        }
+        self.run_until(&[], &mut |_, _| Ok(false))
     }
 
     /// Continue until a thread reaches one of `addrs` (a step), or a user
     /// breakpoint stops it first.
     pub(super) fn run_to_any(&mut self, addrs: &[u64]) -> EResult<Stop> {
-        self.sync_breakpoints(addrs)?;
+        self.run_until(addrs, &mut |_, h| Ok(addrs.contains(&h.addr)))
+    }
+
+    /// The forward motions' loop: runs until a user breakpoint, watchpoint
+    /// or exception stops, a pause, the end, or `lands` accepts a hit of
+    /// one of the temporary breakpoints `temp` (a step's end).
+    fn run_until(
+        &mut self,
+        temp: &[u64],
+        lands: &mut dyn FnMut(&mut Engine, BreakpointHit) -> EResult<bool>,
+    ) -> EResult<Stop> {
+        self.sync_breakpoints(temp)?;
         let result = loop {
             match self.tick(false)? {
-                Tick::Hit(h) if addrs.contains(&h.addr) => {
-                    break self.stop(StopReason::Step, Some(h.tid));
-                }
                 Tick::Hit(h) | Tick::Watch(h) => {
                     if let Some(s) = self.hit_stops(h)? {
                         break s;
+                    }
+                    if h.watch.is_none() && lands(self, h)? {
+                        break self.stop(StopReason::Step, Some(h.tid));
                     }
                 }
                 Tick::Event | Tick::Instruction(_) => {
@@ -269,7 +265,9 @@ impl Engine {
                 Tick::End => break self.end_stop(),
             }
         };
-        self.sync_breakpoints(&[])?;
+        if !temp.is_empty() {
+            self.sync_breakpoints(&[])?;
+        }
         Ok(result)
     }
 
@@ -287,32 +285,7 @@ impl Engine {
             f.lands.clone()
         };
         temp.extend(f.ret);
-        self.sync_breakpoints(&temp)?;
-        let result = loop {
-            match self.tick(false)? {
-                Tick::Hit(h) => {
-                    if let Some(s) = self.hit_stops(h)? {
-                        break s;
-                    }
-                    if self.step_lands(f, h, out)? {
-                        break self.stop(StopReason::Step, Some(h.tid));
-                    }
-                }
-                Tick::Watch(h) => {
-                    if let Some(s) = self.hit_stops(h)? {
-                        break s;
-                    }
-                }
-                Tick::Event | Tick::Instruction(_) => {
-                    if self.interrupted() {
-                        break self.stop(StopReason::Pause, None);
-                    }
-                }
-                Tick::End => break self.end_stop(),
-            }
-        };
-        self.sync_breakpoints(&[])?;
-        Ok(result)
+        self.run_until(&temp, &mut |e, h| e.step_lands(f, h, out))
     }
 
     /// Whether a hit of a temporary breakpoint ends a next/step out.

@@ -54,8 +54,6 @@ pub(super) struct Watches {
 
 /// A data target's expression, its value, and the frame (goroutine, index)
 /// it was looked up in.
-type DataVar = (String, Option<Var>, Option<(Goid, usize)>);
-
 impl Engine {
     /// The return addresses that end watched stack variables.
     pub(super) fn watch_scope_addrs(&self) -> Vec<u64> {
@@ -95,8 +93,8 @@ impl Engine {
         }
     }
 
-    /// The value a data target names, and the frame it was looked up in.
-    fn data_var(&mut self, target: &DataTarget) -> EResult<DataVar> {
+    /// The value a data target names, and the expression naming it.
+    fn data_var(&mut self, target: &DataTarget) -> EResult<(String, Var)> {
         Ok(match target {
             DataTarget::Scope {
                 goid,
@@ -122,7 +120,7 @@ impl Engine {
                     .ok_or_else(|| EngineError(format!("no variable {name} in that scope")))?;
                 let var = self.info.read_var(self.mem()?, &f.regs, v);
                 let eval = var.value.evaluate_name.clone().unwrap_or(name.clone());
-                (eval, Some(var), Some((*goid, *frame)))
+                (eval, var)
             }
             DataTarget::Child { of, name } => {
                 let e = self.expandable(*of)?;
@@ -133,12 +131,10 @@ impl Engine {
                     .find(|v| v.value.name == *name)
                     .ok_or_else(|| EngineError(format!("no element {name} in that value")))?;
                 let eval = var.value.evaluate_name.clone().unwrap_or(name.clone());
-                (eval, Some(var), None)
+                (eval, var)
             }
             DataTarget::Expression { expr, goid, frame } => {
-                let var = self.eval_var(expr, *goid, *frame)?;
-                let goid = goid.or(self.selected);
-                (expr.clone(), Some(var), goid.map(|g| (g, *frame)))
+                (expr.clone(), self.eval_var(expr, *goid, *frame)?)
             }
             DataTarget::Address { .. } => unreachable!("addresses have no variable"),
         })
@@ -190,10 +186,7 @@ impl Engine {
                 }
             }
             _ => {
-                let (name, var, _) = self.data_var(&target)?;
-                let Some(var) = var else {
-                    return refuse(format!("{name} cannot be watched"));
-                };
+                let (name, var) = self.data_var(&target)?;
                 match var.place {
                     Some(p) => (name, p),
                     None => {

@@ -521,11 +521,6 @@ impl ReplaySession {
         self.breakpoints.keys().copied().collect()
     }
 
-    /// The program's own byte under the breakpoint at `addr`, if one is there.
-    pub fn original_byte(&self, addr: u64) -> Option<u8> {
-        self.breakpoints.get(&addr).copied()
-    }
-
     fn main_mem(&self) -> anyhow::Result<&ProcMem> {
         self.mems
             .get(&self.main_pid.0)
