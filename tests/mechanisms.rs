@@ -825,6 +825,48 @@ fn a_preemption_after_a_huge_write_is_recorded_in_pieces() {
     assert_same("fill", &rec, &s.replay(&dir));
 }
 
+/// Mechanism: no search-stub patch in code the program reads as data
+/// (`goruntime::selfread`). In Go's FIPS mode the init of
+/// `crypto/internal/fips140/check` hashes the module's machine code and
+/// panics on a mismatch; a preemption point in that code whose slice began
+/// before the check was found by patching a `jmp` there, so the replayed
+/// check failed (`crypto/tls`'s tests, whose children run FIPS mode,
+/// diverged 1 run in 3 with a 2 ms woken bound). `examples/fipsinit`'s
+/// children start while the parent wakes every 100 µs; with
+/// `RRGO_WAKE_MS=0` they are preempted all through their start-up.
+#[test]
+fn code_the_program_hashes_is_not_patched_while_it_does() {
+    let s = Scratch::new();
+    let mut unpatched = 0;
+    for run in 0..3 {
+        let dir = s.path().join(format!("t{run}"));
+        let mut rec = s.cmd();
+        rec.env("RRGO_WAKE_MS", "0")
+            .args(["record", "-o"])
+            .arg(&dir)
+            .arg("--")
+            .arg(example(&newest(), "fipsinit"));
+        let rec = output_within(&mut rec, DEADLINE);
+        assert!(rec.status.success(), "{}", text(&rec.stderr));
+        assert!(
+            text(&rec.stdout).matches("verified signatures: 5").count() == 3,
+            "{}",
+            text(&rec.stdout)
+        );
+        let err = replay_re_executing(&s, &dir, &rec, "rrgo::commands=info");
+        unpatched += err
+            .split("unpatched=")
+            .nth(1)
+            .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .expect("replay logs its unpatched points");
+    }
+    assert!(
+        unpatched > 0,
+        "no point fell in the FIPS code before its check: the test exercised nothing"
+    );
+}
+
 /// Mechanism: a thread woken from a blocking syscall gets the CPU within a
 /// bound (50 ms by default; here `RRGO_WAKE_MS=auto`, which follows what
 /// preemptions cost, `record/wake.rs`: a few ms), whatever the running

@@ -186,6 +186,7 @@ fn autopilot(dir: &std::path::Path) -> Result<i32> {
         jumped = p.jumped,
         breakpoint_hits = p.hits,
         probe_stops = p.probes,
+        unpatched = p.unpatched,
         "preemption points reached"
     );
     match session.exit_status().cloned() {

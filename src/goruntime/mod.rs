@@ -4,6 +4,7 @@
 
 mod layout;
 pub mod locks;
+pub mod selfread;
 pub mod stack;
 pub mod version;
 

@@ -44,6 +44,9 @@ pub struct PreemptStats {
     pub hits: u64,
     /// Stops of a probing stub (the first visits, to choose its test).
     pub probes: u64,
+    /// Points in code the program still reads as data
+    /// (`goruntime::selfread`): searched with a debug register, unpatched.
+    pub unpatched: u64,
 }
 
 /// The memory a point is verified by besides the registers (the event's
@@ -420,6 +423,14 @@ impl ReplaySession {
         ) else {
             return Ok(unavailable(target.rip, "not a patch site here"));
         };
+        let mem = self.mems.get(&tgid).expect("the thread's process");
+        if map.read_as_data(mem, site.addr, site.len as u64) {
+            self.preempt_stats.unpatched += 1;
+            return Ok(unavailable(
+                target.rip,
+                "the program still reads this code as data (Go's FIPS self-check)",
+            ));
+        }
         // Memory words the stub also compares (address, value): none until a
         // visit with equal registers showed which differ (a loop's counter).
         let mut words: Vec<(u64, u64)> = Vec::new();
@@ -885,11 +896,14 @@ fn other_stop(e: &Event, target: &Regs, w: &Waited, stray: &mut u32) -> anyhow::
         _ => {
             // Which call, from where: what the thread did instead.
             let got = match (w.stop, ptrace::get_regs(w.tid)) {
-                (Stop::Syscall, Ok(r)) => format!(
-                    "a {} syscall at {:#x}",
-                    crate::syscall_names::name(r.orig_rax as i64),
-                    r.rip
-                ),
+                (Stop::Syscall, Ok(r)) => {
+                    tracing::debug!("return addresses: {}", return_addresses(w.tid, r.rbp));
+                    format!(
+                        "a {} syscall at {:#x}",
+                        crate::syscall_names::name(r.orig_rax as i64),
+                        r.rip
+                    )
+                }
                 (stop, _) => format!("{stop:?}"),
             };
             Err(anyhow::anyhow!(super::Divergence::new(
@@ -900,4 +914,27 @@ fn other_stop(e: &Event, target: &Regs, w: &Waited, stray: &mut u32) -> anyhow::
             )))
         }
     }
+}
+
+/// The frame-pointer chain's return addresses from `bp` (for the log of a
+/// divergence: where the thread went instead).
+fn return_addresses(tid: Tid, mut bp: u64) -> String {
+    let Ok(mem) = crate::tracee::mem::ProcMem::open(tid.0) else {
+        return String::new();
+    };
+    let mut out = Vec::new();
+    for _ in 0..40 {
+        let (Ok(next), Ok(ret)) = (
+            mem.read_u64(trace_format::RemoteAddr(bp)),
+            mem.read_u64(trace_format::RemoteAddr(bp + 8)),
+        ) else {
+            break;
+        };
+        out.push(format!("{ret:#x}"));
+        if next <= bp {
+            break;
+        }
+        bp = next;
+    }
+    out.join(" ")
 }

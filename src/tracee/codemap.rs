@@ -23,6 +23,8 @@ const MAX_FUNCTION: u64 = 256 << 10;
 #[derive(Debug, Default)]
 pub struct CodeMap {
     funcs: Vec<(u64, u64)>,
+    /// Code the program reads as data for a while (no patch there then).
+    self_read: Vec<crate::goruntime::selfread::SelfRead>,
 }
 
 impl CodeMap {
@@ -32,6 +34,7 @@ impl CodeMap {
             return CodeMap::default();
         };
         let mut funcs = Vec::new();
+        let mut self_read = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for r in maps
             .iter()
@@ -66,6 +69,7 @@ impl CodeMap {
                     base.wrapping_sub(first & !0xfff)
                 }
             };
+            self_read.extend(crate::goruntime::selfread::ranges(&file, bias));
             for s in file.symbols().chain(file.dynamic_symbols()) {
                 if s.kind() == SymbolKind::Text && s.size() > 0 && s.address() != 0 {
                     let start = s.address().wrapping_add(bias);
@@ -75,7 +79,18 @@ impl CodeMap {
         }
         funcs.sort_unstable();
         funcs.dedup();
-        CodeMap { funcs }
+        CodeMap { funcs, self_read }
+    }
+
+    /// Whether the program may still read [addr, addr+len) as data: its
+    /// reader's init has not finished (or its state cannot be read).
+    pub fn read_as_data(&self, mem: &ProcMem, addr: u64, len: u64) -> bool {
+        self.self_read.iter().any(|r| {
+            addr < r.end
+                && addr + len > r.start
+                && mem.read_u32(RemoteAddr(r.init_state)).ok()
+                    != Some(crate::goruntime::selfread::INIT_DONE)
+        })
     }
 
     /// The function holding `pc`.
