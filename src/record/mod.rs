@@ -9,6 +9,7 @@
 
 mod clock;
 mod dirty;
+mod handoff;
 mod points;
 mod rdtsc;
 pub mod redact;

@@ -56,6 +56,8 @@ pub struct RecordStats {
     pub buffered_calls: u64,
     /// Page runs of shared file mappings that a syscall changed.
     pub shared_map_updates: u64,
+    /// Futex wakes at whose exit the CPU went to the woken thread (`handoff.rs`).
+    pub handoffs: u64,
 }
 
 pub struct RecordOutcome {

@@ -92,7 +92,11 @@ impl Recorder {
             }
             _ => None,
         };
-        let blocks = spec.is_none_or(|s| s.blocking.may_block(&args));
+        let blocks = spec.is_none_or(|s| {
+            self.t
+                .proc_of(tid)
+                .is_none_or(|p| s.blocking.may_block(&args, &p.mem))
+        });
         if let Some(th) = self.t.get(tid) {
             th.syscall = Some(InSyscall {
                 nr,
@@ -182,7 +186,18 @@ impl Recorder {
     }
 
     pub(super) fn on_syscall_exit(&mut self, tid: Tid) -> anyhow::Result<()> {
+        let wake = self
+            .t
+            .get(tid)
+            .and_then(|t| t.syscall.as_ref())
+            .and_then(|sc| super::handoff::futex_wake(sc.nr, &sc.args));
         if self.record_syscall_exit(tid)? {
+            if let Some(uaddr) = wake {
+                let woken = ptrace::get_regs(tid)?.rax as i64;
+                if self.hand_off(tid, uaddr, woken)? {
+                    return Ok(());
+                }
+            }
             self.continue_or_switch(tid)?;
         }
         Ok(())

@@ -50,7 +50,17 @@ pub enum Blocking {
     /// fcntl: blocks only for F_SETLKW and F_OFD_SETLKW (waiting for a
     /// lock another recorded process may hold).
     FcntlCmd,
+    /// A sleep for the relative time in the timespec at arg `req`: blocks
+    /// unless it is at most `SHORT_SLEEP_NS`. Such a nap is a spin-wait's
+    /// pause (Go's scheduler sleeps 3 µs before stealing a goroutine from a
+    /// running thread); giving up the CPU there hands it back to the thread
+    /// the napper waits for, which then keeps it for a whole turn.
+    /// `flags`: the arg holding clock_nanosleep's flags (TIMER_ABSTIME blocks).
+    Sleep { req: u8, flags: Option<u8> },
 }
+
+/// The longest sleep the recorder waits out with the thread on the CPU.
+pub const SHORT_SLEEP_NS: u64 = 10_000;
 
 /// prctl options replay emulates (`Hook::Prctl`): PR_GET/SET_KEEPCAPS,
 /// PR_CAPBSET_READ/DROP, PR_GET/SET_SECUREBITS, PR_CAP_AMBIENT.
@@ -59,8 +69,17 @@ pub fn prctl_is_emulated(option: u64) -> bool {
 }
 
 impl Blocking {
-    pub fn may_block(self, args: &[u64; 6]) -> bool {
+    pub fn may_block(self, args: &[u64; 6], mem: &crate::tracee::mem::ProcMem) -> bool {
         match self {
+            Blocking::Sleep { req, flags } => {
+                let absolute = flags.is_some_and(|f| args[f as usize] & libc::TIMER_ABSTIME as u64 != 0);
+                let Ok(ts) = mem.read(trace_format::RemoteAddr(args[req as usize]), 16) else {
+                    return true;
+                };
+                let sec = u64::from_le_bytes(ts[..8].try_into().unwrap_or_default());
+                let nsec = u64::from_le_bytes(ts[8..].try_into().unwrap_or_default());
+                absolute || sec != 0 || nsec > SHORT_SLEEP_NS
+            }
             Blocking::Never => false,
             Blocking::Maybe => true,
             Blocking::FutexOp => {
@@ -194,6 +213,19 @@ pub(crate) const fn emu(nr: i64, outputs: &'static [Out]) -> Spec {
         sends: &[],
         alters_file: false,
         hook: Hook::None,
+    }
+}
+
+/// A sleep (see `Blocking::Sleep`), emulated.
+pub(crate) const fn emu_sleep(
+    nr: i64,
+    req: u8,
+    flags: Option<u8>,
+    outputs: &'static [Out],
+) -> Spec {
+    Spec {
+        blocking: Blocking::Sleep { req, flags },
+        ..emu_blocking(nr, outputs)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Clocks, sleeps and timers: all emulated (recorded time is replayed;
 //! sleeps are not waited out; timer signals arrive as recorded signals).
 
-use super::{emu, emu_blocking, Hook, Out::*, Spec};
+use super::{emu, emu_sleep, Hook, Out::*, Spec};
 use libc::*;
 
 const TIMESPEC: usize = 16;
@@ -12,8 +12,8 @@ pub(crate) const ROWS: &[Spec] = &[
     emu(SYS_clock_getres, &[Fixed(1, TIMESPEC)]),
     emu(SYS_gettimeofday, &[Fixed(0, 16), Fixed(1, 8)]),
     emu(SYS_time, &[Fixed(0, 8)]),
-    emu_blocking(SYS_nanosleep, &[Fixed(1, TIMESPEC)]),
-    emu_blocking(SYS_clock_nanosleep, &[Fixed(3, TIMESPEC)]),
+    emu_sleep(SYS_nanosleep, 0, None, &[Fixed(1, TIMESPEC)]),
+    emu_sleep(SYS_clock_nanosleep, 2, Some(1), &[Fixed(3, TIMESPEC)]),
     emu(SYS_timer_create, &[Fixed(2, 4)]),
     emu(SYS_timer_settime, &[Fixed(3, ITIMER)]),
     emu(SYS_timer_gettime, &[Fixed(1, ITIMER)]),
