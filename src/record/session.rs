@@ -78,25 +78,16 @@ fn preempt_after() -> Duration {
 }
 
 /// How long a thread woken from a blocking syscall waits at most for the
-/// running one to give up the CPU: RRGO_WAKE_MS milliseconds (default 50,
-/// at most RRGO_PREEMPT_MS), or `auto`: adaptive (`wake.rs`). Adaptive is
-/// opt-in: with its 2 ms bounds, `crypto/tls`'s test binary failed to
-/// replay in 2 to 3 runs of 4 (a point just after the main thread woke
-/// another, which replay's main thread never reached), 0 of 4 with 50 ms.
-/// The woken thread's wait unless RRGO_WAKE_MS says otherwise.
-const DEFAULT_WAKE: Duration = Duration::from_millis(50);
-
+/// running one to give up the CPU: adaptive (`wake.rs`) unless RRGO_WAKE_MS
+/// gives milliseconds (at most RRGO_PREEMPT_MS). Adaptive was opt-in until
+/// session 24: `crypto/tls`'s test binary failed to replay in 2–3 runs of
+/// 4 with its short bounds — replay's search stub patched Go's FIPS module
+/// code before the module's self-check hashed it (`goruntime::selfread`).
 fn wake_after() -> super::wake::WakeWait {
     let max = preempt_after();
     let fixed = match std::env::var("RRGO_WAKE_MS").ok().as_deref() {
-        Some("auto") => None,
-        Some(v) => Some(
-            v.parse()
-                .map(Duration::from_millis)
-                .unwrap_or(DEFAULT_WAKE)
-                .min(max),
-        ),
-        None => Some(DEFAULT_WAKE.min(max)),
+        None | Some("auto") => None,
+        Some(v) => v.parse().ok().map(|ms| Duration::from_millis(ms).min(max)),
     };
     super::wake::WakeWait::new(fixed, max)
 }

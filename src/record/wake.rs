@@ -1,7 +1,6 @@
 //! How long a thread woken from a blocking syscall waits at most for the
-//! running one to give up the CPU: a fixed 50 ms by default, adaptive with
-//! `RRGO_WAKE_MS=auto` (opt-in until the `crypto/tls` divergence its short
-//! bounds bring out is explained: ARCHITECTURE.md, conformance notes).
+//! running one to give up the CPU: adaptive by default, fixed with
+//! `RRGO_WAKE_MS=<ms>`.
 //!
 //! Why adaptive: the program sees more CPUs than the one its threads take
 //! turns on, so a goroutine spinning until the thread it woke has done its
