@@ -899,9 +899,15 @@ fn other_stop(e: &Event, target: &Regs, w: &Waited, stray: &mut u32) -> anyhow::
                 (Stop::Syscall, Ok(r)) => {
                     tracing::debug!("return addresses: {}", return_addresses(w.tid, r.rbp));
                     format!(
-                        "a {} syscall at {:#x}",
+                        "a {} syscall at {:#x} ({:#x}, {:#x}, {:#x}, {:#x}, {:#x}, {:#x})",
                         crate::syscall_names::name(r.orig_rax as i64),
-                        r.rip
+                        r.rip,
+                        r.rdi,
+                        r.rsi,
+                        r.rdx,
+                        r.r10,
+                        r.r8,
+                        r.r9
                     )
                 }
                 (stop, _) => format!("{stop:?}"),
