@@ -2,123 +2,34 @@
 //! forwards again from a checkpoint: one pass notes the candidate moments
 //! before the current one (from the nearest checkpoint, then earlier ones
 //! until the answer is settled), a second pass stops at the chosen one
-//! (`Engine::seek`, from the nearest checkpoint before it).
+//! (`Timeline::seek`, from the nearest checkpoint before it). The scans
+//! and seeks are the timeline's; which moments count is decided here.
 
 use super::api::*;
-use super::engine::{same_regs, Engine, Pos, Tick};
+use super::engine::Engine;
 use super::forward::{step_targets, StepFrame};
-use crate::replay::BreakpointHit;
-
-/// A moment a scan kept, and the hit that made it.
-type Moment = (Pos, BreakpointHit);
+use crate::timeline::{scan, Pos};
 
 /// A frame's history: moments with the pc and CFA there, and the caller's
 /// statements step back may stop at.
 type History = (Vec<(Pos, u64, u64)>, Vec<u64>);
 
 impl Engine {
-    /// The moments before `until` where `keep` accepted a hit of `addrs`
-    /// (and, with `watches`, of a watchpoint), in order. Replays from the
-    /// nearest checkpoint, then from earlier ones, until `enough` says the
-    /// moments found settle the question.
-    pub(super) fn scan(
-        &mut self,
-        until: &Pos,
-        addrs: &[u64],
-        watches: bool,
-        keep: &mut dyn FnMut(&mut Engine, BreakpointHit) -> EResult<bool>,
-        enough: &dyn Fn(&Engine, &[Moment]) -> bool,
-    ) -> EResult<Vec<(Pos, BreakpointHit)>> {
-        let mut found: Vec<(Pos, BreakpointHit)> = Vec::new();
-        let mut end = until.clone();
-        for from in self.starts_before(until.event) {
-            if from > end.event {
-                continue;
-            }
-            let mut part = self.scan_segment(from, &end, addrs, watches, keep)?;
-            part.append(&mut found);
-            found = part;
-            if enough(self, &found) {
-                break;
-            }
-            end = Pos {
-                event: from,
-                at: None,
-            };
-        }
-        Ok(found)
-    }
-
-    /// One replay from `from` to `until`. A watchpoint's hit at `until`
-    /// itself counts: the access happened before that moment.
-    fn scan_segment(
-        &mut self,
-        from: u64,
-        until: &Pos,
-        addrs: &[u64],
-        watches: bool,
-        keep: &mut dyn FnMut(&mut Engine, BreakpointHit) -> EResult<bool>,
-    ) -> EResult<Vec<(Pos, BreakpointHit)>> {
-        self.restart_at(from)?;
-        self.sync_watches()?;
-        self.session.set_output(crate::replay::Output::Discard);
-        let mut want = addrs.to_vec();
-        want.extend(until.at.as_ref().map(|(_, r)| r.rip));
-        self.place_exactly(&want)?;
-        let mut found = Vec::new();
-        loop {
-            let event = self.session.next_event().0;
-            if event > until.event || (until.at.is_none() && event >= until.event) {
-                break;
-            }
-            match self.tick(false)? {
-                Tick::Hit(h) | Tick::Watch(h) => {
-                    let regs = self.session.regs(h.tid)?;
-                    let at_end = until.at.as_ref().is_some_and(|(tid, r)| {
-                        event == until.event && h.tid == *tid && same_regs(&regs, r)
-                    });
-                    let wanted = match h.watch {
-                        Some(_) => watches,
-                        None => !at_end && addrs.contains(&h.addr),
-                    };
-                    if wanted && keep(self, h)? {
-                        let at = Some((h.tid, regs));
-                        found.push((Pos { event, at }, h));
-                    }
-                    if at_end {
-                        break;
-                    }
-                }
-                Tick::Event | Tick::Instruction(_) => {
-                    if self.interrupted() {
-                        return Err(EngineError(super::engine::INTERRUPTED.into()));
-                    }
-                }
-                Tick::End => break,
-            }
-        }
-        Ok(found)
-    }
-
     fn seek_stop(&mut self, pos: &Pos, reason: StopReason) -> EResult<Stop> {
-        self.seek(pos)?;
+        self.tl.seek(pos)?;
         let tid = pos.at.as_ref().map(|(t, _)| *t);
         Ok(self.stop(reason, tid))
     }
 
-    fn start_pos() -> Pos {
-        // Just after the exec: the first moment the program exists.
-        Pos { event: 1, at: None }
-    }
-
     pub(super) fn reverse_continue(&mut self) -> EResult<Stop> {
-        let here = self.here()?;
+        let here = self.tl.here()?;
         let exceptions = self.enabled_exceptions();
         let mut addrs: Vec<u64> = self.bps.addrs().collect();
         addrs.extend(exceptions.iter().map(|(a, _)| *a));
         let mut seen = std::collections::HashMap::new();
         let watching = !self.watch.list.is_empty();
-        let hits = self.scan(
+        let hits = scan(
+            self,
             &here,
             &addrs,
             watching,
@@ -151,7 +62,7 @@ impl Engine {
                 let (tid, addr) = p.at.as_ref().map(|(t, r)| (*t, r.rip)).unwrap_or_default();
                 if let Some((_, kind)) = exceptions.iter().find(|(a, _)| *a == addr) {
                     // Going back onto the panic (or fatal error) itself.
-                    self.seek(p)?;
+                    self.tl.seek(p)?;
                     let text = self.exception_text(tid, *kind);
                     let reason = StopReason::Exception { kind: *kind, text };
                     return Ok(self.stop(reason, Some(tid)));
@@ -166,7 +77,7 @@ impl Engine {
                 self.seek_stop(p, reason)
             }
             None => {
-                let s = self.seek_stop(&Self::start_pos(), StopReason::StartOfRecording)?;
+                let s = self.seek_stop(&Pos::start(), StopReason::StartOfRecording)?;
                 Ok(s)
             }
         }
@@ -195,11 +106,12 @@ impl Engine {
         let cfa0 = f.cfa;
         // Enough once this activation's entry is among them (or any earlier
         // moment of it: all of its moments since the segment start are there).
-        let hits = self.scan(
+        let hits = scan(
+            self,
             here,
             &addrs,
             false,
-            &mut |e, h| Ok(e.g_of_thread(h.tid) == Some(g)),
+            &mut |e, h| Ok::<_, EngineError>(e.g_of_thread(h.tid) == Some(g)),
             &|e, found| {
                 found.iter().any(|(p, _)| {
                     p.at.as_ref().is_some_and(|(_, r)| {
@@ -223,7 +135,7 @@ impl Engine {
     /// Reverse next: the previous line this goroutine executed in this
     /// function activation, or in its caller before the call.
     pub(super) fn step_back(&mut self, f: &StepFrame) -> EResult<Stop> {
-        let here = self.here()?;
+        let here = self.tl.here()?;
         let (history, caller_lands) = self.frame_history(f, &here)?;
         let caller_cfa = f.caller_cfa;
         let mut candidates: Vec<(Pos, u64, u64)> = Vec::new();
@@ -260,7 +172,7 @@ impl Engine {
 
     /// Reverse step out: the caller's line, before it made this call.
     pub(super) fn reverse_step_out(&mut self, f: &StepFrame) -> EResult<Stop> {
-        let here = self.here()?;
+        let here = self.tl.here()?;
         let (history, _) = self.frame_history(f, &here)?;
         let mut last_caller: Option<Pos> = None;
         let mut target: Option<Pos> = None;
