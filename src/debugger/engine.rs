@@ -15,8 +15,9 @@ use super::breakpoints::Breakpoints;
 use super::inspect::StopCache;
 use crate::gobin::GoBinary;
 use crate::govalue::DebugInfo;
+use crate::replay::BreakpointHit;
 pub(super) use crate::timeline::Tick;
-use crate::timeline::{Cancel, Host, Timeline};
+use crate::timeline::{counts_here, Cancel, CountKey, Host, Timeline};
 
 pub struct Engine {
     pub(super) dir: PathBuf,
@@ -127,7 +128,8 @@ impl Engine {
 
     /// One step of the replay (see `Timeline::tick`); the program's
     /// output goes to the user's.
-    pub(super) fn tick(&mut self, instruction: bool) -> anyhow::Result<Tick> {
+    /// A breakpoint hit is counted here, whichever motion it happens in.
+    pub(super) fn tick(&mut self, instruction: bool) -> EResult<Tick> {
         let t = self.tl.tick(instruction)?;
         for (stream, bytes) in self.tl.take_output() {
             self.output.push(match stream {
@@ -135,7 +137,38 @@ impl Engine {
                 StdStream::Stderr => OutputChunk::Stderr(bytes),
             });
         }
+        if let Tick::Hit(h) = &t {
+            let keys = self.bps.counted();
+            if keys.iter().any(|k| k.addrs.contains(&h.addr)) {
+                for k in self.judge(*h, &keys)? {
+                    self.tl.counts.hit(&k);
+                }
+            }
+        }
         Ok(t)
+    }
+
+    /// The hit counts (of `keys`) a hit counts for: those whose condition
+    /// holds at it.
+    pub(super) fn judge(&mut self, h: BreakpointHit, keys: &[CountKey]) -> EResult<Vec<CountKey>> {
+        let mut out = Vec::new();
+        for k in keys.iter().filter(|k| k.addrs.contains(&h.addr)) {
+            if self.condition_holds(&k.condition, h.tid, false)? {
+                out.push(k.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Makes the hit counts the breakpoints' hit conditions need known
+    /// where the replay stands (a forward motion adds to them).
+    pub(super) fn ensure_counts(&mut self) -> EResult<()> {
+        let keys = self.bps.counted();
+        if !keys.is_empty() {
+            let k2 = keys.clone();
+            counts_here(self, &keys, &mut |e: &mut Engine, h| e.judge(h, &k2))?;
+        }
+        Ok(())
     }
 
     /// The thread the current stop is in (a breakpoint hit or a step).

@@ -183,12 +183,12 @@ impl Engine {
         let mut ids = Vec::new();
         for i in self.bps.at(h.addr) {
             let bp = self.bps.list[i].clone();
-            if !self.condition_holds(&bp.condition, h.tid)? {
+            if !self.condition_holds(&bp.condition, h.tid, true)? {
                 continue;
             }
-            self.bps.list[i].hits += 1;
-            let hits = self.bps.list[i].hits;
             if let Some(hc) = &bp.hit_condition {
+                // Counted when the replay got here (`Engine::tick`).
+                let hits = self.tl.counts.here(&bp.count_key()).unwrap_or(0);
                 if !hit_condition_met(hc, hits).map_err(EngineError)? {
                     continue;
                 }
@@ -212,17 +212,25 @@ impl Engine {
     }
 
     /// A breakpoint condition, evaluated in the hitting goroutine's innermost
-    /// frame. One that cannot be evaluated stops (and says why), as Delve does.
-    pub(super) fn condition_holds(&mut self, cond: &Option<String>, tid: RecTid) -> EResult<bool> {
+    /// frame. One that cannot be evaluated stops (and says why, if `report`),
+    /// as Delve does.
+    pub(super) fn condition_holds(
+        &mut self,
+        cond: &Option<String>,
+        tid: RecTid,
+        report: bool,
+    ) -> EResult<bool> {
         let Some(cond) = cond else { return Ok(true) };
         let goid = self.goid_of_thread(tid);
         self.cache.clear();
         match self.eval_var(cond, goid, 0) {
             Ok(v) => Ok(v.as_bool().unwrap_or(true)),
             Err(e) => {
-                self.output.push(OutputChunk::Log(format!(
-                    "error evaluating breakpoint condition {cond:?}: {e}\n"
-                )));
+                if report {
+                    self.output.push(OutputChunk::Log(format!(
+                        "error evaluating breakpoint condition {cond:?}: {e}\n"
+                    )));
+                }
                 Ok(true)
             }
         }

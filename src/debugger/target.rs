@@ -57,6 +57,13 @@ impl Engine {
         granularity: Granularity,
     ) -> EResult<Stop> {
         let goid = goid.or(self.selected);
+        if matches!(
+            motion,
+            Motion::Continue | Motion::Next | Motion::StepIn | Motion::StepOut
+        ) {
+            // Hit counts are by position: a forward motion adds to those here.
+            self.ensure_counts()?;
+        }
         Ok(match (motion, granularity) {
             (Motion::Continue, _) => self.run_continue()?,
             (Motion::ReverseContinue, _) => self.reverse_continue()?,

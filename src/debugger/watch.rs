@@ -347,7 +347,7 @@ impl Engine {
             return Ok(None);
         };
         let w = self.watch.list[i].clone();
-        if !self.watch_hit_counts(&w, &h) || !self.condition_holds(&w.condition, h.tid)? {
+        if !self.watch_hit_counts(&w, &h) || !self.condition_holds(&w.condition, h.tid, true)? {
             return Ok(None);
         }
         self.watch.list[i].hits += 1;
@@ -428,15 +428,17 @@ impl Engine {
         let tid = h.tid;
         let before = match writer {
             Some(pc) => {
-                let found = scan(
+                let (found, _) = scan(
                     self,
                     after,
                     &[pc],
                     false,
-                    &mut |_, hit| Ok::<_, EngineError>(hit.tid == tid && hit.watch.is_none()),
-                    &|_, found| !found.is_empty(),
+                    &mut |_, hit| {
+                        Ok::<_, EngineError>((hit.tid == tid && hit.watch.is_none()).then_some(()))
+                    },
+                    &mut |_, _, found| Ok(!found.is_empty()),
                 )?;
-                found.last().map(|(p, _)| p.clone())
+                found.last().map(|(p, _, _)| p.clone())
             }
             None => None,
         };
@@ -484,7 +486,7 @@ impl Engine {
         else {
             return Ok(false);
         };
-        if !self.watch_hit_counts(&w, h) || !self.condition_holds(&w.condition, h.tid)? {
+        if !self.watch_hit_counts(&w, h) || !self.condition_holds(&w.condition, h.tid, true)? {
             return Ok(false);
         }
         let regs = self.tl.session().regs(h.tid)?;

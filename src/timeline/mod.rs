@@ -6,11 +6,13 @@
 //! motion polls. It knows nothing of the user's breakpoints, conditions or
 //! goroutines: the debugger (`debugger::Engine`) decides which moments
 //! count, through the callbacks of the scans, and moves only through this
-//! API.
+//! API. Breakpoints' hit counts are defined by position here too
+//! (`counts`): the hits from the start up to the moment.
 
 mod applied;
 mod cancel;
 mod checkpoints;
+mod counts;
 mod mark;
 mod scan;
 mod seek;
@@ -21,8 +23,9 @@ use trace_format::{RecTid, StdStream};
 
 pub use cancel::{is_cancelled, Cancel, Cancelled};
 pub use checkpoints::Checkpoints;
+pub use counts::{bases_at, counts_here, CountKey, HitCounts};
 pub use mark::{same_regs, Pos};
-pub use scan::scan;
+pub use scan::{scan, Moment};
 
 use crate::replay::{BreakpointHit, Output, ReplaySession, Stepped};
 
@@ -62,6 +65,8 @@ pub struct Timeline {
     /// Counts the replay's moves: what was read at one moment is stale
     /// once it changes.
     moves: u64,
+    /// Breakpoints' hit counts, by position.
+    pub counts: HitCounts,
 }
 
 impl Timeline {
@@ -80,6 +85,7 @@ impl Timeline {
             last_tid: None,
             output: Vec::new(),
             moves: 0,
+            counts: HitCounts::default(),
         };
         tl.session.step()?;
         tl.checkpoints = Checkpoints::new(tl.session.event_count());
@@ -156,7 +162,9 @@ impl Timeline {
                 let out = self.session.take_output();
                 self.output.extend(out);
                 if !self.exiting {
-                    self.checkpoints.maybe_take(&mut self.session);
+                    if let Some(at) = self.checkpoints.maybe_take(&mut self.session) {
+                        self.counts.at_checkpoint(at);
+                    }
                 }
                 Tick::Event
             }

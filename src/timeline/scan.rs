@@ -7,31 +7,38 @@
 use super::{same_regs, Cancelled, Host, Pos, Tick};
 use crate::replay::BreakpointHit;
 
-/// A moment a scan kept, and the hit that made it.
-pub type Moment = (Pos, BreakpointHit);
+/// A moment a scan kept, the hit that made it, and what the debugger
+/// noted about it.
+pub type Moment<T> = (Pos, BreakpointHit, T);
+
+/// The debugger's verdict on a hit: None skips it.
+pub type Keep<'a, H, T, E> = &'a mut dyn FnMut(&mut H, BreakpointHit) -> Result<Option<T>, E>;
 
 /// The moments before `until` where `keep` accepted a hit of `addrs`
 /// (and, with `watches`, of a watchpoint), in order. Replays from the
 /// nearest checkpoint, then from earlier ones, until `enough` says the
-/// moments found settle the question.
-pub fn scan<H: Host, E: From<anyhow::Error>>(
+/// moments found since the segment start it is given settle the
+/// question. Returns them and the earliest segment start.
+pub fn scan<H: Host, T, E: From<anyhow::Error>>(
     host: &mut H,
     until: &Pos,
     addrs: &[u64],
     watches: bool,
-    keep: &mut dyn FnMut(&mut H, BreakpointHit) -> Result<bool, E>,
-    enough: &dyn Fn(&H, &[Moment]) -> bool,
-) -> Result<Vec<Moment>, E> {
-    let mut found: Vec<Moment> = Vec::new();
+    keep: Keep<'_, H, T, E>,
+    enough: &mut dyn FnMut(&mut H, u64, &[Moment<T>]) -> Result<bool, E>,
+) -> Result<(Vec<Moment<T>>, u64), E> {
+    let mut found: Vec<Moment<T>> = Vec::new();
     let mut end = until.clone();
+    let mut first = until.event;
     for from in host.timeline().checkpoints.starts_before(until.event) {
         if from > end.event {
             continue;
         }
-        let mut part = scan_segment(host, from, &end, addrs, watches, keep)?;
+        let mut part = scan_segment(host, from, &end, addrs, watches, false, keep)?;
         part.append(&mut found);
         found = part;
-        if enough(host, &found) {
+        first = from;
+        if enough(host, from, &found)? {
             break;
         }
         end = Pos {
@@ -39,19 +46,21 @@ pub fn scan<H: Host, E: From<anyhow::Error>>(
             at: None,
         };
     }
-    Ok(found)
+    Ok((found, first))
 }
 
 /// One replay from `from` to `until`. A watchpoint's hit at `until`
-/// itself counts: the access happened before that moment.
-fn scan_segment<H: Host, E: From<anyhow::Error>>(
+/// itself counts: the access happened before that moment; a breakpoint's
+/// only `with_end` (counting hits up to and including a moment).
+pub(super) fn scan_segment<H: Host, T, E: From<anyhow::Error>>(
     host: &mut H,
     from: u64,
     until: &Pos,
     addrs: &[u64],
     watches: bool,
-    keep: &mut dyn FnMut(&mut H, BreakpointHit) -> Result<bool, E>,
-) -> Result<Vec<Moment>, E> {
+    with_end: bool,
+    keep: Keep<'_, H, T, E>,
+) -> Result<Vec<Moment<T>>, E> {
     let tl = host.timeline();
     tl.restart_at(from)?;
     tl.apply_watches()?;
@@ -74,18 +83,20 @@ fn scan_segment<H: Host, E: From<anyhow::Error>>(
                 });
                 let wanted = match h.watch {
                     Some(_) => watches,
-                    None => !at_end && addrs.contains(&h.addr),
+                    None => (with_end || !at_end) && addrs.contains(&h.addr),
                 };
-                if wanted && keep(host, h)? {
-                    let at = Some((h.tid, regs));
-                    found.push((Pos { event, at }, h));
+                if wanted {
+                    if let Some(t) = keep(host, h)? {
+                        let at = Some((h.tid, regs));
+                        found.push((Pos { event, at }, h, t));
+                    }
                 }
                 if at_end {
                     break;
                 }
             }
             Tick::Event | Tick::Instruction(_) => {
-                if tl.cancel_requested() {
+                if host.timeline().cancel_requested() {
                     return Err(anyhow::Error::new(Cancelled).into());
                 }
             }

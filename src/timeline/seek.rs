@@ -27,6 +27,7 @@ impl Timeline {
         self.place_only(&[])?;
         self.exiting = false;
         self.stop_tid = None;
+        self.counts.forget_here();
         Ok(())
     }
 
