@@ -180,8 +180,4 @@ impl Engine {
     pub(super) fn stop_cache(&mut self) -> &mut StopCache {
         self.cache.at(self.tl.moves())
     }
-
-    pub(super) fn interrupted(&self) -> bool {
-        self.tl.cancel_requested()
-    }
 }

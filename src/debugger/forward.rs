@@ -265,11 +265,8 @@ impl Engine {
                         break self.stop(StopReason::Step, Some(h.tid));
                     }
                 }
-                Tick::Event | Tick::Instruction(_) => {
-                    if self.interrupted() {
-                        break self.stop(StopReason::Pause, None);
-                    }
-                }
+                // A pause ends the motion in `tick` (see `resume`).
+                Tick::Event | Tick::Instruction(_) => {}
                 Tick::End => break self.end_stop(),
             }
         };

@@ -197,7 +197,9 @@ impl DebugTarget for Engine {
         granularity: Granularity,
     ) -> EResult<Stop> {
         let stop = match self.motion(motion, goid, granularity) {
-            // A pause during a backward scan stops where the scan's replay is.
+            // A pause stops every motion where its replay stands (a backward
+            // scan's or a seek's on the way, a forward motion's): the
+            // debugger's breakpoints and watchpoints go back in.
             Err(e) if crate::timeline::is_cancelled(&e.0) => {
                 self.sync_breakpoints(&[])?;
                 self.tl.reapply()?;

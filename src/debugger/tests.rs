@@ -698,3 +698,52 @@ fn generics_dump() {
         }
     }
 }
+
+/// A pause stops a seek on its way (here from the start across seconds of
+/// CPU-bound replay: spinmarks, no checkpoint yet) at an event boundary,
+/// and the replay goes on from there: a later seek reaches the target.
+#[test]
+fn a_pause_stops_a_long_seek_where_it_stands() {
+    use crate::timeline::{is_cancelled, Cancel, Pos, Timeline};
+    use std::sync::atomic::Ordering;
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let version = "1.27.3";
+    let (_tmp, dir) = record_binary(version, "spinmarks", &["28"]);
+    crate::tracee::wait::block_sigchld();
+    let flag = Arc::new(AtomicBool::new(false));
+    let mut tl = Timeline::open(&dir, Cancel::new(flag.clone())).unwrap();
+    let total = tl.session().event_count();
+    let target = Pos {
+        event: total - 5,
+        at: None,
+    };
+    // How long the whole seek takes.
+    let t0 = std::time::Instant::now();
+    tl.seek(&target).unwrap();
+    let full = t0.elapsed();
+    assert_eq!(tl.here().unwrap(), target);
+    assert!(
+        full > std::time::Duration::from_millis(600),
+        "the seek took only {full:?}: too short to pause"
+    );
+    // Again, paused a third of the way.
+    let f = flag.clone();
+    let pauser = std::thread::spawn(move || {
+        std::thread::sleep(full / 3);
+        f.store(true, Ordering::SeqCst);
+    });
+    let t0 = std::time::Instant::now();
+    let err = tl.seek(&target).unwrap_err();
+    let paused = t0.elapsed();
+    pauser.join().unwrap();
+    assert!(is_cancelled(&format!("{err:#}")), "{err:#}");
+    assert!(paused < full * 5 / 6, "paused after {paused:?} of {full:?}");
+    let here = tl.here().unwrap();
+    assert!(
+        here.at.is_none() && here.event > 1 && here.event < target.event,
+        "paused at {here:?}"
+    );
+    // The replay goes on from a well-defined moment.
+    tl.seek(&target).unwrap();
+    assert_eq!(tl.here().unwrap(), target);
+}

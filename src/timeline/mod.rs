@@ -134,18 +134,19 @@ impl Timeline {
         })
     }
 
-    /// Whether the user asked the motion in progress to stop.
-    pub fn cancel_requested(&self) -> bool {
-        self.cancel.requested()
-    }
-
     /// One step of the replay: an event, a breakpoint hit, or (with
-    /// `instruction`) one instruction of the running thread.
+    /// `instruction`) one instruction of the running thread. Fails with
+    /// `Cancelled` if the user asked the motion to stop.
     pub fn tick(&mut self, instruction: bool) -> anyhow::Result<Tick> {
         if self.exiting || self.at_exit()? {
             self.exiting = true;
             self.stop_tid = None;
             return Ok(Tick::End);
+        }
+        // Every motion ticks: a pause stops it between two steps, where
+        // the replay stands (`Cancelled`).
+        if self.cancel.requested() {
+            return Err(anyhow::Error::new(Cancelled));
         }
         self.moves += 1;
         let stepped = if instruction {

@@ -2,9 +2,10 @@
 //! hit, collected by replaying forwards from the nearest checkpoint, then
 //! from earlier ones until the debugger says the moments found settle its
 //! question. The debugger judges each hit (conditions, goroutines) through
-//! the `keep` callback, with the replay standing at the hit.
+//! the `keep` callback, with the replay standing at the hit. A pause
+//! stops a scan between two ticks (`Timeline::tick`).
 
-use super::{same_regs, Cancelled, Host, Pos, Tick};
+use super::{same_regs, Host, Pos, Tick};
 use crate::replay::BreakpointHit;
 
 /// A moment a scan kept, the hit that made it, and what the debugger
@@ -95,11 +96,7 @@ pub(super) fn scan_segment<H: Host, T, E: From<anyhow::Error>>(
                     break;
                 }
             }
-            Tick::Event | Tick::Instruction(_) => {
-                if host.timeline().cancel_requested() {
-                    return Err(anyhow::Error::new(Cancelled).into());
-                }
-            }
+            Tick::Event | Tick::Instruction(_) => {}
             Tick::End => break,
         }
     }

@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 
-use super::{same_regs, Pos, Tick, Timeline};
+use super::{same_regs, Cancelled, Pos, Tick, Timeline};
 use crate::replay::{Output, ReplaySession};
 
 impl Timeline {
@@ -31,13 +31,28 @@ impl Timeline {
         Ok(())
     }
 
+    /// Replays up to (not including) event `n`, event by event; a pause
+    /// stops it at an event boundary (`Cancelled`: the replay stands there).
+    fn run_to(&mut self, n: u64) -> anyhow::Result<()> {
+        while self.session.next_event().0 < n {
+            if self.cancel.requested() {
+                return Err(anyhow::Error::new(Cancelled));
+            }
+            self.moves += 1;
+            if self.session.step()?.is_none() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Replays to `pos` from the nearest checkpoint before it, or the start
-    /// (output already shown is not repeated).
+    /// (output already shown is not repeated). A pause stops it on the way,
+    /// at a moment `here` names.
     pub fn seek(&mut self, pos: &Pos) -> anyhow::Result<()> {
         let from = self.checkpoints.starts_before(pos.event)[0];
         self.restart_at(from)?;
-        self.session
-            .run_to(trace_format::EventTime(pos.event))
+        self.run_to(pos.event)
             .with_context(|| format!("cannot replay to event {}", pos.event))?;
         self.apply_watches()?;
         if let Some((tid, regs)) = &pos.at {
