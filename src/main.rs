@@ -19,6 +19,7 @@ mod record;
 mod replay;
 mod syscall_names;
 mod syscalls;
+mod timeline;
 mod trace_dir;
 mod tracee;
 mod ui;

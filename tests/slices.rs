@@ -154,6 +154,40 @@ fn check(build: &Path, log2: &str) {
         reason, "pause",
         "continue after the paused reverse-continue"
     );
+
+    // Step back from main's line after the spinning: its history goes
+    // back to main's entry, across every segment (seconds): a pause stops
+    // it too, at a moment the session goes on from.
+    let print = marker_line("spinmarks", "print-marks");
+    let r = c.request(
+        "setBreakpoints",
+        json!({"source": {"path": src}, "breakpoints": [{"line": print}]}),
+        PROMPT,
+    );
+    assert_eq!(r["body"]["breakpoints"][0]["verified"], true, "{r}");
+    c.send("reverseContinue", json!({"threadId": 1}));
+    let (reason, thread, text) = any_stop(&mut c, deadline);
+    assert_eq!(
+        reason, "breakpoint",
+        "reverse-continue to print-marks: {text}"
+    );
+    let r = c.request(
+        "setBreakpoints",
+        json!({"source": {"path": src}, "breakpoints": []}),
+        PROMPT,
+    );
+    assert_eq!(r["success"], true, "{r}");
+    c.send("stepBack", json!({"threadId": thread}));
+    std::thread::sleep(Duration::from_millis(300));
+    c.send("pause", json!({"threadId": 1}));
+    let (reason, _, text) = any_stop(&mut c, deadline);
+    assert_eq!(reason, "pause", "step back was not paused: {text}");
+    c.send("continue", json!({"threadId": 1}));
+    let (reason, _, text) = any_stop(&mut c, deadline);
+    assert_eq!(
+        reason, "pause",
+        "continue after the paused step back: {text}"
+    );
 }
 
 #[test]

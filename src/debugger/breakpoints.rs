@@ -4,6 +4,7 @@ use super::api::{
     BreakpointStatus, FunctionBreakpoint, InstructionBreakpoint, LineBreakpoint, StopReason,
 };
 use crate::gobin::GoBinary;
+use crate::timeline::CountKey;
 
 #[derive(Debug, Clone)]
 pub enum Place {
@@ -23,8 +24,19 @@ pub struct UserBreakpoint {
     pub condition: Option<String>,
     pub hit_condition: Option<String>,
     pub log_message: Option<String>,
-    /// Hits whose condition held, counted forwards only.
-    pub hits: u64,
+}
+
+impl UserBreakpoint {
+    /// What its hit count counts (the count itself is the timeline's, by
+    /// position: `timeline::counts`).
+    pub fn count_key(&self) -> CountKey {
+        let mut addrs = self.addrs.clone();
+        addrs.sort_unstable();
+        CountKey {
+            addrs,
+            condition: self.condition.clone(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -68,7 +80,6 @@ impl Breakpoints {
                         condition: nonempty(&bp.condition),
                         hit_condition: nonempty(&bp.hit_condition),
                         log_message: nonempty(&bp.log_message),
-                        hits: 0,
                     });
                     out.push(BreakpointStatus {
                         id,
@@ -131,7 +142,6 @@ impl Breakpoints {
                 condition: nonempty(&bp.condition),
                 hit_condition: nonempty(&bp.hit_condition),
                 log_message: None,
-                hits: 0,
             });
             out.push(BreakpointStatus {
                 id,
@@ -178,7 +188,6 @@ impl Breakpoints {
                 condition: nonempty(&bp.condition),
                 hit_condition: nonempty(&bp.hit_condition),
                 log_message: None,
-                hits: 0,
             });
             out.push(BreakpointStatus {
                 id,
@@ -208,6 +217,18 @@ impl Breakpoints {
 
     pub fn addrs(&self) -> impl Iterator<Item = u64> + '_ {
         self.list.iter().flat_map(|b| b.addrs.iter().copied())
+    }
+
+    /// The keys of the hit counts the breakpoints' hit conditions need.
+    pub fn counted(&self) -> Vec<CountKey> {
+        let mut keys: Vec<CountKey> = Vec::new();
+        for b in self.list.iter().filter(|b| b.hit_condition.is_some()) {
+            let k = b.count_key();
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        keys
     }
 
     pub fn at(&self, addr: u64) -> Vec<usize> {

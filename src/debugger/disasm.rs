@@ -88,7 +88,7 @@ impl Engine {
         while gap < end && mem.read_exact(RemoteAddr(gap), &mut [0u8]).is_err() {
             gap = page_end(gap);
         }
-        (self.session.original_code(addr, data), gap - at)
+        (self.tl.session().original_code(addr, data), gap - at)
     }
 
     pub(super) fn memory(&self, addr: u64, count: u64) -> MemoryRead {

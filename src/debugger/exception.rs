@@ -10,7 +10,7 @@ use crate::tracee::mem::ProcMem;
 
 impl Engine {
     pub(super) fn exception_text(&mut self, tid: RecTid, kind: ExceptionKind) -> String {
-        let Ok(regs) = self.session.regs(tid) else {
+        let Ok(regs) = self.tl.session().regs(tid) else {
             return String::new();
         };
         let Ok(mem) = self.mem() else {

@@ -90,7 +90,7 @@ impl Engine {
             self.cfa_at(f0.regs.pc, r.rsp, r.rbp)
         };
         let g = self.goroutine(goid)?.addr;
-        let tid = self.stop_tid.filter(|t| self.g_of_thread(*t) == Some(g));
+        let tid = self.stop_tid().filter(|t| self.g_of_thread(*t) == Some(g));
         let rows = self.bin.function_stmts(f0.regs.pc);
         let (lands, out_lands) = step_targets(&rows, &self.bin.inlined_calls(f0.lookup_pc));
         Ok(StepFrame {
@@ -112,13 +112,13 @@ impl Engine {
         let goid = tid.and_then(|t| self.goid_of_thread(t)).or(self.selected);
         let goid = self.live_goroutine(goid);
         let at = tid
-            .and_then(|t| self.session.regs(t).ok())
+            .and_then(|t| self.tl.session().regs(t).ok())
             .and_then(|r| self.bin.line_at(r.rip).map(|(f, l)| (f.to_string(), l)));
         let place = at
             .map(|(f, l)| format!(" at {}:{l}", f.rsplit('/').next().unwrap_or(&f)))
             .unwrap_or_default();
-        let pos = self.session.next_event().0;
-        let total = self.session.event_count();
+        let pos = self.tl.session().next_event().0;
+        let total = self.tl.session().event_count();
         let description = match &reason {
             StopReason::Breakpoint { .. } => format!("breakpoint{place}"),
             StopReason::FunctionBreakpoint { .. } => format!("function breakpoint{place}"),
@@ -183,12 +183,12 @@ impl Engine {
         let mut ids = Vec::new();
         for i in self.bps.at(h.addr) {
             let bp = self.bps.list[i].clone();
-            if !self.condition_holds(&bp.condition, h.tid)? {
+            if !self.condition_holds(&bp.condition, h.tid, true)? {
                 continue;
             }
-            self.bps.list[i].hits += 1;
-            let hits = self.bps.list[i].hits;
             if let Some(hc) = &bp.hit_condition {
+                // Counted when the replay got here (`Engine::tick`).
+                let hits = self.tl.counts.here(&bp.count_key()).unwrap_or(0);
                 if !hit_condition_met(hc, hits).map_err(EngineError)? {
                     continue;
                 }
@@ -212,17 +212,25 @@ impl Engine {
     }
 
     /// A breakpoint condition, evaluated in the hitting goroutine's innermost
-    /// frame. One that cannot be evaluated stops (and says why), as Delve does.
-    pub(super) fn condition_holds(&mut self, cond: &Option<String>, tid: RecTid) -> EResult<bool> {
+    /// frame. One that cannot be evaluated stops (and says why, if `report`),
+    /// as Delve does.
+    pub(super) fn condition_holds(
+        &mut self,
+        cond: &Option<String>,
+        tid: RecTid,
+        report: bool,
+    ) -> EResult<bool> {
         let Some(cond) = cond else { return Ok(true) };
         let goid = self.goid_of_thread(tid);
         self.cache.clear();
         match self.eval_var(cond, goid, 0) {
             Ok(v) => Ok(v.as_bool().unwrap_or(true)),
             Err(e) => {
-                self.output.push(OutputChunk::Log(format!(
-                    "error evaluating breakpoint condition {cond:?}: {e}\n"
-                )));
+                if report {
+                    self.output.push(OutputChunk::Log(format!(
+                        "error evaluating breakpoint condition {cond:?}: {e}\n"
+                    )));
+                }
                 Ok(true)
             }
         }
@@ -257,11 +265,8 @@ impl Engine {
                         break self.stop(StopReason::Step, Some(h.tid));
                     }
                 }
-                Tick::Event | Tick::Instruction(_) => {
-                    if self.interrupted() {
-                        break self.stop(StopReason::Pause, None);
-                    }
-                }
+                // A pause ends the motion in `tick` (see `resume`).
+                Tick::Event | Tick::Instruction(_) => {}
                 Tick::End => break self.end_stop(),
             }
         };
@@ -272,7 +277,7 @@ impl Engine {
     }
 
     pub(super) fn end_stop(&mut self) -> Stop {
-        let tid = self.focus_thread();
+        let tid = self.tl.focus_thread();
         self.stop(StopReason::EndOfRecording, tid)
     }
 
@@ -293,7 +298,7 @@ impl Engine {
         if self.g_of_thread(h.tid) != Some(f.g) {
             return Ok(false);
         }
-        let r = self.session.regs(h.tid)?;
+        let r = self.tl.session().regs(h.tid)?;
         if Some(h.addr) == f.ret && r.rsp >= f.cfa {
             return Ok(true);
         }
@@ -314,7 +319,7 @@ impl Engine {
         };
         self.sync_breakpoints(&[])?;
         for _ in 0..200_000 {
-            if self.session.running_thread()? != Some(tid) {
+            if self.tl.running_thread()? != Some(tid) {
                 // The goroutine's thread is not the next to run (a syscall
                 // intervenes): finish like next.
                 return self.run_next(f, false);
@@ -332,7 +337,7 @@ impl Engine {
                 Tick::Event => continue,
                 Tick::End => return Ok(self.end_stop()),
             }
-            let r = self.session.regs(tid)?;
+            let r = self.tl.session().regs(tid)?;
             let pc = r.rip;
             let Some(func) = self.bin.function_at(pc).cloned() else {
                 continue;
@@ -395,7 +400,9 @@ impl Engine {
         loop {
             match self.tick(false)? {
                 Tick::Hit(h)
-                    if h.addr == ret && h.tid == tid && self.session.regs(tid)?.rsp >= ret_sp =>
+                    if h.addr == ret
+                        && h.tid == tid
+                        && self.tl.session().regs(tid)?.rsp >= ret_sp =>
                 {
                     break
                 }
@@ -419,8 +426,8 @@ impl Engine {
                     return Ok(self.stop(StopReason::Step, Some(h.tid)));
                 }
                 Tick::Event => {
-                    if self.stop_tid.is_some() {
-                        return Ok(self.stop(StopReason::Step, self.stop_tid));
+                    if self.stop_tid().is_some() {
+                        return Ok(self.stop(StopReason::Step, self.stop_tid()));
                     }
                 }
                 Tick::End => return Ok(self.end_stop()),

@@ -30,6 +30,8 @@ pub struct StopCache {
     goroutines: Option<Vec<Goroutine>>,
     frames: HashMap<Goid, Vec<FrameEntry>>,
     pub(super) children: Vec<Expand>,
+    /// The timeline's move count when this was filled.
+    moves: u64,
 }
 
 impl StopCache {
@@ -37,6 +39,15 @@ impl StopCache {
         self.goroutines = None;
         self.frames.clear();
         self.children.clear();
+    }
+
+    /// This cache for the moment `moves` names (cleared if it moved on).
+    pub fn at(&mut self, moves: u64) -> &mut StopCache {
+        if self.moves != moves {
+            self.clear();
+            self.moves = moves;
+        }
+        self
     }
 }
 
@@ -65,7 +76,7 @@ pub fn package_of(function: &str) -> &str {
 
 impl Engine {
     pub(super) fn mem(&self) -> anyhow::Result<&ProcMem> {
-        self.session.mem(self.session.main_pid())
+        self.tl.session().mem(self.tl.session().main_pid())
     }
 
     /// The g a thread runs: g from its TLS (fs_base−8); on g0 or the signal
@@ -79,19 +90,19 @@ impl Engine {
     }
 
     fn goroutine_on_thread(&self, tid: RecTid) -> Option<Goroutine> {
-        let regs = self.session.regs(tid).ok()?;
+        let regs = self.tl.session().regs(tid).ok()?;
         let mem = self.mem().ok()?;
         GoReader::new(&self.bin).ok()?.on_thread(mem, regs.fs_base)
     }
 
     pub(super) fn all_goroutines(&mut self) -> anyhow::Result<Vec<Goroutine>> {
-        if let Some(g) = &self.cache.goroutines {
+        if let Some(g) = &self.stop_cache().goroutines {
             return Ok(g.clone());
         }
         let mem = self.mem()?;
         let mut v = goruntime::goroutines(&self.bin, mem)?;
         v.sort_by_key(|g| g.goid);
-        self.cache.goroutines = Some(v.clone());
+        self.stop_cache().goroutines = Some(v.clone());
         Ok(v)
     }
 
@@ -104,7 +115,7 @@ impl Engine {
 
     /// Low halves of a thread's XMM registers (FXSAVE layout: XMM0 at byte 160).
     fn xmm(&self, tid: RecTid) -> Option<[u64; 16]> {
-        let x = self.session.xstate(tid).ok()?;
+        let x = self.tl.session().xstate(tid).ok()?;
         let mut out = [0u64; 16];
         for (i, v) in out.iter_mut().enumerate() {
             let at = 160 + i * 16;
@@ -119,12 +130,12 @@ impl Engine {
         if self.g_of_thread(tid) != Some(g.addr) {
             return None;
         }
-        self.session.regs(tid).ok()
+        self.tl.session().regs(tid).ok()
     }
 
     /// Source-level frames of a goroutine, innermost first.
     pub(super) fn frames(&mut self, goid: Goid) -> anyhow::Result<Vec<FrameEntry>> {
-        if let Some(f) = self.cache.frames.get(&goid) {
+        if let Some(f) = self.stop_cache().frames.get(&goid) {
             return Ok(f.clone());
         }
         let g = self.goroutine(goid)?;
@@ -195,7 +206,7 @@ impl Engine {
                 });
             }
         }
-        self.cache.frames.insert(goid, out.clone());
+        self.stop_cache().frames.insert(goid, out.clone());
         Ok(out)
     }
 
@@ -209,8 +220,8 @@ impl Engine {
     fn publish(&mut self, v: Var) -> Value {
         let mut value = v.value;
         if let Some(e) = v.expand {
-            self.cache.children.push(e);
-            value.children = Some(ChildrenRef(self.cache.children.len() as u64));
+            self.stop_cache().children.push(e);
+            value.children = Some(ChildrenRef(self.stop_cache().children.len() as u64));
         }
         value
     }
@@ -297,9 +308,10 @@ impl Engine {
 
     /// What a children reference stands for, while the stop it came from lasts.
     pub(super) fn expandable(&self, of: ChildrenRef) -> EResult<Expand> {
-        self.cache
-            .children
-            .get((of.0 as usize).wrapping_sub(1))
+        let cache = &self.cache;
+        Some(&cache.children)
+            .filter(|_| cache.moves == self.tl.moves())
+            .and_then(|c| c.get((of.0 as usize).wrapping_sub(1)))
             .cloned()
             .ok_or_else(|| {
                 EngineError("that value is no longer available (the program moved)".into())

@@ -2,174 +2,163 @@
 //! forwards again from a checkpoint: one pass notes the candidate moments
 //! before the current one (from the nearest checkpoint, then earlier ones
 //! until the answer is settled), a second pass stops at the chosen one
-//! (`Engine::seek`, from the nearest checkpoint before it).
+//! (`Timeline::seek`, from the nearest checkpoint before it). The scans
+//! and seeks are the timeline's; which moments count is decided here.
 
 use super::api::*;
-use super::engine::{same_regs, Engine, Pos, Tick};
+use super::breakpoints::hit_condition_met;
+use super::engine::Engine;
 use super::forward::{step_targets, StepFrame};
-use crate::replay::BreakpointHit;
+use crate::timeline::{bases_at, scan, CountKey, Moment, Pos};
 
-/// A moment a scan kept, and the hit that made it.
-type Moment = (Pos, BreakpointHit);
+/// Why a reverse scan kept a hit.
+enum Why {
+    Watch,
+    Exception,
+    /// The user breakpoints (indices) whose condition held there.
+    Breakpoints(Vec<usize>),
+}
+
+/// A breakpoint hit that stops a reverse-continue: the breakpoints it
+/// stops for, and the hit counts at that moment.
+#[derive(Default)]
+struct Stopping {
+    ids: Vec<u32>,
+    counts: Vec<(CountKey, u64)>,
+}
 
 /// A frame's history: moments with the pc and CFA there, and the caller's
 /// statements step back may stop at.
 type History = (Vec<(Pos, u64, u64)>, Vec<u64>);
 
 impl Engine {
-    /// The moments before `until` where `keep` accepted a hit of `addrs`
-    /// (and, with `watches`, of a watchpoint), in order. Replays from the
-    /// nearest checkpoint, then from earlier ones, until `enough` says the
-    /// moments found settle the question.
-    pub(super) fn scan(
-        &mut self,
-        until: &Pos,
-        addrs: &[u64],
-        watches: bool,
-        keep: &mut dyn FnMut(&mut Engine, BreakpointHit) -> EResult<bool>,
-        enough: &dyn Fn(&Engine, &[Moment]) -> bool,
-    ) -> EResult<Vec<(Pos, BreakpointHit)>> {
-        let mut found: Vec<(Pos, BreakpointHit)> = Vec::new();
-        let mut end = until.clone();
-        for from in self.starts_before(until.event) {
-            if from > end.event {
-                continue;
-            }
-            let mut part = self.scan_segment(from, &end, addrs, watches, keep)?;
-            part.append(&mut found);
-            found = part;
-            if enough(self, &found) {
-                break;
-            }
-            end = Pos {
-                event: from,
-                at: None,
-            };
-        }
-        Ok(found)
-    }
-
-    /// One replay from `from` to `until`. A watchpoint's hit at `until`
-    /// itself counts: the access happened before that moment.
-    fn scan_segment(
-        &mut self,
-        from: u64,
-        until: &Pos,
-        addrs: &[u64],
-        watches: bool,
-        keep: &mut dyn FnMut(&mut Engine, BreakpointHit) -> EResult<bool>,
-    ) -> EResult<Vec<(Pos, BreakpointHit)>> {
-        self.restart_at(from)?;
-        self.sync_watches()?;
-        self.session.set_output(crate::replay::Output::Discard);
-        let mut want = addrs.to_vec();
-        want.extend(until.at.as_ref().map(|(_, r)| r.rip));
-        self.place_exactly(&want)?;
-        let mut found = Vec::new();
-        loop {
-            let event = self.session.next_event().0;
-            if event > until.event || (until.at.is_none() && event >= until.event) {
-                break;
-            }
-            match self.tick(false)? {
-                Tick::Hit(h) | Tick::Watch(h) => {
-                    let regs = self.session.regs(h.tid)?;
-                    let at_end = until.at.as_ref().is_some_and(|(tid, r)| {
-                        event == until.event && h.tid == *tid && same_regs(&regs, r)
-                    });
-                    let wanted = match h.watch {
-                        Some(_) => watches,
-                        None => !at_end && addrs.contains(&h.addr),
-                    };
-                    if wanted && keep(self, h)? {
-                        let at = Some((h.tid, regs));
-                        found.push((Pos { event, at }, h));
-                    }
-                    if at_end {
-                        break;
-                    }
-                }
-                Tick::Event | Tick::Instruction(_) => {
-                    if self.interrupted() {
-                        return Err(EngineError(super::engine::INTERRUPTED.into()));
-                    }
-                }
-                Tick::End => break,
-            }
-        }
-        Ok(found)
-    }
-
     fn seek_stop(&mut self, pos: &Pos, reason: StopReason) -> EResult<Stop> {
-        self.seek(pos)?;
+        self.tl.seek(pos)?;
         let tid = pos.at.as_ref().map(|(t, _)| *t);
         Ok(self.stop(reason, tid))
     }
 
-    fn start_pos() -> Pos {
-        // Just after the exec: the first moment the program exists.
-        Pos { event: 1, at: None }
-    }
-
+    /// The last hit before now that stops: an exception, a watchpoint's
+    /// (see `reverse_to_write`), or a user breakpoint whose condition holds
+    /// and whose hit condition holds for its count there (hits from the
+    /// start up to that moment, as going forwards).
     pub(super) fn reverse_continue(&mut self) -> EResult<Stop> {
-        let here = self.here()?;
+        let here = self.tl.here()?;
         let exceptions = self.enabled_exceptions();
         let mut addrs: Vec<u64> = self.bps.addrs().collect();
         addrs.extend(exceptions.iter().map(|(a, _)| *a));
         let mut seen = std::collections::HashMap::new();
         let watching = !self.watch.list.is_empty();
-        let hits = self.scan(
+        let (hits, first) = scan(
+            self,
             &here,
             &addrs,
             watching,
             &mut |e, h| {
                 if h.watch.is_some() {
-                    return e.keep_watch_hit(&h, &mut seen);
+                    return Ok::<_, EngineError>(
+                        e.keep_watch_hit(&h, &mut seen)?.then_some(Why::Watch),
+                    );
                 }
                 if exceptions.iter().any(|(a, _)| *a == h.addr) {
-                    return Ok(true);
+                    return Ok(Some(Why::Exception));
                 }
-                let mut stops = false;
+                // Every breakpoint whose condition holds: log points and hit
+                // conditions count their hits too.
+                let mut held = Vec::new();
                 for i in e.bps.at(h.addr) {
                     let bp = e.bps.list[i].clone();
-                    if bp.log_message.is_none() && e.condition_holds(&bp.condition, h.tid)? {
-                        stops = true;
+                    if e.condition_holds(&bp.condition, h.tid, true)? {
+                        held.push(i);
                     }
                 }
-                Ok(stops)
+                Ok((!held.is_empty()).then_some(Why::Breakpoints(held)))
             },
-            &|_, found| !found.is_empty(),
+            &mut |e, from, found| Ok::<_, EngineError>(e.last_stop(from, found)?.is_some()),
         )?;
-        match hits.last() {
-            Some((p, h)) if h.watch.is_some() => {
+        match self.last_stop(first, &hits)? {
+            Some((k, _)) if hits[k].1.watch.is_some() => {
+                let (p, h, _) = &hits[k];
                 let key = p.at.as_ref().map(|(_, r)| (p.event, r.rip, r.rsp));
                 let seen = key.and_then(|k| seen.remove(&k));
                 let (p, h) = (p.clone(), *h);
                 self.reverse_to_write(&p, h, seen)
             }
-            Some((p, _)) => {
+            Some((k, stop)) => {
+                let p = &hits[k].0;
                 let (tid, addr) = p.at.as_ref().map(|(t, r)| (*t, r.rip)).unwrap_or_default();
                 if let Some((_, kind)) = exceptions.iter().find(|(a, _)| *a == addr) {
                     // Going back onto the panic (or fatal error) itself.
-                    self.seek(p)?;
+                    self.tl.seek(p)?;
                     let text = self.exception_text(tid, *kind);
                     let reason = StopReason::Exception { kind: *kind, text };
                     return Ok(self.stop(reason, Some(tid)));
                 }
-                let ids: Vec<u32> = self
-                    .bps
-                    .at(addr)
-                    .iter()
-                    .map(|&i| self.bps.list[i].id)
-                    .collect();
-                let reason = self.bps.reason(ids);
-                self.seek_stop(p, reason)
+                let reason = self.bps.reason(stop.ids);
+                let s = self.seek_stop(p, reason)?;
+                self.tl.counts.set_here(stop.counts);
+                Ok(s)
             }
             None => {
-                let s = self.seek_stop(&Self::start_pos(), StopReason::StartOfRecording)?;
+                let s = self.seek_stop(&Pos::start(), StopReason::StartOfRecording)?;
                 Ok(s)
             }
         }
+    }
+
+    /// Which of a reverse scan's moments (`found`, from event `from` on)
+    /// is the last that stops, with the breakpoints it stops for and the
+    /// hit counts there. Counting needs the counts at `from` (replayed if
+    /// not known yet) only when a hit condition is set.
+    fn last_stop(
+        &mut self,
+        from: u64,
+        found: &[Moment<Why>],
+    ) -> EResult<Option<(usize, Stopping)>> {
+        let keys = self.bps.counted();
+        let mut counts: Vec<u64> = if keys.is_empty() {
+            Vec::new()
+        } else {
+            let k2 = keys.clone();
+            bases_at(self, &keys, from, &mut |e: &mut Engine, h| e.judge(h, &k2))?
+        };
+        let mut last = None;
+        for (k, (_, _, why)) in found.iter().enumerate() {
+            let held = match why {
+                Why::Watch | Why::Exception => {
+                    last = Some((k, Stopping::default()));
+                    continue;
+                }
+                Why::Breakpoints(held) => held,
+            };
+            // This hit counts once for each key a held breakpoint has.
+            let mine: Vec<CountKey> = held.iter().map(|&i| self.bps.list[i].count_key()).collect();
+            for (n, key) in counts.iter_mut().zip(&keys) {
+                if mine.contains(key) {
+                    *n += 1;
+                }
+            }
+            let mut ids = Vec::new();
+            for &i in held {
+                let bp = &self.bps.list[i];
+                if bp.log_message.is_some() {
+                    continue;
+                }
+                if let Some(hc) = &bp.hit_condition {
+                    let key = bp.count_key();
+                    let n = keys.iter().position(|k| *k == key).map_or(0, |j| counts[j]);
+                    if !hit_condition_met(hc, n).map_err(EngineError)? {
+                        continue;
+                    }
+                }
+                ids.push(bp.id);
+            }
+            if !ids.is_empty() {
+                let counts = keys.iter().cloned().zip(counts.iter().copied()).collect();
+                last = Some((k, Stopping { ids, counts }));
+            }
+        }
+        Ok(last)
     }
 
     /// Moments of frame `f`'s goroutine at statement starts of its function
@@ -195,23 +184,24 @@ impl Engine {
         let cfa0 = f.cfa;
         // Enough once this activation's entry is among them (or any earlier
         // moment of it: all of its moments since the segment start are there).
-        let hits = self.scan(
+        let (hits, _) = scan(
+            self,
             here,
             &addrs,
             false,
-            &mut |e, h| Ok(e.g_of_thread(h.tid) == Some(g)),
-            &|e, found| {
-                found.iter().any(|(p, _)| {
+            &mut |e, h| Ok::<_, EngineError>((e.g_of_thread(h.tid) == Some(g)).then_some(())),
+            &mut |e, _, found| {
+                Ok(found.iter().any(|(p, _, _)| {
                     p.at.as_ref().is_some_and(|(_, r)| {
                         let cfa = e.cfa_at(r.rip, r.rsp, r.rbp);
                         (r.rip == entry && cfa == cfa0) || cfa > cfa0
                     })
-                })
+                }))
             },
         )?;
         let history = hits
             .into_iter()
-            .map(|(p, _)| {
+            .map(|(p, _, _)| {
                 let r = p.at.as_ref().map(|(_, r)| *r).unwrap_or_default();
                 let cfa = self.cfa_at(r.rip, r.rsp, r.rbp);
                 (p, r.rip, cfa)
@@ -223,7 +213,7 @@ impl Engine {
     /// Reverse next: the previous line this goroutine executed in this
     /// function activation, or in its caller before the call.
     pub(super) fn step_back(&mut self, f: &StepFrame) -> EResult<Stop> {
-        let here = self.here()?;
+        let here = self.tl.here()?;
         let (history, caller_lands) = self.frame_history(f, &here)?;
         let caller_cfa = f.caller_cfa;
         let mut candidates: Vec<(Pos, u64, u64)> = Vec::new();
@@ -260,7 +250,7 @@ impl Engine {
 
     /// Reverse step out: the caller's line, before it made this call.
     pub(super) fn reverse_step_out(&mut self, f: &StepFrame) -> EResult<Stop> {
-        let here = self.here()?;
+        let here = self.tl.here()?;
         let (history, _) = self.frame_history(f, &here)?;
         let mut last_caller: Option<Pos> = None;
         let mut target: Option<Pos> = None;

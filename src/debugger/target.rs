@@ -32,7 +32,7 @@ impl Engine {
     /// answer (no branch counter on this machine: ARCHITECTURE.md,
     /// "Preemption without a branch counter").
     fn note_jumps(&mut self) {
-        let jumps = self.session.take_jumps();
+        let jumps = self.tl.take_jumps();
         let (Some(first), Some(last)) = (jumps.first(), jumps.last()) else {
             return;
         };
@@ -57,6 +57,13 @@ impl Engine {
         granularity: Granularity,
     ) -> EResult<Stop> {
         let goid = goid.or(self.selected);
+        if matches!(
+            motion,
+            Motion::Continue | Motion::Next | Motion::StepIn | Motion::StepOut
+        ) {
+            // Hit counts are by position: a forward motion adds to those here.
+            self.ensure_counts()?;
+        }
         Ok(match (motion, granularity) {
             (Motion::Continue, _) => self.run_continue()?,
             (Motion::ReverseContinue, _) => self.reverse_continue()?,
@@ -119,8 +126,8 @@ impl Engine {
 impl DebugTarget for Engine {
     fn position(&self) -> Position {
         Position {
-            event: self.session.next_event().0,
-            total_events: self.session.event_count(),
+            event: self.tl.session().next_event().0,
+            total_events: self.tl.session().event_count(),
         }
     }
 
@@ -190,13 +197,12 @@ impl DebugTarget for Engine {
         granularity: Granularity,
     ) -> EResult<Stop> {
         let stop = match self.motion(motion, goid, granularity) {
-            // A pause during a backward scan stops where the scan's replay is.
-            Err(e) if e.0 == super::engine::INTERRUPTED => {
+            // A pause stops every motion where its replay stands (a backward
+            // scan's or a seek's on the way, a forward motion's): the
+            // debugger's breakpoints and watchpoints go back in.
+            Err(e) if crate::timeline::is_cancelled(&e.0) => {
                 self.sync_breakpoints(&[])?;
-                self.sync_watches()?;
-                self.session
-                    .set_output(crate::replay::Output::Capture(Vec::new()));
-                self.stop_tid = None;
+                self.tl.reapply()?;
                 self.stop(StopReason::Pause, None)
             }
             r => r?,

@@ -106,14 +106,14 @@ fn breakpoints_steps_and_reverse() {
         assert_eq!(frames[1].line, marker("call-square"));
         assert_eq!(frames[2].line, marker("loop-body"));
         // The second hit, then back to the first: the same registers as forwards.
-        let first_rsp = e.session.regs(e.stop_tid.unwrap()).unwrap();
+        let first_rsp = e.tl.session().regs(e.stop_tid().unwrap()).unwrap();
         e.resume(Motion::Continue, None, Granularity::Line).unwrap();
         assert_eq!(top(&mut e).line, marker("square-body"));
         let s = e
             .resume(Motion::ReverseContinue, None, Granularity::Line)
             .unwrap();
         assert!(matches!(s.reason, StopReason::Breakpoint { .. }), "{s:?}");
-        let back = e.session.regs(e.stop_tid.unwrap()).unwrap();
+        let back = e.tl.session().regs(e.stop_tid().unwrap()).unwrap();
         assert_eq!(first_rsp, back, "go{version}: state after reverse-continue");
         // Before the first hit there is none: the start of the recording.
         let s = e
@@ -248,20 +248,24 @@ fn going_back_from_checkpoints_reaches_the_same_states() {
         let (_tmp, dir) = record(version, &[]);
         let mut e = open(&dir);
         // Checkpoints every 50 events (dapdemo has ~500).
-        e.checkpoint_every = 50;
-        e.next_checkpoint = 50;
+        e.tl.checkpoints.every = 50;
+        e.tl.checkpoints.next = 50;
         bp(&mut e, "loop-print");
         let mut forward = Vec::new();
         for _ in 0..4 {
             e.resume(Motion::Continue, None, Granularity::Line).unwrap();
             let i = e.evaluate("i", None, 0).unwrap().value;
             let total = e.evaluate("total", None, 0).unwrap().value;
-            forward.push((i, total, e.session.regs(e.stop_tid.unwrap()).unwrap()));
+            forward.push((
+                i,
+                total,
+                e.tl.session().regs(e.stop_tid().unwrap()).unwrap(),
+            ));
         }
         assert_eq!(forward[3].0, "3", "go{version}");
         assert_eq!(forward[3].1, "14", "go{version}");
         assert!(
-            !e.checkpoints.is_empty(),
+            !e.tl.checkpoints.list.is_empty(),
             "go{version}: no checkpoint was taken"
         );
         for k in (0..3).rev() {
@@ -271,7 +275,7 @@ fn going_back_from_checkpoints_reaches_the_same_states() {
             assert!(matches!(s.reason, StopReason::Breakpoint { .. }), "{s:?}");
             let i = e.evaluate("i", None, 0).unwrap().value;
             let total = e.evaluate("total", None, 0).unwrap().value;
-            let regs = e.session.regs(e.stop_tid.unwrap()).unwrap();
+            let regs = e.tl.session().regs(e.stop_tid().unwrap()).unwrap();
             assert_eq!(
                 (&i, &total, &regs),
                 (&forward[k].0, &forward[k].1, &forward[k].2),
@@ -279,7 +283,7 @@ fn going_back_from_checkpoints_reaches_the_same_states() {
             );
         }
         assert!(
-            e.resumed_from_checkpoints > 0,
+            e.tl.checkpoints.resumed > 0,
             "go{version}: checkpoints unused"
         );
         // Forwards again from a state reached backwards.
@@ -693,4 +697,53 @@ fn generics_dump() {
             }
         }
     }
+}
+
+/// A pause stops a seek on its way (here from the start across seconds of
+/// CPU-bound replay: spinmarks, no checkpoint yet) at an event boundary,
+/// and the replay goes on from there: a later seek reaches the target.
+#[test]
+fn a_pause_stops_a_long_seek_where_it_stands() {
+    use crate::timeline::{is_cancelled, Cancel, Pos, Timeline};
+    use std::sync::atomic::Ordering;
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let version = "1.27.3";
+    let (_tmp, dir) = record_binary(version, "spinmarks", &["28"]);
+    crate::tracee::wait::block_sigchld();
+    let flag = Arc::new(AtomicBool::new(false));
+    let mut tl = Timeline::open(&dir, Cancel::new(flag.clone())).unwrap();
+    let total = tl.session().event_count();
+    let target = Pos {
+        event: total - 5,
+        at: None,
+    };
+    // How long the whole seek takes.
+    let t0 = std::time::Instant::now();
+    tl.seek(&target).unwrap();
+    let full = t0.elapsed();
+    assert_eq!(tl.here().unwrap(), target);
+    assert!(
+        full > std::time::Duration::from_millis(600),
+        "the seek took only {full:?}: too short to pause"
+    );
+    // Again, paused a third of the way.
+    let f = flag.clone();
+    let pauser = std::thread::spawn(move || {
+        std::thread::sleep(full / 3);
+        f.store(true, Ordering::SeqCst);
+    });
+    let t0 = std::time::Instant::now();
+    let err = tl.seek(&target).unwrap_err();
+    let paused = t0.elapsed();
+    pauser.join().unwrap();
+    assert!(is_cancelled(&format!("{err:#}")), "{err:#}");
+    assert!(paused < full * 5 / 6, "paused after {paused:?} of {full:?}");
+    let here = tl.here().unwrap();
+    assert!(
+        here.at.is_none() && here.event > 1 && here.event < target.event,
+        "paused at {here:?}"
+    );
+    // The replay goes on from a well-defined moment.
+    tl.seek(&target).unwrap();
+    assert_eq!(tl.here().unwrap(), target);
 }

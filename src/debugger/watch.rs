@@ -9,9 +9,10 @@ use std::collections::HashMap;
 use trace_format::RemoteAddr;
 
 use super::api::*;
-use super::engine::{Engine, Pos};
+use super::engine::Engine;
 use crate::govalue::{MemPlace, Var};
 use crate::replay::{split_range, BreakpointHit, WatchAccess, WatchRange, MAX_WATCH_SLOTS};
+use crate::timeline::{scan, Pos};
 
 /// A watched stack variable's frame: its return ends the watchpoint.
 #[derive(Debug, Clone)]
@@ -83,7 +84,7 @@ impl Engine {
                 });
             }
         }
-        self.session.set_watches(&ranges)
+        self.tl.set_watches(ranges)
     }
 
     fn render_place(&self, place: &MemPlace) -> String {
@@ -300,7 +301,7 @@ impl Engine {
         let Some(s) = &w.target.scope else {
             return true;
         };
-        let rsp = self.session.regs(h.tid).map(|r| r.rsp).unwrap_or(0);
+        let rsp = self.tl.session().regs(h.tid).map(|r| r.rsp).unwrap_or(0);
         self.g_of_thread(h.tid) == Some(s.g) && rsp < s.cfa
     }
 
@@ -326,13 +327,14 @@ impl Engine {
             return None;
         }
         let code = self
-            .session
+            .tl
+            .session()
             .mem(h.tid)
             .ok()?
             .read(RemoteAddr(entry), len)
             .ok()?;
         // Our int3s are not the program's code.
-        let code = self.session.original_code(entry, code);
+        let code = self.tl.session().original_code(entry, code);
         crate::tracee::insn::accessor_before(&code, entry, h.addr)
     }
 
@@ -345,7 +347,7 @@ impl Engine {
             return Ok(None);
         };
         let w = self.watch.list[i].clone();
-        if !self.watch_hit_counts(&w, &h) || !self.condition_holds(&w.condition, h.tid)? {
+        if !self.watch_hit_counts(&w, &h) || !self.condition_holds(&w.condition, h.tid, true)? {
             return Ok(None);
         }
         self.watch.list[i].hits += 1;
@@ -385,7 +387,7 @@ impl Engine {
             return Ok(None);
         }
         let g = self.g_of_thread(h.tid);
-        let rsp = self.session.regs(h.tid)?.rsp;
+        let rsp = self.tl.session().regs(h.tid)?.rsp;
         let Some(i) = self.watch.list.iter().position(|w| {
             w.target
                 .scope
@@ -426,21 +428,24 @@ impl Engine {
         let tid = h.tid;
         let before = match writer {
             Some(pc) => {
-                let found = self.scan(
+                let (found, _) = scan(
+                    self,
                     after,
                     &[pc],
                     false,
-                    &mut |_, hit| Ok(hit.tid == tid && hit.watch.is_none()),
-                    &|_, found| !found.is_empty(),
+                    &mut |_, hit| {
+                        Ok::<_, EngineError>((hit.tid == tid && hit.watch.is_none()).then_some(()))
+                    },
+                    &mut |_, _, found| Ok(!found.is_empty()),
                 )?;
-                found.last().map(|(p, _)| p.clone())
+                found.last().map(|(p, _, _)| p.clone())
             }
             None => None,
         };
         let by = self.writer_text(&h, writer);
         let text = match &before {
             Some(p) => {
-                self.seek(p)?;
+                self.tl.seek(p)?;
                 let old = self.render_place(&w.target.place);
                 self.watch.list[i].last = old.clone();
                 format!(
@@ -449,7 +454,7 @@ impl Engine {
                 )
             }
             None => {
-                self.seek(after)?;
+                self.tl.seek(after)?;
                 self.watch.list[i].last = new.clone();
                 format!(
                     "{} = {new} (the last write before, by {by}; stopped just after it: the writing instruction could not be told)",
@@ -481,14 +486,14 @@ impl Engine {
         else {
             return Ok(false);
         };
-        if !self.watch_hit_counts(&w, h) || !self.condition_holds(&w.condition, h.tid)? {
+        if !self.watch_hit_counts(&w, h) || !self.condition_holds(&w.condition, h.tid, true)? {
             return Ok(false);
         }
-        let regs = self.session.regs(h.tid)?;
+        let regs = self.tl.session().regs(h.tid)?;
         let value = self.render_place(&w.target.place);
         let writer = self.writer_pc(h);
         seen.insert(
-            (self.session.next_event().0, regs.rip, regs.rsp),
+            (self.tl.session().next_event().0, regs.rip, regs.rsp),
             (value, writer),
         );
         Ok(true)

@@ -588,16 +588,6 @@ impl ReplaySession {
         self.step_debug()
     }
 
-    /// Replays up to (not including) event `n`.
-    pub fn run_to(&mut self, n: EventTime) -> anyhow::Result<()> {
-        while self.next < n {
-            if self.step()?.is_none() {
-                break;
-            }
-        }
-        Ok(())
-    }
-
     /// The next stop of one live thread. While a thread-group leader waits
     /// for its other threads to be reaped, stops of threads the trace never
     /// announced (created by a clone that exit_group cut short) are

@@ -221,6 +221,42 @@ scenario(`${V} hit-count breakpoint (hitCondition 2)`, demo, async ({ client, po
     await assertLoopPrint(client, stop, 1, 1, 'on the first stop (2nd hit)');
 });
 
+// A hit count is defined by position: the hits (whose condition held) from the start
+// of the recording up to and including the moment, however the replay got there. So a
+// hit condition picks the same hits forwards, backwards and after going back.
+scenario(`${V} hit counts by position: "== 3" and "% 2" stop at the same hits both ways`, demo, async ({ client, port }) => {
+    await attachWithBreakpoint(client, port, 'loop-print', { hitCondition: '== 3' });
+    let stop = await h.waitStopped(client, 'breakpoint');
+    const tid = await assertLoopPrint(client, stop, 2, 5, 'forwards: the 3rd hit');
+    stop = await h.resume(client, 'continue', { threadId: tid }, 'pause');
+    assert.match(stop.description || '', END_OF_RECORDING, `after the 3rd hit: ${JSON.stringify(stop)}`);
+    stop = await h.resume(client, 'reverseContinue', { threadId: tid }, 'breakpoint');
+    await assertLoopPrint(client, stop, 2, 5, 'reverseContinue from the end: the 3rd hit');
+    stop = await h.resume(client, 'reverseContinue', { threadId: tid }, 'entry');
+    const tid0 = typeof stop.threadId === 'number' ? stop.threadId : tid;
+    stop = await h.resume(client, 'continue', { threadId: tid0 }, 'breakpoint');
+    await assertLoopPrint(client, stop, 2, 5, 'forwards again from the start: the 3rd hit');
+
+    // Every 2nd hit: i = 1 and 3, forwards then backwards.
+    await h.setBreakpoints(client, DEMO, [{ line: L['loop-print'], hitCondition: '% 2' }]);
+    stop = await h.resume(client, 'continue', { threadId: tid }, 'breakpoint');
+    await assertLoopPrint(client, stop, 3, 14, '% 2 forwards from the 3rd hit: the 4th');
+    // A step back (the count is then unknown) and forwards again: the 4th hit again.
+    await h.resume(client, 'stepBack', { threadId: tid }, 'step');
+    stop = await h.resume(client, 'continue', { threadId: tid }, 'breakpoint');
+    await assertLoopPrint(client, stop, 3, 14, '% 2 after a step back: the 4th hit again');
+    stop = await h.resume(client, 'continue', { threadId: tid }, 'pause');
+    assert.match(stop.description || '', END_OF_RECORDING, `after the 4th hit: ${JSON.stringify(stop)}`);
+    stop = await h.resume(client, 'reverseContinue', { threadId: tid }, 'breakpoint');
+    await assertLoopPrint(client, stop, 3, 14, '% 2 backwards from the end: the 4th hit');
+    stop = await h.resume(client, 'reverseContinue', { threadId: tid }, 'breakpoint');
+    await assertLoopPrint(client, stop, 1, 1, '% 2 backwards: the 2nd hit');
+    stop = await h.resume(client, 'reverseContinue', { threadId: tid }, 'entry');
+    const tid1 = typeof stop.threadId === 'number' ? stop.threadId : tid;
+    stop = await h.resume(client, 'continue', { threadId: tid1 }, 'breakpoint');
+    await assertLoopPrint(client, stop, 1, 1, '% 2 forwards from the start: the 2nd hit');
+});
+
 scenario(`${V} log point (logMessage "i is {i}") logs without stopping`, demo, async ({ client, port }) => {
     await attachWithBreakpoint(client, port, 'loop-print', { logMessage: 'i is {i}' });
     // The only stop is the one at the end of the recording.

@@ -1,0 +1,207 @@
+//! The timeline of a replay, in the spirit of rr's `ReplayTimeline`: the
+//! one `ReplaySession` the debugger drives, where it stands (a mark,
+//! `Pos`), the checkpoints going back starts from, seeking to a mark, the
+//! backward scans that collect candidate moments, the breakpoints and
+//! watchpoints as applied to the replay, and the cancel token every long
+//! motion polls. It knows nothing of the user's breakpoints, conditions or
+//! goroutines: the debugger (`debugger::Engine`) decides which moments
+//! count, through the callbacks of the scans, and moves only through this
+//! API. Breakpoints' hit counts are defined by position here too
+//! (`counts`): the hits from the start up to the moment.
+
+mod applied;
+mod cancel;
+mod checkpoints;
+mod counts;
+mod mark;
+mod scan;
+mod seek;
+
+use std::path::{Path, PathBuf};
+
+use trace_format::{RecTid, StdStream};
+
+pub use cancel::{is_cancelled, Cancel, Cancelled};
+pub use checkpoints::Checkpoints;
+pub use counts::{bases_at, counts_here, CountKey, HitCounts};
+pub use mark::{same_regs, Pos};
+pub use scan::{scan, Moment};
+
+use crate::replay::{BreakpointHit, Output, ReplaySession, Stepped};
+
+/// What one replay step did, as the motions see it.
+pub enum Tick {
+    Event,
+    Hit(BreakpointHit),
+    /// A watched range was accessed (the thread is just past the access).
+    Watch(BreakpointHit),
+    Instruction(RecTid),
+    /// The end of the recording: the program is about to exit (still
+    /// inspectable), or the trace has no more events.
+    End,
+}
+
+/// The debugger above a timeline: scans call back into it to decide which
+/// moments count (conditions, goroutines), and it gives the timeline back.
+pub trait Host {
+    fn timeline(&mut self) -> &mut Timeline;
+}
+
+pub struct Timeline {
+    dir: PathBuf,
+    session: ReplaySession,
+    pub checkpoints: Checkpoints,
+    cancel: Cancel,
+    applied: applied::Applied,
+    /// The thread the replay stands in, inside its run towards the next
+    /// event (a breakpoint hit or a step); None at an event boundary.
+    stop_tid: Option<RecTid>,
+    /// The main process entered exit_group: the recording ends here.
+    exiting: bool,
+    /// The thread of the last applied event (the focus at the end).
+    last_tid: Option<RecTid>,
+    /// The program's output since the debugger last took it.
+    output: Vec<(StdStream, Vec<u8>)>,
+    /// Counts the replay's moves: what was read at one moment is stale
+    /// once it changes.
+    moves: u64,
+    /// Breakpoints' hit counts, by position.
+    pub counts: HitCounts,
+}
+
+impl Timeline {
+    /// A replay of the recording in `dir`, just past the program's exec
+    /// (its memory exists, breakpoints can go in).
+    pub fn open(dir: &Path, cancel: Cancel) -> anyhow::Result<Timeline> {
+        let session = ReplaySession::start(dir, Output::Capture(Vec::new()))?;
+        let mut tl = Timeline {
+            dir: dir.to_path_buf(),
+            checkpoints: Checkpoints::new(0),
+            session,
+            cancel,
+            applied: Default::default(),
+            stop_tid: None,
+            exiting: false,
+            last_tid: None,
+            output: Vec::new(),
+            moves: 0,
+            counts: HitCounts::default(),
+        };
+        tl.session.step()?;
+        tl.checkpoints = Checkpoints::new(tl.session.event_count());
+        Ok(tl)
+    }
+
+    /// The replay, for reading its threads, registers and memory.
+    pub fn session(&self) -> &ReplaySession {
+        &self.session
+    }
+
+    /// The thread of the next event to be applied (None between runs).
+    pub fn running_thread(&mut self) -> anyhow::Result<Option<RecTid>> {
+        self.session.running_thread()
+    }
+
+    /// The recorded slices the replay jumped over since the last call.
+    pub fn take_jumps(&mut self) -> Vec<trace_format::EventTime> {
+        self.session.take_jumps()
+    }
+
+    /// The program's output since the last call.
+    pub fn take_output(&mut self) -> Vec<(StdStream, Vec<u8>)> {
+        std::mem::take(&mut self.output)
+    }
+
+    /// The thread the replay stands in, inside its run to the next event.
+    pub fn stop_tid(&self) -> Option<RecTid> {
+        self.stop_tid
+    }
+
+    /// Counts the replay's moves (ticks, restarts): equal counts, same moment.
+    pub fn moves(&self) -> u64 {
+        self.moves
+    }
+
+    /// Where the replay stands now.
+    pub fn here(&self) -> anyhow::Result<Pos> {
+        let event = self.session.next_event().0;
+        Ok(match self.stop_tid {
+            Some(tid) => Pos {
+                event,
+                at: Some((tid, self.session.regs(tid)?)),
+            },
+            None => Pos { event, at: None },
+        })
+    }
+
+    /// One step of the replay: an event, a breakpoint hit, or (with
+    /// `instruction`) one instruction of the running thread. Fails with
+    /// `Cancelled` if the user asked the motion to stop.
+    pub fn tick(&mut self, instruction: bool) -> anyhow::Result<Tick> {
+        if self.exiting || self.at_exit()? {
+            self.exiting = true;
+            self.stop_tid = None;
+            return Ok(Tick::End);
+        }
+        // Every motion ticks: a pause stops it between two steps, where
+        // the replay stands (`Cancelled`).
+        if self.cancel.requested() {
+            return Err(anyhow::Error::new(Cancelled));
+        }
+        self.moves += 1;
+        let stepped = if instruction {
+            self.session.single_step()?
+        } else {
+            self.session.step_debug()?
+        };
+        // Every thread stopped: what the user is shown next reads them all.
+        self.session.settle_stops()?;
+        Ok(match stepped {
+            Stepped::Event(e) => {
+                self.stop_tid = None;
+                self.last_tid = Some(e.tid);
+                let out = self.session.take_output();
+                self.output.extend(out);
+                if !self.exiting {
+                    if let Some(at) = self.checkpoints.maybe_take(&mut self.session) {
+                        self.counts.at_checkpoint(at);
+                    }
+                }
+                Tick::Event
+            }
+            Stepped::Breakpoint(h) => {
+                self.stop_tid = Some(h.tid);
+                if h.watch.is_some() {
+                    Tick::Watch(h)
+                } else {
+                    Tick::Hit(h)
+                }
+            }
+            Stepped::Instruction(t) => {
+                self.stop_tid = Some(t);
+                Tick::Instruction(t)
+            }
+            Stepped::End => {
+                self.exiting = true;
+                self.stop_tid = None;
+                Tick::End
+            }
+        })
+    }
+
+    /// The main process is being torn down (all that is left is its
+    /// threads' exits and its own): stopping here keeps it inspectable.
+    fn at_exit(&mut self) -> anyhow::Result<bool> {
+        if self.session.peek_event()?.is_none() {
+            return Ok(true);
+        }
+        self.session.only_exits_ahead()
+    }
+
+    /// The thread to show at a stop between events.
+    pub fn focus_thread(&self) -> Option<RecTid> {
+        self.stop_tid
+            .or(self.last_tid)
+            .filter(|t| self.session.threads().contains(t))
+    }
+}

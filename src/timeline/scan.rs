@@ -1,0 +1,104 @@
+//! Backward scans: the moments before a mark where the debugger accepts a
+//! hit, collected by replaying forwards from the nearest checkpoint, then
+//! from earlier ones until the debugger says the moments found settle its
+//! question. The debugger judges each hit (conditions, goroutines) through
+//! the `keep` callback, with the replay standing at the hit. A pause
+//! stops a scan between two ticks (`Timeline::tick`).
+
+use super::{same_regs, Host, Pos, Tick};
+use crate::replay::BreakpointHit;
+
+/// A moment a scan kept, the hit that made it, and what the debugger
+/// noted about it.
+pub type Moment<T> = (Pos, BreakpointHit, T);
+
+/// The debugger's verdict on a hit: None skips it.
+pub type Keep<'a, H, T, E> = &'a mut dyn FnMut(&mut H, BreakpointHit) -> Result<Option<T>, E>;
+
+/// The moments before `until` where `keep` accepted a hit of `addrs`
+/// (and, with `watches`, of a watchpoint), in order. Replays from the
+/// nearest checkpoint, then from earlier ones, until `enough` says the
+/// moments found since the segment start it is given settle the
+/// question. Returns them and the earliest segment start.
+pub fn scan<H: Host, T, E: From<anyhow::Error>>(
+    host: &mut H,
+    until: &Pos,
+    addrs: &[u64],
+    watches: bool,
+    keep: Keep<'_, H, T, E>,
+    enough: &mut dyn FnMut(&mut H, u64, &[Moment<T>]) -> Result<bool, E>,
+) -> Result<(Vec<Moment<T>>, u64), E> {
+    let mut found: Vec<Moment<T>> = Vec::new();
+    let mut end = until.clone();
+    let mut first = until.event;
+    for from in host.timeline().checkpoints.starts_before(until.event) {
+        if from > end.event {
+            continue;
+        }
+        let mut part = scan_segment(host, from, &end, addrs, watches, false, keep)?;
+        part.append(&mut found);
+        found = part;
+        first = from;
+        if enough(host, from, &found)? {
+            break;
+        }
+        end = Pos {
+            event: from,
+            at: None,
+        };
+    }
+    Ok((found, first))
+}
+
+/// One replay from `from` to `until`. A watchpoint's hit at `until`
+/// itself counts: the access happened before that moment; a breakpoint's
+/// only `with_end` (counting hits up to and including a moment).
+pub(super) fn scan_segment<H: Host, T, E: From<anyhow::Error>>(
+    host: &mut H,
+    from: u64,
+    until: &Pos,
+    addrs: &[u64],
+    watches: bool,
+    with_end: bool,
+    keep: Keep<'_, H, T, E>,
+) -> Result<Vec<Moment<T>>, E> {
+    let tl = host.timeline();
+    tl.restart_at(from)?;
+    tl.apply_watches()?;
+    tl.session.set_output(crate::replay::Output::Discard);
+    let mut want = addrs.to_vec();
+    want.extend(until.at.as_ref().map(|(_, r)| r.rip));
+    tl.place_only(&want)?;
+    let mut found = Vec::new();
+    loop {
+        let tl = host.timeline();
+        let event = tl.session.next_event().0;
+        if event > until.event || (until.at.is_none() && event >= until.event) {
+            break;
+        }
+        match tl.tick(false)? {
+            Tick::Hit(h) | Tick::Watch(h) => {
+                let regs = tl.session.regs(h.tid)?;
+                let at_end = until.at.as_ref().is_some_and(|(tid, r)| {
+                    event == until.event && h.tid == *tid && same_regs(&regs, r)
+                });
+                let wanted = match h.watch {
+                    Some(_) => watches,
+                    None => (with_end || !at_end) && addrs.contains(&h.addr),
+                };
+                if wanted {
+                    if let Some(t) = keep(host, h)? {
+                        let at = Some((h.tid, regs));
+                        found.push((Pos { event, at }, h, t));
+                    }
+                }
+                if at_end {
+                    break;
+                }
+            }
+            Tick::Event | Tick::Instruction(_) => {}
+            Tick::End => break,
+        }
+    }
+    Ok(found)
+}
