@@ -476,6 +476,9 @@ fn build(dir: &Path) -> Result<GoIndex> {
     };
     let mut reader: Option<GoReader> = None;
     let mut last: HashMap<u64, String> = HashMap::new();
+    // Each g's state key (`GoReader::state_key`) at the previous event's
+    // scan, with what `last` said of its goid after it.
+    let mut scanned: HashMap<u64, ((u64, u32, u8), Option<String>)> = HashMap::new();
     let mut clock = ProgramClock::default();
     let mut progress = Progress::new("indexing goroutines", session.event_count());
     let casgstatus = bin
@@ -512,7 +515,13 @@ fn build(dir: &Path) -> Result<GoIndex> {
     let mut armed = false;
     // Breakpoint stops per address (the index pass's cost; logged at the end).
     let mut stops: HashMap<u64, u64> = HashMap::new();
+    // Where the pass's time goes (logged at the end): replaying (with the
+    // breakpoint stops' ptrace round trips), reading at stops, and the
+    // per-event scan of every g.
+    let mut spent = Spent::default();
+    let mut phase = Phase::Scan;
     loop {
+        spent.charge(phase);
         if !armed && session.next_event().0 >= 1 {
             // Past the exec, the program's code is there to break in.
             armed = true;
@@ -527,7 +536,10 @@ fn build(dir: &Path) -> Result<GoIndex> {
                 }
             }
         }
-        let ev = match session.step_debug().map_err(classify)? {
+        let stepped = session.step_debug().map_err(classify)?;
+        spent.charge(Phase::Replay);
+        phase = Phase::Stop;
+        let ev = match stepped {
             Stepped::Event(ev) => ev,
             Stepped::End => break,
             Stepped::Instruction(_) => continue,
@@ -611,6 +623,7 @@ fn build(dir: &Path) -> Result<GoIndex> {
                 continue;
             }
         };
+        phase = Phase::Scan;
         progress.set(ev.time.0);
         // Every thread stopped, so the running ones' registers can be read.
         session.settle_stops().map_err(classify)?;
@@ -665,8 +678,20 @@ fn build(dir: &Path) -> Result<GoIndex> {
             });
         }
         let Ok(gs) = r.all_g(mem) else { continue };
-        for addr in gs {
-            let Ok(g) = r.read_g(mem, addr) else { continue };
+        let raws = r.raw_gs(mem, &gs);
+        for (addr, raw) in gs.into_iter().zip(raws) {
+            let Some(raw) = raw else { continue };
+            // A g whose state is as the previous scan saw it, with nothing
+            // noted for it since, would be noted again for nothing: skip
+            // the stack walk and reads that noting it costs.
+            let key = r.state_key(&raw);
+            if scanned
+                .get(&addr)
+                .is_some_and(|(k, seen)| *k == key && seen.as_ref() == last.get(&key.0))
+            {
+                continue;
+            }
+            let g = r.g_from(mem, addr, &raw);
             let state = g
                 .wait_reason
                 .clone()
@@ -697,8 +722,10 @@ fn build(dir: &Path) -> Result<GoIndex> {
                     locks.parked(&mut idx, &bin, g.goid, kind, ev.time.0, now);
                 }
             }
+            scanned.insert(addr, (key, last.get(&key.0).cloned()));
         }
     }
+    spent.charge(phase);
     progress.finish();
     let mut by_count: Vec<_> = stops.into_iter().collect();
     by_count.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
@@ -715,7 +742,54 @@ fn build(dir: &Path) -> Result<GoIndex> {
         "index breakpoint stops, most: {}",
         named.join(", ")
     );
+    tracing::debug!(
+        replay_ms = spent.replay.as_millis() as u64,
+        stops_ms = spent.stops.as_millis() as u64,
+        scans_ms = spent.scans.as_millis() as u64,
+        "index pass time"
+    );
     Ok(idx)
+}
+
+/// What the index pass is doing between two `Spent::charge` calls.
+#[derive(Clone, Copy)]
+enum Phase {
+    Replay,
+    Stop,
+    Scan,
+}
+
+/// The index pass's time by phase (debug log only).
+struct Spent {
+    since: std::time::Instant,
+    replay: std::time::Duration,
+    stops: std::time::Duration,
+    scans: std::time::Duration,
+}
+
+impl Default for Spent {
+    fn default() -> Spent {
+        Spent {
+            since: std::time::Instant::now(),
+            replay: Default::default(),
+            stops: Default::default(),
+            scans: Default::default(),
+        }
+    }
+}
+
+impl Spent {
+    /// Counts the time since the last charge as `phase`'s.
+    fn charge(&mut self, phase: Phase) {
+        let now = std::time::Instant::now();
+        let d = now - self.since;
+        self.since = now;
+        *match phase {
+            Phase::Replay => &mut self.replay,
+            Phase::Stop => &mut self.stops,
+            Phase::Scan => &mut self.scans,
+        } += d;
+    }
 }
 
 /// Who is calling `runtime.ready` on a thread stopped at its entry: the
