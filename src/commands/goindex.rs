@@ -972,15 +972,25 @@ impl Locks {
         if effect == LockEffect::Touch {
             return;
         }
-        let (function, location) = program_caller(bin, mem, &g, regs);
-        let step = LockStep {
-            goid: g.goid,
-            event,
-            time_ns,
-            function,
-            location,
+        // Where the program locked or unlocked: a stack walk, so only for
+        // a step the index keeps — every acquisition (a later waiter's
+        // holder), a release only when a waiter is let go by it.
+        let step = || {
+            let (function, location) = program_caller(bin, mem, &g, regs);
+            LockStep {
+                goid: g.goid,
+                event,
+                time_ns,
+                function,
+                location,
+            }
         };
-        let waiting = |idx: &mut GoIndex, kind: LockKind| {
+        let pending = |idx: &GoIndex, kind: LockKind| {
+            idx.lock_waits
+                .iter()
+                .any(|w| w.mutex == lock && w.kind == kind && w.released.is_none())
+        };
+        let let_go = |idx: &mut GoIndex, kind: LockKind, step: &LockStep| {
             idx.lock_waits
                 .iter_mut()
                 .filter(|w| w.mutex == lock && w.kind == kind && w.released.is_none())
@@ -988,7 +998,7 @@ impl Locks {
         };
         match effect {
             LockEffect::Acquire => {
-                self.holders.insert(lock, step);
+                self.holders.insert(lock, step());
             }
             LockEffect::Release => {
                 self.holders.remove(&lock);
@@ -996,19 +1006,23 @@ impl Locks {
                 for (_, queued) in self.readers.entry(lock).or_default() {
                     *queued = false;
                 }
-                waiting(idx, LockKind::Mutex);
-                waiting(idx, LockKind::RwmutexRead);
+                if pending(idx, LockKind::Mutex) || pending(idx, LockKind::RwmutexRead) {
+                    let step = step();
+                    let_go(idx, LockKind::Mutex, &step);
+                    let_go(idx, LockKind::RwmutexRead, &step);
+                }
             }
             LockEffect::ReadAcquire { queued } => {
-                self.readers.entry(lock).or_default().push((step, queued));
+                self.readers.entry(lock).or_default().push((step(), queued));
             }
             LockEffect::ReadRelease => {
                 let readers = self.readers.entry(lock).or_default();
                 if let Some(i) = readers.iter().position(|(r, _)| r.goid == g.goid) {
                     readers.remove(i);
                 }
-                if readers.iter().all(|(_, queued)| *queued) {
-                    waiting(idx, LockKind::RwmutexWrite);
+                if readers.iter().all(|(_, queued)| *queued) && pending(idx, LockKind::RwmutexWrite)
+                {
+                    let_go(idx, LockKind::RwmutexWrite, &step());
                 }
             }
             LockEffect::Touch => {}
