@@ -17,7 +17,7 @@ use trace_format::{EventKind, RecTid, RemoteAddr};
 use crate::error::{Failure, Result, RrgoError};
 use crate::gobin::GoBinary;
 use crate::goruntime::locks::{self, LockEffect, MutexSites};
-use crate::goruntime::{stack, GoReader};
+use crate::goruntime::{stack, GoReader, StateKey};
 use crate::progress::Progress;
 use crate::replay::{Output, ReplaySession, Stepped};
 
@@ -478,7 +478,7 @@ fn build(dir: &Path) -> Result<GoIndex> {
     let mut last: HashMap<u64, String> = HashMap::new();
     // Each g's state key (`GoReader::state_key`) at the previous event's
     // scan, with what `last` said of its goid after it.
-    let mut scanned: HashMap<u64, ((u64, u32, u8), Option<String>)> = HashMap::new();
+    let mut scanned: HashMap<u64, (StateKey, Option<String>)> = HashMap::new();
     let mut clock = ProgramClock::default();
     let mut progress = Progress::new("indexing goroutines", session.event_count());
     let casgstatus = bin

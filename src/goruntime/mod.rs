@@ -62,6 +62,9 @@ pub fn status_name(raw: u32) -> &'static str {
     }
 }
 
+/// A g's goid, status (without `_Gscan`) and wait reason number.
+pub type StateKey = (u64, u32, u8);
+
 /// Reads goroutines out of one process, with the layout and tables resolved once.
 pub struct GoReader<'a> {
     bin: &'a GoBinary,
@@ -210,7 +213,7 @@ impl<'a> GoReader<'a> {
 
     /// What a g's state (`Goroutine::status` and `wait_reason`) and goid
     /// are made of, from its bytes: equal keys, equal states.
-    pub fn state_key(&self, raw: &[u8]) -> (u64, u32, u8) {
+    pub fn state_key(&self, raw: &[u8]) -> StateKey {
         let l = &self.l;
         let goid = raw
             .get(l.goid as usize..l.goid as usize + 8)
