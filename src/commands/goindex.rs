@@ -462,11 +462,26 @@ impl ProgramClock {
 
 fn build(dir: &Path) -> Result<GoIndex> {
     let classify = super::replay::classify;
-    let mut session = ReplaySession::start(dir, Output::Discard).map_err(classify)?;
-    let exe = session
-        .reader()
-        .stored_file_path(&session.reader().header().exe.clone());
-    let bin = GoBinary::load(&exe)?;
+    // The binary loads (mostly DWARF) while the replay starts (the
+    // executable's copy and hash check, the process).
+    let (session, loaded) = std::thread::scope(|scope| {
+        let loading = trace_format::TraceReader::open(dir).ok().map(|r| {
+            let exe = r.stored_file_path(&r.header().exe);
+            scope.spawn(move || GoBinary::load(&exe))
+        });
+        let session = ReplaySession::start(dir, Output::Discard);
+        let loaded = loading.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        (session, loaded)
+    });
+    let mut session = session.map_err(classify)?;
+    let bin = match loaded {
+        Some(bin) => bin?,
+        None => GoBinary::load(
+            &session
+                .reader()
+                .stored_file_path(&session.reader().header().exe.clone()),
+        )?,
+    };
     let main = session.threads().first().copied().ok_or_else(|| {
         RrgoError::new(Failure::Usage, anyhow::anyhow!("the trace has no process"))
     })?;
