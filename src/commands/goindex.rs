@@ -17,7 +17,7 @@ use trace_format::{EventKind, RecTid, RemoteAddr};
 use crate::error::{Failure, Result, RrgoError};
 use crate::gobin::GoBinary;
 use crate::goruntime::locks::{self, LockEffect, MutexSites};
-use crate::goruntime::{stack, GoReader};
+use crate::goruntime::{stack, GoReader, StateKey};
 use crate::progress::Progress;
 use crate::replay::{Output, ReplaySession, Stepped};
 
@@ -462,11 +462,26 @@ impl ProgramClock {
 
 fn build(dir: &Path) -> Result<GoIndex> {
     let classify = super::replay::classify;
-    let mut session = ReplaySession::start(dir, Output::Discard).map_err(classify)?;
-    let exe = session
-        .reader()
-        .stored_file_path(&session.reader().header().exe.clone());
-    let bin = GoBinary::load(&exe)?;
+    // The binary loads (mostly DWARF) while the replay starts (the
+    // executable's copy and hash check, the process).
+    let (session, loaded) = std::thread::scope(|scope| {
+        let loading = trace_format::TraceReader::open(dir).ok().map(|r| {
+            let exe = r.stored_file_path(&r.header().exe);
+            scope.spawn(move || GoBinary::load(&exe))
+        });
+        let session = ReplaySession::start(dir, Output::Discard);
+        let loaded = loading.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        (session, loaded)
+    });
+    let mut session = session.map_err(classify)?;
+    let bin = match loaded {
+        Some(bin) => bin?,
+        None => GoBinary::load(
+            &session
+                .reader()
+                .stored_file_path(&session.reader().header().exe.clone()),
+        )?,
+    };
     let main = session.threads().first().copied().ok_or_else(|| {
         RrgoError::new(Failure::Usage, anyhow::anyhow!("the trace has no process"))
     })?;
@@ -476,6 +491,9 @@ fn build(dir: &Path) -> Result<GoIndex> {
     };
     let mut reader: Option<GoReader> = None;
     let mut last: HashMap<u64, String> = HashMap::new();
+    // Each g's state key (`GoReader::state_key`) at the previous event's
+    // scan, with what `last` said of its goid after it.
+    let mut scanned: HashMap<u64, (StateKey, Option<String>)> = HashMap::new();
     let mut clock = ProgramClock::default();
     let mut progress = Progress::new("indexing goroutines", session.event_count());
     let casgstatus = bin
@@ -512,7 +530,13 @@ fn build(dir: &Path) -> Result<GoIndex> {
     let mut armed = false;
     // Breakpoint stops per address (the index pass's cost; logged at the end).
     let mut stops: HashMap<u64, u64> = HashMap::new();
+    // Where the pass's time goes (logged at the end): replaying (with the
+    // breakpoint stops' ptrace round trips), reading at stops, and the
+    // per-event scan of every g.
+    let mut spent = Spent::default();
+    let mut phase = Phase::Scan;
     loop {
+        spent.charge(phase);
         if !armed && session.next_event().0 >= 1 {
             // Past the exec, the program's code is there to break in.
             armed = true;
@@ -527,7 +551,10 @@ fn build(dir: &Path) -> Result<GoIndex> {
                 }
             }
         }
-        let ev = match session.step_debug().map_err(classify)? {
+        let stepped = session.step_debug().map_err(classify)?;
+        spent.charge(Phase::Replay);
+        phase = Phase::Stop;
+        let ev = match stepped {
             Stepped::Event(ev) => ev,
             Stepped::End => break,
             Stepped::Instruction(_) => continue,
@@ -611,6 +638,7 @@ fn build(dir: &Path) -> Result<GoIndex> {
                 continue;
             }
         };
+        phase = Phase::Scan;
         progress.set(ev.time.0);
         // Every thread stopped, so the running ones' registers can be read.
         session.settle_stops().map_err(classify)?;
@@ -665,8 +693,20 @@ fn build(dir: &Path) -> Result<GoIndex> {
             });
         }
         let Ok(gs) = r.all_g(mem) else { continue };
-        for addr in gs {
-            let Ok(g) = r.read_g(mem, addr) else { continue };
+        let raws = r.raw_gs(mem, &gs);
+        for (addr, raw) in gs.into_iter().zip(raws) {
+            let Some(raw) = raw else { continue };
+            // A g whose state is as the previous scan saw it, with nothing
+            // noted for it since, would be noted again for nothing: skip
+            // the stack walk and reads that noting it costs.
+            let key = r.state_key(&raw);
+            if scanned
+                .get(&addr)
+                .is_some_and(|(k, seen)| *k == key && seen.as_ref() == last.get(&key.0))
+            {
+                continue;
+            }
+            let g = r.g_from(mem, addr, &raw);
             let state = g
                 .wait_reason
                 .clone()
@@ -697,8 +737,10 @@ fn build(dir: &Path) -> Result<GoIndex> {
                     locks.parked(&mut idx, &bin, g.goid, kind, ev.time.0, now);
                 }
             }
+            scanned.insert(addr, (key, last.get(&key.0).cloned()));
         }
     }
+    spent.charge(phase);
     progress.finish();
     let mut by_count: Vec<_> = stops.into_iter().collect();
     by_count.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
@@ -715,7 +757,54 @@ fn build(dir: &Path) -> Result<GoIndex> {
         "index breakpoint stops, most: {}",
         named.join(", ")
     );
+    tracing::debug!(
+        replay_ms = spent.replay.as_millis() as u64,
+        stops_ms = spent.stops.as_millis() as u64,
+        scans_ms = spent.scans.as_millis() as u64,
+        "index pass time"
+    );
     Ok(idx)
+}
+
+/// What the index pass is doing between two `Spent::charge` calls.
+#[derive(Clone, Copy)]
+enum Phase {
+    Replay,
+    Stop,
+    Scan,
+}
+
+/// The index pass's time by phase (debug log only).
+struct Spent {
+    since: std::time::Instant,
+    replay: std::time::Duration,
+    stops: std::time::Duration,
+    scans: std::time::Duration,
+}
+
+impl Default for Spent {
+    fn default() -> Spent {
+        Spent {
+            since: std::time::Instant::now(),
+            replay: Default::default(),
+            stops: Default::default(),
+            scans: Default::default(),
+        }
+    }
+}
+
+impl Spent {
+    /// Counts the time since the last charge as `phase`'s.
+    fn charge(&mut self, phase: Phase) {
+        let now = std::time::Instant::now();
+        let d = now - self.since;
+        self.since = now;
+        *match phase {
+            Phase::Replay => &mut self.replay,
+            Phase::Stop => &mut self.stops,
+            Phase::Scan => &mut self.scans,
+        } += d;
+    }
 }
 
 /// Who is calling `runtime.ready` on a thread stopped at its entry: the
@@ -898,15 +987,25 @@ impl Locks {
         if effect == LockEffect::Touch {
             return;
         }
-        let (function, location) = program_caller(bin, mem, &g, regs);
-        let step = LockStep {
-            goid: g.goid,
-            event,
-            time_ns,
-            function,
-            location,
+        // Where the program locked or unlocked: a stack walk, so only for
+        // a step the index keeps — every acquisition (a later waiter's
+        // holder), a release only when a waiter is let go by it.
+        let step = || {
+            let (function, location) = program_caller(bin, mem, &g, regs);
+            LockStep {
+                goid: g.goid,
+                event,
+                time_ns,
+                function,
+                location,
+            }
         };
-        let waiting = |idx: &mut GoIndex, kind: LockKind| {
+        let pending = |idx: &GoIndex, kind: LockKind| {
+            idx.lock_waits
+                .iter()
+                .any(|w| w.mutex == lock && w.kind == kind && w.released.is_none())
+        };
+        let let_go = |idx: &mut GoIndex, kind: LockKind, step: &LockStep| {
             idx.lock_waits
                 .iter_mut()
                 .filter(|w| w.mutex == lock && w.kind == kind && w.released.is_none())
@@ -914,7 +1013,7 @@ impl Locks {
         };
         match effect {
             LockEffect::Acquire => {
-                self.holders.insert(lock, step);
+                self.holders.insert(lock, step());
             }
             LockEffect::Release => {
                 self.holders.remove(&lock);
@@ -922,19 +1021,23 @@ impl Locks {
                 for (_, queued) in self.readers.entry(lock).or_default() {
                     *queued = false;
                 }
-                waiting(idx, LockKind::Mutex);
-                waiting(idx, LockKind::RwmutexRead);
+                if pending(idx, LockKind::Mutex) || pending(idx, LockKind::RwmutexRead) {
+                    let step = step();
+                    let_go(idx, LockKind::Mutex, &step);
+                    let_go(idx, LockKind::RwmutexRead, &step);
+                }
             }
             LockEffect::ReadAcquire { queued } => {
-                self.readers.entry(lock).or_default().push((step, queued));
+                self.readers.entry(lock).or_default().push((step(), queued));
             }
             LockEffect::ReadRelease => {
                 let readers = self.readers.entry(lock).or_default();
                 if let Some(i) = readers.iter().position(|(r, _)| r.goid == g.goid) {
                     readers.remove(i);
                 }
-                if readers.iter().all(|(_, queued)| *queued) {
-                    waiting(idx, LockKind::RwmutexWrite);
+                if readers.iter().all(|(_, queued)| *queued) && pending(idx, LockKind::RwmutexWrite)
+                {
+                    let_go(idx, LockKind::RwmutexWrite, &step());
                 }
             }
             LockEffect::Touch => {}

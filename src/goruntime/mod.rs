@@ -63,6 +63,9 @@ pub fn status_name(raw: u32) -> &'static str {
     }
 }
 
+/// A g's goid, status (without `_Gscan`) and wait reason number.
+pub type StateKey = (u64, u32, u8);
+
 /// Reads goroutines out of one process, with the layout and tables resolved once.
 pub struct GoReader<'a> {
     bin: &'a GoBinary,
@@ -195,8 +198,38 @@ impl<'a> GoReader<'a> {
 
     /// The goroutine whose g struct is at `g` (possibly dead).
     pub fn read_g(&self, mem: &ProcMem, g: u64) -> anyhow::Result<Goroutine> {
+        let raw = mem.read(RemoteAddr(g), self.l.size as usize)?;
+        Ok(self.g_from(mem, g, &raw))
+    }
+
+    /// The g structs at `gs`, read in one go: their bytes, for `state_key`
+    /// and `g_from`.
+    pub fn raw_gs(&self, mem: &ProcMem, gs: &[u64]) -> Vec<Option<Vec<u8>>> {
+        let ranges: Vec<_> = gs
+            .iter()
+            .map(|&g| (RemoteAddr(g), self.l.size as usize))
+            .collect();
+        mem.read_many(&ranges)
+    }
+
+    /// What a g's state (`Goroutine::status` and `wait_reason`) and goid
+    /// are made of, from its bytes: equal keys, equal states.
+    pub fn state_key(&self, raw: &[u8]) -> StateKey {
         let l = &self.l;
-        let raw = mem.read(RemoteAddr(g), l.size as usize)?;
+        let goid = raw
+            .get(l.goid as usize..l.goid as usize + 8)
+            .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
+        let status = raw
+            .get(l.status as usize..l.status as usize + 4)
+            .map_or(0, |b| u32::from_le_bytes(b.try_into().unwrap_or([0; 4])))
+            & !G_SCAN;
+        let reason = raw.get(l.waitreason as usize).copied().unwrap_or(0);
+        (goid, status, reason)
+    }
+
+    /// The goroutine whose g struct, at `g`, has the bytes `raw`.
+    pub fn g_from(&self, mem: &ProcMem, g: u64, raw: &[u8]) -> Goroutine {
+        let l = &self.l;
         let u64_at = |off: u64| {
             raw.get(off as usize..off as usize + 8)
                 .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
@@ -240,7 +273,7 @@ impl<'a> GoReader<'a> {
             .labels
             .map(|off| read_labels(mem, u64_at(off)))
             .unwrap_or_default();
-        Ok(Goroutine {
+        Goroutine {
             labels,
             goid: u64_at(l.goid),
             addr: g,
@@ -253,7 +286,7 @@ impl<'a> GoReader<'a> {
             saved: (pc, sp, bp),
             stack: (u64_at(l.stack_lo), u64_at(l.stack_hi)),
             system,
-        })
+        }
     }
 }
 

@@ -76,12 +76,13 @@ fn walk_until(
         {
             break;
         }
-        let (Ok(next_bp), Ok(ret)) = (
-            mem.read_u64(RemoteAddr(bp)),
-            mem.read_u64(RemoteAddr(bp + 8)),
-        ) else {
+        // The saved bp and the return address in one read (the goroutine
+        // index walks stacks at thousands of stops).
+        let Ok(pair) = mem.read(RemoteAddr(bp), 16) else {
             break;
         };
+        let word = |i: usize| u64::from_le_bytes(pair[i..i + 8].try_into().unwrap_or([0; 8]));
+        let (next_bp, ret) = (word(0), word(8));
         if next_bp != 0 && next_bp <= bp {
             break;
         }
