@@ -424,7 +424,7 @@ impl ReplaySession {
             return Ok(unavailable(target.rip, "not a patch site here"));
         };
         let mem = self.mems.get(&tgid).expect("the thread's process");
-        if map.read_as_data(mem, site.addr, site.len as u64) {
+        if map.read_as_data(mem, site.addr, site.len) {
             self.preempt_stats.unpatched += 1;
             return Ok(unavailable(
                 target.rip,

@@ -72,7 +72,8 @@ impl Blocking {
     pub fn may_block(self, args: &[u64; 6], mem: &crate::tracee::mem::ProcMem) -> bool {
         match self {
             Blocking::Sleep { req, flags } => {
-                let absolute = flags.is_some_and(|f| args[f as usize] & libc::TIMER_ABSTIME as u64 != 0);
+                let absolute =
+                    flags.is_some_and(|f| args[f as usize] & libc::TIMER_ABSTIME as u64 != 0);
                 let Ok(ts) = mem.read(trace_format::RemoteAddr(args[req as usize]), 16) else {
                     return true;
                 };

@@ -15,6 +15,9 @@ pub type Moment<T> = (Pos, BreakpointHit, T);
 /// The debugger's verdict on a hit: None skips it.
 pub type Keep<'a, H, T, E> = &'a mut dyn FnMut(&mut H, BreakpointHit) -> Result<Option<T>, E>;
 
+/// Whether the moments found since a segment start settle the question.
+pub type Enough<'a, H, T, E> = &'a mut dyn FnMut(&mut H, u64, &[Moment<T>]) -> Result<bool, E>;
+
 /// The moments before `until` where `keep` accepted a hit of `addrs`
 /// (and, with `watches`, of a watchpoint), in order. Replays from the
 /// nearest checkpoint, then from earlier ones, until `enough` says the
@@ -26,7 +29,7 @@ pub fn scan<H: Host, T, E: From<anyhow::Error>>(
     addrs: &[u64],
     watches: bool,
     keep: Keep<'_, H, T, E>,
-    enough: &mut dyn FnMut(&mut H, u64, &[Moment<T>]) -> Result<bool, E>,
+    enough: Enough<'_, H, T, E>,
 ) -> Result<(Vec<Moment<T>>, u64), E> {
     let mut found: Vec<Moment<T>> = Vec::new();
     let mut end = until.clone();
