@@ -24,18 +24,17 @@ PROGRAMS = {
     # --build-only, run in its source directory): goroutines that spin
     # while the thread they woke does the work.
     "context.test": ["-test.short", "-test.count=1"],
-    "context.test [wake auto]": ["-test.short", "-test.count=1"],
+    "context.test [wake 50]": ["-test.short", "-test.count=1"],
 }
 # Rows recorded with extra environment: [contents] = preemption points
 # carrying the memory written since the previous point instead of what
 # identifies them (RRGO_PREEMPT_HASHES=0, the default before session 22);
-# [wake auto] = a woken thread's
-# wait for the CPU adapts to what preemptions cost (RRGO_WAKE_MS=auto; the
-# default is a fixed 50 ms).
+# [wake 50] = a woken thread waits for the CPU a fixed 50 ms (the default
+# until session 24; now it adapts to what preemptions cost).
 ROW_ENV = {
     "spinmarks 30 [contents]": {"RRGO_PREEMPT_HASHES": "0"},
     "gzipsha [contents]": {"RRGO_PREEMPT_HASHES": "0"},
-    "context.test [wake auto]": {"RRGO_WAKE_MS": "auto"},
+    "context.test [wake 50]": {"RRGO_WAKE_MS": "50"},
 }
 
 

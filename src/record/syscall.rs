@@ -244,6 +244,13 @@ impl Recorder {
             ptrace::set_regs(tid, &regs)?;
         }
         let result = regs.rax as i64;
+        // A thread back from a sleep (sysmon's naps) was handed no work: it
+        // waits for the CPU like a descheduled thread, not as woken. (A
+        // timed-out futex or epoll wait is a timer firing: work, as woken.)
+        let timed_out = matches!(sc.nr, libc::SYS_nanosleep | libc::SYS_clock_nanosleep);
+        if let Some(th) = self.t.get(tid) {
+            th.timed_out = timed_out;
+        }
         let mut writes = Vec::new();
         let mut extra = SyscallExtra::None;
         if let Some(spec) = sc.spec {

@@ -61,6 +61,8 @@ pub struct Thread {
     /// It became ready by returning from a syscall that blocked (woken),
     /// not by being descheduled.
     pub woke: bool,
+    /// Its last syscall was a sleep (not counted as woken).
+    pub timed_out: bool,
 }
 
 #[derive(Debug)]
@@ -107,6 +109,7 @@ impl Threads {
                 requeued: Vec::new(),
                 queued_at: (state == State::Stopped).then(Instant::now),
                 woke: false,
+                timed_out: false,
             },
         );
         if state == State::Stopped {
@@ -121,7 +124,7 @@ impl Threads {
     /// Marks a thread ready to run (appends it to the run queue).
     pub fn set_stopped(&mut self, tid: Tid) {
         if let Some(t) = self.threads.get_mut(&tid) {
-            t.woke = t.state == State::InKernel;
+            t.woke = t.state == State::InKernel && !std::mem::take(&mut t.timed_out);
             t.state = State::Stopped;
             t.queued_at = Some(Instant::now());
             self.queue.push_back(tid);
