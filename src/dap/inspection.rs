@@ -375,8 +375,14 @@ impl Session {
             }
             None => (None, 0),
         };
+        // Delve reloads a string result with 4 KiB where one value is read
+        // on its own; a watch shows 512 bytes, as variables do.
+        let max_string = match context {
+            "repl" | "variables" | "hover" | "clipboard" => 4096,
+            _ => crate::govalue::MAX_STRING,
+        };
         let v = self
-            .engine(move |t| t.evaluate(&expr, goid, frame))
+            .engine(move |t| t.evaluate_with(&expr, goid, frame, max_string))
             .await
             .map_err(|e| err(e.0))?;
         let var = self.variable(&v);

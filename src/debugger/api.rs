@@ -377,6 +377,18 @@ pub trait DebugTarget {
     fn children(&mut self, of: ChildrenRef, start: u64, count: u64) -> EResult<Vec<Value>>;
     /// A Go expression (variable, field, index, `*p`, `len(x)`) in a frame.
     fn evaluate(&mut self, expr: &str, goid: Option<Goid>, frame: usize) -> EResult<Value>;
+    /// `evaluate`, a string result shown up to `max_string` bytes (Delve:
+    /// 512 in watches, 4 KiB where one value is read on its own).
+    fn evaluate_with(
+        &mut self,
+        expr: &str,
+        goid: Option<Goid>,
+        frame: usize,
+        max_string: u64,
+    ) -> EResult<Value> {
+        let _ = max_string;
+        self.evaluate(expr, goid, frame)
+    }
     /// The panic or fatal error the last stop was for.
     fn exception(&mut self, goid: Goid) -> EResult<ExceptionDetails>;
     /// `count` instructions from the `offset`th one (negative: before) of

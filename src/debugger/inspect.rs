@@ -323,12 +323,22 @@ impl Engine {
         goid: Option<Goid>,
         index: usize,
     ) -> EResult<Var> {
+        self.eval_var_with(expr, goid, index, crate::govalue::MAX_STRING)
+    }
+
+    fn eval_var_with(
+        &mut self,
+        expr: &str,
+        goid: Option<Goid>,
+        index: usize,
+        max_string: u64,
+    ) -> EResult<Var> {
         let goid = goid
             .or(self.selected)
             .ok_or_else(|| EngineError("no goroutine is selected".into()))?;
         let f = self.frame(goid, index)?;
         self.info
-            .evaluate(self.mem()?, &f.regs, f.lookup_pc, f.depth, expr)
+            .evaluate(self.mem()?, &f.regs, f.lookup_pc, f.depth, expr, max_string)
             .map_err(|e| EngineError(format!("{e:#}")))
     }
 
@@ -337,8 +347,9 @@ impl Engine {
         expr: &str,
         goid: Option<Goid>,
         index: usize,
+        max_string: u64,
     ) -> EResult<Value> {
-        let v = self.eval_var(expr, goid, index)?;
+        let v = self.eval_var_with(expr, goid, index, max_string)?;
         Ok(self.publish(v))
     }
 }

@@ -236,7 +236,17 @@ impl DebugTarget for Engine {
     }
 
     fn evaluate(&mut self, expr: &str, goid: Option<Goid>, frame: usize) -> EResult<Value> {
-        self.eval_value(expr, goid, frame)
+        self.eval_value(expr, goid, frame, crate::govalue::MAX_STRING)
+    }
+
+    fn evaluate_with(
+        &mut self,
+        expr: &str,
+        goid: Option<Goid>,
+        frame: usize,
+        max_string: u64,
+    ) -> EResult<Value> {
+        self.eval_value(expr, goid, frame, max_string)
     }
 
     fn exception(&mut self, goid: Goid) -> EResult<ExceptionDetails> {

@@ -36,6 +36,9 @@ use location::Place;
 use types::TypeId;
 use value::{Ctx, Loc, Val};
 
+/// How much of a string a value shows (Delve's DAP load configuration).
+pub const MAX_STRING: u64 = render::MAX_STRING;
+
 /// Read access to a process's memory.
 pub trait Memory {
     fn read(&self, addr: u64, len: usize) -> std::io::Result<Vec<u8>>;
@@ -323,10 +326,11 @@ impl DebugInfo {
         }
     }
 
-    /// Evaluates a Go expression in a frame: identifiers (arguments and
-    /// locals at `lookup_pc`/`depth`, then the frame package's globals,
-    /// then `pkg.Name`), literals, `x.f`, `x[i]`, `*p`, `&x`, `len`, `cap`,
-    /// unary and binary operators.
+    /// Evaluates a Go expression in a frame (see `eval`): identifiers
+    /// (arguments and locals at `lookup_pc`/`depth`, then the frame
+    /// package's globals and constants, then `pkg.Name`), literals, `x.f`,
+    /// `x[i]`, `x[lo:hi]`, `x.(T)`, `T(x)`, `*p`, `&x`, builtins, unary and
+    /// binary operators. A string result shows up to `max_string` bytes.
     pub fn evaluate(
         &self,
         mem: &dyn Memory,
@@ -334,6 +338,7 @@ impl DebugInfo {
         lookup_pc: u64,
         depth: usize,
         expr: &str,
+        max_string: u64,
     ) -> anyhow::Result<Var> {
         let scope = eval::Scope {
             ctx: self.ctx(mem),
@@ -341,6 +346,7 @@ impl DebugInfo {
             lookup_pc,
             depth,
             vars: Default::default(),
+            max_string,
         };
         scope.evaluate(expr)
     }
