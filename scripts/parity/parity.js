@@ -66,7 +66,7 @@ const PROGRAMS = {
                 // Conversions.
                 'uint8(n)', 'int64(n)', 'float64(n)', 'int(f)', 'float32(f)', 'uint8(n + 300)',
                 'int8(-n)', 'string(b)', '[]byte(s)', 'string(bs)', 'main.tier(n)', 'up',
-                'nilup', 'unsafe.Pointer(pp)', '(*main.point)(up)', '(*main.point)(up).Label',
+                'nilup', 'nilup == unsafe.Pointer(nil)', 'unsafe.Pointer(pp)', '(*main.point)(up)', '(*main.point)(up).Label',
                 '*(*int)(up)', 'uintptr(up) == uintptr(unsafe.Pointer(pp))', '*(*int)(uintptr(up))',
                 // Constants.
                 'maxItems', 'main.maxItems', 'level', 'maxItems * 2', 'math.MaxInt64', 'time.Hour',

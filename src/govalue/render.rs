@@ -472,7 +472,7 @@ fn zone_offset(ctx: &Ctx, loc: &Val, unix: i64) -> anyhow::Result<i64> {
 }
 
 /// Go's `Format(time.RFC3339)` of a Unix time at a UTC offset.
-fn rfc3339(unix: i64, offset: i64) -> String {
+pub(crate) fn rfc3339(unix: i64, offset: i64) -> String {
     let local = unix.saturating_add(offset);
     let days = local.div_euclid(86_400);
     let secs = local.rem_euclid(86_400);

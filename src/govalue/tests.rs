@@ -447,6 +447,8 @@ fn check(version: &str, debug: bool) {
         ("(*main.point)(up).Label", "\"ptr\""),
         ("*(*int)(uintptr(up))", "10"),
         ("nilup", "unsafe.Pointer(0x0)"),
+        ("nilup == unsafe.Pointer(nil)", "true"),
+        ("up == nil", "false"),
         // Constants (Go's DWARF has the integer ones).
         ("maxItems", "64"),
         ("main.maxItems * 2", "128"),
@@ -807,5 +809,47 @@ fn govalue_survives_garbage_memory() {
         started.elapsed() < Duration::from_secs(120),
         "too slow: {:?}",
         started.elapsed()
+    );
+}
+
+/// time.Time renderings without a process: RFC 3339 dates across eras
+/// and offsets, and the monotonic reading Delve appends.
+#[test]
+fn govalue_formats_times_like_delve() {
+    use super::render::rfc3339;
+    assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00Z");
+    assert_eq!(rfc3339(-62_135_596_800, 0), "0001-01-01T00:00:00Z");
+    assert_eq!(rfc3339(1_704_207_845, 0), "2024-01-02T15:04:05Z");
+    assert_eq!(rfc3339(1_704_207_845, 3600), "2024-01-02T16:04:05+01:00");
+    assert_eq!(rfc3339(1_704_207_845, -19_800), "2024-01-02T09:34:05-05:30");
+    assert_eq!(rfc3339(951_782_400, 0), "2000-02-29T00:00:00Z");
+    assert_eq!(rfc3339(253_402_300_799, 0), "9999-12-31T23:59:59Z");
+
+    let version = &go_versions()[0];
+    let di = DebugInfo::load(&binary(version, true)).unwrap();
+    let mem = Noise(1, true);
+    let ctx = di.ctx(&mem);
+    let ty = di.info.types.by_name("time.Time").expect("time.Time in DWARF");
+    let time = |wall: u64, ext: i64| {
+        let mut b = wall.to_le_bytes().to_vec();
+        b.extend_from_slice(&ext.to_le_bytes());
+        b.extend_from_slice(&0u64.to_le_bytes()); // loc: nil, UTC
+        let v = super::value::Val {
+            ty,
+            loc: super::value::Loc::Bytes(b.into()),
+        };
+        super::render::to_var(&ctx, &v, "t", "t", 0).value.value
+    };
+    // time.Now(): the hasMonotonic bit, 33 bits of seconds since 1885, nanoseconds.
+    let since_1885 = 1_704_207_845u64 + 2_682_288_000;
+    assert_eq!(
+        time(1 << 63 | since_1885 << 30 | 123_456_789, 5_000_000),
+        "time.Time(2024-01-02T15:04:05Z, +5000000){wall: 13933336086556953877, ext: 5000000, \
+         loc: *time.Location nil}"
+    );
+    // Seconds since year 1 in ext.
+    assert_eq!(
+        time(0, 63_839_804_645),
+        "time.Time(2024-01-02T15:04:05Z){wall: 0, ext: 63839804645, loc: *time.Location nil}"
     );
 }
