@@ -323,7 +323,7 @@ impl Engine {
         goid: Option<Goid>,
         index: usize,
     ) -> EResult<Var> {
-        self.eval_var_with(expr, goid, index, crate::govalue::MAX_STRING)
+        self.eval_var_with(expr, goid, index, Shown::WATCH)
     }
 
     fn eval_var_with(
@@ -331,14 +331,14 @@ impl Engine {
         expr: &str,
         goid: Option<Goid>,
         index: usize,
-        max_string: u64,
+        shown: Shown,
     ) -> EResult<Var> {
         let goid = goid
             .or(self.selected)
             .ok_or_else(|| EngineError("no goroutine is selected".into()))?;
         let f = self.frame(goid, index)?;
         self.info
-            .evaluate(self.mem()?, &f.regs, f.lookup_pc, f.depth, expr, max_string)
+            .evaluate(self.mem()?, &f.regs, f.lookup_pc, f.depth, expr, shown)
             .map_err(|e| EngineError(format!("{e:#}")))
     }
 
@@ -347,9 +347,9 @@ impl Engine {
         expr: &str,
         goid: Option<Goid>,
         index: usize,
-        max_string: u64,
+        shown: Shown,
     ) -> EResult<Value> {
-        let v = self.eval_var_with(expr, goid, index, max_string)?;
+        let v = self.eval_var_with(expr, goid, index, shown)?;
         Ok(self.publish(v))
     }
 }

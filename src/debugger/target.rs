@@ -236,7 +236,7 @@ impl DebugTarget for Engine {
     }
 
     fn evaluate(&mut self, expr: &str, goid: Option<Goid>, frame: usize) -> EResult<Value> {
-        self.eval_value(expr, goid, frame, crate::govalue::MAX_STRING)
+        self.eval_value(expr, goid, frame, Shown::WATCH)
     }
 
     fn evaluate_with(
@@ -244,9 +244,9 @@ impl DebugTarget for Engine {
         expr: &str,
         goid: Option<Goid>,
         frame: usize,
-        max_string: u64,
+        shown: Shown,
     ) -> EResult<Value> {
-        self.eval_value(expr, goid, frame, max_string)
+        self.eval_value(expr, goid, frame, shown)
     }
 
     fn exception(&mut self, goid: Goid) -> EResult<ExceptionDetails> {

@@ -10,11 +10,11 @@
 use anyhow::{anyhow, bail};
 
 use super::parse::{parse, Expr, TypeExpr, MAX_DEPTH};
-use super::render::{go_float, go_quote, string, to_var};
+use super::render::{go_float, go_quote, string, to_var_shown};
 use super::types::{Kind, TypeId};
 use super::value::{Ctx, Loc, Val};
 use super::{FrameRegs, Var};
-use crate::debugger::api::Value;
+use crate::debugger::api::{Shown, Value};
 
 /// A map lookup scans at most this many entries.
 const MAX_MAP_SCAN: u64 = 1 << 20;
@@ -45,9 +45,8 @@ pub(crate) struct Scope<'a> {
     pub depth: usize,
     /// The variables in scope, looked up once per evaluation.
     pub vars: std::cell::OnceCell<Vec<super::Variable>>,
-    /// How much of a string result is shown (Delve: 512 bytes in watches,
-    /// 4 KiB in the REPL and hovers).
-    pub max_string: u64,
+    /// How much of the result is shown.
+    pub shown: Shown,
 }
 
 /// Builtins the evaluator has (Delve's set).
@@ -89,9 +88,9 @@ impl Scope<'_> {
         };
         Ok(match ev {
             Ev::Val(v) => {
-                let mut var = to_var(ctx, &v, text, text, 0);
+                let mut var = to_var_shown(ctx, &v, text, text, 0, self.shown.full);
                 if matches!(ctx.ty(v.ty).map(|t| t.kind.clone()), Ok(Kind::String)) {
-                    if let Ok(s) = string(ctx, &v, self.max_string) {
+                    if let Ok(s) = string(ctx, &v, self.shown.max_string) {
                         var.value.value = s;
                     }
                 }
@@ -119,7 +118,7 @@ impl Scope<'_> {
                     ty,
                     loc: Loc::Bytes(bytes.into()),
                 };
-                let mut var = to_var(ctx, &v, text, text, 0);
+                let mut var = to_var_shown(ctx, &v, text, text, 0, self.shown.full);
                 var.value.address = None;
                 var.place = None;
                 var

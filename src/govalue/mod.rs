@@ -31,13 +31,10 @@ use std::path::Path;
 use anyhow::Context;
 use trace_format::RemoteAddr;
 
-use crate::debugger::api::Value;
+use crate::debugger::api::{Shown, Value};
 use location::Place;
 use types::TypeId;
 use value::{Ctx, Loc, Val};
-
-/// How much of a string a value shows (Delve's DAP load configuration).
-pub const MAX_STRING: u64 = render::MAX_STRING;
 
 /// Read access to a process's memory.
 pub trait Memory {
@@ -330,7 +327,7 @@ impl DebugInfo {
     /// (arguments and locals at `lookup_pc`/`depth`, then the frame
     /// package's globals and constants, then `pkg.Name`), literals, `x.f`,
     /// `x[i]`, `x[lo:hi]`, `x.(T)`, `T(x)`, `*p`, `&x`, builtins, unary and
-    /// binary operators. A string result shows up to `max_string` bytes.
+    /// binary operators. The result is shown as `shown` says.
     pub fn evaluate(
         &self,
         mem: &dyn Memory,
@@ -338,7 +335,7 @@ impl DebugInfo {
         lookup_pc: u64,
         depth: usize,
         expr: &str,
-        max_string: u64,
+        shown: Shown,
     ) -> anyhow::Result<Var> {
         let scope = eval::Scope {
             ctx: self.ctx(mem),
@@ -346,7 +343,7 @@ impl DebugInfo {
             lookup_pc,
             depth,
             vars: Default::default(),
-            max_string,
+            shown,
         };
         scope.evaluate(expr)
     }

@@ -670,6 +670,19 @@ fn shape(ctx: &Ctx, v: &Val) -> anyhow::Result<Shape> {
 /// A value as a DAP variable: Delve's one-line rendering, plus what is
 /// needed to expand it later.
 pub(crate) fn to_var(ctx: &Ctx, v: &Val, name: &str, eval_name: &str, level: u32) -> Var {
+    to_var_shown(ctx, v, name, eval_name, level, false)
+}
+
+/// `to_var`; `full`: the whole one-line rendering, not cut at 256 bytes
+/// (Delve's showFullValue, for a value being copied).
+pub(crate) fn to_var_shown(
+    ctx: &Ctx,
+    v: &Val,
+    name: &str,
+    eval_name: &str,
+    level: u32,
+    full: bool,
+) -> Var {
     let mut value = String::new();
     write(ctx, v, level, TOP, &mut value);
     let t = ctx.ty(v.ty).ok();
@@ -685,7 +698,7 @@ pub(crate) fn to_var(ctx: &Ctx, v: &Val, name: &str, eval_name: &str, level: u32
         indexed: None,
         named: None,
     });
-    if shape.expandable && value.len() > MAX_VALUE_LEN {
+    if shape.expandable && !full && value.len() > MAX_VALUE_LEN {
         let mut cut = MAX_VALUE_LEN;
         while !value.is_char_boundary(cut) {
             cut -= 1;

@@ -12,8 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::render::{go_quote, OPTIMIZED};
-use super::MAX_STRING;
 use super::{DebugInfo, FrameRegs, Var};
+use crate::debugger::api::Shown;
 use crate::gobin::GoBinary;
 use crate::goruntime::GoReader;
 use crate::tracee::mem::ProcMem;
@@ -478,7 +478,7 @@ fn check(version: &str, debug: bool) {
         ("min(n, 3)", "3"),
         ("max(f, 1)", "3.25"),
     ] {
-        match di.evaluate(&mem, &frame, lookup, 0, expr, MAX_STRING) {
+        match di.evaluate(&mem, &frame, lookup, 0, expr, Shown::WATCH) {
             Ok(v) if v.value.value == want => {}
             Ok(v) if !debug && v.value.value == OPTIMIZED => {}
             Err(e) if !debug => eprintln!("{what}: {expr}: {e:#} (optimized build)"),
@@ -486,7 +486,7 @@ fn check(version: &str, debug: bool) {
             Err(e) => panic!("{what}: {expr}: {e:#}"),
         }
     }
-    let eval = |expr: &str| di.evaluate(&mem, &frame, lookup, 0, expr, MAX_STRING);
+    let eval = |expr: &str| di.evaluate(&mem, &frame, lookup, 0, expr, Shown::WATCH);
     if debug {
         let e = eval("tw.F").unwrap_err();
         assert!(
@@ -538,6 +538,39 @@ fn check(version: &str, debug: bool) {
         let kids = di.expand(&mem, bs.expand.as_ref().unwrap(), 2, 1);
         assert_eq!(kids[0].value.name, "[1]");
     }
+    // A watch shows 512 bytes of a string, the REPL 4 KiB (as Delve).
+    let long = "ab".repeat(350);
+    let shown = |expr: &str, s: Shown| di.evaluate(&mem, &frame, lookup, 0, expr, s);
+    let watch = shown("long", Shown::WATCH);
+    let repl = Shown {
+        max_string: 4096,
+        full: false,
+    };
+    if let (Ok(w), Ok(r)) = (watch, shown("long", repl)) {
+        if r.value.value != OPTIMIZED {
+            assert_eq!(
+                w.value.value,
+                go_quote(format!("{}...+188 more", &long[..512]).as_bytes())
+            );
+            assert_eq!(r.value.value, go_quote(long.as_bytes()), "{what}");
+        }
+    }
+    // A copied value is whole; others are cut at 256 bytes.
+    let copy = Shown {
+        max_string: 4096,
+        full: true,
+    };
+    if let (Ok(w), Ok(c)) = (shown("huge", Shown::WATCH), shown("huge", copy)) {
+        if c.value.value != OPTIMIZED {
+            assert_eq!(w.value.value.len(), 256 + 3, "{what}");
+            assert!(
+                c.value.value.ends_with(",...+1936 more]"),
+                "{what}: {}",
+                c.value.value
+            );
+            assert!(c.value.value.starts_with(&w.value.value[..256]), "{what}");
+        }
+    }
     // Errors say what is wrong.
     for (expr, want) in [
         (
@@ -573,15 +606,15 @@ fn check(version: &str, debug: bool) {
         }
     }
     let e = di
-        .evaluate(&mem, &frame, lookup, 0, "nosuch", MAX_STRING)
+        .evaluate(&mem, &frame, lookup, 0, "nosuch", Shown::WATCH)
         .unwrap_err();
     assert_eq!(e.to_string(), "could not find symbol value for nosuch");
     let cond = di
-        .evaluate(&mem, &frame, lookup, 0, "counter == 42", MAX_STRING)
+        .evaluate(&mem, &frame, lookup, 0, "counter == 42", Shown::WATCH)
         .unwrap();
     assert_eq!(cond.as_bool(), Some(true));
     assert_eq!(
-        di.evaluate(&mem, &frame, lookup, 0, "counter * 2", MAX_STRING)
+        di.evaluate(&mem, &frame, lookup, 0, "counter * 2", Shown::WATCH)
             .unwrap()
             .as_i64(),
         Some(84)
@@ -636,7 +669,13 @@ fn govalue_parses_expressions() {
         assert!(super::parse::parse(bad).is_err(), "{bad}");
     }
     // Messages quote expressions as Go source.
-    for text in ["xs[1:2:3]", "(*main.T)(p).f", "e.(*main.T)", "[]byte(s)", "m[\"k\"]"] {
+    for text in [
+        "xs[1:2:3]",
+        "(*main.T)(p).f",
+        "e.(*main.T)",
+        "[]byte(s)",
+        "m[\"k\"]",
+    ] {
         assert_eq!(super::parse::parse(text).unwrap().to_string(), text);
     }
     assert_eq!(super::eval::package_of("main.inspect"), "main");
@@ -800,7 +839,7 @@ fn govalue_survives_garbage_memory() {
                     format!("{}.x == nil", v.name),
                     format!("{}[\"k\"]", v.name),
                 ] {
-                    let _ = di.evaluate(&mem, &frame, pc, 0, &expr, MAX_STRING);
+                    let _ = di.evaluate(&mem, &frame, pc, 0, &expr, Shown::WATCH);
                 }
             }
         }
@@ -829,7 +868,11 @@ fn govalue_formats_times_like_delve() {
     let di = DebugInfo::load(&binary(version, true)).unwrap();
     let mem = Noise(1, true);
     let ctx = di.ctx(&mem);
-    let ty = di.info.types.by_name("time.Time").expect("time.Time in DWARF");
+    let ty = di
+        .info
+        .types
+        .by_name("time.Time")
+        .expect("time.Time in DWARF");
     let time = |wall: u64, ext: i64| {
         let mut b = wall.to_le_bytes().to_vec();
         b.extend_from_slice(&ext.to_le_bytes());
