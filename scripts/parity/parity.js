@@ -79,7 +79,7 @@ const PROGRAMS = {
                 // Closures.
                 'add', 'count', 'fn', 'add.base', 'count.hits',
                 // The rest.
-                'mi["x"]', 'm[1]', 'min(n, 3)', 'max(f, 1)', 'len(bs)',
+                'mi["x"]', 'm[1]', 'min(n, 3)', 'max(f, 1)', 'len(bs)', 'double', 'main.double', 'strings.Repeat', 'fn == nil', 'double(2)', 'any(n)', 'error(cerr)', 'ei.(error)',
             ],
         },
     },

@@ -34,6 +34,9 @@ enum Ev {
     Complex(f64, f64, Option<TypeId>),
     Bool(bool, Option<TypeId>),
     Str(Vec<u8>, Option<TypeId>),
+    /// A function named in the expression (`strings.Repeat`): shown by
+    /// name, as Delve does; it cannot be called.
+    Func(String),
     Nil,
 }
 
@@ -137,6 +140,12 @@ impl Scope<'_> {
             }
             Ev::Bool(v, ty) => scalar(typed(ty, "bool"), v.to_string()),
             Ev::Str(v, ty) => scalar(typed(ty, "string"), go_quote(&v)),
+            Ev::Func(name) => scalar(
+                ctx.info
+                    .func_signature(&name)
+                    .unwrap_or_else(|| "func()".into()),
+                name,
+            ),
             Ev::Nil => scalar(String::new(), "nil".into()),
         })
     }
@@ -210,8 +219,12 @@ impl Scope<'_> {
             return ev;
         }
         if let Some(pkg) = self.frame_package() {
-            if let Some(ev) = self.lookup_global(&format!("{pkg}.{name}")) {
+            let full = format!("{pkg}.{name}");
+            if let Some(ev) = self.lookup_global(&full) {
                 return Ok(ev);
+            }
+            if let Some(f) = self.function(&full) {
+                return Ok(Ev::Func(f));
             }
         }
         match name {
@@ -242,8 +255,10 @@ impl Scope<'_> {
                             .frame_package()
                             .and_then(|p| self.lookup_global(&format!("{p}.{pkg}")));
                         if in_frame_pkg.is_none() {
+                            let full = format!("{pkg}.{f}");
                             return self
-                                .lookup_global(&format!("{pkg}.{f}"))
+                                .lookup_global(&full)
+                                .or_else(|| self.function(&full).map(Ev::Func))
                                 .ok_or_else(|| anyhow!("could not find symbol value for {pkg}"));
                         }
                     }
@@ -375,6 +390,11 @@ impl Scope<'_> {
             Ev::Complex(..) => "complex".into(),
             Ev::Bool(..) => "bool".into(),
             Ev::Str(..) => "string".into(),
+            Ev::Func(name) => self
+                .ctx
+                .info
+                .func_signature(name)
+                .unwrap_or_else(|| "func".into()),
             Ev::Nil => "nil".into(),
         }
     }
@@ -836,27 +856,29 @@ impl Scope<'_> {
                 return self.convert(x, to, &args[0]);
             }
         }
-        // Not a type: a function (or a func value).
-        let named_function = match callee {
-            Expr::Ident(n) => self
-                .frame_package()
-                .is_some_and(|p| self.is_function(&format!("{p}.{n}"))),
-            Expr::Field(x, n) => {
-                matches!(&**x, Expr::Ident(p) if self.is_function(&format!("{p}.{n}")))
-            }
-            _ => false,
+        // Not a type: a function, a func value or a method (an unknown name
+        // says so, as in any other expression).
+        match callee {
+            Expr::Field(x, _) if self.eval(callee, d).is_err() => self.eval(x, d)?,
+            _ => self.eval(callee, d)?,
         };
-        if !named_function {
-            // An unknown name says so, as for any other expression.
-            self.eval(callee, d)?;
-        }
-        bail!("cannot call {callee}: a replay cannot run the program's functions (function calls are not possible)")
+        bail!(
+            "cannot call {callee}: a replay cannot run the program's functions \
+             (function calls are not possible)"
+        )
     }
 
-    fn is_function(&self, full: &str) -> bool {
-        self.ctx.info.functions.iter().any(|(_, _, name)| {
-            name == full || name.strip_suffix(full).is_some_and(|p| p.ends_with('/'))
-        })
+    /// The full name of a function of the program, by `pkg.Name` (a
+    /// package may be named by the last element of its path).
+    fn function(&self, full: &str) -> Option<String> {
+        self.ctx
+            .info
+            .functions
+            .iter()
+            .find(|(_, _, name)| {
+                name == full || name.strip_suffix(full).is_some_and(|p| p.ends_with('/'))
+            })
+            .map(|(_, _, name)| name.clone())
     }
 
     fn builtin(&self, name: &str, vals: Vec<Ev>, args: &[Expr]) -> anyhow::Result<Ev> {

@@ -57,6 +57,41 @@ pub(crate) struct Captured {
 }
 
 impl Info {
+    /// A function's Go type from its DIE's parameters (results are Go's
+    /// DW_AT_variable_parameter ones): `func(int) int`,
+    /// `func(string, int) (int, error)`.
+    pub fn func_signature(&self, name: &str) -> Option<String> {
+        let sub = self.subprograms.iter().find(|s| s.name == name)?;
+        let unit = self.units.get(sub.unit)?;
+        let mut tree = unit.entries_tree(Some(sub.offset)).ok()?;
+        let root = tree.root().ok()?;
+        let (mut params, mut results) = (Vec::new(), Vec::new());
+        let mut children = root.children();
+        while let Ok(Some(child)) = children.next() {
+            let e = child.entry();
+            if e.tag() != gimli::DW_TAG_formal_parameter {
+                continue;
+            }
+            let a = self.var_attrs(unit, e);
+            // A generic function's dictionary is no parameter of Go's.
+            if a.name.as_deref() == Some(".dict") {
+                continue;
+            }
+            let ty = self.types.name(a.ty?);
+            match e.attr_value(gimli::DW_AT_variable_parameter) {
+                Some(AttributeValue::Flag(true)) => results.push(ty),
+                _ => params.push(ty),
+            }
+        }
+        let mut sig = format!("func({})", params.join(", "));
+        match results.len() {
+            0 => {}
+            1 => sig.push_str(&format!(" {}", results[0])),
+            _ => sig.push_str(&format!(" ({})", results.join(", "))),
+        }
+        Some(sig)
+    }
+
     /// The variables captured by the closure function containing `pc`
     /// (Delve's closureStructType: the function's variables with
     /// DW_AT_go_closure_offset, inlined calls skipped), by offset.

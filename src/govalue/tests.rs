@@ -476,6 +476,8 @@ fn check(version: &str, debug: bool) {
         ("add.base", "70"),
         ("count.hits", "1"),
         ("min(n, 3)", "3"),
+        ("double", "main.double"),
+        ("main.double", "main.double"),
         ("max(f, 1)", "3.25"),
     ] {
         match di.evaluate(&mem, &frame, lookup, 0, expr, Shown::WATCH) {
@@ -501,6 +503,8 @@ fn check(version: &str, debug: bool) {
             "float32",
             "{what}"
         );
+        // A function's type is its signature.
+        assert_eq!(eval("double").unwrap().value.type_name, "func(int) int");
         // The program's own zone offset (Delve shows such a time in UTC).
         let tz = eval("tz").unwrap().value.value;
         assert!(
@@ -594,6 +598,9 @@ fn check(version: &str, debug: bool) {
         ("s[1:2:3]", "invalid operation: 3-index slice of string"),
         ("ratio", "could not find symbol value for ratio"),
         ("double(2)", "cannot call double"),
+        ("err.Error()", "cannot call err.Error"),
+        ("strings.Repeat(s, 2)", "cannot call strings.Repeat"),
+        ("nosuch(1)", "could not find symbol value for nosuch"),
     ] {
         match eval(expr) {
             Err(e) => {
