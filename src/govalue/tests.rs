@@ -845,6 +845,16 @@ fn govalue_survives_garbage_memory() {
                     format!("*{}", v.name),
                     format!("{}.x == nil", v.name),
                     format!("{}[\"k\"]", v.name),
+                    format!("{}[1:2]", v.name),
+                    format!("{}[:]", v.name),
+                    format!("{}.(int)", v.name),
+                    format!("{}.(*main.point).X", v.name),
+                    format!("uint8({})", v.name),
+                    format!("[]byte({})", v.name),
+                    format!("string({})", v.name),
+                    format!("(*int)({})", v.name),
+                    format!("real({}) + imag({})", v.name, v.name),
+                    format!("{}.base", v.name),
                 ] {
                     let _ = di.evaluate(&mem, &frame, pc, 0, &expr, Shown::WATCH);
                 }
