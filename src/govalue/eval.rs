@@ -833,7 +833,12 @@ impl Scope<'_> {
     /// `f(args)`: a builtin, or a conversion when `f` names a type. The
     /// program's own functions cannot run in a replay.
     fn call(&self, callee: &Expr, args: &[Expr], d: usize) -> anyhow::Result<Ev> {
-        let local = |e: &Expr| matches!(e, Expr::Ident(n) if self.lookup_local(n).is_some());
+        // A local variable shadows a type or package of its name.
+        let local = |e: &Expr| match e {
+            Expr::Ident(n) => self.lookup_local(n).is_some(),
+            Expr::Field(x, _) => matches!(&**x, Expr::Ident(n) if self.lookup_local(n).is_some()),
+            _ => false,
+        };
         if let Expr::Ident(name) = callee {
             if BUILTINS.contains(&name.as_str()) && !local(callee) {
                 let vals = args
