@@ -10,7 +10,7 @@
 use anyhow::{anyhow, bail};
 
 use super::parse::{parse, Expr, TypeExpr, MAX_DEPTH};
-use super::render::{go_float, go_quote, string, to_var_shown};
+use super::render::{go_float, go_quote, runes, string, to_var_shown};
 use super::types::{Kind, TypeId};
 use super::value::{Ctx, Loc, Val};
 use super::{FrameRegs, Var};
@@ -170,7 +170,7 @@ impl Scope<'_> {
     /// A package variable, else an integer constant, by `pkg.Name` (a
     /// package may be named by the last element of its path).
     fn lookup_global(&self, full: &str) -> Option<Ev> {
-        let named = |n: &str| n == full || n.strip_suffix(full).is_some_and(|p| p.ends_with('/'));
+        let named = |n: &str| names(n, full);
         let info = self.ctx.info;
         if let Some(g) = info.globals.iter().find(|g| named(&g.name)) {
             return Some(Ev::Val(Val {
@@ -525,6 +525,20 @@ impl Scope<'_> {
         }
     }
 
+    /// The array a `*[N]T` points to (Go indexes and slices through it);
+    /// any other value as it is.
+    fn through_array_pointer(&self, v: Val) -> anyhow::Result<Val> {
+        let ctx = &self.ctx;
+        if let Kind::Ptr(Some(t)) = ctx.ty(v.ty)?.kind {
+            if matches!(ctx.ty(t)?.kind, Kind::Array(..)) {
+                return ctx
+                    .deref(&v)?
+                    .ok_or_else(|| anyhow!("nil pointer dereference"));
+            }
+        }
+        Ok(v)
+    }
+
     /// `byte`, as Delve types a string's elements.
     fn byte_type(&self) -> Option<TypeId> {
         let types = &self.ctx.info.types;
@@ -540,14 +554,7 @@ impl Scope<'_> {
                 .ok_or_else(|| anyhow!("index {idx} out of bounds [0:{}]", s.len()))?;
             return Ok(Ev::Int(*b as i128, self.byte_type()));
         }
-        let mut v = self.value(x)?;
-        if let Kind::Ptr(Some(t)) = ctx.ty(v.ty)?.kind {
-            if matches!(ctx.ty(t)?.kind, Kind::Array(..)) {
-                v = ctx
-                    .deref(&v)?
-                    .ok_or_else(|| anyhow!("nil pointer dereference"))?;
-            }
-        }
+        let v = self.through_array_pointer(self.value(x)?)?;
         match ctx.ty(v.ty)?.kind.clone() {
             Kind::Slice(elem) => {
                 let (base, len, _) = ctx.slice(&v)?;
@@ -779,14 +786,7 @@ impl Scope<'_> {
             let (hi, _) = check(len, len, "length")?;
             return Ok(Ev::Str(s[lo as usize..hi as usize].to_vec(), *t));
         }
-        let mut v = self.value(x)?;
-        if let Kind::Ptr(Some(t)) = ctx.ty(v.ty)?.kind {
-            if matches!(ctx.ty(t)?.kind, Kind::Array(..)) {
-                v = ctx
-                    .deref(&v)?
-                    .ok_or_else(|| anyhow!("nil pointer dereference"))?;
-            }
-        }
+        let v = self.through_array_pointer(self.value(x)?)?;
         match ctx.ty(v.ty)?.kind.clone() {
             Kind::String => {
                 if max.is_some() {
@@ -880,9 +880,7 @@ impl Scope<'_> {
             .info
             .functions
             .iter()
-            .find(|(_, _, name)| {
-                name == full || name.strip_suffix(full).is_some_and(|p| p.ends_with('/'))
-            })
+            .find(|(_, _, name)| names(name, full))
             .map(|(_, _, name)| name.clone())
     }
 
@@ -1023,14 +1021,7 @@ impl Scope<'_> {
                     let (base, len, _) = ctx.slice(v)?;
                     let n = len.min(MAX_EVAL_STRING / 4);
                     let raw = ctx.read(base, (n * 4) as usize)?;
-                    let s: String = raw
-                        .chunks(4)
-                        .map(|c| {
-                            let r = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-                            char::from_u32(r).unwrap_or('\u{fffd}')
-                        })
-                        .collect();
-                    return Ok(Ev::Str(s.into_bytes(), Some(to)));
+                    return Ok(Ev::Str(runes(&raw).into_bytes(), Some(to)));
                 }
                 (Kind::String, Kind::Slice(elem)) if types.size(*elem) == 4 => {
                     bail!("cannot show []rune({arg}): the runes exist only once the program converts the string")
@@ -1378,6 +1369,12 @@ impl Scope<'_> {
             _ => v,
         }
     }
+}
+
+/// Whether the symbol `name` (`example.com/a/b.F`) is what `full` names
+/// (`b.F`: a package named by the last element of its path).
+fn names(name: &str, full: &str) -> bool {
+    name == full || name.strip_suffix(full).is_some_and(|p| p.ends_with('/'))
 }
 
 /// A computed value's bytes: little-endian words (a slice or string

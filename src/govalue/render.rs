@@ -580,11 +580,15 @@ pub(crate) fn list_text(
         }
         return Ok(go_quote(&b));
     }
-    let text: String = raw
-        .chunks(4)
+    Ok(go_quote(runes(&raw).as_bytes()))
+}
+
+/// Little-endian int32 runes as text (Go's `string([]rune)`: U+FFFD for
+/// an invalid one).
+pub(crate) fn runes(raw: &[u8]) -> String {
+    raw.chunks_exact(4)
         .map(|c| char::from_u32(u32::from_le_bytes([c[0], c[1], c[2], c[3]])).unwrap_or('\u{fffd}'))
-        .collect();
-    Ok(go_quote(text.as_bytes()))
+        .collect()
 }
 
 /// What DAP needs to page through a value's children.
