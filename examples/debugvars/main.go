@@ -1,7 +1,8 @@
 // Command debugvars is the test bed for reading Go values from DWARF: the
 // function inspect has arguments and locals of every kind of Go value
-// (numbers, strings, slices, arrays, maps, structs, pointers, interfaces,
-// errors, channels, funcs) and two package-level variables.
+// (numbers, complex numbers, strings, slices, arrays, maps, structs,
+// pointers, unsafe.Pointers, interfaces, errors, channels, funcs and
+// closures, time.Time), two package-level variables and constants.
 //
 // Normally it prints a summary of those values and exits. With -block it
 // prints "ready <pid>" and blocks forever inside inspect, at the line marked
@@ -17,10 +18,20 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 var counter = 42
 var greeting = "hi"
+
+// Constants: Go's DWARF has the integer ones (maxItems, typed or not);
+// not floats or strings (ratio, banner).
+const maxItems = 64
+const level tier = 2
+const ratio = 0.5
+const banner = "debugvars"
+
+type tier int
 
 // never is never sent to: receiving from it blocks the goroutine.
 var never = make(chan int)
@@ -82,6 +93,21 @@ func inspect(n int, f float64, ok bool, s string, xs []int, m map[string]int, bi
 	w2 := wrap2{wrap1: wrap1{named{"T-inside-W1"}}, named: named{"T-inside-W2"}}
 	vp := viaPtr{&named{"via pointer"}}
 	tw := twins{named{"one"}, other{"two"}}
+	c := complex(f, float64(n))
+	c64 := complex64(c)
+	ifs := any(p)
+	bs := []byte("bytes!")
+	up := unsafe.Pointer(pp)
+	var nilup unsafe.Pointer
+	t0 := time.Date(2024, time.January, 2, 15, 4, 5, 0, time.UTC)
+	tz := time.Date(2024, time.January, 2, 15, 4, 5, 0, time.FixedZone("X", 3600))
+	var tzero time.Time
+	// Closures: base and s are captured by value, hits by reference.
+	base := n * 10
+	add := func(d int) int { return base + d + len(s) }
+	hits := 0
+	count := func() { hits++ }
+	count()
 	if block {
 		// A sleeping goroutine keeps the runtime from declaring a deadlock.
 		go func() {
@@ -104,6 +130,9 @@ func inspect(n int, f float64, ok bool, s string, xs []int, m map[string]int, bi
 	fmt.Printf("ei=%v es=%v ep=%T err=%v cerr=%v nilerr=%v\n", ei, es, ep, err, cerr, nilerr)
 	fmt.Printf("ch len=%d cap=%d fn(3)=%d counter=%d greeting=%q\n", len(ch), cap(ch), fn(3), counter, greeting)
 	fmt.Printf("w2.F=%s w2.wrap1.F=%s vp.F=%s tw=%s,%s\n", w2.F, w2.wrap1.F, vp.F, tw.named.F, tw.other.F)
+	fmt.Printf("c=%v c64=%v ifs=%v bs=%s up=%v nilup=%v\n", c, c64, ifs, bs, up == unsafe.Pointer(pp), nilup)
+	fmt.Printf("t0=%v tz=%v tzero=%v add(1)=%d hits=%d\n", t0, tz, tzero.IsZero(), add(1), hits)
+	fmt.Printf("maxItems=%d level=%d ratio=%v banner=%s\n", maxItems, level, ratio, banner)
 	return n + len(keys)
 }
 

@@ -56,6 +56,30 @@ const PROGRAMS = {
                 'tw.named.F', 'tw.other.F', 'keys', 'keys[0]', 'len(keys)',
                 'counter', 'main.counter', 'greeting', 'main.greeting', 'never',
                 'n + 1', 'n * 2', 'f * 2', 's == "hello"', 'xs[5]', 'nosuchvar',
+                // Slicing.
+                'xs[1:3]', 'xs[:2]', 'xs[1:2:3]', 'xs[2:9]', 's[1:3]', 's[2:]', 'long[2:5]',
+                'arr[:2]', 'arr[1:]', 'keys[1:]', 'bs[1:3]',
+                // Type assertions.
+                'ei.(int)', 'ei.(string)', 'es.(string)', 'ifs.(main.point)', 'ifs.(main.point).Label',
+                'ifs.(*main.point)', 'err.(*errors.errorString)', 'err.(*main.myErr)',
+                'cerr.(*main.myErr)', 'nilerr.(*main.myErr)', 'n.(int)',
+                // Conversions.
+                'uint8(n)', 'int64(n)', 'float64(n)', 'int(f)', 'float32(f)', 'uint8(n + 300)',
+                'int8(-n)', 'string(b)', '[]byte(s)', 'string(bs)', 'main.tier(n)', 'up',
+                'nilup', 'nilup == unsafe.Pointer(nil)', 'unsafe.Pointer(pp)', '(*main.point)(up)', '(*main.point)(up).Label',
+                '*(*int)(up)', 'uintptr(up) == uintptr(unsafe.Pointer(pp))', '*(*int)(uintptr(up))',
+                // Constants.
+                'maxItems', 'main.maxItems', 'level', 'maxItems * 2', 'math.MaxInt64', 'time.Hour',
+                'ratio', 'banner',
+                // time.Time.
+                't0', 'tz', 'tzero',
+                // Complex numbers.
+                'c', 'c64', 'real(c)', 'imag(c)', 'real(c64)', 'complex(1, 2)', 'c * 2',
+                'c + complex(0, 1)', 'c == complex(3.25, 7)', '-c',
+                // Closures.
+                'add', 'count', 'fn', 'add.base', 'count.hits',
+                // The rest.
+                'mi["x"]', 'm[1]', 'min(n, 3)', 'max(f, 1)', 'len(bs)', 'double', 'main.double', 'strings.Repeat', 'fn == nil', 'double(2)', 'any(n)', 'error(cerr)', 'ei.(error)',
             ],
         },
     },
@@ -69,7 +93,8 @@ const PROGRAMS = {
             'main.square': ['n', 'r', 'n * n'],
             'main.accumulate': ['total', 'i', 's', 'total + i'],
             'main.main': ['total', 'i', 'results', 'len(results)', 'cap(results)', 'wg', 'sum',
-                'p', 'p.Label', 'p.X + p.Y', 'sh', 'sh.(main.tile)', 'sh.(main.tile).side'],
+                'p', 'p.Label', 'p.X + p.Y', 'sh', 'sh.(main.tile)', 'sh.(main.tile).side',
+                'sh.(*main.tile)', 'float64(total)', 'p.Label[1:]', 'main.tile(sh.(main.tile))'],
             'main.tile.area': ['t', 't.side', 't.side * t.side'],
             'main.worker.func1': ['id', 'results', 'wg'],
             'main.worker': ['id', 'results', 'wg'],

@@ -6,7 +6,7 @@ use super::json::{get_i64, get_str, i32ish, ids, need_i64, put, HResult, ReqErro
 use super::paths;
 use super::repl;
 use super::session::{Request, Session, VarRef};
-use crate::debugger::api::{Goid, GoroutineSummary, ScopeKind, Value as GoValue};
+use crate::debugger::api::{Goid, GoroutineSummary, ScopeKind, Shown, Value as GoValue};
 
 /// Delve's cap on goroutines listed as threads.
 pub const MAX_GOROUTINES: usize = 1 << 10;
@@ -375,8 +375,18 @@ impl Session {
             }
             None => (None, 0),
         };
+        // Delve reloads a string result with 4 KiB where one value is read
+        // on its own (a watch shows 512 bytes, as variables do), and sends
+        // the whole rendering where it is copied.
+        let shown = Shown {
+            max_string: match context {
+                "repl" | "variables" | "hover" | "clipboard" => 4096,
+                _ => Shown::WATCH.max_string,
+            },
+            full: matches!(context, "variables" | "clipboard"),
+        };
         let v = self
-            .engine(move |t| t.evaluate(&expr, goid, frame))
+            .engine(move |t| t.evaluate_with(&expr, goid, frame, shown))
             .await
             .map_err(|e| err(e.0))?;
         let var = self.variable(&v);

@@ -315,6 +315,25 @@ pub enum OutputChunk {
     Note(String),
 }
 
+/// How much of an evaluation's result is shown: Delve's DAP server varies
+/// it with the request's context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shown {
+    /// Bytes of a string result: 512 in watches (as in variables), 4 KiB
+    /// where one value is read on its own (REPL, hover, copy).
+    pub max_string: u64,
+    /// The whole one-line rendering, not cut at 256 bytes (copying a value).
+    pub full: bool,
+}
+
+impl Shown {
+    /// A watch's (and a breakpoint condition's) view.
+    pub const WATCH: Shown = Shown {
+        max_string: 512,
+        full: false,
+    };
+}
+
 /// The engine as front ends see it. Implemented by `debugger::Engine`; all
 /// calls run on the ptrace thread, one at a time.
 pub trait DebugTarget {
@@ -377,6 +396,17 @@ pub trait DebugTarget {
     fn children(&mut self, of: ChildrenRef, start: u64, count: u64) -> EResult<Vec<Value>>;
     /// A Go expression (variable, field, index, `*p`, `len(x)`) in a frame.
     fn evaluate(&mut self, expr: &str, goid: Option<Goid>, frame: usize) -> EResult<Value>;
+    /// `evaluate`, its result shown as `shown` says.
+    fn evaluate_with(
+        &mut self,
+        expr: &str,
+        goid: Option<Goid>,
+        frame: usize,
+        shown: Shown,
+    ) -> EResult<Value> {
+        let _ = shown;
+        self.evaluate(expr, goid, frame)
+    }
     /// The panic or fatal error the last stop was for.
     fn exception(&mut self, goid: Goid) -> EResult<ExceptionDetails>;
     /// `count` instructions from the `offset`th one (negative: before) of

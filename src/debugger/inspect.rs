@@ -335,12 +335,22 @@ impl Engine {
         goid: Option<Goid>,
         index: usize,
     ) -> EResult<Var> {
+        self.eval_var_with(expr, goid, index, Shown::WATCH)
+    }
+
+    fn eval_var_with(
+        &mut self,
+        expr: &str,
+        goid: Option<Goid>,
+        index: usize,
+        shown: Shown,
+    ) -> EResult<Var> {
         let goid = goid
             .or(self.selected)
             .ok_or_else(|| EngineError("no goroutine is selected".into()))?;
         let f = self.frame(goid, index)?;
         self.info
-            .evaluate(self.mem()?, &f.regs, f.lookup_pc, f.depth, expr)
+            .evaluate(self.mem()?, &f.regs, f.lookup_pc, f.depth, expr, shown)
             .map_err(|e| EngineError(format!("{e:#}")))
     }
 
@@ -349,8 +359,9 @@ impl Engine {
         expr: &str,
         goid: Option<Goid>,
         index: usize,
+        shown: Shown,
     ) -> EResult<Value> {
-        let v = self.eval_var(expr, goid, index)?;
+        let v = self.eval_var_with(expr, goid, index, shown)?;
         Ok(self.publish(v))
     }
 }

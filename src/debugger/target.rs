@@ -242,7 +242,17 @@ impl DebugTarget for Engine {
     }
 
     fn evaluate(&mut self, expr: &str, goid: Option<Goid>, frame: usize) -> EResult<Value> {
-        self.eval_value(expr, goid, frame)
+        self.eval_value(expr, goid, frame, Shown::WATCH)
+    }
+
+    fn evaluate_with(
+        &mut self,
+        expr: &str,
+        goid: Option<Goid>,
+        frame: usize,
+        shown: Shown,
+    ) -> EResult<Value> {
+        self.eval_value(expr, goid, frame, shown)
     }
 
     fn exception(&mut self, goid: Goid) -> EResult<ExceptionDetails> {

@@ -1,16 +1,20 @@
 //! A small Go expression evaluator for watches, hovers and breakpoint
-//! conditions: identifiers (arguments and locals, then package variables),
-//! literals, `x.f`, `x[i]`, `*p`, `&x`, `len`, `cap`, unary and binary
-//! operators, over values read from the process.
+//! conditions: identifiers (arguments and locals, then package variables
+//! and integer constants), literals, `x.f` (promoted fields, a closure's
+//! captured variables), `x[i]`, slicing `x[lo:hi:max]`, type assertions
+//! `x.(T)`, conversions `T(x)`, `*p`, `&x`, the builtins `len`, `cap`,
+//! `real`, `imag`, `complex`, `min`, `max`, unary and binary operators
+//! (complex numbers included), over values read from the process. Nothing
+//! runs in the program: function calls are refused.
 
 use anyhow::{anyhow, bail};
 
-use super::parse::{parse, Expr, MAX_DEPTH};
-use super::render::{go_float, go_quote, string, to_var};
+use super::parse::{parse, Expr, TypeExpr, MAX_DEPTH};
+use super::render::{go_float, go_quote, runes, string, to_var_shown};
 use super::types::{Kind, TypeId};
 use super::value::{Ctx, Loc, Val};
 use super::{FrameRegs, Var};
-use crate::debugger::api::Value;
+use crate::debugger::api::{Shown, Value};
 
 /// A map lookup scans at most this many entries.
 const MAX_MAP_SCAN: u64 = 1 << 20;
@@ -27,8 +31,12 @@ enum Ev {
     /// Computed scalars; `ty` is None for untyped constants.
     Int(i128, Option<TypeId>),
     Float(f64, Option<TypeId>),
+    Complex(f64, f64, Option<TypeId>),
     Bool(bool, Option<TypeId>),
     Str(Vec<u8>, Option<TypeId>),
+    /// A function named in the expression (`strings.Repeat`): shown by
+    /// name, as Delve does; it cannot be called.
+    Func(String),
     Nil,
 }
 
@@ -40,7 +48,12 @@ pub(crate) struct Scope<'a> {
     pub depth: usize,
     /// The variables in scope, looked up once per evaluation.
     pub vars: std::cell::OnceCell<Vec<super::Variable>>,
+    /// How much of the result is shown.
+    pub shown: Shown,
 }
+
+/// Builtins the evaluator has (Delve's set).
+const BUILTINS: &[&str] = &["len", "cap", "real", "imag", "complex", "min", "max"];
 
 /// The package of a function: `main` for `main.f`, the path for
 /// `example.com/a/b.(*T).m`.
@@ -78,13 +91,39 @@ impl Scope<'_> {
         };
         Ok(match ev {
             Ev::Val(v) => {
-                let mut var = to_var(ctx, &v, text, text, 0);
+                let mut var = to_var_shown(ctx, &v, text, text, 0, self.shown.full);
                 if matches!(ctx.ty(v.ty).map(|t| t.kind.clone()), Ok(Kind::String)) {
-                    // Evaluations show longer strings than scopes (Delve's 4 KiB).
-                    if let Ok(s) = string(ctx, &v, 4096) {
+                    if let Ok(s) = string(ctx, &v, self.shown.max_string) {
                         var.value.value = s;
                     }
                 }
+                var
+            }
+            Ev::Complex(re, im, ty) => {
+                // As a value of its type, so that it lists its parts as Delve does.
+                let types = &ctx.info.types;
+                let ty = match ty {
+                    Some(t) => t,
+                    None => types
+                        .basic("complex128")
+                        .ok_or_else(|| anyhow!("no complex128 type"))?,
+                };
+                let bytes: Vec<u8> = if types.size(ty) == 8 {
+                    [
+                        (re as f32).to_bits().to_le_bytes(),
+                        (im as f32).to_bits().to_le_bytes(),
+                    ]
+                    .concat()
+                } else {
+                    [re.to_bits().to_le_bytes(), im.to_bits().to_le_bytes()].concat()
+                };
+                let v = Val {
+                    ty,
+                    loc: Loc::Bytes(bytes.into()),
+                };
+                let mut var = to_var_shown(ctx, &v, text, text, 0, self.shown.full);
+                var.value.address = None;
+                var.place = None;
                 var
             }
             Ev::Optimized(ty) => super::render::optimized_var(ctx.type_name(ty), text, text),
@@ -101,6 +140,12 @@ impl Scope<'_> {
             }
             Ev::Bool(v, ty) => scalar(typed(ty, "bool"), v.to_string()),
             Ev::Str(v, ty) => scalar(typed(ty, "string"), go_quote(&v)),
+            Ev::Func(name) => scalar(
+                ctx.info
+                    .func_signature(&name)
+                    .unwrap_or_else(|| "func()".into()),
+                name,
+            ),
             Ev::Nil => scalar(String::new(), "nil".into()),
         })
     }
@@ -122,14 +167,36 @@ impl Scope<'_> {
         }))
     }
 
+    /// A package variable, else an integer constant, by `pkg.Name` (a
+    /// package may be named by the last element of its path).
     fn lookup_global(&self, full: &str) -> Option<Ev> {
-        let g = self.ctx.info.globals.iter().find(|g| {
-            g.name == full || g.name.strip_suffix(full).is_some_and(|p| p.ends_with('/'))
-        })?;
-        Some(Ev::Val(Val {
-            ty: g.ty,
-            loc: Loc::Mem(g.addr),
-        }))
+        let named = |n: &str| names(n, full);
+        let info = self.ctx.info;
+        if let Some(g) = info.globals.iter().find(|g| named(&g.name)) {
+            return Some(Ev::Val(Val {
+                ty: g.ty,
+                loc: Loc::Mem(g.addr),
+            }));
+        }
+        let (value, ty) = match info.consts_by_name.get(full) {
+            Some(c) => *c,
+            None => {
+                let mut found: Vec<_> = info
+                    .consts_by_name
+                    .iter()
+                    .filter(|(n, _)| named(n))
+                    .collect();
+                found.sort();
+                *found.first()?.1
+            }
+        };
+        let unsigned = matches!(self.ctx.ty(ty).map(|t| t.kind.clone()), Ok(Kind::Uint));
+        let v = if unsigned {
+            value as u64 as i128
+        } else {
+            value as i128
+        };
+        Some(Ev::Int(v, Some(ty)))
     }
 
     fn frame_package(&self) -> Option<String> {
@@ -151,16 +218,20 @@ impl Scope<'_> {
         if let Some(ev) = self.lookup_local(name) {
             return ev;
         }
+        if let Some(pkg) = self.frame_package() {
+            let full = format!("{pkg}.{name}");
+            if let Some(ev) = self.lookup_global(&full) {
+                return Ok(ev);
+            }
+            if let Some(f) = self.function(&full) {
+                return Ok(Ev::Func(f));
+            }
+        }
         match name {
             "true" => return Ok(Ev::Bool(true, None)),
             "false" => return Ok(Ev::Bool(false, None)),
             "nil" => return Ok(Ev::Nil),
             _ => {}
-        }
-        if let Some(pkg) = self.frame_package() {
-            if let Some(ev) = self.lookup_global(&format!("{pkg}.{name}")) {
-                return Ok(ev);
-            }
         }
         bail!("could not find symbol value for {name}")
     }
@@ -184,14 +255,16 @@ impl Scope<'_> {
                             .frame_package()
                             .and_then(|p| self.lookup_global(&format!("{p}.{pkg}")));
                         if in_frame_pkg.is_none() {
+                            let full = format!("{pkg}.{f}");
                             return self
-                                .lookup_global(&format!("{pkg}.{f}"))
+                                .lookup_global(&full)
+                                .or_else(|| self.function(&full).map(Ev::Func))
                                 .ok_or_else(|| anyhow!("could not find symbol value for {pkg}"));
                         }
                     }
                 }
                 let v = self.eval(x, d)?;
-                self.field(v, f)
+                self.field(v, f, x)
             }
             Expr::Data(x) => {
                 let v = self.value(self.eval(x, d)?)?;
@@ -201,18 +274,27 @@ impl Scope<'_> {
                     None => Ok(Ev::Nil),
                 }
             }
+            Expr::Assert(x, t) => {
+                let v = self.eval(x, d)?;
+                self.assert(v, x, t)
+            }
             Expr::Index(x, i) => {
-                let x = self.eval(x, d)?;
-                let i = self.eval(i, d)?;
-                self.index(x, i)
+                let xv = self.eval(x, d)?;
+                let iv = self.eval(i, d)?;
+                self.index(xv, iv, i)
             }
-            Expr::Call(name, args) => {
-                if args.len() != 1 || (name != "len" && name != "cap") {
-                    bail!("function calls are not supported");
-                }
-                let v = self.eval(&args[0], d)?;
-                self.len_cap(name == "cap", v)
+            Expr::Slice { x, lo, hi, max } => {
+                let xv = self.eval(x, d)?;
+                let bound = |b: &Option<Box<Expr>>| -> anyhow::Result<Option<u64>> {
+                    b.as_ref()
+                        .map(|b| self.eval(b, d).and_then(|v| self.index_value(v)))
+                        .transpose()
+                };
+                let (lo, hi, max) = (bound(lo)?, bound(hi)?, bound(max)?);
+                self.slice(xv, x, lo.unwrap_or(0), hi, max)
             }
+            Expr::Call(callee, args) => self.call(callee, args, d),
+            Expr::Type(t) => bail!("{t} is a type, not an expression"),
             Expr::Unary(op, x) => {
                 let x = self.eval(x, d)?;
                 self.unary(op, x)
@@ -266,6 +348,16 @@ impl Scope<'_> {
                 Some(v.ty),
             ),
             Kind::Float => Ev::Float(f64::from_bits(ctx.uint(&v, 0, 8)?), Some(v.ty)),
+            Kind::Complex if t.size == 8 => Ev::Complex(
+                f32::from_bits(ctx.uint(&v, 0, 4)? as u32) as f64,
+                f32::from_bits(ctx.uint(&v, 4, 4)? as u32) as f64,
+                Some(v.ty),
+            ),
+            Kind::Complex => Ev::Complex(
+                f64::from_bits(ctx.uint(&v, 0, 8)?),
+                f64::from_bits(ctx.uint(&v, 8, 8)?),
+                Some(v.ty),
+            ),
             Kind::String => {
                 let (bytes, len) = ctx.string(&v, MAX_EVAL_STRING)?;
                 if (bytes.len() as u64) < len {
@@ -286,12 +378,23 @@ impl Scope<'_> {
 
     fn kind_name(&self, ev: &Ev) -> String {
         match ev {
+            Ev::Int(_, Some(t))
+            | Ev::Float(_, Some(t))
+            | Ev::Complex(_, _, Some(t))
+            | Ev::Bool(_, Some(t))
+            | Ev::Str(_, Some(t)) => self.ctx.type_name(*t),
             Ev::Val(v) => self.ctx.type_name(v.ty),
             Ev::Optimized(t) => self.ctx.type_name(*t),
             Ev::Int(..) => "int".into(),
             Ev::Float(..) => "float".into(),
+            Ev::Complex(..) => "complex".into(),
             Ev::Bool(..) => "bool".into(),
             Ev::Str(..) => "string".into(),
+            Ev::Func(name) => self
+                .ctx
+                .info
+                .func_signature(name)
+                .unwrap_or_else(|| "func".into()),
             Ev::Nil => "nil".into(),
         }
     }
@@ -312,18 +415,18 @@ impl Scope<'_> {
         Ok(v)
     }
 
-    fn field(&self, x: Ev, name: &str) -> anyhow::Result<Ev> {
+    fn field(&self, x: Ev, name: &str, base: &Expr) -> anyhow::Result<Ev> {
         let v = self.deref_all(self.value(x)?)?;
         let ctx = &self.ctx;
         match ctx.ty(v.ty)?.kind.clone() {
             Kind::Struct(_) => {
                 let path = self
-                    .find_field(v.ty, name)?
+                    .find_field(v.ty, name, base)?
                     .ok_or_else(|| anyhow!("{} has no member {name}", ctx.type_name(v.ty)))?;
                 let mut cur = v;
                 for step in path {
                     cur = match step {
-                        Step::Field(off, ty) => ctx.sub(&cur, off, ty)?,
+                        Step::Field(_, off, ty) => ctx.sub(&cur, off, ty)?,
                         Step::Deref => ctx.deref(&cur)?.ok_or_else(|| {
                             anyhow!("nil pointer dereference (embedded field of {name})")
                         })?,
@@ -335,6 +438,13 @@ impl Scope<'_> {
                 let h = ctx.header(&v, hdr)?.ok_or_else(|| anyhow!("nil channel"))?;
                 Ok(Ev::Val(ctx.field(&h, name)?))
             }
+            // A closure's captured variable (Delve's `fn.x`).
+            Kind::Func => ctx
+                .captured(&v)?
+                .into_iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, cv)| Ev::Val(cv))
+                .ok_or_else(|| anyhow!("{} has no member {name}", ctx.type_name(v.ty))),
             _ => bail!("{} has no member {name}", ctx.type_name(v.ty)),
         }
     }
@@ -342,7 +452,7 @@ impl Scope<'_> {
     /// The way to field `name` of struct `ty`, by Go's selector rule: the
     /// shallowest depth of embedding that has it (embedded pointers
     /// followed), and an error if that depth has it more than once.
-    fn find_field(&self, ty: TypeId, name: &str) -> anyhow::Result<Option<Vec<Step>>> {
+    fn find_field(&self, ty: TypeId, name: &str, base: &Expr) -> anyhow::Result<Option<Vec<Step>>> {
         let types = &self.ctx.info.types;
         let mut level: Vec<(TypeId, Vec<Step>)> = vec![(ty, Vec::new())];
         for _depth in 0..8 {
@@ -357,7 +467,7 @@ impl Scope<'_> {
                 };
                 for f in fields {
                     let mut here = path.clone();
-                    here.push(Step::Field(f.offset, f.ty));
+                    here.push(Step::Field(f.name.clone(), f.offset, f.ty));
                     if f.name == name {
                         found.push(here.clone());
                     }
@@ -380,10 +490,28 @@ impl Scope<'_> {
                 0 if next.is_empty() => return Ok(None),
                 0 => level = next,
                 1 => return Ok(found.pop()),
-                _ => bail!(
-                    "ambiguous selector {name}: {} fields at the same depth",
-                    found.len()
-                ),
+                _ => {
+                    // Go refuses this (Delve picks one): name the candidates.
+                    let paths: Vec<String> = found
+                        .iter()
+                        .map(|p| {
+                            let names: Vec<&str> = p
+                                .iter()
+                                .filter_map(|s| match s {
+                                    Step::Field(n, ..) => Some(n.as_str()),
+                                    Step::Deref => None,
+                                })
+                                .collect();
+                            format!("{base}.{}", names.join("."))
+                        })
+                        .collect();
+                    bail!(
+                        "ambiguous selector {base}.{name}: {name} is promoted from {} embedded \
+                         fields at the same depth ({}); Go refuses it, name one of them",
+                        paths.len(),
+                        paths.join(", ")
+                    )
+                }
             }
         }
         Ok(None)
@@ -397,23 +525,36 @@ impl Scope<'_> {
         }
     }
 
-    fn index(&self, x: Ev, i: Ev) -> anyhow::Result<Ev> {
+    /// The array a `*[N]T` points to (Go indexes and slices through it);
+    /// any other value as it is.
+    fn through_array_pointer(&self, v: Val) -> anyhow::Result<Val> {
+        let ctx = &self.ctx;
+        if let Kind::Ptr(Some(t)) = ctx.ty(v.ty)?.kind {
+            if matches!(ctx.ty(t)?.kind, Kind::Array(..)) {
+                return ctx
+                    .deref(&v)?
+                    .ok_or_else(|| anyhow!("nil pointer dereference"));
+            }
+        }
+        Ok(v)
+    }
+
+    /// `byte`, as Delve types a string's elements.
+    fn byte_type(&self) -> Option<TypeId> {
+        let types = &self.ctx.info.types;
+        types.basic("uint8").map(|u8| types.alias("byte", u8))
+    }
+
+    fn index(&self, x: Ev, i: Ev, index: &Expr) -> anyhow::Result<Ev> {
         let ctx = &self.ctx;
         if let Ev::Str(s, _) = &x {
             let idx = self.index_value(i)?;
             let b = s
                 .get(idx as usize)
                 .ok_or_else(|| anyhow!("index {idx} out of bounds [0:{}]", s.len()))?;
-            return Ok(Ev::Int(*b as i128, ctx.info.types.by_name("uint8")));
+            return Ok(Ev::Int(*b as i128, self.byte_type()));
         }
-        let mut v = self.value(x)?;
-        if let Kind::Ptr(Some(t)) = ctx.ty(v.ty)?.kind {
-            if matches!(ctx.ty(t)?.kind, Kind::Array(..)) {
-                v = ctx
-                    .deref(&v)?
-                    .ok_or_else(|| anyhow!("nil pointer dereference"))?;
-            }
-        }
+        let v = self.through_array_pointer(self.value(x)?)?;
         match ctx.ty(v.ty)?.kind.clone() {
             Kind::Slice(elem) => {
                 let (base, len, _) = ctx.slice(&v)?;
@@ -442,10 +583,11 @@ impl Scope<'_> {
                 }
                 let ptr = ctx.uint(&v, 0, 8)?;
                 let b = ctx.read(ptr.wrapping_add(idx), 1)?[0];
-                Ok(Ev::Int(b as i128, ctx.info.types.by_name("uint8")))
+                Ok(Ev::Int(b as i128, self.byte_type()))
             }
             Kind::Map { key, elem, hdr } => {
                 let want = self.scalar(i)?;
+                self.check_key(&want, key, index)?;
                 let Some(h) = ctx.header(&v, hdr)? else {
                     bail!("key not found");
                 };
@@ -463,6 +605,486 @@ impl Scope<'_> {
                 ctx.type_name(v.ty)
             ),
         }
+    }
+
+    /// Go's rule for a map index: the key must be assignable to the map's
+    /// key type (an untyped constant must be representable in it). A key of
+    /// the wrong type is an error naming both types, never "key not found".
+    fn check_key(&self, want: &Ev, key: TypeId, index: &Expr) -> anyhow::Result<()> {
+        let ctx = &self.ctx;
+        let kt = ctx.ty(key)?;
+        let kname = ctx.type_name(key);
+        let ok = match (want, &kt.kind) {
+            // Any value fits an interface key (compared by value below).
+            (_, Kind::Iface { .. }) => true,
+            (Ev::Int(_, None), Kind::Int | Kind::Uint | Kind::Float | Kind::Complex) => true,
+            (Ev::Float(f, None), Kind::Int | Kind::Uint) => f.fract() == 0.0,
+            (Ev::Float(_, None), Kind::Float | Kind::Complex) => true,
+            (Ev::Complex(_, _, None), Kind::Complex) => true,
+            (Ev::Str(_, None), Kind::String) => true,
+            (Ev::Bool(_, None), Kind::Bool) => true,
+            (Ev::Nil, Kind::Ptr(_) | Kind::Chan { .. } | Kind::Map { .. } | Kind::Func) => true,
+            (
+                Ev::Int(_, Some(t))
+                | Ev::Float(_, Some(t))
+                | Ev::Complex(_, _, Some(t))
+                | Ev::Str(_, Some(t))
+                | Ev::Bool(_, Some(t)),
+                _,
+            ) => {
+                ctx.type_name(*t) == kname
+                    || ctx.info.types.resolve_id(*t) == ctx.info.types.resolve_id(key)
+            }
+            (Ev::Val(v), _) => ctx.type_name(v.ty) == kname,
+            _ => false,
+        };
+        if ok {
+            return Ok(());
+        }
+        let what = match want {
+            Ev::Int(_, None) => "untyped int constant".to_string(),
+            Ev::Float(_, None) => "untyped float constant".to_string(),
+            Ev::Complex(_, _, None) => "untyped complex constant".to_string(),
+            Ev::Str(_, None) => "untyped string constant".to_string(),
+            Ev::Bool(_, None) => "untyped bool constant".to_string(),
+            Ev::Nil => "untyped nil".to_string(),
+            Ev::Val(_) | Ev::Optimized(_) => format!("variable of type {}", self.kind_name(want)),
+            _ => format!("value of type {}", self.kind_name(want)),
+        };
+        bail!("cannot use {index} ({what}) as {kname} value in map index")
+    }
+
+    /// The type an expression names, if it names one: `T`, `pkg.T` (a
+    /// package named by its path's last element too), `*T`, `[]T`,
+    /// `[N]T`, `map[K]V`, `chan T`, `func(…)…`, `interface {}`; `byte`,
+    /// `rune` and `any` as Go defines them. An unqualified name is looked
+    /// up in Go's universe, then in the frame's package (Delve needs
+    /// `main.T`; Go writes `T`). Pointer, slice and array types the program
+    /// never used are made up from their element type, as Delve does.
+    fn find_type(&self, t: &TypeExpr) -> Option<TypeId> {
+        let types = &self.ctx.info.types;
+        match t {
+            TypeExpr::Name(n) => {
+                let n = match n.as_str() {
+                    "byte" => "uint8",
+                    "rune" => "int32",
+                    "any" | "interface{}" => "interface {}",
+                    "struct{}" => "struct {}",
+                    other => other,
+                };
+                if let Some(id) = types.by_name(n).or_else(|| types.basic(n)) {
+                    return Some(id);
+                }
+                if n.contains(['[', '(', ' ', '*']) {
+                    return None;
+                }
+                if !n.contains('.') {
+                    let pkg = self.frame_package()?;
+                    return types.by_name(&format!("{pkg}.{n}"));
+                }
+                if !n.contains('/') {
+                    return types.by_suffix(&format!("/{n}"));
+                }
+                None
+            }
+            TypeExpr::Ptr(e) => Some(types.pointer_to(self.find_type(e)?)),
+            TypeExpr::Slice(e) => Some(types.slice_of(self.find_type(e)?)),
+            TypeExpr::Array(n, e) => {
+                let e = self.find_type(e)?;
+                types
+                    .by_name(&format!("[{n}]{}", types.name(e)))
+                    .or_else(|| Some(types.array_of(e, *n)))
+            }
+            TypeExpr::Map(k, v) => {
+                let (k, v) = (self.find_type(k)?, self.find_type(v)?);
+                types.by_name(&format!("map[{}]{}", types.name(k), types.name(v)))
+            }
+            TypeExpr::Chan(e) => {
+                let e = self.find_type(e)?;
+                types.by_name(&format!("chan {}", types.name(e)))
+            }
+        }
+    }
+
+    fn type_of(&self, t: &TypeExpr) -> anyhow::Result<TypeId> {
+        self.find_type(t)
+            .ok_or_else(|| anyhow!("could not find type {t} in the program's debug information"))
+    }
+
+    /// `x.(T)`: the interface's dynamic value when its dynamic type is T,
+    /// else Go's panic message as Delve words it.
+    fn assert(&self, x: Ev, expr: &Expr, t: &TypeExpr) -> anyhow::Result<Ev> {
+        let ctx = &self.ctx;
+        let v = match x {
+            Ev::Val(v) if matches!(ctx.ty(v.ty)?.kind, Kind::Iface { .. }) => v,
+            Ev::Optimized(_) => bail!("value is optimized away"),
+            _ => bail!("expression {:?} not an interface", expr.to_string()),
+        };
+        let target = self.type_of(t)?;
+        let tname = ctx.type_name(target);
+        let iname = ctx.type_name(v.ty);
+        let Some((dynamic, data)) = ctx.iface_data(&v)? else {
+            bail!("interface conversion: {iname} is nil, not {tname}");
+        };
+        if dynamic.name == tname {
+            return data
+                .map(Ev::Val)
+                .ok_or_else(|| anyhow!("no type information for {}", dynamic.name));
+        }
+        if matches!(ctx.ty(target)?.kind, Kind::Iface { .. }) {
+            if ctx.info.types.compatible(v.ty, target) {
+                return Ok(Ev::Val(Val {
+                    ty: target,
+                    loc: v.loc,
+                }));
+            }
+            bail!(
+                "interface conversion: asserting {iname} to the interface type {tname} needs its \
+                 method set, which the debugger does not check: assert the dynamic type {} instead",
+                dynamic.name
+            );
+        }
+        bail!(
+            "interface conversion: {iname} is {}, not {tname}",
+            dynamic.name
+        )
+    }
+
+    /// `x[lo:hi]`, `x[lo:hi:max]` of a slice, array (addressable), pointer
+    /// to array or string, with Go's bounds: 0 <= lo <= hi <= max <= cap.
+    fn slice(
+        &self,
+        x: Ev,
+        expr: &Expr,
+        lo: u64,
+        hi: Option<u64>,
+        max: Option<u64>,
+    ) -> anyhow::Result<Ev> {
+        let ctx = &self.ctx;
+        let check = |len: u64, cap: u64, what: &str| -> anyhow::Result<(u64, u64)> {
+            let hi = hi.unwrap_or(len);
+            let max = max.unwrap_or(cap);
+            if max > cap {
+                bail!("slice bounds out of range [::{max}] with {what} {cap}");
+            }
+            if hi > max {
+                match max == cap {
+                    true => bail!("slice bounds out of range [:{hi}] with {what} {cap}"),
+                    false => bail!("slice bounds out of range [:{hi}:{max}]"),
+                }
+            }
+            if lo > hi {
+                bail!("slice bounds out of range [{lo}:{hi}]");
+            }
+            Ok((hi, max))
+        };
+        if let Ev::Str(s, t) = &x {
+            if max.is_some() {
+                bail!("invalid operation: 3-index slice of string");
+            }
+            let len = s.len() as u64;
+            let (hi, _) = check(len, len, "length")?;
+            return Ok(Ev::Str(s[lo as usize..hi as usize].to_vec(), *t));
+        }
+        let v = self.through_array_pointer(self.value(x)?)?;
+        match ctx.ty(v.ty)?.kind.clone() {
+            Kind::String => {
+                if max.is_some() {
+                    bail!("invalid operation: 3-index slice of string");
+                }
+                let (_, len) = ctx.string(&v, 0)?;
+                let (hi, _) = check(len, len, "length")?;
+                let ptr = ctx.uint(&v, 0, 8)?;
+                Ok(Ev::Val(Val {
+                    ty: v.ty,
+                    loc: words(&[ptr.wrapping_add(lo), hi - lo]),
+                }))
+            }
+            Kind::Slice(elem) => {
+                let (base, len, cap) = ctx.slice(&v)?;
+                let (hi, max) = check(len, cap, "capacity")?;
+                let size = ctx.info.types.size(elem);
+                Ok(Ev::Val(Val {
+                    ty: v.ty,
+                    loc: words(&[base.wrapping_add(lo * size), hi - lo, max - lo]),
+                }))
+            }
+            Kind::Array(elem, n) => {
+                let Some(addr) = v.address() else {
+                    bail!(
+                        "cannot slice {expr}: the array is held in registers (it has no address)"
+                    );
+                };
+                let (hi, max) = check(n, n, "length")?;
+                let size = ctx.info.types.size(elem);
+                Ok(Ev::Val(Val {
+                    ty: ctx.info.types.slice_of(elem),
+                    loc: words(&[addr.wrapping_add(lo * size), hi - lo, max - lo]),
+                }))
+            }
+            _ => bail!(
+                "cannot slice {:?} (type {})",
+                expr.to_string(),
+                ctx.type_name(v.ty)
+            ),
+        }
+    }
+
+    /// `f(args)`: a builtin, or a conversion when `f` names a type. The
+    /// program's own functions cannot run in a replay.
+    fn call(&self, callee: &Expr, args: &[Expr], d: usize) -> anyhow::Result<Ev> {
+        // A local variable shadows a type or package of its name.
+        let local = |e: &Expr| match e {
+            Expr::Ident(n) => self.lookup_local(n).is_some(),
+            Expr::Field(x, _) => matches!(&**x, Expr::Ident(n) if self.lookup_local(n).is_some()),
+            _ => false,
+        };
+        if let Expr::Ident(name) = callee {
+            if BUILTINS.contains(&name.as_str()) && !local(callee) {
+                let vals = args
+                    .iter()
+                    .map(|a| self.eval(a, d))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                return self.builtin(name, vals, args);
+            }
+        }
+        if !local(callee) {
+            if let Some(to) = callee.as_type().and_then(|t| self.find_type(&t)) {
+                if args.len() != 1 {
+                    bail!(
+                        "wrong number of arguments to the conversion to {}: {}",
+                        self.ctx.type_name(to),
+                        args.len()
+                    );
+                }
+                let x = self.eval(&args[0], d)?;
+                return self.convert(x, to, &args[0]);
+            }
+        }
+        // Not a type: a function, a func value or a method (an unknown name
+        // says so, as in any other expression).
+        match callee {
+            Expr::Field(x, _) if self.eval(callee, d).is_err() => self.eval(x, d)?,
+            _ => self.eval(callee, d)?,
+        };
+        bail!(
+            "cannot call {callee}: a replay cannot run the program's functions \
+             (function calls are not possible)"
+        )
+    }
+
+    /// The full name of a function of the program, by `pkg.Name` (a
+    /// package may be named by the last element of its path).
+    fn function(&self, full: &str) -> Option<String> {
+        self.ctx
+            .info
+            .functions
+            .iter()
+            .find(|(_, _, name)| names(name, full))
+            .map(|(_, _, name)| name.clone())
+    }
+
+    fn builtin(&self, name: &str, vals: Vec<Ev>, args: &[Expr]) -> anyhow::Result<Ev> {
+        let types = &self.ctx.info.types;
+        let want = |n: usize| -> anyhow::Result<()> {
+            if vals.len() != n {
+                bail!("wrong number of arguments to {name}: {}", vals.len());
+            }
+            Ok(())
+        };
+        match name {
+            "len" | "cap" => {
+                want(1)?;
+                let x = vals.into_iter().next().unwrap_or(Ev::Nil);
+                self.len_cap(name == "cap", x)
+            }
+            "real" | "imag" => {
+                want(1)?;
+                let x = self.scalar(vals.into_iter().next().unwrap_or(Ev::Nil))?;
+                let part = |t: Option<TypeId>| match t.map(|t| types.size(t)) {
+                    Some(8) => types.basic("float32"),
+                    Some(_) => types.basic("float64"),
+                    None => None,
+                };
+                match (name, x) {
+                    ("real", Ev::Complex(re, _, t)) => Ok(Ev::Float(re, part(t))),
+                    ("imag", Ev::Complex(_, im, t)) => Ok(Ev::Float(im, part(t))),
+                    ("real", Ev::Int(v, None)) => Ok(Ev::Float(v as f64, None)),
+                    ("real", Ev::Float(v, None)) => Ok(Ev::Float(v, None)),
+                    ("imag", Ev::Int(_, None) | Ev::Float(_, None)) => Ok(Ev::Float(0.0, None)),
+                    (_, other) => bail!(
+                        "invalid argument {} (type {}) to {name}",
+                        args[0],
+                        self.kind_name(&other)
+                    ),
+                }
+            }
+            "complex" => {
+                want(2)?;
+                let mut it = vals.into_iter();
+                let re = self.scalar(it.next().unwrap_or(Ev::Nil))?;
+                let im = self.scalar(it.next().unwrap_or(Ev::Nil))?;
+                let part = |i: usize, ev: &Ev| -> anyhow::Result<(f64, Option<TypeId>)> {
+                    match ev {
+                        Ev::Int(v, None) => Ok((*v as f64, None)),
+                        Ev::Float(v, t) => Ok((*v, *t)),
+                        other => bail!(
+                            "invalid argument {} {} (type {}) to complex",
+                            i + 1,
+                            args[i],
+                            self.kind_name(other)
+                        ),
+                    }
+                };
+                let ((a, ta), (b, tb)) = (part(0, &re)?, part(1, &im)?);
+                let ty = match ta.or(tb).map(|t| types.size(t)) {
+                    Some(4) => types.basic("complex64"),
+                    Some(_) => types.basic("complex128"),
+                    None => None,
+                };
+                Ok(Ev::Complex(a, b, ty))
+            }
+            "min" | "max" => {
+                if vals.is_empty() {
+                    bail!("not enough arguments to {name}");
+                }
+                let op = if name == "min" { "<" } else { ">" };
+                let mut best: Option<Ev> = None;
+                for v in vals {
+                    let v = self.scalar(v)?;
+                    if !matches!(v, Ev::Int(..) | Ev::Float(..) | Ev::Str(..)) {
+                        bail!(
+                            "invalid argument to {name}: {} is not ordered",
+                            self.kind_name(&v)
+                        );
+                    }
+                    best = Some(match best {
+                        None => v,
+                        Some(b) => match self.compare(op, v.clone(), b.clone())? {
+                            Ev::Bool(true, _) => v,
+                            _ => b,
+                        },
+                    });
+                }
+                best.ok_or_else(|| anyhow!("not enough arguments to {name}"))
+            }
+            _ => bail!("{name} is not a builtin"),
+        }
+    }
+
+    /// `T(x)`: Go's conversions between numeric types, to and from strings
+    /// (`string(b)`, `[]byte(s)`, `string(r)`), between types of the same
+    /// underlying type (named types, pointers through unsafe.Pointer),
+    /// and Delve's integer-to-pointer conversion (`(*T)(0xc000…)`).
+    fn convert(&self, x: Ev, to: TypeId, arg: &Expr) -> anyhow::Result<Ev> {
+        let ctx = &self.ctx;
+        let types = &ctx.info.types;
+        let tname = ctx.type_name(to);
+        let tkind = ctx.ty(to)?.kind.clone();
+        let tsize = types.size(to);
+        let cannot = |x: &Ev| {
+            anyhow!(
+                "cannot convert {arg} ({}) to type {tname}",
+                self.kind_name(x)
+            )
+        };
+        if let Ev::Val(v) = &x {
+            // Same underlying type: the same bytes, another type.
+            if types.compatible(v.ty, to) {
+                return Ok(Ev::Val(Val {
+                    ty: to,
+                    loc: v.loc.clone(),
+                }));
+            }
+            let from = ctx.ty(v.ty)?.kind.clone();
+            match (&from, &tkind) {
+                // string ↔ []byte, over the same bytes.
+                (Kind::String, Kind::Slice(elem)) if types.size(*elem) == 1 => {
+                    let (ptr, len) = (ctx.uint(v, 0, 8)?, ctx.string(v, 0)?.1);
+                    return Ok(Ev::Val(Val {
+                        ty: to,
+                        loc: words(&[ptr, len, len]),
+                    }));
+                }
+                (Kind::Slice(elem), Kind::String) if types.size(*elem) == 1 => {
+                    let (base, len, _) = ctx.slice(v)?;
+                    return Ok(Ev::Val(Val {
+                        ty: to,
+                        loc: words(&[base, len]),
+                    }));
+                }
+                (Kind::Array(elem, n), Kind::String) if types.size(*elem) == 1 => {
+                    let b = ctx.bytes(v, 0, *n)?;
+                    return Ok(Ev::Str(b, Some(to)));
+                }
+                (Kind::Slice(elem), Kind::String) if types.size(*elem) == 4 => {
+                    let (base, len, _) = ctx.slice(v)?;
+                    let n = len.min(MAX_EVAL_STRING / 4);
+                    let raw = ctx.read(base, (n * 4) as usize)?;
+                    return Ok(Ev::Str(runes(&raw).into_bytes(), Some(to)));
+                }
+                (Kind::String, Kind::Slice(elem)) if types.size(*elem) == 4 => {
+                    bail!("cannot show []rune({arg}): the runes exist only once the program converts the string")
+                }
+                // A pointer's address as an integer.
+                (Kind::Ptr(_), Kind::Int | Kind::Uint) if tsize == 8 => {
+                    return Ok(Ev::Int(ctx.uint(v, 0, 8)? as i128, Some(to)));
+                }
+                // An address (uintptr) as a pointer.
+                (Kind::Int | Kind::Uint, Kind::Ptr(_)) => {
+                    let size = types.size(v.ty);
+                    return Ok(Ev::Val(Val {
+                        ty: to,
+                        loc: words(&[ctx.uint(v, 0, size)?]),
+                    }));
+                }
+                _ => {}
+            }
+        }
+        let x = self.scalar(x)?;
+        let round = |v: f64| if tsize == 4 { v as f32 as f64 } else { v };
+        Ok(match (&tkind, &x) {
+            (Kind::Int | Kind::Uint, Ev::Int(n, _)) => Ev::Int(self.wrap(*n, Some(to)), Some(to)),
+            (Kind::Int | Kind::Uint, Ev::Float(f, _)) if f.is_finite() => {
+                Ev::Int(self.wrap(f.trunc() as i128, Some(to)), Some(to))
+            }
+            (Kind::Float, Ev::Int(n, _)) => Ev::Float(round(*n as f64), Some(to)),
+            (Kind::Float, Ev::Float(f, _)) => Ev::Float(round(*f), Some(to)),
+            (Kind::Complex, Ev::Int(n, _)) => Ev::Complex(*n as f64, 0.0, Some(to)),
+            (Kind::Complex, Ev::Float(f, _)) => Ev::Complex(*f, 0.0, Some(to)),
+            (Kind::Complex, Ev::Complex(re, im, _)) => {
+                let r = |v: f64| if tsize == 8 { v as f32 as f64 } else { v };
+                Ev::Complex(r(*re), r(*im), Some(to))
+            }
+            (Kind::Bool, Ev::Bool(b, _)) => Ev::Bool(*b, Some(to)),
+            (Kind::String, Ev::Str(s, _)) => Ev::Str(s.clone(), Some(to)),
+            // string(rune): the rune's UTF-8, "\uFFFD" for an invalid one.
+            (Kind::String, Ev::Int(n, _)) => {
+                let c = u32::try_from(*n)
+                    .ok()
+                    .and_then(char::from_u32)
+                    .unwrap_or('\u{fffd}');
+                Ev::Str(c.to_string().into_bytes(), Some(to))
+            }
+            // Delve's `(*T)(0xc000…)`: a pointer from an address.
+            (Kind::Ptr(_), Ev::Int(n, _)) if (0..=u64::MAX as i128).contains(n) => Ev::Val(Val {
+                ty: to,
+                loc: words(&[*n as u64]),
+            }),
+            (
+                Kind::Ptr(_)
+                | Kind::Slice(_)
+                | Kind::Map { .. }
+                | Kind::Chan { .. }
+                | Kind::Func
+                | Kind::Iface { .. },
+                Ev::Nil,
+            ) => Ev::Val(Val {
+                ty: to,
+                loc: Loc::Bytes(vec![0u8; tsize as usize].into()),
+            }),
+            _ => return Err(cannot(&x)),
+        })
     }
 
     fn len_cap(&self, cap: bool, x: Ev) -> anyhow::Result<Ev> {
@@ -536,7 +1158,8 @@ impl Scope<'_> {
             _ => match (op, self.scalar(x)?) {
                 ("-", Ev::Int(v, t)) => Ok(Ev::Int(self.wrap(v.wrapping_neg(), t), t)),
                 ("-", Ev::Float(v, t)) => Ok(Ev::Float(-v, t)),
-                ("+", v @ (Ev::Int(..) | Ev::Float(..))) => Ok(v),
+                ("-", Ev::Complex(re, im, t)) => Ok(Ev::Complex(-re, -im, t)),
+                ("+", v @ (Ev::Int(..) | Ev::Float(..) | Ev::Complex(..))) => Ok(v),
                 ("!", Ev::Bool(b, t)) => Ok(Ev::Bool(!b, t)),
                 ("^", Ev::Int(v, t)) => Ok(Ev::Int(self.wrap(!v, t), t)),
                 (op, other) => bail!("operator {op} not defined on {}", self.kind_name(&other)),
@@ -592,6 +1215,20 @@ impl Scope<'_> {
             (Ev::Float(a, _), Ev::Int(b, _)) => a.partial_cmp(&(*b as f64)),
             (Ev::Str(a, _), Ev::Str(b, _)) => Some(a.cmp(b)),
             (Ev::Bool(a, _), Ev::Bool(b, _)) if op == "==" || op == "!=" => Some(a.cmp(b)),
+            (Ev::Complex(..), _) | (_, Ev::Complex(..)) if op == "==" || op == "!=" => {
+                match (self.as_complex(&l), self.as_complex(&r)) {
+                    (Some(a), Some(b)) => Some(if a == b {
+                        Ordering::Equal
+                    } else {
+                        Ordering::Less
+                    }),
+                    _ => bail!(
+                        "mismatched types {} and {}",
+                        self.kind_name(&l),
+                        self.kind_name(&r)
+                    ),
+                }
+            }
             (Ev::Val(a), Ev::Val(b)) if op == "==" || op == "!=" => {
                 // Pointers, maps, channels compare by address.
                 let pointerish = |v: &Val| {
@@ -666,6 +1303,35 @@ impl Scope<'_> {
                 a.extend_from_slice(&b);
                 Ok(Ev::Str(a, ta.or(tb)))
             }
+            (l @ Ev::Complex(..), r) | (l, r @ Ev::Complex(..)) => {
+                let t = match (&l, &r) {
+                    (Ev::Complex(_, _, Some(t)), _) | (_, Ev::Complex(_, _, Some(t))) => Some(*t),
+                    _ => None,
+                };
+                let (Some((a, b)), Some((c, d))) = (self.as_complex(&l), self.as_complex(&r))
+                else {
+                    bail!(
+                        "operator {op} not defined on {} and {}",
+                        self.kind_name(&l),
+                        self.kind_name(&r)
+                    );
+                };
+                let (re, im) = match op {
+                    "+" => (a + c, b + d),
+                    "-" => (a - c, b - d),
+                    "*" => (a * c - b * d, a * d + b * c),
+                    "/" => {
+                        let n = c * c + d * d;
+                        ((a * c + b * d) / n, (b * c - a * d) / n)
+                    }
+                    _ => bail!("operator {op} not defined on complex"),
+                };
+                let (re, im) = match t.map(|t| self.ctx.info.types.size(t)) {
+                    Some(8) => (re as f32 as f64, im as f32 as f64),
+                    _ => (re, im),
+                };
+                Ok(Ev::Complex(re, im, t))
+            }
             (l, r) => bail!(
                 "operator {op} not defined on {} and {}",
                 self.kind_name(&l),
@@ -674,25 +1340,59 @@ impl Scope<'_> {
         }
     }
 
+    /// A number as a complex one: complex values, and untyped constants
+    /// (Go converts those to the complex operand's type).
+    fn as_complex(&self, ev: &Ev) -> Option<(f64, f64)> {
+        match ev {
+            Ev::Complex(re, im, _) => Some((*re, *im)),
+            Ev::Int(v, None) => Some((*v as f64, 0.0)),
+            Ev::Float(v, None) => Some((*v, 0.0)),
+            _ => None,
+        }
+    }
+
     fn float_op(&self, op: &str, a: f64, b: f64, t: Option<TypeId>) -> anyhow::Result<Ev> {
-        Ok(Ev::Float(
-            match op {
-                "+" => a + b,
-                "-" => a - b,
-                "*" => a * b,
-                "/" => a / b,
-                _ => bail!("operator {op} not defined on float"),
-            },
-            t,
-        ))
+        let v = match op {
+            "+" => a + b,
+            "-" => a - b,
+            "*" => a * b,
+            "/" => a / b,
+            _ => bail!("operator {op} not defined on float"),
+        };
+        Ok(Ev::Float(self.round_float(v, t), t))
+    }
+
+    /// A float32 result keeps float32 precision.
+    fn round_float(&self, v: f64, t: Option<TypeId>) -> f64 {
+        match t.map(|t| self.ctx.info.types.size(t)) {
+            Some(4) => v as f32 as f64,
+            _ => v,
+        }
     }
 }
 
+/// Whether the symbol `name` (`example.com/a/b.F`) is what `full` names
+/// (`b.F`: a package named by the last element of its path).
+fn names(name: &str, full: &str) -> bool {
+    name == full || name.strip_suffix(full).is_some_and(|p| p.ends_with('/'))
+}
+
+/// A computed value's bytes: little-endian words (a slice or string
+/// header, a pointer).
+fn words(w: &[u64]) -> Loc {
+    Loc::Bytes(
+        w.iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect::<Vec<u8>>()
+            .into(),
+    )
+}
+
 /// One step from a struct to a promoted field.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Step {
-    /// Into the field at this offset, of this type.
-    Field(u64, TypeId),
+    /// Into the field of this name, at this offset, of this type.
+    Field(String, u64, TypeId),
     /// Through the embedded pointer just stepped into.
     Deref,
 }

@@ -3,7 +3,7 @@
 //! `[key i]`/`[val i]` pairs when both sides are composite), the pointee of
 //! a pointer (named ""), an interface's `data`, a channel's hchan fields.
 
-use super::render::{to_var, MAX_RECURSE};
+use super::render::{bytes_or_runes, list_text, to_var, MAX_RECURSE};
 use super::types::Kind;
 use super::value::{Ctx, Loc, Val};
 use super::{maps, Expand, Var};
@@ -114,6 +114,19 @@ pub(crate) fn children(ctx: &Ctx, e: &Expand, start: u64, count: u64) -> anyhow:
                 }
             }
         }
+        // A closure's captured variables, as struct fields.
+        Kind::Func => {
+            let lvl = child_level(e.level + 1);
+            for (name, cv) in ctx
+                .captured(v)?
+                .into_iter()
+                .skip(start as usize)
+                .take(count as usize)
+            {
+                let eval = join(parent, |p| format!("{p}.{name}"));
+                out.push(to_var(ctx, &cv, &name, &eval, lvl));
+            }
+        }
         Kind::Iface { .. } => {
             if let (0, Some((_, Some(d)))) = (start, ctx.iface_data(v)?) {
                 let eval = join(parent, |p| format!("{p}.(data)"));
@@ -160,6 +173,29 @@ fn elements(
     out: &mut Vec<Var>,
 ) -> anyhow::Result<()> {
     let lvl = child_level(e.level + 1);
+    let (mut start, mut end) = (start, end);
+    // A byte or rune list's text comes first (Delve's `string()`), then
+    // the elements.
+    if len > 0 && bytes_or_runes(ctx, elem) {
+        if start == 0 {
+            let text =
+                list_text(ctx, base, elem, len).unwrap_or_else(|err| format!("(unreadable {err})"));
+            out.push(Var {
+                value: Value {
+                    name: "string()".into(),
+                    type_name: "string".into(),
+                    value: text,
+                    ..Value::default()
+                },
+                expand: None,
+                place: None,
+            });
+            end = end.saturating_sub(1);
+        } else {
+            start -= 1;
+            end = end.saturating_sub(1);
+        }
+    }
     for i in start..end.min(len) {
         let ev = ctx.element(base, elem, i)?;
         let eval = join(&e.eval_name, |p| format!("{p}[{i}]"));

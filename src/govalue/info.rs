@@ -60,6 +60,11 @@ pub(crate) struct Info {
     /// Named constants of each type (`internal/abi.Int` = 2), sorted by
     /// value, names without their package: how Delve names a value.
     pub constants: HashMap<TypeId, Vec<(i64, String)>>,
+    /// The same constants by full name (`math.MaxInt64`): value and type.
+    /// Go's DWARF has a package's integer constants only (typed ones, and
+    /// untyped ones that fit an int); float, string, bool and complex
+    /// constants are not in it.
+    pub consts_by_name: HashMap<String, (i64, TypeId)>,
 }
 
 fn section_data(file: &object::File, name: &str) -> anyhow::Result<Rc<[u8]>> {
@@ -129,6 +134,7 @@ pub(crate) fn load(data: &[u8]) -> anyhow::Result<Info> {
         dicts,
         frames,
         constants: HashMap::new(),
+        consts_by_name: HashMap::new(),
     };
     for (i, unit) in units.iter().enumerate() {
         // One bad unit should not cost the others.
@@ -283,6 +289,7 @@ impl Info {
                         _ => None,
                     };
                     if let (Some(name), Some(ty), Some(value)) = (name, ty, value) {
+                        self.consts_by_name.insert(name.clone(), (value, ty));
                         let short = name.rsplit('/').next().unwrap_or(&name);
                         let short = short.split_once('.').map_or(short, |(_, n)| n).to_string();
                         self.constants.entry(ty).or_default().push((value, short));

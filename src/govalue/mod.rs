@@ -31,7 +31,7 @@ use std::path::Path;
 use anyhow::Context;
 use trace_format::RemoteAddr;
 
-use crate::debugger::api::Value;
+use crate::debugger::api::{Shown, Value};
 use location::Place;
 use types::TypeId;
 use value::{Ctx, Loc, Val};
@@ -323,10 +323,11 @@ impl DebugInfo {
         }
     }
 
-    /// Evaluates a Go expression in a frame: identifiers (arguments and
-    /// locals at `lookup_pc`/`depth`, then the frame package's globals,
-    /// then `pkg.Name`), literals, `x.f`, `x[i]`, `*p`, `&x`, `len`, `cap`,
-    /// unary and binary operators.
+    /// Evaluates a Go expression in a frame (see `eval`): identifiers
+    /// (arguments and locals at `lookup_pc`/`depth`, then the frame
+    /// package's globals and constants, then `pkg.Name`), literals, `x.f`,
+    /// `x[i]`, `x[lo:hi]`, `x.(T)`, `T(x)`, `*p`, `&x`, builtins, unary and
+    /// binary operators. The result is shown as `shown` says.
     pub fn evaluate(
         &self,
         mem: &dyn Memory,
@@ -334,6 +335,7 @@ impl DebugInfo {
         lookup_pc: u64,
         depth: usize,
         expr: &str,
+        shown: Shown,
     ) -> anyhow::Result<Var> {
         let scope = eval::Scope {
             ctx: self.ctx(mem),
@@ -341,6 +343,7 @@ impl DebugInfo {
             lookup_pc,
             depth,
             vars: Default::default(),
+            shown,
         };
         scope.evaluate(expr)
     }

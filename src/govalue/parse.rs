@@ -1,6 +1,8 @@
 //! Parsing Go expressions for the evaluator: a tokenizer for Go's
-//! literals and operators and a Pratt parser over Go's precedences. Only
-//! the forms the evaluator supports are accepted.
+//! literals and operators and a Pratt parser over Go's precedences, with
+//! Go's type syntax where a type may stand (conversions `T(x)`,
+//! `[]byte(s)`, `(*T)(p)`, type assertions `x.(T)`). Only the forms the
+//! evaluator supports are accepted.
 
 use anyhow::{anyhow, bail};
 
@@ -27,15 +29,117 @@ pub(crate) enum Expr {
     Field(Box<Expr>, String),
     /// `x.(data)`: an interface's dynamic value (Delve's child name).
     Data(Box<Expr>),
+    /// `x.(T)`: a type assertion.
+    Assert(Box<Expr>, TypeExpr),
     Index(Box<Expr>, Box<Expr>),
-    Call(String, Vec<Expr>),
+    /// `x[lo:hi]` and `x[lo:hi:max]`.
+    Slice {
+        x: Box<Expr>,
+        lo: Option<Box<Expr>>,
+        hi: Option<Box<Expr>>,
+        max: Option<Box<Expr>>,
+    },
+    /// `f(args)`: a builtin, or a conversion when `f` names a type.
+    Call(Box<Expr>, Vec<Expr>),
+    /// A type literal where an expression stands (`[]byte` in `[]byte(s)`).
+    Type(TypeExpr),
     Unary(&'static str, Box<Expr>),
     Binary(&'static str, Box<Expr>, Box<Expr>),
 }
 
+/// A type as written in an expression.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum TypeExpr {
+    /// `int`, `main.point`, `unsafe.Pointer`, or a quoted name used
+    /// verbatim (`"example.com/a.T"`); also the literal types this parser
+    /// only names (`interface {}`, `func(int) string`, `map[string]int`).
+    Name(String),
+    Ptr(Box<TypeExpr>),
+    Slice(Box<TypeExpr>),
+    Array(u64, Box<TypeExpr>),
+    Map(Box<TypeExpr>, Box<TypeExpr>),
+    Chan(Box<TypeExpr>),
+}
+
+impl std::fmt::Display for TypeExpr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TypeExpr::Name(n) => f.write_str(n),
+            TypeExpr::Ptr(t) => write!(f, "*{t}"),
+            TypeExpr::Slice(t) => write!(f, "[]{t}"),
+            TypeExpr::Array(n, t) => write!(f, "[{n}]{t}"),
+            TypeExpr::Map(k, v) => write!(f, "map[{k}]{v}"),
+            TypeExpr::Chan(t) => write!(f, "chan {t}"),
+        }
+    }
+}
+
+impl Expr {
+    /// The expression as a type, when it can be one: `T`, `pkg.T`, `*T`,
+    /// a type literal, a quoted type name.
+    pub fn as_type(&self) -> Option<TypeExpr> {
+        Some(match self {
+            Expr::Ident(n) => TypeExpr::Name(n.clone()),
+            Expr::Field(x, n) => match &**x {
+                Expr::Ident(pkg) => TypeExpr::Name(format!("{pkg}.{n}")),
+                _ => return None,
+            },
+            Expr::Unary("*", x) => TypeExpr::Ptr(Box::new(x.as_type()?)),
+            Expr::Type(t) => t.clone(),
+            Expr::Str(s) => TypeExpr::Name(String::from_utf8(s.clone()).ok()?),
+            _ => return None,
+        })
+    }
+}
+
+/// Go source for an expression (for messages), as Delve's ExprToString.
+impl std::fmt::Display for Expr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Expr::Ident(n) => f.write_str(n),
+            Expr::Int(v) => write!(f, "{v}"),
+            Expr::Float(v) => write!(f, "{v}"),
+            Expr::Str(v) => f.write_str(&super::render::go_quote(v)),
+            Expr::Char(c) => match char::from_u32(*c) {
+                Some(ch) => write!(f, "{ch:?}"),
+                None => write!(f, "{c}"),
+            },
+            Expr::Field(x, n) => write!(f, "{x}.{n}"),
+            Expr::Data(x) => write!(f, "{x}.(data)"),
+            Expr::Assert(x, t) => write!(f, "{x}.({t})"),
+            Expr::Index(x, i) => write!(f, "{x}[{i}]"),
+            Expr::Slice { x, lo, hi, max } => {
+                let part =
+                    |e: &Option<Box<Expr>>| e.as_ref().map(|e| e.to_string()).unwrap_or_default();
+                write!(f, "{x}[{}:{}", part(lo), part(hi))?;
+                if max.is_some() {
+                    write!(f, ":{}", part(max))?;
+                }
+                f.write_str("]")
+            }
+            Expr::Call(callee, args) => {
+                match &**callee {
+                    Expr::Unary(..) => write!(f, "({callee})(")?,
+                    _ => write!(f, "{callee}(")?,
+                }
+                for (i, a) in args.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{a}")?;
+                }
+                f.write_str(")")
+            }
+            Expr::Type(t) => write!(f, "{t}"),
+            Expr::Unary(op, x) => write!(f, "{op}{x}"),
+            Expr::Binary(op, l, r) => write!(f, "{l} {op} {r}"),
+        }
+    }
+}
+
 const OPS: &[&str] = &[
     "&&", "||", "==", "!=", "<=", ">=", "<<", ">>", "&^", "<", ">", "+", "-", "*", "/", "%", "!",
-    "&", "|", "^", "(", ")", "[", "]", ".", ",",
+    "&", "|", "^", "(", ")", "[", "]", ".", ",", ":", "{", "}",
 ];
 
 fn escape(chars: &[char], i: &mut usize, out: &mut Vec<u8>, quote: char) -> anyhow::Result<()> {
@@ -274,29 +378,62 @@ impl Parser {
                     match self.next() {
                         Some(Tok::Ident(f)) => e = Expr::Field(Box::new(e), f),
                         Some(Tok::Op("(")) => {
-                            match self.next() {
-                                Some(Tok::Ident(t)) if t == "data" => {}
-                                other => bail!(
-                                    "type assertions are not supported ({})",
-                                    describe(other.as_ref())
-                                ),
+                            if let (Some(Tok::Ident(t)), Some(Tok::Op(")"))) =
+                                (self.peek(), self.toks.get(self.pos + 1))
+                            {
+                                if t == "data" {
+                                    self.pos += 2;
+                                    e = Expr::Data(Box::new(e));
+                                    continue;
+                                }
+                                if t == "type" {
+                                    bail!("type switches are not expressions");
+                                }
                             }
+                            let t = self.type_expr()?;
                             self.expect(")")?;
-                            e = Expr::Data(Box::new(e));
+                            e = Expr::Assert(Box::new(e), t);
                         }
                         other => bail!("expected field name, found {}", describe(other.as_ref())),
                     }
                 }
                 Some(Tok::Op("[")) => {
                     self.pos += 1;
-                    let i = self.binary(1)?;
+                    let bound = |p: &mut Parser| -> anyhow::Result<Option<Box<Expr>>> {
+                        Ok(match p.peek() {
+                            Some(Tok::Op(":" | "]")) => None,
+                            _ => Some(Box::new(p.binary(1)?)),
+                        })
+                    };
+                    let lo = bound(self)?;
+                    if self.peek() != Some(&Tok::Op(":")) {
+                        let i = lo.ok_or_else(|| anyhow!("expected an index"))?;
+                        self.expect("]")?;
+                        e = Expr::Index(Box::new(e), i);
+                        continue;
+                    }
+                    self.pos += 1;
+                    let hi = bound(self)?;
+                    let mut max = None;
+                    if self.peek() == Some(&Tok::Op(":")) {
+                        self.pos += 1;
+                        if hi.is_none() {
+                            bail!("middle index required in 3-index slice");
+                        }
+                        max = Some(
+                            bound(self)?
+                                .ok_or_else(|| anyhow!("final index required in 3-index slice"))?,
+                        );
+                    }
                     self.expect("]")?;
-                    e = Expr::Index(Box::new(e), Box::new(i));
+                    e = Expr::Slice {
+                        x: Box::new(e),
+                        lo,
+                        hi,
+                        max,
+                    };
                 }
                 Some(Tok::Op("(")) => {
-                    let Expr::Ident(name) = e else {
-                        bail!("only len() and cap() can be called");
-                    };
                     self.pos += 1;
                     let mut args = Vec::new();
                     if self.peek() != Some(&Tok::Op(")")) {
@@ -304,13 +441,16 @@ impl Parser {
                             args.push(self.binary(1)?);
                             if self.peek() == Some(&Tok::Op(",")) {
                                 self.pos += 1;
+                                if self.peek() == Some(&Tok::Op(")")) {
+                                    break;
+                                }
                             } else {
                                 break;
                             }
                         }
                     }
                     self.expect(")")?;
-                    e = Expr::Call(name, args);
+                    e = Expr::Call(Box::new(e), args);
                 }
                 _ => return Ok(e),
             }
@@ -318,6 +458,15 @@ impl Parser {
     }
 
     fn primary(&mut self) -> anyhow::Result<Expr> {
+        match self.peek() {
+            Some(Tok::Op("[")) => return Ok(Expr::Type(self.type_expr()?)),
+            Some(Tok::Ident(k))
+                if matches!(k.as_str(), "map" | "chan" | "func" | "interface" | "struct") =>
+            {
+                return Ok(Expr::Type(self.type_expr()?));
+            }
+            _ => {}
+        }
         match self.next() {
             Some(Tok::Ident(n)) => Ok(Expr::Ident(n)),
             Some(Tok::Int(v)) => Ok(Expr::Int(v)),
@@ -330,6 +479,93 @@ impl Parser {
                 Ok(e)
             }
             other => bail!("unexpected {}", describe(other.as_ref())),
+        }
+    }
+
+    /// Go's type syntax: names (qualified or quoted), `*T`, `[]T`, `[N]T`,
+    /// `map[K]V`, `chan T`, `func(…) …`, `interface {}`, `struct {}`.
+    fn type_expr(&mut self) -> anyhow::Result<TypeExpr> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            bail!("type too deeply nested");
+        }
+        let t = match self.next() {
+            Some(Tok::Op("*")) => TypeExpr::Ptr(Box::new(self.type_expr()?)),
+            Some(Tok::Op("(")) => {
+                let t = self.type_expr()?;
+                self.expect(")")?;
+                t
+            }
+            Some(Tok::Op("[")) => match self.next() {
+                Some(Tok::Op("]")) => TypeExpr::Slice(Box::new(self.type_expr()?)),
+                Some(Tok::Int(n)) if (0..1 << 40).contains(&n) => {
+                    self.expect("]")?;
+                    TypeExpr::Array(n as u64, Box::new(self.type_expr()?))
+                }
+                other => bail!("expected array length, found {}", describe(other.as_ref())),
+            },
+            Some(Tok::Str(s)) => {
+                TypeExpr::Name(String::from_utf8(s).map_err(|_| anyhow!("type name is not UTF-8"))?)
+            }
+            Some(Tok::Ident(k)) if k == "map" => {
+                self.expect("[")?;
+                let key = self.type_expr()?;
+                self.expect("]")?;
+                TypeExpr::Map(Box::new(key), Box::new(self.type_expr()?))
+            }
+            Some(Tok::Ident(k)) if k == "chan" => TypeExpr::Chan(Box::new(self.type_expr()?)),
+            Some(Tok::Ident(k)) if k == "interface" || k == "struct" => {
+                self.expect("{")?;
+                self.expect("}")?;
+                TypeExpr::Name(format!("{k} {{}}"))
+            }
+            Some(Tok::Ident(k)) if k == "func" => {
+                self.expect("(")?;
+                let params = self.type_list(")")?;
+                let mut name = format!("func({})", params.join(", "));
+                match self.peek() {
+                    Some(Tok::Op("(")) => {
+                        self.pos += 1;
+                        let results = self.type_list(")")?;
+                        name.push_str(&format!(" ({})", results.join(", ")));
+                    }
+                    Some(Tok::Ident(_) | Tok::Op("*" | "[")) => {
+                        name.push_str(&format!(" {}", self.type_expr()?));
+                    }
+                    _ => {}
+                }
+                TypeExpr::Name(name)
+            }
+            Some(Tok::Ident(n)) => {
+                let mut name = n;
+                if self.peek() == Some(&Tok::Op(".")) {
+                    if let Some(Tok::Ident(m)) = self.toks.get(self.pos + 1) {
+                        name = format!("{name}.{m}");
+                        self.pos += 2;
+                    }
+                }
+                TypeExpr::Name(name)
+            }
+            other => bail!("expected a type, found {}", describe(other.as_ref())),
+        };
+        self.depth -= 1;
+        Ok(t)
+    }
+
+    /// Types separated by commas up to `close` (consumed), as text.
+    fn type_list(&mut self, close: &str) -> anyhow::Result<Vec<String>> {
+        let mut out = Vec::new();
+        if self.peek() == Some(&Tok::Op(")")) {
+            self.pos += 1;
+            return Ok(out);
+        }
+        loop {
+            out.push(self.type_expr()?.to_string());
+            match self.next() {
+                Some(Tok::Op(",")) => {}
+                Some(Tok::Op(o)) if o == close => return Ok(out),
+                other => bail!("expected , or {close}, found {}", describe(other.as_ref())),
+            }
         }
     }
 }

@@ -204,10 +204,8 @@ fn write_inner(
     };
     match &t.kind {
         Kind::String => out.push_str(&string(ctx, v, MAX_STRING)?),
-        Kind::Ptr(None) => match ctx.uint(v, 0, 8)? {
-            0 => out.push_str("unsafe.Pointer(nil)"),
-            a => out.push_str(&format!("unsafe.Pointer({a:#x})")),
-        },
+        // Delve shows a nil one as unsafe.Pointer(0x0) too.
+        Kind::Ptr(None) => out.push_str(&format!("unsafe.Pointer({:#x})", ctx.uint(v, 0, 8)?)),
         Kind::Ptr(Some(target)) => {
             out.push('*');
             match ctx.deref(v)? {
@@ -258,7 +256,14 @@ fn write_inner(
                 }
                 return Ok(());
             }
-            if f.include_type {
+            if name == "time.Time" {
+                // Delve: the time before the fields, `time.Time(…){wall: …}`.
+                if let Ok(Some(t)) = time_value(ctx, v) {
+                    out.push_str(&format!("{name}({t})"));
+                } else if f.include_type {
+                    out.push_str(&format!("{name} "));
+                }
+            } else if f.include_type {
                 out.push_str(&format!("{name} "));
             }
             out.push('{');
@@ -374,6 +379,137 @@ fn write_inner(
     Ok(())
 }
 
+/// Seconds from time.Time's wall epoch (1885-01-01) to the Unix epoch.
+const UNIX_OF_WALL_EPOCH: i64 = -2_682_288_000;
+/// Seconds from 0001-01-01 (time.Time's absolute epoch) to the Unix epoch.
+const UNIX_OF_YEAR_ONE: i64 = -62_135_596_800;
+
+/// A time.Time as Delve shows it (its formatTime): RFC 3339 to the
+/// second in the time's location, then the monotonic clock reading when
+/// the time has one (`2024-01-02T15:04:05Z, +123456`). The location's
+/// offset is the program's own (its zone table), where Delve loads a zone
+/// of that name on its own machine; both agree for UTC and for a local
+/// zone the two machines share. None when the time is out of range.
+fn time_value(ctx: &Ctx, v: &Val) -> anyhow::Result<Option<String>> {
+    let wall = ctx.field_uint(v, "wall")?;
+    let ext = ctx.field_uint(v, "ext")? as i64;
+    let (unix, mono) = if wall >> 63 != 0 {
+        (((wall << 1) >> 31) as i64 + UNIX_OF_WALL_EPOCH, Some(ext))
+    } else {
+        // Delve declines times more than ~292 million years out.
+        if !(-9_223_372_036..=9_223_372_036_000).contains(&ext) {
+            return Ok(None);
+        }
+        (ext + UNIX_OF_YEAR_ONE, None)
+    };
+    let offset = ctx
+        .field(v, "loc")
+        .and_then(|l| ctx.deref(&l))
+        .ok()
+        .flatten()
+        .and_then(|loc| zone_offset(ctx, &loc, unix).ok())
+        .unwrap_or(0);
+    let mut s = rfc3339(unix, offset);
+    if let Some(m) = mono {
+        s.push_str(&format!(", {m:+}"));
+    }
+    Ok(Some(s))
+}
+
+/// The UTC offset (seconds) of a *time.Location's zone at `unix`, from the
+/// program's zone table (its lookup: the cached zone, else the last
+/// transition at or before the time, else the first zone).
+fn zone_offset(ctx: &Ctx, loc: &Val, unix: i64) -> anyhow::Result<i64> {
+    let types = &ctx.info.types;
+    let int_field = |v: &Val, name: &str| -> anyhow::Result<i64> {
+        let f = ctx.field(v, name)?;
+        ctx.int(&f, 0, types.size(f.ty))
+    };
+    let zone_at = |zone: &Val| -> anyhow::Result<i64> { int_field(zone, "offset") };
+    let cache = ctx.field(loc, "cacheZone")?;
+    if let Some(z) = ctx.deref(&cache)? {
+        if int_field(loc, "cacheStart")? <= unix && unix < int_field(loc, "cacheEnd")? {
+            return zone_at(&z);
+        }
+    }
+    let elements = |name: &str| -> anyhow::Result<(Val, super::types::TypeId, u64)> {
+        let f = ctx.field(loc, name)?;
+        let Kind::Slice(elem) = ctx.ty(f.ty)?.kind else {
+            anyhow::bail!("{name} is not a slice");
+        };
+        let (base, len, _) = ctx.slice(&f)?;
+        let base = Val {
+            ty: elem,
+            loc: super::value::Loc::Mem(base),
+        };
+        Ok((base, elem, len))
+    };
+    let (zones, zone_ty, nzones) = elements("zone")?;
+    if nzones == 0 {
+        return Ok(0);
+    }
+    let (tx, tx_ty, ntx) = elements("tx")?;
+    let ntx = ntx.min(1 << 20);
+    let when = |i: u64| -> anyhow::Result<i64> { int_field(&ctx.element(&tx, tx_ty, i)?, "when") };
+    let mut index = 0;
+    if ntx > 0 && when(0)? <= unix {
+        // The last transition at or before `unix`.
+        let (mut lo, mut hi) = (0, ntx);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if when(mid)? <= unix {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        index = ctx.field_uint(&ctx.element(&tx, tx_ty, lo)?, "index")?;
+    }
+    if index >= nzones {
+        anyhow::bail!("zone index {index} out of range");
+    }
+    zone_at(&ctx.element(&zones, zone_ty, index)?)
+}
+
+/// Go's `Format(time.RFC3339)` of a Unix time at a UTC offset.
+pub(crate) fn rfc3339(unix: i64, offset: i64) -> String {
+    let local = unix.saturating_add(offset);
+    let days = local.div_euclid(86_400);
+    let secs = local.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let year = if year < 0 {
+        format!("-{:04}", -year)
+    } else {
+        format!("{year:04}")
+    };
+    let zone = if offset == 0 {
+        "Z".to_string()
+    } else {
+        let m = offset.abs() / 60;
+        format!(
+            "{}{:02}:{:02}",
+            if offset < 0 { '-' } else { '+' },
+            m / 60,
+            m % 60
+        )
+    };
+    format!(
+        "{year}-{month:02}-{day:02}T{:02}:{:02}:{:02}{zone}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
 fn quoted_type(name: &str) -> String {
     if name.contains('/') {
         format!("{name:?}")
@@ -391,14 +527,10 @@ fn write_elements(
     out: &mut String,
     nesting: u32,
 ) {
+    // Delve loads arrays at every depth (only their struct elements
+    // stop at the depth limit).
+    let _ = level;
     out.push('[');
-    if level > MAX_RECURSE {
-        if len > 0 {
-            out.push_str("...");
-        }
-        out.push(']');
-        return;
-    }
     let shown = len.min(MAX_ARRAY);
     let plain = Flags {
         include_type: false,
@@ -420,6 +552,43 @@ fn write_elements(
         }
     }
     out.push(']');
+}
+
+/// Whether a list's elements are bytes or runes (by kind, as Delve: named
+/// types of uint8 and int32 too): Delve adds their text as `string()`.
+pub(crate) fn bytes_or_runes(ctx: &Ctx, elem: super::types::TypeId) -> bool {
+    ctx.ty(elem)
+        .is_ok_and(|t| matches!((&t.kind, t.size), (Kind::Uint, 1) | (Kind::Int, 4)))
+}
+
+/// The `string()` child of a byte or rune list of `len` elements (whose
+/// first elements start at `base`): its text as Delve shows it, 512 bytes
+/// (or runes) at most.
+pub(crate) fn list_text(
+    ctx: &Ctx,
+    base: &Val,
+    elem: super::types::TypeId,
+    len: u64,
+) -> anyhow::Result<String> {
+    let size = ctx.info.types.size(elem);
+    let n = len.min(MAX_STRING);
+    let raw = ctx.bytes(base, 0, n * size)?;
+    if size == 1 {
+        let mut b = raw;
+        if len > n {
+            b.extend_from_slice(format!("...+{} more", len - n).as_bytes());
+        }
+        return Ok(go_quote(&b));
+    }
+    Ok(go_quote(runes(&raw).as_bytes()))
+}
+
+/// Little-endian int32 runes as text (Go's `string([]rune)`: U+FFFD for
+/// an invalid one).
+pub(crate) fn runes(raw: &[u8]) -> String {
+    raw.chunks_exact(4)
+        .map(|c| char::from_u32(u32::from_le_bytes([c[0], c[1], c[2], c[3]])).unwrap_or('\u{fffd}'))
+        .collect()
 }
 
 /// What DAP needs to page through a value's children.
@@ -447,12 +616,13 @@ fn shape(ctx: &Ctx, v: &Val) -> anyhow::Result<Shape> {
             expandable: ctx.deref(v)?.is_some(),
             ..none
         },
-        Kind::Slice(_) => {
+        // Named: Delve's `string()` child of byte and rune lists.
+        Kind::Slice(elem) => {
             let (base, len, _) = ctx.slice(v)?;
             Shape {
                 expandable: base != 0 && len > 0,
                 indexed: Some(len),
-                named: None,
+                named: (len > 0 && bytes_or_runes(ctx, *elem)).then_some(1),
             }
         }
         // Delve lists a complex number's real and imaginary parts.
@@ -460,10 +630,10 @@ fn shape(ctx: &Ctx, v: &Val) -> anyhow::Result<Shape> {
             expandable: true,
             ..none
         },
-        Kind::Array(_, n) => Shape {
+        Kind::Array(elem, n) => Shape {
             expandable: *n > 0,
             indexed: Some(*n),
-            named: None,
+            named: (*n > 0 && bytes_or_runes(ctx, *elem)).then_some(1),
         },
         // Named: Delve's `len()` child, before the entries.
         Kind::Map { hdr, .. } => match ctx.header(v, *hdr)? {
@@ -492,6 +662,11 @@ fn shape(ctx: &Ctx, v: &Val) -> anyhow::Result<Shape> {
             },
             None => none,
         },
+        // A closure lists the variables it captured.
+        Kind::Func => Shape {
+            expandable: !ctx.captured(v)?.is_empty(),
+            ..none
+        },
         _ => none,
     })
 }
@@ -499,6 +674,19 @@ fn shape(ctx: &Ctx, v: &Val) -> anyhow::Result<Shape> {
 /// A value as a DAP variable: Delve's one-line rendering, plus what is
 /// needed to expand it later.
 pub(crate) fn to_var(ctx: &Ctx, v: &Val, name: &str, eval_name: &str, level: u32) -> Var {
+    to_var_shown(ctx, v, name, eval_name, level, false)
+}
+
+/// `to_var`; `full`: the whole one-line rendering, not cut at 256 bytes
+/// (Delve's showFullValue, for a value being copied).
+pub(crate) fn to_var_shown(
+    ctx: &Ctx,
+    v: &Val,
+    name: &str,
+    eval_name: &str,
+    level: u32,
+    full: bool,
+) -> Var {
     let mut value = String::new();
     write(ctx, v, level, TOP, &mut value);
     let t = ctx.ty(v.ty).ok();
@@ -514,7 +702,7 @@ pub(crate) fn to_var(ctx: &Ctx, v: &Val, name: &str, eval_name: &str, level: u32
         indexed: None,
         named: None,
     });
-    if shape.expandable && value.len() > MAX_VALUE_LEN {
+    if shape.expandable && !full && value.len() > MAX_VALUE_LEN {
         let mut cut = MAX_VALUE_LEN;
         while !value.is_char_boundary(cut) {
             cut -= 1;

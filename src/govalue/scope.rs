@@ -46,7 +46,105 @@ struct VarAttrs {
     decl_line: u64,
 }
 
+/// A variable a closure captured: a field of its closure struct (the
+/// funcval: code pointer first, then the captured variables).
+#[derive(Debug, Clone)]
+pub(crate) struct Captured {
+    /// As DWARF names it: `&x` for a variable captured by reference.
+    pub name: String,
+    pub offset: u64,
+    pub ty: TypeId,
+}
+
 impl Info {
+    /// A function's Go type from its DIE's parameters (results are Go's
+    /// DW_AT_variable_parameter ones): `func(int) int`,
+    /// `func(string, int) (int, error)`.
+    pub fn func_signature(&self, name: &str) -> Option<String> {
+        let sub = self.subprograms.iter().find(|s| s.name == name)?;
+        let unit = self.units.get(sub.unit)?;
+        let mut tree = unit.entries_tree(Some(sub.offset)).ok()?;
+        let root = tree.root().ok()?;
+        let (mut params, mut results) = (Vec::new(), Vec::new());
+        let mut children = root.children();
+        while let Ok(Some(child)) = children.next() {
+            let e = child.entry();
+            if e.tag() != gimli::DW_TAG_formal_parameter {
+                continue;
+            }
+            let a = self.var_attrs(unit, e);
+            // A generic function's dictionary is no parameter of Go's.
+            if a.name.as_deref() == Some(".dict") {
+                continue;
+            }
+            let ty = self.types.name(a.ty?);
+            match e.attr_value(gimli::DW_AT_variable_parameter) {
+                Some(AttributeValue::Flag(true)) => results.push(ty),
+                _ => params.push(ty),
+            }
+        }
+        let mut sig = format!("func({})", params.join(", "));
+        match results.len() {
+            0 => {}
+            1 => sig.push_str(&format!(" {}", results[0])),
+            _ => sig.push_str(&format!(" ({})", results.join(", "))),
+        }
+        Some(sig)
+    }
+
+    /// The variables captured by the closure function containing `pc`
+    /// (Delve's closureStructType: the function's variables with
+    /// DW_AT_go_closure_offset, inlined calls skipped), by offset.
+    pub fn captured(&self, pc: u64) -> Vec<Captured> {
+        let Some(sub) = self.subprogram_at(pc) else {
+            return Vec::new();
+        };
+        let Some(unit) = self.units.get(sub.unit) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let walked = (|| -> gimli::Result<()> {
+            let mut tree = unit.entries_tree(Some(sub.offset))?;
+            let root = tree.root()?;
+            self.walk_captured(unit, root, &mut out, 0)
+        })();
+        if let Err(e) = walked {
+            tracing::debug!("govalue: captured variables at {pc:#x}: {e}");
+        }
+        out.sort_by_key(|c| c.offset);
+        out
+    }
+
+    fn walk_captured(
+        &self,
+        unit: &gimli::Unit<R>,
+        node: gimli::EntriesTreeNode<R>,
+        out: &mut Vec<Captured>,
+        nesting: usize,
+    ) -> gimli::Result<()> {
+        if nesting > MAX_NESTING || out.len() > 1000 {
+            return Ok(());
+        }
+        let mut children = node.children();
+        while let Some(child) = children.next()? {
+            let e = child.entry();
+            match e.tag() {
+                gimli::DW_TAG_formal_parameter | gimli::DW_TAG_variable => {
+                    let Some(offset) = attr_u64(e.attr_value(DW_AT_GO_CLOSURE_OFFSET)) else {
+                        continue;
+                    };
+                    let a = self.var_attrs(unit, e);
+                    if let (Some(name), Some(ty)) = (a.name, a.ty) {
+                        out.push(Captured { name, offset, ty });
+                    }
+                }
+                gimli::DW_TAG_lexical_block => self.walk_captured(unit, child, out, nesting + 1)?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     pub fn scope_variables(&self, pc: u64, depth: usize) -> Vec<Variable> {
         let Some(sub) = self.subprogram_at(pc) else {
             return Vec::new();

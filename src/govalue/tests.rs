@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::render::{go_quote, OPTIMIZED};
 use super::{DebugInfo, FrameRegs, Var};
+use crate::debugger::api::Shown;
 use crate::gobin::GoBinary;
 use crate::goruntime::GoReader;
 use crate::tracee::mem::ProcMem;
@@ -419,8 +420,67 @@ fn check(version: &str, debug: bool) {
             "*pp",
             r#"main.point {X: 10, Y: 20, Label: "ptr", In: main.inner {A: 3, B: "in"}}"#,
         ),
+        // Slicing.
+        ("xs[1:3]", "[]int len: 2, cap: 4, [2,3]"),
+        ("xs[:2]", "[]int len: 2, cap: 5, [1,2]"),
+        ("xs[1:2:3]", "[]int len: 1, cap: 2, [2]"),
+        ("s[1:3]", "\"el\""),
+        ("s[2:]", "\"llo\""),
+        ("long[2:5]", "\"aba\""),
+        ("arr[:2]", "[]int len: 2, cap: 3, [10,20]"),
+        ("bs[1:3]", "[]uint8 len: 2, cap: 5, [121,116]"),
+        // Type assertions.
+        ("ei.(int)", "42"),
+        ("es.(string)", "\"hello!\""),
+        ("ifs.(main.point).Label", "\"end\""),
+        ("cerr.(*main.myErr).code", "7"),
+        ("err.(*errors.errorString).s", "\"boom\""),
+        // Conversions.
+        ("uint8(n + 300)", "51 = 0x33"),
+        ("int8(-n)", "-7"),
+        ("float64(n) / 2", "3.5"),
+        ("int(f)", "3"),
+        ("string(b)", "\"E\""),
+        ("[]byte(s)", "[]uint8 len: 5, cap: 5, [104,101,108,108,111]"),
+        ("string(bs)", "\"bytes!\""),
+        ("main.tier(n)", "7"),
+        ("(*main.point)(up).Label", "\"ptr\""),
+        ("*(*int)(uintptr(up))", "10"),
+        ("nilup", "unsafe.Pointer(0x0)"),
+        ("nilup == unsafe.Pointer(nil)", "true"),
+        ("up == nil", "false"),
+        // Constants (Go's DWARF has the integer ones).
+        ("maxItems", "64"),
+        ("main.maxItems * 2", "128"),
+        ("level", "2"),
+        ("math.MaxInt64", "9223372036854775807"),
+        ("time.Hour", "3600000000000"),
+        // time.Time, as Delve formats it.
+        (
+            "t0",
+            "time.Time(2024-01-02T15:04:05Z){wall: 0, ext: 63839804645, loc: *time.Location nil}",
+        ),
+        (
+            "tzero",
+            "time.Time(0001-01-01T00:00:00Z){wall: 0, ext: 0, loc: *time.Location nil}",
+        ),
+        // Complex numbers.
+        ("c", "(3.25 + 7i)"),
+        ("c64", "(3.25 + 7i)"),
+        ("real(c)", "3.25"),
+        ("imag(c64)", "7"),
+        ("c * 2", "(6.5 + 14i)"),
+        ("c + complex(0, 1)", "(3.25 + 8i)"),
+        ("c == complex(3.25, 7)", "true"),
+        // Closures: captured variables as fields.
+        ("add.base", "70"),
+        ("count.hits", "1"),
+        ("min(n, 3)", "3"),
+        ("double", "main.double"),
+        ("main.double", "main.double"),
+        ("max(f, 1)", "3.25"),
     ] {
-        match di.evaluate(&mem, &frame, lookup, 0, expr) {
+        match di.evaluate(&mem, &frame, lookup, 0, expr, Shown::WATCH) {
             Ok(v) if v.value.value == want => {}
             Ok(v) if !debug && v.value.value == OPTIMIZED => {}
             Err(e) if !debug => eprintln!("{what}: {expr}: {e:#} (optimized build)"),
@@ -428,21 +488,140 @@ fn check(version: &str, debug: bool) {
             Err(e) => panic!("{what}: {expr}: {e:#}"),
         }
     }
+    let eval = |expr: &str| di.evaluate(&mem, &frame, lookup, 0, expr, Shown::WATCH);
     if debug {
-        let e = di.evaluate(&mem, &frame, lookup, 0, "tw.F").unwrap_err();
+        let e = eval("tw.F").unwrap_err();
         assert!(
-            e.to_string().contains("ambiguous selector F"),
+            e.to_string().contains("ambiguous selector tw.F")
+                && e.to_string().contains("tw.named.F, tw.other.F"),
             "{what}: {e:#}"
         );
+        // Delve's type for a string's bytes.
+        assert_eq!(eval("s[1]").unwrap().value.type_name, "byte", "{what}");
+        assert_eq!(
+            eval("real(c64)").unwrap().value.type_name,
+            "float32",
+            "{what}"
+        );
+        // A function's type is its signature.
+        assert_eq!(eval("double").unwrap().value.type_name, "func(int) int");
+        // The program's own zone offset (Delve shows such a time in UTC).
+        let tz = eval("tz").unwrap().value.value;
+        assert!(
+            tz.starts_with("time.Time(2024-01-02T15:04:05+01:00){wall: 0, ext: 63839801045, "),
+            "{what}: {tz}"
+        );
+        // A closure lists what it captured; a byte slice its text first.
+        let add = eval("add").unwrap();
+        assert_eq!(add.value.value, "main.inspect.func1");
+        let kids = di.expand(&mem, add.expand.as_ref().expect("a closure expands"), 0, 0);
+        let kids: Vec<(String, String)> = kids
+            .into_iter()
+            .map(|k| (k.value.name, k.value.value))
+            .collect();
+        assert!(
+            kids.contains(&("base".into(), "70".into())),
+            "{what}: {kids:?}"
+        );
+        let count = eval("count").unwrap();
+        let kids = di.expand(
+            &mem,
+            count.expand.as_ref().expect("a closure expands"),
+            0,
+            0,
+        );
+        assert_eq!(kids[0].value.name, "hits", "{what}");
+        assert_eq!(kids[0].value.value, "1", "{what}");
+        assert_eq!(kids[0].value.evaluate_name.as_deref(), Some("count.hits"));
+        let bs = eval("bs").unwrap();
+        assert_eq!(bs.value.named, Some(1));
+        let kids = di.expand(&mem, bs.expand.as_ref().unwrap(), 0, 2);
+        assert_eq!(kids[0].value.name, "string()");
+        assert_eq!(kids[0].value.value, "\"bytes!\"");
+        assert_eq!(kids[1].value.name, "[0]");
+        let kids = di.expand(&mem, bs.expand.as_ref().unwrap(), 2, 1);
+        assert_eq!(kids[0].value.name, "[1]");
     }
-    let e = di.evaluate(&mem, &frame, lookup, 0, "nosuch").unwrap_err();
+    // A watch shows 512 bytes of a string, the REPL 4 KiB (as Delve).
+    let long = "ab".repeat(350);
+    let shown = |expr: &str, s: Shown| di.evaluate(&mem, &frame, lookup, 0, expr, s);
+    let watch = shown("long", Shown::WATCH);
+    let repl = Shown {
+        max_string: 4096,
+        full: false,
+    };
+    if let (Ok(w), Ok(r)) = (watch, shown("long", repl)) {
+        if r.value.value != OPTIMIZED {
+            assert_eq!(
+                w.value.value,
+                go_quote(format!("{}...+188 more", &long[..512]).as_bytes())
+            );
+            assert_eq!(r.value.value, go_quote(long.as_bytes()), "{what}");
+        }
+    }
+    // A copied value is whole; others are cut at 256 bytes.
+    let copy = Shown {
+        max_string: 4096,
+        full: true,
+    };
+    if let (Ok(w), Ok(c)) = (shown("huge", Shown::WATCH), shown("huge", copy)) {
+        if c.value.value != OPTIMIZED {
+            assert_eq!(w.value.value.len(), 256 + 3, "{what}");
+            assert!(
+                c.value.value.ends_with(",...+1936 more]"),
+                "{what}: {}",
+                c.value.value
+            );
+            assert!(c.value.value.starts_with(&w.value.value[..256]), "{what}");
+        }
+    }
+    // Errors say what is wrong.
+    for (expr, want) in [
+        (
+            "mi[\"x\"]",
+            "cannot use \"x\" (untyped string constant) as int value in map index",
+        ),
+        (
+            "m[1]",
+            "cannot use 1 (untyped int constant) as string value in map index",
+        ),
+        (
+            "ei.(string)",
+            "interface conversion: interface {} is int, not string",
+        ),
+        (
+            "nilerr.(*main.myErr)",
+            "interface conversion: error is nil, not *main.myErr",
+        ),
+        ("n.(int)", "expression \"n\" not an interface"),
+        ("xs[2:9]", "slice bounds out of range [:9] with capacity 5"),
+        ("s[1:2:3]", "invalid operation: 3-index slice of string"),
+        ("ratio", "could not find symbol value for ratio"),
+        ("double(2)", "cannot call double"),
+        ("err.Error()", "cannot call err.Error"),
+        ("strings.Repeat(s, 2)", "cannot call strings.Repeat"),
+        ("nosuch(1)", "could not find symbol value for nosuch"),
+    ] {
+        match eval(expr) {
+            Err(e) => {
+                let e = e.to_string();
+                let lost = e.contains("optimized away") || e.contains("could not find symbol");
+                assert!(e.contains(want) || (!debug && lost), "{what}: {expr}: {e}");
+            }
+            Ok(v) if !debug && v.value.value == OPTIMIZED => {}
+            Ok(v) => panic!("{what}: {expr} = {:?}, want an error", v.value.value),
+        }
+    }
+    let e = di
+        .evaluate(&mem, &frame, lookup, 0, "nosuch", Shown::WATCH)
+        .unwrap_err();
     assert_eq!(e.to_string(), "could not find symbol value for nosuch");
     let cond = di
-        .evaluate(&mem, &frame, lookup, 0, "counter == 42")
+        .evaluate(&mem, &frame, lookup, 0, "counter == 42", Shown::WATCH)
         .unwrap();
     assert_eq!(cond.as_bool(), Some(true));
     assert_eq!(
-        di.evaluate(&mem, &frame, lookup, 0, "counter * 2")
+        di.evaluate(&mem, &frame, lookup, 0, "counter * 2", Shown::WATCH)
             .unwrap()
             .as_i64(),
         Some(84)
@@ -474,11 +653,37 @@ fn govalue_parses_expressions() {
         "*p.q",
         "x.(data)",
         "0x1f &^ 0b1",
+        "a.(int)",
+        "e.(*main.T).f",
+        "x.(interface {})",
+        "xs[1:3]",
+        "xs[:2]",
+        "xs[1:]",
+        "xs[1:2:3]",
+        "[]byte(s)",
+        "(*main.T)(p)",
+        "*(*int)(0xc000010000)",
+        "map[string]int(m)",
+        "func(int) string(f)",
+        "unsafe.Pointer(p)",
+        "complex(1, 2)",
     ] {
         assert!(super::parse::parse(ok).is_ok(), "{ok}");
     }
-    for bad in ["", "a +", "(a", "a.(int)", "\"abc", "1 2"] {
+    for bad in [
+        "", "a +", "(a", "\"abc", "1 2", "a.(type)", "xs[1::]", "xs[:2:]", "xs[]", "a.()",
+    ] {
         assert!(super::parse::parse(bad).is_err(), "{bad}");
+    }
+    // Messages quote expressions as Go source.
+    for text in [
+        "xs[1:2:3]",
+        "(*main.T)(p).f",
+        "e.(*main.T)",
+        "[]byte(s)",
+        "m[\"k\"]",
+    ] {
+        assert_eq!(super::parse::parse(text).unwrap().to_string(), text);
     }
     assert_eq!(super::eval::package_of("main.inspect"), "main");
     // A generic function's dictionaries are named after it.
@@ -640,8 +845,18 @@ fn govalue_survives_garbage_memory() {
                     format!("*{}", v.name),
                     format!("{}.x == nil", v.name),
                     format!("{}[\"k\"]", v.name),
+                    format!("{}[1:2]", v.name),
+                    format!("{}[:]", v.name),
+                    format!("{}.(int)", v.name),
+                    format!("{}.(*main.point).X", v.name),
+                    format!("uint8({})", v.name),
+                    format!("[]byte({})", v.name),
+                    format!("string({})", v.name),
+                    format!("(*int)({})", v.name),
+                    format!("real({}) + imag({})", v.name, v.name),
+                    format!("{}.base", v.name),
                 ] {
-                    let _ = di.evaluate(&mem, &frame, pc, 0, &expr);
+                    let _ = di.evaluate(&mem, &frame, pc, 0, &expr, Shown::WATCH);
                 }
             }
         }
@@ -650,5 +865,51 @@ fn govalue_survives_garbage_memory() {
         started.elapsed() < Duration::from_secs(120),
         "too slow: {:?}",
         started.elapsed()
+    );
+}
+
+/// time.Time renderings without a process: RFC 3339 dates across eras
+/// and offsets, and the monotonic reading Delve appends.
+#[test]
+fn govalue_formats_times_like_delve() {
+    use super::render::rfc3339;
+    assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00Z");
+    assert_eq!(rfc3339(-62_135_596_800, 0), "0001-01-01T00:00:00Z");
+    assert_eq!(rfc3339(1_704_207_845, 0), "2024-01-02T15:04:05Z");
+    assert_eq!(rfc3339(1_704_207_845, 3600), "2024-01-02T16:04:05+01:00");
+    assert_eq!(rfc3339(1_704_207_845, -19_800), "2024-01-02T09:34:05-05:30");
+    assert_eq!(rfc3339(951_782_400, 0), "2000-02-29T00:00:00Z");
+    assert_eq!(rfc3339(253_402_300_799, 0), "9999-12-31T23:59:59Z");
+
+    let version = &go_versions()[0];
+    let di = DebugInfo::load(&binary(version, true)).unwrap();
+    let mem = Noise(1, true);
+    let ctx = di.ctx(&mem);
+    let ty = di
+        .info
+        .types
+        .by_name("time.Time")
+        .expect("time.Time in DWARF");
+    let time = |wall: u64, ext: i64| {
+        let mut b = wall.to_le_bytes().to_vec();
+        b.extend_from_slice(&ext.to_le_bytes());
+        b.extend_from_slice(&0u64.to_le_bytes()); // loc: nil, UTC
+        let v = super::value::Val {
+            ty,
+            loc: super::value::Loc::Bytes(b.into()),
+        };
+        super::render::to_var(&ctx, &v, "t", "t", 0).value.value
+    };
+    // time.Now(): the hasMonotonic bit, 33 bits of seconds since 1885, nanoseconds.
+    let since_1885 = 1_704_207_845u64 + 2_682_288_000;
+    assert_eq!(
+        time(1 << 63 | since_1885 << 30 | 123_456_789, 5_000_000),
+        "time.Time(2024-01-02T15:04:05Z, +5000000){wall: 13933336086556953877, ext: 5000000, \
+         loc: *time.Location nil}"
+    );
+    // Seconds since year 1 in ext.
+    assert_eq!(
+        time(0, 63_839_804_645),
+        "time.Time(2024-01-02T15:04:05Z){wall: 0, ext: 63839804645, loc: *time.Location nil}"
     );
 }

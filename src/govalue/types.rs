@@ -91,6 +91,8 @@ pub(crate) struct Types {
     by_name: HashMap<String, TypeId>,
     synthetic: RefCell<Vec<Rc<Type>>>,
     interned: RefCell<HashMap<(u8, TypeId, u64), TypeId>>,
+    /// Types made up by name (basic types the DWARF lacks, `byte`).
+    named: RefCell<HashMap<String, TypeId>>,
 }
 
 impl Types {
@@ -285,6 +287,132 @@ impl Types {
         let name = format!("[{n}]{}", self.name(elem));
         let size = self.size(elem).saturating_mul(n);
         self.synthesize(0, elem, n, name, size, Kind::Array(elem, n))
+    }
+
+    /// `[]elem`: the DWARF slice type if the program has one, else made up
+    /// (a slice header: array pointer, len, cap).
+    pub fn slice_of(&self, elem: TypeId) -> TypeId {
+        let name = format!("[]{}", self.name(elem));
+        if let Some(id) = self.by_name(&name) {
+            if matches!(self.get(id).map(|t| t.kind.clone()), Some(Kind::Slice(_))) {
+                return id;
+            }
+        }
+        self.synthesize(2, elem, 0, name, 24, Kind::Slice(elem))
+    }
+
+    /// A named type whose name ends with `suffix` (`/pprof.LabelSet`):
+    /// how a package is named by the last element of its path.
+    pub fn by_suffix(&self, suffix: &str) -> Option<TypeId> {
+        let mut found: Vec<(&String, &TypeId)> = self
+            .by_name
+            .iter()
+            .filter(|(n, _)| n.ends_with(suffix) && !n.contains(['[', '*', ' ']))
+            .collect();
+        found.sort();
+        found.first().map(|(_, id)| **id)
+    }
+
+    /// A Go basic type by name: the program's DWARF type, else made up
+    /// (a program that never uses complex64 has no DWARF for it).
+    pub fn basic(&self, name: &str) -> Option<TypeId> {
+        if let Some(id) = self.by_name(name) {
+            return Some(id);
+        }
+        let (kind, size) = match name {
+            "bool" => (Kind::Bool, 1),
+            "int8" => (Kind::Int, 1),
+            "int16" => (Kind::Int, 2),
+            "int32" => (Kind::Int, 4),
+            "int64" | "int" => (Kind::Int, 8),
+            "uint8" => (Kind::Uint, 1),
+            "uint16" => (Kind::Uint, 2),
+            "uint32" => (Kind::Uint, 4),
+            "uint64" | "uint" | "uintptr" => (Kind::Uint, 8),
+            "float32" => (Kind::Float, 4),
+            "float64" => (Kind::Float, 8),
+            "complex64" => (Kind::Complex, 8),
+            "complex128" => (Kind::Complex, 16),
+            "unsafe.Pointer" => (Kind::Ptr(None), 8),
+            _ => return None,
+        };
+        Some(self.made_up(name, size, kind))
+    }
+
+    /// `name` as another name of `target` (Delve types a string's bytes
+    /// `byte`, which the DWARF knows only as uint8).
+    pub fn alias(&self, name: &str, target: TypeId) -> TypeId {
+        self.made_up(name, self.size(target), Kind::Alias(target))
+    }
+
+    fn made_up(&self, name: &str, size: u64, kind: Kind) -> TypeId {
+        if let Some(id) = self.named.borrow().get(name) {
+            return *id;
+        }
+        let mut synth = self.synthetic.borrow_mut();
+        let id = SYNTHETIC + synth.len();
+        synth.push(Rc::new(Type {
+            name: name.to_string(),
+            size,
+            kind,
+            rtype: 0,
+        }));
+        self.named.borrow_mut().insert(name.to_string(), id);
+        id
+    }
+
+    /// Whether a value of type `from` reads as a value of type `to` with
+    /// its bytes unchanged: what a conversion between types of the same
+    /// underlying type does (Delve's typeCastCompatibleTypes). Pointers
+    /// convert to and from unsafe.Pointer, and to pointers of compatible
+    /// targets.
+    pub fn compatible(&self, from: TypeId, to: TypeId) -> bool {
+        self.compatible_at(from, to, 0)
+    }
+
+    fn compatible_at(&self, from: TypeId, to: TypeId, depth: u32) -> bool {
+        let (Some(a), Some(b)) = (self.resolve(from), self.resolve(to)) else {
+            return false;
+        };
+        if depth > 16 || a.size != b.size {
+            return false;
+        }
+        if self.name(from) == self.name(to) {
+            return true;
+        }
+        let d = depth + 1;
+        match (&a.kind, &b.kind) {
+            (Kind::Ptr(None), Kind::Ptr(_)) | (Kind::Ptr(_), Kind::Ptr(None)) => true,
+            (Kind::Ptr(Some(x)), Kind::Ptr(Some(y))) => self.compatible_at(*x, *y, d),
+            (Kind::Bool, Kind::Bool)
+            | (Kind::Int, Kind::Int)
+            | (Kind::Uint, Kind::Uint)
+            | (Kind::Float, Kind::Float)
+            | (Kind::Complex, Kind::Complex)
+            | (Kind::String, Kind::String) => true,
+            (Kind::Slice(x), Kind::Slice(y)) => self.name(*x) == self.name(*y),
+            (Kind::Array(x, n), Kind::Array(y, m)) => n == m && self.compatible_at(*x, *y, d),
+            (Kind::Struct(x), Kind::Struct(y)) => {
+                x.len() == y.len()
+                    && x.iter().zip(y).all(|(f, g)| {
+                        f.name == g.name
+                            && f.offset == g.offset
+                            && self.name(f.ty) == self.name(g.ty)
+                    })
+            }
+            (
+                Kind::Map {
+                    key: k1, elem: e1, ..
+                },
+                Kind::Map {
+                    key: k2, elem: e2, ..
+                },
+            ) => self.name(*k1) == self.name(*k2) && self.name(*e1) == self.name(*e2),
+            (Kind::Chan { elem: x, .. }, Kind::Chan { elem: y, .. }) => {
+                self.name(*x) == self.name(*y)
+            }
+            _ => false,
+        }
     }
 
     /// `*elem`: the DWARF pointer type if the program has one, else made up.

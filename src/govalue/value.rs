@@ -345,6 +345,33 @@ impl<'a> Ctx<'a> {
         }))
     }
 
+    /// The variables a func value's closure captured, as (name, value):
+    /// one captured by reference (`&x` in DWARF) is shown as x, its
+    /// pointer followed, as Delve does. Empty for a plain function or nil.
+    pub fn captured(&self, v: &Val) -> anyhow::Result<Vec<(String, Val)>> {
+        let closure = self.uint(v, 0, 8)?;
+        if closure == 0 {
+            return Ok(Vec::new());
+        }
+        let pc = self.read_u64(closure)?;
+        let mut out = Vec::new();
+        for c in self.info.captured(pc) {
+            let field = Val {
+                ty: c.ty,
+                loc: Loc::Mem(closure.wrapping_add(c.offset)),
+            };
+            match c.name.strip_prefix('&') {
+                Some(name) if self.info.types.pointee(c.ty).is_some() => {
+                    if let Some(target) = self.deref(&field)? {
+                        out.push((name.to_string(), target));
+                    }
+                }
+                _ => out.push((c.name, field)),
+            }
+        }
+        Ok(out)
+    }
+
     /// A func value's function name (`None` for nil).
     pub fn func_name(&self, v: &Val) -> anyhow::Result<Option<String>> {
         let closure = self.uint(v, 0, 8)?;

@@ -351,6 +351,22 @@ scenario(`${V} an interface variable's type names its dynamic type`, { ...demo }
     assert.equal(sh.value, 'main.shape(main.tile) {side: 1.5}', JSON.stringify(sh));
     const ev = await client.evaluateRequest({ expression: 'sh', frameId: top.id, context: 'watch' });
     assert.equal(ev.body.type, 'main.shape(main.tile)', JSON.stringify(ev.body));
+    // Type assertions, conversions and slicing, as in Delve's watch panel.
+    const watch = (expression) => client.request('evaluate', { expression, frameId: top.id, context: 'watch' });
+    for (const [expression, result, type] of [
+        ['sh.(main.tile).side', '1.5', 'float64'],
+        ['float64(total) / 4', '7.5', 'float64'],
+        ['p.Label[1:]', '"nd"', 'string'],
+        ['uint8(p.Y + 200)', '4 = 0x4', 'uint8'],
+    ]) {
+        const r = await watch(expression);
+        assert.equal(r.success, true, `${expression}: ${JSON.stringify(r)}`);
+        assert.equal(r.body.result, result, expression);
+        assert.equal(r.body.type, type, expression);
+    }
+    const wrong = await watch('sh.(*main.tile)');
+    assert.equal(wrong.success, false);
+    assert.match(wrong.body.error.format, /interface conversion: main\.shape is main\.tile, not \*main\.tile/);
 });
 
 // Generic functions: arguments and locals have the instantiation's types (from the
