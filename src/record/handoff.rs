@@ -16,6 +16,15 @@ use super::session::Recorder;
 use super::threads::State;
 use crate::tracee::{wait, Tid};
 
+/// Opt-in (`RRGO_HANDOFF=1`): with it `os/signal`'s `TestSignalTrace`
+/// (go1.24.11), where one goroutine sends itself signals in a loop while
+/// another stops the world 100 times, records 10× slower (a chain of
+/// handoffs between the signal threads livelocked it until a thread handed
+/// the CPU was barred from handing it on) and the row passed its time limit.
+pub(super) fn enabled() -> bool {
+    std::env::var("RRGO_HANDOFF").is_ok_and(|v| v == "1")
+}
+
 /// How long the waker's exit stop waits for the woken thread's stop (it
 /// needs only the CPU the stopped waker left, microseconds).
 const WOKEN_STOP: Duration = Duration::from_millis(1);
@@ -47,9 +56,12 @@ impl Recorder {
         if woken < 1 || self.t.running != Some(waker) {
             return Ok(false);
         }
-        let Some(tgid) = self.t.get(waker).map(|t| t.tgid) else {
+        let Some((tgid, handed)) = self.t.get(waker).map(|t| (t.tgid, t.handed)) else {
             return Ok(false);
         };
+        if handed {
+            return Ok(false);
+        }
         let waiters: Vec<Tid> = self
             .t
             .threads
@@ -77,7 +89,8 @@ impl Recorder {
             let left = deadline.saturating_duration_since(Instant::now());
             if let Some(w) = wait::wait_tid_timeout(tid, left)? {
                 self.handle_or_vanished(w)?;
-                if self.t.get(tid).is_some_and(|t| t.state == State::Stopped) {
+                if let Some(t) = self.t.get(tid).filter(|t| t.state == State::Stopped) {
+                    t.handed = true;
                     ready += 1;
                 }
             }

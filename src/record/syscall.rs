@@ -192,7 +192,7 @@ impl Recorder {
             .and_then(|t| t.syscall.as_ref())
             .and_then(|sc| super::handoff::futex_wake(sc.nr, &sc.args));
         if self.record_syscall_exit(tid)? {
-            if let Some(uaddr) = wake {
+            if let Some(uaddr) = wake.filter(|_| super::handoff::enabled()) {
                 let woken = ptrace::get_regs(tid)?.rax as i64;
                 if self.hand_off(tid, uaddr, woken)? {
                     return Ok(());

@@ -63,6 +63,9 @@ pub struct Thread {
     pub woke: bool,
     /// Its last syscall was a sleep (not counted as woken).
     pub timed_out: bool,
+    /// It runs because a futex wake handed it the CPU (`handoff.rs`): its
+    /// own wakes do not hand it on (a chain of handoffs starved the rest).
+    pub handed: bool,
 }
 
 #[derive(Debug)]
@@ -110,6 +113,7 @@ impl Threads {
                 queued_at: (state == State::Stopped).then(Instant::now),
                 woke: false,
                 timed_out: false,
+                handed: false,
             },
         );
         if state == State::Stopped {
@@ -125,6 +129,7 @@ impl Threads {
     pub fn set_stopped(&mut self, tid: Tid) {
         if let Some(t) = self.threads.get_mut(&tid) {
             t.woke = t.state == State::InKernel && !std::mem::take(&mut t.timed_out);
+            t.handed = false;
             t.state = State::Stopped;
             t.queued_at = Some(Instant::now());
             self.queue.push_back(tid);
