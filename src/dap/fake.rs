@@ -309,7 +309,13 @@ impl DebugTarget for Fake {
         }
     }
 
-    fn evaluate(&mut self, expr: &str, goid: Option<Goid>, frame: usize) -> EResult<Value> {
+    fn evaluate_with(
+        &mut self,
+        expr: &str,
+        goid: Option<Goid>,
+        frame: usize,
+        _shown: Shown,
+    ) -> EResult<Value> {
         self.log(format!("evaluate {expr} {goid:?} {frame}"));
         match expr {
             "p" => Ok(Value {

@@ -394,18 +394,19 @@ pub trait DebugTarget {
     fn scope(&mut self, goid: Goid, frame: usize, kind: ScopeKind) -> EResult<Vec<Value>>;
     /// Children of an expandable value: `start..start+count` (count 0 = all).
     fn children(&mut self, of: ChildrenRef, start: u64, count: u64) -> EResult<Vec<Value>>;
-    /// A Go expression (variable, field, index, `*p`, `len(x)`) in a frame.
-    fn evaluate(&mut self, expr: &str, goid: Option<Goid>, frame: usize) -> EResult<Value>;
-    /// `evaluate`, its result shown as `shown` says.
+    /// A Go expression (variable, field, index, `*p`, `len(x)`) in a
+    /// frame, its result shown as `shown` says.
     fn evaluate_with(
         &mut self,
         expr: &str,
         goid: Option<Goid>,
         frame: usize,
         shown: Shown,
-    ) -> EResult<Value> {
-        let _ = shown;
-        self.evaluate(expr, goid, frame)
+    ) -> EResult<Value>;
+    /// `evaluate_with`, shown as a watch (the engine's tests).
+    #[cfg(test)]
+    fn evaluate(&mut self, expr: &str, goid: Option<Goid>, frame: usize) -> EResult<Value> {
+        self.evaluate_with(expr, goid, frame, Shown::WATCH)
     }
     /// The panic or fatal error the last stop was for.
     fn exception(&mut self, goid: Goid) -> EResult<ExceptionDetails>;

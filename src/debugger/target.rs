@@ -241,10 +241,6 @@ impl DebugTarget for Engine {
         self.child_values(of, start, count)
     }
 
-    fn evaluate(&mut self, expr: &str, goid: Option<Goid>, frame: usize) -> EResult<Value> {
-        self.eval_value(expr, goid, frame, Shown::WATCH)
-    }
-
     fn evaluate_with(
         &mut self,
         expr: &str,

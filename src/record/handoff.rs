@@ -22,7 +22,9 @@ use crate::tracee::{wait, Tid};
 /// handoffs between the signal threads livelocked it until a thread handed
 /// the CPU was barred from handing it on) and the row passed its time limit.
 pub(super) fn enabled() -> bool {
-    std::env::var("RRGO_HANDOFF").is_ok_and(|v| v == "1")
+    // Asked at every futex wake's exit stop: read the environment once.
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("RRGO_HANDOFF").is_ok_and(|v| v == "1"))
 }
 
 /// How long the waker's exit stop waits for the woken thread's stop (it

@@ -247,9 +247,11 @@ impl Recorder {
         // A thread back from a sleep (sysmon's naps) was handed no work: it
         // waits for the CPU like a descheduled thread, not as woken. (A
         // timed-out futex or epoll wait is a timer firing: work, as woken.)
-        let timed_out = matches!(sc.nr, libc::SYS_nanosleep | libc::SYS_clock_nanosleep);
+        let slept = sc
+            .spec
+            .is_some_and(|s| matches!(s.blocking, syscalls::Blocking::Sleep { .. }));
         if let Some(th) = self.t.get(tid) {
-            th.timed_out = timed_out;
+            th.slept = slept;
         }
         let mut writes = Vec::new();
         let mut extra = SyscallExtra::None;

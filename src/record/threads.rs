@@ -62,7 +62,7 @@ pub struct Thread {
     /// not by being descheduled.
     pub woke: bool,
     /// Its last syscall was a sleep (not counted as woken).
-    pub timed_out: bool,
+    pub slept: bool,
     /// It runs because a futex wake handed it the CPU (`handoff.rs`): its
     /// own wakes do not hand it on (a chain of handoffs starved the rest).
     pub handed: bool,
@@ -112,7 +112,7 @@ impl Threads {
                 requeued: Vec::new(),
                 queued_at: (state == State::Stopped).then(Instant::now),
                 woke: false,
-                timed_out: false,
+                slept: false,
                 handed: false,
             },
         );
@@ -128,7 +128,7 @@ impl Threads {
     /// Marks a thread ready to run (appends it to the run queue).
     pub fn set_stopped(&mut self, tid: Tid) {
         if let Some(t) = self.threads.get_mut(&tid) {
-            t.woke = t.state == State::InKernel && !std::mem::take(&mut t.timed_out);
+            t.woke = t.state == State::InKernel && !std::mem::take(&mut t.slept);
             t.handed = false;
             t.state = State::Stopped;
             t.queued_at = Some(Instant::now());
