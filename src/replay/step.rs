@@ -377,9 +377,19 @@ impl ReplaySession {
         data: &[u8],
     ) -> anyhow::Result<()> {
         let mem = self.mem(e.tid)?;
-        match crate::tracee::clockpage::provide(mem, buffer, data)
-            .context("cannot fill rrgo's page")?
-        {
+        let provided = match crate::tracee::clockpage::provide(mem, buffer, data) {
+            Ok(p) => p,
+            // The recorder collects a thread's last page contents at its
+            // death; replay killed the process where the death began, and
+            // once the kernel tore its memory down (a matter of timing)
+            // nothing can use them: the process runs no more user code.
+            Err(err) if self.process_dying(e)? => {
+                tracing::debug!("page contents for a dead process skipped: {err:#}");
+                return Ok(());
+            }
+            Err(err) => return Err(anyhow::Error::from(err).context("cannot fill rrgo's page")),
+        };
+        match provided {
             Ok(()) => Ok(()),
             Err(unused) => {
                 let what = match buffer {
@@ -393,6 +403,18 @@ impl ReplaySession {
                 ))
             }
         }
+    }
+
+    /// Whether `e`'s process has begun to die in the replay: another of
+    /// its threads is past its exit event (a fatal signal or exit_group
+    /// ended them all; a lone thread's own exit leaves memory readable, so
+    /// only a failed access asks this).
+    fn process_dying(&mut self, e: &Event) -> anyhow::Result<bool> {
+        let tgid = self.thread(e)?.tgid;
+        Ok(self
+            .threads
+            .iter()
+            .any(|(r, t)| *r != e.tid && t.tgid == tgid && t.exited))
     }
 
     fn on_entry(

@@ -189,12 +189,14 @@ pub fn assert_same(what: &str, recorded: &Output, replayed: &Output) {
     assert_eq!(
         program_stderr(recorded),
         program_stderr(replayed),
-        "{what}: stderr differs"
+        "{what}: stderr differs; replay's stderr:\n{}",
+        text(&replayed.stderr)
     );
     assert_eq!(
         recorded.status.code(),
         replayed.status.code(),
-        "{what}: exit code differs"
+        "{what}: exit code differs; replay's stderr:\n{}",
+        text(&replayed.stderr)
     );
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(
