@@ -15,6 +15,11 @@
 // and stores into it — plain memory stores, no syscall tells — as Go's
 // telemetry counters do in `go` and every tool it runs; the parent sleeps
 // until it sees the stores and prints them.
+//
+// `mapshared counting` counts in a file it maps shared from one goroutine
+// (no syscalls) while another writes a file now and then (writes that give
+// up the CPU), and prints the count kept in a local variable next to the
+// count in the file: the same, natively and in a replay.
 package main
 
 import (
@@ -43,6 +48,10 @@ func main() {
 	}
 	if len(os.Args) == 2 && os.Args[1] == "stores" {
 		seeAChildsStores()
+		return
+	}
+	if len(os.Args) == 2 && os.Args[1] == "counting" {
+		countWhileWriting()
 		return
 	}
 	if len(os.Args) == 3 && os.Args[1] == "storer" {
@@ -243,4 +252,52 @@ func storeAndExit(path string) {
 	}
 	atomic.StoreUint32((*uint32)(unsafe.Pointer(&m[3*4096+100])), 0x5eed)
 	os.Exit(0)
+}
+
+// countWhileWriting: one goroutine counts into the shared mapping, spinning,
+// while the main goroutine writes another file 50 times; each write's end
+// comes while the counter runs.
+func countWhileWriting() {
+	dir, err := os.MkdirTemp("", "mapshared")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	f, err := os.Create(filepath.Join(dir, "counter"))
+	if err != nil {
+		panic(err)
+	}
+	if _, err := f.Write(make([]byte, 4096)); err != nil {
+		panic(err)
+	}
+	m, err := syscall.Mmap(int(f.Fd()), 0, 4096, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	if err != nil {
+		panic(err)
+	}
+	log, err := os.Create(filepath.Join(dir, "log"))
+	if err != nil {
+		panic(err)
+	}
+	counter := (*uint64)(unsafe.Pointer(&m[64]))
+	var stop atomic.Bool
+	started := make(chan struct{})
+	local := make(chan uint64)
+	go func() {
+		var n uint64
+		close(started)
+		for !stop.Load() {
+			atomic.AddUint64(counter, 1)
+			n++
+		}
+		local <- n
+	}()
+	<-started
+	for i := 0; i < 50; i++ {
+		if _, err := log.Write([]byte{byte(i)}); err != nil {
+			panic(err)
+		}
+	}
+	stop.Store(true)
+	n := <-local
+	fmt.Printf("counted %d, the file says %d, equal: %v\n", n, atomic.LoadUint64(counter), n == atomic.LoadUint64(counter))
 }

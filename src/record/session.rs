@@ -230,6 +230,9 @@ pub(super) struct Recorder {
     /// The process of the thread that last ran user code
     /// (`shared_stores_of_others`).
     pub(super) last_tgid: Option<i32>,
+    /// Processes whose shared file pages are still to be compared: a file
+    /// changed while one of their threads ran user code (`refresh_shared_mappings`).
+    pub(super) shared_pending: std::collections::BTreeSet<i32>,
     /// `last_ran` ran user code since the page was last emptied (else there
     /// is nothing to read: the exit of a syscall follows its entry directly).
     pub(super) page_maybe_used: bool,
@@ -357,6 +360,7 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         warned_vdso: false,
         last_ran: None,
         last_tgid: None,
+        shared_pending: Default::default(),
         page_maybe_used: false,
         redact,
     };

@@ -423,9 +423,26 @@ impl Recorder {
         writes: &mut Vec<MemWrite>,
     ) -> anyhow::Result<()> {
         let caller = self.t.get(tid).map(|t| t.tgid).unwrap_or(tid.0);
+        // A thread of another process may be running user code meanwhile
+        // (`tid` gave up the CPU for its call). Its process's pages hold
+        // part of its slice's stores, which replay re-executes only when
+        // that slice's event comes: writing them now would apply them
+        // twice (Go's telemetry counters counted twice). Its process is
+        // looked at once no thread of it runs (`shared_stores_pending`).
+        let busy = self
+            .t
+            .running
+            .filter(|&r| r != tid)
+            .and_then(|r| self.t.get(r))
+            .filter(|t| t.state == State::Running)
+            .map(|t| t.tgid);
         let mut others = Vec::new();
         for (&tgid, p) in self.t.procs.iter_mut() {
             if p.shared.is_empty() {
+                continue;
+            }
+            if Some(tgid) == busy {
+                self.shared_pending.insert(tgid);
                 continue;
             }
             let changed = p.shared.changes(&p.mem);
@@ -463,6 +480,7 @@ impl Recorder {
     /// so the pages that changed since `tid`'s process last looked are
     /// recorded for it before it runs.
     pub(super) fn shared_stores_of_others(&mut self, tid: Tid) -> anyhow::Result<()> {
+        self.shared_stores_pending()?;
         let Some(tgid) = self.t.get(tid).map(|t| t.tgid) else {
             return Ok(());
         };
@@ -482,6 +500,24 @@ impl Recorder {
         }
         self.stats.shared_map_updates += changed.len() as u64;
         self.record_shared_pages(tgid, changed)
+    }
+
+    /// The processes whose shared pages a file change left unlooked at
+    /// because one of their threads was running user code: no thread runs
+    /// now (another is about to), so their pages hold whole slices' stores.
+    fn shared_stores_pending(&mut self) -> anyhow::Result<()> {
+        for tgid in std::mem::take(&mut self.shared_pending) {
+            let Some(p) = self.t.procs.get_mut(&tgid) else {
+                continue;
+            };
+            let changed = p.shared.changes(&p.mem);
+            if changed.is_empty() {
+                continue;
+            }
+            self.stats.shared_map_updates += changed.len() as u64;
+            self.record_shared_pages(tgid, changed)?;
+        }
+        Ok(())
     }
 
     /// Which of rrgo's own output streams `fd` of the writing process is.
