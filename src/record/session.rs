@@ -465,7 +465,7 @@ impl Recorder {
             let preempt_at = match (self.t.running, self.t.slice_start) {
                 (Some(tid), Some(start)) => {
                     self.t
-                        .turn_due(tid, start, self.wake_after.get(), self.preempt_after)
+                        .turn_due(tid, start, &self.wake_after, self.preempt_after)
                 }
                 _ => None,
             };
@@ -594,10 +594,7 @@ impl Recorder {
         let expired = self
             .t
             .slice_start
-            .and_then(|s| {
-                self.t
-                    .turn_due(tid, s, self.wake_after.get().min(self.slice), self.slice)
-            })
+            .and_then(|s| self.t.turn_due(tid, s, &self.wake_after, self.slice))
             .is_some_and(|due| Instant::now() >= due);
         if self.t.running == Some(tid) && !expired {
             if !self.resume(tid)? {
@@ -759,8 +756,8 @@ impl Recorder {
         }
         let cost = began.elapsed();
         let tgid = self.t.get(tid).map(|t| t.tgid).unwrap_or(tid.0);
-        self.wake_after.preempted(tgid, cost);
-        tracing::debug!(%tid, ?cost, wake = ?self.wake_after.get(), "preempted");
+        self.wake_after.preempted(tgid, cost, Instant::now());
+        tracing::debug!(%tid, ?cost, wake = ?self.wake_after.now(), "preempted");
         Ok(())
     }
 

@@ -163,7 +163,7 @@ impl Threads {
     }
 
     /// When `tid` (running since `since`) is due to give up the CPU to a
-    /// waiting thread: `woken` after a thread woke from a blocking syscall
+    /// waiting thread: when `woken` says after a thread woke from a blocking syscall
     /// (work handed to it, as by a futex wake, is not held up), `turn`
     /// after one that was descheduled; counted from when it became ready,
     /// or from `since` if later (each thread gets its turn).
@@ -171,7 +171,7 @@ impl Threads {
         &self,
         tid: Tid,
         since: Instant,
-        woken: Duration,
+        woken: &super::wake::WakeWait,
         turn: Duration,
     ) -> Option<Instant> {
         self.queue
@@ -181,7 +181,10 @@ impl Threads {
             .filter(|t| t.state == State::Stopped)
             .filter_map(|t| {
                 let at = t.queued_at?.max(since);
-                Some(at + if t.woke { woken } else { turn })
+                Some(match t.woke {
+                    true => woken.due(at, turn),
+                    false => at + turn,
+                })
             })
             .min()
     }

@@ -12,14 +12,24 @@
 //! wait is a multiple of what preemptions have cost this recording: early
 //! preemptions stay under 1/`COST_FACTOR` of the time.
 
-use std::time::Duration;
+//!
+//! The rule is a budget, not a fixed wait: a woken thread gets the CPU
+//! `MIN_WAIT` after it woke, but no sooner than `COST_FACTOR` times the
+//! average preemption cost after the last preemption ended. A wait fixed
+//! at a multiple of the cost stayed long after one costly preemption when
+//! no further preemption came to bring the average down: runtime/pprof's
+//! `TestGoroutineProfileLabelRace` (a profiler that must catch a loop
+//! inside a short window) then saw the loop stop at the same syscall every
+//! time and never finished.
 
-/// The wait is this many times a preemption's average cost.
+use std::time::{Duration, Instant};
+
+/// Preemptions may take this share of the time at most (1/`COST_FACTOR`).
 const COST_FACTOR: u32 = 10;
 /// The shortest wait: a thread woken to do work gets it this soon.
 const MIN_WAIT: Duration = Duration::from_millis(2);
 
-/// The woken thread's wait: fixed by RRGO_WAKE_MS, or adaptive.
+/// When a woken thread gets the CPU: fixed by RRGO_WAKE_MS, or adaptive.
 #[derive(Debug, Clone)]
 pub struct WakeWait {
     fixed: Option<Duration>,
@@ -27,6 +37,8 @@ pub struct WakeWait {
     max: Duration,
     /// The moving average of a preemption's cost so far.
     cost: Option<Duration>,
+    /// When the last counted preemption ended.
+    last: Option<Instant>,
     /// Processes preempted before: a process's first preemption also loads
     /// its code map and scans a fresh address space (10 ms where the next
     /// ones cost 0.4 ms), so it does not count.
@@ -39,30 +51,45 @@ impl WakeWait {
             fixed,
             max,
             cost: None,
+            last: None,
             seen: Default::default(),
         }
     }
 
-    /// The wait now.
-    pub fn get(&self) -> Duration {
+    /// When a thread that became ready at `at` after a wake-up is due the
+    /// CPU, waiting at most `cap`.
+    pub fn due(&self, at: Instant, cap: Duration) -> Instant {
+        let cap = cap.min(self.max);
         if let Some(f) = self.fixed {
-            return f;
+            return at + f.min(cap);
         }
-        let adaptive = self.cost.map_or(MIN_WAIT, |c| c * COST_FACTOR);
-        adaptive.clamp(MIN_WAIT.min(self.max), self.max)
+        let earliest = at + MIN_WAIT.min(cap);
+        let budget = match (self.last, self.cost) {
+            (Some(last), Some(c)) => last + c * COST_FACTOR,
+            _ => earliest,
+        };
+        earliest.max(budget).min(at + cap)
     }
 
-    /// A preemption in process `tgid` took `cost` of the recorder's time.
-    pub fn preempted(&mut self, tgid: i32, cost: Duration) {
+    /// A preemption in process `tgid` took `cost` of the recorder's time
+    /// and ended at `now`.
+    pub fn preempted(&mut self, tgid: i32, cost: Duration, now: Instant) {
         if self.seen.insert(tgid) {
             return;
         }
         // A quarter of each new cost: one slow point (a large heap's pages)
-        // moves the wait at once, a run of cheap ones brings it back.
+        // moves the average at once, a run of cheap ones brings it back.
         self.cost = Some(match self.cost {
             None => cost,
             Some(avg) => (avg * 3 + cost) / 4,
         });
+        self.last = Some(now);
+    }
+
+    /// The wait a thread woken now would have (for logs).
+    pub fn now(&self) -> Duration {
+        let now = Instant::now();
+        self.due(now, self.max).saturating_duration_since(now)
     }
 }
 
@@ -71,26 +98,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_wait_follows_what_preemptions_cost() {
+    fn preemptions_keep_to_their_share_of_the_time() {
         let max = Duration::from_millis(50);
+        let ms = Duration::from_millis;
+        let t0 = Instant::now();
         let mut w = WakeWait::new(None, max);
-        assert_eq!(w.get(), MIN_WAIT);
+        assert_eq!(w.due(t0, max), t0 + MIN_WAIT);
         // A process's first preemption does not count.
-        w.preempted(7, Duration::from_millis(10));
-        assert_eq!(w.get(), MIN_WAIT);
-        w.preempted(7, Duration::from_micros(20));
-        assert_eq!(w.get(), MIN_WAIT);
-        w.preempted(7, Duration::from_millis(20));
-        assert_eq!(w.get(), max);
-        for _ in 0..40 {
-            w.preempted(7, Duration::from_micros(500));
-        }
-        let got = w.get();
-        assert!(
-            got > Duration::from_micros(4900) && got < Duration::from_micros(5100),
-            "{got:?}"
-        );
-        let fixed = WakeWait::new(Some(Duration::from_millis(7)), max);
-        assert_eq!(fixed.get(), Duration::from_millis(7));
+        w.preempted(7, ms(10), t0);
+        assert_eq!(w.due(t0, max), t0 + MIN_WAIT);
+        // A 4 ms preemption ending at t0: the next one no sooner than 40 ms on.
+        w.preempted(7, ms(4), t0);
+        assert_eq!(w.due(t0, max), t0 + ms(40));
+        assert_eq!(w.due(t0 + ms(30), max), t0 + ms(40));
+        // Long after it, a woken thread waits the least again: the wait
+        // does not stay long for want of new preemptions.
+        assert_eq!(w.due(t0 + ms(500), max), t0 + ms(502));
+        // Capped by the caller's limit and by RRGO_PREEMPT_MS.
+        assert_eq!(w.due(t0, ms(20)), t0 + ms(20));
+        w.preempted(7, ms(40), t0);
+        assert_eq!(w.due(t0, Duration::from_secs(1)), t0 + max);
+        let fixed = WakeWait::new(Some(ms(7)), max);
+        assert_eq!(fixed.due(t0, max), t0 + ms(7));
+        assert_eq!(fixed.due(t0, ms(5)), t0 + ms(5));
     }
 }
