@@ -206,17 +206,7 @@ func seeAChildsStores() {
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "counters")
-	f, err := os.Create(path)
-	if err != nil {
-		panic(err)
-	}
-	if _, err := f.Write(make([]byte, 4*4096)); err != nil {
-		panic(err)
-	}
-	m, err := syscall.Mmap(int(f.Fd()), 0, 4*4096, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
-	if err != nil {
-		panic(err)
-	}
+	m := mapZeros(path, 4*4096)
 	words := [3]*uint32{
 		(*uint32)(unsafe.Pointer(&m[0])),
 		(*uint32)(unsafe.Pointer(&m[2*4096+8])),
@@ -263,17 +253,7 @@ func countWhileWriting() {
 		panic(err)
 	}
 	defer os.RemoveAll(dir)
-	f, err := os.Create(filepath.Join(dir, "counter"))
-	if err != nil {
-		panic(err)
-	}
-	if _, err := f.Write(make([]byte, 4096)); err != nil {
-		panic(err)
-	}
-	m, err := syscall.Mmap(int(f.Fd()), 0, 4096, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
-	if err != nil {
-		panic(err)
-	}
+	m := mapZeros(filepath.Join(dir, "counter"), 4096)
 	log, err := os.Create(filepath.Join(dir, "log"))
 	if err != nil {
 		panic(err)
@@ -300,4 +280,22 @@ func countWhileWriting() {
 	stop.Store(true)
 	n := <-local
 	fmt.Printf("counted %d, the file says %d, equal: %v\n", n, atomic.LoadUint64(counter), n == atomic.LoadUint64(counter))
+}
+
+// mapZeros creates a file of size zero bytes at path and maps it shared,
+// for reading and writing.
+func mapZeros(path string, size int) []byte {
+	f, err := os.Create(path)
+	if err != nil {
+		panic(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(make([]byte, size)); err != nil {
+		panic(err)
+	}
+	m, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	if err != nil {
+		panic(err)
+	}
+	return m
 }

@@ -757,7 +757,7 @@ impl Recorder {
         let cost = began.elapsed();
         let tgid = self.t.get(tid).map(|t| t.tgid).unwrap_or(tid.0);
         self.wake_after.preempted(tgid, cost, Instant::now());
-        tracing::debug!(%tid, ?cost, wake = ?self.wake_after.now(), "preempted");
+        tracing::debug!(%tid, ?cost, wake = ?self.wake_after.wait_now(), "preempted");
         Ok(())
     }
 

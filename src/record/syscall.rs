@@ -488,6 +488,21 @@ impl Recorder {
             return Ok(());
         }
         self.last_tgid = Some(tgid);
+        self.record_shared_changes(tgid)
+    }
+
+    /// The processes whose shared pages a file change left unlooked at
+    /// because one of their threads was running user code: no thread runs
+    /// now (another is about to), so their pages hold whole slices' stores.
+    fn shared_stores_pending(&mut self) -> anyhow::Result<()> {
+        for tgid in std::mem::take(&mut self.shared_pending) {
+            self.record_shared_changes(tgid)?;
+        }
+        Ok(())
+    }
+
+    /// `tgid`'s shared pages that changed since last seen, as a `Pages` event.
+    fn record_shared_changes(&mut self, tgid: i32) -> anyhow::Result<()> {
         let Some(p) = self.t.procs.get_mut(&tgid) else {
             return Ok(());
         };
@@ -500,24 +515,6 @@ impl Recorder {
         }
         self.stats.shared_map_updates += changed.len() as u64;
         self.record_shared_pages(tgid, changed)
-    }
-
-    /// The processes whose shared pages a file change left unlooked at
-    /// because one of their threads was running user code: no thread runs
-    /// now (another is about to), so their pages hold whole slices' stores.
-    fn shared_stores_pending(&mut self) -> anyhow::Result<()> {
-        for tgid in std::mem::take(&mut self.shared_pending) {
-            let Some(p) = self.t.procs.get_mut(&tgid) else {
-                continue;
-            };
-            let changed = p.shared.changes(&p.mem);
-            if changed.is_empty() {
-                continue;
-            }
-            self.stats.shared_map_updates += changed.len() as u64;
-            self.record_shared_pages(tgid, changed)?;
-        }
-        Ok(())
     }
 
     /// Which of rrgo's own output streams `fd` of the writing process is.

@@ -163,8 +163,9 @@ impl Threads {
     }
 
     /// When `tid` (running since `since`) is due to give up the CPU to a
-    /// waiting thread: when `woken` says after a thread woke from a blocking syscall
-    /// (work handed to it, as by a futex wake, is not held up), `turn`
+    /// waiting thread: when `woken` says for a thread that woke from a
+    /// blocking syscall (work handed to it, as by a futex wake, is not held
+    /// up, within `turn` too), `turn`
     /// after one that was descheduled; counted from when it became ready,
     /// or from `since` if later (each thread gets its turn).
     pub fn turn_due(

@@ -9,9 +9,8 @@
 //! a 50 ms wait) record near native speed, but every preemption costs the
 //! recorder time (and the trace the pages written since the last point),
 //! and a busy compiler would pay that hundreds of times a second. So the
-//! wait is a multiple of what preemptions have cost this recording: early
+//! wait follows what preemptions have cost this recording, and early
 //! preemptions stay under 1/`COST_FACTOR` of the time.
-
 //!
 //! The rule is a budget, not a fixed wait: a woken thread gets the CPU
 //! `MIN_WAIT` after it woke, but no sooner than `COST_FACTOR` times the
@@ -87,7 +86,7 @@ impl WakeWait {
     }
 
     /// The wait a thread woken now would have (for logs).
-    pub fn now(&self) -> Duration {
+    pub fn wait_now(&self) -> Duration {
         let now = Instant::now();
         self.due(now, self.max).saturating_duration_since(now)
     }
