@@ -469,7 +469,21 @@ impl Recorder {
         // may have let others run while it was in the kernel).
         let mut event = EventKind::Pages { pages };
         self.redact(Tid(tgid), &mut event);
-        self.writer.append(event, trace_format::RecTid(tgid))?;
+        // Replay keeps a thread's `Pages` for its next preemption when that
+        // comes next (`on_event`): these are not the preemption's, so they
+        // go to a thread whose next event cannot be one, a thread inside a
+        // blocking call (else the main thread). With the main thread about
+        // to be preempted, replay wrote the pages at the point, over the
+        // stores of the slice before it.
+        let owner = self
+            .t
+            .threads
+            .iter()
+            .filter(|(_, t)| t.tgid == tgid && t.state == State::InKernel)
+            .map(|(tid, _)| *tid)
+            .min()
+            .unwrap_or(Tid(tgid));
+        self.writer.append(event, trace_format::RecTid(owner.0))?;
         Ok(())
     }
 
