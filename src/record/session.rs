@@ -232,7 +232,7 @@ pub(super) struct Recorder {
     pub(super) last_tgid: Option<i32>,
     /// Processes whose shared file pages are still to be compared: a file
     /// changed while one of their threads ran user code (`refresh_shared_mappings`).
-    pub(super) shared_pending: std::collections::BTreeSet<i32>,
+    pub(super) shared_pending: std::collections::BTreeMap<i32, super::shared::Files>,
     /// `last_ran` ran user code since the page was last emptied (else there
     /// is nothing to read: the exit of a syscall follows its entry directly).
     pub(super) page_maybe_used: bool,

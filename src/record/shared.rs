@@ -2,26 +2,87 @@
 //! write, ftruncate, …) changes what the program reads through its mapping,
 //! but replay maps a private copy of the file taken at `mmap` and emulates
 //! the call, so it would read the old bytes. After every call that may
-//! change a file, the recorder compares each process's shared file mappings
-//! with what it last saw and records the pages that changed as memory
-//! writes of that call; replay writes them where the kernel changed them.
+//! change a file, the recorder compares each process's shared mappings of
+//! that file with what it last saw and records the pages that changed as
+//! memory writes of that call; replay writes them where the kernel changed
+//! them. Stores through another process's writable mapping change a file
+//! without a call: mappings of files some process can store into are
+//! compared whenever the CPU passes to another process.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::MetadataExt;
 
 use trace_format::{MemWrite, RemoteAddr};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::tracee::maps::PAGE;
 use crate::tracee::mem::ProcMem;
+use crate::tracee::Tid;
 
 /// What a page that cannot be read (past the end of the file) hashes to.
 const UNREADABLE: u64 = 0;
 
-/// One process's shared file mappings, by start address: their length and
-/// the hash of each page as last seen.
+/// A file, by device and inode.
+pub type FileId = (u64, u64);
+
+/// The file open as `fd` in thread `tid`, and whether a shared mapping of it
+/// can be stored into: only a descriptor open for reading and writing can
+/// map it writable, then or later by mprotect. Unknown files count as
+/// storable.
+pub fn open_file(tid: Tid, fd: i32) -> (Option<FileId>, bool) {
+    let file = std::fs::metadata(format!("/proc/{}/fd/{fd}", tid.0))
+        .ok()
+        .map(|m| (m.dev(), m.ino()));
+    let read_write = std::fs::read_to_string(format!("/proc/{}/fdinfo/{fd}", tid.0))
+        .ok()
+        .and_then(|info| {
+            let flags = info.lines().find_map(|l| l.strip_prefix("flags:"))?;
+            u32::from_str_radix(flags.trim(), 8).ok()
+        })
+        .is_none_or(|f| f & libc::O_ACCMODE as u32 == libc::O_RDWR as u32);
+    (file, read_write)
+}
+
+/// Which of a process's shared mappings a comparison covers. Mappings of
+/// an unknown file are always covered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Files {
+    All,
+    Only(BTreeSet<FileId>),
+}
+
+impl Files {
+    fn covers(&self, file: Option<FileId>) -> bool {
+        match (self, file) {
+            (Files::All, _) | (_, None) => true,
+            (Files::Only(set), Some(f)) => set.contains(&f),
+        }
+    }
+
+    /// Covers what either covers.
+    pub fn merge(&mut self, other: Files) {
+        match (&mut *self, other) {
+            (Files::All, _) => {}
+            (_, Files::All) => *self = Files::All,
+            (Files::Only(a), Files::Only(b)) => a.extend(b),
+        }
+    }
+}
+
+/// A shared file mapping: its length, the hash of each page as last seen,
+/// its file and whether any process can store into it through a mapping.
+#[derive(Debug, Clone)]
+struct Mapping {
+    len: u64,
+    hashes: Vec<u64>,
+    file: Option<FileId>,
+    storable: bool,
+}
+
+/// One process's shared file mappings, by start address.
 #[derive(Debug, Default, Clone)]
 pub struct SharedMaps {
-    maps: BTreeMap<u64, (u64, Vec<u64>)>,
+    maps: BTreeMap<u64, Mapping>,
 }
 
 impl SharedMaps {
@@ -29,32 +90,53 @@ impl SharedMaps {
         self.maps.is_empty()
     }
 
-    /// A new shared file mapping at [start, start+len): its current
+    /// A new shared mapping of `file` at [start, start+len): its current
     /// contents are what replay maps from the stored copy.
-    pub fn add(&mut self, mem: &ProcMem, start: u64, len: u64) {
+    pub fn add(
+        &mut self,
+        mem: &ProcMem,
+        start: u64,
+        len: u64,
+        file: Option<FileId>,
+        storable: bool,
+    ) {
         let len = len.div_ceil(PAGE) * PAGE;
         self.forget(start, len);
         let hashes = page_hashes(&mem.read_prefix(RemoteAddr(start), len as usize), len);
-        self.maps.insert(start, (len, hashes));
+        let m = Mapping {
+            len,
+            hashes,
+            file,
+            storable,
+        };
+        self.maps.insert(start, m);
     }
 
     /// [start, start+len) was unmapped or mapped over.
     pub fn forget(&mut self, start: u64, len: u64) {
         let end = start.saturating_add(len);
         self.maps
-            .retain(|&s, (l, _)| s.saturating_add(*l) <= start || s >= end);
+            .retain(|&s, m| s.saturating_add(m.len) <= start || s >= end);
     }
 
-    /// The runs of pages whose contents changed since last seen, as writes
-    /// to apply; remembers the new contents.
-    pub fn changes(&mut self, mem: &ProcMem) -> Vec<MemWrite> {
+    /// The files this process can store into through a shared mapping
+    /// (`None`: one it cannot name).
+    pub fn storable_files(&self) -> impl Iterator<Item = Option<FileId>> + '_ {
+        self.maps.values().filter(|m| m.storable).map(|m| m.file)
+    }
+
+    /// The runs of pages of the mappings `which` covers whose contents
+    /// changed since last seen, as writes to apply; remembers the new
+    /// contents. Reading a mapping costs its length, so mappings of files
+    /// nothing changed are left alone (a linker maps many MB of archives).
+    pub fn changes(&mut self, mem: &ProcMem, which: &Files) -> Vec<MemWrite> {
         let mut out = Vec::new();
-        for (&start, (len, hashes)) in self.maps.iter_mut() {
-            let data = mem.read_prefix(RemoteAddr(start), *len as usize);
-            let now = page_hashes(&data, *len);
+        for (&start, m) in self.maps.iter_mut().filter(|(_, m)| which.covers(m.file)) {
+            let data = mem.read_prefix(RemoteAddr(start), m.len as usize);
+            let now = page_hashes(&data, m.len);
             let mut run: Option<usize> = None;
             for i in 0..=now.len() {
-                let changed = i < now.len() && now[i] != hashes[i] && now[i] != UNREADABLE;
+                let changed = i < now.len() && now[i] != m.hashes[i] && now[i] != UNREADABLE;
                 match (changed, run) {
                     (true, None) => run = Some(i),
                     (false, Some(first)) => {
@@ -69,7 +151,7 @@ impl SharedMaps {
                     _ => {}
                 }
             }
-            *hashes = now;
+            m.hashes = now;
         }
         out
     }
@@ -96,11 +178,29 @@ mod tests {
     #[test]
     fn forgetting_drops_overlapping_mappings_only() {
         let mut m = SharedMaps::default();
-        m.maps.insert(0x1000, (0x2000, vec![1, 1]));
-        m.maps.insert(0x5000, (0x1000, vec![1]));
+        let at = |len: u64| Mapping {
+            len,
+            hashes: vec![1; (len / PAGE) as usize],
+            file: None,
+            storable: false,
+        };
+        m.maps.insert(0x1000, at(0x2000));
+        m.maps.insert(0x5000, at(0x1000));
         m.forget(0x2000, 0x1000);
         assert_eq!(m.maps.keys().copied().collect::<Vec<_>>(), vec![0x5000]);
         m.forget(0x6000, 0x1000);
         assert!(!m.is_empty());
+    }
+
+    #[test]
+    fn a_comparison_covers_its_files_and_unknown_ones() {
+        let only = Files::Only([(1, 2)].into());
+        assert!(only.covers(Some((1, 2))) && only.covers(None));
+        assert!(!only.covers(Some((1, 3))));
+        let mut merged = only.clone();
+        merged.merge(Files::Only([(1, 3)].into()));
+        assert!(merged.covers(Some((1, 3))));
+        merged.merge(Files::All);
+        assert_eq!(merged, Files::All);
     }
 }

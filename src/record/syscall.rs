@@ -1,6 +1,8 @@
 //! Syscall stops: what the recorder does at entry and exit, driven by the
 //! syscall table (`crate::syscalls`) and its hooks.
 
+use std::collections::btree_map::Entry;
+use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
 
 use anyhow::Context;
@@ -9,8 +11,9 @@ use trace_format::{
 };
 
 use super::session::Recorder;
+use super::shared::{self, Files};
 use super::threads::{InSyscall, Process, State};
-use crate::syscalls::{self, Hook, Replay};
+use crate::syscalls::{self, Alters, Hook, Replay};
 use crate::tracee::{ptrace, regs::syscall_args, wait, Tid};
 
 impl Recorder {
@@ -347,8 +350,19 @@ impl Recorder {
                 extra = SyscallExtra::Sent { digest, stream };
             }
         }
-        if sc.spec.is_some_and(|s| s.alters_file) && result >= 0 {
-            self.refresh_shared_mappings(tid, &mut writes)?;
+        let altered = match sc.spec.map(|s| s.alters_file) {
+            _ if result < 0 => None,
+            Some(Alters::Fd(arg)) => {
+                Some(match shared::open_file(tid, sc.args[arg as usize] as i32) {
+                    (Some(file), _) => Files::Only([file].into()),
+                    (None, _) => Files::All,
+                })
+            }
+            Some(Alters::Named) => Some(Files::All),
+            Some(Alters::Nothing) | None => None,
+        };
+        if let Some(which) = altered {
+            self.refresh_shared_mappings(tid, &mut writes, which)?;
         }
         match sc.spec.map(|s| s.hook) {
             Some(Hook::Exec) if result == 0 => {
@@ -407,20 +421,22 @@ impl Recorder {
         let shared = args[3] & libc::MAP_TYPE as u64 != libc::MAP_PRIVATE as u64;
         let file = args[3] & libc::MAP_ANONYMOUS as u64 == 0 && args[4] as i32 >= 0;
         if shared && file && args[2] & libc::PROT_READ as u64 != 0 {
-            p.shared.add(&p.mem, addr, args[1]);
+            let (id, storable) = shared::open_file(tid, args[4] as i32);
+            p.shared.add(&p.mem, addr, args[1], id, storable);
         } else {
             p.shared.forget(addr, args[1]);
         }
     }
 
     /// After a call that may have changed a file: the pages of every
-    /// process's shared file mappings that changed. The caller's go into its
-    /// exit event's writes; another process's become a `Pages` event of its
-    /// main thread, applied before it runs again.
+    /// process's shared mappings of it (`which`) that changed. The caller's
+    /// go into its exit event's writes; another process's become a `Pages`
+    /// event of its main thread, applied before it runs again.
     fn refresh_shared_mappings(
         &mut self,
         tid: Tid,
         writes: &mut Vec<MemWrite>,
+        which: Files,
     ) -> anyhow::Result<()> {
         let caller = self.t.get(tid).map(|t| t.tgid).unwrap_or(tid.0);
         // A thread of another process may be running user code meanwhile
@@ -442,10 +458,15 @@ impl Recorder {
                 continue;
             }
             if Some(tgid) == busy {
-                self.shared_pending.insert(tgid);
+                match self.shared_pending.entry(tgid) {
+                    Entry::Vacant(v) => {
+                        v.insert(which.clone());
+                    }
+                    Entry::Occupied(mut o) => o.get_mut().merge(which.clone()),
+                }
                 continue;
             }
-            let changed = p.shared.changes(&p.mem);
+            let changed = p.shared.changes(&p.mem, &which);
             if changed.is_empty() {
                 continue;
             }
@@ -502,28 +523,45 @@ impl Recorder {
             return Ok(());
         }
         self.last_tgid = Some(tgid);
-        self.record_shared_changes(tgid)
+        let storable = self.storable_files();
+        self.record_shared_changes(tgid, &storable)
+    }
+
+    /// The files some process can store into through a shared mapping: the
+    /// ones whose mappings can change without a call.
+    fn storable_files(&self) -> Files {
+        let mut files = BTreeSet::new();
+        for p in self.t.procs.values() {
+            for file in p.shared.storable_files() {
+                match file {
+                    Some(f) => files.insert(f),
+                    None => return Files::All,
+                };
+            }
+        }
+        Files::Only(files)
     }
 
     /// The processes whose shared pages a file change left unlooked at
     /// because one of their threads was running user code: no thread runs
     /// now (another is about to), so their pages hold whole slices' stores.
     fn shared_stores_pending(&mut self) -> anyhow::Result<()> {
-        for tgid in std::mem::take(&mut self.shared_pending) {
-            self.record_shared_changes(tgid)?;
+        for (tgid, which) in std::mem::take(&mut self.shared_pending) {
+            self.record_shared_changes(tgid, &which)?;
         }
         Ok(())
     }
 
-    /// `tgid`'s shared pages that changed since last seen, as a `Pages` event.
-    fn record_shared_changes(&mut self, tgid: i32) -> anyhow::Result<()> {
+    /// `tgid`'s shared pages of `which` files that changed since last seen,
+    /// as a `Pages` event.
+    fn record_shared_changes(&mut self, tgid: i32, which: &Files) -> anyhow::Result<()> {
         let Some(p) = self.t.procs.get_mut(&tgid) else {
             return Ok(());
         };
         if p.shared.is_empty() {
             return Ok(());
         }
-        let changed = p.shared.changes(&p.mem);
+        let changed = p.shared.changes(&p.mem, which);
         if changed.is_empty() {
             return Ok(());
         }

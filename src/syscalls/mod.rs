@@ -200,8 +200,18 @@ pub struct Spec {
     pub sends: &'static [Out],
     /// The call may change a file's contents (replay must show the change
     /// through the program's shared mappings of that file).
-    pub alters_file: bool,
+    pub alters_file: Alters,
     pub hook: Hook,
+}
+
+/// Which file a call may change the contents of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alters {
+    Nothing,
+    /// The file open as the descriptor in this argument.
+    Fd(u8),
+    /// A file named by path: which one is not looked up.
+    Named,
 }
 
 /// Shorthands that keep the family tables to one line per syscall.
@@ -212,7 +222,7 @@ pub(crate) const fn emu(nr: i64, outputs: &'static [Out]) -> Spec {
         blocking: Blocking::Never,
         outputs,
         sends: &[],
-        alters_file: false,
+        alters_file: Alters::Nothing,
         hook: Hook::None,
     }
 }
@@ -237,7 +247,7 @@ pub(crate) const fn emu_blocking(nr: i64, outputs: &'static [Out]) -> Spec {
         blocking: Blocking::Maybe,
         outputs,
         sends: &[],
-        alters_file: false,
+        alters_file: Alters::Nothing,
         hook: Hook::None,
     }
 }
@@ -249,7 +259,7 @@ pub(crate) const fn exec(nr: i64, outputs: &'static [Out]) -> Spec {
         blocking: Blocking::Never,
         outputs,
         sends: &[],
-        alters_file: false,
+        alters_file: Alters::Nothing,
         hook: Hook::None,
     }
 }
@@ -272,8 +282,19 @@ impl Spec {
     }
 
     /// The call may change the contents of the file its first argument names.
-    pub(crate) const fn alters_file(mut self) -> Spec {
-        self.alters_file = true;
+    pub(crate) const fn alters_file(self) -> Spec {
+        self.alters_file_at(0)
+    }
+
+    /// The call may change the contents of the file argument `arg` names.
+    pub(crate) const fn alters_file_at(mut self, arg: u8) -> Spec {
+        self.alters_file = Alters::Fd(arg);
+        self
+    }
+
+    /// The call may change a file it names by path.
+    pub(crate) const fn alters_named_file(mut self) -> Spec {
+        self.alters_file = Alters::Named;
         self
     }
 }
