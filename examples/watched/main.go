@@ -1,8 +1,9 @@
 // Command watched gives watchpoints something to find: a package-level
 // balance written by two goroutines (a depositor and a withdrawer taking
 // turns, so the order of writes is fixed: +10 -1 +20 -2 … +50 -5), a
-// struct field written through a pointer, and a stack variable of a
-// function that returns.
+// struct field written through a pointer, a stack variable of a
+// function that returns, and one whose goroutine's stack grows (the
+// runtime copies the stack elsewhere) between two writes.
 //
 // Nondeterminism exercised: none beyond the scheduling of the goroutines;
 // the program prints every write so a test can check which one came last.
@@ -39,6 +40,30 @@ func scratch() int64 {
 	return total
 }
 
+// grow's level is written before and after a call deep enough to make
+// the runtime copy the goroutine's stack to a bigger one: the variable
+// moves, and a watchpoint on it must move too.
+//
+//go:noinline
+func grow() int64 {
+	level := int64(1) // #BP grow-start
+	level += deep(400) // #BP grow-call
+	level *= 3 // #BP grow-after
+	return level
+}
+
+// deep recurses with ~0.5 KiB frames: 400 levels need ~200 KiB of stack.
+//
+//go:noinline
+func deep(n int) int64 {
+	var pad [64]int64
+	pad[n%64] = int64(n)
+	if n == 0 {
+		return 0
+	}
+	return deep(n-1) + pad[n%64] - int64(n) + 1
+}
+
 func main() {
 	depTurn, wdTurn, done := make(chan int64), make(chan int64), make(chan string)
 	go func() {
@@ -61,5 +86,6 @@ func main() {
 	}
 	acct.limit = 200 // #BP raise-limit
 	fmt.Println("scratch =", scratch())
+	fmt.Println("grow =", grow())
 	fmt.Println("balance =", balance, "limit =", acct.limit) // #BP print-balance
 }

@@ -10,9 +10,10 @@ use trace_format::RemoteAddr;
 
 use super::api::*;
 use super::engine::Engine;
+use crate::goruntime::GoReader;
 use crate::govalue::{MemPlace, Var};
 use crate::replay::{split_range, BreakpointHit, WatchAccess, WatchRange, MAX_WATCH_SLOTS};
-use crate::timeline::{scan, Pos};
+use crate::timeline::{scan, Anchor, Pos};
 
 /// A watched stack variable's frame: its return ends the watchpoint.
 #[derive(Debug, Clone)]
@@ -24,6 +25,9 @@ pub(super) struct FrameScope {
     pub ret: u64,
     pub cfa: u64,
     pub function: String,
+    /// The goroutine's stack top: the variable and its frame move with it
+    /// when the runtime copies the stack (`Timeline`'s anchors).
+    pub anchor: Option<Anchor>,
 }
 
 /// A value `data_breakpoint_info` described: what a data id stands for.
@@ -73,18 +77,35 @@ impl Engine {
                 DataAccess::Write => WatchAccess::Write,
                 DataAccess::ReadWrite => WatchAccess::ReadWrite,
             };
+            let anchor = w.target.scope.as_ref().and_then(|s| s.anchor);
             for (addr, len) in
                 split_range(w.target.place.addr, w.target.place.size).unwrap_or_default()
             {
-                ranges.push(WatchRange {
+                let range = WatchRange {
                     addr,
                     len,
                     access,
                     owner: w.id,
-                });
+                };
+                ranges.push((range, anchor));
             }
         }
         self.tl.set_watches(ranges)
+    }
+
+    /// How far a watched stack variable has moved with its goroutine's
+    /// stack since it was looked up, where the replay stands.
+    fn moved_by(&self, scope: Option<&FrameScope>) -> u64 {
+        scope
+            .and_then(|s| s.anchor.as_ref())
+            .map_or(0, |a| self.tl.moved_by(a))
+    }
+
+    /// A watch target's value where the replay stands.
+    fn render_target(&self, t: &WatchTarget) -> String {
+        let mut place = t.place.clone();
+        place.addr = place.addr.wrapping_add(self.moved_by(t.scope.as_ref()));
+        self.render_place(&place)
     }
 
     fn render_place(&self, place: &MemPlace) -> String {
@@ -157,12 +178,18 @@ impl Engine {
         let Some(caller) = frames.get(i + 1) else {
             return Ok(None);
         };
+        let anchor = GoReader::new(&self.bin).ok().and_then(|r| {
+            let word = r.stack_top_word(gaddr);
+            let then = self.mem().ok()?.read_u64(RemoteAddr(word)).ok()?;
+            Some(Anchor { word, then })
+        });
         Ok(Some(FrameScope {
             g: gaddr,
             goid,
             ret: caller.regs.pc,
             cfa: frames[i].regs.cfa,
             function: frames[i].function.clone(),
+            anchor,
         }))
     }
 
@@ -237,7 +264,8 @@ impl Engine {
     pub(super) fn set_data(&mut self, bps: &[DataBreakpoint]) -> Vec<BreakpointStatus> {
         self.watch.list.clear();
         let mut out = Vec::new();
-        let mut slots = 0;
+        let mut slots = 0usize;
+        let mut anchors = Vec::new();
         for bp in bps {
             let id = self.bps.new_id();
             let target = bp
@@ -252,13 +280,13 @@ impl Engine {
                 line: None,
                 message: Some(message),
             };
-            let Some(target) = target else {
+            let Some(mut target) = target else {
                 out.push(refused(format!("unknown data breakpoint {:?}", bp.data_id)));
                 continue;
             };
             let need =
                 split_range(target.place.addr, target.place.size).map_or(usize::MAX, |v| v.len());
-            if slots + need > MAX_WATCH_SLOTS {
+            if slots.saturating_add(need) > MAX_WATCH_SLOTS {
                 out.push(refused(format!(
                     "no debug register left for {}: watchpoints cover at most {MAX_WATCH_SLOTS} aligned words at once",
                     target.name
@@ -266,7 +294,28 @@ impl Engine {
                 continue;
             }
             slots += need;
-            let last = self.render_place(&target.place);
+            // Following a stack variable when its stack moves takes a
+            // register for the stack's top word (one per goroutine).
+            let mut message = None;
+            if let Some(scope) = target.scope.as_mut() {
+                match scope.anchor {
+                    Some(a) if anchors.contains(&a.word) => {}
+                    Some(a) if slots < MAX_WATCH_SLOTS => {
+                        anchors.push(a.word);
+                        slots += 1;
+                    }
+                    Some(_) => {
+                        scope.anchor = None;
+                        message = Some(format!(
+                            "no debug register left to follow {} if goroutine {}'s stack moves: \
+                             writes after the runtime grows that stack are not seen",
+                            target.name, scope.goid
+                        ));
+                    }
+                    None => {}
+                }
+            }
+            let last = self.render_target(&target);
             self.watch.list.push(Watchpoint {
                 id,
                 target,
@@ -281,7 +330,7 @@ impl Engine {
                 verified: true,
                 file: None,
                 line: None,
-                message: None,
+                message,
             });
         }
         if let Err(e) = self.sync_watches().and_then(|_| self.sync_breakpoints(&[])) {
@@ -302,7 +351,8 @@ impl Engine {
             return true;
         };
         let rsp = self.tl.session().regs(h.tid).map(|r| r.rsp).unwrap_or(0);
-        self.g_of_thread(h.tid) == Some(s.g) && rsp < s.cfa
+        let cfa = s.cfa.wrapping_add(self.moved_by(Some(s)));
+        self.g_of_thread(h.tid) == Some(s.g) && rsp < cfa
     }
 
     /// The writing goroutine and line of a hit ("by goroutine 7 at main.go:21").
@@ -358,7 +408,7 @@ impl Engine {
                 return Ok(None);
             }
         }
-        let now = self.render_place(&w.target.place);
+        let now = self.render_target(&w.target);
         self.watch.list[i].last = now.clone();
         let writer = self.writer_pc(&h);
         let by = self.writer_text(&h, writer);
@@ -389,10 +439,10 @@ impl Engine {
         let g = self.g_of_thread(h.tid);
         let rsp = self.tl.session().regs(h.tid)?.rsp;
         let Some(i) = self.watch.list.iter().position(|w| {
-            w.target
-                .scope
-                .as_ref()
-                .is_some_and(|s| s.ret == h.addr && Some(s.g) == g && rsp >= s.cfa)
+            w.target.scope.as_ref().is_some_and(|s| {
+                let cfa = s.cfa.wrapping_add(self.moved_by(Some(s)));
+                s.ret == h.addr && Some(s.g) == g && rsp >= cfa
+            })
         }) else {
             return Ok(None);
         };
@@ -446,7 +496,7 @@ impl Engine {
         let text = match &before {
             Some(p) => {
                 self.tl.seek(p)?;
-                let old = self.render_place(&w.target.place);
+                let old = self.render_target(&w.target);
                 self.watch.list[i].last = old.clone();
                 format!(
                     "{}: {old} → {new} (the last write before, by {by}; stopped just before it)",
@@ -490,7 +540,7 @@ impl Engine {
             return Ok(false);
         }
         let regs = self.tl.session().regs(h.tid)?;
-        let value = self.render_place(&w.target.place);
+        let value = self.render_target(&w.target);
         let writer = self.writer_pc(h);
         seen.insert(
             (self.tl.session().next_event().0, regs.rip, regs.rsp),

@@ -95,6 +95,13 @@ impl<'a> GoReader<'a> {
         })
     }
 
+    /// The address of `g`'s stack top (`g.stack.hi`): the runtime rewrites
+    /// it when it copies the goroutine's stack to grow or shrink it, and
+    /// the stack's contents keep their offsets from it.
+    pub fn stack_top_word(&self, g: u64) -> u64 {
+        g + self.l.stack_hi
+    }
+
     /// The g structs' addresses, in `runtime.allgs` order.
     pub fn all_g(&self, mem: &ProcMem) -> anyhow::Result<Vec<u64>> {
         // allgadd appends: read the length first, then the pointer (proc.go).

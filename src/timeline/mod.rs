@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use trace_format::{RecTid, StdStream};
 
+pub use applied::{Anchor, ANCHOR_OWNER};
 pub use cancel::{is_cancelled, Cancel, Cancelled};
 pub use checkpoints::Checkpoints;
 pub use counts::{bases_at, counts_here, CountKey, HitCounts};
@@ -149,13 +150,25 @@ impl Timeline {
             return Err(anyhow::Error::new(Cancelled));
         }
         self.moves += 1;
-        let stepped = if instruction {
-            self.session.single_step()?
-        } else {
-            self.session.step_debug()?
+        let stepped = loop {
+            let stepped = if instruction {
+                self.session.single_step()?
+            } else {
+                self.session.step_debug()?
+            };
+            // Every thread stopped: what the user is shown next reads them all.
+            self.session.settle_stops()?;
+            match stepped {
+                // A watched stack moved: its ranges follow it.
+                Stepped::Breakpoint(h) if h.watch == Some(ANCHOR_OWNER) => {
+                    self.apply_watches()?;
+                    if instruction {
+                        break Stepped::Instruction(h.tid);
+                    }
+                }
+                s => break s,
+            }
         };
-        // Every thread stopped: what the user is shown next reads them all.
-        self.session.settle_stops()?;
         Ok(match stepped {
             Stepped::Event(e) => {
                 self.stop_tid = None;

@@ -538,6 +538,62 @@ scenario(`${V} watchpoint on a stack variable stops at each change and ends with
         assert.equal(stop.description, 'end of recording', JSON.stringify(stop));
     });
 
+// A watched stack variable follows its goroutine's stack when the runtime
+// copies it to grow it: main.grow writes level (1, 401, 1203) before and after
+// a call that grows the stack ~25-fold. Forwards from before the move to the
+// writes after it, and backwards from after it to the write before the move.
+scenario(`${V} watchpoint on a stack variable follows its stack when it grows`,
+    { rrgo: RRGO, trace: E.WATCH_TRACE, timeout: 2 * TIMEOUTS.test }, async ({ client, port }) => {
+        await h.handshake(client, port, {
+            configure: () => h.setBreakpoints(client, WATCHED, [{ line: h.marker(WATCHED, 'grow-call') }]),
+        });
+        let stop = await h.waitStopped(client, 'breakpoint');
+        const watchLevel = async (frameId) => {
+            const scopes = await h.scopes(client, frameId);
+            const locals = scopes.find((s) => s.name === 'Locals');
+            const info = await client.send('dataBreakpointInfo', { name: 'level', variablesReference: locals.variablesReference });
+            assert.ok(info.body.dataId, JSON.stringify(info.body));
+            const set = await client.send('setDataBreakpoints', { breakpoints: [{ dataId: info.body.dataId }] });
+            assert.equal(set.body.breakpoints[0].verified, true, JSON.stringify(set.body));
+            assert.equal(set.body.breakpoints[0].message, undefined, JSON.stringify(set.body));
+        };
+        const levelAt = async (frameId) =>
+            (await client.evaluateRequest({ expression: 'level', context: 'watch', frameId })).body.result;
+        let frames = await h.stack(client, await h.stoppedThread(client, stop));
+        await watchLevel(frames[0].id);
+        await h.setBreakpoints(client, WATCHED, []);
+        const seen = [];
+        for (const want of ['401', '1203']) {
+            stop = await h.resume(client, 'continue', { threadId: 1 }, 'data breakpoint');
+            frames = await h.stack(client, await h.stoppedThread(client, stop));
+            assert.equal(frames[0].name, 'main.grow', h.describeFrames(frames));
+            const v = await levelAt(frames[0].id);
+            seen.push(v);
+            assert.equal(v, want, `level: ${seen.join(', ')} (${stop.text})`);
+        }
+        stop = await h.resume(client, 'continue', { threadId: 1 }, 'data breakpoint');
+        assert.equal(stop.description, 'watchpoint out of scope', JSON.stringify(stop));
+
+        // Backwards: watched after the move, the last writes before are found
+        // on both sides of it, each with the value before the write.
+        await h.setBreakpoints(client, WATCHED, [{ line: h.marker(WATCHED, 'grow-after') }]);
+        stop = await h.resume(client, 'reverseContinue', { threadId: 1 }, 'breakpoint');
+        frames = await h.stack(client, await h.stoppedThread(client, stop));
+        h.assertFrame(frames[0], 'main.grow', WATCHED, h.marker(WATCHED, 'grow-after'), frames);
+        assert.equal(await levelAt(frames[0].id), '401');
+        await watchLevel(frames[0].id);
+        await h.setBreakpoints(client, WATCHED, []);
+        for (const [want, text] of [['1', /1 → 401/], [null, /→ 1 /]]) {
+            stop = await h.resume(client, 'reverseContinue', { threadId: 1 }, 'data breakpoint');
+            assert.match(stop.text || '', text, JSON.stringify(stop));
+            frames = await h.stack(client, await h.stoppedThread(client, stop));
+            assert.equal(frames[0].name, 'main.grow', h.describeFrames(frames));
+            if (want !== null) {
+                assert.equal(await levelAt(frames[0].id), want, stop.text);
+            }
+        }
+    });
+
 // Every stop names a thread that exists at that moment and whose stack can be
 // read: at the end of the recording (the goroutine of the last event may be dead),
 // at the start (no goroutine yet: the dummy thread), after a stepBack at the start,
