@@ -802,6 +802,7 @@ impl Recorder {
         // process without it is searched stop by stop and may need to jump.
         if site && preempt_hashes() {
             let in_flight = self.in_flight_writes(tid, tgid);
+            let began = Instant::now();
             if let Some(live) = self
                 .t
                 .procs
@@ -809,6 +810,13 @@ impl Recorder {
                 .filter(|p| p.clock)
                 .and_then(|p| point_memory(p, &regs, &in_flight))
             {
+                tracing::debug!(
+                    %tid,
+                    took = ?began.elapsed(),
+                    verbatim = live.0.iter().map(|w| w.data.len()).sum::<usize>(),
+                    hashed = live.1.iter().map(|h| h.len).sum::<u64>(),
+                    "point memory"
+                );
                 self.stats.preemptions += 1;
                 self.stats.preempt_hashed += 1;
                 self.append(

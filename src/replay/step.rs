@@ -659,7 +659,12 @@ impl ReplaySession {
             ));
         }
         let live = w.tid;
-        let mut regs = ptrace::get_regs(live)?;
+        let mut regs = match ptrace::get_regs(live) {
+            Err(err) if err.raw_os_error() == Some(libc::ESRCH) && self.process_dying(e)? => {
+                return self.exit_of_killed(e, nr, result, extra);
+            }
+            r => r?,
+        };
         // Not recorded: this execution's result is the result.
         let result = match extra {
             SyscallExtra::ResultNotRecorded => regs.rax as i64,
@@ -707,7 +712,12 @@ impl ReplaySession {
                 };
                 regs.rip -= 2;
             }
-            ptrace::set_regs(live, &regs)?;
+            match ptrace::set_regs(live, &regs) {
+                Err(err) if err.raw_os_error() == Some(libc::ESRCH) && self.process_dying(e)? => {
+                    return self.exit_of_killed(e, nr, result, extra);
+                }
+                r => r?,
+            }
         }
         if let SyscallExtra::Sent { digest, .. } = extra {
             self.check_sent(e, nr, &args, result, *digest)?;
@@ -1113,6 +1123,39 @@ impl ReplaySession {
         extra: &SyscallExtra,
         w: Waited,
     ) -> anyhow::Result<()> {
+        self.exit_before_death(e, nr, result, extra, &describe(&w))?;
+        // On to its death, as in `deliver_fatal`.
+        let _ = ptrace::resume(w.tid, ptrace::Resume::Cont, 0);
+        self.stashed.entry(w.tid).or_default().push_front(w);
+        Ok(())
+    }
+
+    /// The exit of a call whose thread the replay found at its exit stop,
+    /// then gone: another thread's exit_group (or a fatal signal) killed the
+    /// process between the two, while the recording saw this exit first.
+    /// The thread runs no more user code; its death stop comes with its
+    /// exit event.
+    fn exit_of_killed(
+        &mut self,
+        e: &Event,
+        nr: i64,
+        result: i64,
+        extra: &SyscallExtra,
+    ) -> anyhow::Result<()> {
+        tracing::debug!(tid = %e.tid, "a syscall exit of a thread killed meanwhile");
+        self.exit_before_death(e, nr, result, extra, "the thread killed")
+    }
+
+    /// A syscall exit that the thread's death follows: its next event must
+    /// be its exit; what it wrote to the user's output is shown.
+    fn exit_before_death(
+        &mut self,
+        e: &Event,
+        nr: i64,
+        result: i64,
+        extra: &SyscallExtra,
+        got: &str,
+    ) -> anyhow::Result<()> {
         let tid = e.tid;
         let exit_next = self
             .find_ahead(1_000_000, |x| x.tid == tid)?
@@ -1121,7 +1164,7 @@ impl ReplaySession {
             return Err(diverged(
                 e,
                 format!("the exit of syscall {}", crate::syscall_names::name(nr)),
-                describe(&w),
+                got,
             ));
         }
         let args = self.thread(e)?.syscall.take().map(|(_, a, _)| a);
@@ -1138,9 +1181,6 @@ impl ReplaySession {
                 self.emit(*stream, bytes);
             }
         }
-        // On to its death, as in `deliver_fatal`.
-        let _ = ptrace::resume(w.tid, ptrace::Resume::Cont, 0);
-        self.stashed.entry(w.tid).or_default().push_front(w);
         self.thread(e)?.in_kernel = true;
         Ok(())
     }
