@@ -107,3 +107,12 @@ fn file_mapped_shared_and_changed_by_syscalls() {
 fn children_exec_temporary_files_and_relative_paths() {
     round_trip("execpaths", &[]);
 }
+
+/// A child started with a pidfd: clone writes the pidfd's number into the
+/// parent, and replay's kernel hands out another (the files opened before
+/// are emulated). Fails without the recorded number written back at the
+/// clone's exit (`expected syscall waitid with rsi=0x10, got rsi=0x3`).
+#[test]
+fn a_pidfd_written_by_clone_is_the_recorded_number() {
+    round_trip("pidfd", &[]);
+}

@@ -780,6 +780,13 @@ impl Recorder {
                         out.push((addr.0, addr.0.saturating_add(len)));
                     }
                 }
+                // A clone's child tid or pidfd in its parent's memory: the
+                // recorded value is written at its exit, replay's own
+                // (another number) stands until then (runtime/pprof's
+                // os/exec children, a point's hash in another thread).
+                for addr in super::syscall::clone_parent_writes(sc.nr, &sc.args, &p.mem) {
+                    out.push((addr.0, addr.0.saturating_add(4)));
+                }
             }
         }
         out
