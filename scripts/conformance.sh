@@ -68,6 +68,9 @@ STD_ROWS=(
     crypto/aes crypto/ecdsa crypto/rsa bufio strings strconv sort errors fmt flag
     io bytes encoding/binary hash/crc32 unicode/utf8 container/heap
     mime/multipart net/url html/template sync/atomic math/rand/v2
+    encoding/xml go/parser image/png net/netip os/user archive/tar
+    compress/flate encoding/gob crypto/x509 net/rpc expvar go/types math
+    debug/elf encoding/csv crypto/sha512 net/mail
 )
 TOOL_ROWS=(gofmt go-vet go-build)
 
