@@ -51,6 +51,16 @@ fn busy_poller_needs_preemption() {
     round_trip("busypoll", &[]);
 }
 
+/// A thread stopped at the registers of its previous stop may still have
+/// run: the assembly loop keeps all its state in memory, so the recorder's
+/// interrupt often lands at the very registers of the last point. Taken as
+/// "did not run", replay resumed it there and printed fewer turns (8 of 8
+/// recordings diverged before `Thread::resumed`).
+#[test]
+fn loops_at_the_same_registers_on_every_turn() {
+    round_trip("samespin", &[]);
+}
+
 #[test]
 fn http_server_and_client_on_loopback() {
     round_trip("httpserver", &[]);

@@ -547,6 +547,13 @@ impl Recorder {
         };
         let sig = std::mem::take(&mut th.inject);
         th.state = State::Running;
+        // Out of a syscall's entry stop it runs the call, not its code; a
+        // signal of its own pending now is taken before its first
+        // instruction (sysmon's SIGURG sent while it was stopped), so a
+        // stop for it is at this one.
+        if th.syscall.is_none() && !th.resumed {
+            th.resumed = !ptrace::deliverable_own_signal(tid).unwrap_or(false);
+        }
         self.switching_to(tid)?;
         self.page_maybe_used = true;
         let sig = if sig != 0 {
@@ -699,7 +706,7 @@ impl Recorder {
             let regs = ptrace::get_regs(tid)?;
             let announced = match self.t.get(tid) {
                 Some(th) => {
-                    th.last_regs = Some(regs);
+                    th.stopped_at(regs);
                     th.state = State::Born;
                     th.announced
                 }
@@ -714,7 +721,7 @@ impl Recorder {
         let Some((regs, stepped)) = self.leave_page_code(tid, ptrace::get_regs(tid)?, None)? else {
             return Ok(());
         };
-        let ran = stepped || self.t.get(tid).is_some_and(|t| t.last_regs != Some(regs));
+        let ran = stepped || self.t.get(tid).is_some_and(|t| t.ran_to(&regs));
         if ran {
             // On to a point replay's search stub can find at native speed.
             let settled = match self.settle_point(tid, regs) {
@@ -836,7 +843,7 @@ impl Recorder {
                     },
                 )?;
                 if let Some(th) = self.t.get(tid) {
-                    th.last_regs = Some(regs);
+                    th.stopped_at(regs);
                 }
                 return Ok(());
             }
@@ -892,7 +899,7 @@ impl Recorder {
             },
         )?;
         if let Some(th) = self.t.get(tid) {
-            th.last_regs = Some(regs);
+            th.stopped_at(regs);
         }
         Ok(())
     }
@@ -1049,7 +1056,7 @@ impl Recorder {
         );
         if let Some(th) = self.t.get(tid) {
             th.tgid = tgid;
-            th.last_regs = Some(regs);
+            th.stopped_at(regs);
         }
         let exec = EventKind::Exec {
             exe_path: path,

@@ -56,7 +56,7 @@ impl Recorder {
         )?;
         self.stats.rdrand += 1;
         if let Some(th) = self.t.get(tid) {
-            th.last_regs = Some(regs);
+            th.stopped_at(regs);
         }
         self.continue_or_switch(tid)
     }
@@ -81,7 +81,7 @@ impl Recorder {
                 self.append(tid, EventKind::Rdtsc { rip, value, aux })?;
                 self.stats.rdtsc += 1;
                 if let Some(th) = self.t.get(tid) {
-                    th.last_regs = Some(regs);
+                    th.stopped_at(regs);
                 }
                 return self.continue_or_switch(tid);
             }
@@ -110,7 +110,7 @@ impl Recorder {
                 }
                 None => return Ok(()),
             };
-            let ran = stepped || self.t.get(tid).is_some_and(|t| t.last_regs != Some(regs));
+            let ran = stepped || self.t.get(tid).is_some_and(|t| t.ran_to(&regs));
             if ran {
                 let mut site = self.at_site(tid, regs.rip);
                 if settle_signals() && !site && crate::tracee::sigframe::caught(tid.0, sig) {
@@ -157,7 +157,7 @@ impl Recorder {
         self.stats.signals += 1;
         if let Some(th) = self.t.get(tid) {
             th.inject = sig;
-            th.last_regs = Some(regs);
+            th.stopped_at(regs);
         }
         self.continue_or_switch(tid)
     }

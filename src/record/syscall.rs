@@ -54,7 +54,7 @@ impl Recorder {
             if let Some(th) = self.t.get(tid) {
                 // Where it will be once the call returned (they return 0): a
                 // signal the call unblocks lands there, at the last stop.
-                th.last_regs = Some(trace_format::Regs { rax: 0, ..regs });
+                th.stopped_at(trace_format::Regs { rax: 0, ..regs });
             }
             return self.continue_or_switch(tid);
         }
@@ -183,7 +183,7 @@ impl Recorder {
             },
         )?;
         if let Some(th) = self.t.get(tid) {
-            th.last_regs = Some(regs);
+            th.stopped_at(regs);
         }
         self.continue_or_switch(tid)
     }
@@ -238,7 +238,7 @@ impl Recorder {
             self.install_clock_page(tid)?;
             self.start_dirty_tracking(tid);
             if let Some(th) = self.t.get(tid) {
-                th.last_regs = Some(regs);
+                th.stopped_at(regs);
             }
             return Ok(true);
         }
@@ -407,7 +407,7 @@ impl Recorder {
             },
         )?;
         if let Some(th) = self.t.get(tid) {
-            th.last_regs = Some(regs);
+            th.stopped_at(regs);
         }
         Ok(true)
     }

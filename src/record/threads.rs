@@ -51,6 +51,12 @@ pub struct Thread {
     pub inject: i32,
     /// Registers at the thread's last stop, to tell whether it ran since.
     pub last_regs: Option<Regs>,
+    /// Resumed into its own code since that stop. Equal registers do not
+    /// prove it stood still: a loop whose counter lives on the stack
+    /// (`select` with `default`, built -N -l) is at the same registers on
+    /// every turn (busypoll: a signal so taken "at the last stop" was
+    /// delivered half a million turns early on replay).
+    pub resumed: bool,
     /// Its TaskCreate is in the trace (the initial thread counts as announced).
     pub announced: bool,
     /// Signals that arrived while it was stepped out of rrgo's page, sent
@@ -98,6 +104,20 @@ pub struct Threads {
     pub slice_start: Option<Instant>,
 }
 
+impl Thread {
+    /// The thread stopped at `regs`, an event's position replay reaches too.
+    pub fn stopped_at(&mut self, regs: Regs) {
+        self.last_regs = Some(regs);
+        self.resumed = false;
+    }
+
+    /// Whether it may have run its own code since its last stop, stopped
+    /// now at `regs`.
+    pub fn ran_to(&self, regs: &Regs) -> bool {
+        self.resumed || self.last_regs.as_ref() != Some(regs)
+    }
+}
+
 impl Threads {
     pub fn add(&mut self, tid: Tid, tgid: i32, state: State) {
         self.threads.insert(
@@ -108,6 +128,7 @@ impl Threads {
                 syscall: None,
                 inject: 0,
                 last_regs: None,
+                resumed: false,
                 announced: state == State::Stopped,
                 requeued: Vec::new(),
                 queued_at: (state == State::Stopped).then(Instant::now),

@@ -198,3 +198,56 @@ pub fn set_sigmask(tid: Tid, mask: u64) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Whether a signal queued for this very thread (not its process) and not
+/// blocked by its mask is pending: the kernel delivers it on the way back
+/// to user mode, before the thread's next instruction. A stopped thread
+/// only; two reads, no stop.
+pub fn deliverable_own_signal(tid: Tid) -> io::Result<bool> {
+    const PTRACE_PEEKSIGINFO: libc::c_uint = 0x4209;
+    const PTRACE_GETSIGMASK: libc::c_uint = 0x420a;
+    #[repr(C)]
+    struct PeekArgs {
+        off: u64,
+        flags: u32,
+        nr: i32,
+    }
+    let mut mask: u64 = 0;
+    // SAFETY: the kernel writes 8 bytes (the size passed) into `mask`.
+    let r = unsafe {
+        libc::ptrace(
+            PTRACE_GETSIGMASK,
+            tid.0,
+            std::mem::size_of::<u64>(),
+            &mut mask as *mut u64,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    const BATCH: usize = 8;
+    let mut infos = [[0u8; 128]; BATCH];
+    let mut off = 0u64;
+    loop {
+        let args = PeekArgs {
+            off,
+            flags: 0,
+            nr: BATCH as i32,
+        };
+        // SAFETY: room for `nr` siginfos of 128 bytes each.
+        let n = unsafe { libc::ptrace(PTRACE_PEEKSIGINFO, tid.0, &args, infos.as_mut_ptr()) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        for info in &infos[..n as usize] {
+            let signo = i32::from_ne_bytes(info[..4].try_into().unwrap_or([0; 4]));
+            if (1..=64).contains(&signo) && mask & (1u64 << (signo - 1)) == 0 {
+                return Ok(true);
+            }
+        }
+        if (n as usize) < BATCH {
+            return Ok(false);
+        }
+        off += n as u64;
+    }
+}
