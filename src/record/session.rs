@@ -547,11 +547,19 @@ impl Recorder {
         };
         let sig = std::mem::take(&mut th.inject);
         th.state = State::Running;
+        // It runs the call answered at entry now, before any other thread
+        // runs: its writes are done by the next point.
+        th.unrun.clear();
         // Out of a syscall's entry stop it runs the call, not its code; a
         // signal of its own pending now is taken before its first
         // instruction (sysmon's SIGURG sent while it was stopped), so a
         // stop for it is at this one.
-        if th.syscall.is_none() && !th.resumed {
+        // After a syscall exit with a restart code a signal is pending too:
+        // it is taken, or the call restarted, before any instruction.
+        let restarting = th
+            .last_regs
+            .is_some_and(|r| crate::syscalls::is_restart_code(r.rax as i64));
+        if th.syscall.is_none() && !th.resumed && !restarting {
             th.resumed = !ptrace::deliverable_own_signal(tid).unwrap_or(false);
         }
         self.switching_to(tid)?;
@@ -779,6 +787,7 @@ impl Recorder {
             if *other == tid || t.tgid != tgid {
                 continue;
             }
+            out.extend(t.unrun.iter().copied());
             if let Some(sc) = &t.syscall {
                 if let Some(spec) = sc.spec {
                     for (addr, len) in
@@ -854,6 +863,16 @@ impl Recorder {
                 "a point at a patch site is recorded with contents"
             );
         }
+        // Calls answered at entry that other threads have not run yet:
+        // replay runs them before this point, so their old bytes here would
+        // undo what they wrote there.
+        let mut unrun: Vec<(u64, u64)> = self
+            .t
+            .threads
+            .iter()
+            .filter(|(other, t)| **other != tid && t.tgid == tgid)
+            .flat_map(|(_, t)| t.unrun.iter().copied())
+            .collect();
         let pages = match self.t.procs.get_mut(&tgid) {
             Some(p) => match &p.dirty {
                 Some(d) => {
@@ -865,6 +884,11 @@ impl Recorder {
                     .context("cannot snapshot memory at a preemption")?,
             },
             None => Vec::new(),
+        };
+        let pages = if unrun.is_empty() {
+            pages
+        } else {
+            cut_out(pages, &mut unrun)
         };
         self.stats.preemptions += 1;
         self.stats.preempt_bytes += pages.iter().map(|p| p.data.len() as u64).sum::<u64>();
@@ -1453,6 +1477,25 @@ fn subtract(runs: Vec<(u64, u64)>, holes: &mut [(u64, u64)]) -> Vec<(u64, u64)> 
         }
         if from < to {
             out.push((from, to));
+        }
+    }
+    out
+}
+
+/// `runs` less the bytes in `holes`.
+fn cut_out(
+    runs: Vec<trace_format::MemWrite>,
+    holes: &mut [(u64, u64)],
+) -> Vec<trace_format::MemWrite> {
+    let mut out = Vec::new();
+    for run in runs {
+        let start = run.addr.0;
+        let end = start + run.data.len() as u64;
+        for (a, b) in subtract(vec![(start, end)], holes) {
+            out.push(trace_format::MemWrite {
+                addr: trace_format::RemoteAddr(a),
+                data: run.data[(a - start) as usize..(b - start) as usize].to_vec(),
+            });
         }
     }
     out

@@ -51,10 +51,20 @@ impl Recorder {
                 },
             )?;
             self.stats.answered_at_entry += 1;
+            let unrun: Vec<(u64, u64)> = match (spec, self.t.proc_of(tid)) {
+                (Some(spec), Some(p)) => {
+                    syscalls::in_flight_ranges(spec, &args, &Default::default(), &p.mem)
+                        .into_iter()
+                        .map(|(a, len)| (a.0, a.0.saturating_add(len)))
+                        .collect()
+                }
+                _ => Vec::new(),
+            };
             if let Some(th) = self.t.get(tid) {
                 // Where it will be once the call returned (they return 0): a
                 // signal the call unblocks lands there, at the last stop.
                 th.stopped_at(trace_format::Regs { rax: 0, ..regs });
+                th.unrun = unrun;
             }
             return self.continue_or_switch(tid);
         }

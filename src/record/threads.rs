@@ -57,6 +57,12 @@ pub struct Thread {
     /// every turn (busypoll: a signal so taken "at the last stop" was
     /// delivered half a million turns early on replay).
     pub resumed: bool,
+    /// Memory its syscall, answered at the entry stop (`Hook::StateOnly`),
+    /// writes once the thread is resumed: the trace already holds the
+    /// call, which replay runs at its place (sigaltstack's old stack), but
+    /// the kernel writes only when the thread next gets the CPU. Another
+    /// thread's point taken meanwhile must not compare it (fipsinit).
+    pub unrun: Vec<(u64, u64)>,
     /// Its TaskCreate is in the trace (the initial thread counts as announced).
     pub announced: bool,
     /// Signals that arrived while it was stepped out of rrgo's page, sent
@@ -129,6 +135,7 @@ impl Threads {
                 inject: 0,
                 last_regs: None,
                 resumed: false,
+                unrun: Vec::new(),
                 announced: state == State::Stopped,
                 requeued: Vec::new(),
                 queued_at: (state == State::Stopped).then(Instant::now),

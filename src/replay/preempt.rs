@@ -149,14 +149,18 @@ impl ReplaySession {
         // again with equal registers ran: it records a point, which may be
         // where the thread stands (a signal pending when it was resumed).
         // Equal registers and memory are the same state either way.
-        if self.stashed.get(&live).is_none_or(|q| q.is_empty())
-            && same_state(&ptrace::get_regs(live)?, target)
-            && (memory.is_empty()
-                || matches!(self.point_memory(e, memory, None)?, MemoryCheck::Equal))
-        {
-            tracing::trace!(time = e.time.0, "the thread stands at the point");
-            self.preempt_stats.executed += 1;
-            return Ok(true);
+        let now = ptrace::get_regs(live)?;
+        if now.rip == target.rip && self.stashed.get(&live).is_none_or(|q| q.is_empty()) {
+            if same_state(&now, target)
+                && matches!(self.point_memory(e, memory, None)?, MemoryCheck::Equal)
+            {
+                tracing::trace!(time = e.time.0, "the thread stands at the point");
+                self.preempt_stats.executed += 1;
+                return Ok(true);
+            }
+            tracing::trace!(time = e.time.0, differ = ?differing(&now, target), "at the point's rip, not its state");
+        } else {
+            tracing::trace!(time = e.time.0, rip = now.rip, stashed = ?self.stashed.get(&live).map(|q| q.len()), "not at the point");
         }
         if limit == 0 {
             self.preempt_stats.jumped += 1;

@@ -690,7 +690,14 @@ impl ReplaySession {
                 ));
             }
         }
-        if spec.map(|s| s.hook) != Some(Hook::Sigreturn) {
+        // A sigreturn set every register, and so did a successful exec (the
+        // new program starts with them zeroed, as when recording).
+        let set_all = match spec.map(|s| s.hook) {
+            Some(Hook::Sigreturn) => true,
+            Some(Hook::Exec) => result == 0,
+            _ => false,
+        };
+        if !set_all {
             // Registers as the program saw them: arguments untouched, the recorded
             // result, and the real syscall number (so a signal can restart it).
             regs.rdi = entry_regs.rdi;
@@ -701,11 +708,11 @@ impl ReplaySession {
             regs.r9 = entry_regs.r9;
             regs.orig_rax = entry_nr as u64;
             regs.rax = result as u64;
-            if is_restart_code(result) && !self.signal_follows(e)? {
+            if syscalls::is_restart_code(result) && !self.signal_follows(e)? {
                 // The kernel restarted the call because a signal woke the
                 // thread but was taken by another one. Replay has no signal
                 // pending here, so it does the restart the kernel did.
-                regs.rax = if result == ERESTART_RESTARTBLOCK {
+                regs.rax = if result == syscalls::ERESTART_RESTARTBLOCK {
                     libc::SYS_restart_syscall as u64
                 } else {
                     entry_nr as u64
@@ -1368,13 +1375,6 @@ impl ReplaySession {
         ptrace::set_regs(live, &regs)?;
         Ok(())
     }
-}
-
-const ERESTART_RESTARTBLOCK: i64 = -516;
-
-/// The kernel-internal results that ask for a syscall restart (never seen by the program).
-fn is_restart_code(result: i64) -> bool {
-    matches!(result, -512 | -513 | -514 | ERESTART_RESTARTBLOCK)
 }
 
 impl ReplaySession {

@@ -62,8 +62,17 @@ pub enum Blocking {
 /// The longest sleep the recorder waits out with the thread on the CPU.
 pub const SHORT_SLEEP_NS: u64 = 10_000;
 
+/// The kernel's restart through `restart_syscall` (a sleep's remaining time).
+pub const ERESTART_RESTARTBLOCK: i64 = -516;
+
+/// The kernel-internal results that ask for a syscall restart (never seen by the program).
+pub fn is_restart_code(result: i64) -> bool {
+    matches!(result, -512 | -513 | -514 | ERESTART_RESTARTBLOCK)
+}
+
 /// prctl options replay emulates (`Hook::Prctl`): PR_GET/SET_KEEPCAPS,
 /// PR_CAPBSET_READ/DROP, PR_GET/SET_SECUREBITS, PR_CAP_AMBIENT.
+
 pub fn prctl_is_emulated(option: u64) -> bool {
     matches!(option, 7 | 8 | 23 | 24 | 27 | 28 | 47)
 }
