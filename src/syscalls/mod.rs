@@ -72,7 +72,6 @@ pub fn is_restart_code(result: i64) -> bool {
 
 /// prctl options replay emulates (`Hook::Prctl`): PR_GET/SET_KEEPCAPS,
 /// PR_CAPBSET_READ/DROP, PR_GET/SET_SECUREBITS, PR_CAP_AMBIENT.
-
 pub fn prctl_is_emulated(option: u64) -> bool {
     matches!(option, 7 | 8 | 23 | 24 | 27 | 28 | 47)
 }
