@@ -30,9 +30,6 @@ pub type FileId = (u64, u64);
 /// map it writable, then or later by mprotect. Unknown files count as
 /// storable.
 pub fn open_file(tid: Tid, fd: i32) -> (Option<FileId>, bool) {
-    let file = std::fs::metadata(format!("/proc/{}/fd/{fd}", tid.0))
-        .ok()
-        .map(|m| (m.dev(), m.ino()));
     let read_write = std::fs::read_to_string(format!("/proc/{}/fdinfo/{fd}", tid.0))
         .ok()
         .and_then(|info| {
@@ -40,7 +37,14 @@ pub fn open_file(tid: Tid, fd: i32) -> (Option<FileId>, bool) {
             u32::from_str_radix(flags.trim(), 8).ok()
         })
         .is_none_or(|f| f & libc::O_ACCMODE as u32 == libc::O_RDWR as u32);
-    (file, read_write)
+    (file_of(tid, fd), read_write)
+}
+
+/// The file open as `fd` in thread `tid`, if it can be told.
+pub fn file_of(tid: Tid, fd: i32) -> Option<FileId> {
+    std::fs::metadata(format!("/proc/{}/fd/{fd}", tid.0))
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
 }
 
 /// Which of a process's shared mappings a comparison covers. Mappings of

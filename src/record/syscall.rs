@@ -360,12 +360,15 @@ impl Recorder {
                 extra = SyscallExtra::Sent { digest, stream };
             }
         }
+        // Looking the file up costs a /proc read on every write: only when
+        // some process maps a file shared.
+        let any_shared = self.t.procs.values().any(|p| !p.shared.is_empty());
         let altered = match sc.spec.map(|s| s.alters_file) {
-            _ if result < 0 => None,
+            _ if result < 0 || !any_shared => None,
             Some(Alters::Fd(arg)) => {
-                Some(match shared::open_file(tid, sc.args[arg as usize] as i32) {
-                    (Some(file), _) => Files::Only([file].into()),
-                    (None, _) => Files::All,
+                Some(match shared::file_of(tid, sc.args[arg as usize] as i32) {
+                    Some(file) => Files::Only([file].into()),
+                    None => Files::All,
                 })
             }
             Some(Alters::Named) => Some(Files::All),
