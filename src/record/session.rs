@@ -550,18 +550,6 @@ impl Recorder {
         // It runs the call answered at entry now, before any other thread
         // runs: its writes are done by the next point.
         th.unrun.clear();
-        // Out of a syscall's entry stop it runs the call, not its code; a
-        // signal of its own pending now is taken before its first
-        // instruction (sysmon's SIGURG sent while it was stopped), so a
-        // stop for it is at this one.
-        // After a syscall exit with a restart code a signal is pending too:
-        // it is taken, or the call restarted, before any instruction.
-        let restarting = th
-            .last_regs
-            .is_some_and(|r| crate::syscalls::is_restart_code(r.rax as i64));
-        if th.syscall.is_none() && !th.resumed && !restarting {
-            th.resumed = !ptrace::deliverable_own_signal(tid).unwrap_or(false);
-        }
         self.switching_to(tid)?;
         self.page_maybe_used = true;
         let sig = if sig != 0 {
@@ -582,6 +570,9 @@ impl Recorder {
         let Some(th) = self.t.get(tid) else {
             return Ok(false);
         };
+        if th.syscall.is_none() && !th.resumed {
+            th.resumed = will_run(tid, th.last_regs.as_ref(), sig);
+        }
         // Under the seccomp filter every syscall entry stops by itself:
         // syscall stops are asked for only to see the current call's exit.
         let how = if self.seccomp && th.syscall.is_none() {
@@ -1215,6 +1206,25 @@ impl Recorder {
             crate::say!("warning: {} {what}", crate::syscall_names::name(nr));
         }
     }
+}
+
+/// Whether a thread stopped outside a syscall, resumed delivering `sig`,
+/// may run its own code before its next stop. Not when the kernel stops it
+/// first: for a signal of its own pending now (sysmon's SIGURG sent while it
+/// waited for the CPU), a stop signal delivered now (a group-stop follows),
+/// or after a syscall exit with a restart code (a signal is pending: it is
+/// taken, or the call restarted, before any instruction).
+fn will_run(tid: Tid, last: Option<&trace_format::Regs>, sig: i32) -> bool {
+    if matches!(
+        sig,
+        libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
+    ) {
+        return false;
+    }
+    if last.is_some_and(|r| crate::syscalls::is_restart_code(r.rax as i64)) {
+        return false;
+    }
+    !ptrace::deliverable_own_signal(tid).unwrap_or(false)
 }
 
 /// Bytes of memory one `Pages` event carries at most (far below the
