@@ -755,9 +755,16 @@ impl Recorder {
             return Err(anyhow!(e).context(format!("cannot interrupt thread {tid}")));
         }
         self.t.slice_start = Some(Instant::now() - self.slice);
-        // Until it stops, no other thread may run.
+        // Until it stops, no other thread may run. Stops of other threads
+        // are taken meanwhile: when another thread's exit_group kills this
+        // one, a thread-group leader's death is reported only after its
+        // other threads' are collected (waiting for it alone hung
+        // fipsinit's recording).
         while self.t.running == Some(tid) {
-            let w = wait::wait_tid(tid).context("waiting for a preempted thread")?;
+            let Some(w) = wait::wait_any(None).context("waiting for a preempted thread")? else {
+                self.forward_signal();
+                continue;
+            };
             self.handle_or_vanished(w)?;
         }
         let cost = began.elapsed();
