@@ -187,6 +187,7 @@ fn autopilot(dir: &std::path::Path) -> Result<i32> {
         breakpoint_hits = p.hits,
         probe_stops = p.probes,
         unpatched = p.unpatched,
+        guarded = p.guarded,
         "preemption points reached"
     );
     match session.exit_status().cloned() {

@@ -47,6 +47,10 @@ pub struct PreemptStats {
     /// Points in code the program still reads as data
     /// (`goruntime::selfread`): searched with a debug register, unpatched.
     pub unpatched: u64,
+    /// Stub searches that needed debug registers to guard the site's
+    /// interior: the searched thread ran 4x slower on these VMs while one
+    /// was enabled (`record/points.rs` avoids such sites).
+    pub guarded: u64,
 }
 
 /// The memory a point is verified by besides the registers (the event's
@@ -477,6 +481,9 @@ impl ReplaySession {
                 target.rip,
                 "no debug registers left for guards",
             ));
+        }
+        if site.interior().next().is_some() {
+            self.preempt_stats.guarded += 1;
         }
         let mut entries = 0;
         loop {

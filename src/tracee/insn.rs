@@ -543,7 +543,14 @@ pub fn steppable(code: &[u8], rip: u64) -> Option<Option<u64>> {
         | FlowControl::Return => !kernel_or_emulated(insn.mnemonic()),
         _ => false,
     };
-    if !ok {
+    // A single-stepped `pushf` saves the trap flag the step set, and the
+    // `popf` that restores those flags (Go's asyncPreempt) traps for real:
+    // a fipsinit child died of SIGTRAP while recorded.
+    let pushes_tf = matches!(
+        insn.mnemonic(),
+        Mnemonic::Pushf | Mnemonic::Pushfd | Mnemonic::Pushfq
+    );
+    if !ok || pushes_tf {
         return None;
     }
     let rep = insn.has_rep_prefix() && insn.is_string_instruction();
