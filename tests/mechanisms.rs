@@ -305,15 +305,7 @@ fn replayed_clock_reads_come_from_the_trace() {
     assert_eq!(rep.status.code(), Some(4), "{err}");
     assert!(err.contains("expected write to send bytes"), "{err}");
     let unix_ns = |out: &str| -> i64 {
-        out.split("unix-ns=")
-            .nth(1)
-            .map(|r| {
-                r.chars()
-                    .take_while(|c| c.is_ascii_digit())
-                    .collect::<String>()
-            })
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no time in {out}"))
+        logged_number(out, "unix-ns").unwrap_or_else(|| panic!("no time in {out}")) as i64
     };
     assert_eq!(
         unix_ns(&err),
@@ -740,6 +732,13 @@ fn preemption_points_inside_string_instructions_are_reached() {
     replay_re_executing(&s, &dir, &rec, "rrgo::commands=info");
 }
 
+/// The number after the first `name=` in `out` (a log field).
+fn logged_number(out: &str, name: &str) -> Option<u64> {
+    let rest = out.split(&format!("{name}=")).nth(1)?;
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse().ok()
+}
+
 /// Replays `dir` with logs `log` and checks it reproduced `rec` (exit 0,
 /// same output) with every preempted slice re-executed (`jumped=0`).
 /// Returns replay's stderr.
@@ -861,12 +860,7 @@ fn code_the_program_hashes_is_not_patched_while_it_does() {
             text(&rec.stdout)
         );
         let err = replay_re_executing(&s, &dir, &rec, "rrgo::commands=info");
-        unpatched += err
-            .split("unpatched=")
-            .nth(1)
-            .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
-            .and_then(|n| n.parse::<u64>().ok())
-            .expect("replay logs its unpatched points");
+        unpatched += logged_number(&err, "unpatched").expect("replay logs its unpatched points");
     }
     assert!(
         unpatched > 0,
@@ -966,12 +960,7 @@ fn points_the_recorder_chooses_need_no_debug_register() {
     for run in 0..3 {
         let (rec, trace) = s.record(&format!("t{run}"), &example(&newest(), "racecounter"), &[]);
         let err = replay_re_executing(&s, &trace, &rec, "rrgo::commands=info");
-        let guarded: usize = err
-            .split("guarded=")
-            .nth(1)
-            .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
-            .and_then(|n| n.parse().ok())
-            .expect("replay logs its guarded searches");
+        let guarded = logged_number(&err, "guarded").expect("replay logs its guarded searches");
         // Points: `preempt` events; a signal's are followed by its `signal`.
         let dump = text(&s.run(&["dump", trace.to_str().unwrap()]).stdout);
         let lines: Vec<Vec<&str>> = dump
@@ -993,7 +982,7 @@ fn points_the_recorder_chooses_need_no_debug_register() {
             }
         }
         assert!(
-            guarded <= by_signal,
+            guarded <= by_signal as u64,
             "{guarded} searches needed debug registers; {by_signal} of {points} points were made by signals"
         );
         chosen += points - by_signal;
