@@ -13,7 +13,8 @@
 # then every directory examples/<name>/ holding a main package is built into
 #   .build/go<VERSION>/<name>         plain `go build`: optimized, with DWARF
 #   .build/go<VERSION>/<name>.debug   `go build -gcflags='all=-N -l'`: no
-#                                     optimization, no inlining
+#                                     optimization, no inlining (and cgo's C
+#                                     code built with CGO_CFLAGS='-g -O0')
 # Both builds use -buildvcs=false (the work tree may have no commits) and never
 # -trimpath, so DWARF names the real source files under examples/ and the
 # toolchain's GOROOT under .tools/.
@@ -76,6 +77,7 @@ build_version() {
     local ver="$1" out lockfd="" name variant tmp cgo
     local built=0 fresh=0 started=$SECONDS
     local -a failed=() gcflags
+    local cflags
     # Toolchain environment (installs the toolchain if needed).
     local envs
     envs="$("$INSTALL_GO" --env "$ver")" || die "could not install Go $ver"
@@ -98,7 +100,8 @@ build_version() {
     local -a stale
     for variant in "" ".debug"; do
         gcflags=()
-        [[ "$variant" == ".debug" ]] && gcflags=("-gcflags=all=-N -l")
+        cflags="-g -O2"   # the go command's default
+        [[ "$variant" == ".debug" ]] && gcflags=("-gcflags=all=-N -l") && cflags="-g -O0"
         for cgo in 0 1; do
             stale=()
             for name in "${names[@]}"; do
@@ -112,14 +115,14 @@ build_version() {
             [[ ${#stale[@]} -gt 0 ]] || continue
             tmp="$(mktemp -d "$out/.tmp.XXXXXX")"
             log "go$ver: building${variant:+ $variant variant of} ${stale[*]} (CGO_ENABLED=$cgo)"
-            if (cd "$EXAMPLES_DIR" && CGO_ENABLED=$cgo go build -buildvcs=false \
+            if (cd "$EXAMPLES_DIR" && CGO_CFLAGS="$cflags" CGO_ENABLED=$cgo go build -buildvcs=false \
                 "${gcflags[@]}" -o "$tmp/" "${stale[@]/#/./}") 2>"$tmp/.log"; then
                 cat "$tmp/.log" >&2
             else
                 # The one-by-one builds below print the errors.
                 for name in "${stale[@]}"; do
                     rm -f "$tmp/$name"
-                    (cd "$EXAMPLES_DIR" && CGO_ENABLED=$cgo go build -buildvcs=false \
+                    (cd "$EXAMPLES_DIR" && CGO_CFLAGS="$cflags" CGO_ENABLED=$cgo go build -buildvcs=false \
                         "${gcflags[@]}" -o "$tmp/$name" "./$name") || failed+=("$name$variant")
                 done
             fi

@@ -747,3 +747,108 @@ fn a_pause_stops_a_long_seek_where_it_stands() {
     tl.seek(&target).unwrap();
     assert_eq!(tl.here().unwrap(), target);
 }
+
+/// cgo's C code, stopped in a C function: C types named as in C (and as
+/// Delve names them), a `char *` shown as its string, an enum by its
+/// enumerator, values gcc folded into constants, C pointers indexable.
+#[test]
+fn c_variables_show_as_c_values() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    for version in ["1.27.3", "1.24.11"] {
+        for bin in ["cvars.debug", "cvars"] {
+            let (_tmp, dir) = record_binary(version, bin, &[]);
+            let mut e = open(&dir);
+            let st = e.set_line_breakpoints(
+                &src_of("cvars"),
+                &[LineBreakpoint {
+                    line: marker_in("cvars", "c-body"),
+                    ..Default::default()
+                }],
+            );
+            assert!(st[0].verified, "go{version} {bin}: {:?}", st[0]);
+            let s = e.resume(Motion::Continue, None, Granularity::Line).unwrap();
+            assert!(matches!(s.reason, StopReason::Breakpoint { .. }), "{s:?}");
+            let g = e.selected_goroutine().unwrap();
+            assert_eq!(top(&mut e).function, "describe", "go{version} {bin}");
+            let mut vars = e.scope(g, 0, ScopeKind::Arguments).unwrap();
+            vars.extend(e.scope(g, 0, ScopeKind::Locals).unwrap());
+            let var = |name: &str| {
+                let v = vars
+                    .iter()
+                    .find(|v| v.name == name)
+                    .unwrap_or_else(|| panic!("go{version} {bin}: no {name} in {vars:?}"));
+                (v.type_name.clone(), v.value.clone())
+            };
+            let ctx = format!("go{version} {bin}");
+            // Folded into constants by gcc -O2, in memory at -O0: the same.
+            assert_eq!(var("n"), ("int".into(), "41".into()), "{ctx}");
+            assert_eq!(var("small").0, "unsigned char", "{ctx}");
+            assert!(
+                var("small").1.starts_with("200"),
+                "{ctx}: {:?}",
+                var("small")
+            );
+            assert_eq!(
+                var("big"),
+                ("int64_t".into(), "-1234567890123".into()),
+                "{ctx}"
+            );
+            assert_eq!(var("ratio"), ("float".into(), "0.5".into()), "{ctx}");
+            assert_eq!(var("count").0, "counter_t", "{ctx}");
+            assert!(var("count").1.starts_with('7'), "{ctx}: {:?}", var("count"));
+            assert_eq!(var("c"), ("enum color".into(), "BLUE (6)".into()), "{ctx}");
+            assert_eq!(var("none").0, "*const char", "{ctx}");
+            assert!(var("none").1.ends_with("nil"), "{ctx}: {:?}", var("none"));
+            assert_eq!(var("label").0, "*const char", "{ctx}");
+            assert_eq!(var("s").0, "*struct shape", "{ctx}");
+            assert_eq!(var("word").0, "[8]char", "{ctx}");
+            assert_eq!(var("at").0, "*struct point", "{ctx}");
+            if bin.ends_with(".debug") {
+                // -O0: everything is in memory.
+                assert_eq!(var("label").1, "\"hello\"", "{ctx}");
+                let shape = var("s").1;
+                for part in [
+                    "name: \"square\"",
+                    "x: 3, y: 4",
+                    "[1,2,3,4]",
+                    "scale: 1.5",
+                    "color: BLUE (6)",
+                ] {
+                    assert!(shape.contains(part), "{ctx}: {part} in {shape}");
+                }
+                assert!(
+                    var("word").1.contains("[97,98,99,0"),
+                    "{ctx}: {:?}",
+                    var("word")
+                );
+                let eval = |e: &mut Engine, x: &str| {
+                    let v = e
+                        .evaluate(x, Some(g), 0)
+                        .unwrap_or_else(|err| panic!("{ctx}: {x}: {err:?}"));
+                    (v.type_name, v.value)
+                };
+                assert_eq!(eval(&mut e, "s.corner.x"), ("int".into(), "3".into()));
+                assert_eq!(eval(&mut e, "s.name").1, "\"square\"");
+                assert_eq!(eval(&mut e, "label[1]").1, "101");
+                assert_eq!(eval(&mut e, "s.sides[2]").1, "3");
+                assert_eq!(eval(&mut e, "at.y").1, "4");
+                assert_eq!(eval(&mut e, "s.color").1, "BLUE (6)");
+            } else {
+                // -O2 describes some of them by implicit pointers, which
+                // are not read: they must say so rather than show a guess.
+                let label = var("label").1;
+                assert!(
+                    ["(optimized away)", "\"hello\""].contains(&label.as_str()),
+                    "{ctx}: {label}"
+                );
+                for name in ["s", "at"] {
+                    let v = var(name).1;
+                    assert!(
+                        v == "(optimized away)" || v.contains("x: 3, y: 4"),
+                        "{ctx}: {name} = {v}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -575,6 +575,20 @@ impl Scope<'_> {
                 }
                 Ok(Ev::Val(ctx.element(&v, elem, idx)?))
             }
+            // C pointers index like C arrays (as in Delve): `p[i]` is the
+            // i-th element from where p points, with no bounds to check.
+            Kind::Ptr(Some(elem)) if ctx.info.types.is_c(ctx.info.types.resolve_id(v.ty)) => {
+                let idx = self.index_value(i)?;
+                let base = ctx.uint(&v, 0, 8)?;
+                if base == 0 {
+                    bail!("nil pointer dereference");
+                }
+                let at = Val {
+                    ty: elem,
+                    loc: Loc::Mem(base),
+                };
+                Ok(Ev::Val(ctx.element(&at, elem, idx)?))
+            }
             Kind::String => {
                 let (_, len) = ctx.string(&v, 0)?;
                 let idx = self.index_value(i)?;

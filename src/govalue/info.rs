@@ -144,6 +144,7 @@ pub(crate) fn load(data: &[u8]) -> anyhow::Result<Info> {
         let _ = info.load_lines(unit);
     }
     info.units = units;
+    info.types.name_c_types();
     info.subprograms.sort_by_key(|s| s.low);
     info.lines.sort_by_key(|r| (r.0, r.1 != 0));
     info.globals.sort_by(|a, b| a.name.cmp(&b.name));
@@ -236,6 +237,12 @@ impl Info {
     fn load_unit(&mut self, index: usize, unit: &gimli::Unit<R>) -> anyhow::Result<()> {
         let mut tree = unit.entries_tree(None)?;
         let root = tree.root()?;
+        // cgo's C code (gcc's units): C names and C types (qualifiers,
+        // enums, unions, unnamed pointer types).
+        let c = matches!(
+            root.entry().attr_value(gimli::DW_AT_language),
+            Some(AttributeValue::Language(lang)) if lang != gimli::DW_LANG_Go
+        );
         let mut children = root.children();
         while let Some(node) = children.next()? {
             let e = node.entry();
@@ -279,15 +286,7 @@ impl Info {
                 gimli::DW_TAG_constant => {
                     let name = self.attr_string(unit, e.attr_value(gimli::DW_AT_name));
                     let ty = global_ref(unit, e.attr_value(gimli::DW_AT_type));
-                    let value = match e.attr_value(gimli::DW_AT_const_value) {
-                        Some(AttributeValue::Sdata(v)) => Some(v),
-                        Some(AttributeValue::Udata(v)) => Some(v as i64),
-                        Some(AttributeValue::Data1(v)) => Some(v as i64),
-                        Some(AttributeValue::Data2(v)) => Some(v as i64),
-                        Some(AttributeValue::Data4(v)) => Some(v as i64),
-                        Some(AttributeValue::Data8(v)) => Some(v as i64),
-                        _ => None,
-                    };
+                    let value = const_int(e.attr_value(gimli::DW_AT_const_value));
                     if let (Some(name), Some(ty), Some(value)) = (name, ty, value) {
                         self.consts_by_name.insert(name.clone(), (value, ty));
                         let short = name.rsplit('/').next().unwrap_or(&name);
@@ -297,8 +296,23 @@ impl Info {
                 }
                 _ => {
                     let (name, attrs) = self.type_attrs(unit, e);
+                    let name = if c {
+                        c_type_name(attrs.tag, name)
+                    } else {
+                        name
+                    };
+                    let tag = attrs.tag;
+                    if tag == gimli::DW_TAG_enumeration_type {
+                        let values = self.enumerators(unit, e.offset())?;
+                        if !values.is_empty() {
+                            self.constants.entry(global.0).or_default().extend(values);
+                        }
+                    }
                     if let Some(t) = self.parse_type(unit, node, name, attrs)? {
                         self.types.insert(global.0, t);
+                        if c {
+                            self.types.mark_c(global.0, qualifier(tag));
+                        }
                     }
                 }
             }
@@ -340,6 +354,31 @@ impl Info {
             );
         }
         Ok(())
+    }
+
+    /// A C enum's enumerators: (value, name).
+    fn enumerators(
+        &self,
+        unit: &gimli::Unit<R>,
+        offset: gimli::UnitOffset<usize>,
+    ) -> anyhow::Result<Vec<(i64, String)>> {
+        let mut tree = unit.entries_tree(Some(offset))?;
+        let root = tree.root()?;
+        let mut children = root.children();
+        let mut out = Vec::new();
+        while let Some(child) = children.next()? {
+            let e = child.entry();
+            if e.tag() != gimli::DW_TAG_enumerator {
+                continue;
+            }
+            let name = self.attr_string(unit, e.attr_value(gimli::DW_AT_name));
+            if let (Some(name), Some(value)) =
+                (name, const_int(e.attr_value(gimli::DW_AT_const_value)))
+            {
+                out.push((value, name));
+            }
+        }
+        Ok(out)
     }
 
     fn type_attrs(
@@ -387,13 +426,31 @@ impl Info {
                 (kind, size)
             }
             gimli::DW_TAG_pointer_type => (Kind::Ptr(a.target), 8),
+            gimli::DW_TAG_const_type
+            | gimli::DW_TAG_volatile_type
+            | gimli::DW_TAG_restrict_type
+            | gimli::DW_TAG_atomic_type => match a.target {
+                Some(target) => (Kind::Alias(target), 0),
+                // `const void`: only ever pointed to.
+                None => (Kind::Unknown, 0),
+            },
+            // A C enum: its underlying integer type (gcc names it), else an
+            // int of its size; its enumerators name its values.
+            gimli::DW_TAG_enumeration_type => match a.target {
+                Some(target) => (Kind::Alias(target), 0),
+                None => (Kind::Int, size),
+            },
             gimli::DW_TAG_subroutine_type => (Kind::Func, 8),
-            gimli::DW_TAG_structure_type => {
+            gimli::DW_TAG_structure_type | gimli::DW_TAG_union_type => {
                 let mut fields = Vec::new();
                 let mut children = node.children();
                 while let Some(child) = children.next()? {
                     let m = child.entry();
-                    if m.tag() != gimli::DW_TAG_member {
+                    // A C bit-field is not a whole-bytes value: reading
+                    // its bytes would show a wrong value, so it is left out.
+                    if m.tag() != gimli::DW_TAG_member
+                        || m.attr_value(gimli::DW_AT_bit_size).is_some()
+                    {
                         continue;
                     }
                     let Some(ty) = global_ref(unit, m.attr_value(gimli::DW_AT_type)) else {
@@ -494,6 +551,46 @@ pub(crate) fn generic_base(name: &str) -> String {
         }
     }
     out
+}
+
+/// An integer `DW_AT_const_value`.
+pub(crate) fn const_int(v: Option<AttributeValue<R>>) -> Option<i64> {
+    match v? {
+        AttributeValue::Sdata(v) => Some(v),
+        AttributeValue::Udata(v) => Some(v as i64),
+        AttributeValue::Data1(v) => Some(v as i64),
+        AttributeValue::Data2(v) => Some(v as i64),
+        AttributeValue::Data4(v) => Some(v as i64),
+        AttributeValue::Data8(v) => Some(v as i64),
+        _ => None,
+    }
+}
+
+/// A C type's name as Delve writes it: `struct point`, `enum color`
+/// (unnamed ones are named later from what they are made of).
+fn c_type_name(tag: gimli::DwTag, name: String) -> String {
+    let keyword = match tag {
+        gimli::DW_TAG_structure_type => "struct",
+        gimli::DW_TAG_union_type => "union",
+        gimli::DW_TAG_enumeration_type => "enum",
+        _ => return name,
+    };
+    if name.is_empty() {
+        format!("{keyword} {{...}}")
+    } else {
+        format!("{keyword} {name}")
+    }
+}
+
+/// The C qualifier a type tag adds to the type it refers to.
+fn qualifier(tag: gimli::DwTag) -> Option<&'static str> {
+    Some(match tag {
+        gimli::DW_TAG_const_type => "const",
+        gimli::DW_TAG_volatile_type => "volatile",
+        gimli::DW_TAG_restrict_type => "restrict",
+        gimli::DW_TAG_atomic_type => "_Atomic",
+        _ => return None,
+    })
 }
 
 /// The address of a package variable: its location is `DW_OP_addr A`.

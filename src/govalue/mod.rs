@@ -94,6 +94,8 @@ pub(crate) enum VarLoc {
         expr: gimli::Expression<info::R>,
     },
     Addr(u64),
+    /// A value the compiler knew (C's `DW_AT_const_value`): its bytes.
+    Const(std::rc::Rc<[u8]>),
     /// No location at this pc: optimized away.
     None,
 }
@@ -384,6 +386,7 @@ fn dictionary_type(
     let place = match &dict.loc {
         VarLoc::None => Place::Missing,
         VarLoc::Addr(a) => Place::Mem(*a),
+        VarLoc::Const(b) => Place::Bytes(b.to_vec()),
         VarLoc::Expr { unit, expr } => location::evaluate(ctx.info, *unit, expr, frame, ctx.mem, 8),
     };
     let ptr = match place {
@@ -441,6 +444,7 @@ pub(crate) fn read_value(ctx: &Ctx, frame: &FrameRegs, v: &Variable) -> Option<V
     let place = match &v.loc {
         VarLoc::None => return None,
         VarLoc::Addr(a) => Place::Mem(*a),
+        VarLoc::Const(b) => Place::Bytes(b.to_vec()),
         VarLoc::Expr { unit, expr } => {
             location::evaluate(ctx.info, *unit, expr, frame, ctx.mem, size)
         }

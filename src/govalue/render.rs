@@ -135,8 +135,9 @@ fn named_constant(ctx: &Ctx, ty: super::types::TypeId, n: i64) -> String {
     let Some(consts) = ctx.info.constants.get(&ty) else {
         return number;
     };
-    // Only user-defined types (every int would have names otherwise).
-    if !ctx.type_name(ty).contains('.') {
+    // Only user-defined types (every int would have names otherwise), and
+    // C enums.
+    if !ctx.type_name(ty).contains('.') && !ctx.info.types.is_c(ty) {
         return number;
     }
     if let Some((_, name)) = consts.iter().find(|(v, _)| *v == n) {
@@ -206,6 +207,13 @@ fn write_inner(
         Kind::String => out.push_str(&string(ctx, v, MAX_STRING)?),
         // Delve shows a nil one as unsafe.Pointer(0x0) too.
         Kind::Ptr(None) => out.push_str(&format!("unsafe.Pointer({:#x})", ctx.uint(v, 0, 8)?)),
+        Kind::Ptr(Some(_)) if ctx.is_c_string(v) && ctx.uint(v, 0, 8)? != 0 => {
+            let (mut bytes, done) = ctx.c_string(ctx.uint(v, 0, 8)?, MAX_STRING)?;
+            if !done {
+                bytes.extend_from_slice(b"...");
+            }
+            out.push_str(&go_quote(&bytes));
+        }
         Kind::Ptr(Some(target)) => {
             out.push('*');
             match ctx.deref(v)? {
@@ -613,7 +621,7 @@ fn shape(ctx: &Ctx, v: &Val) -> anyhow::Result<Shape> {
             named: None,
         },
         Kind::Ptr(Some(_)) => Shape {
-            expandable: ctx.deref(v)?.is_some(),
+            expandable: !ctx.is_c_string(v) && ctx.deref(v)?.is_some(),
             ..none
         },
         // Named: Delve's `string()` child of byte and rune lists.

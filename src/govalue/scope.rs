@@ -387,7 +387,7 @@ impl Info {
     ) -> VarLoc {
         let size = self.types.size(ty);
         match e.attr_value(gimli::DW_AT_location) {
-            None => VarLoc::None,
+            None => const_value(e.attr_value(gimli::DW_AT_const_value), size),
             Some(AttributeValue::Exprloc(expr))
                 if !describes_less(&expr, unit.encoding(), size) =>
             {
@@ -439,6 +439,28 @@ impl Info {
             None => VarLoc::None,
         }
     }
+}
+
+/// A variable the compiler replaced by its value (gcc does for C locals
+/// it folded): an integer of the type's size, or the value's bytes.
+fn const_value(v: Option<AttributeValue<R>>, size: u64) -> VarLoc {
+    let bytes: Vec<u8> = match v {
+        Some(AttributeValue::Block(b)) => {
+            use gimli::Reader;
+            match b.to_slice() {
+                Ok(b) => b.into_owned(),
+                Err(_) => return VarLoc::None,
+            }
+        }
+        v => match super::info::const_int(v) {
+            Some(n) if size <= 8 => n.to_le_bytes()[..size as usize].to_vec(),
+            _ => return VarLoc::None,
+        },
+    };
+    if bytes.len() as u64 != size {
+        return VarLoc::None;
+    }
+    VarLoc::Const(bytes.into())
 }
 
 /// Whether a location expression covers fewer bytes than the variable's

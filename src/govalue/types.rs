@@ -93,6 +93,8 @@ pub(crate) struct Types {
     interned: RefCell<HashMap<(u8, TypeId, u64), TypeId>>,
     /// Types made up by name (basic types the DWARF lacks, `byte`).
     named: RefCell<HashMap<String, TypeId>>,
+    /// Types of cgo's C code, with the qualifier a const/volatile type adds.
+    c: HashMap<TypeId, Option<&'static str>>,
 }
 
 impl Types {
@@ -112,6 +114,58 @@ impl Types {
             self.by_name.entry(t.name.clone()).or_insert(id);
         }
         self.map.insert(id, Rc::new(t));
+    }
+
+    /// `id` is a C type (`qualifier`: it is that qualifier of its target).
+    pub fn mark_c(&mut self, id: TypeId, qualifier: Option<&'static str>) {
+        self.c.insert(id, qualifier);
+    }
+
+    pub fn is_c(&self, id: TypeId) -> bool {
+        self.c.contains_key(&id)
+    }
+
+    /// Names the C types DWARF leaves unnamed, as Delve does: `*const
+    /// char`, `[8]char`, `*struct shape`, `*void`.
+    pub fn name_c_types(&mut self) {
+        let unnamed: Vec<TypeId> = self
+            .c
+            .keys()
+            .copied()
+            .filter(|id| self.map.get(id).is_some_and(|t| t.name.is_empty()))
+            .collect();
+        let named: Vec<(TypeId, String)> = unnamed
+            .into_iter()
+            .map(|id| (id, self.c_name(id, 0)))
+            .collect();
+        for (id, name) in named {
+            if let Some(t) = self.map.get_mut(&id) {
+                Rc::make_mut(t).name = name.clone();
+            }
+            self.by_name.entry(name).or_insert(id);
+        }
+    }
+
+    fn c_name(&self, id: TypeId, depth: u32) -> String {
+        let Some(t) = self.map.get(&id) else {
+            return "void".into();
+        };
+        if !t.name.is_empty() {
+            return t.name.clone();
+        }
+        if depth > 16 {
+            return "?".into();
+        }
+        let d = depth + 1;
+        match (&t.kind, self.c.get(&id).copied().flatten()) {
+            (Kind::Ptr(Some(to)), _) => format!("*{}", self.c_name(*to, d)),
+            (Kind::Ptr(None), _) => "*void".into(),
+            (Kind::Array(elem, n), _) => format!("[{n}]{}", self.c_name(*elem, d)),
+            (Kind::Alias(to), Some(q)) => format!("{q} {}", self.c_name(*to, d)),
+            (Kind::Unknown, Some(q)) => format!("{q} void"),
+            (Kind::Func, _) => "func".into(),
+            _ => "?".into(),
+        }
     }
 
     pub fn get(&self, id: TypeId) -> Option<Rc<Type>> {

@@ -167,6 +167,42 @@ impl<'a> Ctx<'a> {
         }))
     }
 
+    /// Whether `v` is a C `char *` (any qualifiers, typedefs), which is
+    /// shown as the string it points to, as Delve does.
+    pub fn is_c_string(&self, v: &Val) -> bool {
+        let types = &self.info.types;
+        let ptr = types.resolve_id(v.ty);
+        if !types.is_c(ptr) {
+            return false;
+        }
+        let Some(target) = types.pointee(ptr) else {
+            return false;
+        };
+        types.resolve(target).is_some_and(|t| {
+            matches!(t.kind, Kind::Int | Kind::Uint)
+                && t.size == 1
+                && matches!(t.name.as_str(), "char" | "signed char" | "unsigned char")
+        })
+    }
+
+    /// The NUL-terminated bytes at `addr` (at most `max`), and whether the
+    /// NUL was found. Read in pieces that stop at 1 KiB boundaries: a short
+    /// string near the end of a mapping must not fail for the bytes after it.
+    pub fn c_string(&self, addr: u64, max: u64) -> anyhow::Result<(Vec<u8>, bool)> {
+        let mut out = Vec::new();
+        while (out.len() as u64) < max {
+            let at = addr.wrapping_add(out.len() as u64);
+            let chunk = (1024 - at % 1024).min(max - out.len() as u64);
+            let b = self.read(at, chunk as usize)?;
+            if let Some(nul) = b.iter().position(|&c| c == 0) {
+                out.extend_from_slice(&b[..nul]);
+                return Ok((out, true));
+            }
+            out.extend_from_slice(&b);
+        }
+        Ok((out, false))
+    }
+
     /// A string's bytes (at most `max`) and its full length.
     pub fn string(&self, v: &Val, max: u64) -> anyhow::Result<(Vec<u8>, u64)> {
         let ptr = self.uint(v, 0, 8)?;
