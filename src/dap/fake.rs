@@ -392,4 +392,9 @@ impl DebugTarget for Fake {
     fn take_output(&mut self) -> Vec<OutputChunk> {
         std::mem::take(&mut self.script.lock().unwrap().output)
     }
+
+    fn rewind_paused_motion(&mut self) -> EResult<()> {
+        self.log("rewind".into());
+        Ok(())
+    }
 }

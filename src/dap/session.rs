@@ -588,6 +588,13 @@ impl Session {
                 if stop.reason == StopReason::Pause && run.resume_after && !run.user_paused =>
             {
                 // Paused only to change breakpoints: apply them and go on.
+                // A reverse-continue starts again where it began: its scan
+                // stood somewhere before that.
+                if run.motion == Motion::ReverseContinue {
+                    if let Err(e) = self.handle.call(|t| t.rewind_paused_motion()).await {
+                        self.output("stderr", format!("Unable to run: {e}\n"));
+                    }
+                }
                 self.drain_pending().await;
                 if self.motion.is_none() {
                     run.resume_after = false;

@@ -835,6 +835,51 @@ async fn breakpoints_set_while_continuing_apply_and_resume() {
     c.disconnect().await;
 }
 
+/// A reverse-continue paused to change breakpoints starts again from
+/// where it began (the engine rewinds), not from where its scan stood.
+#[tokio::test]
+async fn breakpoints_set_while_reverse_continuing_start_it_again() {
+    let s = script();
+    let mut c = Client::start(&s);
+    c.init().await;
+    c.attach(json!({})).await;
+    c.ok("configurationDone", json!({})).await;
+    c.event("stopped").await;
+    {
+        let mut sc = s.lock().unwrap();
+        sc.blocking_resumes = 1;
+        sc.stops = VecDeque::from(vec![stop(StopReason::Breakpoint { ids: vec![2] }, Some(1))]);
+    }
+    c.ok("reverseContinue", json!({"threadId": 1})).await;
+    c.ok(
+        "setBreakpoints",
+        json!({"source": {"path": "/build/src/main.go"}, "breakpoints": [{"line": 5}]}),
+    )
+    .await;
+    let st = c.event("stopped").await;
+    assert_eq!(st["body"]["reason"], "breakpoint", "no pause shows");
+    let cl = calls(&s);
+    let moves: Vec<&String> = cl
+        .iter()
+        .filter(|c| c.starts_with("resume") || *c == "rewind" || c.starts_with("bp "))
+        .collect();
+    let n = moves.len();
+    assert!(n >= 4, "{moves:?}");
+    assert_eq!(
+        moves[n - 4],
+        "resume ReverseContinue None Line",
+        "{moves:?}"
+    );
+    assert_eq!(moves[n - 3], "rewind", "{moves:?}");
+    assert!(moves[n - 2].starts_with("bp "), "{moves:?}");
+    assert_eq!(
+        moves[n - 1],
+        "resume ReverseContinue None Line",
+        "{moves:?}"
+    );
+    c.disconnect().await;
+}
+
 #[tokio::test]
 async fn disconnect_while_running_and_next_client() {
     let s = script();

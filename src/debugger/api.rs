@@ -424,4 +424,11 @@ pub trait DebugTarget {
     fn read_memory(&mut self, addr: u64, count: u64) -> EResult<MemoryRead>;
     /// Program output produced since the last call.
     fn take_output(&mut self) -> Vec<OutputChunk>;
+    /// Back to where the last motion began if a pause stopped it in a
+    /// backward scan (a reverse-continue the DAP server paused to change
+    /// breakpoints, which it then starts again from there: going on from
+    /// the scan's position would skip the hits between it and the start).
+    fn rewind_paused_motion(&mut self) -> EResult<()> {
+        Ok(())
+    }
 }

@@ -35,6 +35,8 @@ pub struct Engine {
     pub(super) output: Vec<OutputChunk>,
     pub(super) cache: StopCache,
     pub(super) watch: super::watch::Watches,
+    /// Where a reverse-continue that a pause stopped began.
+    pub(super) paused_from: Option<crate::timeline::Pos>,
 }
 
 impl Host for Engine {
@@ -99,6 +101,7 @@ impl Engine {
             output: Vec::new(),
             cache: StopCache::default(),
             watch: Default::default(),
+            paused_from: None,
         };
         progress(2, 2);
         Ok(e)

@@ -196,11 +196,17 @@ impl DebugTarget for Engine {
         goid: Option<Goid>,
         granularity: Granularity,
     ) -> EResult<Stop> {
+        self.paused_from = None;
+        let origin = match motion {
+            Motion::ReverseContinue => self.tl.here().ok(),
+            _ => None,
+        };
         let stop = match self.motion(motion, goid, granularity) {
             // A pause stops every motion where its replay stands (a backward
             // scan's or a seek's on the way, a forward motion's): the
             // debugger's breakpoints and watchpoints go back in.
             Err(e) if crate::timeline::is_cancelled(&e.0) => {
+                self.paused_from = origin;
                 self.sync_breakpoints(&[])?;
                 self.tl.reapply()?;
                 self.stop(StopReason::Pause, None)
@@ -214,6 +220,16 @@ impl DebugTarget for Engine {
             self.selected = stop.goid;
         }
         Ok(stop)
+    }
+
+    fn rewind_paused_motion(&mut self) -> EResult<()> {
+        if let Some(origin) = self.paused_from.take() {
+            self.tl.seek(&origin)?;
+            self.sync_breakpoints(&[])?;
+            self.tl.reapply()?;
+            self.cache.clear();
+        }
+        Ok(())
     }
 
     fn goroutines(&mut self) -> EResult<Vec<GoroutineSummary>> {
