@@ -14,7 +14,7 @@ const SUMMARY: &[&str] = &[
     "xs=[1 2 3] cap=5 nilxs=true capxs=[7 8] cap=4 arr=[10 20 30]",
     "m keys=[a b c] mi=map[1:one 2:two 3:hello] len(big)=30 big[k29]=203 len(huge)=2000 nilm=true",
     "p={X:1 Y:2 Label:end In:{A:5 B:deep}} pp={X:10 Y:20 Label:ptr In:{A:3 B:in}} np=<nil>",
-    "ei=42 es=hello! ep=*main.point err=boom cerr=code 7: bad nilerr=<nil>",
+    "ei=42 es=hello! ep=*main.point err=boom cerr=code 7: bad nilerr=<nil> ae=code 7: bad",
     "ch len=2 cap=3 fn(3)=6 counter=42 greeting=\"hi\"",
     "w2.F=T-inside-W2 w2.wrap1.F=T-inside-W1 vp.F=via pointer tw=one,two",
     "c=(3.25+7i) c64=(3.25+7i) ifs={1 2 end {5 deep}} bs=bytes! up=true nilup=<nil>",

@@ -89,6 +89,7 @@ func inspect(n int, f float64, ok bool, s string, xs []int, m map[string]int, bi
 	ep := any(pp)
 	var nilerr error
 	cerr := error(&myErr{code: n, msg: "bad"})
+	ae := any(cerr)
 	fn := double
 	w2 := wrap2{wrap1: wrap1{named{"T-inside-W1"}}, named: named{"T-inside-W2"}}
 	vp := viaPtr{&named{"via pointer"}}
@@ -127,7 +128,7 @@ func inspect(n int, f float64, ok bool, s string, xs []int, m map[string]int, bi
 	fmt.Printf("xs=%v cap=%d nilxs=%v capxs=%v cap=%d arr=%v\n", xs, cap(xs), nilxs == nil, capxs, cap(capxs), arr)
 	fmt.Printf("m keys=%v mi=%v len(big)=%d big[k29]=%d len(huge)=%d nilm=%v\n", keys, mi, len(big), big["k29"], len(huge), nilm == nil)
 	fmt.Printf("p=%+v pp=%+v np=%v\n", p, *pp, np)
-	fmt.Printf("ei=%v es=%v ep=%T err=%v cerr=%v nilerr=%v\n", ei, es, ep, err, cerr, nilerr)
+	fmt.Printf("ei=%v es=%v ep=%T err=%v cerr=%v nilerr=%v ae=%v\n", ei, es, ep, err, cerr, nilerr, ae)
 	fmt.Printf("ch len=%d cap=%d fn(3)=%d counter=%d greeting=%q\n", len(ch), cap(ch), fn(3), counter, greeting)
 	fmt.Printf("w2.F=%s w2.wrap1.F=%s vp.F=%s tw=%s,%s\n", w2.F, w2.wrap1.F, vp.F, tw.named.F, tw.other.F)
 	fmt.Printf("c=%v c64=%v ifs=%v bs=%s up=%v nilup=%v\n", c, c64, ifs, bs, up == unsafe.Pointer(pp), nilup)

@@ -745,18 +745,43 @@ impl Scope<'_> {
                 .map(Ev::Val)
                 .ok_or_else(|| anyhow!("no type information for {}", dynamic.name));
         }
-        if matches!(ctx.ty(target)?.kind, Kind::Iface { .. }) {
+        if let Kind::Iface { hdr } = ctx.ty(target)?.kind {
+            if let Some(m) = super::methods::missing_method(ctx, dynamic.rtype, target)? {
+                bail!(
+                    "interface conversion: {} is not {tname}: missing method {m}",
+                    dynamic.name
+                );
+            }
             if ctx.info.types.compatible(v.ty, target) {
                 return Ok(Ev::Val(Val {
                     ty: target,
                     loc: v.loc,
                 }));
             }
-            bail!(
-                "interface conversion: asserting {iname} to the interface type {tname} needs its \
-                 method set, which the debugger does not check: assert the dynamic type {} instead",
-                dynamic.name
-            );
+            // The same dynamic value in the target's layout: an empty
+            // interface holds the type, another one its itab for that
+            // interface, when the program has one (else the dynamic value
+            // itself stands for it).
+            let word = ctx.uint(&v, 8, 8)?;
+            let empty = hdr.is_some_and(|h| ctx.info.types.field(h, "tab").is_none());
+            let first = if empty {
+                Some(dynamic.rtype)
+            } else {
+                super::methods::find_itab(ctx, target, dynamic.rtype)
+            };
+            return match first {
+                Some(w) => {
+                    let mut b = w.to_le_bytes().to_vec();
+                    b.extend_from_slice(&word.to_le_bytes());
+                    Ok(Ev::Val(Val {
+                        ty: target,
+                        loc: Loc::Bytes(b.into()),
+                    }))
+                }
+                None => data
+                    .map(Ev::Val)
+                    .ok_or_else(|| anyhow!("no type information for {}", dynamic.name)),
+            };
         }
         bail!(
             "interface conversion: {iname} is {}, not {tname}",

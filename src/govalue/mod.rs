@@ -16,6 +16,7 @@ mod expand;
 mod info;
 mod location;
 mod maps;
+mod methods;
 mod parse;
 mod render;
 mod scope;

@@ -435,6 +435,15 @@ fn check(version: &str, debug: bool) {
         ("ifs.(main.point).Label", "\"end\""),
         ("cerr.(*main.myErr).code", "7"),
         ("err.(*errors.errorString).s", "\"boom\""),
+        // To an interface: the method set is checked, the value keeps its
+        // dynamic type.
+        ("ae.(error)", r#"error(*main.myErr) *{code: 7, msg: "bad"}"#),
+        (
+            "cerr.(error)",
+            r#"error(*main.myErr) *{code: 7, msg: "bad"}"#,
+        ),
+        ("ae.(error).(*main.myErr).code", "7"),
+        ("cerr.(any).(*main.myErr).msg", "\"bad\""),
         // Conversions.
         ("uint8(n + 300)", "51 = 0x33"),
         ("int8(-n)", "-7"),
@@ -592,6 +601,14 @@ fn check(version: &str, debug: bool) {
         (
             "nilerr.(*main.myErr)",
             "interface conversion: error is nil, not *main.myErr",
+        ),
+        (
+            "ei.(error)",
+            "interface conversion: int is not error: missing method Error",
+        ),
+        (
+            "ep.(error)",
+            "interface conversion: *main.point is not error: missing method Error",
         ),
         ("n.(int)", "expression \"n\" not an interface"),
         ("xs[2:9]", "slice bounds out of range [:9] with capacity 5"),

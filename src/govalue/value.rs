@@ -42,6 +42,8 @@ pub(crate) struct Dynamic {
     pub name: String,
     /// The data word is the value itself (pointer-shaped types).
     pub direct: bool,
+    /// Its runtime type descriptor's address.
+    pub rtype: u64,
 }
 
 pub(crate) struct Ctx<'a> {
@@ -276,7 +278,12 @@ impl<'a> Ctx<'a> {
                 .runtime_type_name(rtype, off_of("Str", 40), off_of("TFlag", 20))
                 .unwrap_or_else(|| format!("<type at {rtype:#x}>")),
         };
-        Dynamic { ty, name, direct }
+        Dynamic {
+            ty,
+            name,
+            direct,
+            rtype,
+        }
     }
 
     fn pointer_shaped(&self, t: TypeId) -> bool {
