@@ -180,27 +180,50 @@ fn imethods(ctx: &Ctx, base: u64, at: u64) -> anyhow::Result<Vec<Method>> {
             .and_then(|o| name(ctx, base, o).ok())
             .map(|n| n.0)
     };
-    let step = size(ctx, "internal/abi.Imethod")?.max(8);
-    let (name_off, typ_off) = (
-        field(ctx, "internal/abi.Imethod", "Name")?,
-        field(ctx, "internal/abi.Imethod", "Typ")?,
-    );
-    let mut out = Vec::new();
-    for k in 0..len {
-        let m = ptr + k * step;
-        let (n, pkg) = name(ctx, base, i32_at(ctx, m + name_off)?)?;
-        let pkg = if exported(&n) {
-            None
-        } else {
-            pkg.or_else(|| iface_pkg.clone())
-        };
-        out.push(Method {
-            name: n,
-            pkg,
-            typ: i32_at(ctx, m + typ_off)?,
-        });
+    let list = Table {
+        at: ptr,
+        count: len,
+        layout: "internal/abi.Imethod",
+        typ: "Typ",
+    };
+    list.read(ctx, base, iface_pkg)
+}
+
+/// A table of methods in memory: `abi.Imethod`s or `abi.Method`s, each
+/// a name offset and a method type offset (`typ` names that field).
+struct Table {
+    at: u64,
+    count: u64,
+    layout: &'static str,
+    typ: &'static str,
+}
+
+impl Table {
+    /// Its methods; an unexported name without a package path of its own
+    /// belongs to `pkg` (the interface's or the type's).
+    fn read(&self, ctx: &Ctx, base: u64, pkg: Option<String>) -> anyhow::Result<Vec<Method>> {
+        let step = size(ctx, self.layout)?.max(8);
+        let (name_off, typ_off) = (
+            field(ctx, self.layout, "Name")?,
+            field(ctx, self.layout, self.typ)?,
+        );
+        let mut out = Vec::new();
+        for k in 0..self.count {
+            let m = self.at + k * step;
+            let (n, own) = name(ctx, base, i32_at(ctx, m + name_off)?)?;
+            let pkg = if exported(&n) {
+                None
+            } else {
+                own.or_else(|| pkg.clone())
+            };
+            out.push(Method {
+                name: n,
+                pkg,
+                typ: i32_at(ctx, m + typ_off)?,
+            });
+        }
+        Ok(out)
     }
-    Ok(out)
 }
 
 /// The descriptor a kind's `UncommonType` follows.
@@ -247,25 +270,11 @@ fn methods(ctx: &Ctx, base: u64, rtype: u64) -> anyhow::Result<Vec<Method>> {
             .unwrap_or([0; 2]),
     ) as u64;
     let moff = i32_at(ctx, u + field(ctx, ut, "Moff")?)? as u32 as u64;
-    let step = size(ctx, "internal/abi.Method")?.max(16);
-    let (name_off, mtyp_off) = (
-        field(ctx, "internal/abi.Method", "Name")?,
-        field(ctx, "internal/abi.Method", "Mtyp")?,
-    );
-    let mut out = Vec::new();
-    for k in 0..count {
-        let m = u + moff + k * step;
-        let (n, pkg) = name(ctx, base, i32_at(ctx, m + name_off)?)?;
-        let pkg = if exported(&n) {
-            None
-        } else {
-            pkg.or_else(|| type_pkg.clone())
-        };
-        out.push(Method {
-            name: n,
-            pkg,
-            typ: i32_at(ctx, m + mtyp_off)?,
-        });
-    }
-    Ok(out)
+    let list = Table {
+        at: u + moff,
+        count,
+        layout: "internal/abi.Method",
+        typ: "Mtyp",
+    };
+    list.read(ctx, base, type_pkg)
 }
