@@ -54,7 +54,7 @@ pub(crate) fn missing_method(
         .filter(|&r| r != 0)
         .ok_or_else(|| anyhow!("no runtime type for {}", types.name(iface)))?;
     let wanted = imethods(ctx, base, base + off)?;
-    let have = methods(ctx, base, rtype)?;
+    let have = methods(ctx, rtype)?;
     Ok(wanted
         .into_iter()
         .find(|w| !have.contains(w))
@@ -128,35 +128,6 @@ fn i32_at(ctx: &Ctx, addr: u64) -> anyhow::Result<i32> {
     ))
 }
 
-/// A name (`abi.Name` at a name offset): flags, a uvarint length and the
-/// bytes, then a tag if flagged, then the package path's name offset if
-/// flagged. Returns the name and that package path.
-fn name(ctx: &Ctx, base: u64, off: i32) -> anyhow::Result<(String, Option<String>)> {
-    let at = base.wrapping_add(off as i64 as u64);
-    let head = ctx.read(at, 11)?;
-    let flags = head[0];
-    let mut i = 1;
-    let len = crate::gobin::uvarint(&head, &mut i).ok_or_else(|| anyhow!("bad name"))?;
-    if len > 4096 {
-        bail!("bad name length {len}");
-    }
-    let text = String::from_utf8_lossy(&ctx.read(at + i as u64, len as usize)?).into_owned();
-    let mut end = at + i as u64 + len;
-    if flags & 2 != 0 {
-        let tag = ctx.read(end, 10)?;
-        let mut j = 0;
-        let tlen = crate::gobin::uvarint(&tag, &mut j).ok_or_else(|| anyhow!("bad tag"))?;
-        end += j as u64 + tlen;
-    }
-    let pkg = if flags & 4 != 0 {
-        let p = i32_at(ctx, end)?;
-        Some(name(ctx, base, p)?.0)
-    } else {
-        None
-    };
-    Ok((text, pkg))
-}
-
 fn exported(name: &str) -> bool {
     name.chars().next().is_some_and(|c| c.is_uppercase())
 }
@@ -177,7 +148,7 @@ fn imethods(ctx: &Ctx, base: u64, at: u64) -> anyhow::Result<Vec<Method>> {
         let off = pkg_name.wrapping_sub(base) as i64;
         i32::try_from(off)
             .ok()
-            .and_then(|o| name(ctx, base, o).ok())
+            .and_then(|o| ctx.abi_name(o).ok())
             .map(|n| n.0)
     };
     let list = Table {
@@ -186,7 +157,7 @@ fn imethods(ctx: &Ctx, base: u64, at: u64) -> anyhow::Result<Vec<Method>> {
         layout: "internal/abi.Imethod",
         typ: "Typ",
     };
-    list.read(ctx, base, iface_pkg)
+    list.read(ctx, iface_pkg)
 }
 
 /// A table of methods in memory: `abi.Imethod`s or `abi.Method`s, each
@@ -201,7 +172,7 @@ struct Table {
 impl Table {
     /// Its methods; an unexported name without a package path of its own
     /// belongs to `pkg` (the interface's or the type's).
-    fn read(&self, ctx: &Ctx, base: u64, pkg: Option<String>) -> anyhow::Result<Vec<Method>> {
+    fn read(&self, ctx: &Ctx, pkg: Option<String>) -> anyhow::Result<Vec<Method>> {
         let step = size(ctx, self.layout)?.max(8);
         let (name_off, typ_off) = (
             field(ctx, self.layout, "Name")?,
@@ -210,7 +181,7 @@ impl Table {
         let mut out = Vec::new();
         for k in 0..self.count {
             let m = self.at + k * step;
-            let (n, own) = name(ctx, base, i32_at(ctx, m + name_off)?)?;
+            let (n, own) = ctx.abi_name(i32_at(ctx, m + name_off)?)?;
             let pkg = if exported(&n) {
                 None
             } else {
@@ -247,7 +218,7 @@ fn kind_layout(kind: u8) -> &'static [&'static str] {
 
 /// A type's own methods (its method set: a pointer type's include its
 /// element's value-receiver methods, as the compiler lays them out).
-fn methods(ctx: &Ctx, base: u64, rtype: u64) -> anyhow::Result<Vec<Method>> {
+fn methods(ctx: &Ctx, rtype: u64) -> anyhow::Result<Vec<Method>> {
     let t = "internal/abi.Type";
     let tflag = u8_at(ctx, rtype + field(ctx, t, "TFlag")?)?;
     if tflag & TFLAG_UNCOMMON == 0 {
@@ -260,7 +231,8 @@ fn methods(ctx: &Ctx, base: u64, rtype: u64) -> anyhow::Result<Vec<Method>> {
         .ok_or_else(|| anyhow!("no descriptor layout for kind {kind}"))?;
     let ut = "internal/abi.UncommonType";
     let u = rtype + layout;
-    let type_pkg = name(ctx, base, i32_at(ctx, u + field(ctx, ut, "PkgPath")?)?)
+    let type_pkg = ctx
+        .abi_name(i32_at(ctx, u + field(ctx, ut, "PkgPath")?)?)
         .ok()
         .map(|n| n.0)
         .filter(|p| !p.is_empty());
@@ -276,5 +248,5 @@ fn methods(ctx: &Ctx, base: u64, rtype: u64) -> anyhow::Result<Vec<Method>> {
         layout: "internal/abi.Method",
         typ: "Mtyp",
     };
-    list.read(ctx, base, type_pkg)
+    list.read(ctx, type_pkg)
 }

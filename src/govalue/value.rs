@@ -294,28 +294,59 @@ impl<'a> Ctx<'a> {
     }
 
     /// A type's name from its runtime descriptor (for types the DWARF lacks):
-    /// `Str` is a name offset from moduledata.types; a name is a flags byte,
-    /// a uvarint length and the bytes.
+    /// `Str` is a name offset from moduledata.types.
     fn runtime_type_name(&self, rtype: u64, str_off: u64, tflag_off: u64) -> Option<String> {
-        let base = self.types_base()?;
         let off = self.read(rtype.wrapping_add(str_off), 4).ok()?;
         let off = i32::from_le_bytes(off.try_into().ok()?);
         let tflag = self.read(rtype.wrapping_add(tflag_off), 1).ok()?[0];
-        let at = base.wrapping_add(off as i64 as u64);
-        let head = self.read(at, 11).ok()?;
-        let mut i = 1;
-        let len = crate::gobin::uvarint(&head, &mut i)?;
-        if len == 0 || len > 4096 {
+        let (name, _) = self.abi_name(off).ok()?;
+        if name.is_empty() {
             return None;
         }
-        let name = self.read(at.wrapping_add(i as u64), len as usize).ok()?;
-        let name = String::from_utf8_lossy(&name).into_owned();
         // TFlagExtraStar: the name is stored with a leading '*' to share it.
         Some(if tflag & 2 != 0 {
             name.strip_prefix('*').unwrap_or(&name).to_string()
         } else {
             name
         })
+    }
+
+    /// A runtime name (`abi.Name` at a name offset from moduledata.types):
+    /// a flags byte, a uvarint length and the bytes, then a tag if
+    /// flagged, then the package path's name offset if flagged. Returns
+    /// the name and that package path.
+    pub fn abi_name(&self, off: i32) -> anyhow::Result<(String, Option<String>)> {
+        self.abi_name_at(off, true)
+    }
+
+    /// `follow`: read the package path too (a package path has none).
+    fn abi_name_at(&self, off: i32, follow: bool) -> anyhow::Result<(String, Option<String>)> {
+        let base = self
+            .types_base()
+            .ok_or_else(|| anyhow!("the runtime's type descriptors are not known"))?;
+        let at = base.wrapping_add(off as i64 as u64);
+        let head = self.read(at, 11)?;
+        let flags = head[0];
+        let mut i = 1;
+        let len = crate::gobin::uvarint(&head, &mut i).ok_or_else(|| anyhow!("bad name"))?;
+        if len > 4096 {
+            bail!("bad name length {len}");
+        }
+        let text = String::from_utf8_lossy(&self.read(at + i as u64, len as usize)?).into_owned();
+        let mut end = at + i as u64 + len;
+        if flags & 2 != 0 {
+            let tag = self.read(end, 10)?;
+            let mut j = 0;
+            let tlen = crate::gobin::uvarint(&tag, &mut j).ok_or_else(|| anyhow!("bad tag"))?;
+            end += j as u64 + tlen;
+        }
+        let pkg = if follow && flags & 4 != 0 {
+            let p = i32::from_le_bytes(self.read(end, 4)?.try_into().unwrap_or([0; 4]));
+            Some(self.abi_name_at(p, false)?.0)
+        } else {
+            None
+        };
+        Ok((text, pkg))
     }
 
     /// An interface's dynamic value: `None` for a nil interface, else its
