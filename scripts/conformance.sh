@@ -95,11 +95,12 @@ REGRESS_PKG=golang-1.19-src
 REGRESS_DIR="$REPO_ROOT/.build/go-regress"
 REGRESS_TEST="$REGRESS_DIR/usr/share/go-1.19/test"
 
-# --quick (CI): rows that pass reliably — goroutines and timers, signals and a
+# --quick (CI): rows that pass reliably — goroutines and timers (`time` on go1.24
+# is the test for a point's dead stack, record/session.rs), signals and a
 # child process, file I/O, compression, plain computation, a toolchain command
 # and two of Go's regression programs. os/exec and go-vet are left out while
 # their tracked failures stand (ARCHITECTURE.md, "Real programs").
-QUICK_ROWS=(sync context os/signal net/url encoding/json strconv compress/gzip io/fs
+QUICK_ROWS=(sync context time os/signal net/url encoding/json strconv compress/gzip io/fs
     path/filepath gofmt regress/chan/select3 regress/gcgort)
 
 # Extra test-binary arguments per row. Keep this minimal: an entry is only for a
