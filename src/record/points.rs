@@ -75,8 +75,13 @@ impl Recorder {
     /// patch site. `None`: the thread died meanwhile.
     pub(super) fn settle_point(&mut self, tid: Tid, regs: Regs) -> anyhow::Result<Option<Settled>> {
         let mut held = Vec::new();
+        let began = std::time::Instant::now();
+        let from = regs.rip;
         let out = self.settle(tid, regs, &mut held);
         self.requeue(tid, held);
+        if let Ok(Some(s)) = &out {
+            tracing::debug!(%tid, from = format_args!("{from:#x}"), to = format_args!("{:#x}", s.regs.rip), site = s.site, took = ?began.elapsed(), "settled a point");
+        }
         out
     }
 

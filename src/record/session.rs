@@ -765,6 +765,7 @@ impl Recorder {
                 self.forward_signal();
                 continue;
             };
+            tracing::trace!(tid = w.tid.0, stop = ?w.stop, after = ?began.elapsed(), "a stop while preempting");
             self.handle_or_vanished(w)?;
         }
         let cost = began.elapsed();
