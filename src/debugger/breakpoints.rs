@@ -4,7 +4,7 @@ use super::api::{
     BreakpointStatus, FunctionBreakpoint, InstructionBreakpoint, LineBreakpoint, StopReason,
 };
 use crate::gobin::GoBinary;
-use crate::timeline::CountKey;
+use crate::timeline::{CountKey, Counted};
 
 #[derive(Debug, Clone)]
 pub enum Place {
@@ -33,7 +33,7 @@ impl UserBreakpoint {
         let mut addrs = self.addrs.clone();
         addrs.sort_unstable();
         CountKey {
-            addrs,
+            of: Counted::Code(addrs),
             condition: self.condition.clone(),
         }
     }

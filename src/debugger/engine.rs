@@ -11,13 +11,13 @@ use anyhow::Context;
 use trace_format::{RecTid, StdStream};
 
 use super::api::*;
-use super::breakpoints::Breakpoints;
+use super::breakpoints::{hit_condition_met, Breakpoints};
 use super::inspect::StopCache;
 use crate::gobin::GoBinary;
 use crate::govalue::DebugInfo;
 use crate::replay::BreakpointHit;
 pub(super) use crate::timeline::Tick;
-use crate::timeline::{counts_here, Cancel, CountKey, Host, Timeline};
+use crate::timeline::{counts_here, Cancel, CountKey, Counted, Host, Timeline};
 
 pub struct Engine {
     pub(super) dir: PathBuf,
@@ -131,7 +131,8 @@ impl Engine {
 
     /// One step of the replay (see `Timeline::tick`); the program's
     /// output goes to the user's.
-    /// A breakpoint hit is counted here, whichever motion it happens in.
+    /// A breakpoint's or watchpoint's hit is counted here, whichever
+    /// motion it happens in.
     pub(super) fn tick(&mut self, instruction: bool) -> EResult<Tick> {
         let t = self.tl.tick(instruction)?;
         for (stream, bytes) in self.tl.take_output() {
@@ -140,9 +141,9 @@ impl Engine {
                 StdStream::Stderr => OutputChunk::Stderr(bytes),
             });
         }
-        if let Tick::Hit(h) = &t {
-            let keys = self.bps.counted();
-            if keys.iter().any(|k| k.addrs.contains(&h.addr)) {
+        if let Tick::Hit(h) | Tick::Watch(h) = &t {
+            let keys = self.counted();
+            if !keys.is_empty() {
                 for k in self.judge(*h, &keys)? {
                     self.tl.counts.hit(&k);
                 }
@@ -151,22 +152,43 @@ impl Engine {
         Ok(t)
     }
 
-    /// The hit counts (of `keys`) a hit counts for: those whose condition
-    /// holds at it.
+    /// The keys of the hit counts the hit conditions need: the
+    /// breakpoints' and the watchpoints'.
+    pub(super) fn counted(&self) -> Vec<CountKey> {
+        let mut keys = self.bps.counted();
+        keys.extend(self.watch.counted());
+        keys
+    }
+
+    /// The hit counts (of `keys`) a hit counts for: those it is a hit of
+    /// (a breakpoint's address; a watchpoint's value, in its frame) whose
+    /// condition holds at it. Every count is judged here, whichever way
+    /// the replay goes, so a count means the same forwards and backwards.
     pub(super) fn judge(&mut self, h: BreakpointHit, keys: &[CountKey]) -> EResult<Vec<CountKey>> {
         let mut out = Vec::new();
-        for k in keys.iter().filter(|k| k.addrs.contains(&h.addr)) {
-            if self.condition_holds(&k.condition, h.tid, false)? {
+        for k in keys {
+            let of_hit = match &k.of {
+                Counted::Code(addrs) => h.watch.is_none() && addrs.contains(&h.addr),
+                Counted::Data { .. } => self.watch_hit_of(&h, &k.of),
+            };
+            if of_hit && self.condition_holds(&k.condition, h.tid, false)? {
                 out.push(k.clone());
             }
         }
         Ok(out)
     }
 
-    /// Makes the hit counts the breakpoints' hit conditions need known
-    /// where the replay stands (a forward motion adds to them).
+    /// Whether `hit_condition` holds for the count of `key` where the
+    /// replay stands (counted when the replay got here, in `tick`).
+    pub(super) fn hit_condition_here(&self, hit_condition: &str, key: &CountKey) -> EResult<bool> {
+        let hits = self.tl.counts.here(key).unwrap_or(0);
+        hit_condition_met(hit_condition, hits).map_err(EngineError)
+    }
+
+    /// Makes the hit counts the hit conditions need known where the
+    /// replay stands (a forward motion adds to them).
     pub(super) fn ensure_counts(&mut self) -> EResult<()> {
-        let keys = self.bps.counted();
+        let keys = self.counted();
         if !keys.is_empty() {
             let k2 = keys.clone();
             counts_here(self, &keys, &mut |e: &mut Engine, h| e.judge(h, &k2))?;

@@ -3,7 +3,7 @@
 use trace_format::RecTid;
 
 use super::api::*;
-use super::breakpoints::{hit_condition_met, interpolate};
+use super::breakpoints::interpolate;
 use super::engine::{Engine, Tick};
 use super::inspect::is_runtime;
 use crate::replay::BreakpointHit;
@@ -187,9 +187,7 @@ impl Engine {
                 continue;
             }
             if let Some(hc) = &bp.hit_condition {
-                // Counted when the replay got here (`Engine::tick`).
-                let hits = self.tl.counts.here(&bp.count_key()).unwrap_or(0);
-                if !hit_condition_met(hc, hits).map_err(EngineError)? {
+                if !self.hit_condition_here(hc, &bp.count_key())? {
                     continue;
                 }
             }

@@ -9,22 +9,43 @@ use super::api::*;
 use super::breakpoints::hit_condition_met;
 use super::engine::Engine;
 use super::forward::{step_targets, StepFrame};
+use super::watch::WriteNotes;
 use crate::timeline::{bases_at, scan, CountKey, Moment, Pos};
 
-/// Why a reverse scan kept a hit.
+/// Why a reverse scan kept a hit: the stop it may be.
 enum Why {
-    Watch,
+    /// A watchpoint's (its id).
+    Watch(u32),
     Exception,
     /// The user breakpoints (indices) whose condition held there.
     Breakpoints(Vec<usize>),
 }
 
-/// A breakpoint hit that stops a reverse-continue: the breakpoints it
-/// stops for, and the hit counts at that moment.
-#[derive(Default)]
-struct Stopping {
+/// A hit a reverse scan kept: the stop it may be (None: it only counts),
+/// and the hit counts it adds one to (the judge's, as going forwards).
+struct Kept {
+    why: Option<Why>,
+    adds: Vec<CountKey>,
+}
+
+/// A hit that stops a reverse-continue: the breakpoints or watchpoint it
+/// stops for, and the hit counts just before it and at it.
+pub(super) struct Stopping {
     ids: Vec<u32>,
-    counts: Vec<(CountKey, u64)>,
+    before: Vec<(CountKey, u64)>,
+    at: Vec<(CountKey, u64)>,
+}
+
+impl Stopping {
+    /// The hit counts where the stop is: at the hit (`with_hit`), or just
+    /// before it (a watchpoint's stop before the write).
+    pub(super) fn counts(self, with_hit: bool) -> Vec<(CountKey, u64)> {
+        if with_hit {
+            self.at
+        } else {
+            self.before
+        }
+    }
 }
 
 /// A frame's history: moments with the pc and CFA there, and the caller's
@@ -39,83 +60,87 @@ impl Engine {
     }
 
     /// The last hit before now that stops: an exception, a watchpoint's
-    /// (see `reverse_to_write`), or a user breakpoint whose condition holds
-    /// and whose hit condition holds for its count there (hits from the
-    /// start up to that moment, as going forwards).
+    /// (see `reverse_to_write`), or a user breakpoint's, whose condition
+    /// holds and whose hit condition holds for its count there (hits from
+    /// the start up to that moment, as going forwards).
     pub(super) fn reverse_continue(&mut self) -> EResult<Stop> {
         let here = self.tl.here()?;
         let exceptions = self.enabled_exceptions();
         let mut addrs: Vec<u64> = self.bps.addrs().collect();
         addrs.extend(exceptions.iter().map(|(a, _)| *a));
-        let mut seen = std::collections::HashMap::new();
+        let mut seen = WriteNotes::new();
         let watching = !self.watch.list.is_empty();
+        let keys = self.counted();
         let (hits, first) = scan(
             self,
             &here,
             &addrs,
             watching,
             &mut |e, h| {
-                if h.watch.is_some() {
-                    return Ok::<_, EngineError>(
-                        e.keep_watch_hit(&h, &mut seen)?.then_some(Why::Watch),
-                    );
-                }
-                if exceptions.iter().any(|(a, _)| *a == h.addr) {
-                    return Ok(Some(Why::Exception));
-                }
-                // Every breakpoint whose condition holds: log points and hit
-                // conditions count their hits too.
-                let mut held = Vec::new();
-                for i in e.bps.at(h.addr) {
-                    let bp = e.bps.list[i].clone();
-                    if e.condition_holds(&bp.condition, h.tid, true)? {
-                        held.push(i);
-                    }
-                }
-                Ok((!held.is_empty()).then_some(Why::Breakpoints(held)))
+                let adds = e.judge(h, &keys)?;
+                let why = e.why_back(h, &exceptions, &mut seen)?;
+                let kept = why.is_some() || !adds.is_empty();
+                Ok::<_, EngineError>(kept.then_some(Kept { why, adds }))
             },
             &mut |e, from, found| Ok::<_, EngineError>(e.last_stop(from, found)?.is_some()),
         )?;
-        match self.last_stop(first, &hits)? {
-            Some((k, _)) if hits[k].1.watch.is_some() => {
-                let (p, h, _) = &hits[k];
-                let key = p.at.as_ref().map(|(_, r)| (p.event, r.rip, r.rsp));
-                let seen = key.and_then(|k| seen.remove(&k));
-                let (p, h) = (p.clone(), *h);
-                self.reverse_to_write(&p, h, seen)
+        let Some((k, stop)) = self.last_stop(first, &hits)? else {
+            return self.seek_stop(&Pos::start(), StopReason::StartOfRecording);
+        };
+        let (p, h) = (hits[k].0.clone(), hits[k].1);
+        if h.watch.is_some() {
+            let key = p.at.as_ref().map(|(_, r)| (p.event, r.rip, r.rsp));
+            let seen = key.and_then(|k| seen.remove(&k));
+            return self.reverse_to_write(&p, h, seen, stop);
+        }
+        self.tl.seek(&p)?;
+        let reason = match exceptions.iter().find(|(a, _)| *a == h.addr) {
+            // Going back onto the panic (or fatal error) itself.
+            Some((_, kind)) => {
+                let text = self.exception_text(h.tid, *kind);
+                StopReason::Exception { kind: *kind, text }
             }
-            Some((k, stop)) => {
-                let p = &hits[k].0;
-                let (tid, addr) = p.at.as_ref().map(|(t, r)| (*t, r.rip)).unwrap_or_default();
-                if let Some((_, kind)) = exceptions.iter().find(|(a, _)| *a == addr) {
-                    // Going back onto the panic (or fatal error) itself.
-                    self.tl.seek(p)?;
-                    let text = self.exception_text(tid, *kind);
-                    let reason = StopReason::Exception { kind: *kind, text };
-                    return Ok(self.stop(reason, Some(tid)));
-                }
-                let reason = self.bps.reason(stop.ids);
-                let s = self.seek_stop(p, reason)?;
-                self.tl.counts.set_here(stop.counts);
-                Ok(s)
-            }
-            None => {
-                let s = self.seek_stop(&Pos::start(), StopReason::StartOfRecording)?;
-                Ok(s)
+            None => self.bps.reason(stop.ids.clone()),
+        };
+        self.tl.counts.set_here(stop.counts(true));
+        Ok(self.stop(reason, Some(h.tid)))
+    }
+
+    /// Whether a hit a reverse scan meets may stop it, and as what.
+    fn why_back(
+        &mut self,
+        h: crate::replay::BreakpointHit,
+        exceptions: &[(u64, ExceptionKind)],
+        seen: &mut WriteNotes,
+    ) -> EResult<Option<Why>> {
+        if let Some(id) = h.watch {
+            return Ok(self.keep_watch_hit(&h, seen)?.then_some(Why::Watch(id)));
+        }
+        if exceptions.iter().any(|(a, _)| *a == h.addr) {
+            return Ok(Some(Why::Exception));
+        }
+        // Every breakpoint whose condition holds: log points and hit
+        // conditions count their hits too.
+        let mut held = Vec::new();
+        for i in self.bps.at(h.addr) {
+            let bp = self.bps.list[i].clone();
+            if self.condition_holds(&bp.condition, h.tid, true)? {
+                held.push(i);
             }
         }
+        Ok((!held.is_empty()).then_some(Why::Breakpoints(held)))
     }
 
     /// Which of a reverse scan's moments (`found`, from event `from` on)
-    /// is the last that stops, with the breakpoints it stops for and the
-    /// hit counts there. Counting needs the counts at `from` (replayed if
-    /// not known yet) only when a hit condition is set.
+    /// is the last that stops, with what it stops for and the hit counts
+    /// there. Counting needs the counts at `from` (replayed if not known
+    /// yet) only when a hit condition is set.
     fn last_stop(
         &mut self,
         from: u64,
-        found: &[Moment<Why>],
+        found: &[Moment<Kept>],
     ) -> EResult<Option<(usize, Stopping)>> {
-        let keys = self.bps.counted();
+        let keys = self.counted();
         let mut counts: Vec<u64> = if keys.is_empty() {
             Vec::new()
         } else {
@@ -123,42 +148,54 @@ impl Engine {
             bases_at(self, &keys, from, &mut |e: &mut Engine, h| e.judge(h, &k2))?
         };
         let mut last = None;
-        for (k, (_, _, why)) in found.iter().enumerate() {
-            let held = match why {
-                Why::Watch | Why::Exception => {
-                    last = Some((k, Stopping::default()));
-                    continue;
-                }
-                Why::Breakpoints(held) => held,
-            };
-            // This hit counts once for each key a held breakpoint has.
-            let mine: Vec<CountKey> = held.iter().map(|&i| self.bps.list[i].count_key()).collect();
+        for (k, (_, _, kept)) in found.iter().enumerate() {
+            let before = counts.clone();
             for (n, key) in counts.iter_mut().zip(&keys) {
-                if mine.contains(key) {
+                if kept.adds.contains(key) {
                     *n += 1;
                 }
             }
-            let mut ids = Vec::new();
-            for &i in held {
-                let bp = &self.bps.list[i];
-                if bp.log_message.is_some() {
-                    continue;
-                }
-                if let Some(hc) = &bp.hit_condition {
-                    let key = bp.count_key();
-                    let n = keys.iter().position(|k| *k == key).map_or(0, |j| counts[j]);
-                    if !hit_condition_met(hc, n).map_err(EngineError)? {
-                        continue;
-                    }
-                }
-                ids.push(bp.id);
-            }
-            if !ids.is_empty() {
-                let counts = keys.iter().cloned().zip(counts.iter().copied()).collect();
-                last = Some((k, Stopping { ids, counts }));
-            }
+            let count =
+                |key: &CountKey| keys.iter().position(|k| k == key).map_or(0, |j| counts[j]);
+            let Some(ids) = self.stops_back(kept.why.as_ref(), &count)? else {
+                continue;
+            };
+            let with = |c: &[u64]| keys.iter().cloned().zip(c.iter().copied()).collect();
+            let (before, at) = (with(&before), with(&counts));
+            last = Some((k, Stopping { ids, before, at }));
         }
         Ok(last)
+    }
+
+    /// The ids a kept hit stops a reverse-continue for (empty for an
+    /// exception), given the hit counts at it; None if it does not stop.
+    fn stops_back(
+        &self,
+        why: Option<&Why>,
+        count: &dyn Fn(&CountKey) -> u64,
+    ) -> EResult<Option<Vec<u32>>> {
+        let met = |hc: &Option<String>, key: CountKey| match hc {
+            Some(hc) => hit_condition_met(hc, count(&key)).map_err(EngineError),
+            None => Ok(true),
+        };
+        let ids = match why {
+            None => return Ok(None),
+            Some(Why::Exception) => return Ok(Some(Vec::new())),
+            Some(Why::Watch(id)) => match self.watch.get(*id) {
+                Some(w) if met(&w.hit_condition, w.count_key())? => vec![*id],
+                _ => Vec::new(),
+            },
+            Some(Why::Breakpoints(held)) => {
+                let mut ids = Vec::new();
+                for bp in held.iter().map(|&i| &self.bps.list[i]) {
+                    if bp.log_message.is_none() && met(&bp.hit_condition, bp.count_key())? {
+                        ids.push(bp.id);
+                    }
+                }
+                ids
+            }
+        };
+        Ok((!ids.is_empty()).then_some(ids))
     }
 
     /// Moments of frame `f`'s goroutine at statement starts of its function

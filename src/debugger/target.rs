@@ -63,6 +63,7 @@ impl Engine {
         ) {
             // Hit counts are by position: a forward motion adds to those here.
             self.ensure_counts()?;
+            self.note_watched_values();
         }
         Ok(match (motion, granularity) {
             (Motion::Continue, _) => self.run_continue()?,

@@ -292,6 +292,117 @@ fn going_back_from_checkpoints_reaches_the_same_states() {
     }
 }
 
+/// One motion that must stop at the watchpoint: balance there, and the
+/// stop's "old → new".
+fn watch_stop(e: &mut Engine, motion: Motion, what: &str) -> (String, String) {
+    let s = e.resume(motion, None, Granularity::Line).unwrap();
+    let StopReason::DataBreakpoint { text, .. } = s.reason else {
+        panic!("{what}: not a watchpoint stop: {s:?}");
+    };
+    let change = text
+        .split_once(": ")
+        .and_then(|(_, t)| t.split_once(" ("))
+        .map_or(text.clone(), |(c, _)| c.to_string());
+    (e.evaluate("balance", None, 0).unwrap().value, change)
+}
+
+/// Watches balance (examples/watched) with hit condition `hc`.
+fn watch_balance(e: &mut Engine, data_id: &str, hc: &str) {
+    let st = e.set_data_breakpoints(&[DataBreakpoint {
+        data_id: data_id.to_string(),
+        access: DataAccess::Write,
+        condition: None,
+        hit_condition: Some(hc.to_string()),
+    }]);
+    assert!(st[0].verified, "{:?}", st[0]);
+}
+
+/// A watchpoint's hit count is defined by position, as a breakpoint's: the
+/// writes from the start of the recording up to and including the moment.
+/// examples/watched writes balance 10 times (10, 9, 29, 27, 57, 54, 94, 90,
+/// 140, 135); `== 3` and `% 2` pick the same writes forwards, backwards
+/// (stopping just before the write) and forwards again after going back,
+/// with checkpoints every 20 events so counts start from their bases.
+#[test]
+fn watchpoint_hit_conditions_count_by_position() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    for version in ["1.27.3", "1.24.11"] {
+        let (_tmp, dir) = record_binary(version, "watched.debug", &[]);
+        let mut e = open(&dir);
+        e.tl.checkpoints.every = 20;
+        e.tl.checkpoints.next = 20;
+        let at = |line| LineBreakpoint {
+            line,
+            ..Default::default()
+        };
+        let file = src_of("watched");
+        let st = e.set_line_breakpoints(&file, &[at(marker_in("watched", "deposit"))]);
+        assert!(st[0].verified, "{:?}", st[0]);
+        e.resume(Motion::Continue, None, Granularity::Line).unwrap();
+        e.set_line_breakpoints(&file, &[]);
+        let target = DataTarget::Expression {
+            expr: "balance".into(),
+            goid: None,
+            frame: 0,
+        };
+        let id = e.data_breakpoint_info(target).unwrap().data_id.unwrap();
+        let v = |b: &str, c: &str| (b.to_string(), c.to_string());
+
+        watch_balance(&mut e, &id, "== 3");
+        let third = v("29", "9 → 29");
+        let fwd = watch_stop(&mut e, Motion::Continue, "== 3");
+        assert_eq!(fwd, third, "go{version}");
+        let s = e.resume(Motion::Continue, None, Granularity::Line).unwrap();
+        assert_eq!(s.reason, StopReason::EndOfRecording, "go{version}: {s:?}");
+        // Back from the end: just before the 3rd write, not the 10th.
+        let before_third = v("9", "9 → 29");
+        let back = watch_stop(&mut e, Motion::ReverseContinue, "== 3 back");
+        assert_eq!(back, before_third, "go{version}");
+        // Forwards again over the same write: its count is 3 again.
+        let again = watch_stop(&mut e, Motion::Continue, "== 3 again");
+        assert_eq!(again, third, "go{version}");
+        let back = watch_stop(&mut e, Motion::ReverseContinue, "== 3 back again");
+        assert_eq!(back, before_third, "go{version}");
+        let s = e
+            .resume(Motion::ReverseContinue, None, Granularity::Line)
+            .unwrap();
+        assert_eq!(s.reason, StopReason::StartOfRecording, "go{version}: {s:?}");
+        let from_start = watch_stop(&mut e, Motion::Continue, "== 3 from the start");
+        assert_eq!(from_start, third, "go{version}");
+
+        // Every 2nd write, from just after the 3rd.
+        watch_balance(&mut e, &id, "% 2");
+        let fourth = v("27", "29 → 27");
+        let fwd = watch_stop(&mut e, Motion::Continue, "% 2");
+        assert_eq!(fwd, fourth, "go{version}");
+        // A step back (the count there is then counted afresh) and forwards
+        // again: the 4th write again.
+        let s = e.resume(Motion::StepBack, None, Granularity::Line).unwrap();
+        assert_eq!(s.reason, StopReason::Step, "go{version}: {s:?}");
+        assert_eq!(e.evaluate("balance", None, 0).unwrap().value, "29");
+        let again = watch_stop(&mut e, Motion::Continue, "% 2 after a step back");
+        assert_eq!(again, fourth, "go{version}");
+        let sixth = v("54", "57 → 54");
+        let fwd = watch_stop(&mut e, Motion::Continue, "% 2");
+        assert_eq!(fwd, sixth, "go{version}");
+        // Backwards: before the 6th, 4th and 2nd writes, then the start.
+        for (b, c) in [("57", "57 → 54"), ("29", "29 → 27"), ("10", "10 → 9")] {
+            let back = watch_stop(&mut e, Motion::ReverseContinue, "% 2 back");
+            assert_eq!(back, v(b, c), "go{version}");
+        }
+        let s = e
+            .resume(Motion::ReverseContinue, None, Granularity::Line)
+            .unwrap();
+        assert_eq!(s.reason, StopReason::StartOfRecording, "go{version}: {s:?}");
+        let second = watch_stop(&mut e, Motion::Continue, "% 2 from the start");
+        assert_eq!(second, v("9", "10 → 9"), "go{version}");
+        assert!(
+            e.tl.checkpoints.resumed > 0,
+            "go{version}: checkpoints unused"
+        );
+    }
+}
+
 #[test]
 fn disassembly_memory_and_instruction_breakpoints() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());

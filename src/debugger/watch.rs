@@ -10,10 +10,11 @@ use trace_format::RemoteAddr;
 
 use super::api::*;
 use super::engine::Engine;
+use super::reverse::Stopping;
 use crate::goruntime::GoReader;
 use crate::govalue::{MemPlace, Var};
 use crate::replay::{split_range, BreakpointHit, WatchAccess, WatchRange, MAX_WATCH_SLOTS};
-use crate::timeline::{scan, Anchor, Pos};
+use crate::timeline::{scan, Anchor, CountKey, Counted, Pos};
 
 /// A watched stack variable's frame: its return ends the watchpoint.
 #[derive(Debug, Clone)]
@@ -44,17 +45,62 @@ pub(super) struct Watchpoint {
     target: WatchTarget,
     access: DataAccess,
     condition: Option<String>,
-    hit_condition: Option<String>,
-    hits: u64,
-    /// The value when last seen (set, stopped at, or accessed): the "old"
-    /// of the next change.
+    pub hit_condition: Option<String>,
+    /// The value where the forward motion began, or at its last access
+    /// since: the "old" of the next change.
     last: String,
 }
+
+/// What a reverse scan noted about the watch hits it kept: the value
+/// written and the writing instruction, by (event, rip, rsp).
+pub(super) type WriteNotes = HashMap<(u64, u64, u64), (String, Option<u64>)>;
 
 #[derive(Default)]
 pub(super) struct Watches {
     targets: Vec<WatchTarget>,
     pub list: Vec<Watchpoint>,
+}
+
+impl Watchpoint {
+    /// What its hit count counts (the count itself is the timeline's, by
+    /// position: `timeline::counts`).
+    pub fn count_key(&self) -> CountKey {
+        CountKey {
+            of: self.watched(),
+            condition: self.condition.clone(),
+        }
+    }
+
+    /// Whose hits it counts: its value (and frame) and the accesses that
+    /// trap, not its id, which a new `setDataBreakpoints` changes.
+    fn watched(&self) -> Counted {
+        let s = self.target.scope.as_ref();
+        Counted::Data {
+            addr: self.target.place.addr,
+            len: self.target.place.size,
+            reads: self.access == DataAccess::ReadWrite,
+            frame: s.map(|s| (s.g, s.cfa, s.anchor.is_some())),
+        }
+    }
+}
+
+impl Watches {
+    /// The keys of the hit counts the watchpoints' hit conditions need.
+    pub fn counted(&self) -> Vec<CountKey> {
+        let mut keys: Vec<CountKey> = Vec::new();
+        for w in self.list.iter().filter(|w| w.hit_condition.is_some()) {
+            let k = w.count_key();
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        keys
+    }
+
+    /// The watchpoint with id `id`.
+    pub fn get(&self, id: u32) -> Option<&Watchpoint> {
+        self.list.iter().find(|w| w.id == id)
+    }
 }
 
 /// A data target's expression, its value, and the frame (goroutine, index)
@@ -322,7 +368,6 @@ impl Engine {
                 access: bp.access,
                 condition: bp.condition.clone().filter(|c| !c.trim().is_empty()),
                 hit_condition: bp.hit_condition.clone().filter(|c| !c.trim().is_empty()),
-                hits: 0,
                 last,
             });
             out.push(BreakpointStatus {
@@ -353,6 +398,14 @@ impl Engine {
         let rsp = self.tl.session().regs(h.tid).map(|r| r.rsp).unwrap_or(0);
         let cfa = s.cfa.wrapping_add(self.moved_by(Some(s)));
         self.g_of_thread(h.tid) == Some(s.g) && rsp < cfa
+    }
+
+    /// Whether a watch hit is one of those `watched` counts: its
+    /// watchpoint watches that, and the hit belongs to it.
+    pub(super) fn watch_hit_of(&self, h: &BreakpointHit, watched: &Counted) -> bool {
+        h.watch
+            .and_then(|id| self.watch.get(id))
+            .is_some_and(|w| w.watched() == *watched && self.watch_hit_counts(w, h))
     }
 
     /// The writing goroutine and line of a hit ("by goroutine 7 at main.go:21").
@@ -388,6 +441,15 @@ impl Engine {
         crate::tracee::insn::accessor_before(&code, entry, h.addr)
     }
 
+    /// Notes the watched values where a forward motion begins: the "old"
+    /// of a change is right however the replay got here (a step back, a
+    /// seek).
+    pub(super) fn note_watched_values(&mut self) {
+        for i in 0..self.watch.list.len() {
+            self.watch.list[i].last = self.render_target(&self.watch.list[i].target);
+        }
+    }
+
     /// Whether a watch hit stops a forward motion.
     pub(super) fn watch_stops(&mut self, h: BreakpointHit) -> EResult<Option<Stop>> {
         let Some(owner) = h.watch else {
@@ -397,19 +459,18 @@ impl Engine {
             return Ok(None);
         };
         let w = self.watch.list[i].clone();
+        // Noted at every access, stop or not: a stop's "old" is then the
+        // value before its own write, also when conditions skipped some.
+        let now = self.render_target(&w.target);
+        self.watch.list[i].last = now.clone();
         if !self.watch_hit_counts(&w, &h) || !self.condition_holds(&w.condition, h.tid, true)? {
             return Ok(None);
         }
-        self.watch.list[i].hits += 1;
         if let Some(hc) = &w.hit_condition {
-            if !super::breakpoints::hit_condition_met(hc, self.watch.list[i].hits)
-                .map_err(EngineError)?
-            {
+            if !self.hit_condition_here(hc, &w.count_key())? {
                 return Ok(None);
             }
         }
-        let now = self.render_target(&w.target);
-        self.watch.list[i].last = now.clone();
         let writer = self.writer_pc(&h);
         let by = self.writer_text(&h, writer);
         let text = match (now != w.last, w.access) {
@@ -462,18 +523,19 @@ impl Engine {
 
     /// Reverse-continue's answer when the last hit before now is a
     /// watchpoint's: the moment just before the write, found by a second
-    /// pass stopping at the writing instruction.
+    /// pass stopping at the writing instruction. The hit counts there are
+    /// `stopping`'s before the write (after it, if the stop is after it).
     pub(super) fn reverse_to_write(
         &mut self,
         after: &Pos,
         h: BreakpointHit,
         seen: Option<(String, Option<u64>)>,
+        stopping: Stopping,
     ) -> EResult<Stop> {
         let owner = h.watch.unwrap_or_default();
-        let Some(i) = self.watch.list.iter().position(|w| w.id == owner) else {
+        let Some(w) = self.watch.get(owner).cloned() else {
             return Ok(self.stop(StopReason::Pause, Some(h.tid)));
         };
-        let w = self.watch.list[i].clone();
         let (new, writer) = seen.unwrap_or_else(|| ("?".into(), None));
         let tid = h.tid;
         let before = match writer {
@@ -496,8 +558,8 @@ impl Engine {
         let text = match &before {
             Some(p) => {
                 self.tl.seek(p)?;
+                self.tl.counts.set_here(stopping.counts(false));
                 let old = self.render_target(&w.target);
-                self.watch.list[i].last = old.clone();
                 format!(
                     "{}: {old} → {new} (the last write before, by {by}; stopped just before it)",
                     w.target.name
@@ -505,7 +567,7 @@ impl Engine {
             }
             None => {
                 self.tl.seek(after)?;
-                self.watch.list[i].last = new.clone();
+                self.tl.counts.set_here(stopping.counts(true));
                 format!(
                     "{} = {new} (the last write before, by {by}; stopped just after it: the writing instruction could not be told)",
                     w.target.name
@@ -525,7 +587,7 @@ impl Engine {
     pub(super) fn keep_watch_hit(
         &mut self,
         h: &BreakpointHit,
-        seen: &mut HashMap<(u64, u64, u64), (String, Option<u64>)>,
+        seen: &mut WriteNotes,
     ) -> EResult<bool> {
         let Some(w) = self
             .watch

@@ -1,8 +1,8 @@
-//! Hit counts defined by position: a breakpoint's count at a moment is the
-//! number of its hits (those whose condition held, as Delve counts) from
-//! the start of the recording up to and including that moment, however
-//! the replay got there. The replay is deterministic, so a count is a
-//! function of the moment, and is computed where it is cheap:
+//! Hit counts defined by position: a breakpoint's or a watchpoint's count
+//! at a moment is the number of its hits (those whose condition held, as
+//! Delve counts) from the start of the recording up to and including that
+//! moment, however the replay got there. The replay is deterministic, so a
+//! count is a function of the moment, and is computed where it is cheap:
 //!
 //! - moving forwards, the debugger adds each hit it judged (`hit`);
 //! - at every checkpoint taken then, the counts there are kept as that
@@ -12,8 +12,9 @@
 //!   (counting the intervals not yet counted, from the last known base,
 //!   in one replay), plus the hits from there up to the moment.
 //!
-//! What a count counts is its `CountKey` (addresses and condition): a
-//! changed condition is a new key, counted afresh.
+//! What a count counts is its `CountKey` (a breakpoint's addresses or a
+//! watchpoint's value, and the condition): a changed condition is a new
+//! key, counted afresh.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -21,12 +22,39 @@ use super::scan::scan_segment;
 use super::{Host, Pos};
 use crate::replay::BreakpointHit;
 
-/// What one hit count counts: hits at these addresses whose condition
-/// held (no condition: every hit).
+/// What one hit count counts: hits of `of` whose condition held (no
+/// condition: every hit).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CountKey {
-    pub addrs: Vec<u64>,
+    pub of: Counted,
     pub condition: Option<String>,
+}
+
+/// Whose hits a count counts. The timeline only tells breakpoint hits
+/// (at `Code`'s addresses) from watch hits (of the ranges applied, see
+/// `Timeline::set_watches`); the debugger's judge says which are a key's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Counted {
+    /// A breakpoint: hits at any of these addresses (sorted).
+    Code(Vec<u64>),
+    /// A watchpoint: the accesses that trap on `len` bytes at `addr`
+    /// (where the value was when watched), reads too or writes only; a
+    /// stack variable's only by its frame (g, CFA, and whether the range
+    /// follows the stack when it moves).
+    Data {
+        addr: u64,
+        len: u64,
+        reads: bool,
+        frame: Option<(u64, u64, bool)>,
+    },
+}
+
+impl CountKey {
+    /// Whether it counts watch hits (a count of it replays with the
+    /// watched ranges).
+    fn watches(&self) -> bool {
+        matches!(self.of, Counted::Data { .. })
+    }
 }
 
 /// The debugger's judgement of a hit: the keys it counts for (their
@@ -83,11 +111,20 @@ impl HitCounts {
     }
 }
 
-fn union_addrs(keys: &[CountKey]) -> Vec<u64> {
-    let mut v: Vec<u64> = keys.iter().flat_map(|k| k.addrs.iter().copied()).collect();
+/// The breakpoint addresses a count of `keys` replays with, and whether
+/// it sees watch hits too.
+fn counted_hits(keys: &[CountKey]) -> (Vec<u64>, bool) {
+    let mut v: Vec<u64> = keys
+        .iter()
+        .flat_map(|k| match &k.of {
+            Counted::Code(addrs) => addrs.as_slice(),
+            Counted::Data { .. } => &[],
+        })
+        .copied()
+        .collect();
     v.sort_unstable();
     v.dedup();
-    v
+    (v, keys.iter().any(CountKey::watches))
 }
 
 /// The hits of each key before event `at` (a checkpoint's event, or 1).
@@ -114,12 +151,13 @@ pub fn bases_at<H: Host, E: From<anyhow::Error>>(
         event: at,
         at: None,
     };
+    let (addrs, watches) = counted_hits(&todo_keys);
     let hits = scan_segment(
         host,
         from,
         &until,
-        &union_addrs(&todo_keys),
-        false,
+        &addrs,
+        watches,
         false,
         &mut |h: &mut H, hit| judge(h, hit).map(|ks| Some(ks).filter(|ks| !ks.is_empty())),
     )?;
@@ -169,12 +207,13 @@ pub fn counts_here<H: Host, E: From<anyhow::Error>>(
         let here = host.timeline().here()?;
         let from = host.timeline().checkpoints.starts_before(here.event)[0];
         let bases = bases_at(host, &missing, from, judge)?;
+        let (addrs, watches) = counted_hits(&missing);
         let hits = scan_segment(
             host,
             from,
             &here,
-            &union_addrs(&missing),
-            false,
+            &addrs,
+            watches,
             true,
             &mut |h: &mut H, hit| judge(h, hit).map(|ks| Some(ks).filter(|ks| !ks.is_empty())),
         )?;

@@ -6,8 +6,8 @@
 //! motion polls. It knows nothing of the user's breakpoints, conditions or
 //! goroutines: the debugger (`debugger::Engine`) decides which moments
 //! count, through the callbacks of the scans, and moves only through this
-//! API. Breakpoints' hit counts are defined by position here too
-//! (`counts`): the hits from the start up to the moment.
+//! API. Breakpoints' and watchpoints' hit counts are defined by position
+//! here too (`counts`): the hits from the start up to the moment.
 
 mod applied;
 mod cancel;
@@ -24,7 +24,7 @@ use trace_format::{RecTid, StdStream};
 pub use applied::{Anchor, ANCHOR_OWNER};
 pub use cancel::{is_cancelled, Cancel, Cancelled};
 pub use checkpoints::Checkpoints;
-pub use counts::{bases_at, counts_here, CountKey, HitCounts};
+pub use counts::{bases_at, counts_here, CountKey, Counted, HitCounts};
 pub use mark::{same_regs, Pos};
 pub use scan::{scan, Moment};
 
@@ -66,7 +66,7 @@ pub struct Timeline {
     /// Counts the replay's moves: what was read at one moment is stale
     /// once it changes.
     moves: u64,
-    /// Breakpoints' hit counts, by position.
+    /// Breakpoints' and watchpoints' hit counts, by position.
     pub counts: HitCounts,
 }
 
