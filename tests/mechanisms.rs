@@ -785,11 +785,27 @@ fn points_in_loops_with_state_on_the_stack_are_found_in_the_program() {
         .arg(example(&newest(), "busypoll"));
     let rec = output_within(&mut rec, DEADLINE);
     assert!(rec.status.success(), "{}", text(&rec.stderr));
-    let info = s.cmd().args(["info"]).arg(&dir).output().unwrap();
-    let info = text(&info.stdout);
+    // Every point is verified by registers and memory, but one the
+    // interrupt caught in rrgo's page (just past a syscall there: its
+    // buffers are in the page, so it is recorded with contents by design).
+    let page = 0x7000_0000_0000..0x7000_0000_1000;
+    let with_contents: Vec<u64> = TraceReader::open(&dir)
+        .unwrap()
+        .events()
+        .filter_map(|e| match e.unwrap().kind {
+            EventKind::Preempt {
+                regs,
+                verbatim,
+                hashes,
+                ..
+            } if verbatim.is_empty() && hashes.is_empty() => Some(regs.rip),
+            _ => None,
+        })
+        .filter(|rip| !page.contains(rip))
+        .collect();
     assert!(
-        info.contains(" 0 with memory contents"),
-        "points were recorded with memory contents: {info}"
+        with_contents.is_empty(),
+        "points were recorded with memory contents at {with_contents:x?}"
     );
     let err = replay_re_executing(
         &s,

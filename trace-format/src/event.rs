@@ -120,8 +120,9 @@ pub enum EventKind {
         /// next to the addresses its registers hold (a loop's state).
         verbatim: Vec<MemWrite>,
         /// Hashes of the rest of the live stack and of the memory the
-        /// process wrote since its previous point, less what other threads'
-        /// unfinished syscalls may have been writing.
+        /// process wrote since its previous point (the thread's dead stack
+        /// below rsp included), less what other threads' unfinished
+        /// syscalls may have been writing.
         hashes: Vec<PageHash>,
     },
     /// Memory contents of the event's process at this point (pages that
