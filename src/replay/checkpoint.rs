@@ -180,6 +180,7 @@ impl ReplaySession {
             stub_pages: HashMap::new(),
             code_maps: HashMap::new(),
             unsafe_sites: self.unsafe_sites.clone(),
+            landings: self.landings.clone(),
             jumps: Vec::new(),
             stall: self.stall,
             verified_files: self.verified_files.clone(),

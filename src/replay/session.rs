@@ -81,6 +81,10 @@ pub struct ReplaySession {
     /// Preemption points whose patched bytes a branch lands in: searched
     /// with a debug register.
     pub(super) unsafe_sites: std::collections::HashSet<(i32, u64)>,
+    /// Per process, where signals were delivered so far: code may resume
+    /// there (a return from Go's asyncPreempt), so a search stub's patch
+    /// over such an instruction is guarded (`preempt::needs_guards`).
+    pub(super) landings: HashMap<i32, std::collections::HashSet<u64>>,
     /// Preemption points reached by a jump since the front end last asked
     /// (`take_jumps`): code there ran without stopping at breakpoints.
     pub(super) jumps: Vec<EventTime>,
@@ -213,6 +217,7 @@ impl ReplaySession {
             stub_pages: HashMap::new(),
             code_maps: HashMap::new(),
             unsafe_sites: Default::default(),
+            landings: Default::default(),
             jumps: Vec::new(),
             stall: None,
             verified_files: Default::default(),

@@ -286,6 +286,7 @@ impl ReplaySession {
         self.stub_pages.remove(&tgid);
         self.code_maps.remove(&tgid);
         self.unsafe_sites.retain(|(pid, _)| *pid != tgid);
+        self.landings.remove(&tgid);
         Ok(self.mems.insert(tgid, ProcMem::open(live.0)?))
     }
 
@@ -863,6 +864,9 @@ impl ReplaySession {
         if w.stop != Stop::Signal(signo) {
             return Err(diverged(e, format!("signal {signo}"), describe(&w)));
         }
+        let rip = ptrace::get_regs(live)?.rip;
+        let tgid = self.thread(e)?.tgid;
+        self.landings.entry(tgid).or_default().insert(rip);
         ptrace::set_siginfo(live, siginfo)?;
         self.thread(e)?.inject = signo;
         Ok(())
