@@ -27,7 +27,8 @@
 # (tests read testdata/) with -test.short -test.count=1 -test.timeout=120s and
 # the row's extra arguments (EXTRA_ARGS below). Toolchain rows: `gofmt -l` of a
 # toolchain source directory, `go vet` and `go build` (with a fresh, empty
-# GOCACHE) of a small module created in a temporary directory. Regression rows
+# GOCACHE) of a small module created in a temporary directory. Race rows
+# (race/<pkg>): the package's tests built with `go test -race -c`. Regression rows
 # (regress/...): a sample of Go's own `// run` test programs (see REGRESS_ROWS).
 #
 # Each row runs (1) natively, (2) under `rrgo record -o TRACE`, (3) under
@@ -74,6 +75,11 @@ STD_ROWS=(
 )
 TOOL_ROWS=(gofmt go-vet go-build)
 
+# Test binaries built with the race detector (`race/<pkg>`: go test -race -c):
+# ThreadSanitizer's C runtime inside the Go program, its shadow memory mapped
+# over terabytes of address space, every memory access instrumented.
+RACE_ROWS=(race/sync race/context race/net/http)
+
 # Go's own regression programs (`// run` tests from the Go tree's test/
 # directory, which the toolchain wheels do not ship: taken from Debian's
 # golang-1.19-src package, fetched once with apt-get download into
@@ -97,11 +103,11 @@ REGRESS_TEST="$REGRESS_DIR/usr/share/go-1.19/test"
 
 # --quick (CI): rows that pass reliably — goroutines and timers (`time` on go1.24
 # is the test for a point's dead stack, record/session.rs), signals and a
-# child process, file I/O, compression, plain computation, a toolchain command
-# and two of Go's regression programs. os/exec and go-vet are left out while
+# child process, file I/O, compression, plain computation, a toolchain command,
+# a race-detector build and two of Go's regression programs. os/exec and go-vet are left out while
 # their tracked failures stand (ARCHITECTURE.md, "Real programs").
 QUICK_ROWS=(sync context time os/signal net/url encoding/json strconv compress/gzip io/fs
-    path/filepath gofmt regress/chan/select3 regress/gcgort)
+    path/filepath gofmt race/context regress/chan/select3 regress/gcgort)
 
 # Extra test-binary arguments per row. Keep this minimal: an entry is only for a
 # test that cannot run under ANY ptrace-based recorder, with the reason.
@@ -171,8 +177,10 @@ build_test_binary() {  # VER PKG
     mkdir -p "$dir"
     tmp="$(mktemp "$dir/.tmp.XXXXXX")"
     log "go$ver: building $pkg"
+    local -a race=()
+    [[ "$pkg" == race/* ]] && race=(-race)
     if (cd "$dir" && GOFLAGS=-buildvcs=false GOTOOLCHAIN=local GOPROXY=off \
-        timeout -k 10 600 go test -c -o "$tmp" "$pkg") >"$dir/$(row_file "$pkg").build.log" 2>&1 \
+        timeout -k 10 600 go test "${race[@]}" -c -o "$tmp" "${pkg#race/}") >"$dir/$(row_file "$pkg").build.log" 2>&1 \
         && [[ -s "$tmp" ]]; then
         mv -f "$tmp" "$bin"
     else
@@ -315,7 +323,7 @@ setup_row() {
             CMD=("$OUT_ROOT/go$VER/$(row_file "$ROW").bin")
             ;;
         *)
-            CWD="$GOROOT/src/$pkg"
+            CWD="$GOROOT/src/${pkg#race/}"
             ENVV+=("GOROOT=$GOROOT" "GOCACHE=$GOCACHE")
             CMD=("$OUT_ROOT/go$VER/$(row_file "$pkg").test"
                 -test.short -test.count=1 "-test.timeout=${TEST_TIMEOUT[$pkg]:-120}s")
@@ -441,9 +449,9 @@ main() {
     [[ ${#versions[@]} -gt 0 ]] || mapfile -t versions < <("$INSTALL_GO" --list)
 
     local -a rows=()
-    if [[ $quick == 1 ]]; then rows=("${QUICK_ROWS[@]}"); else rows=("${STD_ROWS[@]}" "${TOOL_ROWS[@]}" "${REGRESS_ROWS[@]}"); fi
+    if [[ $quick == 1 ]]; then rows=("${QUICK_ROWS[@]}"); else rows=("${STD_ROWS[@]}" "${TOOL_ROWS[@]}" "${RACE_ROWS[@]}" "${REGRESS_ROWS[@]}"); fi
     if [[ ${#only[@]} -gt 0 ]]; then
-        local -a sel=() all=("${STD_ROWS[@]}" "${TOOL_ROWS[@]}" "${REGRESS_ROWS[@]}")
+        local -a sel=() all=("${STD_ROWS[@]}" "${TOOL_ROWS[@]}" "${RACE_ROWS[@]}" "${REGRESS_ROWS[@]}")
         local o r found
         for o in "${only[@]}"; do
             found=0
