@@ -1270,11 +1270,11 @@ fn split_run(run: trace_format::MemWrite) -> Vec<trace_format::MemWrite> {
 /// else the process wrote since its previous point (a loop whose state is
 /// on the heap: `Reset` of a reused decompressor has equal registers and
 /// stack at every call), the written part of the dead stack below rsp
-/// among them. Left out: what other threads' unfinished syscalls may have been writing
-/// meanwhile (`in_flight`: a netpoll's events landing in another thread's
-/// g0 stack) — replay, running one thread at a time, writes those at their
-/// exit events, after this point. None (contents instead) when the thread
-/// is not on a Go stack or writes are not tracked.
+/// among them. Left out: what other threads' unfinished syscalls may have
+/// been writing meanwhile (`in_flight`: a netpoll's events landing in
+/// another thread's g0 stack) — replay, running one thread at a time,
+/// writes those at their exit events, after this point. None (contents
+/// instead) when the thread is not on a Go stack or writes are not tracked.
 fn point_memory(
     p: &super::threads::Process,
     regs: &trace_format::Regs,
@@ -1282,7 +1282,8 @@ fn point_memory(
 ) -> Option<(Vec<trace_format::MemWrite>, Vec<trace_format::PageHash>)> {
     let (lo, hi) = crate::goruntime::thread_stack(&p.mem, regs.fs_base, regs.rsp)?;
     let dirty = p.dirty.as_ref()?;
-    // From rsp: Go code keeps nothing below it (no red zone).
+    // Live from rsp: Go code keeps nothing below it (no red zone); what
+    // lies below is compared as written memory (`dead`).
     let start = regs.rsp.max(lo);
     let verbatim_end = hi.min(start + STACK_VERBATIM);
     let data = p.mem.read_prefix(

@@ -974,7 +974,7 @@ impl ReplaySession {
     /// The interior instruction starts of `site` that control may enter
     /// while the thread is searched, so a debug register must guard them
     /// (an enabled one made the searched thread 4x slower on these VMs:
-    /// cpuworkers replayed in 0.68 s with guards, 0.32 s without, against
+    /// cpuworkers replayed in 0.68 s with guards, 0.35 s without, against
     /// 0.34 s recording). `CodeMap::site` already refused sites a branch
     /// of their function lands in; what else resumes code at an arbitrary
     /// instruction is a signal: Go's asyncPreempt returns, and a goroutine
