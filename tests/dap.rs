@@ -161,6 +161,8 @@ fn dap_suite(version: &str) {
     let (_, inl_debug_trace) = record_ok(&s, "inlined-debug", &inlined_debug, &[], 0);
     let generics = example(version, "generics.debug");
     let (_, generics_trace) = record_ok(&s, "generics", &generics, &[], 0);
+    let debugvars = example(version, "debugvars.debug");
+    let (_, debugvars_trace) = record_ok(&s, "debugvars", &debugvars, &[], 0);
     assert!(
         race_output.contains("counter = "),
         "racecounter printed no counter:\n{race_output}"
@@ -179,6 +181,7 @@ fn dap_suite(version: &str) {
         ("INLINED_TRACE", inl_trace.display().to_string()),
         ("INLINED_DEBUG_TRACE", inl_debug_trace.display().to_string()),
         ("GENERICS_TRACE", generics_trace.display().to_string()),
+        ("DEBUGVARS_TRACE", debugvars_trace.display().to_string()),
         (
             "EXAMPLES_DIR",
             repo().join("examples").display().to_string(),

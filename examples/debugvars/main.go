@@ -130,7 +130,7 @@ func inspect(n int, f float64, ok bool, s string, xs []int, m map[string]int, bi
 	fmt.Printf("p=%+v pp=%+v np=%v\n", p, *pp, np)
 	fmt.Printf("ei=%v es=%v ep=%T err=%v cerr=%v nilerr=%v ae=%v\n", ei, es, ep, err, cerr, nilerr, ae)
 	fmt.Printf("ch len=%d cap=%d fn(3)=%d counter=%d greeting=%q\n", len(ch), cap(ch), fn(3), counter, greeting)
-	fmt.Printf("w2.F=%s w2.wrap1.F=%s vp.F=%s tw=%s,%s\n", w2.F, w2.wrap1.F, vp.F, tw.named.F, tw.other.F)
+	fmt.Printf("w2.F=%s w2.wrap1.F=%s vp.F=%s tw=%s,%s\n", w2.F, w2.wrap1.F, vp.F, tw.named.F, tw.other.F) // #BP promoted
 	fmt.Printf("c=%v c64=%v ifs=%v bs=%s up=%v nilup=%v\n", c, c64, ifs, bs, up == unsafe.Pointer(pp), nilup)
 	fmt.Printf("t0=%v tz=%v tzero=%v add(1)=%d hits=%d\n", t0, tz, tzero.IsZero(), add(1), hits)
 	fmt.Printf("maxItems=%d level=%d ratio=%v banner=%s\n", maxItems, level, ratio, banner)

@@ -27,7 +27,8 @@ const { scenario, RawConnection, isAlive, TIMEOUTS } = require('./lib/dap');
 const h = require('./lib/helpers');
 
 const NEEDED = ['RRGO', 'DAPDEMO_TRACE', 'DAPDEMO_PANIC_TRACE', 'RACE_TRACE', 'RACE_OUTPUT', 'LOCK_TRACE',
-    'WATCH_TRACE', 'WATCH_OPT_TRACE', 'INLINED_TRACE', 'INLINED_DEBUG_TRACE', 'GENERICS_TRACE', 'EXAMPLES_DIR', 'GO_VERSION'];
+    'WATCH_TRACE', 'WATCH_OPT_TRACE', 'INLINED_TRACE', 'INLINED_DEBUG_TRACE', 'GENERICS_TRACE', 'DEBUGVARS_TRACE', 'EXAMPLES_DIR',
+    'GO_VERSION'];
 const missing = NEEDED.filter((k) => !process.env[k]);
 if (missing.length) {
     throw new Error(`dap.test.js needs the environment variables ${missing.join(', ')}, ` +
@@ -368,6 +369,33 @@ scenario(`${V} an interface variable's type names its dynamic type`, { ...demo }
     assert.equal(wrong.success, false);
     assert.match(wrong.body.error.format, /interface conversion: main\.shape is main\.tile, not \*main\.tile/);
 });
+
+// Promoted fields follow Go's rule: the shallowest depth wins (w2.F is wrap2's own
+// embedded named's, not wrap1's; Delve once showed wrap1's), an ambiguous selector
+// is refused; the program printed the same values.
+scenario(`${V} promoted fields: the shallowest embedding wins, an ambiguous one is refused`,
+    { rrgo: RRGO, trace: E.DEBUGVARS_TRACE }, async ({ client, port }) => {
+        const VARS = path.join(E.EXAMPLES_DIR, 'debugvars', 'main.go');
+        await h.handshake(client, port, {
+            configure: () => h.setBreakpoints(client, VARS, [{ line: h.marker(VARS, 'promoted') }]),
+        });
+        const stop = await h.waitStopped(client, 'breakpoint');
+        const [top] = await h.stack(client, await h.stoppedThread(client, stop), 1);
+        const watch = (expression) => client.request('evaluate', { expression, frameId: top.id, context: 'watch' });
+        for (const [expression, result] of [
+            ['w2.F', '"T-inside-W2"'],
+            ['w2.wrap1.F', '"T-inside-W1"'],
+            ['w2.named.F', '"T-inside-W2"'],
+            ['vp.F', '"via pointer"'],
+        ]) {
+            const r = await watch(expression);
+            assert.equal(r.success, true, `${expression}: ${JSON.stringify(r)}`);
+            assert.equal(r.body.result, result, expression);
+        }
+        const ambiguous = await watch('tw.F');
+        assert.equal(ambiguous.success, false, JSON.stringify(ambiguous));
+        assert.match(ambiguous.body.error.format, /ambiguous/);
+    });
 
 // Generic functions: arguments and locals have the instantiation's types (from the
 // function's dictionary), children expand, expressions index and select.
