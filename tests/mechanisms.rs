@@ -468,9 +468,15 @@ fn the_program_inherits_the_callers_ignored_signals() {
             .unwrap_or_default()
     };
     for ignore_int in [false, true] {
+        // Both start from the defaults `Scratch::cmd` gives rrgo: a test run
+        // from a shell's background job inherits SIGINT and SIGQUIT ignored.
         let setup = move || {
-            if ignore_int {
+            for sig in [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM] {
                 // SAFETY: setting a disposition in the forked child before exec.
+                unsafe { libc::signal(sig, libc::SIG_DFL) };
+            }
+            if ignore_int {
+                // SAFETY: as above.
                 unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
             }
             Ok(())
