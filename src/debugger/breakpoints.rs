@@ -219,18 +219,6 @@ impl Breakpoints {
         self.list.iter().flat_map(|b| b.addrs.iter().copied())
     }
 
-    /// The keys of the hit counts the breakpoints' hit conditions need.
-    pub fn counted(&self) -> Vec<CountKey> {
-        let mut keys: Vec<CountKey> = Vec::new();
-        for b in self.list.iter().filter(|b| b.hit_condition.is_some()) {
-            let k = b.count_key();
-            if !keys.contains(&k) {
-                keys.push(k);
-            }
-        }
-        keys
-    }
-
     pub fn at(&self, addr: u64) -> Vec<usize> {
         (0..self.list.len())
             .filter(|&i| self.list[i].addrs.contains(&addr))

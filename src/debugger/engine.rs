@@ -155,8 +155,17 @@ impl Engine {
     /// The keys of the hit counts the hit conditions need: the
     /// breakpoints' and the watchpoints'.
     pub(super) fn counted(&self) -> Vec<CountKey> {
-        let mut keys = self.bps.counted();
-        keys.extend(self.watch.counted());
+        let bps = self.bps.list.iter().filter(|b| b.hit_condition.is_some());
+        let watches = self.watch.list.iter().filter(|w| w.hit_condition.is_some());
+        let mut keys: Vec<CountKey> = Vec::new();
+        for k in bps
+            .map(|b| b.count_key())
+            .chain(watches.map(|w| w.count_key()))
+        {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
         keys
     }
 

@@ -85,18 +85,6 @@ impl Watchpoint {
 }
 
 impl Watches {
-    /// The keys of the hit counts the watchpoints' hit conditions need.
-    pub fn counted(&self) -> Vec<CountKey> {
-        let mut keys: Vec<CountKey> = Vec::new();
-        for w in self.list.iter().filter(|w| w.hit_condition.is_some()) {
-            let k = w.count_key();
-            if !keys.contains(&k) {
-                keys.push(k);
-            }
-        }
-        keys
-    }
-
     /// The watchpoint with id `id`.
     pub fn get(&self, id: u32) -> Option<&Watchpoint> {
         self.list.iter().find(|w| w.id == id)
