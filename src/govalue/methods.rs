@@ -27,6 +27,8 @@ const KIND_STRUCT: u8 = 25;
 const KIND_MASK: u8 = 0x1f;
 /// `abi.TFlagUncommon`: an `UncommonType` follows the descriptor.
 const TFLAG_UNCOMMON: u8 = 1;
+/// `abi.TFlagExtraStar`: the type's name is stored with a leading `*`.
+pub(super) const TFLAG_EXTRA_STAR: u8 = 2;
 
 /// One method: its name, package path (unexported names) and type.
 #[derive(Debug, PartialEq)]

@@ -303,8 +303,8 @@ impl<'a> Ctx<'a> {
         if name.is_empty() {
             return None;
         }
-        // TFlagExtraStar: the name is stored with a leading '*' to share it.
-        Some(if tflag & 2 != 0 {
+        // The name is stored with a leading '*' to share it.
+        Some(if tflag & super::methods::TFLAG_EXTRA_STAR != 0 {
             name.strip_prefix('*').unwrap_or(&name).to_string()
         } else {
             name
