@@ -1305,7 +1305,15 @@ impl ReplaySession {
             if sig != 0 {
                 ptrace::resume(live, ptrace::Resume::Step, sig)?;
                 let w = self.wait_for(live)?;
-                if !matches!(w.stop, Stop::Signal(libc::SIGTRAP)) {
+                // A stop signal's default action is a group-stop (os/exec's
+                // tests SIGSTOP a child), as when recording: the thread ran
+                // nothing, and the point's search resumes it.
+                let group_stop = matches!(w.stop, Stop::Event { event, .. } if event == libc::PTRACE_EVENT_STOP)
+                    && matches!(
+                        sig,
+                        libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
+                    );
+                if !matches!(w.stop, Stop::Signal(libc::SIGTRAP)) && !group_stop {
                     return Err(diverged(e, "to enter a signal handler", describe(&w)));
                 }
             }
