@@ -1302,7 +1302,12 @@ impl ReplaySession {
             // the frame and switches masks); a signal without a handler
             // takes its default action here.
             let sig = self.enter_handler(e, live, sig)?;
-            if sig != 0 {
+            // An ignored signal is thrown away and the thread goes on where
+            // it stood; the recording may have stopped it again before it
+            // ran an instruction (a loaded CPU): the point is where it stands.
+            if sig != 0 && crate::tracee::sigframe::discarded(live.0, sig) {
+                tracing::trace!(time = e.time.0, sig, "an ignored signal: nothing to deliver");
+            } else if sig != 0 {
                 ptrace::resume(live, ptrace::Resume::Step, sig)?;
                 let w = self.wait_for(live)?;
                 // A stop signal's default action is a group-stop (os/exec's
