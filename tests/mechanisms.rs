@@ -922,6 +922,38 @@ fn a_woken_thread_is_not_held_up_by_a_spinning_one() {
     replay_re_executing(&s, &dir, &rec, "rrgo::commands=info");
 }
 
+/// Mechanism: a spin-wait hands the CPU over where the program says it
+/// waits (`record/syscall.rs`, `tracee/clockpage.rs`). A thread's
+/// `sched_yield` gives the CPU to another ready thread, and so does the stop
+/// at which rrgo's page empties a buffer of clock reads (every 256 reads
+/// without another event): Go spins with both (`osyield` in `casgstatus`
+/// and `suspendG`, `nanotime` timing its spins), and in gzipsha such spins,
+/// waiting for a thread that could not run, made most of the clock reads
+/// and trace bytes. `examples/yieldspin` starts a goroutine and spins
+/// until it has run, yielding or reading the clock; with every other turn
+/// made 20 s long, only the hand-over lets 10 rounds finish before the
+/// deadline (without it, each mode ran into a 60 s timeout). Replay is exact.
+#[test]
+fn a_spin_wait_hands_the_cpu_to_the_thread_it_waits_for() {
+    for mode in ["yield", "clock"] {
+        let s = Scratch::new();
+        let dir = s.path().join("t");
+        let mut rec = s.cmd();
+        rec.env("RRGO_PREEMPT_MS", "20000")
+            .env("RRGO_SLICE_MS", "20000")
+            .env("RRGO_WAKE_MS", "20000")
+            .args(["record", "-o"])
+            .arg(&dir)
+            .arg("--")
+            .arg(example(&newest(), "yieldspin"))
+            .args([mode, "10"]);
+        let rec = output_within(&mut rec, Duration::from_secs(60));
+        assert!(rec.status.success(), "{mode}: {}", text(&rec.stderr));
+        assert_eq!(text(&rec.stdout), "rounds 10\n", "{mode}");
+        replay_re_executing(&s, &dir, &rec, "rrgo::commands=info");
+    }
+}
+
 /// Mechanism: a point where an asynchronous signal is delivered is moved on
 /// to a patch site first (the signal is taken off, the thread stepped a
 /// few instructions, the signal delivered there), so replay's stub finds

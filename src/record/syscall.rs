@@ -204,7 +204,20 @@ impl Recorder {
             .get(tid)
             .and_then(|t| t.syscall.as_ref())
             .and_then(|sc| super::handoff::futex_wake(sc.nr, &sc.args));
+        let yielded = self
+            .t
+            .get(tid)
+            .and_then(|t| t.syscall.as_ref())
+            .is_some_and(|sc| sc.nr == libc::SYS_sched_yield);
         if self.record_syscall_exit(tid)? {
+            if yielded && self.t.running == Some(tid) && self.t.any_runnable_besides(tid) {
+                // Go yields (`osyield`) in spin-waits for another thread's
+                // progress (`casgstatus` while the GC scans a stack,
+                // `suspendG`, `runqgrab`): that thread may be the one
+                // waiting for the only CPU the program's threads share.
+                self.t.set_stopped(tid);
+                return Ok(());
+            }
             if let Some(uaddr) = wake.filter(|_| super::handoff::enabled()) {
                 let woken = ptrace::get_regs(tid)?.rax as i64;
                 if self.hand_off(tid, uaddr, woken)? {

@@ -56,6 +56,14 @@ const ENTRIES: u64 = DATA + 64;
 pub const ENTRY_LEN: usize = 16;
 /// Entries the buffer holds.
 pub const CAPACITY: u64 = (CLOCK_LEN - 64) / ENTRY_LEN as u64;
+/// Recording: clock reads before the page stops the thread to empty the
+/// buffer. Go code that reads the clock this often with no syscall is
+/// nearly always spin-waiting for another thread (the scheduler's
+/// `casgstatus`/`suspendG` loops, a background sweeper yielding while the
+/// GC waits for it): that stop is where the recorder hands the CPU to the
+/// thread waited for (a `sched_yield`). With the whole buffer (4092) one
+/// such spin made 80 % of gzipsha's clock reads and trace bytes.
+const RECORD_LIMIT: u64 = 256;
 
 /// Offsets of labels in [`CODE_BYTES`] (from `scripts/clockpage-asm.sh`).
 const CLOCK_FLUSH: u64 = 0x72;
@@ -203,7 +211,7 @@ pub fn install(tid: Tid, mem: &ProcMem, mode: Mode) -> io::Result<()> {
     }
     mem.write(RemoteAddr(CODE), &CODE_BYTES)?;
     let (limit, sys_limit) = match mode {
-        Mode::Record => (CAPACITY, SYSBUF_LEN),
+        Mode::Record => (RECORD_LIMIT, SYSBUF_LEN),
         Mode::Replay => (0, 0),
     };
     let mut header = Vec::with_capacity(40);
