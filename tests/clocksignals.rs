@@ -40,7 +40,8 @@ fn check_replay(s: &Scratch, what: &str, rec: &Output, trace: &std::path::Path) 
         text(&rec.stderr)
     );
     let n = reads(rec);
-    // Past one buffer of clock reads (4092) between two syscalls.
+    // Past a whole buffer of clock reads (4092 entries; the recorder
+    // empties it every 256) between two syscalls.
     assert!(n > 2 * 4092, "{what}: only {n} clock reads");
     let rep = s.replay(trace);
     assert!(
