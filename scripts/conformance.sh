@@ -72,6 +72,8 @@ STD_ROWS=(
     encoding/xml go/parser image/png net/netip os/user archive/tar
     compress/flate encoding/gob crypto/x509 net/rpc expvar go/types math
     debug/elf encoding/csv crypto/sha512 net/mail
+    weak unique runtime/debug runtime/metrics runtime/trace hash/maphash slices
+    iter crypto/mlkem compress/zlib image/jpeg go/printer log mime
 )
 TOOL_ROWS=(gofmt go-vet go-build)
 
@@ -112,6 +114,15 @@ QUICK_ROWS=(sync context time os/signal net/url encoding/json strconv compress/g
 # Extra test-binary arguments per row. Keep this minimal: an entry is only for a
 # test that cannot run under ANY ptrace-based recorder, with the reason.
 declare -A EXTRA_ARGS=(
+    # TestTimeVDSO passes once a CPU-profile sample lands in time.now outside
+    # its vDSO call (inside it, m.vdsoSP makes Go attribute the sample to the
+    # caller). A recorder's clock read is a syscall (the TSC is trapped for
+    # determinism, so the vDSO cannot run), the profiling signal comes at its
+    # exit, inside the call, and such samples almost never come: the test
+    # doubles its duration until the deadline (measured session 31: 5 retries
+    # of 5 failed under rrgo, old and new code alike; natively on these VMs it
+    # needs 1.5-6 s of retries too).
+    [runtime/pprof]="-test.skip '^TestTimeVDSO\$'"
 )
 
 # -test.timeout (seconds) for rows that need more than the default 120 s natively.
