@@ -1306,7 +1306,11 @@ impl ReplaySession {
             // it stood; the recording may have stopped it again before it
             // ran an instruction (a loaded CPU): the point is where it stands.
             if sig != 0 && crate::tracee::sigframe::discarded(live.0, sig) {
-                tracing::trace!(time = e.time.0, sig, "an ignored signal: nothing to deliver");
+                tracing::trace!(
+                    time = e.time.0,
+                    sig,
+                    "an ignored signal: nothing to deliver"
+                );
             } else if sig != 0 {
                 ptrace::resume(live, ptrace::Resume::Step, sig)?;
                 let w = self.wait_for(live)?;

@@ -45,14 +45,13 @@ pub fn caught(tid: i32, sig: i32) -> bool {
 /// running a handler, so replay delivers nothing (a step would run one
 /// instruction the recording may not have run).
 pub fn discarded(tid: i32, sig: i32) -> bool {
-    let Some([blocked, ignored, caught]) =
-        status_masks(tid, &["SigBlk:", "SigIgn:", "SigCgt:"]).and_then(|m| <[u64; 3]>::try_from(m).ok())
+    let Some([blocked, ignored, caught]) = status_masks(tid, &["SigBlk:", "SigIgn:", "SigCgt:"])
+        .and_then(|m| <[u64; 3]>::try_from(m).ok())
     else {
         return false;
     };
     let default_ignore = matches!(sig, libc::SIGCHLD | libc::SIGURG | libc::SIGWINCH);
-    !in_mask(blocked, sig)
-        && (in_mask(ignored, sig) || (default_ignore && !in_mask(caught, sig)))
+    !in_mask(blocked, sig) && (in_mask(ignored, sig) || (default_ignore && !in_mask(caught, sig)))
 }
 
 fn in_mask(mask: u64, sig: i32) -> bool {
