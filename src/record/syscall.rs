@@ -201,14 +201,12 @@ impl Recorder {
     pub(super) fn on_syscall_exit(&mut self, tid: Tid) -> anyhow::Result<()> {
         let call = self.t.get(tid).and_then(|t| t.syscall.as_ref());
         let wake = call.and_then(|sc| super::handoff::futex_wake(sc.nr, &sc.args));
-        let yielded = call.is_some_and(|sc| sc.nr == libc::SYS_sched_yield);
+        let yielded = call.is_some_and(|sc| sc.spec.is_some_and(|s| s.hook == Hook::Yield));
         if self.record_syscall_exit(tid)? {
             if yielded && self.t.running == Some(tid) && self.t.any_runnable_besides(tid) {
-                // A spin-wait for another thread's progress, which may be
-                // waiting for the one CPU the program's threads share: Go's
-                // `osyield` (`casgstatus` while the GC scans a stack,
-                // `suspendG`), or rrgo's page with a full clock buffer (a
-                // thread reading the clock that often is timing a spin).
+                // Go's `osyield` spins (`casgstatus` while the GC scans a
+                // stack, `suspendG`) and rrgo's page with a full clock buffer
+                // (a thread reading the clock that often is timing a spin).
                 self.t.set_stopped(tid);
                 return Ok(());
             }

@@ -165,6 +165,11 @@ pub enum Hook {
     /// holds the initial mask and ignores): the recorder does not stop at
     /// its exit (one ptrace stop instead of two).
     StateOnly,
+    /// sched_yield: the thread spin-waits for another one's progress (Go's
+    /// `osyield`; rrgo's page with a full clock buffer), which may be waiting
+    /// for the one CPU the program's threads share: the recorder gives the
+    /// CPU to another ready thread at its exit.
+    Yield,
     /// clone/clone3/fork/vfork: a new task; the result is a tid to map.
     Clone,
     /// execve/execveat: a new program image.

@@ -61,7 +61,7 @@ pub(crate) const ROWS: &[Spec] = &[
     emu(SYS_times, &[Fixed(0, 32)]),
     emu(SYS_sched_getaffinity, &[ResultLen(2)]).hook(Hook::SchedGetaffinity),
     emu(SYS_sched_setaffinity, &[]),
-    emu(SYS_sched_yield, &[]),
+    emu(SYS_sched_yield, &[]).hook(Hook::Yield),
     emu(SYS_sched_getparam, &[Fixed(1, 4)]),
     emu(SYS_sched_getscheduler, &[]),
     emu(SYS_sched_setscheduler, &[]),
