@@ -41,7 +41,8 @@ pub fn caught(tid: i32, sig: i32) -> bool {
 
 /// Whether thread `tid`, resumed delivering `sig`, has the kernel throw
 /// it away: not blocked, and ignored (`SIG_IGN`, or the default action of
-/// SIGCHLD, SIGURG, SIGWINCH). It then resumes where it stood without
+/// SIGCHLD, SIGURG, SIGWINCH and SIGCONT: the kernel's
+/// `SIG_KERNEL_IGNORE_MASK`). It then resumes where it stood without
 /// running a handler, so replay delivers nothing (a step would run one
 /// instruction the recording may not have run).
 pub fn discarded(tid: i32, sig: i32) -> bool {
@@ -50,7 +51,10 @@ pub fn discarded(tid: i32, sig: i32) -> bool {
     else {
         return false;
     };
-    let default_ignore = matches!(sig, libc::SIGCHLD | libc::SIGURG | libc::SIGWINCH);
+    let default_ignore = matches!(
+        sig,
+        libc::SIGCHLD | libc::SIGURG | libc::SIGWINCH | libc::SIGCONT
+    );
     !in_mask(blocked, sig) && (in_mask(ignored, sig) || (default_ignore && !in_mask(caught, sig)))
 }
 
@@ -109,10 +113,11 @@ mod tests {
         let mut child = cmd.spawn().expect("spawn sleep");
         let pid = child.id() as i32;
         let got = |sig| super::discarded(pid, sig);
-        let (int, term, winch, usr1, chld) = (
+        let (int, term, winch, cont, usr1, chld) = (
             got(libc::SIGINT),
             got(libc::SIGTERM),
             got(libc::SIGWINCH),
+            got(libc::SIGCONT),
             got(libc::SIGUSR1),
             got(libc::SIGCHLD),
         );
@@ -122,6 +127,7 @@ mod tests {
         assert!(int, "SIGINT is SIG_IGN: thrown away");
         assert!(!term, "SIGTERM's default action kills");
         assert!(winch, "SIGWINCH's default action is to ignore it");
+        assert!(cont, "SIGCONT to a running thread does nothing more");
         assert!(!usr1, "a blocked signal stays pending, even if ignored");
         assert!(!chld, "a blocked SIGCHLD stays pending");
         assert!(!int_caught, "an ignored signal has no handler");
