@@ -3,15 +3,28 @@
 // many reads each made. Nearly all of its time is spent inside the clock
 // read, so the recorder's preemptions (and Go's async-preemption signals)
 // land there: it exercises rrgo's clock page under preemption.
+//
+// Usage: clockspin [profile]   (profile: under CPU profiling, whose SIGPROF
+// comes mostly while a clock read is inside the kernel)
 package main
 
 import (
 	"fmt"
+	"io"
+	"os"
+	"runtime/pprof"
 	"sync"
 	"time"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "profile" {
+		if err := pprof.StartCPUProfile(io.Discard); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var wg sync.WaitGroup
 	sums := make([]int64, 4)
 	reads := make([]int, 4)
