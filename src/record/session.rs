@@ -1404,18 +1404,18 @@ fn point_memory(
         while at < to {
             let piece = (to - at).min(PAGES_EVENT_BYTES as u64);
             // A range unmapped meanwhile reads short; replay reads the same.
-            let data = p
-                .mem
-                .read_prefix(trace_format::RemoteAddr(at), piece as usize);
-            if data.is_empty() {
+            let (len, hash) =
+                p.mem
+                    .hash_prefix(trace_format::RemoteAddr(at), piece as usize, |_, _| {});
+            if len == 0 {
                 break;
             }
             hashes.push(trace_format::PageHash {
                 addr: trace_format::RemoteAddr(at),
-                len: data.len() as u64,
-                hash: xxhash_rust::xxh3::xxh3_64(&data),
+                len: len as u64,
+                hash,
             });
-            if (data.len() as u64) < piece {
+            if (len as u64) < piece {
                 break;
             }
             at += piece;

@@ -806,17 +806,15 @@ impl ReplaySession {
             .threads
             .get(&e.tid)
             .is_some_and(|t| t.tgid == self.main_pid.0);
-        let read = |addr: RemoteAddr, len: u64| -> Option<Vec<u8>> {
-            let mut data = mem.read_prefix(addr, len as usize);
-            if data.len() as u64 != len {
-                return None;
-            }
-            let range = addr.0..addr.0 + len;
+        // Memory as the program wrote it: the bytes the stub's patch and
+        // the breakpoints replaced put back.
+        let unpatch = |addr: u64, data: &mut [u8]| {
+            let range = addr..addr + data.len() as u64;
             let mut put = |at: u64, bytes: &[u8]| {
                 for (i, b) in bytes.iter().enumerate() {
                     let a = at + i as u64;
                     if range.contains(&a) {
-                        data[(a - addr.0) as usize] = *b;
+                        data[(a - addr) as usize] = *b;
                     }
                 }
             };
@@ -828,6 +826,13 @@ impl ReplaySession {
                     put(*at, &[*orig]);
                 }
             }
+        };
+        let read = |addr: RemoteAddr, len: u64| -> Option<Vec<u8>> {
+            let mut data = mem.read_prefix(addr, len as usize);
+            if data.len() as u64 != len {
+                return None;
+            }
+            unpatch(addr.0, &mut data);
             Some(data)
         };
         let mut words = Vec::new();
@@ -869,8 +874,8 @@ impl ReplaySession {
                 break;
             }
             let h = &v.hashes[i];
-            match read(h.addr, h.len) {
-                Some(now) if xxhash_rust::xxh3::xxh3_64(&now) == h.hash => {}
+            match mem.hash_prefix(h.addr, h.len as usize, &unpatch) {
+                (len, hash) if len as u64 == h.len && hash == h.hash => {}
                 _ => {
                     tracing::trace!(
                         time = e.time.0,

@@ -65,6 +65,70 @@ impl ProcMem {
         buf
     }
 
+    /// What `read_prefix(addr, len)` would return, hashed (xxh3-64), and
+    /// its length — read piece by piece into one reused buffer, with
+    /// process_vm_readv (one copy, pages pinned in batches) and
+    /// /proc/PID/mem only for a piece it cannot read whole (a page without
+    /// read permission, which /proc/PID/mem reads). Hashing the megabytes
+    /// a preemption point's slice wrote through fresh buffers and
+    /// /proc/PID/mem's page-at-a-time copies was a third of the recorder's
+    /// own CPU on gzipsha. `fix` may change each piece before it is hashed
+    /// (replay puts back the bytes its breakpoints replaced).
+    pub fn hash_prefix(
+        &self,
+        addr: RemoteAddr,
+        len: usize,
+        mut fix: impl FnMut(u64, &mut [u8]),
+    ) -> (usize, u64) {
+        thread_local! {
+            static PIECE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        const PIECE_BYTES: usize = 256 << 10;
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        let mut done = 0;
+        PIECE.with_borrow_mut(|buf| {
+            buf.resize(PIECE_BYTES, 0);
+            while done < len {
+                let n = (len - done).min(PIECE_BYTES);
+                let at = addr.0 + done as u64;
+                let piece = &mut buf[..n];
+                let got = self.read_piece(at, piece);
+                fix(at, &mut piece[..got]);
+                hasher.update(&piece[..got]);
+                done += got;
+                if got < n {
+                    break;
+                }
+            }
+        });
+        (done, hasher.digest())
+    }
+
+    /// Fills `buf` from `addr` as far as it is mapped: the bytes read.
+    fn read_piece(&self, addr: u64, buf: &mut [u8]) -> usize {
+        let local = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        let remote = libc::iovec {
+            iov_base: addr as *mut libc::c_void,
+            iov_len: buf.len(),
+        };
+        // SAFETY: the local iovec points into `buf`, of its length.
+        let got = unsafe { libc::process_vm_readv(self.pid, &local, 1, &remote, 1, 0) };
+        if usize::try_from(got).is_ok_and(|n| n == buf.len()) {
+            return buf.len();
+        }
+        let mut done = 0;
+        while done < buf.len() {
+            match self.file.read_at(&mut buf[done..], addr + done as u64) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => done += n,
+            }
+        }
+        done
+    }
+
     pub fn read_u32(&self, addr: RemoteAddr) -> io::Result<u32> {
         let mut b = [0u8; 4];
         self.read_exact(addr, &mut b)?;
@@ -162,5 +226,60 @@ impl ProcMem {
         }
         out.truncate(max);
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `hash_prefix` hashes exactly what `read_prefix` reads: across its
+    /// pieces, through a page without read permission (which only
+    /// /proc/PID/mem reads) and up to an unmapped page.
+    #[test]
+    fn hash_prefix_hashes_what_read_prefix_reads() {
+        const PAGE: usize = 4096;
+        let pages = 70; // more than one 256 KiB piece
+        // SAFETY: a fresh private anonymous mapping, used only here.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                pages * PAGE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(base, libc::MAP_FAILED);
+        let bytes = base.cast::<u8>();
+        for i in 0..pages * PAGE {
+            // SAFETY: inside the mapping.
+            unsafe { *bytes.add(i) = (i * 7 % 251) as u8 };
+        }
+        // SAFETY: pages inside the mapping.
+        unsafe {
+            assert_eq!(libc::mprotect(base.cast::<u8>().add(66 * PAGE).cast(), PAGE, libc::PROT_NONE), 0);
+            assert_eq!(libc::munmap(base.cast::<u8>().add(68 * PAGE).cast(), 2 * PAGE), 0);
+        }
+        let mem = ProcMem::open(std::process::id() as i32).unwrap();
+        let at = RemoteAddr(base as u64 + 100);
+        for len in [0, 1, 5000, 64 * PAGE, 66 * PAGE + 10, 67 * PAGE, 70 * PAGE] {
+            let data = mem.read_prefix(at, len);
+            let (n, hash) = mem.hash_prefix(at, len, |_, _| {});
+            assert_eq!(n, data.len(), "length of {len}");
+            assert_eq!(hash, xxhash_rust::xxh3::xxh3_64(&data), "hash of {len}");
+        }
+        assert_eq!(mem.hash_prefix(at, 70 * PAGE, |_, _| {}).0, 68 * PAGE - 100);
+        // `fix` sees the pieces in order and changes what is hashed.
+        let mut seen = Vec::new();
+        let (_, fixed) = mem.hash_prefix(at, 66 * PAGE, |a, piece| {
+            seen.push((a, piece.len()));
+            piece[0] ^= 1;
+        });
+        assert_eq!(seen.first(), Some(&(at.0, 256 << 10)));
+        assert_ne!(fixed, mem.hash_prefix(at, 66 * PAGE, |_, _| {}).1);
+        // SAFETY: the rest of the mapping.
+        unsafe { libc::munmap(base, 68 * PAGE) };
     }
 }
