@@ -13,6 +13,10 @@ pub const MAX_CHUNK_UNCOMPRESSED: usize = 64 << 20;
 pub const MAX_CHUNK_COMPRESSED: usize =
     MAX_CHUNK_UNCOMPRESSED + MAX_CHUNK_UNCOMPRESSED / 128 + 4096;
 
+/// Most timespecs one `ClockReads` event may unpack to (rrgo's page holds
+/// about 4,000; the cap keeps a forged packing from asking for gigabytes).
+pub const MAX_CLOCK_ENTRIES: usize = 1 << 16;
+
 /// Largest bincode body of the `header` file.
 pub const MAX_HEADER_BODY: usize = 16 << 20;
 

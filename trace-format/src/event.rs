@@ -159,8 +159,9 @@ pub enum EventKind {
     /// Replay puts them into the page before running the thread to its
     /// next event.
     ClockReads {
-        /// `struct timespec`s (16 bytes each, little-endian).
-        #[serde(with = "serde_bytes::vec")]
+        /// `struct timespec`s (16 bytes each, little-endian); stored as
+        /// deltas (`clockpack`).
+        #[serde(with = "crate::clockpack::serde_entries")]
         entries: Vec<u8>,
     },
     /// Syscalls the thread made through rrgo's page without a stop (Go's

@@ -293,7 +293,18 @@ pub fn every_kind() -> Vec<(EventKind, RecTid)> {
         ),
         (
             EventKind::ClockReads {
-                entries: (0..48u8).collect(),
+                // Two clocks' timespecs (stored as deltas) and bytes that
+                // are not a time (stored raw).
+                entries: [
+                    [12_345i64, 999_999_990],
+                    [1_780_000_000, 5],
+                    [12_346, 20],
+                    [1_780_000_000, 70],
+                ]
+                .iter()
+                .flat_map(|t| t.iter().flat_map(|v| v.to_le_bytes()))
+                .chain(0..16u8)
+                .collect(),
             },
             RecTid(1000),
         ),
