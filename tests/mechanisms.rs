@@ -220,10 +220,24 @@ fn clock_reads_go_through_the_clock_page_and_randomness_through_syscalls() {
     let mut nrs = Vec::new();
     let mut clock_reads = 0;
     let mut state_only = 0;
+    let mut first_reads = None;
     for e in r.events() {
-        match e.unwrap().kind {
+        let e = e.unwrap();
+        match e.kind {
             EventKind::SyscallEntry { nr, .. } => nrs.push(nr),
-            EventKind::ClockReads { entries } => clock_reads += entries.len() / 16,
+            EventKind::ClockReads { entries } => {
+                // Stored as deltas (format 6), read back as the timespecs
+                // the program got: whole, normalized, plausible times.
+                assert_eq!(entries.len() % 16, 0);
+                for t in entries.chunks_exact(16) {
+                    let sec = i64::from_le_bytes(t[..8].try_into().unwrap());
+                    let nsec = i64::from_le_bytes(t[8..].try_into().unwrap());
+                    assert!((0..1_000_000_000).contains(&nsec), "{sec}.{nsec}");
+                    assert!((0..4_000_000_000).contains(&sec), "{sec}.{nsec}");
+                }
+                clock_reads += entries.len() / 16;
+                first_reads.get_or_insert((e.time, entries));
+            }
             EventKind::SyscallExit {
                 nr,
                 extra: trace_format::SyscallExtra::ResultNotRecorded,
@@ -244,6 +258,25 @@ fn clock_reads_go_through_the_clock_page_and_randomness_through_syscalls() {
         }
     }
     assert!(clock_reads > 0, "no clock reads in the trace");
+    // `rrgo dump --json` shows the raw timespecs, not their stored form.
+    let (at, entries) = first_reads.unwrap();
+    let out = s.run(&[
+        "dump",
+        trace.to_str().unwrap(),
+        "--json",
+        "--from",
+        &at.0.to_string(),
+        "--count",
+        "1",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let shown: Vec<u8> = v["kind"]["ClockReads"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_u64().unwrap() as u8)
+        .collect();
+    assert_eq!(shown, entries);
     // Signal state is re-created by replay: those calls took one stop each.
     assert!(
         state_only > 50,
