@@ -241,7 +241,8 @@ mod tests {
     #[test]
     fn hash_prefix_hashes_what_read_prefix_reads() {
         const PAGE: usize = 4096;
-        let pages = 70; // more than one 256 KiB piece
+        // More than one 256 KiB piece.
+        let pages = 70;
         // SAFETY: a fresh private anonymous mapping, used only here.
         let base = unsafe {
             libc::mmap(
@@ -261,8 +262,18 @@ mod tests {
         }
         // SAFETY: pages inside the mapping.
         unsafe {
-            assert_eq!(libc::mprotect(base.cast::<u8>().add(66 * PAGE).cast(), PAGE, libc::PROT_NONE), 0);
-            assert_eq!(libc::munmap(base.cast::<u8>().add(68 * PAGE).cast(), 2 * PAGE), 0);
+            assert_eq!(
+                libc::mprotect(
+                    base.cast::<u8>().add(66 * PAGE).cast(),
+                    PAGE,
+                    libc::PROT_NONE
+                ),
+                0
+            );
+            assert_eq!(
+                libc::munmap(base.cast::<u8>().add(68 * PAGE).cast(), 2 * PAGE),
+                0
+            );
         }
         let mem = ProcMem::open(std::process::id() as i32).unwrap();
         let at = RemoteAddr(base as u64 + 100);

@@ -65,9 +65,7 @@ pub fn unpack(packed: &[u8]) -> Result<Vec<u8>, String> {
         let code = read_varint(packed, &mut at)?;
         let v = match code & 3 {
             0 => {
-                let raw = packed
-                    .get(at..at + ENTRY)
-                    .ok_or("clock entry cut short")?;
+                let raw = packed.get(at..at + ENTRY).ok_or("clock entry cut short")?;
                 out.extend_from_slice(raw);
                 at += ENTRY;
                 continue;
@@ -176,7 +174,12 @@ mod tests {
         raw.extend(ts(0, 0));
         let packed = pack(&raw).unwrap();
         assert_eq!(unpack(&packed).unwrap(), raw);
-        assert!(packed.len() * 3 < raw.len(), "{} of {}", packed.len(), raw.len());
+        assert!(
+            packed.len() * 3 < raw.len(),
+            "{} of {}",
+            packed.len(),
+            raw.len()
+        );
         assert_eq!(pack(&[]).unwrap(), Vec::<u8>::new());
         assert!(pack(&raw[..15]).is_err());
     }
@@ -184,10 +187,10 @@ mod tests {
     #[test]
     fn forged_packings_are_errors_not_panics() {
         for bad in [
-            &[0x05][..],                      // kind 1 with nothing before
-            &[0x80][..],                      // varint cut
-            &[0x00, 1, 2][..],                // raw entry cut
-            &[0xff; 11][..],                  // varint too long
+            &[0x05][..],       // kind 1 with nothing before
+            &[0x80][..],       // varint cut
+            &[0x00, 1, 2][..], // raw entry cut
+            &[0xff; 11][..],   // varint too long
             &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f][..], // past 64 bits
         ] {
             assert!(unpack(bad).is_err(), "{bad:?}");
