@@ -95,7 +95,9 @@ pub fn run(args: &InfoArgs) -> Result<i32> {
         }
     }
 
-    let mut per_kind: BTreeMap<&'static str, u64> = BTreeMap::new();
+    // Events and their encoded bytes (before compression) per kind: where
+    // a trace's size goes.
+    let mut per_kind: BTreeMap<&'static str, (u64, u64)> = BTreeMap::new();
     let mut per_tid: BTreeMap<i32, u64> = BTreeMap::new();
     let mut preemptions = 0u64;
     // Recorded with the written memory's contents (replay may jump there).
@@ -110,7 +112,10 @@ pub fn run(args: &InfoArgs) -> Result<i32> {
     for event in reader.events_from(trace_format::EventTime(0)) {
         match event {
             Ok(event) => {
-                *per_kind.entry(event.kind.name()).or_default() += 1;
+                let bytes = trace_format::chunk::encode_event(event.tid, &event.kind)
+                    .map_or(0, |e| e.len() as u64);
+                let k = per_kind.entry(event.kind.name()).or_default();
+                *k = (k.0 + 1, k.1 + bytes);
                 *per_tid.entry(event.tid.0).or_default() += 1;
                 match &event.kind {
                     EventKind::Preempt {
@@ -145,8 +150,13 @@ pub fn run(args: &InfoArgs) -> Result<i32> {
         (c + ch.compressed_len as u64, u + ch.uncompressed_len as u64)
     });
     println!("events:       {read} in {} chunks", reader.chunks().len());
-    for (kind, n) in &per_kind {
-        println!("  {kind:<16} {n}");
+    let encoded: u64 = per_kind.values().map(|(_, b)| b).sum();
+    for (kind, (n, bytes)) in &per_kind {
+        println!(
+            "  {kind:<16} {n:<10} {:>10} bytes before compression ({:.0} %)",
+            bytes,
+            100.0 * *bytes as f64 / encoded.max(1) as f64
+        );
     }
     println!("threads:      {}", per_tid.len());
     for (tid, n) in &per_tid {
