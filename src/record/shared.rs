@@ -47,6 +47,14 @@ pub fn file_of(tid: Tid, fd: i32) -> Option<FileId> {
         .map(|m| (m.dev(), m.ino()))
 }
 
+/// The regular file open as `fd` in thread `tid`, if it is one.
+pub fn regular_file_of(tid: Tid, fd: i32) -> Option<FileId> {
+    std::fs::metadata(format!("/proc/{}/fd/{fd}", tid.0))
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| (m.dev(), m.ino()))
+}
+
 /// Which of a process's shared mappings a comparison covers. Mappings of
 /// an unknown file are always covered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +129,14 @@ impl SharedMaps {
         let end = start.saturating_add(len);
         self.maps
             .retain(|&s, m| s.saturating_add(m.len) <= start || s >= end);
+    }
+
+    /// Whether a shared mapping here may be of `file` (one of a file that
+    /// cannot be named may be of any).
+    pub fn maps_file(&self, file: FileId) -> bool {
+        self.maps
+            .values()
+            .any(|m| m.file.is_none() || m.file == Some(file))
     }
 
     /// The files this process can store into through a shared mapping

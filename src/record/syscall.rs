@@ -109,7 +109,8 @@ impl Recorder {
             self.t
                 .proc_of(tid)
                 .is_none_or(|p| s.blocking.may_block(&args, &p.mem))
-        });
+        }) && !spec
+            .is_some_and(|s| self.alters_a_shared_file(tid, s.alters_file, &args));
         if let Some(th) = self.t.get(tid) {
             th.syscall = Some(InSyscall {
                 nr,
@@ -432,6 +433,28 @@ impl Recorder {
 
     /// A mapping made by mmap replaces whatever shared mapping was there; a
     /// readable shared file mapping is watched from now on (`shared.rs`).
+    /// Whether a call changes a file some process maps shared (a write to
+    /// such a file's descriptor). It runs to its exit before another thread
+    /// runs: while it was in the kernel a thread reading the mapping saw
+    /// the old or the new bytes depending on which ran first on the CPU,
+    /// and the change, recorded at the call's exit, reached replay's copy
+    /// after the read (`mapshared children`: "child saw 11", 1 recording in
+    /// ~100 under load). A write to a regular file returns promptly.
+    fn alters_a_shared_file(&self, tid: Tid, alters: Alters, args: &[u64; 6]) -> bool {
+        let Alters::Fd(arg) = alters else {
+            return false;
+        };
+        if self.t.procs.values().all(|p| p.shared.is_empty()) {
+            return false;
+        }
+        // Only a regular file: a pipe's or socket's write may wait for a
+        // reader that must run meanwhile.
+        let Some(file) = shared::regular_file_of(tid, args[arg as usize] as i32) else {
+            return false;
+        };
+        self.t.procs.values().any(|p| p.shared.maps_file(file))
+    }
+
     fn note_shared_mapping(&mut self, tid: Tid, args: &[u64; 6], addr: u64) {
         let Some(p) = self.t.proc_of_mut(tid) else {
             return;
