@@ -111,7 +111,26 @@ fn info_and_dump_describe_a_trace() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let info = text(&out.stdout);
     assert!(info.contains("events:       201"), "{info}");
-    assert!(info.contains("syscall-entry    100"), "{info}");
+    assert!(info.contains("syscall-entry    100\n"), "{info}");
+    // Where the bytes go: every kind's encoded size, largest first.
+    let bytes = info
+        .lines()
+        .find_map(|l| l.strip_prefix("bytes:"))
+        .unwrap_or_else(|| panic!("no bytes line: {info}"));
+    let total: u64 = bytes.split_whitespace().next().unwrap().parse().unwrap();
+    let kinds: Vec<(&str, u64)> = bytes
+        .split_once("by kind: ")
+        .unwrap()
+        .1
+        .split(", ")
+        .map(|k| {
+            let mut w = k.split_whitespace();
+            (w.next().unwrap(), w.next().unwrap().parse().unwrap())
+        })
+        .collect();
+    assert_eq!(kinds.iter().map(|(_, b)| b).sum::<u64>(), total, "{info}");
+    assert!(kinds.windows(2).all(|w| w[0].1 >= w[1].1), "{info}");
+    assert!(kinds.iter().any(|(k, _)| *k == "syscall-entry"), "{info}");
     assert!(info.contains("status:       complete"), "{info}");
     assert!(info.contains("exit code 3"), "{info}");
 

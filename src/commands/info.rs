@@ -150,14 +150,28 @@ pub fn run(args: &InfoArgs) -> Result<i32> {
         (c + ch.compressed_len as u64, u + ch.uncompressed_len as u64)
     });
     println!("events:       {read} in {} chunks", reader.chunks().len());
-    let encoded: u64 = per_kind.values().map(|(_, b)| b).sum();
-    for (kind, (n, bytes)) in &per_kind {
-        println!(
-            "  {kind:<16} {n:<10} {:>10} bytes before compression ({:.0} %)",
-            bytes,
-            100.0 * *bytes as f64 / encoded.max(1) as f64
-        );
+    // Tests parse these lines as a kind and its count.
+    for (kind, (n, _)) in &per_kind {
+        println!("  {kind:<16} {n}");
     }
+    let encoded: u64 = per_kind.values().map(|(_, b)| b).sum();
+    let mut by_bytes: Vec<_> = per_kind.iter().map(|(k, (_, b))| (*b, *k)).collect();
+    by_bytes.sort_unstable_by(|a, b| b.cmp(a));
+    let shares: Vec<String> = by_bytes
+        .iter()
+        .take_while(|(b, _)| *b > 0)
+        .map(|(b, k)| {
+            format!(
+                "{k} {b} ({:.0} %)",
+                100.0 * *b as f64 / encoded.max(1) as f64
+            )
+        })
+        .collect();
+    println!(
+        "bytes:        {} before compression by kind: {}",
+        encoded,
+        shares.join(", ")
+    );
     println!("threads:      {}", per_tid.len());
     for (tid, n) in &per_tid {
         println!("  tid {tid:<12} {n} events");
