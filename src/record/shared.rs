@@ -42,17 +42,21 @@ pub fn open_file(tid: Tid, fd: i32) -> (Option<FileId>, bool) {
 
 /// The file open as `fd` in thread `tid`, if it can be told.
 pub fn file_of(tid: Tid, fd: i32) -> Option<FileId> {
-    std::fs::metadata(format!("/proc/{}/fd/{fd}", tid.0))
-        .ok()
-        .map(|m| (m.dev(), m.ino()))
+    fd_file(tid, fd).map(|(id, _)| id)
 }
 
 /// The regular file open as `fd` in thread `tid`, if it is one.
 pub fn regular_file_of(tid: Tid, fd: i32) -> Option<FileId> {
+    fd_file(tid, fd)
+        .filter(|(_, regular)| *regular)
+        .map(|(id, _)| id)
+}
+
+/// The file open as `fd` in thread `tid` and whether it is a regular file.
+fn fd_file(tid: Tid, fd: i32) -> Option<(FileId, bool)> {
     std::fs::metadata(format!("/proc/{}/fd/{fd}", tid.0))
         .ok()
-        .filter(|m| m.is_file())
-        .map(|m| (m.dev(), m.ino()))
+        .map(|m| ((m.dev(), m.ino()), m.is_file()))
 }
 
 /// Which of a process's shared mappings a comparison covers. Mappings of

@@ -431,8 +431,6 @@ impl Recorder {
         Ok(true)
     }
 
-    /// A mapping made by mmap replaces whatever shared mapping was there; a
-    /// readable shared file mapping is watched from now on (`shared.rs`).
     /// Whether a call changes a file some process maps shared (a write to
     /// such a file's descriptor). It runs to its exit before another thread
     /// runs: while it was in the kernel a thread reading the mapping saw
@@ -455,6 +453,8 @@ impl Recorder {
         self.t.procs.values().any(|p| p.shared.maps_file(file))
     }
 
+    /// A mapping made by mmap replaces whatever shared mapping was there; a
+    /// readable shared file mapping is watched from now on (`shared.rs`).
     fn note_shared_mapping(&mut self, tid: Tid, args: &[u64; 6], addr: u64) {
         let Some(p) = self.t.proc_of_mut(tid) else {
             return;
