@@ -958,8 +958,17 @@ impl ReplaySession {
                     .and_then(|s| syscalls::lookup(s.0))
                     .is_some_and(|s| s.hook == Hook::ExitThread)
         };
+        // Another thread's exec kills this one: its SIGKILL ends whatever
+        // stop the thread is in. Resumed from an emulated call's exit stop
+        // before the kill came, it ran Go code it never ran when recorded
+        // (`exec_from_another_thread`: SIGSEGV in ~3 % of runs under load).
+        let exec_kill = self.exec_in_progress(e)?;
         for _ in 0..8 {
             match waited.stop {
+                Stop::Syscall | Stop::Signal(_) if exec_kill => {
+                    // Within the exit wait's deadline (`awaiting_exit`).
+                    waited = self.wait_for(live)?;
+                }
                 Stop::Event { event, .. } if event == libc::PTRACE_EVENT_EXIT => {
                     let _ = ptrace::resume(live, ptrace::Resume::Cont, 0);
                     if alone {
