@@ -777,8 +777,16 @@ impl Recorder {
             }
             self.handle_or_vanished(w)?;
         }
-        let cost = stopped.unwrap_or(began).elapsed();
         let tgid = self.t.get(tid).map(|t| t.tgid).unwrap_or(tid.0);
+        // The program's own share: faults on the pages the point re-armed.
+        let faults = self
+            .t
+            .procs
+            .get(&tgid)
+            .and_then(|p| p.dirty.as_ref())
+            .map(|d| d.take_rearm_cost())
+            .unwrap_or_default();
+        let cost = stopped.unwrap_or(began).elapsed() + faults;
         self.wake_after.preempted(tgid, cost, Instant::now());
         tracing::debug!(%tid, ?cost, wake = ?self.wake_after.wait_now(), "preempted");
         Ok(())
