@@ -13,13 +13,13 @@ fn with_file<T>(path: &Path, f: impl FnOnce(&object::File, &[u8]) -> Option<T>) 
 
 /// A file mapped read-only: a Go binary is often tens of MB, and reading it
 /// into fresh memory cost more than everything else at record start.
-struct Mapped {
+pub(crate) struct Mapped {
     ptr: *mut libc::c_void,
     len: usize,
 }
 
 impl Mapped {
-    fn open(path: &Path) -> std::io::Result<Mapped> {
+    pub(crate) fn open(path: &Path) -> std::io::Result<Mapped> {
         use std::os::fd::AsRawFd;
         let f = std::fs::File::open(path)?;
         let len = f.metadata()?.len() as usize;
@@ -43,7 +43,7 @@ impl Mapped {
         Ok(Mapped { ptr, len })
     }
 
-    fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         // SAFETY: the mapping is `len` readable bytes, alive as long as self.
         unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) }
     }
