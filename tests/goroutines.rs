@@ -27,7 +27,38 @@ fn first_main_frame(text: &str, goid: &str) -> Option<(String, String)> {
 fn dump_at_the_panic_matches_gos_traceback() {
     for version in go_versions() {
         let s = Scratch::new();
-        let (rec, trace) = s.record("t", &example(&version, "panicker"), &[]);
+        dump_at_the_panic(&version, &s, &example(&version, "panicker"));
+    }
+}
+
+/// The same from a position-independent executable (loaded at another
+/// address than it was linked at); its goroutine history too.
+#[test]
+fn goroutines_of_a_position_independent_executable() {
+    for version in go_versions() {
+        let s = Scratch::new();
+        let exe = example_pie(&version, "panicker", s.path());
+        let trace = dump_at_the_panic(&version, &s, &exe);
+        let out = s.run(&["replay", trace.to_str().unwrap(), "--goroutine", "1"]);
+        let hist = text(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "go{version}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            hist.starts_with("goroutine 1: created") && hist.contains("running on thread"),
+            "go{version}: goroutine 1's history:\n{hist}"
+        );
+    }
+}
+
+/// Records `exe` (examples/panicker), checks the dump at its panic against
+/// Go's traceback, and returns the trace.
+fn dump_at_the_panic(version: &str, s: &Scratch, exe: &std::path::Path) -> std::path::PathBuf {
+    {
+        let (rec, trace) = s.record("t", exe, &[]);
         let go_says = program_stderr(&rec);
         let goid = go_says
             .lines()
@@ -38,8 +69,8 @@ fn dump_at_the_panic_matches_gos_traceback() {
             .expect("a goroutine header in the traceback")
             .to_string();
         let expected = first_main_frame(&go_says, &goid).expect("a main.* frame in Go's traceback");
-        let at = event_with(&s, &trace, "to Stderr", false);
-        let out = dump_at(&s, &trace, &at);
+        let at = event_with(s, &trace, "to Stderr", false);
+        let out = dump_at(s, &trace, &at);
         let ours = text(&out.stdout);
         assert!(
             ours.contains(&format!("goroutine {goid} [running]:")),
@@ -57,6 +88,7 @@ fn dump_at_the_panic_matches_gos_traceback() {
                 .ends_with(&format!(":{}", marker_line("panicker", "panic"))),
             "{expected:?}"
         );
+        trace
     }
 }
 

@@ -27,7 +27,7 @@ use crate::replay::{Output, ReplaySession, Stepped};
 /// 7: `woken_by` on transitions out of a wait.
 /// 8: RWMutex waits: `LockWait::kind`, `other_holders`.
 /// 9: `Transition::until_ns` (sleeps), `Waker::io` (the network poller).
-const INDEX_VERSION: u32 = 9;
+const INDEX_VERSION: u32 = 10;
 const INDEX_FILE: &str = "goindex";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -176,6 +176,11 @@ pub struct GoIndex {
     pub signals: Vec<SignalSeen>,
     pub signal_steps: Vec<SignalStep>,
     pub lock_waits: Vec<LockWait>,
+    /// Why the goroutines could not be read (no DWARF, an unreadable
+    /// goroutine list), when no goroutine was: a goroutine missing from the
+    /// index is then unknown, not "never existed".
+    #[serde(default)]
+    pub goroutines_unreadable: Option<String>,
 }
 
 /// Signals that are the Go runtime's own business, not "the signal" times
@@ -482,6 +487,10 @@ fn build(dir: &Path) -> Result<GoIndex> {
                 .stored_file_path(&session.reader().header().exe.clone()),
         )?,
     };
+    let bin = match session.exe_entry() {
+        Some(entry) => bin.loaded_at_entry(entry),
+        None => bin,
+    };
     let main = session.threads().first().copied().ok_or_else(|| {
         RrgoError::new(Failure::Usage, anyhow::anyhow!("the trace has no process"))
     })?;
@@ -535,6 +544,8 @@ fn build(dir: &Path) -> Result<GoIndex> {
     // per-event scan of every g.
     let mut spent = Spent::default();
     let mut phase = Phase::Scan;
+    // Why the goroutine list could not be read, if it never could.
+    let mut unreadable: Option<String> = None;
     loop {
         spent.charge(phase);
         if !armed && session.next_event().0 >= 1 {
@@ -670,7 +681,14 @@ fn build(dir: &Path) -> Result<GoIndex> {
         }
         let Ok(mem) = session.mem(main) else { break };
         if reader.is_none() {
-            reader = GoReader::new(&bin).ok();
+            // No DWARF layouts: signals are still indexed, and the reason
+            // goroutines are not is kept.
+            match GoReader::new(&bin) {
+                Ok(r) => reader = Some(r),
+                Err(e) => {
+                    unreadable.get_or_insert_with(|| format!("{e:#}"));
+                }
+            }
         }
         let Some(r) = &reader else { continue };
         if let EventKind::Signal { signo, siginfo, .. } = &ev.kind {
@@ -692,7 +710,13 @@ fn build(dir: &Path) -> Result<GoIndex> {
                 goroutine,
             });
         }
-        let Ok(gs) = r.all_g(mem) else { continue };
+        let gs = match r.all_g(mem) {
+            Ok(gs) => gs,
+            Err(e) => {
+                unreadable.get_or_insert_with(|| format!("{e:#}"));
+                continue;
+            }
+        };
         let raws = r.raw_gs(mem, &gs);
         for (addr, raw) in gs.into_iter().zip(raws) {
             let Some(raw) = raw else { continue };
@@ -742,6 +766,10 @@ fn build(dir: &Path) -> Result<GoIndex> {
     }
     spent.charge(phase);
     progress.finish();
+    if idx.created.is_empty() {
+        // Not one goroutine read: an empty list would say none existed.
+        idx.goroutines_unreadable = unreadable;
+    }
     let mut by_count: Vec<_> = stops.into_iter().collect();
     by_count.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     let named: Vec<String> = by_count

@@ -57,6 +57,10 @@ pub fn run(dir: &std::path::Path, at: Option<u64>, json: bool) -> Result<i32> {
         .reader()
         .stored_file_path(&session.reader().header().exe.clone());
     let bin = GoBinary::load(&exe)?;
+    let bin = match session.exe_entry() {
+        Some(entry) => bin.loaded_at_entry(entry),
+        None => bin,
+    };
     let at = at
         .unwrap_or_else(|| default_point(&session))
         .min(session.event_count().saturating_sub(1));

@@ -145,7 +145,10 @@ pub fn text(idx: &GoIndex, goid: u64, reverse: bool) -> Result<String> {
     let Some(created) = idx.created.iter().find(|c| c.goid == goid) else {
         return Err(RrgoError::new(
             Failure::Usage,
-            anyhow::anyhow!("goroutine {goid} never existed in this recording"),
+            match &idx.goroutines_unreadable {
+                Some(why) => anyhow::anyhow!("cannot read goroutines in this recording: {why}"),
+                None => anyhow::anyhow!("goroutine {goid} never existed in this recording"),
+            },
         ));
     };
     let entries: Vec<Entry> = idx
@@ -161,7 +164,10 @@ pub fn run(dir: &std::path::Path, goid: u64, reverse: bool, json: bool) -> Resul
     let Some(created) = idx.created.iter().find(|c| c.goid == goid) else {
         return Err(RrgoError::new(
             Failure::Usage,
-            anyhow::anyhow!("goroutine {goid} never existed in this recording"),
+            match &idx.goroutines_unreadable {
+                Some(why) => anyhow::anyhow!("cannot read goroutines in this recording: {why}"),
+                None => anyhow::anyhow!("goroutine {goid} never existed in this recording"),
+            },
         ));
     };
     let mut entries: Vec<Entry> = idx

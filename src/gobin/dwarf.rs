@@ -36,6 +36,14 @@ pub struct LineTable {
 }
 
 impl LineTable {
+    /// Every address moved by `bias` (a position-independent executable
+    /// loaded at a base).
+    pub fn rebase(&mut self, bias: u64) {
+        for r in &mut self.rows {
+            r.0 = r.0.wrapping_add(bias);
+        }
+    }
+
     pub fn lookup(&self, pc: u64) -> Option<(&str, u64)> {
         let i = self.rows.partition_point(|r| r.0 <= pc).checked_sub(1)?;
         let (_, file, line, _) = self.rows[i];
@@ -140,6 +148,17 @@ pub struct Inlined<'a> {
 }
 
 impl InlineTable {
+    /// Every address moved by `bias` (see `LineTable::rebase`).
+    pub fn rebase(&mut self, bias: u64) {
+        for r in &mut self.ranges {
+            r.begin = r.begin.wrapping_add(bias);
+            r.end = r.end.wrapping_add(bias);
+        }
+        for r in &mut self.reach {
+            *r = r.wrapping_add(bias);
+        }
+    }
+
     /// The inlined bodies of functions `wanted` accepts, each from its
     /// first range to its last: an inlined call's ranges leave gaps for
     /// instructions the compiler gave the caller's line (Go's atomic

@@ -31,6 +31,11 @@ pub struct GoBinary {
     structs: HashMap<String, StructLayout>,
     inlines: dwarf::InlineTable,
     pub has_dwarf: bool,
+    /// The ELF entry point, and whether the executable is position
+    /// independent (`-buildmode=pie`): its addresses are then offsets
+    /// from where it is loaded (`rebase`).
+    entry: u64,
+    pie: bool,
 }
 
 impl GoBinary {
@@ -97,7 +102,44 @@ impl GoBinary {
             structs,
             inlines,
             has_dwarf,
+            entry: file.entry(),
+            pie: file.kind() == object::ObjectKind::Dynamic,
         })
+    }
+
+    /// The binary as loaded in a process whose entry point (auxv
+    /// `AT_ENTRY`) is `entry`: a position-independent executable's
+    /// addresses move by where it was loaded, so that every address this
+    /// type hands out or takes is the process's. A fixed-address
+    /// executable is unchanged.
+    pub fn loaded_at_entry(mut self, entry: u64) -> GoBinary {
+        let bias = entry.wrapping_sub(self.entry);
+        if !self.pie || bias == 0 {
+            return self;
+        }
+        tracing::debug!(
+            bias = format_args!("{bias:#x}"),
+            "position-independent executable"
+        );
+        for f in &mut self.functions {
+            f.entry = f.entry.wrapping_add(bias);
+        }
+        for (a, _) in self.symbols.values_mut() {
+            *a = a.wrapping_add(bias);
+        }
+        for d in &mut self.data {
+            d.0 = d.0.wrapping_add(bias);
+        }
+        self.text.0 = self.text.0.wrapping_add(bias);
+        self.lines.rebase(bias);
+        self.inlines.rebase(bias);
+        self.entry = entry;
+        self
+    }
+
+    /// Whether the executable is position independent.
+    pub fn is_pie(&self) -> bool {
+        self.pie
     }
 
     /// Address and size of a symbol (e.g. `runtime.allgs`).

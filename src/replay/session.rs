@@ -478,6 +478,13 @@ impl ReplaySession {
         std::mem::take(&mut self.jumps)
     }
 
+    /// The program's entry point in the replayed main process (auxv
+    /// `AT_ENTRY`): where a position-independent executable was loaded.
+    pub fn exe_entry(&self) -> Option<u64> {
+        let pid = self.mems.get(&self.main_pid.0)?.pid();
+        crate::tracee::auxv::entry_of(pid)
+    }
+
     /// The recorded tid of the main process (its first thread).
     pub fn main_pid(&self) -> RecTid {
         self.main_pid
@@ -887,6 +894,11 @@ fn describe_pc(tid: Tid, pc: u64) -> String {
     out.push_str(&format!(" ({}+{:#x})", r.path, pc - r.start + r.offset));
     if r.path.starts_with('/') {
         if let Ok(bin) = crate::gobin::GoBinary::load(std::path::Path::new(&r.path)) {
+            // A position-independent executable: as loaded here.
+            let bin = match crate::tracee::auxv::entry_of(tid.0) {
+                Some(entry) if r.offset == 0 || bin.is_pie() => bin.loaded_at_entry(entry),
+                _ => bin,
+            };
             if let Some(f) = bin.function_at(pc) {
                 out.push_str(&format!(" in {}", f.name));
                 if let Some((file, line)) = bin.line_at(pc) {

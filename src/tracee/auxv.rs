@@ -17,6 +17,7 @@ use super::mem::ProcMem;
 
 const AT_NULL: u64 = 0;
 const AT_IGNORE: u64 = 1;
+const AT_ENTRY: u64 = 9;
 const AT_RANDOM: u64 = 25;
 const AT_SYSINFO_EHDR: u64 = 33;
 const AT_EXECFN: u64 = 31;
@@ -114,4 +115,18 @@ impl<'a> StackWords<'a> {
             .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
             .ok_or_else(|| io::Error::other("the initial stack ends inside its pointer arrays"))
     }
+}
+
+/// The program's entry point (`AT_ENTRY`) as the kernel gave it to process
+/// `pid`: where a position-independent executable was loaded shows here.
+pub fn entry_of(pid: i32) -> Option<u64> {
+    let raw = std::fs::read(format!("/proc/{pid}/auxv")).ok()?;
+    raw.chunks_exact(16)
+        .map(|p| {
+            let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+            (word(&p[..8]), word(&p[8..]))
+        })
+        .take_while(|&(key, _)| key != AT_NULL)
+        .find(|&(key, _)| key == AT_ENTRY)
+        .map(|(_, val)| val)
 }

@@ -337,3 +337,37 @@ impl Background {
         out
     }
 }
+
+/// examples/`name` built by Go `version` as a position-independent
+/// executable (`-buildmode=pie`, as distributions build Go programs) into
+/// `dir`.
+pub fn example_pie(version: &str, name: &str, dir: &Path) -> PathBuf {
+    let go = repo()
+        .join(".tools")
+        .join(format!("go{version}"))
+        .join("go/bin/go");
+    assert!(
+        go.exists(),
+        "{} is missing: run scripts/setup.sh",
+        go.display()
+    );
+    let exe = dir.join(format!("{name}.pie"));
+    let built = output_within(
+        Command::new(&go)
+            .args(["build", "-buildvcs=false", "-buildmode=pie", "-o"])
+            .arg(&exe)
+            .arg(format!("./{name}"))
+            .current_dir(repo().join("examples"))
+            .env("GOTOOLCHAIN", "local")
+            .env("GOPROXY", "off")
+            .env("GOFLAGS", "")
+            .env("GOCACHE", dir.join("gocache")),
+        std::time::Duration::from_secs(300),
+    );
+    assert!(
+        built.status.success(),
+        "go{version} build -buildmode=pie {name} failed:\n{}",
+        text(&built.stderr)
+    );
+    exe
+}
