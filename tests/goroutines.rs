@@ -37,7 +37,7 @@ fn dump_at_the_panic_matches_gos_traceback() {
 fn goroutines_of_a_position_independent_executable() {
     for version in go_versions() {
         let s = Scratch::new();
-        let exe = example_pie(&version, "panicker", s.path());
+        let exe = example_pie(&version, "panicker", s.path(), false);
         let trace = dump_at_the_panic(&version, &s, &exe);
         let out = s.run(&["replay", trace.to_str().unwrap(), "--goroutine", "1"]);
         let hist = text(&out.stdout);

@@ -76,6 +76,11 @@ impl Engine {
             );
         }
         let info = DebugInfo::load(&exe).context("cannot read the recorded program's DWARF")?;
+        // A position-independent executable: its addresses as loaded.
+        let (bin, info) = match tl.session().exe_entry() {
+            Some(entry) => (bin.loaded_at_entry(entry), info.loaded_at_entry(entry)),
+            None => (bin, info),
+        };
         progress(1, 2);
         let mut exceptions = Vec::new();
         for (name, kind) in [

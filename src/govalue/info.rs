@@ -65,6 +65,11 @@ pub(crate) struct Info {
     /// untyped ones that fit an int); float, string, bool and complex
     /// constants are not in it.
     pub consts_by_name: HashMap<String, (i64, TypeId)>,
+    /// Where a position-independent executable was loaded (`rebase`): the
+    /// tables above hold the process's addresses, while DWARF read on
+    /// demand (scopes, location lists, frames) is looked up this much lower
+    /// and its static addresses (`DW_OP_addr`) are moved this much up.
+    pub bias: u64,
 }
 
 fn section_data(file: &object::File, name: &str) -> anyhow::Result<Rc<[u8]>> {
@@ -135,6 +140,7 @@ pub(crate) fn load(data: &[u8]) -> anyhow::Result<Info> {
         frames,
         constants: HashMap::new(),
         consts_by_name: HashMap::new(),
+        bias: 0,
     };
     for (i, unit) in units.iter().enumerate() {
         // One bad unit should not cost the others.
@@ -191,6 +197,27 @@ impl Info {
             .checked_sub(1)?;
         let off = gimli::DebugInfoOffset(global).to_unit_offset(&self.units[i].header)?;
         Some((i, off))
+    }
+
+    /// Moves every address by `bias`: the executable as loaded in a
+    /// process (a position-independent one is linked at one address and
+    /// loaded at another).
+    pub fn rebase(&mut self, bias: u64) {
+        let add = |a: &mut u64| *a = a.wrapping_add(bias);
+        for s in &mut self.subprograms {
+            add(&mut s.low);
+            add(&mut s.high);
+        }
+        self.globals.iter_mut().for_each(|g| add(&mut g.addr));
+        self.lines.iter_mut().for_each(|l| add(&mut l.0));
+        self.functions.iter_mut().for_each(|f| add(&mut f.0));
+        self.data_symbols.values_mut().for_each(add);
+        self.dicts = std::mem::take(&mut self.dicts)
+            .into_iter()
+            .map(|(a, names)| (a.wrapping_add(bias), names))
+            .collect();
+        self.frames.bias = self.frames.bias.wrapping_add(bias);
+        self.bias = self.bias.wrapping_add(bias);
     }
 
     pub fn subprogram_at(&self, pc: u64) -> Option<&Subprogram> {

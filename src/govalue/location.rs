@@ -92,9 +92,12 @@ pub(crate) fn evaluate(
             Ok(RequiresCallFrameCfa) if frame.cfa != 0 => {
                 eval.resume_with_call_frame_cfa(frame.cfa)
             }
-            Ok(RequiresRelocatedAddress(a)) => eval.resume_with_relocated_address(a),
+            // DW_OP_addr: a package variable, where the executable was loaded.
+            Ok(RequiresRelocatedAddress(a)) => {
+                eval.resume_with_relocated_address(a.wrapping_add(info.bias))
+            }
             Ok(RequiresIndexedAddress { index, .. }) => match info.dwarf.address(unit, index) {
-                Ok(a) => eval.resume_with_indexed_address(a),
+                Ok(a) => eval.resume_with_indexed_address(a.wrapping_add(info.bias)),
                 Err(_) => return Place::Missing,
             },
             _ => return Place::Missing,

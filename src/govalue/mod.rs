@@ -29,6 +29,8 @@ mod value;
 use std::cell::Cell;
 use std::path::Path;
 
+use object::Object;
+
 use anyhow::Context;
 use trace_format::RemoteAddr;
 
@@ -163,6 +165,8 @@ pub struct DebugInfo {
     /// `moduledata.types`, read once from a process (static executables
     /// keep it at the same address in every run).
     types_base: Cell<Option<u64>>,
+    /// The ELF entry point, if the executable is position independent.
+    pie_entry: Option<u64>,
 }
 
 impl DebugInfo {
@@ -171,10 +175,29 @@ impl DebugInfo {
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let info = info::load(&data)
             .with_context(|| format!("cannot load DWARF of {}", path.display()))?;
+        let pie_entry = object::File::parse(&*data)
+            .ok()
+            .filter(|f| f.kind() == object::ObjectKind::Dynamic)
+            .map(|f| f.entry());
         Ok(DebugInfo {
             info,
             types_base: Cell::new(None),
+            pie_entry,
         })
+    }
+
+    /// The debug information as loaded in a process whose entry point
+    /// (auxv `AT_ENTRY`) is `entry`: a position-independent executable's
+    /// addresses move to where it was loaded (as `GoBinary::loaded_at_entry`).
+    pub fn loaded_at_entry(mut self, entry: u64) -> DebugInfo {
+        if let Some(linked) = self.pie_entry {
+            let bias = entry.wrapping_sub(linked);
+            if bias != 0 {
+                self.info.rebase(bias);
+                self.pie_entry = Some(entry);
+            }
+        }
+        self
     }
 
     /// CFA at `pc` given that frame's rsp, from .debug_frame (Go emits

@@ -159,7 +159,9 @@ impl Info {
         let walked = (|| -> gimli::Result<()> {
             let mut tree = unit.entries_tree(Some(sub.offset))?;
             let root = tree.root()?;
-            self.walk(sub.unit, unit, root, 0, 0, pc, &mut levels, 0)
+            // Scopes and location lists are DWARF's: at link-time pcs.
+            let link_pc = pc.wrapping_sub(self.bias);
+            self.walk(sub.unit, unit, root, 0, 0, link_pc, &mut levels, 0)
         })();
         if let Err(e) = walked {
             tracing::debug!("govalue: variables at {pc:#x}: {e}");

@@ -25,6 +25,9 @@ pub(crate) struct FrameTable {
     bases: gimli::BaseAddresses,
     fdes: Vec<gimli::FrameDescriptionEntry<R>>,
     ctx: RefCell<Box<gimli::UnwindContext<usize>>>,
+    /// Where a position-independent executable was loaded: pcs are looked
+    /// up this much lower (`Info::rebase`).
+    pub bias: u64,
 }
 
 /// The CFA rule at one pc.
@@ -57,10 +60,12 @@ impl FrameTable {
             bases,
             fdes,
             ctx: RefCell::new(Box::new(gimli::UnwindContext::new())),
+            bias: 0,
         }
     }
 
     pub fn rule(&self, pc: u64) -> Option<CfaRule> {
+        let pc = pc.wrapping_sub(self.bias);
         let i = self
             .fdes
             .partition_point(|f| f.initial_address() <= pc)

@@ -340,8 +340,8 @@ impl Background {
 
 /// examples/`name` built by Go `version` as a position-independent
 /// executable (`-buildmode=pie`, as distributions build Go programs) into
-/// `dir`.
-pub fn example_pie(version: &str, name: &str, dir: &Path) -> PathBuf {
+/// `dir`; with `debug`, without optimizations (`-gcflags=all=-N -l`).
+pub fn example_pie(version: &str, name: &str, dir: &Path, debug: bool) -> PathBuf {
     let go = repo()
         .join(".tools")
         .join(format!("go{version}"))
@@ -354,7 +354,9 @@ pub fn example_pie(version: &str, name: &str, dir: &Path) -> PathBuf {
     let exe = dir.join(format!("{name}.pie"));
     let built = output_within(
         Command::new(&go)
-            .args(["build", "-buildvcs=false", "-buildmode=pie", "-o"])
+            .args(["build", "-buildvcs=false", "-buildmode=pie"])
+            .args(debug.then_some("-gcflags=all=-N -l"))
+            .arg("-o")
             .arg(&exe)
             .arg(format!("./{name}"))
             .current_dir(repo().join("examples"))
