@@ -48,7 +48,8 @@ fn goroutines_of_a_position_independent_executable() {
             text(&out.stderr)
         );
         assert!(
-            hist.starts_with("goroutine 1: created") && hist.contains("running on thread"),
+            hist.starts_with("goroutine 1: the main goroutine")
+                && hist.contains("running on thread"),
             "go{version}: goroutine 1's history:\n{hist}"
         );
     }

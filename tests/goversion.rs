@@ -93,7 +93,8 @@ fn an_older_go_records_and_replays_and_go_aware_commands_need_the_flag() {
     );
     let history = s.run(&["replay", "--goroutine", "1", "--allow-any-go", t]);
     assert!(
-        history.status.success() && text(&history.stdout).contains("goroutine 1: created by"),
+        history.status.success()
+            && text(&history.stdout).contains("goroutine 1: the main goroutine"),
         "--allow-any-go: {}{}",
         text(&history.stdout),
         text(&history.stderr)

@@ -207,10 +207,16 @@ fn render(
         .filter(|&p| p != 0)
         .map(|p| format!(" in goroutine {p}"))
         .unwrap_or_default();
+    // Goroutine 1 is the runtime's own start (its recorded creator is the
+    // ABI wrapper rt0_go calls): Go's traceback names no creator for it.
+    let by = match goid {
+        1 => "the main goroutine, started by the runtime".to_string(),
+        _ => format!("created by {}{parent}", created.by),
+    };
     let _ = writeln!(
         out,
-        "goroutine {goid}: created by {}{parent} (first seen at event {})",
-        created.by, created.event
+        "goroutine {goid}: {by} (first seen at event {})",
+        created.event
     );
     let _ = writeln!(
         out,
