@@ -68,13 +68,27 @@ fn breakpoint_stack_and_variables_in_a_position_independent_executable() {
                 .any(|f| f["name"] == "runtime.goexit"),
             "go{version}: the stack does not reach runtime.goexit: {r}"
         );
-        let r = c.request("scopes", json!({"frameId": top["id"]}), PROMPT);
-        let locals = r["body"]["scopes"][0]["variablesReference"].clone();
-        let r = c.request("variables", json!({"variablesReference": locals}), PROMPT);
+        let r_scopes = c.request("scopes", json!({"frameId": top["id"]}), PROMPT);
+        let args = r_scopes["body"]["scopes"][0]["variablesReference"].clone();
+        let r = c.request("variables", json!({"variablesReference": args}), PROMPT);
         let vars = r["body"]["variables"].as_array().unwrap();
         // An argument, on the goroutine's stack.
         let id = vars.iter().find(|v| v["name"] == "id").expect("id");
         assert_eq!(id["value"], "7", "go{version}: {r}");
+        // A local, from the frame's CFA.
+        let locals = r_scopes["body"]["scopes"][1]["variablesReference"].clone();
+        let r = c.request("variables", json!({"variablesReference": locals}), PROMPT);
+        let err = r["body"]["variables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == "err")
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            err["value"].as_str().unwrap_or("").contains("worker: 7"),
+            "go{version}: err: {r}"
+        );
         // A package variable: DW_OP_addr moved to the loaded executable.
         let r = c.request(
             "evaluate",
