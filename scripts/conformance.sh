@@ -74,6 +74,9 @@ STD_ROWS=(
     debug/elf encoding/csv crypto/sha512 net/mail
     weak unique runtime/debug runtime/metrics runtime/trace hash/maphash slices
     iter crypto/mlkem compress/zlib image/jpeg go/printer log mime
+    reflect log/syslog net/http/httputil net/http/cookiejar index/suffixarray
+    crypto/ed25519 crypto/cipher debug/dwarf text/tabwriter net/textproto
+    crypto/hmac encoding/base64
 )
 TOOL_ROWS=(gofmt go-vet go-build)
 
