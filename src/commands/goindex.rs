@@ -487,10 +487,8 @@ fn build(dir: &Path) -> Result<GoIndex> {
                 .stored_file_path(&session.reader().header().exe.clone()),
         )?,
     };
-    let bin = match session.exe_entry() {
-        Some(entry) => bin.loaded_at_entry(entry),
-        None => bin,
-    };
+    // A position-independent executable: its addresses as loaded.
+    let bin = bin.loaded_at_entry(session.exe_entry());
     let main = session.threads().first().copied().ok_or_else(|| {
         RrgoError::new(Failure::Usage, anyhow::anyhow!("the trace has no process"))
     })?;

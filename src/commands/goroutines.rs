@@ -57,10 +57,8 @@ pub fn run(dir: &std::path::Path, at: Option<u64>, json: bool) -> Result<i32> {
         .reader()
         .stored_file_path(&session.reader().header().exe.clone());
     let bin = GoBinary::load(&exe)?;
-    let bin = match session.exe_entry() {
-        Some(entry) => bin.loaded_at_entry(entry),
-        None => bin,
-    };
+    // A position-independent executable: its addresses as loaded.
+    let bin = bin.loaded_at_entry(session.exe_entry());
     let at = at
         .unwrap_or_else(|| default_point(&session))
         .min(session.event_count().saturating_sub(1));

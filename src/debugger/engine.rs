@@ -77,10 +77,8 @@ impl Engine {
         }
         let info = DebugInfo::load(&exe).context("cannot read the recorded program's DWARF")?;
         // A position-independent executable: its addresses as loaded.
-        let (bin, info) = match tl.session().exe_entry() {
-            Some(entry) => (bin.loaded_at_entry(entry), info.loaded_at_entry(entry)),
-            None => (bin, info),
-        };
+        let entry = tl.session().exe_entry();
+        let (bin, info) = (bin.loaded_at_entry(entry), info.loaded_at_entry(entry));
         progress(1, 2);
         let mut exceptions = Vec::new();
         for (name, kind) in [

@@ -32,8 +32,8 @@ pub struct GoBinary {
     inlines: dwarf::InlineTable,
     pub has_dwarf: bool,
     /// The ELF entry point, and whether the executable is position
-    /// independent (`-buildmode=pie`): its addresses are then offsets
-    /// from where it is loaded (`rebase`).
+    /// independent (`-buildmode=pie`): its addresses then move to where it
+    /// is loaded (`loaded_at_entry`).
     entry: u64,
     pie: bool,
 }
@@ -111,8 +111,9 @@ impl GoBinary {
     /// `AT_ENTRY`) is `entry`: a position-independent executable's
     /// addresses move by where it was loaded, so that every address this
     /// type hands out or takes is the process's. A fixed-address
-    /// executable is unchanged.
-    pub fn loaded_at_entry(mut self, entry: u64) -> GoBinary {
+    /// executable (or an unknown entry) leaves it unchanged.
+    pub fn loaded_at_entry(mut self, entry: Option<u64>) -> GoBinary {
+        let Some(entry) = entry else { return self };
         let bias = entry.wrapping_sub(self.entry);
         if !self.pie || bias == 0 {
             return self;
@@ -135,11 +136,6 @@ impl GoBinary {
         self.inlines.rebase(bias);
         self.entry = entry;
         self
-    }
-
-    /// Whether the executable is position independent.
-    pub fn is_pie(&self) -> bool {
-        self.pie
     }
 
     /// Address and size of a symbol (e.g. `runtime.allgs`).

@@ -189,8 +189,8 @@ impl DebugInfo {
     /// The debug information as loaded in a process whose entry point
     /// (auxv `AT_ENTRY`) is `entry`: a position-independent executable's
     /// addresses move to where it was loaded (as `GoBinary::loaded_at_entry`).
-    pub fn loaded_at_entry(mut self, entry: u64) -> DebugInfo {
-        if let Some(linked) = self.pie_entry {
+    pub fn loaded_at_entry(mut self, entry: Option<u64>) -> DebugInfo {
+        if let (Some(linked), Some(entry)) = (self.pie_entry, entry) {
             let bias = entry.wrapping_sub(linked);
             if bias != 0 {
                 self.info.rebase(bias);

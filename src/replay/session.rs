@@ -894,10 +894,12 @@ fn describe_pc(tid: Tid, pc: u64) -> String {
     out.push_str(&format!(" ({}+{:#x})", r.path, pc - r.start + r.offset));
     if r.path.starts_with('/') {
         if let Ok(bin) = crate::gobin::GoBinary::load(std::path::Path::new(&r.path)) {
-            // A position-independent executable: as loaded here.
-            let bin = match crate::tracee::auxv::entry_of(tid.0) {
-                Some(entry) if r.offset == 0 || bin.is_pie() => bin.loaded_at_entry(entry),
-                _ => bin,
+            // The program's own executable (AT_ENTRY is its entry), as
+            // loaded here if it is position independent.
+            let exe = std::fs::read_link(format!("/proc/{}/exe", tid.0)).ok();
+            let bin = match exe.is_some_and(|e| e == std::path::Path::new(&r.path)) {
+                true => bin.loaded_at_entry(crate::tracee::auxv::entry_of(tid.0)),
+                false => bin,
             };
             if let Some(f) = bin.function_at(pc) {
                 out.push_str(&format!(" in {}", f.name));
