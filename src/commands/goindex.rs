@@ -17,9 +17,12 @@ use trace_format::{EventKind, RecTid, RemoteAddr};
 use crate::error::{Failure, Result, RrgoError};
 use crate::gobin::GoBinary;
 use crate::goruntime::locks::{self, LockEffect, MutexSites};
+use crate::goruntime::probes::ProbeAt;
 use crate::goruntime::{stack, GoReader, StateKey};
 use crate::progress::Progress;
 use crate::replay::{Output, ReplaySession, Stepped};
+use crate::tracee::mem::MemRead;
+use crate::tracee::probelog;
 
 /// Bump when the cached layout changes; a stale cache is rebuilt.
 /// 5: times from every clock mechanism, `start_ns`, signals' `wall_time_ns`.
@@ -492,48 +495,44 @@ fn build(dir: &Path) -> Result<GoIndex> {
     let main = session.threads().first().copied().ok_or_else(|| {
         RrgoError::new(Failure::Usage, anyhow::anyhow!("the trace has no process"))
     })?;
-    let mut idx = GoIndex {
-        version: INDEX_VERSION,
-        ..Default::default()
+    let mut pass = Pass {
+        bin: &bin,
+        main,
+        idx: GoIndex {
+            version: INDEX_VERSION,
+            ..Default::default()
+        },
+        last: HashMap::new(),
+        wakers: HashMap::new(),
+        locks: Locks::default(),
+        mutex_sites: MutexSites::find(&bin),
+        clock: ProgramClock::default(),
     };
     let mut reader: Option<GoReader> = None;
-    let mut last: HashMap<u64, String> = HashMap::new();
     // Each g's state key (`GoReader::state_key`) at the previous event's
     // scan, with what `last` said of its goid after it.
     let mut scanned: HashMap<u64, (StateKey, Option<String>)> = HashMap::new();
-    let mut clock = ProgramClock::default();
     let mut progress = Progress::new("indexing goroutines", session.event_count());
-    let casgstatus = bin
-        .functions_named("runtime.casgstatus")
-        .first()
-        .map(|f| f.entry);
-    // The signal path's runtime functions take the signal number first (RAX).
-    let signal_fns: Vec<(u64, &str)> = ["sighandler", "sigsend", "dieFromSignal"]
-        .iter()
-        .filter_map(|n| {
-            bin.functions_named(&format!("runtime.{n}"))
-                .first()
-                .map(|f| (f.entry, *n))
-        })
-        .collect();
-    // ready(gp, …): the g it makes runnable in RAX, called by the waker.
-    let ready = bin
-        .functions_named("runtime.ready")
-        .first()
-        .map(|f| f.entry);
-    // netpollready(toRun, pd *pollDesc, mode): the network poller readies
-    // the goroutines parked on pd (RBX) for mode (RCX).
-    let netpollready = bin
-        .functions_named("runtime.netpollready")
-        .first()
-        .map(|f| f.entry);
-    let mut wakers: HashMap<u64, Waker> = HashMap::new();
-    let mutex_sites = MutexSites::find(&bin);
-    tracing::debug!(
-        "{} mutex atomics to break on",
-        mutex_sites.addresses().count()
-    );
-    let mut locks = Locks::default();
+    let first = |name: &str| bin.functions_named(name).first().map(|f| f.entry);
+    // The sites, by address: casgstatus(gp *g, oldval, newval uint32) (RAX,
+    // RBX, RCX at entry); ready(gp, …) (the g made runnable in RAX, called
+    // by the waker); netpollready(toRun, pd *pollDesc, mode) (the network
+    // poller readies the goroutines parked on pd (RBX) for mode (RCX)); the
+    // signal path's functions (the signal number first, RAX); the locks'
+    // atomics.
+    let mut sites: Vec<(u64, Site)> = Vec::new();
+    sites.extend(first("runtime.casgstatus").map(|a| (a, Site::Casgstatus)));
+    sites.extend(first("runtime.ready").map(|a| (a, Site::Ready)));
+    sites.extend(first("runtime.netpollready").map(|a| (a, Site::NetpollReady)));
+    for f in ["sighandler", "sigsend", "dieFromSignal"] {
+        sites.extend(first(&format!("runtime.{f}")).map(|a| (a, Site::Signal(f))));
+    }
+    sites.extend(pass.mutex_sites.addresses().map(|a| (a, Site::Lock)));
+    tracing::debug!("{} sites to observe", sites.len());
+    let site_at: HashMap<u64, Site> = sites.iter().copied().collect();
+    // The sites observed by probes (`place`), by the probe's index.
+    let mut probed: Vec<(u64, Site)> = Vec::new();
+    let mut dropped = 0u64;
     let mut armed = false;
     // Breakpoint stops per address (the index pass's cost; logged at the end).
     let mut stops: HashMap<u64, u64> = HashMap::new();
@@ -549,13 +548,10 @@ fn build(dir: &Path) -> Result<GoIndex> {
         if !armed && session.next_event().0 >= 1 {
             // Past the exec, the program's code is there to break in.
             armed = true;
-            let fixed = casgstatus
-                .iter()
-                .chain(ready.iter())
-                .chain(netpollready.iter())
-                .chain(signal_fns.iter().map(|(a, _)| a));
-            for addr in fixed.copied().chain(mutex_sites.addresses()) {
-                if let Err(e) = session.insert_breakpoint(addr) {
+            probed = place_probes(&mut session, &bin, &sites);
+            let by_probe: std::collections::HashSet<u64> = probed.iter().map(|(a, _)| *a).collect();
+            for (addr, _) in sites.iter().filter(|(a, _)| !by_probe.contains(a)) {
+                if let Err(e) = session.insert_breakpoint(*addr) {
                     tracing::debug!("no breakpoint at {addr:#x}: {e:#}");
                 }
             }
@@ -563,87 +559,61 @@ fn build(dir: &Path) -> Result<GoIndex> {
         let stepped = session.step_debug().map_err(classify)?;
         spent.charge(Phase::Replay);
         phase = Phase::Stop;
+        if !probed.is_empty() {
+            // What the probes logged before this stop comes first.
+            let event = match &stepped {
+                Stepped::Event(ev) => ev.time.0,
+                _ => session.next_event().0,
+            };
+            let drained = session.drain_probes();
+            if drained.dropped > 0 {
+                dropped += drained.dropped;
+                tracing::debug!(event, dropped = drained.dropped, "probe records dropped");
+            }
+            if let Ok(live) = session.mem(main) {
+                let fixed = session.probe_fixed_ranges();
+                for record in &probelog::parse(&drained.log) {
+                    let Some(&(addr, site)) =
+                        session.probe_index(record).and_then(|i| probed.get(i))
+                    else {
+                        continue;
+                    };
+                    *stops.entry(addr).or_default() += 1;
+                    let mem = probelog::Overlay {
+                        record,
+                        live,
+                        fixed,
+                    };
+                    let mut regs = record.regs;
+                    regs.rip = addr;
+                    let tid = reader
+                        .as_ref()
+                        .and_then(|r| r.thread_id(&mem, regs.fs_base))
+                        .map_or(main, RecTid);
+                    pass.visit(reader.as_ref(), site, &regs, &mem, tid, event);
+                }
+            }
+        }
         let ev = match stepped {
             Stepped::Event(ev) => ev,
             Stepped::End => break,
             Stepped::Instruction(_) => continue,
-            Stepped::Breakpoint(hit) if Some(hit.addr) != casgstatus => {
+            Stepped::Breakpoint(hit) => {
                 *stops.entry(hit.addr).or_default() += 1;
+                let Some(&site) = site_at.get(&hit.addr) else {
+                    continue;
+                };
                 let Ok(regs) = session.regs(hit.tid) else {
                     continue;
                 };
-                if Some(hit.addr) == netpollready {
-                    if let (Some(r), Ok(mem)) = (&reader, session.mem(hit.tid)) {
-                        for (fd, g, what) in r.poll_ready(mem, regs.rbx, regs.rcx as u32) {
-                            if let Ok(g) = r.read_g(mem, g) {
-                                wakers.insert(g.goid, poller(fd, what));
-                            }
-                        }
-                    }
-                } else if Some(hit.addr) == ready {
-                    if let (Some(r), Ok(mem)) = (&reader, session.mem(hit.tid)) {
-                        if let Ok(g) = r.read_g(mem, regs.rax) {
-                            wakers.insert(g.goid, waker(&bin, r, mem, &regs));
-                        }
-                    }
-                } else if let Some((_, f)) = signal_fns.iter().find(|(a, _)| *a == hit.addr) {
-                    idx.signal_steps.push(SignalStep {
-                        event: session.next_event().0,
-                        time_ns: clock.monotonic(hit.tid),
-                        signo: regs.rax as u32 as i32,
-                        thread: hit.tid.0,
-                        function: f.to_string(),
-                    });
-                } else if let (Some(r), Ok(mem)) = (&reader, session.mem(hit.tid)) {
-                    let at = (session.next_event().0, clock.monotonic(hit.tid));
-                    locks.at_site(&mut idx, &bin, r, mem, &mutex_sites, &regs, at);
-                }
-                continue;
-            }
-            Stepped::Breakpoint(hit) => {
-                *stops.entry(hit.addr).or_default() += 1;
-                // casgstatus(gp *g, oldval, newval uint32): RAX, RBX, RCX at entry.
-                let (Some(r), Ok(mem), Ok(regs)) =
-                    (&reader, session.mem(main), session.regs(hit.tid))
-                else {
-                    continue;
+                // casgstatus reads the g through the main process.
+                let mem = match site {
+                    Site::Casgstatus => session.mem(main),
+                    _ => session.mem(hit.tid),
                 };
+                let Ok(mem) = mem else { continue };
                 let event = session.next_event().0;
-                if let Ok(g) = r.read_g(mem, regs.rax) {
-                    let new = crate::goruntime::status_name(regs.rcx as u32);
-                    let state = match new {
-                        "waiting" => g
-                            .wait_reason
-                            .clone()
-                            .or_else(|| r.wait_reason_of(mem, regs.rax))
-                            .map(|w| format!("waiting: {w}"))
-                            .unwrap_or_else(|| "waiting".into()),
-                        other => other.to_string(),
-                    };
-                    let thread = (new == "running").then_some(hit.tid.0);
-                    let now = clock.monotonic(main);
-                    // The g this thread runs on its own stack (leaving a
-                    // syscall): its frames start from the live registers.
-                    let tls_g = regs.fs_base.checked_sub(8).map(RemoteAddr);
-                    let live = tls_g
-                        .and_then(|a| mem.read_u64(a).ok())
-                        .filter(|&on| on == regs.rax)
-                        .map(|_| &regs);
-                    let lock_wait = LockKind::of_state(&state);
-                    let readied = new == "runnable";
-                    if note(
-                        &mut idx, &mut last, &bin, r, mem, &g, state, thread, live, event, now,
-                    ) {
-                        if let Some(kind) = lock_wait {
-                            locks.parked(&mut idx, &bin, g.goid, kind, event, now);
-                        }
-                        if readied {
-                            if let Some(t) = idx.transitions.last_mut() {
-                                t.woken_by = wakers.remove(&g.goid);
-                            }
-                        }
-                    }
-                }
+                pass.visit(reader.as_ref(), site, &regs, mem, hit.tid, event);
                 continue;
             }
         };
@@ -651,9 +621,9 @@ fn build(dir: &Path) -> Result<GoIndex> {
         progress.set(ev.time.0);
         // Every thread stopped, so the running ones' registers can be read.
         session.settle_stops().map_err(classify)?;
-        clock.observe(&ev);
-        if idx.start_ns.is_none() {
-            idx.start_ns = clock.first(main);
+        pass.clock.observe(&ev);
+        if pass.idx.start_ns.is_none() {
+            pass.idx.start_ns = pass.clock.first(main);
         }
         if matches!(ev.kind, EventKind::ProcessExit { .. }) && ev.tid == main {
             break;
@@ -682,7 +652,10 @@ fn build(dir: &Path) -> Result<GoIndex> {
             // No DWARF layouts: signals are still indexed, and the reason
             // goroutines are not is kept.
             match GoReader::new(&bin) {
-                Ok(r) => reader = Some(r),
+                Ok(r) => {
+                    r.preload(mem);
+                    reader = Some(r)
+                }
                 Err(e) => {
                     unreadable.get_or_insert_with(|| format!("{e:#}"));
                 }
@@ -697,10 +670,10 @@ fn build(dir: &Path) -> Result<GoIndex> {
                 .and_then(|regs| r.on_thread(mem, regs.fs_base))
                 .map(|g| g.goid);
             let sender_pid = i32::from_le_bytes(siginfo.0[16..20].try_into().unwrap_or([0; 4]));
-            idx.signals.push(SignalSeen {
+            pass.idx.signals.push(SignalSeen {
                 event: ev.time.0,
-                time_ns: clock.monotonic(ev.tid),
-                wall_time_ns: clock.wall(ev.tid),
+                time_ns: pass.clock.monotonic(ev.tid),
+                wall_time_ns: pass.clock.wall(ev.tid),
                 signo: *signo,
                 si_code: siginfo.code(),
                 sender_pid,
@@ -724,7 +697,7 @@ fn build(dir: &Path) -> Result<GoIndex> {
             let key = r.state_key(&raw);
             if scanned
                 .get(&addr)
-                .is_some_and(|(k, seen)| *k == key && seen.as_ref() == last.get(&key.0))
+                .is_some_and(|(k, seen)| *k == key && seen.as_ref() == pass.last.get(&key.0))
             {
                 continue;
             }
@@ -741,9 +714,10 @@ fn build(dir: &Path) -> Result<GoIndex> {
             // A wait first seen here (its casgstatus was not) gets its
             // mutex and holder too.
             let lock_wait = LockKind::of_state(&state);
+            let now = pass.clock.monotonic(main);
             if note(
-                &mut idx,
-                &mut last,
+                &mut pass.idx,
+                &mut pass.last,
                 &bin,
                 r,
                 mem,
@@ -752,18 +726,26 @@ fn build(dir: &Path) -> Result<GoIndex> {
                 g.thread,
                 regs.as_ref(),
                 ev.time.0,
-                clock.monotonic(main),
+                now,
             ) {
                 if let Some(kind) = lock_wait {
-                    let now = clock.monotonic(main);
-                    locks.parked(&mut idx, &bin, g.goid, kind, ev.time.0, now);
+                    pass.locks
+                        .parked(&mut pass.idx, &bin, g.goid, kind, ev.time.0, now);
                 }
             }
-            scanned.insert(addr, (key, last.get(&key.0).cloned()));
+            scanned.insert(addr, (key, pass.last.get(&key.0).cloned()));
         }
     }
     spent.charge(phase);
     progress.finish();
+    if dropped > 0 {
+        crate::say!(
+            "warning: the goroutine index's probe log overflowed: {dropped} visits of the \
+             runtime's functions were not seen; goroutine states there come from the reads \
+             at each event"
+        );
+    }
+    let mut idx = pass.idx;
     if idx.created.is_empty() {
         // Not one goroutine read: an empty list would say none existed.
         idx.goroutines_unreadable = unreadable;
@@ -779,8 +761,9 @@ fn build(dir: &Path) -> Result<GoIndex> {
         })
         .collect();
     tracing::debug!(
-        stops = by_count.iter().map(|(_, n)| n).sum::<u64>(),
-        "index breakpoint stops, most: {}",
+        visits = by_count.iter().map(|(_, n)| n).sum::<u64>(),
+        probed = probed.len(),
+        "index visits (probes and breakpoint stops), most: {}",
         named.join(", ")
     );
     tracing::debug!(
@@ -790,6 +773,221 @@ fn build(dir: &Path) -> Result<GoIndex> {
         "index pass time"
     );
     Ok(idx)
+}
+
+/// What a site (a breakpoint or a probe) stands for in the index pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Site {
+    Casgstatus,
+    Ready,
+    NetpollReady,
+    Signal(&'static str),
+    Lock,
+}
+
+/// Probes (`tracee::probelog`) in place of breakpoints at the hot sites
+/// (casgstatus, ready, the locks' atomics), where they can go: the sites
+/// they observe, by probe index. None when the machine or the program does
+/// not allow them (`RRGO_INDEX_PROBES=0` turns them off: every site a
+/// breakpoint, as a check of the probes).
+fn place_probes(
+    session: &mut ReplaySession,
+    bin: &GoBinary,
+    sites: &[(u64, Site)],
+) -> Vec<(u64, Site)> {
+    if std::env::var("RRGO_INDEX_PROBES").is_ok_and(|v| v == "0") || !probelog::supported() {
+        return Vec::new();
+    }
+    let Some(layout) = crate::goruntime::probes::usable(bin) else {
+        return Vec::new();
+    };
+    // Where the recording stopped threads at arbitrary instructions: a
+    // probe's jmp over one would hide it from replay's search. A fault
+    // in a relocated instruction would land in a trampoline: with any
+    // fault recorded, no probes.
+    let mut points = std::collections::HashSet::new();
+    for ev in session.reader().events() {
+        let Ok(ev) = ev else { return Vec::new() };
+        match &ev.kind {
+            EventKind::Preempt { regs, .. } => {
+                points.insert(regs.rip);
+            }
+            EventKind::Signal {
+                point: trace_format::DeliveryPoint::Fault,
+                ..
+            } => return Vec::new(),
+            _ => {}
+        }
+    }
+    let Ok(mem) = session.mem(session.main_pid()) else {
+        return Vec::new();
+    };
+    let map = crate::tracee::codemap::CodeMap::load(mem.pid());
+    let mut probes = Vec::new();
+    let mut observed = Vec::new();
+    for &(addr, site) in sites {
+        let at = match site {
+            Site::Casgstatus => ProbeAt::Casgstatus,
+            Site::Ready => ProbeAt::Ready,
+            Site::Lock => ProbeAt::LockAtomic,
+            Site::NetpollReady | Site::Signal(_) => continue,
+        };
+        let Some(patch) = map.site(mem, addr) else {
+            continue;
+        };
+        if points
+            .iter()
+            .any(|p| (patch.addr..patch.resume_at()).contains(p))
+        {
+            continue;
+        }
+        probes.push(probelog::Probe {
+            site: patch,
+            ops: crate::goruntime::probes::ops(&layout, at),
+        });
+        observed.push((addr, site));
+    }
+    match session.place_probes(&probes) {
+        Ok(placed) => {
+            tracing::debug!(
+                placed = placed.iter().filter(|p| **p).count(),
+                of = probes.len(),
+                "index probes"
+            );
+            // Records name probes by their index in `probes`; an unplaced
+            // one (address 0 here) keeps its breakpoint.
+            placed
+                .iter()
+                .zip(observed)
+                .map(|(ok, o)| if *ok { o } else { (0, o.1) })
+                .collect()
+        }
+        Err(e) => {
+            tracing::debug!("no index probes: {e:#}");
+            Vec::new()
+        }
+    }
+}
+
+/// The index pass's state between stops.
+struct Pass<'a> {
+    bin: &'a GoBinary,
+    main: RecTid,
+    idx: GoIndex,
+    /// Each goroutine's last noted state.
+    last: HashMap<u64, String>,
+    /// What readied each goroutine whose `runnable` is not noted yet.
+    wakers: HashMap<u64, Waker>,
+    locks: Locks,
+    mutex_sites: MutexSites,
+    clock: ProgramClock,
+}
+
+impl Pass<'_> {
+    /// A visit of `site` by thread `tid` before `event`, with `regs` and
+    /// `mem` as they were then (a breakpoint stop, or a probe's record).
+    fn visit(
+        &mut self,
+        r: Option<&GoReader>,
+        site: Site,
+        regs: &trace_format::Regs,
+        mem: &dyn MemRead,
+        tid: RecTid,
+        event: u64,
+    ) {
+        if let Site::Signal(f) = site {
+            self.idx.signal_steps.push(SignalStep {
+                event,
+                time_ns: self.clock.monotonic(tid),
+                signo: regs.rax as u32 as i32,
+                thread: tid.0,
+                function: f.to_string(),
+            });
+            return;
+        }
+        let Some(r) = r else { return };
+        match site {
+            Site::NetpollReady => {
+                for (fd, g, what) in r.poll_ready(mem, regs.rbx, regs.rcx as u32) {
+                    if let Ok(g) = r.read_g(mem, g) {
+                        self.wakers.insert(g.goid, poller(fd, what));
+                    }
+                }
+            }
+            Site::Ready => {
+                if let Ok(g) = r.read_g(mem, regs.rax) {
+                    self.wakers.insert(g.goid, waker(self.bin, r, mem, regs));
+                }
+            }
+            Site::Lock => {
+                let at = (event, self.clock.monotonic(tid));
+                let sites = &self.mutex_sites;
+                self.locks
+                    .at_site(&mut self.idx, self.bin, r, mem, sites, regs, at);
+            }
+            Site::Casgstatus => self.casgstatus(r, regs, mem, tid, event),
+            Site::Signal(_) => {}
+        }
+    }
+
+    /// casgstatus(gp *g, oldval, newval uint32): RAX, RBX, RCX at entry.
+    fn casgstatus(
+        &mut self,
+        r: &GoReader,
+        regs: &trace_format::Regs,
+        mem: &dyn MemRead,
+        tid: RecTid,
+        event: u64,
+    ) {
+        let Ok(g) = r.read_g(mem, regs.rax) else {
+            return;
+        };
+        let new = crate::goruntime::status_name(regs.rcx as u32);
+        let state = match new {
+            "waiting" => g
+                .wait_reason
+                .clone()
+                .or_else(|| r.wait_reason_of(mem, regs.rax))
+                .map(|w| format!("waiting: {w}"))
+                .unwrap_or_else(|| "waiting".into()),
+            other => other.to_string(),
+        };
+        let thread = (new == "running").then_some(tid.0);
+        let now = self.clock.monotonic(self.main);
+        // The g this thread runs on its own stack (leaving a syscall): its
+        // frames start from the live registers.
+        let tls_g = regs.fs_base.checked_sub(8).map(RemoteAddr);
+        let live = tls_g
+            .and_then(|a| mem.read_u64(a).ok())
+            .filter(|&on| on == regs.rax)
+            .map(|_| regs);
+        let lock_wait = LockKind::of_state(&state);
+        let readied = new == "runnable";
+        let (bin, goid) = (self.bin, g.goid);
+        if note(
+            &mut self.idx,
+            &mut self.last,
+            bin,
+            r,
+            mem,
+            &g,
+            state,
+            thread,
+            live,
+            event,
+            now,
+        ) {
+            if let Some(kind) = lock_wait {
+                self.locks
+                    .parked(&mut self.idx, bin, goid, kind, event, now);
+            }
+            if readied {
+                if let Some(t) = self.idx.transitions.last_mut() {
+                    t.woken_by = self.wakers.remove(&goid);
+                }
+            }
+        }
+    }
 }
 
 /// What the index pass is doing between two `Spent::charge` calls.
@@ -840,7 +1038,7 @@ impl Spent {
 fn waker(
     bin: &GoBinary,
     r: &GoReader,
-    mem: &crate::tracee::mem::ProcMem,
+    mem: &dyn crate::tracee::mem::MemRead,
     regs: &trace_format::Regs,
 ) -> Waker {
     let Some(g) = r.on_thread(mem, regs.fs_base) else {
@@ -895,7 +1093,7 @@ fn place(f: Option<&stack::Frame>) -> (Option<String>, Option<String>) {
 /// innermost frame outside them.
 fn program_caller(
     bin: &GoBinary,
-    mem: &crate::tracee::mem::ProcMem,
+    mem: &dyn crate::tracee::mem::MemRead,
     g: &crate::goruntime::Goroutine,
     regs: &trace_format::Regs,
 ) -> (Option<String>, Option<String>) {
@@ -913,7 +1111,7 @@ fn note(
     last: &mut HashMap<u64, String>,
     bin: &GoBinary,
     r: &GoReader,
-    mem: &crate::tracee::mem::ProcMem,
+    mem: &dyn crate::tracee::mem::MemRead,
     g: &crate::goruntime::Goroutine,
     state: String,
     thread: Option<i32>,
@@ -992,7 +1190,7 @@ impl Locks {
         idx: &mut GoIndex,
         bin: &GoBinary,
         r: &GoReader,
-        mem: &crate::tracee::mem::ProcMem,
+        mem: &dyn crate::tracee::mem::MemRead,
         sites: &MutexSites,
         regs: &trace_format::Regs,
         (event, time_ns): (u64, Option<u64>),

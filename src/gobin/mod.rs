@@ -36,6 +36,9 @@ pub struct GoBinary {
     /// is loaded (`loaded_at_entry`).
     entry: u64,
     pie: bool,
+    /// `source_frames` by pc: the goroutine index walks the same return
+    /// addresses hundreds of thousands of times.
+    frames_memo: std::sync::Mutex<HashMap<u64, Vec<(String, String, u64)>>>,
 }
 
 impl GoBinary {
@@ -104,6 +107,7 @@ impl GoBinary {
             has_dwarf,
             entry: file.entry(),
             pie: file.kind() == object::ObjectKind::Dynamic,
+            frames_memo: Default::default(),
         })
     }
 
@@ -134,6 +138,7 @@ impl GoBinary {
         self.text.0 = self.text.0.wrapping_add(bias);
         self.lines.rebase(bias);
         self.inlines.rebase(bias);
+        self.frames_memo = Default::default();
         self.entry = entry;
         self
     }
@@ -200,6 +205,21 @@ impl GoBinary {
     /// The source-level frames of one machine frame at `lookup_pc`,
     /// innermost first: inlined calls, then the physical function.
     pub fn source_frames(&self, lookup_pc: u64) -> Vec<(String, String, u64)> {
+        if let Ok(memo) = self.frames_memo.lock() {
+            if let Some(frames) = memo.get(&lookup_pc) {
+                return frames.clone();
+            }
+        }
+        let frames = self.source_frames_uncached(lookup_pc);
+        if let Ok(mut memo) = self.frames_memo.lock() {
+            if memo.len() < 1 << 16 {
+                memo.insert(lookup_pc, frames.clone());
+            }
+        }
+        frames
+    }
+
+    fn source_frames_uncached(&self, lookup_pc: u64) -> Vec<(String, String, u64)> {
         let Some(f) = self.function_at(lookup_pc) else {
             return Vec::new();
         };

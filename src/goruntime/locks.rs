@@ -30,7 +30,7 @@ use trace_format::{Regs, RemoteAddr};
 
 use crate::gobin::GoBinary;
 use crate::tracee::insn::{atomic_rmws, AtomicRmw};
-use crate::tracee::mem::ProcMem;
+use crate::tracee::mem::MemRead;
 
 /// `mutexLocked`: the state word's bit for "held".
 const LOCKED: u32 = 1;
@@ -163,7 +163,7 @@ impl MutexSites {
 
     /// An out-of-line `(*Int32).Add` (it keeps a frame pointer): the
     /// RWMutex operation that called it, if one did.
-    fn caller_kind(&self, regs: &Regs, mem: &ProcMem) -> Option<SiteKind> {
+    fn caller_kind(&self, regs: &Regs, mem: &dyn MemRead) -> Option<SiteKind> {
         let ret = mem.read_u64(RemoteAddr(regs.rbp.checked_add(8)?)).ok()?;
         self.rw_functions
             .iter()
@@ -179,7 +179,7 @@ impl MutexSites {
     /// word, or a RWMutex's address) and what the instruction is about to
     /// do to it. None for a RWMutex's other atomics (the count of readers
     /// a writer waits for).
-    pub fn effect(&self, pc: u64, regs: &Regs, mem: &ProcMem) -> Option<(u64, LockEffect)> {
+    pub fn effect(&self, pc: u64, regs: &Regs, mem: &dyn MemRead) -> Option<(u64, LockEffect)> {
         let i = self.sites.binary_search_by_key(&pc, |(s, _)| s.pc).ok()?;
         let (site, mut kind) = self.sites[i].clone();
         if kind == SiteKind::Int32Add {

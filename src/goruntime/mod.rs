@@ -4,6 +4,7 @@
 
 mod layout;
 pub mod locks;
+pub mod probes;
 pub mod selfread;
 pub mod stack;
 pub mod version;
@@ -13,7 +14,7 @@ use serde::Serialize;
 use trace_format::RemoteAddr;
 
 use crate::gobin::GoBinary;
-use crate::tracee::mem::ProcMem;
+use crate::tracee::mem::MemRead;
 pub use layout::GLayout;
 
 /// `_Gscan` is OR-ed into a status while the GC scans the stack.
@@ -103,7 +104,7 @@ impl<'a> GoReader<'a> {
     }
 
     /// The g structs' addresses, in `runtime.allgs` order.
-    pub fn all_g(&self, mem: &ProcMem) -> anyhow::Result<Vec<u64>> {
+    pub fn all_g(&self, mem: &dyn MemRead) -> anyhow::Result<Vec<u64>> {
         // allgadd appends: read the length first, then the pointer (proc.go).
         let n = mem
             .read_u64(RemoteAddr(self.allglen))
@@ -121,7 +122,7 @@ impl<'a> GoReader<'a> {
     }
 
     /// All live goroutines, in `runtime.allgs` order.
-    pub fn goroutines(&self, mem: &ProcMem) -> anyhow::Result<Vec<Goroutine>> {
+    pub fn goroutines(&self, mem: &dyn MemRead) -> anyhow::Result<Vec<Goroutine>> {
         let mut out = Vec::new();
         for g in self.all_g(mem)? {
             let g = self.read_g(mem, g)?;
@@ -133,7 +134,7 @@ impl<'a> GoReader<'a> {
     }
 
     /// `g.m.curg`: the user goroutine of the thread whose g (g0, gsignal) is at `g`.
-    pub fn curg(&self, mem: &ProcMem, g: u64) -> Option<u64> {
+    pub fn curg(&self, mem: &dyn MemRead, g: u64) -> Option<u64> {
         let m = mem
             .read_u64(RemoteAddr(g + self.l.m))
             .ok()
@@ -143,13 +144,20 @@ impl<'a> GoReader<'a> {
             .filter(|&c| c != 0)
     }
 
-    fn reasons(&self, mem: &ProcMem) -> &[String] {
+    /// Reads the runtime's tables this reader keeps (the wait reasons'
+    /// names) from `mem` now: later reads may be of a probe's capture,
+    /// which holds no tables.
+    pub fn preload(&self, mem: &dyn MemRead) {
+        self.reasons(mem);
+    }
+
+    fn reasons(&self, mem: &dyn MemRead) -> &[String] {
         self.reasons.get_or_init(|| wait_reasons(self.bin, mem))
     }
 
     /// The user goroutine a thread runs: g from its TLS (fs_base−8); on g0
     /// or the signal stack, the goroutine its M serves (m.curg).
-    pub fn on_thread(&self, mem: &ProcMem, fs_base: u64) -> Option<Goroutine> {
+    pub fn on_thread(&self, mem: &dyn MemRead, fs_base: u64) -> Option<Goroutine> {
         let g = mem.read_u64(RemoteAddr(fs_base.checked_sub(8)?)).ok()?;
         if g == 0 {
             return None;
@@ -162,9 +170,19 @@ impl<'a> GoReader<'a> {
         self.read_g(mem, curg).ok().filter(|c| c.goid != 0)
     }
 
+    /// The thread id (`m.procid`) of the thread whose TLS is at `fs_base`.
+    pub fn thread_id(&self, mem: &dyn MemRead, fs_base: u64) -> Option<i32> {
+        let g = mem.read_u64(RemoteAddr(fs_base.checked_sub(8)?)).ok()?;
+        let m = mem.read_u64(RemoteAddr(g.checked_add(self.l.m)?)).ok()?;
+        let id = mem
+            .read_u64(RemoteAddr(m.checked_add(self.l.m_procid)?))
+            .ok()?;
+        (m != 0 && id != 0).then_some(id as i32)
+    }
+
     /// The wait reason recorded in a g, whatever its status (casgstatus is
     /// called with the reason already set, before the status says waiting).
-    pub fn wait_reason_of(&self, mem: &ProcMem, g: u64) -> Option<String> {
+    pub fn wait_reason_of(&self, mem: &dyn MemRead, g: u64) -> Option<String> {
         let b = mem.read(RemoteAddr(g + self.l.waitreason), 1).ok()?;
         self.reasons(mem)
             .get(b[0] as usize)
@@ -174,7 +192,7 @@ impl<'a> GoReader<'a> {
 
     /// The deadline (the runtime's nanotime: CLOCK_MONOTONIC) of the
     /// `time.Sleep` the g at `g` sleeps in.
-    pub fn sleep_deadline(&self, mem: &ProcMem, g: u64) -> Option<u64> {
+    pub fn sleep_deadline(&self, mem: &dyn MemRead, g: u64) -> Option<u64> {
         let ns = mem.read_u64(RemoteAddr(g + self.l.sleep_when?)).ok()? as i64;
         u64::try_from(ns).ok().filter(|&n| n > 0)
     }
@@ -183,7 +201,12 @@ impl<'a> GoReader<'a> {
     /// ready for `mode` ('r', 'w' or both, as `netpollready` takes it): its
     /// fd, and the g addresses parked on it that it readies, each with
     /// "read" or "write".
-    pub fn poll_ready(&self, mem: &ProcMem, pd: u64, mode: u32) -> Vec<(i32, u64, &'static str)> {
+    pub fn poll_ready(
+        &self,
+        mem: &dyn MemRead,
+        pd: u64,
+        mode: u32,
+    ) -> Vec<(i32, u64, &'static str)> {
         /// `pdReady`, `pdWait`: the other values of rg/wg than a g.
         const NOT_A_G: u64 = 2;
         let Some((fd, rg, wg)) = self.l.poll_desc else {
@@ -204,14 +227,14 @@ impl<'a> GoReader<'a> {
     }
 
     /// The goroutine whose g struct is at `g` (possibly dead).
-    pub fn read_g(&self, mem: &ProcMem, g: u64) -> anyhow::Result<Goroutine> {
+    pub fn read_g(&self, mem: &dyn MemRead, g: u64) -> anyhow::Result<Goroutine> {
         let raw = mem.read(RemoteAddr(g), self.l.size as usize)?;
         Ok(self.g_from(mem, g, &raw))
     }
 
     /// The g structs at `gs`, read in one go: their bytes, for `state_key`
     /// and `g_from`.
-    pub fn raw_gs(&self, mem: &ProcMem, gs: &[u64]) -> Vec<Option<Vec<u8>>> {
+    pub fn raw_gs(&self, mem: &dyn MemRead, gs: &[u64]) -> Vec<Option<Vec<u8>>> {
         let ranges: Vec<_> = gs
             .iter()
             .map(|&g| (RemoteAddr(g), self.l.size as usize))
@@ -235,7 +258,7 @@ impl<'a> GoReader<'a> {
     }
 
     /// The goroutine whose g struct, at `g`, has the bytes `raw`.
-    pub fn g_from(&self, mem: &ProcMem, g: u64, raw: &[u8]) -> Goroutine {
+    pub fn g_from(&self, mem: &dyn MemRead, g: u64, raw: &[u8]) -> Goroutine {
         let l = &self.l;
         let u64_at = |off: u64| {
             raw.get(off as usize..off as usize + 8)
@@ -300,7 +323,7 @@ impl<'a> GoReader<'a> {
 /// The labels `g.labels` points to: a `runtime/pprof.labelMap`, which in
 /// the releases `version::SUPPORTED` names is a struct holding one slice
 /// of {key, value string} pairs.
-fn read_labels(mem: &ProcMem, ptr: u64) -> Vec<(String, String)> {
+fn read_labels(mem: &dyn MemRead, ptr: u64) -> Vec<(String, String)> {
     if ptr == 0 {
         return Vec::new();
     }
@@ -330,13 +353,13 @@ fn read_labels(mem: &ProcMem, ptr: u64) -> Vec<(String, String)> {
 }
 
 /// All live goroutines, in `runtime.allgs` order.
-pub fn goroutines(bin: &GoBinary, mem: &ProcMem) -> anyhow::Result<Vec<Goroutine>> {
+pub fn goroutines(bin: &GoBinary, mem: &dyn MemRead) -> anyhow::Result<Vec<Goroutine>> {
     GoReader::new(bin)?.goroutines(mem)
 }
 
 /// `runtime.waitReasonStrings` read from memory: the numbering changes
 /// between Go versions, the table in the binary is always right.
-fn wait_reasons(bin: &GoBinary, mem: &ProcMem) -> Vec<String> {
+fn wait_reasons(bin: &GoBinary, mem: &dyn MemRead) -> Vec<String> {
     let Some((addr, size)) = bin.symbol("runtime.waitReasonStrings") else {
         return Vec::new();
     };
@@ -359,7 +382,7 @@ fn wait_reasons(bin: &GoBinary, mem: &ProcMem) -> Vec<String> {
 /// `g.stack` is g's first field in every Go release (the runtime's assembly
 /// relies on it). The guess is accepted only when rsp lies inside it, so a C
 /// thread or a thread in C code gets None. Works without DWARF.
-pub fn thread_stack(mem: &ProcMem, fs_base: u64, rsp: u64) -> Option<(u64, u64)> {
+pub fn thread_stack(mem: &dyn MemRead, fs_base: u64, rsp: u64) -> Option<(u64, u64)> {
     let g = mem.read_u64(RemoteAddr(fs_base.checked_sub(8)?)).ok()?;
     if g == 0 || g % 8 != 0 {
         return None;

@@ -6,7 +6,7 @@ use serde::Serialize;
 use trace_format::RemoteAddr;
 
 use crate::gobin::GoBinary;
-use crate::tracee::mem::ProcMem;
+use crate::tracee::mem::MemRead;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Frame {
@@ -24,7 +24,7 @@ pub struct Frame {
 /// executed (a running thread), not a return address.
 pub fn walk(
     bin: &GoBinary,
-    mem: &ProcMem,
+    mem: &dyn MemRead,
     pc: u64,
     bp: u64,
     exact_pc: bool,
@@ -36,7 +36,7 @@ pub fn walk(
 /// `walk`, stopping after the first frame `enough` accepts.
 fn walk_until(
     bin: &GoBinary,
-    mem: &ProcMem,
+    mem: &dyn MemRead,
     pc: u64,
     bp: u64,
     exact_pc: bool,
@@ -105,7 +105,7 @@ const SWITCHES: &[&str] = &[
 /// (`regs`), else from the registers saved in the g.
 pub fn goroutine_frames(
     bin: &GoBinary,
-    mem: &ProcMem,
+    mem: &dyn MemRead,
     g: &super::Goroutine,
     regs: Option<&trace_format::Regs>,
 ) -> Vec<Frame> {
@@ -116,7 +116,7 @@ pub fn goroutine_frames(
 /// with a (source) frame `enough` accepts: for callers after one frame.
 pub fn goroutine_frames_until(
     bin: &GoBinary,
-    mem: &ProcMem,
+    mem: &dyn MemRead,
     g: &super::Goroutine,
     regs: Option<&trace_format::Regs>,
     enough: &dyn Fn(&Frame) -> bool,

@@ -188,6 +188,7 @@ impl ReplaySession {
             awaiting_exit: false,
             exec_files: Arc::clone(&self.exec_files),
             exec_restore: self.exec_restore.clone(),
+            probes: None,
             _tmp: Arc::clone(&self._tmp),
         })
     }

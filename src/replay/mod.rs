@@ -11,6 +11,7 @@ mod divergence;
 mod exe;
 mod launch;
 mod preempt;
+mod probes;
 mod session;
 mod step;
 mod watch;

@@ -105,6 +105,8 @@ pub struct ReplaySession {
     /// thread: put back into the pre-exec memory (which a vfork child
     /// shares with its parent) once the exec is done.
     pub(super) exec_restore: HashMap<RecTid, (RemoteAddr, Vec<u8>)>,
+    /// Logging probes in the main process (the goroutine index's).
+    pub(super) probes: Option<super::probes::Placed>,
     pub(super) _tmp: std::sync::Arc<TempDir>,
 }
 
@@ -225,6 +227,7 @@ impl ReplaySession {
             awaiting_exit: false,
             exec_files: std::sync::Arc::new(std::sync::Mutex::new(exec_files)),
             exec_restore: HashMap::new(),
+            probes: None,
             _tmp: std::sync::Arc::new(l.tmp),
         };
         s.pids.insert(first.tid.0, l.tid.0);

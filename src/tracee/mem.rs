@@ -8,6 +8,54 @@ use std::os::unix::fs::FileExt;
 
 use trace_format::RemoteAddr;
 
+/// Reading a tracee's memory: its live address space (`ProcMem`), or a
+/// copy some of it was captured into at an earlier moment (the goroutine
+/// index's probe records, `tracee::probelog`) over the live one.
+pub trait MemRead {
+    /// Reads exactly `buf.len()` bytes or fails.
+    fn read_exact(&self, addr: RemoteAddr, buf: &mut [u8]) -> io::Result<()>;
+
+    fn read(&self, addr: RemoteAddr, len: usize) -> io::Result<Vec<u8>> {
+        let mut buf = vec![0u8; len];
+        self.read_exact(addr, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// Reads as much of the range as is readable, from the start.
+    fn read_prefix(&self, addr: RemoteAddr, len: usize) -> Vec<u8>;
+
+    fn read_u32(&self, addr: RemoteAddr) -> io::Result<u32> {
+        let mut b = [0u8; 4];
+        self.read_exact(addr, &mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    fn read_u64(&self, addr: RemoteAddr) -> io::Result<u64> {
+        let mut b = [0u8; 8];
+        self.read_exact(addr, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    /// Several ranges: `Some(bytes)` for each range read whole.
+    fn read_many(&self, ranges: &[(RemoteAddr, usize)]) -> Vec<Option<Vec<u8>>> {
+        ranges.iter().map(|&(a, n)| self.read(a, n).ok()).collect()
+    }
+}
+
+impl MemRead for ProcMem {
+    fn read_exact(&self, addr: RemoteAddr, buf: &mut [u8]) -> io::Result<()> {
+        ProcMem::read_exact(self, addr, buf)
+    }
+
+    fn read_prefix(&self, addr: RemoteAddr, len: usize) -> Vec<u8> {
+        ProcMem::read_prefix(self, addr, len)
+    }
+
+    fn read_many(&self, ranges: &[(RemoteAddr, usize)]) -> Vec<Option<Vec<u8>>> {
+        ProcMem::read_many(self, ranges)
+    }
+}
+
 /// One process's address space. Reopen after execve: the old file keeps
 /// referring to the old (gone) address space.
 #[derive(Debug)]

@@ -14,6 +14,7 @@ pub mod inject;
 pub mod insn;
 pub mod maps;
 pub mod mem;
+pub mod probelog;
 pub mod ptrace;
 pub mod regs;
 pub mod searchstub;
