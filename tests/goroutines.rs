@@ -763,3 +763,75 @@ fn timeline_page_renders_goroutines_signal_and_lock_edge() {
     assert!(events.iter().any(|e| e["ph"] == "X" && e["tid"] == holder));
     assert!(events.iter().any(|e| e["ph"] == "f" && e["tid"] == holder));
 }
+
+/// The index's probes (logging trampolines in place of breakpoints at the
+/// runtime's hot functions and the locks' atomics) see what breakpoints
+/// see: the timeline of a loaded web server — every goroutine's states,
+/// wakers and lock holders — is the same byte for byte built either way
+/// (`RRGO_INDEX_PROBES=0`: breakpoints only), on both Go versions, and
+/// the probes were placed.
+#[test]
+fn index_probes_see_what_breakpoints_see() {
+    for version in go_versions() {
+        let s = Scratch::new();
+        let (rec, trace) = s.record("t", &example(&version, "httpserver"), &["-load", "300"]);
+        assert!(rec.status.success(), "{}", text(&rec.stderr));
+        let t = trace.to_str().unwrap();
+        let build = |probes: &str, out: &str| {
+            let _ = std::fs::remove_file(trace.join("goindex"));
+            let file = s.path().join(out);
+            let o = output_within(
+                s.cmd()
+                    .env("RRGO_INDEX_PROBES", probes)
+                    .env("RRGO_LOG", "rrgo::commands::goindex=debug")
+                    .args(["replay", t, "--timeline", file.to_str().unwrap()]),
+                DEADLINE,
+            );
+            assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+            (std::fs::read(&file).unwrap(), text(&o.stderr))
+        };
+        let (with, log) = build("1", "probes.json");
+        let (without, _) = build("0", "breakpoints.json");
+        let placed = log
+            .lines()
+            .find_map(|l| l.split("index probes placed=").nth(1))
+            .unwrap_or_else(|| panic!("{version}: no probes placed:\n{log}"));
+        let (n, of) = placed.split_once(" of=").unwrap();
+        let (n, of): (u64, u64) = (n.trim().parse().unwrap(), of.trim().parse().unwrap());
+        assert!(n > 100 && n == of, "{version}: {n} of {of} probes placed");
+        assert!(
+            with == without,
+            "{version}: the timelines differ ({} vs {} bytes)",
+            with.len(),
+            without.len()
+        );
+    }
+}
+
+/// The goroutine index of a program that runs children (os/exec, which
+/// forks with CLONE_VFORK): the parent's stop in the clone comes only once
+/// the child has exec'd, which replay runs later. The index waited for it
+/// at the fork and stalled for 60 s, then failed; it now shows main's
+/// history through `cmd.Run`.
+#[test]
+fn the_index_of_a_program_running_children_does_not_wait_at_the_vfork() {
+    let version = go_versions().pop().unwrap();
+    let s = Scratch::new();
+    let (rec, trace) = s.record("t", &example(&version, "osexec"), &[]);
+    assert!(rec.status.success(), "{}", text(&rec.stderr));
+    let t = trace.to_str().unwrap();
+    let out = output_within(
+        s.cmd().args(["replay", t, "--goroutine", "1"]),
+        std::time::Duration::from_secs(50),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let run = marker_line("osexec", "run-shell");
+    let at = format!("osexec/main.go:{run}");
+    assert!(
+        text(&out.stdout)
+            .lines()
+            .any(|l| l.contains("in main.runShell at ") && l.contains(&at)),
+        "no state in runShell ({at}):\n{}",
+        text(&out.stdout)
+    );
+}

@@ -429,7 +429,10 @@ impl ReplaySession {
             .threads
             .values()
             .filter(|t| t.in_kernel && !t.exited && t.death.is_none())
-            .filter(|t| t.syscall.is_some_and(|(nr, ..)| ordinary_syscall(nr)))
+            .filter(|t| {
+                t.syscall
+                    .is_some_and(|(nr, args, _)| ordinary_syscall(nr) && !vfork(nr, &args))
+            })
             .map(|t| t.live)
             .collect();
         self.stash_stops_of(pending)
@@ -882,6 +885,16 @@ fn ordinary_syscall(nr: i64) -> bool {
         libc::SYS_execveat,
     ]
     .contains(&nr)
+}
+
+/// A vfork (or a clone3, whose flags are in memory): the parent's stop
+/// comes only once the child has exec'd or exited, which replay runs
+/// later: waiting for it first would wait forever (the goroutine index
+/// of any program using os/exec stalled for 60 s, then failed).
+fn vfork(nr: i64, args: &[u64; 6]) -> bool {
+    nr == libc::SYS_vfork
+        || nr == libc::SYS_clone3
+        || (nr == libc::SYS_clone && args[0] & libc::CLONE_VFORK as u64 != 0)
 }
 
 /// Where a live thread's pc is: the mapped file and offset, and the Go
