@@ -835,9 +835,13 @@ fn place_probes(
         let Some(patch) = map.site(mem, addr) else {
             continue;
         };
+        // (Nor in code the program still reads as data: Go's FIPS
+        // self-check hashes its module's code.)
+        let span = patch.resume_at() - patch.addr;
         if points
             .iter()
             .any(|p| (patch.addr..patch.resume_at()).contains(p))
+            || map.read_as_data(mem, patch.addr, span)
         {
             continue;
         }
