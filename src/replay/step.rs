@@ -287,6 +287,10 @@ impl ReplaySession {
         self.code_maps.remove(&tgid);
         self.unsafe_sites.retain(|(pid, _)| *pid != tgid);
         self.landings.remove(&tgid);
+        if tgid == self.main_pid.0 {
+            // The probes' code and log went with the old image.
+            self.probes = None;
+        }
         Ok(self.mems.insert(tgid, ProcMem::open(live.0)?))
     }
 
