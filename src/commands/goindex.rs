@@ -707,9 +707,15 @@ fn build(dir: &Path) -> Result<GoIndex> {
                 .clone()
                 .map(|w| format!("waiting: {w}"))
                 .unwrap_or_else(|| g.status.to_string());
+            // The event's own thread at a syscall entry: the registers the
+            // event recorded (for exit_group, the live ones race with the
+            // kernel's teardown: sometimes there, sometimes not).
             let regs = g
                 .thread
-                .and_then(|t| session.regs(RecTid(t)).ok())
+                .and_then(|t| match &ev.kind {
+                    EventKind::SyscallEntry { regs, .. } if t == ev.tid.0 => Some(*regs),
+                    _ => session.regs(RecTid(t)).ok(),
+                })
                 .filter(|_| g.status == "running");
             // A wait first seen here (its casgstatus was not) gets its
             // mutex and holder too.
@@ -796,16 +802,21 @@ fn place_probes(
     sites: &[(u64, Site)],
 ) -> Vec<(u64, Site)> {
     if std::env::var("RRGO_INDEX_PROBES").is_ok_and(|v| v == "0") || !probelog::supported() {
+        tracing::debug!("no index probes: turned off, or no rdfsbase");
         return Vec::new();
     }
     let Some(layout) = crate::goruntime::probes::usable(bin) else {
+        tracing::debug!("no index probes: g is not at fs:-8, or no runtime layouts");
         return Vec::new();
     };
     // Where the recording stopped threads at arbitrary instructions: a
     // probe's jmp over one would hide it from replay's search. A fault
     // in a relocated instruction would land in a trampoline: with any
-    // fault recorded, no probes.
+    // fault recorded, only sites whose instructions cannot fault (memory
+    // only through the g register or the stack pointer: a function's
+    // stack check) get probes.
     let mut points = std::collections::HashSet::new();
+    let mut faults = false;
     for ev in session.reader().events() {
         let Ok(ev) = ev else { return Vec::new() };
         match &ev.kind {
@@ -815,10 +826,17 @@ fn place_probes(
             EventKind::Signal {
                 point: trace_format::DeliveryPoint::Fault,
                 ..
-            } => return Vec::new(),
+            } => faults = true,
             _ => {}
         }
     }
+    let cannot_fault = |i: &iced_x86::Instruction| {
+        (0..i.op_count()).all(|n| {
+            i.op_kind(n) != iced_x86::OpKind::Memory
+                || (matches!(i.memory_base(), iced_x86::Register::R14 | iced_x86::Register::RSP)
+                    && i.memory_index() == iced_x86::Register::None)
+        })
+    };
     let Ok(mem) = session.mem(session.main_pid()) else {
         return Vec::new();
     };
@@ -837,6 +855,9 @@ fn place_probes(
         };
         // (Nor in code the program still reads as data: Go's FIPS
         // self-check hashes its module's code.)
+        if faults && !patch.replaced().all(cannot_fault) {
+            continue;
+        }
         let span = patch.resume_at() - patch.addr;
         if points
             .iter()

@@ -26,10 +26,13 @@ pub enum ProbeAt {
 }
 
 /// Whether probes can read this program's goroutines: a Go runtime that
-/// keeps g at fs:-8 (internally linked, no cgo: with cgo the C library
-/// owns the TLS block and g's slot is elsewhere) with the layouts known.
+/// keeps g at fs:-8 with the layouts known. (An externally linked
+/// program with C thread-locals keeps it elsewhere: fs:-8 would be a C
+/// variable, which a trampoline must not follow. A cgo program linked
+/// internally keeps it at -8, in its 8-byte TLS block, 0 on threads
+/// that never ran Go code.)
 pub fn usable(bin: &GoBinary) -> Option<GLayout> {
-    if !bin.functions_named("x_cgo_init").is_empty() || bin.symbol("x_cgo_init").is_some() {
+    if bin.g_tls_offset() != -8 {
         return None;
     }
     GLayout::from_binary(bin).ok()

@@ -899,7 +899,7 @@ fn vfork(nr: i64, args: &[u64; 6]) -> bool {
 
 /// Where a live thread's pc is: the mapped file and offset, and the Go
 /// function and line when the file is a Go binary.
-fn describe_pc(tid: Tid, pc: u64) -> String {
+pub(super) fn describe_pc(tid: Tid, pc: u64) -> String {
     let mut out = format!("at rip {pc:#x}");
     let Ok(regions) = crate::tracee::maps::read_maps(tid.0) else {
         return out;

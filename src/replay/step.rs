@@ -21,7 +21,21 @@ fn diverged(e: &Event, expected: impl Into<String>, got: impl Into<String>) -> a
 fn describe(w: &Waited) -> String {
     match w.stop {
         Stop::Syscall => "a syscall stop".into(),
-        Stop::Signal(s) => format!("signal {s}"),
+        // Where: a fault's divergence names its instruction and address.
+        Stop::Signal(s) => match ptrace::get_regs(w.tid) {
+            Ok(r) if [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE].contains(&s) => {
+                // si_addr: the siginfo's word at offset 16.
+                let addr = ptrace::get_siginfo(w.tid)
+                    .ok()
+                    .and_then(|i| Some(u64::from_le_bytes(i.get(16..24)?.try_into().ok()?)))
+                    .unwrap_or(0);
+                format!(
+                    "signal {s} (address {addr:#x}) {}",
+                    super::session::describe_pc(w.tid, r.rip)
+                )
+            }
+            _ => format!("signal {s}"),
+        },
         Stop::Event { event, .. } => format!("ptrace event {event}"),
         Stop::Exited(c) => format!("thread exit with code {c}"),
         Stop::Killed { sig, .. } => format!("thread killed by signal {sig}"),

@@ -47,6 +47,9 @@ const PAGE: u64 = 0x1000;
 const GAP: u64 = 0x10000;
 const MIN_ADDR: u64 = 0x10000;
 
+/// The end of user space on x86-64 (4-level paging): no stack is above.
+const USER_END: u64 = 0x7fff_ffff_f000;
+
 /// A record's fixed part: site index, length, 16 registers, fs_base.
 const HEADER: u64 = 8 * 19;
 /// The registers' order in a record.
@@ -486,12 +489,19 @@ fn emit(a: &mut CodeAssembler, d: &Data, op: &Op) -> Result<(), iced_x86::IcedEr
             a.jae(above)?;
             a.mov(r8, rax)?;
             a.set_label(&mut above)?;
+            // A bound past user space is no g's stack (and a frame near
+            // the top of the address space would wrap the +16 below).
+            a.mov(rax, USER_END)?;
+            a.cmp(r9, rax)?;
+            a.ja(done)?;
             value(a, d, b)?;
             a.mov(rdx, rax)?;
             a.mov(r10d, max)?;
             a.set_label(&mut next)?;
             a.cmp(rdx, r8)?;
             a.jb(done)?;
+            a.cmp(rdx, r9)?;
+            a.jae(done)?;
             a.lea(rax, ptr(rdx + 16))?;
             a.cmp(rax, r9)?;
             a.ja(done)?;
