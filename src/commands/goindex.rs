@@ -833,8 +833,10 @@ fn place_probes(
     let cannot_fault = |i: &iced_x86::Instruction| {
         (0..i.op_count()).all(|n| {
             i.op_kind(n) != iced_x86::OpKind::Memory
-                || (matches!(i.memory_base(), iced_x86::Register::R14 | iced_x86::Register::RSP)
-                    && i.memory_index() == iced_x86::Register::None)
+                || (matches!(
+                    i.memory_base(),
+                    iced_x86::Register::R14 | iced_x86::Register::RSP
+                ) && i.memory_index() == iced_x86::Register::None)
         })
     };
     let Ok(mem) = session.mem(session.main_pid()) else {

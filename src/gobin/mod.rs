@@ -20,6 +20,9 @@ pub struct Function {
     pub size: u64,
 }
 
+/// A pc's (function, file, line) frames, innermost first.
+type SourceFrames = Vec<(String, String, u64)>;
+
 pub struct GoBinary {
     functions: Vec<Function>,
     symbols: HashMap<String, (u64, u64)>,
@@ -38,7 +41,7 @@ pub struct GoBinary {
     pie: bool,
     /// `source_frames` by pc: the goroutine index walks the same return
     /// addresses hundreds of thousands of times.
-    frames_memo: std::sync::Mutex<HashMap<u64, Vec<(String, String, u64)>>>,
+    frames_memo: std::sync::Mutex<HashMap<u64, SourceFrames>>,
     /// Where g is from the thread pointer (fs base), in bytes.
     g_tls: i64,
 }
@@ -69,7 +72,7 @@ impl GoBinary {
         }
         functions.sort_by_key(|f| f.entry);
         data.sort();
-        let g_tls = g_tls_offset(&data_bytes(&file), &symbols);
+        let g_tls = g_tls_offset(data_bytes(&file), &symbols);
         let text = file
             .section_by_name(".text")
             .and_then(|s| Some((s.address(), s.data().ok()?.to_vec())))
@@ -343,6 +346,39 @@ impl GoBinary {
     }
 }
 
+/// The file's bytes as `object` parsed them.
+fn data_bytes<'a>(file: &object::File<'a>) -> &'a [u8] {
+    match file {
+        object::File::Elf64(f) => f.data(),
+        _ => &[],
+    }
+}
+
+/// g's offset from the thread pointer: amd64's TLS is variant II, the
+/// executable's block ends at the thread pointer, so `runtime.tlsg`'s
+/// offset in the PT_TLS segment less the segment's aligned size (-8 when
+/// g is all it holds); no PT_TLS (a static Go program): Go's own -8.
+fn g_tls_offset(data: &[u8], symbols: &HashMap<String, (u64, u64)>) -> i64 {
+    use object::read::elf::{FileHeader, ProgramHeader};
+    let Ok(elf) = object::elf::FileHeader64::<object::Endianness>::parse(data) else {
+        return -8;
+    };
+    let Ok(endian) = elf.endian() else { return -8 };
+    let Ok(headers) = elf.program_headers(endian, data) else {
+        return -8;
+    };
+    let Some(tls) = headers
+        .iter()
+        .find(|h| h.p_type(endian) == object::elf::PT_TLS)
+    else {
+        return -8;
+    };
+    let (size, align) = (tls.p_memsz(endian), tls.p_align(endian).max(1));
+    let block = size.div_ceil(align) * align;
+    let at = symbols.get("runtime.tlsg").map_or(0, |(a, _)| *a);
+    at as i64 - block as i64
+}
+
 #[cfg(test)]
 mod tests {
     /// Without DWARF (-ldflags=-w) the pclntab gives the same lines.
@@ -469,37 +505,4 @@ mod tests {
                 .is_some_and(|f| f.name == "main.main"));
         }
     }
-}
-
-/// The file's bytes as `object` parsed them.
-fn data_bytes<'a>(file: &object::File<'a>) -> &'a [u8] {
-    match file {
-        object::File::Elf64(f) => f.data(),
-        _ => &[],
-    }
-}
-
-/// g's offset from the thread pointer: amd64's TLS is variant II, the
-/// executable's block ends at the thread pointer, so `runtime.tlsg`'s
-/// offset in the PT_TLS segment less the segment's aligned size (-8 when
-/// g is all it holds); no PT_TLS (a static Go program): Go's own -8.
-fn g_tls_offset(data: &[u8], symbols: &HashMap<String, (u64, u64)>) -> i64 {
-    use object::read::elf::{FileHeader, ProgramHeader};
-    let Ok(elf) = object::elf::FileHeader64::<object::Endianness>::parse(data) else {
-        return -8;
-    };
-    let Ok(endian) = elf.endian() else { return -8 };
-    let Ok(headers) = elf.program_headers(endian, data) else {
-        return -8;
-    };
-    let Some(tls) = headers
-        .iter()
-        .find(|h| h.p_type(endian) == object::elf::PT_TLS)
-    else {
-        return -8;
-    };
-    let (size, align) = (tls.p_memsz(endian), tls.p_align(endian).max(1));
-    let block = size.div_ceil(align) * align;
-    let at = symbols.get("runtime.tlsg").map_or(0, |(a, _)| *a);
-    at as i64 - block as i64
 }
