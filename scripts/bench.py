@@ -117,10 +117,10 @@ def main():
     # Go-aware queries: a goroutine dump, and goroutine 1's history: first
     # (building the goroutine index) and again (from the cached index).
     print()
-    print(f"{'program':<14}{'replay':>9}{'dump':>9}{'index':>9}{'idx/rep':>9}{'cached':>9}")
-    for name in [p for p in progs if p in ("goroutines", "httpserver", "sigterm-delay", "lockholders", "stalls")]:
-        exe = os.path.join(REPO, ".build", f"go{version}", name)
-        trace = os.path.join(tmp, f"{name}-q")
+    print(f"{'program':<22}{'replay':>9}{'dump':>9}{'index':>9}{'idx/rep':>9}{'cached':>9}")
+    for name in [p for p in progs if p in ("goroutines", "httpserver", "httpserver -load 2000", "sigterm-delay", "lockholders", "stalls")]:
+        exe = os.path.join(REPO, ".build", f"go{version}", name.split()[0])
+        trace = os.path.join(tmp, f"{name.replace(' ', '_')}-q")
         timed([RRGO, "record", "-q", "-o", trace, "--", exe] + PROGRAMS.get(name, []), env)
         rep = statistics.median(timed([RRGO, "replay", "-a", trace], env)[0] for _ in range(a.n))
         dump = statistics.median(timed([RRGO, "replay", "--goroutines", trace], env)[0] for _ in range(a.n))
@@ -130,7 +130,7 @@ def main():
             return timed([RRGO, "replay", "--goroutine", "1", trace], env)[0]
         index = statistics.median(history(False) for _ in range(a.n))
         hist = statistics.median(history(True) for _ in range(a.n))
-        print(f"{name:<14}{rep:>8.3f}s{dump:>8.3f}s{index:>8.3f}s{index/rep:>8.1f}x{hist:>8.3f}s")
+        print(f"{name:<22}{rep:>8.3f}s{dump:>8.3f}s{index:>8.3f}s{index/rep:>8.1f}x{hist:>8.3f}s")
     # Reverse execution through the DAP server on a long recording.
     if not a.programs or "reverse" in a.programs:
         print()

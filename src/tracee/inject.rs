@@ -80,3 +80,34 @@ pub fn syscall_observing(
     ptrace::set_regs(tid, &saved)?;
     result
 }
+
+/// Maps `len` bytes of anonymous private memory at exactly `addr` (never
+/// over an existing mapping) with `prot` and any extra `flags`, in the
+/// process of `tid`, which must be at a syscall-exit stop.
+pub fn map_fixed(
+    tid: Tid,
+    insn: RemoteAddr,
+    (addr, len): (u64, u64),
+    prot: i32,
+    flags: i32,
+) -> io::Result<()> {
+    let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE | flags;
+    let args = [addr, len, prot as u64, flags as u64, u64::MAX, 0];
+    let got = syscall(tid, insn, libc::SYS_mmap, &args)?;
+    if got as u64 != addr {
+        return Err(io::Error::other(format!(
+            "cannot map {len:#x} bytes at {addr:#x} (mmap returned {got:#x})"
+        )));
+    }
+    Ok(())
+}
+
+/// Sets `prot` on `[addr, addr+len)` in the process of `tid` (at a
+/// syscall-exit stop).
+pub fn protect(tid: Tid, insn: RemoteAddr, (addr, len): (u64, u64), prot: i32) -> io::Result<()> {
+    let r = syscall(tid, insn, libc::SYS_mprotect, &[addr, len, prot as u64])?;
+    if r != 0 {
+        return Err(io::Error::from_raw_os_error(-r as i32));
+    }
+    Ok(())
+}

@@ -528,30 +528,12 @@ fn emit(a: &mut CodeAssembler, d: &Data, op: &Op) -> Result<(), iced_x86::IcedEr
 pub fn map(tid: Tid, mem: &ProcMem, at: u64, len: u64) -> io::Result<()> {
     let insn = inject::find_syscall_insn(mem)?
         .ok_or_else(|| io::Error::other("no syscall instruction to map probes with"))?;
-    let rw = (libc::PROT_READ | libc::PROT_WRITE) as u64;
-    let fixed = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE) as u64;
+    let rw = libc::PROT_READ | libc::PROT_WRITE;
     let len = len.div_ceil(PAGE) * PAGE;
-    for (addr, size, flags) in [
-        (at, len, fixed),
-        (LOG_ADDR, LOG_LEN, fixed | libc::MAP_NORESERVE as u64),
-    ] {
-        let got = inject::syscall(
-            tid,
-            insn,
-            libc::SYS_mmap,
-            &[addr, size, rw, flags, u64::MAX, 0],
-        )?;
-        if got as u64 != addr {
-            return Err(io::Error::other(format!(
-                "cannot map probes at {addr:#x} (mmap returned {got:#x})"
-            )));
-        }
-    }
-    let rx = (libc::PROT_READ | libc::PROT_EXEC) as u64;
-    let r = inject::syscall(tid, insn, libc::SYS_mprotect, &[at + PAGE, len - PAGE, rx])?;
-    if r != 0 {
-        return Err(io::Error::from_raw_os_error(-r as i32));
-    }
+    inject::map_fixed(tid, insn, (at, len), rw, 0)?;
+    inject::map_fixed(tid, insn, (LOG_ADDR, LOG_LEN), rw, libc::MAP_NORESERVE)?;
+    let rx = libc::PROT_READ | libc::PROT_EXEC;
+    inject::protect(tid, insn, (at + PAGE, len - PAGE), rx)?;
     Ok(())
 }
 

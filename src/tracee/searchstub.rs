@@ -58,29 +58,10 @@ pub fn map(tid: Tid, mem: &ProcMem) -> io::Result<u64> {
     let addr = place(&maps).ok_or_else(|| io::Error::other("no room below the program's code"))?;
     let insn = inject::find_syscall_insn(mem)?
         .ok_or_else(|| io::Error::other("no syscall instruction to map the search stub with"))?;
-    let prot = (libc::PROT_READ | libc::PROT_WRITE) as u64;
-    let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE) as u64;
-    let got = inject::syscall(
-        tid,
-        insn,
-        libc::SYS_mmap,
-        &[addr, MAP_LEN, prot, flags, u64::MAX, 0],
-    )?;
-    if got as u64 != addr {
-        return Err(io::Error::other(format!(
-            "cannot map the search stub at {addr:#x} (mmap returned {got:#x})"
-        )));
-    }
-    let prot_rx = (libc::PROT_READ | libc::PROT_EXEC) as u64;
-    let r = inject::syscall(
-        tid,
-        insn,
-        libc::SYS_mprotect,
-        &[addr + PAGE_LEN, PAGE_LEN, prot_rx],
-    )?;
-    if r != 0 {
-        return Err(io::Error::from_raw_os_error(-r as i32));
-    }
+    let rw = libc::PROT_READ | libc::PROT_WRITE;
+    inject::map_fixed(tid, insn, (addr, MAP_LEN), rw, 0)?;
+    let rx = libc::PROT_READ | libc::PROT_EXEC;
+    inject::protect(tid, insn, (addr + PAGE_LEN, PAGE_LEN), rx)?;
     Ok(addr)
 }
 
