@@ -247,7 +247,20 @@ pub fn load_or_build(dir: &Path) -> Result<GoIndex> {
     if let Some(idx) = load_cached(dir) {
         return Ok(idx);
     }
-    let idx = build(dir)?;
+    let idx = match build(dir, true) {
+        // The probes run rrgo's code inside the program: if the replay
+        // diverged with them, the index is built again with breakpoints
+        // only (a divergence of the recording itself fails twice).
+        Err(e) if e.failure == Failure::Divergence && probes_allowed() => {
+            crate::say!(
+                "warning: the goroutine index's replay diverged with probes ({:#}); \
+                 building it again with breakpoints",
+                e.error
+            );
+            build(dir, false)?
+        }
+        built => built?,
+    };
     // A read-only trace just means no cache.
     if let Ok(bytes) = bincode::serde::encode_to_vec(&idx, bincode::config::standard()) {
         // Private (0600), and through a per-process temporary file: two queries
@@ -468,7 +481,9 @@ impl ProgramClock {
     }
 }
 
-fn build(dir: &Path) -> Result<GoIndex> {
+/// `probes`: observe the hot sites with probes where they can go
+/// (`place_probes`), else with breakpoints only.
+fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
     let classify = super::replay::classify;
     // The binary loads (mostly DWARF) while the replay starts (the
     // executable's copy and hash check, the process).
@@ -548,7 +563,9 @@ fn build(dir: &Path) -> Result<GoIndex> {
         if !armed && session.next_event().0 >= 1 {
             // Past the exec, the program's code is there to break in.
             armed = true;
-            probed = place_probes(&mut session, &bin, &sites);
+            if probes {
+                probed = place_probes(&mut session, &bin, &sites);
+            }
             let by_probe: std::collections::HashSet<u64> = probed.iter().map(|(a, _)| *a).collect();
             for (addr, _) in sites.iter().filter(|(a, _)| !by_probe.contains(a)) {
                 if let Err(e) = session.insert_breakpoint(*addr) {
@@ -791,6 +808,12 @@ enum Site {
     Lock,
 }
 
+/// Whether probes may be used: the machine has `rdfsbase` and
+/// `RRGO_INDEX_PROBES` is not 0.
+fn probes_allowed() -> bool {
+    !std::env::var("RRGO_INDEX_PROBES").is_ok_and(|v| v == "0") && probelog::supported()
+}
+
 /// Probes (`tracee::probelog`) in place of breakpoints at the hot sites
 /// (casgstatus, ready, the locks' atomics), where they can go: the sites
 /// they observe, by probe index. None when the machine or the program does
@@ -801,7 +824,7 @@ fn place_probes(
     bin: &GoBinary,
     sites: &[(u64, Site)],
 ) -> Vec<(u64, Site)> {
-    if std::env::var("RRGO_INDEX_PROBES").is_ok_and(|v| v == "0") || !probelog::supported() {
+    if !probes_allowed() {
         tracing::debug!("no index probes: turned off, or no rdfsbase");
         return Vec::new();
     }
