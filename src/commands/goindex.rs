@@ -545,8 +545,9 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
     sites.extend(pass.mutex_sites.addresses().map(|a| (a, Site::Lock)));
     tracing::debug!("{} sites to observe", sites.len());
     let site_at: HashMap<u64, Site> = sites.iter().copied().collect();
-    // The sites observed by probes (`place`), by the probe's index.
-    let mut probed: Vec<(u64, Site)> = Vec::new();
+    // The sites observed by probes (`place_probes`), by the probe's index
+    // (None: not placed, a breakpoint instead).
+    let mut probed: Vec<Option<(u64, Site)>> = Vec::new();
     let mut dropped = 0u64;
     let mut armed = false;
     // Breakpoint stops per address (the index pass's cost; logged at the end).
@@ -566,7 +567,8 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
             if probes {
                 probed = place_probes(&mut session, &bin, &sites);
             }
-            let by_probe: std::collections::HashSet<u64> = probed.iter().map(|(a, _)| *a).collect();
+            let by_probe: std::collections::HashSet<u64> =
+                probed.iter().flatten().map(|(a, _)| *a).collect();
             for (addr, _) in sites.iter().filter(|(a, _)| !by_probe.contains(a)) {
                 if let Err(e) = session.insert_breakpoint(*addr) {
                     tracing::debug!("no breakpoint at {addr:#x}: {e:#}");
@@ -590,8 +592,8 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
             if let Ok(live) = session.mem(main) {
                 let fixed = session.probe_fixed_ranges();
                 for record in &probelog::parse(&drained.log) {
-                    let Some(&(addr, site)) =
-                        session.probe_index(record).and_then(|i| probed.get(i))
+                    let Some((addr, site)) =
+                        session.probe_index(record).and_then(|i| *probed.get(i)?)
                     else {
                         continue;
                     };
@@ -785,7 +787,7 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
         .collect();
     tracing::debug!(
         visits = by_count.iter().map(|(_, n)| n).sum::<u64>(),
-        probed = probed.len(),
+        probed = probed.iter().flatten().count(),
         "index visits (probes and breakpoint stops), most: {}",
         named.join(", ")
     );
@@ -823,7 +825,7 @@ fn place_probes(
     session: &mut ReplaySession,
     bin: &GoBinary,
     sites: &[(u64, Site)],
-) -> Vec<(u64, Site)> {
+) -> Vec<Option<(u64, Site)>> {
     if !probes_allowed() {
         tracing::debug!("no index probes: turned off, or no rdfsbase");
         return Vec::new();
@@ -904,12 +906,11 @@ fn place_probes(
                 of = probes.len(),
                 "index probes"
             );
-            // Records name probes by their index in `probes`; an unplaced
-            // one (address 0 here) keeps its breakpoint.
+            // Records name probes by their index in `probes`.
             placed
                 .iter()
                 .zip(observed)
-                .map(|(ok, o)| if *ok { o } else { (0, o.1) })
+                .map(|(ok, o)| ok.then_some(o))
                 .collect()
         }
         Err(e) => {

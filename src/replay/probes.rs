@@ -10,9 +10,9 @@ use crate::tracee::probelog::{self, Probe, Record};
 
 /// The probes placed in the main process.
 pub(super) struct Placed {
-    /// The log's write pointer and dropped-record count (data page).
+    /// The data page's first words: the log's write pointer, its end,
+    /// the dropped-record count.
     write_ptr: u64,
-    dropped: u64,
     /// Each placed probe's index in the caller's list.
     caller_index: Vec<usize>,
     /// The program's read-only image: what a probe record's reader may
@@ -102,7 +102,6 @@ impl ReplaySession {
         }
         self.probes = Some(Placed {
             write_ptr: built.write_ptr,
-            dropped: built.dropped,
             caller_index: chosen,
             fixed,
         });
@@ -119,19 +118,28 @@ impl ReplaySession {
         let (Some(p), Some(mem)) = (&self.probes, self.mems.get(&self.main_pid.0)) else {
             return none;
         };
-        let Ok(wp) = mem.read_u64(RemoteAddr(p.write_ptr)) else {
+        // The write pointer, the log's end and the dropped count are one
+        // read and one write: this runs at every stop of the index pass.
+        let Ok(words) = mem.read(RemoteAddr(p.write_ptr), 24) else {
             return none;
         };
+        let word = |i: usize| u64::from_le_bytes(words[i..i + 8].try_into().unwrap_or([0; 8]));
+        let (wp, end, dropped) = (word(0), word(8), word(16));
         let len = wp.saturating_sub(probelog::LOG_ADDR).min(probelog::LOG_LEN);
-        let dropped = mem.read_u64(RemoteAddr(p.dropped)).unwrap_or(0);
         if len == 0 && dropped == 0 {
             return none;
         }
-        let log = mem
-            .read(RemoteAddr(probelog::LOG_ADDR), len as usize)
-            .unwrap_or_default();
-        let _ = mem.write_u64(RemoteAddr(p.write_ptr), probelog::LOG_ADDR);
-        let _ = mem.write_u64(RemoteAddr(p.dropped), 0);
+        let log = match mem.read(RemoteAddr(probelog::LOG_ADDR), len as usize) {
+            Ok(log) => log,
+            Err(e) => {
+                tracing::debug!("cannot read the probe log: {e}");
+                Vec::new()
+            }
+        };
+        let mut reset = probelog::LOG_ADDR.to_le_bytes().to_vec();
+        reset.extend(end.to_le_bytes());
+        reset.extend(0u64.to_le_bytes());
+        let _ = mem.write(RemoteAddr(p.write_ptr), &reset);
         Drained { log, dropped }
     }
 
@@ -142,7 +150,7 @@ impl ReplaySession {
         p.caller_index.get(record.probe as usize).copied()
     }
 
-    /// The program's static data ranges (see `Placed::fixed`).
+    /// The program's read-only image (see `Placed::fixed`).
     pub fn probe_fixed_ranges(&self) -> &[(u64, u64)] {
         self.probes.as_ref().map_or(&[], |p| &p.fixed)
     }

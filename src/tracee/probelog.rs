@@ -142,9 +142,9 @@ pub struct Assembled {
     pub bytes: Vec<u8>,
     /// Each probe's `jmp` over its site (padded), by probe index.
     pub patches: Vec<Vec<u8>>,
-    /// Where the log's write pointer and dropped-record count are.
+    /// Where the data page's first words are: the log's write pointer,
+    /// its end, the dropped-record count (in that order).
     pub write_ptr: u64,
-    pub dropped: u64,
 }
 
 /// Where the trampolines go in `pid`, for `len` bytes: below the search
@@ -263,7 +263,6 @@ pub fn assemble(at: u64, probes: &[Probe]) -> Result<Assembled, iced_x86::IcedEr
         bytes: out.inner.code_buffer,
         patches,
         write_ptr: at,
-        dropped: at + 16,
     })
 }
 
