@@ -527,6 +527,11 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
     // Each g's state key (`GoReader::state_key`) at the previous event's
     // scan, with what `last` said of its goid after it.
     let mut scanned: HashMap<u64, (StateKey, Option<String>)> = HashMap::new();
+    // The gs the scan need not read (`GoReader::changes_only_by_casgstatus`)
+    // until a casgstatus names them, while every casgstatus is seen.
+    let mut quiet: std::collections::HashSet<u64> = Default::default();
+    let mut casgstatus_seen = false;
+    let mut allgs = crate::goruntime::AllGs::default();
     let mut progress = Progress::new("indexing goroutines", session.event_count());
     let first = |name: &str| bin.functions_named(name).first().map(|f| f.entry);
     // The sites, by address: casgstatus(gp *g, oldval, newval uint32) (RAX,
@@ -569,9 +574,14 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
             }
             let by_probe: std::collections::HashSet<u64> =
                 probed.iter().flatten().map(|(a, _)| *a).collect();
-            for (addr, _) in sites.iter().filter(|(a, _)| !by_probe.contains(a)) {
-                if let Err(e) = session.insert_breakpoint(*addr) {
-                    tracing::debug!("no breakpoint at {addr:#x}: {e:#}");
+            casgstatus_seen = probed
+                .iter()
+                .flatten()
+                .any(|(_, s)| matches!(s, Site::Casgstatus));
+            for (addr, site) in sites.iter().filter(|(a, _)| !by_probe.contains(a)) {
+                match session.insert_breakpoint(*addr) {
+                    Ok(()) => casgstatus_seen |= matches!(site, Site::Casgstatus),
+                    Err(e) => tracing::debug!("no breakpoint at {addr:#x}: {e:#}"),
                 }
             }
         }
@@ -587,6 +597,8 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
             let drained = session.drain_probes();
             if drained.dropped > 0 {
                 dropped += drained.dropped;
+                // Unseen casgstatus calls: every g is read again.
+                quiet.clear();
                 tracing::debug!(event, dropped = drained.dropped, "probe records dropped");
             }
             if let Ok(live) = session.mem(main) {
@@ -609,6 +621,9 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
                         .as_ref()
                         .and_then(|r| r.thread_id(&mem, regs.fs_base))
                         .map_or(main, RecTid);
+                    if matches!(site, Site::Casgstatus) {
+                        quiet.remove(&regs.rax);
+                    }
                     pass.visit(reader.as_ref(), site, &regs, &mem, tid, event);
                 }
             }
@@ -623,8 +638,12 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
                     continue;
                 };
                 let Ok(regs) = session.regs(hit.tid) else {
+                    quiet.clear();
                     continue;
                 };
+                if matches!(site, Site::Casgstatus) {
+                    quiet.remove(&regs.rax);
+                }
                 // casgstatus reads the g through the main process.
                 let mem = match site {
                     Site::Casgstatus => session.mem(main),
@@ -639,7 +658,9 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
         phase = Phase::Scan;
         progress.set(ev.time.0);
         // Every thread stopped, so the running ones' registers can be read.
+        spent.charge(Phase::Scan);
         session.settle_stops().map_err(classify)?;
+        spent.charge(Phase::Settle);
         pass.clock.observe(&ev);
         if pass.idx.start_ns.is_none() {
             pass.idx.start_ns = pass.clock.first(main);
@@ -700,13 +721,14 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
                 goroutine,
             });
         }
-        let gs = match r.all_g(mem) {
+        let mut gs = match r.all_g_cached(mem, &mut allgs) {
             Ok(gs) => gs,
             Err(e) => {
                 unreadable.get_or_insert_with(|| format!("{e:#}"));
                 continue;
             }
         };
+        gs.retain(|g| !quiet.contains(g));
         let raws = r.raw_gs(mem, &gs);
         for (addr, raw) in gs.into_iter().zip(raws) {
             let Some(raw) = raw else { continue };
@@ -714,6 +736,9 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
             // noted for it since, would be noted again for nothing: skip
             // the stack walk and reads that noting it costs.
             let key = r.state_key(&raw);
+            if casgstatus_seen && r.changes_only_by_casgstatus(mem, key) {
+                quiet.insert(addr);
+            }
             if scanned
                 .get(&addr)
                 .is_some_and(|(k, seen)| *k == key && seen.as_ref() == pass.last.get(&key.0))
@@ -794,6 +819,7 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
     tracing::debug!(
         replay_ms = spent.replay.as_millis() as u64,
         stops_ms = spent.stops.as_millis() as u64,
+        settles_ms = spent.settles.as_millis() as u64,
         scans_ms = spent.scans.as_millis() as u64,
         "index pass time"
     );
@@ -1046,6 +1072,7 @@ impl Pass<'_> {
 enum Phase {
     Replay,
     Stop,
+    Settle,
     Scan,
 }
 
@@ -1054,6 +1081,7 @@ struct Spent {
     since: std::time::Instant,
     replay: std::time::Duration,
     stops: std::time::Duration,
+    settles: std::time::Duration,
     scans: std::time::Duration,
 }
 
@@ -1063,6 +1091,7 @@ impl Default for Spent {
             since: std::time::Instant::now(),
             replay: Default::default(),
             stops: Default::default(),
+            settles: Default::default(),
             scans: Default::default(),
         }
     }
@@ -1077,6 +1106,7 @@ impl Spent {
         *match phase {
             Phase::Replay => &mut self.replay,
             Phase::Stop => &mut self.stops,
+            Phase::Settle => &mut self.settles,
             Phase::Scan => &mut self.scans,
         } += d;
     }

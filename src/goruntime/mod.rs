@@ -67,6 +67,13 @@ pub fn status_name(raw: u32) -> &'static str {
 /// A g's goid, status (without `_Gscan`) and wait reason number.
 pub type StateKey = (u64, u32, u8);
 
+/// `runtime.allgs` as last read (`GoReader::all_g_cached`).
+#[derive(Debug, Default)]
+pub struct AllGs {
+    base: u64,
+    ptrs: Vec<u64>,
+}
+
 /// Reads goroutines out of one process, with the layout and tables resolved once.
 pub struct GoReader<'a> {
     bin: &'a GoBinary,
@@ -119,6 +126,55 @@ impl<'a> GoReader<'a> {
             .map(|p| u64::from_le_bytes(p.try_into().unwrap_or([0; 8])))
             .filter(|&g| g != 0)
             .collect())
+    }
+
+    /// Like `all_g`, keeping the pointers read in `cache`: `runtime.allgs`
+    /// only grows (a g is never freed, a dead one is reused), so only a
+    /// new tail is read, or all of it after the array moved. The goroutine
+    /// index reads the list after every event: programs with tens of
+    /// thousands of goroutines read megabytes per event otherwise.
+    pub fn all_g_cached(&self, mem: &dyn MemRead, cache: &mut AllGs) -> anyhow::Result<Vec<u64>> {
+        let words = mem.read_many(&[(RemoteAddr(self.allglen), 8), (RemoteAddr(self.allgs), 8)]);
+        let word = |i: usize, what: &str| -> anyhow::Result<u64> {
+            let b = words[i]
+                .as_deref()
+                .ok_or_else(|| anyhow!("cannot read runtime.{what}"))?;
+            Ok(u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+        };
+        let n = word(0, "allglen")?.min(1 << 20) as usize;
+        let base = word(1, "allgs")?;
+        if base != cache.base || n < cache.ptrs.len() {
+            cache.base = base;
+            cache.ptrs.clear();
+        }
+        let have = cache.ptrs.len();
+        if n > have {
+            let tail = mem.read(RemoteAddr(base + have as u64 * 8), (n - have) * 8)?;
+            cache.ptrs.extend(
+                tail.chunks_exact(8)
+                    .map(|p| u64::from_le_bytes(p.try_into().unwrap_or([0; 8]))),
+            );
+        }
+        Ok(cache.ptrs.iter().copied().filter(|&g| g != 0).collect())
+    }
+
+    /// Whether a g whose state is `key` leaves that state only through
+    /// `runtime.casgstatus`: idle, runnable, dead and waiting gs do (but a
+    /// coroutine's: `coroswitch` hands over with a bare compare-and-swap).
+    /// The runtime's other bare status changes all start elsewhere: running
+    /// to syscall and back (Go 1.26+'s fast paths), running to preempted
+    /// and preempted to waiting (asynchronous preemption), leaked to
+    /// waiting (the GC's leak detection). The goroutine index, which sees
+    /// every casgstatus, need not read such a g again until one names it.
+    pub fn changes_only_by_casgstatus(&self, mem: &dyn MemRead, key: StateKey) -> bool {
+        match key.1 {
+            0 | 1 | 6 | 11 => true,
+            4 => self
+                .reasons(mem)
+                .get(key.2 as usize)
+                .is_some_and(|r| r != "coroutine"),
+            _ => false,
+        }
     }
 
     /// All live goroutines, in `runtime.allgs` order.
