@@ -8,6 +8,9 @@ use anyhow::{anyhow, Context};
 use crate::error::{Failure, Result, RrgoError};
 
 pub const LATEST: &str = "latest-trace";
+/// The recorded executable's DWARF tables, cached by the first query that
+/// loads them (`gobin::cache`).
+pub const DWARF_TABLES: &str = "dwarf-tables";
 
 /// `$RRGO_TRACE_DIR`, else `$XDG_DATA_HOME/rrgo`, else `~/.local/share/rrgo`.
 pub fn trace_root() -> Result<PathBuf> {

@@ -490,7 +490,8 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
     let (session, loaded) = std::thread::scope(|scope| {
         let loading = trace_format::TraceReader::open(dir).ok().map(|r| {
             let exe = r.stored_file_path(&r.header().exe);
-            scope.spawn(move || GoBinary::load(&exe))
+            let cache = dir.join(crate::trace_dir::DWARF_TABLES);
+            scope.spawn(move || GoBinary::load_cached(&exe, Some(&cache)))
         });
         let session = ReplaySession::start(dir, Output::Discard);
         let loaded = loading.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
@@ -499,10 +500,11 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
     let mut session = session.map_err(classify)?;
     let bin = match loaded {
         Some(bin) => bin?,
-        None => GoBinary::load(
+        None => GoBinary::load_cached(
             &session
                 .reader()
                 .stored_file_path(&session.reader().header().exe.clone()),
+            Some(&dir.join(crate::trace_dir::DWARF_TABLES)),
         )?,
     };
     // A position-independent executable: its addresses as loaded.

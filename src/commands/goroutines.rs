@@ -56,7 +56,7 @@ pub fn run(dir: &std::path::Path, at: Option<u64>, json: bool) -> Result<i32> {
     let exe = session
         .reader()
         .stored_file_path(&session.reader().header().exe.clone());
-    let bin = GoBinary::load(&exe)?;
+    let bin = GoBinary::load_cached(&exe, Some(&dir.join(crate::trace_dir::DWARF_TABLES)))?;
     // A position-independent executable: its addresses as loaded.
     let bin = bin.loaded_at_entry(session.exe_entry());
     let at = at

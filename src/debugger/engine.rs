@@ -67,7 +67,8 @@ impl Engine {
             .reader()
             .stored_file_path(&tl.session().reader().header().exe);
         progress(0, 2);
-        let bin = GoBinary::load(&exe).context("cannot read the recorded program")?;
+        let bin = GoBinary::load_cached(&exe, Some(&dir.join(crate::trace_dir::DWARF_TABLES)))
+            .context("cannot read the recorded program")?;
         if !bin.has_dwarf {
             anyhow::bail!(
                 "the recorded program has no DWARF debug information (built with -ldflags=-w or -s): \

@@ -1,6 +1,7 @@
 //! Reading a Go executable: symbols, DWARF line tables and runtime type
 //! layouts (object + gimli). Knows nothing about a live process.
 
+mod cache;
 mod dwarf;
 mod pclntab;
 
@@ -48,10 +49,17 @@ pub struct GoBinary {
 
 impl GoBinary {
     pub fn load(path: &Path) -> anyhow::Result<GoBinary> {
+        Self::load_cached(path, None)
+    }
+
+    /// Like `load`, keeping the tables read from DWARF in the file `cache`
+    /// (`gobin::cache`): the next load of the same executable reads them
+    /// from there.
+    pub fn load_cached(path: &Path, cache: Option<&Path>) -> anyhow::Result<GoBinary> {
         let started = std::time::Instant::now();
-        let data =
+        let file_bytes =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let file = object::File::parse(&*data)
+        let file = object::File::parse(&*file_bytes)
             .with_context(|| format!("{} is not an ELF executable", path.display()))?;
         let mut functions = Vec::new();
         let mut symbols = HashMap::new();
@@ -77,8 +85,20 @@ impl GoBinary {
             .section_by_name(".text")
             .and_then(|s| Some((s.address(), s.data().ok()?.to_vec())))
             .unwrap_or_default();
-        let (lines, structs, inlines, has_dwarf) = match dwarf::load(&file) {
-            Ok((l, s, i)) => (l, s, i, true),
+        let key = cache.map(|_| cache::Key::of(&file_bytes));
+        let cached = cache.zip(key).and_then(|(c, k)| cache::read(c, k));
+        let from_cache = cached.is_some();
+        let loaded = match cached {
+            Some(t) => Ok(t),
+            None => dwarf::load(&file),
+        };
+        let (lines, structs, inlines, has_dwarf) = match loaded {
+            Ok((l, s, i)) => {
+                if let (Some(c), Some(k), false) = (cache, key, from_cache) {
+                    cache::write(c, k, &l, &s, &i);
+                }
+                (l, s, i, true)
+            }
             Err(e) => {
                 tracing::debug!("no usable DWARF: {e:#}");
                 // The runtime's own table still names functions and lines.
@@ -99,6 +119,7 @@ impl GoBinary {
         };
         tracing::debug!(
             ms = started.elapsed().as_millis() as u64,
+            from_cache,
             "loaded {}",
             path.display()
         );
@@ -381,6 +402,59 @@ fn g_tls_offset(data: &[u8], symbols: &HashMap<String, (u64, u64)>) -> i64 {
 
 #[cfg(test)]
 mod tests {
+    /// Tables read from the cache answer as the DWARF does; a cache that
+    /// is corrupt, or another executable's, is ignored (and replaced).
+    #[test]
+    fn cached_tables_answer_as_the_dwarf_does() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        for version in ["1.27.3", "1.24.11"] {
+            let exe = root.join(format!(".build/go{version}/inlined"));
+            let other = root.join(format!(".build/go{version}/hello"));
+            let tmp = tempfile::tempdir().unwrap();
+            let cache = tmp.path().join("dwarf-tables");
+            let fresh = super::GoBinary::load(&exe).unwrap();
+            let first = super::GoBinary::load_cached(&exe, Some(&cache)).unwrap();
+            let written = std::fs::read(&cache).expect("the first load writes the cache");
+            let cached = super::GoBinary::load_cached(&exe, Some(&cache)).unwrap();
+            let same = |b: &super::GoBinary| {
+                let main = b.functions_named("main.main")[0].clone();
+                let pcs = main.entry..main.entry + main.size;
+                (
+                    pcs.clone().map(|pc| b.source_frames(pc)).collect::<Vec<_>>(),
+                    pcs.map(|pc| b.inlined_calls(pc)).collect::<Vec<_>>(),
+                    b.field_offset("runtime.g", "goid"),
+                    b.source_files().to_vec(),
+                )
+            };
+            let want = same(&fresh);
+            assert!(want.0.iter().any(|f| f.len() > 1), "go{version}: no inlined frame");
+            assert_eq!(same(&first), want, "go{version}: first load");
+            assert_eq!(same(&cached), want, "go{version}: from the cache");
+            // A flipped byte: ignored, the DWARF is read again.
+            let mut bad = written.clone();
+            let n = bad.len();
+            bad[n / 2] ^= 0x40;
+            std::fs::write(&cache, &bad).unwrap();
+            let again = super::GoBinary::load_cached(&exe, Some(&cache)).unwrap();
+            assert_eq!(same(&again), want, "go{version}: corrupt cache");
+            let rewritten = std::fs::read(&cache).unwrap();
+            assert!(rewritten != bad && rewritten.len() == written.len(), "rewritten whole");
+            // Another executable's cache is not this one's.
+            let hello = super::GoBinary::load_cached(&other, Some(&cache)).unwrap();
+            assert_eq!(
+                hello.functions_named("main.main").len(),
+                1,
+                "go{version}: hello loads"
+            );
+            let at = hello.line_at(hello.functions_named("main.main")[0].entry);
+            assert!(
+                at.is_some_and(|(f, _)| f.ends_with("hello/main.go")),
+                "go{version}: hello's main.main at {at:?}"
+            );
+            assert!(std::fs::read(&cache).unwrap() != rewritten, "replaced by hello's");
+        }
+    }
+
     /// Without DWARF (-ldflags=-w) the pclntab gives the same lines.
     #[test]
     fn pclntab_lines_match_dwarf_lines() {
