@@ -808,6 +808,67 @@ fn index_probes_see_what_breakpoints_see() {
     }
 }
 
+/// A program that faults at a mutex's own atomic (Lock on a nil struct's
+/// mutex field, recovered, 40 times): the index moves that instruction
+/// into a probe's trampoline, where the fault comes at the trampoline's
+/// address. Replay hands it to the program as its own fault at the
+/// original instruction, so Go's handler recovers as recorded; before,
+/// the handler saw an unknown pc, the replay diverged and the index was
+/// built again with breakpoints (a warning), and probes were kept off
+/// every site that could fault whenever a trace had any fault.
+#[test]
+fn a_fault_in_a_probed_instruction_is_the_programs_own() {
+    for version in go_versions() {
+        let s = Scratch::new();
+        let (rec, trace) = s.record("t", &example(&version, "nilfaults"), &[]);
+        assert!(rec.status.success(), "{}", text(&rec.stderr));
+        assert!(
+            text(&rec.stdout).contains("recovered 40 nil-mutex faults"),
+            "{}",
+            text(&rec.stdout)
+        );
+        let t = trace.to_str().unwrap();
+        let build = |probes: &str, out: &str| {
+            let _ = std::fs::remove_file(trace.join("goindex"));
+            let file = s.path().join(out);
+            let o = output_within(
+                s.cmd()
+                    .env("RRGO_INDEX_PROBES", probes)
+                    .env("RRGO_LOG", "rrgo::commands::goindex=debug")
+                    .args(["replay", t, "--timeline", file.to_str().unwrap()]),
+                DEADLINE,
+            );
+            assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+            (std::fs::read(&file).unwrap(), text(&o.stderr))
+        };
+        let (with, log) = build("1", "probes.json");
+        let (without, _) = build("0", "breakpoints.json");
+        assert!(
+            !log.contains("diverged"),
+            "{version}: the index diverged with probes:\n{log}"
+        );
+        let placed = log
+            .lines()
+            .find_map(|l| l.split("index probes placed=").nth(1))
+            .unwrap_or_else(|| panic!("{version}: no probes placed:\n{log}"));
+        let (n, of) = placed.split_once(" of=").unwrap();
+        assert!(n == of.trim() && n != "0", "{version}: {n} of {of} probes placed");
+        // The faulting site is among them, visited once per fault (when
+        // the log's most-visited list reaches it).
+        let visits = log
+            .lines()
+            .find(|l| l.contains("index visits"))
+            .unwrap_or_default();
+        for v in visits.split(',').filter(|v| v.contains("(main.lockNil)")) {
+            assert!(
+                v.trim().trim_start_matches("most: ").starts_with("40 at "),
+                "{version}: {visits}"
+            );
+        }
+        assert!(with == without, "{version}: the timelines differ");
+    }
+}
+
 /// The goroutine index of a program that runs children (os/exec, which
 /// forks with CLONE_VFORK): the parent's stop in the clone comes only once
 /// the child has exec'd, which replay runs later. The index waited for it

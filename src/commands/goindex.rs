@@ -864,10 +864,13 @@ fn place_probes(
     };
     // Where the recording stopped threads at arbitrary instructions: a
     // probe's jmp over one would hide it from replay's search. A fault
-    // in a relocated instruction would land in a trampoline: with any
-    // fault recorded, only sites whose instructions cannot fault (memory
-    // only through the g register or the stack pointer: a function's
-    // stack check) get probes.
+    // in a relocated instruction is delivered as the program's own
+    // (`ReplaySession::unrelocated`), and the capture follows no pointer
+    // into the never-mapped low pages (`probelog::NULL_GUARD`: nil plus
+    // an offset). A fault anywhere else — a wild pointer the capture may
+    // have read first — leaves probes only at sites whose instructions
+    // cannot fault (memory only through the g register or the stack
+    // pointer: a function's stack check).
     let mut points = std::collections::HashSet::new();
     let mut faults = false;
     for ev in session.reader().events() {
@@ -878,8 +881,9 @@ fn place_probes(
             }
             EventKind::Signal {
                 point: trace_format::DeliveryPoint::Fault,
+                siginfo,
                 ..
-            } => faults = true,
+            } if siginfo.addr() >= probelog::NULL_GUARD => faults = true,
             _ => {}
         }
     }

@@ -18,6 +18,9 @@ pub(super) struct Placed {
     /// The program's read-only image: what a probe record's reader may
     /// still read live (`probelog::Overlay::fixed`).
     pub(super) fixed: Vec<(u64, u64)>,
+    /// The relocated instructions' addresses and their originals
+    /// (`probelog::Assembled::relocated`).
+    relocated: Vec<(u64, u64)>,
 }
 
 /// What one drain of the log gave.
@@ -104,6 +107,7 @@ impl ReplaySession {
             write_ptr: built.write_ptr,
             caller_index: chosen,
             fixed,
+            relocated: built.relocated,
         });
         Ok(placed)
     }
@@ -141,6 +145,17 @@ impl ReplaySession {
         reset.extend(0u64.to_le_bytes());
         let _ = mem.write(RemoteAddr(p.write_ptr), &reset);
         Drained { log, dropped }
+    }
+
+    /// Where the program would be had no probe moved the instruction at
+    /// `rip`: a fault in a relocated instruction is delivered as the
+    /// program's fault there (its handler, Go's traceback and sigpanic's
+    /// return address see the program's pc, not a trampoline's).
+    pub(super) fn unrelocated(&self, tgid: i32, rip: u64) -> Option<u64> {
+        if tgid != self.main_pid.0 {
+            return None;
+        }
+        probelog::relocated_origin(&self.probes.as_ref()?.relocated, rip)
     }
 
     /// The index in the list given to `place_probes` of the probe a

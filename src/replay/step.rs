@@ -882,8 +882,15 @@ impl ReplaySession {
         if w.stop != Stop::Signal(signo) {
             return Err(diverged(e, format!("signal {signo}"), describe(&w)));
         }
-        let rip = ptrace::get_regs(live)?.rip;
+        let mut regs = ptrace::get_regs(live)?;
         let tgid = self.thread(e)?.tgid;
+        if let Some(original) = self.unrelocated(tgid, regs.rip) {
+            // A fault in an index probe's copy of the program's instruction:
+            // the registers are the program's but for rip.
+            regs.rip = original;
+            ptrace::set_regs(live, &regs)?;
+        }
+        let rip = regs.rip;
         self.landings.entry(tgid).or_default().insert(rip);
         ptrace::set_siginfo(live, siginfo)?;
         self.thread(e)?.inject = signo;

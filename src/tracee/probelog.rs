@@ -46,6 +46,11 @@ const PAGE: u64 = 0x1000;
 /// Gap left between the trampolines and the search stub (or the code).
 const GAP: u64 = 0x10000;
 const MIN_ADDR: u64 = 0x10000;
+/// Below this no page is ever mapped (Linux's default `mmap_min_addr`):
+/// a pointer under it is nil plus an offset, which the capture does not
+/// follow — the program's own access faults there after it, in the
+/// relocated instruction (a nil `*sync.Mutex` field's Lock).
+pub const NULL_GUARD: u64 = 0x10000;
 
 /// The end of user space on x86-64 (4-level paging): no stack is above.
 const USER_END: u64 = 0x7fff_ffff_f000;
@@ -145,6 +150,19 @@ pub struct Assembled {
     /// Where the data page's first words are: the log's write pointer,
     /// its end, the dropped-record count (in that order).
     pub write_ptr: u64,
+    /// Each relocated instruction's address in a trampoline, with the
+    /// address it has in the program: a fault there is the program's
+    /// fault at the original instruction (`relocated_origin`).
+    pub relocated: Vec<(u64, u64)>,
+}
+
+/// The program's address of the instruction at `rip` if `rip` is one of
+/// the relocated instructions in `relocated` (sorted by address).
+pub fn relocated_origin(relocated: &[(u64, u64)], rip: u64) -> Option<u64> {
+    relocated
+        .binary_search_by_key(&rip, |&(at, _)| at)
+        .ok()
+        .map(|i| relocated[i].1)
 }
 
 /// Where the trampolines go in `pid`, for `len` bytes: below the search
@@ -238,6 +256,7 @@ pub fn assemble(at: u64, probes: &[Probe]) -> Result<Assembled, iced_x86::IcedEr
         capture(&mut a, &d, ops, *max)?;
     }
     let mut entries = Vec::new();
+    let mut moved: Vec<(CodeLabel, u64)> = Vec::new();
     for (i, p) in probes.iter().enumerate() {
         let mut entry = a.create_label();
         a.set_label(&mut entry)?;
@@ -246,7 +265,7 @@ pub fn assemble(at: u64, probes: &[Probe]) -> Result<Assembled, iced_x86::IcedEr
             .find(|(ops, ..)| *ops == p.ops.as_slice())
             .map(|(_, l, _)| *l)
             .expect("a routine for every list of ops");
-        trampoline(&mut a, &d, i as u32, p, routine)?;
+        moved.extend(trampoline(&mut a, &d, i as u32, p, routine)?);
         entries.push(entry);
     }
     let out = a.assemble_options(at, BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS)?;
@@ -259,10 +278,16 @@ pub fn assemble(at: u64, probes: &[Probe]) -> Result<Assembled, iced_x86::IcedEr
         patch[1..5].copy_from_slice(&rel.to_le_bytes());
         patches.push(patch);
     }
+    let mut relocated = moved
+        .iter()
+        .map(|(label, from)| Ok((out.label_ip(label)?, *from)))
+        .collect::<Result<Vec<_>, iced_x86::IcedError>>()?;
+    relocated.sort_unstable();
     Ok(Assembled {
         bytes: out.inner.code_buffer,
         patches,
         write_ptr: at,
+        relocated,
     })
 }
 
@@ -325,8 +350,8 @@ fn trampoline(
     index: u32,
     p: &Probe,
     routine: CodeLabel,
-) -> Result<(), iced_x86::IcedError> {
-    let mut original = a.create_label();
+) -> Result<Vec<(CodeLabel, u64)>, iced_x86::IcedError> {
+    let original = a.create_label();
     a.mov(qword_ptr(d.save_rdi), rdi)?;
     if p.ops.iter().any(|op| uses(op, Val::OpAddr)) {
         // (`Probe::placeable` checked there is an operand.)
@@ -341,11 +366,18 @@ fn trampoline(
     a.lea(rax, ptr(original))?;
     a.mov(qword_ptr(d.back), rax)?;
     a.jmp(routine)?;
-    a.set_label(&mut original)?;
-    for insn in p.site.replaced() {
+    // Labels go on empty anchors: a relocated branch the encoder
+    // lengthens cannot carry one. The first is where the capture returns.
+    let mut moved = Vec::new();
+    for (n, insn) in p.site.replaced().enumerate() {
+        let mut at = if n == 0 { original } else { a.create_label() };
+        a.set_label(&mut at)?;
+        a.zero_bytes()?;
         a.add_instruction(*insn)?;
+        moved.push((at, insn.ip()));
     }
-    a.jmp(p.site.resume_at())
+    a.jmp(p.site.resume_at())?;
+    Ok(moved)
 }
 
 /// A capture routine: entered with rax and rdi saved in the data page
@@ -446,8 +478,8 @@ fn emit(a: &mut CodeAssembler, d: &Data, op: &Op) -> Result<(), iced_x86::IcedEr
         Op::Load { tmp, from, off } => {
             let mut zero = a.create_label();
             value(a, d, from)?;
-            a.test(rax, rax)?;
-            a.jz(zero)?;
+            a.cmp(rax, NULL_GUARD as i32)?;
+            a.jb(zero)?;
             a.mov(rax, qword_ptr(rax + off))?;
             a.set_label(&mut zero)?;
             a.mov(qword_ptr(d.tmps[tmp as usize % TMPS]), rax)?;
@@ -455,8 +487,8 @@ fn emit(a: &mut CodeAssembler, d: &Data, op: &Op) -> Result<(), iced_x86::IcedEr
         Op::Copy { from, off, len } => {
             let mut skip = a.create_label();
             value(a, d, from)?;
-            a.test(rax, rax)?;
-            a.jz(skip)?;
+            a.cmp(rax, NULL_GUARD as i32)?;
+            a.jb(skip)?;
             a.lea(rsi, ptr(rax + off))?;
             a.mov(qword_ptr(rdi), rsi)?;
             a.mov(qword_ptr(rdi + 8), len as i32)?;

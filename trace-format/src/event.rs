@@ -315,6 +315,13 @@ impl SigInfo {
     pub fn code(&self) -> i32 {
         self.i32_at(8)
     }
+
+    /// `si_addr` (bytes 16..24): for a fault, the address that faulted.
+    pub fn addr(&self) -> u64 {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&self.0[16..24]);
+        u64::from_le_bytes(b)
+    }
 }
 
 /// Where a signal was delivered.
