@@ -212,6 +212,17 @@ impl GoIndex {
         self.transitions.iter().filter(|t| t.goid == goid).collect()
     }
 
+    /// Every goroutine's `history` at once: asking for each in turn reads
+    /// all transitions per goroutine (net/http's tests: 19,363 goroutines
+    /// × 78,093 transitions, 28 s for the timeline page).
+    pub fn histories(&self) -> HashMap<u64, Vec<&Transition>> {
+        let mut out: HashMap<u64, Vec<&Transition>> = HashMap::new();
+        for t in &self.transitions {
+            out.entry(t.goid).or_default().push(t);
+        }
+        out
+    }
+
     /// The lock wait goroutine `goid` is in just before `event`: parked,
     /// and not yet let go by the release.
     pub fn lock_wait_at(&self, goid: u64, event: u64) -> Option<&LockWait> {

@@ -75,8 +75,9 @@ fn picture(idx: &GoIndex) -> Picture {
         .max()
         .unwrap_or(0);
     let mut goroutines = Vec::new();
+    let histories = idx.histories();
     for c in &idx.created {
-        let history = idx.history(c.goid);
+        let history = histories.get(&c.goid).map_or(&[][..], |h| h.as_slice());
         let mut segments: Vec<Segment> = Vec::new();
         for (i, t) in history.iter().enumerate() {
             let Some(from) = rel(t.time_ns) else { continue };
