@@ -769,7 +769,9 @@ fn timeline_page_renders_goroutines_signal_and_lock_edge() {
 /// see: the timeline of a loaded web server — every goroutine's states,
 /// wakers and lock holders — is the same byte for byte built either way
 /// (`RRGO_INDEX_PROBES=0`: breakpoints only), on both Go versions, and
-/// the probes were placed.
+/// the probes were placed. Their log is the smallest (64 KiB): when full,
+/// its writer stops to have it drained (the `time` package's tests filled
+/// the 64 MiB one between two events and lost 67,953 visits).
 #[test]
 fn index_probes_see_what_breakpoints_see() {
     for version in go_versions() {
@@ -783,6 +785,8 @@ fn index_probes_see_what_breakpoints_see() {
             let o = output_within(
                 s.cmd()
                     .env("RRGO_INDEX_PROBES", probes)
+                    // The smallest log: it fills many times over.
+                    .env("RRGO_PROBE_LOG_KB", "64")
                     .env("RRGO_LOG", "rrgo::commands::goindex=debug")
                     .args(["replay", t, "--timeline", file.to_str().unwrap()]),
                 DEADLINE,
@@ -799,6 +803,14 @@ fn index_probes_see_what_breakpoints_see() {
         let (n, of) = placed.split_once(" of=").unwrap();
         let (n, of): (u64, u64) = (n.trim().parse().unwrap(), of.trim().parse().unwrap());
         assert!(n > 100 && n == of, "{version}: {n} of {of} probes placed");
+        // A full log stopped its writer to be drained: nothing was lost.
+        let full: u64 = log
+            .split("log_full=")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("{version}: no log_full in\n{log}"));
+        assert!(full > 0, "{version}: the 64 KiB log never filled");
+        assert!(!log.contains("overflowed"), "{version}: {log}");
         assert!(
             with == without,
             "{version}: the timelines differ ({} vs {} bytes)",

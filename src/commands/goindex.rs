@@ -567,6 +567,8 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
     // (None: not placed, a breakpoint instead).
     let mut probed: Vec<Option<(u64, Site)>> = Vec::new();
     let mut dropped = 0u64;
+    // Stops of a writer that found the probe log full.
+    let mut log_full = 0u64;
     let mut armed = false;
     // Breakpoint stops per address (the index pass's cost; logged at the end).
     let mut stops: HashMap<u64, u64> = HashMap::new();
@@ -646,6 +648,11 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
             Stepped::End => break,
             Stepped::Instruction(_) => continue,
             Stepped::Breakpoint(hit) => {
+                if session.is_probe_log_trap(hit.addr) {
+                    // The log was full: drained above, its writer goes on.
+                    log_full += 1;
+                    continue;
+                }
                 *stops.entry(hit.addr).or_default() += 1;
                 let Some(&site) = site_at.get(&hit.addr) else {
                     continue;
@@ -826,6 +833,7 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
     tracing::debug!(
         visits = by_count.iter().map(|(_, n)| n).sum::<u64>(),
         probed = probed.iter().flatten().count(),
+        log_full,
         "index visits (probes and breakpoint stops), most: {}",
         named.join(", ")
     );

@@ -21,6 +21,15 @@ pub(super) struct Placed {
     /// The relocated instructions' addresses and their originals
     /// (`probelog::Assembled::relocated`).
     relocated: Vec<(u64, u64)>,
+    /// The breakpoints where a full log waits to be drained.
+    full_traps: Vec<u64>,
+}
+
+/// `RRGO_PROBE_LOG_KB`: a smaller probe log than the 64 MiB reserved (at
+/// least 64 KiB: a record is a few), to exercise its drains when full.
+fn log_kb() -> Option<u64> {
+    let kb: u64 = std::env::var("RRGO_PROBE_LOG_KB").ok()?.parse().ok()?;
+    Some(kb.clamp(64, probelog::LOG_LEN / 1024))
 }
 
 /// What one drain of the log gave.
@@ -99,6 +108,24 @@ impl ReplaySession {
             .filter(|r| Some(&r.path) == image.as_ref() && r.perms[1] != b'w')
             .map(|r| (r.start, r.end))
             .collect();
+        if let Some(kb) = log_kb() {
+            // (The drains keep the end word as they find it.)
+            let end = probelog::LOG_ADDR + kb * 1024;
+            mem.write(RemoteAddr(built.write_ptr + 8), &end.to_le_bytes())?;
+        }
+        // A full log stops its writer at a breakpoint (drained at the stop
+        // like any other) rather than dropping records.
+        let mut armed = true;
+        for &trap in &built.full_traps {
+            if let Err(e) = self.insert_breakpoint(trap) {
+                tracing::debug!("no breakpoint at the probe log's full trap {trap:#x}: {e:#}");
+                armed = false;
+            }
+        }
+        if armed {
+            self.main_mem()?
+                .write(RemoteAddr(built.trap_on), &1u64.to_le_bytes())?;
+        }
         let mut placed = vec![false; probes.len()];
         for &i in &chosen {
             placed[i] = true;
@@ -108,6 +135,7 @@ impl ReplaySession {
             caller_index: chosen,
             fixed,
             relocated: built.relocated,
+            full_traps: built.full_traps,
         });
         Ok(placed)
     }
@@ -145,6 +173,14 @@ impl ReplaySession {
         reset.extend(0u64.to_le_bytes());
         let _ = mem.write(RemoteAddr(p.write_ptr), &reset);
         Drained { log, dropped }
+    }
+
+    /// Whether `addr` is where a full probe log waits (a breakpoint stop
+    /// there is the log's, not the program's).
+    pub fn is_probe_log_trap(&self, addr: u64) -> bool {
+        self.probes
+            .as_ref()
+            .is_some_and(|p| p.full_traps.contains(&addr))
     }
 
     /// Where the program would be had no probe moved the instruction at

@@ -539,7 +539,7 @@ impl ReplaySession {
         self.breakpoints.keys().copied().collect()
     }
 
-    fn main_mem(&self) -> anyhow::Result<&ProcMem> {
+    pub(super) fn main_mem(&self) -> anyhow::Result<&ProcMem> {
         self.mems
             .get(&self.main_pid.0)
             .ok_or_else(|| anyhow!("the program is not running"))

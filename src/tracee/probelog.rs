@@ -154,6 +154,12 @@ pub struct Assembled {
     /// address it has in the program: a fault there is the program's
     /// fault at the original instruction (`relocated_origin`).
     pub relocated: Vec<(u64, u64)>,
+    /// Where each capture routine waits for the log to be drained when it
+    /// is full: a `nop` for rrgo's breakpoint, after which the capture
+    /// tries again. Armed by writing 1 to the word at `trap_on` once the
+    /// breakpoints are in (else a full log drops records, counted).
+    pub full_traps: Vec<u64>,
+    pub trap_on: u64,
 }
 
 /// The program's address of the instruction at `rip` if `rip` is one of
@@ -200,6 +206,10 @@ struct Data {
     /// relocated instructions) once the shared capture routine is done.
     index: CodeLabel,
     back: CodeLabel,
+    /// Non-zero once rrgo has a breakpoint on every `full_traps` address:
+    /// a full log then stops the thread to be drained instead of
+    /// dropping the record.
+    trap_on: CodeLabel,
     tmps: Vec<CodeLabel>,
 }
 
@@ -218,6 +228,7 @@ pub fn assemble(at: u64, probes: &[Probe]) -> Result<Assembled, iced_x86::IcedEr
         op_addr: a.create_label(),
         index: a.create_label(),
         back: a.create_label(),
+        trap_on: a.create_label(),
         tmps: (0..TMPS).map(|_| a.create_label()).collect(),
     };
     let mut data_len = 0u64;
@@ -231,6 +242,7 @@ pub fn assemble(at: u64, probes: &[Probe]) -> Result<Assembled, iced_x86::IcedEr
         (&mut d.op_addr, 0),
         (&mut d.index, 0),
         (&mut d.back, 0),
+        (&mut d.trap_on, 0),
     ] {
         a.set_label(label)?;
         a.dq(&[value])?;
@@ -251,9 +263,10 @@ pub fn assemble(at: u64, probes: &[Probe]) -> Result<Assembled, iced_x86::IcedEr
             routines.push((&p.ops, a.create_label(), p.max_record()));
         }
     }
+    let mut traps = Vec::new();
     for (ops, label, max) in routines.iter_mut() {
         a.set_label(label)?;
-        capture(&mut a, &d, ops, *max)?;
+        traps.push(capture(&mut a, &d, ops, *max)?);
     }
     let mut entries = Vec::new();
     let mut moved: Vec<(CodeLabel, u64)> = Vec::new();
@@ -283,11 +296,18 @@ pub fn assemble(at: u64, probes: &[Probe]) -> Result<Assembled, iced_x86::IcedEr
         .map(|(label, from)| Ok((out.label_ip(label)?, *from)))
         .collect::<Result<Vec<_>, iced_x86::IcedError>>()?;
     relocated.sort_unstable();
+    let full_traps = traps
+        .iter()
+        .map(|l| out.label_ip(l))
+        .collect::<Result<Vec<_>, _>>()?;
+    let trap_on = out.label_ip(&d.trap_on)?;
     Ok(Assembled {
         bytes: out.inner.code_buffer,
         patches,
         write_ptr: at,
         relocated,
+        full_traps,
+        trap_on,
     })
 }
 
@@ -381,24 +401,30 @@ fn trampoline(
 }
 
 /// A capture routine: entered with rax and rdi saved in the data page
-/// and the probe's index and way back there; writes the record (or counts
-/// it dropped), restores every register and the flags, and jumps back.
-/// Registers: rbx the record, rdi the write cursor, rax/rcx/rdx/rsi/
-/// r8–r10 scratch; all restored from the record.
+/// and the probe's index and way back there; writes the record (or, with
+/// the log full, stops at its trap for rrgo to drain the log and tries
+/// again; unarmed, counts it dropped), restores every register and the
+/// flags, and jumps back. Registers: rbx the record, rdi the write
+/// cursor, rax/rcx/rdx/rsi/r8–r10 scratch; all restored from the record.
+/// Returns the trap's label.
 fn capture(
     a: &mut CodeAssembler,
     d: &Data,
     ops: &[Op],
     max_record: u64,
-) -> Result<(), iced_x86::IcedError> {
+) -> Result<CodeLabel, iced_x86::IcedError> {
     let mut dropped = a.create_label();
+    let mut full = a.create_label();
+    let mut trap = a.create_label();
+    let mut retry = a.create_label();
     a.lahf()?;
     a.seto(al)?;
     a.mov(qword_ptr(d.save_flags), rax)?;
+    a.set_label(&mut retry)?;
     a.mov(rdi, qword_ptr(d.write_ptr))?;
     a.lea(rax, ptr(rdi + max_record as i32))?;
     a.cmp(rax, qword_ptr(d.end))?;
-    a.ja(dropped)?;
+    a.ja(full)?;
     a.mov(rax, qword_ptr(d.index))?;
     a.mov(qword_ptr(rdi), rax)?;
     for (i, r) in REG_ORDER.iter().enumerate() {
@@ -441,6 +467,14 @@ fn capture(
     a.mov(rax, qword_ptr(rbx + 16))?;
     a.mov(rbx, qword_ptr(rbx + 24))?;
     a.jmp(qword_ptr(d.back))?;
+    // Full: stop where rrgo drains the log (only one thread runs in a
+    // replay, so the data page's saved words wait with it), then retry.
+    a.set_label(&mut full)?;
+    a.cmp(qword_ptr(d.trap_on), 0)?;
+    a.je(dropped)?;
+    a.set_label(&mut trap)?;
+    a.nop()?;
+    a.jmp(retry)?;
     a.set_label(&mut dropped)?;
     a.inc(qword_ptr(d.dropped))?;
     a.mov(rdi, qword_ptr(d.save_rdi))?;
@@ -448,7 +482,8 @@ fn capture(
     a.add(al, 0x7f)?;
     a.sahf()?;
     a.mov(rax, qword_ptr(d.save_rax))?;
-    a.jmp(qword_ptr(d.back))
+    a.jmp(qword_ptr(d.back))?;
+    Ok(trap)
 }
 
 fn uses(op: &Op, v: Val) -> bool {
