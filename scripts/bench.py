@@ -117,20 +117,25 @@ def main():
     # Go-aware queries: a goroutine dump, and goroutine 1's history: first
     # (building the goroutine index) and again (from the cached index).
     print()
-    print(f"{'program':<22}{'replay':>9}{'dump':>9}{'index':>9}{'idx/rep':>9}{'cached':>9}")
+    print(f"{'program':<22}{'replay':>9}{'dump':>9}{'index':>9}{'idx/rep':>9}{'idx.t':>9}{'t/rep':>7}{'cached':>9}")
     for name in [p for p in progs if p in ("goroutines", "httpserver", "httpserver -load 2000", "sigterm-delay", "lockholders", "stalls")]:
         exe = os.path.join(REPO, ".build", f"go{version}", name.split()[0])
         trace = os.path.join(tmp, f"{name.replace(' ', '_')}-q")
         timed([RRGO, "record", "-q", "-o", trace, "--", exe] + PROGRAMS.get(name, []), env)
         rep = statistics.median(timed([RRGO, "replay", "-a", trace], env)[0] for _ in range(a.n))
         dump = statistics.median(timed([RRGO, "replay", "--goroutines", trace], env)[0] for _ in range(a.n))
-        def history(cached):
-            if not cached and os.path.exists(os.path.join(trace, "goindex")):
-                os.remove(os.path.join(trace, "goindex"))
+        # index: the first query of a trace (no cache of any kind); idx.t:
+        # with the executable's DWARF tables cached by an earlier query
+        # (dwarf-tables); cached: from the cached index.
+        def history(keep):
+            for f in ("goindex", "dwarf-tables"):
+                if f not in keep and os.path.exists(os.path.join(trace, f)):
+                    os.remove(os.path.join(trace, f))
             return timed([RRGO, "replay", "--goroutine", "1", trace], env)[0]
-        index = statistics.median(history(False) for _ in range(a.n))
-        hist = statistics.median(history(True) for _ in range(a.n))
-        print(f"{name:<22}{rep:>8.3f}s{dump:>8.3f}s{index:>8.3f}s{index/rep:>8.1f}x{hist:>8.3f}s")
+        index = statistics.median(history(()) for _ in range(a.n))
+        tables = statistics.median(history(("dwarf-tables",)) for _ in range(a.n))
+        hist = statistics.median(history(("goindex", "dwarf-tables")) for _ in range(a.n))
+        print(f"{name:<22}{rep:>8.3f}s{dump:>8.3f}s{index:>8.3f}s{index/rep:>8.1f}x{tables:>8.3f}s{tables/rep:>6.1f}x{hist:>8.3f}s")
     # Reverse execution through the DAP server on a long recording.
     if not a.programs or "reverse" in a.programs:
         print()
@@ -139,7 +144,9 @@ def main():
     print("native/nat.cpu: the program alone; record: rrgo record; replay: rrgo replay -a;")
     print("trace: header+events+index bytes (stored executables excluded); B/event: trace bytes per event;")
     print("MB/cpu.s: trace MB per second of the program's native CPU time; jumped: preempted slices replay")
-    print("reached by a jump (not re-executed)")
+    print("reached by a jump (not re-executed); dump: rrgo replay --goroutines; index: the first")
+    print("--goroutine 1 of a trace (builds the goroutine index); idx.t: the same with the executable's")
+    print("DWARF tables cached by an earlier query; cached: from the cached index")
 
 
 class Dap:
