@@ -841,13 +841,14 @@ impl Recorder {
         // process without it is searched stop by stop and may need to jump.
         if site && preempt_hashes() {
             let in_flight = self.in_flight_writes(tid, tgid);
+            let altstack = self.t.get(tid).and_then(|t| t.altstack);
             let began = Instant::now();
             if let Some(live) = self
                 .t
                 .procs
                 .get(&tgid)
                 .filter(|p| p.clock)
-                .and_then(|p| point_memory(p, &regs, &in_flight))
+                .and_then(|p| point_memory(p, &regs, altstack, &in_flight))
             {
                 tracing::debug!(
                     %tid,
@@ -1286,9 +1287,18 @@ fn split_run(run: trace_format::MemWrite) -> Vec<trace_format::MemWrite> {
 fn point_memory(
     p: &super::threads::Process,
     regs: &trace_format::Regs,
+    altstack: Option<(u64, u64)>,
     in_flight: &[(u64, u64)],
 ) -> Option<(Vec<trace_format::MemWrite>, Vec<trace_format::PageHash>)> {
-    let (lo, hi) = crate::goruntime::thread_stack(&p.mem, regs.fs_base, regs.rsp)?;
+    // The goroutine's stack, or the signal stack a handler runs on (its
+    // TLS g is still the interrupted goroutine's).
+    let (lo, hi) = crate::goruntime::thread_stack(&p.mem, regs.fs_base, regs.rsp).or_else(|| {
+        let on = altstack.filter(|&(lo, hi)| lo <= regs.rsp && regs.rsp < hi);
+        if on.is_some() {
+            tracing::debug!(rip = format_args!("{:#x}", regs.rip), "a point on the signal stack");
+        }
+        on
+    })?;
     let dirty = p.dirty.as_ref()?;
     // Live from rsp: Go code keeps nothing below it (no red zone); what
     // lies below is compared as written memory (`dead`).

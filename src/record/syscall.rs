@@ -17,6 +17,24 @@ use crate::syscalls::{self, Alters, Hook, Replay};
 use crate::tracee::{ptrace, regs::syscall_args, wait, Tid};
 
 impl Recorder {
+    /// The signal stack `sigaltstack(ss, …)` gives `tid` (`stack_t` at
+    /// `ss`: sp, flags, size): Go gives each M its gsignal stack this way.
+    fn note_altstack(&mut self, tid: Tid, ss: u64) {
+        let Some(st) = self
+            .t
+            .proc_of(tid)
+            .and_then(|p| p.mem.read(RemoteAddr(ss), 24).ok())
+        else {
+            return;
+        };
+        let word = |i: usize| u64::from_le_bytes(st[i..i + 8].try_into().unwrap_or([0; 8]));
+        let (sp, flags, size) = (word(0), word(8) as u32 as i32, word(16));
+        if let Some(th) = self.t.get(tid) {
+            th.altstack = (flags & libc::SS_DISABLE == 0 && size > 0)
+                .then(|| (sp, sp.saturating_add(size)));
+        }
+    }
+
     pub(super) fn on_syscall_entry(&mut self, tid: Tid) -> anyhow::Result<()> {
         let mut regs = ptrace::get_regs(tid)?;
         let nr = regs.orig_rax as i64;
@@ -30,6 +48,9 @@ impl Recorder {
         }
         self.append(tid, EventKind::SyscallEntry { nr, args, regs })?;
         self.stats.syscalls += 1;
+        if nr == libc::SYS_sigaltstack && args[0] != 0 {
+            self.note_altstack(tid, args[0]);
+        }
         if spec.is_some_and(|s| s.hook == Hook::Exit) {
             // No code of this process runs again: a later change to a file it
             // maps shared must not become a `Pages` event for memory that
@@ -385,6 +406,10 @@ impl Recorder {
         }
         match sc.spec.map(|s| s.hook) {
             Some(Hook::Exec) if result == 0 => {
+                // The new program has no signal stack yet.
+                if let Some(th) = self.t.get(tid) {
+                    th.altstack = None;
+                }
                 self.install_clock_page(tid)?;
                 self.start_dirty_tracking(tid)
             }

@@ -78,6 +78,10 @@ pub struct Thread {
     /// It runs because a futex wake handed it the CPU (`handoff.rs`): its
     /// own wakes do not hand it on (a chain of handoffs starved the rest).
     pub handed: bool,
+    /// Its signal stack [lo, hi), as its last `sigaltstack` set it: a
+    /// point taken while a handler runs there (Go's gsignal stack) is
+    /// verified against that stack as one taken on a goroutine's is.
+    pub altstack: Option<(u64, u64)>,
 }
 
 #[derive(Debug)]
@@ -142,6 +146,7 @@ impl Threads {
                 woke: false,
                 slept: false,
                 handed: false,
+                altstack: None,
             },
         );
         if state == State::Stopped {
