@@ -864,7 +864,10 @@ fn a_fault_in_a_probed_instruction_is_the_programs_own() {
             .find_map(|l| l.split("index probes placed=").nth(1))
             .unwrap_or_else(|| panic!("{version}: no probes placed:\n{log}"));
         let (n, of) = placed.split_once(" of=").unwrap();
-        assert!(n == of.trim() && n != "0", "{version}: {n} of {of} probes placed");
+        assert!(
+            n == of.trim() && n != "0",
+            "{version}: {n} of {of} probes placed"
+        );
         // The faulting site is among them, visited once per fault (when
         // the log's most-visited list reaches it).
         let visits = log

@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 
 use anyhow::Context;
-use serde::{Deserialize, Serialize};
 use gimli::{AttributeValue, EndianSlice, LittleEndian};
 use object::{Object, ObjectSection};
+use serde::{Deserialize, Serialize};
 
 type R<'a> = EndianSlice<'a, LittleEndian>;
 
@@ -205,7 +205,13 @@ impl packed::Fixed for InlineRange {
         for w in [self.begin, self.end] {
             out.extend_from_slice(&w.to_le_bytes());
         }
-        let words = [self.depth, self.function, self.call_file, self.call_line, self.call];
+        let words = [
+            self.depth,
+            self.function,
+            self.call_file,
+            self.call_line,
+            self.call,
+        ];
         for w in words {
             out.extend_from_slice(&w.to_le_bytes());
         }

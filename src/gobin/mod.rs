@@ -420,14 +420,19 @@ mod tests {
                 let main = b.functions_named("main.main")[0].clone();
                 let pcs = main.entry..main.entry + main.size;
                 (
-                    pcs.clone().map(|pc| b.source_frames(pc)).collect::<Vec<_>>(),
+                    pcs.clone()
+                        .map(|pc| b.source_frames(pc))
+                        .collect::<Vec<_>>(),
                     pcs.map(|pc| b.inlined_calls(pc)).collect::<Vec<_>>(),
                     b.field_offset("runtime.g", "goid"),
                     b.source_files().to_vec(),
                 )
             };
             let want = same(&fresh);
-            assert!(want.0.iter().any(|f| f.len() > 1), "go{version}: no inlined frame");
+            assert!(
+                want.0.iter().any(|f| f.len() > 1),
+                "go{version}: no inlined frame"
+            );
             assert_eq!(same(&first), want, "go{version}: first load");
             assert_eq!(same(&cached), want, "go{version}: from the cache");
             // A flipped byte: ignored, the DWARF is read again.
@@ -438,7 +443,10 @@ mod tests {
             let again = super::GoBinary::load_cached(&exe, Some(&cache)).unwrap();
             assert_eq!(same(&again), want, "go{version}: corrupt cache");
             let rewritten = std::fs::read(&cache).unwrap();
-            assert!(rewritten != bad && rewritten.len() == written.len(), "rewritten whole");
+            assert!(
+                rewritten != bad && rewritten.len() == written.len(),
+                "rewritten whole"
+            );
             // Another executable's cache is not this one's.
             let hello = super::GoBinary::load_cached(&other, Some(&cache)).unwrap();
             assert_eq!(
@@ -451,7 +459,10 @@ mod tests {
                 at.is_some_and(|(f, _)| f.ends_with("hello/main.go")),
                 "go{version}: hello's main.main at {at:?}"
             );
-            assert!(std::fs::read(&cache).unwrap() != rewritten, "replaced by hello's");
+            assert!(
+                std::fs::read(&cache).unwrap() != rewritten,
+                "replaced by hello's"
+            );
         }
     }
 

@@ -1292,13 +1292,17 @@ fn point_memory(
 ) -> Option<(Vec<trace_format::MemWrite>, Vec<trace_format::PageHash>)> {
     // The goroutine's stack, or the signal stack a handler runs on (its
     // TLS g is still the interrupted goroutine's).
-    let (lo, hi) = crate::goruntime::thread_stack(&p.mem, regs.fs_base, regs.rsp).or_else(|| {
-        let on = altstack.filter(|&(lo, hi)| lo <= regs.rsp && regs.rsp < hi);
-        if on.is_some() {
-            tracing::debug!(rip = format_args!("{:#x}", regs.rip), "a point on the signal stack");
-        }
-        on
-    })?;
+    let (lo, hi) =
+        crate::goruntime::thread_stack(&p.mem, regs.fs_base, regs.rsp).or_else(|| {
+            let on = altstack.filter(|&(lo, hi)| lo <= regs.rsp && regs.rsp < hi);
+            if on.is_some() {
+                tracing::debug!(
+                    rip = format_args!("{:#x}", regs.rip),
+                    "a point on the signal stack"
+                );
+            }
+            on
+        })?;
     let dirty = p.dirty.as_ref()?;
     // Live from rsp: Go code keeps nothing below it (no red zone); what
     // lies below is compared as written memory (`dead`).

@@ -30,8 +30,8 @@ impl Recorder {
         let word = |i: usize| u64::from_le_bytes(st[i..i + 8].try_into().unwrap_or([0; 8]));
         let (sp, flags, size) = (word(0), word(8) as u32 as i32, word(16));
         if let Some(th) = self.t.get(tid) {
-            th.altstack = (flags & libc::SS_DISABLE == 0 && size > 0)
-                .then(|| (sp, sp.saturating_add(size)));
+            th.altstack =
+                (flags & libc::SS_DISABLE == 0 && size > 0).then(|| (sp, sp.saturating_add(size)));
         }
     }
 
