@@ -764,6 +764,41 @@ fn timeline_page_renders_goroutines_signal_and_lock_edge() {
     assert!(events.iter().any(|e| e["ph"] == "f" && e["tid"] == holder));
 }
 
+/// The timeline page of `trace` built with index probes (`probes` "1") or
+/// breakpoints only ("0"), with the index's debug log; `log_kb`: the
+/// probe log's size. Returns the page's bytes and rrgo's stderr.
+fn timeline_built(
+    s: &Scratch,
+    trace: &std::path::Path,
+    probes: &str,
+    log_kb: Option<&str>,
+) -> (Vec<u8>, String) {
+    let _ = std::fs::remove_file(trace.join("goindex"));
+    let file = s.path().join(format!("timeline-{probes}.json"));
+    let mut cmd = s.cmd();
+    cmd.env("RRGO_INDEX_PROBES", probes)
+        .env("RRGO_LOG", "rrgo::commands::goindex=debug");
+    if let Some(kb) = log_kb {
+        cmd.env("RRGO_PROBE_LOG_KB", kb);
+    }
+    cmd.arg("replay")
+        .arg(trace)
+        .args(["--timeline", file.to_str().unwrap()]);
+    let o = output_within(&mut cmd, DEADLINE);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    (std::fs::read(&file).unwrap(), text(&o.stderr))
+}
+
+/// From an index's debug log: (probes placed, sites offered).
+fn probes_placed(log: &str) -> (u64, u64) {
+    let placed = log
+        .lines()
+        .find_map(|l| l.split("index probes placed=").nth(1))
+        .unwrap_or_else(|| panic!("no probes placed:\n{log}"));
+    let (n, of) = placed.split_once(" of=").unwrap();
+    (n.trim().parse().unwrap(), of.trim().parse().unwrap())
+}
+
 /// The index's probes (logging trampolines in place of breakpoints at the
 /// runtime's hot functions and the locks' atomics) see what breakpoints
 /// see: the timeline of a loaded web server — every goroutine's states,
@@ -778,30 +813,10 @@ fn index_probes_see_what_breakpoints_see() {
         let s = Scratch::new();
         let (rec, trace) = s.record("t", &example(&version, "httpserver"), &["-load", "300"]);
         assert!(rec.status.success(), "{}", text(&rec.stderr));
-        let t = trace.to_str().unwrap();
-        let build = |probes: &str, out: &str| {
-            let _ = std::fs::remove_file(trace.join("goindex"));
-            let file = s.path().join(out);
-            let o = output_within(
-                s.cmd()
-                    .env("RRGO_INDEX_PROBES", probes)
-                    // The smallest log: it fills many times over.
-                    .env("RRGO_PROBE_LOG_KB", "64")
-                    .env("RRGO_LOG", "rrgo::commands::goindex=debug")
-                    .args(["replay", t, "--timeline", file.to_str().unwrap()]),
-                DEADLINE,
-            );
-            assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-            (std::fs::read(&file).unwrap(), text(&o.stderr))
-        };
-        let (with, log) = build("1", "probes.json");
-        let (without, _) = build("0", "breakpoints.json");
-        let placed = log
-            .lines()
-            .find_map(|l| l.split("index probes placed=").nth(1))
-            .unwrap_or_else(|| panic!("{version}: no probes placed:\n{log}"));
-        let (n, of) = placed.split_once(" of=").unwrap();
-        let (n, of): (u64, u64) = (n.trim().parse().unwrap(), of.trim().parse().unwrap());
+        // The smallest log: it fills many times over.
+        let (with, log) = timeline_built(&s, &trace, "1", Some("64"));
+        let (without, _) = timeline_built(&s, &trace, "0", None);
+        let (n, of) = probes_placed(&log);
         assert!(n > 100 && n == of, "{version}: {n} of {of} probes placed");
         // A full log stopped its writer to be drained: nothing was lost.
         let full: u64 = log
@@ -839,35 +854,14 @@ fn a_fault_in_a_probed_instruction_is_the_programs_own() {
             "{}",
             text(&rec.stdout)
         );
-        let t = trace.to_str().unwrap();
-        let build = |probes: &str, out: &str| {
-            let _ = std::fs::remove_file(trace.join("goindex"));
-            let file = s.path().join(out);
-            let o = output_within(
-                s.cmd()
-                    .env("RRGO_INDEX_PROBES", probes)
-                    .env("RRGO_LOG", "rrgo::commands::goindex=debug")
-                    .args(["replay", t, "--timeline", file.to_str().unwrap()]),
-                DEADLINE,
-            );
-            assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-            (std::fs::read(&file).unwrap(), text(&o.stderr))
-        };
-        let (with, log) = build("1", "probes.json");
-        let (without, _) = build("0", "breakpoints.json");
+        let (with, log) = timeline_built(&s, &trace, "1", None);
+        let (without, _) = timeline_built(&s, &trace, "0", None);
         assert!(
             !log.contains("diverged"),
             "{version}: the index diverged with probes:\n{log}"
         );
-        let placed = log
-            .lines()
-            .find_map(|l| l.split("index probes placed=").nth(1))
-            .unwrap_or_else(|| panic!("{version}: no probes placed:\n{log}"));
-        let (n, of) = placed.split_once(" of=").unwrap();
-        assert!(
-            n == of.trim() && n != "0",
-            "{version}: {n} of {of} probes placed"
-        );
+        let (n, of) = probes_placed(&log);
+        assert!(n == of && n > 0, "{version}: {n} of {of} probes placed");
         // The faulting site is among them, visited once per fault (when
         // the log's most-visited list reaches it).
         let visits = log
