@@ -48,7 +48,7 @@ impl Recorder {
         }
         self.append(tid, EventKind::SyscallEntry { nr, args, regs })?;
         self.stats.syscalls += 1;
-        if nr == libc::SYS_sigaltstack && args[0] != 0 {
+        if spec.is_some_and(|s| s.hook == Hook::SignalStack) && args[0] != 0 {
             self.note_altstack(tid, args[0]);
         }
         if spec.is_some_and(|s| s.hook == Hook::Exit) {
@@ -59,7 +59,9 @@ impl Recorder {
                 p.shared = Default::default();
             }
         }
-        if self.seccomp && spec.is_some_and(|s| s.hook == Hook::StateOnly) {
+        if self.seccomp
+            && spec.is_some_and(|s| matches!(s.hook, Hook::StateOnly | Hook::SignalStack))
+        {
             // Replay executes it and gets the same result: no exit stop.
             self.append(
                 tid,

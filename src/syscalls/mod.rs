@@ -165,6 +165,10 @@ pub enum Hook {
     /// holds the initial mask and ignores): the recorder does not stop at
     /// its exit (one ptrace stop instead of two).
     StateOnly,
+    /// sigaltstack: `StateOnly`, and the recorder notes the thread's new
+    /// signal stack (a preemption point taken there is verified against
+    /// it, as one on a goroutine's stack).
+    SignalStack,
     /// sched_yield: the thread spin-waits for another one's progress (Go's
     /// `osyield`; rrgo's page with a full clock buffer), which may be waiting
     /// for the one CPU the program's threads share: the recorder gives the

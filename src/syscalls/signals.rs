@@ -8,7 +8,7 @@ use libc::*;
 pub(crate) const ROWS: &[Spec] = &[
     exec(SYS_rt_sigaction, &[ArgLen(2, 3)]).hook(Hook::StateOnly),
     exec(SYS_rt_sigprocmask, &[ArgLen(2, 3)]).hook(Hook::StateOnly),
-    exec(SYS_sigaltstack, &[Fixed(1, 24)]).hook(Hook::StateOnly),
+    exec(SYS_sigaltstack, &[Fixed(1, 24)]).hook(Hook::SignalStack),
     exec(SYS_rt_sigreturn, &[]).hook(Hook::Sigreturn),
     emu(SYS_rt_sigpending, &[ArgLen(0, 1)]),
     emu_blocking(SYS_rt_sigtimedwait, &[Fixed(1, 128)]),
