@@ -24,11 +24,8 @@ fn describe(w: &Waited) -> String {
         // Where: a fault's divergence names its instruction and address.
         Stop::Signal(s) => match ptrace::get_regs(w.tid) {
             Ok(r) if [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE].contains(&s) => {
-                // si_addr: the siginfo's word at offset 16.
-                let addr = ptrace::get_siginfo(w.tid)
-                    .ok()
-                    .and_then(|i| Some(u64::from_le_bytes(i.get(16..24)?.try_into().ok()?)))
-                    .unwrap_or(0);
+                let addr =
+                    ptrace::get_siginfo(w.tid).map_or(0, |i| trace_format::SigInfo(i).addr());
                 format!(
                     "signal {s} (address {addr:#x}) {}",
                     super::session::describe_pc(w.tid, r.rip)
