@@ -569,6 +569,10 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
     let mut dropped = 0u64;
     // Stops of a writer that found the probe log full.
     let mut log_full = 0u64;
+    // Of the visits, those that were breakpoint stops (not probe records).
+    let mut breakpoint_stops = 0u64;
+    // The probe log's bytes read at the stops.
+    let mut log_bytes = 0u64;
     let mut armed = false;
     // Breakpoint stops per address (the index pass's cost; logged at the end).
     let mut stops: HashMap<u64, u64> = HashMap::new();
@@ -610,6 +614,7 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
                 _ => session.next_event().0,
             };
             let drained = session.drain_probes();
+            log_bytes += drained.log.len() as u64;
             if drained.dropped > 0 {
                 dropped += drained.dropped;
                 // Unseen casgstatus calls: every g is read again.
@@ -654,6 +659,7 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
                     continue;
                 }
                 *stops.entry(hit.addr).or_default() += 1;
+                breakpoint_stops += 1;
                 let Some(&site) = site_at.get(&hit.addr) else {
                     continue;
                 };
@@ -675,10 +681,11 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
                 continue;
             }
         };
+        // The probe records' visits above were the stop's.
+        spent.charge(Phase::Stop);
         phase = Phase::Scan;
         progress.set(ev.time.0);
         // Every thread stopped, so the running ones' registers can be read.
-        spent.charge(Phase::Scan);
         session.settle_stops().map_err(classify)?;
         spent.charge(Phase::Settle);
         pass.clock.observe(&ev);
@@ -834,6 +841,8 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
         visits = by_count.iter().map(|(_, n)| n).sum::<u64>(),
         probed = probed.iter().flatten().count(),
         log_full,
+        breakpoint_stops,
+        log_bytes,
         "index visits (probes and breakpoint stops), most: {}",
         named.join(", ")
     );
@@ -926,6 +935,8 @@ fn place_probes(
             Site::Casgstatus => ProbeAt::Casgstatus,
             Site::Ready => ProbeAt::Ready,
             Site::Lock => ProbeAt::LockAtomic,
+            // Without pollDesc's layout, the breakpoint reads nothing either.
+            Site::NetpollReady if layout.poll_desc.is_some() => ProbeAt::NetpollReady,
             Site::NetpollReady | Site::Signal(_) => continue,
         };
         let Some(patch) = map.site(mem, addr) else {
@@ -1203,9 +1214,8 @@ fn program_caller(
     g: &crate::goruntime::Goroutine,
     regs: &trace_format::Regs,
 ) -> (Option<String>, Option<String>) {
-    let outside = |f: &stack::Frame| !locks::is_lock_machinery(&f.function);
-    let frames = stack::goroutine_frames_until(bin, mem, g, Some(regs), &outside);
-    place(frames.iter().find(|f| outside(f)))
+    let outside = |f: &str| u8::from(!locks::is_lock_machinery(f)) * 2;
+    place(stack::goroutine_frame_ranked(bin, mem, g, Some(regs), &outside).as_ref())
 }
 
 /// Records goroutine `g` entering `state` at `event`, unless that is the
@@ -1249,14 +1259,13 @@ fn note(
             system: g.system,
         });
     }
-    let frames = if state == "dead" {
-        Vec::new()
+    let frame = if state == "dead" {
+        None
     } else {
-        // user_frame takes the first main. frame: no need to walk further.
-        let main = |f: &stack::Frame| f.function.starts_with("main.");
-        stack::goroutine_frames_until(bin, mem, g, regs, &main)
+        // As `user_frame` picks from the frames.
+        stack::goroutine_frame_ranked(bin, mem, g, regs, &stack::user_rank)
     };
-    let (function, location) = place(stack::user_frame(&frames));
+    let (function, location) = place(frame.as_ref());
     idx.transitions.push(Transition {
         event,
         time_ns: clock,
@@ -1308,7 +1317,7 @@ impl Locks {
             return;
         };
         self.touched.insert(g.goid, lock);
-        tracing::debug!(
+        tracing::trace!(
             event,
             goid = g.goid,
             pc = format_args!("{:#x}", regs.rip),

@@ -21,8 +21,8 @@ pub struct Function {
     pub size: u64,
 }
 
-/// A pc's (function, file, line) frames, innermost first.
-type SourceFrames = Vec<(String, String, u64)>;
+/// A source-level frame: function, file, line.
+pub type SourceFrame = (String, String, u64);
 
 pub struct GoBinary {
     functions: Vec<Function>,
@@ -42,7 +42,7 @@ pub struct GoBinary {
     pie: bool,
     /// `source_frames` by pc: the goroutine index walks the same return
     /// addresses hundreds of thousands of times.
-    frames_memo: std::sync::Mutex<HashMap<u64, SourceFrames>>,
+    frames_memo: std::sync::Mutex<HashMap<u64, std::sync::Arc<[SourceFrame]>>>,
     /// Where g is from the thread pointer (fs base), in bytes.
     g_tls: i64,
 }
@@ -240,12 +240,18 @@ impl GoBinary {
     }
 
     pub fn source_frames(&self, lookup_pc: u64) -> Vec<(String, String, u64)> {
+        self.source_frames_shared(lookup_pc).to_vec()
+    }
+
+    /// `source_frames` as the memo keeps them: a stack walk that wants
+    /// one frame of many copies no strings of the others.
+    pub fn source_frames_shared(&self, lookup_pc: u64) -> std::sync::Arc<[SourceFrame]> {
         if let Ok(memo) = self.frames_memo.lock() {
             if let Some(frames) = memo.get(&lookup_pc) {
                 return frames.clone();
             }
         }
-        let frames = self.source_frames_uncached(lookup_pc);
+        let frames: std::sync::Arc<[SourceFrame]> = self.source_frames_uncached(lookup_pc).into();
         if let Ok(mut memo) = self.frames_memo.lock() {
             if memo.len() < 1 << 16 {
                 memo.insert(lookup_pc, frames.clone());

@@ -1,7 +1,7 @@
 //! What the goroutine index's probes (`tracee::probelog`) capture at the
 //! runtime's functions and lock atomics: exactly what the index's readers
 //! (`GoReader::read_g`, `on_thread`, `stack::goroutine_frames_until`,
-//! `MutexSites::effect`) read there, with offsets from this binary's
+//! `MutexSites::effect`, `poll_ready`) read there, with offsets from this binary's
 //! DWARF (`GLayout`).
 
 use iced_x86::Register;
@@ -23,6 +23,8 @@ pub enum ProbeAt {
     Ready,
     /// A lock's atomic instruction (`locks::MutexSites`).
     LockAtomic,
+    /// `runtime.netpollready(toRun, pd, mode)`'s entry.
+    NetpollReady,
 }
 
 /// Whether probes can read this program's goroutines: a Go runtime that
@@ -166,8 +168,41 @@ pub fn ops(l: &GLayout, at: ProbeAt) -> Vec<Op> {
                 len: size,
             });
         }
+        ProbeAt::NetpollReady => {
+            // The pollDesc (RBX, `GoReader::poll_ready`): its fd, and the
+            // gs parked on it for reading and writing, whole (pdReady and
+            // pdWait are below the null guard: not followed).
+            if let Some((fd, rg, wg)) = l.poll_desc {
+                let pd = Val::Reg(Register::RBX);
+                ops.push(Op::Copy {
+                    from: pd,
+                    off: off(fd),
+                    len: 8,
+                });
+                for (parked, tmp) in [(rg, 5), (wg, 6)] {
+                    ops.push(Op::Copy {
+                        from: pd,
+                        off: off(parked),
+                        len: 8,
+                    });
+                    ops.push(Op::Load {
+                        tmp,
+                        from: pd,
+                        off: off(parked),
+                    });
+                    ops.push(Op::Copy {
+                        from: Val::Tmp(tmp),
+                        off: 0,
+                        len: size,
+                    });
+                }
+            }
+        }
         ProbeAt::LockAtomic => {
-            ops.extend(on_thread);
+            // The locks' code runs on the goroutine's own stack, never on
+            // g0 or the signal stack: the thread's g is the goroutine
+            // (`on_thread` reads no further), its frames the thread's.
+            ops.push(on_thread[0]);
             ops.push(Op::Copy {
                 from: Val::OpAddr,
                 off: 0,

@@ -44,9 +44,54 @@ fn walk_until(
     enough: &dyn Fn(&Frame) -> bool,
 ) -> Vec<Frame> {
     let mut frames: Vec<Frame> = Vec::new();
-    let (mut pc, mut bp) = (pc, bp);
+    let mut count = 0;
+    walk_machine(bin, mem, (pc, bp), exact_pc, max, &mut count, &mut |m| {
+        let before = frames.len();
+        frames.extend((0..m.sources.len()).map(|i| m.frame(i)));
+        frames[before..].iter().any(enough)
+    });
+    frames
+}
+
+/// One machine frame of a walk: its pc, function, and source frames
+/// (innermost first: inlined calls, then the function itself) as the
+/// binary's memo holds them, so that a walk that wants one frame copies
+/// no other's strings.
+pub struct MachineFrame<'a> {
+    pub pc: u64,
+    pub function: &'a crate::gobin::Function,
+    pub sources: std::sync::Arc<[crate::gobin::SourceFrame]>,
+}
+
+impl MachineFrame<'_> {
+    /// Source frame `i` as a `Frame`.
+    pub fn frame(&self, i: usize) -> Frame {
+        let (function, file, line) = &self.sources[i];
+        Frame {
+            pc: self.pc,
+            inlined: *function != self.function.name,
+            function: function.clone(),
+            file: file.clone(),
+            line: *line,
+            offset: self.pc - self.function.entry,
+        }
+    }
+}
+
+/// Walks machine frames from (pc, bp) while fewer than `max` source
+/// frames were passed (`count`, shared by the walks of one stack),
+/// calling `visit` on each until it returns true.
+fn walk_machine(
+    bin: &GoBinary,
+    mem: &dyn MemRead,
+    (mut pc, mut bp): (u64, u64),
+    exact_pc: bool,
+    max: usize,
+    count: &mut usize,
+    visit: &mut dyn FnMut(&MachineFrame) -> bool,
+) {
     let mut first = true;
-    while pc != 0 && frames.len() < max {
+    while pc != 0 && *count < max {
         let Some(f) = bin.function_at(pc) else { break };
         // A return address points after the call: its line is the call's.
         let lookup = if first && exact_pc {
@@ -54,19 +99,13 @@ fn walk_until(
         } else {
             pc.saturating_sub(1)
         };
-        let before = frames.len();
-        for (function, file, line) in bin.source_frames(lookup) {
-            let inlined = function != f.name;
-            frames.push(Frame {
-                pc,
-                function,
-                file,
-                line,
-                offset: pc - f.entry,
-                inlined,
-            });
-        }
-        if frames[before..].iter().any(enough) {
+        let sources = bin.source_frames_shared(lookup);
+        *count += sources.len();
+        if visit(&MachineFrame {
+            pc,
+            function: f,
+            sources,
+        }) {
             break;
         }
         if f.name == "runtime.goexit"
@@ -90,7 +129,6 @@ fn walk_until(
         bp = next_bp;
         first = false;
     }
-    frames
 }
 
 /// Functions that switch from a goroutine's stack to the thread's g0 stack.
@@ -121,43 +159,105 @@ pub fn goroutine_frames_until(
     regs: Option<&trace_format::Regs>,
     enough: &dyn Fn(&Frame) -> bool,
 ) -> Vec<Frame> {
-    let walk = |pc, bp, exact| walk_until(bin, mem, pc, bp, exact, 100, enough);
-    let mut frames = match regs {
-        Some(r) => {
-            let mut frames = walk(r.rip, r.rbp, true);
-            let on_own_stack = g.stack.0 <= r.rsp && r.rsp < g.stack.1;
-            if !on_own_stack && g.saved.0 != 0 {
-                // On the system stack (g0): the goroutine's own frames
-                // continue from the registers saved at the switch.
-                if let Some(i) = frames
-                    .iter()
-                    .position(|f| SWITCHES.contains(&f.function.as_str()))
-                {
-                    frames.truncate(i + 1);
-                }
-                if !frames.iter().any(enough) {
-                    frames.extend(walk(g.saved.0, g.saved.2, false));
+    let mut frames = Vec::new();
+    goroutine_walk(bin, mem, g, regs, &mut |m| {
+        let before = frames.len();
+        frames.extend((0..m.sources.len()).map(|i| m.frame(i)));
+        frames[before..].iter().any(enough)
+    });
+    frames.truncate(MAX_FRAMES);
+    frames
+}
+
+/// The innermost frame of a goroutine's stack (walked as by
+/// `goroutine_frames`) that `rank` ranks highest, by function name: 0
+/// never, 1 if nothing better, 2 the one wanted (the walk stops there).
+/// Only that frame's strings are copied: the goroutine index asks this at
+/// every state change and lock acquisition.
+pub fn goroutine_frame_ranked(
+    bin: &GoBinary,
+    mem: &dyn MemRead,
+    g: &super::Goroutine,
+    regs: Option<&trace_format::Regs>,
+    rank: &dyn Fn(&str) -> u8,
+) -> Option<Frame> {
+    let mut best: Option<(u8, Frame)> = None;
+    let mut passed = 0;
+    goroutine_walk(bin, mem, g, regs, &mut |m| {
+        for i in 0..m.sources.len() {
+            if passed == MAX_FRAMES {
+                return true;
+            }
+            passed += 1;
+            let r = rank(&m.sources[i].0);
+            if r > best.as_ref().map_or(0, |b| b.0) {
+                best = Some((r, m.frame(i)));
+                if r >= 2 {
+                    return true;
                 }
             }
-            frames
         }
-        None => walk(g.saved.0, g.saved.2, false),
+        false
+    });
+    best.map(|(_, f)| f)
+}
+
+/// Source frames a goroutine's walk passes at most.
+const MAX_FRAMES: usize = 100;
+
+/// A goroutine's machine frames to `visit` (until it returns true): from
+/// the thread's registers if it is running (`regs`), continuing on the
+/// goroutine's own stack after a switch to the system stack; else from
+/// the registers saved in the g.
+fn goroutine_walk(
+    bin: &GoBinary,
+    mem: &dyn MemRead,
+    g: &super::Goroutine,
+    regs: Option<&trace_format::Regs>,
+    visit: &mut dyn FnMut(&MachineFrame) -> bool,
+) {
+    let mut count = 0;
+    let saved = (g.saved.0, g.saved.2);
+    let Some(r) = regs else {
+        walk_machine(bin, mem, saved, false, MAX_FRAMES, &mut count, visit);
+        return;
     };
-    frames.truncate(100);
-    frames
+    let on_own_stack = g.stack.0 <= r.rsp && r.rsp < g.stack.1;
+    let switched = !on_own_stack && g.saved.0 != 0;
+    let mut done = false;
+    walk_machine(bin, mem, (r.rip, r.rbp), true, MAX_FRAMES, &mut count, &mut |m| {
+        done = visit(m);
+        // On the system stack (g0): the goroutine's own frames continue
+        // from the registers saved at the switch.
+        done || (switched && SWITCHES.contains(&m.function.name.as_str()))
+    });
+    if switched && !done {
+        walk_machine(bin, mem, saved, false, MAX_FRAMES, &mut count, visit);
+    }
 }
 
 /// The innermost frame of the program's own code: package main first, else
 /// anything outside the runtime.
 pub fn user_frame(frames: &[Frame]) -> Option<&Frame> {
-    if let Some(f) = frames.iter().find(|f| f.function.starts_with("main.")) {
-        return Some(f);
+    frames
+        .iter()
+        .find(|f| user_rank(&f.function) == 2)
+        .or_else(|| frames.iter().find(|f| user_rank(&f.function) == 1))
+}
+
+/// How `user_frame` ranks a function (for `goroutine_frame_ranked`): 2 in
+/// package main, 1 elsewhere outside the runtime, 0 in the runtime.
+pub fn user_rank(function: &str) -> u8 {
+    if function.starts_with("main.") {
+        2
+    } else if function.starts_with("runtime.")
+        || function.starts_with("internal/")
+        || function.starts_with("syscall.")
+    {
+        0
+    } else {
+        1
     }
-    frames.iter().find(|f| {
-        !f.function.starts_with("runtime.")
-            && !f.function.starts_with("internal/")
-            && !f.function.starts_with("syscall.")
-    })
 }
 
 /// The `go` statement that created a goroutine (its `gopc`), as Go prints
