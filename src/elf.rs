@@ -49,6 +49,10 @@ impl Mapped {
     }
 }
 
+// SAFETY: a read-only mapping, never written through: any thread may read it.
+unsafe impl Send for Mapped {}
+unsafe impl Sync for Mapped {}
+
 impl Drop for Mapped {
     fn drop(&mut self) {
         // SAFETY: unmapping our own mapping once.
