@@ -542,7 +542,7 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
     let mut scanned: HashMap<u64, (StateKey, Option<String>)> = HashMap::new();
     // The gs the scan need not read (`GoReader::changes_only_by_casgstatus`)
     // until a casgstatus names them, while every casgstatus is seen.
-    let mut quiet: std::collections::HashSet<u64> = Default::default();
+    let mut scan_set = crate::goruntime::ScanSet::default();
     let mut casgstatus_seen = false;
     let mut allgs = crate::goruntime::AllGs::default();
     let mut progress = Progress::new("indexing goroutines", session.event_count());
@@ -618,7 +618,7 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
             if drained.dropped > 0 {
                 dropped += drained.dropped;
                 // Unseen casgstatus calls: every g is read again.
-                quiet.clear();
+                scan_set.wake_all();
                 tracing::debug!(event, dropped = drained.dropped, "probe records dropped");
             }
             if let Ok(live) = session.mem(main) {
@@ -642,7 +642,7 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
                         .and_then(|r| r.thread_id(&mem, regs.fs_base))
                         .map_or(main, RecTid);
                     if matches!(site, Site::Casgstatus) {
-                        quiet.remove(&regs.rax);
+                        scan_set.wake(regs.rax);
                     }
                     pass.visit(reader.as_ref(), site, &regs, &mem, tid, event);
                 }
@@ -664,11 +664,11 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
                     continue;
                 };
                 let Ok(regs) = session.regs(hit.tid) else {
-                    quiet.clear();
+                    scan_set.wake_all();
                     continue;
                 };
                 if matches!(site, Site::Casgstatus) {
-                    quiet.remove(&regs.rax);
+                    scan_set.wake(regs.rax);
                 }
                 // casgstatus reads the g through the main process.
                 let mem = match site {
@@ -748,14 +748,12 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
                 goroutine,
             });
         }
-        let mut gs = match r.all_g_cached(mem, &mut allgs) {
-            Ok(gs) => gs,
-            Err(e) => {
-                unreadable.get_or_insert_with(|| format!("{e:#}"));
-                continue;
-            }
-        };
-        gs.retain(|g| !quiet.contains(g));
+        if let Err(e) = r.sync_all_gs(mem, &mut allgs) {
+            unreadable.get_or_insert_with(|| format!("{e:#}"));
+            continue;
+        }
+        scan_set.sync(&allgs);
+        let gs = scan_set.active();
         let raws = r.raw_gs(mem, &gs);
         for (addr, raw) in gs.into_iter().zip(raws) {
             let Some(raw) = raw else { continue };
@@ -764,7 +762,7 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
             // the stack walk and reads that noting it costs.
             let key = r.state_key(&raw);
             if casgstatus_seen && r.changes_only_by_casgstatus(mem, key) {
-                quiet.insert(addr);
+                scan_set.set_aside(addr);
             }
             if scanned
                 .get(&addr)

@@ -67,11 +67,74 @@ pub fn status_name(raw: u32) -> &'static str {
 /// A g's goid, status (without `_Gscan`) and wait reason number.
 pub type StateKey = (u64, u32, u8);
 
-/// `runtime.allgs` as last read (`GoReader::all_g_cached`).
+/// `runtime.allgs` as last read (`GoReader::sync_all_gs`).
 #[derive(Debug, Default)]
 pub struct AllGs {
     base: u64,
     ptrs: Vec<u64>,
+    /// Times the list was read whole again (the array moved or shrank).
+    rereads: u64,
+}
+
+/// The gs of `runtime.allgs` that a per-event scan reads, in the list's
+/// order: every g but those set aside (`set_aside`) until `wake` names
+/// them. Kept as positions in the list, so that a scan costs the gs it
+/// reads, not a lookup for each of the tens of thousands a program made.
+#[derive(Debug, Default)]
+pub struct ScanSet {
+    /// The list as last synced, and each g's position in it.
+    order: Vec<u64>,
+    position: std::collections::HashMap<u64, usize>,
+    rereads: u64,
+    active: std::collections::BTreeSet<usize>,
+}
+
+impl ScanSet {
+    /// Takes in the gs `all` holds that are new since the last sync.
+    pub fn sync(&mut self, all: &AllGs) {
+        if all.rereads != self.rereads {
+            // Read again whole: the same list unless the runtime did what
+            // it never does (shrink or reorder it); then start over.
+            self.rereads = all.rereads;
+            if !all.ptrs.starts_with(&self.order) {
+                *self = ScanSet {
+                    rereads: all.rereads,
+                    ..Default::default()
+                };
+            }
+        }
+        for (i, &g) in all.ptrs.iter().enumerate().skip(self.order.len()) {
+            self.order.push(g);
+            if g != 0 {
+                self.position.insert(g, i);
+                self.active.insert(i);
+            }
+        }
+    }
+
+    /// The gs to read, in the list's order.
+    pub fn active(&self) -> Vec<u64> {
+        self.active.iter().map(|&i| self.order[i]).collect()
+    }
+
+    /// `g` is not read until `wake` names it.
+    pub fn set_aside(&mut self, g: u64) {
+        if let Some(&i) = self.position.get(&g) {
+            self.active.remove(&i);
+        }
+    }
+
+    /// `g` is read again.
+    pub fn wake(&mut self, g: u64) {
+        if let Some(&i) = self.position.get(&g) {
+            self.active.insert(i);
+        }
+    }
+
+    /// Every g is read again.
+    pub fn wake_all(&mut self) {
+        self.active = self.position.values().copied().collect();
+    }
 }
 
 /// Reads goroutines out of one process, with the layout and tables resolved once.
@@ -128,12 +191,12 @@ impl<'a> GoReader<'a> {
             .collect())
     }
 
-    /// Like `all_g`, keeping the pointers read in `cache`: `runtime.allgs`
-    /// only grows (a g is never freed, a dead one is reused), so only a
-    /// new tail is read, or all of it after the array moved. The goroutine
-    /// index reads the list after every event: programs with tens of
-    /// thousands of goroutines read megabytes per event otherwise.
-    pub fn all_g_cached(&self, mem: &dyn MemRead, cache: &mut AllGs) -> anyhow::Result<Vec<u64>> {
+    /// Brings `cache` up to the program's `runtime.allgs`, as `all_g` reads
+    /// it: the list only grows (a g is never freed, a dead one is reused),
+    /// so only a new tail is read, or all of it after the array moved. The
+    /// goroutine index reads the list after every event: programs with
+    /// tens of thousands of goroutines read megabytes per event otherwise.
+    pub fn sync_all_gs(&self, mem: &dyn MemRead, cache: &mut AllGs) -> anyhow::Result<()> {
         let words = mem.read_many(&[(RemoteAddr(self.allglen), 8), (RemoteAddr(self.allgs), 8)]);
         let word = |i: usize, what: &str| -> anyhow::Result<u64> {
             let b = words[i]
@@ -146,6 +209,7 @@ impl<'a> GoReader<'a> {
         if base != cache.base || n < cache.ptrs.len() {
             cache.base = base;
             cache.ptrs.clear();
+            cache.rereads += 1;
         }
         let have = cache.ptrs.len();
         if n > have {
@@ -155,7 +219,7 @@ impl<'a> GoReader<'a> {
                     .map(|p| u64::from_le_bytes(p.try_into().unwrap_or([0; 8]))),
             );
         }
-        Ok(cache.ptrs.iter().copied().filter(|&g| g != 0).collect())
+        Ok(())
     }
 
     /// Whether a g whose state is `key` leaves that state only through
