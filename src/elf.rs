@@ -49,6 +49,12 @@ impl Mapped {
     }
 }
 
+impl AsRef<[u8]> for Mapped {
+    fn as_ref(&self) -> &[u8] {
+        self.bytes()
+    }
+}
+
 // SAFETY: a read-only mapping, never written through: any thread may read it.
 unsafe impl Send for Mapped {}
 unsafe impl Sync for Mapped {}

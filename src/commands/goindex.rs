@@ -523,6 +523,7 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
     let main = session.threads().first().copied().ok_or_else(|| {
         RrgoError::new(Failure::Usage, anyhow::anyhow!("the trace has no process"))
     })?;
+    let mutex_sites = MutexSites::find(&bin);
     let mut pass = Pass {
         bin: &bin,
         main,
@@ -533,7 +534,7 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
         last: HashMap::new(),
         wakers: HashMap::new(),
         locks: Locks::default(),
-        mutex_sites: MutexSites::find(&bin),
+        mutex_sites,
         clock: ProgramClock::default(),
     };
     let mut reader: Option<GoReader> = None;

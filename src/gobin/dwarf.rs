@@ -29,24 +29,26 @@ pub const IS_STMT: u8 = 1;
 /// The row is where the function's prologue (stack check, frame setup) ends.
 pub const PROLOGUE_END: u8 = 2;
 
+/// A line table row: address, file id, line, flags.
+pub(super) type Row = (u64, u32, u32, u8);
+
 /// Rows sorted by address; a row with `line == 0` ends a sequence.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default)]
 pub struct LineTable {
-    #[serde(with = "packed")]
-    rows: Vec<(u64, u32, u32, u8)>,
-    files: Vec<String>,
+    pub(super) rows: packed::Records<Row>,
+    pub(super) files: Vec<String>,
 }
 
-/// Tables of fixed-size records (line rows, inlined ranges) as one byte
-/// string each when cached (`gobin::cache`): bincode's field-by-field
-/// decoding of a web server's 307,000 line rows was most of reading the
-/// cache (decoding it all: 12 → 9 ms; the rest is allocation).
-mod packed {
-    use serde::de::{Deserializer, Error, Visitor};
-    use serde::Serializer;
+/// Tables of fixed-size records (line rows, inlined ranges), kept as they
+/// were read or as the bytes of the cache file (`gobin::cache`), decoded
+/// at each use: decoding a web server's 307,000 line rows at every load
+/// cost ~10 ms, a lookup decodes a few dozen.
+pub(super) mod packed {
+    use std::ops::Range;
+    use std::sync::Arc;
 
     /// A record of `SIZE` bytes, little-endian fields in order.
-    pub trait Fixed: Sized {
+    pub trait Fixed: Sized + Copy {
         const SIZE: usize;
         fn put(&self, out: &mut Vec<u8>);
         fn get(b: &[u8]) -> Self;
@@ -62,29 +64,101 @@ mod packed {
         u64::from_le_bytes(w)
     }
 
-    pub fn serialize<T: Fixed, S: Serializer>(v: &[T], s: S) -> Result<S::Ok, S::Error> {
-        let mut out = Vec::with_capacity(v.len() * T::SIZE);
-        for r in v {
-            r.put(&mut out);
-        }
-        s.serialize_bytes(&out)
+    /// Bytes shared by the tables stored in one file.
+    pub type Storage = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
+    pub fn bytes_of(s: &Storage) -> &[u8] {
+        AsRef::<[u8]>::as_ref(&**s)
     }
 
-    pub fn deserialize<'de, T: Fixed, D: Deserializer<'de>>(d: D) -> Result<Vec<T>, D::Error> {
-        struct Records<T>(std::marker::PhantomData<T>);
-        impl<T: Fixed> Visitor<'_> for Records<T> {
-            type Value = Vec<T>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                write!(f, "records of {} bytes each", T::SIZE)
-            }
-            fn visit_bytes<E: Error>(self, b: &[u8]) -> Result<Vec<T>, E> {
-                if b.len() % T::SIZE != 0 {
-                    return Err(E::custom("a partial record"));
-                }
-                Ok(b.chunks_exact(T::SIZE).map(T::get).collect())
+    pub enum Records<T> {
+        Owned(Vec<T>),
+        /// `range` of `storage`: whole records (checked by `stored`).
+        Stored(Storage, Range<usize>),
+    }
+
+    impl<T> Default for Records<T> {
+        fn default() -> Self {
+            Records::Owned(Vec::new())
+        }
+    }
+
+    impl<T> std::fmt::Debug for Records<T> {
+        fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            match self {
+                Records::Owned(v) => write!(f, "{} records", v.len()),
+                Records::Stored(_, r) => write!(f, "stored records at {r:?}"),
             }
         }
-        d.deserialize_bytes(Records(std::marker::PhantomData))
+    }
+
+    impl<T: Fixed> Records<T> {
+        /// The records in `range` of `storage`, if it holds whole ones.
+        pub fn stored(storage: &Storage, range: Range<usize>) -> Option<Records<T>> {
+            let whole = bytes_of(storage).get(range.clone())?.len() % T::SIZE == 0;
+            whole.then(|| Records::Stored(storage.clone(), range))
+        }
+
+        pub fn len(&self) -> usize {
+            match self {
+                Records::Owned(v) => v.len(),
+                Records::Stored(_, r) => r.len() / T::SIZE,
+            }
+        }
+
+        /// Record `i` (< `len`).
+        pub fn get(&self, i: usize) -> T {
+            match self {
+                Records::Owned(v) => v[i],
+                Records::Stored(s, r) => {
+                    let at = r.start + i * T::SIZE;
+                    T::get(&bytes_of(s)[at..at + T::SIZE])
+                }
+            }
+        }
+
+        pub fn iter(&self) -> impl DoubleEndedIterator<Item = T> + '_ {
+            (0..self.len()).map(|i| self.get(i))
+        }
+
+        /// The first index where `pred` is false (records partitioned by it).
+        pub fn partition_point(&self, pred: impl Fn(&T) -> bool) -> usize {
+            let (mut lo, mut hi) = (0, self.len());
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if pred(&self.get(mid)) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            lo
+        }
+
+        /// The records to change (decoded first if stored).
+        pub fn owned(&mut self) -> &mut Vec<T> {
+            if let Records::Stored(..) = self {
+                *self = Records::Owned(self.iter().collect());
+            }
+            match self {
+                Records::Owned(v) => v,
+                Records::Stored(..) => unreachable!("decoded above"),
+            }
+        }
+
+        /// All records as bytes, as `stored` reads them.
+        pub fn bytes(&self) -> Vec<u8> {
+            match self {
+                Records::Owned(v) => {
+                    let mut out = Vec::with_capacity(v.len() * T::SIZE);
+                    for r in v {
+                        r.put(&mut out);
+                    }
+                    out
+                }
+                Records::Stored(s, r) => bytes_of(s)[r.clone()].to_vec(),
+            }
+        }
     }
 
     impl Fixed for (u64, u32, u32, u8) {
@@ -115,14 +189,14 @@ impl LineTable {
     /// Every address moved by `bias` (a position-independent executable
     /// loaded at a base).
     pub fn rebase(&mut self, bias: u64) {
-        for r in &mut self.rows {
+        for r in self.rows.owned() {
             r.0 = r.0.wrapping_add(bias);
         }
     }
 
     pub fn lookup(&self, pc: u64) -> Option<(&str, u64)> {
         let i = self.rows.partition_point(|r| r.0 <= pc).checked_sub(1)?;
-        let (_, file, line, _) = self.rows[i];
+        let (_, file, line, _) = self.rows.get(i);
         if line == 0 {
             return None;
         }
@@ -136,7 +210,7 @@ impl LineTable {
         let mut ids: HashMap<String, u32> = HashMap::new();
         for (addr, file, line) in rows {
             if line == 0 {
-                t.rows.push((addr, 0, 0, 0));
+                t.rows.owned().push((addr, 0, 0, 0));
                 continue;
             }
             let next = t.files.len() as u32;
@@ -144,9 +218,9 @@ impl LineTable {
                 t.files.push(file);
                 next
             });
-            t.rows.push((addr, id, line as u32, flags));
+            t.rows.owned().push((addr, id, line as u32, flags));
         }
-        t.rows.sort_by_key(|r| (r.0, r.2 != 0));
+        t.rows.owned().sort_by_key(|r| (r.0, r.2 != 0));
         t
     }
 
@@ -173,8 +247,8 @@ impl LineTable {
     /// Statement starts in [lo, hi) with their lines and flags, ascending.
     pub fn rows_in(&self, lo: u64, hi: u64) -> Vec<(u64, u64, u8)> {
         let i = self.rows.partition_point(|r| r.0 < lo);
-        self.rows[i..]
-            .iter()
+        (i..self.rows.len())
+            .map(|i| self.rows.get(i))
             .take_while(|r| r.0 < hi)
             .filter(|r| r.2 != 0)
             .map(|r| (r.0, r.2 as u64, r.3))
@@ -184,7 +258,7 @@ impl LineTable {
 
 /// One address range of an inlined body.
 #[derive(Debug, Clone, Copy)]
-struct InlineRange {
+pub(super) struct InlineRange {
     begin: u64,
     end: u64,
     /// Nesting depth below the subprogram's DIE (deeper is more inner).
@@ -232,20 +306,18 @@ impl packed::Fixed for InlineRange {
 
 /// Inlined calls: for each address range of an inlined body, the inlined
 /// function and the call site it was inlined at.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default)]
 pub struct InlineTable {
     /// Sorted by begin.
-    #[serde(with = "packed")]
-    ranges: Vec<InlineRange>,
+    pub(super) ranges: packed::Records<InlineRange>,
     /// For each range, the highest end of it and all before it: a scan
     /// back from an address stops where no earlier range reaches it.
-    #[serde(with = "packed")]
-    reach: Vec<u64>,
+    pub(super) reach: packed::Records<u64>,
     /// Function names by index (resolved from abstract origins after loading).
     pub names: Vec<String>,
     pub files: Vec<String>,
     /// Inlined calls read so far (the next call's id).
-    calls: u32,
+    pub(super) calls: u32,
 }
 
 /// One level of inlining at an address.
@@ -259,11 +331,11 @@ pub struct Inlined<'a> {
 impl InlineTable {
     /// Every address moved by `bias` (see `LineTable::rebase`).
     pub fn rebase(&mut self, bias: u64) {
-        for r in &mut self.ranges {
+        for r in self.ranges.owned() {
             r.begin = r.begin.wrapping_add(bias);
             r.end = r.end.wrapping_add(bias);
         }
-        for r in &mut self.reach {
+        for r in self.reach.owned() {
             *r = r.wrapping_add(bias);
         }
     }
@@ -299,15 +371,14 @@ impl InlineTable {
     }
 
     /// The ranges containing `pc`, innermost first, one per level.
-    fn containing(&self, pc: u64) -> Vec<&InlineRange> {
+    fn containing(&self, pc: u64) -> Vec<InlineRange> {
         // The ranges starting before pc, nearest first, back to where no
         // earlier one reaches pc.
         let end = self.ranges.partition_point(|r| r.begin <= pc);
-        let mut hits: Vec<_> = self.ranges[..end]
-            .iter()
-            .zip(&self.reach)
+        let mut hits: Vec<_> = (0..end)
             .rev()
-            .take_while(|(_, reach)| pc < **reach)
+            .map(|i| (self.ranges.get(i), self.reach.get(i)))
+            .take_while(|(_, reach)| pc < *reach)
             .map(|(r, _)| r)
             .filter(|r| pc < r.end)
             .collect();
@@ -408,7 +479,7 @@ pub fn load(
                 let unit = dwarf.unit(header)?;
                 read_lines(dwarf, &unit, &mut lines, &mut file_ids)?;
             }
-            lines.rows.sort_by_key(|r| (r.0, r.2 != 0));
+            lines.rows.owned().sort_by_key(|r| (r.0, r.2 != 0));
             Ok(lines)
         });
         let rest = (|| -> anyhow::Result<_> {
@@ -449,6 +520,7 @@ pub fn load(
     let (mut structs, names, mut inlines, origins, fn_names) = rest?;
     // Abstract origins may live in other units: name them now.
     let mut name_ids: HashMap<String, u32> = HashMap::new();
+    let ranges = inlines.ranges.owned();
     for (i, origin) in origins.iter().enumerate() {
         let name = fn_names.get(origin).cloned().unwrap_or_else(|| "?".into());
         let next = inlines.names.len() as u32;
@@ -456,17 +528,18 @@ pub fn load(
             inlines.names.push(name);
             next
         });
-        inlines.ranges[i].function = id;
+        ranges[i].function = id;
     }
-    inlines.ranges.sort_by_key(|r| r.begin);
-    inlines.reach = inlines
-        .ranges
-        .iter()
-        .scan(0, |reach, r| {
-            *reach = (*reach).max(r.end);
-            Some(*reach)
-        })
-        .collect();
+    ranges.sort_by_key(|r| r.begin);
+    inlines.reach = packed::Records::Owned(
+        ranges
+            .iter()
+            .scan(0, |reach, r| {
+                *reach = (*reach).max(r.end);
+                Some(*reach)
+            })
+            .collect(),
+    );
     for layout in structs.values_mut() {
         for f in &mut layout.fields {
             if let Some(off) = f
@@ -507,7 +580,7 @@ fn read_lines(
     let mut cache: Vec<Option<u32>> = Vec::new();
     while let Some((header, row)) = rows.next_row()? {
         if row.end_sequence() {
-            table.rows.push((row.address(), 0, 0, 0));
+            table.rows.owned().push((row.address(), 0, 0, 0));
             continue;
         }
         let idx = row.file_index();
@@ -543,7 +616,7 @@ fn read_lines(
         let line = row.line().map(|l| l.get()).unwrap_or(0) as u32;
         let flags = if row.is_stmt() { IS_STMT } else { 0 }
             | if row.prologue_end() { PROLOGUE_END } else { 0 };
-        table.rows.push((row.address(), id, line.max(1), flags));
+        table.rows.owned().push((row.address(), id, line.max(1), flags));
     }
     Ok(())
 }
@@ -714,7 +787,7 @@ fn read_inlines(
                 let mut ranges = dwarf.die_ranges(unit, die)?;
                 while let Some(r) = ranges.next()? {
                     if r.begin < r.end {
-                        table.ranges.push(InlineRange {
+                        table.ranges.owned().push(InlineRange {
                             begin: r.begin,
                             end: r.end,
                             depth,
