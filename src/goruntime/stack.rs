@@ -117,9 +117,10 @@ fn walk_machine(
         }
         // The saved bp and the return address in one read (the goroutine
         // index walks stacks at thousands of stops).
-        let Ok(pair) = mem.read(RemoteAddr(bp), 16) else {
+        let mut pair = [0u8; 16];
+        if mem.read_exact(RemoteAddr(bp), &mut pair).is_err() {
             break;
-        };
+        }
         let word = |i: usize| u64::from_le_bytes(pair[i..i + 8].try_into().unwrap_or([0; 8]));
         let (next_bp, ret) = (word(0), word(8));
         if next_bp != 0 && next_bp <= bp {

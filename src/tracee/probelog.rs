@@ -648,7 +648,9 @@ pub fn parse(log: &[u8]) -> Vec<Record<'_>> {
             fs_base: r(16),
             ..Regs::default()
         };
-        let mut captured = Vec::new();
+        // Room for a typical record's captures (two frame chains): no
+        // regrowth for each of the hundreds of thousands of records.
+        let mut captured = Vec::with_capacity(64);
         let mut c = at + HEADER as usize;
         while c + 16 <= at + len {
             let (Some(addr), Some(n)) = (word(c), word(c + 8)) else {
