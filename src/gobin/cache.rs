@@ -119,11 +119,6 @@ pub fn write(
     structs: &HashMap<String, StructLayout>,
     inlines: &InlineTable,
 ) {
-    let records = [
-        lines.rows.bytes(),
-        inlines.ranges.bytes(),
-        inlines.reach.bytes(),
-    ];
     let meta = Meta {
         version: VERSION,
         key,
@@ -132,20 +127,24 @@ pub fn write(
         inline_files: inlines.files.clone(),
         inline_calls: inlines.calls,
         structs: structs.clone(),
-        rows_len: records[0].len() as u64,
-        ranges_len: records[1].len() as u64,
-        reach_len: records[2].len() as u64,
+        rows_len: lines.rows.byte_len() as u64,
+        ranges_len: inlines.ranges.byte_len() as u64,
+        reach_len: inlines.reach.byte_len() as u64,
     };
     let Ok(meta) = bincode::serde::encode_to_vec(&meta, bincode::config::standard()) else {
         return;
     };
-    let mut body = (meta.len() as u64).to_le_bytes().to_vec();
-    body.extend_from_slice(&meta);
-    for r in &records {
-        body.extend_from_slice(r);
-    }
-    let mut bytes = xxhash_rust::xxh3::xxh3_64(&body).to_le_bytes().to_vec();
-    bytes.extend_from_slice(&body);
+    // One buffer, written in place: the checksum's 8 bytes filled last.
+    let records = lines.rows.byte_len() + inlines.ranges.byte_len() + inlines.reach.byte_len();
+    let mut bytes = Vec::with_capacity(16 + meta.len() + records);
+    bytes.extend_from_slice(&[0; 8]);
+    bytes.extend_from_slice(&(meta.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&meta);
+    lines.rows.put_all(&mut bytes);
+    inlines.ranges.put_all(&mut bytes);
+    inlines.reach.put_all(&mut bytes);
+    let sum = xxhash_rust::xxh3::xxh3_64(&bytes[8..]);
+    bytes[..8].copy_from_slice(&sum.to_le_bytes());
     if let Err(e) = crate::trace_dir::write_private(path, &bytes) {
         tracing::debug!("cannot cache the DWARF tables at {}: {e}", path.display());
     }
