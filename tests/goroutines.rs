@@ -766,7 +766,9 @@ fn timeline_page_renders_goroutines_signal_and_lock_edge() {
 
 /// The timeline page of `trace` built with index probes (`probes` "1") or
 /// breakpoints only ("0"), with the index's debug log; `log_kb`: the
-/// probe log's size. Returns the page's bytes and rrgo's stderr.
+/// probe log's size. Returns the page's bytes followed by the first 16
+/// goroutines' histories (`--goroutine N --json`: their wakers too, which
+/// the page does not show), and rrgo's stderr.
 fn timeline_built(
     s: &Scratch,
     trace: &std::path::Path,
@@ -786,7 +788,15 @@ fn timeline_built(
         .args(["--timeline", file.to_str().unwrap()]);
     let o = output_within(&mut cmd, DEADLINE);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    (std::fs::read(&file).unwrap(), text(&o.stderr))
+    let mut built = std::fs::read(&file).unwrap();
+    for goid in 1..=16 {
+        let mut cmd = s.cmd();
+        cmd.arg("replay")
+            .arg(trace)
+            .args(["--goroutine", &goid.to_string(), "--json"]);
+        built.extend(output_within(&mut cmd, DEADLINE).stdout);
+    }
+    (built, text(&o.stderr))
 }
 
 /// From an index's debug log: (probes placed, sites offered).
@@ -801,8 +811,9 @@ fn probes_placed(log: &str) -> (u64, u64) {
 
 /// The index's probes (logging trampolines in place of breakpoints at the
 /// runtime's hot functions and the locks' atomics) see what breakpoints
-/// see: the timeline of a loaded web server — every goroutine's states,
-/// wakers and lock holders — is the same byte for byte built either way
+/// see: the timeline of a loaded web server — every goroutine's states
+/// and lock holders — and goroutines' histories with their wakers (the
+/// network poller's too) are the same byte for byte built either way
 /// (`RRGO_INDEX_PROBES=0`: breakpoints only), on both Go versions, and
 /// the probes were placed. Their log is the smallest (64 KiB): when full,
 /// its writer stops to have it drained (the `time` package's tests filled
@@ -826,6 +837,11 @@ fn index_probes_see_what_breakpoints_see() {
             .unwrap_or_else(|| panic!("{version}: no log_full in\n{log}"));
         assert!(full > 0, "{version}: the 64 KiB log never filled");
         assert!(!log.contains("overflowed"), "{version}: {log}");
+        // The network poller's wakings (seen by a probe at netpollready).
+        assert!(
+            text(&with).contains("\"ready_for\""),
+            "{version}: no goroutine woken by the network poller"
+        );
         assert!(
             with == without,
             "{version}: the timelines differ ({} vs {} bytes)",
