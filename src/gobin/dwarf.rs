@@ -631,7 +631,10 @@ fn read_lines(
         let line = row.line().map(|l| l.get()).unwrap_or(0) as u32;
         let flags = if row.is_stmt() { IS_STMT } else { 0 }
             | if row.prologue_end() { PROLOGUE_END } else { 0 };
-        table.rows.owned().push((row.address(), id, line.max(1), flags));
+        table
+            .rows
+            .owned()
+            .push((row.address(), id, line.max(1), flags));
     }
     Ok(())
 }

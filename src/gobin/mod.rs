@@ -476,7 +476,10 @@ mod tests {
             let again = super::GoBinary::load_cached(&exe, Some(&cache)).unwrap();
             assert_eq!(same(&again), want, "go{version}: records cut short");
             let again = std::fs::read(&cache).unwrap();
-            assert!(again.len() == written.len(), "go{version}: not rewritten whole");
+            assert!(
+                again.len() == written.len(),
+                "go{version}: not rewritten whole"
+            );
             // Another executable's cache is not this one's.
             let hello = super::GoBinary::load_cached(&other, Some(&cache)).unwrap();
             assert_eq!(

@@ -511,3 +511,44 @@ pub fn thread_stack(mem: &dyn MemRead, fs_base: u64, rsp: u64) -> Option<(u64, u
     let hi = mem.read_u64(RemoteAddr(g + 8)).ok()?;
     (lo <= rsp && rsp < hi && hi - lo <= 1 << 30).then_some((lo, hi))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{AllGs, ScanSet};
+
+    /// The scan set keeps allgs' order, skips empty slots, leaves set-aside
+    /// gs out until woken, and starts over only when a reread list is not
+    /// the one it knew.
+    #[test]
+    fn the_scan_set_reads_in_allgs_order_what_is_not_set_aside() {
+        let mut all = AllGs {
+            base: 1,
+            ptrs: vec![0x10, 0, 0x30],
+            rereads: 0,
+        };
+        let mut set = ScanSet::default();
+        set.sync(&all);
+        assert_eq!(set.active(), [0x10, 0x30]);
+        set.set_aside(0x10);
+        set.set_aside(0x99);
+        all.ptrs.push(0x40);
+        set.sync(&all);
+        assert_eq!(set.active(), [0x30, 0x40]);
+        set.wake(0x10);
+        assert_eq!(set.active(), [0x10, 0x30, 0x40]);
+        set.set_aside(0x30);
+        set.set_aside(0x40);
+        // The array moved, same list: what was set aside stays aside.
+        all.rereads += 1;
+        set.sync(&all);
+        assert_eq!(set.active(), [0x10]);
+        set.wake_all();
+        assert_eq!(set.active(), [0x10, 0x30, 0x40]);
+        // Read again and different: everything is read.
+        set.set_aside(0x10);
+        all.ptrs = vec![0x50, 0x10];
+        all.rereads += 1;
+        set.sync(&all);
+        assert_eq!(set.active(), [0x50, 0x10]);
+    }
+}

@@ -226,12 +226,20 @@ fn goroutine_walk(
     let on_own_stack = g.stack.0 <= r.rsp && r.rsp < g.stack.1;
     let switched = !on_own_stack && g.saved.0 != 0;
     let mut done = false;
-    walk_machine(bin, mem, (r.rip, r.rbp), true, MAX_FRAMES, &mut count, &mut |m| {
-        done = visit(m);
-        // On the system stack (g0): the goroutine's own frames continue
-        // from the registers saved at the switch.
-        done || (switched && SWITCHES.contains(&m.function.name.as_str()))
-    });
+    walk_machine(
+        bin,
+        mem,
+        (r.rip, r.rbp),
+        true,
+        MAX_FRAMES,
+        &mut count,
+        &mut |m| {
+            done = visit(m);
+            // On the system stack (g0): the goroutine's own frames continue
+            // from the registers saved at the switch.
+            done || (switched && SWITCHES.contains(&m.function.name.as_str()))
+        },
+    );
     if switched && !done {
         walk_machine(bin, mem, saved, false, MAX_FRAMES, &mut count, visit);
     }
