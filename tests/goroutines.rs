@@ -766,9 +766,10 @@ fn timeline_page_renders_goroutines_signal_and_lock_edge() {
 
 /// The timeline page of `trace` built with index probes (`probes` "1") or
 /// breakpoints only ("0"), with the index's debug log; `log_kb`: the
-/// probe log's size. Returns the page's bytes followed by the first 16
-/// goroutines' histories (`--goroutine N --json`: their wakers too, which
-/// the page does not show), and rrgo's stderr.
+/// probe log's size. Returns the page's bytes followed by the histories
+/// (`--goroutine N --json`: their wakers too, which the page does not
+/// show) of goroutine 1 and those the page shows reading the network
+/// (woken by the network poller), and rrgo's stderr.
 fn timeline_built(
     s: &Scratch,
     trace: &std::path::Path,
@@ -789,7 +790,15 @@ fn timeline_built(
     let o = output_within(&mut cmd, DEADLINE);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let mut built = std::fs::read(&file).unwrap();
-    for goid in 1..=16 {
+    let page: serde_json::Value = serde_json::from_slice(&built).unwrap();
+    let readers = page["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["name"] == "thread_name")
+        .filter(|e| e["args"]["name"].as_str().unwrap().contains("netFD).Read"))
+        .map(|e| e["tid"].as_u64().unwrap());
+    for goid in std::iter::once(1).chain(readers) {
         let mut cmd = s.cmd();
         cmd.arg("replay")
             .arg(trace)

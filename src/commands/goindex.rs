@@ -523,7 +523,6 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
     let main = session.threads().first().copied().ok_or_else(|| {
         RrgoError::new(Failure::Usage, anyhow::anyhow!("the trace has no process"))
     })?;
-    let mutex_sites = MutexSites::find(&bin);
     let mut pass = Pass {
         bin: &bin,
         main,
@@ -534,7 +533,7 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
         last: HashMap::new(),
         wakers: HashMap::new(),
         locks: Locks::default(),
-        mutex_sites,
+        mutex_sites: MutexSites::find(&bin),
         clock: ProgramClock::default(),
     };
     let mut reader: Option<GoReader> = None;

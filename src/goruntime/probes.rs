@@ -1,6 +1,6 @@
 //! What the goroutine index's probes (`tracee::probelog`) capture at the
 //! runtime's functions and lock atomics: exactly what the index's readers
-//! (`GoReader::read_g`, `on_thread`, `stack::goroutine_frames_until`,
+//! (`GoReader::read_g`, `on_thread`, `stack::goroutine_frame_ranked`,
 //! `MutexSites::effect`, `poll_ready`) read there, with offsets from this binary's
 //! DWARF (`GLayout`).
 

@@ -46,9 +46,7 @@ fn walk_until(
     let mut frames: Vec<Frame> = Vec::new();
     let mut count = 0;
     walk_machine(bin, mem, (pc, bp), exact_pc, max, &mut count, &mut |m| {
-        let before = frames.len();
-        frames.extend((0..m.sources.len()).map(|i| m.frame(i)));
-        frames[before..].iter().any(enough)
+        m.push_to(&mut frames, enough)
     });
     frames
 }
@@ -75,6 +73,13 @@ impl MachineFrame<'_> {
             line: *line,
             offset: self.pc - self.function.entry,
         }
+    }
+
+    /// Appends its source frames to `frames`: whether `enough` accepts one.
+    fn push_to(&self, frames: &mut Vec<Frame>, enough: &dyn Fn(&Frame) -> bool) -> bool {
+        let before = frames.len();
+        frames.extend((0..self.sources.len()).map(|i| self.frame(i)));
+        frames[before..].iter().any(enough)
     }
 }
 
@@ -148,23 +153,9 @@ pub fn goroutine_frames(
     g: &super::Goroutine,
     regs: Option<&trace_format::Regs>,
 ) -> Vec<Frame> {
-    goroutine_frames_until(bin, mem, g, regs, &|_| false)
-}
-
-/// `goroutine_frames`, walking no further than the first machine frame
-/// with a (source) frame `enough` accepts: for callers after one frame.
-pub fn goroutine_frames_until(
-    bin: &GoBinary,
-    mem: &dyn MemRead,
-    g: &super::Goroutine,
-    regs: Option<&trace_format::Regs>,
-    enough: &dyn Fn(&Frame) -> bool,
-) -> Vec<Frame> {
     let mut frames = Vec::new();
     goroutine_walk(bin, mem, g, regs, &mut |m| {
-        let before = frames.len();
-        frames.extend((0..m.sources.len()).map(|i| m.frame(i)));
-        frames[before..].iter().any(enough)
+        m.push_to(&mut frames, &|_| false)
     });
     frames.truncate(MAX_FRAMES);
     frames
