@@ -147,9 +147,16 @@ pub fn output_within(cmd: &mut Command, limit: std::time::Duration) -> Output {
             break st;
         }
         if start.elapsed() > limit {
+            // Where everything was, for a hang that does not come back.
+            // (Its output is not waited for: a child it started may hold
+            // the pipes open.)
+            let states = process_tree(child.id());
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{cmd:?} did not finish within {limit:?}");
+            panic!(
+                "{cmd:?} did not finish within {limit:?}; its threads then \
+                 (pid/tid name state wchan):\n{states}"
+            );
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
@@ -158,6 +165,55 @@ pub fn output_within(cmd: &mut Command, limit: std::time::Duration) -> Output {
         stdout: reader.join().unwrap(),
         stderr: ereader.join().unwrap(),
     }
+}
+
+/// Every thread of `root` and of the processes below it: pid/tid, name,
+/// state and the kernel function it waits in.
+fn process_tree(root: u32) -> String {
+    let read = |p: String| std::fs::read_to_string(p).unwrap_or_default();
+    // (pid, ppid) of every process: the field after the parenthesised name.
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = read(format!("/proc/{pid}/stat"));
+            let after = stat.rsplit_once(')')?.1;
+            Some((pid, after.split_whitespace().nth(1)?.parse().ok()?))
+        })
+        .collect();
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(parents.iter().filter(|p| p.1 == parent).map(|p| p.0));
+        i += 1;
+    }
+    let mut out = String::new();
+    for pid in tree {
+        for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let t = task.path();
+            let stat = read(format!("{}/stat", t.display()));
+            let state = stat
+                .rsplit_once(')')
+                .map_or("?", |s| s.1.trim())
+                .chars()
+                .next();
+            out += &format!(
+                "  {pid}/{} {} {} {}\n",
+                task.file_name().to_string_lossy(),
+                read(format!("{}/comm", t.display())).trim(),
+                state.unwrap_or('?'),
+                read(format!("{}/wchan", t.display())).trim()
+            );
+        }
+    }
+    out
 }
 
 pub fn text(b: &[u8]) -> String {
