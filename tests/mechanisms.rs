@@ -958,6 +958,40 @@ fn a_woken_thread_is_not_held_up_by_a_spinning_one() {
     replay_re_executing(&s, &dir, &rec, "rrgo::commands=info");
 }
 
+/// Mechanism (opt-in, `RRGO_HANDOFF=1`): a futex wake hands the CPU to the
+/// thread it woke, a clone to the new thread (`record/handoff.rs`), and the
+/// waker then waits for it as a woken thread does, not a whole turn.
+/// `examples/handoff` starts a goroutine and spins until it has run; with
+/// every wait and turn made 20 s long (`RRGO_WAKE_MS` fixed too), only the
+/// hand-over lets the 10 rounds finish before the deadline: the woken
+/// thread takes the new goroutine, runs it and sleeps, and the spinner sees
+/// it done. (Without the hand-over to a new thread, to a waiter whose wait
+/// had not slept yet, or with a thread handed the CPU barred from handing
+/// it on, most recordings waited 20 s at least once.) Replay is exact.
+#[test]
+fn a_futex_wake_hands_the_cpu_to_the_thread_it_woke() {
+    let s = Scratch::new();
+    let dir = s.path().join("t");
+    let mut rec = s.cmd();
+    rec.env("RRGO_HANDOFF", "1")
+        .env("RRGO_PREEMPT_MS", "20000")
+        .env("RRGO_SLICE_MS", "20000")
+        .env("RRGO_WAKE_MS", "20000")
+        .args(["record", "-o"])
+        .arg(&dir)
+        .arg("--")
+        .arg(example(&newest(), "handoff"))
+        .arg("10");
+    let rec = output_within(&mut rec, Duration::from_secs(60));
+    assert!(rec.status.success(), "{}", text(&rec.stderr));
+    assert!(
+        text(&rec.stdout).starts_with("rounds 10,"),
+        "{}",
+        text(&rec.stdout)
+    );
+    replay_re_executing(&s, &dir, &rec, "rrgo::commands=info");
+}
+
 /// Mechanism: a spin-wait hands the CPU over where the program says it
 /// waits (`record/syscall.rs`, `tracee/clockpage.rs`). A thread's
 /// `sched_yield` gives the CPU to another ready thread, and so does the stop

@@ -225,6 +225,7 @@ impl Recorder {
     pub(super) fn on_syscall_exit(&mut self, tid: Tid) -> anyhow::Result<()> {
         let call = self.t.get(tid).and_then(|t| t.syscall.as_ref());
         let wake = call.and_then(|sc| super::handoff::futex_wake(sc.nr, &sc.args));
+        let cloned = call.is_some_and(|sc| sc.nr == libc::SYS_clone || sc.nr == libc::SYS_clone3);
         let yielded = call.is_some_and(|sc| sc.spec.is_some_and(|s| s.hook == Hook::Yield));
         if self.record_syscall_exit(tid)? {
             if yielded && self.t.running == Some(tid) && self.t.any_runnable_besides(tid) {
@@ -237,6 +238,12 @@ impl Recorder {
             if let Some(uaddr) = wake.filter(|_| super::handoff::enabled()) {
                 let woken = ptrace::get_regs(tid)?.rax as i64;
                 if self.hand_off(tid, uaddr, woken)? {
+                    return Ok(());
+                }
+            }
+            if cloned && super::handoff::enabled() {
+                let child = ptrace::get_regs(tid)?.rax as i64;
+                if child > 0 && self.hand_to_new_thread(tid, Tid(child as i32)) {
                     return Ok(());
                 }
             }

@@ -75,9 +75,6 @@ pub struct Thread {
     pub woke: bool,
     /// Its last syscall was a sleep (not counted as woken).
     pub slept: bool,
-    /// It runs because a futex wake handed it the CPU (`handoff.rs`): its
-    /// own wakes do not hand it on (a chain of handoffs starved the rest).
-    pub handed: bool,
     /// Its signal stack [lo, hi), as its last `sigaltstack` set it: a
     /// point taken while a handler runs there (Go's gsignal stack) is
     /// verified against that stack as one taken on a goroutine's is.
@@ -145,7 +142,6 @@ impl Threads {
                 queued_at: (state == State::Stopped).then(Instant::now),
                 woke: false,
                 slept: false,
-                handed: false,
                 altstack: None,
             },
         );
@@ -162,7 +158,6 @@ impl Threads {
     pub fn set_stopped(&mut self, tid: Tid) {
         if let Some(t) = self.threads.get_mut(&tid) {
             t.woke = t.state == State::InKernel && !std::mem::take(&mut t.slept);
-            t.handed = false;
             t.state = State::Stopped;
             t.queued_at = Some(Instant::now());
             self.queue.push_back(tid);
