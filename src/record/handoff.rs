@@ -52,6 +52,25 @@ fn futex_waits_on(nr: i64, args: &[u64; 6], uaddr: u64) -> bool {
 }
 
 impl Recorder {
+    /// At the exit stop of `waker`'s futex wake of `uaddr`: the threads of
+    /// its process waiting on that word were woken by it (`woken_by`).
+    pub(super) fn note_woken_by(&mut self, waker: Tid, uaddr: u64) {
+        let Some(tgid) = self.t.get(waker).map(|t| t.tgid) else {
+            return;
+        };
+        for (&tid, t) in self.t.threads.iter_mut() {
+            if tid != waker
+                && t.tgid == tgid
+                && t.state == State::InKernel
+                && t.syscall
+                    .as_ref()
+                    .is_some_and(|sc| futex_waits_on(sc.nr, &sc.args, uaddr))
+            {
+                t.woken_by = Some(waker);
+            }
+        }
+    }
+
     /// At the exit stop of the running thread's clone of `child`, a thread
     /// of its process that is ready to run: queues the parent behind it
     /// (true). Go starts a thread (`newm`) where it would wake an idle one

@@ -135,6 +135,7 @@ impl Recorder {
         }) && !spec
             .is_some_and(|s| self.alters_a_shared_file(tid, s.alters_file, &args));
         if let Some(th) = self.t.get(tid) {
+            th.woken_by = None;
             th.syscall = Some(InSyscall {
                 nr,
                 args,
@@ -234,6 +235,9 @@ impl Recorder {
                 // (a thread reading the clock that often is timing a spin).
                 self.t.set_stopped(tid);
                 return Ok(());
+            }
+            if let Some(uaddr) = wake {
+                self.note_woken_by(tid, uaddr);
             }
             if let Some(uaddr) = wake.filter(|_| super::handoff::enabled()) {
                 let woken = ptrace::get_regs(tid)?.rax as i64;

@@ -73,6 +73,10 @@ pub struct Thread {
     /// It became ready by returning from a syscall that blocked (woken),
     /// not by being descheduled.
     pub woke: bool,
+    /// The thread whose futex wake ended its last wait, until it makes its
+    /// next syscall: while that waker runs on, this thread is due sooner
+    /// (`WakeWait::due_behind_waker`).
+    pub woken_by: Option<Tid>,
     /// Its last syscall was a sleep (not counted as woken).
     pub slept: bool,
     /// Its signal stack [lo, hi), as its last `sigaltstack` set it: a
@@ -141,6 +145,7 @@ impl Threads {
                 requeued: Vec::new(),
                 queued_at: (state == State::Stopped).then(Instant::now),
                 woke: false,
+                woken_by: None,
                 slept: false,
                 altstack: None,
             },
@@ -193,7 +198,8 @@ impl Threads {
     /// When `tid` (running since `since`) is due to give up the CPU to a
     /// waiting thread: when `woken` says for a thread that woke from a
     /// blocking syscall (work handed to it, as by a futex wake, is not held
-    /// up, within `turn` too), `turn`
+    /// up, within `turn` too; sooner still behind the thread that woke it),
+    /// `turn`
     /// after one that was descheduled; counted from when it became ready,
     /// or from `since` if later (each thread gets its turn).
     pub fn turn_due(
@@ -211,6 +217,7 @@ impl Threads {
             .filter_map(|t| {
                 let at = t.queued_at?.max(since);
                 Some(match t.woke {
+                    true if t.woken_by == Some(tid) => woken.due_behind_waker(at, turn),
                     true => woken.due(at, turn),
                     false => at + turn,
                 })
