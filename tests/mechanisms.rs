@@ -937,12 +937,18 @@ fn code_the_program_hashes_is_not_patched_while_it_does() {
 /// loop in `runtime/pprof`'s tests never finished). Replay is exact.
 #[test]
 fn a_woken_thread_is_not_held_up_by_a_spinning_one() {
+    ten_handoff_rounds_within_a_minute(&[("RRGO_WAKE_MS", "auto")]);
+}
+
+/// Records `examples/handoff 10` with every other turn 20 s long and the
+/// environment `env`: the 10 rounds must end within 60 s; replay is exact.
+fn ten_handoff_rounds_within_a_minute(env: &[(&str, &str)]) {
     let s = Scratch::new();
     let dir = s.path().join("t");
     let mut rec = s.cmd();
     rec.env("RRGO_PREEMPT_MS", "20000")
         .env("RRGO_SLICE_MS", "20000")
-        .env("RRGO_WAKE_MS", "auto")
+        .envs(env.iter().copied())
         .args(["record", "-o"])
         .arg(&dir)
         .arg("--")
@@ -970,26 +976,7 @@ fn a_woken_thread_is_not_held_up_by_a_spinning_one() {
 /// it on, most recordings waited 20 s at least once.) Replay is exact.
 #[test]
 fn a_futex_wake_hands_the_cpu_to_the_thread_it_woke() {
-    let s = Scratch::new();
-    let dir = s.path().join("t");
-    let mut rec = s.cmd();
-    rec.env("RRGO_HANDOFF", "1")
-        .env("RRGO_PREEMPT_MS", "20000")
-        .env("RRGO_SLICE_MS", "20000")
-        .env("RRGO_WAKE_MS", "20000")
-        .args(["record", "-o"])
-        .arg(&dir)
-        .arg("--")
-        .arg(example(&newest(), "handoff"))
-        .arg("10");
-    let rec = output_within(&mut rec, Duration::from_secs(60));
-    assert!(rec.status.success(), "{}", text(&rec.stderr));
-    assert!(
-        text(&rec.stdout).starts_with("rounds 10,"),
-        "{}",
-        text(&rec.stdout)
-    );
-    replay_re_executing(&s, &dir, &rec, "rrgo::commands=info");
+    ten_handoff_rounds_within_a_minute(&[("RRGO_HANDOFF", "1"), ("RRGO_WAKE_MS", "20000")]);
 }
 
 /// Mechanism: a spin-wait hands the CPU over where the program says it
