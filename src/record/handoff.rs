@@ -55,20 +55,32 @@ impl Recorder {
     /// At the exit stop of `waker`'s futex wake of `uaddr`: the threads of
     /// its process waiting on that word were woken by it (`woken_by`).
     pub(super) fn note_woken_by(&mut self, waker: Tid, uaddr: u64) {
-        let Some(tgid) = self.t.get(waker).map(|t| t.tgid) else {
-            return;
-        };
-        for (&tid, t) in self.t.threads.iter_mut() {
-            if tid != waker
-                && t.tgid == tgid
-                && t.state == State::InKernel
-                && t.syscall
-                    .as_ref()
-                    .is_some_and(|sc| futex_waits_on(sc.nr, &sc.args, uaddr))
-            {
+        for tid in self.waiters_on(waker, uaddr) {
+            if let Some(t) = self.t.get(tid) {
                 t.woken_by = Some(waker);
             }
         }
+    }
+
+    /// The threads of `waker`'s process in the kernel in a futex wait on
+    /// `uaddr`.
+    fn waiters_on(&self, waker: Tid, uaddr: u64) -> Vec<Tid> {
+        let Some(tgid) = self.t.threads.get(&waker).map(|t| t.tgid) else {
+            return Vec::new();
+        };
+        self.t
+            .threads
+            .iter()
+            .filter(|(&tid, t)| {
+                tid != waker
+                    && t.tgid == tgid
+                    && t.state == State::InKernel
+                    && t.syscall
+                        .as_ref()
+                        .is_some_and(|sc| futex_waits_on(sc.nr, &sc.args, uaddr))
+            })
+            .map(|(&tid, _)| tid)
+            .collect()
     }
 
     /// At the exit stop of the running thread's clone of `child`, a thread
@@ -98,7 +110,8 @@ impl Recorder {
     /// At the exit stop of the running thread's futex wake of `uaddr` that
     /// woke `woken` threads: collects the stops of the threads of its process
     /// waiting on that word (one, if it woke none) and, if one is now ready,
-    /// queues the waker behind it (true). False: nothing to hand to (the caller goes on as usual).
+    /// queues the waker behind it (true). False: nothing to hand to (the
+    /// caller goes on as usual).
     pub(super) fn hand_off(&mut self, waker: Tid, uaddr: u64, woken: i64) -> anyhow::Result<bool> {
         if woken < 0 || self.t.running != Some(waker) {
             tracing::trace!(%waker, woken, running = ?self.t.running, "no handoff: not running");
@@ -110,23 +123,7 @@ impl Recorder {
         // that ran a spinner (`examples/handoff`: a wait of RRGO_WAKE_MS in
         // most recordings) and did not keep `TestSignalTrace` from
         // stalling (above).
-        let Some(tgid) = self.t.get(waker).map(|t| t.tgid) else {
-            return Ok(false);
-        };
-        let waiters: Vec<Tid> = self
-            .t
-            .threads
-            .iter()
-            .filter(|(&tid, t)| {
-                tid != waker
-                    && t.tgid == tgid
-                    && t.state == State::InKernel
-                    && t.syscall
-                        .as_ref()
-                        .is_some_and(|sc| futex_waits_on(sc.nr, &sc.args, uaddr))
-            })
-            .map(|(&tid, _)| tid)
-            .collect();
+        let waiters = self.waiters_on(waker, uaddr);
         if waiters.is_empty() {
             return Ok(false);
         }
