@@ -77,16 +77,7 @@ fn recorded_calls(stdout: &str) -> usize {
 /// default 50: the optimized build's 2.4–2.5 s made 48–53 of 50 ms.
 fn check(build: &Path, log2: &str) {
     let s = Scratch::new();
-    let trace = s.path().join("t");
-    let mut cmd = s.cmd();
-    cmd.env("RRGO_PREEMPT_MS", "40")
-        .arg("record")
-        .arg("-o")
-        .arg(&trace)
-        .arg("--")
-        .arg(build)
-        .arg(log2);
-    let rec = output_within(&mut cmd, DEADLINE);
+    let (rec, trace) = s.record_env("t", build, &[log2], &[("RRGO_PREEMPT_MS", "40")]);
     assert!(rec.status.success(), "recording: {}", text(&rec.stderr));
     let calls = recorded_calls(&text(&rec.stdout));
     let info = text(&s.run(&["info", trace.to_str().unwrap()]).stdout);

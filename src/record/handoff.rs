@@ -114,7 +114,7 @@ impl Recorder {
     /// caller goes on as usual).
     pub(super) fn hand_off(&mut self, waker: Tid, uaddr: u64, woken: i64) -> anyhow::Result<bool> {
         if woken < 0 || self.t.running != Some(waker) {
-            tracing::trace!(%waker, woken, running = ?self.t.running, "no handoff: not running");
+            tracing::trace!(%waker, woken, running = ?self.t.running, "no handoff");
             return Ok(false);
         }
         // No bar on a thread handed the CPU handing it on: a bar until it

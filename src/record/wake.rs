@@ -26,8 +26,8 @@
 //! of ten times while preemptions are cheap (≤ 1 ms): that is Go's `wakep`
 //! followed by a spin on the new goroutine's work, where every millisecond
 //! of waiting is lost. `context`'s tests (ten such rounds, 0.5–0.9 ms a
-//! preemption): preempted every ~3 ms instead of ~9, recorded in 0.105 s
-//! instead of 0.158 s (medians of 7).
+//! preemption): preempted every ~3 ms instead of ~9, recorded in 0.120 s
+//! instead of 0.162 s (medians of 7).
 
 use std::time::{Duration, Instant};
 

@@ -102,9 +102,21 @@ impl Scratch {
 
     /// Records `prog args` into `<scratch>/<trace>`.
     pub fn record(&self, trace: &str, prog: &Path, args: &[&str]) -> (Output, PathBuf) {
+        self.record_env(trace, prog, args, &[])
+    }
+
+    /// `record` with extra environment for rrgo (knobs such as RRGO_PREEMPT_MS).
+    pub fn record_env(
+        &self,
+        trace: &str,
+        prog: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> (Output, PathBuf) {
         let dir = self.path().join(trace);
         let mut cmd = self.cmd();
-        cmd.arg("record")
+        cmd.envs(env.iter().copied())
+            .arg("record")
             .arg("-o")
             .arg(&dir)
             .arg("--")
