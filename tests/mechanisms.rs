@@ -890,21 +890,25 @@ fn a_preemption_after_a_huge_write_is_recorded_in_pieces() {
 /// check failed (`crypto/tls`'s tests, whose children run FIPS mode,
 /// diverged 1 run in 3 with a 2 ms woken bound). `examples/fipsinit`'s
 /// children start while the parent wakes every 100 µs; with
-/// `RRGO_WAKE_MS=0` they are preempted all through their start-up.
+/// `RRGO_WAKE_MS=0` they are preempted all through their start-up, and with
+/// Go's generic SHA-256 the check lasts long enough to be among them.
 #[test]
 fn code_the_program_hashes_is_not_patched_while_it_does() {
     let s = Scratch::new();
     let mut unpatched = 0;
     // Whether a point falls in the checked code depends on where the
-    // parent's wake-ups land (a child's check takes well under 1 ms): with 3
-    // children, 1 recording in 8 to 10 in 16 had one. So 8 children, and
-    // recordings go on (6 at most) until one has.
+    // wake-ups land. With SHA-NI the check hashes the module in ~0.2 ms, and
+    // 0 of 32 children had a point in it (the CI run of session 37 failed
+    // so); with Go's generic SHA-256 (GODEBUG's cpu options) it takes a few
+    // ms, and 4 recordings of 8 children had 2 to 7 such points each. Still
+    // timing: recordings go on (6 at most) until one has.
     let mut run = 0;
     while run < 3 || (unpatched == 0 && run < 6) {
         run += 1;
         let dir = s.path().join(format!("t{run}"));
         let mut rec = s.cmd();
         rec.env("RRGO_WAKE_MS", "0")
+            .env("GODEBUG", "cpu.sha=off,cpu.avx2=off,cpu.avx=off")
             .args(["record", "-o"])
             .arg(&dir)
             .arg("--")
