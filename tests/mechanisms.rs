@@ -384,21 +384,30 @@ fn a_missing_clock_read_is_a_divergence() {
 #[test]
 fn stops_inside_the_clock_page_are_moved_out_of_it() {
     let s = Scratch::new();
-    let dir = s.path().join("t");
-    let mut cmd = s.cmd();
-    cmd.env("RRGO_LOG", "rrgo::commands::record=info")
-        .env("RRGO_PREEMPT_MS", "1")
-        .arg("record")
-        .arg("-o")
-        .arg(&dir)
-        .arg(example(&newest(), "clockspin"))
-        .arg("profile");
-    let rec = output_within(&mut cmd, DEADLINE);
-    assert_eq!(rec.status.code(), Some(0), "{}", text(&rec.stderr));
-    let log = text(&rec.stderr);
-    let steps = record_stat(&log, "clock_steps_out");
-    // clockspin spends nearly all its time reading the clock.
-    assert!(steps > 0, "no stop landed in the clock page:\n{log}");
+    // Where SIGPROF lands is timing: a run starved of CPU by the rest of the
+    // suite once had 0 steps out (33 signals instead of 65-73), so up to 3
+    // recordings until one has.
+    let mut run = 0;
+    let (dir, rec) = loop {
+        run += 1;
+        let dir = s.path().join(format!("t{run}"));
+        let mut cmd = s.cmd();
+        cmd.env("RRGO_LOG", "rrgo::commands::record=info")
+            .env("RRGO_PREEMPT_MS", "1")
+            .arg("record")
+            .arg("-o")
+            .arg(&dir)
+            .arg(example(&newest(), "clockspin"))
+            .arg("profile");
+        let rec = output_within(&mut cmd, DEADLINE);
+        assert_eq!(rec.status.code(), Some(0), "{}", text(&rec.stderr));
+        let log = text(&rec.stderr);
+        // clockspin spends nearly all its time reading the clock.
+        if record_stat(&log, "clock_steps_out") > 0 {
+            break (dir, rec);
+        }
+        assert!(run < 3, "no stop landed in the clock page:\n{log}");
+    };
     for _ in 0..2 {
         assert_same("clockspin", &rec_stdout_only(&rec), &s.replay(&dir));
     }
