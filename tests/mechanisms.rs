@@ -413,6 +413,40 @@ fn stops_inside_the_clock_page_are_moved_out_of_it() {
     }
 }
 
+/// Mechanism: a signal that arrives just past a syscall made from rrgo's
+/// page (Go's patched `Syscall6`, the clock's slow path) reaches its
+/// handler at the program's own pc: the thread is stepped out of the page
+/// first (`clockpage::handler_safe`). `examples/killself` sends itself
+/// SIGSEGV with kill(2) and crashes on it; the runtime's crash report
+/// prints the pc and walks the stack from it (with the page's pc it said
+/// `unknown pc`: the runtime's own `TestSegv` failed so). Replay crashes
+/// the same way, from its own execution.
+#[test]
+fn a_signal_handler_never_sees_rrgos_page() {
+    for version in go_versions() {
+        let s = Scratch::new();
+        let dir = s.path().join("t");
+        let mut cmd = s.cmd();
+        cmd.env("GOTRACEBACK", "system")
+            .args(["record", "-o"])
+            .arg(&dir)
+            .arg("--")
+            .arg(example(&version, "killself"));
+        let rec = output_within(&mut cmd, DEADLINE);
+        let err = program_stderr(&rec);
+        assert_eq!(rec.status.code(), Some(2), "go{version}: {err}");
+        assert!(
+            err.contains("SIGSEGV: segmentation violation") && err.contains("main.crash"),
+            "go{version}: {err}"
+        );
+        assert!(
+            !err.contains("unknown pc") && !err.contains("PC=0x7000"),
+            "go{version}: the handler saw rrgo's page:\n{err}"
+        );
+        assert_same("killself", &rec, &s.replay(&dir));
+    }
+}
+
 /// Go's Syscall6 is patched: reads and writes on the HTTP server's
 /// non-blocking sockets run inside the program without a stop and reach the
 /// trace as `BufferedCalls`; replay hands the recorded bytes back. With

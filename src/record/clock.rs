@@ -145,8 +145,10 @@ impl Recorder {
     /// A thread stopped at an arbitrary instruction (interrupt, asynchronous
     /// signal) inside the clock page's code is single-stepped to a safe
     /// point first: the page's two paths differ there, so replay could not
-    /// find the point, and the buffer may be half-updated. `siginfo` is put
-    /// back for the signal that stopped it. Signals that arrive while it
+    /// find the point, and the buffer may be half-updated. For a signal
+    /// (`siginfo`), a point just past one of the page's syscalls is not
+    /// enough: its handler would see the page's pc (`handler_safe`).
+    /// `siginfo` is put back for the signal that stopped it. Signals that arrive while it
     /// steps are held and sent again once it is out (see `requeue`).
     /// Returns the registers and whether it stepped (then the thread
     /// certainly ran: a tight loop can come back with equal registers).
@@ -157,14 +159,19 @@ impl Recorder {
         regs: Regs,
         siginfo: Option<&[u8; 128]>,
     ) -> anyhow::Result<Option<(Regs, bool)>> {
-        if clockpage::safe_point(regs.rip) || !self.t.proc_of(tid).is_some_and(|p| p.clock) {
+        let safe = if siginfo.is_some() {
+            clockpage::handler_safe
+        } else {
+            clockpage::safe_point
+        };
+        if safe(regs.rip) || !self.t.proc_of(tid).is_some_and(|p| p.clock) {
             return Ok(Some((regs, false)));
         }
         tracing::debug!(%tid, rip = regs.rip, "stepping out of the clock page");
         self.page_maybe_used = true;
         self.stats.clock_steps_out += 1;
         let mut held = Vec::new();
-        let out = self.step_to_safe_point(tid, regs, &mut held);
+        let out = self.step_to_safe_point(tid, regs, safe, &mut held);
         // Whatever happened, the signals that arrived meanwhile are not lost.
         self.requeue(tid, held);
         let Some(regs) = out? else {
@@ -176,7 +183,7 @@ impl Recorder {
         Ok(Some((regs, true)))
     }
 
-    /// Single-steps `tid` until it is at a safe point. A signal reported
+    /// Single-steps `tid` until it is at a point `safe` accepts. A signal reported
     /// meanwhile is taken off (resuming with it would run its handler, which
     /// may use the page, from the middle of the page's code; sending it again
     /// at once would stop the next step before it executes anything, forever)
@@ -185,6 +192,7 @@ impl Recorder {
         &mut self,
         tid: Tid,
         mut regs: Regs,
+        safe: fn(u64) -> bool,
         held: &mut Vec<(i32, [u8; 128])>,
     ) -> anyhow::Result<Option<Regs>> {
         // The code is straight-line (its loops pass through recorded
@@ -234,7 +242,7 @@ impl Recorder {
                 }
             }
             regs = ptrace::get_regs(tid)?;
-            if clockpage::safe_point(regs.rip) {
+            if safe(regs.rip) {
                 tracing::debug!(%tid, stops, held = held.len(), "left the clock page");
                 return Ok(Some(regs));
             }

@@ -177,6 +177,22 @@ pub fn safe_point(rip: u64) -> bool {
     !in_code(rip) || SAFE.contains(&(rip - CODE))
 }
 
+/// Whether a signal handler may be entered with the thread at `rip`: a
+/// safe point, but not just past one of the page's syscalls. There the
+/// handler would see a pc in rrgo's page, which the program never had —
+/// Go's traceback of a crash says `unknown pc` (the runtime's `TestSegv`:
+/// a `kill` of itself through the patched `Syscall6`) — while a few steps
+/// on, the page returns to the program's code (or reaches another syscall).
+pub fn handler_safe(rip: u64) -> bool {
+    const PAST_SYSCALL: [u64; 4] = [
+        CLOCK_FLUSH + 2,
+        CLOCK_TRACED + 2,
+        SYS_CONVERT,
+        SYS_FLUSH + 2,
+    ];
+    safe_point(rip) && !(in_code(rip) && PAST_SYSCALL.contains(&(rip - CODE)))
+}
+
 /// Whether the instruction at `rip` is one of the code's `rep movsb`
 /// (copies of a call's output: one single-step per byte).
 pub fn at_rep_movsb(rip: u64) -> bool {
@@ -426,6 +442,8 @@ mod tests {
         assert_eq!(UNTRACED_HI - CODE, CODE_BYTES.len() as u64);
         assert!(safe_point(CODE) && safe_point(SYS6) && !safe_point(CODE + 0x20));
         assert!(safe_point(CODE + 0x1000));
+        assert!(safe_point(CODE + SYS_CONVERT) && !handler_safe(CODE + SYS_CONVERT));
+        assert!(handler_safe(CODE + SYS_TRACED) && handler_safe(CODE + 0x1000));
         let reps = (CODE..CODE + CODE_BYTES.len() as u64)
             .filter(|&rip| at_rep_movsb(rip))
             .count();
