@@ -159,7 +159,11 @@ impl Recorder {
         regs: Regs,
         siginfo: Option<&[u8; 128]>,
     ) -> anyhow::Result<Option<(Regs, bool)>> {
-        let safe = if siginfo.is_some() {
+        // A syscall the signal interrupted that the kernel restarts (its
+        // result one of the ERESTART codes) is not past: a step would run
+        // it again.
+        let restarting = (-516..=-512).contains(&(regs.rax as i64));
+        let safe = if siginfo.is_some() && !restarting {
             clockpage::handler_safe
         } else {
             clockpage::safe_point
