@@ -518,9 +518,7 @@ impl Recorder {
                 if let Some(th) = self.t.get(w.tid) {
                     th.state = State::Exiting;
                 }
-                if self.t.running == Some(w.tid) {
-                    self.t.running = None;
-                }
+                self.t.stop_running(w.tid);
                 Ok(())
             }
             r => r,
@@ -604,7 +602,7 @@ impl Recorder {
             .is_some_and(|due| Instant::now() >= due);
         if self.t.running == Some(tid) && !expired {
             if !self.resume(tid)? {
-                self.t.running = None;
+                self.t.stop_running(tid);
             }
         } else {
             self.t.set_stopped(tid);
@@ -952,9 +950,7 @@ impl Recorder {
             self.record_completed_output(tid)?;
             self.append(tid, EventKind::TaskExit { status })?;
         }
-        if self.t.running == Some(tid) {
-            self.t.running = None;
-        }
+        self.t.stop_running(tid);
         let alone = self.t.get(tid).is_some_and(|t| {
             t.tgid != tid.0
                 && t.syscall
@@ -997,9 +993,7 @@ impl Recorder {
     }
 
     fn on_death(&mut self, tid: Tid, status: ExitStatus) -> anyhow::Result<()> {
-        if self.t.running == Some(tid) {
-            self.t.running = None;
-        }
+        self.t.stop_running(tid);
         let Some(th) = self.t.threads.remove(&tid) else {
             return Ok(());
         };

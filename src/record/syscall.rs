@@ -149,9 +149,7 @@ impl Recorder {
         self.resume_in_kernel(tid)?;
         if blocks {
             // Let it sleep in the kernel; others run meanwhile.
-            if self.t.running == Some(tid) {
-                self.t.running = None;
-            }
+            self.t.stop_running(tid);
             if let Some(th) = self.t.get(tid) {
                 if th.state == State::Running {
                     th.state = State::InKernel;

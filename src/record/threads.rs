@@ -79,6 +79,9 @@ pub struct Thread {
     pub woken_by: Option<Tid>,
     /// Its last syscall was a sleep (not counted as woken).
     pub slept: bool,
+    /// The time it has held the CPU (its turns, from resume to the stop
+    /// that ended them): what `handoff` weighs a futex wake by.
+    pub cpu: Duration,
     /// Its signal stack [lo, hi), as its last `sigaltstack` set it: a
     /// point taken while a handler runs there (Go's gsignal stack) is
     /// verified against that stack as one taken on a goroutine's is.
@@ -147,6 +150,7 @@ impl Threads {
                 woke: false,
                 woken_by: None,
                 slept: false,
+                cpu: Duration::ZERO,
                 altstack: None,
             },
         );
@@ -167,8 +171,27 @@ impl Threads {
             t.queued_at = Some(Instant::now());
             self.queue.push_back(tid);
         }
-        if self.running == Some(tid) {
-            self.running = None;
+        self.stop_running(tid);
+    }
+
+    /// `tid` no longer holds the CPU (if it did): its turn so far is
+    /// charged to it.
+    pub fn stop_running(&mut self, tid: Tid) {
+        if self.running != Some(tid) {
+            return;
+        }
+        self.running = None;
+        if let (Some(start), Some(t)) = (self.slice_start, self.threads.get_mut(&tid)) {
+            t.cpu += start.elapsed();
+        }
+    }
+
+    /// The CPU time `tid` has had, its current turn included.
+    pub fn cpu_now(&self, tid: Tid) -> Duration {
+        let t = self.threads.get(&tid).map_or(Duration::ZERO, |t| t.cpu);
+        match (self.running, self.slice_start) {
+            (Some(r), Some(start)) if r == tid => t + start.elapsed(),
+            _ => t,
         }
     }
 
