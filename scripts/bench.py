@@ -25,19 +25,20 @@ PROGRAMS = {
     # while the thread they woke does the work.
     "context.test": ["-test.short", "-test.count=1"],
     "context.test [wake 50]": ["-test.short", "-test.count=1"],
-    "context.test [handoff]": ["-test.short", "-test.count=1"],
+    "context.test [no handoff]": ["-test.short", "-test.count=1"],
 }
 # Rows recorded with extra environment: [contents] = preemption points
 # carrying the memory written since the previous point instead of what
 # identifies them (RRGO_PREEMPT_HASHES=0, the default before session 22);
 # [wake 50] = a woken thread waits for the CPU a fixed 50 ms (the default
-# until session 24; now it adapts to what preemptions cost); [handoff] =
-# a futex wake or a clone hands the CPU over (opt-in: RRGO_HANDOFF=1).
+# until session 24; now it adapts to what preemptions cost); [no handoff] =
+# a futex wake or a clone never hands the CPU over (RRGO_HANDOFF=0; by
+# default it does when the woken thread is owed the CPU).
 ROW_ENV = {
     "spinmarks 30 [contents]": {"RRGO_PREEMPT_HASHES": "0"},
     "gzipsha [contents]": {"RRGO_PREEMPT_HASHES": "0"},
     "context.test [wake 50]": {"RRGO_WAKE_MS": "50"},
-    "context.test [handoff]": {"RRGO_HANDOFF": "1"},
+    "context.test [no handoff]": {"RRGO_HANDOFF": "0"},
 }
 
 

@@ -984,7 +984,8 @@ fn code_the_program_hashes_is_not_patched_while_it_does() {
 /// loop in `runtime/pprof`'s tests never finished). Replay is exact.
 #[test]
 fn a_woken_thread_is_not_held_up_by_a_spinning_one() {
-    ten_handoff_rounds_within_a_minute(&[("RRGO_WAKE_MS", "auto")]);
+    // The bound alone: no hand-over at the wakes.
+    ten_handoff_rounds_within_a_minute(&[("RRGO_WAKE_MS", "auto"), ("RRGO_HANDOFF", "0")]);
 }
 
 /// Records `examples/handoff 10` with every other turn 20 s long and the
@@ -1011,7 +1012,8 @@ fn ten_handoff_rounds_within_a_minute(env: &[(&str, &str)]) {
     replay_re_executing(&s, &dir, &rec, "rrgo::commands=info");
 }
 
-/// Mechanism (opt-in, `RRGO_HANDOFF=1`): a futex wake hands the CPU to the
+/// Mechanism (`RRGO_HANDOFF=1`: at every wake; by default only to a thread
+/// owed the CPU, next test): a futex wake hands the CPU to the
 /// thread it woke, a clone to the new thread (`record/handoff.rs`), and the
 /// waker then waits for it as a woken thread does, not a whole turn.
 /// `examples/handoff` starts a goroutine and spins until it has run; with
@@ -1024,6 +1026,38 @@ fn ten_handoff_rounds_within_a_minute(env: &[(&str, &str)]) {
 #[test]
 fn a_futex_wake_hands_the_cpu_to_the_thread_it_woke() {
     ten_handoff_rounds_within_a_minute(&[("RRGO_HANDOFF", "1"), ("RRGO_WAKE_MS", "20000")]);
+}
+
+/// Mechanism (default): a futex wake hands the CPU to the thread it woke
+/// when that thread has had less of it than the waker, by more than 10 ms
+/// (`record/handoff.rs`). `examples/stwloop` stops the world in a loop
+/// (`runtime.ReadMemStats`) while workers need to run: starting the world
+/// wakes their threads, and without the hand-over (`RRGO_HANDOFF=0`) the
+/// looping thread kept the CPU until it stopped the world again, so the
+/// workers never ran and the recording hung (3 of 3 past 20 s; the
+/// runtime's `TestLockOSThreadTemplateThreadRace` and `runtime/pprof`'s
+/// `TestGoroutineProfileLabelRace` so too). With it: well under a second.
+/// Replay is exact.
+#[test]
+fn threads_woken_by_a_loop_stopping_the_world_get_to_run() {
+    for version in go_versions() {
+        let s = Scratch::new();
+        let dir = s.path().join("t");
+        let mut cmd = s.cmd();
+        cmd.args(["record", "-o"])
+            .arg(&dir)
+            .arg("--")
+            .arg(example(&version, "stwloop"));
+        let rec = output_within(&mut cmd, Duration::from_secs(60));
+        assert!(rec.status.success(), "go{version}: {}", text(&rec.stderr));
+        assert_eq!(
+            text(&rec.stdout),
+            "workers 4, sum 4999999\n",
+            "go{version}: {}",
+            text(&rec.stderr)
+        );
+        assert_same("stwloop", &rec, &s.replay(&dir));
+    }
 }
 
 /// Mechanism: a spin-wait hands the CPU over where the program says it

@@ -1,4 +1,5 @@
-//! A futex wake hands the CPU to the thread it woke, a clone to the new thread.
+//! A futex wake hands the CPU to the thread it woke, a clone to the new
+//! thread — when that thread is owed the CPU.
 //!
 //! The program sees the machine's CPUs while its threads take turns on one,
 //! so Go wakes an idle thread (`wakep`: a futex wake) expecting it to run a
@@ -6,9 +7,21 @@
 //! that goroutine's work shows (`go cancel(); for ctx.Err() == nil {}` in
 //! the `context` tests). Left running, the waker holds the only CPU until a
 //! preemption (a ptrace interrupt, a point to record, and the woken-thread
-//! bound of waiting first). At the wake's exit stop the switch is free: the
-//! waker is stopped anyway, so the woken thread runs first — as the
-//! kernel's wake-up preemption would do on a busy CPU.
+//! bound of waiting first). Worse, a thread that stops the world in a loop
+//! (`runtime.ReadMemStats`, a goroutine profile) wakes the other threads
+//! when it starts the world again and asks them to stop before any has had
+//! the CPU: their goroutines never run, and the program hangs (the
+//! runtime's `TestLockOSThreadTemplateThreadRace`, `runtime/pprof`'s
+//! `TestGoroutineProfileLabelRace`, `examples/stwloop`). At the wake's exit
+//! stop the switch is free: the waker is stopped anyway, so the woken
+//! thread runs first — as the kernel's wake-up preemption does on a busy
+//! CPU, and with the same condition: the woken thread has had less of the
+//! CPU than the waker, by more than a granularity (`Thread::cpu`). Handing
+//! over at every wake (`RRGO_HANDOFF=1`) stalled `os/signal`'s go1.24.11
+//! tests in `TestSignalTrace` in about one recording in six (a thread
+//! spinning on the system stack while another stops the world, both for
+//! good); with a 1 ms granularity one in eight under load, with 10 ms none
+//! in 10, and the loops above still finish.
 
 use std::time::{Duration, Instant};
 
@@ -16,18 +29,36 @@ use super::session::Recorder;
 use super::threads::State;
 use crate::tracee::{wait, Tid};
 
-/// Opt-in (`RRGO_HANDOFF=1`). `os/signal`'s go1.24.11 tests, recorded
-/// whole, stall in `TestSignalTrace` (one goroutine signalling itself while
-/// another stops the world 100 times) in about one recording of five with
-/// it, with or without the bar on handing on: the thread stopping the world
-/// signals a thread that spins in the runtime (clock reads, `sched_yield`)
-/// and sleeps 100 µs, again and again (12 of 12 recordings finished
-/// without the hand-over). Until that is understood it stays off.
+/// Whether wakes and clones may hand the CPU over (`RRGO_HANDOFF=0`: never).
 pub(super) fn enabled() -> bool {
-    // Asked at every futex wake's exit stop: read the environment once.
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| std::env::var("RRGO_HANDOFF").is_ok_and(|v| v == "1"))
+    mode() != Mode::Off
 }
+
+/// When a wake hands the CPU over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Never (`RRGO_HANDOFF=0`).
+    Off,
+    /// At every wake (`RRGO_HANDOFF=1`).
+    Always,
+    /// When the woken thread is owed the CPU (the default).
+    Fair,
+}
+
+fn mode() -> Mode {
+    // Asked at every futex wake's exit stop: read the environment once.
+    static MODE: std::sync::OnceLock<Mode> = std::sync::OnceLock::new();
+    *MODE.get_or_init(|| match std::env::var("RRGO_HANDOFF").as_deref() {
+        Ok("0") => Mode::Off,
+        Ok("1") => Mode::Always,
+        _ => Mode::Fair,
+    })
+}
+
+/// How much more CPU time the waker must have had than the thread it woke
+/// for a fair hand-over. Linux's wake-up granularity is 1–4 ms; 1 ms here
+/// left `TestSignalTrace`'s stall (above) in one recording in eight.
+const FAIR_GRANULARITY: Duration = Duration::from_millis(10);
 
 /// How long the waker's exit stop waits for the woken thread's stop (it
 /// needs only the CPU the stopped waker left, microseconds).
@@ -98,6 +129,7 @@ impl Recorder {
             .t
             .get(child)
             .is_some_and(|c| c.tgid == tgid && c.state == State::Stopped)
+            || (mode() == Mode::Fair && !self.owed_cpu(parent, &[child]))
         {
             return false;
         }
@@ -124,7 +156,7 @@ impl Recorder {
         // most recordings) and did not keep `TestSignalTrace` from
         // stalling (above).
         let waiters = self.waiters_on(waker, uaddr);
-        if waiters.is_empty() {
+        if waiters.is_empty() || (mode() == Mode::Fair && !self.owed_cpu(waker, &waiters)) {
             return Ok(false);
         }
         // Only the woken ones stop now; the others' waits time out at once.
@@ -153,6 +185,15 @@ impl Recorder {
         self.stats.handoffs += 1;
         self.queue_waker(waker);
         Ok(true)
+    }
+
+    /// Whether one of `others` has had less of the CPU than `tid` by more
+    /// than `FAIR_GRANULARITY`.
+    fn owed_cpu(&self, tid: Tid, others: &[Tid]) -> bool {
+        let had = self.t.cpu_now(tid);
+        others
+            .iter()
+            .any(|&o| self.t.cpu_now(o) + FAIR_GRANULARITY < had)
     }
 
     /// Queues a thread that handed the CPU over. It would run on in
