@@ -62,6 +62,9 @@ func checksum(n int) uint64 {
 // rehash holds registryMu over a CPU-bound pass.
 func rehash(started chan<- struct{}) {
 	registryMu.Lock() // #BP rehash-lock
+	// main waits on started whichever goroutine gets a thread first (when
+	// rehash ran at once, main found the channel closed and never waited).
+	time.Sleep(10 * time.Millisecond)
 	close(started) // #BP rehash-started
 	sum := uint64(0)
 	for !hasWaiter(&registryMu) {
