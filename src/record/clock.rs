@@ -162,7 +162,7 @@ impl Recorder {
         // A syscall the signal interrupted that the kernel restarts (its
         // result one of the ERESTART codes) is not past: a step would run
         // it again.
-        let restarting = (-516..=-512).contains(&(regs.rax as i64));
+        let restarting = crate::syscalls::is_restart_code(regs.rax as i64);
         let safe = if siginfo.is_some() && !restarting {
             clockpage::handler_safe
         } else {
