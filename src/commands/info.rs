@@ -102,6 +102,7 @@ pub fn run(args: &InfoArgs) -> Result<i32> {
     let mut preemptions = 0u64;
     // Recorded with the written memory's contents (replay may jump there).
     let mut with_contents = 0u64;
+    let mut first_visits = 0u64;
     // Answered inside the program by rrgo's page (no ptrace stop each).
     let (mut clock_reads, mut buffered) = (0u64, BTreeMap::<i64, u64>::new());
     let mut exit = None;
@@ -119,10 +120,15 @@ pub fn run(args: &InfoArgs) -> Result<i32> {
                 *per_tid.entry(event.tid.0).or_default() += 1;
                 match &event.kind {
                     EventKind::Preempt {
-                        verbatim, hashes, ..
+                        verbatim,
+                        hashes,
+                        first_visit,
+                        ..
                     } => {
                         preemptions += 1;
-                        with_contents += u64::from(verbatim.is_empty() && hashes.is_empty());
+                        first_visits += u64::from(*first_visit);
+                        with_contents +=
+                            u64::from(verbatim.is_empty() && hashes.is_empty() && !first_visit);
                     }
                     EventKind::ProcessExit { status } => exit = Some(*status),
                     EventKind::ClockReads { entries } => clock_reads += entries.len() as u64 / 16,
@@ -178,8 +184,8 @@ pub fn run(args: &InfoArgs) -> Result<i32> {
     }
     // The bench and tests parse the count at the start of this line.
     println!(
-        "preemptions:  {preemptions} ({} verified by registers and memory, {with_contents} with memory contents: replay may jump there)",
-        preemptions - with_contents
+        "preemptions:  {preemptions} ({} verified by registers and memory, {first_visits} first arrivals stepped to, {with_contents} with memory contents: replay may jump there)",
+        preemptions - with_contents - first_visits
     );
     if clock_reads > 0 || !buffered.is_empty() {
         let calls: Vec<String> = buffered

@@ -10,6 +10,7 @@ use trace_format::{
     EventKind, ExitStatus, Header, HostInfo, RecTid, TraceSummary, TraceWriter, WriterOptions,
 };
 
+use super::clock::Stepped;
 use super::redact::Redactor;
 use super::snapshot::PageHashes;
 use super::threads::{InSyscall, Process, State, Threads};
@@ -37,6 +38,9 @@ pub struct RecordStats {
     pub preempt_bytes: u64,
     /// Preemptions recorded with memory to compare (no contents to write).
     pub preempt_hashed: u64,
+    /// Preemptions at a thread's first arrival after its last event (stepped
+    /// there: nothing to compare).
+    pub preempt_first_visits: u64,
     /// Signals delivered by a step into their handler (frame normalized).
     pub handler_entries: u64,
     /// Preemption points that were at a `rep` string instruction, run to its end.
@@ -718,8 +722,9 @@ impl Recorder {
         let Some((regs, stepped)) = self.leave_page_code(tid, ptrace::get_regs(tid)?, None)? else {
             return Ok(());
         };
-        let ran = stepped || self.t.get(tid).is_some_and(|t| t.ran_to(&regs));
-        if ran {
+        if stepped == Stepped::FromLastStop {
+            self.record_first_visit(tid, regs)?;
+        } else if stepped == Stepped::Ran || self.t.get(tid).is_some_and(|t| t.ran_to(&regs)) {
             // On to a point replay's search stub can find at native speed.
             let settled = match self.settle_point(tid, regs) {
                 Ok(Some(s)) => s,
@@ -864,6 +869,7 @@ impl Recorder {
                         xstate,
                         verbatim: live.0,
                         hashes: live.1,
+                        first_visit: false,
                     },
                 )?;
                 if let Some(th) = self.t.get(tid) {
@@ -935,6 +941,35 @@ impl Recorder {
                 xstate,
                 verbatim: Vec::new(),
                 hashes: Vec::new(),
+                first_visit: false,
+            },
+        )?;
+        if let Some(th) = self.t.get(tid) {
+            th.stopped_at(regs);
+        }
+        Ok(())
+    }
+
+    /// A point `tid` was single-stepped to from its last stop, where it had
+    /// not run since its last event: replay stops at its first arrival
+    /// there, so there is nothing to compare and nothing to jump with (the
+    /// memory written meanwhile is left to the next point's).
+    pub(super) fn record_first_visit(
+        &mut self,
+        tid: Tid,
+        regs: trace_format::Regs,
+    ) -> anyhow::Result<()> {
+        let xstate = ptrace::get_xstate(tid)?;
+        self.stats.preemptions += 1;
+        self.stats.preempt_first_visits += 1;
+        self.append(
+            tid,
+            EventKind::Preempt {
+                regs,
+                xstate,
+                verbatim: Vec::new(),
+                hashes: Vec::new(),
+                first_visit: true,
             },
         )?;
         if let Some(th) = self.t.get(tid) {

@@ -3,6 +3,7 @@
 
 use trace_format::{DeliveryPoint, EventKind, SigInfo};
 
+use super::clock::Stepped;
 use super::rdtsc;
 use super::session::Recorder;
 use crate::tracee::{ptrace, Tid};
@@ -110,8 +111,13 @@ impl Recorder {
                 }
                 None => return Ok(()),
             };
-            let ran = stepped || self.t.get(tid).is_some_and(|t| t.ran_to(&regs));
-            if ran {
+            if stepped == Stepped::FromLastStop {
+                match self.record_first_visit(tid, regs) {
+                    // Killed while stepped or read: its death stop comes next.
+                    Err(e) if super::points::thread_gone(&e) => return Ok(()),
+                    r => r?,
+                }
+            } else if stepped == Stepped::Ran || self.t.get(tid).is_some_and(|t| t.ran_to(&regs)) {
                 let mut site = self.at_site(tid, regs.rip);
                 if settle_signals() && !site && crate::tracee::sigframe::caught(tid.0, sig) {
                     // An asynchronous signal may as well arrive a few

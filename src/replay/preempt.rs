@@ -59,6 +59,9 @@ pub struct PreemptStats {
 pub struct PointMemory<'a> {
     pub verbatim: &'a [MemWrite],
     pub hashes: &'a [PageHash],
+    /// The point is the thread's first arrival at its rip since its
+    /// previous event (`Preempt::first_visit`).
+    pub first_visit: bool,
     /// The hashed range that differed at the last visit: checked first
     /// at the next (a loop's state in one range; hashing the rest, up
     /// to megabytes, at each visit made a search cost seconds).
@@ -144,7 +147,9 @@ impl ReplaySession {
     ) -> anyhow::Result<bool> {
         // A point recorded with hashes has no contents to jump with: the
         // search goes on until it finds it.
-        let limit = if memory.is_empty() {
+        let limit = if memory.first_visit {
+            1
+        } else if memory.is_empty() {
             budget()
         } else {
             u64::MAX
@@ -171,13 +176,16 @@ impl ReplaySession {
             self.jumps.push(e.time);
             return Ok(false);
         }
-        match self.stub_search(e, live, target, memory)? {
-            StubOutcome::Reached => {
-                self.preempt_stats.executed += 1;
-                self.preempt_stats.in_process += 1;
-                return Ok(true);
+        // A first arrival costs one stop with a debug register.
+        if !memory.first_visit {
+            match self.stub_search(e, live, target, memory)? {
+                StubOutcome::Reached => {
+                    self.preempt_stats.executed += 1;
+                    self.preempt_stats.in_process += 1;
+                    return Ok(true);
+                }
+                StubOutcome::Unavailable => {}
             }
-            StubOutcome::Unavailable => {}
         }
         // DR0 is never a watchpoint's (replay::watch).
         let watching = self.watch_dr7();
@@ -190,6 +198,23 @@ impl ReplaySession {
         let reached = result?;
         if reached {
             self.preempt_stats.executed += 1;
+        } else if memory.first_visit {
+            return Err(anyhow::anyhow!(super::Divergence::new(
+                e.time,
+                e.tid,
+                format!(
+                    "its first arrival at {:#x} since its previous event to have the recorded registers",
+                    target.rip
+                ),
+                format!(
+                    "other registers there: {}",
+                    differing(&ptrace::get_regs(live)?, target)
+                        .iter()
+                        .map(|(name, now, then)| format!("{name} {now:#x}, recorded {then:#x}"))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )
+            )));
         } else if !memory.is_empty() {
             // Recorded by hashes: a jump would lose what the slice wrote.
             return Err(anyhow::anyhow!(super::Divergence::new(

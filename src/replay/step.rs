@@ -256,6 +256,7 @@ impl ReplaySession {
                 xstate,
                 verbatim,
                 hashes,
+                first_visit,
             } => self.on_preempt(
                 e,
                 regs,
@@ -263,6 +264,7 @@ impl ReplaySession {
                 &super::preempt::PointMemory {
                     verbatim,
                     hashes,
+                    first_visit: *first_visit,
                     differed: Default::default(),
                 },
             ),

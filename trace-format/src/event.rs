@@ -108,7 +108,7 @@ pub enum EventKind {
     /// thread until its registers and memory (`verbatim`, `hashes`) equal
     /// these. When both are empty, the `Pages` events just before hold what
     /// the process wrote since its previous point, and replay may also jump
-    /// there (apply them, then these registers).
+    /// there (apply them, then these registers) — unless `first_visit`.
     Preempt {
         /// General-purpose registers at the point.
         regs: Regs,
@@ -124,6 +124,13 @@ pub enum EventKind {
         /// below rsp included), less what other threads' unfinished
         /// syscalls may have been writing.
         hashes: Vec<PageHash>,
+        /// The point is the thread's first arrival at `regs.rip` since its
+        /// previous event: the recorder single-stepped it there from a stop
+        /// where it had not run (out of rrgo's page, where an asynchronous
+        /// signal landed just past a syscall). `verbatim` and `hashes` are
+        /// empty and no `Pages` precede it; replay stops at the first
+        /// arrival and never jumps.
+        first_visit: bool,
     },
     /// Memory contents of the event's process at this point (pages that
     /// changed since the recorder's previous snapshot); replay writes them.

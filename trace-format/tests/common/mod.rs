@@ -212,6 +212,7 @@ pub fn every_kind() -> Vec<(EventKind, RecTid)> {
                     addr: RemoteAddr(0xc000_0000_1f80),
                     data: (0..=255).rev().collect(),
                 }],
+                first_visit: true,
                 hashes: vec![trace_format::PageHash {
                     addr: RemoteAddr(0xc000_0000_2080),
                     len: 0x2000,
@@ -365,6 +366,7 @@ pub fn event_stream(seed: u64, n: usize) -> Vec<(EventKind, RecTid)> {
                         xstate: rng.bytes(64),
                         verbatim: Vec::new(),
                         hashes: Vec::new(),
+                        first_visit: rng.bytes(1)[0] & 1 == 1,
                     },
                     tid,
                 ),
