@@ -11,6 +11,7 @@ mod describe;
 mod elf;
 mod error;
 mod exit_status;
+mod fasthash;
 mod gobin;
 mod goruntime;
 mod govalue;

@@ -49,7 +49,7 @@ pub struct GoBinary {
     pie: bool,
     /// `source_frames` by pc: the goroutine index walks the same return
     /// addresses hundreds of thousands of times.
-    frames_memo: std::sync::Mutex<HashMap<u64, std::sync::Arc<[SourceFrame]>>>,
+    frames_memo: std::sync::Mutex<crate::fasthash::AddrMap<u64, std::sync::Arc<[SourceFrame]>>>,
     /// Where g is from the thread pointer (fs base), in bytes.
     g_tls: i64,
 }
