@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use trace_format::{EventKind, RecTid, RemoteAddr};
 
 use crate::error::{Failure, Result, RrgoError};
+use crate::fasthash::AddrMap;
 use crate::gobin::GoBinary;
 use crate::goruntime::locks::{self, LockEffect, MutexSites};
 use crate::goruntime::probes::ProbeAt;
@@ -530,8 +531,8 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
             version: INDEX_VERSION,
             ..Default::default()
         },
-        last: HashMap::new(),
-        wakers: HashMap::new(),
+        last: AddrMap::default(),
+        wakers: AddrMap::default(),
         locks: Locks::default(),
         mutex_sites: MutexSites::find(&bin),
         clock: ProgramClock::default(),
@@ -539,7 +540,7 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
     let mut reader: Option<GoReader> = None;
     // Each g's state key (`GoReader::state_key`) at the previous event's
     // scan, with what `last` said of its goid after it.
-    let mut scanned: HashMap<u64, (StateKey, Option<String>)> = HashMap::new();
+    let mut scanned: AddrMap<u64, (StateKey, Option<String>)> = AddrMap::default();
     // The gs the scan need not read (`GoReader::changes_only_by_casgstatus`)
     // until a casgstatus names them, while every casgstatus is seen.
     let mut scan_set = crate::goruntime::ScanSet::default();
@@ -562,7 +563,7 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
     }
     sites.extend(pass.mutex_sites.addresses().map(|a| (a, Site::Lock)));
     tracing::debug!("{} sites to observe", sites.len());
-    let site_at: HashMap<u64, Site> = sites.iter().copied().collect();
+    let site_at: AddrMap<u64, Site> = sites.iter().copied().collect();
     // The sites observed by probes (`place_probes`), by the probe's index
     // (None: not placed, a breakpoint instead).
     let mut probed: Vec<Option<(u64, Site)>> = Vec::new();
@@ -575,7 +576,7 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
     let mut log_bytes = 0u64;
     let mut armed = false;
     // Breakpoint stops per address (the index pass's cost; logged at the end).
-    let mut stops: HashMap<u64, u64> = HashMap::new();
+    let mut stops: AddrMap<u64, u64> = AddrMap::default();
     // Where the pass's time goes (logged at the end): replaying (with the
     // breakpoint stops' ptrace round trips), reading at stops, and the
     // per-event scan of every g.
@@ -623,7 +624,9 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
             }
             if let Ok(live) = session.mem(main) {
                 let fixed = session.probe_fixed_ranges();
-                for record in &probelog::parse(&drained.log) {
+                let parsed = probelog::parse(&drained.log);
+                for record in parsed.records() {
+                    let record = &record;
                     let Some((addr, site)) =
                         session.probe_index(record).and_then(|i| *probed.get(i)?)
                     else {
@@ -986,9 +989,9 @@ struct Pass<'a> {
     main: RecTid,
     idx: GoIndex,
     /// Each goroutine's last noted state.
-    last: HashMap<u64, String>,
+    last: AddrMap<u64, String>,
     /// What readied each goroutine whose `runnable` is not noted yet.
-    wakers: HashMap<u64, Waker>,
+    wakers: AddrMap<u64, Waker>,
     locks: Locks,
     mutex_sites: MutexSites,
     clock: ProgramClock,
@@ -1222,7 +1225,7 @@ fn program_caller(
 #[allow(clippy::too_many_arguments)]
 fn note(
     idx: &mut GoIndex,
-    last: &mut HashMap<u64, String>,
+    last: &mut AddrMap<u64, String>,
     bin: &GoBinary,
     r: &GoReader,
     mem: &dyn crate::tracee::mem::MemRead,
@@ -1286,14 +1289,44 @@ fn note(
 struct Locks {
     /// Lock (a mutex's state word, a RWMutex) → the acquisition that holds
     /// it now (a RWMutex: its writer's, pending or holding).
-    holders: HashMap<u64, LockStep>,
+    holders: AddrMap<u64, Unnamed>,
     /// RWMutex → its readers now, oldest first; `true`: queued behind a
     /// writer (they hold once it unlocks).
-    readers: HashMap<u64, Vec<(LockStep, bool)>>,
+    readers: AddrMap<u64, Vec<(Unnamed, bool)>>,
     /// Goroutine → the lock its latest lock atomic was on: the one it
     /// parks for when it next waits in Lock or RLock.
-    touched: HashMap<u64, u64>,
+    touched: AddrMap<u64, u64>,
 }
+
+/// A lock step as the visit saw it: its frames' pcs, named (a stack walk
+/// through the binary's line tables) only if a waiter needs it. Most
+/// acquisitions are never waited for: httpserver -load 2000 has ~50,000.
+#[derive(Debug, Clone)]
+struct Unnamed {
+    goid: u64,
+    event: u64,
+    time_ns: Option<u64>,
+    pcs: Vec<u64>,
+}
+
+impl Unnamed {
+    /// Where the program called into sync or the runtime: the innermost
+    /// frame outside them.
+    fn named(&self, bin: &GoBinary) -> LockStep {
+        let outside = |f: &str| u8::from(!locks::is_lock_machinery(f)) * 2;
+        let (function, location) = place(stack::ranked_in_chain(bin, &self.pcs, &outside).as_ref());
+        LockStep {
+            goid: self.goid,
+            event: self.event,
+            time_ns: self.time_ns,
+            function,
+            location,
+        }
+    }
+}
+
+/// Frames a lock step keeps (as many as a probe's chain captures).
+const STEP_FRAMES: usize = 32;
 
 impl Locks {
     /// A thread stopped at one of the locks' atomics.
@@ -1311,13 +1344,13 @@ impl Locks {
         let Some((lock, effect)) = sites.effect(regs.rip, regs, mem) else {
             return;
         };
-        let Some(g) = r.on_thread(mem, regs.fs_base) else {
+        let Some(goid) = r.goid_on_thread(mem, regs.fs_base) else {
             return;
         };
-        self.touched.insert(g.goid, lock);
+        self.touched.insert(goid, lock);
         tracing::trace!(
             event,
-            goid = g.goid,
+            goid,
             pc = format_args!("{:#x}", regs.rip),
             "{effect:?} lock {lock:#x}"
         );
@@ -1327,15 +1360,13 @@ impl Locks {
         // Where the program locked or unlocked: a stack walk, so only for
         // a step the index keeps — every acquisition (a later waiter's
         // holder), a release only when a waiter is let go by it.
-        let step = || {
-            let (function, location) = program_caller(bin, mem, &g, regs);
-            LockStep {
-                goid: g.goid,
-                event,
-                time_ns,
-                function,
-                location,
-            }
+        // (The locks' code runs on the goroutine's own stack: its frames
+        // are the thread's.)
+        let step = || Unnamed {
+            goid,
+            event,
+            time_ns,
+            pcs: stack::raw_chain(mem, (regs.rip, regs.rbp), STEP_FRAMES),
         };
         let pending = |idx: &GoIndex, kind: LockKind| {
             idx.lock_waits
@@ -1359,7 +1390,7 @@ impl Locks {
                     *queued = false;
                 }
                 if pending(idx, LockKind::Mutex) || pending(idx, LockKind::RwmutexRead) {
-                    let step = step();
+                    let step = step().named(bin);
                     let_go(idx, LockKind::Mutex, &step);
                     let_go(idx, LockKind::RwmutexRead, &step);
                 }
@@ -1369,12 +1400,12 @@ impl Locks {
             }
             LockEffect::ReadRelease => {
                 let readers = self.readers.entry(lock).or_default();
-                if let Some(i) = readers.iter().position(|(r, _)| r.goid == g.goid) {
+                if let Some(i) = readers.iter().position(|(r, _)| r.goid == goid) {
                     readers.remove(i);
                 }
                 if readers.iter().all(|(_, queued)| *queued) && pending(idx, LockKind::RwmutexWrite)
                 {
-                    let_go(idx, LockKind::RwmutexWrite, &step());
+                    let_go(idx, LockKind::RwmutexWrite, &step().named(bin));
                 }
             }
             LockEffect::Touch => {}
@@ -1406,10 +1437,10 @@ impl Locks {
                     .into_iter()
                     .flatten()
                     .filter(|(r, queued)| !queued && r.goid != goid)
-                    .map(|(r, _)| r.clone());
+                    .map(|(r, _)| r.named(bin));
                 (holding.next(), holding.collect())
             }
-            _ => (self.holders.get(&mutex).cloned(), Vec::new()),
+            _ => (self.holders.get(&mutex).map(|h| h.named(bin)), Vec::new()),
         };
         idx.lock_waits.push(LockWait {
             waiter: goid,

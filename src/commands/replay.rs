@@ -36,7 +36,11 @@ pub fn run(args: &ReplayArgs) -> Result<i32> {
     }
     if args.build_index {
         drop(reader);
-        return super::goindex::load_or_build(&dir).map(|_| 0);
+        return super::goindex::load_or_build(&dir).map(|idx| {
+            // The process ends next: no freeing of the index's strings.
+            std::mem::forget(idx);
+            0
+        });
     }
     if let Some(file) = &args.timeline {
         drop(reader);

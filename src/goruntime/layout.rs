@@ -36,6 +36,45 @@ pub struct GLayout {
 }
 
 impl GLayout {
+    /// The parts of a g that `GoReader::read_g` and the index read (at
+    /// most 8 bytes each), as (offset, length) runs, sorted and merged
+    /// where less than a capture's header (16 bytes) apart: all a probe
+    /// copies of a g (a third of it in go1.27).
+    pub fn read_ranges(&self) -> Vec<(u64, u64)> {
+        let mut fields: Vec<(u64, u64)> = [
+            self.stack_lo,
+            self.stack_hi,
+            self.goid,
+            self.sched_pc,
+            self.sched_sp,
+            self.sched_bp,
+            self.syscallpc,
+            self.syscallsp,
+            self.gopc,
+            self.startpc,
+            self.m,
+        ]
+        .into_iter()
+        .chain(self.syscallbp)
+        .chain(self.parent_goid)
+        .chain(self.labels)
+        .chain(self.sleep_when)
+        .map(|off| (off, 8))
+        .chain([(self.status, 4), (self.waitreason, 1)])
+        .collect();
+        fields.sort_unstable();
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        for (off, len) in fields {
+            match runs.last_mut() {
+                Some((start, n)) if off <= *start + *n + 16 => {
+                    *n = (*n).max(off + len - *start);
+                }
+                _ => runs.push((off, len)),
+            }
+        }
+        runs
+    }
+
     pub fn from_binary(bin: &GoBinary) -> anyhow::Result<GLayout> {
         if !bin.has_dwarf {
             return Err(anyhow!(

@@ -144,6 +144,8 @@ pub struct GoReader<'a> {
     /// `runtime.waitReasonStrings`, read when first needed: many readers
     /// (the debugger's per-hit goroutine checks) never need it.
     reasons: std::cell::OnceCell<Vec<String>>,
+    /// `GLayout::read_ranges`, computed once.
+    parts: std::cell::OnceCell<Vec<(u64, u64)>>,
     allgs: u64,
     allglen: u64,
 }
@@ -161,9 +163,14 @@ impl<'a> GoReader<'a> {
             bin,
             l,
             reasons: std::cell::OnceCell::new(),
+            parts: std::cell::OnceCell::new(),
             allgs,
             allglen,
         })
+    }
+
+    fn g_parts(&self) -> &[(u64, u64)] {
+        self.parts.get_or_init(|| self.l.read_ranges())
     }
 
     /// The address of `g`'s stack top (`g.stack.hi`): the runtime rewrites
@@ -290,6 +297,21 @@ impl<'a> GoReader<'a> {
         self.read_g(mem, curg).ok().filter(|c| c.goid != 0)
     }
 
+    /// The goroutine the thread whose TLS is at `fs_base` runs, as
+    /// `on_thread` finds it — its goid only: what a lock's atomic needs at
+    /// most of the visits (the index's hottest site).
+    pub fn goid_on_thread(&self, mem: &dyn MemRead, fs_base: u64) -> Option<u64> {
+        let g = mem.read_u64(RemoteAddr(fs_base.checked_sub(8)?)).ok()?;
+        if g == 0 {
+            return None;
+        }
+        let goid = |g: u64| mem.read_u64(RemoteAddr(g + self.l.goid)).ok();
+        match goid(g)? {
+            0 => goid(self.curg(mem, g)?).filter(|&id| id != 0),
+            id => Some(id),
+        }
+    }
+
     /// The thread id (`m.procid`) of the thread whose TLS is at `fs_base`.
     pub fn thread_id(&self, mem: &dyn MemRead, fs_base: u64) -> Option<i32> {
         let g = mem.read_u64(RemoteAddr(fs_base.checked_sub(8)?)).ok()?;
@@ -348,7 +370,7 @@ impl<'a> GoReader<'a> {
 
     /// The goroutine whose g struct is at `g` (possibly dead).
     pub fn read_g(&self, mem: &dyn MemRead, g: u64) -> anyhow::Result<Goroutine> {
-        let raw = mem.read(RemoteAddr(g), self.l.size as usize)?;
+        let raw = mem.read_parts(RemoteAddr(g), self.l.size as usize, self.g_parts())?;
         Ok(self.g_from(mem, g, &raw))
     }
 

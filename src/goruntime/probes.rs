@@ -1,6 +1,7 @@
 //! What the goroutine index's probes (`tracee::probelog`) capture at the
 //! runtime's functions and lock atomics: exactly what the index's readers
-//! (`GoReader::read_g`, `on_thread`, `stack::goroutine_frame_ranked`,
+//! (`GoReader::read_g`, `on_thread`, `goid_on_thread`,
+//! `stack::goroutine_frame_ranked`, `stack::raw_chain`,
 //! `MutexSites::effect`, `poll_ready`) read there, with offsets from this binary's
 //! DWARF (`GLayout`).
 
@@ -43,7 +44,18 @@ pub fn usable(bin: &GoBinary) -> Option<GLayout> {
 /// The captures of a probe at `at`.
 pub fn ops(l: &GLayout, at: ProbeAt) -> Vec<Op> {
     let off = |o: u64| o as i32;
-    let size = l.size as u32;
+    // A g: the parts its readers read (`GLayout::read_ranges`).
+    let parts = l.read_ranges();
+    let g = |from: Val| -> Vec<Op> {
+        parts
+            .iter()
+            .map(|&(o, n)| Op::Copy {
+                from,
+                off: off(o),
+                len: n as u32,
+            })
+            .collect()
+    };
     let chain = |bp, sp, g| Op::Chain {
         bp,
         sp,
@@ -86,15 +98,11 @@ pub fn ops(l: &GLayout, at: ProbeAt) -> Vec<Op> {
             Val::Tmp(0),
         ),
     ];
-    // Who the thread runs (`GoReader::on_thread`): its g whole, the M's
-    // user goroutine whole, and that goroutine's frames from its saved
-    // registers (a thread on g0 continues there).
-    let on_thread = [
-        Op::Copy {
-            from: Val::Tmp(0),
-            off: 0,
-            len: size,
-        },
+    // Who the thread runs (`GoReader::on_thread`): its g, the M's user
+    // goroutine, and that goroutine's frames from its saved registers (a
+    // thread on g0 continues there).
+    let mut on_thread = g(Val::Tmp(0));
+    on_thread.extend([
         Op::Copy {
             from: Val::Tmp(1),
             off: off(l.m_curg),
@@ -105,11 +113,9 @@ pub fn ops(l: &GLayout, at: ProbeAt) -> Vec<Op> {
             from: Val::Tmp(1),
             off: off(l.m_curg),
         },
-        Op::Copy {
-            from: Val::Tmp(2),
-            off: 0,
-            len: size,
-        },
+    ]);
+    on_thread.extend(g(Val::Tmp(2)));
+    on_thread.extend([
         Op::Load {
             tmp: 3,
             from: Val::Tmp(2),
@@ -121,17 +127,13 @@ pub fn ops(l: &GLayout, at: ProbeAt) -> Vec<Op> {
             off: off(l.sched_sp),
         },
         chain(Val::Tmp(3), Val::Tmp(4), Val::Tmp(2)),
-    ];
+    ]);
     let gp = Val::Reg(Register::RAX);
     match at {
         ProbeAt::Casgstatus => {
             // The g changing state, its thread id, and its frames from
             // its saved registers (or from the syscall's).
-            ops.push(Op::Copy {
-                from: gp,
-                off: 0,
-                len: size,
-            });
+            ops.extend(g(gp));
             ops.push(Op::Load {
                 tmp: 5,
                 from: gp,
@@ -162,11 +164,7 @@ pub fn ops(l: &GLayout, at: ProbeAt) -> Vec<Op> {
         }
         ProbeAt::Ready => {
             ops.extend(on_thread);
-            ops.push(Op::Copy {
-                from: gp,
-                off: 0,
-                len: size,
-            });
+            ops.extend(g(gp));
         }
         ProbeAt::NetpollReady => {
             // The pollDesc (RBX, `GoReader::poll_ready`): its fd, and the
@@ -190,19 +188,20 @@ pub fn ops(l: &GLayout, at: ProbeAt) -> Vec<Op> {
                         from: pd,
                         off: off(parked),
                     });
-                    ops.push(Op::Copy {
-                        from: Val::Tmp(tmp),
-                        off: 0,
-                        len: size,
-                    });
+                    ops.extend(g(Val::Tmp(tmp)));
                 }
             }
         }
         ProbeAt::LockAtomic => {
             // The locks' code runs on the goroutine's own stack, never on
             // g0 or the signal stack: the thread's g is the goroutine
-            // (`on_thread` reads no further), its frames the thread's.
-            ops.push(on_thread[0]);
+            // (`goid_on_thread` reads its goid, no further), its frames the
+            // thread's.
+            ops.push(Op::Copy {
+                from: Val::Tmp(0),
+                off: off(l.goid),
+                len: 8,
+            });
             ops.push(Op::Copy {
                 from: Val::OpAddr,
                 off: 0,

@@ -137,6 +137,63 @@ fn walk_machine(
     }
 }
 
+/// The machine frames' pcs from a running thread's (pc, bp), innermost
+/// first, at most `max`: kept where a frame may be wanted later (a lock's
+/// holder, named only if someone waits for it), then named by
+/// `ranked_in_chain`.
+pub fn raw_chain(mem: &dyn MemRead, (mut pc, mut bp): (u64, u64), max: usize) -> Vec<u64> {
+    let mut pcs = Vec::with_capacity(max);
+    while pc != 0 && pcs.len() < max {
+        pcs.push(pc);
+        if bp == 0 {
+            break;
+        }
+        let mut pair = [0u8; 16];
+        if mem.read_exact(RemoteAddr(bp), &mut pair).is_err() {
+            break;
+        }
+        let word = |i: usize| u64::from_le_bytes(pair[i..i + 8].try_into().unwrap_or([0; 8]));
+        let (next_bp, ret) = (word(0), word(8));
+        if next_bp != 0 && next_bp <= bp {
+            break;
+        }
+        pc = ret;
+        bp = next_bp;
+    }
+    pcs
+}
+
+/// The frame `goroutine_frame_ranked` picks for a running thread on its
+/// goroutine's own stack, from its `raw_chain` (the first pc exact).
+pub fn ranked_in_chain(bin: &GoBinary, pcs: &[u64], rank: &dyn Fn(&str) -> u8) -> Option<Frame> {
+    let mut best: Option<(u8, Frame)> = None;
+    for (n, &pc) in pcs.iter().enumerate() {
+        let Some(f) = bin.function_at(pc) else { break };
+        let lookup = if n == 0 { pc } else { pc.saturating_sub(1) };
+        let m = MachineFrame {
+            pc,
+            function: f,
+            sources: bin.source_frames_shared(lookup),
+        };
+        for i in 0..m.sources.len() {
+            let r = rank(&m.sources[i].0);
+            if r > best.as_ref().map_or(0, |b| b.0) {
+                best = Some((r, m.frame(i)));
+                if r >= 2 {
+                    return best.map(|(_, f)| f);
+                }
+            }
+        }
+        if matches!(
+            f.name.as_str(),
+            "runtime.goexit" | "runtime.mstart" | "runtime.rt0_go"
+        ) {
+            break;
+        }
+    }
+    best.map(|(_, f)| f)
+}
+
 /// Functions that switch from a goroutine's stack to the thread's g0 stack.
 const SWITCHES: &[&str] = &[
     "runtime.systemstack",

@@ -36,6 +36,19 @@ pub trait MemRead {
         Ok(u64::from_le_bytes(b))
     }
 
+    /// `len` bytes from `addr` of which only `parts` ((offset, length)
+    /// runs) are wanted: the others may read as zeros (a probe's record
+    /// holds only what its readers read).
+    fn read_parts(
+        &self,
+        addr: RemoteAddr,
+        len: usize,
+        parts: &[(u64, u64)],
+    ) -> io::Result<Vec<u8>> {
+        let _ = parts;
+        self.read(addr, len)
+    }
+
     /// Several ranges: `Some(bytes)` for each range read whole.
     fn read_many(&self, ranges: &[(RemoteAddr, usize)]) -> Vec<Option<Vec<u8>>> {
         ranges.iter().map(|&(a, n)| self.read(a, n).ok()).collect()

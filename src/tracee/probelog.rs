@@ -611,16 +611,35 @@ pub struct Record<'a> {
     /// The registers at the site (rip: unset; the caller knows the site).
     pub regs: Regs,
     /// What the probe copied: (address, bytes), in order.
-    pub captured: Vec<(u64, &'a [u8])>,
+    pub captured: &'a [(u64, &'a [u8])],
+}
+
+/// A drained log's records: their captures in one vector (hundreds of
+/// thousands of records at an index pass: no allocation each).
+pub struct Parsed<'a> {
+    heads: Vec<(u32, Regs, std::ops::Range<usize>)>,
+    captures: Vec<(u64, &'a [u8])>,
+}
+
+impl Parsed<'_> {
+    /// The records, in order.
+    pub fn records(&self) -> impl Iterator<Item = Record<'_>> {
+        self.heads.iter().map(|(probe, regs, range)| Record {
+            probe: *probe,
+            regs: *regs,
+            captured: &self.captures[range.clone()],
+        })
+    }
 }
 
 /// The records in a drained log, in order.
-pub fn parse(log: &[u8]) -> Vec<Record<'_>> {
+pub fn parse(log: &[u8]) -> Parsed<'_> {
     let word = |at: usize| -> Option<u64> {
         log.get(at..at + 8)
             .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
     };
-    let mut out = Vec::new();
+    let mut heads = Vec::new();
+    let mut captured = Vec::with_capacity(log.len() / 64);
     let mut at = 0usize;
     while let (Some(probe), Some(len)) = (word(at), word(at + 8)) {
         let len = len as usize;
@@ -648,9 +667,7 @@ pub fn parse(log: &[u8]) -> Vec<Record<'_>> {
             fs_base: r(16),
             ..Regs::default()
         };
-        // Room for a typical record's captures (two frame chains): no
-        // regrowth for each of the hundreds of thousands of records.
-        let mut captured = Vec::with_capacity(64);
+        let first = captured.len();
         let mut c = at + HEADER as usize;
         while c + 16 <= at + len {
             let (Some(addr), Some(n)) = (word(c), word(c + 8)) else {
@@ -663,14 +680,13 @@ pub fn parse(log: &[u8]) -> Vec<Record<'_>> {
             captured.push((addr, bytes));
             c += 16 + n.div_ceil(8) * 8;
         }
-        out.push(Record {
-            probe: probe as u32,
-            regs,
-            captured,
-        });
+        heads.push((probe as u32, regs, first..captured.len()));
         at += len;
     }
-    out
+    Parsed {
+        heads,
+        captures: captured,
+    }
 }
 
 /// Memory as a record captured it: reads the record covers come from it;
@@ -701,9 +717,13 @@ impl MemRead for Overlay<'_> {
             buf.copy_from_slice(&bytes[i..i + buf.len()]);
             return Ok(());
         }
+        let overlaps = |(a, b): &&(u64, &[u8])| start < a + b.len() as u64 && *a < end;
+        if !self.record.captured.iter().any(|c| overlaps(&c)) {
+            return Err(io::ErrorKind::NotFound.into());
+        }
         // Else covered byte by byte by the captures (later ones win).
         let mut covered = vec![false; buf.len()];
-        for (a, bytes) in &self.record.captured {
+        for (a, bytes) in self.record.captured {
             let (lo, hi) = (start.max(*a), end.min(a + bytes.len() as u64));
             if lo < hi {
                 let (o, i) = ((lo - start) as usize, (lo - a) as usize);
@@ -715,11 +735,9 @@ impl MemRead for Overlay<'_> {
         if covered.iter().all(|c| *c) {
             Ok(())
         } else {
-            Err(io::Error::other(format!(
-                "{:#x}+{} was not captured by the probe",
-                addr.0,
-                buf.len()
-            )))
+            // Not captured: a walk ends here at most of the hundreds of
+            // thousands of visits of an index pass (no message to format).
+            Err(io::ErrorKind::NotFound.into())
         }
     }
 
@@ -729,6 +747,23 @@ impl MemRead for Overlay<'_> {
             Ok(()) => buf,
             Err(_) => Vec::new(),
         }
+    }
+
+    fn read_parts(
+        &self,
+        addr: RemoteAddr,
+        len: usize,
+        parts: &[(u64, u64)],
+    ) -> io::Result<Vec<u8>> {
+        let mut buf = vec![0u8; len];
+        for &(off, n) in parts {
+            let (o, n) = (off as usize, n as usize);
+            let Some(part) = buf.get_mut(o..o + n) else {
+                return Err(io::ErrorKind::InvalidInput.into());
+            };
+            self.read_exact(RemoteAddr(addr.0 + off), part)?;
+        }
+        Ok(buf)
     }
 }
 
@@ -805,12 +840,13 @@ mod tests {
         push(0x5000);
         push(5);
         log.extend_from_slice(&[1, 2, 3, 4, 5, 0, 0, 0]);
-        let recs = parse(&log);
+        let parsed = parse(&log);
+        let recs: Vec<_> = parsed.records().collect();
         assert_eq!(recs.len(), 1);
         assert_eq!(recs[0].probe, 3);
         assert_eq!(recs[0].regs.rbx, 101);
         assert_eq!(recs[0].regs.fs_base, 116);
-        assert_eq!(recs[0].captured, vec![(0x5000, &[1u8, 2, 3, 4, 5][..])]);
+        assert_eq!(recs[0].captured, &[(0x5000, &[1u8, 2, 3, 4, 5][..])][..]);
         let live = ProcMem::open(std::process::id() as i32).expect("own memory");
         let o = Overlay {
             record: &recs[0],
