@@ -31,7 +31,9 @@ use crate::tracee::probelog;
 /// 7: `woken_by` on transitions out of a wait.
 /// 8: RWMutex waits: `LockWait::kind`, `other_holders`.
 /// 9: `Transition::until_ns` (sleeps), `Waker::io` (the network poller).
-const INDEX_VERSION: u32 = 10;
+/// 10: `goroutines_unreadable`.
+/// 11: transitions' strings in a table (`interned`).
+const INDEX_VERSION: u32 = 11;
 const INDEX_FILE: &str = "goindex";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -175,6 +177,7 @@ pub struct GoIndex {
     pub version: u32,
     /// The main process's first CLOCK_MONOTONIC read: times are printed from it.
     pub start_ns: Option<u64>,
+    #[serde(with = "super::interned")]
     pub transitions: Vec<Transition>,
     pub created: Vec<Created>,
     pub signals: Vec<SignalSeen>,

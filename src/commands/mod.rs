@@ -6,6 +6,7 @@ pub mod goindex;
 pub mod goroutines;
 pub mod history;
 pub mod info;
+mod interned;
 pub mod ls;
 pub mod record;
 pub mod replay;
