@@ -169,8 +169,13 @@ pub fn event(e: &Event) -> String {
         EventKind::TaskExit { status } => {
             let _ = write!(s, " status={status:#x}");
         }
-        EventKind::Preempt { regs, .. } => {
+        EventKind::Preempt {
+            regs, first_visit, ..
+        } => {
             let _ = write!(s, " rip={:#x}", regs.rip);
+            if *first_visit {
+                s.push_str(" (first arrival since the thread's last event)");
+            }
         }
         EventKind::ClockReads { entries } => {
             let n = entries.len() / 16;
