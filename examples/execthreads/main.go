@@ -5,7 +5,9 @@
 //
 // With -from other the exec is made by a thread that is not the thread-group
 // leader (the main goroutine stays locked to the leader thread), which
-// changes the exec'ing thread's id to the process id.
+// changes the exec'ing thread's id to the process id; -leader-spins keeps
+// the leader reading the clock meanwhile, so the exec kills it in its own
+// code rather than in a wait.
 //
 // The new image (argument "child") prints its arguments and exits 0.
 package main
@@ -31,10 +33,16 @@ func main() {
 		return
 	}
 	from := flag.String("from", "main", "which thread execs: main (the leader) or other")
+	leaderSpins := flag.Bool("leader-spins", false, "with -from other: the leader reads the clock in a loop while the other thread execs, instead of waiting for it")
 	flag.Parse()
 
 	stop := time.Now().Add(2 * time.Second)
-	spins := make([]int, 8)
+	spinners := 8
+	if *leaderSpins {
+		// The leader alone spins.
+		spinners = 0
+	}
+	spins := make([]int, spinners)
 	for i := range spins {
 		go func(i int) {
 			for time.Now().Before(stop) {
@@ -57,11 +65,18 @@ func main() {
 	if *from == "main" {
 		err = syscall.Exec(self, argv, os.Environ())
 	} else {
-		errc := make(chan error)
+		errc := make(chan error, 1)
 		go func() {
 			runtime.LockOSThread()
 			errc <- syscall.Exec(self, argv, os.Environ())
 		}()
+		if *leaderSpins {
+			// Killed by the exec while running its own code: no blocking
+			// syscall to be found in.
+			for len(errc) == 0 {
+				time.Now()
+			}
+		}
 		err = <-errc
 	}
 	fmt.Println("exec failed:", err)

@@ -989,6 +989,16 @@ impl ReplaySession {
         let exec_kill = self.exec_in_progress(e)?;
         for _ in 0..8 {
             match waited.stop {
+                // The leader killed by the exec with no exit stop of its
+                // own (a SIGKILL'd thread stops at none): its id is the
+                // exec'ing thread's now, and this is that thread's exec
+                // stop — the `Exec` event's, kept for it. Resuming it ran
+                // the new image without rrgo (the syscall row: its first
+                // rdtsc a SIGSEGV, then no stop for good).
+                Stop::Event { event, .. } if event == libc::PTRACE_EVENT_EXEC && exec_kill => {
+                    self.stashed.entry(live).or_default().push_front(waited);
+                    break;
+                }
                 Stop::Syscall | Stop::Signal(_) if exec_kill => {
                     // Within the exit wait's deadline (`awaiting_exit`).
                     waited = self.wait_for(live)?;
