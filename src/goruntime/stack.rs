@@ -120,21 +120,25 @@ fn walk_machine(
         {
             break;
         }
-        // The saved bp and the return address in one read (the goroutine
-        // index walks stacks at thousands of stops).
-        let mut pair = [0u8; 16];
-        if mem.read_exact(RemoteAddr(bp), &mut pair).is_err() {
+        let Some((next_bp, ret)) = caller_frame(mem, bp) else {
             break;
-        }
-        let word = |i: usize| u64::from_le_bytes(pair[i..i + 8].try_into().unwrap_or([0; 8]));
-        let (next_bp, ret) = (word(0), word(8));
-        if next_bp != 0 && next_bp <= bp {
-            break;
-        }
+        };
         pc = ret;
         bp = next_bp;
         first = false;
     }
+}
+
+/// The caller's (bp, return address) from the frame at `bp`, if readable
+/// and further up the stack.
+fn caller_frame(mem: &dyn MemRead, bp: u64) -> Option<(u64, u64)> {
+    // The saved bp and the return address in one read (the goroutine index
+    // walks stacks at hundreds of thousands of visits).
+    let mut pair = [0u8; 16];
+    mem.read_exact(RemoteAddr(bp), &mut pair).ok()?;
+    let word = |i: usize| u64::from_le_bytes(pair[i..i + 8].try_into().unwrap_or([0; 8]));
+    let (next_bp, ret) = (word(0), word(8));
+    (next_bp == 0 || next_bp > bp).then_some((next_bp, ret))
 }
 
 /// The machine frames' pcs from a running thread's (pc, bp), innermost
@@ -148,15 +152,9 @@ pub fn raw_chain(mem: &dyn MemRead, (mut pc, mut bp): (u64, u64), max: usize) ->
         if bp == 0 {
             break;
         }
-        let mut pair = [0u8; 16];
-        if mem.read_exact(RemoteAddr(bp), &mut pair).is_err() {
+        let Some((next_bp, ret)) = caller_frame(mem, bp) else {
             break;
-        }
-        let word = |i: usize| u64::from_le_bytes(pair[i..i + 8].try_into().unwrap_or([0; 8]));
-        let (next_bp, ret) = (word(0), word(8));
-        if next_bp != 0 && next_bp <= bp {
-            break;
-        }
+        };
         pc = ret;
         bp = next_bp;
     }

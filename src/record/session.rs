@@ -934,6 +934,17 @@ impl Recorder {
         if !batch.is_empty() {
             self.append(tid, EventKind::Pages { pages: batch })?;
         }
+        self.append_bare_point(tid, regs, xstate, false)
+    }
+
+    /// A `Preempt` with no memory to compare: `tid` stands at `regs`.
+    fn append_bare_point(
+        &mut self,
+        tid: Tid,
+        regs: trace_format::Regs,
+        xstate: Vec<u8>,
+        first_visit: bool,
+    ) -> anyhow::Result<()> {
         self.append(
             tid,
             EventKind::Preempt {
@@ -941,7 +952,7 @@ impl Recorder {
                 xstate,
                 verbatim: Vec::new(),
                 hashes: Vec::new(),
-                first_visit: false,
+                first_visit,
             },
         )?;
         if let Some(th) = self.t.get(tid) {
@@ -962,20 +973,7 @@ impl Recorder {
         let xstate = ptrace::get_xstate(tid)?;
         self.stats.preemptions += 1;
         self.stats.preempt_first_visits += 1;
-        self.append(
-            tid,
-            EventKind::Preempt {
-                regs,
-                xstate,
-                verbatim: Vec::new(),
-                hashes: Vec::new(),
-                first_visit: true,
-            },
-        )?;
-        if let Some(th) = self.t.get(tid) {
-            th.stopped_at(regs);
-        }
-        Ok(())
+        self.append_bare_point(tid, regs, xstate, true)
     }
 
     fn on_exit_event(&mut self, tid: Tid) -> anyhow::Result<()> {
