@@ -130,8 +130,9 @@ declare -A EXTRA_ARGS=(
     [runtime/pprof]="-test.skip '^TestTimeVDSO\$'"
     # TestUsingVDSO runs strace on a child, the TestGdb* tests run gdb: both
     # ptrace, which a recorded program cannot (README, Limitations: its
-    # threads are rrgo's tracees; PTRACE_TRACEME fails with EPERM). They skip
-    # themselves where strace and gdb are not installed; here they are.
+    # threads are rrgo's tracees and rrgo does not emulate ptrace for them,
+    # as rr does; PTRACE_TRACEME fails with EPERM). They skip themselves
+    # where strace and gdb are not installed; here they are.
     [runtime]="-test.skip '^(TestUsingVDSO|TestGdb.*)\$'"
 )
 
