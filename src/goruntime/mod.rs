@@ -144,8 +144,8 @@ pub struct GoReader<'a> {
     /// `runtime.waitReasonStrings`, read when first needed: many readers
     /// (the debugger's per-hit goroutine checks) never need it.
     reasons: std::cell::OnceCell<Vec<String>>,
-    /// `GLayout::read_ranges`, computed once.
-    parts: std::cell::OnceCell<Vec<(u64, u64)>>,
+    /// `GLayout::read_ranges`: what `read_g` reads of a g.
+    parts: Vec<(u64, u64)>,
     allgs: u64,
     allglen: u64,
 }
@@ -153,6 +153,7 @@ pub struct GoReader<'a> {
 impl<'a> GoReader<'a> {
     pub fn new(bin: &'a GoBinary) -> anyhow::Result<GoReader<'a>> {
         let l = GLayout::from_binary(bin)?;
+        let parts = l.read_ranges();
         let (allgs, _) = bin
             .symbol("runtime.allgs")
             .ok_or_else(|| anyhow!("no runtime.allgs symbol"))?;
@@ -163,14 +164,10 @@ impl<'a> GoReader<'a> {
             bin,
             l,
             reasons: std::cell::OnceCell::new(),
-            parts: std::cell::OnceCell::new(),
+            parts,
             allgs,
             allglen,
         })
-    }
-
-    fn g_parts(&self) -> &[(u64, u64)] {
-        self.parts.get_or_init(|| self.l.read_ranges())
     }
 
     /// The address of `g`'s stack top (`g.stack.hi`): the runtime rewrites
@@ -370,7 +367,7 @@ impl<'a> GoReader<'a> {
 
     /// The goroutine whose g struct is at `g` (possibly dead).
     pub fn read_g(&self, mem: &dyn MemRead, g: u64) -> anyhow::Result<Goroutine> {
-        let raw = mem.read_parts(RemoteAddr(g), self.l.size as usize, self.g_parts())?;
+        let raw = mem.read_parts(RemoteAddr(g), self.l.size as usize, &self.parts)?;
         Ok(self.g_from(mem, g, &raw))
     }
 

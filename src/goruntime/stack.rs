@@ -75,6 +75,31 @@ impl MachineFrame<'_> {
         }
     }
 
+    /// Ranks its source frames into `best` (the innermost of the highest
+    /// rank, as `goroutine_frame_ranked` picks), each first allowed by
+    /// `more`: true when the search is over (a frame ranked 2, or `more`
+    /// said no).
+    fn rank_into(
+        &self,
+        best: &mut Option<(u8, Frame)>,
+        rank: &dyn Fn(&str) -> u8,
+        more: &mut dyn FnMut(usize) -> bool,
+    ) -> bool {
+        for i in 0..self.sources.len() {
+            if !more(i) {
+                return true;
+            }
+            let r = rank(&self.sources[i].0);
+            if r > best.as_ref().map_or(0, |b| b.0) {
+                *best = Some((r, self.frame(i)));
+                if r >= 2 {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
     /// Appends its source frames to `frames`: whether `enough` accepts one.
     fn push_to(&self, frames: &mut Vec<Frame>, enough: &dyn Fn(&Frame) -> bool) -> bool {
         let before = frames.len();
@@ -173,14 +198,8 @@ pub fn ranked_in_chain(bin: &GoBinary, pcs: &[u64], rank: &dyn Fn(&str) -> u8) -
             function: f,
             sources: bin.source_frames_shared(lookup),
         };
-        for i in 0..m.sources.len() {
-            let r = rank(&m.sources[i].0);
-            if r > best.as_ref().map_or(0, |b| b.0) {
-                best = Some((r, m.frame(i)));
-                if r >= 2 {
-                    return best.map(|(_, f)| f);
-                }
-            }
+        if m.rank_into(&mut best, rank, &mut |_| true) {
+            break;
         }
         if matches!(
             f.name.as_str(),
@@ -231,20 +250,10 @@ pub fn goroutine_frame_ranked(
     let mut best: Option<(u8, Frame)> = None;
     let mut passed = 0;
     goroutine_walk(bin, mem, g, regs, &mut |m| {
-        for i in 0..m.sources.len() {
-            if passed == MAX_FRAMES {
-                return true;
-            }
+        m.rank_into(&mut best, rank, &mut |_| {
             passed += 1;
-            let r = rank(&m.sources[i].0);
-            if r > best.as_ref().map_or(0, |b| b.0) {
-                best = Some((r, m.frame(i)));
-                if r >= 2 {
-                    return true;
-                }
-            }
-        }
-        false
+            passed <= MAX_FRAMES
+        })
     });
     best.map(|(_, f)| f)
 }
