@@ -1129,6 +1129,65 @@ fn threads_woken_by_a_loop_stopping_the_world_get_to_run() {
     }
 }
 
+/// Mechanism: a preemption point is settled (run on to an instruction
+/// replay's stub can patch, `record/points.rs`) only while that can find
+/// one: a thread that comes back to where it was interrupted without
+/// passing a site is in a loop with none, and is left there. Go compiles
+/// `for {}` to a 2-byte `jmp` to itself; settling stepped such a spinner
+/// 64 instructions at each of its preemptions (1 ms each, on the critical
+/// path of every stop of the world: a goroutine profile took 440 ms beside
+/// it instead of 60). `examples/idlespin` spins so while main stops the
+/// world; the spinner's points must take at most one round of its loop,
+/// and replay is exact.
+#[test]
+fn a_spinner_with_nothing_to_patch_is_settled_after_one_round() {
+    for version in go_versions() {
+        let s = Scratch::new();
+        let dir = s.path().join("t");
+        let mut cmd = s.cmd();
+        cmd.env("RRGO_LOG", "rrgo::record::points=debug")
+            .args(["record", "-o"])
+            .arg(&dir)
+            .arg("--")
+            .arg(example(&version, "idlespin"))
+            .arg("600");
+        let rec = output_within(&mut cmd, Duration::from_secs(60));
+        let log = text(&rec.stderr);
+        assert!(rec.status.success(), "go{version}: {log}");
+        assert_eq!(
+            text(&rec.stdout),
+            "rounds 600, kept 2884800 bytes\n",
+            "go{version}"
+        );
+        // The spinner's points: settled where they were interrupted.
+        let steps: Vec<usize> = log
+            .lines()
+            .filter(|l| l.contains("settled a point"))
+            .filter_map(|l| {
+                let field = |k: &str| l.split(&format!(" {k}=")).nth(1)?.split(' ').next();
+                (field("from")? == field("to")? && field("site")? == "false")
+                    .then(|| field("steps")?.parse().ok())?
+            })
+            .collect();
+        assert!(
+            !steps.is_empty(),
+            "go{version}: too few points in the spinner's loop to tell: {steps:?}\n{log}"
+        );
+        assert!(
+            steps.iter().all(|&n| n <= 2),
+            "go{version}: a loop with no site was stepped round more than once: {steps:?}"
+        );
+        // The program's own stderr, without rrgo's log.
+        let mut program = rec.clone();
+        program.stderr = log
+            .lines()
+            .filter(|l| !l.contains(" DEBUG rrgo::"))
+            .flat_map(|l| format!("{l}\n").into_bytes())
+            .collect();
+        assert_same("idlespin", &program, &s.replay(&dir));
+    }
+}
+
 /// Mechanism: a spin-wait hands the CPU over where the program says it
 /// waits (`record/syscall.rs`, `tracee/clockpage.rs`). A thread's
 /// `sched_yield` gives the CPU to another ready thread, and so does the stop

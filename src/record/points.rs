@@ -43,6 +43,8 @@ pub(super) struct Settled {
     pub regs: Regs,
     /// The point is a patch site: replay's stub can search it.
     pub site: bool,
+    /// Instructions run to get there.
+    pub steps: usize,
 }
 
 impl Recorder {
@@ -80,7 +82,7 @@ impl Recorder {
         let out = self.settle(tid, regs, &mut held);
         self.requeue(tid, held);
         if let Ok(Some(s)) = &out {
-            tracing::debug!(%tid, from = format_args!("{from:#x}"), to = format_args!("{:#x}", s.regs.rip), site = s.site, took = ?began.elapsed(), "settled a point");
+            tracing::debug!(%tid, from = format_args!("{from:#x}"), to = format_args!("{:#x}", s.regs.rip), site = s.site, steps = s.steps, took = ?began.elapsed(), "settled a point");
         }
         out
     }
@@ -94,7 +96,12 @@ impl Recorder {
         let mut stops = 0;
         // Steps taken when the first site that needs a guard was passed.
         let mut first_site = None;
+        let start = regs.rip;
+        // It has been elsewhere since (a step that only collected a signal
+        // executed nothing).
+        let mut left = false;
         while stops < MAX_STEPS + 64 {
+            left |= regs.rip != start;
             let kind = self.site_at(tid, regs.rip);
             let site = kind.is_some();
             if site {
@@ -106,11 +113,24 @@ impl Recorder {
             };
             let settled = kind == Some(true)
                 || (site && first_site.is_some_and(|f| stops >= f + GUARD_FREE_STEPS));
-            if settled || stops >= MAX_STEPS || clockpage::in_code(regs.rip) {
-                return Ok(Some(Settled { regs, site }));
+            // Back where it started with no site on the way: a loop with
+            // none in it (Go's `for {}`: a 2-byte `jmp` to itself, too
+            // short to patch), which the remaining steps would only go
+            // round (64 steps were 1 ms of every preemption of a spinner).
+            let looped = left && regs.rip == start && first_site.is_none();
+            if settled || looped || stops >= MAX_STEPS || clockpage::in_code(regs.rip) {
+                return Ok(Some(Settled {
+                    regs,
+                    site,
+                    steps: stops,
+                }));
             }
             let Some(rep) = insn::steppable(&code, regs.rip) else {
-                return Ok(Some(Settled { regs, site }));
+                return Ok(Some(Settled {
+                    regs,
+                    site,
+                    steps: stops,
+                }));
             };
             stops += 1;
             if rep.is_some() {
@@ -129,7 +149,7 @@ impl Recorder {
                     if super::signals::is_fault(sig, trace_format::SigInfo(info).code()) {
                         // The instruction faults: it did not run, and it
                         // faults again (recorded then) when the thread goes on.
-                        return Ok(Some(Settled { regs, site }));
+                        return Ok(Some(Settled { regs, site, steps: stops }));
                     }
                     held.push((sig, info));
                 }
@@ -150,7 +170,11 @@ impl Recorder {
             }
             regs = ptrace::get_regs(tid)?;
         }
-        Ok(Some(Settled { regs, site: false }))
+        Ok(Some(Settled {
+            regs,
+            site: false,
+            steps: stops,
+        }))
     }
 
     /// One instruction: a single step, or a `rep` string instruction (a
