@@ -62,6 +62,9 @@ pub struct RecordStats {
     pub shared_map_updates: u64,
     /// Futex wakes at whose exit the CPU went to the woken thread (`handoff.rs`).
     pub handoffs: u64,
+    /// Brief calls (`Blocking::brief`) that did not return within the
+    /// grace and slept in the kernel.
+    pub brief_calls_slept: u64,
 }
 
 pub struct RecordOutcome {

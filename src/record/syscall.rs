@@ -134,6 +134,12 @@ impl Recorder {
                 .is_none_or(|p| s.blocking.may_block(&args, &p.mem))
         }) && !spec
             .is_some_and(|s| self.alters_a_shared_file(tid, s.alters_file, &args));
+        let brief = blocks
+            && spec.is_some_and(|s| {
+                self.t
+                    .proc_of(tid)
+                    .is_some_and(|p| s.blocking.brief(&args, &p.mem))
+            });
         if let Some(th) = self.t.get(tid) {
             th.woken_by = None;
             th.syscall = Some(InSyscall {
@@ -147,14 +153,10 @@ impl Recorder {
             });
         }
         self.resume_in_kernel(tid)?;
-        if blocks {
-            // Let it sleep in the kernel; others run meanwhile.
-            self.t.stop_running(tid);
-            if let Some(th) = self.t.get(tid) {
-                if th.state == State::Running {
-                    th.state = State::InKernel;
-                }
-            }
+        if brief {
+            self.wait_briefly(tid)?;
+        } else if blocks {
+            self.let_it_sleep(tid);
         } else {
             // A quick call: wait for its exit and keep this thread on the CPU.
             let exec = spec.is_some_and(|s| s.hook == Hook::Exec);
@@ -172,6 +174,40 @@ impl Recorder {
             }
         }
         Ok(())
+    }
+
+    /// A call that may block but almost always returns at once
+    /// (`Blocking::brief`): its thread keeps the CPU while it returns
+    /// within `BRIEF_GRACE`, else it sleeps in the kernel as any blocking
+    /// call does.
+    fn wait_briefly(&mut self, tid: Tid) -> anyhow::Result<()> {
+        let deadline = std::time::Instant::now() + syscalls::BRIEF_GRACE;
+        while self
+            .t
+            .get(tid)
+            .is_some_and(|t| t.syscall.is_some() && t.state == State::Running)
+        {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match wait::wait_tid_timeout(tid, left).context("waiting for a syscall to return")? {
+                Some(w) => self.handle_or_vanished(w)?,
+                None => {
+                    self.stats.brief_calls_slept += 1;
+                    self.let_it_sleep(tid);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A thread resumed into a call that blocks: it sleeps in the kernel,
+    /// others run meanwhile.
+    fn let_it_sleep(&mut self, tid: Tid) {
+        self.t.stop_running(tid);
+        if let Some(th) = self.t.get(tid) {
+            if th.state == State::Running {
+                th.state = State::InKernel;
+            }
+        }
     }
 
     /// One stop of any thread while an execve is in the kernel. A successful

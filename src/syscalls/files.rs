@@ -1,36 +1,36 @@
 //! Files and descriptors: all emulated at replay (replay opens no real files).
 
-use super::{emu, emu_blocking, Blocking, Hook, Out::*, Spec};
+use super::{emu, emu_blocking, emu_fd_io, emu_open, Blocking, Hook, Out::*, Spec};
 use libc::*;
 
 const STAT: usize = 144;
 
 pub(crate) const ROWS: &[Spec] = &[
-    emu_blocking(SYS_read, &[ResultLen(1)]),
-    emu_blocking(SYS_write, &[])
+    emu_fd_io(SYS_read, &[ResultLen(1)]),
+    emu_fd_io(SYS_write, &[])
         .hook(Hook::Output)
         .sends(&[ResultLen(1)])
         .alters_file(),
-    emu_blocking(SYS_pread64, &[ResultLen(1)]),
-    emu_blocking(SYS_pwrite64, &[])
+    emu_fd_io(SYS_pread64, &[ResultLen(1)]),
+    emu_fd_io(SYS_pwrite64, &[])
         .sends(&[ResultLen(1)])
         .alters_file(),
-    emu_blocking(SYS_readv, &[IovResult(1, 2)]),
-    emu_blocking(SYS_writev, &[])
+    emu_fd_io(SYS_readv, &[IovResult(1, 2)]),
+    emu_fd_io(SYS_writev, &[])
         .hook(Hook::OutputIov)
         .sends(&[IovResult(1, 2)])
         .alters_file(),
-    emu_blocking(SYS_preadv, &[IovResult(1, 2)]),
-    emu_blocking(SYS_preadv2, &[IovResult(1, 2)]),
-    emu_blocking(SYS_pwritev, &[])
+    emu_fd_io(SYS_preadv, &[IovResult(1, 2)]),
+    emu_fd_io(SYS_preadv2, &[IovResult(1, 2)]),
+    emu_fd_io(SYS_pwritev, &[])
         .sends(&[IovResult(1, 2)])
         .alters_file(),
-    emu_blocking(SYS_pwritev2, &[])
+    emu_fd_io(SYS_pwritev2, &[])
         .sends(&[IovResult(1, 2)])
         .alters_file(),
-    emu_blocking(SYS_open, &[]),
-    emu_blocking(SYS_openat, &[]),
-    emu_blocking(SYS_openat2, &[]),
+    emu_open(SYS_open),
+    emu_open(SYS_openat),
+    emu_open(SYS_openat2),
     emu(SYS_creat, &[]),
     emu(SYS_close, &[]),
     emu(SYS_close_range, &[]),

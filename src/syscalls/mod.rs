@@ -57,6 +57,11 @@ pub enum Blocking {
     /// the napper waits for, which then keeps it for a whole turn.
     /// `flags`: the arg holding clock_nanosleep's flags (TIMER_ABSTIME blocks).
     Sleep { req: u8, flags: Option<u8> },
+    /// I/O on the descriptor in arg `fd`: blocks on pipes, sockets,
+    /// terminals and devices; on a regular file it is brief (`brief`).
+    FdIo { fd: u8 },
+    /// Opening a path: blocks only on a FIFO or a device; brief otherwise.
+    Open,
 }
 
 /// The longest sleep the recorder waits out with the thread on the CPU.
@@ -99,9 +104,35 @@ impl Blocking {
             }
             Blocking::CloneFlags => args[0] & libc::CLONE_VFORK as u64 != 0,
             Blocking::FcntlCmd => matches!(args[1], 7 | 38),
+            Blocking::FdIo { .. } | Blocking::Open => true,
+        }
+    }
+
+    /// Whether a call that may block almost always returns within
+    /// microseconds without waiting for another thread: I/O on a regular
+    /// file (the page cache, at worst the disk), opening a path. The
+    /// recorder keeps such a call's thread on the CPU for a grace period
+    /// before it runs others (`BRIEF_GRACE`): switching at it made the
+    /// thread wait for the CPU afterwards, a slice of a spinning thread for
+    /// every file read (a heap profile beside a spinning goroutine: each of
+    /// its reads of /proc/self/maps and the executable, 3–8 ms).
+    pub fn brief(self, args: &[u64; 6], mem: &crate::tracee::mem::ProcMem) -> bool {
+        match self {
+            Blocking::Open => true,
+            Blocking::FdIo { fd } => {
+                let path = format!("/proc/{}/fd/{}", mem.pid(), args[fd as usize] as i32);
+                std::fs::metadata(path).is_ok_and(|m| m.file_type().is_file())
+            }
+            _ => false,
         }
     }
 }
+
+/// How long the recorder waits for a brief call (`Blocking::brief`) to
+/// return before it runs other threads: a FUSE file served by the program
+/// itself, /proc/kmsg or a cold disk block then costs the CPU that long at
+/// most, and nothing waits on it for good.
+pub const BRIEF_GRACE: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// A piece of tracee memory the kernel may write, located through the
 /// syscall's arguments (by index 0..6) and result. Written only when the
@@ -254,6 +285,22 @@ pub(crate) const fn emu_sleep(
     Spec {
         blocking: Blocking::Sleep { req, flags },
         ..emu_blocking(nr, outputs)
+    }
+}
+
+/// `emu_blocking` for I/O on the descriptor in arg 0 (`Blocking::FdIo`).
+pub(crate) const fn emu_fd_io(nr: i64, outputs: &'static [Out]) -> Spec {
+    Spec {
+        blocking: Blocking::FdIo { fd: 0 },
+        ..emu_blocking(nr, outputs)
+    }
+}
+
+/// `emu_blocking` for opening a path (`Blocking::Open`).
+pub(crate) const fn emu_open(nr: i64) -> Spec {
+    Spec {
+        blocking: Blocking::Open,
+        ..emu_blocking(nr, &[])
     }
 }
 
