@@ -1143,15 +1143,12 @@ fn threads_woken_by_a_loop_stopping_the_world_get_to_run() {
 fn a_spinner_with_nothing_to_patch_is_settled_after_one_round() {
     for version in go_versions() {
         let s = Scratch::new();
-        let dir = s.path().join("t");
-        let mut cmd = s.cmd();
-        cmd.env("RRGO_LOG", "rrgo::record::points=debug")
-            .args(["record", "-o"])
-            .arg(&dir)
-            .arg("--")
-            .arg(example(&version, "idlespin"))
-            .arg("600");
-        let rec = output_within(&mut cmd, Duration::from_secs(60));
+        let (rec, dir) = s.record_env(
+            "t",
+            &example(&version, "idlespin"),
+            &["600"],
+            &[("RRGO_LOG", "rrgo::record::points=debug")],
+        );
         let log = text(&rec.stderr);
         assert!(rec.status.success(), "go{version}: {log}");
         assert_eq!(
@@ -1160,13 +1157,13 @@ fn a_spinner_with_nothing_to_patch_is_settled_after_one_round() {
             "go{version}"
         );
         // The spinner's points: settled where they were interrupted.
-        let steps: Vec<usize> = log
+        let steps: Vec<u64> = log
             .lines()
             .filter(|l| l.contains("settled a point"))
             .filter_map(|l| {
                 let field = |k: &str| l.split(&format!(" {k}=")).nth(1)?.split(' ').next();
                 (field("from")? == field("to")? && field("site")? == "false")
-                    .then(|| field("steps")?.parse().ok())?
+                    .then(|| logged_number(l, "steps"))?
             })
             .collect();
         assert!(
@@ -1177,14 +1174,7 @@ fn a_spinner_with_nothing_to_patch_is_settled_after_one_round() {
             steps.iter().all(|&n| n <= 2),
             "go{version}: a loop with no site was stepped round more than once: {steps:?}"
         );
-        // The program's own stderr, without rrgo's log.
-        let mut program = rec.clone();
-        program.stderr = log
-            .lines()
-            .filter(|l| !l.contains(" DEBUG rrgo::"))
-            .flat_map(|l| format!("{l}\n").into_bytes())
-            .collect();
-        assert_same("idlespin", &program, &s.replay(&dir));
+        replay_re_executing(&s, &dir, &rec, "rrgo::commands=info");
     }
 }
 
