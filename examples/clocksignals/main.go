@@ -14,6 +14,9 @@
 //	      from outside (signal.Notify'd, as is SIGUSR1, which a test may
 //	      send first), at most -ms milliseconds (then it exits 1)
 //
+// With -min N the spinner makes at least N reads in any mode, even past
+// -ms or after SIGTERM.
+//
 // Every mode prints how many clock reads the spinner made and a checksum
 // of the values read, which a replay must reproduce.
 package main
@@ -30,14 +33,19 @@ import (
 	"time"
 )
 
-var ms = flag.Int("ms", 300, "how long to spin (milliseconds)")
+var (
+	ms  = flag.Int("ms", 300, "how long to spin (milliseconds)")
+	min = flag.Int("min", 0, "spin on until at least this many reads, whatever the time or a signal says")
+)
 
-// spin reads the clock until stop is set or the deadline passes; it makes
-// no syscall while it spins.
+// spin reads the clock until stop is set or the deadline passes, and at
+// least *min times (so a test's precondition does not depend on how much
+// CPU a loaded machine gives the spinner); it makes no syscall while it
+// spins.
 func spin(stop *atomic.Bool, deadline time.Time) (reads int, sum int64) {
-	for !stop.Load() {
+	for reads < *min || !stop.Load() {
 		now := time.Now()
-		if now.After(deadline) {
+		if reads >= *min && now.After(deadline) {
 			break
 		}
 		reads++
