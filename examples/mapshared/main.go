@@ -20,6 +20,12 @@
 // (no syscalls) while another writes a file now and then (writes that give
 // up the CPU), and prints the count kept in a local variable next to the
 // count in the file: the same, natively and in a replay.
+//
+// `mapshared aliases` maps one 64 KiB file shared 1,024 times over 64 MB
+// (as the runtime's TestMemmoveOverflow maps one 49,152 times over 3 GB),
+// counts into the first mapping (reading only that one) and runs a child
+// process between counts: no other process maps the file, so no store of
+// another process can change it.
 package main
 
 import (
@@ -52,6 +58,14 @@ func main() {
 	}
 	if len(os.Args) == 2 && os.Args[1] == "counting" {
 		countWhileWriting()
+		return
+	}
+	if len(os.Args) == 2 && os.Args[1] == "aliases" {
+		countWithAliases()
+		return
+	}
+	if len(os.Args) == 2 && os.Args[1] == "child" {
+		fmt.Println("child ran")
 		return
 	}
 	if len(os.Args) == 3 && os.Args[1] == "storer" {
@@ -298,4 +312,48 @@ func mapZeros(path string, size int) []byte {
 		panic(err)
 	}
 	return m
+}
+
+// countWithAliases: see `mapshared aliases` above.
+func countWithAliases() {
+	dir, err := os.MkdirTemp("", "mapshared")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	const size, copies = 64 << 10, 1024
+	f, err := os.Create(filepath.Join(dir, "aliased"))
+	if err != nil {
+		panic(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(make([]byte, size)); err != nil {
+		panic(err)
+	}
+	// Reserve the range, then map the file over it piece by piece.
+	all, err := syscall.Mmap(-1, 0, size*copies, syscall.PROT_NONE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+	if err != nil {
+		panic(err)
+	}
+	base := uintptr(unsafe.Pointer(&all[0]))
+	for i := uintptr(0); i < copies; i++ {
+		_, _, errno := syscall.Syscall6(syscall.SYS_MMAP, base+i*size, size,
+			syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED|syscall.MAP_FIXED, f.Fd(), 0)
+		if errno != 0 {
+			panic(errno)
+		}
+	}
+	counter := (*uint64)(unsafe.Pointer(base + 128))
+	for c := 0; c < 4; c++ {
+		for i := 0; i < 1000; i++ {
+			atomic.AddUint64(counter, 1)
+		}
+		out, err := exec.Command(os.Args[0], "child").Output()
+		if err != nil {
+			panic(err)
+		}
+		fmt.Printf("%s", out)
+	}
+	fmt.Printf("aliases counted %d\n", atomic.LoadUint64(counter))
+	syscall.Munmap(all)
 }

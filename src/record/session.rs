@@ -240,6 +240,10 @@ pub(super) struct Recorder {
     /// Processes whose shared file pages are still to be compared: a file
     /// changed while one of their threads ran user code (`refresh_shared_mappings`).
     pub(super) shared_pending: std::collections::BTreeMap<i32, super::shared::Files>,
+    /// Per process, the files other processes could store into through a
+    /// shared mapping while they ran since it last compared its pages
+    /// (`shared_stores_of_others`); kept past a storer's exit.
+    pub(super) shared_stale: std::collections::BTreeMap<i32, super::shared::Files>,
     /// `last_ran` ran user code since the page was last emptied (else there
     /// is nothing to read: the exit of a syscall follows its entry directly).
     pub(super) page_maybe_used: bool,
@@ -368,6 +372,7 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         last_ran: None,
         last_tgid: None,
         shared_pending: Default::default(),
+        shared_stale: Default::default(),
         page_maybe_used: false,
         redact,
     };
@@ -1036,6 +1041,7 @@ impl Recorder {
         if th.tgid == tid.0 {
             // The thread-group leader is reaped last: the process is gone.
             self.t.procs.remove(&th.tgid);
+            self.shared_stale.remove(&th.tgid);
             self.append(tid, EventKind::ProcessExit { status })?;
             if th.tgid == self.main_tgid {
                 self.main_exit = Some(status);

@@ -95,10 +95,31 @@ struct Mapping {
     storable: bool,
 }
 
-/// One process's shared file mappings, by start address.
+/// One process's shared file mappings, by start address, and how many of
+/// them can be stored into per file: a program may map one file thousands
+/// of times (the runtime's tests map a 64 KiB file 49,152 times over 3 GB),
+/// so nothing done per call or per thread switch walks them all.
 #[derive(Debug, Default, Clone)]
 pub struct SharedMaps {
     maps: BTreeMap<u64, Mapping>,
+    /// Mappings per file, and of those the storable ones.
+    mapped: BTreeMap<Option<FileId>, usize>,
+    storable: BTreeMap<Option<FileId>, usize>,
+    /// A child made with CLONE_VM (Go's os/exec clones so, then execs): its
+    /// mappings are its parent's own, which replay shares the same way, so
+    /// its stores are not another process's.
+    in_parents_memory: bool,
+}
+
+fn count(counts: &mut BTreeMap<Option<FileId>, usize>, file: Option<FileId>, up: bool) {
+    if up {
+        *counts.entry(file).or_default() += 1;
+    } else if let Some(n) = counts.get_mut(&file) {
+        *n -= 1;
+        if *n == 0 {
+            counts.remove(&file);
+        }
+    }
 }
 
 impl SharedMaps {
@@ -125,28 +146,59 @@ impl SharedMaps {
             file,
             storable,
         };
+        count(&mut self.mapped, file, true);
+        if storable {
+            count(&mut self.storable, file, true);
+        }
         self.maps.insert(start, m);
     }
 
     /// [start, start+len) was unmapped or mapped over.
     pub fn forget(&mut self, start: u64, len: u64) {
         let end = start.saturating_add(len);
-        self.maps
-            .retain(|&s, m| s.saturating_add(m.len) <= start || s >= end);
+        // Mappings do not overlap: the one starting before `start` is the
+        // only one of those that can reach into the range.
+        let before = self
+            .maps
+            .range(..start)
+            .next_back()
+            .filter(|(&s, m)| s.saturating_add(m.len) > start)
+            .map(|(&s, _)| s);
+        let gone: Vec<u64> = before
+            .into_iter()
+            .chain(self.maps.range(start..end).map(|(&s, _)| s))
+            .collect();
+        for s in gone {
+            if let Some(m) = self.maps.remove(&s) {
+                count(&mut self.mapped, m.file, false);
+                if m.storable {
+                    count(&mut self.storable, m.file, false);
+                }
+            }
+        }
     }
 
     /// Whether a shared mapping here may be of `file` (one of a file that
     /// cannot be named may be of any).
     pub fn maps_file(&self, file: FileId) -> bool {
-        self.maps
-            .values()
-            .any(|m| m.file.is_none() || m.file == Some(file))
+        self.mapped.contains_key(&None) || self.mapped.contains_key(&Some(file))
     }
 
     /// The files this process can store into through a shared mapping
     /// (`None`: one it cannot name).
     pub fn storable_files(&self) -> impl Iterator<Item = Option<FileId>> + '_ {
-        self.maps.values().filter(|m| m.storable).map(|m| m.file)
+        self.storable
+            .keys()
+            .copied()
+            .filter(|_| !self.in_parents_memory)
+    }
+
+    /// The mappings of a CLONE_VM child: its parent's, in the same memory.
+    pub fn of_clone_in_same_memory(&self) -> SharedMaps {
+        SharedMaps {
+            in_parents_memory: true,
+            ..self.clone()
+        }
     }
 
     /// The runs of pages of the mappings `which` covers whose contents
@@ -155,6 +207,9 @@ impl SharedMaps {
     /// nothing changed are left alone (a linker maps many MB of archives).
     pub fn changes(&mut self, mem: &ProcMem, which: &Files) -> Vec<MemWrite> {
         let mut out = Vec::new();
+        if !self.mapped.keys().any(|&f| which.covers(f)) {
+            return out;
+        }
         for (&start, m) in self.maps.iter_mut().filter(|(_, m)| which.covers(m.file)) {
             let data = mem.read_prefix(RemoteAddr(start), m.len as usize);
             let now = page_hashes(&data, m.len);

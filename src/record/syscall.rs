@@ -536,6 +536,15 @@ impl Recorder {
         if shared && file && args[2] & libc::PROT_READ as u64 != 0 {
             let (id, storable) = shared::open_file(tid, args[4] as i32);
             p.shared.add(&p.mem, addr, args[1], id, storable);
+            if storable {
+                // It may store into it before another process runs.
+                let tgid = self.t.get(tid).map_or(tid.0, |t| t.tgid);
+                let files = match id {
+                    Some(f) => Files::Only([f].into()),
+                    None => Files::All,
+                };
+                self.others_may_see(tgid, Some(files));
+            }
         } else {
             p.shared.forget(addr, args[1]);
         }
@@ -625,8 +634,12 @@ impl Recorder {
     /// process may have stored into a file both map shared (Go's telemetry
     /// counters are atomic adds in a mapped file, by `go` and every tool it
     /// runs), which no call announces. Replay's mapping is a private copy,
-    /// so the pages that changed since `tid`'s process last looked are
-    /// recorded for it before it runs.
+    /// so the pages of such files that changed since `tid`'s process last
+    /// looked are recorded for it before it runs. Only files another
+    /// process could store into while it ran are compared: the process's
+    /// own stores replay re-executes, and reading all of its mappings at
+    /// every switch read 3 GB each time (a runtime test maps one 64 KiB
+    /// file 49,152 times while its children run).
     pub(super) fn shared_stores_of_others(&mut self, tid: Tid) -> anyhow::Result<()> {
         self.shared_stores_pending()?;
         let Some(tgid) = self.t.get(tid).map(|t| t.tgid) else {
@@ -636,23 +649,44 @@ impl Recorder {
             return Ok(());
         }
         self.last_tgid = Some(tgid);
-        let storable = self.storable_files();
-        self.record_shared_changes(tgid, &storable)
+        // This process may store from now on: the others look at its files.
+        let storable = self.storable_files_of(tgid);
+        self.others_may_see(tgid, storable);
+        let Some(stale) = self.shared_stale.remove(&tgid) else {
+            return Ok(());
+        };
+        self.record_shared_changes(tgid, &stale)
     }
 
-    /// The files some process can store into through a shared mapping: the
-    /// ones whose mappings can change without a call.
-    fn storable_files(&self) -> Files {
+    /// The files `tgid` can store into through a shared mapping (`None`:
+    /// nothing).
+    fn storable_files_of(&self, tgid: i32) -> Option<Files> {
+        let p = self.t.procs.get(&tgid)?;
         let mut files = BTreeSet::new();
-        for p in self.t.procs.values() {
-            for file in p.shared.storable_files() {
-                match file {
-                    Some(f) => files.insert(f),
-                    None => return Files::All,
-                };
+        for file in p.shared.storable_files() {
+            match file {
+                Some(f) => files.insert(f),
+                None => return Some(Files::All),
+            };
+        }
+        (!files.is_empty()).then_some(Files::Only(files))
+    }
+
+    /// Every process but `tgid` that maps a file shared compares `files`
+    /// before it next runs.
+    pub(super) fn others_may_see(&mut self, tgid: i32, files: Option<Files>) {
+        let Some(files) = files else { return };
+        for (&other, p) in &self.t.procs {
+            if other == tgid || p.shared.is_empty() {
+                continue;
+            }
+            match self.shared_stale.entry(other) {
+                Entry::Vacant(v) => {
+                    v.insert(files.clone());
+                }
+                Entry::Occupied(mut o) => o.get_mut().merge(files.clone()),
             }
         }
-        Files::Only(files)
     }
 
     /// The processes whose shared pages a file change left unlooked at
@@ -742,7 +776,13 @@ impl Recorder {
                 .t
                 .procs
                 .get(&parent_tgid)
-                .map(|p| (p.shared.clone(), p.rand_sites.clone()))
+                .map(|p| {
+                    let shared = match flags & libc::CLONE_VM as u64 {
+                        0 => p.shared.clone(),
+                        _ => p.shared.of_clone_in_same_memory(),
+                    };
+                    (shared, p.rand_sites.clone())
+                })
                 .unwrap_or_default();
             self.t.procs.insert(
                 child.0,
