@@ -71,6 +71,9 @@ fn os_exec_child_processes() {
     round_trip("osexec", &[]);
 }
 
+/// Also the answers about rrgo's own seccomp filter (PR_GET_NO_NEW_PRIVS 1,
+/// PR_GET_SECCOMP 2 while recording; replay installs no filter): replay
+/// diverged at their prctl until it emulated them.
 #[test]
 fn time_random_and_map_order() {
     round_trip("nondet", &[]);

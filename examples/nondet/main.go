@@ -27,6 +27,7 @@ import (
 	randv2 "math/rand/v2"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 	"unsafe"
 )
@@ -85,8 +86,20 @@ func main() {
 
 	fmt.Println("exec file name:", execFileName())
 	fmt.Println("ignored signals:", ignoredSignals())
+	fmt.Println("no_new_privs, seccomp mode:", prctlGet(39), prctlGet(21))
 
 	fmt.Println("monotonic elapsed ns:", time.Since(start).Nanoseconds())
+}
+
+// prctlGet is prctl(option) for a PR_GET_* option that answers in its
+// result (PR_GET_NO_NEW_PRIVS 39, PR_GET_SECCOMP 21): a recorder that
+// installs a seccomp filter sets both for the program.
+func prctlGet(option uintptr) int64 {
+	r, _, errno := syscall.Syscall(syscall.SYS_PRCTL, option, 0, 0)
+	if errno != 0 {
+		return -int64(errno)
+	}
+	return int64(r)
 }
 
 // ignoredSignals is the SigIgn mask the kernel reports.
