@@ -59,14 +59,16 @@ fn rewrite_trace(
     to: &std::path::Path,
     edit: impl FnMut(&mut EventKind) -> bool,
 ) -> bool {
-    rewrite_trace_with(from, to, |_| {}, edit)
+    rewrite_trace_with(from, to, |_| {}, None, edit)
 }
 
-/// `rewrite_trace`, also letting `edit_header` change the header.
+/// `rewrite_trace`, also letting `edit_header` change the header, and
+/// inserting an event (`insert`: after the event of that time).
 fn rewrite_trace_with(
     from: &std::path::Path,
     to: &std::path::Path,
     edit_header: impl FnOnce(&mut trace_format::Header),
+    insert: Option<(u64, EventKind, trace_format::RecTid)>,
     mut edit: impl FnMut(&mut EventKind) -> bool,
 ) -> bool {
     let r = TraceReader::open(from).unwrap();
@@ -102,6 +104,11 @@ fn rewrite_trace_with(
             edited = true;
         }
         w.append(e.kind, e.tid).unwrap();
+        if let Some((after, kind, tid)) = insert.as_ref() {
+            if e.time.0 == *after {
+                w.append(kind.clone(), *tid).unwrap();
+            }
+        }
     }
     w.finish().unwrap();
     edited
@@ -186,13 +193,14 @@ fn replay_pins_to_the_recorded_cpu() {
     let (rec, trace) = s.record("t", &example(&newest(), "hello"), &[]);
     let recorded_cpu = TraceReader::open(&trace).unwrap().header().host.pinned_cpu;
     let same = s.path().join("same");
-    rewrite_trace_with(&trace, &same, |_| {}, |_| false);
+    rewrite_trace_with(&trace, &same, |_| {}, None, |_| false);
     assert_same("same CPU", &rec, &s.replay(&same));
     let other = s.path().join("other");
     rewrite_trace_with(
         &trace,
         &other,
         |h| h.host.pinned_cpu = 1 - recorded_cpu.min(1),
+        None,
         |_| false,
     );
     let rep = s.replay(&other);
@@ -320,6 +328,7 @@ fn replayed_clock_reads_come_from_the_trace() {
         &trace,
         &shifted,
         |_| {},
+        None,
         |k| {
             if let EventKind::ClockReads { entries } = k {
                 for ts in entries.chunks_exact_mut(16) {
@@ -356,6 +365,7 @@ fn a_missing_clock_read_is_a_divergence() {
         &trace,
         &short,
         |_| {},
+        None,
         |k| match k {
             EventKind::ClockReads { entries } if entries.len() >= 32 => {
                 entries.truncate(entries.len() - 16);
@@ -571,6 +581,7 @@ fn syscalls_buffered_in_the_program_replay_from_the_trace() {
         &trace,
         &bad,
         |_| {},
+        None,
         |k| {
             let EventKind::BufferedCalls { records } = k else {
                 return false;
@@ -1334,4 +1345,70 @@ fn points_the_recorder_chooses_need_no_debug_register() {
         chosen > 0,
         "no point was made by the recorder: the test exercised nothing"
     );
+}
+
+/// Mechanism: a call a signal interrupted is restarted at replay only when
+/// the recording did (`replay/step.rs`, `signal_follows`). The kernel ends
+/// a sleep a handled signal interrupts with ERESTART_RESTARTBLOCK, which
+/// the handler's delivery turns into EINTR; replay delivers the recorded
+/// signal where the thread stands, and restarts the call itself only when
+/// no signal of that thread comes next. A `Pages` event (another process's
+/// stores into a shared file, recorded for a thread inside a blocking
+/// call) may come between the exit and the signal: it runs nothing, so it
+/// must not hide the signal (the `runtime` row diverged at such a futex
+/// wait: replay made it a `restart_syscall`). `examples/eintrsleep` sleeps
+/// on the main thread while SIGUSR1s arrive from outside; an empty `Pages`
+/// event is put after such an exit, and replay still reproduces the
+/// program. Also replayed unedited.
+#[test]
+fn a_pages_event_between_an_interrupted_sleep_and_its_signal_does_not_restart_it() {
+    let s = Scratch::new();
+    let trace = s.path().join("t");
+    let bg = s.record_until_ready(&["-q"], &trace, &example(&newest(), "eintrsleep"), &[]);
+    for _ in 0..20 {
+        // SAFETY: signalling the recorded program.
+        unsafe { libc::kill(bg.pid, libc::SIGUSR1) };
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(30));
+    // SAFETY: as above.
+    unsafe { libc::kill(bg.pid, libc::SIGTERM) };
+    let rec = bg.finish();
+    assert!(rec.status.success(), "{}", text(&rec.stderr));
+    assert_same("unedited", &rec, &s.replay(&trace));
+    // A restart code at an exit whose thread's next event is the signal.
+    let events: Vec<_> = TraceReader::open(&trace)
+        .unwrap()
+        .events()
+        .map(|e| e.unwrap())
+        .collect();
+    let exit = events.iter().enumerate().find_map(|(i, e)| {
+        let EventKind::SyscallExit { result: -516, .. } = e.kind else {
+            return None;
+        };
+        let next = events[i + 1..].iter().find(|x| x.tid == e.tid)?;
+        matches!(
+            next.kind,
+            EventKind::Signal {
+                point: trace_format::DeliveryPoint::AtLastStop,
+                ..
+            }
+        )
+        .then_some((e.time.0, e.tid))
+    });
+    let Some((at, tid)) = exit else {
+        panic!(
+            "no sleep ended by a signal in this recording: {}",
+            text(&rec.stdout)
+        );
+    };
+    let edited = s.path().join("edited");
+    rewrite_trace_with(
+        &trace,
+        &edited,
+        |_| {},
+        Some((at, EventKind::Pages { pages: Vec::new() }, tid)),
+        |_| false,
+    );
+    assert_same("with a Pages event after the exit", &rec, &s.replay(&edited));
 }

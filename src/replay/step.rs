@@ -1445,7 +1445,14 @@ impl ReplaySession {
     /// Whether the thread's next event is a signal delivered where it stands.
     fn signal_follows(&mut self, e: &Event) -> anyhow::Result<bool> {
         let tid = e.tid;
-        let next = self.find_ahead(1_000_000, |x| x.tid == tid)?;
+        // Another process's stores into a shared file come as `Pages`
+        // events of a thread inside a blocking call (`record_shared_pages`),
+        // written without running it: they may come between the call's exit
+        // and its signal (the runtime row: a futex wait's -516, a `Pages`,
+        // then SIGURG; replay restarted the wait and diverged).
+        let next = self.find_ahead(1_000_000, |x| {
+            x.tid == tid && !matches!(x.kind, EventKind::Pages { .. })
+        })?;
         Ok(matches!(
             next,
             Some(Event {
