@@ -1410,5 +1410,35 @@ fn a_pages_event_between_an_interrupted_sleep_and_its_signal_does_not_restart_it
         Some((at, EventKind::Pages { pages: Vec::new() }, tid)),
         |_| false,
     );
-    assert_same("with a Pages event after the exit", &rec, &s.replay(&edited));
+    assert_same(
+        "with a Pages event after the exit",
+        &rec,
+        &s.replay(&edited),
+    );
+}
+
+/// Mechanism: replay's search page lies below the program's whole image
+/// (`tracee/searchstub.rs`, `maps::lowest_image_start`). An executable the
+/// C linker made position-independent (every cgo program built with
+/// `-buildmode=pie`) starts with a read-only segment right below its text;
+/// the page, placed below the text alone, could not be mapped there, so
+/// every point was searched with a debug register — a counting loop visits
+/// its point millions of times, and `spinmarks` built so diverged after 60 s
+/// of searching (the runtime row's `TestCgoPprofPIE` child stalled the
+/// same way). Now the in-process stub finds them.
+#[test]
+fn an_externally_linked_pie_is_searched_in_process() {
+    let s = Scratch::new();
+    let exe = example_pie_linked_externally(&newest(), "spinmarks", s.path());
+    let (rec, dir) = s.record("t", &exe, &["27"]);
+    assert!(rec.status.success(), "{}", text(&rec.stderr));
+    let err = replay_re_executing(&s, &dir, &rec, "info");
+    let executed = logged_number(&err, "executed").expect("no executed= in the log");
+    let in_process = logged_number(&err, "in_process").expect("no in_process= in the log");
+    assert!(executed > 0, "no preemption points: {err}");
+    // (A point where the thread already stands needs no search.)
+    assert!(
+        in_process * 2 > executed,
+        "the stub found few points: {err}"
+    );
 }

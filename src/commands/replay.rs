@@ -187,6 +187,7 @@ fn autopilot(dir: &std::path::Path) -> Result<i32> {
     }
     tracing::info!(
         executed = p.executed,
+        in_process = p.in_process,
         jumped = p.jumped,
         breakpoint_hits = p.hits,
         probe_stops = p.probes,

@@ -23,6 +23,21 @@ impl Region {
     }
 }
 
+/// Where the image of the lowest executable file mapping (the program,
+/// right after exec) starts: its file's lowest mapping. A position-
+/// independent executable's text follows a read-only segment of its own
+/// file, so the pages below its text are taken.
+pub fn lowest_image_start(maps: &[Region]) -> Option<u64> {
+    let text = maps
+        .iter()
+        .filter(|r| r.perms[2] == b'x' && r.path.starts_with('/'))
+        .min_by_key(|r| r.start)?;
+    maps.iter()
+        .filter(|r| r.path == text.path)
+        .map(|r| r.start)
+        .min()
+}
+
 pub fn read_maps(pid: i32) -> io::Result<Vec<Region>> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/maps"))?;
     let mut out = Vec::new();

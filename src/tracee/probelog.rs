@@ -172,14 +172,10 @@ pub fn relocated_origin(relocated: &[(u64, u64)], rip: u64) -> Option<u64> {
 }
 
 /// Where the trampolines go in `pid`, for `len` bytes: below the search
-/// stub's page (or the lowest executable file mapping).
+/// stub's page (or the program's image).
 pub fn place(pid: i32, len: u64) -> Option<u64> {
     let maps = read_maps(pid).ok()?;
-    let lowest = maps
-        .iter()
-        .filter(|r| r.perms[2] == b'x' && r.path.starts_with('/'))
-        .map(|r| r.start)
-        .min()?;
+    let lowest = super::maps::lowest_image_start(&maps)?;
     let below = super::searchstub::locate(pid).unwrap_or(lowest);
     let addr = below.checked_sub(GAP + len.div_ceil(PAGE) * PAGE)? & !(PAGE - 1);
     let taken = maps.iter().any(|r| r.start < addr + len && addr < r.end);

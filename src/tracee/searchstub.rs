@@ -16,9 +16,9 @@
 //! out before anything else runs, so no other thread, traceback or signal
 //! ever sees it (replay delivers signals itself, at recorded points).
 //!
-//! The page is mapped when a program is exec'd in replay, just below its
-//! lowest file-backed executable mapping, where a rel32 `jmp` from the
-//! program's code reaches it (0x3f0000 for a static Go binary).
+//! The page is mapped when a program is exec'd in replay, just below the
+//! image of its lowest file-backed executable mapping, where a rel32 `jmp`
+//! from the program's code reaches it (0x3ee000 for a static Go binary).
 
 use std::io;
 
@@ -27,7 +27,7 @@ use iced_x86::BlockEncoderOptions;
 use trace_format::Regs;
 
 use super::insn::PatchSite;
-use super::maps::{read_maps, Region};
+use super::maps::{lowest_image_start, read_maps, Region};
 use super::mem::ProcMem;
 use super::{inject, Tid};
 
@@ -42,11 +42,10 @@ const MIN_ADDR: u64 = 0x10000;
 
 /// Where the page belongs in a process with these mappings.
 fn place(maps: &[Region]) -> Option<u64> {
-    let lowest = maps
-        .iter()
-        .filter(|r| r.perms[2] == b'x' && r.path.starts_with('/'))
-        .map(|r| r.start)
-        .min()?;
+    // Below the whole image, not just its text (a PIE's read-only first
+    // segment lies right below: the page could not be mapped there, and a
+    // cgo test program's search fell back to a debug register).
+    let lowest = lowest_image_start(maps)?;
     let addr = lowest.checked_sub(GAP + MAP_LEN)?;
     (addr >= MIN_ADDR).then_some(addr)
 }

@@ -410,6 +410,17 @@ impl Background {
 /// executable (`-buildmode=pie`, as distributions build Go programs) into
 /// `dir`; with `debug`, without optimizations (`-gcflags=all=-N -l`).
 pub fn example_pie(version: &str, name: &str, dir: &Path, debug: bool) -> PathBuf {
+    build_pie(version, name, dir, debug, false)
+}
+
+/// `example_pie` linked by the C linker (`-ldflags=-linkmode=external`, as
+/// every cgo program built `-buildmode=pie` is): the image starts with a
+/// read-only segment below its text. Needs gcc.
+pub fn example_pie_linked_externally(version: &str, name: &str, dir: &Path) -> PathBuf {
+    build_pie(version, name, dir, false, true)
+}
+
+fn build_pie(version: &str, name: &str, dir: &Path, debug: bool, external: bool) -> PathBuf {
     let go = repo()
         .join(".tools")
         .join(format!("go{version}"))
@@ -419,11 +430,13 @@ pub fn example_pie(version: &str, name: &str, dir: &Path, debug: bool) -> PathBu
         "{} is missing: run scripts/setup.sh",
         go.display()
     );
-    let exe = dir.join(format!("{name}.pie"));
+    let exe = dir.join(format!("{name}{}.pie", if external { ".ext" } else { "" }));
     let built = output_within(
         Command::new(&go)
             .args(["build", "-buildvcs=false", "-buildmode=pie"])
             .args(debug.then_some("-gcflags=all=-N -l"))
+            .args(external.then_some("-ldflags=-linkmode=external"))
+            .envs(external.then_some(("CGO_ENABLED", "1")))
             .arg("-o")
             .arg(&exe)
             .arg(format!("./{name}"))
