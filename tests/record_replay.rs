@@ -89,6 +89,9 @@ fn goroutine_panic_exits_2_with_traceback() {
     round_trip("panicker", &[]);
 }
 
+/// Also a child forked by glibc's `fork`, which asks for its CPU set by the
+/// tid the kernel wrote into its pthread struct (CLONE_CHILD_SETTID): replay
+/// diverged at that sched_getaffinity until it wrote the recorded tid there.
 #[test]
 fn cgo_with_glibc() {
     round_trip("cgo", &[]);

@@ -7,11 +7,16 @@
 // is dynamically linked against glibc, threads are created with
 // pthread_create), the C clock and pid, glibc's rand() state shared between
 // threads, and goroutine scheduling across cgo calls. Every digest differs
-// between runs.
+// between runs. At the end a C function forks (glibc's fork) and the child
+// asks for its CPU set by its cached tid.
 package main
 
 /*
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +39,23 @@ static unsigned char *fill_buffer(size_t n, unsigned int salt) {
 
 static long c_getpid(void) {
 	return (long)getpid();
+}
+
+// fork_affinity forks with glibc's fork, which has the kernel write the
+// child's tid into the child's pthread struct; the child asks for its own
+// CPU set through pthread_self, which passes that cached tid to the kernel.
+// Returns the child's wait status (0: it got a non-empty set).
+static int fork_affinity(void) {
+	pid_t pid = fork();
+	if (pid == 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		int err = pthread_getaffinity_np(pthread_self(), sizeof set, &set);
+		_exit(err == 0 && CPU_COUNT(&set) > 0 ? 0 : 1);
+	}
+	int status = -1;
+	waitpid(pid, &status, 0);
+	return status;
 }
 */
 import "C"
@@ -84,4 +106,5 @@ func main() {
 	for i, d := range digests {
 		fmt.Printf("goroutine %d digest: %s\n", i, d)
 	}
+	fmt.Println("forked C child's affinity status:", int(C.fork_affinity()))
 }

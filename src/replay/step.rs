@@ -935,6 +935,28 @@ impl ReplaySession {
                 child.0
             }
         };
+        // The kernel wrote the live tid where CLONE_CHILD_SETTID asked, as
+        // the child first ran: the recorded one goes there (a forked C
+        // child passed its own tid from glibc's cache to
+        // sched_getaffinity, and replay diverged at the live one).
+        let settid = self
+            .threads
+            .get(&parent)
+            .and_then(|t| t.syscall)
+            .and_then(|(nr, args, _)| {
+                let pmem = self.mems.get(&ptgid)?;
+                crate::syscalls::clone_child_settid(nr, &args, |a| {
+                    pmem.read_u64(RemoteAddr(a)).ok()
+                })
+            });
+        if let Some(addr) = settid {
+            let mem = self
+                .mems
+                .get(&tgid)
+                .ok_or_else(|| diverged(e, "the new task's memory", "none"))?;
+            mem.write(RemoteAddr(addr), &(child.0 as u32).to_le_bytes())
+                .with_context(|| format!("cannot write the new task's tid at {addr:#x}"))?;
+        }
         self.threads.insert(
             child,
             LiveThread {

@@ -20,6 +20,7 @@ mod time;
 
 mod written;
 
+pub use process::clone_child_settid;
 pub use table::lookup;
 pub use written::{entry_lens, in_flight_ranges, ranges, sent_digest, sent_ranges, EntryLens};
 

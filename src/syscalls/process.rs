@@ -93,3 +93,29 @@ pub(crate) const ROWS: &[Spec] = &[
     emu(SYS_process_vm_writev, &[]).hook(Hook::Refuse(-(EPERM as i64))),
     emu(SYS_seccomp, &[]),
 ];
+
+/// Where a clone call has the kernel write the new task's tid in the
+/// child's memory (CLONE_CHILD_SETTID: glibc's `fork` points it at the
+/// child's `pthread` struct, whose tid `raise`, `pthread_getaffinity_np`
+/// and `pthread_kill` then pass to the kernel). The child writes it as it
+/// first runs, so replay's child holds its live tid unless rrgo writes the
+/// recorded one over it at the child's first stop. `read` reads the
+/// parent's memory (clone3's `struct clone_args`).
+pub fn clone_child_settid(
+    nr: i64,
+    args: &[u64; 6],
+    read: impl Fn(u64) -> Option<u64>,
+) -> Option<u64> {
+    let flag = CLONE_CHILD_SETTID as u64;
+    let ptr = if nr == SYS_clone3 {
+        // struct clone_args: flags@0 pidfd@8 child_tid@16 parent_tid@24.
+        let flags = read(args[0])?;
+        (flags & flag != 0).then(|| read(args[0] + 16)).flatten()?
+    } else if nr == SYS_clone && args[0] & flag != 0 {
+        // clone(flags, stack, parent_tid, child_tid, tls).
+        args[3]
+    } else {
+        return None;
+    };
+    (ptr != 0).then_some(ptr)
+}
