@@ -158,15 +158,7 @@ fn outside_signals_while_spinning_on_the_clock() {
             &example(&v, "clocksignals"),
             &["-ms", "20000", "-min", MIN_ARG, "term"],
         );
-        for _ in 0..20 {
-            // SAFETY: signalling the recorded program.
-            unsafe { libc::kill(bg.pid, libc::SIGUSR1) };
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-        // SAFETY: as above.
-        unsafe { libc::kill(bg.pid, libc::SIGTERM) };
-        let rec = bg.finish();
+        let rec = bg.usr1s_then_term(20, Duration::from_millis(50));
         check_replay(&s, &format!("term go{v}"), &rec, &trace);
     }
 }

@@ -1365,15 +1365,7 @@ fn a_pages_event_between_an_interrupted_sleep_and_its_signal_does_not_restart_it
     let s = Scratch::new();
     let trace = s.path().join("t");
     let bg = s.record_until_ready(&["-q"], &trace, &example(&newest(), "eintrsleep"), &[]);
-    for _ in 0..20 {
-        // SAFETY: signalling the recorded program.
-        unsafe { libc::kill(bg.pid, libc::SIGUSR1) };
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    std::thread::sleep(Duration::from_millis(30));
-    // SAFETY: as above.
-    unsafe { libc::kill(bg.pid, libc::SIGTERM) };
-    let rec = bg.finish();
+    let rec = bg.usr1s_then_term(20, Duration::from_millis(30));
     assert!(rec.status.success(), "{}", text(&rec.stderr));
     assert_same("unedited", &rec, &s.replay(&trace));
     // A restart code at an exit whose thread's next event is the signal.

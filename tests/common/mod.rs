@@ -392,6 +392,20 @@ impl Scratch {
 }
 
 impl Background {
+    /// Sends the recorded program `n` SIGUSR1s 5 ms apart, then, after
+    /// `settle`, SIGTERM, and waits for the recording to end.
+    pub fn usr1s_then_term(self, n: usize, settle: std::time::Duration) -> Output {
+        for _ in 0..n {
+            // SAFETY: signalling the recorded program.
+            unsafe { libc::kill(self.pid, libc::SIGUSR1) };
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        std::thread::sleep(settle);
+        // SAFETY: as above.
+        unsafe { libc::kill(self.pid, libc::SIGTERM) };
+        self.finish()
+    }
+
     /// Waits for the recording to end; its stderr is all of it.
     pub fn finish(mut self) -> Output {
         use std::io::Read;
