@@ -9,7 +9,7 @@
 //! without a call: mappings of files some process can store into are
 //! compared whenever the CPU passes to another process.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{btree_map::Entry, BTreeMap, BTreeSet};
 use std::os::unix::fs::MetadataExt;
 
 use trace_format::{MemWrite, RemoteAddr};
@@ -68,6 +68,16 @@ pub enum Files {
 }
 
 impl Files {
+    /// Adds `files` to what `key` has in `map`.
+    pub fn add_to<K: Ord>(map: &mut BTreeMap<K, Files>, key: K, files: Files) {
+        match map.entry(key) {
+            Entry::Vacant(v) => {
+                v.insert(files);
+            }
+            Entry::Occupied(mut o) => o.get_mut().merge(files),
+        }
+    }
+
     fn covers(&self, file: Option<FileId>) -> bool {
         match (self, file) {
             (Files::All, _) | (_, None) => true,
@@ -184,13 +194,18 @@ impl SharedMaps {
         self.mapped.contains_key(&None) || self.mapped.contains_key(&Some(file))
     }
 
-    /// The files this process can store into through a shared mapping
-    /// (`None`: one it cannot name).
-    pub fn storable_files(&self) -> impl Iterator<Item = Option<FileId>> + '_ {
-        self.storable
-            .keys()
-            .copied()
-            .filter(|_| !self.in_parents_memory)
+    /// The files this process can store into through a shared mapping as
+    /// another process's (`All` when one cannot be named; `None`: none).
+    pub fn storable(&self) -> Option<Files> {
+        if self.in_parents_memory || self.storable.is_empty() {
+            return None;
+        }
+        if self.storable.contains_key(&None) {
+            return Some(Files::All);
+        }
+        Some(Files::Only(
+            self.storable.keys().flatten().copied().collect(),
+        ))
     }
 
     /// The mappings of a CLONE_VM child: its parent's, in the same memory.

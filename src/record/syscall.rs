@@ -1,8 +1,6 @@
 //! Syscall stops: what the recorder does at entry and exit, driven by the
 //! syscall table (`crate::syscalls`) and its hooks.
 
-use std::collections::btree_map::Entry;
-use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
 
 use anyhow::Context;
@@ -135,10 +133,10 @@ impl Recorder {
         }) && !spec
             .is_some_and(|s| self.alters_a_shared_file(tid, s.alters_file, &args));
         let brief = blocks
-            && spec.is_some_and(|s| {
-                self.t
-                    .proc_of(tid)
-                    .is_some_and(|p| s.blocking.brief(&args, &p.mem))
+            && spec.is_some_and(|s| match s.blocking.brief(&args) {
+                syscalls::Brief::No => false,
+                syscalls::Brief::Yes => true,
+                syscalls::Brief::IfRegularFile(fd) => shared::regular_file_of(tid, fd).is_some(),
             });
         if let Some(th) = self.t.get(tid) {
             th.woken_by = None;
@@ -580,12 +578,7 @@ impl Recorder {
                 continue;
             }
             if Some(tgid) == busy {
-                match self.shared_pending.entry(tgid) {
-                    Entry::Vacant(v) => {
-                        v.insert(which.clone());
-                    }
-                    Entry::Occupied(mut o) => o.get_mut().merge(which.clone()),
-                }
+                Files::add_to(&mut self.shared_pending, tgid, which.clone());
                 continue;
             }
             let changed = p.shared.changes(&p.mem, &which);
@@ -650,7 +643,7 @@ impl Recorder {
         }
         self.last_tgid = Some(tgid);
         // This process may store from now on: the others look at its files.
-        let storable = self.storable_files_of(tgid);
+        let storable = self.t.procs.get(&tgid).and_then(|p| p.shared.storable());
         self.others_may_see(tgid, storable);
         let Some(stale) = self.shared_stale.remove(&tgid) else {
             return Ok(());
@@ -658,33 +651,13 @@ impl Recorder {
         self.record_shared_changes(tgid, &stale)
     }
 
-    /// The files `tgid` can store into through a shared mapping (`None`:
-    /// nothing).
-    fn storable_files_of(&self, tgid: i32) -> Option<Files> {
-        let p = self.t.procs.get(&tgid)?;
-        let mut files = BTreeSet::new();
-        for file in p.shared.storable_files() {
-            match file {
-                Some(f) => files.insert(f),
-                None => return Some(Files::All),
-            };
-        }
-        (!files.is_empty()).then_some(Files::Only(files))
-    }
-
     /// Every process but `tgid` that maps a file shared compares `files`
     /// before it next runs.
     pub(super) fn others_may_see(&mut self, tgid: i32, files: Option<Files>) {
         let Some(files) = files else { return };
         for (&other, p) in &self.t.procs {
-            if other == tgid || p.shared.is_empty() {
-                continue;
-            }
-            match self.shared_stale.entry(other) {
-                Entry::Vacant(v) => {
-                    v.insert(files.clone());
-                }
-                Entry::Occupied(mut o) => o.get_mut().merge(files.clone()),
+            if other != tgid && !p.shared.is_empty() {
+                Files::add_to(&mut self.shared_stale, other, files.clone());
             }
         }
     }
@@ -835,23 +808,17 @@ pub(crate) fn clone_parent_writes(
     args: &[u64; 6],
     mem: &crate::tracee::mem::ProcMem,
 ) -> Vec<RemoteAddr> {
-    let settid = libc::CLONE_PARENT_SETTID as u64;
-    let pidfd = libc::CLONE_PIDFD as u64;
-    let mut out = Vec::new();
-    if nr == libc::SYS_clone3 {
-        // struct clone_args: flags@0 pidfd@8 child_tid@16 parent_tid@24.
-        let flags = mem.read_u64(RemoteAddr(args[0])).unwrap_or(0);
-        for (flag, off) in [(pidfd, 8), (settid, 24)] {
-            if flags & flag != 0 {
-                if let Ok(ptr) = mem.read_u64(RemoteAddr(args[0] + off)) {
-                    out.push(RemoteAddr(ptr));
-                }
-            }
-        }
-    } else if nr == libc::SYS_clone && args[0] & (settid | pidfd) != 0 && args[2] != 0 {
-        // clone(flags, stack, parent_tid, child_tid, tls): both use parent_tid.
-        out.push(RemoteAddr(args[2]));
-    }
+    let Some(clone) = syscalls::CloneArgs::of(nr, args, |a| mem.read_u64(RemoteAddr(a)).ok())
+    else {
+        return Vec::new();
+    };
+    let mut out: Vec<RemoteAddr> = [libc::CLONE_PIDFD, libc::CLONE_PARENT_SETTID]
+        .into_iter()
+        .filter_map(|flag| clone.stores(flag))
+        .map(RemoteAddr)
+        .collect();
+    // clone's two share one pointer.
+    out.dedup();
     out
 }
 

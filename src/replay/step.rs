@@ -945,10 +945,9 @@ impl ReplaySession {
             .and_then(|t| t.syscall)
             .and_then(|(nr, args, _)| {
                 let pmem = self.mems.get(&ptgid)?;
-                crate::syscalls::clone_child_settid(nr, &args, |a| {
-                    pmem.read_u64(RemoteAddr(a)).ok()
-                })
-            });
+                crate::syscalls::CloneArgs::of(nr, &args, |a| pmem.read_u64(RemoteAddr(a)).ok())
+            })
+            .and_then(|c| c.child_settid());
         if let Some(addr) = settid {
             let mem = self
                 .mems

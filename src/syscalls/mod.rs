@@ -20,7 +20,7 @@ mod time;
 
 mod written;
 
-pub use process::clone_child_settid;
+pub use process::CloneArgs;
 pub use table::lookup;
 pub use written::{entry_lens, in_flight_ranges, ranges, sent_digest, sent_ranges, EntryLens};
 
@@ -121,16 +121,22 @@ impl Blocking {
     /// thread wait for the CPU afterwards, a slice of a spinning thread for
     /// every file read (a heap profile beside a spinning goroutine: each of
     /// its reads of /proc/self/maps and the executable, 3–8 ms).
-    pub fn brief(self, args: &[u64; 6], mem: &crate::tracee::mem::ProcMem) -> bool {
+    pub fn brief(self, args: &[u64; 6]) -> Brief {
         match self {
-            Blocking::Open => true,
-            Blocking::FdIo { fd } => {
-                let path = format!("/proc/{}/fd/{}", mem.pid(), args[fd as usize] as i32);
-                std::fs::metadata(path).is_ok_and(|m| m.file_type().is_file())
-            }
-            _ => false,
+            Blocking::Open => Brief::Yes,
+            Blocking::FdIo { fd } => Brief::IfRegularFile(args[fd as usize] as i32),
+            _ => Brief::No,
         }
     }
+}
+
+/// Whether a call is brief (`Blocking::brief`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Brief {
+    No,
+    Yes,
+    /// When this descriptor is a regular file (the recorder looks).
+    IfRegularFile(i32),
 }
 
 /// How long the recorder waits for a brief call (`Blocking::brief`) to

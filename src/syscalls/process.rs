@@ -94,28 +94,62 @@ pub(crate) const ROWS: &[Spec] = &[
     emu(SYS_seccomp, &[]),
 ];
 
-/// Where a clone call has the kernel write the new task's tid in the
-/// child's memory (CLONE_CHILD_SETTID: glibc's `fork` points it at the
-/// child's `pthread` struct, whose tid `raise`, `pthread_getaffinity_np`
-/// and `pthread_kill` then pass to the kernel). The child writes it as it
-/// first runs, so replay's child holds its live tid unless rrgo writes the
-/// recorded one over it at the child's first stop. `read` reads the
-/// parent's memory (clone3's `struct clone_args`).
-pub fn clone_child_settid(
-    nr: i64,
-    args: &[u64; 6],
-    read: impl Fn(u64) -> Option<u64>,
-) -> Option<u64> {
-    let flag = CLONE_CHILD_SETTID as u64;
-    let ptr = if nr == SYS_clone3 {
-        // struct clone_args: flags@0 pidfd@8 child_tid@16 parent_tid@24.
-        let flags = read(args[0])?;
-        (flags & flag != 0).then(|| read(args[0] + 16)).flatten()?
-    } else if nr == SYS_clone && args[0] & flag != 0 {
-        // clone(flags, stack, parent_tid, child_tid, tls).
-        args[3]
-    } else {
-        return None;
-    };
-    (ptr != 0).then_some(ptr)
+/// The memory a clone call names: its flags and the pointers the kernel
+/// stores through (tids, pidfd), from clone's registers or clone3's
+/// `struct clone_args` (`read` reads the calling process's memory).
+/// `None` for fork and vfork, which name none.
+#[derive(Debug, Clone, Copy)]
+pub struct CloneArgs {
+    pub flags: u64,
+    pub pidfd: u64,
+    pub child_tid: u64,
+    pub parent_tid: u64,
+}
+
+impl CloneArgs {
+    pub fn of(nr: i64, args: &[u64; 6], read: impl Fn(u64) -> Option<u64>) -> Option<CloneArgs> {
+        if nr == SYS_clone3 {
+            // struct clone_args: flags@0 pidfd@8 child_tid@16 parent_tid@24.
+            let at = |off: u64| read(args[0] + off);
+            Some(CloneArgs {
+                flags: at(0)?,
+                pidfd: at(8).unwrap_or(0),
+                child_tid: at(16).unwrap_or(0),
+                parent_tid: at(24).unwrap_or(0),
+            })
+        } else if nr == SYS_clone {
+            // clone(flags, stack, parent_tid, child_tid, tls): CLONE_PIDFD
+            // stores through parent_tid too.
+            Some(CloneArgs {
+                flags: args[0],
+                pidfd: args[2],
+                child_tid: args[3],
+                parent_tid: args[2],
+            })
+        } else {
+            None
+        }
+    }
+
+    /// The pointer behind `flag` (CLONE_PIDFD, CLONE_PARENT_SETTID,
+    /// CLONE_CHILD_SETTID), when the call sets it and it is not null.
+    pub fn stores(&self, flag: i32) -> Option<u64> {
+        let ptr = match flag {
+            CLONE_PIDFD => self.pidfd,
+            CLONE_PARENT_SETTID => self.parent_tid,
+            CLONE_CHILD_SETTID => self.child_tid,
+            _ => return None,
+        };
+        (self.flags & flag as u64 != 0 && ptr != 0).then_some(ptr)
+    }
+
+    /// Where the kernel writes the new task's tid in the child's memory
+    /// (CLONE_CHILD_SETTID: glibc's `fork` points it at the child's
+    /// `pthread` struct, whose tid `pthread_getaffinity_np` and
+    /// `pthread_kill` then pass to the kernel). The child writes it as it
+    /// first runs, so replay's child holds its live tid unless rrgo writes
+    /// the recorded one over it at the child's first stop.
+    pub fn child_settid(&self) -> Option<u64> {
+        self.stores(CLONE_CHILD_SETTID)
+    }
 }
