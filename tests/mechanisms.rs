@@ -71,6 +71,27 @@ fn rewrite_trace_with(
     insert: Option<(u64, EventKind, trace_format::RecTid)>,
     mut edit: impl FnMut(&mut EventKind) -> bool,
 ) -> bool {
+    let mut edited = false;
+    rewrite_trace_events(from, to, edit_header, |events| {
+        edited = events.iter_mut().any(|e| edit(&mut e.kind));
+        if let Some((after, kind, tid)) = insert {
+            let at = events.iter().position(|e| e.time.0 == after).unwrap() + 1;
+            let time = events[at - 1].time;
+            events.insert(at, trace_format::Event { time, tid, kind });
+        }
+    });
+    edited
+}
+
+/// A copy of the trace at `from` with `edit_header` applied to its header
+/// and `edit` to its whole list of events (times are given anew in the
+/// list's order).
+fn rewrite_trace_events(
+    from: &std::path::Path,
+    to: &std::path::Path,
+    edit_header: impl FnOnce(&mut trace_format::Header),
+    edit: impl FnOnce(&mut Vec<trace_format::Event>),
+) {
     let r = TraceReader::open(from).unwrap();
     let mut header = r.header().clone();
     edit_header(&mut header);
@@ -97,21 +118,12 @@ fn rewrite_trace_with(
         Ok::<_, trace_format::TraceError>(header.clone())
     })
     .unwrap();
-    let mut edited = false;
-    for e in r.events() {
-        let mut e = e.unwrap();
-        if !edited && edit(&mut e.kind) {
-            edited = true;
-        }
+    let mut events: Vec<_> = r.events().map(|e| e.unwrap()).collect();
+    edit(&mut events);
+    for e in events {
         w.append(e.kind, e.tid).unwrap();
-        if let Some((after, kind, tid)) = insert.as_ref() {
-            if e.time.0 == *after {
-                w.append(kind.clone(), *tid).unwrap();
-            }
-        }
     }
     w.finish().unwrap();
-    edited
 }
 
 /// Bytes a replay sends differently from the recording are a divergence
@@ -1433,4 +1445,69 @@ fn an_externally_linked_pie_is_searched_in_process() {
         in_process * 2 > executed,
         "the stub found few points: {err}"
     );
+}
+
+/// A new C thread asks for its CPU set at once, by the tid the kernel wrote
+/// into its pthread struct (CLONE_PARENT_SETTID) before it ran. Under load
+/// the recorder sees that call before its parent's clone3 returns; replay
+/// then ran the thread with the live tid there until the parent's exit
+/// event wrote the recorded one (the `runtime` row: `expected syscall
+/// sched_getaffinity with rdi=0x7696, got rdi=0xe13`). The test moves the
+/// parent's clone3 exit after the thread's call, as such a recording has it.
+#[test]
+fn a_new_thread_sees_its_recorded_tid_before_its_parent_returns() {
+    let s = Scratch::new();
+    let (rec, trace) = s.record("t", &example(&newest(), "cgo"), &[]);
+    assert!(rec.status.success(), "recording: {}", text(&rec.stderr));
+    assert!(text(&rec.stdout).contains("C thread's affinity status: 0"));
+    let moved = s.path().join("moved");
+    let mut done = false;
+    rewrite_trace_events(
+        &trace,
+        &moved,
+        |_| {},
+        |events| {
+            const SCHED_GETAFFINITY: i64 = 204;
+            const CLONE3: i64 = 435;
+            // The C thread's call: sched_getaffinity of its own tid.
+            let call = events
+                .iter()
+                .rposition(|e| {
+                    matches!(e.kind, EventKind::SyscallExit { nr, .. } if nr == SCHED_GETAFFINITY)
+                        && events.iter().any(|c| {
+                            matches!(c.kind, EventKind::SyscallEntry { nr, args, .. }
+                                if nr == SCHED_GETAFFINITY && args[0] == e.tid.0 as u64
+                                    && c.tid == e.tid)
+                        })
+                })
+                .expect("no sched_getaffinity of a thread's own tid");
+            let thread = events[call].tid;
+            let created = events
+                .iter()
+                .position(|e| matches!(e.kind, EventKind::TaskCreate { child, .. } if child == thread))
+                .unwrap();
+            let EventKind::TaskCreate { parent, .. } = events[created].kind else {
+                unreachable!()
+            };
+            let exit = created
+                + events[created..]
+                    .iter()
+                    .position(|e| {
+                        e.tid == parent
+                            && matches!(e.kind, EventKind::SyscallExit { nr, .. } if nr == CLONE3)
+                    })
+                    .unwrap();
+            // The parent's events from there to the thread's call follow it.
+            let (later, kept): (Vec<_>, Vec<_>) = events
+                .drain(exit..=call)
+                .partition(|e| e.tid == parent && exit < call);
+            let at = exit + kept.len();
+            events.splice(exit..exit, kept);
+            events.splice(at..at, later);
+            done = true;
+        },
+    );
+    assert!(done);
+    let rep = s.replay(&moved);
+    assert_same("parent's clone3 exit after the thread's call", &rec, &rep);
 }

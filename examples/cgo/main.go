@@ -8,7 +8,7 @@
 // pthread_create), the C clock and pid, glibc's rand() state shared between
 // threads, and goroutine scheduling across cgo calls. Every digest differs
 // between runs. At the end a C function forks (glibc's fork) and the child
-// asks for its CPU set by its cached tid.
+// asks for its CPU set by its cached tid, and a C thread does the same.
 package main
 
 /*
@@ -55,6 +55,28 @@ static int fork_affinity(void) {
 	}
 	int status = -1;
 	waitpid(pid, &status, 0);
+	return status;
+}
+
+static void *affinity_thread(void *arg) {
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	int err = pthread_getaffinity_np(pthread_self(), sizeof set, &set);
+	*(int *)arg = err == 0 && CPU_COUNT(&set) > 0 ? 0 : 1;
+	return NULL;
+}
+
+// thread_affinity starts a C thread that at once asks for its CPU set
+// through pthread_self, which passes the tid the kernel wrote into the
+// thread's pthread struct (CLONE_PARENT_SETTID) as the thread was created.
+// Returns 0 if the thread got a non-empty set.
+static int thread_affinity(void) {
+	int status = -1;
+	pthread_t t;
+	if (pthread_create(&t, NULL, affinity_thread, &status) != 0) {
+		return -2;
+	}
+	pthread_join(t, NULL);
 	return status;
 }
 */
@@ -107,4 +129,5 @@ func main() {
 		fmt.Printf("goroutine %d digest: %s\n", i, d)
 	}
 	fmt.Println("forked C child's affinity status:", int(C.fork_affinity()))
+	fmt.Println("C thread's affinity status:", int(C.thread_affinity()))
 }

@@ -935,24 +935,31 @@ impl ReplaySession {
                 child.0
             }
         };
-        // The kernel wrote the live tid where CLONE_CHILD_SETTID asked, as
-        // the child first ran: the recorded one goes there (a forked C
-        // child passed its own tid from glibc's cache to
-        // sched_getaffinity, and replay diverged at the live one).
-        let settid = self
+        // The kernel wrote the live tid where CLONE_CHILD_SETTID (in the
+        // child, as it first ran) and CLONE_PARENT_SETTID (in the parent,
+        // before the child ran) asked: the recorded one goes there now. A
+        // forked C child passed its own tid from glibc's cache to
+        // sched_getaffinity, and so did a new C thread whose call the
+        // recorder saw before its parent's clone3 returned (whose exit
+        // event also writes the recorded tid, too late for the thread).
+        let clone = self
             .threads
             .get(&parent)
             .and_then(|t| t.syscall)
             .and_then(|(nr, args, _)| {
                 let pmem = self.mems.get(&ptgid)?;
                 crate::syscalls::CloneArgs::of(nr, &args, |a| pmem.read_u64(RemoteAddr(a)).ok())
-            })
-            .and_then(|c| c.child_settid());
-        if let Some(addr) = settid {
+            });
+        let settids = [
+            (clone.and_then(|c| c.child_settid()), tgid),
+            (clone.and_then(|c| c.parent_settid()), ptgid),
+        ];
+        for (addr, pid) in settids {
+            let Some(addr) = addr else { continue };
             let mem = self
                 .mems
-                .get(&tgid)
-                .ok_or_else(|| diverged(e, "the new task's memory", "none"))?;
+                .get(&pid)
+                .ok_or_else(|| diverged(e, "the new task's or its parent's memory", "none"))?;
             mem.write(RemoteAddr(addr), &(child.0 as u32).to_le_bytes())
                 .with_context(|| format!("cannot write the new task's tid at {addr:#x}"))?;
         }

@@ -152,4 +152,11 @@ impl CloneArgs {
     pub fn child_settid(&self) -> Option<u64> {
         self.stores(CLONE_CHILD_SETTID)
     }
+
+    /// Where the kernel writes the new task's tid in the parent's memory
+    /// (CLONE_PARENT_SETTID: glibc's `pthread_create` points it at the new
+    /// thread's `pthread` struct), before the child first runs.
+    pub fn parent_settid(&self) -> Option<u64> {
+        self.stores(CLONE_PARENT_SETTID)
+    }
 }
