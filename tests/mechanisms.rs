@@ -1511,3 +1511,41 @@ fn a_new_thread_sees_its_recorded_tid_before_its_parent_returns() {
     let rep = s.replay(&moved);
     assert_same("parent's clone3 exit after the thread's call", &rec, &rep);
 }
+
+/// Bytes a replayed program writes to a socket through rrgo's call buffer
+/// (Go's network writes) are checked against a digest the recording kept:
+/// here the server reads another request path than it did when recorded
+/// (an edited buffered read), so its response carries that path. The
+/// client's reads come from the trace and print what was recorded, so
+/// without the check the replay passed with exit 0.
+#[test]
+fn bytes_sent_differently_through_the_call_buffer_are_a_divergence() {
+    let s = Scratch::new();
+    let (rec, trace) = s.record("t", &example(&newest(), "httpserver"), &[]);
+    assert!(rec.status.success(), "{}", text(&rec.stderr));
+    assert_same("unedited", &rec, &s.replay(&trace));
+    let bad = s.path().join("bad");
+    let edited = rewrite_trace(&trace, &bad, |k| match k {
+        EventKind::BufferedCalls { records } => {
+            let needle = b"GET /seq/3 ";
+            match records.windows(needle.len()).position(|w| w == needle) {
+                Some(at) => {
+                    records[at + 9] = b'4';
+                    true
+                }
+                None => false,
+            }
+        }
+        _ => false,
+    });
+    assert!(edited, "no buffered read of the request for /seq/3");
+    let rep = s.replay(&bad);
+    let err = text(&rep.stderr);
+    assert_eq!(rep.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("replay diverged")
+            && err.contains("through rrgo's call buffer")
+            && err.contains("HTTP/1.1 200 OK"),
+        "{err}"
+    );
+}

@@ -223,8 +223,9 @@ impl Recorder {
         held: &mut Vec<(i32, [u8; 128])>,
     ) -> anyhow::Result<Option<Regs>> {
         // The code is straight-line (its loops pass through recorded
-        // syscalls, which are safe points); only a `rep movsb` of a call's
-        // output takes one step per byte, at most the 1 MiB buffer.
+        // syscalls, which are safe points, or are run over: `run_over`);
+        // a `rep movsb` a signal interrupts may take one stop per byte, at
+        // most the 1 MiB buffer.
         const MAX_STEPS: usize = 4 << 20;
         // Each held signal is one stop that executed nothing; a thread can
         // be sent only so many (standard signals coalesce).
@@ -281,15 +282,16 @@ impl Recorder {
     }
 
     /// Runs `tid` past the instruction at `rip`: a single step, or for a
-    /// `rep movsb` (a step per byte, up to 1 MiB) a run to a hardware
-    /// breakpoint just after it. Returns the stop (a signal that arrived
+    /// `rep movsb` (a step per byte, up to 1 MiB) or the write digest's
+    /// loop a run to a hardware breakpoint just after it. Returns the stop (a signal that arrived
     /// meanwhile leaves the copy to resume where it was interrupted).
     fn step_once(&mut self, tid: Tid, rip: u64) -> anyhow::Result<wait::Waited> {
         /// DR7 bit 0: DR0 enabled (local), execute, length 1.
         const DR7_L0: u64 = 1;
-        let over = clockpage::at_rep_movsb(rip);
-        if over {
-            ptrace::set_debugreg(tid, 0, rip + 2)?;
+        let to = clockpage::run_over(rip);
+        let over = to.is_some();
+        if let Some(to) = to {
+            ptrace::set_debugreg(tid, 0, to)?;
             ptrace::set_debugreg(tid, 6, 0)?;
             ptrace::set_debugreg(tid, 7, DR7_L0)?;
         }

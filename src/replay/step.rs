@@ -18,9 +18,27 @@ fn diverged(e: &Event, expected: impl Into<String>, got: impl Into<String>) -> a
     anyhow!(Divergence::new(e.time, e.tid, expected, got))
 }
 
+/// What a buffered write sent in replay (`head`: its first bytes, if read).
+fn sent_differs_text(d: &crate::tracee::clockpage::SentDiffers, head: &[u8]) -> String {
+    let mut s = format!(
+        "digest {:08x} of the program's bytes (a buffered write to fd {})",
+        d.replayed, d.fd
+    );
+    if !head.is_empty() {
+        s.push_str(&format!(", starting {:?}", String::from_utf8_lossy(head)));
+    }
+    s
+}
+
 fn describe(w: &Waited) -> String {
     match w.stop {
-        Stop::Syscall => "a syscall stop".into(),
+        Stop::Syscall => match ptrace::get_regs(w.tid)
+            .ok()
+            .and_then(|r| crate::tracee::clockpage::sent_differs(&r))
+        {
+            Some(d) => sent_differs_text(&d, &[]),
+            None => "a syscall stop".into(),
+        },
         // Where: a fault's divergence names its instruction and address.
         Stop::Signal(s) => match ptrace::get_regs(w.tid) {
             Ok(r) if [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE].contains(&s) => {
@@ -50,6 +68,32 @@ impl ReplaySession {
     /// the kernel). Signals the real kernel sends that the recording does not
     /// expect here — e.g. SIGCHLD when a replayed child really exits — are
     /// dropped: recorded signals are delivered by their own events.
+    /// The page's report of a buffered write that sent other bytes than
+    /// recorded, as the divergence it is (`clockpage::SENT_DIFFERS`).
+    fn check_buffered_send(&self, e: &Event, w: &Waited) -> anyhow::Result<()> {
+        if w.stop != Stop::Syscall {
+            return Ok(());
+        }
+        let Some(d) = ptrace::get_regs(w.tid)
+            .ok()
+            .and_then(|r| crate::tracee::clockpage::sent_differs(&r))
+        else {
+            return Ok(());
+        };
+        let head = self
+            .mem(e.tid)
+            .map(|m| m.read_prefix(RemoteAddr(d.buf), d.len.min(120) as usize))
+            .unwrap_or_default();
+        Err(diverged(
+            e,
+            format!(
+                "a write to fd {} through rrgo's call buffer to send {} bytes with digest {:08x}",
+                d.fd, d.len, d.recorded
+            ),
+            sent_differs_text(&d, &head),
+        ))
+    }
+
     fn advance(&mut self, e: &Event, expect_signal: Option<i32>) -> anyhow::Result<Waited> {
         let mut resume_sig = None;
         loop {
@@ -90,6 +134,7 @@ impl ReplaySession {
                 Some(w) => w,
                 None => self.wait_for(live)?,
             };
+            self.check_buffered_send(e, &w)?;
             if w.stop == Stop::Signal(libc::SIGTRAP) {
                 if let Some(hit) = self.debug_trap(e.tid, live)? {
                     return Err(anyhow!(hit));

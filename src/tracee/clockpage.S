@@ -8,7 +8,11 @@
 #    calls that never block (read/write on non-blocking fds, epoll_pwait
 #    with a zero timeout, setsockopt, epoll_ctl) untraced and keeps their
 #    results and output bytes in a second buffer; everything else, and any
-#    call rrgo decides to trace, is an ordinary recorded syscall.
+#    call rrgo decides to trace, is an ordinary recorded syscall. A write
+#    keeps a digest (CRC-32C) of the bytes it sent, which replay computes
+#    again from the program's buffer and compares: a difference stops the
+#    thread at a syscall no kernel has (SENT_DIFFERS), which rrgo reports
+#    as the divergence it is.
 #
 # Both buffers are filled by the untraced syscalls when recording and by
 # rrgo when replaying; the code leaves the same registers and flags on both
@@ -24,6 +28,7 @@
     .set ENTRIES,  DATA + 64      # struct timespec[capacity]
     .set SYSBUF,   DATA + 0x10000 # call records: u16 nr, u16 done, u32 len, i64 result, len bytes (8-aligned)
     .set SYSBUF_LEN, 0x100000
+    .set SENT_DIFFERS, 0x72726701 # replaying: a write sent other bytes than recorded
 
 page:
 clock_gettime:                  # rdi = clockid, rsi = struct timespec *
@@ -104,6 +109,9 @@ c_epoll:
 c_write:
     cmp rdi, 2
     jbe sys_traced
+    mov r12, rax
+    mov r13d, 8                 # out: the digest of the bytes sent
+    jmp candidate
 c_plain:
     mov r12, rax
     xor r13d, r13d
@@ -134,6 +142,8 @@ rec_call:
     mov rax, r12
     jmp u_call
 call_back:                      # rax = result: the bytes out
+    cmp r12, 1
+    je rec_write
     xor ecx, ecx
     test rax, rax
     jle rec_len
@@ -165,6 +175,22 @@ rec_len:
     and rcx, -8
     add [rip + SYS_POS], rcx
     jmp sys_done
+rec_write:                      # write: a digest of the bytes it sent
+    mov r11, rsi
+    mov r13, rax
+    lea rcx, [rip + rec_digest]
+    jmp digest
+rec_digest:
+    mov r11, [rip + SYS_POS]
+    lea rcx, [rip + SYSBUF]
+    add rcx, r11
+    mov word ptr [rcx], r12w
+    mov word ptr [rcx + 2], 1
+    mov dword ptr [rcx + 4], 8
+    mov [rcx + 8], rax
+    mov [rcx + 16], rbx
+    add qword ptr [rip + SYS_POS], 24
+    jmp sys_done
 rec_big:                        # never fits: trace it (a 16-byte marker)
     lea rbx, [r11 + 16]
     cmp rbx, [rip + SYS_LIM]
@@ -189,6 +215,8 @@ replay_candidate:
     jne go_traced               # not the recorded call: replay reports the divergence
     cmp word ptr [rbx + 2], 0
     je rep_traced
+    cmp r12, 1
+    je rep_write
     mov ecx, dword ptr [rbx + 4]
     mov r13, rdi
     mov r11, rsi
@@ -203,6 +231,28 @@ replay_candidate:
     and rcx, -8
     add [rip + SYS_POS], rcx
     jmp sys_done
+rep_write:                      # the bytes the program sends now, against the recorded digest
+    mov r11, rsi
+    mov r13, [rbx + 8]
+    cmp r13, rdx
+    cmova r13, rdx              # never past the program's buffer
+    mov rax, rbx
+    lea rcx, [rip + rep_digest]
+    jmp digest
+rep_digest:
+    cmp ebx, dword ptr [rax + 16]
+    jne sent_differs
+    mov rax, [rax + 8]
+    add qword ptr [rip + SYS_POS], 24
+    jmp sys_done
+sent_differs:                   # r8: the recorded digest, r9: this one
+    mov r8d, dword ptr [rax + 16]
+    mov r9d, ebx
+    mov r10, [rax + 8]          # the bytes the recording sent
+    mov eax, SENT_DIFFERS
+sent_stop:
+    syscall
+    jmp go_traced
 rep_traced:
     add qword ptr [rip + SYS_POS], 16
 go_traced:
@@ -240,6 +290,30 @@ sys_flush:
     syscall
     mov rax, r12
     jmp candidate
+
+# CRC-32C (initial 0, no final xor) of r13 bytes at r11 (none if r13 <= 0)
+# into ebx; clobbers r11 and r13, returns to rcx. No stack: the page runs
+# on the goroutine's.
+digest:
+    xor ebx, ebx
+    test r13, r13
+    jle digest_done
+digest8:
+    cmp r13, 8
+    jb digest1
+    crc32 rbx, qword ptr [r11]
+    add r11, 8
+    sub r13, 8
+    jmp digest8
+digest1:
+    test r13, r13
+    jz digest_done
+    crc32 ebx, byte ptr [r11]
+    inc r11
+    dec r13
+    jmp digest1
+digest_done:
+    jmp rcx
 
     .org 0x400
 untraced:                       # the window the seccomp filter lets through

@@ -176,9 +176,9 @@ pub enum EventKind {
     /// replay puts them into the page before running the thread on.
     BufferedCalls {
         /// Call records, each `nr: u16, done: u16, len: u32, result: i64`
-        /// then `len` output bytes padded to 8 (little-endian). `done` = 0
-        /// marks a call that was traced instead (an ordinary syscall event
-        /// follows).
+        /// then `len` output bytes padded to 8 (little-endian; a write's
+        /// are the CRC-32C of the bytes it sent). `done` = 0 marks a call
+        /// that was traced instead (an ordinary syscall event follows).
         #[serde(with = "serde_bytes::vec")]
         records: Vec<u8>,
     },
