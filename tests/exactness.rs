@@ -9,10 +9,6 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 
-fn newest() -> String {
-    go_versions().into_iter().next().expect("a Go version")
-}
-
 /// Compiles `src` (C) into `<scratch>/<name>`.
 fn gcc(s: &Scratch, name: &str, src: &str) -> PathBuf {
     let c = s.path().join(format!("{name}.c"));

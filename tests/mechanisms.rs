@@ -11,10 +11,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use trace_format::{EventKind, TraceReader, TraceWriter, WriterOptions};
 
-fn newest() -> String {
-    go_versions()[0].clone()
-}
-
 /// Replay re-executes the program: a variable read from the replayed
 /// process's memory at the moment it printed equals what it printed.
 #[test]
@@ -1484,7 +1480,9 @@ fn a_new_thread_sees_its_recorded_tid_before_its_parent_returns() {
             let thread = events[call].tid;
             let created = events
                 .iter()
-                .position(|e| matches!(e.kind, EventKind::TaskCreate { child, .. } if child == thread))
+                .position(
+                    |e| matches!(e.kind, EventKind::TaskCreate { child, .. } if child == thread),
+                )
                 .unwrap();
             let EventKind::TaskCreate { parent, .. } = events[created].kind else {
                 unreachable!()

@@ -4,6 +4,8 @@
 mod common;
 
 use common::*;
+use std::path::Path;
+use std::process::Command;
 
 fn round_trip(name: &str, args: &[&str]) {
     for version in go_versions() {
@@ -131,4 +133,52 @@ fn children_exec_temporary_files_and_relative_paths() {
 #[test]
 fn a_pidfd_written_by_clone_is_the_recorded_number() {
     round_trip("pidfd", &[]);
+}
+
+/// Bytes the kernel moves to stdout without the program's memory are shown
+/// by `replay -a`: Go splices a TCP connection into stdout (stdout a pipe)
+/// and uses copy_file_range from a file (stdout a regular file). Replay
+/// printed neither (the calls' results alone were recorded) until the
+/// recorder refused such calls with EINVAL, and Go copied through memory.
+#[test]
+fn bytes_copied_to_stdout_by_the_kernel_are_replayed() {
+    round_trip("zerocopy", &[]);
+    let s = Scratch::new();
+    let prog = example(&newest(), "zerocopy");
+    let trace = s.path().join("t");
+    // `sh` puts rrgo's stdout in a regular file (the helpers pipe it).
+    let to_file = |out: &Path, args: Vec<std::ffi::OsString>| {
+        let cmd = s.cmd();
+        let rrgo = cmd.get_program().to_owned();
+        let mut sh = Command::new("sh");
+        sh.envs(cmd.get_envs().filter_map(|(k, v)| Some((k, v?))))
+            .arg("-c")
+            .arg("out=$1; shift; exec \"$@\" > \"$out\"")
+            .arg("sh")
+            .arg(out)
+            .arg(rrgo)
+            .args(args);
+        let run = output_within(&mut sh, DEADLINE);
+        (run, std::fs::read_to_string(out).unwrap_or_default())
+    };
+    let (rec, recorded) = to_file(
+        &s.path().join("rec.out"),
+        vec![
+            "record".into(),
+            "-o".into(),
+            trace.clone().into(),
+            prog.into(),
+        ],
+    );
+    assert!(rec.status.success(), "{}", text(&rec.stderr));
+    assert!(
+        recorded.contains("file line 2\ncopied 36") && recorded.contains("socket line 2"),
+        "{recorded}"
+    );
+    let (rep, replayed) = to_file(
+        &s.path().join("rep.out"),
+        vec!["replay".into(), "-a".into(), trace.into()],
+    );
+    assert!(rep.status.success(), "{}", text(&rep.stderr));
+    assert_eq!(replayed, recorded);
 }

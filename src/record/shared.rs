@@ -52,6 +52,12 @@ pub fn regular_file_of(tid: Tid, fd: i32) -> Option<FileId> {
         .map(|(id, _)| id)
 }
 
+/// Whether `fd` in thread `tid` is a socket.
+pub fn socket_of(tid: Tid, fd: i32) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(format!("/proc/{}/fd/{fd}", tid.0)).is_ok_and(|m| m.file_type().is_socket())
+}
+
 /// The file open as `fd` in thread `tid` and whether it is a regular file.
 fn fd_file(tid: Tid, fd: i32) -> Option<(FileId, bool)> {
     std::fs::metadata(format!("/proc/{}/fd/{fd}", tid.0))

@@ -118,20 +118,27 @@ impl Recorder {
             _ => None,
         };
         let refused = match spec.map(|s| s.hook) {
-            Some(Hook::Refuse(errno)) => {
-                // An invalid number makes the kernel skip the call.
-                regs.orig_rax = u64::MAX;
-                ptrace::set_regs(tid, &regs)?;
-                Some(errno)
+            Some(Hook::ZeroCopy { input, out })
+                if self.output_stream(tid, args[out] as i32).is_some()
+                    || shared::socket_of(tid, args[input] as i32) =>
+            {
+                Some(-(libc::EINVAL as i64))
             }
+            Some(Hook::Refuse(errno)) => Some(errno),
             _ => None,
         };
-        let blocks = spec.is_none_or(|s| {
-            self.t
-                .proc_of(tid)
-                .is_none_or(|p| s.blocking.may_block(&args, &p.mem))
-        }) && !spec
-            .is_some_and(|s| self.alters_a_shared_file(tid, s.alters_file, &args));
+        if refused.is_some() {
+            // An invalid number makes the kernel skip the call.
+            regs.orig_rax = u64::MAX;
+            ptrace::set_regs(tid, &regs)?;
+        }
+        let blocks = refused.is_none()
+            && spec.is_none_or(|s| {
+                self.t
+                    .proc_of(tid)
+                    .is_none_or(|p| s.blocking.may_block(&args, &p.mem))
+            })
+            && !spec.is_some_and(|s| self.alters_a_shared_file(tid, s.alters_file, &args));
         let brief = blocks
             && spec.is_some_and(|s| match s.blocking.brief(&args) {
                 syscalls::Brief::No => false,

@@ -100,9 +100,16 @@ pub(crate) const ROWS: &[Spec] = &[
     emu_blocking(SYS_fsync, &[]),
     emu_blocking(SYS_fdatasync, &[]),
     emu_blocking(SYS_sync, &[]),
-    emu_blocking(SYS_copy_file_range, &[Fixed(1, 8), Fixed(3, 8)]).alters_file_at(2),
-    emu_blocking(SYS_splice, &[Fixed(1, 8), Fixed(3, 8)]).alters_file_at(2),
-    emu_blocking(SYS_sendfile, &[Fixed(2, 8)]).alters_file(),
+    emu_blocking(SYS_copy_file_range, &[Fixed(1, 8), Fixed(3, 8)])
+        .alters_file_at(2)
+        .hook(Hook::ZeroCopy { input: 0, out: 2 }),
+    emu_blocking(SYS_splice, &[Fixed(1, 8), Fixed(3, 8)])
+        .alters_file_at(2)
+        .hook(Hook::ZeroCopy { input: 0, out: 2 }),
+    emu_blocking(SYS_sendfile, &[Fixed(2, 8)])
+        .alters_file()
+        .hook(Hook::ZeroCopy { input: 1, out: 0 }),
+    emu_blocking(SYS_tee, &[]).hook(Hook::ZeroCopy { input: 0, out: 1 }),
     emu(SYS_memfd_create, &[]),
     emu(SYS_inotify_init1, &[]),
     emu(SYS_inotify_add_watch, &[]),

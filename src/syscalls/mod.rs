@@ -245,6 +245,18 @@ pub enum Hook {
     /// as if the kernel lacked the call (rseq: its per-CPU writes would be
     /// nondeterministic).
     Refuse(i64),
+    /// copy_file_range, sendfile, splice, tee: the kernel moves bytes from
+    /// the fd at argument `input` to the one at `out` without the program's
+    /// memory, so `replay -a` would not have them to show. Where `out` is
+    /// rrgo's stdout or stderr, or `input` a socket (Go splices a
+    /// connection into a pipe of its own, then that pipe into the
+    /// destination: too late to refuse), the recorder refuses the call with
+    /// EINVAL — "not supported for these fds" — and Go, like coreutils,
+    /// copies through memory with read and write instead.
+    ZeroCopy {
+        input: usize,
+        out: usize,
+    },
 }
 
 /// One syscall's row.

@@ -26,6 +26,11 @@ pub fn go_versions() -> Vec<String> {
         .collect()
 }
 
+/// The newest pinned Go version (the first in scripts/go-versions).
+pub fn newest() -> String {
+    go_versions().into_iter().next().expect("a Go version")
+}
+
 /// A built example; panics with a hint when scripts/setup.sh has not run.
 pub fn example(version: &str, name: &str) -> PathBuf {
     let p = repo()
