@@ -2,7 +2,8 @@
 // started it: ignored and blocked signals (as the kernel reports them, and as
 // os/signal sees them after the runtime's start-up rt_sigaction calls, signals
 // 32 and 33 included), the working directory, the environment's size, the
-// umask, resource limits, and where a fresh anonymous mapping lands (the mmap
+// umask, resource limits, its open file descriptors, and where a fresh
+// anonymous mapping lands (the mmap
 // area moves with RLIMIT_STACK). A replay that does not start the program in
 // the recorded conditions prints a different line or diverges.
 package main
@@ -31,6 +32,15 @@ func main() {
 		}
 	}
 	fmt.Println("os/signal ignored:", strings.Join(ignored, " "))
+
+	// Open file descriptors (the one reading the directory included): a
+	// tracer that leaks its own fds into the program shows here.
+	fds, _ := os.ReadDir("/proc/self/fd")
+	var open []string
+	for _, fd := range fds {
+		open = append(open, fd.Name())
+	}
+	fmt.Println("open fds:", strings.Join(open, " "))
 
 	wd, err := os.Getwd()
 	fmt.Println("cwd:", wd, err)

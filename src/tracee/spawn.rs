@@ -62,7 +62,9 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Tid, SpawnError> {
         // SAFETY: cpuset is a valid cpu_set_t.
         unsafe { libc::CPU_SET(cpu, &mut cpuset) };
     }
-    let (go_r, go_w) = pipe(0)?;
+    // Close-on-exec: the program must not inherit rrgo's end (it showed
+    // as an extra open fd, and its first open got another number).
+    let (go_r, go_w) = pipe(libc::O_CLOEXEC)?;
     let (err_r, err_w) = pipe(libc::O_CLOEXEC)?;
 
     // SAFETY: fork in a process whose other threads hold no locks the child
