@@ -2,7 +2,8 @@
 // prints Go's own dump of all goroutines (runtime.Stack(all)). Which
 // goroutine gets which id, and in which order they reach their wait points,
 // depends on scheduling — the nondeterminism this example exercises. A
-// debugger's goroutine dump at the moment of the print must match it.
+// debugger's goroutine dump at the moment of the print must match it. One
+// goroutine is started just before the dump and has not run yet.
 package main
 
 import (
@@ -58,6 +59,8 @@ func sleepLong() {
 	time.Sleep(time.Hour) // #BP sleep
 }
 
+func neverRan() { <-never } // #BP neverran
+
 func main() {
 	mu.Lock()
 	rw.Lock()
@@ -76,6 +79,11 @@ func main() {
 			break
 		}
 	}
+	// One goroutine that has not run yet: with one P, which main keeps
+	// until the dump is written, it waits in the run queue with its
+	// function's entry as its saved pc.
+	runtime.GOMAXPROCS(1)
+	go neverRan()
 	buf := make([]byte, 1<<20)
 	n := runtime.Stack(buf, true)
 	os.Stdout.Write(buf[:n]) // #BP dump

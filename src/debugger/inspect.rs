@@ -191,7 +191,11 @@ impl Engine {
             }
         }
         for (i, p) in phys.iter().enumerate() {
-            let exact = i == 0 && regs.is_some();
+            // A pc at a function's entry is no return address: a goroutine
+            // that has not run yet (its saved pc is its function's entry;
+            // one byte back lies between functions, and the frame was lost).
+            let exact = (i == 0 && regs.is_some())
+                || self.bin.function_at(p.pc).is_some_and(|f| f.entry == p.pc);
             let lookup = if exact { p.pc } else { p.pc.saturating_sub(1) };
             for (depth, (function, file, line)) in
                 self.bin.source_frames(lookup).into_iter().enumerate()

@@ -124,7 +124,9 @@ fn walk_machine(
     while pc != 0 && *count < max {
         let Some(f) = bin.function_at(pc) else { break };
         // A return address points after the call: its line is the call's.
-        let lookup = if first && exact_pc {
+        // A function's entry is none (a goroutine that has not run yet
+        // saved it as its pc; Go's tracebacks do not back up there either).
+        let lookup = if (first && exact_pc) || pc == f.entry {
             pc
         } else {
             pc.saturating_sub(1)
