@@ -18,7 +18,7 @@ const SUMMARY: &[&str] = &[
     "ch len=2 cap=3 fn(3)=6 counter=42 greeting=\"hi\"",
     "w2.F=T-inside-W2 w2.wrap1.F=T-inside-W1 vp.F=via pointer tw=one,two",
     "c=(3.25+7i) c64=(3.25+7i) ifs={1 2 end {5 deep}} bs=bytes! up=true nilup=<nil>",
-    "t0=2024-01-02 15:04:05 +0000 UTC tz=2024-01-02 15:04:05 +0100 X tzero=true add(1)=76 hits=1",
+    "t0=2024-01-02 15:04:05 +0000 UTC tz=2024-01-02 15:04:05 +0100 X tzero=true add(1)=76 hits=1 describe()=code 7: bad",
     "maxItems=64 level=2 ratio=0.5 banner=debugvars",
     "result 10",
 ];

@@ -109,6 +109,8 @@ func inspect(n int, f float64, ok bool, s string, xs []int, m map[string]int, bi
 	hits := 0
 	count := func() { hits++ }
 	count()
+	// A method value: a closure that captured its receiver as ".this".
+	describe := cerr.Error
 	if block {
 		// A sleeping goroutine keeps the runtime from declaring a deadlock.
 		go func() {
@@ -132,7 +134,7 @@ func inspect(n int, f float64, ok bool, s string, xs []int, m map[string]int, bi
 	fmt.Printf("ch len=%d cap=%d fn(3)=%d counter=%d greeting=%q\n", len(ch), cap(ch), fn(3), counter, greeting)
 	fmt.Printf("w2.F=%s w2.wrap1.F=%s vp.F=%s tw=%s,%s\n", w2.F, w2.wrap1.F, vp.F, tw.named.F, tw.other.F) // #BP promoted
 	fmt.Printf("c=%v c64=%v ifs=%v bs=%s up=%v nilup=%v\n", c, c64, ifs, bs, up == unsafe.Pointer(pp), nilup)
-	fmt.Printf("t0=%v tz=%v tzero=%v add(1)=%d hits=%d\n", t0, tz, tzero.IsZero(), add(1), hits)
+	fmt.Printf("t0=%v tz=%v tzero=%v add(1)=%d hits=%d describe()=%s\n", t0, tz, tzero.IsZero(), add(1), hits, describe())
 	fmt.Printf("maxItems=%d level=%d ratio=%v banner=%s\n", maxItems, level, ratio, banner)
 	return n + len(keys)
 }

@@ -146,7 +146,8 @@ impl Scope<'_> {
                     .unwrap_or_else(|| "func()".into()),
                 name,
             ),
-            Ev::Nil => scalar(String::new(), "nil".into()),
+            // Delve types an untyped nil "nil".
+            Ev::Nil => scalar("nil".into(), "nil".into()),
         })
     }
 
@@ -434,9 +435,9 @@ impl Scope<'_> {
                 }
                 Ok(Ev::Val(cur))
             }
-            Kind::Chan { hdr, .. } => {
+            Kind::Chan { elem, hdr } => {
                 let h = ctx.header(&v, hdr)?.ok_or_else(|| anyhow!("nil channel"))?;
-                Ok(Ev::Val(ctx.field(&h, name)?))
+                Ok(Ev::Val(ctx.chan_field(&h, elem, name)?))
             }
             // A closure's captured variable (Delve's `fn.x`).
             Kind::Func => ctx

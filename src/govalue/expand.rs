@@ -123,7 +123,11 @@ pub(crate) fn children(ctx: &Ctx, e: &Expand, start: u64, count: u64) -> anyhow:
                 .skip(start as usize)
                 .take(count as usize)
             {
-                let eval = join(parent, |p| format!("{p}.{name}"));
+                // A method value's receiver (`.this`) has no Go expression.
+                let eval = match name.starts_with('.') {
+                    true => String::new(),
+                    false => join(parent, |p| format!("{p}.{name}")),
+                };
                 out.push(to_var(ctx, &cv, &name, &eval, lvl));
             }
         }
@@ -141,17 +145,7 @@ pub(crate) fn children(ctx: &Ctx, e: &Expand, start: u64, count: u64) -> anyhow:
                 let lvl = child_level(e.level + 1);
                 for f in fields.iter().skip(start as usize).take(count as usize) {
                     let eval = join(parent, |p| format!("{p}.{}", f.name));
-                    let mut fv = ctx.sub(&h, f.offset, f.ty)?;
-                    if f.name == "buf" {
-                        // The buffer is `*[dataqsiz]T` (as Delve shows it); DWARF
-                        // only says unsafe.Pointer.
-                        let n = ctx.field_uint(&h, "dataqsiz")?.min(1 << 20);
-                        let array = ctx.info.types.array_of(*elem, n);
-                        fv = Val {
-                            ty: ctx.info.types.pointer_to(array),
-                            loc: fv.loc,
-                        };
-                    }
+                    let fv = ctx.chan_field(&h, *elem, &f.name)?;
                     out.push(to_var(ctx, &fv, &f.name, &eval, lvl));
                 }
             }

@@ -407,6 +407,8 @@ fn check(version: &str, debug: bool) {
         ("main.greeting", "\"hi\""),
         ("len(long)", "700"),
         ("cap(ch)", "3"),
+        // As the Variables view shows it (the buffer typed by the channel).
+        ("ch.buf", "*[3]int [1,2,0]"),
         ("arr[2] - arr[0]", "20"),
         ("f * 2", "6.5"),
         ("-n + 1", "-6"),
@@ -542,6 +544,17 @@ fn check(version: &str, debug: bool) {
         assert_eq!(kids[0].value.name, "hits", "{what}");
         assert_eq!(kids[0].value.value, "1", "{what}");
         assert_eq!(kids[0].value.evaluate_name.as_deref(), Some("count.hits"));
+        // A method value's receiver: shown, but no expression names it.
+        let describe = eval("describe").unwrap();
+        let kids = di.expand(
+            &mem,
+            describe.expand.as_ref().expect("a method value expands"),
+            0,
+            0,
+        );
+        assert_eq!(kids[0].value.name, ".this", "{what}");
+        assert_eq!(kids[0].value.evaluate_name, None, "{what}");
+        assert_eq!(eval("nil").unwrap().value.type_name, "nil");
         let bs = eval("bs").unwrap();
         assert_eq!(bs.value.named, Some(1));
         let kids = di.expand(&mem, bs.expand.as_ref().unwrap(), 0, 2);

@@ -144,6 +144,22 @@ impl<'a> Ctx<'a> {
         self.sub(v, f.offset, f.ty)
     }
 
+    /// Field `name` of a channel's header `h` (`runtime.hchan`) whose
+    /// elements are `elem`: the buffer as `*[dataqsiz]elem` (as Delve shows
+    /// it; DWARF only says unsafe.Pointer), the others as they are.
+    pub fn chan_field(&self, h: &Val, elem: TypeId, name: &str) -> anyhow::Result<Val> {
+        let v = self.field(h, name)?;
+        if name != "buf" {
+            return Ok(v);
+        }
+        let n = self.field_uint(h, "dataqsiz")?.min(1 << 20);
+        let array = self.info.types.array_of(elem, n);
+        Ok(Val {
+            ty: self.info.types.pointer_to(array),
+            loc: v.loc,
+        })
+    }
+
     /// The value of an integer field of a runtime struct.
     pub fn field_uint(&self, v: &Val, name: &str) -> anyhow::Result<u64> {
         let f = self
