@@ -235,7 +235,7 @@ rep_write:                      # the bytes the program sends now, against the r
     mov r11, rsi
     mov r13, [rbx + 8]
     cmp r13, rdx
-    cmova r13, rdx              # never past the program's buffer
+    cmovg r13, rdx              # never past the program's buffer (signed: an error sent nothing)
     mov rax, rbx
     lea rcx, [rip + rep_digest]
     jmp digest
