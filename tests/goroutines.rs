@@ -149,11 +149,27 @@ fn dump_matches_runtime_stack_all() {
         let s = Scratch::new();
         let (rec, trace) = s.record("t", &example(&version, "stackdump"), &[]);
         let go_says = headers(&text(&rec.stdout), "1");
-        assert!(go_says.len() >= 16, "go{version}: {go_says:?}");
+        assert!(go_says.len() >= 17, "go{version}: {go_says:?}");
         let at = event_with(&s, &trace, "to Stdout", false);
         let out = dump_at(&s, &trace, &at);
         let ours = headers(&text(&out.stdout), "1");
-        assert_eq!(ours, go_says, "go{version}: rrgo's dump differs from Go's");
+        // The goroutine that had not run when Go dumped may have run (and
+        // parked at once, on the same line) before the dump was written,
+        // when main was preempted in between: its state is Go's or that.
+        let not_run = go_says
+            .iter()
+            .find(|(_, state)| state == "runnable")
+            .cloned();
+        let differ: Vec<_> = ours.symmetric_difference(&go_says).collect();
+        assert!(
+            differ.is_empty()
+                || not_run.as_ref().is_some_and(|(id, _)| {
+                    differ.len() == 2
+                        && differ.contains(&&(*id, "chan receive".to_string()))
+                        && differ.iter().all(|(g, _)| g == id)
+                }),
+            "go{version}: rrgo's dump differs from Go's: {ours:?} against {go_says:?}"
+        );
         // Each one is blocked at its marked line in main; the one that has
         // not run yet is at its function's first line (its saved pc is the
         // entry, which the walk once looked up one byte before: no frame).
@@ -930,5 +946,41 @@ fn the_index_of_a_program_running_children_does_not_wait_at_the_vfork() {
             .any(|l| l.contains("in main.runShell at ") && l.contains(&at)),
         "no state in runShell ({at}):\n{}",
         text(&out.stdout)
+    );
+}
+
+/// A signal's time is when it came, also where the program read no clock
+/// for long before it: idleterm waits idle for a SIGTERM sent 600 ms after
+/// it is ready. The index gave the signal the time of the program's last
+/// clock read (its start), about 600 ms early, and every step after it a
+/// made-up delay; the recorder now notes the clock at the signal.
+#[test]
+fn an_idle_programs_signal_has_the_time_it_came() {
+    let s = Scratch::new();
+    let trace = s.path().join("t");
+    let bg = s.record_until_ready(&[], &trace, &example(&newest(), "idleterm"), &[]);
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    // SAFETY: signalling the recorded program.
+    unsafe { libc::kill(bg.pid, libc::SIGTERM) };
+    let rec = bg.finish();
+    assert!(rec.status.success(), "{}", text(&rec.stderr));
+    let printed: f64 = text(&rec.stdout)
+        .trim()
+        .strip_prefix("SIGTERM after ")
+        .and_then(|r| r.strip_suffix(" ms"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{}", text(&rec.stdout)));
+    assert!(printed >= 600.0, "{printed}");
+    let out = s.run(&["replay", trace.to_str().unwrap(), "--signals", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sig = &v["signals"][0];
+    assert_eq!(sig["signal"], "SIGTERM", "{v}");
+    // From the runtime's first clock read, a few ms before main's start,
+    // to the signal, a little before the program read the clock for it.
+    let since_ms = sig["since_start_ns"].as_u64().expect("a time") as f64 / 1e6;
+    assert!(
+        (printed - 100.0..printed + 100.0).contains(&since_ms),
+        "rrgo says the signal came {since_ms} ms after the start, the program {printed} ms"
     );
 }

@@ -395,6 +395,11 @@ impl ProgramClock {
                 }
             }
             EventKind::ClockReads { entries } => self.clock_reads(ev.tid, entries),
+            // The recorder's reading of the same clock as the signal came:
+            // an idle program read none for seconds before it.
+            EventKind::Signal { time_ns, .. } if *time_ns != 0 => {
+                self.known_mut(ev.tid).monotonic(*time_ns)
+            }
             EventKind::SyscallEntry { nr, args, .. }
                 if [
                     libc::SYS_clock_gettime,

@@ -106,12 +106,13 @@ fn picture(idx: &GoIndex) -> Picture {
                 at,
             });
         }
-        // `go f(x)` starts in a wrapper (main.main.gowrap1): name the row
-        // by the first function the goroutine was seen in instead.
+        // `go f(x)` starts in a wrapper (main.main.gowrap1), where a
+        // goroutine that has not run yet is seen: name the row by the first
+        // other function the goroutine was seen in instead.
         let entry = if c.entry.contains(".gowrap") {
             history
                 .iter()
-                .find_map(|t| t.function.clone())
+                .find_map(|t| t.function.clone().filter(|f| !f.contains(".gowrap")))
                 .unwrap_or_else(|| c.entry.clone())
         } else {
             c.entry.clone()

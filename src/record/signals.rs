@@ -158,6 +158,7 @@ impl Recorder {
                 signo: sig,
                 siginfo,
                 point,
+                time_ns: monotonic_ns(),
             },
         )?;
         self.stats.signals += 1;
@@ -225,4 +226,18 @@ impl Recorder {
         self.stats.handler_entries += 1;
         Ok(Some(0))
     }
+}
+
+/// CLOCK_MONOTONIC now, in ns (the clock Go's programs read for their time).
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec it is given.
+    let r = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    if r != 0 {
+        return 0;
+    }
+    (ts.tv_sec as u64).saturating_mul(1_000_000_000) + ts.tv_nsec as u64
 }

@@ -265,6 +265,7 @@ impl ReplaySession {
                 signo,
                 siginfo,
                 point,
+                ..
             } => self.on_signal(e, *signo, &siginfo.0, point),
             EventKind::TaskCreate {
                 parent,

@@ -84,6 +84,10 @@ pub enum EventKind {
         siginfo: SigInfo,
         /// Where in the thread's execution the signal was delivered.
         point: DeliveryPoint,
+        /// CLOCK_MONOTONIC (ns) when the recorder saw the thread stop for
+        /// it: the signal's time where the program read no clock (an idle
+        /// program's last read can be seconds older). 0: not known.
+        time_ns: u64,
     },
     /// Thread or process creation (clone/clone3/fork/vfork), emitted for the
     /// child (the event's tid is the child's).

@@ -341,6 +341,7 @@ fn samples(kinds: &BTreeMap<&str, (u32, &str)>) -> Vec<Sample> {
             signo: 0,
             siginfo: SigInfo::default(),
             point: p.clone(),
+            time_ns: 0,
         };
         // signo 0, then the siginfo as a 128-byte string.
         let mut prefix = head("Signal");
