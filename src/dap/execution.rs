@@ -55,10 +55,14 @@ impl Session {
     }
 
     pub fn send_stopped(&self, stop: &Stop, selected: Option<Goid>, restart: bool) {
+        // At the start of the recording no goroutine exists yet: the one the
+        // user had selected would be named but not listed (VS Code then
+        // asked for its stack and showed the error); the placeholder is.
+        let at_start = matches!(stop.reason, StopReason::StartOfRecording);
         let thread = stop
             .goid
-            .or(selected)
-            .or(self.focus)
+            .or(selected.filter(|_| !at_start))
+            .or(self.focus.filter(|_| !at_start))
             .map(i32ish)
             .unwrap_or(1);
         let mut hit: Option<&[u32]> = None;

@@ -445,6 +445,7 @@ async fn stop_reasons() {
     let s = script();
     {
         let mut sc = s.lock().unwrap();
+        sc.selected = Some(2);
         sc.stops = VecDeque::from(vec![
             stop(StopReason::Breakpoint { ids: vec![3] }, Some(2)),
             stop(StopReason::Step, Some(2)),
@@ -492,6 +493,8 @@ async fn stop_reasons() {
     let st = c.event("stopped").await;
     assert_eq!(st["body"]["reason"], "entry");
     assert_eq!(st["body"]["description"], "start of recording");
+    // No goroutine exists yet: the placeholder thread, not the one selected.
+    assert_eq!(st["body"]["threadId"], 1);
     assert!(calls(&s).contains(&"resume ReverseContinue None Line".into()));
 
     c.ok("next", json!({"threadId": 1})).await;
