@@ -2,8 +2,9 @@
 // balance written by two goroutines (a depositor and a withdrawer taking
 // turns, so the order of writes is fixed: +10 -1 +20 -2 … +50 -5), a
 // struct field written through a pointer, a stack variable of a
-// function that returns, and one whose goroutine's stack grows (the
-// runtime copies the stack elsewhere) between two writes.
+// function that returns, one whose goroutine's stack grows (the
+// runtime copies the stack elsewhere) between two writes, and a slice
+// element written by copy and clear (two back-to-back stores each).
 //
 // Nondeterminism exercised: none beyond the scheduling of the goroutines;
 // the program prints every write so a test can check which one came last.
@@ -46,9 +47,9 @@ func scratch() int64 {
 //
 //go:noinline
 func grow() int64 {
-	level := int64(1) // #BP grow-start
+	level := int64(1)  // #BP grow-start
 	level += deep(400) // #BP grow-call
-	level *= 3 // #BP grow-after
+	level *= 3         // #BP grow-after
 	return level
 }
 
@@ -62,6 +63,20 @@ func deep(n int) int64 {
 		return 0
 	}
 	return deep(n-1) + pad[n%64] - int64(n) + 1
+}
+
+// copied's element 1 is written by plain stores, by copy (a 24-byte
+// memmove: two overlapping 16-byte stores, back to back) and by clear
+// (memclr: the same): 5, 6, 8, 8, 0, 0, 1.
+var copied = make([]int64, 3)
+
+//go:noinline
+func copies() {
+	copied[1] = 5 // #BP copies-start
+	copied[1] = 6
+	copy(copied, []int64{7, 8, 9})
+	clear(copied)
+	copied[1] = 1
 }
 
 func main() {
@@ -87,5 +102,7 @@ func main() {
 	acct.limit = 200 // #BP raise-limit
 	fmt.Println("scratch =", scratch())
 	fmt.Println("grow =", grow())
+	copies()
+	fmt.Println("copied =", copied)
 	fmt.Println("balance =", balance, "limit =", acct.limit) // #BP print-balance
 }

@@ -37,6 +37,9 @@ pub struct Engine {
     pub(super) watch: super::watch::Watches,
     /// Where a reverse-continue that a pause stopped began.
     pub(super) paused_from: Option<crate::timeline::Pos>,
+    /// A reverse stop just after a watched write whose instruction could not
+    /// be told: the next reverse-continue from there passes that write.
+    pub(super) after_write: Option<crate::timeline::Pos>,
 }
 
 impl Host for Engine {
@@ -106,6 +109,7 @@ impl Engine {
             cache: StopCache::default(),
             watch: Default::default(),
             paused_from: None,
+            after_write: None,
         };
         progress(2, 2);
         Ok(e)

@@ -71,12 +71,27 @@ impl Engine {
         let mut seen = WriteNotes::new();
         let watching = !self.watch.list.is_empty();
         let keys = self.counted();
+        // Stopped just after a write (its instruction unknown): that write's
+        // hit, here, is not "before now" again (reverse-continue stayed put).
+        let passed = self.after_write.take().filter(|p| *p == here);
         let (hits, first) = scan(
             self,
             &here,
             &addrs,
             watching,
             &mut |e, h| {
+                if h.watch.is_some() {
+                    if let Some((tid, regs)) = passed.as_ref().and_then(|p| p.at.as_ref()) {
+                        let now = e.tl.session().next_event().0;
+                        let at = e.tl.session().regs(h.tid)?;
+                        if now == here.event
+                            && h.tid == *tid
+                            && crate::timeline::same_regs(&at, regs)
+                        {
+                            return Ok(None);
+                        }
+                    }
+                }
                 let adds = e.judge(h, &keys)?;
                 let why = e.why_back(h, &exceptions, &mut seen)?;
                 let kept = why.is_some() || !adds.is_empty();

@@ -965,3 +965,100 @@ fn c_variables_show_as_c_values() {
         }
     }
 }
+
+/// examples/watched writes `copied[1]` 7 times: 5, 6, then copy's and
+/// clear's two back-to-back stores each (a 24-byte memmove and memclr),
+/// then 1. Forwards each write stops; backwards each stops just before
+/// the write, newest first, and reverse-continue goes on to the start.
+/// The first of two back-to-back stores traps with the thread already at
+/// the second, where its breakpoint was then stepped over unreported: the
+/// scan for the second store's instruction found an older run of it (an
+/// unrelated memmove, "0 → 8"), and the first store's stop was "just
+/// after it", where reverse-continue then stayed for good.
+#[test]
+fn reverse_continue_stops_before_back_to_back_writes() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    for version in ["1.27.3", "1.24.11"] {
+        let (_tmp, dir) = record_binary(version, "watched.debug", &[]);
+        let mut e = open(&dir);
+        let file = src_of("watched");
+        let at = LineBreakpoint {
+            line: marker_in("watched", "copies-start"),
+            ..Default::default()
+        };
+        assert!(e.set_line_breakpoints(&file, &[at])[0].verified);
+        e.resume(Motion::Continue, None, Granularity::Line).unwrap();
+        e.set_line_breakpoints(&file, &[]);
+        let target = DataTarget::Expression {
+            expr: "copied[1]".into(),
+            goid: None,
+            frame: 0,
+        };
+        let id = e.data_breakpoint_info(target).unwrap().data_id.unwrap();
+        let st = e.set_data_breakpoints(&[DataBreakpoint {
+            data_id: id,
+            access: DataAccess::Write,
+            condition: None,
+            hit_condition: None,
+        }]);
+        assert!(st[0].verified, "{:?}", st[0]);
+        // "copied[1]: 0 → 5 (…)" → "0 → 5"; "copied[1] = 8 (written,
+        // unchanged, …)" → "8 → 8".
+        let change = |text: &str| {
+            if let Some((v, _)) = text
+                .strip_prefix("copied[1] = ")
+                .and_then(|t| t.split_once(" (written, unchanged"))
+            {
+                return format!("{v} → {v}");
+            }
+            text.split_once(": ")
+                .and_then(|(_, t)| t.split_once(" ("))
+                .map_or(text.to_string(), |(c, _)| c.to_string())
+        };
+        let writes = [
+            "0 → 5", "5 → 6", "6 → 8", "8 → 8", "8 → 0", "0 → 0", "0 → 1",
+        ];
+        let mut fwd = Vec::new();
+        loop {
+            let s = e.resume(Motion::Continue, None, Granularity::Line).unwrap();
+            match s.reason {
+                StopReason::DataBreakpoint { text, .. } => fwd.push(change(&text)),
+                StopReason::EndOfRecording => break,
+                other => panic!("go{version}: {other:?}"),
+            }
+            assert!(fwd.len() <= writes.len(), "go{version}: {fwd:?}");
+        }
+        assert_eq!(fwd, writes, "go{version}");
+        for w in writes.iter().rev() {
+            let s = e
+                .resume(Motion::ReverseContinue, None, Granularity::Line)
+                .unwrap();
+            let StopReason::DataBreakpoint { text, .. } = s.reason else {
+                panic!("go{version}: before {w}: {s:?}");
+            };
+            assert_eq!(change(&text), *w, "go{version}: {text}");
+            assert!(
+                text.contains("stopped just before it"),
+                "go{version}: {text}"
+            );
+            let old = w.split(' ').next().unwrap();
+            let value = e.evaluate("main.copied[1]", None, 0).unwrap().value;
+            assert_eq!(value, old, "go{version}: before {w}");
+        }
+        // Then on to the start (the allocation's zeroing may stop first).
+        let mut reached = false;
+        for _ in 0..4 {
+            let s = e
+                .resume(Motion::ReverseContinue, None, Granularity::Line)
+                .unwrap();
+            if s.reason == StopReason::StartOfRecording {
+                reached = true;
+                break;
+            }
+        }
+        assert!(
+            reached,
+            "go{version}: reverse-continue did not reach the start"
+        );
+    }
+}

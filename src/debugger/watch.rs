@@ -556,6 +556,7 @@ impl Engine {
             None => {
                 self.tl.seek(after)?;
                 self.tl.counts.set_here(stopping.counts(true));
+                self.after_write = Some(after.clone());
                 format!(
                     "{} = {new} (the last write before, by {by}; stopped just after it: the writing instruction could not be told)",
                     w.target.name

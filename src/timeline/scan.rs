@@ -85,11 +85,28 @@ pub(super) fn scan_segment<H: Host, T, E: From<anyhow::Error>>(
                 let at_end = until.at.as_ref().is_some_and(|(tid, r)| {
                     event == until.event && h.tid == *tid && same_regs(&regs, r)
                 });
-                let wanted = match h.watch {
-                    Some(_) => watches,
-                    None => (with_end || !at_end) && addrs.contains(&h.addr),
-                };
-                if wanted {
+                let at_addr = (with_end || !at_end) && addrs.contains(&h.addr);
+                let mut hits = Vec::with_capacity(2);
+                match h.watch {
+                    Some(_) => {
+                        if watches {
+                            hits.push(h);
+                        }
+                        // A watched write that left the thread at a wanted
+                        // address (back-to-back stores: the first one's trap
+                        // stops before the second): the thread is there as
+                        // a breakpoint would have stopped it, and resuming
+                        // steps over the breakpoint without a hit. Asked for
+                        // the second store's instruction, a scan found an
+                        // older run of it instead.
+                        if !watches && at_addr {
+                            hits.push(BreakpointHit { watch: None, ..h });
+                        }
+                    }
+                    None if at_addr => hits.push(h),
+                    None => {}
+                }
+                for h in hits {
                     if let Some(t) = keep(host, h)? {
                         let at = Some((h.tid, regs));
                         found.push((Pos { event, at }, h, t));
