@@ -57,12 +57,12 @@ func grow() int64 {
 //
 //go:noinline
 func deep(n int) int64 {
-	var pad [64]int64
+	var pad [64]int64 // #BP deep-start
 	pad[n%64] = int64(n)
 	if n == 0 {
 		return 0
 	}
-	return deep(n-1) + pad[n%64] - int64(n) + 1
+	return deep(n-1) + pad[n%64] - int64(n) + 1 // #BP deep-call
 }
 
 // copied's element 1 is written by plain stores, by copy (a 24-byte

@@ -36,6 +36,15 @@ impl StepFrame {
     pub fn on_line(&self, bin: &crate::gobin::GoBinary, pc: u64) -> bool {
         bin.line_at(pc) == Some((self.file.as_str(), self.line))
     }
+
+    /// Whether a moment at `pc` with frame address `cfa`, in the caller's
+    /// frame, is the caller's own: in another frame, any pc (a recursive
+    /// call's caller runs this function's statements too: stepping back
+    /// from its first line stayed there for good); in the same frame (this
+    /// one inlined), none of this function's statements.
+    pub fn callers_moment(&self, pc: u64, cfa: u64) -> bool {
+        cfa != self.cfa || !self.stmts.contains(&pc)
+    }
 }
 
 /// From a function's statements, each with its inlined calls (innermost

@@ -278,7 +278,7 @@ impl Engine {
             // Inlined callees' statements belong to their call's line.
             let mine = cfa == f.cfa && f.lands.contains(&pc);
             let callers = caller_cfa.is_some_and(|c| c == cfa)
-                && !f.stmts.contains(&pc)
+                && f.callers_moment(pc, cfa)
                 && caller_lands.contains(&pc);
             if mine || callers {
                 candidates.push((p, pc, cfa));
@@ -309,7 +309,7 @@ impl Engine {
         for (p, pc, cfa) in history {
             if pc == f.entry && cfa == f.cfa {
                 target = last_caller.clone();
-            } else if f.caller_cfa == Some(cfa) && !f.stmts.contains(&pc) {
+            } else if f.caller_cfa == Some(cfa) && f.callers_moment(pc, cfa) {
                 last_caller = Some(p);
             }
         }

@@ -1062,3 +1062,46 @@ fn reverse_continue_stops_before_back_to_back_writes() {
         );
     }
 }
+
+/// Step back from the first line of a recursive call reaches its caller's
+/// call line (the same function, one frame up); the caller's moments were
+/// taken for this frame's own statements and skipped, so step back stayed
+/// on the first line for good. examples/watched's `deep` recurses.
+#[test]
+fn step_back_leaves_a_recursive_call_for_its_caller() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    for version in ["1.27.3", "1.24.11"] {
+        let (_tmp, dir) = record_binary(version, "watched.debug", &[]);
+        let mut e = open(&dir);
+        let file = src_of("watched");
+        let at = LineBreakpoint {
+            line: marker_in("watched", "deep-start"),
+            condition: Some("n == 398".into()),
+            ..Default::default()
+        };
+        assert!(e.set_line_breakpoints(&file, &[at])[0].verified);
+        e.resume(Motion::Continue, None, Granularity::Line).unwrap();
+        e.set_line_breakpoints(&file, &[]);
+        assert_eq!(
+            e.evaluate("n", None, 0).unwrap().value,
+            "398",
+            "go{version}"
+        );
+        let call = marker_in("watched", "deep-call") as u64;
+        let mut lines = Vec::new();
+        for _ in 0..3 {
+            let s = e.resume(Motion::StepBack, None, Granularity::Line).unwrap();
+            assert_eq!(s.reason, StopReason::Step, "go{version}: {s:?}");
+            let f = top(&mut e);
+            lines.push((f.line, e.evaluate("n", None, 0).unwrap().value));
+            if f.line == call {
+                break;
+            }
+        }
+        assert_eq!(
+            lines.last(),
+            Some(&(call, "399".to_string())),
+            "go{version}: {lines:?}"
+        );
+    }
+}
