@@ -17,24 +17,10 @@ use crate::error::Result;
 use super::goindex::{GoIndex, LockKind, LockWait, SignalSeen, Transition, Waker};
 
 pub(super) fn name(signo: i32) -> String {
-    let n = match signo {
-        1 => "SIGHUP",
-        2 => "SIGINT",
-        3 => "SIGQUIT",
-        6 => "SIGABRT",
-        9 => "SIGKILL",
-        10 => "SIGUSR1",
-        12 => "SIGUSR2",
-        13 => "SIGPIPE",
-        14 => "SIGALRM",
-        15 => "SIGTERM",
-        17 => "SIGCHLD",
-        23 => "SIGURG",
-        27 => "SIGPROF",
-        28 => "SIGWINCH",
-        _ => return format!("signal {signo}"),
-    };
-    n.to_string()
+    match nix::sys::signal::Signal::try_from(signo) {
+        Ok(s) => s.as_str().to_string(),
+        Err(_) => format!("signal {signo}"),
+    }
 }
 
 fn sender(si_code: i32, pid: i32) -> String {
@@ -628,4 +614,18 @@ fn render(idx: &GoIndex, stories: &[Story], preemptions: usize) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name;
+
+    /// Every standard signal by its name (timeout(1)'s SIGCONT was "signal 18").
+    #[test]
+    fn signals_are_named_as_the_kernel_names_them() {
+        assert_eq!(name(15), "SIGTERM");
+        assert_eq!(name(18), "SIGCONT");
+        assert_eq!(name(19), "SIGSTOP");
+        assert_eq!(name(40), "signal 40");
+    }
 }
