@@ -1087,7 +1087,7 @@ fn step_back_leaves_a_recursive_call_for_its_caller() {
             "398",
             "go{version}"
         );
-        let call = marker_in("watched", "deep-call") as u64;
+        let call = marker_in("watched", "deep-call");
         let mut lines = Vec::new();
         for _ in 0..3 {
             let s = e.resume(Motion::StepBack, None, Granularity::Line).unwrap();
