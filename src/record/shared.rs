@@ -55,14 +55,18 @@ pub fn regular_file_of(tid: Tid, fd: i32) -> Option<FileId> {
 /// Whether `fd` in thread `tid` is a socket.
 pub fn socket_of(tid: Tid, fd: i32) -> bool {
     use std::os::unix::fs::FileTypeExt;
-    std::fs::metadata(format!("/proc/{}/fd/{fd}", tid.0)).is_ok_and(|m| m.file_type().is_socket())
+    fd_meta(tid, fd).is_some_and(|m| m.file_type().is_socket())
 }
 
 /// The file open as `fd` in thread `tid` and whether it is a regular file.
 fn fd_file(tid: Tid, fd: i32) -> Option<(FileId, bool)> {
-    std::fs::metadata(format!("/proc/{}/fd/{fd}", tid.0))
-        .ok()
-        .map(|m| ((m.dev(), m.ino()), m.is_file()))
+    fd_meta(tid, fd).map(|m| ((m.dev(), m.ino()), m.is_file()))
+}
+
+/// What `fd` in thread `tid` is open on (the thread's own view: a dying
+/// process's leader has no fds left).
+fn fd_meta(tid: Tid, fd: i32) -> Option<std::fs::Metadata> {
+    std::fs::metadata(format!("/proc/{}/fd/{fd}", tid.0)).ok()
 }
 
 /// Which of a process's shared mappings a comparison covers. Mappings of

@@ -228,16 +228,10 @@ impl Recorder {
     }
 }
 
-/// CLOCK_MONOTONIC now, in ns (the clock Go's programs read for their time).
+/// CLOCK_MONOTONIC now, in ns (the clock Go's programs read for their
+/// time); 0 if it cannot be read.
 fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes the timespec it is given.
-    let r = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    if r != 0 {
-        return 0;
-    }
-    (ts.tv_sec as u64).saturating_mul(1_000_000_000) + ts.tv_nsec as u64
+    super::syscall::clock_now(libc::CLOCK_MONOTONIC).map_or(0, |ts| {
+        (ts.tv_sec as u64).saturating_mul(1_000_000_000) + ts.tv_nsec as u64
+    })
 }

@@ -829,6 +829,16 @@ pub(crate) fn clone_parent_writes(
     out
 }
 
+/// Clock `id` now, as the recorder reads it.
+pub(super) fn clock_now(id: libc::clockid_t) -> Option<libc::timespec> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into `ts`.
+    (unsafe { libc::clock_gettime(id, &mut ts) } == 0).then_some(ts)
+}
+
 /// A system-wide clock's time as `struct timespec`, read by the recorder
 /// (per-process and per-thread CPU clocks must be read by the program).
 fn system_clock(id: u64) -> Option<[u8; 16]> {
@@ -844,14 +854,7 @@ fn system_clock(id: u64) -> Option<[u8; 16]> {
     ) {
         return None;
     }
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec into `ts`.
-    if unsafe { libc::clock_gettime(id, &mut ts) } != 0 {
-        return None;
-    }
+    let ts = clock_now(id)?;
     let mut out = [0u8; 16];
     out[..8].copy_from_slice(&ts.tv_sec.to_le_bytes());
     out[8..].copy_from_slice(&ts.tv_nsec.to_le_bytes());
