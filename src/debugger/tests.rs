@@ -306,6 +306,28 @@ fn watch_stop(e: &mut Engine, motion: Motion, what: &str) -> (String, String) {
     (e.evaluate("balance", None, 0).unwrap().value, change)
 }
 
+/// examples/watched (`-N -l`) recorded with Go `version` and opened, run
+/// to its line `marker` (where `condition` holds), with no breakpoint left.
+fn stopped_in_watched(
+    version: &str,
+    marker: &str,
+    condition: Option<&str>,
+) -> (tempfile::TempDir, Engine) {
+    let (tmp, dir) = record_binary(version, "watched.debug", &[]);
+    let mut e = open(&dir);
+    let file = src_of("watched");
+    let at = LineBreakpoint {
+        line: marker_in("watched", marker),
+        condition: condition.map(str::to_string),
+        ..Default::default()
+    };
+    let st = e.set_line_breakpoints(&file, &[at]);
+    assert!(st[0].verified, "{:?}", st[0]);
+    e.resume(Motion::Continue, None, Granularity::Line).unwrap();
+    e.set_line_breakpoints(&file, &[]);
+    (tmp, e)
+}
+
 /// Watches balance (examples/watched) with hit condition `hc`.
 fn watch_balance(e: &mut Engine, data_id: &str, hc: &str) {
     let st = e.set_data_breakpoints(&[DataBreakpoint {
@@ -979,16 +1001,7 @@ fn c_variables_show_as_c_values() {
 fn reverse_continue_stops_before_back_to_back_writes() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     for version in ["1.27.3", "1.24.11"] {
-        let (_tmp, dir) = record_binary(version, "watched.debug", &[]);
-        let mut e = open(&dir);
-        let file = src_of("watched");
-        let at = LineBreakpoint {
-            line: marker_in("watched", "copies-start"),
-            ..Default::default()
-        };
-        assert!(e.set_line_breakpoints(&file, &[at])[0].verified);
-        e.resume(Motion::Continue, None, Granularity::Line).unwrap();
-        e.set_line_breakpoints(&file, &[]);
+        let (_tmp, mut e) = stopped_in_watched(version, "copies-start", None);
         let target = DataTarget::Expression {
             expr: "copied[1]".into(),
             goid: None,
@@ -1071,17 +1084,7 @@ fn reverse_continue_stops_before_back_to_back_writes() {
 fn step_back_leaves_a_recursive_call_for_its_caller() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     for version in ["1.27.3", "1.24.11"] {
-        let (_tmp, dir) = record_binary(version, "watched.debug", &[]);
-        let mut e = open(&dir);
-        let file = src_of("watched");
-        let at = LineBreakpoint {
-            line: marker_in("watched", "deep-start"),
-            condition: Some("n == 398".into()),
-            ..Default::default()
-        };
-        assert!(e.set_line_breakpoints(&file, &[at])[0].verified);
-        e.resume(Motion::Continue, None, Granularity::Line).unwrap();
-        e.set_line_breakpoints(&file, &[]);
+        let (_tmp, mut e) = stopped_in_watched(version, "deep-start", Some("n == 398"));
         assert_eq!(
             e.evaluate("n", None, 0).unwrap().value,
             "398",
