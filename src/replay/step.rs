@@ -69,15 +69,11 @@ impl ReplaySession {
     /// expect here — e.g. SIGCHLD when a replayed child really exits — are
     /// dropped: recorded signals are delivered by their own events.
     /// The page's report of a buffered write that sent other bytes than
-    /// recorded, as the divergence it is (`clockpage::SENT_DIFFERS`).
-    fn check_buffered_send(&self, e: &Event, w: &Waited) -> anyhow::Result<()> {
-        if w.stop != Stop::Syscall {
-            return Ok(());
-        }
-        let Some(d) = ptrace::get_regs(w.tid)
-            .ok()
-            .and_then(|r| crate::tracee::clockpage::sent_differs(&r))
-        else {
+    /// recorded (`clockpage::SENT_DIFFERS`, a syscall stop with `regs`), as
+    /// the divergence it is. Where the replay expected another kind of
+    /// stop, `describe` names it.
+    fn check_buffered_send(&self, e: &Event, regs: &trace_format::Regs) -> anyhow::Result<()> {
+        let Some(d) = crate::tracee::clockpage::sent_differs(regs) else {
             return Ok(());
         };
         let head = self
@@ -134,7 +130,6 @@ impl ReplaySession {
                 Some(w) => w,
                 None => self.wait_for(live)?,
             };
-            self.check_buffered_send(e, &w)?;
             if w.stop == Stop::Signal(libc::SIGTRAP) {
                 if let Some(hit) = self.debug_trap(e.tid, live)? {
                     return Err(anyhow!(hit));
@@ -498,6 +493,7 @@ impl ReplaySession {
         }
         let live = w.tid;
         let mut got = ptrace::get_regs(live)?;
+        self.check_buffered_send(e, &got)?;
         if let Some(d) = Divergence::regs(
             e.time,
             e.tid,
