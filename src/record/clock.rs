@@ -320,7 +320,18 @@ impl Recorder {
             return;
         };
         let tgid = th.tgid;
-        for (sig, info) in held {
+        for (sig, mut info) in held {
+            // rrgo's own resend of a signal held before, held again: it is
+            // no longer pending, and its original siginfo goes with it. Kept
+            // as "pending", every later held instance was dropped — a
+            // runtime SIGURG never came back, so the thread spinning in the
+            // page was never preempted while another stopped the world
+            // (os/signal's go1.24 tests, now and then: record timeout).
+            if is_resend(&info) {
+                if let Some(i) = th.requeued.iter().position(|&(s, _)| s == sig) {
+                    info = th.requeued.remove(i).1;
+                }
+            }
             let queued = th.requeued.iter().any(|&(s, _)| s == sig);
             if queued && sig < libc::SIGRTMIN() {
                 continue;
@@ -343,9 +354,7 @@ impl Recorder {
         sig: i32,
         raw: [u8; 128],
     ) -> anyhow::Result<[u8; 128]> {
-        const SI_TKILL: i32 = -6;
-        let sender = i32::from_le_bytes([raw[16], raw[17], raw[18], raw[19]]);
-        if trace_format::SigInfo(raw).code() != SI_TKILL || sender != std::process::id() as i32 {
+        if !is_resend(&raw) {
             return Ok(raw);
         }
         let Some(th) = self.t.get(tid) else {
@@ -358,4 +367,12 @@ impl Recorder {
         ptrace::set_siginfo(tid, &info)?;
         Ok(info)
     }
+}
+
+/// Whether a signal's siginfo says rrgo sent it (tgkill from rrgo's pid):
+/// one held while its thread stepped out of the page, sent again.
+fn is_resend(raw: &[u8; 128]) -> bool {
+    const SI_TKILL: i32 = -6;
+    let sender = i32::from_le_bytes([raw[16], raw[17], raw[18], raw[19]]);
+    trace_format::SigInfo(*raw).code() == SI_TKILL && sender == std::process::id() as i32
 }
