@@ -28,6 +28,8 @@ pub struct Engine {
     pub(super) bps: Breakpoints,
     /// Exception breakpoints: address → kind.
     pub(super) exceptions: Vec<(u64, ExceptionKind)>,
+    /// Where the runtime calls deferred functions (steps follow panics).
+    pub(super) defers: crate::goruntime::defers::Defers,
     pub(super) stop_panics: bool,
     pub(super) stop_fatal: bool,
     pub(super) selected: Option<Goid>,
@@ -94,8 +96,10 @@ impl Engine {
                 exceptions.push((f.entry, kind));
             }
         }
+        let defers = crate::goruntime::defers::Defers::from_binary(&bin);
         let e = Engine {
             dir: dir.to_path_buf(),
+            defers,
             bin,
             info,
             tl,

@@ -29,6 +29,16 @@ pub(super) struct StepFrame {
     /// Where the function returns to, and the caller's frame.
     pub ret: Option<u64>,
     pub caller_cfa: Option<u64>,
+    /// The frame's stack pointer (a deferred call run for a frame at or
+    /// above it continues this step).
+    pub sp: u64,
+    /// Where the program's code continues once the frame returns, past
+    /// runtime frames (a deferred function returns into `deferreturn`),
+    /// with the least stack pointer a return there has.
+    pub ret_user: Option<(u64, u64)>,
+    /// On a panicking goroutine: where a recover can resume the frames
+    /// above (their calls of `deferreturn`).
+    pub resume: Vec<u64>,
 }
 
 impl StepFrame {
@@ -100,6 +110,34 @@ impl Engine {
         };
         let g = self.goroutine(goid)?.addr;
         let tid = self.stop_tid().filter(|t| self.g_of_thread(*t) == Some(g));
+        // The first caller that is the program's, and the frame below it.
+        let panicking = self
+            .mem()
+            .ok()
+            .and_then(|m| self.defers.panic_frame_sp(m, g))
+            .is_some();
+        let mut below = cfa;
+        let mut ret_user = None;
+        let mut resume = Vec::new();
+        let mut last = (f0.regs.pc, f0.regs.cfa);
+        for c in &frames[1..] {
+            if (c.regs.pc, c.regs.cfa) == last {
+                continue; // an inlined call's frame: the same machine frame
+            }
+            last = (c.regs.pc, c.regs.cfa);
+            let Some(func) = self.bin.function_at(c.regs.pc).cloned() else {
+                break;
+            };
+            if is_runtime(&func.name) {
+                below = c.regs.cfa;
+                continue;
+            }
+            ret_user.get_or_insert((c.regs.pc, below));
+            if !panicking {
+                break;
+            }
+            resume.extend(self.defers.resume_sites(&self.bin, func.entry, func.size));
+        }
         let rows = self.bin.function_stmts(f0.regs.pc);
         let (lands, out_lands) = step_targets(&rows, &self.bin.inlined_calls(f0.lookup_pc));
         Ok(StepFrame {
@@ -114,6 +152,9 @@ impl Engine {
             out_lands,
             ret: caller.map(|c| c.regs.pc),
             caller_cfa: caller.map(|c| c.regs.cfa).filter(|c| *c != 0),
+            sp: f0.regs.sp,
+            ret_user,
+            resume,
         })
     }
 
@@ -290,14 +331,90 @@ impl Engine {
 
     /// Next or step out: temporary breakpoints on the frame's statements
     /// and its return address, honoured only for the stepping goroutine.
+    /// A panic that reaches the frame goes on in the deferred functions it
+    /// runs (the first of them is where the step ends), and a recover
+    /// resumes their frame: both end the step as a return would. Deferred
+    /// calls of a normal return are stepped over, as Delve's next does.
     pub(super) fn run_next(&mut self, f: &StepFrame, out: bool) -> EResult<Stop> {
+        self.run_step(f, out, false)
+    }
+
+    /// Next (`out` false) or step out; `into_defers`: a step in, which
+    /// also enters the deferred calls of a normal return.
+    fn run_step(&mut self, f: &StepFrame, out: bool, into_defers: bool) -> EResult<Stop> {
         let mut temp: Vec<u64> = if out {
             f.out_lands.clone()
         } else {
             f.lands.clone()
         };
-        temp.extend(f.ret);
-        self.run_until(&temp, &mut |e, h| e.step_lands(f, h, out))
+        temp.extend(f.ret_user.map(|r| r.0));
+        temp.extend(&f.resume);
+        temp.extend(
+            self.defers
+                .sites
+                .iter()
+                .filter(|s| into_defers || !s.in_deferreturn)
+                .map(|s| s.addr),
+        );
+        let mut deferred = None;
+        let stop = self.run_until(&temp, &mut |e, h| {
+            if e.g_of_thread(h.tid) != Some(f.g) {
+                return Ok(false);
+            }
+            if let Some(at) = e.deferred_call(f, h)? {
+                deferred = Some(at);
+                return Ok(true);
+            }
+            e.step_lands(f, h, out)
+        })?;
+        match deferred {
+            Some(at) if stop.reason == StopReason::Step => self.run_into(f, at),
+            _ => Ok(stop),
+        }
+    }
+
+    /// At a runtime call of a deferred function: where that function's
+    /// body starts, if the step should stop there (the defers are those
+    /// of the stepping frame or its callers, and the function is the
+    /// program's).
+    fn deferred_call(&mut self, f: &StepFrame, h: BreakpointHit) -> EResult<Option<u64>> {
+        let Some(site) = self.defers.site(h.addr) else {
+            return Ok(None);
+        };
+        let r = self.tl.session().regs(h.tid)?;
+        let frame_sp = if site.in_deferreturn {
+            // deferreturn runs its caller's defers: the caller's sp is
+            // deferreturn's CFA.
+            Some(self.cfa_at(h.addr, r.rsp, r.rbp))
+        } else {
+            let mem = self.mem()?;
+            self.defers.panic_frame_sp(mem, f.g)
+        };
+        if frame_sp.is_none_or(|sp| sp < f.sp) {
+            return Ok(None);
+        }
+        let Some(code) = crate::tracee::insn::register(&r, site.target) else {
+            return Ok(None);
+        };
+        let Some(func) = self.bin.function_at(code) else {
+            return Ok(None);
+        };
+        let generated = self
+            .bin
+            .line_at(func.entry)
+            .is_none_or(|(file, _)| file.ends_with("<autogenerated>"));
+        if is_runtime(&func.name) || generated {
+            return Ok(None);
+        }
+        Ok(Some(self.bin.after_prologue(func.entry)))
+    }
+
+    /// Runs the stepping goroutine to `at` (a deferred function's body).
+    fn run_into(&mut self, f: &StepFrame, at: u64) -> EResult<Stop> {
+        let g = f.g;
+        self.run_until(&[at], &mut |e, h| {
+            Ok(h.addr == at && e.g_of_thread(h.tid) == Some(g))
+        })
     }
 
     /// Whether a hit of a temporary breakpoint ends a next/step out.
@@ -306,7 +423,12 @@ impl Engine {
             return Ok(false);
         }
         let r = self.tl.session().regs(h.tid)?;
-        if Some(h.addr) == f.ret && r.rsp >= f.cfa {
+        if f.ret_user
+            .is_some_and(|(ret, sp)| h.addr == ret && r.rsp >= sp)
+        {
+            return Ok(true);
+        }
+        if f.resume.contains(&h.addr) && r.rsp > f.sp {
             return Ok(true);
         }
         let targets = if out { &f.out_lands } else { &f.lands };
@@ -350,6 +472,11 @@ impl Engine {
                 continue;
             };
             if r.rsp >= f.cfa {
+                if is_runtime(&func.name) {
+                    // Returned into the runtime (a deferred function into
+                    // deferreturn or gopanic): on to the program's code.
+                    return self.run_step(f, true, true);
+                }
                 // Returned to the caller.
                 return Ok(self.stop(StopReason::Step, Some(tid)));
             }
@@ -367,7 +494,9 @@ impl Engine {
             let ret_sp = r.rsp + 8;
             let ret = self.mem()?.read_u64(trace_format::RemoteAddr(r.rsp))?;
             if is_runtime(&func.name) {
-                self.run_until_return(tid, ret, ret_sp)?;
+                if let Some(stop) = self.run_until_return(f, tid, ret, ret_sp)? {
+                    return Ok(stop);
+                }
                 continue;
             }
             let file = self.bin.line_at(pc).map(|(f, _)| f);
@@ -401,24 +530,44 @@ impl Engine {
     }
 
     /// Runs a called runtime function to its return (stepping through it
-    /// instruction by instruction would take long and show nothing).
-    fn run_until_return(&mut self, tid: RecTid, ret: u64, ret_sp: u64) -> EResult<()> {
-        self.sync_breakpoints(&[ret])?;
-        loop {
+    /// instruction by instruction would take long and show nothing), unless
+    /// it calls a function the step enters first (a deferred one: `gopanic`
+    /// never returns) or something else stops it.
+    fn run_until_return(
+        &mut self,
+        f: &StepFrame,
+        tid: RecTid,
+        ret: u64,
+        ret_sp: u64,
+    ) -> EResult<Option<Stop>> {
+        let mut temp = vec![ret];
+        temp.extend(self.defers.sites.iter().map(|s| s.addr));
+        self.sync_breakpoints(&temp)?;
+        let stop = loop {
             match self.tick(false)? {
                 Tick::Hit(h)
                     if h.addr == ret
                         && h.tid == tid
                         && self.tl.session().regs(tid)?.rsp >= ret_sp =>
                 {
-                    break
+                    break None
                 }
-                Tick::End => break,
+                Tick::Hit(h) | Tick::Watch(h) => {
+                    if let Some(s) = self.hit_stops(h)? {
+                        break Some(s);
+                    }
+                    if h.watch.is_none() && self.g_of_thread(h.tid) == Some(f.g) {
+                        if let Some(at) = self.deferred_call(f, h)? {
+                            break Some(self.run_into(f, at)?);
+                        }
+                    }
+                }
+                Tick::End => break Some(self.end_stop()),
                 _ => {}
             }
-        }
+        };
         self.sync_breakpoints(&[])?;
-        Ok(())
+        Ok(stop)
     }
 
     pub(super) fn run_instruction(&mut self) -> EResult<Stop> {

@@ -1108,3 +1108,86 @@ fn step_back_leaves_a_recursive_call_for_its_caller() {
         );
     }
 }
+
+/// Stops at `marker` of examples/recovered (its `hit`-th hit), then makes
+/// `motions` and returns where each stopped: (function, line).
+fn steps_in_recovered(
+    dir: &Path,
+    marker: &str,
+    hit: usize,
+    motions: &[Motion],
+) -> Vec<(String, u64)> {
+    let mut e = open(dir);
+    let line = marker_in("recovered", marker);
+    let st = e.set_line_breakpoints(
+        &src_of("recovered"),
+        &[LineBreakpoint {
+            line,
+            ..Default::default()
+        }],
+    );
+    assert!(st[0].verified, "{st:?}");
+    for _ in 0..hit {
+        let s = e.resume(Motion::Continue, None, Granularity::Line).unwrap();
+        assert!(matches!(s.reason, StopReason::Breakpoint { .. }), "{s:?}");
+    }
+    e.set_line_breakpoints(&src_of("recovered"), &[]);
+    let mut seen = Vec::new();
+    for m in motions {
+        let s = e.resume(*m, None, Granularity::Line).unwrap();
+        assert_eq!(
+            s.reason,
+            StopReason::Step,
+            "{m:?} from {marker} after {seen:?}"
+        );
+        let f = top(&mut e);
+        seen.push((f.function, f.line));
+    }
+    seen
+}
+
+#[test]
+fn steps_follow_a_panic_into_deferred_functions_and_out_of_recover() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    for version in ["1.27.3", "1.24.11"] {
+        for binary in ["recovered", "recovered.debug"] {
+            let (_tmp, dir) = record_binary(version, binary, &[]);
+            let what = format!("go{version} {binary}");
+            let funcs = |seen: &[(String, u64)]| -> Vec<String> {
+                let mut f: Vec<String> = seen.iter().map(|s| s.0.clone()).collect();
+                f.dedup();
+                f
+            };
+            // Next over a panic recovered two frames up: into the deferred
+            // function, then back where the recover resumes its frame, and on
+            // to main after the call.
+            let seen = steps_in_recovered(&dir, "explode-panic", 1, &[Motion::Next; 8]);
+            let want = ["main.guarded.func1", "main.guarded", "main.main"];
+            assert_eq!(funcs(&seen)[..3], want, "{what}: next: {seen:?}");
+            assert!(
+                seen.contains(&("main.main".into(), marker_in("recovered", "main-guarded")))
+                    || seen.contains(&("main.main".into(), marker_in("recovered", "main-outer"))),
+                "{what}: {seen:?}"
+            );
+            // Step out of the panicking frame: the caller's deferred function,
+            // then its frame resumed, then main.
+            let seen = steps_in_recovered(&dir, "inner-call", 1, &[Motion::StepOut; 3]);
+            assert_eq!(
+                funcs(&seen),
+                ["main.outer.func1", "main.outer", "main.main"],
+                "{what}: step out: {seen:?}"
+            );
+            assert_eq!(seen[2].1, marker_in("recovered", "main-outer"), "{what}");
+            // A panic that a callee recovers itself is stepped over.
+            let seen = steps_in_recovered(&dir, "main-guarded", 1, &[Motion::Next]);
+            assert_eq!(
+                seen,
+                [("main.main".into(), marker_in("recovered", "main-outer"))],
+                "{what}"
+            );
+            // Step in at an index the runtime finds out of range.
+            let seen = steps_in_recovered(&dir, "index-panic", 1, &[Motion::StepIn]);
+            assert_eq!(seen[0].0, "main.index.func1", "{what}: step in: {seen:?}");
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! threads. Field offsets come from the binary's DWARF, never constants,
 //! since they differ between Go versions.
 
+pub mod defers;
 mod layout;
 pub mod locks;
 pub mod probes;

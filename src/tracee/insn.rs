@@ -211,6 +211,29 @@ pub fn atomic_rmws(code: &[u8], start: u64) -> Vec<AtomicRmw> {
     out
 }
 
+/// Every `call REG` in `code` (loaded at `start`): where Go calls a
+/// function value, e.g. the runtime's calls of deferred functions.
+pub fn register_calls(code: &[u8], start: u64) -> Vec<(u64, Register)> {
+    Decoder::with_ip(64, code, start, DecoderOptions::NONE)
+        .into_iter()
+        .filter(|i| i.mnemonic() == Mnemonic::Call && i.op0_kind() == OpKind::Register)
+        .map(|i| (i.ip(), i.op0_register()))
+        .collect()
+}
+
+/// Every direct `call` of `target` in `code` (loaded at `start`).
+pub fn calls_of(code: &[u8], start: u64, target: u64) -> Vec<u64> {
+    Decoder::with_ip(64, code, start, DecoderOptions::NONE)
+        .into_iter()
+        .filter(|i| {
+            i.mnemonic() == Mnemonic::Call
+                && i.op0_kind() == OpKind::NearBranch64
+                && i.near_branch64() == target
+        })
+        .map(|i| i.ip())
+        .collect()
+}
+
 /// Writes `value` into a general register as an instruction writing it
 /// would: a 32-bit destination clears the upper half, a 16-bit one keeps it.
 pub fn set_register(regs: &mut trace_format::Regs, reg: Register, value: u64) -> bool {
