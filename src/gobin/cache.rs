@@ -26,7 +26,7 @@ use super::dwarf::{InlineTable, LineTable, StructLayout};
 
 /// Bumped whenever the tables' types, what is read into them, or the
 /// layout change.
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 
 /// The executable a cache belongs to: its length and xxh3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

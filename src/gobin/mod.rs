@@ -423,6 +423,35 @@ fn g_tls_offset(data: &[u8], symbols: &HashMap<String, (u64, u64)>) -> i64 {
 
 #[cfg(test)]
 mod tests {
+    /// Without symbols or DWARF, functions come from the pclntab, whose
+    /// entries count from runtime.text: after the C linker's own code in a
+    /// cgo program (examples/cgo: 0x100 bytes into .text), read from the
+    /// module data (its own section since Go 1.27).
+    #[test]
+    fn a_stripped_cgo_programs_functions_start_where_they_do() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        for version in ["1.27.3", "1.24.11"] {
+            let exe = root.join(format!(".build/go{version}/cgo"));
+            let tmp = tempfile::tempdir().unwrap();
+            let stripped = tmp.path().join("cgo.stripped");
+            let st = std::process::Command::new("strip")
+                .arg("-o")
+                .arg(&stripped)
+                .arg(&exe)
+                .status()
+                .expect("strip (binutils) runs");
+            assert!(st.success());
+            let full = super::GoBinary::load(&exe).unwrap();
+            let bare = super::GoBinary::load(&stripped).unwrap();
+            assert!(full.has_dwarf && !bare.has_dwarf, "go{version}");
+            for name in ["main.main", "runtime.sighandler", "runtime.gopanic"] {
+                let entry = |b: &super::GoBinary| b.functions_named(name).first().map(|f| f.entry);
+                assert!(entry(&full).is_some(), "go{version}: {name}");
+                assert_eq!(entry(&bare), entry(&full), "go{version}: {name}");
+            }
+        }
+    }
+
     /// Tables read from the cache answer as the DWARF does; a cache that
     /// is corrupt, or another executable's, is ignored (and replaced).
     #[test]

@@ -132,10 +132,50 @@ pub fn uvarint(data: &[u8], p: &mut usize) -> Option<u64> {
     }
 }
 
+/// `runtime.firstmoduledata.text` (runtime.text): found as the data word
+/// that points at the pclntab (`moduledata.pcHeader`) followed by the
+/// pointer to its function-name table; `text` is the 23rd word (Go
+/// 1.20–1.27 share this layout, which binaries without symbols need).
+fn module_text(file: &object::File, table: u64, funcname_off: usize) -> Option<u64> {
+    const TEXT_WORD: usize = 22;
+    for sec in file.sections() {
+        // Go 1.27 gives the module data a section of its own.
+        if !matches!(
+            sec.name(),
+            Ok(".go.module" | ".noptrdata" | ".data" | ".data.rel.ro")
+        ) {
+            continue;
+        }
+        let Ok(d) = sec.data() else { continue };
+        let words: Vec<u64> = d
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+            .collect();
+        for i in 0..words.len().saturating_sub(TEXT_WORD + 1) {
+            if words[i] == table && words[i + 1] == table + funcname_off as u64 {
+                let text = words[i + TEXT_WORD];
+                let code = file.sections().any(|s| {
+                    s.kind() == object::SectionKind::Text
+                        && s.address() <= text
+                        && text < s.address() + s.size()
+                });
+                if code {
+                    return Some(text);
+                }
+            }
+        }
+    }
+    None
+}
+
 /// Functions and a line table from the pclntab of `file`.
 pub fn load(file: &object::File) -> anyhow::Result<(Vec<Function>, LineTable)> {
+    let table_addr;
     let data = match file.section_by_name(".gopclntab") {
-        Some(s) => s.data()?.to_vec(),
+        Some(s) => {
+            table_addr = Some(s.address());
+            s.data()?.to_vec()
+        }
         None => {
             // Externally linked or PIE: the table sits in .data.rel.ro at runtime.pclntab.
             let sym = file
@@ -146,6 +186,7 @@ pub fn load(file: &object::File) -> anyhow::Result<(Vec<Function>, LineTable)> {
                 .sections()
                 .find(|s| s.address() <= sym.address() && sym.address() < s.address() + s.size())
                 .context("runtime.pclntab is in no section")?;
+            table_addr = Some(sym.address());
             let d = sec.data()?;
             d.get((sym.address() - sec.address()) as usize..)
                 .context("runtime.pclntab is outside its section")?
@@ -154,12 +195,17 @@ pub fn load(file: &object::File) -> anyhow::Result<(Vec<Function>, LineTable)> {
     };
     let mut t = Table::parse(&data)?;
     if t.text_start == 0 {
-        // Recent linkers leave pcHeader.textStart for the runtime to fill in:
-        // entries are offsets from the start of .text (runtime.text).
-        t.text_start = file
-            .section_by_name(".text")
-            .map(|s| s.address())
-            .context("no .text section")?;
+        // Recent linkers leave pcHeader.textStart for the runtime to fill in
+        // from the module data: entries are offsets from runtime.text. That
+        // is the start of .text when Go links alone, not after a C linker's
+        // own code (cgo, external linking), so read it where the runtime does.
+        t.text_start = match table_addr.and_then(|a| module_text(file, a, t.funcname)) {
+            Some(text) => text,
+            None => file
+                .section_by_name(".text")
+                .map(|s| s.address())
+                .context("no .text section")?,
+        };
     }
     let mut functions = Vec::new();
     let mut rows: Vec<(u64, String, u64)> = Vec::new();
