@@ -984,3 +984,51 @@ fn an_idle_programs_signal_has_the_time_it_came() {
         "rrgo says the signal came {since_ms} ms after the start, the program {printed} ms"
     );
 }
+
+/// A program built without DWARF (release builds are stripped): the
+/// goroutine views cannot read the runtime's structures. `--signals`
+/// printed "no signals" (exit 0) although the program took a SIGTERM, and
+/// `--timeline` wrote a page of 0 goroutines; they now refuse as
+/// `--goroutines` does, before replaying anything.
+#[test]
+fn goroutine_views_of_a_stripped_program_refuse_instead_of_showing_nothing() {
+    let s = Scratch::new();
+    let exe = s.path().join("sigterm-delay.stripped");
+    let st = std::process::Command::new("strip")
+        .arg("-o")
+        .arg(&exe)
+        .arg(example(&newest(), "sigterm-delay"))
+        .status()
+        .expect("strip (binutils) runs");
+    assert!(st.success());
+    let (rec, trace) = s.record(
+        "t",
+        &exe,
+        &["-self-term", "100ms", "-work", "50", "-timeout", "100s"],
+    );
+    assert!(rec.status.success(), "recording: {}", text(&rec.stderr));
+    let page = s.path().join("t.html");
+    for args in [
+        vec!["--signals"],
+        vec!["--goroutines"],
+        vec!["--goroutine", "1"],
+        vec!["--timeline", page.to_str().unwrap()],
+    ] {
+        let out = output_within(s.cmd().arg("replay").arg(&trace).args(&args), DEADLINE);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stdout)
+        );
+        assert!(
+            text(&out.stderr).contains("built without DWARF"),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(text(&out.stdout).is_empty(), "{args:?}");
+    }
+    assert!(!page.exists());
+    // The replay itself needs no DWARF.
+    assert!(s.replay(&trace).status.success());
+}

@@ -197,6 +197,18 @@ pub fn runtime_signal(signo: i32) -> bool {
 }
 
 impl GoIndex {
+    /// An error if the goroutines could not be read (no DWARF): the
+    /// signal stories and the timeline would be empty, not true.
+    pub fn require_goroutines(&self) -> Result<()> {
+        match &self.goroutines_unreadable {
+            Some(why) => Err(RrgoError::new(
+                Failure::Usage,
+                anyhow::anyhow!("cannot read goroutines in this recording: {why}"),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// The program's first clock read: times are printed relative to it.
     pub fn start(&self) -> Option<u64> {
         self.start_ns

@@ -33,6 +33,7 @@ pub fn run(args: &ReplayArgs) -> Result<i32> {
         || args.build_index
     {
         go_known(&reader, args.allow_any_go)?;
+        goroutines_readable(&reader)?;
     }
     if args.build_index {
         drop(reader);
@@ -104,6 +105,33 @@ fn redaction_note(e: RrgoError, redacted: &[String]) -> RrgoError {
 fn go_known(reader: &trace_format::TraceReader, allow_any: bool) -> Result<()> {
     crate::goruntime::version::check(reader.header().go_version.as_deref(), allow_any)
         .map_err(|e| RrgoError::new(Failure::Usage, e))
+}
+
+/// The goroutine views read the runtime's structures, whose layouts only
+/// DWARF gives: a program without it is refused before the index's replay
+/// (whose stories would be empty, not true).
+fn goroutines_readable(reader: &trace_format::TraceReader) -> Result<()> {
+    use object::Object;
+    let exe = reader.stored_file_path(&reader.header().exe);
+    let bytes = std::fs::read(&exe).map_err(|e| {
+        RrgoError::new(
+            Failure::Operational,
+            anyhow::anyhow!("cannot read the recorded program {}: {e}", exe.display()),
+        )
+    })?;
+    let dwarf = object::File::parse(&*bytes).is_ok_and(|f| {
+        f.section_by_name(".debug_info").is_some() || f.section_by_name(".zdebug_info").is_some()
+    });
+    if dwarf {
+        return Ok(());
+    }
+    Err(RrgoError::new(
+        Failure::Usage,
+        anyhow::anyhow!(
+            "cannot read goroutines in this recording: {}",
+            crate::goruntime::NO_DWARF
+        ),
+    ))
 }
 
 /// `--dap ADDR`: serves debug adapter clients until SIGINT/SIGTERM (exit 0).

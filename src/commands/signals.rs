@@ -521,6 +521,7 @@ pub fn run(dir: &std::path::Path, json: bool) -> Result<i32> {
     // The command ends the process: freeing the index's hundreds of
     // thousands of strings first took 3–4% of a first query.
     let idx = std::mem::ManuallyDrop::new(super::goindex::load_or_build(dir)?);
+    idx.require_goroutines()?;
     let stories: Vec<Story> = idx
         .signals
         .iter()

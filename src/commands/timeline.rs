@@ -215,6 +215,7 @@ pub fn run(dir: &Path, file: &Path) -> Result<i32> {
     // The command ends the process: freeing the index's hundreds of
     // thousands of strings first took 3–4% of a first query.
     let idx = std::mem::ManuallyDrop::new(goindex::load_or_build(dir)?);
+    idx.require_goroutines()?;
     let p = picture(&idx);
     let html_out = file
         .extension()

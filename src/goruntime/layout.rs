@@ -4,6 +4,11 @@ use anyhow::anyhow;
 
 use crate::gobin::GoBinary;
 
+/// Why goroutines cannot be read from a program without DWARF.
+pub const NO_DWARF: &str = "the program was built without DWARF (-ldflags=-w or -s): goroutines \
+     cannot be read, since the Go runtime's struct layouts exist only in DWARF; `replay -a`, \
+     `dump` and `info` work, and function and line names come from the runtime's pclntab";
+
 #[derive(Debug, Clone)]
 pub struct GLayout {
     pub size: u64,
@@ -77,11 +82,7 @@ impl GLayout {
 
     pub fn from_binary(bin: &GoBinary) -> anyhow::Result<GLayout> {
         if !bin.has_dwarf {
-            return Err(anyhow!(
-                "the program was built without DWARF (-ldflags=-w or -s): goroutines cannot be read, \
-                 since the Go runtime's struct layouts exist only in DWARF; `replay -a`, `dump` and \
-                 `info` work, and function and line names come from the runtime's pclntab"
-            ));
+            return Err(anyhow!(NO_DWARF));
         }
         let g = |f: &str| {
             bin.field_offset("runtime.g", f)

@@ -16,7 +16,7 @@ use trace_format::RemoteAddr;
 
 use crate::gobin::GoBinary;
 use crate::tracee::mem::MemRead;
-pub use layout::GLayout;
+pub use layout::{GLayout, NO_DWARF};
 
 /// `_Gscan` is OR-ed into a status while the GC scans the stack.
 const G_SCAN: u32 = 0x1000;
