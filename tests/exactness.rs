@@ -425,6 +425,35 @@ fn a_new_thread_stays_stopped_while_another_process_exits() {
 /// trace must carry those bytes or the replayed program sees its own probe
 /// back. And F_SETLKW waits for a lock another recorded process holds: the
 /// recording hung when it kept the CPU for the waiting call.
+/// name_to_handle_at writes a file handle and mount id into the program's
+/// memory, and on EOVERFLOW the size it needs (file watchers ask twice):
+/// unknown to rrgo, it was recorded without them and every replay of
+/// tsgo --watch diverged (the program, reading its own memory, went
+/// elsewhere: exit 4).
+#[test]
+fn file_handles_the_kernel_writes_are_replayed() {
+    let s = Scratch::new();
+    for version in go_versions() {
+        let (rec, trace) = s.record(
+            &format!("t{version}"),
+            &example(&version, "filehandle"),
+            &[],
+        );
+        assert!(rec.status.success(), "recording: {}", text(&rec.stderr));
+        assert!(
+            text(&rec.stdout).contains(".: handle of "),
+            "{}",
+            text(&rec.stdout)
+        );
+        assert!(
+            !text(&rec.stderr).contains("not known to rrgo"),
+            "{}",
+            text(&rec.stderr)
+        );
+        assert_same("filehandle", &rec, &s.replay(&trace));
+    }
+}
+
 #[test]
 fn file_lock_queries_and_waits_record_and_replay() {
     let s = Scratch::new();

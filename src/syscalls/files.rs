@@ -111,6 +111,19 @@ pub(crate) const ROWS: &[Spec] = &[
         .hook(Hook::ZeroCopy { input: 1, out: 0 }),
     emu_blocking(SYS_tee, &[]).hook(Hook::ZeroCopy { input: 0, out: 1 }),
     emu(SYS_memfd_create, &[]),
+    emu(
+        SYS_name_to_handle_at,
+        &[FileHandle {
+            handle: 2,
+            mount_id: 3,
+            flags: 4,
+        }],
+    ),
+    // Needs CAP_DAC_READ_SEARCH; a descriptor like openat's, emulated.
+    emu(SYS_open_by_handle_at, &[]),
+    // A descriptor whose events arrive by read(2), which is recorded.
+    emu(SYS_fanotify_init, &[]),
+    emu(SYS_fanotify_mark, &[]),
     emu(SYS_inotify_init1, &[]),
     emu(SYS_inotify_add_watch, &[]),
     emu(SYS_inotify_rm_watch, &[]),

@@ -172,6 +172,12 @@ pub enum Out {
     FdSet(u8, u8),
     /// `arg[p]` gets one byte per page of the `arg[len]`-byte range (mincore).
     PageVec(u8, u8),
+    /// name_to_handle_at: `arg[handle]` is a `struct file_handle` whose
+    /// first u32 (in: the room, out: the handle's size) the kernel writes
+    /// even when it fails with EOVERFLOW (how callers learn the size), then
+    /// the type and handle; `arg[mount_id]` an int, or a u64 when `arg[flags]`
+    /// has AT_HANDLE_MNT_ID_UNIQUE.
+    FileHandle { handle: u8, mount_id: u8, flags: u8 },
     /// `arg[ptr]` points to an object whose size depends on the command in
     /// `arg[cmd]` (fcntl's F_GETLK fills a struct flock); commands not in
     /// `sizes` write nothing there.

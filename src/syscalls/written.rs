@@ -74,11 +74,18 @@ fn ranges_of(
     mem: &ProcMem,
 ) -> io::Result<Vec<(RemoteAddr, u64)>> {
     let mut out = Vec::new();
+    let a = |i: u8| args[i as usize];
+    if result == -(libc::EOVERFLOW as i64) {
+        for o in outs {
+            if let Out::FileHandle { handle, .. } = *o {
+                push(&mut out, a(handle), 4);
+            }
+        }
+    }
     if result < 0 {
         return Ok(out);
     }
     let res = result as u64;
-    let a = |i: u8| args[i as usize];
     for (i, o) in outs.iter().enumerate() {
         match *o {
             Out::ResultLen(p) => push(&mut out, a(p), res),
@@ -105,6 +112,20 @@ fn ranges_of(
                     push(&mut out, a(addr), actual.min(cap));
                     push(&mut out, a(len), 4);
                 }
+            }
+            Out::FileHandle {
+                handle,
+                mount_id,
+                flags,
+            } => {
+                /// MAX_HANDLE_SZ: no file system's handle is larger.
+                const MAX_HANDLE: u64 = 128;
+                /// AT_HANDLE_MNT_ID_UNIQUE (Linux 6.12): a u64 mount id.
+                const UNIQUE_ID: u64 = 1;
+                let size = u32::from_le_bytes(read4(mem, a(handle))?) as u64;
+                push(&mut out, a(handle), 8 + size.min(MAX_HANDLE));
+                let id = if a(flags) & UNIQUE_ID != 0 { 8 } else { 4 };
+                push(&mut out, a(mount_id), id);
             }
             Out::IovResult(p, q) => iov_ranges(mem, a(p), a(q), res, &mut out)?,
             Out::MsgHdr(p) => msghdr_ranges(mem, a(p), res, &mut out)?,
