@@ -1032,3 +1032,74 @@ fn goroutine_views_of_a_stripped_program_refuse_instead_of_showing_nothing() {
     // The replay itself needs no DWARF.
     assert!(s.replay(&trace).status.success());
 }
+
+/// `examples/stalls`' last phase: main write-locks a RWMutex that two
+/// readers hold and waits for both; a late reader queues behind main. The
+/// writer's wait names the reader that left last (it was told the first
+/// one, which left 140 ms earlier), the other as also holding; the late
+/// reader's names main as the writer, with when main got the lock (the
+/// last reader's unlock): main held it 80 ms, not the 280 ms since it asked.
+#[test]
+fn a_writer_waiting_for_readers_names_the_last_and_whoever_queued_behind_it_when_it_held() {
+    let line = |m: &str| format!("main.go:{}", marker_line("stalls", m));
+    let at = |e: &serde_json::Value, m: &str| {
+        e["location"]
+            .as_str()
+            .is_some_and(|l| l.ends_with(&line(m)))
+    };
+    let ns = |v: &serde_json::Value| v["time_ns"].as_u64().unwrap();
+    for version in go_versions() {
+        for build in ["stalls", "stalls.debug"] {
+            let ctx = format!("go{version} {build}");
+            let s = Scratch::new();
+            let (rec, trace) = s.record("t", &example(&version, build), &[]);
+            assert!(rec.status.success(), "{ctx}: {}", text(&rec.stderr));
+            let out = text(&rec.stdout);
+            let main = h_of(&s, &trace, 1);
+            let wait = main
+                .iter()
+                .find(|e| e["state"] == "waiting: sync.RWMutex.Lock" && at(e, "main-lock-readers"))
+                .unwrap_or_else(|| panic!("{ctx}: no wait: {main:?}"));
+            let lock = &wait["lock"];
+            let (holder, released) = (&lock["holder"], &lock["released"]);
+            assert_eq!(lock["kind"], "rwmutex-write", "{ctx}: {lock}");
+            assert_eq!(holder["function"], "main.longReader", "{ctx}: {lock}");
+            assert!(
+                at(holder, "long-rlock") && at(released, "long-runlock"),
+                "{ctx}: {lock}"
+            );
+            assert_eq!(released["goid"], holder["goid"], "{ctx}: {lock}");
+            let others = lock["other_holders"].as_array().unwrap();
+            assert!(
+                others.iter().any(|o| o["function"] == "main.shortReader"),
+                "{ctx}: {lock}"
+            );
+            // The late reader: found by its wait (goroutine ids are the runtime's).
+            let late = (2..64)
+                .filter_map(|g| h_if_any(&s, &trace, g))
+                .flatten()
+                .find(|e| e["state"] == "waiting: sync.RWMutex.RLock" && at(e, "late-rlock"))
+                .unwrap_or_else(|| panic!("{ctx}: no late reader's wait"));
+            let lock = &late["lock"];
+            assert_eq!(lock["kind"], "rwmutex-read", "{ctx}: {lock}");
+            assert_eq!(lock["holder"]["goid"], 1, "{ctx}: {lock}");
+            assert!(at(&lock["holder"], "main-lock-readers"), "{ctx}: {lock}");
+            let got = &lock["holder_got"];
+            assert_eq!(got["event"], released["event"], "{ctx}: {lock}");
+            assert_eq!(lock["released"]["goid"], 1, "{ctx}: {lock}");
+            assert!(
+                at(&lock["released"], "main-unlock-readers"),
+                "{ctx}: {lock}"
+            );
+            // Held from getting it: main slept 80 ms.
+            let held = (ns(&lock["released"]) - ns(got)) as f64 / 1e9;
+            let asked = (ns(&lock["released"]) - ns(&lock["holder"])) as f64 / 1e9;
+            assert!((0.075..0.2).contains(&held), "{ctx}: held {held}s: {lock}");
+            let measured = program_measured(&out, "readers-lock");
+            assert!(
+                asked >= measured,
+                "{ctx}: asked {asked}s, waited {measured}s"
+            );
+        }
+    }
+}

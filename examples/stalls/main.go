@@ -4,7 +4,11 @@
 //   - a channel receive whose sender is slow (it sleeps, then sends);
 //   - a WaitGroup waiting for a stuck worker (it sleeps, then calls Done);
 //   - a RWMutex write lock waiting for a reader that holds its read lock;
-//   - a RWMutex read lock waiting for the writer that holds the lock.
+//   - a RWMutex read lock waiting for the writer that holds the lock;
+//   - a RWMutex write lock waiting for two readers, the second to leave
+//     last, while a late reader queues behind it (it waits for the readers
+//     and then for main's hold: its writer held the lock only from when
+//     the last reader left).
 //
 // Each holder keeps what it holds until the main goroutine is queued (read
 // from the RWMutex's reader count), then for a fixed time. It prints what
@@ -14,6 +18,8 @@
 //	wait waited 0.250s
 //	write-lock waited 0.180s
 //	read-lock waited 0.120s
+//	readers-lock waited 0.200s
+//	late-read-lock waited 0.260s
 //
 // Nondeterminism exercised: channels, timers, sync.WaitGroup and
 // sync.RWMutex between goroutines on different threads, the clock.
@@ -74,6 +80,42 @@ func writer(started chan<- struct{}) {
 	config.mu.Unlock() // #BP writer-unlock
 }
 
+// shortReader and longReader read-lock config.mu, wait for a writer to
+// queue, then hold on for 60 and 200 ms.
+func shortReader(started chan<- struct{}) {
+	config.mu.RLock() // #BP short-rlock
+	close(started)
+	for readerCount(&config.mu) >= 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(60 * time.Millisecond)
+	config.mu.RUnlock() // #BP short-runlock
+}
+
+func longReader(started chan<- struct{}) {
+	config.mu.RLock() // #BP long-rlock
+	close(started)
+	for readerCount(&config.mu) >= 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	config.mu.RUnlock() // #BP long-runlock
+}
+
+// lateReader read-locks config.mu 20 ms after a writer queued: it waits
+// behind the writer. It sends how long it waited.
+func lateReader(waited chan<- time.Duration) {
+	for readerCount(&config.mu) >= 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	t0 := time.Now()
+	config.mu.RLock() // #BP late-rlock
+	d := time.Since(t0)
+	config.mu.RUnlock()
+	waited <- d
+}
+
 func main() {
 	config.values = map[string]string{"mode": "slow"}
 
@@ -107,5 +149,19 @@ func main() {
 	mode := config.values["mode"]
 	config.mu.RUnlock()
 	fmt.Printf("read-lock waited %.3fs (mode %s)\n", time.Since(t0).Seconds(), mode)
+
+	short, long := make(chan struct{}), make(chan struct{})
+	go shortReader(short)
+	go longReader(long)
+	<-short
+	<-long
+	late := make(chan time.Duration)
+	go lateReader(late)
+	t0 = time.Now()
+	config.mu.Lock() // #BP main-lock-readers
+	fmt.Printf("readers-lock waited %.3fs\n", time.Since(t0).Seconds())
+	time.Sleep(80 * time.Millisecond)
+	config.mu.Unlock() // #BP main-unlock-readers
+	fmt.Printf("late-read-lock waited %.3fs\n", (<-late).Seconds())
 	os.Exit(0)
 }

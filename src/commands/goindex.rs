@@ -33,7 +33,8 @@ use crate::tracee::probelog;
 /// 9: `Transition::until_ns` (sleeps), `Waker::io` (the network poller).
 /// 10: `goroutines_unreadable`.
 /// 11: transitions' strings in a table (`interned`).
-const INDEX_VERSION: u32 = 11;
+/// 12: `LockWait::holder_got`; a writer waiting for readers names the last.
+const INDEX_VERSION: u32 = 12;
 const INDEX_FILE: &str = "goindex";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -163,10 +164,16 @@ pub struct LockWait {
     pub mutex: u64,
     pub mutex_name: Option<String>,
     /// Who held it when the waiter parked: their acquisition (a writer
-    /// waiting for readers: the reader that has held it longest).
+    /// waiting for readers: the last of them to leave once known, else the
+    /// one that has held it longest).
     pub holder: Option<LockStep>,
     /// The other readers holding it then, for a writer waiting for readers.
     pub other_holders: Vec<LockStep>,
+    /// A reader waiting behind a writer that itself waited for readers:
+    /// the release that gave the writer the lock (its `holder` step is
+    /// when it asked). The writer held it only from then.
+    #[serde(default)]
+    pub holder_got: Option<LockStep>,
     /// The release that let the waiter go: the first unlock after it
     /// parked; for a writer waiting for readers, the last reader's.
     pub released: Option<LockStep>,
@@ -1420,12 +1427,31 @@ impl Locks {
             }
             LockEffect::ReadRelease => {
                 let readers = self.readers.entry(lock).or_default();
-                if let Some(i) = readers.iter().position(|(r, _)| r.goid == goid) {
-                    readers.remove(i);
-                }
+                let mine = readers
+                    .iter()
+                    .position(|(r, _)| r.goid == goid)
+                    .map(|i| readers.remove(i).0);
                 if readers.iter().all(|(_, queued)| *queued) && pending(idx, LockKind::RwmutexWrite)
                 {
-                    let_go(idx, LockKind::RwmutexWrite, &step().named(bin));
+                    let step = step().named(bin);
+                    let mut writers = Vec::new();
+                    for w in idx.lock_waits.iter_mut().filter(|w| {
+                        w.mutex == lock && w.kind == LockKind::RwmutexWrite && w.released.is_none()
+                    }) {
+                        last_reader_holds(w, goid, mine.as_ref().map(|m| m.named(bin)));
+                        writers.push(w.waiter);
+                    }
+                    let_go(idx, LockKind::RwmutexWrite, &step);
+                    // Readers queued behind those writers: the writer
+                    // holds the lock only from now.
+                    for w in idx.lock_waits.iter_mut().filter(|w| {
+                        w.mutex == lock
+                            && w.kind == LockKind::RwmutexRead
+                            && w.released.is_none()
+                            && w.holder.as_ref().is_some_and(|h| writers.contains(&h.goid))
+                    }) {
+                        w.holder_got = Some(step.clone());
+                    }
                 }
             }
             LockEffect::Touch => {}
@@ -1471,7 +1497,24 @@ impl Locks {
             mutex_name,
             holder,
             other_holders,
+            holder_got: None,
             released: None,
         });
+    }
+}
+
+/// A writer waiting for readers was held up by the last of them to leave,
+/// goroutine `last` (its acquisition `acquired`, if seen): that one is the
+/// holder it names; the others, the readers it also waited for.
+fn last_reader_holds(w: &mut LockWait, last: u64, acquired: Option<LockStep>) {
+    if w.holder.as_ref().is_some_and(|h| h.goid == last) {
+        return;
+    }
+    let found = w.other_holders.iter().position(|o| o.goid == last);
+    let Some(new) = found.map(|i| w.other_holders.remove(i)).or(acquired) else {
+        return;
+    };
+    if let Some(old) = w.holder.replace(new) {
+        w.other_holders.insert(0, old);
     }
 }

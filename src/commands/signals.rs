@@ -52,8 +52,12 @@ struct LockInfo {
     released_at: Option<String>,
     released_event: Option<u64>,
     released_time_ns: Option<u64>,
-    /// From the holder's Lock to its release (none when either is unknown,
-    /// or another goroutine's release let the waiter go).
+    /// A reader waiting for a writer that itself waited for readers: when
+    /// the writer got the lock (the last reader's unlock).
+    got_event: Option<u64>,
+    got_time_ns: Option<u64>,
+    /// From the holder's Lock (or getting it) to its release (none when
+    /// either is unknown, or another goroutine's release let the waiter go).
     held_ns: Option<u64>,
     /// A writer waiting for readers: the other readers holding it.
     other_holder_goroutines: Vec<u64>,
@@ -76,26 +80,46 @@ impl LockInfo {
             released_at: r.and_then(|r| r.location.clone()),
             released_event: r.map(|r| r.event),
             released_time_ns: r.and_then(|r| r.time_ns),
-            held_ns: h
-                .zip(r)
-                .filter(|(h, r)| h.goid == r.goid)
-                .and_then(|(h, r)| since(h.time_ns, r.time_ns)),
+            got_event: w.holder_got.as_ref().map(|g| g.event),
+            got_time_ns: w.holder_got.as_ref().and_then(|g| g.time_ns),
+            held_ns: held_ns(w),
             other_holder_goroutines: w.other_holders.iter().map(|o| o.goid).collect(),
         }
     }
 }
 
+/// How long the holder held the lock until the release that let the
+/// waiter go: from its Lock, or from getting it when it had to wait for
+/// readers itself; none when another goroutine's release let it go.
+fn held_ns(w: &LockWait) -> Option<u64> {
+    let (h, r) = (w.holder.as_ref()?, w.released.as_ref()?);
+    if h.goid != r.goid {
+        return None;
+    }
+    let from = w.holder_got.as_ref().map_or(h.time_ns, |g| g.time_ns);
+    since(from, r.time_ns)
+}
+
 /// "mutex main.stateMu" for a global, else the mutex's address;
 /// "RWMutex …" and whether the waiter wanted to read or write.
 pub(super) fn mutex_label(w: &LockWait) -> String {
-    let (what, how) = match w.kind {
-        LockKind::Mutex => ("mutex", ""),
-        LockKind::RwmutexWrite => ("RWMutex", " (to write)"),
-        LockKind::RwmutexRead => ("RWMutex", " (to read)"),
+    let how = match w.kind {
+        LockKind::Mutex => "",
+        LockKind::RwmutexWrite => " (to write)",
+        LockKind::RwmutexRead => " (to read)",
+    };
+    format!("{}{how}", lock_name(w))
+}
+
+/// "mutex main.stateMu", "RWMutex main.tableMu", or the address.
+fn lock_name(w: &LockWait) -> String {
+    let what = match w.kind {
+        LockKind::Mutex => "mutex",
+        LockKind::RwmutexWrite | LockKind::RwmutexRead => "RWMutex",
     };
     match &w.mutex_name {
-        Some(n) => format!("{what} {n}{how}"),
-        None => format!("the {what} at {:#x}{how}", w.mutex),
+        Some(n) => format!("{what} {n}"),
+        None => format!("the {what} at {:#x}", w.mutex),
     }
 }
 
@@ -129,15 +153,38 @@ pub(super) fn held_by(idx: &GoIndex, w: &LockWait) -> String {
                 .join(", ")
         ),
     };
-    match &w.holder {
-        Some(h) => format!(
-            "{held} by goroutine {}, which {locked} it{} at t=+{} (#{}){others}",
-            h.goid,
-            place(h.function.as_deref(), h.location.as_deref()),
-            secs(since(idx.start(), h.time_ns), 3),
-            h.event
+    let Some(h) = &w.holder else {
+        return "its holder locked it before rrgo could see (not known)".into();
+    };
+    let at = |step: &super::goindex::LockStep| {
+        format!(
+            "t=+{} (#{})",
+            secs(since(idx.start(), step.time_ns), 3),
+            step.event
+        )
+    };
+    let last = w.kind == LockKind::RwmutexWrite
+        && w.released.as_ref().is_some_and(|r| r.goid == h.goid)
+        && !w.other_holders.is_empty();
+    let whom = if last {
+        format!("goroutine {} (the last reader to leave)", h.goid)
+    } else {
+        format!("goroutine {}", h.goid)
+    };
+    let place = place(h.function.as_deref(), h.location.as_deref());
+    match &w.holder_got {
+        // The writer asked while readers held it, and got it later.
+        Some(got) => format!(
+            "{held} by {whom}, which asked for it{place} at {} and got it at {}, \
+             when goroutine {} read-unlocked it{others}",
+            at(h),
+            at(got),
+            got.goid
         ),
-        None => "its holder locked it before rrgo could see (not known)".into(),
+        None => format!(
+            "{held} by {whom}, which {locked} it{place} at {}{others}",
+            at(h)
+        ),
     }
 }
 
@@ -146,15 +193,16 @@ pub(super) fn unlocked(idx: &GoIndex, w: &LockWait) -> String {
     let Some(r) = &w.released else {
         return "; not unlocked before the recording ends".into();
     };
-    let held = w
-        .holder
-        .as_ref()
-        .filter(|h| h.goid == r.goid)
-        .and_then(|h| since(h.time_ns, r.time_ns))
+    let held = held_ns(w)
         .map(|ns| format!(", held {}", secs(Some(ns), 3)))
         .unwrap_or_default();
+    let how = if w.kind == LockKind::RwmutexWrite {
+        "read-unlocked"
+    } else {
+        "unlocked"
+    };
     format!(
-        "; unlocked by goroutine {}{} at t=+{} (#{}){held}",
+        "; {how} by goroutine {}{} at t=+{} (#{}){held}",
         r.goid,
         place(r.function.as_deref(), r.location.as_deref()),
         secs(since(idx.start(), r.time_ns), 3),
@@ -464,18 +512,19 @@ fn story(idx: &GoIndex, s: &SignalSeen) -> Story {
                     ..Step::new(s, t.event, t.time_ns, what)
                 });
                 if let Some((w, rel)) = wait.and_then(|w| Some((w, w.released.as_ref()?))) {
-                    let held = w
-                        .holder
-                        .as_ref()
-                        .and_then(|h| since(h.time_ns, rel.time_ns));
+                    let how = if w.kind == LockKind::RwmutexWrite {
+                        "read-unlocked"
+                    } else {
+                        "unlocked"
+                    };
                     let mut what = format!(
-                        "goroutine {} unlocked {}{}",
+                        "goroutine {} {how} {}{}",
                         rel.goid,
-                        mutex_label(w),
+                        lock_name(w),
                         place(rel.function.as_deref(), rel.location.as_deref())
                     );
-                    if w.holder.as_ref().is_some_and(|h| h.goid == rel.goid) {
-                        let _ = write!(what, ", after holding it {}", secs(held, 3));
+                    if let Some(held) = held_ns(w) {
+                        let _ = write!(what, ", after holding it {}", secs(Some(held), 3));
                     }
                     steps.push(Step::new(s, rel.event, rel.time_ns, what));
                 }
