@@ -1039,6 +1039,7 @@ fn goroutine_views_of_a_stripped_program_refuse_instead_of_showing_nothing() {
 /// one, which left 140 ms earlier), the other as also holding; the late
 /// reader's names main as the writer, with when main got the lock (the
 /// last reader's unlock): main held it 80 ms, not the 280 ms since it asked.
+/// Then main waits on time.After: the timer woke it.
 #[test]
 fn a_writer_waiting_for_readers_names_the_last_and_whoever_queued_behind_it_when_it_held() {
     let line = |m: &str| format!("main.go:{}", marker_line("stalls", m));
@@ -1096,6 +1097,22 @@ fn a_writer_waiting_for_readers_names_the_last_and_whoever_queued_behind_it_when
             let asked = (ns(&lock["released"]) - ns(&lock["holder"])) as f64 / 1e9;
             assert!((0.075..0.2).contains(&held), "{ctx}: held {held}s: {lock}");
             let measured = program_measured(&out, "readers-lock");
+            // time.After: woken by the timer's send, not "the runtime in runtime.send".
+            let i = main
+                .iter()
+                .position(|e| e["state"] == "waiting: chan receive" && at(e, "main-after"))
+                .unwrap_or_else(|| panic!("{ctx}: no time.After wait"));
+            let woke = main[i..].iter().find(|e| e["state"] == "runnable").unwrap();
+            assert_eq!(
+                woke["woken_by"]["function"], "time.sendTime",
+                "{ctx}: {woke}"
+            );
+            let told = s.run(&["replay", trace.to_str().unwrap(), "--goroutine", "1"]);
+            assert!(
+                text(&told.stdout).contains("woken by a timer sending on its channel"),
+                "{ctx}: {}",
+                text(&told.stdout)
+            );
             assert!(
                 asked >= measured,
                 "{ctx}: asked {asked}s, waited {measured}s"

@@ -8,7 +8,8 @@
 //   - a RWMutex write lock waiting for two readers, the second to leave
 //     last, while a late reader queues behind it (it waits for the readers
 //     and then for main's hold: its writer held the lock only from when
-//     the last reader left).
+//     the last reader left);
+//   - a receive from time.After (a timer wakes it, not a goroutine).
 //
 // Each holder keeps what it holds until the main goroutine is queued (read
 // from the RWMutex's reader count), then for a fixed time. It prints what
@@ -163,5 +164,6 @@ func main() {
 	time.Sleep(80 * time.Millisecond)
 	config.mu.Unlock() // #BP main-unlock-readers
 	fmt.Printf("late-read-lock waited %.3fs\n", (<-late).Seconds())
+	<-time.After(30 * time.Millisecond) // #BP main-after
 	os.Exit(0)
 }

@@ -33,7 +33,8 @@ use crate::tracee::probelog;
 /// 9: `Transition::until_ns` (sleeps), `Waker::io` (the network poller).
 /// 10: `goroutines_unreadable`.
 /// 11: transitions' strings in a table (`interned`).
-/// 12: `LockWait::holder_got`; a writer waiting for readers names the last.
+/// 12: `LockWait::holder_got`; a writer waiting for readers names the last;
+/// a timer waking a goroutine is named by its function (`TIMER_FUNCTIONS`).
 const INDEX_VERSION: u32 = 12;
 const INDEX_FILE: &str = "goindex";
 
@@ -1176,6 +1177,11 @@ impl Spent {
     }
 }
 
+/// The functions timers run that wake goroutines: a sleep's deadline
+/// (`time.Sleep`), a send on a timer's channel (`time.After`, `NewTimer`,
+/// `Tick`), an `AfterFunc` starting its goroutine.
+pub const TIMER_FUNCTIONS: &[&str] = &["runtime.goroutineReady", "time.sendTime", "time.goFunc"];
+
 /// Who is calling `runtime.ready` on a thread stopped at its entry: the
 /// goroutine the thread serves (on g0 inside `systemstack`: m.curg) and its
 /// innermost frame outside the runtime; else the runtime function that
@@ -1188,14 +1194,21 @@ fn waker(
 ) -> Waker {
     let Some(g) = r.on_thread(mem, regs.fs_base) else {
         let frames = stack::walk(bin, mem, regs.rip, regs.rbp, true, 16);
-        let (function, location) = place(frames.iter().find(|f| {
-            !matches!(
-                f.function.as_str(),
-                "runtime.ready"
-                    | "runtime.goready"
-                    | "runtime.goready.func1"
-                    | "runtime.systemstack"
-            )
+        // A timer firing is named by its function (a sleep's, or one that
+        // sends on a channel), not the channel code it runs.
+        let timer = frames
+            .iter()
+            .find(|f| TIMER_FUNCTIONS.contains(&f.function.as_str()));
+        let (function, location) = place(timer.or_else(|| {
+            frames.iter().find(|f| {
+                !matches!(
+                    f.function.as_str(),
+                    "runtime.ready"
+                        | "runtime.goready"
+                        | "runtime.goready.func1"
+                        | "runtime.systemstack"
+                )
+            })
         }));
         return Waker {
             goid: None,

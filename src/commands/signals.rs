@@ -220,9 +220,14 @@ pub(super) fn woken_by(w: &Waker) -> String {
         );
     }
     let at = place(w.function.as_deref(), w.location.as_deref());
-    match w.goid {
-        Some(g) => format!("woken by goroutine {g}{at}"),
-        None => format!("woken by the runtime{at}"),
+    match (w.goid, w.function.as_deref()) {
+        (Some(g), _) => format!("woken by goroutine {g}{at}"),
+        (None, Some("runtime.goroutineReady")) => "woken by its sleep's timer".into(),
+        (None, Some("time.sendTime")) => {
+            "woken by a timer sending on its channel (time.After, NewTimer or Tick)".into()
+        }
+        (None, Some("time.goFunc")) => "woken by a time.AfterFunc timer".into(),
+        (None, _) => format!("woken by the runtime{at}"),
     }
 }
 
