@@ -454,6 +454,36 @@ fn file_handles_the_kernel_writes_are_replayed() {
     }
 }
 
+/// Answers the kernel writes in less common places: sendmmsg's per-message
+/// counts (glibc's resolver reads them: a cgo program's DNS lookups
+/// diverged), the interface ioctls, get_mempolicy's node mask,
+/// sched_rr_get_interval, cachestat, and munmap failing on sealed memory
+/// (mseal must be executed in replay too). io_uring is refused alike at
+/// record and replay.
+#[test]
+fn less_common_kernel_answers_are_replayed() {
+    let s = Scratch::new();
+    for version in go_versions() {
+        let (rec, trace) = s.record(&format!("t{version}"), &example(&version, "kernelout"), &[]);
+        assert!(rec.status.success(), "recording: {}", text(&rec.stderr));
+        let out = text(&rec.stdout);
+        for want in [
+            "sendmmsg: 2 messages, 7 and 17 bytes",
+            "SIOCGIFINDEX lo: 1",
+            "munmap after it: operation not permitted",
+            "io_uring_setup: function not implemented",
+        ] {
+            assert!(out.contains(want), "go{version}: no {want:?} in {out}");
+        }
+        assert!(
+            !text(&rec.stderr).contains("not known to rrgo"),
+            "{}",
+            text(&rec.stderr)
+        );
+        assert_same("kernelout", &rec, &s.replay(&trace));
+    }
+}
+
 #[test]
 fn file_lock_queries_and_waits_record_and_replay() {
     let s = Scratch::new();

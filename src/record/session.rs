@@ -1263,6 +1263,17 @@ impl Recorder {
         self.redact.event(kind, mem);
     }
 
+    /// An ioctl request whose output rrgo does not know (once per request).
+    pub(super) fn warn_unknown_ioctl(&mut self, req: u64) {
+        // Keys above any syscall number.
+        if self.warned.insert((1 << 40) | req as i64) {
+            crate::say!(
+                "warning: ioctl request {req:#x} is not known to rrgo: recorded without what it \
+                 writes; replay may diverge"
+            );
+        }
+    }
+
     pub(super) fn warn_once(&mut self, nr: i64, what: &str) {
         if self.warned.insert(nr) {
             crate::say!("warning: {} {what}", crate::syscall_names::name(nr));

@@ -44,6 +44,9 @@ impl Recorder {
                 "is not known to rrgo: recorded without its memory effects; replay may diverge",
             );
         }
+        if spec.is_some_and(|s| s.hook == Hook::Ioctl) && !syscalls::ioctl::known(args[1]) {
+            self.warn_unknown_ioctl(args[1] & 0xffff_ffff);
+        }
         self.append(tid, EventKind::SyscallEntry { nr, args, regs })?;
         self.stats.syscalls += 1;
         if spec.is_some_and(|s| s.hook == Hook::SignalStack) && args[0] != 0 {

@@ -4,6 +4,15 @@ use super::{emu, emu_blocking, emu_fd_io, emu_open, Blocking, Hook, Out::*, Spec
 use libc::*;
 
 const STAT: usize = 144;
+const SYS_CACHESTAT: i64 = 451;
+const SYS_STATMOUNT: i64 = 457;
+const SYS_LISTMOUNT: i64 = 458;
+const SYS_SETXATTRAT: i64 = 463;
+const SYS_GETXATTRAT: i64 = 464;
+const SYS_LISTXATTRAT: i64 = 465;
+const SYS_REMOVEXATTRAT: i64 = 466;
+const SYS_FILE_GETATTR: i64 = 468;
+const SYS_FILE_SETATTR: i64 = 469;
 
 pub(crate) const ROWS: &[Spec] = &[
     emu_fd_io(SYS_read, &[ResultLen(1)]),
@@ -121,6 +130,31 @@ pub(crate) const ROWS: &[Spec] = &[
     ),
     // Needs CAP_DAC_READ_SEARCH; a descriptor like openat's, emulated.
     emu(SYS_open_by_handle_at, &[]),
+    // Linux 6.5–6.17 calls libc does not name yet.
+    emu(SYS_CACHESTAT, &[Fixed(2, 40)]),
+    emu(SYS_STATMOUNT, &[ArgLen(1, 2)]),
+    emu(SYS_LISTMOUNT, &[ResultCount(1, 8)]),
+    emu(SYS_GETXATTRAT, &[XattrValue(4)]),
+    emu(SYS_LISTXATTRAT, &[ResultLen(3)]),
+    emu(SYS_SETXATTRAT, &[]).alters_file(),
+    emu(SYS_REMOVEXATTRAT, &[]).alters_file(),
+    emu(SYS_FILE_GETATTR, &[ArgLen(2, 3)]),
+    emu(SYS_FILE_SETATTR, &[]).alters_file(),
+    // vmsplice from a pipe's read end fills the iovecs like readv.
+    emu(SYS_vmsplice, &[IovResult(1, 2)]),
+    // POSIX message queues: descriptors; a receive is an input.
+    emu(SYS_mq_open, &[]),
+    emu(SYS_mq_unlink, &[]),
+    emu(SYS_mq_notify, &[]),
+    emu(SYS_mq_getsetattr, &[Fixed(2, 64)]),
+    emu_blocking(SYS_mq_timedsend, &[]),
+    emu_blocking(SYS_mq_timedreceive, &[ResultLen(1), Fixed(3, 4)]),
+    // io_uring's rings are memory the kernel fills on its own, between
+    // calls: nothing a trace of calls can hold. Refused as by a kernel
+    // without it (as rr does); Go programs fall back to plain calls.
+    emu(SYS_io_uring_setup, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
+    emu(SYS_io_uring_enter, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
+    emu(SYS_io_uring_register, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
     // A descriptor whose events arrive by read(2), which is recorded.
     emu(SYS_fanotify_init, &[]),
     emu(SYS_fanotify_mark, &[]),
@@ -147,11 +181,10 @@ pub(crate) const ROWS: &[Spec] = &[
     emu(SYS_chroot, &[]),
     emu(SYS_pivot_root, &[]),
     emu(SYS_acct, &[]),
+    // What each request writes: `ioctl`.
     emu(SYS_ioctl, &[]).hook(Hook::Ioctl),
 ];
 
-/// ioctl requests whose third argument points to an object the kernel
-/// fills, with its size; other requests write nothing rrgo knows of.
 /// fcntl commands that write through their pointer argument.
 const FCNTL_OUTPUTS: &[(u64, usize)] = &[
     (5, 32),   // F_GETLK: struct flock (the lock that would conflict)
@@ -160,14 +193,4 @@ const FCNTL_OUTPUTS: &[(u64, usize)] = &[
     (17, 8),   // F_GETOWNER_UIDS: two uid_t
     (1035, 8), // F_GET_RW_HINT: u64
     (1037, 8), // F_GET_FILE_RW_HINT: u64
-];
-
-pub(crate) const IOCTL_OUTPUTS: &[(u64, usize)] = &[
-    (0x5401, 36),     // TCGETS: struct termios (kernel layout)
-    (0x802c542a, 44), // TCGETS2: struct termios2
-    (0x5413, 8),      // TIOCGWINSZ: struct winsize
-    (0x541b, 4),      // FIONREAD
-    (0x540f, 4),      // TIOCGPGRP
-    (0x5429, 4),      // TIOCGSID
-    (0x80045430, 4),  // TIOCGPTN
 ];

@@ -18,6 +18,24 @@ pub(crate) const ROWS: &[Spec] = &[
     emu(SYS_mincore, &[PageVec(2, 1)]),
     emu(SYS_membarrier, &[]),
     emu(SYS_set_mempolicy, &[]),
-    emu(SYS_get_mempolicy, &[Fixed(0, 4)]),
+    // The mode, and a node mask of `maxnode` bits (rounded up to longs).
+    emu(SYS_get_mempolicy, &[Fixed(0, 4), FdSet(1, 2)]),
     emu(SYS_mbind, &[]),
+    // Sealing makes later unmapping and protection changes fail: executed
+    // so that they fail in replay too.
+    exec(SYS_mseal, &[]),
+    exec(SYS_mlockall, &[]),
+    exec(SYS_munlockall, &[]),
+    // Asynchronous I/O's completion ring is memory the kernel fills on its
+    // own: refused as by a kernel without it (Go programs do not use it).
+    emu(SYS_io_setup, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
+    emu(SYS_io_destroy, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
+    emu(SYS_io_submit, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
+    emu(SYS_io_cancel, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
+    emu(SYS_io_getevents, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
+    emu(333, &[]).hook(Hook::Refuse(-(ENOSYS as i64))), // io_pgetevents
+    // A userfaultfd of the program's own would compete with rrgo's (its
+    // registrations fail with EBUSY, its faults never arrive): refused as
+    // by a kernel without it.
+    emu(SYS_userfaultfd, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
 ];

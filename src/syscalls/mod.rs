@@ -8,6 +8,7 @@
 //! implement once.
 
 mod files;
+pub mod ioctl;
 mod memory;
 mod net;
 mod poll;
@@ -168,10 +169,16 @@ pub enum Out {
     MsgHdr(u8),
     /// `arg[p]` is an array of `struct mmsghdr` with `result` entries (recvmmsg).
     MmsgHdr(u8),
+    /// `arg[p]` is an array of `struct mmsghdr` of which the kernel sets the
+    /// first `result` entries' `msg_len` (sendmmsg: bytes sent).
+    MmsgLens(u8),
     /// `arg[p]` is an fd_set sized for `arg[n]` descriptors (select).
     FdSet(u8, u8),
     /// `arg[p]` gets one byte per page of the `arg[len]`-byte range (mincore).
     PageVec(u8, u8),
+    /// `arg[p]` is a `struct xattr_args` (getxattrat): its `value` pointer
+    /// gets `result` bytes.
+    XattrValue(u8),
     /// name_to_handle_at: `arg[handle]` is a `struct file_handle` whose
     /// first u32 (in: the room, out: the handle's size) the kernel writes
     /// even when it fails with EOVERFLOW (how callers learn the size), then

@@ -19,7 +19,7 @@ pub(crate) const ROWS: &[Spec] = &[
     emu_blocking(SYS_recvfrom, &[ResultLen(1), SockAddr { addr: 4, len: 5 }]),
     emu_blocking(SYS_sendmsg, &[]).sends(&[MsgHdr(1)]),
     emu_blocking(SYS_recvmsg, &[MsgHdr(1)]),
-    emu_blocking(SYS_sendmmsg, &[]),
+    emu_blocking(SYS_sendmmsg, &[MmsgLens(1)]),
     emu_blocking(SYS_recvmmsg, &[MmsgHdr(1)]),
     emu(SYS_shutdown, &[]),
 ];

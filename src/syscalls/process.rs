@@ -92,6 +92,39 @@ pub(crate) const ROWS: &[Spec] = &[
     emu(SYS_process_vm_readv, &[IovResult(1, 2)]),
     emu(SYS_process_vm_writev, &[]).hook(Hook::Refuse(-(EPERM as i64))),
     emu(SYS_seccomp, &[]),
+    emu(SYS_sched_getattr, &[ArgLen(1, 2)]),
+    emu(SYS_sched_setattr, &[]),
+    emu(SYS_sched_rr_get_interval, &[Fixed(1, 16)]),
+    // Landlock restricts the recorded process's own file access; replay
+    // opens no files, so the calls' results are all it needs.
+    emu(SYS_landlock_create_ruleset, &[]),
+    emu(SYS_landlock_add_rule, &[]),
+    emu(SYS_landlock_restrict_self, &[]),
+    // eBPF maps are kernel memory read and written through pointers
+    // nested in each command's union, and programs run in the kernel:
+    // refused as for an unprivileged process.
+    emu(SYS_bpf, &[]).hook(Hook::Refuse(-(EPERM as i64))),
+    // Its ring buffer is memory the kernel fills on its own: refused as
+    // under perf_event_paranoid.
+    emu(SYS_perf_event_open, &[]).hook(Hook::Refuse(-(EACCES as i64))),
+    // The kernel log: a read fills the buffer (other actions ignore it).
+    emu(SYS_syslog, &[ResultLen(1)]),
+    emu(SYS_add_key, &[]),
+    emu(SYS_request_key, &[]),
+    // System V IPC (shared memory the kernel maps, queues and semaphores
+    // other processes change): refused as by a kernel built without it.
+    emu(SYS_msgget, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
+    emu(SYS_msgsnd, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
+    emu(SYS_msgrcv, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
+    emu(SYS_msgctl, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
+    emu(SYS_semget, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
+    emu(SYS_semop, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
+    emu(SYS_semtimedop, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
+    emu(SYS_semctl, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
+    emu(SYS_shmget, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
+    emu(SYS_shmat, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
+    emu(SYS_shmdt, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
+    emu(SYS_shmctl, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
 ];
 
 /// The memory a clone call names: its flags and the pointers the kernel

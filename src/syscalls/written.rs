@@ -8,7 +8,7 @@ use std::io;
 
 use trace_format::RemoteAddr;
 
-use super::{files::IOCTL_OUTPUTS, Hook, Out, Spec};
+use super::{Hook, Out, Spec};
 use crate::tracee::mem::ProcMem;
 
 /// Caps what one syscall may make rrgo copy, so a bogus length cannot
@@ -46,11 +46,8 @@ pub fn ranges(
 ) -> io::Result<Vec<(RemoteAddr, u64)>> {
     let mut out = ranges_of(spec.outputs, args, result, entry, mem)?;
     if result >= 0 && spec.hook == Hook::Ioctl {
-        if let Some(&(_, size)) = IOCTL_OUTPUTS
-            .iter()
-            .find(|(req, _)| *req == (args[1] & 0xffff_ffff))
-        {
-            push(&mut out, args[2], size as u64);
+        for (addr, len) in super::ioctl::outputs(args[1], args[2], mem) {
+            push(&mut out, addr, len);
         }
     }
     Ok(out)
@@ -113,6 +110,14 @@ fn ranges_of(
                     push(&mut out, a(len), 4);
                 }
             }
+            Out::XattrValue(p) => {
+                let value = u64::from_le_bytes(
+                    mem.read(RemoteAddr(a(p)), 8)?
+                        .try_into()
+                        .unwrap_or_default(),
+                );
+                push(&mut out, value, res);
+            }
             Out::FileHandle {
                 handle,
                 mount_id,
@@ -129,6 +134,11 @@ fn ranges_of(
             }
             Out::IovResult(p, q) => iov_ranges(mem, a(p), a(q), res, &mut out)?,
             Out::MsgHdr(p) => msghdr_ranges(mem, a(p), res, &mut out)?,
+            Out::MmsgLens(p) => {
+                for k in 0..res.min(1024) {
+                    push(&mut out, a(p) + k * 64 + 56, 4);
+                }
+            }
             Out::MmsgHdr(p) => {
                 for k in 0..res.min(1024) {
                     let hdr = a(p) + k * 64;
@@ -166,11 +176,8 @@ pub fn in_flight_ranges(
         }
     }
     if spec.hook == Hook::Ioctl {
-        if let Some(&(_, size)) = IOCTL_OUTPUTS
-            .iter()
-            .find(|(req, _)| *req == (args[1] & 0xffff_ffff))
-        {
-            push(&mut out, args[2], size as u64);
+        for (addr, len) in super::ioctl::outputs(args[1], args[2], mem) {
+            push(&mut out, addr, len);
         }
     }
     out
