@@ -4,7 +4,8 @@
 // queries), the network interface ioctls (SIOCGIFCONF, SIOCGIFINDEX,
 // SIOCGIFFLAGS, SIOCGIFMTU on lo), get_mempolicy's node mask,
 // sched_rr_get_interval, cachestat, and munmap of sealed memory (which
-// fails). It also tries io_uring_setup, which rrgo refuses (ENOSYS).
+// fails), and mlock of an evicted read-only shared file page. It also
+// tries io_uring_setup, which rrgo refuses (ENOSYS).
 //
 // Nondeterminism exercised: the kernel's answers (interface list, page
 // cache state, timestamps of the network stack) written through pointers.
@@ -161,7 +162,31 @@ func iouring() {
 	fmt.Println("io_uring_setup: a ring")
 }
 
+// mlockEvicted locks a read-only shared file page after dropping it from
+// the page cache: under write-protect tracking the kernel looped forever.
+func mlockEvicted() {
+	f, err := os.CreateTemp("", "kernelout")
+	if err != nil {
+		fmt.Println("mlock:", err)
+		return
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	f.Write(make([]byte, 4096))
+	f.Sync()
+	m, err := syscall.Mmap(int(f.Fd()), 0, 4096, syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		fmt.Println("mlock: mmap:", err)
+		return
+	}
+	syscall.Madvise(m, syscall.MADV_DONTNEED)
+	syscall.Syscall6(syscall.SYS_FADVISE64, f.Fd(), 0, 0, 4 /* POSIX_FADV_DONTNEED */, 0, 0)
+	fmt.Println("mlock of an evicted read-only shared page:", syscall.Mlock(m))
+	syscall.Munmap(m)
+}
+
 func main() {
+	mlockEvicted()
 	sendmmsg()
 	interfaces()
 	mempolicy()

@@ -153,7 +153,10 @@ impl DirtyTracker {
         for r in read_maps(tgid)? {
             // The clock page's buffer holds different things in record and
             // replay, and rrgo itself keeps it consistent.
-            if r.path.starts_with("[vsyscall]")
+            // Memory the program cannot write needs no tracking (see the
+            // recorder's mmap hook); mprotect making it writable tracks it.
+            if !r.writable()
+                || r.path.starts_with("[vsyscall]")
                 || r.path.starts_with("[vvar")
                 || r.path.starts_with("[vdso]")
                 || (clockpage::CODE..clockpage::END).contains(&r.start)

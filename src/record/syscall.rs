@@ -468,10 +468,13 @@ impl Recorder {
                 self.install_clock_page(tid)?;
                 self.start_dirty_tracking(tid)
             }
-            // A reservation (PROT_NONE; Go reserves hundreds of MB this way)
-            // cannot be written: write-protecting it costs ~3 ms per 512 MB.
-            // It is tracked once mprotect or a MAP_FIXED mmap makes it writable.
-            Some(Hook::Mmap) if result >= 0 && sc.args[2] != libc::PROT_NONE as u64 => {
+            // Memory the program cannot write (a PROT_NONE reservation: Go
+            // reserves hundreds of MB this way; a read-only file) is not
+            // tracked: write-protecting costs ~3 ms per 512 MB, and the
+            // kernel's mlock of a read-only shared file page that was
+            // evicted under a write-protect marker spins forever. It is
+            // tracked once mprotect or a MAP_FIXED mmap makes it writable.
+            Some(Hook::Mmap) if result >= 0 && sc.args[2] & libc::PROT_WRITE as u64 != 0 => {
                 self.note_shared_mapping(tid, &sc.args, result as u64);
                 self.track_new_memory(tid, result as u64, sc.args[1])
             }
