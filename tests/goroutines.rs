@@ -1039,7 +1039,9 @@ fn goroutine_views_of_a_stripped_program_refuse_instead_of_showing_nothing() {
 /// one, which left 140 ms earlier), the other as also holding; the late
 /// reader's names main as the writer, with when main got the lock (the
 /// last reader's unlock): main held it 80 ms, not the 280 ms since it asked.
-/// Then main waits on time.After: the timer woke it.
+/// Then main waits on time.After: the timer woke it; and on a mutex passed
+/// on while it waits: the wait names both holders and the second's unlock
+/// (it named the first holder's, which let another goroutine in).
 #[test]
 fn a_writer_waiting_for_readers_names_the_last_and_whoever_queued_behind_it_when_it_held() {
     let line = |m: &str| format!("main.go:{}", marker_line("stalls", m));
@@ -1107,6 +1109,24 @@ fn a_writer_waiting_for_readers_names_the_last_and_whoever_queued_behind_it_when
                 woke["woken_by"]["function"], "time.sendTime",
                 "{ctx}: {woke}"
             );
+            // A mutex passed on during the wait: the first holder, then the
+            // one queued before main, whose unlock let main in.
+            let i = main
+                .iter()
+                .position(|e| e["state"] == "waiting: sync.Mutex.Lock" && at(e, "main-handed"))
+                .unwrap_or_else(|| panic!("{ctx}: no handed-on wait"));
+            let lock = &main[i]["lock"];
+            assert_eq!(
+                lock["holder"]["function"], "main.firstHolder",
+                "{ctx}: {lock}"
+            );
+            let later = lock["later_holders"].as_array().unwrap();
+            assert_eq!(later.len(), 1, "{ctx}: {lock}");
+            assert!(at(&later[0], "second-lock"), "{ctx}: {lock}");
+            assert_eq!(lock["released"]["goid"], later[0]["goid"], "{ctx}: {lock}");
+            assert!(at(&lock["released"], "second-unlock"), "{ctx}: {lock}");
+            let woke = main[i..].iter().find(|e| e["state"] == "runnable").unwrap();
+            assert_eq!(woke["woken_by"]["goid"], later[0]["goid"], "{ctx}: {woke}");
             let told = s.run(&["replay", trace.to_str().unwrap(), "--goroutine", "1"]);
             assert!(
                 text(&told.stdout).contains("woken by a timer sending on its channel"),

@@ -9,7 +9,9 @@
 //     last, while a late reader queues behind it (it waits for the readers
 //     and then for main's hold: its writer held the lock only from when
 //     the last reader left);
-//   - a receive from time.After (a timer wakes it, not a goroutine).
+//   - a receive from time.After (a timer wakes it, not a goroutine);
+//   - a mutex passed on while main waits: its holder unlocks, a goroutine
+//     queued before main takes it, and only that one's unlock lets main in.
 //
 // Each holder keeps what it holds until the main goroutine is queued (read
 // from the RWMutex's reader count), then for a fixed time. It prints what
@@ -21,6 +23,7 @@
 //	read-lock waited 0.120s
 //	readers-lock waited 0.200s
 //	late-read-lock waited 0.260s
+//	handed-lock waited 0.100s
 //
 // Nondeterminism exercised: channels, timers, sync.WaitGroup and
 // sync.RWMutex between goroutines on different threads, the clock.
@@ -117,6 +120,32 @@ func lateReader(waited chan<- time.Duration) {
 	waited <- d
 }
 
+var handMu sync.Mutex
+
+// mutexWaiters reads how many goroutines wait for m (its state word's
+// bits from the fourth up).
+func mutexWaiters(m *sync.Mutex) int32 {
+	return atomic.LoadInt32((*int32)(unsafe.Pointer(m))) >> 3
+}
+
+// firstHolder locks handMu, waits for two goroutines to queue for it,
+// then holds it 40 ms more; secondHolder, queued first, then holds it 60 ms.
+func firstHolder(locked chan<- struct{}) {
+	handMu.Lock() // #BP first-lock
+	close(locked)
+	for mutexWaiters(&handMu) < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(40 * time.Millisecond)
+	handMu.Unlock()
+}
+
+func secondHolder() {
+	handMu.Lock() // #BP second-lock
+	time.Sleep(60 * time.Millisecond)
+	handMu.Unlock() // #BP second-unlock
+}
+
 func main() {
 	config.values = map[string]string{"mode": "slow"}
 
@@ -165,5 +194,17 @@ func main() {
 	config.mu.Unlock() // #BP main-unlock-readers
 	fmt.Printf("late-read-lock waited %.3fs\n", (<-late).Seconds())
 	<-time.After(30 * time.Millisecond) // #BP main-after
+
+	locked := make(chan struct{})
+	go firstHolder(locked)
+	<-locked
+	go secondHolder()
+	for mutexWaiters(&handMu) < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	t0 = time.Now()
+	handMu.Lock() // #BP main-handed
+	fmt.Printf("handed-lock waited %.3fs\n", time.Since(t0).Seconds())
+	handMu.Unlock()
 	os.Exit(0)
 }

@@ -35,6 +35,8 @@ use crate::tracee::probelog;
 /// 11: transitions' strings in a table (`interned`).
 /// 12: `LockWait::holder_got`; a writer waiting for readers names the last;
 /// a timer waking a goroutine is named by its function (`TIMER_FUNCTIONS`).
+/// A lock wait lasts until its waiter is readied: `later_holders`, and
+/// `released` is the last unlock before then.
 const INDEX_VERSION: u32 = 12;
 const INDEX_FILE: &str = "goindex";
 
@@ -175,8 +177,13 @@ pub struct LockWait {
     /// when it asked). The writer held it only from then.
     #[serde(default)]
     pub holder_got: Option<LockStep>,
-    /// The release that let the waiter go: the first unlock after it
-    /// parked; for a writer waiting for readers, the last reader's.
+    /// A mutex handed on while the waiter waited: the goroutines that
+    /// locked it after `holder`, in order (the last of them, if any, is
+    /// the one whose unlock let the waiter in).
+    #[serde(default)]
+    pub later_holders: Vec<LockStep>,
+    /// The release that let the waiter go: the last unlock before it was
+    /// readied; for a writer waiting for readers, the last reader's.
     pub released: Option<LockStep>,
 }
 
@@ -838,6 +845,9 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
                     pass.locks
                         .parked(&mut pass.idx, &bin, g.goid, kind, ev.time.0, now);
                 }
+                if g.status == "runnable" {
+                    pass.locks.woken(&pass.idx, g.goid);
+                }
             }
             scanned.insert(addr, (key, pass.last.get(&key.0).cloned()));
         }
@@ -1124,6 +1134,7 @@ impl Pass<'_> {
                     .parked(&mut self.idx, bin, goid, kind, event, now);
             }
             if readied {
+                self.locks.woken(&self.idx, goid);
                 if let Some(t) = self.idx.transitions.last_mut() {
                     t.woken_by = self.wakers.remove(&goid);
                 }
@@ -1336,6 +1347,9 @@ struct Locks {
     /// Goroutine → the lock its latest lock atomic was on: the one it
     /// parks for when it next waits in Lock or RLock.
     touched: AddrMap<u64, u64>,
+    /// Lock waits not over (indexes in `lock_waits`): their waiters are not
+    /// readied yet, so unlocks and acquisitions meanwhile are theirs.
+    open: Vec<usize>,
 }
 
 /// A lock step as the visit saw it: its frames' pcs, named (a stack walk
@@ -1347,6 +1361,9 @@ struct Unnamed {
     event: u64,
     time_ns: Option<u64>,
     pcs: Vec<u64>,
+    /// A reader queued behind a writer: the writer's unlock that gave it
+    /// the lock.
+    got: Option<Box<Unnamed>>,
 }
 
 impl Unnamed {
@@ -1407,27 +1424,48 @@ impl Locks {
             event,
             time_ns,
             pcs: stack::raw_chain(mem, (regs.rip, regs.rbp), STEP_FRAMES),
+            got: None,
         };
+        let open = &self.open;
         let pending = |idx: &GoIndex, kind: LockKind| {
-            idx.lock_waits
-                .iter()
-                .any(|w| w.mutex == lock && w.kind == kind && w.released.is_none())
+            open.iter()
+                .map(|&i| &idx.lock_waits[i])
+                .any(|w| w.mutex == lock && w.kind == kind)
         };
+        // The latest release while a waiter waits is the one that let it in.
         let let_go = |idx: &mut GoIndex, kind: LockKind, step: &LockStep| {
-            idx.lock_waits
-                .iter_mut()
-                .filter(|w| w.mutex == lock && w.kind == kind && w.released.is_none())
-                .for_each(|w| w.released = Some(step.clone()));
+            for &i in open {
+                let w = &mut idx.lock_waits[i];
+                if w.mutex == lock && w.kind == kind {
+                    w.released = Some(step.clone());
+                }
+            }
         };
         match effect {
             LockEffect::Acquire => {
-                self.holders.insert(lock, step());
+                let mine = step();
+                // A mutex taken over while others wait: it held them up too.
+                if pending(idx, LockKind::Mutex) {
+                    let named = mine.named(bin);
+                    for &i in open {
+                        let w = &mut idx.lock_waits[i];
+                        if w.mutex == lock && w.kind == LockKind::Mutex && w.waiter != goid {
+                            w.later_holders.push(named.clone());
+                        }
+                    }
+                }
+                self.holders.insert(lock, mine);
             }
             LockEffect::Release => {
                 self.holders.remove(&lock);
                 // A writer leaving lets its queued readers in.
-                for (_, queued) in self.readers.entry(lock).or_default() {
-                    *queued = false;
+                let mut released = None;
+                for (r, queued) in self.readers.entry(lock).or_default() {
+                    if *queued {
+                        *queued = false;
+                        let by = released.get_or_insert_with(|| Box::new(step()));
+                        r.got = Some(by.clone());
+                    }
                 }
                 if pending(idx, LockKind::Mutex) || pending(idx, LockKind::RwmutexRead) {
                     let step = step().named(bin);
@@ -1448,22 +1486,24 @@ impl Locks {
                 {
                     let step = step().named(bin);
                     let mut writers = Vec::new();
-                    for w in idx.lock_waits.iter_mut().filter(|w| {
-                        w.mutex == lock && w.kind == LockKind::RwmutexWrite && w.released.is_none()
-                    }) {
-                        last_reader_holds(w, goid, mine.as_ref().map(|m| m.named(bin)));
-                        writers.push(w.waiter);
+                    for &i in open {
+                        let w = &mut idx.lock_waits[i];
+                        if w.mutex == lock && w.kind == LockKind::RwmutexWrite {
+                            last_reader_holds(w, goid, mine.as_ref(), bin);
+                            writers.push(w.waiter);
+                        }
                     }
                     let_go(idx, LockKind::RwmutexWrite, &step);
                     // Readers queued behind those writers: the writer
                     // holds the lock only from now.
-                    for w in idx.lock_waits.iter_mut().filter(|w| {
-                        w.mutex == lock
+                    for &i in open {
+                        let w = &mut idx.lock_waits[i];
+                        if w.mutex == lock
                             && w.kind == LockKind::RwmutexRead
-                            && w.released.is_none()
                             && w.holder.as_ref().is_some_and(|h| writers.contains(&h.goid))
-                    }) {
-                        w.holder_got = Some(step.clone());
+                        {
+                            w.holder_got = Some(step.clone());
+                        }
                     }
                 }
             }
@@ -1488,19 +1528,30 @@ impl Locks {
             0 => name.to_string(),
             off => format!("{name}+{off:#x}"),
         });
+        let (mut holder_got, mut holding) = (None, Vec::new());
         let (holder, other_holders) = match kind {
             LockKind::RwmutexWrite => {
-                let mut holding = self
-                    .readers
-                    .get(&mutex)
-                    .into_iter()
-                    .flatten()
-                    .filter(|(r, queued)| !queued && r.goid != goid)
-                    .map(|(r, _)| r.named(bin));
-                (holding.next(), holding.collect())
+                for (r, queued) in self.readers.get(&mutex).into_iter().flatten() {
+                    // A goroutine read-locking it twice is one holder.
+                    if !queued && r.goid != goid && !holding.contains(&r.goid) {
+                        holding.push(r.goid);
+                        if holding.len() == 1 {
+                            holder_got = r.got.as_ref().map(|g| g.named(bin));
+                        }
+                    }
+                }
+                let readers = self.readers.get(&mutex).into_iter().flatten();
+                let mut steps = holding.iter().filter_map(|g| {
+                    readers
+                        .clone()
+                        .find(|(r, queued)| !queued && r.goid == *g)
+                        .map(|(r, _)| r.named(bin))
+                });
+                (steps.next(), steps.collect())
             }
             _ => (self.holders.get(&mutex).map(|h| h.named(bin)), Vec::new()),
         };
+        self.open.push(idx.lock_waits.len());
         idx.lock_waits.push(LockWait {
             waiter: goid,
             kind,
@@ -1510,23 +1561,35 @@ impl Locks {
             mutex_name,
             holder,
             other_holders,
-            holder_got: None,
+            holder_got,
+            later_holders: Vec::new(),
             released: None,
         });
+    }
+
+    /// Goroutine `goid` was readied: its lock waits are over.
+    fn woken(&mut self, idx: &GoIndex, goid: u64) {
+        self.open.retain(|&i| idx.lock_waits[i].waiter != goid);
     }
 }
 
 /// A writer waiting for readers was held up by the last of them to leave,
 /// goroutine `last` (its acquisition `acquired`, if seen): that one is the
-/// holder it names; the others, the readers it also waited for.
-fn last_reader_holds(w: &mut LockWait, last: u64, acquired: Option<LockStep>) {
+/// holder it names (with when it got the lock, if it queued for it); the
+/// others, the readers it also waited for.
+fn last_reader_holds(w: &mut LockWait, last: u64, acquired: Option<&Unnamed>, bin: &GoBinary) {
     if w.holder.as_ref().is_some_and(|h| h.goid == last) {
         return;
     }
     let found = w.other_holders.iter().position(|o| o.goid == last);
-    let Some(new) = found.map(|i| w.other_holders.remove(i)).or(acquired) else {
+    let new = match found {
+        Some(i) => Some(w.other_holders.remove(i)),
+        None => acquired.map(|a| a.named(bin)),
+    };
+    let Some(new) = new else {
         return;
     };
+    w.holder_got = acquired.and_then(|a| a.got.as_ref()).map(|g| g.named(bin));
     if let Some(old) = w.holder.replace(new) {
         w.other_holders.insert(0, old);
     }

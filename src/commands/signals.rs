@@ -61,6 +61,8 @@ struct LockInfo {
     held_ns: Option<u64>,
     /// A writer waiting for readers: the other readers holding it.
     other_holder_goroutines: Vec<u64>,
+    /// A mutex handed on during the wait: who locked it after the holder.
+    later_holder_goroutines: Vec<u64>,
 }
 
 impl LockInfo {
@@ -84,6 +86,7 @@ impl LockInfo {
             got_time_ns: w.holder_got.as_ref().and_then(|g| g.time_ns),
             held_ns: held_ns(w),
             other_holder_goroutines: w.other_holders.iter().map(|o| o.goid).collect(),
+            later_holder_goroutines: w.later_holders.iter().map(|o| o.goid).collect(),
         }
     }
 }
@@ -92,12 +95,53 @@ impl LockInfo {
 /// waiter go: from its Lock, or from getting it when it had to wait for
 /// readers itself; none when another goroutine's release let it go.
 fn held_ns(w: &LockWait) -> Option<u64> {
-    let (h, r) = (w.holder.as_ref()?, w.released.as_ref()?);
+    let r = w.released.as_ref()?;
+    // The releaser's own acquisition: a later holder's, else the holder's.
+    if let Some(later) = w.later_holders.iter().rev().find(|l| l.goid == r.goid) {
+        return since(later.time_ns, r.time_ns);
+    }
+    let h = w.holder.as_ref()?;
     if h.goid != r.goid {
         return None;
     }
     let from = w.holder_got.as_ref().map_or(h.time_ns, |g| g.time_ns);
     since(from, r.time_ns)
+}
+
+/// "; then by goroutine 8 in F at L from t=+0.153s (#612)": a mutex handed
+/// on while the waiter waited.
+fn later_holders(idx: &GoIndex, w: &LockWait) -> String {
+    let list: Vec<String> = w
+        .later_holders
+        .iter()
+        .map(|l| {
+            format!(
+                "goroutine {}{} from t=+{} (#{})",
+                l.goid,
+                place(l.function.as_deref(), l.location.as_deref()),
+                secs(since(idx.start(), l.time_ns), 3),
+                l.event
+            )
+        })
+        .collect();
+    match list.as_slice() {
+        [] => String::new(),
+        _ => format!("; then by {}", list.join(", then by ")),
+    }
+}
+
+/// The writer a reader queued behind, if it never got the lock: its own
+/// wait for readers (a reader holding it while waiting on the writer is a
+/// deadlock).
+fn writer_never_got<'a>(idx: &'a GoIndex, w: &LockWait) -> Option<&'a LockWait> {
+    let h = w.holder.as_ref()?;
+    idx.lock_waits.iter().find(|x| {
+        x.kind == LockKind::RwmutexWrite
+            && x.mutex == w.mutex
+            && x.waiter == h.goid
+            && x.event >= h.event
+            && x.released.is_none()
+    })
 }
 
 /// "mutex main.stateMu" for a global, else the mutex's address;
@@ -172,7 +216,47 @@ pub(super) fn held_by(idx: &GoIndex, w: &LockWait) -> String {
         format!("goroutine {}", h.goid)
     };
     let place = place(h.function.as_deref(), h.location.as_deref());
+    if w.kind == LockKind::RwmutexRead {
+        if let Some(wait) = writer_never_got(idx, w) {
+            let mut readers: Vec<u64> = wait
+                .holder
+                .iter()
+                .chain(&wait.other_holders)
+                .map(|r| r.goid)
+                .collect();
+            readers.dedup();
+            let list = readers
+                .iter()
+                .map(|g| g.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let deadlock = if readers.contains(&w.waiter) {
+                format!(
+                    " — a deadlock: goroutine {} holds a read lock itself",
+                    w.waiter
+                )
+            } else {
+                String::new()
+            };
+            return format!(
+                "goroutine {} asked to write-lock it{place} at {} and never got it: it waits \
+                 for the readers (goroutine{} {list}){deadlock}",
+                h.goid,
+                at(h),
+                if readers.len() == 1 { "" } else { "s" }
+            );
+        }
+    }
+    let later = later_holders(idx, w);
     match &w.holder_got {
+        // A reader queued behind a writer, and got it when the writer left.
+        Some(got) if w.kind == LockKind::RwmutexWrite => format!(
+            "{held} by {whom}, which asked to read-lock it{place} at {} and got it at {}, \
+             when goroutine {} unlocked it{others}",
+            at(h),
+            at(got),
+            got.goid
+        ),
         // The writer asked while readers held it, and got it later.
         Some(got) => format!(
             "{held} by {whom}, which asked for it{place} at {} and got it at {}, \
@@ -182,7 +266,7 @@ pub(super) fn held_by(idx: &GoIndex, w: &LockWait) -> String {
             got.goid
         ),
         None => format!(
-            "{held} by {whom}, which {locked} it{place} at {}{others}",
+            "{held} by {whom}, which {locked} it{place} at {}{others}{later}",
             at(h)
         ),
     }
@@ -502,9 +586,13 @@ fn story(idx: &GoIndex, s: &SignalSeen) -> Story {
                         w.holder
                             .as_ref()
                             .map(|h| format!(
-                                " (held by goroutine {}{})",
+                                " (held by goroutine {}{}{})",
                                 h.goid,
-                                place(h.function.as_deref(), h.location.as_deref())
+                                place(h.function.as_deref(), h.location.as_deref()),
+                                w.later_holders
+                                    .iter()
+                                    .map(|l| format!(", then goroutine {}", l.goid))
+                                    .collect::<String>()
                             ))
                             .unwrap_or_default()
                     ),
