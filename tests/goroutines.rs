@@ -1140,3 +1140,45 @@ fn a_writer_waiting_for_readers_names_the_last_and_whoever_queued_behind_it_when
         }
     }
 }
+
+/// Signals nobody was waiting for (`examples/signalburst`: two SIGHUPs
+/// while its channel is not received from; the second is dropped) have no
+/// receiver: each was said to be "received" by the goroutine that later
+/// took a SIGUSR1, the next goroutine the os/signal loop woke.
+#[test]
+fn a_signal_nobody_waited_for_names_no_receiver() {
+    for version in go_versions() {
+        let s = Scratch::new();
+        let (rec, trace) = s.record("t", &example(&version, "signalburst"), &[]);
+        assert!(rec.status.success(), "go{version}: {}", text(&rec.stderr));
+        assert!(
+            text(&rec.stdout).contains("second hup dropped"),
+            "{}",
+            text(&rec.stdout)
+        );
+        let out = s.run(&["replay", trace.to_str().unwrap(), "--signals", "--json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let stories = v["signals"].as_array().unwrap();
+        let says = |st: &serde_json::Value, what: &str| {
+            st["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x["what"].as_str().unwrap_or("").contains(what))
+        };
+        let hups: Vec<_> = stories
+            .iter()
+            .filter(|st| st["signal"] == "SIGHUP")
+            .collect();
+        assert_eq!(hups.len(), 2, "go{version}: {v}");
+        for st in hups {
+            assert!(!says(st, "received it"), "go{version}: {st}");
+        }
+        let usr = stories.iter().find(|st| st["signal"] == "SIGUSR1").unwrap();
+        assert!(
+            says(usr, "received it in main.main.func1"),
+            "go{version}: {usr}"
+        );
+    }
+}

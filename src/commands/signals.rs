@@ -450,12 +450,38 @@ fn story(idx: &GoIndex, s: &SignalSeen) -> Story {
         .filter(|t| t.event >= s.event)
         .collect();
     // The os/signal loop goroutine leaves its syscall (notetsleepg) when sigsend wakes it.
-    if let Some(l) = after.iter().find(|t| {
+    let looped = after.iter().find(|t| {
         t.function
             .as_deref()
             .is_some_and(|f| f.starts_with("os/signal."))
             && t.state != "syscall"
-    }) {
+    });
+    // A loop wake after another signal came may be that one's: the loop
+    // takes pending signals by number, not by arrival.
+    let next_signal = idx
+        .signals
+        .iter()
+        .find(|x| x.event > s.event && !super::goindex::runtime_signal(x.signo));
+    let (looped, ambiguous) = match (looped, next_signal) {
+        (Some(l), Some(n)) if l.event > n.event => (None, Some((l, n))),
+        (l, _) => (l, None),
+    };
+    if let Some((l, n)) = ambiguous {
+        steps.push(Step::new(
+            s,
+            l.event,
+            l.time_ns,
+            format!(
+                "the os/signal loop (goroutine {}) woke only after {} (#{}) came too: which \
+                 goroutine took this one is not known (a receiver that was busy takes it \
+                 later from its channel's buffer, unseen)",
+                l.goid,
+                name(n.signo),
+                n.event
+            ),
+        ));
+    }
+    if let Some(l) = looped {
         steps.push(Step::new(
             s,
             l.event,
@@ -463,10 +489,31 @@ fn story(idx: &GoIndex, s: &SignalSeen) -> Story {
             format!("os/signal loop (goroutine {}) woke", l.goid),
         ));
     }
-    // The receiver: a goroutine leaving a channel wait into the runnable state.
+    // Until the loop waits again: what it did for this signal.
+    let loop_done = looped.and_then(|l| {
+        after
+            .iter()
+            .find(|t| {
+                t.goid == l.goid
+                    && t.event > l.event
+                    && (t.state == "syscall" || t.state.starts_with("waiting"))
+            })
+            .map(|t| t.event)
+    });
+    // The receiver: a goroutine leaving a channel wait into the runnable
+    // state, woken by the loop while it handed this signal on (a receiver
+    // not waiting then takes it later from the channel's buffer, unseen).
     let receiver = after.iter().find(|t| {
-        t.state == "runnable"
+        ambiguous.is_none()
+            && t.state == "runnable"
             && is_user(t)
+            && loop_done.is_none_or(|end| t.event <= end)
+            // A wake after the next signal came may be for that one.
+            && next_signal.is_none_or(|n| t.event < n.event)
+            && match (looped, &t.woken_by) {
+                (Some(l), Some(w)) => w.goid == Some(l.goid),
+                _ => true,
+            }
             && idx
                 .transitions
                 .iter()
@@ -477,6 +524,21 @@ fn story(idx: &GoIndex, s: &SignalSeen) -> Story {
                         || p.state.starts_with("waiting: select")
                 })
     });
+    let until = loop_done.or(next_signal.map(|n| n.event));
+    if let (None, Some(l), Some(end)) = (receiver, looped, until) {
+        let at = after.iter().rev().find(|t| t.event <= end);
+        steps.push(Step::new(
+            s,
+            end,
+            at.and_then(|t| t.time_ns),
+            format!(
+                "the os/signal loop (goroutine {}) woke no receiver: none was waiting, so the \
+                 signal stays in a channel's buffer until received (or was dropped: a full \
+                 channel)",
+                l.goid
+            ),
+        ));
+    }
     let loop_woke = steps
         .last()
         .filter(|st| st.what.starts_with("os/signal loop"));
