@@ -432,26 +432,7 @@ fn a_new_thread_stays_stopped_while_another_process_exits() {
 /// elsewhere: exit 4).
 #[test]
 fn file_handles_the_kernel_writes_are_replayed() {
-    let s = Scratch::new();
-    for version in go_versions() {
-        let (rec, trace) = s.record(
-            &format!("t{version}"),
-            &example(&version, "filehandle"),
-            &[],
-        );
-        assert!(rec.status.success(), "recording: {}", text(&rec.stderr));
-        assert!(
-            text(&rec.stdout).contains(".: handle of "),
-            "{}",
-            text(&rec.stdout)
-        );
-        assert!(
-            !text(&rec.stderr).contains("not known to rrgo"),
-            "{}",
-            text(&rec.stderr)
-        );
-        assert_same("filehandle", &rec, &s.replay(&trace));
-    }
+    records_knowing_all_and_replays("filehandle", &[".: handle of "]);
 }
 
 /// Answers the kernel writes in less common places: sendmmsg's per-message
@@ -463,18 +444,31 @@ fn file_handles_the_kernel_writes_are_replayed() {
 /// write-protected it). io_uring is refused alike at record and replay.
 #[test]
 fn less_common_kernel_answers_are_replayed() {
-    let s = Scratch::new();
-    for version in go_versions() {
-        let (rec, trace) = s.record(&format!("t{version}"), &example(&version, "kernelout"), &[]);
-        assert!(rec.status.success(), "recording: {}", text(&rec.stderr));
-        let out = text(&rec.stdout);
-        for want in [
+    records_knowing_all_and_replays(
+        "kernelout",
+        &[
             "sendmmsg: 2 messages, 7 and 17 bytes",
             "SIOCGIFINDEX lo: 1",
             "munmap after it: operation not permitted",
             "io_uring_setup: function not implemented",
             "mlock of an evicted read-only shared page: <nil>",
-        ] {
+        ],
+    );
+}
+
+/// Records `example` by every pinned Go: it prints each of `wants`, rrgo
+/// knows every call it makes, and the replay reproduces it.
+fn records_knowing_all_and_replays(example_name: &str, wants: &[&str]) {
+    let s = Scratch::new();
+    for version in go_versions() {
+        let (rec, trace) = s.record(
+            &format!("t{version}"),
+            &example(&version, example_name),
+            &[],
+        );
+        assert!(rec.status.success(), "recording: {}", text(&rec.stderr));
+        let out = text(&rec.stdout);
+        for want in wants {
             assert!(out.contains(want), "go{version}: no {want:?} in {out}");
         }
         assert!(
@@ -482,7 +476,7 @@ fn less_common_kernel_answers_are_replayed() {
             "{}",
             text(&rec.stderr)
         );
-        assert_same("kernelout", &rec, &s.replay(&trace));
+        assert_same(example_name, &rec, &s.replay(&trace));
     }
 }
 
