@@ -1,6 +1,6 @@
 //! Files and descriptors: all emulated at replay (replay opens no real files).
 
-use super::{emu, emu_blocking, emu_fd_io, emu_open, Blocking, Hook, Out::*, Spec};
+use super::{emu, emu_blocking, emu_fd_io, emu_open, refused, Blocking, Hook, Out::*, Spec};
 use libc::*;
 
 const STAT: usize = 144;
@@ -152,9 +152,9 @@ pub(crate) const ROWS: &[Spec] = &[
     // io_uring's rings are memory the kernel fills on its own, between
     // calls: nothing a trace of calls can hold. Refused as by a kernel
     // without it (as rr does); Go programs fall back to plain calls.
-    emu(SYS_io_uring_setup, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
-    emu(SYS_io_uring_enter, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
-    emu(SYS_io_uring_register, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
+    refused(SYS_io_uring_setup, ENOSYS),
+    refused(SYS_io_uring_enter, ENOSYS),
+    refused(SYS_io_uring_register, ENOSYS),
     // A descriptor whose events arrive by read(2), which is recorded.
     emu(SYS_fanotify_init, &[]),
     emu(SYS_fanotify_mark, &[]),

@@ -1,6 +1,6 @@
 //! The address space: executed at replay so the layout stays identical.
 
-use super::{emu, exec, Hook, Out::*, Spec};
+use super::{emu, exec, refused, Hook, Out::*, Spec};
 use libc::*;
 
 pub(crate) const ROWS: &[Spec] = &[
@@ -28,14 +28,14 @@ pub(crate) const ROWS: &[Spec] = &[
     exec(SYS_munlockall, &[]),
     // Asynchronous I/O's completion ring is memory the kernel fills on its
     // own: refused as by a kernel without it (Go programs do not use it).
-    emu(SYS_io_setup, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
-    emu(SYS_io_destroy, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
-    emu(SYS_io_submit, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
-    emu(SYS_io_cancel, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
-    emu(SYS_io_getevents, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
-    emu(333, &[]).hook(Hook::Refuse(-(ENOSYS as i64))), // io_pgetevents
+    refused(SYS_io_setup, ENOSYS),
+    refused(SYS_io_destroy, ENOSYS),
+    refused(SYS_io_submit, ENOSYS),
+    refused(SYS_io_cancel, ENOSYS),
+    refused(SYS_io_getevents, ENOSYS),
+    refused(333, ENOSYS), // io_pgetevents
     // A userfaultfd of the program's own would compete with rrgo's (its
     // registrations fail with EBUSY, its faults never arrive): refused as
     // by a kernel without it.
-    emu(SYS_userfaultfd, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
+    refused(SYS_userfaultfd, ENOSYS),
 ];

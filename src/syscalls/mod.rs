@@ -299,6 +299,12 @@ pub enum Alters {
 }
 
 /// Shorthands that keep the family tables to one line per syscall.
+/// A call refused with `errno` alike in recording and replay (the program
+/// sees a kernel without it).
+pub(crate) const fn refused(nr: i64, errno: i32) -> Spec {
+    emu(nr, &[]).hook(Hook::Refuse(-(errno as i64)))
+}
+
 pub(crate) const fn emu(nr: i64, outputs: &'static [Out]) -> Spec {
     Spec {
         nr,

@@ -1,7 +1,7 @@
 //! Tasks and identity: creation and exit are executed at replay; identity
 //! queries (pids, limits, uname) are emulated so the program sees recorded values.
 
-use super::{emu, emu_blocking, exec, Blocking, Hook, Out::*, Spec};
+use super::{emu, emu_blocking, exec, refused, Blocking, Hook, Out::*, Spec};
 use libc::*;
 
 const RUSAGE: usize = 144;
@@ -51,7 +51,7 @@ pub(crate) const ROWS: &[Spec] = &[
     exec(SYS_set_tid_address, &[]).hook(Hook::TidResult),
     exec(SYS_set_robust_list, &[]),
     emu(SYS_get_robust_list, &[Fixed(1, 8), Fixed(2, 8)]),
-    emu(SYS_rseq, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
+    refused(SYS_rseq, ENOSYS),
     emu(SYS_uname, &[Fixed(0, 390)]),
     emu(SYS_sysinfo, &[Fixed(0, 112)]),
     emu(SYS_getrlimit, &[Fixed(1, 16)]),
@@ -85,12 +85,12 @@ pub(crate) const ROWS: &[Spec] = &[
     // input. Refused the same way at record and replay (PTRACE_TRACEME
     // already failed so under rrgo; attaching to an outside process no
     // longer succeeds only while recording).
-    emu(SYS_ptrace, &[]).hook(Hook::Refuse(-(EPERM as i64))),
+    refused(SYS_ptrace, EPERM),
     // Reading another process's memory is an input like read(2); writing
     // into one (or into the program itself) would change memory behind
     // rrgo's back, so it is refused like ptrace.
     emu(SYS_process_vm_readv, &[IovResult(1, 2)]),
-    emu(SYS_process_vm_writev, &[]).hook(Hook::Refuse(-(EPERM as i64))),
+    refused(SYS_process_vm_writev, EPERM),
     emu(SYS_seccomp, &[]),
     emu(SYS_sched_getattr, &[ArgLen(1, 2)]),
     emu(SYS_sched_setattr, &[]),
@@ -103,28 +103,28 @@ pub(crate) const ROWS: &[Spec] = &[
     // eBPF maps are kernel memory read and written through pointers
     // nested in each command's union, and programs run in the kernel:
     // refused as for an unprivileged process.
-    emu(SYS_bpf, &[]).hook(Hook::Refuse(-(EPERM as i64))),
+    refused(SYS_bpf, EPERM),
     // Its ring buffer is memory the kernel fills on its own: refused as
     // under perf_event_paranoid.
-    emu(SYS_perf_event_open, &[]).hook(Hook::Refuse(-(EACCES as i64))),
+    refused(SYS_perf_event_open, EACCES),
     // The kernel log: a read fills the buffer (other actions ignore it).
     emu(SYS_syslog, &[ResultLen(1)]),
     emu(SYS_add_key, &[]),
     emu(SYS_request_key, &[]),
     // System V IPC (shared memory the kernel maps, queues and semaphores
     // other processes change): refused as by a kernel built without it.
-    emu(SYS_msgget, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
-    emu(SYS_msgsnd, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
-    emu(SYS_msgrcv, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
-    emu(SYS_msgctl, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
-    emu(SYS_semget, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
-    emu(SYS_semop, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
-    emu(SYS_semtimedop, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
-    emu(SYS_semctl, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
-    emu(SYS_shmget, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
-    emu(SYS_shmat, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
-    emu(SYS_shmdt, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
-    emu(SYS_shmctl, &[]).hook(Hook::Refuse(-(ENOSYS as i64))),
+    refused(SYS_msgget, ENOSYS),
+    refused(SYS_msgsnd, ENOSYS),
+    refused(SYS_msgrcv, ENOSYS),
+    refused(SYS_msgctl, ENOSYS),
+    refused(SYS_semget, ENOSYS),
+    refused(SYS_semop, ENOSYS),
+    refused(SYS_semtimedop, ENOSYS),
+    refused(SYS_semctl, ENOSYS),
+    refused(SYS_shmget, ENOSYS),
+    refused(SYS_shmat, ENOSYS),
+    refused(SYS_shmdt, ENOSYS),
+    refused(SYS_shmctl, ENOSYS),
 ];
 
 /// The memory a clone call names: its flags and the pointers the kernel
