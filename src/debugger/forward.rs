@@ -12,6 +12,8 @@ use crate::replay::BreakpointHit;
 #[derive(Debug, Clone)]
 pub(super) struct StepFrame {
     pub g: u64,
+    /// The top of the goroutine's stack when the step began (see `moved`).
+    pub stack_hi: u64,
     pub tid: Option<RecTid>,
     pub entry: u64,
     pub cfa: u64,
@@ -88,6 +90,17 @@ impl Engine {
         }
     }
 
+    /// How far the stepping goroutine's stack has moved since the step
+    /// began, seen from thread `tid`: the runtime copies a stack elsewhere
+    /// to grow or shrink it, frame addresses and all, so an address read
+    /// now, minus this, compares with the frame's (0 when `tid` runs
+    /// another goroutine or its g cannot be read).
+    pub(super) fn moved(&self, f: &StepFrame, tid: RecTid) -> u64 {
+        self.goroutine_on_thread(tid)
+            .filter(|g| g.addr == f.g)
+            .map_or(0, |g| g.stack.1.wrapping_sub(f.stack_hi))
+    }
+
     pub(super) fn step_frame(&mut self, goid: Goid) -> EResult<StepFrame> {
         let frames = self.frames(goid)?;
         let f0 = frames
@@ -108,7 +121,10 @@ impl Engine {
             let r = f0.regs.regs.unwrap_or_default();
             self.cfa_at(f0.regs.pc, r.rsp, r.rbp)
         };
-        let g = self.goroutine(goid)?.addr;
+        let (g, stack_hi) = {
+            let g = self.goroutine(goid)?;
+            (g.addr, g.stack.1)
+        };
         let tid = self.stop_tid().filter(|t| self.g_of_thread(*t) == Some(g));
         // The first caller that is the program's, and the frame below it.
         let panicking = self
@@ -142,6 +158,7 @@ impl Engine {
         let (lands, out_lands) = step_targets(&rows, &self.bin.inlined_calls(f0.lookup_pc));
         Ok(StepFrame {
             g,
+            stack_hi,
             tid,
             entry: func.entry,
             cfa,
@@ -382,6 +399,7 @@ impl Engine {
             return Ok(None);
         };
         let r = self.tl.session().regs(h.tid)?;
+        let moved = self.moved(f, h.tid);
         let frame_sp = if site.in_deferreturn {
             // deferreturn runs its caller's defers: the caller's sp is
             // deferreturn's CFA.
@@ -390,7 +408,7 @@ impl Engine {
             let mem = self.mem()?;
             self.defers.panic_frame_sp(mem, f.g)
         };
-        if frame_sp.is_none_or(|sp| sp < f.sp) {
+        if frame_sp.is_none_or(|sp| sp.wrapping_sub(moved) < f.sp) {
             return Ok(None);
         }
         let Some(code) = crate::tracee::insn::register(&r, site.target) else {
@@ -423,19 +441,21 @@ impl Engine {
             return Ok(false);
         }
         let r = self.tl.session().regs(h.tid)?;
+        let moved = self.moved(f, h.tid);
+        let rsp = r.rsp.wrapping_sub(moved);
         if f.ret_user
-            .is_some_and(|(ret, sp)| h.addr == ret && r.rsp >= sp)
+            .is_some_and(|(ret, sp)| h.addr == ret && rsp >= sp)
         {
             return Ok(true);
         }
-        if f.resume.contains(&h.addr) && r.rsp > f.sp {
+        if f.resume.contains(&h.addr) && rsp > f.sp {
             return Ok(true);
         }
         let targets = if out { &f.out_lands } else { &f.lands };
         if !targets.contains(&h.addr) {
             return Ok(false);
         }
-        let cfa = self.cfa_at(h.addr, r.rsp, r.rbp);
+        let cfa = self.cfa_at(h.addr, r.rsp, r.rbp).wrapping_sub(moved);
         // Out of an inlined call, any line of its callers is past it.
         Ok((cfa == f.cfa && (out || !f.on_line(&self.bin, h.addr))) || cfa > f.cfa)
     }
@@ -471,7 +491,8 @@ impl Engine {
             let Some(func) = self.bin.function_at(pc).cloned() else {
                 continue;
             };
-            if r.rsp >= f.cfa {
+            let moved = self.moved(f, tid);
+            if r.rsp.wrapping_sub(moved) >= f.cfa {
                 if is_runtime(&func.name) {
                     // Returned into the runtime (a deferred function into
                     // deferreturn or gopanic): on to the program's code.
@@ -480,7 +501,7 @@ impl Engine {
                 // Returned to the caller.
                 return Ok(self.stop(StopReason::Step, Some(tid)));
             }
-            if func.entry == f.entry && self.cfa_at(pc, r.rsp, r.rbp) == f.cfa {
+            if func.entry == f.entry && self.cfa_at(pc, r.rsp, r.rbp).wrapping_sub(moved) == f.cfa {
                 // Any statement of another line, inlined callees' included.
                 if !f.on_line(&self.bin, pc) && f.stmts.contains(&pc) {
                     return Ok(self.stop(StopReason::Step, Some(tid)));
@@ -543,12 +564,14 @@ impl Engine {
         let mut temp = vec![ret];
         temp.extend(self.defers.sites.iter().map(|s| s.addr));
         self.sync_breakpoints(&temp)?;
+        let ret_sp = ret_sp.wrapping_sub(self.moved(f, tid));
         let stop = loop {
             match self.tick(false)? {
                 Tick::Hit(h)
                     if h.addr == ret
                         && h.tid == tid
-                        && self.tl.session().regs(tid)?.rsp >= ret_sp =>
+                        && self.tl.session().regs(tid)?.rsp.wrapping_sub(self.moved(f, tid))
+                            >= ret_sp =>
                 {
                     break None
                 }

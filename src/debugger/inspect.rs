@@ -89,7 +89,7 @@ impl Engine {
         self.goroutine_on_thread(tid).map(|g| g.goid)
     }
 
-    fn goroutine_on_thread(&self, tid: RecTid) -> Option<Goroutine> {
+    pub(super) fn goroutine_on_thread(&self, tid: RecTid) -> Option<Goroutine> {
         let regs = self.tl.session().regs(tid).ok()?;
         let mem = self.mem().ok()?;
         GoReader::new(&self.bin).ok()?.on_thread(mem, regs.fs_base)

@@ -236,16 +236,19 @@ impl Engine {
         let cfa0 = f.cfa;
         // Enough once this activation's entry is among them (or any earlier
         // moment of it: all of its moments since the segment start are there).
+        // Frame addresses as of the step's stack (see `moved`), noted with each moment.
         let (hits, _) = scan(
             self,
             here,
             &addrs,
             false,
-            &mut |e, h| Ok::<_, EngineError>((e.g_of_thread(h.tid) == Some(g)).then_some(())),
+            &mut |e, h| {
+                Ok::<_, EngineError>((e.g_of_thread(h.tid) == Some(g)).then(|| e.moved(f, h.tid)))
+            },
             &mut |e, _, found| {
-                Ok(found.iter().any(|(p, _, _)| {
+                Ok(found.iter().any(|(p, _, moved)| {
                     p.at.as_ref().is_some_and(|(_, r)| {
-                        let cfa = e.cfa_at(r.rip, r.rsp, r.rbp);
+                        let cfa = e.cfa_at(r.rip, r.rsp, r.rbp).wrapping_sub(*moved);
                         (r.rip == entry && cfa == cfa0) || cfa > cfa0
                     })
                 }))
@@ -253,9 +256,9 @@ impl Engine {
         )?;
         let history = hits
             .into_iter()
-            .map(|(p, _, _)| {
+            .map(|(p, _, moved)| {
                 let r = p.at.as_ref().map(|(_, r)| *r).unwrap_or_default();
-                let cfa = self.cfa_at(r.rip, r.rsp, r.rbp);
+                let cfa = self.cfa_at(r.rip, r.rsp, r.rbp).wrapping_sub(moved);
                 (p, r.rip, cfa)
             })
             .collect();

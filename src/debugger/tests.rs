@@ -846,10 +846,7 @@ fn a_pause_stops_a_long_seek_where_it_stands() {
     let flag = Arc::new(AtomicBool::new(false));
     let mut tl = Timeline::open(&dir, Cancel::new(flag.clone())).unwrap();
     let total = tl.session().event_count();
-    let target = Pos {
-        event: total - 5,
-        at: None,
-    };
+    let target = Pos::at_event(total - 5);
     // How long the whole seek takes.
     let t0 = std::time::Instant::now();
     tl.seek(&target).unwrap();
@@ -1189,5 +1186,132 @@ fn steps_follow_a_panic_into_deferred_functions_and_out_of_recover() {
             let seen = steps_in_recovered(&dir, "index-panic", 1, &[Motion::StepIn]);
             assert_eq!(seen[0].0, "main.index.func1", "{what}: step in: {seen:?}");
         }
+    }
+}
+
+/// Sets breakpoints at markers of examples/sameregs (with conditions).
+fn sameregs_bps(e: &mut Engine, bps: &[(&str, Option<&str>, Option<&str>)]) {
+    let want: Vec<LineBreakpoint> = bps
+        .iter()
+        .map(|(m, cond, hits)| LineBreakpoint {
+            line: marker_in("sameregs", m),
+            condition: cond.map(str::to_string),
+            hit_condition: hits.map(str::to_string),
+            ..Default::default()
+        })
+        .collect();
+    let st = e.set_line_breakpoints(&src_of("sameregs"), &want);
+    assert!(st.iter().all(|s| s.verified), "{st:?}");
+}
+
+/// Where a motion stopped in examples/sameregs: the line and `attempts`.
+fn sameregs_at(e: &mut Engine, motion: Motion) -> (StopReason, u64, String) {
+    let s = e.resume(motion, None, Granularity::Line).unwrap();
+    if s.reason == StopReason::StartOfRecording {
+        return (s.reason, 0, String::new());
+    }
+    let line = top(e).line;
+    let v = e.evaluate("attempts", None, 0).unwrap().value;
+    (s.reason, line, v)
+}
+
+/// Five attempts at the same registers, told apart only by memory, with
+/// no event between them: going back from the end stops at the last
+/// attempt, then the one before… (a moment inside a run was named by its
+/// registers alone, and every reverse motion landed on the first attempt);
+/// a conditional stop forwards, then back and forth from it, stays in its
+/// attempt.
+#[test]
+fn moments_at_the_same_registers_are_told_apart_by_their_turn() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let count = marker_in("sameregs", "count");
+    let sum_loop = marker_in("sameregs", "sum-loop");
+    for version in ["1.27.3", "1.24.11"] {
+        for binary in ["sameregs", "sameregs.debug"] {
+            let what = format!("go{version} {binary}");
+            let (_tmp, dir) = record_binary(version, binary, &[]);
+            let mut e = open(&dir);
+            sameregs_bps(&mut e, &[("print", None, None)]);
+            let (_, line, v) = sameregs_at(&mut e, Motion::Continue);
+            assert_eq!((line, v.as_str()), (marker_in("sameregs", "print"), "5"), "{what}");
+            sameregs_bps(&mut e, &[("count", None, None)]);
+            let mut back = Vec::new();
+            for _ in 0..6 {
+                let (reason, line, v) = sameregs_at(&mut e, Motion::ReverseContinue);
+                if reason == StopReason::StartOfRecording {
+                    break;
+                }
+                assert_eq!(line, count, "{what}");
+                back.push(v);
+            }
+            assert_eq!(back, ["4", "3", "2", "1", "0"], "{what}: reverse-continues");
+            // Forwards to the fourth attempt (a condition skips three hits at
+            // the same registers), back one, forwards again.
+            sameregs_bps(&mut e, &[("count", Some("attempts == 3"), None)]);
+            let (_, line, v) = sameregs_at(&mut e, Motion::Continue);
+            assert_eq!((line, v.as_str()), (count, "3"), "{what}: conditional stop");
+            sameregs_bps(&mut e, &[("count", None, None)]);
+            let (_, _, v) = sameregs_at(&mut e, Motion::ReverseContinue);
+            assert_eq!(v, "2", "{what}: back from the fourth attempt");
+            let (_, _, v) = sameregs_at(&mut e, Motion::Continue);
+            assert_eq!(v, "3", "{what}: forwards again");
+            // A step back stays in this attempt, and so does the hit count.
+            sameregs_bps(&mut e, &[]);
+            let (_, line, v) = sameregs_at(&mut e, Motion::StepBack);
+            assert_eq!((line, v.as_str()), (sum_loop, "3"), "{what}: step back");
+            sameregs_bps(&mut e, &[("count", None, Some(">= 4"))]);
+            let (_, line, v) = sameregs_at(&mut e, Motion::Continue);
+            assert_eq!((line, v.as_str()), (count, "3"), "{what}: fourth hit");
+            let (reason, _, v) = sameregs_at(&mut e, Motion::ReverseContinue);
+            assert!(
+                reason == StopReason::StartOfRecording,
+                "{what}: no earlier hit has count >= 4: {reason:?} {v}"
+            );
+        }
+    }
+}
+
+/// A call that grows the goroutine's stack moves its frames elsewhere (the
+/// runtime copies the stack): next over it lands on the next line, step
+/// out of it lands in the caller, step back returns to the call (each
+/// compared frame addresses across the move and ran to the end of the
+/// recording, or stayed put).
+#[test]
+fn steps_follow_a_stack_the_runtime_moved() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let call = marker_in("watched", "grow-call");
+    let after = marker_in("watched", "grow-after");
+    let at = |e: &mut Engine, motion: Motion, what: &str| {
+        let s = e.resume(motion, None, Granularity::Line).unwrap();
+        assert_eq!(s.reason, StopReason::Step, "{what}: {s:?}");
+        let f = top(e);
+        (f.function, f.line, e.evaluate("level", None, 0).map(|v| v.value).ok())
+    };
+    for version in ["1.27.3", "1.24.11"] {
+        let (_tmp, mut e) = stopped_in_watched(version, "grow-call", None);
+        let g = e.selected_goroutine().unwrap();
+        let hi = |e: &mut Engine| e.goroutine(g).unwrap().stack.1;
+        let before = hi(&mut e);
+        let got = at(&mut e, Motion::Next, "next");
+        assert_eq!(
+            got,
+            ("main.grow".into(), after, Some("401".into())),
+            "go{version}: next over the growing call"
+        );
+        assert_ne!(hi(&mut e), before, "go{version}: the stack did not move");
+        let got = at(&mut e, Motion::StepBack, "step back");
+        assert_eq!(
+            got,
+            ("main.grow".into(), call, Some("1".into())),
+            "go{version}: step back over it"
+        );
+        // Out of the outermost deep call, which grows the stack.
+        let (_tmp, mut e) = stopped_in_watched(version, "deep-start", Some("n == 400"));
+        let got = at(&mut e, Motion::StepOut, "step out");
+        assert_eq!(
+            (got.0.as_str(), got.1),
+            ("main.grow", call),
+            "go{version}: step out of the growing call"
+        );
     }
 }

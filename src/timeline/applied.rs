@@ -1,5 +1,6 @@
 //! Breakpoints and watchpoints as applied to the replay: the addresses
-//! that hold an int3 and the ranges in the debug registers. The debugger
+//! that hold an int3 and the ranges in the debug registers. Changing them
+//! closes the route's pass to where the replay stands (see `mark`). The debugger
 //! says what it wants; scans and seeks place their own for a while and
 //! put these back, also on a copy restored from a checkpoint (a copy has
 //! the checkpoint's int3s and no debug registers).
@@ -53,12 +54,14 @@ pub(super) fn place_exactly(session: &mut ReplaySession, want: &[u64]) -> anyhow
 impl Timeline {
     /// The breakpoints the replay must hold from now on.
     pub fn set_breakpoints(&mut self, want: &[u64]) -> anyhow::Result<()> {
+        self.close_pass()?;
         self.applied.bps = want.to_vec();
         place_exactly(&mut self.session, want)
     }
 
     /// The watched ranges from now on.
     pub fn set_watches(&mut self, ranges: Vec<(WatchRange, Option<Anchor>)>) -> anyhow::Result<()> {
+        self.close_pass()?;
         self.applied.watches = ranges;
         self.apply_watches()
     }
@@ -109,12 +112,14 @@ impl Timeline {
 
     /// Breakpoints at `want` only, for a scan or a seek (`reapply` ends it).
     pub(super) fn place_only(&mut self, want: &[u64]) -> anyhow::Result<()> {
+        self.close_pass()?;
         place_exactly(&mut self.session, want)
     }
 
     /// The debugger's breakpoints again, after a seek placed its own; the
     /// program's output is shown again.
     pub(super) fn restore_breakpoints(&mut self) -> anyhow::Result<()> {
+        self.close_pass()?;
         let bps = self.applied.bps.clone();
         place_exactly(&mut self.session, &bps)?;
         self.session

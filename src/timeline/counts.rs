@@ -147,10 +147,7 @@ pub fn bases_at<H: Host, E: From<anyhow::Error>>(
     let low = todo.iter().map(|&i| known[i].0).min().unwrap_or(1);
     let todo_keys: Vec<CountKey> = todo.iter().map(|&i| keys[i].clone()).collect();
     let from = host.timeline().checkpoints.starts_before(low)[0];
-    let until = Pos {
-        event: at,
-        at: None,
-    };
+    let until = Pos::at_event(at);
     let (addrs, watches) = counted_hits(&todo_keys);
     let hits = scan_segment(
         host,

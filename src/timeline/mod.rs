@@ -19,13 +19,14 @@ mod seek;
 
 use std::path::{Path, PathBuf};
 
-use trace_format::{RecTid, StdStream};
+use trace_format::{RecTid, Regs, StdStream};
 
 pub use applied::{Anchor, ANCHOR_OWNER};
 pub use cancel::{is_cancelled, Cancel, Cancelled};
 pub use checkpoints::Checkpoints;
 pub use counts::{bases_at, counts_here, CountKey, Counted, HitCounts};
 pub use mark::{same_regs, Pos};
+use mark::{state_key, Pass};
 pub use scan::{scan, Moment};
 
 use crate::replay::{BreakpointHit, Output, ReplaySession, Stepped};
@@ -68,6 +69,13 @@ pub struct Timeline {
     moves: u64,
     /// Breakpoints' and watchpoints' hit counts, by position.
     pub counts: HitCounts,
+    /// The passes that name where the replay stands inside a run (see
+    /// `mark`), closed so far; empty between runs.
+    route: Vec<Pass>,
+    /// The stops since the route's last pass (or the event): thread and
+    /// `state_key` each, and whether they were single steps.
+    since: Vec<(RecTid, u64)>,
+    since_by_instruction: bool,
 }
 
 impl Timeline {
@@ -87,6 +95,9 @@ impl Timeline {
             output: Vec::new(),
             moves: 0,
             counts: HitCounts::default(),
+            route: Vec::new(),
+            since: Vec::new(),
+            since_by_instruction: false,
         };
         tl.session.step()?;
         tl.checkpoints = Checkpoints::new(tl.session.event_count());
@@ -126,13 +137,56 @@ impl Timeline {
     /// Where the replay stands now.
     pub fn here(&self) -> anyhow::Result<Pos> {
         let event = self.session.next_event().0;
-        Ok(match self.stop_tid {
-            Some(tid) => Pos {
-                event,
-                at: Some((tid, self.session.regs(tid)?)),
-            },
-            None => Pos { event, at: None },
+        match self.stop_tid {
+            None => Ok(Pos::at_event(event)),
+            Some(tid) => Ok(self.here_at(tid, self.session.regs(tid)?)),
+        }
+    }
+
+    /// Where the replay stands, stopped in thread `tid` with `regs`.
+    fn here_at(&self, tid: RecTid, regs: Regs) -> Pos {
+        let mut route = self.route.clone();
+        route.extend(self.open_pass(tid, regs));
+        Pos::routed(self.session.next_event().0, route)
+    }
+
+    /// The pass to thread `tid` standing at `regs`, counted over the stops
+    /// since the route's last pass (None: it ends there already).
+    fn open_pass(&self, tid: RecTid, regs: Regs) -> Option<Pass> {
+        if self.since.is_empty() {
+            if let Some(last) = self.route.last() {
+                if last.tid == tid && same_regs(&last.regs, &regs) {
+                    return None;
+                }
+            }
+        }
+        let key = (tid, state_key(&regs));
+        let nth = self.since.iter().filter(|s| **s == key).count().max(1);
+        Some(Pass {
+            tid,
+            regs,
+            nth: u32::try_from(nth).unwrap_or(u32::MAX),
         })
+    }
+
+    /// Closes the route's pass to where the replay stands: what the next
+    /// stops see changes (breakpoints, watchpoints, single steps), so
+    /// arrivals here must not be counted together with those before.
+    fn close_pass(&mut self) -> anyhow::Result<()> {
+        // (A thread that cannot be read has no moment to close.)
+        if let Some(tid) = self.stop_tid {
+            if let Ok(regs) = self.session.regs(tid) {
+                self.route.extend(self.open_pass(tid, regs));
+            }
+        }
+        self.since.clear();
+        Ok(())
+    }
+
+    /// Forgets the route: the replay is between runs (an event, a restart).
+    fn forget_route(&mut self) {
+        self.route.clear();
+        self.since.clear();
     }
 
     /// One step of the replay: an event, a breakpoint hit, or (with
@@ -142,12 +196,17 @@ impl Timeline {
         if self.exiting || self.at_exit()? {
             self.exiting = true;
             self.stop_tid = None;
+            self.forget_route();
             return Ok(Tick::End);
         }
         // Every motion ticks: a pause stops it between two steps, where
         // the replay stands (`Cancelled`).
         if self.cancel.requested() {
             return Err(anyhow::Error::new(Cancelled));
+        }
+        if instruction != self.since_by_instruction {
+            self.close_pass()?;
+            self.since_by_instruction = instruction;
         }
         self.moves += 1;
         let stepped = loop {
@@ -172,6 +231,7 @@ impl Timeline {
         Ok(match stepped {
             Stepped::Event(e) => {
                 self.stop_tid = None;
+                self.forget_route();
                 self.last_tid = Some(e.tid);
                 let out = self.session.take_output();
                 self.output.extend(out);
@@ -184,6 +244,7 @@ impl Timeline {
             }
             Stepped::Breakpoint(h) => {
                 self.stop_tid = Some(h.tid);
+                self.note_stop(h.tid)?;
                 if h.watch.is_some() {
                     Tick::Watch(h)
                 } else {
@@ -192,14 +253,23 @@ impl Timeline {
             }
             Stepped::Instruction(t) => {
                 self.stop_tid = Some(t);
+                self.note_stop(t)?;
                 Tick::Instruction(t)
             }
             Stepped::End => {
                 self.exiting = true;
                 self.stop_tid = None;
+                self.forget_route();
                 Tick::End
             }
         })
+    }
+
+    /// Counts a stop inside a run towards the pass it may close.
+    fn note_stop(&mut self, tid: RecTid) -> anyhow::Result<()> {
+        let regs = self.session.regs(tid)?;
+        self.since.push((tid, state_key(&regs)));
+        Ok(())
     }
 
     /// The main process is being torn down (all that is left is its

@@ -45,10 +45,7 @@ pub fn scan<H: Host, T, E: From<anyhow::Error>>(
         if enough(host, from, &found)? {
             break;
         }
-        end = Pos {
-            event: from,
-            at: None,
-        };
+        end = Pos::at_event(from);
     }
     Ok((found, first))
 }
@@ -70,9 +67,11 @@ pub(super) fn scan_segment<H: Host, T, E: From<anyhow::Error>>(
     tl.apply_watches()?;
     tl.session.set_output(crate::replay::Output::Discard);
     let mut want = addrs.to_vec();
-    want.extend(until.at.as_ref().map(|(_, r)| r.rip));
+    want.extend(until.route.iter().map(|p| p.regs.rip));
     tl.place_only(&want)?;
     let mut found = Vec::new();
+    // The passes of `until`'s route reached so far (see `mark`).
+    let mut passed = 0;
     loop {
         let tl = host.timeline();
         let event = tl.session.next_event().0;
@@ -82,9 +81,19 @@ pub(super) fn scan_segment<H: Host, T, E: From<anyhow::Error>>(
         match tl.tick(false)? {
             Tick::Hit(h) | Tick::Watch(h) => {
                 let regs = tl.session.regs(h.tid)?;
-                let at_end = until.at.as_ref().is_some_and(|(tid, r)| {
-                    event == until.event && h.tid == *tid && same_regs(&regs, r)
-                });
+                // Where the replay stands, as a route from the event.
+                let here = tl.here_at(h.tid, regs);
+                let on_route = event == until.event
+                    && until.route.get(passed).is_some_and(|p| {
+                        here.route.last().is_some_and(|q| q.nth == p.nth)
+                            && h.tid == p.tid
+                            && same_regs(&regs, &p.regs)
+                    });
+                if on_route {
+                    tl.close_pass()?;
+                    passed += 1;
+                }
+                let at_end = on_route && passed == until.route.len();
                 let at_addr = (with_end || !at_end) && addrs.contains(&h.addr);
                 let mut hits = Vec::with_capacity(2);
                 match h.watch {
@@ -108,8 +117,7 @@ pub(super) fn scan_segment<H: Host, T, E: From<anyhow::Error>>(
                 }
                 for h in hits {
                     if let Some(t) = keep(host, h)? {
-                        let at = Some((h.tid, regs));
-                        found.push((Pos { event, at }, h, t));
+                        found.push((here.clone(), h, t));
                     }
                 }
                 if at_end {

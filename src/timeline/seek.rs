@@ -22,12 +22,13 @@ impl Timeline {
         self.session = s;
         self.moves += 1;
         self.checkpoints.since = std::time::Instant::now();
+        self.exiting = false;
+        self.stop_tid = None;
+        self.forget_route();
+        self.counts.forget_here();
         // A copy carries the checkpoint's breakpoints: start clean. (It has
         // no watchpoints: a fork loses debug registers; the caller sets them.)
         self.place_only(&[])?;
-        self.exiting = false;
-        self.stop_tid = None;
-        self.counts.forget_here();
         Ok(())
     }
 
@@ -55,14 +56,21 @@ impl Timeline {
         self.run_to(pos.event)
             .with_context(|| format!("cannot replay to event {}", pos.event))?;
         self.apply_watches()?;
-        if let Some((tid, regs)) = &pos.at {
-            self.place_only(&[regs.rip])?;
+        // Each pass: its thread's nth arrival at its registers since the
+        // pass before, each arrival seen by a breakpoint at its address.
+        for pass in &pos.route {
+            self.place_only(&[pass.regs.rip])?;
+            let mut seen = 0;
             loop {
                 match self.tick(false)? {
                     Tick::Hit(h) | Tick::Watch(h)
-                        if h.tid == *tid && same_regs(&self.session.regs(h.tid)?, regs) =>
+                        if h.tid == pass.tid
+                            && same_regs(&self.session.regs(h.tid)?, &pass.regs) =>
                     {
-                        break
+                        seen += 1;
+                        if seen >= pass.nth {
+                            break;
+                        }
                     }
                     Tick::Hit(_) | Tick::Watch(_) | Tick::Instruction(_) => {}
                     Tick::Event | Tick::End => {
@@ -73,6 +81,8 @@ impl Timeline {
                     }
                 }
             }
+            self.route.push(pass.clone());
+            self.since.clear();
         }
         self.restore_breakpoints()
     }
