@@ -1270,21 +1270,32 @@ impl Scope<'_> {
                 }
             }
             (Ev::Val(a), Ev::Val(b)) if op == "==" || op == "!=" => {
-                // Pointers, maps, channels compare by address.
-                let pointerish = |v: &Val| {
-                    matches!(
-                        self.ctx.ty(v.ty).map(|t| t.kind.clone()),
-                        Ok(Kind::Ptr(_) | Kind::Map { .. } | Kind::Chan { .. })
-                    )
+                Some(if self.equal_vals(a, b, 0)? {
+                    Ordering::Equal
+                } else {
+                    Ordering::Less
+                })
+            }
+            // An interface against a constant or a computed value: its
+            // dynamic value, if it has that type (`x == 3` for `x any`).
+            (Ev::Val(v), other) | (other, Ev::Val(v))
+                if (op == "==" || op == "!=") && self.is_iface(v) =>
+            {
+                let same = match self.ctx.iface_data(v)? {
+                    Some((dynamic, Some(dv))) if dynamic.name == self.constant_type(other) => {
+                        let dv = self.scalar(Ev::Val(dv))?;
+                        matches!(
+                            self.compare("==", dv, other.clone())?,
+                            Ev::Bool(true, _)
+                        )
+                    }
+                    _ => false,
                 };
-                if !pointerish(a) || !pointerish(b) {
-                    bail!(
-                        "cannot compare {} and {}",
-                        self.kind_name(&l),
-                        self.kind_name(&r)
-                    );
-                }
-                Some(self.ctx.uint(a, 0, 8)?.cmp(&self.ctx.uint(b, 0, 8)?))
+                Some(if same {
+                    Ordering::Equal
+                } else {
+                    Ordering::Less
+                })
             }
             _ => bail!(
                 "mismatched types {} and {}",
@@ -1307,6 +1318,116 @@ impl Scope<'_> {
             },
             None,
         ))
+    }
+
+    fn is_iface(&self, v: &Val) -> bool {
+        matches!(self.ctx.ty(v.ty).map(|t| t.kind.clone()), Ok(Kind::Iface { .. }))
+    }
+
+    /// The type a computed value has in an interface: its own, or an
+    /// untyped constant's default type.
+    fn constant_type(&self, ev: &Ev) -> String {
+        let (ty, default) = match ev {
+            Ev::Int(_, t) => (t, "int"),
+            Ev::Float(_, t) => (t, "float64"),
+            Ev::Complex(_, _, t) => (t, "complex128"),
+            Ev::Bool(_, t) => (t, "bool"),
+            Ev::Str(_, t) => (t, "string"),
+            _ => (&None, ""),
+        };
+        ty.map_or_else(|| default.to_string(), |t| self.ctx.type_name(t))
+    }
+
+    /// Go's `==` on two values in the process: pointers, maps and
+    /// channels by address; interfaces by dynamic type and value; structs
+    /// and arrays field by field; strings by content. Slices, maps and
+    /// functions compare only with nil, as in Go.
+    fn equal_vals(&self, a: &Val, b: &Val, depth: u32) -> anyhow::Result<bool> {
+        if depth > 16 {
+            bail!("values nested too deeply to compare");
+        }
+        let ctx = &self.ctx;
+        let (ta, tb) = (ctx.ty(a.ty)?, ctx.ty(b.ty)?);
+        let mismatch = || {
+            anyhow!(
+                "mismatched types {} and {}",
+                ctx.type_name(a.ty),
+                ctx.type_name(b.ty)
+            )
+        };
+        match (&ta.kind, &tb.kind) {
+            (Kind::Iface { .. }, Kind::Iface { .. }) => {
+                match (ctx.iface_data(a)?, ctx.iface_data(b)?) {
+                    (None, None) => Ok(true),
+                    (None, _) | (_, None) => Ok(false),
+                    (Some((da, va)), Some((db, vb))) => {
+                        if da.rtype != db.rtype {
+                            return Ok(false);
+                        }
+                        match (va, vb) {
+                            (Some(x), Some(y)) => self.equal_vals(&x, &y, depth + 1),
+                            _ => bail!("cannot compare values of type {}: its layout is unknown", da.name),
+                        }
+                    }
+                }
+            }
+            // A value against an interface: converted to it, as Go does.
+            (Kind::Iface { .. }, _) | (_, Kind::Iface { .. }) => {
+                let (i, v) = if self.is_iface(a) { (a, b) } else { (b, a) };
+                match ctx.iface_data(i)? {
+                    Some((dynamic, Some(dv))) if dynamic.name == ctx.type_name(v.ty) => {
+                        self.equal_vals(&dv, v, depth + 1)
+                    }
+                    Some((dynamic, None)) if dynamic.name == ctx.type_name(v.ty) => {
+                        bail!("cannot compare values of type {}: its layout is unknown", dynamic.name)
+                    }
+                    _ => Ok(false),
+                }
+            }
+            (Kind::Ptr(_), Kind::Ptr(_))
+            | (Kind::Map { .. }, Kind::Map { .. })
+            | (Kind::Chan { .. }, Kind::Chan { .. }) => {
+                Ok(ctx.uint(a, 0, 8)? == ctx.uint(b, 0, 8)?)
+            }
+            (Kind::Struct(fa), Kind::Struct(fb)) => {
+                if ctx.type_name(a.ty) != ctx.type_name(b.ty) || fa.len() != fb.len() {
+                    return Err(mismatch());
+                }
+                for (x, y) in fa.iter().zip(fb) {
+                    let (xv, yv) = (ctx.sub(a, x.offset, x.ty)?, ctx.sub(b, y.offset, y.ty)?);
+                    if !self.equal_vals(&xv, &yv, depth + 1)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            (Kind::Array(ea, n), Kind::Array(eb, m)) => {
+                if n != m {
+                    return Err(mismatch());
+                }
+                for i in 0..(*n).min(4096) {
+                    let (x, y) = (ctx.element(a, *ea, i)?, ctx.element(b, *eb, i)?);
+                    if !self.equal_vals(&x, &y, depth + 1)? {
+                        return Ok(false);
+                    }
+                }
+                if *n > 4096 {
+                    bail!("arrays too long to compare");
+                }
+                Ok(true)
+            }
+            (Kind::Slice(_) | Kind::Map { .. } | Kind::Func, _) => bail!(
+                "{} can only be compared to nil",
+                ctx.type_name(a.ty)
+            ),
+            _ => {
+                let (x, y) = (self.scalar(Ev::Val(a.clone()))?, self.scalar(Ev::Val(b.clone()))?);
+                if matches!(x, Ev::Val(_)) || matches!(y, Ev::Val(_)) {
+                    return Err(mismatch());
+                }
+                Ok(matches!(self.compare("==", x, y)?, Ev::Bool(true, _)))
+            }
+        }
     }
 
     fn binary(&self, op: &str, l: Ev, r: Ev) -> anyhow::Result<Ev> {

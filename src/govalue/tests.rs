@@ -490,6 +490,21 @@ fn check(version: &str, debug: bool) {
         ("double", "main.double"),
         ("main.double", "main.double"),
         ("max(f, 1)", "3.25"),
+        // Go's == on interfaces, structs and arrays (a condition such as
+        // `err == ErrNotFound` failed at every hit).
+        ("ae == cerr", "true"),
+        ("err == cerr", "false"),
+        ("err != nil && cerr != err", "true"),
+        ("ei == 42", "true"),
+        ("ei == 43", "false"),
+        ("ei == \"42\"", "false"),
+        ("es == \"hello!\"", "true"),
+        ("ep == pp", "true"),
+        ("ifs == p", "true"),
+        ("p == *pp", "false"),
+        ("*pp == *pp", "true"),
+        ("arr == arr", "true"),
+        ("tw != tw", "false"),
     ] {
         match di.evaluate(&mem, &frame, lookup, 0, expr, Shown::WATCH) {
             Ok(v) if v.value.value == want => {}
@@ -500,6 +515,9 @@ fn check(version: &str, debug: bool) {
         }
     }
     let eval = |expr: &str| di.evaluate(&mem, &frame, lookup, 0, expr, Shown::WATCH);
+    // Only nil compares with a slice, as in Go.
+    let e = eval("xs == xs").unwrap_err();
+    assert!(e.to_string().contains("can only be compared to nil"), "{what}: {e:#}");
     if debug {
         let e = eval("tw.F").unwrap_err();
         assert!(
