@@ -9,6 +9,7 @@ use super::api::*;
 use super::breakpoints::hit_condition_met;
 use super::engine::Engine;
 use super::forward::{step_targets, StepFrame};
+use super::inspect::is_runtime;
 use super::watch::WriteNotes;
 use crate::timeline::{bases_at, scan, CountKey, Moment, Pos};
 
@@ -300,6 +301,52 @@ impl Engine {
                 // Nothing earlier in this frame: stay where we are.
                 self.seek_stop(&here, StopReason::Step)
             }
+        }
+    }
+
+    /// Step back from a stack of runtime frames only (the end of the
+    /// recording: main.main returned into runtime.main, which exits; a
+    /// goroutine whose function returned): the last statement the
+    /// goroutine ran in its own function — main.main for the main
+    /// goroutine, else the function it started with. None if there is no
+    /// such function or moment (step back goes on as usual).
+    pub(super) fn back_into_own_code(&mut self, goid: Goid) -> EResult<Option<Stop>> {
+        let frames = self.frames(goid)?;
+        let names: Vec<String> = frames
+            .iter()
+            .filter_map(|f| self.bin.function_at(f.regs.pc).map(|f| f.name.clone()))
+            .collect();
+        if names.is_empty() || names.iter().any(|n| !is_runtime(n)) {
+            return Ok(None);
+        }
+        let g = self.goroutine(goid)?;
+        // The main goroutine starts in runtime.main, which calls main.main.
+        let started = self.bin.function_at(g.startpc).map(|f| f.name.as_str());
+        let own = if started == Some("runtime.main") || names.iter().any(|n| n == "runtime.main") {
+            self.bin.functions_named("main.main").first().map(|f| (*f).clone())
+        } else {
+            self.bin.function_at(g.startpc).cloned()
+        };
+        let Some(own) = own.filter(|f| !is_runtime(&f.name)) else {
+            return Ok(None);
+        };
+        let stmts: Vec<u64> = self.bin.function_stmts(own.entry).into_iter().map(|r| r.0).collect();
+        let here = self.tl.here()?;
+        let g_addr = g.addr;
+        let (hits, _) = scan(
+            self,
+            &here,
+            &stmts,
+            false,
+            &mut |e, h| Ok::<_, EngineError>((e.g_of_thread(h.tid) == Some(g_addr)).then_some(())),
+            &mut |_, _, found| Ok(!found.is_empty()),
+        )?;
+        match hits.last() {
+            Some((p, _, _)) => {
+                let p = p.clone();
+                Ok(Some(self.seek_stop(&p, StopReason::Step)?))
+            }
+            None => Ok(None),
         }
     }
 

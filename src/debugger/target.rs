@@ -86,6 +86,11 @@ impl Engine {
                     // the start itself, forwards the first line of main.main.
                     return self.step_without_goroutine(motion);
                 };
+                if motion == Motion::StepBack {
+                    if let Some(stop) = self.back_into_own_code(goid)? {
+                        return Ok(stop);
+                    }
+                }
                 let f = self.step_frame(goid)?;
                 match motion {
                     Motion::Next => {

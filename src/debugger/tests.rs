@@ -1211,7 +1211,10 @@ fn sameregs_at(e: &mut Engine, motion: Motion) -> (StopReason, u64, String) {
         return (s.reason, 0, String::new());
     }
     let line = top(e).line;
-    let v = e.evaluate("attempts", None, 0).unwrap().value;
+    let v = match e.evaluate("attempts", None, 0) {
+        Ok(v) => v.value,
+        Err(err) => format!("{} in {}: {err:?}", line, top(e).function),
+    };
     (s.reason, line, v)
 }
 
@@ -1267,6 +1270,22 @@ fn moments_at_the_same_registers_are_told_apart_by_their_turn() {
                 reason == StopReason::StartOfRecording,
                 "{what}: no earlier hit has count >= 4: {reason:?} {v}"
             );
+            // From the end (in runtime.exit, main.main returned), step back
+            // goes to the last lines main.main ran, not runtime.main's.
+            sameregs_bps(&mut e, &[]);
+            let s = e.resume(Motion::Continue, None, Granularity::Line).unwrap();
+            assert_eq!(s.reason, StopReason::EndOfRecording, "{what}");
+            let print = marker_in("sameregs", "print");
+            let mut lines = Vec::new();
+            for _ in 0..2 {
+                let (_, line, v) = sameregs_at(&mut e, Motion::StepBack);
+                lines.push((top(&mut e).function, line, v));
+            }
+            assert!(
+                lines[0].0 == "main.main" && lines[0].1 > print && lines[1].1 == print,
+                "{what}: step back from the end: {lines:?}"
+            );
+            assert_eq!(lines[1].2, "5", "{what}");
         }
     }
 }
