@@ -288,10 +288,19 @@ impl Engine {
                 candidates.push((p, pc, cfa));
             }
         }
-        let target = candidates
+        let last = candidates
             .iter()
-            .rev()
-            .find(|(_, pc, cfa)| !(*cfa == f.cfa && f.on_line(&self.bin, *pc)));
+            .rposition(|(_, pc, cfa)| !(*cfa == f.cfa && f.on_line(&self.bin, *pc)));
+        // Where next would have stopped on that line: the first of its
+        // moments in a row (optimized code has several statements per
+        // line; the last one is mid-line, with half of it done).
+        let target = last.map(|mut k| {
+            let line = |c: &(Pos, u64, u64)| (c.2, self.bin.line_at(c.1));
+            while k > 0 && line(&candidates[k - 1]) == line(&candidates[k]) {
+                k -= 1;
+            }
+            &candidates[k]
+        });
         match target {
             Some((p, _, _)) => {
                 let p = p.clone();

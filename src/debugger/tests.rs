@@ -1334,3 +1334,42 @@ fn steps_follow_a_stack_the_runtime_moved() {
         );
     }
 }
+
+/// Step back retraces next exactly in optimized code, where a line has
+/// several statements: each stop at the pc next stopped at, not at the
+/// line's last statement (mid-line, half of it done).
+#[test]
+fn step_back_retraces_next_in_optimized_code() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    for version in ["1.27.3", "1.24.11"] {
+        let (_tmp, dir) = record_binary(version, "dapdemo", &[]);
+        let mut e = open(&dir);
+        bp(&mut e, "loop-body");
+        e.resume(Motion::Continue, None, Granularity::Line).unwrap();
+        e.set_line_breakpoints(&src(), &[]);
+        let here = |e: &mut Engine| {
+            let f = top(e);
+            (f.function, f.line, f.pc)
+        };
+        let mut forward = vec![here(&mut e)];
+        for _ in 0..8 {
+            let s = e.resume(Motion::Next, None, Granularity::Line).unwrap();
+            assert_eq!(s.reason, StopReason::Step, "go{version}: {s:?}");
+            let at = here(&mut e);
+            if at.0 != forward[0].0 {
+                break;
+            }
+            forward.push(at);
+        }
+        assert!(forward.len() >= 4, "go{version}: {forward:?}");
+        let mut back = vec![here(&mut e)];
+        for _ in 1..forward.len() {
+            e.resume(Motion::StepBack, None, Granularity::Line).unwrap();
+            back.push(here(&mut e));
+        }
+        back.reverse();
+        back.pop();
+        let n = back.len();
+        assert_eq!(back, forward[..n], "go{version}: back vs forward");
+    }
+}
