@@ -1373,3 +1373,57 @@ fn step_back_retraces_next_in_optimized_code() {
         assert_eq!(back, forward[..n], "go{version}: back vs forward");
     }
 }
+
+/// Function breakpoints in the forms Delve takes: a generic function or
+/// method by its name alone (every instantiation), a method as
+/// `Type.Method` or `(*Type).Method`, `file:line`; a name that matches
+/// nothing is refused with a reason.
+#[test]
+fn function_breakpoints_take_delves_forms() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    for version in ["1.27.3", "1.24.11"] {
+        let (_tmp, dir) = record_binary(version, "generics.debug", &[]);
+        let mut e = open(&dir);
+        let sum_return = marker_in("generics", "sum-return");
+        let forms = [
+            "main.Sum",
+            "(*Stack).Push",
+            "Pair.Swap",
+            &format!("main.go:{sum_return}"),
+            "main.Nope",
+        ];
+        let bps: Vec<FunctionBreakpoint> = forms
+            .iter()
+            .map(|n| FunctionBreakpoint {
+                name: n.to_string(),
+                ..Default::default()
+            })
+            .collect();
+        let st = e.set_function_breakpoints(&bps);
+        let verified: Vec<bool> = st.iter().map(|s| s.verified).collect();
+        assert_eq!(verified, [true, true, true, true, false], "go{version}: {st:?}");
+        assert!(
+            st[4].message.as_deref().is_some_and(|m| m.contains("main.Nope")),
+            "go{version}: {:?}",
+            st[4]
+        );
+        let mut stops = Vec::new();
+        for _ in 0..12 {
+            let s = e.resume(Motion::Continue, None, Granularity::Line).unwrap();
+            if s.reason == StopReason::EndOfRecording {
+                break;
+            }
+            let f = top(&mut e);
+            stops.push((f.function, f.line == sum_return));
+        }
+        let has = |name: &str, at_return: bool| stops.contains(&(name.to_string(), at_return));
+        assert!(
+            has("main.Sum[go.shape.int]", false)
+                && has("main.Sum[go.shape.float64]", false)
+                && has("main.Sum[go.shape.int]", true)
+                && stops.iter().any(|(f, _)| f.contains("Stack") && f.ends_with(".Push"))
+                && stops.iter().any(|(f, _)| f.ends_with(".Swap")),
+            "go{version}: {stops:?}"
+        );
+    }
+}

@@ -227,6 +227,11 @@ impl GoBinary {
         out
     }
 
+    /// Every function, by entry address.
+    pub fn functions(&self) -> &[Function] {
+        &self.functions
+    }
+
     pub fn function_at(&self, pc: u64) -> Option<&Function> {
         let i = self.entries.partition_point(|&e| e <= pc).checked_sub(1)?;
         let f = &self.functions[i];
