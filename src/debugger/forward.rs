@@ -59,6 +59,25 @@ impl StepFrame {
     }
 }
 
+/// Whether step in runs a called function to its return instead of
+/// entering it: the runtime and the packages the compiler calls for the
+/// program's own operations (a map index calls internal/runtime/maps, a
+/// comparison internal/bytealg). Other internal packages are ordinary
+/// library code, entered as Delve does (os.File.Read → internal/poll).
+fn steps_over(function: &str) -> bool {
+    const IMPLICIT: &[&str] = &[
+        "runtime.",
+        "runtime/internal/",
+        "internal/runtime/",
+        "internal/abi.",
+        "internal/bytealg.",
+        "internal/race.",
+        "internal/cpu.",
+        "internal/chacha8rand.",
+    ];
+    IMPLICIT.iter().any(|p| function.starts_with(p))
+}
+
 /// From a function's statements, each with its inlined calls (innermost
 /// first), those where next and step out may stop for the source frame in
 /// inlined calls `here`: statements in `here` or in one of its callers (not
@@ -514,7 +533,7 @@ impl Engine {
             // Just called `func`.
             let ret_sp = r.rsp + 8;
             let ret = self.mem()?.read_u64(trace_format::RemoteAddr(r.rsp))?;
-            if is_runtime(&func.name) {
+            if steps_over(&func.name) {
                 if let Some(stop) = self.run_until_return(f, tid, ret, ret_sp)? {
                     return Ok(stop);
                 }
@@ -617,7 +636,22 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
-    use super::step_targets;
+    use super::{step_targets, steps_over};
+
+    #[test]
+    fn step_in_enters_library_internals_not_the_runtimes() {
+        for f in ["internal/poll.(*FD).Read", "internal/fmtsort.Sort", "os.(*File).Read"] {
+            assert!(!steps_over(f), "{f}");
+        }
+        for f in [
+            "runtime.growslice",
+            "internal/runtime/maps.(*Map).getWithKeySmall",
+            "internal/bytealg.IndexByteString",
+            "runtime/internal/atomic.Load",
+        ] {
+            assert!(steps_over(f), "{f}");
+        }
+    }
 
     /// Statements of a function: its own (no inlined call), those of call 1
     /// (inlined), of call 2 inlined in call 1, and of call 3 (another
