@@ -145,6 +145,9 @@ pub fn event(e: &Event) -> String {
                     }
                 }
                 SyscallExtra::ResultNotRecorded => {}
+                SyscallExtra::Spliced { stream, bytes } => {
+                    let _ = write!(s, " spliced {} bytes to {stream:?}", bytes.len());
+                }
             }
         }
         EventKind::Signal { signo, point, .. } => {

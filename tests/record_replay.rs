@@ -138,8 +138,10 @@ fn a_pidfd_written_by_clone_is_the_recorded_number() {
 /// Bytes the kernel moves to stdout without the program's memory are shown
 /// by `replay -a`: Go splices a TCP connection into stdout (stdout a pipe)
 /// and uses copy_file_range from a file (stdout a regular file). Replay
-/// printed neither (the calls' results alone were recorded) until the
-/// recorder refused such calls with EINVAL, and Go copied through memory.
+/// printed neither (the calls' results alone were recorded). A copy from a
+/// file into stdout is refused with EINVAL (Go copies through memory); a
+/// splice from a pipe into stdout runs, and the recorder keeps the bytes
+/// it moves (`SyscallExtra::Spliced`).
 #[test]
 fn bytes_copied_to_stdout_by_the_kernel_are_replayed() {
     round_trip("zerocopy", &[]);
@@ -173,6 +175,13 @@ fn bytes_copied_to_stdout_by_the_kernel_are_replayed() {
     assert!(rec.status.success(), "{}", text(&rec.stderr));
     assert!(
         recorded.contains("file line 2\ncopied 36") && recorded.contains("socket line 2"),
+        "{recorded}"
+    );
+    // Splicing a socket works as without rrgo (it was refused with EINVAL:
+    // Go fell back to copying, and net's own tests failed), and the bytes
+    // spliced from the pipe into stdout are shown by the replay.
+    assert!(
+        recorded.contains("splice socket->pipe: 16 <nil>\nspliced by hand\nsplice pipe->stdout: 16 <nil>"),
         "{recorded}"
     );
     let (rep, replayed) = to_file(

@@ -4,9 +4,13 @@
 // regular file) and io.Copy from a TCP connection (Go splices the socket
 // into a pipe, then the pipe into stdout).
 //
+// Last, it calls splice(2) itself: a connection into a pipe, the pipe
+// into stdout.
+//
 // Nondeterminism exercised: none beyond the kernel-chosen port; what it
 // tests is that `rrgo replay -a` shows bytes the program sent to stdout
-// with copy_file_range, splice or sendfile.
+// with copy_file_range, splice or sendfile, and that splicing a socket
+// works as without rrgo.
 package main
 
 import (
@@ -15,6 +19,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 func main() {
@@ -67,4 +72,41 @@ func main() {
 	n, err = io.Copy(os.Stdout, c)
 	c.Close()
 	fmt.Println("copied", n, err)
+	spliceByHand(ln)
+}
+
+// spliceByHand calls splice(2) itself, from a connection into a pipe and
+// on into stdout, and prints what the kernel answered (net's own tests
+// check that a TCP connection's ReadFrom is spliced).
+func spliceByHand(ln net.Listener) {
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		c.Write([]byte("spliced by hand\n"))
+		c.Close()
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	defer c.Close()
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	rc, _ := c.(*net.TCPConn).SyscallConn()
+	var n int64
+	rc.Read(func(fd uintptr) bool {
+		n, err = syscall.Splice(int(fd), nil, p[1], nil, 64, 0)
+		return err != syscall.EAGAIN
+	})
+	fmt.Println("splice socket->pipe:", n, err)
+	if n > 0 {
+		m, err := syscall.Splice(p[0], nil, 1, nil, int(n), 0)
+		fmt.Println("splice pipe->stdout:", m, err)
+	}
 }

@@ -398,6 +398,7 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
             refused: None,
             exec_path: None,
             initial_exec: true,
+            spliced: None,
         });
     }
     let result = rec.run();

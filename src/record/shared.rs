@@ -52,12 +52,6 @@ pub fn regular_file_of(tid: Tid, fd: i32) -> Option<FileId> {
         .map(|(id, _)| id)
 }
 
-/// Whether `fd` in thread `tid` is a socket.
-pub fn socket_of(tid: Tid, fd: i32) -> bool {
-    use std::os::unix::fs::FileTypeExt;
-    fd_meta(tid, fd).is_some_and(|m| m.file_type().is_socket())
-}
-
 /// The file open as `fd` in thread `tid` and whether it is a regular file.
 fn fd_file(tid: Tid, fd: i32) -> Option<(FileId, bool)> {
     fd_meta(tid, fd).map(|m| ((m.dev(), m.ino()), m.is_file()))

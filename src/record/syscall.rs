@@ -120,12 +120,28 @@ impl Recorder {
             }
             _ => None,
         };
+        let mut spliced = None;
         let refused = match spec.map(|s| s.hook) {
-            Some(Hook::ZeroCopy { input, out })
-                if self.output_stream(tid, args[out] as i32).is_some()
-                    || shared::socket_of(tid, args[input] as i32) =>
-            {
-                Some(-(libc::EINVAL as i64))
+            Some(Hook::ZeroCopy { input, out }) => {
+                match self.output_stream(tid, args[out] as i32) {
+                    Some(stream)
+                        if matches!(nr, libc::SYS_splice | libc::SYS_tee)
+                            && super::splice::pipe_of(tid, args[input] as i32) =>
+                    {
+                        match self.peek_spliced(tid, nr, &args, input, stream, &mut regs) {
+                            Ok(s) => {
+                                spliced = Some(s);
+                                None
+                            }
+                            Err(errno) => Some(errno),
+                        }
+                    }
+                    // From a file or socket straight into rrgo's output:
+                    // "not supported for these fds", and Go, like
+                    // coreutils, copies through memory instead.
+                    Some(_) => Some(-(libc::EINVAL as i64)),
+                    None => None,
+                }
             }
             Some(Hook::Refuse(errno)) => Some(errno),
             _ => None,
@@ -158,6 +174,7 @@ impl Recorder {
                 refused,
                 exec_path,
                 initial_exec: false,
+                spliced,
             });
         }
         self.resume_in_kernel(tid)?;
@@ -350,6 +367,22 @@ impl Recorder {
         }
         let mut writes = Vec::new();
         let mut extra = SyscallExtra::None;
+        if let Some(s) = sc.spliced {
+            // The length as the program passed it (cut at entry).
+            match s.len_arg {
+                4 => regs.r8 = s.len,
+                _ => regs.rdx = s.len,
+            }
+            ptrace::set_regs(tid, &regs)?;
+            if result > 0 {
+                let mut bytes = s.bytes;
+                bytes.truncate(result as usize);
+                extra = SyscallExtra::Spliced {
+                    stream: s.stream,
+                    bytes,
+                };
+            }
+        }
         if let Some(spec) = sc.spec {
             if let Some(mem) = self.t.proc_of(tid).map(|p| &p.mem) {
                 // A failing read of an output range (unmapped by another thread) records nothing for it.
@@ -703,6 +736,47 @@ impl Recorder {
     }
 
     /// Which of rrgo's own output streams `fd` of the writing process is.
+    /// The bytes a splice or tee from a pipe is about to move into rrgo's
+    /// `stream`, copied (`record::splice`), with the call's length cut to
+    /// them; an errno to refuse the call with if they cannot be had (an
+    /// empty pipe: EAGAIN, as a non-blocking pipe answers).
+    fn peek_spliced(
+        &mut self,
+        tid: Tid,
+        nr: i64,
+        args: &[u64; 6],
+        input: usize,
+        stream: StdStream,
+        regs: &mut trace_format::Regs,
+    ) -> Result<super::threads::Spliced, i64> {
+        let len_arg = if nr == libc::SYS_splice { 4 } else { 2 };
+        let len = args[len_arg];
+        let tgid = self.t.get(tid).map_or(tid.0, |t| t.tgid);
+        let bytes = match super::splice::peek_pipe(tgid, args[input] as i32, len as usize) {
+            Ok(b) if b.is_empty() => return Err(-(libc::EAGAIN as i64)),
+            Ok(b) => b,
+            Err(e) => {
+                tracing::debug!("cannot copy the bytes a splice moves to {stream:?}: {e}");
+                return Err(-(libc::EINVAL as i64));
+            }
+        };
+        if (bytes.len() as u64) < len {
+            match len_arg {
+                4 => regs.r8 = bytes.len() as u64,
+                _ => regs.rdx = bytes.len() as u64,
+            }
+            if ptrace::set_regs(tid, regs).is_err() {
+                return Err(-(libc::EINVAL as i64));
+            }
+        }
+        Ok(super::threads::Spliced {
+            stream,
+            bytes,
+            len_arg,
+            len,
+        })
+    }
+
     fn output_stream(&self, tid: Tid, fd: i32) -> Option<StdStream> {
         // The writing thread's own view: once the leader has exited (a dying
         // process), /proc/TGID/fd is empty.

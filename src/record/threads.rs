@@ -40,6 +40,18 @@ pub struct InSyscall {
     pub exec_path: Option<Vec<u8>>,
     /// The exec that started the recording: its exit is not an event.
     pub initial_exec: bool,
+    /// A splice or tee from a pipe into rrgo's stdout or stderr: the bytes
+    /// waiting in the pipe at entry (see `record::splice`), and the length
+    /// argument's index and value as the program passed it.
+    pub spliced: Option<Spliced>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Spliced {
+    pub stream: trace_format::StdStream,
+    pub bytes: Vec<u8>,
+    pub len_arg: usize,
+    pub len: u64,
 }
 
 #[derive(Debug)]

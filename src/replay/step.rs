@@ -816,6 +816,9 @@ impl ReplaySession {
                 let bytes = self.sent_bytes(e.tid, nr, &args, result)?;
                 self.emit(*stream, bytes);
             }
+            SyscallExtra::Spliced { stream, bytes } if result > 0 => {
+                self.emit(*stream, bytes.clone());
+            }
             _ => {}
         }
         // After the mapped file's contents: an mmap's writes are rrgo's own

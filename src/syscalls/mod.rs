@@ -261,11 +261,11 @@ pub enum Hook {
     /// copy_file_range, sendfile, splice, tee: the kernel moves bytes from
     /// the fd at argument `input` to the one at `out` without the program's
     /// memory, so `replay -a` would not have them to show. Where `out` is
-    /// rrgo's stdout or stderr, or `input` a socket (Go splices a
-    /// connection into a pipe of its own, then that pipe into the
-    /// destination: too late to refuse), the recorder refuses the call with
-    /// EINVAL — "not supported for these fds" — and Go, like coreutils,
-    /// copies through memory with read and write instead.
+    /// rrgo's stdout or stderr: from a pipe (splice, tee; Go splices a
+    /// connection into a pipe of its own, then that pipe into stdout) the
+    /// recorder copies the bytes first (`record::splice`); from anything
+    /// else it refuses the call with EINVAL — "not supported for these
+    /// fds" — and Go, like coreutils, copies through memory instead.
     ZeroCopy {
         input: usize,
         out: usize,

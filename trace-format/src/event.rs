@@ -372,6 +372,15 @@ pub enum SyscallExtra {
     /// (`mode` is `Executed`; calls whose effects depend only on state
     /// replay re-creates, such as signal actions and masks).
     ResultNotRecorded,
+    /// splice or tee from a pipe into the recorder's stdout or stderr: the
+    /// kernel moved `bytes` there without the program's memory, so they
+    /// are carried here for `replay -a` to show again.
+    Spliced {
+        /// Where they went.
+        stream: StdStream,
+        /// Exactly the `result` bytes moved.
+        bytes: Vec<u8>,
+    },
 }
 
 /// One of the recorder's standard output streams.

@@ -109,6 +109,7 @@ fn extra_variant(x: &SyscallExtra) -> &'static str {
         SyscallExtra::MappedFile { .. } => "MappedFile",
         SyscallExtra::Sent { .. } => "Sent",
         SyscallExtra::ResultNotRecorded => "ResultNotRecorded",
+        SyscallExtra::Spliced { .. } => "Spliced",
     }
 }
 
@@ -311,6 +312,10 @@ fn samples(kinds: &BTreeMap<&str, (u32, &str)>) -> Vec<Sample> {
             stream: None,
         },
         SyscallExtra::ResultNotRecorded,
+        SyscallExtra::Spliced {
+            stream: StdStream::Stdout,
+            bytes: Vec::new(),
+        },
     ] {
         let k = exit(SyscallMode::Emulated, x.clone());
         push(
