@@ -72,9 +72,9 @@ pub struct Timeline {
     /// The passes that name where the replay stands inside a run (see
     /// `mark`), closed so far; empty between runs.
     route: Vec<Pass>,
-    /// The stops since the route's last pass (or the event): thread and
-    /// `state_key` each, and whether they were single steps.
-    since: Vec<(RecTid, u64)>,
+    /// The stops since the route's last pass (or the event), counted by
+    /// thread and `state_key`, and whether they were single steps.
+    since: crate::fasthash::AddrMap<(RecTid, u64), u32>,
     since_by_instruction: bool,
 }
 
@@ -96,7 +96,7 @@ impl Timeline {
             moves: 0,
             counts: HitCounts::default(),
             route: Vec::new(),
-            since: Vec::new(),
+            since: Default::default(),
             since_by_instruction: false,
         };
         tl.session.step()?;
@@ -161,12 +161,8 @@ impl Timeline {
             }
         }
         let key = (tid, state_key(&regs));
-        let nth = self.since.iter().filter(|s| **s == key).count().max(1);
-        Some(Pass {
-            tid,
-            regs,
-            nth: u32::try_from(nth).unwrap_or(u32::MAX),
-        })
+        let nth = self.since.get(&key).copied().unwrap_or(0).max(1);
+        Some(Pass { tid, regs, nth })
     }
 
     /// Closes the route's pass to where the replay stands: what the next
@@ -268,7 +264,8 @@ impl Timeline {
     /// Counts a stop inside a run towards the pass it may close.
     fn note_stop(&mut self, tid: RecTid) -> anyhow::Result<()> {
         let regs = self.session.regs(tid)?;
-        self.since.push((tid, state_key(&regs)));
+        let n = self.since.entry((tid, state_key(&regs))).or_insert(0);
+        *n = n.saturating_add(1);
         Ok(())
     }
 
