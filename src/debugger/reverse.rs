@@ -82,13 +82,10 @@ impl Engine {
             watching,
             &mut |e, h| {
                 if h.watch.is_some() {
-                    if let Some((tid, regs)) = passed.as_ref().and_then(|p| p.at.as_ref()) {
-                        let now = e.tl.session().next_event().0;
-                        let at = e.tl.session().regs(h.tid)?;
-                        if now == here.event
-                            && h.tid == *tid
-                            && crate::timeline::same_regs(&at, regs)
-                        {
+                    if let Some(p) = passed.as_ref().filter(|p| p.at.is_some()) {
+                        // The very moment (its route, not only its registers:
+                        // an earlier turn of a loop may have them too).
+                        if e.tl.here()? == *p {
                             return Ok(None);
                         }
                     }
