@@ -4,8 +4,9 @@
 // queries), the network interface ioctls (SIOCGIFCONF, SIOCGIFINDEX,
 // SIOCGIFFLAGS, SIOCGIFMTU on lo), get_mempolicy's node mask,
 // sched_rr_get_interval, cachestat, and munmap of sealed memory (which
-// fails), and mlock of an evicted read-only shared file page. It also
-// tries io_uring_setup, which rrgo refuses (ENOSYS).
+// fails), mlock of an evicted read-only shared file page, and keyctl's
+// read and describe of a key it adds. It also tries io_uring_setup, which
+// rrgo refuses (ENOSYS).
 //
 // Nondeterminism exercised: the kernel's answers (interface list, page
 // cache state, timestamps of the network stack) written through pointers.
@@ -23,6 +24,8 @@ const (
 	sysSendmmsg  = 307
 	sysCachestat = 451
 	sysMseal     = 462
+	sysAddKey    = 248
+	sysKeyctl    = 250
 )
 
 type mmsghdr struct {
@@ -185,7 +188,34 @@ func mlockEvicted() {
 	syscall.Munmap(m)
 }
 
+// keys adds a key to the process keyring and reads it back with keyctl,
+// into a buffer too small and then into one large enough.
+func keys() {
+	typ, desc := []byte("user\x00"), []byte("rrgo-kernelout\x00")
+	payload := []byte("a secret of 24 bytes....")
+	id, _, e := syscall.Syscall6(sysAddKey, uintptr(unsafe.Pointer(&typ[0])), uintptr(unsafe.Pointer(&desc[0])),
+		uintptr(unsafe.Pointer(&payload[0])), uintptr(len(payload)), ^uintptr(1), 0) // KEY_SPEC_PROCESS_KEYRING
+	if e != 0 {
+		fmt.Println("add_key:", e)
+		return
+	}
+	small := make([]byte, 8)
+	n, _, e := syscall.Syscall6(sysKeyctl, 11, id, uintptr(unsafe.Pointer(&small[0])), uintptr(len(small)), 0, 0)
+	fmt.Printf("KEYCTL_READ into 8 bytes: %d %q (%v)\n", n, small, e)
+	big := make([]byte, 64)
+	n, _, e = syscall.Syscall6(sysKeyctl, 11, id, uintptr(unsafe.Pointer(&big[0])), uintptr(len(big)), 0, 0)
+	fmt.Printf("KEYCTL_READ: %d %q (%v)\n", n, big[:min(int(n), len(big))], e)
+	n, _, e = syscall.Syscall6(sysKeyctl, 6, id, uintptr(unsafe.Pointer(&big[0])), uintptr(len(big)), 0, 0)
+	if int(n) > 0 && int(n) <= len(big) {
+		// "type;uid;gid;perm;description": the ids are this user's.
+		fmt.Printf("KEYCTL_DESCRIBE: %d bytes, ends %q (%v)\n", n, big[int(n)-15:int(n)-1], e)
+	} else {
+		fmt.Println("KEYCTL_DESCRIBE:", n, e)
+	}
+}
+
 func main() {
+	keys()
 	mlockEvicted()
 	sendmmsg()
 	interfaces()

@@ -193,6 +193,16 @@ pub enum Out {
         ptr: u8,
         sizes: &'static [(u64, usize)],
     },
+    /// For the commands in `cmds` (the value of `arg[cmd]`), `arg[ptr]`
+    /// gets the first `result` bytes, at most `arg[len]`: the result is
+    /// the whole object's size, which may be more than the room given
+    /// (keyctl's KEYCTL_READ, KEYCTL_DESCRIBE).
+    ByCommandCapped {
+        cmd: u8,
+        ptr: u8,
+        len: u8,
+        cmds: &'static [u64],
+    },
 }
 
 /// Behaviour that needs code in the engines, named here so it stays tied to

@@ -111,6 +111,17 @@ pub(crate) const ROWS: &[Spec] = &[
     emu(SYS_syslog, &[ResultLen(1)]),
     emu(SYS_add_key, &[]),
     emu(SYS_request_key, &[]),
+    // KEYCTL_DESCRIBE, KEYCTL_READ, KEYCTL_GET_SECURITY, KEYCTL_DH_COMPUTE
+    // fill a buffer; the other commands answer with their result alone.
+    emu(
+        SYS_keyctl,
+        &[ByCommandCapped {
+            cmd: 0,
+            ptr: 2,
+            len: 3,
+            cmds: &[6, 11, 17, 23],
+        }],
+    ),
     // System V IPC (shared memory the kernel maps, queues and semaphores
     // other processes change): refused as by a kernel built without it.
     refused(SYS_msgget, ENOSYS),
