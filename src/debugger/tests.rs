@@ -1427,3 +1427,36 @@ fn function_breakpoints_take_delves_forms() {
         );
     }
 }
+
+/// A single step onto an instruction breakpoint's address is that
+/// breakpoint's arrival: continue goes on to the next hit (not the same
+/// one again), and reverse-continue from there comes back to it.
+#[test]
+fn a_step_onto_a_breakpoint_then_continue_is_one_arrival() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    for version in ["1.27.3", "1.24.11"] {
+        let (_tmp, dir) = record(version, &[]);
+        let mut e = open(&dir);
+        bp(&mut e, "square-body");
+        e.resume(Motion::Continue, None, Granularity::Line).unwrap();
+        e.resume(Motion::Continue, None, Granularity::Line).unwrap();
+        let first = top(&mut e).pc;
+        let n = e.evaluate("n", None, 0).unwrap().value;
+        // An instruction breakpoint on the next instruction, stepped onto.
+        let next = e.disassemble(first, 0, 2, false).unwrap()[1].addr;
+        let st = e.set_instruction_breakpoints(&[InstructionBreakpoint {
+            addr: next,
+            ..Default::default()
+        }]);
+        assert!(st[0].verified, "go{version}: {st:?}");
+        e.resume(Motion::Next, None, Granularity::Instruction).unwrap();
+        assert_eq!(top(&mut e).pc, next, "go{version}");
+        e.resume(Motion::Continue, None, Granularity::Line).unwrap();
+        let at = (top(&mut e).pc, e.evaluate("n", None, 0).unwrap().value);
+        assert!(at.0 == first && at.1 != n, "go{version}: {at:?}");
+        e.resume(Motion::ReverseContinue, None, Granularity::Line)
+            .unwrap();
+        let back = (top(&mut e).pc, e.evaluate("n", None, 0).unwrap().value);
+        assert_eq!(back, (next, n.clone()), "go{version}: back from {at:?}");
+    }
+}
