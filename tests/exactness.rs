@@ -170,6 +170,41 @@ fn replay_does_not_depend_on_the_replaying_parent() {
     assert_same("replayed under the odd parent", &plain, &replayed);
 }
 
+/// A program started without stdout (`>&-`) has none under recording
+/// either: rrgo's own runtime opens /dev/null there before `main`, and the
+/// program inherited it (a Go 1.19 program's writes succeeded instead of
+/// failing with EBADF; Go 1.22+ opens /dev/null itself), and `replay -a`
+/// printed output the program never showed, taking that /dev/null for
+/// rrgo's stdout.
+#[test]
+fn a_closed_stdout_stays_closed_under_recording() {
+    let s = Scratch::new();
+    let prog = example(&newest(), "hello");
+    let trace = s.path().join("t");
+    let cmd = s.cmd();
+    let mut rec = std::process::Command::new("sh");
+    rec.envs(cmd.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .arg("-c")
+        .arg("exec \"$0\" record -q -o \"$1\" \"$2\" >&-")
+        .arg(cmd.get_program())
+        .arg(&trace)
+        .arg(&prog);
+    let rec = output_within(&mut rec, DEADLINE);
+    assert_eq!(rec.status.code(), Some(0), "{}", text(&rec.stderr));
+    let replayed = s.replay(&trace);
+    assert_eq!(
+        replayed.status.code(),
+        Some(0),
+        "{}",
+        text(&replayed.stderr)
+    );
+    assert_eq!(
+        text(&replayed.stdout),
+        "",
+        "the replay showed what the program never did"
+    );
+}
+
 /// 40,000 arguments put 320 KiB of pointers on the initial stack, more than
 /// one read of it used to take.
 #[test]

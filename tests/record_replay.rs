@@ -181,7 +181,9 @@ fn bytes_copied_to_stdout_by_the_kernel_are_replayed() {
     // Go fell back to copying, and net's own tests failed), and the bytes
     // spliced from the pipe into stdout are shown by the replay.
     assert!(
-        recorded.contains("splice socket->pipe: 16 <nil>\nspliced by hand\nsplice pipe->stdout: 16 <nil>"),
+        recorded.contains(
+            "splice socket->pipe: 16 <nil>\nspliced by hand\nsplice pipe->stdout: 16 <nil>"
+        ),
         "{recorded}"
     );
     let (rep, replayed) = to_file(

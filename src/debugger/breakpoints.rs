@@ -338,7 +338,10 @@ pub(super) fn function_location(bin: &GoBinary, spec: &str) -> Result<Vec<u64>, 
                 return Err(format!("{file} is not a source file of this program"));
             }
             if files.len() > 1 {
-                return Err(format!("{file} is ambiguous: {} source files match", files.len()));
+                return Err(format!(
+                    "{file} is ambiguous: {} source files match",
+                    files.len()
+                ));
             }
             let addrs = bin.line_addrs(files[0], line);
             if addrs.is_empty() {

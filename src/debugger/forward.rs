@@ -589,7 +589,12 @@ impl Engine {
                 Tick::Hit(h)
                     if h.addr == ret
                         && h.tid == tid
-                        && self.tl.session().regs(tid)?.rsp.wrapping_sub(self.moved(f, tid))
+                        && self
+                            .tl
+                            .session()
+                            .regs(tid)?
+                            .rsp
+                            .wrapping_sub(self.moved(f, tid))
                             >= ret_sp =>
                 {
                     break None
@@ -640,7 +645,11 @@ mod tests {
 
     #[test]
     fn step_in_enters_library_internals_not_the_runtimes() {
-        for f in ["internal/poll.(*FD).Read", "internal/fmtsort.Sort", "os.(*File).Read"] {
+        for f in [
+            "internal/poll.(*FD).Read",
+            "internal/fmtsort.Sort",
+            "os.(*File).Read",
+        ] {
             assert!(!steps_over(f), "{f}");
         }
         for f in [

@@ -329,14 +329,22 @@ impl Engine {
         // The main goroutine starts in runtime.main, which calls main.main.
         let started = self.bin.function_at(g.startpc).map(|f| f.name.as_str());
         let own = if started == Some("runtime.main") || names.iter().any(|n| n == "runtime.main") {
-            self.bin.functions_named("main.main").first().map(|f| (*f).clone())
+            self.bin
+                .functions_named("main.main")
+                .first()
+                .map(|f| (*f).clone())
         } else {
             self.bin.function_at(g.startpc).cloned()
         };
         let Some(own) = own.filter(|f| !is_runtime(&f.name)) else {
             return Ok(None);
         };
-        let stmts: Vec<u64> = self.bin.function_stmts(own.entry).into_iter().map(|r| r.0).collect();
+        let stmts: Vec<u64> = self
+            .bin
+            .function_stmts(own.entry)
+            .into_iter()
+            .map(|r| r.0)
+            .collect();
         let here = self.tl.here()?;
         let g_addr = g.addr;
         let (hits, _) = scan(

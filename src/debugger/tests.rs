@@ -1236,7 +1236,11 @@ fn moments_at_the_same_registers_are_told_apart_by_their_turn() {
             let mut e = open(&dir);
             sameregs_bps(&mut e, &[("print", None, None)]);
             let (_, line, v) = sameregs_at(&mut e, Motion::Continue);
-            assert_eq!((line, v.as_str()), (marker_in("sameregs", "print"), "5"), "{what}");
+            assert_eq!(
+                (line, v.as_str()),
+                (marker_in("sameregs", "print"), "5"),
+                "{what}"
+            );
             sameregs_bps(&mut e, &[("count", None, None)]);
             let mut back = Vec::new();
             for _ in 0..6 {
@@ -1304,7 +1308,11 @@ fn steps_follow_a_stack_the_runtime_moved() {
         let s = e.resume(motion, None, Granularity::Line).unwrap();
         assert_eq!(s.reason, StopReason::Step, "{what}: {s:?}");
         let f = top(e);
-        (f.function, f.line, e.evaluate("level", None, 0).map(|v| v.value).ok())
+        (
+            f.function,
+            f.line,
+            e.evaluate("level", None, 0).map(|v| v.value).ok(),
+        )
     };
     for version in ["1.27.3", "1.24.11"] {
         let (_tmp, mut e) = stopped_in_watched(version, "grow-call", None);
@@ -1401,9 +1409,16 @@ fn function_breakpoints_take_delves_forms() {
             .collect();
         let st = e.set_function_breakpoints(&bps);
         let verified: Vec<bool> = st.iter().map(|s| s.verified).collect();
-        assert_eq!(verified, [true, true, true, true, false], "go{version}: {st:?}");
+        assert_eq!(
+            verified,
+            [true, true, true, true, false],
+            "go{version}: {st:?}"
+        );
         assert!(
-            st[4].message.as_deref().is_some_and(|m| m.contains("main.Nope")),
+            st[4]
+                .message
+                .as_deref()
+                .is_some_and(|m| m.contains("main.Nope")),
             "go{version}: {:?}",
             st[4]
         );
@@ -1421,7 +1436,9 @@ fn function_breakpoints_take_delves_forms() {
             has("main.Sum[go.shape.int]", false)
                 && has("main.Sum[go.shape.float64]", false)
                 && has("main.Sum[go.shape.int]", true)
-                && stops.iter().any(|(f, _)| f.contains("Stack") && f.ends_with(".Push"))
+                && stops
+                    .iter()
+                    .any(|(f, _)| f.contains("Stack") && f.ends_with(".Push"))
                 && stops.iter().any(|(f, _)| f.ends_with(".Swap")),
             "go{version}: {stops:?}"
         );
@@ -1449,7 +1466,8 @@ fn a_step_onto_a_breakpoint_then_continue_is_one_arrival() {
             ..Default::default()
         }]);
         assert!(st[0].verified, "go{version}: {st:?}");
-        e.resume(Motion::Next, None, Granularity::Instruction).unwrap();
+        e.resume(Motion::Next, None, Granularity::Instruction)
+            .unwrap();
         assert_eq!(top(&mut e).pc, next, "go{version}");
         e.resume(Motion::Continue, None, Granularity::Line).unwrap();
         let at = (top(&mut e).pc, e.evaluate("n", None, 0).unwrap().value);

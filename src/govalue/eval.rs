@@ -1284,10 +1284,7 @@ impl Scope<'_> {
                 let same = match self.ctx.iface_data(v)? {
                     Some((dynamic, Some(dv))) if dynamic.name == self.constant_type(other) => {
                         let dv = self.scalar(Ev::Val(dv))?;
-                        matches!(
-                            self.compare("==", dv, other.clone())?,
-                            Ev::Bool(true, _)
-                        )
+                        matches!(self.compare("==", dv, other.clone())?, Ev::Bool(true, _))
                     }
                     _ => false,
                 };
@@ -1321,7 +1318,10 @@ impl Scope<'_> {
     }
 
     fn is_iface(&self, v: &Val) -> bool {
-        matches!(self.ctx.ty(v.ty).map(|t| t.kind.clone()), Ok(Kind::Iface { .. }))
+        matches!(
+            self.ctx.ty(v.ty).map(|t| t.kind.clone()),
+            Ok(Kind::Iface { .. })
+        )
     }
 
     /// The type a computed value has in an interface: its own, or an
@@ -1366,7 +1366,10 @@ impl Scope<'_> {
                         }
                         match (va, vb) {
                             (Some(x), Some(y)) => self.equal_vals(&x, &y, depth + 1),
-                            _ => bail!("cannot compare values of type {}: its layout is unknown", da.name),
+                            _ => bail!(
+                                "cannot compare values of type {}: its layout is unknown",
+                                da.name
+                            ),
                         }
                     }
                 }
@@ -1379,7 +1382,10 @@ impl Scope<'_> {
                         self.equal_vals(&dv, v, depth + 1)
                     }
                     Some((dynamic, None)) if dynamic.name == ctx.type_name(v.ty) => {
-                        bail!("cannot compare values of type {}: its layout is unknown", dynamic.name)
+                        bail!(
+                            "cannot compare values of type {}: its layout is unknown",
+                            dynamic.name
+                        )
                     }
                     _ => Ok(false),
                 }
@@ -1416,12 +1422,14 @@ impl Scope<'_> {
                 }
                 Ok(true)
             }
-            (Kind::Slice(_) | Kind::Map { .. } | Kind::Func, _) => bail!(
-                "{} can only be compared to nil",
-                ctx.type_name(a.ty)
-            ),
+            (Kind::Slice(_) | Kind::Map { .. } | Kind::Func, _) => {
+                bail!("{} can only be compared to nil", ctx.type_name(a.ty))
+            }
             _ => {
-                let (x, y) = (self.scalar(Ev::Val(a.clone()))?, self.scalar(Ev::Val(b.clone()))?);
+                let (x, y) = (
+                    self.scalar(Ev::Val(a.clone()))?,
+                    self.scalar(Ev::Val(b.clone()))?,
+                );
                 if matches!(x, Ev::Val(_)) || matches!(y, Ev::Val(_)) {
                     return Err(mismatch());
                 }

@@ -517,7 +517,10 @@ fn check(version: &str, debug: bool) {
     let eval = |expr: &str| di.evaluate(&mem, &frame, lookup, 0, expr, Shown::WATCH);
     // Only nil compares with a slice, as in Go.
     let e = eval("xs == xs").unwrap_err();
-    assert!(e.to_string().contains("can only be compared to nil"), "{what}: {e:#}");
+    assert!(
+        e.to_string().contains("can only be compared to nil"),
+        "{what}: {e:#}"
+    );
     if debug {
         let e = eval("tw.F").unwrap_err();
         assert!(

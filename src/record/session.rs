@@ -297,6 +297,7 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         // Inherited from rrgo, and recorded below.
         rlimits: Vec::new(),
         seccomp: seccomp_enabled(),
+        close_std: spawn::std_fds_closed_at_start(),
     };
     let tid = spawn::spawn(&spec)?;
     // The header carries AT_RANDOM, so it is written once the program is
@@ -356,7 +357,9 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         main_tgid: tid.0,
         main_exit: None,
         orig_affinity,
-        std_streams: [stat_fd(1), stat_fd(2)],
+        // One rrgo was started without is no stream of its (the /dev/null
+        // in its place is Rust's, and Go's runtime opens one too).
+        std_streams: [1, 2].map(|fd| stat_fd(fd).filter(|_| spec.close_std & (1 << fd) == 0)),
         warned: Default::default(),
         warned_dirty: false,
         file_cache: Default::default(),

@@ -47,7 +47,11 @@ pub fn peek_pipe(tgid: i32, fd: i32, len: usize) -> std::io::Result<Vec<u8>> {
     let want = len.min(MOST);
     // SAFETY: fcntl on rrgo's own pipe; a smaller pipe only copies less.
     let cap = unsafe {
-        libc::fcntl(w.as_raw_fd(), libc::F_SETPIPE_SZ, want.max(4096) as libc::c_int);
+        libc::fcntl(
+            w.as_raw_fd(),
+            libc::F_SETPIPE_SZ,
+            want.max(4096) as libc::c_int,
+        );
         libc::fcntl(w.as_raw_fd(), libc::F_GETPIPE_SZ)
     };
     let want = want.min(cap.max(4096) as usize);

@@ -56,6 +56,8 @@ pub fn launch(
         seccomp: false,
         ignored: signals.ignored,
         rlimits: rlimits.to_vec(),
+        // Replay answers the program's calls on them from the trace.
+        close_std: 0,
     };
     let unreachable = spawn::unreachable_rlimits(rlimits);
     if !unreachable.is_empty() {

@@ -92,7 +92,12 @@ fn ranges_of(
             Out::ArgCount(p, q, size) => push(&mut out, a(p), a(q).saturating_mul(size as u64)),
             Out::FdSet(p, n) => push(&mut out, a(p), a(n).div_ceil(64) * 8),
             Out::PageVec(p, len) => push(&mut out, a(p), a(len).div_ceil(4096)),
-            Out::ByCommandCapped { cmd, ptr, len, cmds } => {
+            Out::ByCommandCapped {
+                cmd,
+                ptr,
+                len,
+                cmds,
+            } => {
                 if cmds.contains(&a(cmd)) {
                     push(&mut out, a(ptr), res.min(a(len)));
                 }

@@ -33,6 +33,33 @@ pub struct SpawnSpec {
     /// PTRACE_EVENT_SECCOMP stop (recording: threads then run with
     /// PTRACE_CONT and a syscall answered at that stop costs one stop).
     pub seccomp: bool,
+    /// Standard descriptors (bit n: fd n) to close before the exec: those
+    /// rrgo was started without (see [`std_fds_closed_at_start`]).
+    pub close_std: u8,
+}
+
+/// The standard descriptors (bit n: fd n, n < 3) rrgo was started without.
+/// Rust's runtime opens /dev/null read-write on each before `main` (so
+/// that rrgo's own files never take those numbers); the program must not
+/// inherit them: natively its writes to a closed stdout fail with EBADF
+/// (under recording they went to /dev/null, and `replay -a` printed what
+/// the program never showed). A /dev/null the shell opened read-write
+/// (`<>/dev/null`) looks the same and is closed too.
+pub fn std_fds_closed_at_start() -> u8 {
+    let mut closed = 0;
+    for fd in 0..3u8 {
+        let target = std::fs::read_link(format!("/proc/self/fd/{fd}"));
+        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap_or_default();
+        let flags = info
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .and_then(|f| i32::from_str_radix(f.trim(), 8).ok());
+        let rdwr = flags.is_some_and(|f| f & libc::O_ACCMODE == libc::O_RDWR);
+        if rdwr && target.is_ok_and(|t| t == std::path::Path::new("/dev/null")) {
+            closed |= 1 << fd;
+        }
+    }
+    closed
 }
 
 /// The OS error is part of each message and not a `source()`: printing the
@@ -79,6 +106,11 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Tid, SpawnError> {
             libc::close(go_w);
             libc::close(err_r);
             child_setup(spec, &cpuset);
+            for fd in 0..3 {
+                if spec.close_std & (1 << fd) != 0 {
+                    libc::close(fd);
+                }
+            }
             let mut b = 0u8;
             while libc::read(go_r, (&mut b as *mut u8).cast(), 1) < 0 {}
             if spec.seccomp && !install_trace_filter() {
