@@ -193,3 +193,51 @@ fn bytes_copied_to_stdout_by_the_kernel_are_replayed() {
     assert!(rep.status.success(), "{}", text(&rep.stderr));
     assert_eq!(replayed, recorded);
 }
+
+/// Job control stops a recorded program as it stops one natively: after a
+/// SIGSTOP every thread of idleterm stays stopped until SIGCONT (rrgo
+/// resumed them at once: a recorded caddy went on serving requests while
+/// "stopped"), then it takes its SIGTERM, and the replay is exact.
+#[test]
+fn a_stop_signal_stops_a_recorded_program_until_sigcont() {
+    let s = Scratch::new();
+    let trace = s.path().join("t");
+    let bg = s.record_until_ready(&[], &trace, &example(&newest(), "idleterm"), &[]);
+    let pid = bg.pid;
+    let states = || -> Vec<char> {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+        tasks
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("stat")).ok())
+            .filter_map(|st| st.rsplit_once(") ").and_then(|(_, r)| r.chars().next()))
+            .collect()
+    };
+    // SAFETY: signalling the recorded program.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let mut stopped = Vec::new();
+    for _ in 0..50 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        stopped = states();
+        if !stopped.is_empty() && stopped.iter().all(|c| matches!(c, 't' | 'T')) {
+            break;
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let still = states();
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let rec = bg.finish();
+    assert!(
+        !still.is_empty() && still.iter().all(|c| matches!(c, 't' | 'T')),
+        "threads after SIGSTOP: {still:?}"
+    );
+    assert!(rec.status.success(), "{}", text(&rec.stderr));
+    assert!(
+        text(&rec.stdout).starts_with("SIGTERM after "),
+        "{}",
+        text(&rec.stdout)
+    );
+    assert_same("stopped and continued", &rec, &s.replay(&trace));
+}

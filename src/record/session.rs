@@ -713,8 +713,49 @@ impl Recorder {
     }
 
     /// The first stop of a new thread, a PTRACE_INTERRUPT stop, or a group-stop.
-    fn on_stop_event(&mut self, tid: Tid, _sig: i32) -> anyhow::Result<()> {
+    fn on_stop_event(&mut self, tid: Tid, sig: i32) -> anyhow::Result<()> {
         let state = self.t.get(tid).map(|t| t.state);
+        if state != Some(State::Starting)
+            && matches!(
+                sig,
+                libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
+            )
+        {
+            // A group-stop (kill -STOP, Ctrl-Z): the process stays stopped,
+            // as natively, until SIGCONT. (Resumed, it went on running:
+            // job control did nothing to a recorded program.) The thread
+            // sleeps as in a blocking call; the end of the stop comes as
+            // another stop event (SIGTRAP), or this one again for a signal
+            // arriving meanwhile (it stays pending, as natively).
+            self.t.stop_running(tid);
+            if let Some(th) = self.t.get(tid) {
+                th.group_stopped.get_or_insert(th.state);
+                th.state = State::InKernel;
+            }
+            return match ptrace::listen(tid) {
+                Err(e) if e.raw_os_error() != Some(libc::ESRCH) => {
+                    Err(anyhow!(e).context(format!("cannot leave thread {tid} stopped")))
+                }
+                _ => Ok(()),
+            };
+        }
+        if let Some(before) = self.t.get(tid).and_then(|t| t.group_stopped.take()) {
+            // The group-stop ended (SIGCONT): the thread ran nothing
+            // meanwhile. Back into its syscall (the kernel restarts it), or
+            // back in line for the CPU.
+            let regs = ptrace::get_regs(tid)?;
+            if let Some(th) = self.t.get(tid) {
+                th.state = before;
+            }
+            if before == State::InKernel {
+                return self.resume_in_kernel(tid);
+            }
+            if let Some(th) = self.t.get(tid) {
+                th.stopped_at(regs);
+            }
+            self.t.set_stopped(tid);
+            return Ok(());
+        }
         if state == Some(State::Starting) {
             let regs = ptrace::get_regs(tid)?;
             let announced = match self.t.get(tid) {

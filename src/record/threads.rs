@@ -58,6 +58,9 @@ pub struct Spliced {
 pub struct Thread {
     pub tgid: i32,
     pub state: State,
+    /// In a group-stop (job control), left there with PTRACE_LISTEN: the
+    /// state it had before, restored when the stop ends.
+    pub group_stopped: Option<State>,
     pub syscall: Option<InSyscall>,
     /// Signal to deliver when the thread is next resumed.
     pub inject: i32,
@@ -151,6 +154,7 @@ impl Threads {
             Thread {
                 tgid,
                 state,
+                group_stopped: None,
                 syscall: None,
                 inject: 0,
                 last_regs: None,

@@ -40,6 +40,18 @@ pub enum Resume {
     Step,
 }
 
+/// Leaves a thread in its group-stop (job control: SIGSTOP, SIGTSTP…)
+/// while still reporting to the tracer: the end of the stop (SIGCONT) or
+/// a signal arriving meanwhile comes as another PTRACE_EVENT_STOP.
+pub fn listen(tid: Tid) -> io::Result<()> {
+    // SAFETY: PTRACE_LISTEN takes no pointers.
+    let r = unsafe { libc::ptrace(libc::PTRACE_LISTEN, tid.0, 0usize, 0usize) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Resumes a stopped thread, delivering `sig` (0 for none).
 pub fn resume(tid: Tid, how: Resume, sig: i32) -> io::Result<()> {
     let req = match how {
