@@ -143,7 +143,20 @@ impl Recorder {
                     None => None,
                 }
             }
-            Some(Hook::Refuse(errno)) => Some(errno),
+            Some(Hook::Refuse(errno)) => {
+                // Said once: the program then behaves as on a kernel
+                // without the call (a debugger it starts cannot attach).
+                // Not for rseq, which every glibc program tries at start.
+                if nr != libc::SYS_rseq {
+                    let name = std::io::Error::from_raw_os_error(-errno as i32).to_string();
+                    let name = name.split(" (os error").next().unwrap_or_default().to_string();
+                    self.warn_once(
+                        nr,
+                        &format!("is refused under recording ({name}), as rrgo's replay cannot do it"),
+                    );
+                }
+                Some(errno)
+            }
             _ => None,
         };
         if refused.is_some() {
