@@ -31,6 +31,7 @@ Exit codes:
   2                   usage error (or a Go release the Go-aware commands do not know)
   3                   the trace cannot be read (missing, not a trace, no events, corrupt or damaged,
                       other format version); replay -a of an incomplete trace (recording killed)
+                      that ends before the program's exit
   4                   replay diverged from the recording
   101                 internal error (a bug in rrgo)";
 
