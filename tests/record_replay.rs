@@ -213,11 +213,10 @@ fn a_stop_signal_stops_a_recorded_program_until_sigcont() {
     };
     // SAFETY: signalling the recorded program.
     unsafe { libc::kill(pid, libc::SIGSTOP) };
-    let mut stopped = Vec::new();
     for _ in 0..50 {
         std::thread::sleep(std::time::Duration::from_millis(20));
-        stopped = states();
-        if !stopped.is_empty() && stopped.iter().all(|c| matches!(c, 't' | 'T')) {
+        let now = states();
+        if !now.is_empty() && now.iter().all(|c| matches!(c, 't' | 'T')) {
             break;
         }
     }

@@ -279,28 +279,6 @@ pub fn interpolate(msg: &str, mut eval: impl FnMut(&str) -> String) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hit_conditions_follow_delve() {
-        assert_eq!(hit_condition_met("2", 2), Ok(true));
-        assert_eq!(hit_condition_met("2", 3), Ok(false));
-        assert_eq!(hit_condition_met(">= 3", 3), Ok(true));
-        assert_eq!(hit_condition_met("% 2", 4), Ok(true));
-        assert_eq!(hit_condition_met("% 2", 3), Ok(false));
-        assert!(hit_condition_met("lots", 1).is_err());
-    }
-
-    #[test]
-    fn log_messages_interpolate_expressions() {
-        let s = interpolate("i is {i}, t={total}!", |e| format!("<{e}>"));
-        assert_eq!(s, "i is <i>, t=<total>!");
-        assert_eq!(interpolate("open {brace", |_| "x".into()), "open {brace");
-    }
-}
-
 /// A function name with what the user need not spell out removed: type
 /// arguments (`Map[go.shape.int]`, `List[T]`) and a pointer receiver's
 /// parentheses (`(*T).M` is `T.M`).
@@ -388,4 +366,26 @@ pub(super) fn function_location(bin: &GoBinary, spec: &str) -> Result<Vec<u64>, 
         return Err(format!("could not find function {spec}"));
     }
     Ok(fns.iter().map(|f| bin.after_prologue(f.entry)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hit_conditions_follow_delve() {
+        assert_eq!(hit_condition_met("2", 2), Ok(true));
+        assert_eq!(hit_condition_met("2", 3), Ok(false));
+        assert_eq!(hit_condition_met(">= 3", 3), Ok(true));
+        assert_eq!(hit_condition_met("% 2", 4), Ok(true));
+        assert_eq!(hit_condition_met("% 2", 3), Ok(false));
+        assert!(hit_condition_met("lots", 1).is_err());
+    }
+
+    #[test]
+    fn log_messages_interpolate_expressions() {
+        let s = interpolate("i is {i}, t={total}!", |e| format!("<{e}>"));
+        assert_eq!(s, "i is <i>, t=<total>!");
+        assert_eq!(interpolate("open {brace", |_| "x".into()), "open {brace");
+    }
 }

@@ -149,10 +149,16 @@ impl Recorder {
                 // Not for rseq, which every glibc program tries at start.
                 if nr != libc::SYS_rseq {
                     let name = std::io::Error::from_raw_os_error(-errno as i32).to_string();
-                    let name = name.split(" (os error").next().unwrap_or_default().to_string();
+                    let name = name
+                        .split(" (os error")
+                        .next()
+                        .unwrap_or_default()
+                        .to_string();
                     self.warn_once(
                         nr,
-                        &format!("is refused under recording ({name}), as rrgo's replay cannot do it"),
+                        &format!(
+                            "is refused under recording ({name}), as rrgo's replay cannot do it"
+                        ),
                     );
                 }
                 Some(errno)
