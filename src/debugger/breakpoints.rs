@@ -281,20 +281,9 @@ pub fn interpolate(msg: &str, mut eval: impl FnMut(&str) -> String) -> String {
 
 /// A function name with what the user need not spell out removed: type
 /// arguments (`Map[go.shape.int]`, `List[T]`) and a pointer receiver's
-/// parentheses (`(*T).M` is `T.M`).
+/// punctuation (`(*T).M` is `T.M`), as the generic dictionaries are named.
 fn canonical(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut depth = 0u32;
-    for c in name.chars() {
-        match c {
-            '[' => depth += 1,
-            ']' => depth = depth.saturating_sub(1),
-            _ if depth > 0 => {}
-            ' ' => {}
-            _ => out.push(c),
-        }
-    }
-    out.replace("(*", "").replace(')', "")
+    crate::govalue::generic_base(&name.replace(' ', ""))
 }
 
 /// Where a function breakpoint goes, in the forms Delve takes: a full name

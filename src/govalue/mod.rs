@@ -14,6 +14,7 @@
 mod eval;
 mod expand;
 mod info;
+pub(crate) use info::generic_base;
 mod location;
 mod maps;
 mod methods;
