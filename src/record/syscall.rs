@@ -754,7 +754,6 @@ impl Recorder {
         self.record_shared_pages(tgid, changed)
     }
 
-    /// Which of rrgo's own output streams `fd` of the writing process is.
     /// The bytes a splice or tee from a pipe is about to move into rrgo's
     /// `stream`, copied (`record::splice`), with the call's length cut to
     /// them; an errno to refuse the call with if they cannot be had (an
@@ -796,6 +795,7 @@ impl Recorder {
         })
     }
 
+    /// Which of rrgo's own output streams `fd` of the writing process is.
     fn output_stream(&self, tid: Tid, fd: i32) -> Option<StdStream> {
         // The writing thread's own view: once the leader has exited (a dying
         // process), /proc/TGID/fd is empty.
