@@ -12,7 +12,11 @@ use super::session::Recorder;
 use super::shared::{self, Files};
 use super::threads::{InSyscall, Process, State};
 use crate::syscalls::{self, Alters, Hook, Replay};
-use crate::tracee::{ptrace, regs::syscall_args, wait, Tid};
+use crate::tracee::{
+    ptrace,
+    regs::{set_syscall_arg, syscall_args},
+    wait, Tid,
+};
 
 impl Recorder {
     /// The signal stack `sigaltstack(ss, …)` gives `tid` (`stack_t` at
@@ -122,13 +126,11 @@ impl Recorder {
         };
         let mut spliced = None;
         let refused = match spec.map(|s| s.hook) {
-            Some(Hook::ZeroCopy { input, out }) => {
+            Some(Hook::ZeroCopy { input, out, len }) => {
                 match self.output_stream(tid, args[out] as i32) {
-                    Some(stream)
-                        if matches!(nr, libc::SYS_splice | libc::SYS_tee)
-                            && super::splice::pipe_of(tid, args[input] as i32) =>
-                    {
-                        match self.peek_spliced(tid, nr, &args, input, stream, &mut regs) {
+                    // Only splice and tee take a pipe.
+                    Some(stream) if super::splice::pipe_of(tid, args[input] as i32) => {
+                        match self.peek_spliced(tid, &args, input, len, stream, &mut regs) {
                             Ok(s) => {
                                 spliced = Some(s);
                                 None
@@ -388,10 +390,7 @@ impl Recorder {
         let mut extra = SyscallExtra::None;
         if let Some(s) = sc.spliced {
             // The length as the program passed it (cut at entry).
-            match s.len_arg {
-                4 => regs.r8 = s.len,
-                _ => regs.rdx = s.len,
-            }
+            set_syscall_arg(&mut regs, s.len_arg, s.len);
             ptrace::set_regs(tid, &regs)?;
             if result > 0 {
                 let mut bytes = s.bytes;
@@ -761,13 +760,12 @@ impl Recorder {
     fn peek_spliced(
         &mut self,
         tid: Tid,
-        nr: i64,
         args: &[u64; 6],
         input: usize,
+        len_arg: usize,
         stream: StdStream,
         regs: &mut trace_format::Regs,
     ) -> Result<super::threads::Spliced, i64> {
-        let len_arg = if nr == libc::SYS_splice { 4 } else { 2 };
         let len = args[len_arg];
         let tgid = self.t.get(tid).map_or(tid.0, |t| t.tgid);
         let bytes = match super::splice::peek_pipe(tgid, args[input] as i32, len as usize) {
@@ -779,10 +777,7 @@ impl Recorder {
             }
         };
         if (bytes.len() as u64) < len {
-            match len_arg {
-                4 => regs.r8 = bytes.len() as u64,
-                _ => regs.rdx = bytes.len() as u64,
-            }
+            set_syscall_arg(regs, len_arg, bytes.len() as u64);
             if ptrace::set_regs(tid, regs).is_err() {
                 return Err(-(libc::EINVAL as i64));
             }

@@ -111,14 +111,30 @@ pub(crate) const ROWS: &[Spec] = &[
     emu_blocking(SYS_sync, &[]),
     emu_blocking(SYS_copy_file_range, &[Fixed(1, 8), Fixed(3, 8)])
         .alters_file_at(2)
-        .hook(Hook::ZeroCopy { input: 0, out: 2 }),
+        .hook(Hook::ZeroCopy {
+            input: 0,
+            out: 2,
+            len: 4,
+        }),
     emu_blocking(SYS_splice, &[Fixed(1, 8), Fixed(3, 8)])
         .alters_file_at(2)
-        .hook(Hook::ZeroCopy { input: 0, out: 2 }),
+        .hook(Hook::ZeroCopy {
+            input: 0,
+            out: 2,
+            len: 4,
+        }),
     emu_blocking(SYS_sendfile, &[Fixed(2, 8)])
         .alters_file()
-        .hook(Hook::ZeroCopy { input: 1, out: 0 }),
-    emu_blocking(SYS_tee, &[]).hook(Hook::ZeroCopy { input: 0, out: 1 }),
+        .hook(Hook::ZeroCopy {
+            input: 1,
+            out: 0,
+            len: 3,
+        }),
+    emu_blocking(SYS_tee, &[]).hook(Hook::ZeroCopy {
+        input: 0,
+        out: 1,
+        len: 2,
+    }),
     emu(SYS_memfd_create, &[]),
     emu(
         SYS_name_to_handle_at,

@@ -279,6 +279,8 @@ pub enum Hook {
     ZeroCopy {
         input: usize,
         out: usize,
+        /// The argument with the byte count (cut to what was copied).
+        len: usize,
     },
 }
 

@@ -22,3 +22,15 @@ convert!(
 pub fn syscall_args(r: &Regs) -> [u64; 6] {
     [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9]
 }
+
+/// Sets syscall argument `i` (ABI order, as `syscall_args` reads them).
+pub fn set_syscall_arg(r: &mut Regs, i: usize, value: u64) {
+    match i {
+        0 => r.rdi = value,
+        1 => r.rsi = value,
+        2 => r.rdx = value,
+        3 => r.r10 = value,
+        4 => r.r8 = value,
+        _ => r.r9 = value,
+    }
+}
