@@ -115,9 +115,31 @@ pub fn event_msg(tid: Tid) -> io::Result<u64> {
     np::getevent(tid.pid()).map(|v| v as u64).map_err(errno)
 }
 
-/// The extended FPU/vector state (XSAVE area), as raw bytes.
+/// The size of this CPU's XSAVE area in the standard format, for every
+/// feature it supports (CPUID leaf 0xD, sub-leaf 0, ECX), and those
+/// features (EDX:EAX). The kernel's ptrace regset is that size exactly
+/// (dynamic features such as AMX tiles included): a CPU with AMX has an
+/// 11 KiB area, and a 4 KiB buffer made PTRACE_SETREGSET fail with EFAULT
+/// at every preemption point.
+fn xsave_layout() -> (usize, u64) {
+    static LAYOUT: std::sync::OnceLock<(usize, u64)> = std::sync::OnceLock::new();
+    *LAYOUT.get_or_init(|| {
+        // SAFETY: CPUID exists on every x86-64 CPU; leaf 0xD on every one with XSAVE.
+        let r = unsafe { std::arch::x86_64::__cpuid_count(0xd, 0) };
+        let size = (r.ecx as usize).max(XSAVE_LEGACY_AND_HEADER);
+        (size, (u64::from(r.edx) << 32) | u64::from(r.eax))
+    })
+}
+
+/// The legacy FXSAVE region (512 bytes) and the XSAVE header (64).
+const XSAVE_LEGACY_AND_HEADER: usize = 576;
+/// Where XSTATE_BV (the components present in the area) is in the header.
+const XSTATE_BV: usize = 512;
+
+/// The extended FPU/vector state (XSAVE area, standard format), as raw bytes.
 pub fn get_xstate(tid: Tid) -> io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; 4096];
+    // Larger than needed is fine: the kernel says how much it wrote.
+    let mut buf = vec![0u8; xsave_layout().0.max(4096)];
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
@@ -138,8 +160,20 @@ pub fn get_xstate(tid: Tid) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// Sets the XSAVE area from `xstate`, which may come from another CPU
+/// (a trace replayed elsewhere): the kernel takes exactly its own size, so
+/// the bytes are cut or zero-filled to it, and components this CPU lacks
+/// are marked absent (their init state).
 pub fn set_xstate(tid: Tid, xstate: &[u8]) -> io::Result<()> {
     let mut buf = xstate.to_vec();
+    let (size, features) = xsave_layout();
+    if buf.len() != size && buf.len() >= XSAVE_LEGACY_AND_HEADER {
+        buf.resize(size, 0);
+        let mut bv = [0u8; 8];
+        bv.copy_from_slice(&buf[XSTATE_BV..XSTATE_BV + 8]);
+        let bv = u64::from_le_bytes(bv) & features;
+        buf[XSTATE_BV..XSTATE_BV + 8].copy_from_slice(&bv.to_le_bytes());
+    }
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
@@ -261,5 +295,69 @@ pub fn deliverable_own_signal(tid: Tid) -> io::Result<bool> {
             return Ok(false);
         }
         off += n as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A child stopped under ptrace (TRACEME, then SIGSTOP), killed on drop.
+    struct StoppedChild(Tid);
+
+    impl StoppedChild {
+        fn start() -> StoppedChild {
+            // SAFETY: the child only makes async-signal-safe calls before _exit.
+            let pid = unsafe { libc::fork() };
+            assert!(pid >= 0, "fork failed");
+            if pid == 0 {
+                // SAFETY: in the child, as above.
+                unsafe {
+                    libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0);
+                    libc::raise(libc::SIGSTOP);
+                    libc::_exit(0);
+                }
+            }
+            let mut status = 0;
+            // SAFETY: waiting for our own child.
+            assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+            assert!(libc::WIFSTOPPED(status), "child did not stop: {status:#x}");
+            StoppedChild(Tid(pid))
+        }
+    }
+
+    impl Drop for StoppedChild {
+        fn drop(&mut self) {
+            // SAFETY: killing and reaping our own child.
+            unsafe {
+                libc::kill(self.0 .0, libc::SIGKILL);
+                libc::waitpid(self.0 .0, std::ptr::null_mut(), 0);
+            }
+        }
+    }
+
+    /// The XSAVE area round-trips at this CPU's full size (11 KiB with AMX,
+    /// where a 4 KiB area failed every preemption point's restore with
+    /// EFAULT), and one from a CPU with a smaller or larger area is taken:
+    /// cut or zero-filled, its vector registers kept.
+    #[test]
+    fn the_xsave_area_is_restored_whatever_cpu_it_came_from() {
+        let child = StoppedChild::start();
+        let mut area = get_xstate(child.0).unwrap();
+        assert_eq!(area.len(), xsave_layout().0, "the kernel's regset size");
+        // XMM0 (legacy area offset 160) to a pattern.
+        area[160..176].copy_from_slice(&[0x5a; 16]);
+        set_xstate(child.0, &area).unwrap();
+        assert_eq!(get_xstate(child.0).unwrap()[160..176], [0x5a; 16]);
+        // A smaller CPU's area (no AVX-512/AMX components).
+        let mut small = area[..XSAVE_LEGACY_AND_HEADER + 256].to_vec();
+        small[160..176].copy_from_slice(&[0xa5; 16]);
+        set_xstate(child.0, &small).unwrap();
+        assert_eq!(get_xstate(child.0).unwrap()[160..176], [0xa5; 16]);
+        // A larger one.
+        let mut large = area.clone();
+        large.resize(area.len() + 8192, 0);
+        set_xstate(child.0, &large).unwrap();
+        assert_eq!(get_xstate(child.0).unwrap()[160..176], [0x5a; 16]);
     }
 }
