@@ -58,9 +58,14 @@ pub fn rand_insn(bytes: &[u8], rip: u64) -> Option<RandInsn> {
 
 /// File offsets of the RDRAND/RDSEED instructions in an ELF file's
 /// executable segments. The bytes `0f c7 f0..ff` (the only encodings with
-/// a register operand) are searched first; only a file that has them is
-/// decoded, from each segment's start, so that a match inside another
-/// instruction is never taken for one.
+/// a register operand) are searched first; only where they occur is code
+/// decoded, so that a match inside another instruction is never taken for
+/// one: the function symbols holding them, from each function's start (a
+/// Go binary's `.symtab`, a library's `.dynsym`), or, when a match lies
+/// outside every known function, the whole segment from its start.
+/// Searching with memchr and decoding only the functions took this from
+/// 4 ms to a fraction of one for a 5.6 MB cgo test binary, at the start of
+/// its recording.
 pub fn rand_sites(elf: &[u8]) -> Vec<u64> {
     use object::elf::{FileHeader64, PF_X, PT_LOAD};
     use object::read::elf::{FileHeader, ProgramHeader};
@@ -73,6 +78,7 @@ pub fn rand_sites(elf: &[u8]) -> Vec<u64> {
     let Ok(phdrs) = header.program_headers(endian, elf) else {
         return Vec::new();
     };
+    let mut functions: Option<Vec<(u64, u64)>> = None;
     let mut out = Vec::new();
     for ph in phdrs {
         if ph.p_type(endian) != PT_LOAD || ph.p_flags(endian).0 & PF_X.0 == 0 {
@@ -81,22 +87,91 @@ pub fn rand_sites(elf: &[u8]) -> Vec<u64> {
         let Ok(code) = ph.data(endian, elf) else {
             continue;
         };
-        let candidate = code
-            .windows(3)
-            .any(|w| w[0] == 0x0f && w[1] == 0xc7 && w[2] >= 0xf0);
-        if !candidate {
+        let candidates: Vec<usize> = memchr::memmem::find_iter(code, &[0x0f, 0xc7])
+            .filter(|&i| code.get(i + 2).is_some_and(|&b| b >= 0xf0))
+            .collect();
+        if candidates.is_empty() {
             continue;
         }
         let base = ph.p_offset(endian);
-        let mut decoder = Decoder::with_ip(64, code, 0, DecoderOptions::NONE);
-        let mut insn = Instruction::default();
-        while decoder.can_decode() {
-            decoder.decode_out(&mut insn);
-            if matches!(insn.mnemonic(), Mnemonic::Rdrand | Mnemonic::Rdseed)
-                && insn.op0_kind() == OpKind::Register
-            {
-                out.push(base + insn.ip());
-            }
+        let vaddr = ph.p_vaddr(endian);
+        let functions = functions.get_or_insert_with(|| function_ranges(elf));
+        // Each candidate's function, as a range of `code`.
+        let ranges: Option<Vec<(usize, usize)>> = candidates
+            .iter()
+            .map(|&i| {
+                let at = vaddr + i as u64;
+                let k = functions.partition_point(|&(start, _)| start <= at);
+                functions[..k]
+                    .iter()
+                    .rev()
+                    .take(8)
+                    .find(|&&(start, end)| at < end && start >= vaddr)
+                    .map(|&(start, end)| {
+                        let from = (start - vaddr) as usize;
+                        (from, ((end - vaddr) as usize).min(code.len()))
+                    })
+            })
+            .collect();
+        let mut ranges = ranges.unwrap_or_else(|| vec![(0, code.len())]);
+        ranges.sort_unstable();
+        ranges.dedup();
+        for (from, to) in ranges {
+            out.extend(rand_insns_in(&code[from..to], base + from as u64));
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The file's function symbols (`.symtab` and `.dynsym`) with a size, as
+/// sorted `[start, end)` address ranges.
+fn function_ranges(elf: &[u8]) -> Vec<(u64, u64)> {
+    use object::{Object, ObjectSymbol, SymbolKind};
+    let Ok(file) = object::File::parse(elf) else {
+        return Vec::new();
+    };
+    let mut v: Vec<(u64, u64)> = file
+        .symbols()
+        .chain(file.dynamic_symbols())
+        .filter(|s| s.kind() == SymbolKind::Text && s.size() > 0)
+        .map(|s| (s.address(), s.address().saturating_add(s.size())))
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Offsets (from `ip`) of the RDRAND/RDSEED instructions with a register
+/// operand in `code`, decoded from its first byte.
+fn rand_insns_in(code: &[u8], ip: u64) -> Vec<u64> {
+    let mut out = Vec::new();
+    let mut decoder = Decoder::with_ip(64, code, ip, DecoderOptions::NONE);
+    let mut insn = Instruction::default();
+    while decoder.can_decode() {
+        decoder.decode_out(&mut insn);
+        if matches!(insn.mnemonic(), Mnemonic::Rdrand | Mnemonic::Rdseed)
+            && insn.op0_kind() == OpKind::Register
+        {
+            out.push(insn.ip());
+        }
+    }
+    out
+}
+
+/// The same search over whole segments (the way before symbols were used),
+/// for tests to compare against.
+#[cfg(test)]
+pub(crate) fn rand_sites_by_sweep(elf: &[u8]) -> Vec<u64> {
+    use object::elf::{FileHeader64, PF_X, PT_LOAD};
+    use object::read::elf::{FileHeader, ProgramHeader};
+    let header = FileHeader64::<object::LittleEndian>::parse(elf).unwrap();
+    let endian = header.endian().unwrap();
+    let mut out = Vec::new();
+    for ph in header.program_headers(endian, elf).unwrap() {
+        if ph.p_type(endian) == PT_LOAD && ph.p_flags(endian).0 & PF_X.0 != 0 {
+            out.extend(rand_insns_in(ph.data(endian, elf).unwrap(), ph.p_offset(endian)));
         }
     }
     out
@@ -328,6 +403,32 @@ mod tests {
             (regs.r8, regs.rip, regs.eflags & 1),
             (0x2345_6789, 0x1004, 1)
         );
+    }
+
+    /// Decoding only the functions that hold the candidate bytes finds what
+    /// decoding the whole segments finds, on the libraries rdrand is known
+    /// in (libstdc++: `.dynsym` only) and on whatever binaries are at hand.
+    #[test]
+    fn rand_sites_by_function_match_a_whole_segment_sweep() {
+        let mut paths: Vec<std::path::PathBuf> = [
+            "/lib/x86_64-linux-gnu/libc.so.6",
+            "/lib/x86_64-linux-gnu/libstdc++.so.6",
+            "/lib/x86_64-linux-gnu/libcrypto.so.3",
+            "/lib64/ld-linux-x86-64.so.2",
+        ]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .collect();
+        paths.push(std::env::current_exe().unwrap());
+        let mut checked = 0;
+        for p in paths.iter().filter(|p| p.exists()) {
+            let bytes = std::fs::read(p).unwrap();
+            let mut want = rand_sites_by_sweep(&bytes);
+            want.sort_unstable();
+            assert_eq!(rand_sites(&bytes), want, "{}", p.display());
+            checked += 1;
+        }
+        assert!(checked >= 2, "no libraries to check");
     }
 
     #[test]
