@@ -156,6 +156,29 @@ fn go_version_from_buildinfo(data: &[u8]) -> Option<String> {
     String::from_utf8(s.to_vec()).ok()
 }
 
+/// The main module's path ("example.com/app") from a Go binary's
+/// `.go.buildinfo`: the module information string follows the version
+/// (each uvarint-length-prefixed), its lines tab-separated, the main
+/// module's on the line starting "mod". None for a binary built from files
+/// outside a module ("command-line-arguments") or without the information.
+pub fn main_module_from_buildinfo(data: &[u8]) -> Option<String> {
+    if data.len() < 33 || &data[..14] != b"\xff Go buildinf:" || data[15] & 2 == 0 {
+        return None;
+    }
+    let mut i = 32;
+    let skip = usize::try_from(crate::gobin::uvarint(data, &mut i)?).ok()?;
+    i = i.checked_add(skip)?;
+    let len = usize::try_from(crate::gobin::uvarint(data, &mut i)?).ok()?;
+    let info = data.get(i..i.checked_add(len)?)?;
+    // Between two 16-byte binary sentinels.
+    let info = String::from_utf8_lossy(info);
+    info.lines()
+        .find_map(|l| l.strip_prefix("mod\t"))
+        .and_then(|rest| rest.split('\t').next())
+        .filter(|m| !m.is_empty() && *m != "command-line-arguments")
+        .map(str::to_string)
+}
+
 /// A data symbol's address and size (e.g. a Go package variable `main.counter`).
 pub fn data_symbol(path: &Path, name: &str) -> Option<(u64, u64)> {
     with_file(path, |f, _| {
@@ -163,4 +186,31 @@ pub fn data_symbol(path: &Path, name: &str) -> Option<(u64, u64)> {
             .find(|s| s.name() == Ok(name) && s.kind() == object::SymbolKind::Data)
             .map(|s| (s.address(), s.size()))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use object::{Object, ObjectSection};
+
+    /// The main module's path, as `go version -m` prints it on its "mod" line.
+    #[test]
+    fn the_main_module_is_read_from_buildinfo() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".build");
+        let mut seen = 0;
+        for dir in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            let Ok(bytes) = std::fs::read(dir.path().join("hello")) else {
+                continue;
+            };
+            let f = object::File::parse(&*bytes).unwrap();
+            let info = f.section_by_name(".go.buildinfo").unwrap().data().unwrap();
+            assert_eq!(
+                super::main_module_from_buildinfo(info).as_deref(),
+                Some("rrgo.dev/examples"),
+                "{}",
+                dir.path().display()
+            );
+            seen += 1;
+        }
+        assert!(seen > 0, "no examples built in {}", root.display());
+    }
 }

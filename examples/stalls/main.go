@@ -11,7 +11,11 @@
 //     the last reader left);
 //   - a receive from time.After (a timer wakes it, not a goroutine);
 //   - a mutex passed on while main waits: its holder unlocks, a goroutine
-//     queued before main takes it, and only that one's unlock lets main in.
+//     queued before main takes it, and only that one's unlock lets main in;
+//   - a mutex inside a package of the program's own module (ledger), held
+//     by another goroutine for 90 ms;
+//   - a blocking read(2) from a pipe right after a short write(2) (a
+//     Println): two syscalls with no event between them under Go 1.26+.
 //
 // Each holder keeps what it holds until the main goroutine is queued (read
 // from the RWMutex's reader count), then for a fixed time. It prints what
@@ -24,6 +28,8 @@
 //	readers-lock waited 0.200s
 //	late-read-lock waited 0.260s
 //	handed-lock waited 0.100s
+//	ledger-post waited 0.090s
+//	pipe-read waited 0.150s
 //
 // Nondeterminism exercised: channels, timers, sync.WaitGroup and
 // sync.RWMutex between goroutines on different threads, the clock.
@@ -36,6 +42,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"rrgo.dev/examples/stalls/ledger"
 )
 
 func slowProducer(ch chan<- int) {
@@ -206,5 +214,28 @@ func main() {
 	handMu.Lock() // #BP main-handed
 	fmt.Printf("handed-lock waited %.3fs\n", time.Since(t0).Seconds())
 	handMu.Unlock()
+
+	var book ledger.Book
+	locked = make(chan struct{})
+	go book.Hold(90*time.Millisecond, locked)
+	<-locked
+	t0 = time.Now()
+	book.Post()
+	fmt.Printf("ledger-post waited %.3fs\n", time.Since(t0).Seconds())
+
+	r, w, err := os.Pipe()
+	if err != nil {
+		panic(err)
+	}
+	_ = r.Fd() // blocking mode: Read is a plain read(2) the thread sits in
+	go func() {
+		time.Sleep(150 * time.Millisecond)
+		w.Write([]byte("x")) // #BP pipe-write
+	}()
+	fmt.Println("reading the pipe") // #BP main-print
+	t0 = time.Now()
+	buf := make([]byte, 1)
+	r.Read(buf) // #BP main-read
+	fmt.Printf("pipe-read waited %.3fs\n", time.Since(t0).Seconds())
 	os.Exit(0)
 }

@@ -37,7 +37,7 @@ use crate::tracee::probelog;
 /// a timer waking a goroutine is named by its function (`TIMER_FUNCTIONS`).
 /// A lock wait lasts until its waiter is readied: `later_holders`, and
 /// `released` is the last unlock before then.
-const INDEX_VERSION: u32 = 12;
+const INDEX_VERSION: u32 = 13;
 const INDEX_FILE: &str = "goindex";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -802,13 +802,19 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
             if casgstatus_seen && r.changes_only_by_casgstatus(mem, key) {
                 scan_set.set_aside(addr);
             }
-            if scanned
+            let unchanged = scanned
                 .get(&addr)
-                .is_some_and(|(k, seen)| *k == key && seen.as_ref() == pass.last.get(&key.0))
-            {
+                .is_some_and(|(k, seen)| *k == key && seen.as_ref() == pass.last.get(&key.0));
+            // Unless it may be in another syscall (see `note`): its thread
+            // enters one.
+            let entry = matches!(ev.kind, EventKind::SyscallEntry { .. });
+            if unchanged && !(entry && crate::goruntime::status_name(key.1) == "syscall") {
                 continue;
             }
             let g = r.g_from(mem, addr, &raw);
+            if unchanged && g.thread != Some(ev.tid.0) {
+                continue;
+            }
             let state = g
                 .wait_reason
                 .clone()
@@ -1295,6 +1301,11 @@ fn note(
     if prev == Some(&state) || (prev.is_none() && state == "dead") {
         return false;
     }
+    // A goroutine seen in a syscall again may be in another one: Go 1.26+
+    // enters and leaves syscalls with bare status stores, so no event need
+    // fall between a short call and the next (a write, then a blocking
+    // read); a new place means it left the first and ran.
+    let prev_syscall = prev.and_then(|p| p.strip_prefix(SYSCALL_AT));
     if prev.is_none() {
         let by = stack::created_by(bin, g.gopc)
             .map(|c| format!("{} at {}:{}", c.function, c.file, c.line))
@@ -1315,9 +1326,31 @@ fn note(
         None
     } else {
         // As `user_frame` picks from the frames.
-        stack::goroutine_frame_ranked(bin, mem, g, regs, &stack::user_rank)
+        stack::goroutine_frame_ranked(bin, mem, g, regs, &|f| stack::user_rank(bin, f))
     };
     let (function, location) = place(frame.as_ref());
+    if state == "syscall" {
+        let at = location.clone().unwrap_or_default();
+        if let Some(before) = prev_syscall {
+            if before == at {
+                return false;
+            }
+            idx.transitions.push(Transition {
+                event,
+                time_ns: clock,
+                goid: g.goid,
+                state: "running".into(),
+                thread,
+                function: function.clone(),
+                location: location.clone(),
+                woken_by: None,
+                until_ns: None,
+            });
+        }
+        last.insert(g.goid, format!("{SYSCALL_AT}{at}"));
+    } else {
+        last.insert(g.goid, state.clone());
+    }
     idx.transitions.push(Transition {
         event,
         time_ns: clock,
@@ -1331,9 +1364,11 @@ fn note(
             .then(|| r.sleep_deadline(mem, g.addr))
             .flatten(),
     });
-    last.insert(g.goid, state);
     true
 }
+
+/// How `note` remembers a syscall state: with its place.
+const SYSCALL_AT: &str = "syscall at ";
 
 /// Lock holders as the index pass goes (see `goruntime::locks`).
 #[derive(Default)]

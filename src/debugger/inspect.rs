@@ -237,7 +237,7 @@ impl Engine {
         for g in gs {
             let regs = self.running_regs(&g);
             let frames = goruntime::stack::goroutine_frames(&self.bin, mem, &g, regs.as_ref());
-            let function = goruntime::stack::user_frame(&frames)
+            let function = goruntime::stack::user_frame(&self.bin, &frames)
                 .or(frames.first())
                 .map(|f| f.function.clone())
                 .or_else(|| self.bin.function_at(g.startpc).map(|f| f.name.clone()))

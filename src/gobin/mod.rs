@@ -52,6 +52,9 @@ pub struct GoBinary {
     frames_memo: std::sync::Mutex<crate::fasthash::AddrMap<u64, std::sync::Arc<[SourceFrame]>>>,
     /// Where g is from the thread pointer (fs base), in bytes.
     g_tls: i64,
+    /// The main module's path (`.go.buildinfo`): its packages are the
+    /// program's own code, as package main is.
+    main_module: Option<String>,
 }
 
 impl GoBinary {
@@ -136,6 +139,10 @@ impl GoBinary {
             "loaded {}",
             path.display()
         );
+        let main_module = file
+            .section_by_name(".go.buildinfo")
+            .and_then(|s| s.data().ok())
+            .and_then(crate::elf::main_module_from_buildinfo);
         let (entry, pie) = (file.entry(), file.kind() == object::ObjectKind::Dynamic);
         drop(file);
         Ok(GoBinary {
@@ -153,6 +160,7 @@ impl GoBinary {
             pie,
             frames_memo: Default::default(),
             g_tls,
+            main_module,
         })
     }
 
@@ -192,6 +200,17 @@ impl GoBinary {
     }
 
     /// Address and size of a symbol (e.g. `runtime.allgs`).
+    /// Whether `function` (a Go symbol name) is in package main or in a
+    /// package of the main module: the program's own code.
+    pub fn is_own_code(&self, function: &str) -> bool {
+        function.starts_with("main.")
+            || self.main_module.as_deref().is_some_and(|m| {
+                function
+                    .strip_prefix(m)
+                    .is_some_and(|rest| rest.starts_with('/') || rest.starts_with('.'))
+            })
+    }
+
     pub fn symbol(&self, name: &str) -> Option<(u64, u64)> {
         self.symbols.get(name).copied()
     }

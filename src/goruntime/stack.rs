@@ -302,19 +302,20 @@ fn goroutine_walk(
     }
 }
 
-/// The innermost frame of the program's own code: package main first, else
-/// anything outside the runtime.
-pub fn user_frame(frames: &[Frame]) -> Option<&Frame> {
+/// The innermost frame of the program's own code: package main or the
+/// main module's packages first, else anything outside the runtime.
+pub fn user_frame<'a>(bin: &GoBinary, frames: &'a [Frame]) -> Option<&'a Frame> {
     frames
         .iter()
-        .find(|f| user_rank(&f.function) == 2)
-        .or_else(|| frames.iter().find(|f| user_rank(&f.function) == 1))
+        .find(|f| user_rank(bin, &f.function) == 2)
+        .or_else(|| frames.iter().find(|f| user_rank(bin, &f.function) == 1))
 }
 
 /// How `user_frame` ranks a function (for `goroutine_frame_ranked`): 2 in
-/// package main, 1 elsewhere outside the runtime, 0 in the runtime.
-pub fn user_rank(function: &str) -> u8 {
-    if function.starts_with("main.") {
+/// the program's own code (`GoBinary::is_own_code`), 1 elsewhere outside
+/// the runtime, 0 in the runtime.
+pub fn user_rank(bin: &GoBinary, function: &str) -> u8 {
+    if bin.is_own_code(function) {
         2
     } else if function.starts_with("runtime.")
         || function.starts_with("internal/")

@@ -124,8 +124,8 @@ pub fn event_msg(tid: Tid) -> io::Result<u64> {
 fn xsave_layout() -> (usize, u64) {
     static LAYOUT: std::sync::OnceLock<(usize, u64)> = std::sync::OnceLock::new();
     *LAYOUT.get_or_init(|| {
-        // SAFETY: CPUID exists on every x86-64 CPU; leaf 0xD on every one with XSAVE.
-        let r = unsafe { std::arch::x86_64::__cpuid_count(0xd, 0) };
+        // Leaf 0xD exists on every CPU with XSAVE (all that run Go 1.24+).
+        let r = std::arch::x86_64::__cpuid_count(0xd, 0);
         let size = (r.ecx as usize).max(XSAVE_LEGACY_AND_HEADER);
         (size, (u64::from(r.edx) << 32) | u64::from(r.eax))
     })

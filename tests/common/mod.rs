@@ -47,12 +47,17 @@ pub fn example(version: &str, name: &str) -> PathBuf {
 
 /// The line number of `// #BP <marker>` in examples/<name>/main.go.
 pub fn marker_line(name: &str, marker: &str) -> usize {
-    let src = std::fs::read_to_string(repo().join("examples").join(name).join("main.go")).unwrap();
+    marker_line_in(&format!("{name}/main.go"), marker)
+}
+
+/// `marker_line` in another file of the examples (`stalls/ledger/ledger.go`).
+pub fn marker_line_in(file: &str, marker: &str) -> usize {
+    let src = std::fs::read_to_string(repo().join("examples").join(file)).unwrap();
     let tag = format!("// #BP {marker}");
     src.lines()
         .position(|l| l.contains(&tag))
         .map(|i| i + 1)
-        .unwrap_or_else(|| panic!("no marker {marker} in examples/{name}"))
+        .unwrap_or_else(|| panic!("no marker {marker} in examples/{file}"))
 }
 
 /// A scratch trace root; `RRGO_TRACE_DIR` points there for every command.
