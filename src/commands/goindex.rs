@@ -1312,10 +1312,7 @@ fn note(
             .unwrap_or_default();
         idx.created.push(Created {
             goid: g.goid,
-            entry: bin
-                .function_at(g.startpc)
-                .map(|f| f.name.clone())
-                .unwrap_or_default(),
+            entry: stack::start_function(bin, g.startpc).unwrap_or_default(),
             event,
             parent: g.parent_goid,
             by,

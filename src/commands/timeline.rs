@@ -106,9 +106,10 @@ fn picture(idx: &GoIndex) -> Picture {
                 at,
             });
         }
-        // `go f(x)` starts in a wrapper (main.main.gowrap1), where a
-        // goroutine that has not run yet is seen: name the row by the first
-        // other function the goroutine was seen in instead.
+        // `go f(x)` starts in a wrapper (main.main.gowrap1), named by the
+        // function it calls (`start_function`); where that call is not
+        // found (f inlined into it), by the first other function the
+        // goroutine was seen in.
         let entry = if c.entry.contains(".gowrap") {
             history
                 .iter()

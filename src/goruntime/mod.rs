@@ -534,6 +534,41 @@ pub fn thread_stack(mem: &dyn MemRead, fs_base: u64, rsp: u64) -> Option<(u64, u
 
 #[cfg(test)]
 mod tests {
+
+    /// `go f(x)` starts in a wrapper the compiler writes (`main.main.gowrap1`):
+    /// a goroutine is named by the function the wrapper calls, and by its
+    /// own package's (`stalls/ledger`) for a method of a package of the
+    /// module; the timeline once named rows by whatever function they were
+    /// first seen in (a logging helper).
+    #[test]
+    fn a_goroutine_started_by_go_f_is_named_by_f() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".build");
+        for version in ["1.27.3", "1.24.11"] {
+            for build in ["stalls", "stalls.debug"] {
+                let bin = crate::gobin::GoBinary::load(&root.join(format!("go{version}/{build}")))
+                    .unwrap();
+                let named: std::collections::BTreeSet<String> = bin
+                    .functions()
+                    .iter()
+                    .filter(|f| f.name.starts_with("main.main.gowrap"))
+                    .filter_map(|f| super::stack::start_function(&bin, f.entry))
+                    .collect();
+                for f in [
+                    "main.slowProducer",
+                    "main.stuckWorker",
+                    "main.reader",
+                    "main.writer",
+                    "rrgo.dev/examples/stalls/ledger.(*Book).Hold",
+                ] {
+                    assert!(named.contains(f), "go{version} {build}: {named:?}");
+                }
+                assert!(
+                    named.iter().all(|n| !n.contains(".gowrap")),
+                    "go{version} {build}: {named:?}"
+                );
+            }
+        }
+    }
     use super::{AllGs, ScanSet};
 
     /// The scan set keeps allgs' order, skips empty slots, leaves set-aside

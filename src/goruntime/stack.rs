@@ -327,6 +327,41 @@ pub fn user_rank(bin: &GoBinary, function: &str) -> u8 {
     }
 }
 
+/// The function a goroutine was started with (its `startpc`), as a person
+/// names it: for `go f(x)`, which the compiler turns into a wrapper
+/// (`main.main.gowrap1`) that calls f, the first function outside the
+/// runtime the wrapper calls or has inlined (where f is inlined, its
+/// calls' inline frames name it); else the function at `startpc` itself.
+pub fn start_function(bin: &GoBinary, startpc: u64) -> Option<String> {
+    let f = bin.function_at(startpc)?;
+    if f.name.contains(".gowrap") {
+        let called: Vec<String> = bin
+            .code(f.entry, f.entry + f.size)
+            .map(|code| crate::tracee::insn::direct_calls(code, f.entry))
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(at, target)| {
+                let inlined = bin.source_frames(at);
+                match inlined.len() {
+                    // Frames innermost first, the wrapper last.
+                    2.. => Some(inlined[inlined.len() - 2].0.clone()),
+                    _ => bin.function_at(target).map(|c| c.name.clone()),
+                }
+            })
+            .filter(|name| *name != f.name && !name.starts_with("runtime.morestack"))
+            .collect();
+        // The program's function, else the runtime's own (bgsweep).
+        let named = called
+            .iter()
+            .find(|c| user_rank(bin, c) > 0)
+            .or(called.first());
+        if let Some(c) = named {
+            return Some(c.clone());
+        }
+    }
+    Some(f.name.clone())
+}
+
 /// The `go` statement that created a goroutine (its `gopc`), as Go prints
 /// "created by": the call's line, the offset from the creating function.
 pub fn created_by(bin: &GoBinary, gopc: u64) -> Option<Frame> {

@@ -160,6 +160,21 @@ fn rand_insns_in(code: &[u8], ip: u64) -> Vec<u64> {
     out
 }
 
+/// The direct `call rel32` instructions in `code` (at address `ip`), in
+/// order: (address, target).
+pub fn direct_calls(code: &[u8], ip: u64) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut decoder = Decoder::with_ip(64, code, ip, DecoderOptions::NONE);
+    let mut insn = Instruction::default();
+    while decoder.can_decode() {
+        decoder.decode_out(&mut insn);
+        if insn.mnemonic() == Mnemonic::Call && insn.op0_kind() == OpKind::NearBranch64 {
+            out.push((insn.ip(), insn.near_branch_target()));
+        }
+    }
+    out
+}
+
 /// The same search over whole segments (the way before symbols were used),
 /// for tests to compare against.
 #[cfg(test)]
@@ -171,7 +186,10 @@ pub(crate) fn rand_sites_by_sweep(elf: &[u8]) -> Vec<u64> {
     let mut out = Vec::new();
     for ph in header.program_headers(endian, elf).unwrap() {
         if ph.p_type(endian) == PT_LOAD && ph.p_flags(endian).0 & PF_X.0 != 0 {
-            out.extend(rand_insns_in(ph.data(endian, elf).unwrap(), ph.p_offset(endian)));
+            out.extend(rand_insns_in(
+                ph.data(endian, elf).unwrap(),
+                ph.p_offset(endian),
+            ));
         }
     }
     out
