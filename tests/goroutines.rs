@@ -852,8 +852,8 @@ fn timeline_page_renders_goroutines_signal_and_lock_edge() {
 /// breakpoints only ("0"), with the index's debug log; `log_kb`: the
 /// probe log's size. Returns the page's bytes followed by the histories
 /// (`--goroutine N --json`: their wakers too, which the page does not
-/// show) of goroutine 1 and those the page shows reading the network
-/// (woken by the network poller), and rrgo's stderr.
+/// show) of goroutine 1 and the server's connections (`go c.serve()`:
+/// woken by the network poller), and rrgo's stderr.
 fn timeline_built(
     s: &Scratch,
     trace: &std::path::Path,
@@ -880,7 +880,12 @@ fn timeline_built(
         .unwrap()
         .iter()
         .filter(|e| e["name"] == "thread_name")
-        .filter(|e| e["args"]["name"].as_str().unwrap().contains("netFD).Read"))
+        .filter(|e| {
+            e["args"]["name"]
+                .as_str()
+                .unwrap()
+                .ends_with("(*conn).serve")
+        })
         .map(|e| e["tid"].as_u64().unwrap());
     for goid in std::iter::once(1).chain(readers) {
         let mut cmd = s.cmd();
@@ -1204,6 +1209,104 @@ fn a_writer_waiting_for_readers_names_the_last_and_whoever_queued_behind_it_when
                 "{ctx}: asked {asked}s, waited {measured}s"
             );
         }
+    }
+}
+
+/// Signals whose handling passes through another goroutine first
+/// (`examples/sighandoff`, sent by the program to itself):
+/// `signal.NotifyContext`'s goroutine receives SIGINT and cancels the
+/// context, and the story follows main from `ctx.Done()` to the RWMutex a
+/// reader holds (it said "woke no receiver: none was waiting"); SIGUSR1
+/// comes while the SIGHUP handler is busy and waits in the channel: SIGHUP's
+/// handling has no total (it was given both sleeps) and SIGUSR1 names the
+/// busy handler (it said nobody was waiting, or stopped at the loop).
+#[test]
+fn signals_handed_on_by_notify_context_or_queued_behind_a_busy_handler() {
+    let line = |m: &str| format!("main.go:{}", marker_line("sighandoff", m));
+    for version in go_versions() {
+        let s = Scratch::new();
+        let (rec, trace) = s.record("t", &example(&version, "sighandoff"), &[]);
+        assert!(rec.status.success(), "go{version}: {}", text(&rec.stderr));
+        let measured = program_measured(&text(&rec.stdout), "ctx-lock");
+        let out = s.run(&["replay", trace.to_str().unwrap(), "--signals", "--json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let story = |sig: &str| {
+            v["signals"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|st| st["signal"] == sig)
+                .unwrap_or_else(|| panic!("go{version}: no {sig}: {v}"))
+                .clone()
+        };
+        let step = |st: &serde_json::Value, what: &str| {
+            st["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["what"].as_str().unwrap_or("").contains(what))
+                .cloned()
+        };
+
+        let int = story("SIGINT");
+        let ctx = format!("go{version} SIGINT: {int}");
+        let woke = step(&int, "(signal.NotifyContext's)").unwrap_or_else(|| panic!("{ctx}"));
+        let what = woke["what"].as_str().unwrap();
+        assert!(
+            what.contains("cancelled the context: goroutine 1 woke from ctx.Done() in main.main")
+                && what.ends_with(&line("ctx-done")),
+            "{ctx}"
+        );
+        let wait = step(&int, "sync.RWMutex.Lock").unwrap_or_else(|| panic!("{ctx}"));
+        assert!(
+            wait["what"].as_str().unwrap().contains(&line("ctx-lock")),
+            "{ctx}"
+        );
+        let lock = &wait["lock"];
+        assert_eq!(lock["locked_in"], "main.reader", "{ctx}");
+        assert!(
+            lock["locked_at"]
+                .as_str()
+                .is_some_and(|l| l.ends_with(&line("reader-rlock"))),
+            "{ctx}"
+        );
+        let waited = wait["duration_ns"].as_u64().unwrap() as f64 / 1e9;
+        assert!(
+            (waited - measured).abs() < 0.02,
+            "{ctx}: waited {waited}s, the program measured {measured}s"
+        );
+
+        let hup = story("SIGHUP");
+        let ctx = format!("go{version} SIGHUP: {hup}");
+        let got = step(&hup, "received it in main.handle").unwrap_or_else(|| panic!("{ctx}"));
+        assert!(
+            got["what"]
+                .as_str()
+                .unwrap()
+                .ends_with(&line("handler-recv")),
+            "{ctx}"
+        );
+        let handler = got["what"]
+            .as_str()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .to_string();
+        assert!(step(&hup, &line("hup-sleep")).is_some(), "{ctx}");
+        assert!(step(&hup, "SIGUSR1 came").is_some(), "{ctx}");
+        assert!(hup["handled_ns"].is_null(), "{ctx}");
+
+        let usr = story("SIGUSR1");
+        assert!(
+            step(
+                &usr,
+                &format!("woke no receiver: goroutine {handler}, still handling SIGHUP")
+            )
+            .is_some(),
+            "go{version} SIGUSR1: {usr}"
+        );
     }
 }
 

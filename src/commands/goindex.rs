@@ -567,6 +567,8 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
             ..Default::default()
         },
         last: AddrMap::default(),
+        thread_exits: AddrMap::default(),
+        syscall_noted: AddrMap::default(),
         wakers: AddrMap::default(),
         locks: Locks::default(),
         mutex_sites: MutexSites::find(&bin),
@@ -767,6 +769,12 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
             }
         }
         let Some(r) = &reader else { continue };
+        // (Not a call the kernel restarts: it was never left.)
+        if let EventKind::SyscallExit { result, .. } = &ev.kind {
+            if !(-516..=-512).contains(result) {
+                pass.thread_exits.insert(ev.tid.0, ev.time.0);
+            }
+        }
         if let EventKind::Signal { signo, siginfo, .. } = &ev.kind {
             // The goroutine on the thread: g from TLS (fs_base-8); on g0 or gsignal, m.curg.
             let goroutine = session
@@ -815,6 +823,14 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
             if unchanged && g.thread != Some(ev.tid.0) {
                 continue;
             }
+            let new_syscall = entry
+                && g.status == "syscall"
+                && g.thread == Some(ev.tid.0)
+                && pass.thread_exits.get(&ev.tid.0).is_some_and(|&exit| {
+                    pass.syscall_noted
+                        .get(&g.goid)
+                        .is_some_and(|&noted| exit > noted)
+                });
             let state = g
                 .wait_reason
                 .clone()
@@ -836,12 +852,12 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
             let now = pass.clock.monotonic(main);
             if note(
                 &mut pass.idx,
-                &mut pass.last,
+                (&mut pass.last, &mut pass.syscall_noted),
                 &bin,
                 r,
                 mem,
                 &g,
-                state,
+                (state, new_syscall),
                 g.thread,
                 regs.as_ref(),
                 ev.time.0,
@@ -1034,6 +1050,12 @@ struct Pass<'a> {
     idx: GoIndex,
     /// Each goroutine's last noted state.
     last: AddrMap<u64, String>,
+    /// Each thread's last syscall exit, and the event each goroutine was
+    /// last noted entering a syscall: a goroutine whose thread left a
+    /// syscall since is in a new one, even at the same place (os/signal's
+    /// loop between two signals).
+    thread_exits: AddrMap<i32, u64>,
+    syscall_noted: AddrMap<u64, u64>,
     /// What readied each goroutine whose `runnable` is not noted yet.
     wakers: AddrMap<u64, Waker>,
     locks: Locks,
@@ -1124,12 +1146,12 @@ impl Pass<'_> {
         let (bin, goid) = (self.bin, g.goid);
         if note(
             &mut self.idx,
-            &mut self.last,
+            (&mut self.last, &mut self.syscall_noted),
             bin,
             r,
             mem,
             &g,
-            state,
+            (state, false),
             thread,
             live,
             event,
@@ -1278,16 +1300,18 @@ fn program_caller(
 
 /// Records goroutine `g` entering `state` at `event`, unless that is the
 /// state it was last seen in; its first sighting is its creation. True if
-/// it recorded a transition.
+/// it recorded a transition. `state.1`: its thread left a syscall since
+/// it was last noted in one (a syscall state is then a new one);
+/// `syscall_noted` keeps when each was.
 #[allow(clippy::too_many_arguments)]
 fn note(
     idx: &mut GoIndex,
-    last: &mut AddrMap<u64, String>,
+    (last, syscall_noted): (&mut AddrMap<u64, String>, &mut AddrMap<u64, u64>),
     bin: &GoBinary,
     r: &GoReader,
     mem: &dyn crate::tracee::mem::MemRead,
     g: &crate::goruntime::Goroutine,
-    state: String,
+    (state, new_syscall): (String, bool),
     thread: Option<i32>,
     regs: Option<&trace_format::Regs>,
     event: u64,
@@ -1329,7 +1353,7 @@ fn note(
     if state == "syscall" {
         let at = location.clone().unwrap_or_default();
         if let Some(before) = prev_syscall {
-            if before == at {
+            if before == at && !new_syscall {
                 return false;
             }
             idx.transitions.push(Transition {
@@ -1345,6 +1369,7 @@ fn note(
             });
         }
         last.insert(g.goid, format!("{SYSCALL_AT}{at}"));
+        syscall_noted.insert(g.goid, event);
     } else {
         last.insert(g.goid, state.clone());
     }

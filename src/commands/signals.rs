@@ -392,13 +392,18 @@ impl Step {
     }
 }
 
+/// A goroutine that can receive a signal from os/signal's channel: the
+/// program's, or `signal.NotifyContext`'s own (which cancels its context).
 fn is_user(t: &Transition) -> bool {
     t.function.as_deref().is_some_and(|f| {
-        !f.starts_with("os/signal.") && !f.starts_with("runtime.") && !f.starts_with("sync.")
-    }) || t
-        .function
-        .as_deref()
-        .is_some_and(|f| f.starts_with("sync."))
+        (!f.starts_with("os/signal.") || is_notify_context(f)) && !f.starts_with("runtime.")
+    })
+}
+
+/// `signal.NotifyContext`'s goroutine: it receives the signal and cancels
+/// the context; the goroutine waiting on `ctx.Done()` handles it.
+fn is_notify_context(function: &str) -> bool {
+    function.starts_with("os/signal.NotifyContext")
 }
 
 /// `b - a`, if both are known.
@@ -415,6 +420,143 @@ pub(super) fn secs(ns: Option<u64>, decimals: usize) -> String {
 /// `ns` since the epoch as "YYYY-MM-DD HH:MM:SS.mmm UTC".
 fn utc(ns: u64) -> String {
     crate::describe::unix_ns(ns)
+}
+
+/// How os/signal handed a signal on: the loop goroutine's wake, whether
+/// that wake may be another signal's, when the loop waited again, the
+/// goroutine that received it, and the next signal of the program's.
+struct Delivery<'a> {
+    looped: Option<&'a Transition>,
+    ambiguous: Option<(&'a Transition, &'a SignalSeen)>,
+    loop_done: Option<u64>,
+    receiver: Option<&'a Transition>,
+    next_signal: Option<&'a SignalSeen>,
+}
+
+fn delivery<'a>(idx: &'a GoIndex, s: &SignalSeen) -> Delivery<'a> {
+    let after: Vec<&'a Transition> = idx
+        .transitions
+        .iter()
+        .filter(|t| t.event >= s.event)
+        .collect();
+    // The os/signal loop goroutine leaves its syscall (notetsleepg) when sigsend wakes it.
+    let looped = after.iter().find(|t| {
+        t.function
+            .as_deref()
+            .is_some_and(|f| f.starts_with("os/signal."))
+            && t.state != "syscall"
+    });
+    // A loop wake after another signal came may be that one's: the loop
+    // takes pending signals by number, not by arrival.
+    let next_signal = idx
+        .signals
+        .iter()
+        .find(|x| x.event > s.event && !super::goindex::runtime_signal(x.signo));
+    let (looped, ambiguous) = match (looped, next_signal) {
+        (Some(l), Some(n)) if l.event > n.event => (None, Some((l, n))),
+        (l, _) => (l, None),
+    };
+    // Until the loop waits again: what it did for this signal.
+    let loop_done = looped.and_then(|l| {
+        after
+            .iter()
+            .find(|t| {
+                t.goid == l.goid
+                    && t.event > l.event
+                    && (t.state == "syscall" || t.state.starts_with("waiting"))
+            })
+            .map(|t| t.event)
+    });
+    let loops: Vec<u64> = idx
+        .created
+        .iter()
+        .filter(|c| c.entry == "os/signal.loop")
+        .map(|c| c.goid)
+        .collect();
+    // The receiver: a goroutine leaving a channel wait into the runnable
+    // state, woken by the loop while it handed this signal on (a receiver
+    // not waiting then takes it later from the channel's buffer, unseen).
+    let receiver = after.iter().find(|t| {
+        ambiguous.is_none()
+            && t.state == "runnable"
+            && is_user(t)
+            && loop_done.is_none_or(|end| t.event <= end)
+            // A wake after the next signal came may be for that one.
+            && next_signal.is_none_or(|n| t.event < n.event)
+            && match (looped, &t.woken_by) {
+                (Some(l), Some(w)) => w.goid == Some(l.goid),
+                (Some(_), None) => true,
+                // The loop's wake unseen: only its own wake-up of a
+                // receiver tells (any goroutine leaving a receive is not).
+                (None, Some(w)) => w.goid.is_some_and(|g| loops.contains(&g)),
+                (None, None) => false,
+            }
+            && idx
+                .transitions
+                .iter()
+                .rev()
+                .find(|p| p.goid == t.goid && p.event < t.event)
+                .is_some_and(|p| {
+                    p.state.starts_with("waiting: chan receive")
+                        || p.state.starts_with("waiting: select")
+                })
+    });
+    Delivery {
+        looped: looped.copied(),
+        ambiguous: ambiguous.map(|(l, n)| (*l, n)),
+        loop_done,
+        receiver: receiver.copied(),
+        next_signal,
+    }
+}
+
+/// A wake-up by a `signal.NotifyContext` goroutine after `s` (and before
+/// the program's next signal): that goroutine and the goroutine woken.
+fn notify_cancel<'a>(
+    idx: &'a GoIndex,
+    s: &SignalSeen,
+    next: Option<&SignalSeen>,
+) -> Option<(u64, &'a Transition)> {
+    let notifiers: Vec<u64> = idx
+        .created
+        .iter()
+        .filter(|c| is_notify_context(&c.entry))
+        .map(|c| c.goid)
+        .collect();
+    idx.transitions
+        .iter()
+        .filter(|t| t.event >= s.event && next.is_none_or(|n| t.event < n.event))
+        .find_map(|t| {
+            let by = t.woken_by.as_ref()?.goid?;
+            (t.state == "runnable" && t.goid != by && notifiers.contains(&by)).then_some((by, t))
+        })
+}
+
+/// For a signal no receiver woke for: the signal before it, whose receiver
+/// had not come back to its receive when this one came, that receiver's
+/// receive, and when it is next seen waiting there.
+fn busy_receiver<'a>(
+    idx: &'a GoIndex,
+    s: &SignalSeen,
+) -> Option<(&'a SignalSeen, &'a Transition, Option<&'a Transition>)> {
+    let p = idx
+        .signals
+        .iter()
+        .rev()
+        .find(|x| x.event < s.event && !super::goindex::runtime_signal(x.signo))?;
+    let r = delivery(idx, p).receiver?;
+    let at_receive = |t: &&Transition| {
+        t.goid == r.goid
+            && t.event > r.event
+            && t.location == r.location
+            && (t.state.starts_with("waiting: chan receive")
+                || t.state.starts_with("waiting: select"))
+    };
+    let back = idx.transitions.iter().find(at_receive);
+    match back {
+        Some(b) if b.event <= s.event => None,
+        _ => Some((p, r, back)),
+    }
 }
 
 fn story(idx: &GoIndex, s: &SignalSeen) -> Story {
@@ -449,23 +591,13 @@ fn story(idx: &GoIndex, s: &SignalSeen) -> Story {
         .iter()
         .filter(|t| t.event >= s.event)
         .collect();
-    // The os/signal loop goroutine leaves its syscall (notetsleepg) when sigsend wakes it.
-    let looped = after.iter().find(|t| {
-        t.function
-            .as_deref()
-            .is_some_and(|f| f.starts_with("os/signal."))
-            && t.state != "syscall"
-    });
-    // A loop wake after another signal came may be that one's: the loop
-    // takes pending signals by number, not by arrival.
-    let next_signal = idx
-        .signals
-        .iter()
-        .find(|x| x.event > s.event && !super::goindex::runtime_signal(x.signo));
-    let (looped, ambiguous) = match (looped, next_signal) {
-        (Some(l), Some(n)) if l.event > n.event => (None, Some((l, n))),
-        (l, _) => (l, None),
-    };
+    let Delivery {
+        looped,
+        ambiguous,
+        loop_done,
+        receiver,
+        next_signal,
+    } = delivery(idx, s);
     if let Some((l, n)) = ambiguous {
         steps.push(Step::new(
             s,
@@ -489,89 +621,169 @@ fn story(idx: &GoIndex, s: &SignalSeen) -> Story {
             format!("os/signal loop (goroutine {}) woke", l.goid),
         ));
     }
-    // Until the loop waits again: what it did for this signal.
-    let loop_done = looped.and_then(|l| {
-        after
-            .iter()
-            .find(|t| {
-                t.goid == l.goid
-                    && t.event > l.event
-                    && (t.state == "syscall" || t.state.starts_with("waiting"))
-            })
-            .map(|t| t.event)
-    });
-    // The receiver: a goroutine leaving a channel wait into the runnable
-    // state, woken by the loop while it handed this signal on (a receiver
-    // not waiting then takes it later from the channel's buffer, unseen).
-    let receiver = after.iter().find(|t| {
-        ambiguous.is_none()
-            && t.state == "runnable"
-            && is_user(t)
-            && loop_done.is_none_or(|end| t.event <= end)
-            // A wake after the next signal came may be for that one.
-            && next_signal.is_none_or(|n| t.event < n.event)
-            && match (looped, &t.woken_by) {
-                (Some(l), Some(w)) => w.goid == Some(l.goid),
-                _ => true,
-            }
-            && idx
-                .transitions
-                .iter()
-                .rev()
-                .find(|p| p.goid == t.goid && p.event < t.event)
-                .is_some_and(|p| {
-                    p.state.starts_with("waiting: chan receive")
-                        || p.state.starts_with("waiting: select")
-                })
-    });
-    let until = loop_done.or(next_signal.map(|n| n.event));
-    if let (None, Some(l), Some(end)) = (receiver, looped, until) {
+    // Said where the loop waits again, else where the next signal came,
+    // else where it woke (the loop's own waits not seen).
+    let until = loop_done
+        .or(next_signal.map(|n| n.event))
+        .or(looped.map(|l| l.event));
+    // signal.NotifyContext's goroutine, not yet at its select when the
+    // signal came, takes it from its channel unseen: its cancel's wake-up
+    // (nothing else of it wakes anyone) shows that it did.
+    let unseen_cancel = match (receiver, ambiguous) {
+        (None, None) => notify_cancel(idx, s, next_signal),
+        _ => None,
+    };
+    if let (None, None, Some(l), Some(end)) = (receiver, unseen_cancel, looped, until) {
         let at = after.iter().rev().find(|t| t.event <= end);
-        steps.push(Step::new(
-            s,
-            end,
-            at.and_then(|t| t.time_ns),
-            format!(
+        let what = match busy_receiver(idx, s) {
+            Some((p, r, back)) => format!(
+                "the os/signal loop (goroutine {}) woke no receiver: goroutine {}, still \
+                 handling {} (#{}), was not at its receive; it takes this signal from its \
+                 channel's buffer when it next receives, which leaves no trace{}",
+                l.goid,
+                r.goid,
+                name(p.signo),
+                p.event,
+                back.map(|b| format!(
+                    " (it is next seen waiting at its receive at t={} (#{}))",
+                    secs(since(idx.start(), b.time_ns), 3),
+                    b.event
+                ))
+                .unwrap_or_default()
+            ),
+            None => format!(
                 "the os/signal loop (goroutine {}) woke no receiver: none was waiting, so the \
                  signal stays in a channel's buffer until received (or was dropped: a full \
                  channel)",
                 l.goid
             ),
-        ));
+        };
+        steps.push(Step::new(s, end, at.and_then(|t| t.time_ns), what));
     }
+    // A later signal nobody was waiting for may be this receiver's next:
+    // where it takes that one from its channel is not seen, so its waits
+    // from then on may be for either.
+    let overlapped = next_signal.filter(|n| {
+        let d = delivery(idx, n);
+        d.receiver.is_none() && d.ambiguous.is_none()
+    });
     let loop_woke = steps
         .last()
         .filter(|st| st.what.starts_with("os/signal loop"));
     let loop_ns = loop_woke.and_then(|st| st.time_ns);
     let mut parts: Vec<Part> = Vec::new();
     let mut handled: Option<Option<u64>> = None;
-    if let Some(r) = receiver {
-        if loop_ns.is_some() {
-            parts.push(Part::new(
-                "to the os/signal loop",
-                since(s.time_ns, loop_ns),
-            ));
-        }
+    if loop_ns.is_some() && (receiver.is_some() || unseen_cancel.is_some()) {
         parts.push(Part::new(
-            &format!("to goroutine {}", r.goid),
-            since(loop_ns.or(s.time_ns), r.time_ns),
+            "to the os/signal loop",
+            since(s.time_ns, loop_ns),
         ));
-        steps.push(Step::new(
-            s,
-            r.event,
-            r.time_ns,
-            format!(
-                "goroutine {} received it in {} at {}",
-                r.goid,
-                r.function.clone().unwrap_or_default(),
-                r.location.clone().unwrap_or_default()
-            ),
-        ));
-        let mine: Vec<&&Transition> = after
+    }
+    let first = match (receiver, unseen_cancel) {
+        (Some(r), _) => {
+            parts.push(Part::new(
+                &format!("to goroutine {}", r.goid),
+                since(loop_ns.or(s.time_ns), r.time_ns),
+            ));
+            steps.push(Step::new(
+                s,
+                r.event,
+                r.time_ns,
+                format!(
+                    "goroutine {} received it in {} at {}",
+                    r.goid,
+                    r.function.clone().unwrap_or_default(),
+                    r.location.clone().unwrap_or_default()
+                ),
+            ));
+            Some(r)
+        }
+        (None, Some((g, h))) => {
+            parts.push(Part::new(
+                &format!("to goroutine {} (ctx.Done)", h.goid),
+                since(loop_ns.or(s.time_ns), h.time_ns),
+            ));
+            steps.push(Step::new(
+                s,
+                h.event,
+                h.time_ns,
+                format!(
+                    "goroutine {g} (signal.NotifyContext's), not yet waiting when the signal \
+                     came, took it from its channel (unseen) and cancelled the context: \
+                     goroutine {} woke from ctx.Done() in {} at {}",
+                    h.goid,
+                    h.function.clone().unwrap_or_default(),
+                    h.location.clone().unwrap_or_default()
+                ),
+            ));
+            Some(h)
+        }
+        (None, None) => None,
+    };
+    // A goroutine woken from ctx.Done() goes on with the program: its waits
+    // are followed up to the program's next signal.
+    let mut follow_end = unseen_cancel.and(next_signal.map(|n| n.event));
+    if let Some(r) = first {
+        // NotifyContext's goroutine cancels the context: the goroutine
+        // that wakes from `ctx.Done()` is the one handling the signal.
+        let mut r: &Transition = r;
+        if r.function.as_deref().is_some_and(is_notify_context) {
+            let woke = after.iter().find(|t| {
+                t.event >= r.event
+                    && t.goid != r.goid
+                    && t.state == "runnable"
+                    && t.woken_by.as_ref().is_some_and(|w| w.goid == Some(r.goid))
+            });
+            if let Some(h) = woke {
+                parts.push(Part::new(
+                    &format!("to goroutine {} (ctx.Done)", h.goid),
+                    since(r.time_ns, h.time_ns),
+                ));
+                steps.push(Step::new(
+                    s,
+                    h.event,
+                    h.time_ns,
+                    format!(
+                        "goroutine {} (signal.NotifyContext's) cancelled the context: goroutine \
+                         {} woke from ctx.Done() in {} at {}",
+                        r.goid,
+                        h.goid,
+                        h.function.clone().unwrap_or_default(),
+                        h.location.clone().unwrap_or_default()
+                    ),
+                ));
+                r = h;
+                follow_end = next_signal.map(|n| n.event);
+            }
+        }
+        // What it did next, from the transition after r (more may be
+        // noted at r's own event: woken and already waiting on a lock).
+        let next = after
             .iter()
-            .filter(|t| t.goid == r.goid && t.event > r.event)
-            .collect();
+            .position(|t| std::ptr::eq(*t, r))
+            .map_or(after.len(), |i| i + 1);
+        let mine: Vec<&&Transition> = after[next..].iter().filter(|t| t.goid == r.goid).collect();
         for (i, t) in mine.iter().enumerate() {
+            if follow_end.is_some_and(|end| t.event > end) {
+                break;
+            }
+            if let Some(n) = overlapped.filter(|n| t.event > n.event) {
+                steps.push(Step::new(
+                    s,
+                    n.event,
+                    n.time_ns,
+                    format!(
+                        "{} came (#{}) while goroutine {} was still handling this signal: \
+                         what it waits for from here on may be either's (it takes a signal \
+                         waiting in its channel without a trace), so where this one's \
+                         handling ends is not known",
+                        name(n.signo),
+                        n.event,
+                        r.goid
+                    ),
+                ));
+                break;
+            }
             let again = (t.state.starts_with("waiting: chan receive")
                 || t.state.starts_with("waiting: select"))
                 && t.location == r.location;

@@ -320,6 +320,8 @@ pub fn user_rank(bin: &GoBinary, function: &str) -> u8 {
     } else if function.starts_with("runtime.")
         || function.starts_with("internal/")
         || function.starts_with("syscall.")
+        // Go 1.27's symbol for runtime.goready's closure (systemstack).
+        || function.starts_with("_.")
     {
         0
     } else {
