@@ -113,6 +113,41 @@ fn json_dump_lists_goroutines_with_states() {
     assert!(gs.iter().all(|g| g["status"] != "dead"));
 }
 
+/// A dump asked for past the program's exit_group (its memory being torn
+/// down: one of two read errors, an empty dump or a garbage frame, run to
+/// run) is the dump at the exit_group, the same every time, and says so;
+/// one before the runtime made a goroutine says that.
+#[test]
+fn a_dump_past_the_exit_is_the_one_at_the_exit_and_one_before_the_start_says_so() {
+    let s = Scratch::new();
+    let (rec, trace) = s.record("t", &example(&go_versions()[0], "goroutines"), &[]);
+    assert!(rec.status.success(), "{}", text(&rec.stderr));
+    let exit = dump_at(&s, &trace, "999999999");
+    assert!(
+        text(&exit.stderr).contains("after the program's exit_group"),
+        "{}",
+        text(&exit.stderr)
+    );
+    let plain = s.run(&["replay", trace.to_str().unwrap(), "--goroutines"]);
+    assert_eq!(text(&exit.stdout), text(&plain.stdout));
+    assert!(
+        text(&exit.stdout).contains("main.main"),
+        "{}",
+        text(&exit.stdout)
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            text(&dump_at(&s, &trace, "999999999").stdout),
+            text(&exit.stdout)
+        );
+    }
+    let start = text(&dump_at(&s, &trace, "0").stdout);
+    assert!(
+        start.contains("before the program read any clock") && start.contains("none yet"),
+        "{start}"
+    );
+}
+
 /// `rrgo replay --goroutines --at EVENT`, which must succeed.
 fn dump_at(s: &Scratch, trace: &std::path::Path, at: &str) -> std::process::Output {
     let out = s.run(&[
@@ -1251,6 +1286,13 @@ fn signals_handed_on_by_notify_context_or_queued_behind_a_busy_handler() {
 
         let int = story("SIGINT");
         let ctx = format!("go{version} SIGINT: {int}");
+        // Sent by the program itself, handled by main (from ctx.Done()).
+        let pid = int["sender_pid"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{ctx}"));
+        assert_eq!(int["sender"], format!("kill() from pid {pid}"), "{ctx}");
+        assert_eq!(int["si_code"], 0, "{ctx}");
+        assert_eq!(int["handler_goroutine"], 1, "{ctx}");
         let woke = step(&int, "(signal.NotifyContext's)").unwrap_or_else(|| panic!("{ctx}"));
         let what = woke["what"].as_str().unwrap();
         assert!(
@@ -1279,6 +1321,7 @@ fn signals_handed_on_by_notify_context_or_queued_behind_a_busy_handler() {
 
         let hup = story("SIGHUP");
         let ctx = format!("go{version} SIGHUP: {hup}");
+        assert_eq!(hup["sender_pid"], pid, "{ctx}");
         let got = step(&hup, "received it in main.handle").unwrap_or_else(|| panic!("{ctx}"));
         assert!(
             got["what"]
@@ -1295,6 +1338,7 @@ fn signals_handed_on_by_notify_context_or_queued_behind_a_busy_handler() {
             .unwrap()
             .to_string();
         assert!(step(&hup, &line("hup-sleep")).is_some(), "{ctx}");
+        assert_eq!(hup["handler_goroutine"].to_string(), handler, "{ctx}");
         assert!(step(&hup, "SIGUSR1 came").is_some(), "{ctx}");
         assert!(hup["handled_ns"].is_null(), "{ctx}");
 

@@ -59,9 +59,21 @@ pub fn run(dir: &std::path::Path, at: Option<u64>, json: bool) -> Result<i32> {
     let bin = GoBinary::load_cached(&exe, Some(&dir.join(crate::trace_dir::DWARF_TABLES)))?;
     // A position-independent executable: its addresses as loaded.
     let bin = bin.loaded_at_entry(session.exe_entry());
-    let at = at
-        .unwrap_or_else(|| default_point(&session))
-        .min(session.event_count().saturating_sub(1));
+    // Past the main process's exit_group its memory is being torn down:
+    // reads there fail or not depending on the kernel's progress, so the
+    // dump is taken at the exit_group instead, and said so.
+    let last = default_point(&session);
+    let at = match at {
+        Some(asked) if asked > last => {
+            crate::say!(
+                "note: event {asked} is after the program's exit_group (event {last}), when its \
+                 memory is being torn down: showing the goroutines at event {last}"
+            );
+            last
+        }
+        Some(asked) => asked,
+        None => last,
+    };
     let mut progress = Progress::new("replaying to the event", at);
     let mut clock = super::goindex::ProgramClock::default();
     while session.next_event().0 < at {
@@ -108,11 +120,20 @@ pub fn run(dir: &std::path::Path, at: Option<u64>, json: bool) -> Result<i32> {
         return Ok(0);
     }
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "goroutines at event {at} (t=+{} on the program's monotonic clock since its first clock read):",
-        super::signals::secs(super::signals::since(start_ns, time_ns), 6)
-    );
+    let when = match super::signals::since(start_ns, time_ns) {
+        Some(ns) => format!(
+            "t=+{} on the program's monotonic clock since its first clock read",
+            super::signals::secs(Some(ns), 6)
+        ),
+        None => "before the program read any clock".into(),
+    };
+    let _ = writeln!(out, "goroutines at event {at} ({when}):");
+    if dumped.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nnone yet: the Go runtime has not created its first goroutine by this event"
+        );
+    }
     for d in dumped.iter().filter(|d| !d.g.system) {
         let state =
             d.g.wait_reason

@@ -354,7 +354,16 @@ struct Story {
     /// The program's CLOCK_REALTIME then (ns since the epoch), estimated.
     wall_time_ns: Option<u64>,
     thread: i32,
+    /// The goroutine running on that thread when it came.
     goroutine: Option<u64>,
+    /// Who sent it ("kill() from pid N", "the kernel"), from its siginfo.
+    sender: String,
+    sender_pid: Option<i32>,
+    si_code: i32,
+    /// The goroutine that handled it: the one that received it from
+    /// os/signal's channel, or the one woken from `ctx.Done()` of
+    /// `signal.NotifyContext` (none when not known).
+    handler_goroutine: Option<u64>,
     steps: Vec<Step>,
     /// From the signal until the goroutine that received it finished or
     /// waited for the next one (none if it never did).
@@ -723,6 +732,7 @@ fn story(idx: &GoIndex, s: &SignalSeen) -> Story {
     // A goroutine woken from ctx.Done() goes on with the program: its waits
     // are followed up to the program's next signal.
     let mut follow_end = unseen_cancel.and(next_signal.map(|n| n.event));
+    let mut handler = first.map(|r| r.goid);
     if let Some(r) = first {
         // NotifyContext's goroutine cancels the context: the goroutine
         // that wakes from `ctx.Done()` is the one handling the signal.
@@ -753,6 +763,7 @@ fn story(idx: &GoIndex, s: &SignalSeen) -> Story {
                     ),
                 ));
                 r = h;
+                handler = Some(h.goid);
                 follow_end = next_signal.map(|n| n.event);
             }
         }
@@ -927,6 +938,11 @@ fn story(idx: &GoIndex, s: &SignalSeen) -> Story {
         wall_time_ns: s.wall_time_ns,
         thread: s.thread,
         goroutine: s.goroutine,
+        sender: sender(s.si_code, s.sender_pid),
+        // A process sent it (SI_USER, SI_QUEUE, SI_TKILL…: codes ≤ 0).
+        sender_pid: (s.si_code <= 0).then_some(s.sender_pid),
+        si_code: s.si_code,
+        handler_goroutine: handler,
         steps,
         handled_ns,
         breakdown: parts,
@@ -969,10 +985,7 @@ pub fn text(idx: &GoIndex) -> String {
 fn render(idx: &GoIndex, stories: &[Story], preemptions: usize) -> String {
     let mut out = String::new();
     let at = |t: Option<u64>| format!("t=+{}", secs(since(idx.start(), t), 3));
-    for (st, s) in stories
-        .iter()
-        .zip(idx.signals.iter().filter(|s| s.signo != 23))
-    {
+    for st in stories {
         let g = st
             .goroutine
             .map(|g| format!(" while goroutine {g} was running"))
@@ -987,7 +1000,7 @@ fn render(idx: &GoIndex, stories: &[Story], preemptions: usize) -> String {
             st.signal,
             st.event,
             at(st.time_ns),
-            sender(s.si_code, s.sender_pid),
+            st.sender,
             st.thread
         );
         for step in &st.steps {
