@@ -1,6 +1,7 @@
 //! The recording session: spawn, the stop loop, and the end of the recording.
 
 use std::ffi::{CString, OsString};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -192,6 +193,15 @@ fn initial_stack(mem: &ProcMem, tgid: i32, rsp: u64) -> anyhow::Result<Vec<u8>> 
     Ok(mem.read(trace_format::RemoteAddr(rsp), (top - rsp) as usize)?)
 }
 
+/// Whether `path` names the file `f` is open on (device and inode).
+fn same_file(f: &std::fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (f.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
 fn file_key(path: &Path) -> Option<FileKey> {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(path)
@@ -279,6 +289,7 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
 
     // One read of the (often large) executable for everything rrgo needs to know.
     let facts = crate::elf::ExeFacts::read(&program);
+    tracing::debug!(took = ?started.elapsed(), "read the executable");
     let go_version = facts.go_version.clone();
     let spec = spawn::SpawnSpec {
         path: cstring(&exe_path_bytes)?,
@@ -299,46 +310,93 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         seccomp: seccomp_enabled(),
         close_std: spawn::std_fds_closed_at_start(),
     };
-    let tid = spawn::spawn(&spec)?;
+    // The executable is copied into the trace while the program starts (a
+    // 5.6 MB copy took 4 ms), from the file opened now; the one the kernel
+    // runs is checked to be that file once the program is stopped at its
+    // exec, and copied again if it is not (replaced meanwhile).
+    let mut prepared = TraceWriter::prepare(&opts.trace_dir)?;
+    let opened = match std::fs::File::open(&program) {
+        Ok(f) => f,
+        Err(e) => {
+            prepared.abandon();
+            return Err(
+                anyhow::Error::from(e).context(format!("cannot read {}", program.display()))
+            );
+        }
+    };
+    let (spawned, copied) = std::thread::scope(|scope| {
+        let files = &mut prepared.files;
+        let (program, build_id) = (&program, facts.build_id.clone());
+        let from = PathBuf::from(format!("/proc/self/fd/{}", opened.as_raw_fd()));
+        let copy = scope.spawn(move || files.store_from(program, &from, build_id));
+        let spawned = spawn::spawn(&spec);
+        let copied = copy.join().unwrap_or_else(|_| {
+            Err(trace_format::TraceError::WriterFailed(
+                "copy panicked".into(),
+            ))
+        });
+        (spawned, copied)
+    });
+    tracing::debug!(took = ?started.elapsed(), "program started, executable copied");
+    let tid = match spawned {
+        Ok(tid) => tid,
+        Err(e) => {
+            prepared.abandon();
+            return Err(e.into());
+        }
+    };
     // The header carries AT_RANDOM, so it is written once the program is
     // stopped at its exec (on_exec reads the same bytes again).
     let auxv_random = ProcMem::open(tid.0)
         .and_then(|mem| auxv::fix_at_exec(&mem, ptrace::get_regs(tid)?.rsp, false))
         .map(|a| a.random);
-    let mut exe_id = None;
-    let writer = auxv_random
-        .map_err(anyhow::Error::from)
-        .and_then(|auxv_random| {
-            TraceWriter::create_with(&opts.trace_dir, WriterOptions::default(), |files| {
-                // The file the kernel runs, whatever `program` names by now.
-                let running = PathBuf::from(format!("/proc/{}/exe", tid.0));
-                let exe = files.store_from(&program, &running, facts.build_id.clone())?;
-                exe_id = Some(exe.id);
-                Ok::<_, anyhow::Error>(Header {
-                    rrgo_version: env!("CARGO_PKG_VERSION").to_string(),
-                    created_unix_ms: std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map(|d| d.as_millis() as u64)
-                        .unwrap_or(0),
-                    argv: trace_argv,
-                    env: trace_env,
-                    cwd: cwd.as_os_str().as_bytes().to_vec(),
-                    exe,
-                    go_version,
-                    auxv_random,
-                    host: HostInfo {
-                        pinned_cpu: cpu as u32,
-                        ncpus: count_cpus(&orig_affinity),
-                        ..host_info()
-                    },
-                    initial_signals: trace_format::InitialSignals {
-                        blocked: opts.sigmask,
-                        ignored: spec.ignored,
-                    },
-                    initial_rlimits: spawn::shaping_rlimits(),
-                })
-            })
-        });
+    let running = PathBuf::from(format!("/proc/{}/exe", tid.0));
+    let exe = copied.map_err(anyhow::Error::from).and_then(|exe| {
+        if same_file(&opened, &running) {
+            Ok(exe)
+        } else {
+            tracing::debug!("the executable was replaced while the program started");
+            Ok(prepared
+                .files
+                .store_from(&program, &running, facts.build_id.clone())?)
+        }
+    });
+    let exe_id = exe.as_ref().ok().map(|e| e.id);
+    let writer = exe.and_then(|exe| {
+        let auxv_random = auxv_random?;
+        Ok(Header {
+            rrgo_version: env!("CARGO_PKG_VERSION").to_string(),
+            created_unix_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
+            argv: trace_argv,
+            env: trace_env,
+            cwd: cwd.as_os_str().as_bytes().to_vec(),
+            exe,
+            go_version,
+            auxv_random,
+            host: HostInfo {
+                pinned_cpu: cpu as u32,
+                ncpus: count_cpus(&orig_affinity),
+                ..host_info()
+            },
+            initial_signals: trace_format::InitialSignals {
+                blocked: opts.sigmask,
+                ignored: spec.ignored,
+            },
+            initial_rlimits: spawn::shaping_rlimits(),
+        })
+    });
+    let writer = match writer {
+        Ok(header) => prepared
+            .start(&header, WriterOptions::default())
+            .map_err(anyhow::Error::from),
+        Err(e) => {
+            prepared.abandon();
+            Err(e)
+        }
+    };
     // Pinned only now: the trace writer's thread (compression, I/O), started
     // above, keeps the other CPUs instead of taking turns with the program.
     pin_self(cpu);

@@ -84,7 +84,7 @@ pub use header::{
 pub use ids::{EventTime, FileId, RecTid, RemoteAddr};
 pub use reader::{ChunkInfo, Completeness, Events, TraceReader};
 pub use regs::Regs;
-pub use writer::{TraceSummary, TraceWriter, WriterOptions};
+pub use writer::{PreparedTrace, TraceSummary, TraceWriter, WriterOptions};
 
 /// Version of the on-disk format written and read by this crate. Bump it on
 /// any change of layout or of the serialized types; readers refuse other

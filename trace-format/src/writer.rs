@@ -131,16 +131,27 @@ impl TraceWriter {
         options: WriterOptions,
         make_header: impl FnOnce(&mut FileStore) -> Result<Header, E>,
     ) -> Result<TraceWriter, E> {
-        let created = prepare_dir(dir)?;
-        let cleanup = |e| {
-            if created {
-                let _ = fs::remove_dir_all(dir);
+        let mut prepared = Self::prepare(dir)?;
+        match make_header(&mut prepared.files) {
+            Ok(header) => prepared.start(&header, options).map_err(E::from),
+            Err(e) => {
+                prepared.abandon();
+                Err(e)
             }
-            e
-        };
-        let mut files = FileStore::new(dir);
-        let header = make_header(&mut files).map_err(cleanup)?;
-        Self::start(dir, files, &header, options).map_err(|e| cleanup(E::from(e)))
+        }
+    }
+
+    /// The first half of [`TraceWriter::create_with`]: creates `dir` (which
+    /// must not exist or be empty) with its [`FileStore`], so files can be
+    /// stored while the header is not known yet (the recorder copies the
+    /// executable while the program starts).
+    pub fn prepare(dir: &Path) -> Result<PreparedTrace, TraceError> {
+        let created = prepare_dir(dir)?;
+        Ok(PreparedTrace {
+            files: FileStore::new(dir),
+            dir: dir.to_path_buf(),
+            created,
+        })
     }
 
     fn start(
@@ -149,13 +160,15 @@ impl TraceWriter {
         header: &Header,
         options: WriterOptions,
     ) -> Result<TraceWriter, TraceError> {
+        // Not synced here (finish() syncs it with the events): two syncs
+        // cost 3 ms before a program could start, and a killed recorder is
+        // the contract (the page cache keeps what was written).
         let bytes = encode_header_file(header)?;
-        write_synced(&dir.join(HEADER_FILE), &bytes)?;
+        write_renamed(&dir.join(HEADER_FILE), &bytes, false)?;
 
         let events_path = dir.join(EVENTS_FILE);
         let events = crate::private::write_new(&events_path, &events_preamble())
             .map_err(|e| TraceError::io(&events_path, e))?;
-        sync_dir(dir)?;
 
         let options = WriterOptions {
             chunk_bytes: options.chunk_bytes.clamp(1, MAX_CHUNK_UNCOMPRESSED),
@@ -298,12 +311,17 @@ impl TraceWriter {
             None => return Err(TraceError::WriterFailed("writer already stopped".into())),
         };
         let events_path = self.dir.join(EVENTS_FILE);
-        // Events must be durable before an index vouches for them.
+        // Events (and the header) must be durable before an index vouches
+        // for them.
         finished
             .events_file
             .sync_all()
             .map_err(|e| TraceError::io(&events_path, e))?;
-        write_synced(&self.dir.join(INDEX_FILE), &finished.index.encode())?;
+        let header = self.dir.join(HEADER_FILE);
+        File::open(&header)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| TraceError::io(&header, e))?;
+        write_renamed(&self.dir.join(INDEX_FILE), &finished.index.encode(), true)?;
         sync_dir(&self.dir)?;
         Ok(finished.summary)
     }
@@ -364,9 +382,37 @@ fn prepare_dir(dir: &Path) -> Result<bool, TraceError> {
     }
 }
 
+/// A trace directory made by [`TraceWriter::prepare`], with no header yet.
+#[derive(Debug)]
+pub struct PreparedTrace {
+    dir: PathBuf,
+    created: bool,
+    /// Where the executable and libraries are copied in.
+    pub files: FileStore,
+}
+
+impl PreparedTrace {
+    /// Writes `header` and starts the writer; on an error, as `abandon`.
+    pub fn start(self, header: &Header, options: WriterOptions) -> Result<TraceWriter, TraceError> {
+        let (dir, created) = (self.dir.clone(), self.created);
+        TraceWriter::start(&dir, self.files, header, options).inspect_err(|_| {
+            if created {
+                let _ = fs::remove_dir_all(&dir);
+            }
+        })
+    }
+
+    /// Gives up: removes the directory if `prepare` created it.
+    pub fn abandon(self) {
+        if self.created {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
 /// Writes `bytes` to `path` through a temporary file renamed into place, so
-/// `path` is either absent or complete. Mode 0600.
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), TraceError> {
+/// `path` is either absent or complete (synced first if `sync`). Mode 0600.
+fn write_renamed(path: &Path, bytes: &[u8], sync: bool) -> Result<(), TraceError> {
     let mut tmp_name = path.as_os_str().to_owned();
     tmp_name.push(".tmp");
     let tmp = PathBuf::from(tmp_name);
@@ -376,7 +422,9 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), TraceError> {
     )
     .map_err(|e| TraceError::io(&tmp, e))?;
     f.write_all(bytes).map_err(|e| TraceError::io(&tmp, e))?;
-    f.sync_all().map_err(|e| TraceError::io(&tmp, e))?;
+    if sync {
+        f.sync_all().map_err(|e| TraceError::io(&tmp, e))?;
+    }
     fs::rename(&tmp, path).map_err(|e| TraceError::io(path, e))
 }
 
