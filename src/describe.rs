@@ -138,6 +138,9 @@ pub fn event(e: &Event) -> String {
                 SyscallExtra::MappedFile { file } => {
                     let _ = write!(s, " maps file {}", file.0);
                 }
+                SyscallExtra::MappedSharedFile { file, dev, ino } => {
+                    let _ = write!(s, " maps file {} shared (dev {dev:#x} inode {ino})", file.0);
+                }
                 SyscallExtra::Sent { digest, stream } => {
                     let _ = write!(s, " sent xxh3 {digest:08x}");
                     if let Some(stream) = stream {

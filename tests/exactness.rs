@@ -640,3 +640,34 @@ fn a_processs_own_stores_into_its_shared_mappings_are_not_recorded() {
         assert_eq!(text(&rec.stdout), text(&rep.stdout), "go{v}");
     }
 }
+
+/// One file mapped `MAP_SHARED` twice (a memfd, as a double-mapped ring
+/// buffer; a regular file) and once more read-only from its second page:
+/// a store through one mapping is read through another with no syscall
+/// between. Replay filled each mapping from its own copy of the file, so
+/// the other mapping read zeros and the first print diverged; it now maps
+/// every shared mapping of a file in a process from one copy. The
+/// read-only mapping also takes the pages a pwrite's comparison records
+/// for it (written into the copy: the kernel refuses to force a write into
+/// a read-only shared mapping).
+#[test]
+fn stores_through_one_shared_mapping_show_through_another() {
+    let s = Scratch::new();
+    for v in go_versions() {
+        let (rec, trace) = s.record(&format!("t{v}"), &example(&v, "mapalias"), &[]);
+        assert!(rec.status.success(), "go{v}: {}", text(&rec.stderr));
+        let out = text(&rec.stdout);
+        for what in ["memfd", "file"] {
+            for want in [
+                format!("{what}: m2[0]='A'"),
+                format!("{what}: m1[4096:]=\"second page\" m3=\"second page\""),
+                format!("{what}: after pwrite m1[1]='B' m2[1]='B'"),
+                format!("{what}: counted 208"),
+                format!("{what}: after munmap of the first m2[0:3]=\"ABC\""),
+            ] {
+                assert!(out.contains(&want), "go{v}: no {want:?} in {out}");
+            }
+        }
+        assert_same(&format!("go{v}"), &rec, &s.replay(&trace));
+    }
+}

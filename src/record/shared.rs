@@ -1,7 +1,8 @@
 //! Files mapped `MAP_SHARED`. A call that changes such a file (pwrite,
 //! write, ftruncate, …) changes what the program reads through its mapping,
-//! but replay maps a private copy of the file taken at `mmap` and emulates
-//! the call, so it would read the old bytes. After every call that may
+//! but replay maps the copy of the file taken at `mmap` (one per process
+//! and file, `replay/shared.rs`) and emulates the call, so it would read
+//! the old bytes. After every call that may
 //! change a file, the recorder compares each process's shared mappings of
 //! that file with what it last saw and records the pages that changed as
 //! memory writes of that call; replay writes them where the kernel changed

@@ -442,7 +442,14 @@ impl Recorder {
                         // telling (writes through other mappings): stored afresh.
                         let shared = sc.args[3] & libc::MAP_TYPE as u64 != libc::MAP_PRIVATE as u64;
                         let file = self.store_file_fresh(tid, &path, &fd, shared)?;
-                        extra = SyscallExtra::MappedFile { file };
+                        // A shared mapping names its file: replay maps every
+                        // shared mapping of one file from one copy (aliases).
+                        extra = match shared::file_of(tid, sc.args[4] as i32) {
+                            Some((dev, ino)) if shared => {
+                                SyscallExtra::MappedSharedFile { file, dev, ino }
+                            }
+                            _ => SyscallExtra::MappedFile { file },
+                        };
                         if sc.args[2] & libc::PROT_EXEC as u64 != 0 {
                             let sites = self.exe_facts(&fd).rand_sites;
                             if let Some(p) = self.t.proc_of_mut(tid) {

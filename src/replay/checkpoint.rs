@@ -130,6 +130,11 @@ impl ReplaySession {
                 signal_stop(child, new, t.inject, &ptrace::get_siginfo(*orig)?)?;
             }
         }
+        // The copy must not share this replay's copies of shared files.
+        let shared = self
+            .shared
+            .copy_into(self.main_pid.0, child, insn, &cmem)
+            .context("cannot copy the shared files' copies")?;
         let reader = TraceReader::open(self.reader.dir()).context("cannot reopen the trace")?;
         let threads: HashMap<RecTid, LiveThread> = self
             .threads
@@ -189,6 +194,7 @@ impl ReplaySession {
             exec_files: Arc::clone(&self.exec_files),
             exec_restore: self.exec_restore.clone(),
             probes: None,
+            shared,
             _tmp: Arc::clone(&self._tmp),
         })
     }

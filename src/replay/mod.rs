@@ -13,6 +13,7 @@ mod launch;
 mod preempt;
 mod probes;
 mod session;
+mod shared;
 mod step;
 mod watch;
 

@@ -107,6 +107,8 @@ pub struct ReplaySession {
     pub(super) exec_restore: HashMap<RecTid, (RemoteAddr, Vec<u8>)>,
     /// Logging probes in the main process (the goroutine index's).
     pub(super) probes: Option<super::probes::Placed>,
+    /// Each process's copies of the files it maps shared (`shared.rs`).
+    pub(super) shared: super::shared::SharedFiles,
     pub(super) _tmp: std::sync::Arc<TempDir>,
 }
 
@@ -228,6 +230,7 @@ impl ReplaySession {
             exec_files: std::sync::Arc::new(std::sync::Mutex::new(exec_files)),
             exec_restore: HashMap::new(),
             probes: None,
+            shared: Default::default(),
             _tmp: std::sync::Arc::new(l.tmp),
         };
         s.pids.insert(first.tid.0, l.tid.0);

@@ -791,7 +791,9 @@ impl ReplaySession {
         }
 
         match extra {
-            SyscallExtra::MappedFile { file } if result >= 0 => {
+            SyscallExtra::MappedFile { file } | SyscallExtra::MappedSharedFile { file, .. }
+                if result >= 0 =>
+            {
                 let stored = self.reader.stored_file(*file)?.clone();
                 // Once per file: a library is mapped several times per process.
                 if self.verified_files.insert(*file) {
@@ -803,8 +805,25 @@ impl ReplaySession {
                 let data = std::fs::read(&path)
                     .with_context(|| format!("cannot read the trace's copy {}", path.display()))?;
                 let off = args[5] as usize;
+                let mut aliased = false;
+                if let SyscallExtra::MappedSharedFile { dev, ino, .. } = extra {
+                    let tgid = self.thread(e)?.tgid;
+                    let mem = self
+                        .mems
+                        .get(&tgid)
+                        .ok_or_else(|| anyhow!("no process for thread {}", e.tid.0))?;
+                    aliased = self.shared.map(
+                        (tgid, *dev, *ino),
+                        live,
+                        mem,
+                        (result as u64, args[1]),
+                        args[2],
+                        off as u64,
+                        data.get(off..).unwrap_or_default(),
+                    )?;
+                }
                 let len = (args[1] as usize).min(data.len().saturating_sub(off));
-                if len > 0 {
+                if len > 0 && !aliased {
                     self.mem(e.tid)?
                         .write(RemoteAddr(result as u64), &data[off..off + len])?;
                 }
@@ -825,7 +844,8 @@ impl ReplaySession {
         // patches of that code (`int3` over RDRAND).
         let mem = self.mem(e.tid)?;
         for w in writes {
-            mem.write(w.addr, &w.data)
+            self.shared
+                .write(mem, w.addr, &w.data)
                 .with_context(|| format!("cannot write syscall results at {}", w.addr))?;
         }
         Ok(())
@@ -1397,6 +1417,7 @@ impl ReplaySession {
         self.reaping = None;
         self.mems.remove(&tgid);
         self.pids.remove(&tgid);
+        self.shared.forget_process(tgid);
         if e.tid.0 == self.main_pid.0 {
             self.exit = Some(*status);
         }
@@ -1603,7 +1624,7 @@ impl ReplaySession {
             .ok_or_else(|| diverged(e, "a known thread", "an event for an unknown thread"))?;
         let mem = self.mem(e.tid)?;
         for p in pages {
-            mem.write(p.addr, &p.data).with_context(|| {
+            self.shared.write(mem, p.addr, &p.data).with_context(|| {
                 format!(
                     "cannot restore memory at event {} ({} bytes at {}; replay's mappings there: {})",
                     e.time.0,

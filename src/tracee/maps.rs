@@ -14,6 +14,8 @@ pub struct Region {
     pub perms: [u8; 4],
     /// Offset in the mapped file.
     pub offset: u64,
+    /// The mapped file's inode (0 for anonymous memory).
+    pub inode: u64,
     pub path: String,
 }
 
@@ -51,7 +53,7 @@ pub fn read_maps(pid: i32) -> io::Result<Vec<Region>> {
             .and_then(|o| u64::from_str_radix(o, 16).ok())
             .unwrap_or(0);
         let _dev = fields.next();
-        let _inode = fields.next();
+        let inode = fields.next().and_then(|i| i.parse().ok()).unwrap_or(0);
         let path = fields.collect::<Vec<_>>().join(" ");
         let Some((s, e)) = range.split_once('-') else {
             continue;
@@ -68,6 +70,7 @@ pub fn read_maps(pid: i32) -> io::Result<Vec<Region>> {
             end,
             perms: [p[0], p[1], p[2], p[3]],
             offset,
+            inode,
             path,
         });
     }

@@ -381,6 +381,19 @@ pub enum SyscallExtra {
         /// Exactly the `result` bytes moved.
         bytes: Vec<u8>,
     },
+    /// A `MAP_SHARED` mmap of this stored file, which the recording knew by
+    /// its device and inode: replay maps every shared mapping of one file in
+    /// a process from one copy, so a store through one shows through the
+    /// others (a ring buffer mapped twice). Stored copies are shared by
+    /// content, so the copy alone cannot tell two files apart.
+    MappedSharedFile {
+        /// The stored copy (the file's bytes at the mmap).
+        file: FileId,
+        /// The mapped file's device number.
+        dev: u64,
+        /// The mapped file's inode number.
+        ino: u64,
+    },
 }
 
 /// One of the recorder's standard output streams.

@@ -89,4 +89,4 @@ pub use writer::{PreparedTrace, TraceSummary, TraceWriter, WriterOptions};
 /// Version of the on-disk format written and read by this crate. Bump it on
 /// any change of layout or of the serialized types; readers refuse other
 /// versions with [`TraceError::VersionMismatch`].
-pub const FORMAT_VERSION: u32 = 9;
+pub const FORMAT_VERSION: u32 = 10;

@@ -110,6 +110,7 @@ fn extra_variant(x: &SyscallExtra) -> &'static str {
         SyscallExtra::Sent { .. } => "Sent",
         SyscallExtra::ResultNotRecorded => "ResultNotRecorded",
         SyscallExtra::Spliced { .. } => "Spliced",
+        SyscallExtra::MappedSharedFile { .. } => "MappedSharedFile",
     }
 }
 
@@ -315,6 +316,11 @@ fn samples(kinds: &BTreeMap<&str, (u32, &str)>) -> Vec<Sample> {
         SyscallExtra::Spliced {
             stream: StdStream::Stdout,
             bytes: Vec::new(),
+        },
+        SyscallExtra::MappedSharedFile {
+            file: FileId(0),
+            dev: 0,
+            ino: 0,
         },
     ] {
         let k = exit(SyscallMode::Emulated, x.clone());
