@@ -549,6 +549,15 @@ fn waits_name_the_slow_sender_the_stuck_worker_and_the_rwmutex_holders() {
                     "writer-unlock",
                     "read-lock",
                 ),
+                // The program's cancel() call, not the context package's
+                // line that closed the channel.
+                (
+                    "waiting: chan receive",
+                    "main-done",
+                    "main.canceller",
+                    "cancel-call",
+                    "ctx-done",
+                ),
             ] {
                 let ctx = format!("go{version} {build} {state}");
                 let i = history

@@ -15,7 +15,8 @@
 //   - a mutex inside a package of the program's own module (ledger), held
 //     by another goroutine for 90 ms;
 //   - a blocking read(2) from a pipe right after a short write(2) (a
-//     Println): two syscalls with no event between them under Go 1.26+.
+//     Println): two syscalls with no event between them under Go 1.26+;
+//   - ctx.Done() of a context another goroutine cancels after 70 ms.
 //
 // Each holder keeps what it holds until the main goroutine is queued (read
 // from the RWMutex's reader count), then for a fixed time. It prints what
@@ -30,12 +31,14 @@
 //	handed-lock waited 0.100s
 //	ledger-post waited 0.090s
 //	pipe-read waited 0.150s
+//	ctx-done waited 0.070s
 //
 // Nondeterminism exercised: channels, timers, sync.WaitGroup and
 // sync.RWMutex between goroutines on different threads, the clock.
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"sync"
@@ -148,6 +151,12 @@ func firstHolder(locked chan<- struct{}) {
 	handMu.Unlock()
 }
 
+// canceller cancels a context after 70 ms.
+func canceller(cancel context.CancelFunc) {
+	time.Sleep(70 * time.Millisecond)
+	cancel() // #BP cancel-call
+}
+
 func secondHolder() {
 	handMu.Lock() // #BP second-lock
 	time.Sleep(60 * time.Millisecond)
@@ -237,5 +246,11 @@ func main() {
 	buf := make([]byte, 1)
 	r.Read(buf) // #BP main-read
 	fmt.Printf("pipe-read waited %.3fs\n", time.Since(t0).Seconds())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	go canceller(cancel)
+	t0 = time.Now()
+	<-ctx.Done() // #BP main-done
+	fmt.Printf("ctx-done waited %.3fs\n", time.Since(t0).Seconds())
 	os.Exit(0)
 }

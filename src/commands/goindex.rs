@@ -1245,6 +1245,7 @@ fn waker(
                     "runtime.ready"
                         | "runtime.goready"
                         | "runtime.goready.func1"
+                        | "_.goready.func1"
                         | "runtime.systemstack"
                 )
             })
@@ -1286,16 +1287,22 @@ fn place(f: Option<&stack::Frame>) -> (Option<String>, Option<String>) {
     )
 }
 
-/// Where the running goroutine `g` called into sync or the runtime: its
-/// innermost frame outside them.
+/// Where the running goroutine `g` woke another: the innermost frame of
+/// the program's own code (the `cancel()` that ended a `ctx.Done()` wait,
+/// not the context package's line that closed the channel), else its
+/// innermost frame outside sync and the runtime.
 fn program_caller(
     bin: &GoBinary,
     mem: &dyn crate::tracee::mem::MemRead,
     g: &crate::goruntime::Goroutine,
     regs: &trace_format::Regs,
 ) -> (Option<String>, Option<String>) {
-    let outside = |f: &str| u8::from(!locks::is_lock_machinery(f)) * 2;
-    place(stack::goroutine_frame_ranked(bin, mem, g, Some(regs), &outside).as_ref())
+    let rank = |f: &str| match (bin.is_own_code(f), locks::is_lock_machinery(f)) {
+        (true, _) => 2,
+        (false, false) => 1,
+        (false, true) => 0,
+    };
+    place(stack::goroutine_frame_ranked(bin, mem, g, Some(regs), &rank).as_ref())
 }
 
 /// Records goroutine `g` entering `state` at `event`, unless that is the
