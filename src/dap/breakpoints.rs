@@ -195,7 +195,18 @@ impl Session {
         })
         .await
         .map_err(|e| fail(e.0))?;
-        self.respond(req, None);
+        // One entry per filter, in order: an id rrgo does not offer is said
+        // so (it was taken silently, and the panic stop went off with it).
+        let out: Vec<Value> = filters
+            .iter()
+            .map(|f| match f.as_str() {
+                "unrecovered-panic" | "runtime-fatal-throw" => json!({"verified": true}),
+                other => json!({"verified": false, "message": format!(
+                    "no exception filter {other:?}: rrgo offers \"unrecovered-panic\" and \"runtime-fatal-throw\""
+                )}),
+            })
+            .collect();
+        self.respond(req, Some(json!({ "breakpoints": out })));
         Ok(())
     }
 }

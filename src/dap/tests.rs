@@ -258,6 +258,23 @@ async fn initialize_attach_order_and_first_stop() {
     assert!(i < a, "{order:?}");
     assert!(order.contains(&"event:progressStart") && order.contains(&"event:progressEnd"));
     assert_eq!(calls(&s)[0], "open Some(\"/traces/cli\")");
+    // A filter rrgo does not offer is reported, not taken silently.
+    let set = c
+        .ok(
+            "setExceptionBreakpoints",
+            json!({"filters": ["panic", "unrecovered-panic"]}),
+        )
+        .await;
+    let each = &set["body"]["breakpoints"];
+    assert_eq!(each[0]["verified"], false, "{set}");
+    assert!(
+        each[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unrecovered-panic"),
+        "{set}"
+    );
+    assert_eq!(each[1]["verified"], true, "{set}");
     let stopped = {
         c.ok(
             "setExceptionBreakpoints",

@@ -82,6 +82,15 @@ impl Engine {
                     None => false,
                 };
                 let Some(goid) = goid.filter(|_| live) else {
+                    // A goroutine asked for that is not here (a client's
+                    // stale or made-up thread id): an error, not a motion
+                    // (it ran to the end like a continue).
+                    let any = self.all_goroutines().is_ok_and(|gs| !gs.is_empty());
+                    if let (Some(g), true) = (goid, any) {
+                        return Err(EngineError(format!(
+                            "no goroutine {g} here: step a goroutine the threads list shows"
+                        )));
+                    }
                     // No goroutine yet (the start of the recording): back is
                     // the start itself, forwards the first line of main.main.
                     return self.step_without_goroutine(motion);

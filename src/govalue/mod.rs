@@ -383,6 +383,12 @@ impl DebugInfo {
 /// Without a usable dictionary (optimized code often has none), a shape
 /// without pointers stands in, as in Delve: its values are exact, its name
 /// says it is a shape (`go.shape.int`).
+/// Whether `expr` is a Go expression this evaluator reads (a breakpoint's
+/// condition is checked when it is set, as Delve does): the parse error.
+pub(crate) fn check_syntax(expr: &str) -> Result<(), String> {
+    parse::parse(expr).map(|_| ()).map_err(|e| format!("{e:#}"))
+}
+
 pub(crate) fn instantiate(ctx: &Ctx, frame: &FrameRegs, v: &Variable) -> anyhow::Result<Variable> {
     let Some((index, shape)) = ctx.info.types.param(v.ty) else {
         return Ok(v.clone());
