@@ -310,8 +310,9 @@ impl Engine {
         }
     }
 
-    /// Step back from a stack of runtime frames only (the end of the
-    /// recording: main.main returned into runtime.main, which exits; a
+    /// Step back from a stack with none of the program's own frames (the
+    /// end of the recording: main.main returned into runtime.main, which
+    /// exits — or first runs exit hooks that write, through os and fmt; a
     /// goroutine whose function returned): the last statement the
     /// goroutine ran in its own function — main.main for the main
     /// goroutine, else the function it started with. None if there is no
@@ -322,12 +323,21 @@ impl Engine {
             .iter()
             .filter_map(|f| self.bin.function_at(f.regs.pc).map(|f| f.name.clone()))
             .collect();
-        if names.is_empty() || names.iter().any(|n| !is_runtime(n)) {
-            return Ok(None);
-        }
         let g = self.goroutine(goid)?;
         // The main goroutine starts in runtime.main, which calls main.main.
         let started = self.bin.function_at(g.startpc).map(|f| f.name.as_str());
+        // A goroutine the program started, or main's: done with the
+        // program's code once none of it is on its stack. Another (a
+        // library's) only on runtime frames alone.
+        let programs = started.is_some_and(|s| s == "runtime.main" || self.bin.is_own_code(s));
+        let done = if programs {
+            !names.iter().any(|n| self.bin.is_own_code(n))
+        } else {
+            names.iter().all(|n| is_runtime(n))
+        };
+        if names.is_empty() || !done {
+            return Ok(None);
+        }
         let own = if started == Some("runtime.main") || names.iter().any(|n| n == "runtime.main") {
             self.bin
                 .functions_named("main.main")

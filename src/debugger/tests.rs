@@ -52,7 +52,7 @@ fn record_binary(version: &str, binary: &str, args: &[&str]) -> (tempfile::TempD
 
 /// Tracees of concurrent sessions in one process would collect each
 /// other's stops (any thread may wait for them): one engine test at a time.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+use crate::tracee::TRACING_TESTS as ONE_AT_A_TIME;
 
 fn open(dir: &Path) -> Engine {
     crate::tracee::wait::block_sigchld();

@@ -453,6 +453,10 @@ mod tests {
     /// module data (its own section since Go 1.27).
     #[test]
     fn a_stripped_cgo_programs_functions_start_where_they_do() {
+        // A child of this process: not while an engine test waits for any.
+        let _turn = crate::tracee::TRACING_TESTS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         for version in ["1.27.3", "1.24.11"] {
             let exe = root.join(format!(".build/go{version}/cgo"));
@@ -555,6 +559,10 @@ mod tests {
     /// Without DWARF (-ldflags=-w) the pclntab gives the same lines.
     #[test]
     fn pclntab_lines_match_dwarf_lines() {
+        // A child of this process: not while an engine test waits for any.
+        let _turn = crate::tracee::TRACING_TESTS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         for version in ["1.27.3", "1.24.11"] {
             let with = root.join(format!(".build/go{version}/hello"));

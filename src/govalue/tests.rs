@@ -45,8 +45,12 @@ fn binary(version: &str, debug: bool) -> PathBuf {
     p
 }
 
-/// The example process; killed when dropped.
-struct Running(Child);
+/// The example process; killed (and reaped) when dropped, before the
+/// turn it holds among the tests with children (`TRACING_TESTS`) ends.
+struct Running(
+    Child,
+    #[allow(dead_code)] std::sync::MutexGuard<'static, ()>,
+);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -56,6 +60,9 @@ impl Drop for Running {
 }
 
 fn start(path: &PathBuf) -> (Running, i32) {
+    let turn = crate::tracee::TRACING_TESTS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     let mut child = Command::new(path)
         .arg("-block")
         .stdout(Stdio::piped())
@@ -64,7 +71,7 @@ fn start(path: &PathBuf) -> (Running, i32) {
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", path.display()));
     let stdout = child.stdout.take().expect("stdout");
-    let running = Running(child);
+    let running = Running(child, turn);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut line = String::new();

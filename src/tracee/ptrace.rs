@@ -342,6 +342,9 @@ mod tests {
     /// cut or zero-filled, its vector registers kept.
     #[test]
     fn the_xsave_area_is_restored_whatever_cpu_it_came_from() {
+        let _one = super::super::TRACING_TESTS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let child = StoppedChild::start();
         let mut area = get_xstate(child.0).unwrap();
         assert_eq!(area.len(), xsave_layout().0, "the kernel's regset size");

@@ -95,6 +95,9 @@ mod tests {
     /// A live process's dispositions, read as the kernel sees them.
     #[test]
     fn discarded_follows_the_process_dispositions_and_the_thread_mask() {
+        let _turn = crate::tracee::TRACING_TESTS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let mut cmd = std::process::Command::new("sleep");
         cmd.arg("30");
         // SAFETY: async-signal-safe calls between fork and exec.
