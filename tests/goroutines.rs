@@ -505,7 +505,8 @@ fn mutex_waits_name_the_holder_where_and_how_long() {
 /// against a reader. Each wait names the goroutine and line that ended it,
 /// the RWMutex waits also where the holder locked it; the waits last about
 /// what the program measured. Optimized and `-N -l` builds (where the
-/// RWMutex's atomics are not inlined).
+/// RWMutex's atomics are not inlined). And where waits are placed (see
+/// `waits_are_placed_in_the_programs_own_package_and_at_the_blocking_syscall`).
 #[test]
 fn waits_name_the_slow_sender_the_stuck_worker_and_the_rwmutex_holders() {
     let line = |m: &str| format!("main.go:{}", marker_line("stalls", m));
@@ -518,6 +519,11 @@ fn waits_name_the_slow_sender_the_stuck_worker_and_the_rwmutex_holders() {
             // "recv waited 0.201s (got 42)"
             let measured = |what: &str| program_measured(&out, what);
             let history = h_of(&s, &trace, 1);
+            waits_are_placed_in_the_programs_own_package_and_at_the_blocking_syscall(
+                &format!("go{version} {build}"),
+                &history,
+                &out,
+            );
             let h = serde_json::json!({ "history": history });
             let ns = |v: &serde_json::Value| v["time_ns"].as_u64().unwrap();
             for (state, at, waker_fn, woke_at, what) in [
@@ -638,13 +644,17 @@ fn waits_name_the_slow_sender_the_stuck_worker_and_the_rwmutex_holders() {
     }
 }
 
-/// Where a wait is placed: in the program's own package that blocked
-/// (examples/stalls' `ledger`, a package of its module; it was placed at
-/// the line of main that called into it), and at the syscall it blocks in
-/// (a read(2) right after a Println's write(2): under Go 1.26+ no event
-/// falls between the two, and the 150 ms read was placed at the Println).
-#[test]
-fn waits_are_placed_in_the_programs_own_package_and_at_the_blocking_syscall() {
+/// Where a wait is placed (asserted on `stalls`' histories of goroutine 1,
+/// `out` its output): in the program's own package that blocked (its
+/// `ledger`, a package of its module; it was placed at the line of main
+/// that called into it), and at the syscall it blocks in (a read(2) right
+/// after a Println's write(2): under Go 1.26+ no event falls between the
+/// two, and the 150 ms read was placed at the Println).
+fn waits_are_placed_in_the_programs_own_package_and_at_the_blocking_syscall(
+    ctx: &str,
+    history: &[serde_json::Value],
+    out: &str,
+) {
     let main_line = |m: &str| format!("examples/stalls/main.go:{}", marker_line("stalls", m));
     let ledger_line = |m: &str| {
         format!(
@@ -652,55 +662,42 @@ fn waits_are_placed_in_the_programs_own_package_and_at_the_blocking_syscall() {
             marker_line_in("stalls/ledger/ledger.go", m)
         )
     };
-    for version in go_versions() {
-        for build in ["stalls", "stalls.debug"] {
-            let s = Scratch::new();
-            let (rec, trace) = s.record("t", &example(&version, build), &[]);
-            assert!(rec.status.success(), "go{version}: {}", text(&rec.stderr));
-            let out = text(&rec.stdout);
-            let history = h_of(&s, &trace, 1);
-            let h = serde_json::json!({ "history": history });
-            let ctx = format!("go{version} {build}");
-            let at = |e: &serde_json::Value, l: &str| {
-                e["location"].as_str().is_some_and(|x| x.ends_with(l))
-            };
-            let ns = |v: &serde_json::Value| v["time_ns"].as_u64().unwrap();
-
-            let post = history
-                .iter()
-                .find(|e| {
-                    e["state"] == "waiting: sync.Mutex.Lock" && at(e, &ledger_line("ledger-post"))
-                })
-                .unwrap_or_else(|| panic!("{ctx}: no wait in ledger.(*Book).Post: {h}"));
-            assert_eq!(
-                post["function"], "rrgo.dev/examples/stalls/ledger.(*Book).Post",
-                "{ctx}: {post}"
-            );
-            let holder = &post["lock"]["holder"];
-            assert!(at(holder, &ledger_line("ledger-hold")), "{ctx}: {post}");
-
-            let i = history
-                .iter()
-                .position(|e| e["state"] == "syscall" && at(e, &main_line("main-read")))
-                .unwrap_or_else(|| panic!("{ctx}: no syscall at the pipe read: {h}"));
-            let blocked = (ns(&history[i + 1]) - ns(&history[i])) as f64 / 1e9;
-            let measured = program_measured(&out, "pipe-read");
-            assert!(
-                blocked <= measured + 0.02 && blocked + 0.02 >= measured,
-                "{ctx}: in read(2) {blocked}s in the index, the program measured {measured}s: {h}"
-            );
-            // The Println before it is a short syscall of its own.
-            if let Some(j) = history
-                .iter()
-                .position(|e| e["state"] == "syscall" && at(e, &main_line("main-print")))
-            {
-                let short = (ns(&history[j + 1]) - ns(&history[j])) as f64 / 1e9;
-                assert!(
-                    short < 0.05,
-                    "{ctx}: the Println's write took {short}s: {h}"
-                );
-            }
-        }
+    let h = serde_json::json!({ "history": history });
+    let at =
+        |e: &serde_json::Value, l: &str| e["location"].as_str().is_some_and(|x| x.ends_with(l));
+    let ns = |v: &serde_json::Value| v["time_ns"].as_u64().unwrap();
+    let post = history
+        .iter()
+        .find(|e| e["state"] == "waiting: sync.Mutex.Lock" && at(e, &ledger_line("ledger-post")))
+        .unwrap_or_else(|| panic!("{ctx}: no wait in ledger.(*Book).Post: {h}"));
+    assert_eq!(
+        post["function"], "rrgo.dev/examples/stalls/ledger.(*Book).Post",
+        "{ctx}: {post}"
+    );
+    assert!(
+        at(&post["lock"]["holder"], &ledger_line("ledger-hold")),
+        "{ctx}: {post}"
+    );
+    let i = history
+        .iter()
+        .position(|e| e["state"] == "syscall" && at(e, &main_line("main-read")))
+        .unwrap_or_else(|| panic!("{ctx}: no syscall at the pipe read: {h}"));
+    let blocked = (ns(&history[i + 1]) - ns(&history[i])) as f64 / 1e9;
+    let measured = program_measured(out, "pipe-read");
+    assert!(
+        blocked <= measured + 0.02 && blocked + 0.02 >= measured,
+        "{ctx}: in read(2) {blocked}s in the index, the program measured {measured}s: {h}"
+    );
+    // The Println before it is a short syscall of its own.
+    if let Some(j) = history
+        .iter()
+        .position(|e| e["state"] == "syscall" && at(e, &main_line("main-print")))
+    {
+        let short = (ns(&history[j + 1]) - ns(&history[j])) as f64 / 1e9;
+        assert!(
+            short < 0.05,
+            "{ctx}: the Println's write took {short}s: {h}"
+        );
     }
 }
 
