@@ -142,36 +142,38 @@ impl ExeFacts {
     }
 }
 
-/// "go1.27.3" for a Go binary built by Go 1.18 or newer, from its
-/// `.go.buildinfo`. Layout (runtime/debug, cmd/go/internal/version): 14-byte magic
-/// "\xff Go buildinf:", pointer size, flags; with flag bit 1 set the version
-/// follows at offset 32 as a uvarint-length-prefixed string.
-fn go_version_from_buildinfo(data: &[u8]) -> Option<String> {
+/// The strings of a Go binary's `.go.buildinfo` (Go 1.18 or newer):
+/// the version, then the module information. Layout (runtime/debug,
+/// cmd/go/internal/version): 14-byte magic "\xff Go buildinf:", pointer
+/// size, flags; with flag bit 1 set the strings follow at offset 32, each
+/// uvarint-length-prefixed.
+fn buildinfo_strings(data: &[u8]) -> Option<(&[u8], &[u8])> {
     if data.len() < 33 || &data[..14] != b"\xff Go buildinf:" || data[15] & 2 == 0 {
         return None;
     }
     let mut i = 32;
-    let len = usize::try_from(crate::gobin::uvarint(data, &mut i)?).ok()?;
-    let s = data.get(i..i.checked_add(len)?)?;
-    String::from_utf8(s.to_vec()).ok()
+    let mut next = || {
+        let len = usize::try_from(crate::gobin::uvarint(data, &mut i)?).ok()?;
+        let s = data.get(i..i.checked_add(len)?)?;
+        i += len;
+        Some(s)
+    };
+    let version = next()?;
+    Some((version, next().unwrap_or_default()))
 }
 
-/// The main module's path ("example.com/app") from a Go binary's
-/// `.go.buildinfo`: the module information string follows the version
-/// (each uvarint-length-prefixed), its lines tab-separated, the main
-/// module's on the line starting "mod". None for a binary built from files
-/// outside a module ("command-line-arguments") or without the information.
+/// "go1.27.3", from `.go.buildinfo`.
+fn go_version_from_buildinfo(data: &[u8]) -> Option<String> {
+    String::from_utf8(buildinfo_strings(data)?.0.to_vec()).ok()
+}
+
+/// The main module's path ("example.com/app") from `.go.buildinfo`: in the
+/// module information, the line starting "mod" (tab-separated). None for a
+/// binary built from files outside a module ("command-line-arguments") or
+/// without the information.
 pub fn main_module_from_buildinfo(data: &[u8]) -> Option<String> {
-    if data.len() < 33 || &data[..14] != b"\xff Go buildinf:" || data[15] & 2 == 0 {
-        return None;
-    }
-    let mut i = 32;
-    let skip = usize::try_from(crate::gobin::uvarint(data, &mut i)?).ok()?;
-    i = i.checked_add(skip)?;
-    let len = usize::try_from(crate::gobin::uvarint(data, &mut i)?).ok()?;
-    let info = data.get(i..i.checked_add(len)?)?;
     // Between two 16-byte binary sentinels.
-    let info = String::from_utf8_lossy(info);
+    let info = String::from_utf8_lossy(buildinfo_strings(data)?.1);
     info.lines()
         .find_map(|l| l.strip_prefix("mod\t"))
         .and_then(|rest| rest.split('\t').next())
