@@ -31,6 +31,22 @@ pub fn trace_root() -> Result<PathBuf> {
     Ok(PathBuf::from(home).join(".local/share/rrgo"))
 }
 
+/// The copy cache (`trace_format::copycache`) for a new trace at `dir`:
+/// `<root>/.copies` when `dir` is in the trace root (by default, or `-o`
+/// there), so its hard links stay on one file system and leave no
+/// directory in places rrgo does not own. `RRGO_COPY_CACHE=0`: none.
+pub fn copy_cache_for(dir: &Path) -> Option<PathBuf> {
+    if std::env::var_os("RRGO_COPY_CACHE").is_some_and(|v| v == "0") {
+        return None;
+    }
+    let root = trace_root().ok()?.canonicalize().ok()?;
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty())?;
+    (parent.canonicalize().ok()? == root).then(|| root.join(COPIES))
+}
+
+/// The copy cache's directory in the trace root (hidden from `rrgo ls`).
+pub const COPIES: &str = ".copies";
+
 /// Creates the trace root if it is missing: 0700 (traces hold secrets; a
 /// root that exists is left as it is, each trace in it is 0700 anyway).
 fn ensure_root(root: &Path) -> Result<()> {

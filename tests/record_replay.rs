@@ -240,3 +240,54 @@ fn a_stop_signal_stops_a_recorded_program_until_sigcont() {
     );
     assert_same("stopped and continued", &rec, &s.replay(&trace));
 }
+
+/// Recordings of one program in one trace root share the copy of its
+/// executable (a hard link through `<root>/.copies`) instead of copying
+/// and hashing it again; a copy that was written to is handed on no more
+/// (the traces that share it fail their hash check, clearly), and
+/// `RRGO_COPY_CACHE=0` copies as before. Each trace replays.
+#[test]
+fn recordings_of_one_program_share_its_copy_until_one_is_written_to() {
+    use std::os::unix::fs::MetadataExt;
+    let s = Scratch::new();
+    let prog = example(&newest(), "hello");
+    let record = |name: &str, env: &[(&str, &str)]| {
+        let (out, trace) = s.record_env(name, &prog, &[], env);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let r = trace_format::TraceReader::open(&trace).unwrap();
+        let exe = r.stored_file_path(&r.header().exe.clone());
+        (trace, std::fs::metadata(&exe).unwrap().ino(), exe)
+    };
+    let replays = |trace: &Path| {
+        let out = s.run(&["replay", "-a", trace.to_str().unwrap()]);
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let (a, a_ino, a_exe) = record("a", &[]);
+    let (b, b_ino, _) = record("b", &[]);
+    assert_eq!(a_ino, b_ino, "b's copy is a link of a's");
+    let (code, out, err) = replays(&b);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("hello, gopher!"), "{out}");
+    let (_, off_ino, _) = record("off", &[("RRGO_COPY_CACHE", "0")]);
+    assert_ne!(off_ino, a_ino, "with the cache off, a copy of its own");
+
+    // Damage a's copy in place: b shares it and says so; the next
+    // recording makes a fresh copy.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let mut bytes = std::fs::read(&a_exe).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0xff;
+    std::fs::write(&a_exe, &bytes).unwrap();
+    let (code, _, err) = replays(&b);
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("rrgo: error:"), "{err}");
+    let (c, c_ino, _) = record("c", &[]);
+    assert_ne!(
+        c_ino, a_ino,
+        "a copy that was written to is not linked again"
+    );
+    let (code, out, err) = replays(&c);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("hello, gopher!"), "{out}");
+    drop(a);
+}

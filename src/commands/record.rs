@@ -24,6 +24,7 @@ pub fn run(args: &RecordArgs, sigmask: u64) -> Result<i32> {
         trace_dir: dir.clone(),
         sigmask,
         redact_env: args.redact_env.clone(),
+        copy_cache: trace_dir::copy_cache_for(&dir),
     };
     let outcome = record::record(opts);
     // Even a failed recording leaves a prefix worth pointing at.

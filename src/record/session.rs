@@ -29,6 +29,9 @@ pub struct RecordOptions {
     /// Environment variables whose values the trace must not hold
     /// (`--redact-env`: names, or prefixes ending in `*`).
     pub redact_env: Vec<String>,
+    /// Where copies of the program and its libraries are shared with the
+    /// trace root's other traces (`trace_format::copycache`), if anywhere.
+    pub copy_cache: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -314,7 +317,21 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
     // 5.6 MB copy took 4 ms), from the file opened now; the one the kernel
     // runs is checked to be that file once the program is stopped at its
     // exec, and copied again if it is not (replaced meanwhile).
+    let others = other_cpus(&orig_affinity, cpu);
+    {
+        // Its symbols are what the first preemption needs first.
+        let (program, others) = (program.clone(), others.clone());
+        let _ = std::thread::Builder::new()
+            .name("rrgo-codemap".into())
+            .spawn(move || {
+                pin_to(&others);
+                crate::tracee::codemap::CodeMap::prefetch(&program);
+            });
+    }
     let mut prepared = TraceWriter::prepare(&opts.trace_dir)?;
+    if let Some(dir) = &opts.copy_cache {
+        prepared.files.share_copies(dir.clone());
+    }
     let opened = match std::fs::File::open(&program) {
         Ok(f) => f,
         Err(e) => {
@@ -328,8 +345,14 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         let files = &mut prepared.files;
         let (program, build_id) = (&program, facts.build_id.clone());
         let from = PathBuf::from(format!("/proc/self/fd/{}", opened.as_raw_fd()));
-        let copy = scope.spawn(move || files.store_from(program, &from, build_id));
+        let others = &others;
+        let copy = scope.spawn(move || {
+            // Not next to the program, whose start it would slow down.
+            pin_to(others);
+            files.store_from(program, &from, build_id)
+        });
         let spawned = spawn::spawn(&spec);
+        tracing::debug!(took = ?started.elapsed(), "program started");
         let copied = copy.join().unwrap_or_else(|_| {
             Err(trace_format::TraceError::WriterFailed(
                 "copy panicked".into(),
@@ -470,7 +493,9 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         return Err(e);
     }
     let exit = rec.main_exit.unwrap_or(ExitStatus::Code(0));
+    tracing::debug!(took = ?started.elapsed(), "the program exited");
     let summary = rec.writer.finish()?;
+    tracing::debug!(took = ?started.elapsed(), "the trace is complete");
     Ok(RecordOutcome {
         exit,
         summary,
@@ -1805,6 +1830,28 @@ fn pin_self(cpu: usize) {
         let mut one: libc::cpu_set_t = std::mem::zeroed();
         libc::CPU_SET(cpu, &mut one);
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one);
+    }
+}
+
+/// The CPUs of affinity mask `mask` but `cpu` (none if that is all).
+fn other_cpus(mask: &[u8], cpu: usize) -> Vec<usize> {
+    (0..mask.len() * 8)
+        .filter(|&c| c != cpu && mask[c / 8] & (1 << (c % 8)) != 0)
+        .collect()
+}
+
+/// Pins the calling thread to `cpus` (left as it is if there are none).
+fn pin_to(cpus: &[usize]) {
+    if cpus.is_empty() {
+        return;
+    }
+    // SAFETY: sched_setaffinity on this thread with a valid cpu_set_t.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for &c in cpus {
+            libc::CPU_SET(c, &mut set);
+        }
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
     }
 }
 

@@ -2,6 +2,7 @@
 //! `manifest` file that maps [`FileId`]s to those copies.
 
 use crate::codec::{xxh3, LeCursor, HEADER_CONFIG};
+use crate::copycache::CopyCache;
 use crate::error::TraceError;
 use crate::header::StoredFile;
 use crate::ids::FileId;
@@ -39,6 +40,8 @@ pub struct FileStore {
     manifest: Option<File>,
     by_hash: HashMap<u64, StoredFile>,
     next_id: u32,
+    /// Copies shared with the other traces of the trace root (`copycache`).
+    cache: Option<CopyCache>,
 }
 
 impl FileStore {
@@ -48,7 +51,15 @@ impl FileStore {
             manifest: None,
             by_hash: HashMap::new(),
             next_id: 0,
+            cache: None,
         }
+    }
+
+    /// Shares copies through the cache directory `dir` (the trace root's
+    /// `.copies`, on the trace's file system): a file it holds is linked
+    /// instead of copied and hashed, and new copies are added to it.
+    pub fn share_copies(&mut self, dir: PathBuf) {
+        self.cache = Some(CopyCache::new(dir));
     }
 
     /// Copies `src` into `files/` and returns its description. A file whose
@@ -85,7 +96,18 @@ impl FileStore {
             _ => {}
         }
         let tmp = files_dir.join(format!(".incoming-{}", self.next_id));
-        let (hash, size) = match copy_hashing(from, &tmp) {
+        // The source as it is before the copy: a cache key, if it can be
+        // trusted (see `copycache`).
+        let key = self
+            .cache
+            .as_ref()
+            .and_then(|c| c.key(&fs::metadata(from).ok()?));
+        let linked = match (&self.cache, &key) {
+            (Some(cache), Some(key)) => cache.link(key, &tmp),
+            _ => None,
+        };
+        let fresh = linked.is_none();
+        let (hash, size) = match linked.map(Ok).unwrap_or_else(|| copy_hashing(from, &tmp)) {
             Ok(v) => v,
             Err(e) => {
                 let _ = fs::remove_file(&tmp);
@@ -106,6 +128,12 @@ impl FileStore {
         };
         let dest = files_dir.join(&stored.stored_name);
         fs::rename(&tmp, &dest).map_err(|e| TraceError::io(&dest, e))?;
+        if let (true, Some(cache), Some(key)) = (fresh, &self.cache, &key) {
+            // Only if the source did not change while it was copied.
+            if fs::metadata(from).ok().and_then(|m| cache.key(&m)).as_ref() == Some(key) {
+                cache.insert(key, &dest, hash);
+            }
+        }
         self.append_manifest(&stored)?;
         self.next_id += 1;
         self.by_hash.insert(hash, stored.clone());

@@ -55,6 +55,7 @@
 pub mod chunk;
 pub mod clockpack;
 mod codec;
+pub mod copycache;
 mod error;
 mod event;
 pub mod files;
