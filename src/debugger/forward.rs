@@ -28,9 +28,6 @@ pub(super) struct StepFrame {
     /// Where step out of an inlined frame stops: its callers' statements
     /// in the same function (empty when the frame is not inlined).
     pub out_lands: Vec<u64>,
-    /// Where the function returns to, and the caller's frame.
-    pub ret: Option<u64>,
-    pub caller_cfa: Option<u64>,
     /// The frame's stack pointer (a deferred call run for a frame at or
     /// above it continues this step).
     pub sp: u64,
@@ -41,6 +38,12 @@ pub(super) struct StepFrame {
     /// On a panicking goroutine: where a recover can resume the frames
     /// above (their calls of `deferreturn`).
     pub resume: Vec<u64>,
+    /// The caller step back and reverse step out go to, (return pc, frame
+    /// address): the direct caller (where the function returns to), or for one of the program's functions
+    /// that the runtime called (a deferred call run by a panic, a
+    /// finalizer) the first of the program's frames below the runtime's —
+    /// the line that panicked, not `runtime.gopanic`'s.
+    pub back_caller: Option<(u64, u64)>,
 }
 
 impl StepFrame {
@@ -173,6 +176,20 @@ impl Engine {
             }
             resume.extend(self.defers.resume_sites(&self.bin, func.entry, func.size));
         }
+        let runtimes = |pc: u64| {
+            self.bin
+                .function_at(pc)
+                .is_some_and(|f| is_runtime(&f.name))
+        };
+        let direct = caller.map(|c| (c.regs.pc, c.regs.cfa)).filter(|c| c.1 != 0);
+        let back_caller = match direct {
+            Some((pc, cfa)) if runtimes(pc) && !is_runtime(&func.name) => frames
+                .iter()
+                .find(|c| c.regs.cfa > cfa && c.regs.cfa != 0 && !runtimes(c.regs.pc))
+                .map(|c| (c.regs.pc, c.regs.cfa))
+                .or(direct),
+            _ => direct,
+        };
         let rows = self.bin.function_stmts(f0.regs.pc);
         let (lands, out_lands) = step_targets(&rows, &self.bin.inlined_calls(f0.lookup_pc));
         Ok(StepFrame {
@@ -186,11 +203,10 @@ impl Engine {
             stmts: rows.iter().map(|r| r.0).collect(),
             lands,
             out_lands,
-            ret: caller.map(|c| c.regs.pc),
-            caller_cfa: caller.map(|c| c.regs.cfa).filter(|c| *c != 0),
             sp: f0.regs.sp,
             ret_user,
             resume,
+            back_caller,
         })
     }
 

@@ -216,7 +216,7 @@ impl Engine {
     /// Also says which of the caller's statements step back may stop at:
     /// those of the calling source frame, not of other inlined calls.
     fn frame_history(&mut self, f: &StepFrame, here: &Pos) -> EResult<History> {
-        let (caller_stmts, caller_lands) = match f.ret {
+        let (caller_stmts, caller_lands) = match f.back_caller.map(|c| c.0) {
             Some(ret) => {
                 let rows = self.bin.function_stmts(ret);
                 // The call instruction is in the calling source frame.
@@ -268,7 +268,7 @@ impl Engine {
     pub(super) fn step_back(&mut self, f: &StepFrame) -> EResult<Stop> {
         let here = self.tl.here()?;
         let (history, caller_lands) = self.frame_history(f, &here)?;
-        let caller_cfa = f.caller_cfa;
+        let caller_cfa = f.back_caller.map(|c| c.1);
         let mut candidates: Vec<(Pos, u64, u64)> = Vec::new();
         for (p, pc, cfa) in history {
             if pc == f.entry && cfa == f.cfa {
@@ -383,7 +383,7 @@ impl Engine {
         for (p, pc, cfa) in history {
             if pc == f.entry && cfa == f.cfa {
                 target = last_caller.clone();
-            } else if f.caller_cfa == Some(cfa) && f.callers_moment(pc, cfa) {
+            } else if f.back_caller.map(|c| c.1) == Some(cfa) && f.callers_moment(pc, cfa) {
                 last_caller = Some(p);
             }
         }

@@ -1285,6 +1285,49 @@ fn steps_follow_a_panic_into_deferred_functions_and_out_of_recover() {
     }
 }
 
+/// Step back out of a deferred function that a panic ran goes to the line
+/// that panicked, not into `runtime.gopanic`'s lines (its caller is the
+/// runtime's), and so does reverse step out.
+#[test]
+fn step_back_from_a_deferred_call_a_panic_ran_goes_to_the_panicking_line() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // Into the deferred function `func` with `into`, then back: where the
+    // steps back first leave it.
+    let back_from = |dir: &Path, marker: &str, into: Motion, func: &str| -> (String, u64) {
+        let mut motions = vec![into];
+        motions.extend([Motion::StepBack; 4]);
+        let seen = steps_in_recovered(dir, marker, 1, &motions);
+        assert_eq!(seen[0].0, func, "{marker}: {seen:?}");
+        seen[1..]
+            .iter()
+            .find(|s| s.0 != func)
+            .cloned()
+            .unwrap_or_else(|| (format!("still in {func}: {seen:?}"), 0))
+    };
+    for version in ["1.27.3", "1.24.11"] {
+        for binary in ["recovered", "recovered.debug"] {
+            let (_tmp, dir) = record_binary(version, binary, &[]);
+            let what = format!("go{version} {binary}");
+            let at = |m: &str| marker_in("recovered", m);
+            // explode(5) panics; guarded's deferred function recovers.
+            let back = back_from(&dir, "explode-panic", Motion::Next, "main.guarded.func1");
+            assert_eq!(back, ("main.explode".into(), at("explode-panic")), "{what}");
+            // A panic the runtime raised (index out of range).
+            let back = back_from(&dir, "index-panic", Motion::StepIn, "main.index.func1");
+            assert_eq!(back, ("main.index".into(), at("index-panic")), "{what}");
+            // Reverse step out of the deferred function: the panicking line.
+            let motions = [Motion::StepOut, Motion::ReverseStepOut];
+            let seen = steps_in_recovered(&dir, "inner-call", 1, &motions);
+            assert_eq!(seen[0].0, "main.outer.func1", "{what}: {seen:?}");
+            assert_eq!(
+                seen[1],
+                ("main.explode".into(), at("explode-panic")),
+                "{what}"
+            );
+        }
+    }
+}
+
 /// Sets breakpoints at markers of examples/sameregs (with conditions).
 fn sameregs_bps(e: &mut Engine, bps: &[(&str, Option<&str>, Option<&str>)]) {
     let want: Vec<LineBreakpoint> = bps
