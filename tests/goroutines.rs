@@ -1206,10 +1206,16 @@ fn a_writer_waiting_for_readers_names_the_last_and_whoever_queued_behind_it_when
                 at(&lock["released"], "main-unlock-readers"),
                 "{ctx}: {lock}"
             );
-            // Held from getting it: main slept 80 ms.
+            // Held from getting it: main slept 80 ms, within what the late
+            // reader measured it waited for main (a loaded machine stretches
+            // both: 0.57 s once in CI).
             let held = (ns(&lock["released"]) - ns(got)) as f64 / 1e9;
             let asked = (ns(&lock["released"]) - ns(&lock["holder"])) as f64 / 1e9;
-            assert!((0.075..0.2).contains(&held), "{ctx}: held {held}s: {lock}");
+            let late_waited = program_measured(&out, "late-read-lock");
+            assert!(
+                held >= 0.075 && held <= late_waited + 0.001,
+                "{ctx}: held {held}s, the late reader waited {late_waited}s: {lock}"
+            );
             let measured = program_measured(&out, "readers-lock");
             // time.After: woken by the timer's send, not "the runtime in runtime.send".
             let i = main
