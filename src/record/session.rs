@@ -1505,6 +1505,14 @@ fn point_memory(
         crate::tracee::clockpage::END,
     ));
     let raw: Vec<(u64, u64)> = written.iter().map(|(a, len)| (a.0, a.0 + len)).collect();
+    // Shared file mappings: what they hold is not the process's alone — a
+    // process outside the recording may store there any time (`go`'s
+    // telemetry counter file, mapped by every go command, while another
+    // go command ran next to the recording: 1 in 4 recordings of
+    // internal/trace's tests diverged at a point whose hash took in its
+    // stores), and other recorded processes' stores reach replay only at
+    // switches (`Pages`). A point is known without them.
+    holes.extend(p.shared.overlapping(&raw));
     // The dead part of the thread's own stack, [lo, rsp), where written
     // since the last point: what the slice's calls left there is state
     // too. Two visits of a spin loop with equal registers and live memory

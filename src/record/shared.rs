@@ -193,6 +193,26 @@ impl SharedMaps {
         }
     }
 
+    /// The parts of `runs` ([start, end), sorted) inside shared mappings:
+    /// by range lookups per run, never a walk of all mappings.
+    pub fn overlapping(&self, runs: &[(u64, u64)]) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        for &(start, end) in runs {
+            let before = self
+                .maps
+                .range(..start)
+                .next_back()
+                .filter(|(&s, m)| s.saturating_add(m.len) > start);
+            for (&s, m) in before.into_iter().chain(self.maps.range(start..end)) {
+                let (lo, hi) = (s.max(start), s.saturating_add(m.len).min(end));
+                if lo < hi {
+                    out.push((lo, hi));
+                }
+            }
+        }
+        out
+    }
+
     /// Whether a shared mapping here may be of `file` (one of a file that
     /// cannot be named may be of any).
     pub fn maps_file(&self, file: FileId) -> bool {
