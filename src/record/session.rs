@@ -313,10 +313,7 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         seccomp: seccomp_enabled(),
         close_std: spawn::std_fds_closed_at_start(),
     };
-    // The executable is copied into the trace while the program starts (a
-    // 5.6 MB copy took 4 ms), from the file opened now; the one the kernel
-    // runs is checked to be that file once the program is stopped at its
-    // exec, and copied again if it is not (replaced meanwhile).
+    // Helper threads keep off the program's CPU.
     let others = other_cpus(&orig_affinity, cpu);
     {
         // Its symbols are what the first preemption needs first.
@@ -328,6 +325,11 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
                 crate::tracee::codemap::CodeMap::prefetch(&program);
             });
     }
+    // The executable is copied into the trace while the program starts (a
+    // 5.6 MB copy took 4 ms; a link from the copy cache, µs), from the file
+    // opened now; the one the kernel
+    // runs is checked to be that file once the program is stopped at its
+    // exec, and copied again if it is not (replaced meanwhile).
     let mut prepared = TraceWriter::prepare(&opts.trace_dir)?;
     if let Some(dir) = &opts.copy_cache {
         prepared.files.share_copies(dir.clone());
@@ -1833,12 +1835,7 @@ fn choose_cpu() -> anyhow::Result<(Vec<u8>, usize)> {
 /// Pins the calling (ptrace) thread to `cpu`, next to the program: a stop
 /// costs ~15 µs that way, 20–70 µs across CPUs.
 fn pin_self(cpu: usize) {
-    // SAFETY: sched_setaffinity on this thread with a valid cpu_set_t.
-    unsafe {
-        let mut one: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut one);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one);
-    }
+    pin_to(&[cpu]);
 }
 
 /// The CPUs of affinity mask `mask` but `cpu` (none if that is all).
