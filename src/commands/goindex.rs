@@ -960,7 +960,6 @@ fn place_probes(
     // have read first — leaves probes only at sites whose instructions
     // cannot fault (memory only through the g register or the stack
     // pointer: a function's stack check).
-    let t0 = std::time::Instant::now();
     let mut points = std::collections::HashSet::new();
     let mut faults = false;
     for ev in session.reader().events() {
@@ -989,9 +988,7 @@ fn place_probes(
     let Ok(mem) = session.mem(session.main_pid()) else {
         return Vec::new();
     };
-    tracing::debug!(took=?t0.elapsed(), "TMP events pass");
     let map = crate::tracee::codemap::CodeMap::load(mem.pid());
-    tracing::debug!(took=?t0.elapsed(), "TMP codemap");
     let mut probes = Vec::new();
     let mut observed = Vec::new();
     for &(addr, site) in sites {
@@ -1025,10 +1022,8 @@ fn place_probes(
         });
         observed.push((addr, site));
     }
-    tracing::debug!(took=?t0.elapsed(), "TMP sites");
     match session.place_probes(&probes) {
         Ok(placed) => {
-            tracing::debug!(took=?t0.elapsed(), "TMP placed");
             tracing::debug!(
                 placed = placed.iter().filter(|p| **p).count(),
                 of = probes.len(),

@@ -42,8 +42,9 @@ struct FileFuncs {
 type Parsed = std::sync::Arc<std::sync::OnceLock<std::sync::Arc<FileFuncs>>>;
 
 /// Files parsed (or being parsed) in this rrgo, by (device, inode).
-static PARSED: std::sync::Mutex<Option<std::collections::HashMap<(u64, u64), Parsed>>> =
-    std::sync::Mutex::new(None);
+static PARSED: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<(u64, u64), Parsed>>,
+> = std::sync::LazyLock::new(Default::default);
 
 /// The parse of `path` (identified by `meta`), made now or by another
 /// thread (waited for).
@@ -51,10 +52,7 @@ fn parsed(path: &std::path::Path, meta: &std::fs::Metadata) -> std::sync::Arc<Fi
     use std::os::unix::fs::MetadataExt;
     let cell = {
         let mut map = PARSED.lock().unwrap_or_else(|p| p.into_inner());
-        map.get_or_insert_with(Default::default)
-            .entry((meta.dev(), meta.ino()))
-            .or_default()
-            .clone()
+        map.entry((meta.dev(), meta.ino())).or_default().clone()
     };
     cell.get_or_init(|| std::sync::Arc::new(parse_file(path)))
         .clone()
