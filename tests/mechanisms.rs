@@ -1076,6 +1076,69 @@ fn a_woken_thread_is_not_held_up_by_a_spinning_one() {
     ten_handoff_rounds_within_a_minute(&[("RRGO_WAKE_MS", "auto"), ("RRGO_HANDOFF", "0")]);
 }
 
+/// Mechanism: a thread that spins while another waits for the CPU is
+/// looked at and preempted (`record/spin.rs`): interrupted, stepped, run
+/// on with a debug breakpoint where it stood; back there with equal
+/// registers and top of stack, it spins. With every turn and wait 20 s
+/// long and no hand-over at wakes, only the looks let these finish before
+/// the deadline: `examples/handoff` (main spins until the goroutine it
+/// started has run on a woken thread) and `examples/sweepspin` (Go 1.24's
+/// background sweeper loops until the allocating main goroutine, waiting
+/// for the CPU, has finished sweeping a span: ~60 turns; natively 0.07 s,
+/// recorded 3.1 s with 50 ms turns before, 0.4 s with the looks). Replay
+/// is exact. Counting loops (`examples/spinmarks`) are looked at and never
+/// taken for spinners.
+#[test]
+fn a_spinning_thread_gives_the_cpu_to_a_waiting_one() {
+    ten_handoff_rounds_within_a_minute(&[("RRGO_WAKE_MS", "20000"), ("RRGO_HANDOFF", "0")]);
+    let stat = |err: &str, name: &str| -> u64 {
+        let rest = err
+            .split(&format!("{name}: "))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no {name} in the recording's stats: {err}"));
+        let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+        digits.parse().unwrap()
+    };
+    for version in go_versions() {
+        let s = Scratch::new();
+        let dir = s.path().join("t");
+        let mut rec = s.cmd();
+        rec.env("RRGO_PREEMPT_MS", "20000")
+            .env("RRGO_SLICE_MS", "20000")
+            .env("RRGO_LOG", "rrgo::commands=info")
+            .args(["record", "-o"])
+            .arg(&dir)
+            .arg("--")
+            .arg(example(&version, "sweepspin"));
+        let rec = output_within(&mut rec, Duration::from_secs(60));
+        let err = text(&rec.stderr);
+        assert!(rec.status.success(), "go{version}: {err}");
+        assert!(
+            text(&rec.stdout).starts_with("allocated 200000 objects"),
+            "go{version}: {}",
+            text(&rec.stdout)
+        );
+        if version.starts_with("1.24") {
+            assert!(
+                stat(&err, "spin_preemptions") > 0,
+                "go{version}: the sweeper never spun: the test exercised nothing"
+            );
+        }
+        replay_re_executing(&s, &dir, &rec, "rrgo::commands=info");
+    }
+    let s = Scratch::new();
+    let (rec, _) = s.record_env(
+        "m",
+        &example(&newest(), "spinmarks"),
+        &["27"],
+        &[("RRGO_LOG", "rrgo::commands=info")],
+    );
+    let err = text(&rec.stderr);
+    assert!(rec.status.success(), "{err}");
+    assert!(stat(&err, "spin_looks") > 0, "never looked: {err}");
+    assert_eq!(stat(&err, "spin_preemptions"), 0, "{err}");
+}
+
 /// Records `examples/handoff 10` with every other turn 20 s long and the
 /// environment `env`: the 10 rounds must end within 60 s; replay is exact.
 fn ten_handoff_rounds_within_a_minute(env: &[(&str, &str)]) {

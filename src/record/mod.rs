@@ -17,6 +17,7 @@ mod session;
 mod shared;
 mod signals;
 mod snapshot;
+mod spin;
 mod splice;
 mod syscall;
 pub(crate) mod syscall6;

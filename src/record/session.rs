@@ -49,6 +49,10 @@ pub struct RecordStats {
     pub handler_entries: u64,
     /// Preemption points that were at a `rep` string instruction, run to its end.
     pub rep_strings_finished: u64,
+    /// Looks at a running thread while another waited (`spin.rs`).
+    pub spin_looks: u64,
+    /// Of them, those that found it spinning and preempted it.
+    pub spin_preemptions: u64,
     pub rdtsc: u64,
     /// RDRAND/RDSEED instructions emulated.
     pub rdrand: u64,
@@ -240,6 +244,8 @@ pub(super) struct Recorder {
     pub(super) slice: Duration,
     pub(super) preempt_after: Duration,
     pub(super) wake_after: super::wake::WakeWait,
+    /// When the running thread is next looked at for a spin (`spin.rs`).
+    pub(super) spin: super::spin::SpinWatch,
     /// Tracees run under the SECCOMP_RET_TRACE filter (see `resume`).
     pub(super) seccomp: bool,
     /// New programs get a patched vDSO and the clock page (`clock.rs`).
@@ -451,6 +457,7 @@ pub fn record(opts: RecordOptions) -> anyhow::Result<RecordOutcome> {
         slice: slice(),
         preempt_after: preempt_after(),
         wake_after: wake_after(),
+        spin: super::spin::SpinWatch::from_env(),
         seccomp: spec.seccomp,
         // The page's clock reads run without a stop only under the filter.
         clock_pages: spec.seccomp && super::clock::patch_wanted(),
@@ -570,13 +577,19 @@ impl Recorder {
                 }
                 _ => None,
             };
+            // Before that, it is looked at for a spin while others wait.
+            let look_at = match self.t.running {
+                Some(tid) => self
+                    .t
+                    .waiting_since(tid)
+                    .and_then(|since| self.spin.due(since))
+                    .filter(|&at| preempt_at.is_some_and(|p| at < p)),
+                None => None,
+            };
             // Events held back in the writer's batch are handed over while
             // the program is quiet, so a SIGKILL loses little.
             let flush_at = self.writer.batch_deadline();
-            let deadline = match (preempt_at, flush_at) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let deadline = [preempt_at, look_at, flush_at].into_iter().flatten().min();
             let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             match wait::wait_any(timeout).context("waiting for the program")? {
                 Some(w) => self.handle_or_vanished(w)?,
@@ -587,6 +600,10 @@ impl Recorder {
                     }
                     if preempt_at.is_some_and(|d| now >= d) {
                         self.preempt_running()?;
+                    } else if let (Some(at), Some(tid)) = (look_at, self.t.running) {
+                        if now >= at {
+                            self.look_for_spin(tid)?;
+                        }
                     }
                 }
             }
@@ -631,7 +648,9 @@ impl Recorder {
         while let Some(tid) = self.t.pop_runnable() {
             if self.resume(tid)? {
                 self.t.running = Some(tid);
-                self.t.slice_start = Some(Instant::now());
+                let now = Instant::now();
+                self.t.slice_start = Some(now);
+                self.spin.turn_began(now);
                 return Ok(());
             }
         }
@@ -672,13 +691,7 @@ impl Recorder {
         if th.syscall.is_none() && !th.resumed {
             th.resumed = will_run(tid, th.last_regs.as_ref(), sig);
         }
-        // Under the seccomp filter every syscall entry stops by itself:
-        // syscall stops are asked for only to see the current call's exit.
-        let how = if self.seccomp && th.syscall.is_none() {
-            ptrace::Resume::Cont
-        } else {
-            ptrace::Resume::Syscall
-        };
+        let how = self.resume_how(tid);
         match ptrace::resume(tid, how, sig) {
             Ok(()) => Ok(true),
             // Killed meanwhile (exit_group of another thread): its death stop follows.
@@ -689,6 +702,16 @@ impl Recorder {
                 Ok(false)
             }
             Err(e) => Err(anyhow!(e).context(format!("cannot resume thread {tid}"))),
+        }
+    }
+
+    /// How `tid` is resumed into its own code: under the seccomp filter
+    /// every syscall entry stops by itself, so syscall stops are asked for
+    /// only to see the current call's exit.
+    pub(super) fn resume_how(&mut self, tid: Tid) -> ptrace::Resume {
+        match self.t.get(tid) {
+            Some(th) if self.seccomp && th.syscall.is_none() => ptrace::Resume::Cont,
+            _ => ptrace::Resume::Syscall,
         }
     }
 
@@ -856,7 +879,13 @@ impl Recorder {
             }
             return Ok(());
         }
-        // An interrupt: record the point only if the thread ran since its last stop.
+        self.preempted_stop(tid)
+    }
+
+    /// `tid`, running, stopped at an instruction's start by the recorder
+    /// (an interrupt, a spin's breakpoint): its preemption point, if it ran
+    /// since its last stop, and it is back in line for the CPU.
+    pub(super) fn preempted_stop(&mut self, tid: Tid) -> anyhow::Result<()> {
         let Some((regs, stepped)) = self.leave_page_code(tid, ptrace::get_regs(tid)?, None)? else {
             return Ok(());
         };

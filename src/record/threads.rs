@@ -94,6 +94,9 @@ pub struct Thread {
     pub woken_by: Option<Tid>,
     /// Its last syscall was a sleep (not counted as woken).
     pub slept: bool,
+    /// It became ready by the end of a sleep (sysmon's naps): it was handed
+    /// no work, and a spinner is not preempted for it (`spin.rs`).
+    pub napped: bool,
     /// The time it has held the CPU (its turns, from resume to the stop
     /// that ended them): what `handoff` weighs a futex wake by.
     pub cpu: Duration,
@@ -166,6 +169,7 @@ impl Threads {
                 woke: false,
                 woken_by: None,
                 slept: false,
+                napped: false,
                 cpu: Duration::ZERO,
                 altstack: None,
             },
@@ -182,7 +186,9 @@ impl Threads {
     /// Marks a thread ready to run (appends it to the run queue).
     pub fn set_stopped(&mut self, tid: Tid) {
         if let Some(t) = self.threads.get_mut(&tid) {
-            t.woke = t.state == State::InKernel && !std::mem::take(&mut t.slept);
+            let slept = std::mem::take(&mut t.slept);
+            t.woke = t.state == State::InKernel && !slept;
+            t.napped = t.state == State::InKernel && slept;
             t.state = State::Stopped;
             t.queued_at = Some(Instant::now());
             self.queue.push_back(tid);
@@ -261,6 +267,18 @@ impl Threads {
                     false => at + turn,
                 })
             })
+            .min()
+    }
+
+    /// Since when the longest-waiting thread other than `tid` has been
+    /// ready to run, back from a sleep not counted.
+    pub fn waiting_since(&self, tid: Tid) -> Option<Instant> {
+        self.queue
+            .iter()
+            .filter(|&&t| t != tid)
+            .filter_map(|t| self.threads.get(t))
+            .filter(|t| t.state == State::Stopped && !t.napped)
+            .filter_map(|t| t.queued_at)
             .min()
     }
 
