@@ -533,17 +533,37 @@ impl ProgramClock {
 fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
     let classify = super::replay::classify;
     // The binary loads (mostly DWARF) while the replay starts (the
-    // executable's copy and hash check, the process).
-    let (session, loaded) = std::thread::scope(|scope| {
+    // executable's copy and hash check, the process); its tables' cache
+    // file is written while the pass runs.
+    let (session, loaded, caching) = std::thread::scope(|scope| {
         let loading = trace_format::TraceReader::open(dir).ok().map(|r| {
             let exe = r.stored_file_path(&r.header().exe);
             let cache = dir.join(crate::trace_dir::DWARF_TABLES);
-            scope.spawn(move || GoBinary::load_cached(&exe, Some(&cache)))
+            scope.spawn(move || GoBinary::load_deferring_cache(&exe, Some(&cache)))
         });
         let session = ReplaySession::start(dir, Output::Discard);
         let loaded = loading.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-        (session, loaded)
+        let (loaded, write) = match loaded {
+            Some(Ok((bin, write))) => (Some(Ok(bin)), write),
+            Some(Err(e)) => (Some(Err(e)), None),
+            None => (None, None),
+        };
+        (
+            session,
+            loaded,
+            write.map(|w| std::thread::spawn(move || w.write())),
+        )
     });
+    // Joined when the pass is done, however it ends.
+    struct Join(Option<std::thread::JoinHandle<()>>);
+    impl Drop for Join {
+        fn drop(&mut self) {
+            if let Some(h) = self.0.take() {
+                let _ = h.join();
+            }
+        }
+    }
+    let _caching = Join(caching);
     let mut session = session.map_err(classify)?;
     let bin = match loaded {
         Some(bin) => bin?,
@@ -569,6 +589,7 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
         last: AddrMap::default(),
         thread_exits: AddrMap::default(),
         syscall_noted: AddrMap::default(),
+        places: Places::default(),
         wakers: AddrMap::default(),
         locks: Locks::default(),
         mutex_sites: MutexSites::find(&bin),
@@ -655,8 +676,10 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
             log_bytes += drained.log.len() as u64;
             if drained.dropped > 0 {
                 dropped += drained.dropped;
-                // Unseen casgstatus calls: every g is read again.
+                // Unseen casgstatus calls: every g is read again, and
+                // walked again.
                 scan_set.wake_all();
+                pass.places.forget();
                 tracing::debug!(event, dropped = drained.dropped, "probe records dropped");
             }
             if let Ok(live) = session.mem(main) {
@@ -853,6 +876,7 @@ fn build(dir: &Path, probes: bool) -> Result<GoIndex> {
             if note(
                 &mut pass.idx,
                 (&mut pass.last, &mut pass.syscall_noted),
+                (&mut pass.places, false),
                 &bin,
                 r,
                 mem,
@@ -1056,6 +1080,8 @@ struct Pass<'a> {
     /// loop between two signals).
     thread_exits: AddrMap<i32, u64>,
     syscall_noted: AddrMap<u64, u64>,
+    /// Each goroutine's place at its last noted state (`Places`).
+    places: Places,
     /// What readied each goroutine whose `runnable` is not noted yet.
     wakers: AddrMap<u64, Waker>,
     locks: Locks,
@@ -1147,6 +1173,7 @@ impl Pass<'_> {
         if note(
             &mut self.idx,
             (&mut self.last, &mut self.syscall_noted),
+            (&mut self.places, true),
             bin,
             r,
             mem,
@@ -1314,6 +1341,7 @@ fn program_caller(
 fn note(
     idx: &mut GoIndex,
     (last, syscall_noted): (&mut AddrMap<u64, String>, &mut AddrMap<u64, u64>),
+    (places, every_change_seen): (&mut Places, bool),
     bin: &GoBinary,
     r: &GoReader,
     mem: &dyn crate::tracee::mem::MemRead,
@@ -1350,13 +1378,24 @@ fn note(
             system: g.system,
         });
     }
-    let frame = if state == "dead" {
-        None
-    } else {
-        // As `user_frame` picks from the frames.
-        stack::goroutine_frame_ranked(bin, mem, g, regs, &|f| stack::user_rank(bin, f))
+    let reusable =
+        every_change_seen && prev.is_some_and(|p| p == "runnable" || p.starts_with("waiting"));
+    let known = places.at(g.goid).filter(|_| reusable && state != "dead");
+    let (function, location) = match known {
+        Some(known) => known,
+        None if state == "dead" => (None, None),
+        None => {
+            // As `user_frame` picks from the frames.
+            let frame =
+                stack::goroutine_frame_ranked(bin, mem, g, regs, &|f| stack::user_rank(bin, f));
+            let named = place(frame.as_ref());
+            places.keep(g.goid, &named);
+            named
+        }
     };
-    let (function, location) = place(frame.as_ref());
+    if state == "dead" {
+        places.drop(g.goid);
+    }
     if state == "syscall" {
         let at = location.clone().unwrap_or_default();
         if let Some(before) = prev_syscall {
@@ -1394,6 +1433,36 @@ fn note(
             .flatten(),
     });
     true
+}
+
+/// Each goroutine's place (function, file:line) at its last noted state.
+/// Why: a goroutine's stack does not change while it waits or waits to
+/// run, and the runtime leaves those states only through `casgstatus`:
+/// when every call of it is seen (no probe record dropped), a goroutine
+/// noted waiting or runnable is where it was then when it is readied or
+/// runs — its walk and naming (most of a visit's cost; httpserver -load
+/// 2000 has ~50,000 transitions) need not be done again. Not for a
+/// syscall: Go 1.26+ leaves it with a bare status store.
+#[derive(Default)]
+struct Places(AddrMap<u64, (Option<String>, Option<String>)>);
+
+impl Places {
+    fn at(&self, goid: u64) -> Option<(Option<String>, Option<String>)> {
+        self.0.get(&goid).cloned()
+    }
+
+    fn keep(&mut self, goid: u64, place: &(Option<String>, Option<String>)) {
+        self.0.insert(goid, place.clone());
+    }
+
+    fn drop(&mut self, goid: u64) {
+        self.0.remove(&goid);
+    }
+
+    /// Changes were missed: every place is walked again.
+    fn forget(&mut self) {
+        self.0.clear();
+    }
 }
 
 /// How `note` remembers a syscall state: with its place.

@@ -118,10 +118,11 @@ fn goroutines_readable(reader: &trace_format::TraceReader) -> Result<()> {
     if !std::fs::metadata(&exe).is_ok_and(|m| m.is_file()) {
         return Ok(());
     }
-    let Ok(bytes) = std::fs::read(&exe) else {
+    // Mapped, not read: only the section headers are looked at.
+    let Ok(mapped) = crate::elf::Mapped::open(&exe) else {
         return Ok(());
     };
-    let dwarf = object::File::parse(&*bytes).map(|f| {
+    let dwarf = object::File::parse(mapped.bytes()).map(|f| {
         f.section_by_name(".debug_info").is_some() || f.section_by_name(".zdebug_info").is_some()
     });
     if !matches!(dwarf, Ok(false)) {

@@ -110,15 +110,21 @@ pub fn read(
     ))
 }
 
-/// Keeps the tables at `path` (private, written whole or not at all); a
-/// directory that cannot be written just means no cache.
-pub fn write(
-    path: &Path,
+/// Keeps tables `encode` made at `path` (private, written whole or not at
+/// all); a directory that cannot be written just means no cache.
+pub fn write_bytes(path: &Path, bytes: &[u8]) {
+    if let Err(e) = crate::trace_dir::write_private(path, bytes) {
+        tracing::debug!("cannot cache the DWARF tables at {}: {e}", path.display());
+    }
+}
+
+/// The cache file's bytes for these tables.
+pub fn encode(
     key: Key,
     lines: &LineTable,
     structs: &HashMap<String, StructLayout>,
     inlines: &InlineTable,
-) {
+) -> Option<Vec<u8>> {
     let meta = Meta {
         version: VERSION,
         key,
@@ -131,9 +137,7 @@ pub fn write(
         ranges_len: inlines.ranges.byte_len() as u64,
         reach_len: inlines.reach.byte_len() as u64,
     };
-    let Ok(meta) = bincode::serde::encode_to_vec(&meta, bincode::config::standard()) else {
-        return;
-    };
+    let meta = bincode::serde::encode_to_vec(&meta, bincode::config::standard()).ok()?;
     // One buffer, written in place: the checksum's 8 bytes filled last.
     let records = lines.rows.byte_len() + inlines.ranges.byte_len() + inlines.reach.byte_len();
     let mut bytes = Vec::with_capacity(16 + meta.len() + records);
@@ -145,7 +149,5 @@ pub fn write(
     inlines.reach.put_all(&mut bytes);
     let sum = xxhash_rust::xxh3::xxh3_64(&bytes[8..]);
     bytes[..8].copy_from_slice(&sum.to_le_bytes());
-    if let Err(e) = crate::trace_dir::write_private(path, &bytes) {
-        tracing::debug!("cannot cache the DWARF tables at {}: {e}", path.display());
-    }
+    Some(bytes)
 }

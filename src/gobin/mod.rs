@@ -57,6 +57,18 @@ pub struct GoBinary {
     main_module: Option<String>,
 }
 
+/// DWARF tables still to be kept in their cache file.
+pub struct CacheWrite {
+    path: std::path::PathBuf,
+    bytes: Vec<u8>,
+}
+
+impl CacheWrite {
+    pub fn write(self) {
+        cache::write_bytes(&self.path, &self.bytes);
+    }
+}
+
 impl GoBinary {
     pub fn load(path: &Path) -> anyhow::Result<GoBinary> {
         Self::load_cached(path, None)
@@ -66,6 +78,20 @@ impl GoBinary {
     /// (`gobin::cache`): the next load of the same executable reads them
     /// from there.
     pub fn load_cached(path: &Path, cache: Option<&Path>) -> anyhow::Result<GoBinary> {
+        let (bin, write) = Self::load_deferring_cache(path, cache)?;
+        if let Some(w) = write {
+            w.write();
+        }
+        Ok(bin)
+    }
+
+    /// Like `load_cached`, leaving the cache file to be written by the
+    /// caller (`CacheWrite::write`), e.g. on another thread while the
+    /// binary is already in use: a web server's tables are megabytes.
+    pub fn load_deferring_cache(
+        path: &Path,
+        cache: Option<&Path>,
+    ) -> anyhow::Result<(GoBinary, Option<CacheWrite>)> {
         let started = std::time::Instant::now();
         let mapped = crate::elf::Mapped::open(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
@@ -108,10 +134,14 @@ impl GoBinary {
             Some(t) => Ok(t),
             None => dwarf::load(&file),
         };
+        let mut write = None;
         let (lines, structs, inlines, has_dwarf) = match loaded {
             Ok((l, s, i)) => {
                 if let (Some(c), Some(k), false) = (cache, key, from_cache) {
-                    cache::write(c, k, &l, &s, &i);
+                    write = cache::encode(k, &l, &s, &i).map(|bytes| CacheWrite {
+                        path: c.to_path_buf(),
+                        bytes,
+                    });
                 }
                 (l, s, i, true)
             }
@@ -145,7 +175,7 @@ impl GoBinary {
             .and_then(crate::elf::main_module_from_buildinfo);
         let (entry, pie) = (file.entry(), file.kind() == object::ObjectKind::Dynamic);
         drop(file);
-        Ok(GoBinary {
+        let bin = GoBinary {
             entries: functions.iter().map(|f| f.entry).collect(),
             functions,
             symbols,
@@ -161,7 +191,8 @@ impl GoBinary {
             frames_memo: Default::default(),
             g_tls,
             main_module,
-        })
+        };
+        Ok((bin, write))
     }
 
     /// The binary as loaded in a process whose entry point (auxv
