@@ -115,6 +115,16 @@ enum Look {
     Spinning,
 }
 
+impl Look {
+    fn verdict(spinning: bool) -> Look {
+        if spinning {
+            Look::Spinning
+        } else {
+            Look::Running
+        }
+    }
+}
+
 impl Recorder {
     /// Looks at the running thread `tid` and preempts it if it spins.
     pub(super) fn look_for_spin(&mut self, tid: Tid) -> anyhow::Result<()> {
@@ -242,20 +252,10 @@ impl Recorder {
                 && ptrace::get_debugreg(tid, 6).is_ok_and(|dr6| dr6 & 1 != 0);
             if ours {
                 visits += 1;
-                if !spinning {
-                    let r = ptrace::get_regs(tid)?;
-                    spinning = same_state(r0, &r) && self.stack_top(tid, &r) == stack0;
-                }
+                spinning = spinning || self.stands_as(tid, r0, stack0)?;
                 let done = spinning || visits >= MAX_VISITS;
                 if done && !interrupted {
-                    return Ok((
-                        if spinning {
-                            Look::Spinning
-                        } else {
-                            Look::Running
-                        },
-                        None,
-                    ));
+                    return Ok((Look::verdict(spinning), None));
                 }
                 // On to the next return, or to the interrupt sent.
                 ptrace::set_debugreg(tid, 6, 0)?;
@@ -277,23 +277,19 @@ impl Recorder {
                     if w.stop != Stop::Signal(libc::SIGTRAP) {
                         return Ok((Look::Stopped, Some(w)));
                     }
-                    if !spinning {
-                        let r = ptrace::get_regs(tid)?;
-                        spinning = same_state(r0, &r) && self.stack_top(tid, &r) == stack0;
-                    }
+                    spinning = spinning || self.stands_as(tid, r0, stack0)?;
                 }
-                return Ok((
-                    if spinning {
-                        Look::Spinning
-                    } else {
-                        Look::Running
-                    },
-                    None,
-                ));
+                return Ok((Look::verdict(spinning), None));
             }
             // The thread's own stop: handled as usual once disarmed.
             return Ok((Look::Stopped, Some(w)));
         }
+    }
+
+    /// Whether `tid`, stopped back at the spot, has the state it had there.
+    fn stands_as(&self, tid: Tid, r0: &Regs, stack0: &[u8]) -> anyhow::Result<bool> {
+        let r = ptrace::get_regs(tid)?;
+        Ok(same_state(r0, &r) && self.stack_top(tid, &r) == stack0)
     }
 
     /// The top `STACK_BYTES` of `tid`'s stack at `regs` (what is readable).
