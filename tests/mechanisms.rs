@@ -1337,7 +1337,7 @@ fn a_spin_wait_hands_the_cpu_to_the_thread_it_waits_for() {
 /// to a patch site first (the signal is taken off, the thread stepped a
 /// few instructions, the signal delivered there), so replay's stub finds
 /// it and it carries what identifies it rather than memory contents
-/// (`RRGO_PREEMPT_HASHES=1`; `RRGO_SETTLE_SIGNALS=0` turns it off). `examples/cpuprofile` computes under CPU profiling: SIGPROF lands at any
+/// (`RRGO_PREEMPT_HASHES=1`; opt-in: `RRGO_SETTLE_SIGNALS=1`). `examples/cpuprofile` computes under CPU profiling: SIGPROF lands at any
 /// instruction of the loop. Without the move, 5–7% of its points were
 /// recorded with contents (searched stop by stop, possibly jumped); with it
 /// about 1% (a second signal at the handler's first instruction, off any
@@ -1348,6 +1348,7 @@ fn asynchronous_signals_are_delivered_at_patch_sites() {
     let dir = s.path().join("t");
     let mut rec = s.cmd();
     rec.env("RRGO_PREEMPT_HASHES", "1")
+        .env("RRGO_SETTLE_SIGNALS", "1")
         .args(["record", "-o"])
         .arg(&dir)
         .arg("--")

