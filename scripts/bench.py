@@ -18,6 +18,9 @@ PROGRAMS = {
     "stalls": [],
     "spinmarks 30": ["30"],
     "gzipsha": [],
+    # Go 1.24's GC sweeper spins while an allocating goroutine's thread
+    # waits for the CPU (`record/spin.rs`; try `--go 1.24.11 sweepspin`).
+    "sweepspin": [],
     "spinmarks 30 [contents]": ["30"],
     "gzipsha [contents]": [],
     # A standard-library test binary (built by scripts/conformance.sh
