@@ -947,6 +947,13 @@ impl Recorder {
             }
             self.handle_or_vanished(w)?;
         }
+        self.count_preemption(tid, stopped.unwrap_or(began));
+        Ok(())
+    }
+
+    /// A preemption of `tid`, stopped since `since`, is recorded: its cost
+    /// goes into the wake bound's (`wake.rs`).
+    pub(super) fn count_preemption(&mut self, tid: Tid, since: Instant) {
         let tgid = self.t.get(tid).map(|t| t.tgid).unwrap_or(tid.0);
         // The program's own share: faults on the pages the point re-armed.
         let faults = self
@@ -956,10 +963,9 @@ impl Recorder {
             .and_then(|p| p.dirty.as_ref())
             .map(|d| d.take_rearm_cost())
             .unwrap_or_default();
-        let cost = stopped.unwrap_or(began).elapsed() + faults;
+        let cost = since.elapsed() + faults;
         self.wake_after.preempted(tgid, cost, Instant::now());
         tracing::debug!(%tid, ?cost, wake = ?self.wake_after.wait_now(), "preempted");
-        Ok(())
     }
 
     /// What the unfinished syscalls of `tgid`'s other threads may write

@@ -140,10 +140,7 @@ impl Recorder {
                 let stopped = Instant::now();
                 // As at the end of a turn: the point, then the next thread.
                 self.preempted_stop(tid)?;
-                self.t.slice_start = Some(Instant::now() - self.slice);
-                let tgid = self.t.get(tid).map_or(tid.0, |t| t.tgid);
-                self.wake_after
-                    .preempted(tgid, stopped.elapsed(), Instant::now());
+                self.count_preemption(tid, stopped);
                 Ok(())
             }
         }
