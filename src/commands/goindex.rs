@@ -1378,8 +1378,11 @@ fn note(
             system: g.system,
         });
     }
-    let reusable =
-        every_change_seen && prev.is_some_and(|p| p == "runnable" || p.starts_with("waiting"));
+    // (A coroutine's wait ends with a bare store: `coroswitch`.)
+    let reusable = every_change_seen
+        && prev.is_some_and(|p| {
+            p == "runnable" || (p.starts_with("waiting") && p != "waiting: coroutine")
+        });
     let known = places.at(g.goid).filter(|_| reusable && state != "dead");
     let (function, location) = match known {
         Some(known) => known,
@@ -1442,7 +1445,8 @@ fn note(
 /// noted waiting or runnable is where it was then when it is readied or
 /// runs — its walk and naming (most of a visit's cost; httpserver -load
 /// 2000 has ~50,000 transitions) need not be done again. Not for a
-/// syscall: Go 1.26+ leaves it with a bare status store.
+/// syscall (Go 1.26+ leaves it with a bare status store) nor a coroutine's
+/// wait (`coroswitch`: see `GoReader::changes_only_by_casgstatus`).
 #[derive(Default)]
 struct Places(AddrMap<u64, (Option<String>, Option<String>)>);
 
