@@ -22,6 +22,8 @@ pub struct Server {
     pub child: Child,
     pub port: u16,
     stderr: Arc<Mutex<String>>,
+    /// The stderr pipe reached its end: all rrgo printed is in `stderr`.
+    drained: Arc<std::sync::atomic::AtomicBool>,
     _watchdog: Watchdog,
 }
 
@@ -64,6 +66,8 @@ impl Server {
         let stderr = Arc::new(Mutex::new(String::new()));
         let pipe = child.stderr.take().unwrap();
         let sink = stderr.clone();
+        let drained = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let end = drained.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines() {
                 let Ok(line) = line else { break };
@@ -71,11 +75,13 @@ impl Server {
                 s.push_str(&line);
                 s.push('\n');
             }
+            end.store(true, std::sync::atomic::Ordering::SeqCst);
         });
         let mut server = Server {
             child,
             port: 0,
             stderr,
+            drained,
             _watchdog: watchdog,
         };
         let line = server.wait_stderr("DAP server listening on ", PROMPT);
@@ -92,10 +98,14 @@ impl Server {
     pub fn wait_stderr(&mut self, needle: &str, limit: Duration) -> String {
         let start = Instant::now();
         loop {
+            // Read first: once set, every line is in `stderr` (the reader
+            // can lag behind the exit: a CI run missed "DAP server
+            // exiting" so).
+            let drained = self.drained.load(std::sync::atomic::Ordering::SeqCst);
             if let Some(l) = self.stderr().lines().find(|l| l.contains(needle)) {
                 return l.to_string();
             }
-            if let Ok(Some(st)) = self.child.try_wait() {
+            if let (true, Ok(Some(st))) = (drained, self.child.try_wait()) {
                 panic!(
                     "rrgo exited ({st}) without printing {needle:?}:\n{}",
                     self.stderr()
