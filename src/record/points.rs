@@ -26,7 +26,7 @@ const MAX_STEPS: usize = 64;
 const GUARD_FREE_STEPS: usize = 8;
 
 /// DR7: DR0 enabled (local), execute.
-const DR7_L0: u64 = 1;
+pub(super) const DR7_L0: u64 = 1;
 
 /// Whether `e` comes from a thread that no longer exists (killed, e.g.
 /// by a SIGKILL from outside, while rrgo stepped it): its death stop

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 use trace_format::{Regs, RemoteAddr};
 
+use super::points::DR7_L0;
 use super::session::Recorder;
 use super::threads::State;
 use crate::tracee::wait::{self, Stop, Waited};
@@ -46,8 +47,6 @@ const MAX_VISITS: u32 = 8;
 /// The top of the stack compared with the registers: a caller's loop
 /// counter is spilled there across the calls of its body.
 const STACK_BYTES: usize = 256;
-/// DR7: DR0 enabled (local), execute.
-const DR7_L0: u64 = 1;
 /// The flags an instruction computes (CF PF AF ZF SF DF OF): the trap and
 /// resume flags a debug stop sets are no state of the program's.
 const ARITH_FLAGS: u64 = 0xcd5;
@@ -129,7 +128,12 @@ impl Recorder {
     /// Looks at the running thread `tid` and preempts it if it spins.
     pub(super) fn look_for_spin(&mut self, tid: Tid) -> anyhow::Result<()> {
         let began = Instant::now();
-        let look = self.look(tid);
+        let look = match self.look(tid) {
+            // Killed meanwhile (a SIGKILL from outside): its death stop
+            // comes next, handled as any other.
+            Err(e) if super::points::thread_gone(&e) => Ok(Look::Stopped),
+            other => other,
+        };
         self.spin.looked(Instant::now());
         self.stats.spin_looks += 1;
         match look? {
